@@ -1,0 +1,59 @@
+//! `/account` and `/account/keys`: who the caller is, and the SSH keys they push with.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use paas_share::models::{Account, AddKey, SshKey};
+
+use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser};
+use crate::ssh::public_key::PublicKey;
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> ApiResult<Json<Account>> {
+    Ok(Json(
+        state.store.call(move |db| db.account(&user.id)).await?,
+    ))
+}
+
+pub async fn list_keys(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> ApiResult<Json<Vec<SshKey>>> {
+    Ok(Json(state.store.call(move |db| db.keys(&user.id)).await?))
+}
+
+pub async fn add_key(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiJson(body): ApiJson<AddKey>,
+) -> ApiResult<(StatusCode, Json<SshKey>)> {
+    let key = PublicKey::parse(&body.public_key).map_err(|e| ApiFailure::invalid(e.to_string()))?;
+    let added = state
+        .store
+        .call(move |db| db.add_key(&user.id, &key))
+        .await?;
+    tracing::info!(fingerprint = %added.fingerprint, "ssh key added");
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+pub async fn remove_key(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(fingerprint): Path<String>,
+) -> ApiResult<StatusCode> {
+    let fp = fingerprint.clone();
+    if state
+        .store
+        .call(move |db| db.remove_key(&user.id, &fp))
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(
+            ApiFailure::not_found(format!("you have no key with fingerprint {fingerprint}"))
+                .hint("run `paas keys` to list your keys"),
+        )
+    }
+}

@@ -1,0 +1,142 @@
+//! `/apps`: create, list, show, rename and destroy apps.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use paas_share::AppName;
+use paas_share::models::{App, CreateApp, UpdateApp};
+
+use super::{ApiJson, ApiResult, AppState, CurrentUser, RequestHost, find_app};
+use crate::store::{AppRecord, StoreError};
+
+impl AppState {
+    /// The API view of an app, with the URLs to push to and to browse.
+    fn app_view(&self, app: AppRecord, host: &RequestHost) -> App {
+        let urls = &self.urls;
+        let ssh_host = host.0.as_deref().unwrap_or(&urls.domain);
+        let router_port = match urls.router_port {
+            80 => String::new(),
+            port => format!(":{port}"),
+        };
+        App {
+            git_url: format!("ssh://git@{ssh_host}:{}/{}.git", urls.ssh_port, app.name),
+            web_url: format!("http://{}.{}{router_port}/", app.name, urls.domain),
+            id: app.id,
+            name: app.name,
+            owner: app.owner,
+            release: app.release,
+            created_at: app.created_at,
+            updated_at: app.updated_at,
+        }
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    host: RequestHost,
+) -> ApiResult<Json<Vec<App>>> {
+    let apps = state.store.call(move |db| db.apps(&user)).await?;
+    Ok(Json(
+        apps.into_iter().map(|a| state.app_view(a, &host)).collect(),
+    ))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    host: RequestHost,
+    ApiJson(body): ApiJson<CreateApp>,
+) -> ApiResult<(StatusCode, Json<App>)> {
+    let app = state
+        .store
+        .call(move |db| match body.name {
+            Some(name) => db.create_app(&user, &name),
+            // A generated name may collide; a few tries make that vanishingly rare.
+            None => {
+                let mut attempt = 0;
+                loop {
+                    match db.create_app(&user, &generated_name()) {
+                        Err(StoreError::AlreadyExists(_)) if attempt < 5 => attempt += 1,
+                        other => break other,
+                    }
+                }
+            }
+        })
+        .await?;
+    tracing::info!(app = %app.name, "app created");
+    Ok((StatusCode::CREATED, Json(state.app_view(app, &host))))
+}
+
+pub async fn info(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    host: RequestHost,
+    Path(name): Path<String>,
+) -> ApiResult<Json<App>> {
+    let app = find_app(&state, &user, &name).await?;
+    Ok(Json(state.app_view(app, &host)))
+}
+
+pub async fn rename(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    host: RequestHost,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<UpdateApp>,
+) -> ApiResult<Json<App>> {
+    let app = find_app(&state, &user, &name).await?;
+    let renamed = state
+        .store
+        .call(move |db| db.rename_app(&app.id, &body.name))
+        .await?;
+    tracing::info!(from = %name, to = %renamed.name, "app renamed");
+    Ok(Json(state.app_view(renamed, &host)))
+}
+
+pub async fn destroy(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    host: RequestHost,
+    Path(name): Path<String>,
+) -> ApiResult<Json<App>> {
+    let app = find_app(&state, &user, &name).await?;
+    let id = app.id.clone();
+    state.store.call(move |db| db.delete_app(&id)).await?;
+    tracing::info!(app = %app.name, "app destroyed");
+    Ok(Json(state.app_view(app, &host)))
+}
+
+/// `adjective-noun-1234`, like Heroku's generated names.
+fn generated_name() -> AppName {
+    const ADJECTIVES: &[&str] = &[
+        "amber", "brave", "calm", "dusty", "eager", "fuzzy", "gentle", "hidden", "icy", "jolly",
+        "lively", "misty", "noble", "polar", "quiet", "rapid", "shiny", "sunny", "tidy", "vast",
+        "warm", "young",
+    ];
+    const NOUNS: &[&str] = &[
+        "brook", "canyon", "dawn", "ember", "fjord", "glade", "harbor", "island", "lake", "meadow",
+        "oasis", "peak", "river", "shore", "summit", "thicket", "valley", "wave", "willow",
+        "forest",
+    ];
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    let pick = |list: &[&'static str], b: u8| list[usize::from(b) % list.len()];
+    let number = u16::from_le_bytes([bytes[2], bytes[3]]) % 10_000;
+    let name = format!(
+        "{}-{}-{number:04}",
+        pick(ADJECTIVES, bytes[0]),
+        pick(NOUNS, bytes[1])
+    );
+    AppName::parse(&name).expect("generated names follow the app name rule")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generated_names_are_valid_and_vary() {
+        let names: std::collections::BTreeSet<_> =
+            (0..20).map(|_| super::generated_name()).collect();
+        assert!(names.len() > 1);
+    }
+}

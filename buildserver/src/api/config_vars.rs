@@ -1,0 +1,62 @@
+//! `/apps/{app}/config-vars`: read the app's config; change it, recording one release per change.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use paas_share::ConfigKey;
+use paas_share::models::{ConfigPatch, ConfigVars, Release, ReleaseStatus};
+use paas_share::names::MAX_CONFIG_VALUE_BYTES;
+
+use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
+use crate::release;
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ConfigVars>> {
+    let app = find_app(&state, &user, &name).await?;
+    Ok(Json(
+        state.store.call(move |db| db.config_vars(&app.id)).await?,
+    ))
+}
+
+/// Applies `{"K": "v", "OLD": null}` and answers with the release it recorded.
+pub async fn update(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+    ApiJson(patch): ApiJson<ConfigPatch>,
+) -> ApiResult<Json<Release>> {
+    if patch.is_empty() {
+        return Err(ApiFailure::invalid("no config vars given")
+            .hint("send {\"KEY\": \"value\"} to set, {\"KEY\": null} to unset"));
+    }
+    for (key, value) in &patch {
+        ConfigKey::parse(key).map_err(|e| ApiFailure::invalid(e.to_string()))?;
+        if value
+            .as_ref()
+            .is_some_and(|v| v.len() > MAX_CONFIG_VALUE_BYTES)
+        {
+            return Err(ApiFailure::invalid(format!(
+                "the value of {key} is longer than {} KiB",
+                MAX_CONFIG_VALUE_BYTES / 1024
+            )));
+        }
+    }
+    let app = find_app(&state, &user, &name).await?;
+    let description = release::config_change_description(&patch);
+    let created = state
+        .store
+        .call(move |db| {
+            db.update_config(
+                &app.id,
+                &user,
+                &patch,
+                &description,
+                ReleaseStatus::Succeeded,
+            )
+        })
+        .await?;
+    tracing::info!(app = %name, release = created.version, "config changed");
+    Ok(Json(created))
+}

@@ -1,0 +1,340 @@
+//! The HTTP API (DESIGN §3.3): axum routes, bearer-token auth, the shared error body.
+//!
+//! Handlers check who may do what and shape responses; every row is read and written through
+//! [`crate::store`]. Errors never leak paths or SQL: internal failures are logged here with their
+//! detail and answered with a bare `internal_error`.
+
+mod account;
+mod apps;
+mod config_vars;
+mod formation;
+mod openapi;
+mod releases;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::handler::Handler;
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+use axum::{Json, Router};
+use paas_share::models::Health;
+use paas_share::{ApiError, AppName};
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+
+use crate::store::{AppRecord, Store, StoreError, User};
+use crate::token;
+
+/// Largest request body accepted (413 beyond).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub urls: Arc<PublicUrls>,
+}
+
+/// How clients reach this server's other listeners, for the URLs the API hands out.
+#[derive(Debug, Clone)]
+pub struct PublicUrls {
+    pub domain: String,
+    pub ssh_port: u16,
+    pub router_port: u16,
+}
+
+/// The router, with every route recorded so that the OpenAPI document can be checked against it.
+struct Routes {
+    router: Router<AppState>,
+    table: Vec<(&'static str, &'static str)>,
+}
+
+impl Routes {
+    fn add<H, T>(mut self, method: &'static str, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = match method {
+            "get" => MethodFilter::GET,
+            "post" => MethodFilter::POST,
+            "patch" => MethodFilter::PATCH,
+            "delete" => MethodFilter::DELETE,
+            other => unreachable!("no route uses method {other}"),
+        };
+        self.router = self.router.route(path, on(filter, handler));
+        self.table.push((method, path));
+        self
+    }
+}
+
+fn routes() -> Routes {
+    Routes {
+        router: Router::new(),
+        table: Vec::new(),
+    }
+    .add("get", "/healthz", healthz)
+    .add("get", "/openapi.json", openapi::document)
+    .add("get", "/account", account::show)
+    .add("get", "/account/keys", account::list_keys)
+    .add("post", "/account/keys", account::add_key)
+    .add("delete", "/account/keys/{fingerprint}", account::remove_key)
+    .add("get", "/apps", apps::list)
+    .add("post", "/apps", apps::create)
+    .add("get", "/apps/{app}", apps::info)
+    .add("patch", "/apps/{app}", apps::rename)
+    .add("delete", "/apps/{app}", apps::destroy)
+    .add("get", "/apps/{app}/config-vars", config_vars::show)
+    .add("patch", "/apps/{app}/config-vars", config_vars::update)
+    .add("get", "/apps/{app}/releases", releases::list)
+    .add("post", "/apps/{app}/releases", releases::rollback)
+    .add("get", "/apps/{app}/releases/{version}", releases::info)
+    .add("get", "/apps/{app}/formation", formation::show)
+    .add("patch", "/apps/{app}/formation", formation::update)
+}
+
+/// `(method, path)` of every route, lowercase methods, `{param}` paths as in OpenAPI.
+pub fn route_table() -> Vec<(&'static str, &'static str)> {
+    routes().table
+}
+
+pub fn router(state: AppState) -> Router {
+    routes()
+        .router
+        .fallback(|method: Method, uri: Uri| async move {
+            ApiFailure::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no route for {method} {}", uri.path()),
+            )
+        })
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            ApiFailure::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{method} is not allowed on {}", uri.path()),
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
+// ---- errors ----
+
+/// A failed request: a status and the shared error body.
+#[derive(Debug)]
+pub struct ApiFailure {
+    status: StatusCode,
+    body: ApiError,
+}
+
+pub type ApiResult<T> = Result<T, ApiFailure>;
+
+impl ApiFailure {
+    pub fn new(status: StatusCode, id: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ApiError {
+                id: id.to_owned(),
+                message: message.into(),
+                hint: None,
+            },
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.body.hint = Some(hint.into());
+        self
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 422: the request is well-formed but asks for something invalid.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", message)
+    }
+
+    fn unauthorized(message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+            .hint("run `paas login` with a valid token (or set PAAS_API_TOKEN)")
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiFailure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::AlreadyExists(what) => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("{what} already exists"),
+            ),
+            other => {
+                tracing::error!(error = %anyhow::Error::from(other), "store failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal server error",
+                )
+                .hint("the server log has the details")
+            }
+        }
+    }
+}
+
+// ---- extractors ----
+
+/// A JSON body, with bad bodies answered in the shared error format: 400 unparsable, 413 too
+/// large, 415 not JSON, 422 wrong shape or unknown field.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiFailure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiFailure> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiFailure {
+    let status = rejection.status();
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiFailure::new(
+            status,
+            "payload_too_large",
+            format!("request body is larger than {} KiB", MAX_BODY_BYTES / 1024),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiFailure::new(
+            status,
+            "unsupported_media_type",
+            "request body must be JSON (Content-Type: application/json)",
+        ),
+        _ => {
+            let text = rejection.body_text();
+            let detail = text
+                .split_once(": ")
+                .map_or(text.as_str(), |(_, detail)| detail);
+            let id = if status == StatusCode::UNPROCESSABLE_ENTITY {
+                "invalid_params"
+            } else {
+                "bad_request"
+            };
+            ApiFailure::new(status, id, format!("invalid request body: {detail}"))
+        }
+    }
+}
+
+/// The user behind the request's bearer token.
+pub struct CurrentUser(pub User);
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiFailure> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiFailure::unauthorized("missing API token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_owned())
+            .ok_or_else(|| {
+                ApiFailure::unauthorized("the Authorization header must be `Bearer <token>`")
+            })?;
+        let invalid = || ApiFailure::unauthorized("invalid API token");
+        let id = token::id_of(&token).ok_or_else(invalid)?.to_owned();
+        let owner = state.store.call(move |db| db.token_owner(&id)).await?;
+        match owner {
+            Some((hash, user)) if token::verify(&token, &hash) => Ok(Self(user)),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+/// The host the client used to reach the API (from `Host`), so that URLs handed back work from
+/// where the client is. Falls back to the apps domain when the header is absent or odd.
+pub struct RequestHost(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| {
+                let name = match h.strip_prefix('[') {
+                    Some(v6) => &h[..v6.find(']')? + 2],
+                    None => h.rsplit_once(':').map_or(h, |(name, _)| name),
+                };
+                let ok = !name.is_empty()
+                    && name.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                    });
+                ok.then(|| name.to_ascii_lowercase())
+            });
+        Ok(Self(host))
+    }
+}
+
+/// App `name` if `user` may see it; 404 otherwise (also for another user's app, so as not to
+/// reveal that it exists).
+async fn find_app(state: &AppState, user: &User, name: &str) -> ApiResult<AppRecord> {
+    let not_found = || {
+        ApiFailure::not_found(format!("app {name:?} not found"))
+            .hint("run `paas apps` to list the apps you can access")
+    };
+    let app_name = AppName::parse(name).map_err(|_| not_found())?;
+    let user = user.clone();
+    state
+        .store
+        .call(move |db| db.app(&user, &app_name))
+        .await?
+        .ok_or_else(not_found)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! `/apps/{app}/releases`: list and show releases, and roll back by creating a new one.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use paas_share::models::{CreateRelease, Release, ReleaseStatus};
+
+use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
+use crate::release;
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Vec<Release>>> {
+    let app = find_app(&state, &user, &name).await?;
+    Ok(Json(
+        state.store.call(move |db| db.releases(&app.id)).await?,
+    ))
+}
+
+pub async fn info(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Json<Release>> {
+    let app = find_app(&state, &user, &name).await?;
+    let number = release::parse_version(&version).ok_or_else(|| {
+        ApiFailure::invalid(format!("invalid release version {version:?}"))
+            .hint("use a version such as v3 or 3")
+    })?;
+    let found = state
+        .store
+        .call(move |db| db.release(&app.id, number))
+        .await?;
+    found
+        .map(Json)
+        .ok_or_else(|| release_not_found(&name, number))
+}
+
+/// `{"rollback_to": N}`: a new release with vN's build and config vars, no rebuild (DESIGN §3.4).
+pub async fn rollback(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<CreateRelease>,
+) -> ApiResult<(StatusCode, Json<Release>)> {
+    let app = find_app(&state, &user, &name).await?;
+    let target = body.rollback_to;
+    let app_name = name.clone();
+    let created = state
+        .store
+        .call(move |db| {
+            let from = db
+                .release(&app.id, target)?
+                .ok_or_else(|| release_not_found(&app_name, target))?;
+            if from.status == ReleaseStatus::Failed {
+                return Err(ApiFailure::invalid(format!(
+                    "v{target} failed to deploy; roll back to a release that succeeded"
+                ))
+                .hint("run `paas releases` to see each release's status"));
+            }
+            Ok(db.copy_release(
+                &app.id,
+                &user,
+                &from,
+                &release::rollback_description(target),
+                ReleaseStatus::Succeeded,
+            )?)
+        })
+        .await?;
+    tracing::info!(app = %name, release = created.version, from = target, "rolled back");
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+fn release_not_found(app: &str, version: u32) -> ApiFailure {
+    ApiFailure::not_found(format!("app {app:?} has no release v{version}"))
+        .hint("run `paas releases` to list them")
+}

@@ -1,0 +1,348 @@
+//! Server configuration (DESIGN §3.1): defaults, then a TOML file (`--config`), then `PAAS_*`
+//! environment variables, then flags — later sources win. Every value is validated here, so the
+//! rest of the server only sees a well-formed [`Config`]; a bad value is an error naming where it
+//! came from (the daemon exits 64).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// Where to find the data dir and the config file: shared by every subcommand that opens the store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataDirArgs {
+    /// TOML file with any of the `serve` settings, keys spelled like the flags (`api-listen = "…"`)
+    #[arg(long, env = "PAAS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// SQLite db, bare repos, images, caches and dyno state [default: /var/lib/paas as root, else
+    /// $XDG_DATA_HOME/paas]
+    #[arg(long, env = "PAAS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// HTTP API address [default: 127.0.0.1:5500]
+    #[arg(long, env = "PAAS_API_LISTEN", value_name = "ADDR")]
+    pub api_listen: Option<String>,
+    /// git-over-SSH address [default: 0.0.0.0:2222]
+    #[arg(long, env = "PAAS_SSH_LISTEN", value_name = "ADDR")]
+    pub ssh_listen: Option<String>,
+    /// App traffic address [default: 0.0.0.0:8000]
+    #[arg(long, env = "PAAS_ROUTER_LISTEN", value_name = "ADDR")]
+    pub router_listen: Option<String>,
+    /// Apps are served at <app>.<domain> [default: localhost]
+    #[arg(long, env = "PAAS_DOMAIN")]
+    pub domain: Option<String>,
+    /// Push images here: host[:port]/prefix (optional with the local scheduler)
+    #[arg(long, env = "PAAS_REGISTRY", value_name = "HOST[:PORT]/PREFIX")]
+    pub registry: Option<String>,
+    /// Talk plain HTTP to the registry
+    #[arg(long, env = "PAAS_REGISTRY_INSECURE")]
+    pub registry_insecure: Option<bool>,
+    /// Where dynos run: local (runc on this host) or kubernetes [default: local]
+    #[arg(long, env = "PAAS_SCHEDULER", value_name = "local|kubernetes")]
+    pub scheduler: Option<String>,
+    /// Once every listener is bound, write {"api":ADDR,...} to this file
+    #[arg(long, env = "PAAS_READY_FILE", value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
+}
+
+/// The same settings as a config file spells them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    api_listen: Option<String>,
+    ssh_listen: Option<String>,
+    router_listen: Option<String>,
+    domain: Option<String>,
+    registry: Option<String>,
+    registry_insecure: Option<bool>,
+    scheduler: Option<String>,
+    ready_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulerKind {
+    Local,
+    Kubernetes,
+}
+
+/// A registry to push to: `host[:port]` and an optional repository prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryRef {
+    pub host: String,
+    pub prefix: String,
+}
+
+impl fmt::Display for RegistryRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.prefix.is_empty() {
+            f.write_str(&self.host)
+        } else {
+            write!(f, "{}/{}", self.host, self.prefix)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub api_listen: SocketAddr,
+    pub ssh_listen: SocketAddr,
+    pub router_listen: SocketAddr,
+    pub domain: String,
+    pub registry: Option<RegistryRef>,
+    pub registry_insecure: bool,
+    pub scheduler: SchedulerKind,
+    pub ready_file: Option<PathBuf>,
+}
+
+impl DataDirArgs {
+    fn read_file(&self) -> anyhow::Result<FileConfig> {
+        let Some(path) = &self.config else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// The data dir alone, for subcommands that only open the store.
+    pub fn resolve(&self) -> anyhow::Result<PathBuf> {
+        let file = self.read_file()?;
+        Ok(self
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(default_data_dir))
+    }
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> anyhow::Result<Config> {
+        let file = self.data.read_file()?;
+        let pick = |flag: Option<String>, from_file: Option<String>, name: &'static str| {
+            Setting::pick(flag, from_file, name, self.data.config.as_deref())
+        };
+        let addr = |setting: Setting, default: &str| -> anyhow::Result<SocketAddr> {
+            setting.parse(default, |s| {
+                s.parse::<SocketAddr>().map_err(|e| e.to_string())
+            })
+        };
+        let api_listen = addr(
+            pick(self.api_listen, file.api_listen, "api-listen"),
+            "127.0.0.1:5500",
+        )?;
+        let ssh_listen = addr(
+            pick(self.ssh_listen, file.ssh_listen, "ssh-listen"),
+            "0.0.0.0:2222",
+        )?;
+        let router_listen = addr(
+            pick(self.router_listen, file.router_listen, "router-listen"),
+            "0.0.0.0:8000",
+        )?;
+        let domain = pick(self.domain, file.domain, "domain").parse("localhost", parse_domain)?;
+        let registry = match pick(self.registry, file.registry, "registry") {
+            setting @ Setting { value: Some(_), .. } => Some(setting.parse("", parse_registry)?),
+            _ => None,
+        };
+        let scheduler =
+            pick(self.scheduler, file.scheduler, "scheduler").parse("local", |s| match s {
+                "local" => Ok(SchedulerKind::Local),
+                "kubernetes" => Ok(SchedulerKind::Kubernetes),
+                _ => Err("expected `local` or `kubernetes`".to_owned()),
+            })?;
+        if scheduler == SchedulerKind::Kubernetes {
+            if registry.is_none() {
+                bail!(
+                    "the kubernetes scheduler needs --registry: cluster nodes pull app images from it"
+                );
+            }
+            bail!(
+                "the kubernetes scheduler is not available in this version; use --scheduler local"
+            );
+        }
+        Ok(Config {
+            data_dir: self
+                .data
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(default_data_dir),
+            api_listen,
+            ssh_listen,
+            router_listen,
+            domain,
+            registry,
+            registry_insecure: self
+                .registry_insecure
+                .or(file.registry_insecure)
+                .unwrap_or(false),
+            scheduler,
+            ready_file: self.ready_file.or(file.ready_file),
+        })
+    }
+}
+
+/// One string setting and where its value came from, for error messages.
+struct Setting<'a> {
+    value: Option<String>,
+    name: &'static str,
+    from_file: Option<&'a Path>,
+}
+
+impl<'a> Setting<'a> {
+    fn pick(
+        flag: Option<String>,
+        file: Option<String>,
+        name: &'static str,
+        path: Option<&'a Path>,
+    ) -> Self {
+        match flag {
+            Some(value) => Self {
+                value: Some(value),
+                name,
+                from_file: None,
+            },
+            None => Self {
+                from_file: file.as_ref().and(path),
+                value: file,
+                name,
+            },
+        }
+    }
+
+    fn parse<T>(
+        self,
+        default: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> anyhow::Result<T> {
+        let value = self.value.as_deref().unwrap_or(default);
+        parse(value).map_err(|reason| match self.from_file {
+            Some(path) => anyhow::anyhow!(
+                "invalid {} {value:?} in {}: {reason}",
+                self.name,
+                path.display()
+            ),
+            None => anyhow::anyhow!(
+                "invalid value {value:?} for --{} (or PAAS_{}): {reason}",
+                self.name,
+                self.name.to_uppercase().replace('-', "_")
+            ),
+        })
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    if is_root() {
+        return PathBuf::from("/var/lib/paas");
+    }
+    match std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("paas"),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/paas")
+        }
+    }
+}
+
+/// Whether this process runs as root: `/proc/self` is owned by the process's uid.
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+}
+
+fn is_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+fn parse_domain(s: &str) -> Result<String, String> {
+    if is_hostname(s) {
+        Ok(s.to_owned())
+    } else {
+        Err("expected a lowercase DNS name such as apps.example.com".to_owned())
+    }
+}
+
+fn parse_registry(s: &str) -> Result<RegistryRef, String> {
+    let expected =
+        || "expected host[:port]/prefix, such as registry.example.com:5000/paas".to_owned();
+    let (host, prefix) = s.split_once('/').unwrap_or((s, ""));
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    if !is_hostname(name) || port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+        return Err(expected());
+    }
+    let prefix = prefix.trim_end_matches('/');
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            })
+    };
+    if !prefix.is_empty() && !prefix.split('/').all(component_ok) {
+        return Err(expected());
+    }
+    Ok(RegistryRef {
+        host: host.to_owned(),
+        prefix: prefix.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_refs() {
+        assert_eq!(
+            parse_registry("127.0.0.1:5000/paas/apps"),
+            Ok(RegistryRef {
+                host: "127.0.0.1:5000".into(),
+                prefix: "paas/apps".into()
+            })
+        );
+        assert_eq!(
+            parse_registry("ghcr.io"),
+            Ok(RegistryRef {
+                host: "ghcr.io".into(),
+                prefix: String::new()
+            })
+        );
+        for bad in [
+            "",
+            "http://x",
+            "host:0",
+            "host:99999/p",
+            "Host/p",
+            "host/P",
+            "host//p",
+            "a b",
+        ] {
+            assert!(parse_registry(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn domains() {
+        assert!(parse_domain("apps.example.com").is_ok());
+        for bad in ["", "-a.com", "a..b", "A.com", "a_b.com", "a.com:80"] {
+            assert!(parse_domain(bad).is_err(), "{bad:?}");
+        }
+    }
+}

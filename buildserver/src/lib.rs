@@ -1,0 +1,10 @@
+//! The paas server: receives `git push` over SSH, builds, records releases and runs them, and
+//! serves the HTTP API the `paas` CLI talks to. The binary `paas-buildserver` wires these
+//! subsystems together; each module owns one of them (DESIGN §2).
+
+pub mod api;
+pub mod config;
+pub mod release;
+pub mod ssh;
+pub mod store;
+pub mod token;

@@ -1,0 +1,77 @@
+//! Release rules shared by every way a release is made (DESIGN §3.4): how versions are written
+//! and how each release describes itself.
+
+use paas_share::models::ConfigPatch;
+
+/// `3` or `v3` → 3.
+pub fn parse_version(s: &str) -> Option<u32> {
+    let digits = s.strip_prefix('v').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|v| *v > 0)
+}
+
+/// "Set A, B config vars", "Remove C config vars", or "Set A and remove C config vars".
+pub fn config_change_description(patch: &ConfigPatch) -> String {
+    let set: Vec<&str> = patch
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let removed: Vec<&str> = patch
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    match (set.is_empty(), removed.is_empty()) {
+        (false, true) => format!("Set {} config vars", set.join(", ")),
+        (true, false) => format!("Remove {} config vars", removed.join(", ")),
+        _ => format!(
+            "Set {} and remove {} config vars",
+            set.join(", "),
+            removed.join(", ")
+        ),
+    }
+}
+
+pub fn rollback_description(version: u32) -> String {
+    format!("Rollback to v{version}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("3"), Some(3));
+        assert_eq!(parse_version("v12"), Some(12));
+        for bad in ["", "v", "0", "v0", "-1", "3a", "vv3", "99999999999"] {
+            assert_eq!(parse_version(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn descriptions() {
+        let patch = |pairs: &[(&str, Option<&str>)]| -> ConfigPatch {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.map(str::to_owned)))
+                .collect()
+        };
+        assert_eq!(
+            config_change_description(&patch(&[("B", Some("1")), ("A", Some("2"))])),
+            "Set A, B config vars"
+        );
+        assert_eq!(
+            config_change_description(&patch(&[("A", None)])),
+            "Remove A config vars"
+        );
+        assert_eq!(
+            config_change_description(&patch(&[("A", Some("1")), ("B", None)])),
+            "Set A and remove B config vars"
+        );
+        assert_eq!(rollback_description(3), "Rollback to v3");
+    }
+}

@@ -1,0 +1,90 @@
+//! The schema, as an append-only list of migrations. `PRAGMA user_version` records how many have
+//! run; a migration is never edited once it has shipped, only followed by a new one.
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the foundation (users, tokens, keys, apps, config, builds, releases, formation).
+    r#"
+    CREATE TABLE users (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        admin      INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ) STRICT;
+
+    -- A token is `paas_<id>_<secret>`; only its SHA-256 is kept.
+    CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        token_sha256 BLOB NOT NULL,
+        created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ) STRICT;
+
+    -- A key belongs to one user: the SSH server maps a verified key to its owner.
+    CREATE TABLE ssh_keys (
+        fingerprint TEXT PRIMARY KEY,
+        user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        algorithm   TEXT NOT NULL,
+        public_key  TEXT NOT NULL,
+        comment     TEXT NOT NULL,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ) STRICT;
+    CREATE INDEX ssh_keys_user ON ssh_keys (user_id);
+
+    CREATE TABLE apps (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        owner_id   TEXT NOT NULL REFERENCES users (id),
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ) STRICT;
+    CREATE INDEX apps_owner ON apps (owner_id);
+
+    -- The app's current config; each release keeps its own snapshot.
+    CREATE TABLE config_vars (
+        app_id TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        key    TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        PRIMARY KEY (app_id, key)
+    ) STRICT;
+
+    CREATE TABLE builds (
+        id             TEXT PRIMARY KEY,
+        app_id         TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        user_id        TEXT NOT NULL REFERENCES users (id),
+        status         TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+        source_version TEXT NOT NULL,
+        created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ) STRICT;
+    CREATE INDEX builds_app ON builds (app_id);
+
+    CREATE TABLE releases (
+        app_id        TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        version       INTEGER NOT NULL CHECK (version > 0),
+        build_id      TEXT REFERENCES builds (id),
+        image         TEXT,
+        process_types TEXT NOT NULL,
+        config_vars   TEXT NOT NULL,
+        description   TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+        user_id       TEXT NOT NULL REFERENCES users (id),
+        created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (app_id, version)
+    ) STRICT;
+
+    -- DESIGN §3.4: a release is immutable; only its rollout status moves.
+    CREATE TRIGGER releases_immutable
+    BEFORE UPDATE OF app_id, version, build_id, image, process_types, config_vars, description,
+                     user_id, created_at ON releases
+    BEGIN
+        SELECT RAISE(ABORT, 'releases are immutable');
+    END;
+
+    -- Process type → dyno count: app state, not part of a release.
+    CREATE TABLE formation (
+        app_id       TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        process_type TEXT NOT NULL,
+        quantity     INTEGER NOT NULL CHECK (quantity >= 0),
+        PRIMARY KEY (app_id, process_type)
+    ) STRICT;
+    "#,
+];

@@ -1,0 +1,667 @@
+//! The SQLite store: users, API tokens, SSH keys, apps, config vars, builds, releases, formation.
+//!
+//! Every SQL statement of the server lives in this module. The database runs in WAL mode with
+//! `synchronous=FULL` and foreign keys on, so a committed change survives `kill -9` and power loss.
+//! It must not hold policy: callers decide who may do what; the store only keeps rows consistent
+//! (one transaction per change, immutable releases, formation following the release's process
+//! types).
+
+mod migrations;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use paas_share::models::{
+    Account, ConfigPatch, ConfigVars, Formation, Release, ReleaseStatus, SshKey,
+};
+use paas_share::{AppName, UserName};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::ssh::public_key::PublicKey;
+use crate::token::NewToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database at {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the database has schema version {found}, newer than this server knows ({known}); run a newer paas-buildserver"
+    )]
+    TooNew { found: usize, known: usize },
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A user as the server sees one.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub name: UserName,
+    pub admin: bool,
+}
+
+/// An app row; the API adds its URLs.
+#[derive(Debug, Clone)]
+pub struct AppRecord {
+    pub id: String,
+    pub name: AppName,
+    pub owner: UserName,
+    pub release: Option<u32>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What a new release is made of (DESIGN §3.4).
+#[derive(Debug, Clone)]
+pub struct NewRelease {
+    pub build_id: Option<String>,
+    pub image: Option<String>,
+    pub process_types: BTreeMap<String, String>,
+    pub description: String,
+    pub status: ReleaseStatus,
+}
+
+/// One open connection. Cheap calls only: the async server reaches it through [`Store`].
+pub struct Db {
+    conn: Connection,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(open_err)?;
+        let mut db = Self { conn };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        let applied: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = migrations::MIGRATIONS.len();
+        if applied > known {
+            return Err(StoreError::TooNew {
+                found: applied,
+                known,
+            });
+        }
+        for (i, sql) in migrations::MIGRATIONS.iter().enumerate().skip(applied) {
+            tx.execute_batch(sql)?;
+            tracing::info!(version = i + 1, "applied database migration");
+        }
+        tx.pragma_update(None, "user_version", known)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    // ---- users and tokens ----
+
+    pub fn user_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+    }
+
+    /// Creates a user with its first API token.
+    pub fn create_user(&mut self, name: &UserName, admin: bool, token: &NewToken) -> Result<User> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = new_id();
+        let inserted = tx.execute(
+            "INSERT INTO users (id, name, admin) VALUES (?1, ?2, ?3)",
+            params![id, name.as_str(), admin],
+        );
+        if is_unique_violation(&inserted) {
+            return Err(StoreError::AlreadyExists(format!("user {name:?}")));
+        }
+        inserted?;
+        tx.execute(
+            "INSERT INTO api_tokens (id, user_id, token_sha256) VALUES (?1, ?2, ?3)",
+            params![token.id, id, token.sha256.as_slice()],
+        )?;
+        tx.commit()?;
+        Ok(User {
+            id,
+            name: name.clone(),
+            admin,
+        })
+    }
+
+    /// The stored hash of token `token_id` and its owner.
+    pub fn token_owner(&self, token_id: &str) -> Result<Option<(Vec<u8>, User)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT t.token_sha256, u.id, u.name, u.admin
+                 FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1",
+                [token_id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        User {
+                            id: r.get(1)?,
+                            name: parse(r, 2)?,
+                            admin: r.get(3)?,
+                        },
+                    ))
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn account(&self, user_id: &str) -> Result<Account> {
+        Ok(self.conn.query_row(
+            "SELECT id, name, admin, created_at FROM users WHERE id = ?1",
+            [user_id],
+            |r| {
+                Ok(Account {
+                    id: r.get(0)?,
+                    name: parse(r, 1)?,
+                    admin: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            },
+        )?)
+    }
+
+    // ---- SSH keys ----
+
+    pub fn keys(&self, user_id: &str) -> Result<Vec<SshKey>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT fingerprint, algorithm, comment, public_key, created_at
+             FROM ssh_keys WHERE user_id = ?1 ORDER BY created_at, fingerprint",
+        )?;
+        let rows = stmt.query_map([user_id], |r| {
+            Ok(SshKey {
+                fingerprint: r.get(0)?,
+                algorithm: r.get(1)?,
+                comment: r.get(2)?,
+                public_key: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn add_key(&mut self, user_id: &str, key: &PublicKey) -> Result<SshKey> {
+        let inserted = self.conn.execute(
+            "INSERT INTO ssh_keys (fingerprint, user_id, algorithm, public_key, comment)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                key.fingerprint,
+                user_id,
+                key.algorithm,
+                key.openssh,
+                key.comment
+            ],
+        );
+        if is_unique_violation(&inserted) {
+            return Err(StoreError::AlreadyExists(format!(
+                "key {}",
+                key.fingerprint
+            )));
+        }
+        inserted?;
+        Ok(self.conn.query_row(
+            "SELECT created_at FROM ssh_keys WHERE fingerprint = ?1",
+            [&key.fingerprint],
+            |r| {
+                Ok(SshKey {
+                    fingerprint: key.fingerprint.clone(),
+                    algorithm: key.algorithm.clone(),
+                    comment: key.comment.clone(),
+                    public_key: key.openssh.clone(),
+                    created_at: r.get(0)?,
+                })
+            },
+        )?)
+    }
+
+    /// Removes one of the user's keys; false when the user has no such key.
+    pub fn remove_key(&mut self, user_id: &str, fingerprint: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "DELETE FROM ssh_keys WHERE user_id = ?1 AND fingerprint = ?2",
+            params![user_id, fingerprint],
+        )?;
+        Ok(n == 1)
+    }
+
+    // ---- apps ----
+
+    const APP_COLUMNS: &str = "a.id, a.name, u.name, a.created_at, a.updated_at,
+        (SELECT MAX(version) FROM releases r WHERE r.app_id = a.id)";
+
+    fn app_row(r: &Row<'_>) -> rusqlite::Result<AppRecord> {
+        Ok(AppRecord {
+            id: r.get(0)?,
+            name: parse(r, 1)?,
+            owner: parse(r, 2)?,
+            created_at: r.get(3)?,
+            updated_at: r.get(4)?,
+            release: r.get(5)?,
+        })
+    }
+
+    pub fn create_app(&mut self, owner: &User, name: &AppName) -> Result<AppRecord> {
+        let id = new_id();
+        let inserted = self.conn.execute(
+            "INSERT INTO apps (id, name, owner_id) VALUES (?1, ?2, ?3)",
+            params![id, name.as_str(), owner.id],
+        );
+        if is_unique_violation(&inserted) {
+            return Err(StoreError::AlreadyExists(format!("app {name:?}")));
+        }
+        inserted?;
+        self.app_by_id(&id)
+    }
+
+    fn app_by_id(&self, id: &str) -> Result<AppRecord> {
+        Ok(self.conn.query_row(
+            &format!(
+                "SELECT {} FROM apps a JOIN users u ON u.id = a.owner_id WHERE a.id = ?1",
+                Self::APP_COLUMNS
+            ),
+            [id],
+            Self::app_row,
+        )?)
+    }
+
+    /// The apps `user` may see: their own, or all of them for an admin.
+    pub fn apps(&self, user: &User) -> Result<Vec<AppRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {} FROM apps a JOIN users u ON u.id = a.owner_id
+             WHERE a.owner_id = ?1 OR ?2 ORDER BY a.name",
+            Self::APP_COLUMNS
+        ))?;
+        let rows = stmt.query_map(params![user.id, user.admin], Self::app_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// App `name`, if it exists and `user` may see it.
+    pub fn app(&self, user: &User, name: &AppName) -> Result<Option<AppRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {} FROM apps a JOIN users u ON u.id = a.owner_id
+             WHERE a.name = ?1 AND (a.owner_id = ?2 OR ?3)",
+            Self::APP_COLUMNS
+        ))?;
+        Ok(stmt
+            .query_row(params![name.as_str(), user.id, user.admin], Self::app_row)
+            .optional()?)
+    }
+
+    pub fn rename_app(&mut self, app_id: &str, new_name: &AppName) -> Result<AppRecord> {
+        let updated = self.conn.execute(
+            "UPDATE apps SET name = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1",
+            params![app_id, new_name.as_str()],
+        );
+        if is_unique_violation(&updated) {
+            return Err(StoreError::AlreadyExists(format!("app {new_name:?}")));
+        }
+        updated?;
+        self.app_by_id(app_id)
+    }
+
+    /// Deletes the app with its config, builds, releases and formation.
+    pub fn delete_app(&mut self, app_id: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM apps WHERE id = ?1", [app_id])?;
+        Ok(())
+    }
+
+    // ---- config vars and releases ----
+
+    pub fn config_vars(&self, app_id: &str) -> Result<ConfigVars> {
+        read_config(&self.conn, app_id)
+    }
+
+    /// Applies `patch` to the app's config and records one release with the new snapshot, on the
+    /// newest release's build, in one transaction.
+    pub fn update_config(
+        &mut self,
+        app_id: &str,
+        user: &User,
+        patch: &ConfigPatch,
+        description: &str,
+        status: ReleaseStatus,
+    ) -> Result<Release> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (key, value) in patch {
+            match value {
+                Some(value) => tx.execute(
+                    "INSERT INTO config_vars (app_id, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value",
+                    params![app_id, key, value],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM config_vars WHERE app_id = ?1 AND key = ?2",
+                    params![app_id, key],
+                )?,
+            };
+        }
+        let base = latest_release(&tx, app_id)?;
+        let release = NewRelease {
+            build_id: base.as_ref().and_then(|r| r.build_id.clone()),
+            image: base.as_ref().and_then(|r| r.image.clone()),
+            process_types: base.map(|r| r.process_types).unwrap_or_default(),
+            description: description.to_owned(),
+            status,
+        };
+        let version = insert_release(&tx, app_id, user, &release)?;
+        tx.commit()?;
+        self.release(app_id, version)?
+            .ok_or_else(|| rusqlite::Error::QueryReturnedNoRows.into())
+    }
+
+    /// Records a new release copying `from`'s build and config vars, and makes that config the
+    /// app's current config (DESIGN §3.4 rollback: no rebuild).
+    pub fn copy_release(
+        &mut self,
+        app_id: &str,
+        user: &User,
+        from: &Release,
+        description: &str,
+        status: ReleaseStatus,
+    ) -> Result<Release> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM config_vars WHERE app_id = ?1", [app_id])?;
+        for (key, value) in &from.config_vars {
+            tx.execute(
+                "INSERT INTO config_vars (app_id, key, value) VALUES (?1, ?2, ?3)",
+                params![app_id, key, value],
+            )?;
+        }
+        let release = NewRelease {
+            build_id: from.build_id.clone(),
+            image: from.image.clone(),
+            process_types: from.process_types.clone(),
+            description: description.to_owned(),
+            status,
+        };
+        let version = insert_release(&tx, app_id, user, &release)?;
+        tx.commit()?;
+        self.release(app_id, version)?
+            .ok_or_else(|| rusqlite::Error::QueryReturnedNoRows.into())
+    }
+
+    /// Records a release of a new build with the app's current config.
+    pub fn create_release(
+        &mut self,
+        app_id: &str,
+        user: &User,
+        release: &NewRelease,
+    ) -> Result<Release> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = insert_release(&tx, app_id, user, release)?;
+        tx.commit()?;
+        self.release(app_id, version)?
+            .ok_or_else(|| rusqlite::Error::QueryReturnedNoRows.into())
+    }
+
+    const RELEASE_QUERY: &str = "SELECT r.version, r.description, r.status, r.build_id, r.image,
+            r.process_types, r.config_vars, u.name, r.created_at,
+            r.version = (SELECT MAX(version) FROM releases m WHERE m.app_id = r.app_id)
+        FROM releases r JOIN users u ON u.id = r.user_id WHERE r.app_id = ?1";
+
+    fn release_row(r: &Row<'_>) -> rusqlite::Result<Release> {
+        Ok(Release {
+            version: r.get(0)?,
+            description: r.get(1)?,
+            status: parse_status(r, 2)?,
+            build_id: r.get(3)?,
+            image: r.get(4)?,
+            process_types: parse_json(r, 5)?,
+            config_vars: parse_json(r, 6)?,
+            user: parse(r, 7)?,
+            created_at: r.get(8)?,
+            current: r.get(9)?,
+        })
+    }
+
+    /// The app's releases, newest first.
+    pub fn releases(&self, app_id: &str) -> Result<Vec<Release>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{} ORDER BY r.version DESC", Self::RELEASE_QUERY))?;
+        let rows = stmt.query_map([app_id], Self::release_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn release(&self, app_id: &str, version: u32) -> Result<Option<Release>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{} AND r.version = ?2", Self::RELEASE_QUERY))?;
+        Ok(stmt
+            .query_row(params![app_id, version], Self::release_row)
+            .optional()?)
+    }
+
+    pub fn latest_release(&self, app_id: &str) -> Result<Option<Release>> {
+        latest_release(&self.conn, app_id)
+    }
+
+    // ---- formation ----
+
+    /// The formation with each type's command from the newest release.
+    pub fn formation(&self, app_id: &str) -> Result<Vec<Formation>> {
+        let commands = latest_release(&self.conn, app_id)?
+            .map(|r| r.process_types)
+            .unwrap_or_default();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT process_type, quantity FROM formation WHERE app_id = ?1 ORDER BY process_type",
+        )?;
+        let rows = stmt.query_map([app_id], |r| {
+            let process_type: String = r.get(0)?;
+            let command = commands.get(&process_type).cloned().unwrap_or_default();
+            Ok(Formation {
+                process_type,
+                quantity: r.get(1)?,
+                command,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sets the counts of the named process types; the caller has checked them against the release.
+    pub fn update_formation(
+        &mut self,
+        app_id: &str,
+        counts: &BTreeMap<String, u32>,
+    ) -> Result<Vec<Formation>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (process_type, quantity) in counts {
+            tx.execute(
+                "INSERT INTO formation (app_id, process_type, quantity) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (app_id, process_type) DO UPDATE SET quantity = excluded.quantity",
+                params![app_id, process_type, quantity],
+            )?;
+        }
+        tx.commit()?;
+        self.formation(app_id)
+    }
+
+    /// Records a successful build, for tests of what a build's release sets in motion.
+    #[cfg(test)]
+    pub fn seed_build(&mut self, app_id: &str, user: &User) -> Result<String> {
+        let id = new_id();
+        self.conn.execute(
+            "INSERT INTO builds (id, app_id, user_id, status, source_version)
+             VALUES (?1, ?2, ?3, 'succeeded', '0000000')",
+            params![id, app_id, user.id],
+        )?;
+        Ok(id)
+    }
+}
+
+/// Inserts release v(N+1) of the app with its current config and keeps the formation in step
+/// with the release's process types: new types start at 0 (`web` at 1), counts of kept types stay,
+/// types the release lacks are dropped (DESIGN §3.4).
+fn insert_release(
+    tx: &rusqlite::Transaction<'_>,
+    app_id: &str,
+    user: &User,
+    release: &NewRelease,
+) -> Result<u32> {
+    let config = read_config(tx, app_id)?;
+    let version: u32 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM releases WHERE app_id = ?1",
+        [app_id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO releases (app_id, version, build_id, image, process_types, config_vars,
+                               description, status, user_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            app_id,
+            version,
+            release.build_id,
+            release.image,
+            to_json(&release.process_types),
+            to_json(&config),
+            release.description,
+            release.status.as_str(),
+            user.id,
+        ],
+    )?;
+    if release.build_id.is_some() {
+        let types = to_json(&release.process_types);
+        tx.execute(
+            "DELETE FROM formation WHERE app_id = ?1
+             AND process_type NOT IN (SELECT key FROM json_each(?2))",
+            params![app_id, types],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO formation (app_id, process_type, quantity)
+             SELECT ?1, key, key = 'web' FROM json_each(?2)",
+            params![app_id, types],
+        )?;
+    }
+    tx.execute(
+        "UPDATE apps SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
+        [app_id],
+    )?;
+    Ok(version)
+}
+
+fn latest_release(conn: &Connection, app_id: &str) -> Result<Option<Release>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{} ORDER BY r.version DESC LIMIT 1",
+        Db::RELEASE_QUERY
+    ))?;
+    Ok(stmt.query_row([app_id], Db::release_row).optional()?)
+}
+
+fn read_config(conn: &Connection, app_id: &str) -> Result<ConfigVars> {
+    let mut stmt = conn.prepare_cached("SELECT key, value FROM config_vars WHERE app_id = ?1")?;
+    let rows = stmt.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The async server's handle: one connection behind a mutex, used from blocking threads.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Mutex<Db>>,
+}
+
+impl Store {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db: Arc::new(Mutex::new(db)),
+        }
+    }
+
+    /// Runs `f` with the database on a blocking thread. Everything `f` does happens under one lock,
+    /// so a read followed by a write in the same call sees no other change in between.
+    pub async fn call<T, E>(
+        &self,
+        f: impl FnOnce(&mut Db) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            // A panic inside `f` poisons the lock but cannot leave a transaction half-applied:
+            // an uncommitted rusqlite transaction rolls back on drop.
+            let mut db = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut db)
+        })
+        .await
+        .unwrap_or_else(|join_err| std::panic::resume_unwind(join_err.into_panic()))
+    }
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn is_unique_violation<T>(result: &rusqlite::Result<T>) -> bool {
+    matches!(
+        result,
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("maps of strings always serialize")
+}
+
+fn conversion_error(
+    idx: usize,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn parse<T: FromStr<Err: std::error::Error + Send + Sync + 'static>>(
+    r: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<T> {
+    r.get::<_, String>(idx)?
+        .parse()
+        .map_err(|e| conversion_error(idx, e))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    serde_json::from_str(&r.get::<_, String>(idx)?).map_err(|e| conversion_error(idx, e))
+}
+
+fn parse_status(r: &Row<'_>, idx: usize) -> rusqlite::Result<ReleaseStatus> {
+    serde_json::from_value(serde_json::Value::String(r.get(idx)?))
+        .map_err(|e| conversion_error(idx, e))
+}

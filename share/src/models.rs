@@ -1,0 +1,139 @@
+//! Request and response bodies of the HTTP API (DESIGN §3.3). Requests reject unknown fields.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{AppName, UserName};
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+/// `GET /account`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub name: UserName,
+    pub admin: bool,
+    pub created_at: String,
+}
+
+/// An SSH public key that may push as its owner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SshKey {
+    /// `SHA256:…`, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    /// The key type, such as `ssh-ed25519`.
+    pub algorithm: String,
+    pub comment: String,
+    pub public_key: String,
+    pub created_at: String,
+}
+
+/// `POST /account/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddKey {
+    /// One line in OpenSSH `authorized_keys` format: `ssh-ed25519 AAAA… comment`.
+    pub public_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct App {
+    pub id: String,
+    pub name: AppName,
+    pub owner: UserName,
+    /// Where to `git push`: `ssh://git@<host>:<port>/<app>.git`.
+    pub git_url: String,
+    /// Where the app is served: `http://<app>.<domain>:<port>/`.
+    pub web_url: String,
+    /// The newest release's version, if any.
+    pub release: Option<u32>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /apps`. Without a name the server picks one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApp {
+    #[serde(default)]
+    pub name: Option<AppName>,
+}
+
+/// `PATCH /apps/{app}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApp {
+    pub name: AppName,
+}
+
+/// `GET /apps/{app}/config-vars`.
+pub type ConfigVars = BTreeMap<String, String>;
+
+/// `PATCH /apps/{app}/config-vars`: a value sets the key, `null` removes it.
+pub type ConfigPatch = BTreeMap<String, Option<String>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl ReleaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// An immutable release (DESIGN §3.4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Release {
+    pub version: u32,
+    pub description: String,
+    pub status: ReleaseStatus,
+    /// The build whose image this release runs; none before the first build.
+    pub build_id: Option<String>,
+    /// The image, by digest.
+    pub image: Option<String>,
+    /// Process type → command, from the build.
+    pub process_types: BTreeMap<String, String>,
+    /// The config vars snapshot this release runs with.
+    pub config_vars: ConfigVars,
+    pub user: UserName,
+    /// Whether this is the app's newest release.
+    pub current: bool,
+    pub created_at: String,
+}
+
+/// `POST /apps/{app}/releases`: roll back by creating a new release from version `rollback_to`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRelease {
+    pub rollback_to: u32,
+}
+
+/// One row of `GET /apps/{app}/formation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Formation {
+    #[serde(rename = "type")]
+    pub process_type: String,
+    pub quantity: u32,
+    pub command: String,
+}
+
+/// `PATCH /apps/{app}/formation`: `{"web": 4, "worker": 1}`.
+pub type FormationPatch = BTreeMap<String, u32>;
+
+/// The most dynos of one process type that a formation may ask for.
+pub const MAX_QUANTITY: u32 = 100;

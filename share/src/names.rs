@@ -1,0 +1,163 @@
+//! Validated names. `AppName::parse` (and its siblings) is the only way to get one, so a value of
+//! these types is always safe to put in a URL, a log line or a database row.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a name was refused. The message states the rule, so it can be shown to users as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error(
+        "invalid app name {0:?}: use 1 to 30 characters, lowercase letters, digits and dashes, starting with a letter"
+    )]
+    App(String),
+    #[error(
+        "invalid user name {0:?}: use 1 to 30 characters, lowercase letters, digits and dashes, starting with a letter"
+    )]
+    User(String),
+    #[error(
+        "invalid config key {0:?}: use letters, digits and underscores, not starting with a digit"
+    )]
+    ConfigKey(String),
+}
+
+/// `^[a-z][a-z0-9-]{0,29}$`: what DESIGN §3.5 allows in a git path and Kubernetes allows in a
+/// namespace suffix.
+fn is_slug(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z'))
+        && s.len() <= 30
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+}
+
+macro_rules! validated_name {
+    ($(#[$doc:meta])* $name:ident, $valid:expr, $error:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: &str) -> Result<Self, NameError> {
+                if $valid(s) { Ok(Self(s.to_owned())) } else { Err($error(s.to_owned())) }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = NameError;
+            fn try_from(s: String) -> Result<Self, NameError> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(n: $name) -> String {
+                n.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = NameError;
+            fn from_str(s: &str) -> Result<Self, NameError> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
+validated_name!(
+    /// An app's name: `^[a-z][a-z0-9-]{0,29}$`.
+    AppName,
+    is_slug,
+    NameError::App
+);
+validated_name!(
+    /// A user's name: the same rule as app names.
+    UserName,
+    is_slug,
+    NameError::User
+);
+validated_name!(
+    /// A config var's key: `^[A-Za-z_][A-Za-z0-9_]*$` (what a POSIX shell accepts as a variable).
+    ConfigKey,
+    |s: &str| {
+        let mut bytes = s.bytes();
+        matches!(bytes.next(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'_'))
+            && s.len() <= 256
+            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    },
+    NameError::ConfigKey
+);
+
+/// Longest config var value, in bytes (32 KiB).
+pub const MAX_CONFIG_VALUE_BYTES: usize = 32 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_names() {
+        for ok in ["a", "my-app", "a1", "abcdefghijklmnopqrstuvwxyz0123"] {
+            assert!(AppName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1app",
+            "-app",
+            "App",
+            "my_app",
+            "my app",
+            "a/b",
+            "..",
+            "a;b",
+            "$(x)",
+            "é",
+            "a\0",
+            "a\n",
+            "abcdefghijklmnopqrstuvwxyz01234",
+        ] {
+            assert_eq!(
+                AppName::parse(bad),
+                Err(NameError::App(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn app_name_error_states_the_rule() {
+        let err = AppName::parse("My_App").expect_err("uppercase is refused");
+        assert_eq!(
+            err.to_string(),
+            "invalid app name \"My_App\": use 1 to 30 characters, lowercase letters, digits and dashes, starting with a letter"
+        );
+    }
+
+    #[test]
+    fn config_keys() {
+        for ok in ["A", "_", "DATABASE_URL", "a1", "_X9"] {
+            assert!(ConfigKey::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1A", "A-B", "A B", "A=B", "Ä", "A.B"] {
+            assert!(ConfigKey::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn deserializing_validates() {
+        assert!(serde_json::from_str::<AppName>("\"ok\"").is_ok());
+        assert!(serde_json::from_str::<AppName>("\"Not-Ok\"").is_err());
+    }
+}
