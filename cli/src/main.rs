@@ -1,1 +1,49 @@
-fn main() {}
+//! `paas`: the command-line client. Parses the command line, runs one command, renders its
+//! failure as `error:`/`hint:` (or JSON), and exits 0 (success), 1 (failure) or 2 (usage).
+
+mod api_client;
+mod cli;
+mod commands;
+mod context;
+mod credentials;
+mod env_vars;
+mod error;
+mod git_remote;
+mod printer;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::commands::{apps, completions, config, git, keys, login, logout, releases, whoami};
+use crate::context::Ctx;
+use crate::error::ExitStatus;
+use crate::printer::Printer;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(cli::expand_colon_command(std::env::args_os().collect()));
+    let ctx = Ctx::new(
+        Printer::new(cli.global.json, cli.global.color),
+        cli.global.app,
+    );
+    let result = match cli.command {
+        Command::Login(args) => login::run(args, &ctx),
+        Command::Logout(args) => logout::run(args, &ctx),
+        Command::Whoami(args) => whoami::run(args, &ctx),
+        Command::Apps(args) => apps::run(args, &ctx),
+        Command::Create(args) => apps::create::run(args, &ctx),
+        Command::Destroy(args) => apps::destroy::run(args, &ctx),
+        Command::Git(args) => git::run(args, &ctx),
+        Command::Keys(args) => keys::run(args, &ctx),
+        Command::Config(args) => config::run(args, &ctx),
+        Command::Releases(args) => releases::run(args, &ctx),
+        Command::Rollback(args) => releases::rollback::run(args, &ctx),
+        Command::Completions(args) => completions::run(args, &ctx),
+    };
+    match result {
+        Ok(()) => ExitStatus::Success,
+        Err(err) => ctx.printer.error(&err),
+    }
+    .into()
+}

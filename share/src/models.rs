@@ -116,6 +116,15 @@ pub struct Release {
     pub created_at: String,
 }
 
+/// A release version as users write it: `3` or `v3`.
+pub fn parse_release_version(s: &str) -> Option<u32> {
+    let digits = s.strip_prefix('v').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|v| *v > 0)
+}
+
 /// `POST /apps/{app}/releases`: roll back by creating a new release from version `rollback_to`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,3 +146,17 @@ pub type FormationPatch = BTreeMap<String, u32>;
 
 /// The most dynos of one process type that a formation may ask for.
 pub const MAX_QUANTITY: u32 = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_versions() {
+        assert_eq!(parse_release_version("3"), Some(3));
+        assert_eq!(parse_release_version("v12"), Some(12));
+        for bad in ["", "v", "0", "v0", "-1", "3a", "vv3", "99999999999", "+3"] {
+            assert_eq!(parse_release_version(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use paas_share::models::{CreateRelease, Release, ReleaseStatus};
+use paas_share::models::{CreateRelease, Release, ReleaseStatus, parse_release_version};
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
 use crate::release;
@@ -25,7 +25,7 @@ pub async fn info(
     Path((name, version)): Path<(String, String)>,
 ) -> ApiResult<Json<Release>> {
     let app = find_app(&state, &user, &name).await?;
-    let number = release::parse_version(&version).ok_or_else(|| {
+    let number = parse_release_version(&version).ok_or_else(|| {
         ApiFailure::invalid(format!("invalid release version {version:?}"))
             .hint("use a version such as v3 or 3")
     })?;

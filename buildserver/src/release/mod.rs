@@ -1,16 +1,7 @@
-//! Release rules shared by every way a release is made (DESIGN §3.4): how versions are written
-//! and how each release describes itself.
+//! Release rules shared by every way a release is made (DESIGN §3.4): how each release describes
+//! itself.
 
 use paas_share::models::ConfigPatch;
-
-/// `3` or `v3` → 3.
-pub fn parse_version(s: &str) -> Option<u32> {
-    let digits = s.strip_prefix('v').unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok().filter(|v| *v > 0)
-}
 
 /// "Set A, B config vars", "Remove C config vars", or "Set A and remove C config vars".
 pub fn config_change_description(patch: &ConfigPatch) -> String {
@@ -42,15 +33,6 @@ pub fn rollback_description(version: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions() {
-        assert_eq!(parse_version("3"), Some(3));
-        assert_eq!(parse_version("v12"), Some(12));
-        for bad in ["", "v", "0", "v0", "-1", "3a", "vv3", "99999999999"] {
-            assert_eq!(parse_version(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn descriptions() {

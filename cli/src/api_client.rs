@@ -1,0 +1,134 @@
+//! The HTTP client for the paas API: bearer auth, JSON bodies, and failures turned into
+//! [`CliError`]s that say what happened and how to fix it.
+
+use std::time::Duration;
+
+use paas_share::ApiError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use ureq::http;
+
+use crate::error::CliError;
+
+pub struct ApiClient {
+    agent: ureq::Agent,
+    host: String,
+    token: Option<String>,
+}
+
+impl ApiClient {
+    /// `host` is a base URL such as `http://127.0.0.1:5500`.
+    pub fn new(host: String, token: Option<String>) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(120)))
+            .user_agent(concat!("paas-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Self { agent, host, token }
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        let response = self.authorized(self.agent.get(self.url(path))).call();
+        self.finish("GET", path, response)
+    }
+
+    pub fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
+        let response = self
+            .authorized(self.agent.post(self.url(path)))
+            .send_json(body);
+        self.finish("POST", path, response)
+    }
+
+    pub fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
+        let response = self
+            .authorized(self.agent.patch(self.url(path)))
+            .send_json(body);
+        self.finish("PATCH", path, response)
+    }
+
+    /// DELETE; a `204 No Content` answer decodes as JSON `null` (ask for `()`).
+    pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        let response = self.authorized(self.agent.delete(self.url(path))).call();
+        self.finish("DELETE", path, response)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.host)
+    }
+
+    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(token) => request.header("Authorization", format!("Bearer {token}")),
+            None => request,
+        }
+    }
+
+    fn finish<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        response: Result<http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, CliError> {
+        let mut response = response.map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let error = response
+                .body_mut()
+                .read_json::<ApiError>()
+                .unwrap_or_else(|_| ApiError {
+                    id: "http_error".to_owned(),
+                    message: format!("the server answered {method} {path} with HTTP {status}"),
+                    hint: None,
+                });
+            let mut failure = CliError::new(&error.id, error.message);
+            failure.hint = error.hint;
+            return Err(failure);
+        }
+        if status == 204 {
+            return serde_json::from_value(serde_json::Value::Null)
+                .map_err(|e| self.bad_response(e));
+        }
+        response
+            .body_mut()
+            .read_json::<T>()
+            .map_err(|e| self.bad_response(e))
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> CliError {
+        CliError::new(
+            "connection_failed",
+            format!("cannot reach the paas server at {}: {e}", self.host),
+        )
+        .hint("check that the server is running and that PAAS_HOST or `paas login --host` names it")
+    }
+
+    fn bad_response(&self, e: impl std::fmt::Display) -> CliError {
+        CliError::new(
+            "bad_response",
+            format!("unexpected response from {}: {e}", self.host),
+        )
+        .hint("is this a paas server of a matching version?")
+    }
+}
+
+/// Percent-encodes one path segment (fingerprints contain `/` and `+`).
+pub fn path_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,138 @@
+//! The command-line definition: global flags, nouns and verbs, the top-level shortcuts, and the
+//! Heroku-style colon spellings (`apps:create`, `config:set`, `git:remote`).
+
+use std::ffi::OsString;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{apps, completions, config, git, keys, login, logout, releases, whoami};
+use crate::printer::ColorChoice;
+
+const EXAMPLES: &str = "\
+Examples:
+  paas login --host http://paas.example.com:5500
+  paas create my-app              # in your app's git repo: also adds the `paas` remote
+  git push paas main              # build and deploy
+  paas config set GREETING=hello  # each change is a new release
+  paas releases
+  paas rollback                   # back to the previous release
+
+The app comes from -a/--app, then PAAS_APP, then the `paas` git remote of the current repo.
+Heroku-style spellings work too: apps:create, config:set, releases:rollback, keys:add, git:remote.";
+
+/// Deploy and run apps on your own servers, Heroku-style
+#[derive(Debug, Parser)]
+#[command(name = "paas", version, after_help = EXAMPLES, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// App to act on [default: $PAAS_APP, then the `paas` git remote]
+    #[arg(short, long, global = true, value_name = "APP")]
+    pub app: Option<String>,
+    /// Print machine-readable JSON on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// When to use colour
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Login(login::Args),
+    Logout(logout::Args),
+    Whoami(whoami::Args),
+    Apps(apps::Args),
+    /// Create an app (same as `apps create`)
+    Create(apps::create::Args),
+    /// Destroy an app (same as `apps destroy`)
+    Destroy(apps::destroy::Args),
+    Git(git::Args),
+    Keys(keys::Args),
+    Config(config::Args),
+    Releases(releases::Args),
+    /// Roll back to an earlier release (same as `releases rollback`)
+    Rollback(releases::rollback::Args),
+    Completions(completions::Args),
+}
+
+/// Colon spellings that are not simply `noun verb`.
+const COLON_ALIASES: &[(&str, &[&str])] = &[
+    ("releases:rollback", &["rollback"]),
+    ("auth:login", &["login"]),
+    ("auth:logout", &["logout"]),
+    ("auth:whoami", &["whoami"]),
+];
+
+/// Rewrites the first command word `noun:verb` into `noun verb` (or its alias), skipping global
+/// flags and their values. Later words are left alone: they are values (`config set A=b:c`).
+pub fn expand_colon_command(args: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(args.len() + 1);
+    let mut iter = args.into_iter();
+    out.extend(iter.next());
+    let mut takes_value = false;
+    for arg in iter.by_ref() {
+        let text = arg.to_str().unwrap_or_default().to_owned();
+        if takes_value || text.starts_with('-') {
+            takes_value = !takes_value && matches!(text.as_str(), "-a" | "--app" | "--color");
+            out.push(arg);
+            continue;
+        }
+        match (
+            COLON_ALIASES.iter().find(|(alias, _)| *alias == text),
+            text.split_once(':'),
+        ) {
+            (Some((_, words)), _) => out.extend(words.iter().map(OsString::from)),
+            (None, Some((noun, verb))) => out.extend([OsString::from(noun), OsString::from(verb)]),
+            (None, None) => out.push(arg),
+        }
+        break;
+    }
+    out.extend(iter);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(line: &str) -> String {
+        let args = line.split(' ').map(OsString::from).collect();
+        expand_colon_command(args)
+            .iter()
+            .map(|a| a.to_str().expect("utf-8"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn colon_commands() {
+        assert_eq!(expand("paas apps:create demo"), "paas apps create demo");
+        assert_eq!(
+            expand("paas -a demo config:set A=b:c"),
+            "paas -a demo config set A=b:c"
+        );
+        assert_eq!(
+            expand("paas --color never releases:rollback v2"),
+            "paas --color never rollback v2"
+        );
+        assert_eq!(expand("paas git:remote -r x"), "paas git remote -r x");
+        assert_eq!(expand("paas config set A=b:c"), "paas config set A=b:c");
+        assert_eq!(
+            expand("paas --app=demo keys:add"),
+            "paas --app=demo keys add"
+        );
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,45 @@
+//! `paas apps create` (and `paas create`): a new app, plus a git remote when run in a repo.
+
+use paas_share::AppName;
+use paas_share::models::{App, CreateApp};
+
+use crate::context::Ctx;
+use crate::git_remote;
+
+/// Create an app
+///
+/// Inside a git repository this also adds a `paas` remote, so that `git push paas main` deploys.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  paas create\n  paas create my-app\n  paas apps create my-app --remote staging"
+)]
+pub struct Args {
+    /// 1 to 30 lowercase letters, digits and dashes, starting with a letter [default: generated]
+    #[arg(value_parser = AppName::parse)]
+    name: Option<AppName>,
+    /// Name of the git remote to add
+    #[arg(short, long, default_value = git_remote::DEFAULT_REMOTE, value_name = "NAME")]
+    remote: String,
+    /// Do not add a git remote
+    #[arg(long, conflicts_with = "remote")]
+    no_remote: bool,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let app: App = ctx
+        .client()?
+        .post("/apps", &CreateApp { name: args.name })?;
+    ctx.printer
+        .done("Created", format_args!("app {}", app.name));
+    if !args.no_remote {
+        if let Some(repo) = git_remote::current_repo() {
+            git_remote::set_remote(&repo, &args.remote, &app.git_url)?;
+            ctx.printer.done(
+                "Added",
+                format_args!("git remote {} → {}", args.remote, app.git_url),
+            );
+        }
+    }
+    ctx.printer
+        .print(&app, |_, out| writeln!(out, "{}", super::urls_line(&app)))
+}

@@ -1,0 +1,58 @@
+//! `paas apps destroy` (and `paas destroy`): delete an app for good, after a confirmation.
+
+use paas_share::models::App;
+
+use crate::context::Ctx;
+use crate::error::CliError;
+use crate::git_remote;
+
+/// Destroy an app with its config, builds and releases
+///
+/// Without a terminal, --confirm APP is required.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  paas destroy -a my-app --confirm my-app")]
+pub struct Args {
+    /// The app's name again, to confirm (required without a terminal)
+    #[arg(long, value_name = "APP")]
+    confirm: Option<String>,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let name = ctx.app()?;
+    let confirmed = match args.confirm {
+        Some(confirm) => confirm,
+        None if ctx.interactive() => {
+            ctx.printer.warn(format_args!(
+                "this destroys {name} with its config, builds and releases; it cannot be undone"
+            ));
+            dialoguer::Input::<String>::new()
+                .with_prompt(format!("To proceed, type {name}"))
+                .allow_empty(true)
+                .interact_text()?
+        }
+        None => {
+            return Err(
+                CliError::usage(format!("destroying {name} needs confirmation"))
+                    .hint(format!("pass --confirm {name}"))
+                    .into(),
+            );
+        }
+    };
+    if confirmed != name.as_str() {
+        return Err(CliError::new(
+            "confirmation_mismatch",
+            format!("confirmation {confirmed:?} does not match {name}; nothing was destroyed"),
+        )
+        .into());
+    }
+    let app: App = ctx.client()?.delete(&format!("/apps/{name}"))?;
+    ctx.printer.done("Destroyed", format_args!("app {name}"));
+    if let Some(repo) = git_remote::current_repo() {
+        for remote in git_remote::remotes_for(&repo, &name) {
+            repo.remote_delete(&remote)?;
+            ctx.printer
+                .done("Removed", format_args!("git remote {remote}"));
+        }
+    }
+    ctx.printer.print(&app, |_, _| Ok(()))
+}

@@ -1,0 +1,27 @@
+//! `paas config get KEY`.
+
+use paas_share::ConfigKey;
+use paas_share::models::ConfigVars;
+
+use crate::context::Ctx;
+use crate::error::CliError;
+
+/// Print one config var's value
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(value_parser = ConfigKey::parse)]
+    key: ConfigKey,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let app = ctx.app()?;
+    let vars: ConfigVars = ctx.client()?.get(&format!("/apps/{app}/config-vars"))?;
+    let value = vars.get(args.key.as_str()).ok_or_else(|| {
+        CliError::new(
+            "not_found",
+            format!("config var {} is not set on {app}", args.key),
+        )
+        .hint("run `paas config` to list them")
+    })?;
+    ctx.printer.print(value, |_, out| writeln!(out, "{value}"))
+}

@@ -1,0 +1,46 @@
+//! `paas config list`.
+
+use paas_share::models::ConfigVars;
+
+use crate::context::Ctx;
+
+/// List an app's config vars
+#[derive(Debug, clap::Args)]
+// Also flattened into `paas config`: no group of its own to clash with that command's.
+#[group(skip)]
+pub struct Args {
+    /// Print KEY='value' lines that a POSIX shell can `eval` or a .env file can hold
+    #[arg(long, conflicts_with = "json")]
+    shell: bool,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let app = ctx.app()?;
+    let vars: ConfigVars = ctx.client()?.get(&format!("/apps/{app}/config-vars"))?;
+    ctx.printer.print(&vars, |p, out| {
+        if args.shell {
+            for (key, value) in &vars {
+                writeln!(out, "{key}={}", shell_quote(value))?;
+            }
+            return Ok(());
+        }
+        p.heading(out, &format!("{app} Config Vars"))?;
+        let fields: Vec<(&str, String)> =
+            vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        p.fields(out, &fields)
+    })
+}
+
+/// `it's` → `'it'\''s'`: single quotes keep everything literal.
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(super::shell_quote("a b"), "'a b'");
+        assert_eq!(super::shell_quote("it's $HOME"), r"'it'\''s $HOME'");
+    }
+}

@@ -1,0 +1,52 @@
+//! `paas config`: an app's config vars. Every change records a new release.
+
+pub mod get;
+pub mod list;
+pub mod set;
+pub mod unset;
+
+use paas_share::models::{ConfigPatch, Release};
+
+use crate::context::Ctx;
+
+/// Show and change an app's config vars (lists them without a subcommand)
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(flatten)]
+    list: list::Args,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    List(list::Args),
+    Get(get::Args),
+    Set(set::Args),
+    Unset(unset::Args),
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    match args.command {
+        None => list::run(args.list, ctx),
+        Some(Command::List(args)) => list::run(args, ctx),
+        Some(Command::Get(args)) => get::run(args, ctx),
+        Some(Command::Set(args)) => set::run(args, ctx),
+        Some(Command::Unset(args)) => unset::run(args, ctx),
+    }
+}
+
+/// Sends one config change and reports the release it made.
+fn change(ctx: &Ctx, patch: &ConfigPatch, verb: &str) -> anyhow::Result<Release> {
+    let app = ctx.app()?;
+    let release: Release = ctx
+        .client()?
+        .patch(&format!("/apps/{app}/config-vars"), patch)?;
+    let keys: Vec<&str> = patch.keys().map(String::as_str).collect();
+    ctx.printer.done(
+        verb,
+        format_args!("{} on {app}, release v{}", keys.join(", "), release.version),
+    );
+    Ok(release)
+}

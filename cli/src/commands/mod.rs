@@ -1,0 +1,12 @@
+//! One module per command (`<noun>/<verb>.rs`), each with its clap `Args` and a `run`. Commands
+//! share logic through the crate's modules, never by calling each other.
+
+pub mod apps;
+pub mod completions;
+pub mod config;
+pub mod git;
+pub mod keys;
+pub mod login;
+pub mod logout;
+pub mod releases;
+pub mod whoami;

@@ -1,0 +1,65 @@
+//! `paas releases info [vN]`.
+
+use paas_share::models::Release;
+
+use crate::context::Ctx;
+
+/// Show one release (the current one by default)
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Release version, such as v3 [default: the current release]
+    #[arg(value_parser = super::version_arg)]
+    version: Option<u32>,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let app = ctx.app()?;
+    let client = ctx.client()?;
+    let release: Release = match args.version {
+        Some(v) => client.get(&format!("/apps/{app}/releases/{v}"))?,
+        None => {
+            let releases: Vec<Release> = client.get(&format!("/apps/{app}/releases"))?;
+            releases.into_iter().find(|r| r.current).ok_or_else(|| {
+                crate::error::CliError::new("not_found", format!("{app} has no releases yet"))
+                    .hint("push code or set config to make one")
+            })?
+        }
+    };
+    ctx.printer.print(&release, |p, out| {
+        p.heading(out, &format!("Release v{}", release.version))?;
+        let types: Vec<String> = release
+            .process_types
+            .iter()
+            .map(|(t, cmd)| format!("{t}: {cmd}"))
+            .collect();
+        let keys: Vec<&str> = release.config_vars.keys().map(String::as_str).collect();
+        let none = || "none".to_owned();
+        p.fields(
+            out,
+            &[
+                ("Description", release.description.clone()),
+                ("Status", release.status.as_str().to_owned()),
+                ("By", release.user.to_string()),
+                ("When", release.created_at.clone()),
+                ("Build", release.build_id.clone().unwrap_or_else(none)),
+                ("Image", release.image.clone().unwrap_or_else(none)),
+                (
+                    "Processes",
+                    if types.is_empty() {
+                        none()
+                    } else {
+                        types.join("; ")
+                    },
+                ),
+                (
+                    "Config vars",
+                    if keys.is_empty() {
+                        none()
+                    } else {
+                        keys.join(", ")
+                    },
+                ),
+            ],
+        )
+    })
+}

@@ -1,0 +1,38 @@
+//! `paas releases`: an app's release history, and rolling back.
+
+pub mod info;
+pub mod list;
+pub mod rollback;
+
+use paas_share::models::parse_release_version;
+
+use crate::context::Ctx;
+
+/// Show an app's releases and roll back (lists them without a subcommand)
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    List(list::Args),
+    Info(info::Args),
+    Rollback(rollback::Args),
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    match args.command.unwrap_or(Command::List(list::Args {})) {
+        Command::List(args) => list::run(args, ctx),
+        Command::Info(args) => info::run(args, ctx),
+        Command::Rollback(args) => rollback::run(args, ctx),
+    }
+}
+
+/// clap parser for `v3` / `3`.
+fn version_arg(s: &str) -> Result<u32, String> {
+    parse_release_version(s)
+        .ok_or_else(|| format!("expected a release version such as v3, got {s:?}"))
+}

@@ -1,0 +1,57 @@
+//! `paas rollback [vN]` (and `paas releases rollback`): a new release running an earlier one's
+//! build and config, with no rebuild.
+
+use paas_share::models::{CreateRelease, Release, ReleaseStatus};
+
+use crate::context::Ctx;
+use crate::error::CliError;
+
+/// Roll back to an earlier release (the one before the current by default)
+///
+/// Creates a new release with the build and config vars of the target; the formation (dyno
+/// counts) is kept.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  paas rollback\n  paas rollback v3")]
+pub struct Args {
+    /// Release to roll back to, such as v3 [default: the newest succeeded release before the current one]
+    #[arg(value_parser = super::version_arg)]
+    version: Option<u32>,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let app = ctx.app()?;
+    let client = ctx.client()?;
+    let target = match args.version {
+        Some(v) => v,
+        None => {
+            let releases: Vec<Release> = client.get(&format!("/apps/{app}/releases"))?;
+            previous_release(&releases).ok_or_else(|| {
+                CliError::new(
+                    "no_previous_release",
+                    format!("{app} has no earlier release to roll back to"),
+                )
+                .hint("run `paas releases` to see its history")
+            })?
+        }
+    };
+    let release: Release = client.post(
+        &format!("/apps/{app}/releases"),
+        &CreateRelease {
+            rollback_to: target,
+        },
+    )?;
+    ctx.printer.done(
+        "Rolled back",
+        format_args!("{app} to v{target}, release v{}", release.version),
+    );
+    ctx.printer.print(&release, |_, _| Ok(()))
+}
+
+/// The newest succeeded release older than the current one (`releases` is newest first).
+fn previous_release(releases: &[Release]) -> Option<u32> {
+    let current = releases.iter().find(|r| r.current)?.version;
+    releases
+        .iter()
+        .find(|r| r.version < current && r.status == ReleaseStatus::Succeeded)
+        .map(|r| r.version)
+}

@@ -1,0 +1,85 @@
+//! What every command can ask for: the printer, the server and token, and the app to act on.
+//! Each is resolved only when a command needs it, so `paas --version` and `paas completions`
+//! touch neither the network nor the disk.
+
+use std::io::IsTerminal;
+
+use paas_share::AppName;
+
+use crate::api_client::ApiClient;
+use crate::credentials::{self, Credentials};
+use crate::env_vars;
+use crate::error::CliError;
+use crate::git_remote;
+use crate::printer::Printer;
+
+/// Where the CLI looks for a server when nothing else says.
+pub const DEFAULT_HOST: &str = "http://127.0.0.1:5500";
+
+pub struct Ctx {
+    pub printer: Printer,
+    app_flag: Option<String>,
+}
+
+impl Ctx {
+    pub fn new(printer: Printer, app_flag: Option<String>) -> Self {
+        Self { printer, app_flag }
+    }
+
+    /// The server: `PAAS_HOST`, then the stored login, then [`DEFAULT_HOST`].
+    pub fn host(&self) -> anyhow::Result<String> {
+        Ok(host_from(credentials::load()?.as_ref()))
+    }
+
+    /// An API client with the token from `PAAS_API_TOKEN`, then the stored login.
+    pub fn client(&self) -> anyhow::Result<ApiClient> {
+        let stored = credentials::load()?;
+        let host = host_from(stored.as_ref());
+        let token = env_vars::get(env_vars::PAAS_API_TOKEN)
+            .or(stored.map(|c| c.token))
+            .ok_or_else(|| {
+                CliError::new("not_logged_in", "not logged in")
+                    .hint("run `paas login` (or set PAAS_API_TOKEN)")
+            })?;
+        Ok(ApiClient::new(host, Some(token)))
+    }
+
+    /// The app: `-a/--app`, then `PAAS_APP`, then the `paas` remote of the git repo here.
+    pub fn app(&self) -> Result<AppName, CliError> {
+        let given = self
+            .app_flag
+            .clone()
+            .or_else(|| env_vars::get(env_vars::PAAS_APP));
+        match given {
+            Some(name) => AppName::parse(&name).map_err(|e| CliError::usage(e.to_string())),
+            None => git_remote::app_of_remote(git_remote::DEFAULT_REMOTE).ok_or_else(|| {
+                CliError::usage("no app given").hint(format!(
+                    "pass -a APP, set {}, or run inside a git repo with a `paas` remote (`paas git:remote -a APP`)",
+                    env_vars::PAAS_APP
+                ))
+            }),
+        }
+    }
+
+    /// Whether the user can answer a prompt.
+    pub fn interactive(&self) -> bool {
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+}
+
+fn host_from(stored: Option<&Credentials>) -> String {
+    match env_vars::get(env_vars::PAAS_HOST) {
+        Some(host) => normalize_host(&host),
+        None => stored.map_or_else(|| DEFAULT_HOST.to_owned(), |c| c.host.clone()),
+    }
+}
+
+/// `example.com:5500` → `http://example.com:5500`; no trailing slash.
+pub fn normalize_host(host: &str) -> String {
+    let host = host.trim().trim_end_matches('/');
+    if host.contains("://") {
+        host.to_owned()
+    } else {
+        format!("http://{host}")
+    }
+}

@@ -1,0 +1,208 @@
+//! All output goes through here: data on stdout (tables, fields, or JSON with `--json`), status,
+//! warnings and errors on stderr, colour only where the user wants it (flag > NO_COLOR >
+//! FORCE_COLOR > terminal detection).
+
+use std::fmt::Display;
+use std::io::{self, IsTerminal, Write};
+
+use serde::Serialize;
+
+use crate::env_vars;
+use crate::error::{CliError, ExitStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+pub struct Printer {
+    json: bool,
+    color_out: bool,
+    color_err: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Style {
+    Bold,
+    Red,
+    Yellow,
+    Green,
+}
+
+impl Style {
+    fn code(self) -> &'static str {
+        match self {
+            Self::Bold => "\x1b[1m",
+            Self::Red => "\x1b[1;31m",
+            Self::Yellow => "\x1b[1;33m",
+            Self::Green => "\x1b[32m",
+        }
+    }
+}
+
+impl Printer {
+    pub fn new(json: bool, choice: ColorChoice) -> Self {
+        let decide = |is_terminal: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto if env_vars::get(env_vars::NO_COLOR).is_some() => false,
+            ColorChoice::Auto if env_vars::get(env_vars::FORCE_COLOR).is_some() => true,
+            ColorChoice::Auto => is_terminal,
+        };
+        Self {
+            json,
+            color_out: decide(io::stdout().is_terminal()),
+            color_err: decide(io::stderr().is_terminal()),
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    fn paint(enabled: bool, style: Style, text: &str) -> String {
+        if enabled {
+            format!("{}{text}\x1b[0m", style.code())
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// Prints `value` as JSON with `--json`, otherwise whatever `human` writes.
+    pub fn print<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&Self, &mut dyn Write) -> io::Result<()>,
+    ) -> anyhow::Result<()> {
+        let mut out = io::stdout().lock();
+        if self.json {
+            serde_json::to_writer_pretty(&mut out, value)?;
+            writeln!(out)?;
+        } else {
+            human(self, &mut out)?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Aligned columns under a bold header; the last column is not padded.
+    pub fn table(
+        &self,
+        out: &mut dyn Write,
+        headers: &[&str],
+        rows: &[Vec<String>],
+    ) -> io::Result<()> {
+        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+        for row in rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: Vec<String>| -> String {
+            let last = cells.len().saturating_sub(1);
+            let mut line = String::new();
+            for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+                line.push_str(cell);
+                if i < last {
+                    line.push_str(&" ".repeat(w - cell.chars().count() + 2));
+                }
+            }
+            line.trim_end().to_owned()
+        };
+        let header = line(headers.iter().map(|h| (*h).to_owned()).collect());
+        writeln!(out, "{}", Self::paint(self.color_out, Style::Bold, &header))?;
+        for row in rows {
+            writeln!(out, "{}", line(row.clone()))?;
+        }
+        Ok(())
+    }
+
+    /// `key: value` lines with the values aligned.
+    pub fn fields(&self, out: &mut dyn Write, fields: &[(&str, String)]) -> io::Result<()> {
+        let width = fields
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (key, value) in fields {
+            let label = Self::paint(self.color_out, Style::Bold, &format!("{key}:"));
+            writeln!(
+                out,
+                "{label}{} {value}",
+                " ".repeat(width - key.chars().count())
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A `=== title` heading, as Heroku prints before a section.
+    pub fn heading(&self, out: &mut dyn Write, title: &str) -> io::Result<()> {
+        writeln!(
+            out,
+            "{}",
+            Self::paint(self.color_out, Style::Bold, &format!("=== {title}"))
+        )
+    }
+
+    /// A progress or result line on stderr.
+    pub fn status(&self, message: impl Display) {
+        let _ = writeln!(io::stderr(), "{message}");
+    }
+
+    /// A result line on stderr with the subject in green, like `Created app demo`.
+    pub fn done(&self, verb: &str, rest: impl Display) {
+        let _ = writeln!(
+            io::stderr(),
+            "{} {rest}",
+            Self::paint(self.color_err, Style::Green, verb)
+        );
+    }
+
+    pub fn warn(&self, message: impl Display) {
+        let label = Self::paint(self.color_err, Style::Yellow, "warning:");
+        let _ = writeln!(io::stderr(), "{label} {message}");
+    }
+
+    /// Renders a failed command on stderr and returns its exit status. A closed stdout (`paas apps
+    /// | head -1`) is success, not an error.
+    pub fn error(&self, err: &anyhow::Error) -> ExitStatus {
+        if err.chain().any(|e| {
+            e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+        }) {
+            return ExitStatus::Success;
+        }
+        let cli = err.downcast_ref::<CliError>();
+        let mut stderr = io::stderr().lock();
+        if self.json {
+            let body = serde_json::json!({
+                "error": format!("{err:#}"),
+                "id": cli.map_or("error", |c| c.id.as_str()),
+            });
+            let _ = writeln!(stderr, "{body}");
+        } else {
+            let _ = writeln!(
+                stderr,
+                "{} {err}",
+                Self::paint(self.color_err, Style::Red, "error:")
+            );
+            for cause in err.chain().skip(1) {
+                let _ = writeln!(
+                    stderr,
+                    "\n{}\n  {cause}",
+                    Self::paint(self.color_err, Style::Bold, "Caused by:")
+                );
+            }
+            if let Some(hint) = cli.and_then(|c| c.hint.as_deref()) {
+                let _ = writeln!(
+                    stderr,
+                    "{} {hint}",
+                    Self::paint(self.color_err, Style::Bold, "hint:")
+                );
+            }
+        }
+        cli.map_or(ExitStatus::Failure, |c| c.exit)
+    }
+}
