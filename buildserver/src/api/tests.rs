@@ -1,1 +1,277 @@
+//! Tests of API logic that needs state no public route can make yet (a build), and of the
+//! OpenAPI document against the router. They drive the real router over a real SQLite file.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use paas_share::models::ReleaseStatus;
+use paas_share::{AppName, UserName};
+use tower::ServiceExt;
+
+use super::{AppState, PublicUrls, openapi, route_table, router};
+use crate::store::{Db, NewRelease, Store, User};
+use crate::token;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: AppState,
+    token: String,
+    user: User,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut db = Db::open(&dir.path().join("paas.db")).expect("open db");
+    let new = token::generate();
+    let user = db
+        .create_user(&UserName::parse("alice").expect("valid"), false, &new)
+        .expect("user");
+    let state = AppState {
+        store: Store::new(db),
+        urls: Arc::new(PublicUrls {
+            domain: "localhost".into(),
+            ssh_port: 2222,
+            router_port: 8000,
+        }),
+    };
+    Fixture {
+        _dir: dir,
+        state,
+        token: new.token,
+        user,
+    }
+}
+
+impl Fixture {
+    async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("Authorization", format!("Bearer {}", self.token));
+        if body.is_some() {
+            request = request.header("Content-Type", "application/json");
+        }
+        let request = request
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .expect("request");
+        let response = router(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Creates app `name` with a release of a build defining `types`.
+    async fn built_app(&self, name: &str, types: &[(&str, &str)]) {
+        let (status, _) = self
+            .send("POST", "/apps", Some(serde_json::json!({ "name": name })))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let user = self.user.clone();
+        let name = AppName::parse(name).expect("valid");
+        let process_types: BTreeMap<String, String> = types
+            .iter()
+            .map(|(t, c)| ((*t).into(), (*c).into()))
+            .collect();
+        self.state
+            .store
+            .call(move |db| {
+                let app = db.app(&user, &name)?.expect("app exists");
+                let build_id = db.seed_build(&app.id, &user)?;
+                let release = NewRelease {
+                    build_id: Some(build_id),
+                    image: Some("sha256:abc".into()),
+                    process_types,
+                    description: "Deploy 0000000".into(),
+                    status: ReleaseStatus::Succeeded,
+                };
+                db.create_release(&app.id, &user, &release)
+            })
+            .await
+            .expect("release");
+    }
+}
+
+#[tokio::test]
+async fn first_deploy_scales_web_to_one_and_others_to_zero() {
+    let f = fixture().await;
+    f.built_app(
+        "demo",
+        &[("web", "python app.py"), ("worker", "python worker.py")],
+    )
+    .await;
+    let (status, formation) = f.send("GET", "/apps/demo/formation", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        formation,
+        serde_json::json!([
+            {"type": "web", "quantity": 1, "command": "python app.py"},
+            {"type": "worker", "quantity": 0, "command": "python worker.py"},
+        ])
+    );
+}
+
+#[tokio::test]
+async fn scaling_changes_only_named_types_and_records_no_release() {
+    let f = fixture().await;
+    f.built_app("demo", &[("web", "a"), ("worker", "b")]).await;
+    let (status, formation) = f
+        .send(
+            "PATCH",
+            "/apps/demo/formation",
+            Some(serde_json::json!({"worker": 3})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{formation}");
+    assert_eq!(formation[0]["quantity"], 1);
+    assert_eq!(formation[1]["quantity"], 3);
+    let (_, releases) = f.send("GET", "/apps/demo/releases", None).await;
+    assert_eq!(releases.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn scaling_refuses_unknown_types_and_huge_counts() {
+    let f = fixture().await;
+    f.built_app("demo", &[("web", "a")]).await;
+    let (status, body) = f
+        .send(
+            "PATCH",
+            "/apps/demo/formation",
+            Some(serde_json::json!({"wrker": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["message"],
+        "unknown process type \"wrker\"; the current release has: web"
+    );
+    let (status, body) = f
+        .send(
+            "PATCH",
+            "/apps/demo/formation",
+            Some(serde_json::json!({"web": 101})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["message"],
+        "cannot scale web to 101: at most 100 dynos per process type"
+    );
+    let (status, _) = f
+        .send(
+            "PATCH",
+            "/apps/demo/formation",
+            Some(serde_json::json!({"web": -1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn rollback_keeps_the_formation_and_copies_build_and_config() {
+    let f = fixture().await;
+    f.built_app("demo", &[("web", "a")]).await;
+    f.send(
+        "PATCH",
+        "/apps/demo/config-vars",
+        Some(serde_json::json!({"GREETING": "hi"})),
+    )
+    .await;
+    f.send(
+        "PATCH",
+        "/apps/demo/formation",
+        Some(serde_json::json!({"web": 3})),
+    )
+    .await;
+    let (status, release) = f
+        .send(
+            "POST",
+            "/apps/demo/releases",
+            Some(serde_json::json!({"rollback_to": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{release}");
+    assert_eq!(release["version"], 3);
+    assert_eq!(release["description"], "Rollback to v1");
+    assert_eq!(release["image"], "sha256:abc");
+    assert_eq!(release["config_vars"], serde_json::json!({}));
+    let (_, config) = f.send("GET", "/apps/demo/config-vars", None).await;
+    assert_eq!(config, serde_json::json!({}));
+    let (_, formation) = f.send("GET", "/apps/demo/formation", None).await;
+    assert_eq!(formation[0]["quantity"], 3);
+}
+
+#[tokio::test]
+async fn config_change_after_a_build_keeps_the_build() {
+    let f = fixture().await;
+    f.built_app("demo", &[("web", "a")]).await;
+    let (_, release) = f
+        .send(
+            "PATCH",
+            "/apps/demo/config-vars",
+            Some(serde_json::json!({"A": "1"})),
+        )
+        .await;
+    assert_eq!(release["version"], 2);
+    assert_eq!(release["image"], "sha256:abc");
+    assert_eq!(release["process_types"], serde_json::json!({"web": "a"}));
+}
+
+#[test]
+fn openapi_document_matches_the_router() {
+    let doc: serde_json::Value =
+        serde_json::from_str(openapi::DOCUMENT).expect("openapi.json is JSON");
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("path item")
+                .keys()
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    let routed: BTreeSet<(String, String)> = route_table()
+        .into_iter()
+        .map(|(m, p)| (m.to_owned(), p.to_owned()))
+        .collect();
+    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    let unrouted: Vec<_> = documented.difference(&routed).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from openapi.json: {undocumented:?}"
+    );
+    assert!(
+        unrouted.is_empty(),
+        "openapi.json documents routes the router lacks: {unrouted:?}"
+    );
+}
+
+#[test]
+fn openapi_references_resolve() {
+    let doc: serde_json::Value =
+        serde_json::from_str(openapi::DOCUMENT).expect("openapi.json is JSON");
+    let text = openapi::DOCUMENT;
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().expect("name");
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "dangling $ref to {name}"
+        );
+    }
+}

@@ -136,7 +136,7 @@ impl Db {
             params![id, name.as_str(), admin],
         );
         if is_unique_violation(&inserted) {
-            return Err(StoreError::AlreadyExists(format!("user {name:?}")));
+            return Err(StoreError::AlreadyExists(format!("user \"{name}\"")));
         }
         inserted?;
         tx.execute(
@@ -273,7 +273,7 @@ impl Db {
             params![id, name.as_str(), owner.id],
         );
         if is_unique_violation(&inserted) {
-            return Err(StoreError::AlreadyExists(format!("app {name:?}")));
+            return Err(StoreError::AlreadyExists(format!("app \"{name}\"")));
         }
         inserted?;
         self.app_by_id(&id)
@@ -320,7 +320,7 @@ impl Db {
             params![app_id, new_name.as_str()],
         );
         if is_unique_violation(&updated) {
-            return Err(StoreError::AlreadyExists(format!("app {new_name:?}")));
+            return Err(StoreError::AlreadyExists(format!("app \"{new_name}\"")));
         }
         updated?;
         self.app_by_id(app_id)
@@ -664,4 +664,30 @@ fn parse_json<T: serde::de::DeserializeOwned>(r: &Row<'_>, idx: usize) -> rusqli
 fn parse_status(r: &Row<'_>, idx: usize) -> rusqlite::Result<ReleaseStatus> {
     serde_json::from_value(serde_json::Value::String(r.get(idx)?))
         .map_err(|e| conversion_error(idx, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Db;
+
+    #[test]
+    fn releases_are_immutable_in_the_database() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("paas.db");
+        drop(Db::open(&path).expect("open"));
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch(
+            "INSERT INTO users (id, name) VALUES ('u', 'u');
+             INSERT INTO apps (id, name, owner_id) VALUES ('a', 'a', 'u');
+             INSERT INTO releases (app_id, version, process_types, config_vars, description, status, user_id)
+             VALUES ('a', 1, '{}', '{}', 'x', 'succeeded', 'u');",
+        )
+        .expect("seed");
+        let err = conn
+            .execute("UPDATE releases SET description = 'changed'", [])
+            .expect_err("immutable");
+        assert!(err.to_string().contains("releases are immutable"), "{err}");
+        conn.execute("UPDATE releases SET status = 'failed'", [])
+            .expect("status may move");
+    }
 }
