@@ -73,20 +73,14 @@ impl TestServer {
             .to_owned()
     }
 
-    /// A `serve` command on this server's data dir, ports 0 and a ready file.
+    /// A `serve` command on this server's data dir, port 0 and a ready file.
     pub fn serve_command(&self, extra: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(self.data_dir())
-            .args([
-                "--api-listen",
-                "127.0.0.1:0",
-                "--ssh-listen",
-                "127.0.0.1:0",
-                "--router-listen",
-                "127.0.0.1:0",
-            ])
+            // Only the API listens yet; the SSH and router ports appear in URLs as configured.
+            .args(["--api-listen", "127.0.0.1:0"])
             .arg("--ready-file")
             .arg(self.ready_file())
             .args(extra)

@@ -1,0 +1,141 @@
+//! Tests for every user-facing CLI error: what it says, its hint, and its exit code.
+
+use std::process::Stdio;
+
+use super::{CliEnv, assert_cli_snapshot, logged_in, paas_bin};
+
+#[test]
+fn unreachable_server_is_one_line_with_a_hint() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let cli = CliEnv::new(paas_bin(), &format!("http://127.0.0.1:{port}"));
+    let output = cli
+        .command(&["apps"])
+        .env("PAAS_API_TOKEN", "paas_x")
+        .output()
+        .expect("run");
+    insta::assert_snapshot!("unreachable", paas_tests::transcript(&output));
+    let output = cli
+        .command(&["apps", "--json"])
+        .env("PAAS_API_TOKEN", "paas_x")
+        .output()
+        .expect("run");
+    insta::assert_snapshot!("unreachable_json", paas_tests::transcript(&output));
+}
+
+#[test]
+fn not_logged_in_and_bad_tokens() {
+    let (server, cli) = logged_in();
+    let fresh = CliEnv::new(paas_bin(), &server.api);
+    assert_cli_snapshot!("not_logged_in", fresh, &["apps"]);
+    let output = fresh
+        .command(&["apps"])
+        .env("PAAS_API_TOKEN", "paas_wrong")
+        .output()
+        .expect("run");
+    insta::assert_snapshot!("invalid_token", paas_tests::transcript(&output));
+    let mut login = fresh.command(&["login", "--token-stdin"]);
+    let mut child = login
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), b"paas_wrong\n")
+        .expect("write");
+    insta::assert_snapshot!(
+        "login_invalid_token",
+        paas_tests::transcript(&child.wait_with_output().expect("run"))
+    );
+    assert!(
+        !fresh.home().join(".config/paas/credentials.toml").exists(),
+        "a failed login stores nothing"
+    );
+    assert_cli_snapshot!("login_without_terminal", fresh, &["login"]);
+    drop(cli);
+}
+
+#[test]
+fn app_errors() {
+    let (_server, cli) = logged_in();
+    assert_cli_snapshot!("no_app", cli, &["config"]);
+    assert_cli_snapshot!("unknown_app", cli, &["config", "-a", "ghost"]);
+    assert_cli_snapshot!("invalid_app_flag", cli, &["config", "-a", "Ghost"]);
+    assert_cli_snapshot!("create_invalid_name", cli, &["create", "My_App"]);
+    cli.ok(&["create", "demo"]);
+    assert_cli_snapshot!("create_duplicate", cli, &["create", "demo"]);
+    assert_cli_snapshot!("rollback_nothing", cli, &["rollback", "-a", "demo"]);
+    assert_cli_snapshot!("rollback_unknown", cli, &["rollback", "v7", "-a", "demo"]);
+    assert_cli_snapshot!(
+        "rollback_bad_version",
+        cli,
+        &["rollback", "seven", "-a", "demo"]
+    );
+    assert_cli_snapshot!(
+        "releases_info_none",
+        cli,
+        &["releases", "info", "-a", "demo"]
+    );
+}
+
+#[test]
+fn destroy_needs_a_matching_confirmation() {
+    let (_server, cli) = logged_in();
+    cli.ok(&["create", "demo"]);
+    assert_cli_snapshot!("destroy_no_confirm", cli, &["destroy", "-a", "demo"]);
+    assert_cli_snapshot!(
+        "destroy_wrong_confirm",
+        cli,
+        &["apps", "destroy", "-a", "demo", "--confirm", "other"]
+    );
+    assert!(cli.ok(&["apps"]).contains("demo"), "nothing was destroyed");
+}
+
+#[test]
+fn config_usage_errors() {
+    let (_server, cli) = logged_in();
+    cli.ok(&["create", "demo"]);
+    assert_cli_snapshot!(
+        "config_set_bare_key",
+        cli,
+        &["config", "set", "GREETING", "-a", "demo"]
+    );
+    assert_cli_snapshot!(
+        "config_set_bad_key",
+        cli,
+        &["config", "set", "1X=y", "-a", "demo"]
+    );
+    assert_cli_snapshot!("config_set_nothing", cli, &["config", "set", "-a", "demo"]);
+    assert_cli_snapshot!(
+        "config_get_missing",
+        cli,
+        &["config", "get", "NOPE", "-a", "demo"]
+    );
+    assert!(
+        cli.ok(&["releases", "--json", "-a", "demo"]).trim() == "[]",
+        "no release was recorded"
+    );
+}
+
+#[test]
+fn closed_stdout_is_success() {
+    let (_server, cli) = logged_in();
+    for i in 0..50 {
+        cli.ok(&["create", &format!("app-{i}")]);
+    }
+    let mut child = cli
+        .command(&["apps"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait");
+    assert!(
+        output.status.success(),
+        "{}",
+        paas_tests::transcript(&output)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}

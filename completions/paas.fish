@@ -1,0 +1,296 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_paas_global_optspecs
+    string join \n a/app= json color= h/help V/version
+end
+
+function __fish_paas_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_paas_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_paas_using_subcommand
+    set -l cmd (__fish_paas_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c paas -n "__fish_paas_needs_command" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_needs_command" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_needs_command" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_needs_command" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_needs_command" -s V -l version -d 'Print version'
+complete -c paas -n "__fish_paas_needs_command" -f -a "login" -d 'Log in to a paas server with an API token'
+complete -c paas -n "__fish_paas_needs_command" -f -a "logout" -d 'Remove the stored login'
+complete -c paas -n "__fish_paas_needs_command" -f -a "whoami" -d 'Show the logged-in user'
+complete -c paas -n "__fish_paas_needs_command" -f -a "apps" -d 'Manage apps (lists them without a subcommand)'
+complete -c paas -n "__fish_paas_needs_command" -f -a "create" -d 'Create an app (same as `apps create`)'
+complete -c paas -n "__fish_paas_needs_command" -f -a "destroy" -d 'Destroy an app (same as `apps destroy`)'
+complete -c paas -n "__fish_paas_needs_command" -f -a "git" -d 'Git integration'
+complete -c paas -n "__fish_paas_needs_command" -f -a "keys" -d 'Manage your SSH keys (lists them without a subcommand)'
+complete -c paas -n "__fish_paas_needs_command" -f -a "config" -d 'Show and change an app\'s config vars (lists them without a subcommand)'
+complete -c paas -n "__fish_paas_needs_command" -f -a "releases" -d 'Show an app\'s releases and roll back (lists them without a subcommand)'
+complete -c paas -n "__fish_paas_needs_command" -f -a "rollback" -d 'Roll back to an earlier release (same as `releases rollback`)'
+complete -c paas -n "__fish_paas_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c paas -n "__fish_paas_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand login" -l host -d 'Server URL [default: $PAAS_HOST, then the last login, then http://127.0.0.1:5500]' -r
+complete -c paas -n "__fish_paas_using_subcommand login" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand login" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand login" -l token-stdin -d 'Read the token from standard input'
+complete -c paas -n "__fish_paas_using_subcommand login" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c paas -n "__fish_paas_using_subcommand logout" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand logout" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand logout" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand whoami" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand whoami" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand whoami" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand whoami" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand apps; and not __fish_seen_subcommand_from list create info rename destroy help" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand apps; and not __fish_seen_subcommand_from list create info rename destroy help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand apps; and not __fish_seen_subcommand_from list create info rename destroy help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand apps; and not __fish_seen_subcommand_from list create info rename destroy help" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand apps; and not __fish_seen_subcommand_from list create info rename destroy help" -f -a "list" -d 'List the apps you can access'
+complete -c paas -n "__fish_paas_using_subcommand apps; and not __fish_seen_subcommand_from list create info rename destroy help" -f -a "create" -d 'Create an app'
+complete -c paas -n "__fish_paas_using_subcommand apps; and not __fish_seen_subcommand_from list create info rename destroy help" -f -a "info" -d 'Show an app\'s details'
+complete -c paas -n "__fish_paas_using_subcommand apps; and not __fish_seen_subcommand_from list create info rename destroy help" -f -a "rename" -d 'Rename an app'
+complete -c paas -n "__fish_paas_using_subcommand apps; and not __fish_seen_subcommand_from list create info rename destroy help" -f -a "destroy" -d 'Destroy an app with its config, builds and releases'
+complete -c paas -n "__fish_paas_using_subcommand apps; and not __fish_seen_subcommand_from list create info rename destroy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from list" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from create" -s r -l remote -d 'Name of the git remote to add' -r
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from create" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from create" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from create" -l no-remote -d 'Do not add a git remote'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from create" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from info" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from info" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from info" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from info" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from rename" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from rename" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from rename" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from rename" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from destroy" -l confirm -d 'The app\'s name again, to confirm (required without a terminal)' -r
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from destroy" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from destroy" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from destroy" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from destroy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the apps you can access'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an app'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "info" -d 'Show an app\'s details'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "rename" -d 'Rename an app'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "destroy" -d 'Destroy an app with its config, builds and releases'
+complete -c paas -n "__fish_paas_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand create" -s r -l remote -d 'Name of the git remote to add' -r
+complete -c paas -n "__fish_paas_using_subcommand create" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand create" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand create" -l no-remote -d 'Do not add a git remote'
+complete -c paas -n "__fish_paas_using_subcommand create" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand create" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand destroy" -l confirm -d 'The app\'s name again, to confirm (required without a terminal)' -r
+complete -c paas -n "__fish_paas_using_subcommand destroy" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand destroy" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand destroy" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand destroy" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand git; and not __fish_seen_subcommand_from remote help" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand git; and not __fish_seen_subcommand_from remote help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand git; and not __fish_seen_subcommand_from remote help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand git; and not __fish_seen_subcommand_from remote help" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand git; and not __fish_seen_subcommand_from remote help" -f -a "remote" -d 'Add or replace the git remote for the app in the current repository'
+complete -c paas -n "__fish_paas_using_subcommand git; and not __fish_seen_subcommand_from remote help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand git; and __fish_seen_subcommand_from remote" -s r -l remote -d 'Name of the git remote' -r
+complete -c paas -n "__fish_paas_using_subcommand git; and __fish_seen_subcommand_from remote" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand git; and __fish_seen_subcommand_from remote" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand git; and __fish_seen_subcommand_from remote" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand git; and __fish_seen_subcommand_from remote" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand git; and __fish_seen_subcommand_from help" -f -a "remote" -d 'Add or replace the git remote for the app in the current repository'
+complete -c paas -n "__fish_paas_using_subcommand git; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand keys; and not __fish_seen_subcommand_from list add remove help" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand keys; and not __fish_seen_subcommand_from list add remove help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand keys; and not __fish_seen_subcommand_from list add remove help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand keys; and not __fish_seen_subcommand_from list add remove help" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand keys; and not __fish_seen_subcommand_from list add remove help" -f -a "list" -d 'List your SSH keys'
+complete -c paas -n "__fish_paas_using_subcommand keys; and not __fish_seen_subcommand_from list add remove help" -f -a "add" -d 'Add an SSH public key, so that you can `git push`'
+complete -c paas -n "__fish_paas_using_subcommand keys; and not __fish_seen_subcommand_from list add remove help" -f -a "remove" -d 'Remove one of your SSH keys'
+complete -c paas -n "__fish_paas_using_subcommand keys; and not __fish_seen_subcommand_from list add remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from list" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from add" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from add" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from add" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from remove" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from remove" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from remove" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your SSH keys'
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add an SSH public key, so that you can `git push`'
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove one of your SSH keys'
+complete -c paas -n "__fish_paas_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand config; and not __fish_seen_subcommand_from list get set unset help" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand config; and not __fish_seen_subcommand_from list get set unset help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand config; and not __fish_seen_subcommand_from list get set unset help" -l shell -d 'Print KEY=\'value\' lines that a POSIX shell can `eval` or a .env file can hold'
+complete -c paas -n "__fish_paas_using_subcommand config; and not __fish_seen_subcommand_from list get set unset help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand config; and not __fish_seen_subcommand_from list get set unset help" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand config; and not __fish_seen_subcommand_from list get set unset help" -f -a "list" -d 'List an app\'s config vars'
+complete -c paas -n "__fish_paas_using_subcommand config; and not __fish_seen_subcommand_from list get set unset help" -f -a "get" -d 'Print one config var\'s value'
+complete -c paas -n "__fish_paas_using_subcommand config; and not __fish_seen_subcommand_from list get set unset help" -f -a "set" -d 'Set config vars (one new release for all of them)'
+complete -c paas -n "__fish_paas_using_subcommand config; and not __fish_seen_subcommand_from list get set unset help" -f -a "unset" -d 'Remove config vars (one new release for all of them)'
+complete -c paas -n "__fish_paas_using_subcommand config; and not __fish_seen_subcommand_from list get set unset help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from list" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from list" -l shell -d 'Print KEY=\'value\' lines that a POSIX shell can `eval` or a .env file can hold'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from get" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from get" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from get" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from set" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from set" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from set" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from unset" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from unset" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from unset" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from unset" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "list" -d 'List an app\'s config vars'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "get" -d 'Print one config var\'s value'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set config vars (one new release for all of them)'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "unset" -d 'Remove config vars (one new release for all of them)'
+complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "list" -d 'List an app\'s releases, newest first'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "info" -d 'Show one release (the current one by default)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "rollback" -d 'Roll back to an earlier release (the one before the current by default)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from list" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from info" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from info" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from info" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from info" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from rollback" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from rollback" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from rollback" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "list" -d 'List an app\'s releases, newest first'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "info" -d 'Show one release (the current one by default)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "rollback" -d 'Roll back to an earlier release (the one before the current by default)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand rollback" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand rollback" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand rollback" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand rollback" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand completions" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand completions" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand completions" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "login" -d 'Log in to a paas server with an API token'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "logout" -d 'Remove the stored login'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "whoami" -d 'Show the logged-in user'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "apps" -d 'Manage apps (lists them without a subcommand)'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "create" -d 'Create an app (same as `apps create`)'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "destroy" -d 'Destroy an app (same as `apps destroy`)'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "git" -d 'Git integration'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "keys" -d 'Manage your SSH keys (lists them without a subcommand)'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "config" -d 'Show and change an app\'s config vars (lists them without a subcommand)'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "releases" -d 'Show an app\'s releases and roll back (lists them without a subcommand)'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "rollback" -d 'Roll back to an earlier release (same as `releases rollback`)'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys config releases rollback completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "list" -d 'List the apps you can access'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "create" -d 'Create an app'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "info" -d 'Show an app\'s details'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "rename" -d 'Rename an app'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "destroy" -d 'Destroy an app with its config, builds and releases'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from git" -f -a "remote" -d 'Add or replace the git remote for the app in the current repository'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "list" -d 'List your SSH keys'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "add" -d 'Add an SSH public key, so that you can `git push`'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "remove" -d 'Remove one of your SSH keys'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "list" -d 'List an app\'s config vars'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print one config var\'s value'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set config vars (one new release for all of them)'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "unset" -d 'Remove config vars (one new release for all of them)'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "list" -d 'List an app\'s releases, newest first'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "info" -d 'Show one release (the current one by default)'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "rollback" -d 'Roll back to an earlier release (the one before the current by default)'
