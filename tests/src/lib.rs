@@ -150,13 +150,12 @@ impl TestServer {
     /// Sends `signal` and waits for the server to exit.
     pub fn stop(&mut self, signal: Signal) -> ExitStatus {
         kill(self.pid(), signal).expect("signal the server");
-        let status = self
-            .child
+
+        self.child
             .take()
             .expect("server running")
             .wait()
-            .expect("wait for the server");
-        status
+            .expect("wait for the server")
     }
 
     /// Starts the server again on the same data dir (new ports).

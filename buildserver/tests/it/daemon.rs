@@ -160,7 +160,8 @@ fn bad_configuration_exits_64_naming_the_setting() {
     std::fs::write(&bad_value, "api-listen = \"localhost\"\n").expect("write");
     let missing = dir.path().join("missing.toml");
     let arg = |p: &Path| p.to_str().expect("utf-8").to_owned();
-    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, String)> = vec![
+    type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, String);
+    let cases: Vec<Case> = vec![
         (
             vec!["--api-listen".into(), "nope".into()],
             vec![],

@@ -31,14 +31,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .post("/apps", &CreateApp { name: args.name })?;
     ctx.printer
         .done("Created", format_args!("app {}", app.name));
-    if !args.no_remote {
-        if let Some(repo) = git_remote::current_repo() {
-            git_remote::set_remote(&repo, &args.remote, &app.git_url)?;
-            ctx.printer.done(
-                "Added",
-                format_args!("git remote {} → {}", args.remote, app.git_url),
-            );
-        }
+    if !args.no_remote
+        && let Some(repo) = git_remote::current_repo()
+    {
+        git_remote::set_remote(&repo, &args.remote, &app.git_url)?;
+        ctx.printer.done(
+            "Added",
+            format_args!("git remote {} → {}", args.remote, app.git_url),
+        );
     }
     ctx.printer
         .print(&app, |_, out| writeln!(out, "{}", super::urls_line(&app)))
