@@ -9,6 +9,7 @@
 mod migrations;
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,12 @@ use crate::token::NewToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error("cannot create the database at {path}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot open the database at {path}")]
     Open {
         path: PathBuf,
@@ -84,6 +91,17 @@ impl Db {
             path: path.to_owned(),
             source,
         };
+        // Config vars are secrets: the file (and SQLite's -wal and -shm, which copy its mode) is
+        // readable by the server's user only.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| StoreError::Create {
+                path: path.to_owned(),
+                source,
+            })?;
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;

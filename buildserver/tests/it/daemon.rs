@@ -20,6 +20,9 @@ fn first_start_writes_a_private_admin_token_once() {
     let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
     assert_eq!(mode(&token_path), 0o600);
     assert_eq!(mode(&server.data_dir()), 0o700);
+    for file in ["paas.db", "paas.db-wal"] {
+        assert_eq!(mode(&server.data_dir().join(file)), 0o600, "{file}");
+    }
     assert!(
         server
             .log()
