@@ -139,3 +139,20 @@ fn closed_stdout_is_success() {
     );
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+#[test]
+fn colour_follows_flag_then_no_color_then_force_color() {
+    let cli = CliEnv::new(paas_bin(), "http://127.0.0.1:9");
+    let stderr = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = cli.command(args);
+        cmd.env_remove("NO_COLOR").envs(env.iter().copied());
+        String::from_utf8(cmd.output().expect("run").stderr).expect("utf-8")
+    };
+    let red_error = "\x1b[1;31merror:\x1b[0m not logged in";
+    assert!(stderr(&["--color", "always", "apps"], &[("NO_COLOR", "1")]).starts_with(red_error));
+    assert!(stderr(&["apps"], &[("NO_COLOR", "1"), ("FORCE_COLOR", "1")]).starts_with("error: not logged in"));
+    assert!(stderr(&["apps"], &[("FORCE_COLOR", "1")]).starts_with(red_error));
+    assert!(stderr(&["--color", "never", "apps"], &[("FORCE_COLOR", "1")]).starts_with("error: not logged in"));
+    // Not a terminal, no variables: plain.
+    assert!(stderr(&["apps"], &[]).starts_with("error: not logged in"));
+}
