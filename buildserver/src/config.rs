@@ -50,6 +50,15 @@ pub struct ServeArgs {
     /// Once every listener is bound, write {"api":ADDR,...} to this file
     #[arg(long, env = "PAAS_READY_FILE", value_name = "FILE")]
     pub ready_file: Option<PathBuf>,
+    /// Longest a build may run, in seconds [default: 900]
+    #[arg(long, env = "PAAS_BUILD_TIMEOUT", value_name = "SECONDS")]
+    pub build_timeout: Option<String>,
+    /// Memory limit of a build, in MiB [default: 2048]
+    #[arg(long, env = "PAAS_BUILD_MEMORY", value_name = "MIB")]
+    pub build_memory: Option<String>,
+    /// Largest pack a `git push` may send, in bytes [default: 1073741824 (1 GiB)]
+    #[arg(long, env = "PAAS_MAX_PUSH_BYTES", value_name = "BYTES")]
+    pub max_push_bytes: Option<String>,
 }
 
 /// The same settings as a config file spells them.
@@ -65,6 +74,9 @@ struct FileConfig {
     registry_insecure: Option<bool>,
     scheduler: Option<String>,
     ready_file: Option<PathBuf>,
+    max_push_bytes: Option<u64>,
+    build_timeout: Option<u64>,
+    build_memory: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +113,9 @@ pub struct Config {
     pub registry_insecure: bool,
     pub scheduler: SchedulerKind,
     pub ready_file: Option<PathBuf>,
+    pub max_push_bytes: u64,
+    pub build_timeout: std::time::Duration,
+    pub build_memory_bytes: u64,
 }
 
 impl DataDirArgs {
@@ -152,6 +167,19 @@ impl ServeArgs {
             setting @ Setting { value: Some(_), .. } => Some(setting.parse("", parse_registry)?),
             _ => None,
         };
+        let positive = |s: &str| match s.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err("expected a positive whole number".to_owned()),
+        };
+        let number = |flag: Option<String>, file: Option<u64>, name| {
+            pick(flag, file.map(|n| n.to_string()), name)
+        };
+        let max_push_bytes = number(self.max_push_bytes, file.max_push_bytes, "max-push-bytes")
+            .parse("1073741824", positive)?;
+        let build_timeout = number(self.build_timeout, file.build_timeout, "build-timeout")
+            .parse("900", positive)?;
+        let build_memory =
+            number(self.build_memory, file.build_memory, "build-memory").parse("2048", positive)?;
         let scheduler =
             pick(self.scheduler, file.scheduler, "scheduler").parse("local", |s| match s {
                 "local" => Ok(SchedulerKind::Local),
@@ -185,6 +213,9 @@ impl ServeArgs {
                 .unwrap_or(false),
             scheduler,
             ready_file: self.ready_file.or(file.ready_file),
+            max_push_bytes,
+            build_timeout: std::time::Duration::from_secs(build_timeout),
+            build_memory_bytes: build_memory * 1024 * 1024,
         })
     }
 }

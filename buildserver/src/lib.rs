@@ -3,7 +3,11 @@
 //! subsystems together; each module owns one of them (DESIGN §2).
 
 pub mod api;
+pub mod build;
 pub mod config;
+pub mod container;
+pub mod data_dir;
+pub mod git;
 pub mod release;
 pub mod ssh;
 pub mod store;

@@ -1,11 +1,12 @@
-//! `paas-buildserver`: the daemon (`serve`) and its operator commands (`user create`).
+//! `paas-buildserver`: the daemon (`serve`), its operator commands (`user create`, `stack build`)
+//! and the git hook it installs (`hook pre-receive`).
 //!
 //! `serve` runs a fixed sequence: load config (exit 64 on bad config) → open the store and make
 //! the first admin → bind listeners and announce them → serve → on SIGTERM/SIGINT stop accepting
 //! and drain in-flight requests with a grace timeout.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,11 +15,16 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use paas_buildserver::api::{self, AppState, PublicUrls};
+use paas_buildserver::build::{self, Builder, stack};
 use paas_buildserver::config::{Config, DataDirArgs, ServeArgs};
+use paas_buildserver::container::Runtime;
+use paas_buildserver::data_dir::DataDir;
+use paas_buildserver::git::{self, hook, push::Pushes};
+use paas_buildserver::ssh::{self, server::SshShared};
 use paas_buildserver::store::{Db, Store};
 use paas_buildserver::token;
 use paas_share::UserName;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 
 /// sysexits' EX_CONFIG: the configuration is wrong, retrying will not help.
 const EXIT_CONFIG: u8 = 64;
@@ -43,6 +49,30 @@ enum Command {
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage build stacks
+    #[command(subcommand)]
+    Stack(StackCommand),
+    /// Git hooks (run by git during a push, not by people)
+    #[command(subcommand, hide = true)]
+    Hook(HookCommand),
+}
+
+#[derive(Subcommand)]
+enum StackCommand {
+    /// Build the default stack (Debian bookworm; downloads about 150 MB)
+    Build {
+        /// What to build: bookworm (python, node, …) or busybox (static sites and shell Procfiles only)
+        #[arg(long, value_enum, default_value = "bookworm")]
+        recipe: stack::Recipe,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum HookCommand {
+    /// The pre-receive hook: hands the push to the daemon and prints the build
+    PreReceive,
 }
 
 #[derive(Subcommand)]
@@ -80,6 +110,10 @@ fn main() -> ExitCode {
         Command::User(UserCommand::Create { name, admin, data }) => {
             report(create_user(&name, admin, &data))
         }
+        Command::Stack(StackCommand::Build { recipe, data }) => report(build_stack(recipe, &data)),
+        Command::Hook(HookCommand::PreReceive) => {
+            ExitCode::from(u8::try_from(hook::pre_receive()).unwrap_or(1))
+        }
     }
 }
 
@@ -93,18 +127,25 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn open_store(data_dir: &Path) -> anyhow::Result<Db> {
+fn open_store(data: &DataDir) -> anyhow::Result<Db> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(data_dir)
-        .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
-    Ok(Db::open(&data_dir.join("paas.db"))?)
+        .create(data.root())
+        .with_context(|| format!("cannot create the data dir {}", data.root().display()))?;
+    Ok(Db::open(&data.database())?)
+}
+
+fn build_stack(recipe: stack::Recipe, data: &DataDirArgs) -> anyhow::Result<()> {
+    let data = DataDir::new(data.resolve()?);
+    let rootfs = stack::build(&data, recipe)?;
+    eprintln!("-----> Stack ready: {}", rootfs.display());
+    Ok(())
 }
 
 fn create_user(name: &str, admin: bool, data: &DataDirArgs) -> anyhow::Result<()> {
     let name = UserName::parse(name)?;
-    let mut db = open_store(&data.resolve()?)?;
+    let mut db = open_store(&DataDir::new(data.resolve()?))?;
     let new = token::generate();
     db.create_user(&name, admin, &new)?;
     eprintln!("Created user {name}. Their API token (shown once; log in with `paas login`):");
@@ -113,13 +154,13 @@ fn create_user(name: &str, admin: bool, data: &DataDirArgs) -> anyhow::Result<()
 }
 
 /// On first start: the admin user, with its token in `<data-dir>/admin-token` (0600).
-fn ensure_admin(db: &mut Db, data_dir: &Path) -> anyhow::Result<()> {
+fn ensure_admin(db: &mut Db, data: &DataDir) -> anyhow::Result<()> {
     if db.user_count()? > 0 {
         return Ok(());
     }
     let new = token::generate();
-    let path = data_dir.join("admin-token");
-    let tmp = data_dir.join(".admin-token.tmp");
+    let path = data.admin_token();
+    let tmp = data.root().join(".admin-token.tmp");
     let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -142,36 +183,76 @@ fn ensure_admin(db: &mut Db, data_dir: &Path) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let mut db = open_store(&config.data_dir)?;
-    ensure_admin(&mut db, &config.data_dir)?;
+    let data = DataDir::new(config.data_dir.clone());
+    let mut db = open_store(&data)?;
+    ensure_admin(&mut db, &data)?;
     let store = Store::new(db);
+    prepare_data_dir(&data)?;
 
     let api_listener = TcpListener::bind(config.api_listen)
         .await
         .with_context(|| format!("cannot listen on {} (--api-listen)", config.api_listen))?;
-    let api_addr = api_listener.local_addr()?;
+    let ssh_listener = TcpListener::bind(config.ssh_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (--ssh-listen)", config.ssh_listen))?;
+    let _ = std::fs::remove_file(data.hook_socket());
+    let hook_listener = UnixListener::bind(data.hook_socket())
+        .with_context(|| format!("cannot listen on {}", data.hook_socket().display()))?;
+    std::fs::set_permissions(data.hook_socket(), std::fs::Permissions::from_mode(0o600))?;
+    let (api_addr, ssh_addr) = (api_listener.local_addr()?, ssh_listener.local_addr()?);
+
     let state = AppState {
-        store,
+        store: store.clone(),
+        data: data.clone(),
         urls: Arc::new(PublicUrls {
             domain: config.domain.clone(),
-            ssh_port: config.ssh_listen.port(),
+            ssh_port: ssh_addr.port(),
             router_port: config.router_listen.port(),
         }),
     };
-    tracing::info!(api = %api_addr, data_dir = %config.data_dir.display(), "paas-buildserver listening");
-    if let Some(path) = &config.ready_file {
-        write_ready_file(path, &serde_json::json!({ "api": api_addr.to_string() }))?;
-    }
+    let pushes = Pushes::default();
+    let builder = Arc::new(Builder {
+        store: store.clone(),
+        data: data.clone(),
+        runtime: Runtime {
+            state_dir: data.root().join("run/runc"),
+        },
+        limits: build::Limits {
+            time: config.build_timeout,
+            memory_bytes: config.build_memory_bytes,
+        },
+    });
+    let ssh_shared = Arc::new(SshShared {
+        store,
+        data: data.clone(),
+        pushes: pushes.clone(),
+        max_input_bytes: config.max_push_bytes,
+    });
+    let host_key = ssh::host_key::load_or_generate(&data.ssh_host_key())?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(api::serve(api_listener, state, async move {
         let _ = api_stop.wait_for(|stop| *stop).await;
     }));
+    let ssh = tokio::spawn(ssh::server::serve(
+        ssh_listener,
+        ssh::server::config(host_key),
+        ssh_shared,
+        stop_rx.clone(),
+    ));
+    let hooks = tokio::spawn(hook::serve(hook_listener, pushes, builder, stop_rx.clone()));
+
+    tracing::info!(api = %api_addr, ssh = %ssh_addr, data_dir = %data.root().display(), "paas-buildserver listening");
+    if let Some(path) = &config.ready_file {
+        let ready = serde_json::json!({ "api": api_addr.to_string(), "ssh": ssh_addr.to_string() });
+        write_ready_file(path, &ready)?;
+    }
 
     shutdown_signal().await;
     tracing::info!("shutting down");
     stop_tx.send_replace(true);
+    let _ = tokio::join!(ssh, hooks);
     match tokio::time::timeout(SHUTDOWN_GRACE, api).await {
         Ok(joined) => joined
             .context("the API task panicked")?
@@ -180,6 +261,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running after the grace period; stopping anyway")
         }
     }
+    Ok(())
+}
+
+/// Directories and files the daemon needs before it listens: the git hook, the buildpacks, and
+/// the runtime dirs.
+fn prepare_data_dir(data: &DataDir) -> anyhow::Result<()> {
+    for dir in [data.repos(), data.builds(), data.root().join("run")] {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let binary = std::env::current_exe().context("locating the paas-buildserver binary")?;
+    git::install_hooks(data, &binary).context("installing the git hook")?;
+    build::buildpacks::install(&data.root().join("buildpacks"))
+        .context("installing the buildpacks")?;
     Ok(())
 }
 

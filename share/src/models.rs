@@ -132,6 +132,25 @@ pub struct CreateRelease {
     pub rollback_to: u32,
 }
 
+/// A build of a pushed commit (`GET /apps/{app}/builds`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Build {
+    pub id: String,
+    pub status: ReleaseStatus,
+    /// The pushed commit.
+    pub commit: String,
+    /// The buildpack(s) that built it, space-separated.
+    pub buildpack: Option<String>,
+    pub process_types: Option<BTreeMap<String, String>>,
+    /// The step that failed and why.
+    pub failure: Option<String>,
+    pub user: UserName,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// Milliseconds from start to finish (so far, while running).
+    pub duration_ms: Option<u64>,
+}
+
 /// One row of `GET /apps/{app}/formation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Formation {

@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use paas_share::AppName;
 use paas_share::models::{App, CreateApp, UpdateApp};
 
-use super::{ApiJson, ApiResult, AppState, CurrentUser, RequestHost, find_app};
+use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, RequestHost, find_app};
+use crate::git;
 use crate::store::{AppRecord, StoreError};
 
 impl AppState {
@@ -64,6 +65,22 @@ pub async fn create(
             }
         })
         .await?;
+    let (data, id) = (state.data.clone(), app.id.clone());
+    let created = tokio::task::spawn_blocking(move || git::create(&data, &id))
+        .await
+        .expect("repo task");
+    if let Err(e) = created {
+        // No app without its repo: undo the row, so that a retry starts clean.
+        tracing::error!(error = %anyhow::Error::from(e), app = %app.name, "cannot create the app's repository");
+        let id = app.id.clone();
+        state.store.call(move |db| db.delete_app(&id)).await?;
+        return Err(ApiFailure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal server error",
+        )
+        .hint("the server log has the details"));
+    }
     tracing::info!(app = %app.name, "app created");
     Ok((StatusCode::CREATED, Json(state.app_view(app, &host))))
 }
@@ -103,6 +120,14 @@ pub async fn destroy(
     let app = find_app(&state, &user, &name).await?;
     let id = app.id.clone();
     state.store.call(move |db| db.delete_app(&id)).await?;
+    let (data, id) = (state.data.clone(), app.id.clone());
+    if let Err(e) = tokio::task::spawn_blocking(move || git::remove(&data, &id))
+        .await
+        .expect("repo task")
+    {
+        // The app is gone; a leftover directory named by its id harms nothing but disk.
+        tracing::warn!(error = %anyhow::Error::from(e), app = %app.name, "cannot remove the app's repository");
+    }
     tracing::info!(app = %app.name, "app destroyed");
     Ok(Json(state.app_view(app, &host)))
 }

@@ -27,6 +27,7 @@ use paas_share::{ApiError, AppName};
 use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 
+use crate::data_dir::DataDir;
 use crate::store::{AppRecord, Store, StoreError, User};
 use crate::token;
 
@@ -37,6 +38,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub data: DataDir,
     pub urls: Arc<PublicUrls>,
 }
 

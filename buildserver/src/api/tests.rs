@@ -11,7 +11,8 @@ use paas_share::{AppName, UserName};
 use tower::ServiceExt;
 
 use super::{AppState, PublicUrls, openapi, route_table, router};
-use crate::store::{Db, NewRelease, Store, User};
+use crate::data_dir::DataDir;
+use crate::store::{BuildEnd, Db, NewRelease, Store, User};
 use crate::token;
 
 struct Fixture {
@@ -30,6 +31,7 @@ async fn fixture() -> Fixture {
         .expect("user");
     let state = AppState {
         store: Store::new(db),
+        data: DataDir::new(dir.path().to_owned()),
         urls: Arc::new(PublicUrls {
             domain: "localhost".into(),
             ssh_port: 2222,
@@ -91,7 +93,14 @@ impl Fixture {
             .store
             .call(move |db| {
                 let app = db.app(&user, &name)?.expect("app exists");
-                let build_id = db.seed_build(&app.id, &user)?;
+                let build_id = db.create_build(&app.id, &user, &"0".repeat(40))?;
+                db.finish_build(
+                    &build_id,
+                    &BuildEnd {
+                        process_types: Some(process_types.clone()),
+                        ..BuildEnd::default()
+                    },
+                )?;
                 let release = NewRelease {
                     build_id: Some(build_id),
                     image: Some("sha256:abc".into()),

@@ -1,3 +1,7 @@
-//! Git over SSH (DESIGN §3.5). For now: which public keys users may register and push with.
+//! Git over SSH (DESIGN §3.5): which public keys users may register and log in with, parsing of
+//! exec requests, the host key, and the russh server.
 
+pub mod exec;
+pub mod host_key;
 pub mod public_key;
+pub mod server;

@@ -2,8 +2,8 @@
 //! in OpenSSH `authorized_keys` format. DSA, short RSA keys, certificates and security-key types are
 //! refused with the reason.
 
-use ssh_key::public::KeyData;
-use ssh_key::{Algorithm, HashAlg};
+use russh::keys::ssh_key::public::KeyData;
+use russh::keys::ssh_key::{self, Algorithm, HashAlg};
 
 /// Shortest RSA modulus accepted, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
@@ -42,7 +42,7 @@ impl PublicKey {
         match key.key_data() {
             KeyData::Ed25519(_) | KeyData::Ecdsa(_) => {}
             KeyData::Rsa(rsa) => {
-                let bits = mpint_bits(rsa.n.as_positive_bytes().unwrap_or_default());
+                let bits = rsa.key_size() as usize;
                 if bits < MIN_RSA_BITS {
                     return Err(KeyError::RsaTooShort(bits));
                 }
@@ -52,7 +52,7 @@ impl PublicKey {
         Ok(Self {
             fingerprint: key.fingerprint(HashAlg::Sha256).to_string(),
             algorithm: key.algorithm().as_str().to_owned(),
-            comment: key.comment().to_owned(),
+            comment: key.comment().as_str_lossy().to_owned(),
             openssh: key.to_openssh().map_err(|_| KeyError::Malformed)?,
         })
     }
@@ -63,15 +63,6 @@ fn algorithm_name(algorithm: &Algorithm) -> String {
         Algorithm::Dsa => "DSA".to_owned(),
         other => other.as_str().to_owned(),
     }
-}
-
-/// Bit length of a big-endian unsigned integer.
-fn mpint_bits(bytes: &[u8]) -> usize {
-    let bytes = match bytes.iter().position(|&b| b != 0) {
-        Some(i) => &bytes[i..],
-        None => return 0,
-    };
-    bytes.len() * 8 - bytes[0].leading_zeros() as usize
 }
 
 #[cfg(test)]
@@ -108,12 +99,5 @@ mod tests {
                 "{bad:?}"
             );
         }
-    }
-
-    #[test]
-    fn bit_length() {
-        assert_eq!(mpint_bits(&[0x00, 0x80, 0x00]), 16);
-        assert_eq!(mpint_bits(&[0x01]), 1);
-        assert_eq!(mpint_bits(&[]), 0);
     }
 }

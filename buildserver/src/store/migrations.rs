@@ -87,4 +87,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (app_id, process_type)
     ) STRICT;
     "#,
+    // 2: what a build produced: its buildpack, process types, output and timings.
+    r#"
+    ALTER TABLE builds ADD COLUMN buildpack TEXT;
+    ALTER TABLE builds ADD COLUMN process_types TEXT;
+    ALTER TABLE builds ADD COLUMN failure TEXT;
+    ALTER TABLE builds ADD COLUMN output TEXT NOT NULL DEFAULT '';
+    ALTER TABLE builds ADD COLUMN finished_at TEXT;
+    "#,
 ];

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use paas_share::models::{
-    Account, ConfigPatch, ConfigVars, Formation, Release, ReleaseStatus, SshKey,
+    Account, Build, ConfigPatch, ConfigVars, Formation, Release, ReleaseStatus, SshKey,
 };
 use paas_share::{AppName, UserName};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -42,6 +42,8 @@ pub enum StoreError {
         "the database has schema version {found}, newer than this server knows ({known}); run a newer paas-buildserver"
     )]
     TooNew { found: usize, known: usize },
+    #[error("{0}")]
+    Io(String),
     #[error("{0} already exists")]
     AlreadyExists(String),
     #[error(transparent)]
@@ -77,6 +79,16 @@ pub struct NewRelease {
     pub process_types: BTreeMap<String, String>,
     pub description: String,
     pub status: ReleaseStatus,
+}
+
+/// How a build ended, as recorded on its row.
+#[derive(Debug, Clone, Default)]
+pub struct BuildEnd {
+    pub buildpack: Option<String>,
+    pub process_types: Option<BTreeMap<String, String>>,
+    /// The step that failed and why; `None` for success.
+    pub failure: Option<String>,
+    pub output: String,
 }
 
 /// One open connection. Cheap calls only: the async server reaches it through [`Store`].
@@ -257,6 +269,25 @@ impl Db {
                 })
             },
         )?)
+    }
+
+    /// The user an SSH key belongs to.
+    pub fn key_owner(&self, fingerprint: &str) -> Result<Option<User>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT u.id, u.name, u.admin FROM ssh_keys k JOIN users u ON u.id = k.user_id
+                 WHERE k.fingerprint = ?1",
+                [fingerprint],
+                |r| {
+                    Ok(User {
+                        id: r.get(0)?,
+                        name: parse(r, 1)?,
+                        admin: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     /// Removes one of the user's keys; false when the user has no such key.
@@ -530,16 +561,98 @@ impl Db {
         self.formation(app_id)
     }
 
-    /// Records a successful build, for tests of what a build's release sets in motion.
-    #[cfg(test)]
-    pub fn seed_build(&mut self, app_id: &str, user: &User) -> Result<String> {
+    // ---- builds ----
+
+    /// Records a pending build of `commit`.
+    pub fn create_build(&mut self, app_id: &str, user: &User, commit: &str) -> Result<String> {
         let id = new_id();
         self.conn.execute(
             "INSERT INTO builds (id, app_id, user_id, status, source_version)
-             VALUES (?1, ?2, ?3, 'succeeded', '0000000')",
-            params![id, app_id, user.id],
+             VALUES (?1, ?2, ?3, 'pending', ?4)",
+            params![id, app_id, user.id, commit],
         )?;
         Ok(id)
+    }
+
+    /// Records how a build ended.
+    pub fn finish_build(&mut self, id: &str, end: &BuildEnd) -> Result<()> {
+        let status = if end.failure.is_none() {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        self.conn.execute(
+            "UPDATE builds SET status = ?2, buildpack = ?3, process_types = ?4, failure = ?5,
+                 output = ?6, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1",
+            params![
+                id,
+                status,
+                end.buildpack,
+                end.process_types.as_ref().map(to_json),
+                end.failure,
+                end.output
+            ],
+        )?;
+        Ok(())
+    }
+
+    const BUILD_QUERY: &str =
+        "SELECT b.id, b.status, b.source_version, b.buildpack, b.process_types,
+            b.failure, u.name, b.created_at, b.finished_at,
+            CAST(ROUND((julianday(COALESCE(b.finished_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))
+                        - julianday(b.created_at)) * 86400000) AS INTEGER)
+        FROM builds b JOIN users u ON u.id = b.user_id WHERE b.app_id = ?1";
+
+    fn build_row(r: &Row<'_>) -> rusqlite::Result<Build> {
+        Ok(Build {
+            id: r.get(0)?,
+            status: parse_status(r, 1)?,
+            commit: r.get(2)?,
+            buildpack: r.get(3)?,
+            process_types: r
+                .get::<_, Option<String>>(4)?
+                .map(|t| serde_json::from_str(&t))
+                .transpose()
+                .map_err(|e| conversion_error(4, e))?,
+            failure: r.get(5)?,
+            user: parse(r, 6)?,
+            started_at: r.get(7)?,
+            finished_at: r.get(8)?,
+            duration_ms: r
+                .get::<_, Option<i64>>(9)?
+                .and_then(|d| u64::try_from(d).ok()),
+        })
+    }
+
+    /// The app's builds, newest first.
+    pub fn builds(&self, app_id: &str) -> Result<Vec<Build>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{} ORDER BY b.created_at DESC, b.rowid DESC",
+            Self::BUILD_QUERY
+        ))?;
+        let rows = stmt.query_map([app_id], Self::build_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn build(&self, app_id: &str, id: &str) -> Result<Option<Build>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{} AND b.id = ?2", Self::BUILD_QUERY))?;
+        Ok(stmt
+            .query_row(params![app_id, id], Self::build_row)
+            .optional()?)
+    }
+
+    pub fn build_output(&self, app_id: &str, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT output FROM builds WHERE app_id = ?1 AND id = ?2",
+                params![app_id, id],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 }
 

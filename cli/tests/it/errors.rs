@@ -150,9 +150,15 @@ fn colour_follows_flag_then_no_color_then_force_color() {
     };
     let red_error = "\x1b[1;31merror:\x1b[0m not logged in";
     assert!(stderr(&["--color", "always", "apps"], &[("NO_COLOR", "1")]).starts_with(red_error));
-    assert!(stderr(&["apps"], &[("NO_COLOR", "1"), ("FORCE_COLOR", "1")]).starts_with("error: not logged in"));
+    assert!(
+        stderr(&["apps"], &[("NO_COLOR", "1"), ("FORCE_COLOR", "1")])
+            .starts_with("error: not logged in")
+    );
     assert!(stderr(&["apps"], &[("FORCE_COLOR", "1")]).starts_with(red_error));
-    assert!(stderr(&["--color", "never", "apps"], &[("FORCE_COLOR", "1")]).starts_with("error: not logged in"));
+    assert!(
+        stderr(&["--color", "never", "apps"], &[("FORCE_COLOR", "1")])
+            .starts_with("error: not logged in")
+    );
     // Not a terminal, no variables: plain.
     assert!(stderr(&["apps"], &[]).starts_with("error: not logged in"));
 }

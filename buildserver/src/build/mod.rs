@@ -1,0 +1,357 @@
+//! Builds (DESIGN §3.6): a pushed commit, checked out by the pre-receive hook, is built by the
+//! classic buildpacks inside a runc sandbox on the build stack, and the result (the built `/app`
+//! tree and its process types) is recorded on the build row.
+//!
+//! It must not update refs or record releases: the push is accepted or refused by the hook on
+//! this module's verdict, and releases come from images (the OCI step).
+
+pub mod buildpacks;
+pub mod process_types;
+pub mod stack;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::container::{Exit, Mount, Runtime, Spec};
+use crate::data_dir::DataDir;
+use crate::git::push::Push;
+use crate::store::{BuildEnd, Store, StoreError};
+
+/// The unprivileged user and group buildpacks run as.
+pub const BUILD_UID: u32 = 2000;
+const PIDS_LIMIT: i64 = 4096;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub time: Duration,
+    pub memory_bytes: u64,
+}
+
+pub struct Builder {
+    pub store: Store,
+    pub data: DataDir,
+    pub runtime: Runtime,
+    pub limits: Limits,
+}
+
+/// A build in progress: its row and its directory (`source/` is the app, later `/app`).
+#[derive(Debug, Clone)]
+pub struct BuildDir {
+    pub id: String,
+    pub dir: PathBuf,
+}
+
+impl BuildDir {
+    pub fn source(&self) -> PathBuf {
+        self.dir.join("source")
+    }
+}
+
+/// Why a build failed: the step, and what to do about it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub step: String,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(step: &str, message: impl Into<String>) -> Self {
+        Self {
+            step: step.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Output of a running build: lines go to the push (live) and to the build's record.
+struct Output {
+    live: mpsc::Sender<String>,
+    all: String,
+}
+
+impl Output {
+    async fn line(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        self.all.push_str(&line);
+        self.all.push('\n');
+        // The pusher may be gone; the build still finishes its record.
+        let _ = self.live.send(line).await;
+    }
+}
+
+impl Builder {
+    /// Records a pending build of `commit` and makes its private directory.
+    pub async fn begin(&self, push: &Push, commit: &str) -> Result<BuildDir, StoreError> {
+        let (app_id, user, commit) = (push.app_id.clone(), push.user.clone(), commit.to_owned());
+        let id = self
+            .store
+            .call(move |db| db.create_build(&app_id, &user, &commit))
+            .await?;
+        let dir = self.data.build(&id);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .create(&dir)
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        Ok(BuildDir { id, dir })
+    }
+
+    /// Builds the checked-out source, streaming output to `live`, and records the outcome.
+    pub async fn run(
+        &self,
+        push: &Push,
+        build: &BuildDir,
+        commit: &str,
+        live: mpsc::Sender<String>,
+    ) -> Result<BTreeMap<String, String>, Failure> {
+        let mut out = Output {
+            live,
+            all: String::new(),
+        };
+        let started = Instant::now();
+        out.line(format!(
+            "-----> Building {} ({})",
+            push.app,
+            &commit[..commit.len().min(7)]
+        ))
+        .await;
+        let result = self.build(push, build, &mut out).await;
+        let mut end = BuildEnd::default();
+        match &result {
+            Ok((buildpack, types)) => {
+                let names: Vec<&str> = types.keys().map(String::as_str).collect();
+                out.line(format!(
+                    "-----> Discovering process types: {}",
+                    names.join(", ")
+                ))
+                .await;
+                out.line(format!(
+                    "-----> Build succeeded in {:.1}s",
+                    started.elapsed().as_secs_f64()
+                ))
+                .await;
+                end.buildpack = Some(buildpack.clone());
+                end.process_types = Some(types.clone());
+            }
+            Err(failure) => {
+                out.line(format!(
+                    " !     Push rejected: the build failed at step `{}`.",
+                    failure.step
+                ))
+                .await;
+                for line in failure.message.lines() {
+                    out.line(format!(" !     {line}")).await;
+                }
+                out.line(" !     main is unchanged; fix the problem and push again.")
+                    .await;
+                end.failure = Some(format!("{}: {}", failure.step, failure.message));
+            }
+        }
+        end.output = std::mem::take(&mut out.all);
+        let id = build.id.clone();
+        if let Err(e) = self.store.call(move |db| db.finish_build(&id, &end)).await {
+            tracing::error!(error = %anyhow::Error::from(e), build = %build.id, "cannot record the build");
+            return Err(Failure::new(
+                "record",
+                "the server could not record the build; try again",
+            ));
+        }
+        result.map(|(_, types)| types)
+    }
+
+    async fn build(
+        &self,
+        push: &Push,
+        build: &BuildDir,
+        out: &mut Output,
+    ) -> Result<(String, BTreeMap<String, String>), Failure> {
+        let rootfs = stack::rootfs(&self.data).ok_or_else(|| {
+            Failure::new("stack", "this server has no build stack yet.\nAn operator must run: paas-buildserver stack build")
+        })?;
+        let source = build.source();
+        let app_id = push.app_id.clone();
+        let config = self
+            .store
+            .call(move |db| db.config_vars(&app_id))
+            .await
+            .map_err(|_| {
+                Failure::new(
+                    "config",
+                    "the server could not read the app's config vars; try again",
+                )
+            })?;
+        let dot_buildpacks = std::fs::read_to_string(source.join(".buildpacks")).ok();
+        let requested = buildpacks::requested(
+            dot_buildpacks.as_deref(),
+            config.get("BUILDPACK").map(String::as_str),
+        )
+        .map_err(|e| Failure::new("buildpacks", e))?;
+
+        let io = |e: std::io::Error| {
+            Failure::new(
+                "prepare",
+                format!("the server could not prepare the build: {e}"),
+            )
+        };
+        let env_dir = build.dir.join("env");
+        let out_dir = build.dir.join("out");
+        let cache = self.data.cache(&push.app_id);
+        for dir in [&env_dir, &out_dir, &cache] {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        for (key, value) in &config {
+            // Keys are validated config keys: safe as file names.
+            std::fs::write(env_dir.join(key), value).map_err(io)?;
+        }
+        for dir in [&source, &env_dir, &out_dir, &cache] {
+            chown_tree(dir, BUILD_UID).map_err(io)?;
+        }
+
+        let buildpacks_dir = self.data.root().join("buildpacks");
+        let spec = Spec {
+            id: format!("build-{}", build.id),
+            rootfs,
+            args: vec!["/bin/sh".into(), "/paas/buildpacks/builder".into()],
+            env: vec![
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                "HOME=/app".into(),
+                "LANG=C.UTF-8".into(),
+                "STACK=paas".into(),
+                format!("SOURCE_VERSION={}", build.id),
+                format!("PAAS_BUILDPACKS={}", requested.join(" ")),
+            ],
+            cwd: "/tmp/build",
+            uid: BUILD_UID,
+            gid: BUILD_UID,
+            mounts: vec![
+                Mount {
+                    source: source.clone(),
+                    destination: "/tmp/build",
+                    read_only: false,
+                },
+                Mount {
+                    source: source.clone(),
+                    destination: "/app",
+                    read_only: false,
+                },
+                Mount {
+                    source: cache,
+                    destination: "/tmp/cache",
+                    read_only: false,
+                },
+                Mount {
+                    source: env_dir,
+                    destination: "/tmp/env",
+                    read_only: true,
+                },
+                Mount {
+                    source: out_dir.clone(),
+                    destination: "/tmp/paas-out",
+                    read_only: false,
+                },
+                Mount {
+                    source: buildpacks_dir,
+                    destination: "/paas/buildpacks",
+                    read_only: true,
+                },
+            ],
+            memory_bytes: self.limits.memory_bytes,
+            pids_limit: PIDS_LIMIT,
+            hostname: "paas-build",
+        };
+        let (tx, mut rx) = mpsc::channel::<String>(256);
+        let bundle = build.dir.join("bundle");
+        let run = self.runtime.run(&spec, &bundle, self.limits.time, tx);
+        tokio::pin!(run);
+        let exit = loop {
+            tokio::select! {
+                Some(line) = rx.recv() => out.line(line).await,
+                exit = &mut run => break exit,
+            }
+        };
+        while let Ok(line) = rx.try_recv() {
+            out.line(line).await;
+        }
+        let exit = exit.map_err(|e| {
+            Failure::new("sandbox", format!("the build sandbox could not start: {e}"))
+        })?;
+        let read = |name: &str| {
+            std::fs::read_to_string(out_dir.join(name))
+                .map(|s| s.trim().to_owned())
+                .ok()
+        };
+        match exit {
+            Exit::Code(0) => {}
+            Exit::TimedOut => {
+                return Err(Failure::new(
+                    read("step").as_deref().unwrap_or("compile"),
+                    format!(
+                        "the build exceeded its time limit of {}s and was stopped (--build-timeout).",
+                        self.limits.time.as_secs()
+                    ),
+                ));
+            }
+            Exit::Signal(9) => {
+                return Err(Failure::new(
+                    "compile",
+                    format!(
+                        "the build was killed: it most likely exceeded its memory limit of {} MiB (--build-memory).",
+                        self.limits.memory_bytes / (1024 * 1024)
+                    ),
+                ));
+            }
+            Exit::Signal(signal) => {
+                return Err(Failure::new(
+                    "compile",
+                    format!("the build was killed by signal {signal}."),
+                ));
+            }
+            Exit::Code(code) => {
+                let step = read("failed").unwrap_or_else(|| "sandbox".to_owned());
+                return Err(Failure::new(
+                    &step,
+                    format!("{step} exited with status {code} (see the output above)."),
+                ));
+            }
+        }
+        let buildpack = read("buildpack").unwrap_or_default();
+        let mut types = process_types::parse_release(&read("release.yml").unwrap_or_default());
+        if let Ok(procfile) = std::fs::read_to_string(source.join("Procfile")) {
+            let declared = process_types::parse_procfile(&procfile)
+                .map_err(|e| Failure::new("procfile", e))?;
+            types.extend(declared);
+        }
+        if types.is_empty() {
+            return Err(Failure::new(
+                "release",
+                "the app has no start command.\nAdd a Procfile with a line such as `web: python app.py`.",
+            ));
+        }
+        Ok((buildpack, types))
+    }
+}
+
+/// `chown -R uid:uid` without following symlinks.
+fn chown_tree(path: &Path, uid: u32) -> std::io::Result<()> {
+    let id = Some(nix::unistd::Uid::from_raw(uid));
+    let gid = Some(nix::unistd::Gid::from_raw(uid));
+    nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        id,
+        gid,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(std::io::Error::from)?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Stacks: the root filesystems builds (and later dynos) run on, under `<data-dir>/stacks/<name>/`
+//! as `rootfs/` plus `stack.json`. `stack build` makes the default one from a recipe:
+//! `bookworm` (Debian via debootstrap, with the packages in `buildpacks/stacks/bookworm.packages`)
+//! or `busybox` (the host's static busybox only: enough for static sites and shell Procfiles).
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, bail};
+
+use crate::data_dir::DataDir;
+
+/// The stack builds use.
+pub const DEFAULT: &str = "default";
+
+const BOOKWORM_PACKAGES: &str = include_str!("../../../buildpacks/stacks/bookworm.packages");
+const DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Recipe {
+    Bookworm,
+    Busybox,
+}
+
+/// The default stack's root filesystem, if one has been built.
+pub fn rootfs(data: &DataDir) -> Option<PathBuf> {
+    let dir = data.stacks().join(DEFAULT);
+    dir.join("stack.json").is_file().then(|| dir.join("rootfs"))
+}
+
+/// Builds the default stack from `recipe`, printing progress to stderr, and swaps it in whole.
+pub fn build(data: &DataDir, recipe: Recipe) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(data.stacks())?;
+    let work = data.stacks().join(format!(".{DEFAULT}.building"));
+    if work.exists() {
+        std::fs::remove_dir_all(&work).context("removing an unfinished stack build")?;
+    }
+    let rootfs = work.join("rootfs");
+    std::fs::create_dir_all(&rootfs)?;
+    match recipe {
+        Recipe::Bookworm => debootstrap(&rootfs)?,
+        Recipe::Busybox => busybox(&rootfs)?,
+    }
+    // Mount points and files every container needs, on a root that is read-only at run time.
+    for dir in ["app", "tmp", "proc", "sys", "dev", "etc"] {
+        std::fs::create_dir_all(rootfs.join(dir))?;
+    }
+    std::fs::set_permissions(rootfs.join("app"), std::fs::Permissions::from_mode(0o755))?;
+    std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777))?;
+    if !rootfs.join("etc/resolv.conf").exists() {
+        std::fs::write(rootfs.join("etc/resolv.conf"), "")?;
+    }
+    let recipe_name = match recipe {
+        Recipe::Bookworm => "bookworm",
+        Recipe::Busybox => "busybox",
+    };
+    std::fs::write(
+        work.join("stack.json"),
+        serde_json::json!({ "name": DEFAULT, "recipe": recipe_name }).to_string(),
+    )?;
+
+    let target = data.stacks().join(DEFAULT);
+    let old = data.stacks().join(format!(".{DEFAULT}.old"));
+    if old.exists() {
+        std::fs::remove_dir_all(&old)?;
+    }
+    if target.exists() {
+        std::fs::rename(&target, &old)?;
+    }
+    std::fs::rename(&work, &target)?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old)?;
+    }
+    Ok(target.join("rootfs"))
+}
+
+fn debootstrap(rootfs: &Path) -> anyhow::Result<()> {
+    let packages: Vec<&str> = BOOKWORM_PACKAGES
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    eprintln!(
+        "-----> debootstrap bookworm (minbase) with {}",
+        packages.join(", ")
+    );
+    let mut child = Command::new("debootstrap")
+        .arg("--variant=minbase")
+        .arg(format!("--include={}", packages.join(",")))
+        .arg("bookworm")
+        .arg(rootfs)
+        .arg(DEBIAN_MIRROR)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot run debootstrap (apt-get install debootstrap)")?;
+    for line in BufReader::new(child.stdout.take().expect("piped"))
+        .lines()
+        .map_while(Result::ok)
+    {
+        eprintln!("       {line}");
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("debootstrap failed ({status}); see the lines above");
+    }
+    // Package caches and lists are build-time only.
+    for dir in ["var/cache/apt/archives", "var/lib/apt/lists"] {
+        let path = rootfs.join(dir);
+        if let Ok(entries) = std::fs::read_dir(&path) {
+            for entry in entries.flatten() {
+                if entry.path().is_file() {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn busybox(rootfs: &Path) -> anyhow::Result<()> {
+    let source = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+        .context("no busybox binary on this host (apt-get install busybox-static)")?;
+    eprintln!("-----> busybox stack from {}", source.display());
+    let bin = rootfs.join("bin");
+    std::fs::create_dir_all(&bin)?;
+    std::fs::copy(source, bin.join("busybox"))?;
+    std::fs::set_permissions(bin.join("busybox"), std::fs::Permissions::from_mode(0o755))?;
+    let list = Command::new(bin.join("busybox"))
+        .arg("--list")
+        .output()
+        .context("running busybox --list")?;
+    if !list.status.success() {
+        bail!(
+            "busybox --list failed: is {} statically linked?",
+            source.display()
+        );
+    }
+    for applet in String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter(|a| !a.is_empty() && *a != "busybox")
+    {
+        let link = bin.join(applet);
+        if !link.exists() {
+            std::os::unix::fs::symlink("busybox", link)?;
+        }
+    }
+    std::fs::create_dir_all(rootfs.join("usr"))?;
+    std::os::unix::fs::symlink("../bin", rootfs.join("usr/bin"))?;
+    std::fs::create_dir_all(rootfs.join("etc"))?;
+    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\n")?;
+    Ok(())
+}

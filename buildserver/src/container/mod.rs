@@ -1,0 +1,217 @@
+//! runc containers: an OCI bundle (config.json) for a process on a read-only root filesystem with
+//! bind mounts, resource limits and no privileges, run in the foreground with its output streamed.
+//! Shared by the build sandbox and (later) the local scheduler. It must not know what runs inside.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+/// A host directory or file mounted into the container.
+#[derive(Debug, Clone)]
+pub struct Mount {
+    pub source: PathBuf,
+    pub destination: &'static str,
+    pub read_only: bool,
+}
+
+/// Everything about one container run.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Unique among running containers; also names its cgroup.
+    pub id: String,
+    pub rootfs: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: &'static str,
+    pub uid: u32,
+    pub gid: u32,
+    pub mounts: Vec<Mount>,
+    pub memory_bytes: u64,
+    pub pids_limit: i64,
+    pub hostname: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    /// Killed by the kernel or runc with a signal; SIGKILL usually means the memory limit.
+    Signal(i32),
+    TimedOut,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("cannot write the container bundle at {path}")]
+    Bundle {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start runc (is it installed?)")]
+    Spawn(#[source] std::io::Error),
+}
+
+impl Spec {
+    /// The OCI runtime config: host network, fresh pid/ipc/uts/mount namespaces, no capabilities,
+    /// no new privileges, a read-only root, and memory and pids limits.
+    pub fn config_json(&self) -> serde_json::Value {
+        let mut mounts = vec![
+            serde_json::json!({"destination": "/proc", "type": "proc", "source": "proc"}),
+            serde_json::json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+            serde_json::json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}),
+            serde_json::json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+            serde_json::json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                "options": ["nosuid", "noexec", "nodev", "ro"]}),
+            serde_json::json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                "options": ["nosuid", "nodev", "mode=1777"]}),
+            serde_json::json!({"destination": "/etc/resolv.conf", "type": "bind", "source": "/etc/resolv.conf",
+                "options": ["rbind", "ro"]}),
+        ];
+        for m in &self.mounts {
+            let mode = if m.read_only { "ro" } else { "rw" };
+            mounts.push(
+                serde_json::json!({"destination": m.destination, "type": "bind",
+                "source": m.source, "options": ["rbind", "nosuid", "nodev", mode]}),
+            );
+        }
+        serde_json::json!({
+            "ociVersion": "1.0.2",
+            "hostname": self.hostname,
+            "root": {"path": self.rootfs, "readonly": true},
+            "process": {
+                "terminal": false,
+                "user": {"uid": self.uid, "gid": self.gid},
+                "args": self.args,
+                "env": self.env,
+                "cwd": self.cwd,
+                "noNewPrivileges": true,
+                "capabilities": {"bounding": [], "effective": [], "permitted": [], "ambient": []},
+            },
+            "mounts": mounts,
+            "linux": {
+                "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+                "cgroupsPath": format!("/paas/{}", self.id),
+                "resources": {
+                    "memory": {"limit": self.memory_bytes, "swap": self.memory_bytes},
+                    "pids": {"limit": self.pids_limit},
+                },
+                "maskedPaths": ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+                "readonlyPaths": ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                    "/proc/sysrq-trigger"],
+            },
+        })
+    }
+}
+
+/// Where runc keeps its state for our containers.
+pub struct Runtime {
+    pub state_dir: PathBuf,
+}
+
+impl Runtime {
+    fn runc(&self) -> Command {
+        let mut cmd = Command::new("runc");
+        cmd.arg("--root").arg(&self.state_dir);
+        cmd
+    }
+
+    /// Runs `spec` to completion (or `time_limit`), sending each output line (stdout and stderr)
+    /// to `lines`. If this future is dropped, the container is killed and removed.
+    pub async fn run(
+        &self,
+        spec: &Spec,
+        bundle: &Path,
+        time_limit: Duration,
+        lines: mpsc::Sender<String>,
+    ) -> Result<Exit, ContainerError> {
+        let bundle_err = |source| ContainerError::Bundle {
+            path: bundle.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(bundle).map_err(bundle_err)?;
+        let config = serde_json::to_vec_pretty(&spec.config_json()).expect("JSON values serialize");
+        std::fs::write(bundle.join("config.json"), config).map_err(bundle_err)?;
+
+        let mut child = self
+            .runc()
+            .arg("run")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg(&spec.id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(ContainerError::Spawn)?;
+        let cleanup = Cleanup {
+            state_dir: self.state_dir.clone(),
+            id: spec.id.clone(),
+        };
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let output = async { tokio::join!(forward(stdout, &lines), forward(stderr, &lines)) };
+        let waited = tokio::time::timeout(time_limit, async {
+            output.await;
+            child.wait().await
+        })
+        .await;
+        let exit = match waited {
+            Ok(Ok(status)) => match (
+                status.code(),
+                std::os::unix::process::ExitStatusExt::signal(&status),
+            ) {
+                // runc reports a process killed by signal N as exit code 128 + N.
+                (Some(code), _) if code > 128 => Exit::Signal(code - 128),
+                (Some(code), _) => Exit::Code(code),
+                (None, Some(signal)) => Exit::Signal(signal),
+                (None, None) => Exit::Code(1),
+            },
+            Ok(Err(_)) => Exit::Code(1),
+            Err(_) => Exit::TimedOut,
+        };
+        drop(cleanup);
+        let _ = child.wait().await;
+        Ok(exit)
+    }
+}
+
+/// Sends each line `reader` produces to `lines`.
+async fn forward(reader: impl tokio::io::AsyncRead + Unpin, lines: &mpsc::Sender<String>) {
+    let mut reader = BufReader::new(reader).lines();
+    while let Ok(Some(line)) = reader.next_line().await {
+        if lines.send(line).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Kills and deletes the container when dropped: on completion, timeout or cancellation alike.
+struct Cleanup {
+    state_dir: PathBuf,
+    id: String,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let runc = |args: &[&str]| {
+            let _ = std::process::Command::new("runc")
+                .arg("--root")
+                .arg(&self.state_dir)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        runc(&["kill", &self.id, "KILL"]);
+        runc(&["delete", "--force", &self.id]);
+    }
+}

@@ -1,0 +1,80 @@
+//! The layout of the data dir: every path the server keeps state under is named here, and paths
+//! are built only from ids the server made (never from user strings).
+//!
+//! ```text
+//! <data-dir>/paas.db            SQLite store            admin-token, ssh_host_ed25519_key
+//! <data-dir>/repos/<app-id>.git bare repos             hooks/pre-receive (git's hook, for every repo)
+//! <data-dir>/run/hook.sock      hook ↔ daemon socket   builds/<build-id>/  one dir per build
+//! <data-dir>/cache/<app-id>/    build cache per app    stacks/<name>/      build/run stacks
+//! ```
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.root.join("paas.db")
+    }
+
+    pub fn admin_token(&self) -> PathBuf {
+        self.root.join("admin-token")
+    }
+
+    pub fn ssh_host_key(&self) -> PathBuf {
+        self.root.join("ssh_host_ed25519_key")
+    }
+
+    pub fn repos(&self) -> PathBuf {
+        self.root.join("repos")
+    }
+
+    /// The bare repo of app `app_id` (a UUID the store generated).
+    pub fn repo(&self, app_id: &str) -> PathBuf {
+        debug_assert!(is_id(app_id), "{app_id:?} is not a server-made id");
+        self.repos().join(format!("{app_id}.git"))
+    }
+
+    /// `core.hooksPath` of every repo.
+    pub fn hooks(&self) -> PathBuf {
+        self.root.join("hooks")
+    }
+
+    pub fn hook_socket(&self) -> PathBuf {
+        self.root.join("run/hook.sock")
+    }
+
+    pub fn builds(&self) -> PathBuf {
+        self.root.join("builds")
+    }
+
+    pub fn build(&self, build_id: &str) -> PathBuf {
+        debug_assert!(is_id(build_id), "{build_id:?} is not a server-made id");
+        self.builds().join(build_id)
+    }
+
+    pub fn cache(&self, app_id: &str) -> PathBuf {
+        debug_assert!(is_id(app_id), "{app_id:?} is not a server-made id");
+        self.root.join("cache").join(app_id)
+    }
+
+    pub fn stacks(&self) -> PathBuf {
+        self.root.join("stacks")
+    }
+}
+
+/// Whether `s` looks like an id the server made (a UUID): safe as a path component.
+pub fn is_id(s: &str) -> bool {
+    s.len() == 36 && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}

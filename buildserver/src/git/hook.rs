@@ -1,0 +1,333 @@
+//! The pre-receive hook and its line to the daemon. `git receive-pack` runs
+//! `paas-buildserver hook pre-receive`, which reads the ref updates and hands the push to the
+//! daemon over a unix socket with the push's token. The daemon checks the updates, has the hook
+//! check the pushed commit out (only the hook sees git's quarantined objects), builds, and streams
+//! the output back; the hook prints it (git shows it as `remote:` lines) and exits 0 to accept the
+//! push or 1 to refuse it. If the hook goes away (the client disconnected), the build is stopped.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream as AsyncUnixStream};
+use tokio::sync::{mpsc, watch};
+
+use super::push::Pushes;
+use super::receive::{HOOK_SOCKET_ENV, PUSH_TOKEN_ENV};
+use crate::build::Builder;
+
+const ZERO_OID: &str = "0000000000000000000000000000000000000000";
+
+/// One line of pre-receive input: `<old> <new> <ref>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefUpdate {
+    pub old: String,
+    pub new: String,
+    pub name: String,
+}
+
+/// Hook → daemon.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FromHook {
+    Push {
+        token: String,
+        updates: Vec<RefUpdate>,
+    },
+    CheckedOut,
+    CheckoutFailed {
+        error: String,
+    },
+}
+
+/// Daemon → hook.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FromDaemon {
+    Refused { message: String },
+    Checkout { commit: String, dir: PathBuf },
+    Output { line: String },
+    Done { ok: bool },
+}
+
+/// The commit to build, if the push is one update of `main` (or `master`) to a commit.
+pub fn check_updates(updates: &[RefUpdate]) -> Result<&RefUpdate, String> {
+    let [update] = updates else {
+        return Err(if updates.is_empty() {
+            "nothing to deploy: the push updates no branch".to_owned()
+        } else {
+            "push one branch at a time: git push paas main".to_owned()
+        });
+    };
+    match update.name.as_str() {
+        "refs/heads/main" | "refs/heads/master" => {}
+        name if name.starts_with("refs/tags/") => {
+            return Err(format!(
+                "tags are not deployed ({name}); push a branch: git push paas main"
+            ));
+        }
+        name => {
+            let branch = name.strip_prefix("refs/heads/").unwrap_or(name);
+            return Err(format!(
+                "only main (or master) deploys; to deploy {branch}: git push paas {branch}:main"
+            ));
+        }
+    }
+    if update.new == ZERO_OID {
+        return Err("deleting main is not allowed".to_owned());
+    }
+    if update.new.len() != 40 || !update.new.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("invalid commit id {:?}", update.new));
+    }
+    Ok(update)
+}
+
+// ---- daemon side ----
+
+/// Serves hook connections until `shutdown` turns true.
+pub async fn serve(
+    listener: UnixListener,
+    pushes: Pushes,
+    builder: Arc<Builder>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "hook socket accept failed");
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let (pushes, builder) = (pushes.clone(), Arc::clone(&builder));
+        tokio::spawn(async move {
+            if let Err(e) = handle(stream, &pushes, &builder).await {
+                tracing::info!(error = %e, "hook connection ended early");
+            }
+        });
+    }
+}
+
+async fn send(
+    writer: &mut (impl AsyncWriteExt + Unpin),
+    message: &FromDaemon,
+) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(message).expect("messages serialize");
+    line.push(b'\n');
+    writer.write_all(&line).await
+}
+
+async fn receive(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>,
+) -> std::io::Result<FromHook> {
+    let line = lines
+        .next_line()
+        .await?
+        .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+    serde_json::from_str(&line).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+async fn handle(
+    stream: AsyncUnixStream,
+    pushes: &Pushes,
+    builder: &Builder,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = tokio::io::BufReader::new(read).lines();
+    let FromHook::Push { token, updates } = receive(&mut lines).await? else {
+        return send(
+            &mut write,
+            &FromDaemon::Refused {
+                message: "protocol error".into(),
+            },
+        )
+        .await;
+    };
+    let Some(push) = pushes.find(&token) else {
+        let message = "this push is unknown to the server; push again".to_owned();
+        return send(&mut write, &FromDaemon::Refused { message }).await;
+    };
+    let commit = match check_updates(&updates) {
+        Ok(update) => update.new.clone(),
+        Err(message) => return send(&mut write, &FromDaemon::Refused { message }).await,
+    };
+    let build = match builder.begin(&push, &commit).await {
+        Ok(build) => build,
+        Err(e) => {
+            tracing::error!(error = %anyhow::Error::from(e), "cannot start a build");
+            let message = "the server could not start the build; try again".to_owned();
+            return send(&mut write, &FromDaemon::Refused { message }).await;
+        }
+    };
+    send(
+        &mut write,
+        &FromDaemon::Checkout {
+            commit: commit.clone(),
+            dir: build.source(),
+        },
+    )
+    .await?;
+    match receive(&mut lines).await? {
+        FromHook::CheckedOut => {}
+        FromHook::CheckoutFailed { error } => {
+            let message = format!("the server could not check out {commit}: {error}");
+            return send(&mut write, &FromDaemon::Refused { message }).await;
+        }
+        FromHook::Push { .. } => return Err(std::io::ErrorKind::InvalidData.into()),
+    }
+    tracing::info!(app = %push.app, build = %build.id, commit = %commit, "build started");
+    let (tx, mut rx) = mpsc::channel::<String>(256);
+    let run = builder.run(&push, &build, &commit, tx);
+    tokio::pin!(run);
+    // The hook never writes again: a read returning means it is gone, and the build stops.
+    let gone = lines.next_line();
+    tokio::pin!(gone);
+    let result = loop {
+        tokio::select! {
+            Some(line) = rx.recv() => send(&mut write, &FromDaemon::Output { line }).await?,
+            result = &mut run => break result,
+            _ = &mut gone => {
+                tracing::info!(app = %push.app, build = %build.id, "pusher went away; build stopped");
+                return Ok(());
+            }
+        }
+    };
+    while let Ok(line) = rx.try_recv() {
+        send(&mut write, &FromDaemon::Output { line }).await?;
+    }
+    tracing::info!(app = %push.app, build = %build.id, ok = result.is_ok(), "build finished");
+    send(&mut write, &FromDaemon::Done { ok: result.is_ok() }).await
+}
+
+// ---- hook side ----
+
+/// `paas-buildserver hook pre-receive`: returns the exit status for git (0 accepts the push).
+pub fn pre_receive() -> i32 {
+    match run_hook() {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(message) => {
+            eprintln!(" !     {message}");
+            1
+        }
+    }
+}
+
+fn run_hook() -> Result<bool, String> {
+    let (Some(socket), Some(token)) = (
+        std::env::var_os(HOOK_SOCKET_ENV),
+        std::env::var(PUSH_TOKEN_ENV).ok(),
+    ) else {
+        return Err("this hook runs only inside a push to paas".to_owned());
+    };
+    let mut updates = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| format!("reading the ref updates: {e}"))?;
+        let mut parts = line.split(' ');
+        if let (Some(old), Some(new), Some(name), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        {
+            updates.push(RefUpdate {
+                old: old.to_owned(),
+                new: new.to_owned(),
+                name: name.to_owned(),
+            });
+        }
+    }
+    let stream = UnixStream::connect(&socket)
+        .map_err(|e| format!("the paas server is not reachable: {e}"))?;
+    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut send = |message: &FromHook| -> Result<(), String> {
+        let mut line = serde_json::to_vec(message).expect("messages serialize");
+        line.push(b'\n');
+        writer
+            .write_all(&line)
+            .map_err(|e| format!("the paas server went away: {e}"))
+    };
+    send(&FromHook::Push { token, updates })?;
+    let mut stderr = std::io::stderr().lock();
+    for line in BufReader::new(stream).lines() {
+        let line = line.map_err(|e| format!("the paas server went away: {e}"))?;
+        let message: FromDaemon =
+            serde_json::from_str(&line).map_err(|e| format!("protocol error: {e}"))?;
+        match message {
+            FromDaemon::Refused { message } => {
+                let _ = writeln!(stderr, " !     {message}");
+                return Ok(false);
+            }
+            FromDaemon::Checkout { commit, dir } => match checkout(&commit, &dir) {
+                Ok(()) => send(&FromHook::CheckedOut)?,
+                Err(e) => send(&FromHook::CheckoutFailed {
+                    error: e.to_string(),
+                })?,
+            },
+            FromDaemon::Output { line } => {
+                let _ = writeln!(stderr, "{line}");
+            }
+            FromDaemon::Done { ok } => return Ok(ok),
+        }
+    }
+    Err("the paas server stopped before the build finished".to_owned())
+}
+
+/// Checks `commit` out into `dir`, reading objects from git's quarantine (the environment git
+/// gives its hooks).
+fn checkout(commit: &str, dir: &std::path::Path) -> Result<(), git2::Error> {
+    let repo = git2::Repository::open_from_env()?;
+    let commit = repo.find_commit(git2::Oid::from_str(commit)?)?;
+    let mut options = git2::build::CheckoutBuilder::new();
+    options.target_dir(dir).force().recreate_missing(true);
+    repo.checkout_tree(commit.as_object(), Some(&mut options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(name: &str, new: &str) -> RefUpdate {
+        RefUpdate {
+            old: ZERO_OID.into(),
+            new: new.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn ref_policy() {
+        let commit = "a".repeat(40);
+        assert!(check_updates(&[update("refs/heads/main", &commit)]).is_ok());
+        assert!(check_updates(&[update("refs/heads/master", &commit)]).is_ok());
+        assert_eq!(
+            check_updates(&[update("refs/heads/feature", &commit)]).map(|_| ()),
+            Err(
+                "only main (or master) deploys; to deploy feature: git push paas feature:main"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            check_updates(&[update("refs/tags/v1", &commit)]).map(|_| ()),
+            Err(
+                "tags are not deployed (refs/tags/v1); push a branch: git push paas main"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            check_updates(&[update("refs/heads/main", ZERO_OID)]).map(|_| ()),
+            Err("deleting main is not allowed".to_owned())
+        );
+        assert!(
+            check_updates(&[
+                update("refs/heads/main", &commit),
+                update("refs/heads/x", &commit)
+            ])
+            .is_err()
+        );
+        assert!(check_updates(&[]).is_err());
+    }
+}

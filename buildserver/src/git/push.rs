@@ -1,0 +1,115 @@
+//! Pushes in flight: one per app at a time (DESIGN §3.5), each with a random token that the
+//! pre-receive hook presents to the daemon to say which push it belongs to.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use paas_share::AppName;
+
+use crate::store::User;
+
+/// What the daemon knows of a push when its hook calls.
+#[derive(Debug, Clone)]
+pub struct Push {
+    pub app_id: String,
+    pub app: AppName,
+    pub user: User,
+}
+
+#[derive(Default)]
+struct Table {
+    /// app id → token of its push in flight.
+    locked: HashMap<String, String>,
+    /// token → push.
+    by_token: HashMap<String, Push>,
+}
+
+#[derive(Clone, Default)]
+pub struct Pushes {
+    table: Arc<Mutex<Table>>,
+}
+
+/// Held while a push runs; dropping it releases the app's lock and retires the token.
+pub struct PushGuard {
+    table: Arc<Mutex<Table>>,
+    pub token: String,
+    app_id: String,
+}
+
+impl Pushes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts a push to `push.app_id`, or `None` if one is already running.
+    pub fn begin(&self, push: Push) -> Option<PushGuard> {
+        let mut table = self.lock();
+        if table.locked.contains_key(&push.app_id) {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the OS random source is available");
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        table.locked.insert(push.app_id.clone(), token.clone());
+        let app_id = push.app_id.clone();
+        table.by_token.insert(token.clone(), push);
+        Some(PushGuard {
+            table: Arc::clone(&self.table),
+            token,
+            app_id,
+        })
+    }
+
+    /// The push a hook's token belongs to.
+    pub fn find(&self, token: &str) -> Option<Push> {
+        self.lock().by_token.get(token).cloned()
+    }
+}
+
+impl Drop for PushGuard {
+    fn drop(&mut self) {
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        table.locked.remove(&self.app_id);
+        table.by_token.remove(&self.token);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paas_share::UserName;
+
+    fn push(app_id: &str) -> Push {
+        Push {
+            app_id: app_id.into(),
+            app: AppName::parse("demo").expect("valid"),
+            user: User {
+                id: "u".into(),
+                name: UserName::parse("alice").expect("valid"),
+                admin: false,
+            },
+        }
+    }
+
+    #[test]
+    fn one_push_per_app_and_tokens_retire() {
+        let pushes = Pushes::default();
+        let first = pushes.begin(push("a")).expect("free");
+        assert!(
+            pushes.begin(push("a")).is_none(),
+            "second push to the same app"
+        );
+        let other = pushes
+            .begin(push("b"))
+            .expect("other apps push in parallel");
+        assert_eq!(
+            pushes.find(&first.token).map(|p| p.app_id),
+            Some("a".to_owned())
+        );
+        let token = first.token.clone();
+        drop(first);
+        assert!(pushes.find(&token).is_none());
+        assert!(pushes.begin(push("a")).is_some());
+        drop(other);
+    }
+}

@@ -1,0 +1,37 @@
+//! The server's SSH host key: ed25519, generated on first start and kept (0600) in the data dir,
+//! so that clients' `known_hosts` entries stay valid across restarts.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::Context;
+use russh::keys::PrivateKey;
+use russh::keys::ssh_key::LineEnding;
+use russh::keys::ssh_key::private::Ed25519Keypair;
+
+pub fn load_or_generate(path: &Path) -> anyhow::Result<PrivateKey> {
+    if path.exists() {
+        return russh::keys::load_secret_key(path, None)
+            .with_context(|| format!("cannot load the SSH host key {}", path.display()));
+    }
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("the OS random source is available");
+    let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+    let pem = key
+        .to_openssh(LineEnding::LF)
+        .context("encoding the SSH host key")?;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(pem.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated the SSH host key");
+    Ok(key)
+}

@@ -1,0 +1,571 @@
+//! The SSH server (russh): public-key auth against the store, exec of git services only, one
+//! push per app, and the channel rules of DESIGN §3.5.
+//!
+//! Each accepted connection runs in its own task with a 30 s login deadline and a per-IP limit.
+//! An exec spawns `git` in its own process group (see `git::receive`); the channel's data feeds its
+//! stdin, its stdout and stderr come back as data and extended data, and only after both are
+//! drained does the client get exit-status, EOF and close, in that order. If the connection is
+//! lost first, the whole process group is killed (SIGTERM, then SIGKILL).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use russh::keys::PrivateKey;
+use russh::server::{Auth, Msg, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, MethodKind, MethodSet};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use super::exec::{self, GitService};
+use super::public_key::PublicKey;
+use crate::data_dir::DataDir;
+use crate::git::push::{Push, PushGuard, Pushes};
+use crate::git::receive::{Spawn, valid_git_protocol};
+use crate::store::{Store, User};
+
+/// How long a client has from connecting to being authenticated.
+const LOGIN_GRACE: Duration = Duration::from_secs(30);
+const MAX_AUTH_ATTEMPTS: usize = 6;
+/// Concurrent connections from one address.
+const MAX_CONNECTIONS_PER_IP: usize = 16;
+/// After SIGTERM, how long a push's processes get before SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// What every connection shares.
+pub struct SshShared {
+    pub store: Store,
+    pub data: DataDir,
+    pub pushes: Pushes,
+    pub max_input_bytes: u64,
+}
+
+pub fn config(host_key: PrivateKey) -> russh::server::Config {
+    russh::server::Config {
+        methods: MethodSet::from(&[MethodKind::PublicKey][..]),
+        keys: vec![host_key],
+        max_auth_attempts: MAX_AUTH_ATTEMPTS,
+        auth_rejection_time: Duration::from_millis(200),
+        auth_rejection_time_initial: Some(Duration::ZERO),
+        inactivity_timeout: Some(Duration::from_secs(3600)),
+        keepalive_interval: Some(Duration::from_secs(30)),
+        keepalive_max: 3,
+        nodelay: true,
+        ..Default::default()
+    }
+}
+
+/// Accepts connections until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    config: russh::server::Config,
+    shared: Arc<SshShared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let config = Arc::new(config);
+    let per_ip: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "ssh accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let Some(slot) = IpSlot::take(&per_ip, peer.ip()) else {
+            tracing::warn!(%peer, "too many ssh connections from this address; refused");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = Connection::new(Arc::clone(&shared), peer);
+        let authenticated = Arc::clone(&connection.authenticated);
+        let config = Arc::clone(&config);
+        tokio::spawn(async move {
+            let _slot = slot;
+            let session = match tokio::time::timeout(
+                LOGIN_GRACE,
+                russh::server::run_stream(config, stream, connection),
+            )
+            .await
+            {
+                Ok(Ok(session)) => session,
+                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "ssh handshake failed"),
+                Err(_) => return tracing::debug!(%peer, "ssh handshake timed out"),
+            };
+            let handle = session.handle();
+            let deadline = tokio::spawn(async move {
+                tokio::time::sleep(LOGIN_GRACE).await;
+                if !authenticated.load(Ordering::SeqCst) {
+                    tracing::info!(%peer, "ssh login timed out");
+                    let _ = handle
+                        .disconnect(
+                            russh::Disconnect::ByApplication,
+                            "login timed out".into(),
+                            String::new(),
+                        )
+                        .await;
+                }
+            });
+            if let Err(e) = session.await {
+                tracing::debug!(%peer, error = %e, "ssh session ended with an error");
+            }
+            deadline.abort();
+        });
+    }
+}
+
+/// One of the connections an address may hold; released on drop.
+struct IpSlot {
+    table: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl IpSlot {
+    fn take(table: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr) -> Option<Self> {
+        let mut counts = table.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(ip).or_default();
+        if *count >= MAX_CONNECTIONS_PER_IP {
+            return None;
+        }
+        *count += 1;
+        Some(Self {
+            table: Arc::clone(table),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut counts = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Kills a process group that is still running when this is dropped (the connection went away).
+struct ProcessGroup {
+    pgid: Pid,
+    exited: AtomicBool,
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if self.exited.load(Ordering::SeqCst) {
+            return;
+        }
+        let pgid = self.pgid;
+        tracing::info!(
+            pgid = pgid.as_raw(),
+            "ssh session lost; stopping its git processes"
+        );
+        let _ = killpg(pgid, Signal::SIGTERM);
+        std::thread::spawn(move || {
+            std::thread::sleep(KILL_GRACE);
+            let _ = killpg(pgid, Signal::SIGKILL);
+        });
+    }
+}
+
+/// The per-connection handler.
+struct Connection {
+    shared: Arc<SshShared>,
+    peer: SocketAddr,
+    user: Option<User>,
+    authenticated: Arc<AtomicBool>,
+    git_protocol: Option<String>,
+    /// Stdin of the process each channel runs, until the client's EOF.
+    stdin: HashMap<ChannelId, mpsc::Sender<Bytes>>,
+    /// Process groups of the channels' commands: dropping the connection kills them.
+    groups: Vec<Arc<ProcessGroup>>,
+}
+
+impl Connection {
+    fn new(shared: Arc<SshShared>, peer: SocketAddr) -> Self {
+        Self {
+            shared,
+            peer,
+            user: None,
+            authenticated: Arc::default(),
+            git_protocol: None,
+            stdin: HashMap::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// Ends a channel with a one-line reason on stderr and exit status 1.
+    fn refuse(session: &mut Session, channel: ChannelId, reason: &str) -> Result<(), russh::Error> {
+        session.channel_success(channel)?;
+        session.extended_data(channel, 1, Bytes::from(format!("paas: {reason}\n")))?;
+        Self::finish(session, channel, 1)
+    }
+
+    /// Refuses a git command the way git shows it: `fatal: remote error: <reason>`.
+    fn refuse_git(
+        session: &mut Session,
+        channel: ChannelId,
+        reason: &str,
+    ) -> Result<(), russh::Error> {
+        session.channel_success(channel)?;
+        let line = format!("ERR {reason}\n");
+        session.data(
+            channel,
+            Bytes::from(format!("{:04x}{line}", line.len() + 4)),
+        )?;
+        Self::finish(session, channel, 1)
+    }
+
+    fn finish(session: &mut Session, channel: ChannelId, status: u32) -> Result<(), russh::Error> {
+        session.exit_status_request(channel, status)?;
+        session.eof(channel)?;
+        session.close(channel)
+    }
+
+    async fn start_git(
+        &mut self,
+        channel: ChannelId,
+        command: exec::GitCommand,
+        session: &mut Session,
+    ) -> Result<(), russh::Error> {
+        let Some(user) = self.user.clone() else {
+            return Self::refuse(session, channel, "not authenticated");
+        };
+        let name = command.app.clone();
+        let lookup = (user.clone(), name.clone());
+        let app = self
+            .shared
+            .store
+            .call(move |db| db.app(&lookup.0, &lookup.1))
+            .await;
+        let app = match app {
+            Ok(Some(app)) => app,
+            Ok(None) => {
+                tracing::info!(user = %user.name, app = %name, "git access refused");
+                return Self::refuse_git(
+                    session,
+                    channel,
+                    &format!("app '{name}' does not exist or you have no access to it"),
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %anyhow::Error::from(e), "store failure during ssh exec");
+                return Self::refuse_git(session, channel, "internal server error");
+            }
+        };
+        let guard: Option<PushGuard> = match command.service {
+            GitService::ReceivePack => {
+                let push = Push {
+                    app_id: app.id.clone(),
+                    app: app.name.clone(),
+                    user: user.clone(),
+                };
+                match self.shared.pushes.begin(push) {
+                    Some(guard) => Some(guard),
+                    None => {
+                        return Self::refuse_git(
+                            session,
+                            channel,
+                            &format!("another push to '{name}' is in progress"),
+                        );
+                    }
+                }
+            }
+            GitService::UploadPack => None,
+        };
+        let spawn = Spawn {
+            data: &self.shared.data,
+            app_id: &app.id,
+            service: command.service,
+            token: guard.as_ref().map(|g| g.token.as_str()),
+            git_protocol: self.git_protocol.as_deref(),
+            max_input_bytes: self.shared.max_input_bytes,
+        };
+        let mut child = match spawn.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot spawn git");
+                return Self::refuse_git(session, channel, "internal server error");
+            }
+        };
+        tracing::info!(user = %user.name, app = %name, service = command.service.subcommand(), peer = %self.peer, "git session started");
+        session.channel_success(channel)?;
+
+        let pgid = Pid::from_raw(
+            child
+                .id()
+                .and_then(|id| i32::try_from(id).ok())
+                .unwrap_or_default(),
+        );
+        let group = Arc::new(ProcessGroup {
+            pgid,
+            exited: AtomicBool::new(false),
+        });
+        self.groups.push(Arc::clone(&group));
+
+        let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(16);
+        self.stdin.insert(channel, stdin_tx);
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        tokio::spawn(async move {
+            while let Some(chunk) = stdin_rx.recv().await {
+                if stdin.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            // Dropping stdin closes it: the client's EOF reaches git.
+        });
+
+        let handle = session.handle();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        tokio::spawn(async move {
+            let _guard = guard;
+            let (out, err) = tokio::join!(
+                pump(stdout, |chunk| {
+                    let handle = handle.clone();
+                    async move { handle.data(channel, chunk).await.is_ok() }
+                }),
+                pump(stderr, |chunk| {
+                    let handle = handle.clone();
+                    async move { handle.extended_data(channel, 1, chunk).await.is_ok() }
+                }),
+            );
+            let status = child.wait().await;
+            group.exited.store(true, Ordering::SeqCst);
+            let code = match status {
+                Ok(status) => status.code().map_or(1, |c| u32::try_from(c).unwrap_or(1)),
+                Err(_) => 1,
+            };
+            tracing::info!(app = %name, code, "git session finished");
+            if out && err {
+                let _ = handle.exit_status_request(channel, code).await;
+                let _ = handle.eof(channel).await;
+                let _ = handle.close(channel).await;
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Copies `reader` to `send` in chunks; false once `send` fails (the client is gone).
+async fn pump<R, F, Fut>(mut reader: R, send: F) -> bool
+where
+    R: AsyncRead + Unpin,
+    F: Fn(Bytes) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => return true,
+            Ok(n) => {
+                if !send(Bytes::copy_from_slice(&buf[..n])).await {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+impl russh::server::Handler for Connection {
+    type Error = russh::Error;
+
+    async fn auth_publickey_offered(
+        &mut self,
+        _user: &str,
+        offer: russh::server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        // Only say yes to keys that could succeed; the user is bound in `auth_publickey`, once the
+        // client has proved it holds the key.
+        Ok(if self.known_key(offer.public_key).await.is_some() {
+            Auth::Accept
+        } else {
+            Auth::reject()
+        })
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        _user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        match self.known_key(key.public_key).await {
+            Some(user) => {
+                tracing::info!(user = %user.name, peer = %self.peer, "ssh login");
+                self.user = Some(user);
+                self.authenticated.store(true, Ordering::SeqCst);
+                Ok(Auth::Accept)
+            }
+            None => Ok(Auth::reject()),
+        }
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        _channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.stdin.contains_key(&channel) {
+            return Self::refuse(session, channel, "one command per channel");
+        }
+        match exec::parse(data) {
+            Ok(command) => self.start_git(channel, command, session).await,
+            Err(refusal) => {
+                tracing::info!(peer = %self.peer, command = %String::from_utf8_lossy(&data[..data.len().min(80)]), "ssh exec refused");
+                Self::refuse(session, channel, &refusal.to_string())
+            }
+        }
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let name = self
+            .user
+            .as_ref()
+            .map_or_else(String::new, |u| format!(" {}", u.name));
+        Self::refuse(
+            session,
+            channel,
+            &format!(
+                "hi{name}! You are authenticated, but paas offers no shell; deploy with `git push`"
+            ),
+        )
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // Client environment never reaches git, except a well-formed protocol version request.
+        if name == "GIT_PROTOCOL" && valid_git_protocol(value) {
+            self.git_protocol = Some(value.to_owned());
+            session.channel_success(channel)
+        } else {
+            session.channel_failure(channel)
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _col_width: u32,
+        _row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        tracing::info!(peer = %self.peer, subsystem = name, "ssh subsystem refused");
+        session.channel_failure(channel)
+    }
+
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single_connection: bool,
+        _x11_auth_protocol: &str,
+        _x11_auth_cookie: &str,
+        _x11_screen_number: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)
+    }
+
+    async fn agent_request(
+        &mut self,
+        _channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
+
+    async fn tcpip_forward(
+        &mut self,
+        _address: &str,
+        _port: &mut u32,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
+
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if let Some(stdin) = self.stdin.get(&channel) {
+            // Waits only while git is not reading: that is the backpressure the client should see.
+            if stdin.send(Bytes::copy_from_slice(data)).await.is_err() {
+                self.stdin.remove(&channel);
+            }
+        }
+        Ok(())
+    }
+
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // Only git's stdin closes; the channel stays open until git's output is drained.
+        self.stdin.remove(&channel);
+        Ok(())
+    }
+}
+
+impl Connection {
+    /// The owner of `key`, if it is registered and of an accepted type.
+    async fn known_key(&self, key: &russh::keys::PublicKey) -> Option<User> {
+        let openssh = key.to_openssh().ok()?;
+        let key = PublicKey::parse(&openssh).ok()?;
+        let fingerprint = key.fingerprint;
+        self.shared
+            .store
+            .call(move |db| db.key_owner(&fingerprint))
+            .await
+            .ok()
+            .flatten()
+    }
+}
