@@ -33,6 +33,8 @@ pub struct TestServer {
     dir: TempDir,
     /// `http://127.0.0.1:PORT`
     pub api: String,
+    /// `127.0.0.1:PORT` of the git-over-SSH listener.
+    pub ssh: String,
     /// The server's stderr, for failure messages.
     log: PathBuf,
 }
@@ -51,6 +53,7 @@ impl TestServer {
             child: None,
             dir,
             api: String::new(),
+            ssh: String::new(),
             log,
         };
         server.launch(extra, env);
@@ -79,8 +82,8 @@ impl TestServer {
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(self.data_dir())
-            // Only the API listens yet; the SSH and router ports appear in URLs as configured.
-            .args(["--api-listen", "127.0.0.1:0"])
+            // The router does not listen yet; its port appears in URLs as configured.
+            .args(["--api-listen", "127.0.0.1:0", "--ssh-listen", "127.0.0.1:0"])
             .arg("--ready-file")
             .arg(self.ready_file())
             .args(extra)
@@ -115,6 +118,7 @@ impl TestServer {
                 let ready: serde_json::Value =
                     serde_json::from_str(&text).expect("ready file is JSON");
                 self.api = format!("http://{}", ready["api"].as_str().expect("api address"));
+                self.ssh = ready["ssh"].as_str().expect("ssh address").to_owned();
                 return;
             }
             if let Some(status) = self
