@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use paas_buildserver::api::{self, AppState, PublicUrls};
+use paas_buildserver::build::live::LiveBuilds;
 use paas_buildserver::build::{self, Builder, stack};
 use paas_buildserver::config::{Config, DataDirArgs, ServeArgs};
 use paas_buildserver::container::Runtime;
@@ -201,9 +202,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::set_permissions(data.hook_socket(), std::fs::Permissions::from_mode(0o600))?;
     let (api_addr, ssh_addr) = (api_listener.local_addr()?, ssh_listener.local_addr()?);
 
+    let live_builds = LiveBuilds::default();
     let state = AppState {
         store: store.clone(),
         data: data.clone(),
+        builds: live_builds.clone(),
         urls: Arc::new(PublicUrls {
             domain: config.domain.clone(),
             ssh_port: ssh_addr.port(),
@@ -213,6 +216,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let pushes = Pushes::default();
     let builder = Arc::new(Builder {
         store: store.clone(),
+        live: live_builds.clone(),
         data: data.clone(),
         runtime: Runtime {
             state_dir: data.root().join("run/runc"),

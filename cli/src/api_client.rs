@@ -62,6 +62,21 @@ impl ApiClient {
         self.finish("DELETE", path, response)
     }
 
+    /// A streamed text body (build output), read as it arrives, with no overall time limit.
+    pub fn stream(&self, path: &str) -> Result<impl std::io::Read + use<>, CliError> {
+        let request = self
+            .authorized(self.agent.get(self.url(path)))
+            .config()
+            .timeout_global(None)
+            .build();
+        let mut response = request.call().map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(self.api_error(&mut response, "GET", path));
+        }
+        Ok(response.into_body().into_reader())
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.host)
     }
@@ -82,17 +97,7 @@ impl ApiClient {
         let mut response = response.map_err(|e| self.unreachable(e))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
-            let error = response
-                .body_mut()
-                .read_json::<ApiError>()
-                .unwrap_or_else(|_| ApiError {
-                    id: "http_error".to_owned(),
-                    message: format!("the server answered {method} {path} with HTTP {status}"),
-                    hint: None,
-                });
-            let mut failure = CliError::new(&error.id, error.message);
-            failure.hint = error.hint;
-            return Err(failure);
+            return Err(self.api_error(&mut response, method, path));
         }
         if status == 204 {
             return serde_json::from_value(serde_json::Value::Null)
@@ -102,6 +107,27 @@ impl ApiClient {
             .body_mut()
             .read_json::<T>()
             .map_err(|e| self.bad_response(e))
+    }
+
+    /// The API's error body as a [`CliError`], or a generic one when the body is not ours.
+    fn api_error(
+        &self,
+        response: &mut http::Response<ureq::Body>,
+        method: &str,
+        path: &str,
+    ) -> CliError {
+        let status = response.status().as_u16();
+        let error = response
+            .body_mut()
+            .read_json::<ApiError>()
+            .unwrap_or_else(|_| ApiError {
+                id: "http_error".to_owned(),
+                message: format!("the server answered {method} {path} with HTTP {status}"),
+                hint: None,
+            });
+        let mut failure = CliError::new(&error.id, error.message);
+        failure.hint = error.hint;
+        failure
     }
 
     fn unreachable(&self, e: ureq::Error) -> CliError {

@@ -5,7 +5,9 @@ use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{apps, completions, config, git, keys, login, logout, releases, whoami};
+use crate::commands::{
+    apps, builds, completions, config, git, keys, login, logout, releases, whoami,
+};
 use crate::printer::ColorChoice;
 
 const EXAMPLES: &str = "\
@@ -55,6 +57,7 @@ pub enum Command {
     Destroy(apps::destroy::Args),
     Git(git::Args),
     Keys(keys::Args),
+    Builds(builds::Args),
     Config(config::Args),
     Releases(releases::Args),
     /// Roll back to an earlier release (same as `releases rollback`)

@@ -16,7 +16,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{apps, completions, config, git, keys, login, logout, releases, whoami};
+use crate::commands::{
+    apps, builds, completions, config, git, keys, login, logout, releases, whoami,
+};
 use crate::context::Ctx;
 use crate::error::ExitStatus;
 use crate::printer::Printer;
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::Destroy(args) => apps::destroy::run(args, &ctx),
         Command::Git(args) => git::run(args, &ctx),
         Command::Keys(args) => keys::run(args, &ctx),
+        Command::Builds(args) => builds::run(args, &ctx),
         Command::Config(args) => config::run(args, &ctx),
         Command::Releases(args) => releases::run(args, &ctx),
         Command::Rollback(args) => releases::rollback::run(args, &ctx),

@@ -6,6 +6,7 @@
 
 mod account;
 mod apps;
+mod builds;
 mod config_vars;
 mod formation;
 mod openapi;
@@ -27,6 +28,7 @@ use paas_share::{ApiError, AppName};
 use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 
+use crate::build::live::LiveBuilds;
 use crate::data_dir::DataDir;
 use crate::store::{AppRecord, Store, StoreError, User};
 use crate::token;
@@ -39,6 +41,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub store: Store,
     pub data: DataDir,
+    /// Output of the builds running now.
+    pub builds: LiveBuilds,
     pub urls: Arc<PublicUrls>,
 }
 
@@ -91,6 +95,9 @@ fn routes() -> Routes {
     .add("get", "/apps/{app}", apps::info)
     .add("patch", "/apps/{app}", apps::rename)
     .add("delete", "/apps/{app}", apps::destroy)
+    .add("get", "/apps/{app}/builds", builds::list)
+    .add("get", "/apps/{app}/builds/{id}", builds::info)
+    .add("get", "/apps/{app}/builds/{id}/output", builds::output)
     .add("get", "/apps/{app}/config-vars", config_vars::show)
     .add("patch", "/apps/{app}/config-vars", config_vars::update)
     .add("get", "/apps/{app}/releases", releases::list)

@@ -11,6 +11,7 @@ use paas_share::{AppName, UserName};
 use tower::ServiceExt;
 
 use super::{AppState, PublicUrls, openapi, route_table, router};
+use crate::build::live::LiveBuilds;
 use crate::data_dir::DataDir;
 use crate::store::{BuildEnd, Db, NewRelease, Store, User};
 use crate::token;
@@ -32,6 +33,7 @@ async fn fixture() -> Fixture {
     let state = AppState {
         store: Store::new(db),
         data: DataDir::new(dir.path().to_owned()),
+        builds: LiveBuilds::default(),
         urls: Arc::new(PublicUrls {
             domain: "localhost".into(),
             ssh_port: 2222,

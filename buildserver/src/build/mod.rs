@@ -6,6 +6,7 @@
 //! this module's verdict, and releases come from images (the OCI step).
 
 pub mod buildpacks;
+pub mod live;
 pub mod process_types;
 pub mod stack;
 
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use self::live::LiveBuilds;
 use crate::container::{Exit, Mount, Runtime, Spec};
 use crate::data_dir::DataDir;
 use crate::git::push::Push;
@@ -33,6 +35,7 @@ pub struct Limits {
 
 pub struct Builder {
     pub store: Store,
+    pub live: LiveBuilds,
     pub data: DataDir,
     pub runtime: Runtime,
     pub limits: Limits,
@@ -67,19 +70,22 @@ impl Failure {
     }
 }
 
-/// Output of a running build: lines go to the push (live) and to the build's record.
-struct Output {
-    live: mpsc::Sender<String>,
+/// Output of a running build: lines go to the push, to late readers, and to the build's record.
+struct Output<'a> {
+    id: &'a str,
+    push: mpsc::Sender<String>,
+    readers: &'a LiveBuilds,
     all: String,
 }
 
-impl Output {
+impl Output<'_> {
     async fn line(&mut self, line: impl Into<String>) {
         let line = line.into();
         self.all.push_str(&line);
         self.all.push('\n');
+        self.readers.line(self.id, &line);
         // The pusher may be gone; the build still finishes its record.
-        let _ = self.live.send(line).await;
+        let _ = self.push.send(line).await;
     }
 }
 
@@ -109,8 +115,15 @@ impl Builder {
         commit: &str,
         live: mpsc::Sender<String>,
     ) -> Result<BTreeMap<String, String>, Failure> {
+        self.live.start(&build.id);
+        let _finished = LiveGuard {
+            live: &self.live,
+            id: &build.id,
+        };
         let mut out = Output {
-            live,
+            id: &build.id,
+            push: live,
+            readers: &self.live,
             all: String::new(),
         };
         let started = Instant::now();
@@ -168,7 +181,7 @@ impl Builder {
         &self,
         push: &Push,
         build: &BuildDir,
-        out: &mut Output,
+        out: &mut Output<'_>,
     ) -> Result<(String, BTreeMap<String, String>), Failure> {
         let rootfs = stack::rootfs(&self.data).ok_or_else(|| {
             Failure::new("stack", "this server has no build stack yet.\nAn operator must run: paas-buildserver stack build")
@@ -333,6 +346,18 @@ impl Builder {
             ));
         }
         Ok((buildpack, types))
+    }
+}
+
+/// Ends a build's live stream however `run` ends, cancellation included.
+struct LiveGuard<'a> {
+    live: &'a LiveBuilds,
+    id: &'a str,
+}
+
+impl Drop for LiveGuard<'_> {
+    fn drop(&mut self) {
+        self.live.finish(self.id);
     }
 }
 

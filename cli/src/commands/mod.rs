@@ -2,6 +2,7 @@
 //! share logic through the crate's modules, never by calling each other.
 
 pub mod apps;
+pub mod builds;
 pub mod completions;
 pub mod config;
 pub mod git;

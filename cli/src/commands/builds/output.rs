@@ -1,0 +1,44 @@
+//! `paas builds output [ID]`: a build's full output; follows a running build until it ends.
+
+use std::io::Write;
+
+use paas_share::models::Build;
+
+use crate::api_client::path_segment;
+use crate::context::Ctx;
+use crate::error::CliError;
+
+/// Print a build's output (the latest build by default)
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The build's id [default: the latest build]
+    id: Option<String>,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let app = ctx.app()?;
+    let client = ctx.client()?;
+    let id = match args.id {
+        Some(id) => id,
+        None => {
+            let builds: Vec<Build> = client.get(&format!("/apps/{app}/builds"))?;
+            builds.into_iter().next().map(|b| b.id).ok_or_else(|| {
+                CliError::new("not_found", format!("{app} has no builds yet"))
+                    .hint("deploy with `git push paas main`")
+            })?
+        }
+    };
+    let mut body = client.stream(&format!("/apps/{app}/builds/{}/output", path_segment(&id)))?;
+    let mut stdout = std::io::stdout().lock();
+    // Copied in chunks as they arrive, so a running build shows up live.
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = std::io::Read::read(&mut body, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        stdout.write_all(&buf[..n])?;
+        stdout.flush()?;
+    }
+    Ok(())
+}
