@@ -145,7 +145,8 @@ impl TestServer {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn pid(&self) -> Pid {
+    /// PID of the server process.
+    pub fn pid(&self) -> Pid {
         Pid::from_raw(
             i32::try_from(self.child.as_ref().expect("server running").id()).expect("pid fits"),
         )
@@ -167,6 +168,67 @@ impl TestServer {
         assert!(self.child.is_none(), "stop the server first");
         self.launch(&[], &[]);
     }
+}
+
+/// A build stack for a test server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stack {
+    /// The host's static busybox: built in milliseconds, enough for static and Procfile apps.
+    Busybox,
+    /// Debian bookworm with python and node: built once (minutes, downloads from Debian) into
+    /// `$XDG_CACHE_HOME/paas-tests/bookworm` and shared by every test and run.
+    Bookworm,
+}
+
+impl TestServer {
+    /// Gives the server a default stack.
+    pub fn install_stack(&self, stack: Stack) {
+        match stack {
+            Stack::Busybox => {
+                let output = Command::new(&self.bin)
+                    .args(["stack", "build", "--recipe", "busybox", "--data-dir"])
+                    .arg(self.data_dir())
+                    .output()
+                    .expect("run stack build");
+                assert!(
+                    output.status.success(),
+                    "stack build failed:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            Stack::Bookworm => {
+                let cache = bookworm_stack(&self.bin);
+                std::fs::create_dir_all(self.data_dir().join("stacks")).expect("stacks dir");
+                std::os::unix::fs::symlink(cache, self.data_dir().join("stacks/default"))
+                    .expect("link the stack");
+            }
+        }
+    }
+}
+
+/// The cached Debian stack (its `stacks/default` dir), built on first use under a lock.
+fn bookworm_stack(bin: &Path) -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"))
+        .join("paas-tests/bookworm");
+    std::fs::create_dir_all(&cache).expect("cache dir");
+    let lock = std::fs::File::create(cache.join(".lock")).expect("lock file");
+    let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .expect("lock the stack cache");
+    let stack = cache.join("stacks/default");
+    if !stack.join("stack.json").is_file() {
+        let status = Command::new(bin)
+            .args(["stack", "build", "--recipe", "bookworm", "--data-dir"])
+            .arg(&cache)
+            .status()
+            .expect("run stack build");
+        assert!(
+            status.success(),
+            "building the Debian stack failed (needs debootstrap and deb.debian.org)"
+        );
+    }
+    stack
 }
 
 impl Drop for TestServer {
@@ -248,6 +310,88 @@ impl CliEnv {
     }
 }
 
+/// Fixed identity and dates, so that fixture commits have the same ids in every run.
+const GIT_ENV: &[(&str, &str)] = &[
+    ("GIT_AUTHOR_NAME", "Test"),
+    ("GIT_AUTHOR_EMAIL", "test@example.com"),
+    ("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z"),
+    ("GIT_COMMITTER_NAME", "Test"),
+    ("GIT_COMMITTER_EMAIL", "test@example.com"),
+    ("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"),
+    ("GIT_CONFIG_NOSYSTEM", "1"),
+];
+
+impl CliEnv {
+    /// `~/.ssh/id_ed25519`, generated on first use.
+    pub fn ssh_key(&self) -> PathBuf {
+        let key = self.home().join(".ssh/id_ed25519");
+        if !key.exists() {
+            std::fs::create_dir_all(key.parent().expect("dir")).expect("mkdir .ssh");
+            let status = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", "test@paas", "-f"])
+                .arg(&key)
+                .status()
+                .expect("ssh-keygen");
+            assert!(status.success());
+        }
+        key
+    }
+
+    /// A git command run in `dir` with this user's SSH key and no host key checks.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> Command {
+        let ssh = format!(
+            "ssh -i {} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+            self.ssh_key().display()
+        );
+        let mut cmd = Command::new("git");
+        cmd.args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("GIT_SSH_COMMAND", ssh)
+            .envs(GIT_ENV.iter().copied())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Copies fixture app `name` (tests/fixtures/apps/NAME) into HOME and commits it on `main`.
+    pub fn app_repo(&self, name: &str) -> PathBuf {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/apps")
+            .join(name);
+        assert!(source.is_dir(), "no fixture app {name}");
+        let repo = self.home().join(name);
+        copy_tree(&source, &repo);
+        for args in [
+            &["init", "-q", "-b", "main"][..],
+            &["add", "-A"],
+            &["commit", "-q", "-m", name],
+        ] {
+            let output = self.git(&repo, args).output().expect("git");
+            assert!(
+                output.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        repo
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read fixture") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
 /// Exit code, stdout and stderr in one text, with run-specific values redacted: ports, ids,
 /// timestamps, tokens, fingerprints and temp paths.
 pub fn transcript(output: &Output) -> String {
@@ -275,6 +419,8 @@ pub fn redact(text: &str) -> String {
             (r"SHA256:[A-Za-z0-9+/]{43}", "SHA256:[FINGERPRINT]"),
             (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
             (r"/tmp/\.tmp[A-Za-z0-9]+", "[TEMP]"),
+            (r"in \d+\.\ds\b", "in [SECONDS]"),
+            (r" +\n", "\n"),
         ]
         .into_iter()
         .map(|(re, with)| (Regex::new(re).expect("valid regex"), with))

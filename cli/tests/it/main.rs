@@ -3,6 +3,7 @@
 
 mod completions;
 mod errors;
+mod push;
 mod workflow;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,359 @@
+//! Tests for `git push paas main` with the real git and OpenSSH clients: builds on the busybox
+//! stack (fast), refusals by the SSH server and the hook, and failing builds.
+
+use std::path::Path;
+use std::process::Output;
+
+use paas_tests::{CliEnv, Stack, TestServer, transcript};
+use serde_json::Value;
+
+use super::{logged_in, paas_bin, server_bin};
+
+/// A logged-in CLI with its SSH key registered, against a server with the busybox stack.
+fn pushable() -> (TestServer, CliEnv) {
+    let (server, cli) = logged_in();
+    server.install_stack(Stack::Busybox);
+    cli.ssh_key();
+    cli.ok(&["keys", "add"]);
+    (server, cli)
+}
+
+fn run_in(cli: &CliEnv, dir: &Path, args: &[&str]) -> String {
+    let output = cli
+        .command(args)
+        .current_dir(dir)
+        .output()
+        .expect("run paas");
+    assert!(
+        output.status.success(),
+        "paas {args:?}:\n{}",
+        transcript(&output)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+fn push(cli: &CliEnv, repo: &Path, args: &[&str]) -> Output {
+    cli.git(repo, &[&["push", "paas"][..], args].concat())
+        .output()
+        .expect("git push")
+}
+
+/// The commit `main` points at on the server, if any.
+fn remote_main(cli: &CliEnv, repo: &Path) -> Option<String> {
+    let output = cli
+        .git(repo, &["ls-remote", "paas", "refs/heads/main"])
+        .output()
+        .expect("ls-remote");
+    assert!(
+        output.status.success(),
+        "ls-remote: {}",
+        transcript(&output)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
+}
+
+fn head(cli: &CliEnv, repo: &Path) -> String {
+    let output = cli
+        .git(repo, &["rev-parse", "HEAD"])
+        .output()
+        .expect("rev-parse");
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+fn builds(cli: &CliEnv, repo: &Path) -> Vec<Value> {
+    let out = run_in(cli, repo, &["builds", "--json"]);
+    serde_json::from_str::<Value>(&out)
+        .expect("JSON")
+        .as_array()
+        .expect("list")
+        .clone()
+}
+
+#[test]
+fn procfile_app_builds_and_main_moves() {
+    let (_server, cli) = pushable();
+    let repo = cli.app_repo("procfile");
+    run_in(&cli, &repo, &["create", "proc-app"]);
+    let output = push(&cli, &repo, &["main"]);
+    assert!(output.status.success(), "{}", transcript(&output));
+    insta::assert_snapshot!("push_procfile", transcript(&output));
+    assert_eq!(remote_main(&cli, &repo), Some(head(&cli, &repo)));
+
+    let builds = builds(&cli, &repo);
+    assert_eq!(builds.len(), 1);
+    assert_eq!(builds[0]["status"], "succeeded");
+    assert_eq!(builds[0]["buildpack"], "procfile");
+    assert_eq!(builds[0]["commit"], head(&cli, &repo).as_str());
+    assert_eq!(
+        builds[0]["process_types"]["worker"],
+        "sh -c \"echo working\""
+    );
+    let output = run_in(&cli, &repo, &["builds", "output"]);
+    assert!(
+        output.contains("-----> Procfile app detected\n"),
+        "{output}"
+    );
+    assert!(
+        output.contains("-----> Discovering process types: web, worker\n"),
+        "{output}"
+    );
+    let id = builds[0]["id"].as_str().expect("id");
+    assert!(run_in(&cli, &repo, &["builds", "info", id]).contains("Buildpack: procfile"));
+}
+
+#[test]
+fn static_app_builds() {
+    let (_server, cli) = pushable();
+    let repo = cli.app_repo("static");
+    run_in(&cli, &repo, &["create", "site"]);
+    let output = push(&cli, &repo, &["main"]);
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("remote: -----> Static site detected"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("remote:        Serving public/ (1 files)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        builds(&cli, &repo)[0]["process_types"]["web"],
+        "busybox httpd -f -v -p $PORT -h /app/public"
+    );
+}
+
+#[test]
+fn failing_detect_rejects_the_push_and_keeps_main() {
+    let (_server, cli) = pushable();
+    let repo = cli.app_repo("no-buildpack");
+    run_in(&cli, &repo, &["create", "nothing"]);
+    let output = push(&cli, &repo, &["main"]);
+    assert!(!output.status.success());
+    insta::assert_snapshot!("push_no_buildpack", transcript(&output));
+    assert_eq!(remote_main(&cli, &repo), None, "main did not move");
+    // The same commit builds again on the next push.
+    assert!(!push(&cli, &repo, &["main"]).status.success());
+    let builds = builds(&cli, &repo);
+    assert_eq!(builds.len(), 2);
+    assert!(builds.iter().all(|b| b["status"] == "failed"));
+    assert!(
+        builds[0]["failure"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("detect: ")),
+        "{}",
+        builds[0]
+    );
+}
+
+#[test]
+fn failing_compile_and_bad_buildpack_names() {
+    let (_server, cli) = pushable();
+    // The nodejs buildpack on a stack without node fails in compile.
+    let repo = cli.app_repo("nodejs");
+    run_in(&cli, &repo, &["create", "node-on-busybox"]);
+    let output = push(&cli, &repo, &["main"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("remote:  !     This stack has no npm. Build the Debian stack: paas-buildserver stack build"), "{stderr}");
+    assert!(
+        stderr
+            .contains("remote:  !     Push rejected: the build failed at step `compile (nodejs)`."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("! [remote rejected] main -> main (pre-receive hook declined)"),
+        "{stderr}"
+    );
+
+    run_in(&cli, &repo, &["config", "set", "BUILDPACK=ruby"]);
+    let output = push(&cli, &repo, &["main"]);
+    insta::assert_snapshot!("push_unknown_buildpack", transcript(&output));
+    assert_eq!(remote_main(&cli, &repo), None);
+}
+
+#[test]
+fn a_bad_procfile_names_the_line() {
+    let (_server, cli) = pushable();
+    let repo = cli.app_repo("bad-procfile");
+    run_in(&cli, &repo, &["create", "bad-procfile"]);
+    let output = push(&cli, &repo, &["main"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("remote:  !     Push rejected: the build failed at step `procfile`."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "remote:  !     Procfile line 1: expected `type: command`, got \"web python app.py\""
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_hook_refuses_other_refs() {
+    let (_server, cli) = pushable();
+    let repo = cli.app_repo("procfile");
+    run_in(&cli, &repo, &["create", "refs-app"]);
+    insta::assert_snapshot!(
+        "push_other_branch",
+        transcript(&push(&cli, &repo, &["main:feature"]))
+    );
+    assert!(
+        cli.git(&repo, &["tag", "v1"])
+            .status()
+            .expect("tag")
+            .success()
+    );
+    insta::assert_snapshot!("push_tag", transcript(&push(&cli, &repo, &["v1"])));
+    assert!(push(&cli, &repo, &["main"]).status.success());
+    let output = push(&cli, &repo, &[":main"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("deletion prohibited") || stderr.contains("deleting main is not allowed"),
+        "{stderr}"
+    );
+    assert_eq!(remote_main(&cli, &repo), Some(head(&cli, &repo)));
+    // master deploys like main.
+    assert!(push(&cli, &repo, &["main:master"]).status.success());
+}
+
+#[test]
+fn push_without_a_stack_names_the_command() {
+    let (_server, cli) = logged_in();
+    cli.ssh_key();
+    cli.ok(&["keys", "add"]);
+    let repo = cli.app_repo("procfile");
+    run_in(&cli, &repo, &["create", "no-stack"]);
+    let output = push(&cli, &repo, &["main"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("remote:  !     this server has no build stack yet."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("remote:  !     An operator must run: paas-buildserver stack build"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn access_is_checked_by_key_and_app() {
+    let (server, alice) = pushable();
+    let repo = alice.app_repo("procfile");
+    run_in(&alice, &repo, &["create", "alices-app"]);
+
+    // A key nobody registered.
+    let stranger = CliEnv::new(paas_bin(), &server.api);
+    let theirs = stranger.app_repo("procfile");
+    let url = String::from_utf8(
+        alice
+            .git(&repo, &["remote", "get-url", "paas"])
+            .output()
+            .expect("url")
+            .stdout,
+    )
+    .expect("utf-8");
+    assert!(
+        stranger
+            .git(&theirs, &["remote", "add", "paas", url.trim()])
+            .status()
+            .expect("git")
+            .success()
+    );
+    let output = push(&stranger, &theirs, &["main"]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("Permission denied (publickey)"),
+        "{}",
+        transcript(&output)
+    );
+
+    // A registered user without access to the app.
+    let output = std::process::Command::new(server_bin())
+        .args(["user", "create", "bob", "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .expect("user create");
+    let bob = CliEnv::new(paas_bin(), &server.api);
+    bob.login(String::from_utf8(output.stdout).expect("utf-8").trim());
+    bob.ssh_key();
+    bob.ok(&["keys", "add"]);
+    let output = push(&bob, &theirs_with_key(&bob, url.trim()), &["main"]);
+    assert!(!output.status.success());
+    insta::assert_snapshot!("push_no_access", transcript(&output));
+    assert_eq!(remote_main(&alice, &repo), None);
+}
+
+fn theirs_with_key(cli: &CliEnv, url: &str) -> std::path::PathBuf {
+    let repo = cli.app_repo("procfile");
+    assert!(
+        cli.git(&repo, &["remote", "add", "paas", url])
+            .status()
+            .expect("git")
+            .success()
+    );
+    repo
+}
+
+#[test]
+fn a_push_larger_than_the_limit_is_refused() {
+    let server = TestServer::start_with(&server_bin(), &["--max-push-bytes", "200000"], &[]);
+    server.install_stack(Stack::Busybox);
+    let cli = CliEnv::new(paas_bin(), &server.api);
+    cli.login(&server.admin_token());
+    cli.ssh_key();
+    cli.ok(&["keys", "add"]);
+    let repo = cli.app_repo("procfile");
+    let mut noise = vec![0u8; 1024 * 1024];
+    getrandom(&mut noise);
+    std::fs::write(repo.join("noise.bin"), &noise).expect("write");
+    assert!(
+        cli.git(&repo, &["add", "noise.bin"])
+            .status()
+            .expect("git")
+            .success()
+    );
+    assert!(
+        cli.git(&repo, &["commit", "-q", "-m", "noise"])
+            .status()
+            .expect("git")
+            .success()
+    );
+    run_in(&cli, &repo, &["create", "big"]);
+    let output = push(&cli, &repo, &["main"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("pack exceeds maximum allowed size"),
+        "{stderr}"
+    );
+    assert_eq!(remote_main(&cli, &repo), None);
+}
+
+/// Incompressible bytes without another dependency: SplitMix64 from the clock.
+fn getrandom(buf: &mut [u8]) {
+    let mut x = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as u64;
+    for chunk in buf.chunks_mut(8) {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+    }
+}
