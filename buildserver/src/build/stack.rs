@@ -76,47 +76,57 @@ pub fn build(data: &DataDir, recipe: Recipe) -> anyhow::Result<PathBuf> {
     Ok(target.join("rootfs"))
 }
 
+/// Debian minbase by debootstrap, then the recipe's packages by apt inside it (debootstrap's own
+/// `--include` resolver cannot install npm's dependency tree).
 fn debootstrap(rootfs: &Path) -> anyhow::Result<()> {
-    let packages: Vec<&str> = BOOKWORM_PACKAGES
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
-    eprintln!(
-        "-----> debootstrap bookworm (minbase) with {}",
-        packages.join(", ")
-    );
-    let mut child = Command::new("debootstrap")
-        .arg("--variant=minbase")
-        .arg(format!("--include={}", packages.join(",")))
-        .arg("bookworm")
-        .arg(rootfs)
-        .arg(DEBIAN_MIRROR)
+    let packages: Vec<&str> =
+        BOOKWORM_PACKAGES.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    eprintln!("-----> debootstrap bookworm (minbase)");
+    let mut debootstrap = Command::new("debootstrap");
+    debootstrap.arg("--variant=minbase").arg("bookworm").arg(rootfs).arg(DEBIAN_MIRROR);
+    run_step(&mut debootstrap, "debootstrap (apt-get install debootstrap)")?;
+    // Name resolution for apt inside the new root; replaced by the host's file at run time.
+    std::fs::copy("/etc/resolv.conf", rootfs.join("etc/resolv.conf")).context("copying /etc/resolv.conf")?;
+    eprintln!("-----> apt-get install {}", packages.join(" "));
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new("chroot");
+        cmd.arg(rootfs)
+            .arg("apt-get")
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .env("LANG", "C.UTF-8");
+        cmd
+    };
+    run_step(&mut apt(&["update", "-q"]), "apt-get update in the stack")?;
+    let mut install = apt(&["install", "-y", "-q", "--no-install-recommends"]);
+    install.args(&packages);
+    run_step(&mut install, "apt-get install in the stack")?;
+    run_step(&mut apt(&["clean"]), "apt-get clean in the stack")?;
+    let lists = rootfs.join("var/lib/apt/lists");
+    if lists.exists() {
+        std::fs::remove_dir_all(&lists)?;
+        std::fs::create_dir_all(&lists)?;
+    }
+    std::fs::write(rootfs.join("etc/resolv.conf"), "")?;
+    Ok(())
+}
+
+/// Runs one step of a stack build, indenting its output under the step's heading.
+fn run_step(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .context("cannot run debootstrap (apt-get install debootstrap)")?;
-    for line in BufReader::new(child.stdout.take().expect("piped"))
-        .lines()
-        .map_while(Result::ok)
-    {
+        .with_context(|| format!("cannot run {what}"))?;
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines().map_while(Result::ok) {
         eprintln!("       {line}");
     }
     let status = child.wait()?;
     if !status.success() {
-        bail!("debootstrap failed ({status}); see the lines above");
-    }
-    // Package caches and lists are build-time only.
-    for dir in ["var/cache/apt/archives", "var/lib/apt/lists"] {
-        let path = rootfs.join(dir);
-        if let Ok(entries) = std::fs::read_dir(&path) {
-            for entry in entries.flatten() {
-                if entry.path().is_file() {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
-        }
+        bail!("{what} failed ({status}); see the lines above");
     }
     Ok(())
 }

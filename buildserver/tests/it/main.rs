@@ -3,6 +3,7 @@
 
 mod api;
 mod daemon;
+mod ssh;
 
 use std::path::Path;
 

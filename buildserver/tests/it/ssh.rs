@@ -1,0 +1,225 @@
+//! Tests for the SSH server with a raw SSH client (russh): what exec requests are refused, that
+//! refusals spawn nothing, channel message order, and which channel requests are declined.
+
+use std::sync::Arc;
+
+use russh::client::{self, Handle};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::{ChannelMsg, Disconnect};
+use serde_json::json;
+
+use super::{Http, server};
+
+struct AnyHost;
+
+impl client::Handler for AnyHost {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, _key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+/// A fresh ed25519 key registered for the admin, as (private key path, temp dir).
+fn registered_key(http: &Http) -> (std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("id_ed25519");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&path)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let public = std::fs::read_to_string(path.with_extension("pub")).expect("public key");
+    assert_eq!(http.send("POST", "/account/keys", &json!({"public_key": public})).0, 201);
+    (path, dir)
+}
+
+async fn connect(addr: &str, key: &std::path::Path) -> Handle<AnyHost> {
+    let mut session = client::connect(Arc::new(client::Config::default()), addr, AnyHost).await.expect("connect");
+    let key = russh::keys::load_secret_key(key, None).expect("load key");
+    let auth = session.authenticate_publickey("git", PrivateKeyWithHashAlg::new(Arc::new(key), None)).await.expect("auth");
+    assert!(auth.success(), "the registered key logs in");
+    session
+}
+
+/// What one exec produced.
+#[derive(Debug, Default)]
+struct Run {
+    stdout: Vec<u8>,
+    stderr: String,
+    exit: Option<u32>,
+    /// Message kinds in arrival order.
+    order: Vec<&'static str>,
+}
+
+async fn exec(session: &Handle<AnyHost>, command: &[u8], env: Option<(&str, &str)>, stdin: &[u8]) -> Run {
+    let mut channel = session.channel_open_session().await.expect("open channel");
+    if let Some((name, value)) = env {
+        channel.set_env(false, name, value).await.expect("env");
+    }
+    channel.exec(true, command.to_vec()).await.expect("exec");
+    if !stdin.is_empty() {
+        channel.data(stdin).await.expect("data");
+    }
+    channel.eof().await.expect("eof");
+    let mut run = Run::default();
+    while let Some(message) = channel.wait().await {
+        match message {
+            ChannelMsg::Data { data } => {
+                run.order.push("data");
+                run.stdout.extend_from_slice(&data);
+            }
+            ChannelMsg::ExtendedData { data, .. } => {
+                run.order.push("stderr");
+                run.stderr.push_str(&String::from_utf8_lossy(&data));
+            }
+            ChannelMsg::ExitStatus { exit_status } => {
+                run.order.push("exit-status");
+                run.exit = Some(exit_status);
+            }
+            ChannelMsg::Success => run.order.push("success"),
+            ChannelMsg::Failure => run.order.push("failure"),
+            ChannelMsg::Eof => run.order.push("eof"),
+            ChannelMsg::Close => {
+                run.order.push("close");
+                break;
+            }
+            _ => {}
+        }
+    }
+    run
+}
+
+/// Children of the server process, across all its threads.
+fn children(pid: i32) -> Vec<String> {
+    let mut all = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks").flatten() {
+        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        all.extend(text.split_whitespace().map(str::to_owned));
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_exec_requests_spawn_nothing() {
+    let server = server();
+    let http = Http::admin(&server);
+    assert_eq!(http.send("POST", "/apps", &json!({"name": "demo"})).0, 201);
+    let (key, _dir) = registered_key(&http);
+    let session = connect(&server.ssh, &key).await;
+    let long = format!("git-receive-pack '{}'", "a".repeat(10 * 1024));
+    let bad_paths: Vec<&[u8]> = vec![
+        b"git-receive-pack '../../etc'",
+        b"git-receive-pack '..'",
+        b"git-receive-pack '/etc/passwd'",
+        b"git-receive-pack 'a/b'",
+        b"git-receive-pack 'App'",
+        b"git-receive-pack 'app;id'",
+        b"git-receive-pack '$(id)'",
+        b"git-receive-pack '--upload-pack=x'",
+        b"git-receive-pack demo",
+        b"git-receive-pack 'demo",
+        b"git-receive-pack 'demo' extra",
+        b"git-receive-pack 'demo\0'",
+        b"git-receive-pack 'demo\n'",
+        "git-receive-pack 'dеmo'".as_bytes(),
+        long.as_bytes(),
+    ];
+    let repos_before = std::fs::read_dir(server.data_dir().join("repos")).expect("repos").count();
+    for command in bad_paths {
+        let run = exec(&session, command, None, b"").await;
+        assert_eq!(run.exit, Some(1), "{:?}", String::from_utf8_lossy(command));
+        assert!(run.stderr.starts_with("paas: invalid repository path: use '<app>.git'"), "{}", run.stderr);
+        assert_eq!(run.order, ["success", "stderr", "exit-status", "eof", "close"]);
+    }
+    for command in [&b"ls"[..], b"sh -c id", b"scp -t /", b"git-upload-archive 'demo'"] {
+        let run = exec(&session, command, None, b"").await;
+        assert_eq!(run.exit, Some(1));
+        assert!(run.stderr.starts_with("paas: only git push and git clone are supported"), "{}", run.stderr);
+    }
+    assert_eq!(std::fs::read_dir(server.data_dir().join("repos")).expect("repos").count(), repos_before);
+    assert_eq!(children(server.pid().as_raw()), Vec::<String>::new(), "no process was spawned");
+    session.disconnect(Disconnect::ByApplication, "", "").await.expect("disconnect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shells_ptys_and_subsystems_are_declined() {
+    let server = server();
+    let http = Http::admin(&server);
+    let (key, _dir) = registered_key(&http);
+    let session = connect(&server.ssh, &key).await;
+
+    let mut channel = session.channel_open_session().await.expect("open");
+    channel.request_pty(true, "xterm", 80, 24, 0, 0, &[]).await.expect("pty");
+    assert!(matches!(channel.wait().await, Some(ChannelMsg::Failure)));
+    channel.request_shell(true).await.expect("shell");
+    let mut stderr = String::new();
+    let mut exit = None;
+    while let Some(message) = channel.wait().await {
+        match message {
+            ChannelMsg::ExtendedData { data, .. } => stderr.push_str(&String::from_utf8_lossy(&data)),
+            ChannelMsg::ExitStatus { exit_status } => exit = Some(exit_status),
+            ChannelMsg::Close => break,
+            _ => {}
+        }
+    }
+    assert_eq!(exit, Some(1));
+    assert_eq!(stderr, "paas: hi admin! You are authenticated, but paas offers no shell; deploy with `git push`\n");
+
+    let channel = session.channel_open_session().await.expect("open");
+    channel.request_subsystem(true, "sftp").await.expect("subsystem");
+    let mut channel = channel;
+    assert!(matches!(channel.wait().await, Some(ChannelMsg::Failure)));
+    assert_eq!(children(server.pid().as_raw()), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_environment_never_reaches_git() {
+    let server = server();
+    let http = Http::admin(&server);
+    assert_eq!(http.send("POST", "/apps", &json!({"name": "demo"})).0, 201);
+    let (key, _dir) = registered_key(&http);
+    let session = connect(&server.ssh, &key).await;
+    // If LD_PRELOAD reached git, the dynamic loader would complain on stderr.
+    // A flush packet: "no updates", so that receive-pack ends cleanly.
+    let env = Some(("LD_PRELOAD", "/nonexistent/paas-test.so"));
+    let run = exec(&session, b"git-receive-pack 'demo'", env, b"0000").await;
+    assert_eq!(run.exit, Some(0), "{}", run.stderr);
+    assert!(!run.stderr.contains("LD_PRELOAD"), "{}", run.stderr);
+    // receive-pack advertised (no) refs and its capabilities, then saw our EOF and ended.
+    assert!(String::from_utf8_lossy(&run.stdout).contains("report-status"), "{:?}", run.stdout);
+    let tail: Vec<_> = run.order.iter().filter(|k| **k != "data" && **k != "stderr").collect();
+    assert_eq!(tail, [&"success", &"exit-status", &"eof", &"close"], "exit-status, then EOF, then close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_keys_are_refused_and_attempts_are_limited() {
+    let server = server();
+    let mut session = client::connect(Arc::new(client::Config::default()), server.ssh.as_str(), AnyHost).await.expect("connect");
+    let mut refused = 0;
+    let mut disconnected = false;
+    for _ in 0..10 {
+        let key = russh::keys::PrivateKey::from(russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&rand_seed()));
+        match session.authenticate_publickey("git", PrivateKeyWithHashAlg::new(Arc::new(key), None)).await {
+            Ok(result) if !result.success() => refused += 1,
+            Ok(_) => panic!("an unknown key logged in"),
+            Err(_) => {
+                disconnected = true;
+                break;
+            }
+        }
+    }
+    // Six attempts are answered; the seventh is met with a disconnect (which the client may still
+    // report as a refusal before its next attempt fails).
+    assert!(disconnected && (6..=7).contains(&refused), "refused {refused}, disconnected {disconnected}");
+}
+
+fn rand_seed() -> [u8; 32] {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
+    let mut seed = [0u8; 32];
+    for (i, byte) in seed.iter_mut().enumerate() {
+        *byte = (nanos >> ((i % 16) * 8)) as u8 ^ i as u8;
+    }
+    seed
+}
