@@ -357,3 +357,65 @@ fn getrandom(buf: &mut [u8]) {
         chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
     }
 }
+
+/// `ssh git@host "git-receive-pack '<app>'"` held open: a push that has started and not finished.
+fn hold_push(cli: &CliEnv, server: &TestServer, app: &str) -> std::process::Child {
+    let (host, port) = server.ssh.rsplit_once(':').expect("host:port");
+    let mut child = std::process::Command::new("ssh")
+        .args(["-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i"])
+        .arg(cli.ssh_key())
+        .args(["-p", port, &format!("git@{host}"), &format!("git-receive-pack '{app}'")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh");
+    // The ref advertisement has arrived: receive-pack runs and the app's push lock is held.
+    let mut first = [0u8; 4];
+    std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first).expect("advertisement");
+    child
+}
+
+/// Children of the server process (across its threads).
+fn server_children(server: &TestServer) -> Vec<String> {
+    let pid = server.pid().as_raw();
+    let mut all = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks").flatten() {
+        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        all.extend(text.split_whitespace().map(str::to_owned));
+    }
+    all
+}
+
+/// Polls `check` for up to 10 s.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn one_push_per_app_and_a_lost_session_releases_it() {
+    let (server, cli) = pushable();
+    let repo = cli.app_repo("procfile");
+    run_in(&cli, &repo, &["create", "locked"]);
+    let mut holder = hold_push(&cli, &server, "locked");
+
+    let output = push(&cli, &repo, &["main"]);
+    assert!(!output.status.success());
+    insta::assert_snapshot!("push_locked", transcript(&output));
+
+    // Other apps push meanwhile.
+    let other = cli.app_repo("static");
+    run_in(&cli, &other, &["create", "free"]);
+    assert!(push(&cli, &other, &["main"]).status.success());
+
+    // The holder vanishes: its git process group is stopped and the lock released.
+    holder.kill().expect("kill ssh");
+    holder.wait().expect("wait ssh");
+    eventually("the server has no child process left", || server_children(&server).is_empty());
+    eventually("the push goes through", || push(&cli, &repo, &["main"]).status.success());
+    assert_eq!(remote_main(&cli, &repo), Some(head(&cli, &repo)));
+}
