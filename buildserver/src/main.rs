@@ -187,6 +187,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let data = DataDir::new(config.data_dir.clone());
     let mut db = open_store(&data)?;
     ensure_admin(&mut db, &data)?;
+    let interrupted = db.fail_unfinished_builds()?;
+    if interrupted > 0 {
+        tracing::warn!(
+            builds = interrupted,
+            "marked builds interrupted by the last stop as failed"
+        );
+    }
     let store = Store::new(db);
     prepare_data_dir(&data)?;
 
@@ -214,13 +221,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }),
     };
     let pushes = Pushes::default();
+    let runtime = Runtime {
+        state_dir: data.root().join("run/runc"),
+    };
+    let leftovers = runtime.remove_leftovers("build-");
+    if !leftovers.is_empty() {
+        tracing::warn!(containers = ?leftovers, "removed build containers left by the last stop");
+    }
     let builder = Arc::new(Builder {
         store: store.clone(),
         live: live_builds.clone(),
         data: data.clone(),
-        runtime: Runtime {
-            state_dir: data.root().join("run/runc"),
-        },
+        runtime,
         limits: build::Limits {
             time: config.build_timeout,
             memory_bytes: config.build_memory_bytes,

@@ -107,6 +107,20 @@ impl Builder {
         Ok(BuildDir { id, dir })
     }
 
+    /// Records a build whose pusher went away mid-way (its `run` was dropped, stopping the sandbox).
+    pub async fn abandon(&self, build: &BuildDir) {
+        let id = build.id.clone();
+        let end = BuildEnd {
+            failure: Some(
+                "interrupted: the client disconnected before the build finished".to_owned(),
+            ),
+            ..BuildEnd::default()
+        };
+        if let Err(e) = self.store.call(move |db| db.finish_build(&id, &end)).await {
+            tracing::error!(error = %anyhow::Error::from(e), build = %build.id, "cannot record the build");
+        }
+    }
+
     /// Builds the checked-out source, streaming output to `live`, and records the outcome.
     pub async fn run(
         &self,
@@ -290,7 +304,7 @@ impl Builder {
         while let Ok(line) = rx.try_recv() {
             out.line(line).await;
         }
-        let exit = exit.map_err(|e| {
+        let outcome = exit.map_err(|e| {
             Failure::new("sandbox", format!("the build sandbox could not start: {e}"))
         })?;
         let read = |name: &str| {
@@ -298,29 +312,30 @@ impl Builder {
                 .map(|s| s.trim().to_owned())
                 .ok()
         };
-        match exit {
+        let step = || read("failed").unwrap_or_else(|| "compile".to_owned());
+        if outcome.oom_killed && outcome.exit != Exit::Code(0) {
+            return Err(Failure::new(
+                &step(),
+                format!(
+                    "the build ran out of memory: it exceeded its memory limit of {} MiB (--build-memory).",
+                    self.limits.memory_bytes / (1024 * 1024)
+                ),
+            ));
+        }
+        match outcome.exit {
             Exit::Code(0) => {}
             Exit::TimedOut => {
                 return Err(Failure::new(
-                    read("step").as_deref().unwrap_or("compile"),
+                    &step(),
                     format!(
                         "the build exceeded its time limit of {}s and was stopped (--build-timeout).",
                         self.limits.time.as_secs()
                     ),
                 ));
             }
-            Exit::Signal(9) => {
-                return Err(Failure::new(
-                    "compile",
-                    format!(
-                        "the build was killed: it most likely exceeded its memory limit of {} MiB (--build-memory).",
-                        self.limits.memory_bytes / (1024 * 1024)
-                    ),
-                ));
-            }
             Exit::Signal(signal) => {
                 return Err(Failure::new(
-                    "compile",
+                    &step(),
                     format!("the build was killed by signal {signal}."),
                 ));
             }

@@ -24,10 +24,14 @@ pub enum Recipe {
     Busybox,
 }
 
-/// The default stack's root filesystem, if one has been built.
+/// The default stack's root filesystem, if one has been built, as a canonical path (runc refuses
+/// a root reached through a symlink).
 pub fn rootfs(data: &DataDir) -> Option<PathBuf> {
     let dir = data.stacks().join(DEFAULT);
-    dir.join("stack.json").is_file().then(|| dir.join("rootfs"))
+    if !dir.join("stack.json").is_file() {
+        return None;
+    }
+    std::fs::canonicalize(dir.join("rootfs")).ok()
 }
 
 /// Builds the default stack from `recipe`, printing progress to stderr, and swaps it in whole.
@@ -79,14 +83,25 @@ pub fn build(data: &DataDir, recipe: Recipe) -> anyhow::Result<PathBuf> {
 /// Debian minbase by debootstrap, then the recipe's packages by apt inside it (debootstrap's own
 /// `--include` resolver cannot install npm's dependency tree).
 fn debootstrap(rootfs: &Path) -> anyhow::Result<()> {
-    let packages: Vec<&str> =
-        BOOKWORM_PACKAGES.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let packages: Vec<&str> = BOOKWORM_PACKAGES
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
     eprintln!("-----> debootstrap bookworm (minbase)");
     let mut debootstrap = Command::new("debootstrap");
-    debootstrap.arg("--variant=minbase").arg("bookworm").arg(rootfs).arg(DEBIAN_MIRROR);
-    run_step(&mut debootstrap, "debootstrap (apt-get install debootstrap)")?;
+    debootstrap
+        .arg("--variant=minbase")
+        .arg("bookworm")
+        .arg(rootfs)
+        .arg(DEBIAN_MIRROR);
+    run_step(
+        &mut debootstrap,
+        "debootstrap (apt-get install debootstrap)",
+    )?;
     // Name resolution for apt inside the new root; replaced by the host's file at run time.
-    std::fs::copy("/etc/resolv.conf", rootfs.join("etc/resolv.conf")).context("copying /etc/resolv.conf")?;
+    std::fs::copy("/etc/resolv.conf", rootfs.join("etc/resolv.conf"))
+        .context("copying /etc/resolv.conf")?;
     eprintln!("-----> apt-get install {}", packages.join(" "));
     let apt = |args: &[&str]| {
         let mut cmd = Command::new("chroot");
@@ -121,7 +136,10 @@ fn run_step(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
         .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("cannot run {what}"))?;
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines().map_while(Result::ok) {
+    for line in BufReader::new(child.stdout.take().expect("piped"))
+        .lines()
+        .map_while(Result::ok)
+    {
         eprintln!("       {line}");
     }
     let status = child.wait()?;

@@ -38,9 +38,17 @@ pub struct Spec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Code(i32),
-    /// Killed by the kernel or runc with a signal; SIGKILL usually means the memory limit.
+    /// Killed by a signal.
     Signal(i32),
     TimedOut,
+}
+
+/// How a container run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub exit: Exit,
+    /// Whether the kernel killed a process of the container for exceeding its memory limit.
+    pub oom_killed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +131,31 @@ impl Runtime {
         cmd
     }
 
+    /// Kills and deletes every container whose id starts with `prefix`: at start, containers left
+    /// by a previous run of the daemon (killed before it could clean up) belong to nobody.
+    pub fn remove_leftovers(&self, prefix: &str) -> Vec<String> {
+        let Ok(output) = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(&self.state_dir)
+            .args(["list", "-q"])
+            .output()
+        else {
+            return Vec::new();
+        };
+        let ids: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|id| id.starts_with(prefix))
+            .map(str::to_owned)
+            .collect();
+        for id in &ids {
+            drop(Cleanup {
+                state_dir: self.state_dir.clone(),
+                id: id.clone(),
+            });
+        }
+        ids
+    }
+
     /// Runs `spec` to completion (or `time_limit`), sending each output line (stdout and stderr)
     /// to `lines`. If this future is dropped, the container is killed and removed.
     pub async fn run(
@@ -131,7 +164,7 @@ impl Runtime {
         bundle: &Path,
         time_limit: Duration,
         lines: mpsc::Sender<String>,
-    ) -> Result<Exit, ContainerError> {
+    ) -> Result<Outcome, ContainerError> {
         let bundle_err = |source| ContainerError::Bundle {
             path: bundle.to_owned(),
             source,
@@ -143,6 +176,8 @@ impl Runtime {
         let mut child = self
             .runc()
             .arg("run")
+            // Kept after exit until `Cleanup` deletes it, so that its cgroup can still be read.
+            .arg("--keep")
             .arg("--bundle")
             .arg(bundle)
             .arg(&spec.id)
@@ -178,10 +213,31 @@ impl Runtime {
             Ok(Err(_)) => Exit::Code(1),
             Err(_) => Exit::TimedOut,
         };
+        let oom_killed = oom_kills(&spec.id) > 0;
         drop(cleanup);
         let _ = child.wait().await;
-        Ok(exit)
+        Ok(Outcome { exit, oom_killed })
     }
+}
+
+/// OOM kills in the container's memory cgroup (`cgroupsPath` `/paas/<id>`), on cgroup v1 or v2.
+fn oom_kills(id: &str) -> u64 {
+    let files = [
+        format!("/sys/fs/cgroup/memory/paas/{id}/memory.oom_control"),
+        format!("/sys/fs/cgroup/paas/{id}/memory.events"),
+    ];
+    files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|text| {
+            text.lines()
+                .filter_map(|l| {
+                    l.strip_prefix("oom_kill ")
+                        .and_then(|n| n.trim().parse::<u64>().ok())
+                })
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 /// Sends each line `reader` produces to `lines`.

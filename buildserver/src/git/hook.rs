@@ -191,12 +191,16 @@ async fn handle(
     let result = loop {
         tokio::select! {
             Some(line) = rx.recv() => send(&mut write, &FromDaemon::Output { line }).await?,
-            result = &mut run => break result,
-            _ = &mut gone => {
-                tracing::info!(app = %push.app, build = %build.id, "pusher went away; build stopped");
-                return Ok(());
-            }
+            result = &mut run => break Some(result),
+            _ = &mut gone => break None,
         }
+    };
+    let Some(result) = result else {
+        // Dropping `run` stopped the sandbox.
+        drop(run);
+        tracing::info!(app = %push.app, build = %build.id, "pusher went away; build stopped");
+        builder.abandon(&build).await;
+        return Ok(());
     };
     while let Ok(line) = rx.try_recv() {
         send(&mut write, &FromDaemon::Output { line }).await?;

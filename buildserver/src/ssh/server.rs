@@ -158,9 +158,10 @@ impl Drop for IpSlot {
 }
 
 /// Kills a process group that is still running when this is dropped (the connection went away).
+/// The task waiting for the group's leader sets `exited`, so that a finished group is left alone.
 struct ProcessGroup {
     pgid: Pid,
-    exited: AtomicBool,
+    exited: Arc<AtomicBool>,
 }
 
 impl Drop for ProcessGroup {
@@ -191,7 +192,7 @@ struct Connection {
     /// Stdin of the process each channel runs, until the client's EOF.
     stdin: HashMap<ChannelId, mpsc::Sender<Bytes>>,
     /// Process groups of the channels' commands: dropping the connection kills them.
-    groups: Vec<Arc<ProcessGroup>>,
+    groups: Vec<ProcessGroup>,
 }
 
 impl Connection {
@@ -310,11 +311,11 @@ impl Connection {
                 .and_then(|id| i32::try_from(id).ok())
                 .unwrap_or_default(),
         );
-        let group = Arc::new(ProcessGroup {
+        let exited = Arc::new(AtomicBool::new(false));
+        self.groups.push(ProcessGroup {
             pgid,
-            exited: AtomicBool::new(false),
+            exited: Arc::clone(&exited),
         });
-        self.groups.push(Arc::clone(&group));
 
         let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(16);
         self.stdin.insert(channel, stdin_tx);
@@ -344,7 +345,7 @@ impl Connection {
                 }),
             );
             let status = child.wait().await;
-            group.exited.store(true, Ordering::SeqCst);
+            exited.store(true, Ordering::SeqCst);
             let code = match status {
                 Ok(status) => status.code().map_or(1, |c| u32::try_from(c).unwrap_or(1)),
                 Err(_) => 1,

@@ -597,6 +597,16 @@ impl Db {
         Ok(())
     }
 
+    /// Marks builds still pending as failed: at start, none of them can be running.
+    pub fn fail_unfinished_builds(&mut self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE builds SET status = 'failed', failure = 'interrupted: the server stopped during the build',
+                 finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE status = 'pending'",
+            [],
+        )?)
+    }
+
     const BUILD_QUERY: &str =
         "SELECT b.id, b.status, b.source_version, b.buildpack, b.process_types,
             b.failure, u.name, b.created_at, b.finished_at,

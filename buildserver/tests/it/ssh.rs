@@ -15,7 +15,10 @@ struct AnyHost;
 impl client::Handler for AnyHost {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, _key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        _key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         Ok(true)
     }
 }
@@ -31,14 +34,23 @@ fn registered_key(http: &Http) -> (std::path::PathBuf, tempfile::TempDir) {
         .expect("ssh-keygen");
     assert!(status.success());
     let public = std::fs::read_to_string(path.with_extension("pub")).expect("public key");
-    assert_eq!(http.send("POST", "/account/keys", &json!({"public_key": public})).0, 201);
+    assert_eq!(
+        http.send("POST", "/account/keys", &json!({"public_key": public}))
+            .0,
+        201
+    );
     (path, dir)
 }
 
 async fn connect(addr: &str, key: &std::path::Path) -> Handle<AnyHost> {
-    let mut session = client::connect(Arc::new(client::Config::default()), addr, AnyHost).await.expect("connect");
+    let mut session = client::connect(Arc::new(client::Config::default()), addr, AnyHost)
+        .await
+        .expect("connect");
     let key = russh::keys::load_secret_key(key, None).expect("load key");
-    let auth = session.authenticate_publickey("git", PrivateKeyWithHashAlg::new(Arc::new(key), None)).await.expect("auth");
+    let auth = session
+        .authenticate_publickey("git", PrivateKeyWithHashAlg::new(Arc::new(key), None))
+        .await
+        .expect("auth");
     assert!(auth.success(), "the registered key logs in");
     session
 }
@@ -53,7 +65,12 @@ struct Run {
     order: Vec<&'static str>,
 }
 
-async fn exec(session: &Handle<AnyHost>, command: &[u8], env: Option<(&str, &str)>, stdin: &[u8]) -> Run {
+async fn exec(
+    session: &Handle<AnyHost>,
+    command: &[u8],
+    env: Option<(&str, &str)>,
+    stdin: &[u8],
+) -> Run {
     let mut channel = session.channel_open_session().await.expect("open channel");
     if let Some((name, value)) = env {
         channel.set_env(false, name, value).await.expect("env");
@@ -94,7 +111,10 @@ async fn exec(session: &Handle<AnyHost>, command: &[u8], env: Option<(&str, &str
 /// Children of the server process, across all its threads.
 fn children(pid: i32) -> Vec<String> {
     let mut all = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks").flatten() {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("tasks")
+        .flatten()
+    {
         let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
         all.extend(text.split_whitespace().map(str::to_owned));
     }
@@ -126,21 +146,53 @@ async fn refused_exec_requests_spawn_nothing() {
         "git-receive-pack 'dеmo'".as_bytes(),
         long.as_bytes(),
     ];
-    let repos_before = std::fs::read_dir(server.data_dir().join("repos")).expect("repos").count();
+    let repos_before = std::fs::read_dir(server.data_dir().join("repos"))
+        .expect("repos")
+        .count();
     for command in bad_paths {
         let run = exec(&session, command, None, b"").await;
         assert_eq!(run.exit, Some(1), "{:?}", String::from_utf8_lossy(command));
-        assert!(run.stderr.starts_with("paas: invalid repository path: use '<app>.git'"), "{}", run.stderr);
-        assert_eq!(run.order, ["success", "stderr", "exit-status", "eof", "close"]);
+        assert!(
+            run.stderr
+                .starts_with("paas: invalid repository path: use '<app>.git'"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            run.order,
+            ["success", "stderr", "exit-status", "eof", "close"]
+        );
     }
-    for command in [&b"ls"[..], b"sh -c id", b"scp -t /", b"git-upload-archive 'demo'"] {
+    for command in [
+        &b"ls"[..],
+        b"sh -c id",
+        b"scp -t /",
+        b"git-upload-archive 'demo'",
+    ] {
         let run = exec(&session, command, None, b"").await;
         assert_eq!(run.exit, Some(1));
-        assert!(run.stderr.starts_with("paas: only git push and git clone are supported"), "{}", run.stderr);
+        assert!(
+            run.stderr
+                .starts_with("paas: only git push and git clone are supported"),
+            "{}",
+            run.stderr
+        );
     }
-    assert_eq!(std::fs::read_dir(server.data_dir().join("repos")).expect("repos").count(), repos_before);
-    assert_eq!(children(server.pid().as_raw()), Vec::<String>::new(), "no process was spawned");
-    session.disconnect(Disconnect::ByApplication, "", "").await.expect("disconnect");
+    assert_eq!(
+        std::fs::read_dir(server.data_dir().join("repos"))
+            .expect("repos")
+            .count(),
+        repos_before
+    );
+    assert_eq!(
+        children(server.pid().as_raw()),
+        Vec::<String>::new(),
+        "no process was spawned"
+    );
+    session
+        .disconnect(Disconnect::ByApplication, "", "")
+        .await
+        .expect("disconnect");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,24 +203,35 @@ async fn shells_ptys_and_subsystems_are_declined() {
     let session = connect(&server.ssh, &key).await;
 
     let mut channel = session.channel_open_session().await.expect("open");
-    channel.request_pty(true, "xterm", 80, 24, 0, 0, &[]).await.expect("pty");
+    channel
+        .request_pty(true, "xterm", 80, 24, 0, 0, &[])
+        .await
+        .expect("pty");
     assert!(matches!(channel.wait().await, Some(ChannelMsg::Failure)));
     channel.request_shell(true).await.expect("shell");
     let mut stderr = String::new();
     let mut exit = None;
     while let Some(message) = channel.wait().await {
         match message {
-            ChannelMsg::ExtendedData { data, .. } => stderr.push_str(&String::from_utf8_lossy(&data)),
+            ChannelMsg::ExtendedData { data, .. } => {
+                stderr.push_str(&String::from_utf8_lossy(&data))
+            }
             ChannelMsg::ExitStatus { exit_status } => exit = Some(exit_status),
             ChannelMsg::Close => break,
             _ => {}
         }
     }
     assert_eq!(exit, Some(1));
-    assert_eq!(stderr, "paas: hi admin! You are authenticated, but paas offers no shell; deploy with `git push`\n");
+    assert_eq!(
+        stderr,
+        "paas: hi admin! You are authenticated, but paas offers no shell; deploy with `git push`\n"
+    );
 
     let channel = session.channel_open_session().await.expect("open");
-    channel.request_subsystem(true, "sftp").await.expect("subsystem");
+    channel
+        .request_subsystem(true, "sftp")
+        .await
+        .expect("subsystem");
     let mut channel = channel;
     assert!(matches!(channel.wait().await, Some(ChannelMsg::Failure)));
     assert_eq!(children(server.pid().as_raw()), Vec::<String>::new());
@@ -188,20 +251,43 @@ async fn client_environment_never_reaches_git() {
     assert_eq!(run.exit, Some(0), "{}", run.stderr);
     assert!(!run.stderr.contains("LD_PRELOAD"), "{}", run.stderr);
     // receive-pack advertised (no) refs and its capabilities, then saw our EOF and ended.
-    assert!(String::from_utf8_lossy(&run.stdout).contains("report-status"), "{:?}", run.stdout);
-    let tail: Vec<_> = run.order.iter().filter(|k| **k != "data" && **k != "stderr").collect();
-    assert_eq!(tail, [&"success", &"exit-status", &"eof", &"close"], "exit-status, then EOF, then close");
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("report-status"),
+        "{:?}",
+        run.stdout
+    );
+    let tail: Vec<_> = run
+        .order
+        .iter()
+        .filter(|k| **k != "data" && **k != "stderr")
+        .collect();
+    assert_eq!(
+        tail,
+        [&"success", &"exit-status", &"eof", &"close"],
+        "exit-status, then EOF, then close"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_keys_are_refused_and_attempts_are_limited() {
     let server = server();
-    let mut session = client::connect(Arc::new(client::Config::default()), server.ssh.as_str(), AnyHost).await.expect("connect");
+    let mut session = client::connect(
+        Arc::new(client::Config::default()),
+        server.ssh.as_str(),
+        AnyHost,
+    )
+    .await
+    .expect("connect");
     let mut refused = 0;
     let mut disconnected = false;
     for _ in 0..10 {
-        let key = russh::keys::PrivateKey::from(russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&rand_seed()));
-        match session.authenticate_publickey("git", PrivateKeyWithHashAlg::new(Arc::new(key), None)).await {
+        let key = russh::keys::PrivateKey::from(
+            russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&rand_seed()),
+        );
+        match session
+            .authenticate_publickey("git", PrivateKeyWithHashAlg::new(Arc::new(key), None))
+            .await
+        {
             Ok(result) if !result.success() => refused += 1,
             Ok(_) => panic!("an unknown key logged in"),
             Err(_) => {
@@ -212,11 +298,17 @@ async fn unknown_keys_are_refused_and_attempts_are_limited() {
     }
     // Six attempts are answered; the seventh is met with a disconnect (which the client may still
     // report as a refusal before its next attempt fails).
-    assert!(disconnected && (6..=7).contains(&refused), "refused {refused}, disconnected {disconnected}");
+    assert!(
+        disconnected && (6..=7).contains(&refused),
+        "refused {refused}, disconnected {disconnected}"
+    );
 }
 
 fn rand_seed() -> [u8; 32] {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
     let mut seed = [0u8; 32];
     for (i, byte) in seed.iter_mut().enumerate() {
         *byte = (nanos >> ((i % 16) * 8)) as u8 ^ i as u8;

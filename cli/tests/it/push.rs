@@ -1,6 +1,7 @@
 //! Tests for `git push paas main` with the real git and OpenSSH clients: builds on the busybox
 //! stack (fast), refusals by the SSH server and the hook, and failing builds.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Output;
 
@@ -362,9 +363,24 @@ fn getrandom(buf: &mut [u8]) {
 fn hold_push(cli: &CliEnv, server: &TestServer, app: &str) -> std::process::Child {
     let (host, port) = server.ssh.rsplit_once(':').expect("host:port");
     let mut child = std::process::Command::new("ssh")
-        .args(["-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i"])
+        .args([
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-i",
+        ])
         .arg(cli.ssh_key())
-        .args(["-p", port, &format!("git@{host}"), &format!("git-receive-pack '{app}'")])
+        .args([
+            "-p",
+            port,
+            &format!("git@{host}"),
+            &format!("git-receive-pack '{app}'"),
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -372,7 +388,8 @@ fn hold_push(cli: &CliEnv, server: &TestServer, app: &str) -> std::process::Chil
         .expect("ssh");
     // The ref advertisement has arrived: receive-pack runs and the app's push lock is held.
     let mut first = [0u8; 4];
-    std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first).expect("advertisement");
+    std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first)
+        .expect("advertisement");
     child
 }
 
@@ -380,7 +397,10 @@ fn hold_push(cli: &CliEnv, server: &TestServer, app: &str) -> std::process::Chil
 fn server_children(server: &TestServer) -> Vec<String> {
     let pid = server.pid().as_raw();
     let mut all = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks").flatten() {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("tasks")
+        .flatten()
+    {
         let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
         all.extend(text.split_whitespace().map(str::to_owned));
     }
@@ -391,7 +411,10 @@ fn server_children(server: &TestServer) -> Vec<String> {
 fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !check() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
@@ -415,7 +438,171 @@ fn one_push_per_app_and_a_lost_session_releases_it() {
     // The holder vanishes: its git process group is stopped and the lock released.
     holder.kill().expect("kill ssh");
     holder.wait().expect("wait ssh");
-    eventually("the server has no child process left", || server_children(&server).is_empty());
-    eventually("the push goes through", || push(&cli, &repo, &["main"]).status.success());
+    eventually("the server has no child process left", || {
+        server_children(&server).is_empty()
+    });
+    eventually("the push goes through", || {
+        push(&cli, &repo, &["main"]).status.success()
+    });
     assert_eq!(remote_main(&cli, &repo), Some(head(&cli, &repo)));
+}
+
+// ---- on the Debian stack (built once per machine, then cached) ----
+
+fn debian_server(extra: &[&str]) -> (TestServer, CliEnv) {
+    let server = TestServer::start_with(&server_bin(), extra, &[]);
+    server.install_stack(Stack::Bookworm);
+    let cli = CliEnv::new(paas_bin(), &server.api);
+    cli.login(&server.admin_token());
+    cli.ssh_key();
+    cli.ok(&["keys", "add"]);
+    (server, cli)
+}
+
+/// Containers runc still knows of for this server.
+fn containers(server: &TestServer) -> String {
+    let output = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(server.data_dir().join("run/runc"))
+        .args(["list", "-q"])
+        .output()
+        .expect("runc list");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn python_and_node_apps_build_on_the_debian_stack() {
+    let (_server, cli) = debian_server(&[]);
+    let python = cli.app_repo("python");
+    run_in(&cli, &python, &["create", "py"]);
+    let output = push(&cli, &python, &["main"]);
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    for line in [
+        "remote: -----> Python app detected",
+        "remote: -----> Using Python 3.11",
+        "remote: -----> Installing requirements with pip",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in:\n{stderr}");
+    }
+    assert_eq!(
+        builds(&cli, &python)[0]["process_types"]["web"],
+        "python app.py"
+    );
+
+    let node = cli.app_repo("nodejs");
+    run_in(&cli, &node, &["create", "node"]);
+    let output = push(&cli, &node, &["main"]);
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    for line in [
+        "remote: -----> Node.js app detected",
+        "remote: -----> Using node v18",
+        "remote: -----> Installing dependencies with npm install",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in:\n{stderr}");
+    }
+    assert_eq!(builds(&cli, &node)[0]["process_types"]["web"], "npm start");
+}
+
+#[test]
+fn pip_failures_and_missing_start_commands_name_the_step() {
+    let (_server, cli) = debian_server(&[]);
+    let bad = cli.app_repo("python-bad-requirements");
+    run_in(&cli, &bad, &["create", "bad-reqs"]);
+    let output = push(&cli, &bad, &["main"]);
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(
+            "remote:  !     pip could not install requirements.txt (see the lines above)."
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("remote:  !     Push rejected: the build failed at step `compile (python)`."),
+        "{stderr}"
+    );
+    assert_eq!(remote_main(&cli, &bad), None);
+
+    let no_start = cli.app_repo("python-no-start");
+    run_in(&cli, &no_start, &["create", "no-start"]);
+    let output = push(&cli, &no_start, &["main"]);
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("remote:  !     Push rejected: the build failed at step `release`."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("remote:  !     Add a Procfile with a line such as `web: python app.py`."),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn builds_over_their_time_or_memory_limit_are_stopped() {
+    let (server, cli) = debian_server(&["--build-timeout", "5", "--build-memory", "256"]);
+    let slow = cli.app_repo("nodejs-slow");
+    run_in(&cli, &slow, &["create", "slow"]);
+    let output = push(&cli, &slow, &["main"]);
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success());
+    assert!(stderr.contains("remote:  !     the build exceeded its time limit of 5s and was stopped (--build-timeout)."), "{stderr}");
+    assert_eq!(remote_main(&cli, &slow), None);
+    assert_eq!(containers(&server), "");
+
+    let hungry = cli.app_repo("nodejs-hungry");
+    run_in(&cli, &hungry, &["create", "hungry"]);
+    let output = push(&cli, &hungry, &["main"]);
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success());
+    assert!(stderr.contains("remote:  !     the build ran out of memory: it exceeded its memory limit of 256 MiB (--build-memory)."), "{stderr}");
+    assert_eq!(containers(&server), "");
+}
+
+#[test]
+fn a_client_killed_mid_build_leaves_nothing_behind() {
+    let (server, cli) = debian_server(&[]);
+    let slow = cli.app_repo("nodejs-slow");
+    run_in(&cli, &slow, &["create", "slow"]);
+    let mut git = cli
+        .git(&slow, &["push", "paas", "main"])
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("git push");
+    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
+    for line in std::io::BufRead::lines(stderr) {
+        if line.expect("line").contains("installing slowly") {
+            break;
+        }
+    }
+    assert_ne!(containers(&server), "", "the build runs");
+    // Kill git and its ssh, as a closed laptop would.
+    let group = nix::unistd::Pid::from_raw(i32::try_from(git.id()).expect("pid"));
+    nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).expect("kill the push");
+    git.wait().expect("wait");
+    eventually("the build container is gone", || {
+        containers(&server).is_empty()
+    });
+    eventually("the server has no child process left", || {
+        server_children(&server).is_empty()
+    });
+    let mut holder = hold_push(&cli, &server, "slow");
+    holder.kill().expect("kill");
+    holder.wait().expect("wait");
+    assert_eq!(remote_main(&cli, &slow), None);
+    let builds = builds(&cli, &slow);
+    assert_eq!(builds.len(), 1);
+    assert_eq!(builds[0]["status"], "failed");
+    assert_eq!(
+        builds[0]["failure"],
+        "interrupted: the client disconnected before the build finished"
+    );
 }
