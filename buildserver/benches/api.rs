@@ -3,6 +3,9 @@
 //! database) on the same server as the ceiling of the HTTP stack. Figures are printed, not
 //! asserted. Run with `scripts/bench`.
 
+// A benchmark reports its figures on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

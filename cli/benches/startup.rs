@@ -2,6 +2,9 @@
 //! local server with 100 apps), next to the Heroku CLI's `heroku --version` measured in the same
 //! run. Figures are printed, not asserted. Run with `scripts/bench`.
 
+// A benchmark reports its figures on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -51,18 +51,14 @@ pub async fn output(
     if let Some((past, rx)) = state.builds.subscribe(&id) {
         let past: String = past.iter().map(|l| format!("{l}\n")).collect();
         let rest = stream::unfold(rx, |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(line) => return Some((Ok::<_, std::io::Error>(format!("{line}\n")), rx)),
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        return Some((
-                            Ok(format!("[{n} lines skipped: this reader fell behind]\n")),
-                            rx,
-                        ));
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
+            let text = match rx.recv().await {
+                Ok(line) => format!("{line}\n"),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    format!("[{n} lines skipped: this reader fell behind]\n")
                 }
-            }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((Ok::<_, std::io::Error>(text), rx))
         });
         let body = stream::once(async move { Ok(past) });
         return Ok((

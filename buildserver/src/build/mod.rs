@@ -104,16 +104,18 @@ impl Builder {
             .map_err(|e| StoreError::Io(e.to_string()))?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| StoreError::Io(e.to_string()))?;
+        // Readers may follow the build from now on; `run` or `abandon` ends the stream.
+        self.live.start(&id);
         Ok(BuildDir { id, dir })
     }
 
-    /// Records a build whose pusher went away mid-way (its `run` was dropped, stopping the sandbox).
-    pub async fn abandon(&self, build: &BuildDir) {
+    /// Records a build that did not run to its end: the checkout failed, or the pusher went away
+    /// (dropping `run`, which stops the sandbox).
+    pub async fn abandon(&self, build: &BuildDir, reason: &str) {
+        self.live.finish(&build.id);
         let id = build.id.clone();
         let end = BuildEnd {
-            failure: Some(
-                "interrupted: the client disconnected before the build finished".to_owned(),
-            ),
+            failure: Some(reason.to_owned()),
             ..BuildEnd::default()
         };
         if let Err(e) = self.store.call(move |db| db.finish_build(&id, &end)).await {
@@ -129,7 +131,6 @@ impl Builder {
         commit: &str,
         live: mpsc::Sender<String>,
     ) -> Result<BTreeMap<String, String>, Failure> {
-        self.live.start(&build.id);
         let _finished = LiveGuard {
             live: &self.live,
             id: &build.id,

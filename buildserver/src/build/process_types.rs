@@ -51,11 +51,9 @@ pub fn parse_release(yaml: &str) -> BTreeMap<String, String> {
             inside = line.trim_end() == "default_process_types:";
             continue;
         }
-        if inside {
-            if let Some((name, command)) = line.trim().split_once(':') {
-                let command = command.trim().trim_matches(|c| c == '"' || c == '\'');
-                types.insert(name.trim().to_owned(), command.to_owned());
-            }
+        if inside && let Some((name, command)) = line.trim().split_once(':') {
+            let command = command.trim().trim_matches(|c| c == '"' || c == '\'');
+            types.insert(name.trim().to_owned(), command.to_owned());
         }
     }
     types

@@ -165,48 +165,73 @@ async fn handle(
             return send(&mut write, &FromDaemon::Refused { message }).await;
         }
     };
+    if let Err(reason) =
+        checkout_and_build(&mut lines, &mut write, &push, builder, &build, &commit).await
+    {
+        builder.abandon(&build, &reason).await;
+    }
+    Ok(())
+}
+
+/// Has the hook check `commit` out, then builds it, streaming the output to the hook. `Err` says
+/// why the build did not run to its end (it is recorded as such).
+async fn checkout_and_build(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    push: &super::push::Push,
+    builder: &Builder,
+    build: &crate::build::BuildDir,
+    commit: &str,
+) -> Result<(), String> {
+    let gone = |e: std::io::Error| format!("interrupted: the push went away ({e})");
     send(
-        &mut write,
+        write,
         &FromDaemon::Checkout {
-            commit: commit.clone(),
+            commit: commit.to_owned(),
             dir: build.source(),
         },
     )
-    .await?;
-    match receive(&mut lines).await? {
+    .await
+    .map_err(gone)?;
+    match receive(lines).await.map_err(gone)? {
         FromHook::CheckedOut => {}
         FromHook::CheckoutFailed { error } => {
             let message = format!("the server could not check out {commit}: {error}");
-            return send(&mut write, &FromDaemon::Refused { message }).await;
+            let _ = send(
+                write,
+                &FromDaemon::Refused {
+                    message: message.clone(),
+                },
+            )
+            .await;
+            return Err(format!("checkout: {message}"));
         }
-        FromHook::Push { .. } => return Err(std::io::ErrorKind::InvalidData.into()),
+        FromHook::Push { .. } => return Err("interrupted: protocol error".to_owned()),
     }
     tracing::info!(app = %push.app, build = %build.id, commit = %commit, "build started");
     let (tx, mut rx) = mpsc::channel::<String>(256);
-    let run = builder.run(&push, &build, &commit, tx);
+    let run = builder.run(push, build, commit, tx);
     tokio::pin!(run);
     // The hook never writes again: a read returning means it is gone, and the build stops.
-    let gone = lines.next_line();
-    tokio::pin!(gone);
+    let hook_gone = lines.next_line();
+    tokio::pin!(hook_gone);
     let result = loop {
         tokio::select! {
-            Some(line) = rx.recv() => send(&mut write, &FromDaemon::Output { line }).await?,
-            result = &mut run => break Some(result),
-            _ = &mut gone => break None,
+            Some(line) = rx.recv() => send(write, &FromDaemon::Output { line }).await.map_err(gone)?,
+            result = &mut run => break result,
+            _ = &mut hook_gone => {
+                tracing::info!(app = %push.app, build = %build.id, "pusher went away; build stopped");
+                return Err("interrupted: the client disconnected before the build finished".to_owned());
+            }
         }
     };
-    let Some(result) = result else {
-        // Dropping `run` stopped the sandbox.
-        drop(run);
-        tracing::info!(app = %push.app, build = %build.id, "pusher went away; build stopped");
-        builder.abandon(&build).await;
-        return Ok(());
-    };
     while let Ok(line) = rx.try_recv() {
-        send(&mut write, &FromDaemon::Output { line }).await?;
+        // The build is recorded; a pusher gone now only misses the tail of the output.
+        let _ = send(write, &FromDaemon::Output { line }).await;
     }
     tracing::info!(app = %push.app, build = %build.id, ok = result.is_ok(), "build finished");
-    send(&mut write, &FromDaemon::Done { ok: result.is_ok() }).await
+    let _ = send(write, &FromDaemon::Done { ok: result.is_ok() }).await;
+    Ok(())
 }
 
 // ---- hook side ----

@@ -94,6 +94,16 @@ fn app_lifecycle() {
         "{generated}"
     );
 
+    let repo = server
+        .data_dir()
+        .join("repos")
+        .join(format!("{}.git", app["id"].as_str().expect("id")));
+    assert!(repo.join("HEAD").is_file(), "the app's bare repo exists");
+    assert_eq!(
+        std::fs::read_to_string(repo.join("HEAD")).expect("HEAD"),
+        "ref: refs/heads/main\n"
+    );
+
     let (status, renamed) = http.send("PATCH", "/apps/demo", &json!({"name": "demo2"}));
     assert_eq!(status, 200);
     assert_eq!(
@@ -105,6 +115,7 @@ fn app_lifecycle() {
     let (_, apps) = http.get("/apps");
     assert_eq!(apps.as_array().map(Vec::len), Some(2));
     assert_eq!(http.delete("/apps/demo2").0, 200);
+    assert!(!repo.exists(), "the repo goes with the app");
     let (status, body) = http.get("/apps/demo2");
     assert_eq!(status, 404);
     assert_eq!(body["message"], "app \"demo2\" not found");

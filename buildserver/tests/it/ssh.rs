@@ -315,3 +315,32 @@ fn rand_seed() -> [u8; 32] {
     }
     seed
 }
+
+#[test]
+fn connections_per_address_are_limited() {
+    use std::io::Read;
+    let server = server();
+    let banner = |stream: &mut std::net::TcpStream| {
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
+        let mut buf = [0u8; 4];
+        stream
+            .read(&mut buf)
+            .map(|n| buf[..n].to_vec())
+            .unwrap_or_default()
+    };
+    let mut open: Vec<std::net::TcpStream> = Vec::new();
+    for _ in 0..16 {
+        let mut stream = std::net::TcpStream::connect(&server.ssh).expect("connect");
+        assert_eq!(banner(&mut stream), b"SSH-");
+        open.push(stream);
+    }
+    let mut refused = std::net::TcpStream::connect(&server.ssh).expect("connect");
+    assert_eq!(
+        banner(&mut refused),
+        b"",
+        "the 17th connection is closed at once"
+    );
+    drop(open);
+}

@@ -550,7 +550,21 @@ fn builds_over_their_time_or_memory_limit_are_stopped() {
     let (server, cli) = debian_server(&["--build-timeout", "5", "--build-memory", "256"]);
     let slow = cli.app_repo("nodejs-slow");
     run_in(&cli, &slow, &["create", "slow"]);
-    let output = push(&cli, &slow, &["main"]);
+    let pushing = {
+        let mut git = cli.git(&slow, &["push", "paas", "main"]);
+        std::thread::spawn(move || git.output().expect("git push"))
+    };
+    // `paas builds output` follows the running build until it ends.
+    eventually("the build is recorded", || !builds(&cli, &slow).is_empty());
+    let followed = run_in(&cli, &slow, &["builds", "output"]);
+    assert!(followed.contains("installing slowly"), "{followed}");
+    assert!(
+        followed.contains(
+            " !     the build exceeded its time limit of 5s and was stopped (--build-timeout)."
+        ),
+        "{followed}"
+    );
+    let output = pushing.join().expect("push thread");
     let stderr = stderr_of(&output);
     assert!(!output.status.success());
     assert!(stderr.contains("remote:  !     the build exceeded its time limit of 5s and was stopped (--build-timeout)."), "{stderr}");
