@@ -87,41 +87,47 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // A second handle on the socket: shutting it down ends the session whatever state the
+        // protocol is in (a disconnect message would wait for the key exchange to finish).
+        let (stream, socket) = match split_socket(stream) {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "cannot set up the ssh connection");
+                continue;
+            }
+        };
         let connection = Connection::new(Arc::clone(&shared), peer);
         let authenticated = Arc::clone(&connection.authenticated);
         let config = Arc::clone(&config);
         tokio::spawn(async move {
             let _slot = slot;
-            let session = match tokio::time::timeout(
-                LOGIN_GRACE,
-                russh::server::run_stream(config, stream, connection),
-            )
-            .await
-            {
-                Ok(Ok(session)) => session,
-                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "ssh handshake failed"),
-                Err(_) => return tracing::debug!(%peer, "ssh handshake timed out"),
-            };
-            let handle = session.handle();
             let deadline = tokio::spawn(async move {
                 tokio::time::sleep(LOGIN_GRACE).await;
                 if !authenticated.load(Ordering::SeqCst) {
                     tracing::info!(%peer, "ssh login timed out");
-                    let _ = handle
-                        .disconnect(
-                            russh::Disconnect::ByApplication,
-                            "login timed out".into(),
-                            String::new(),
-                        )
-                        .await;
+                    let _ = socket.shutdown(std::net::Shutdown::Both);
                 }
             });
-            if let Err(e) = session.await {
-                tracing::debug!(%peer, error = %e, "ssh session ended with an error");
+            match russh::server::run_stream(config, stream, connection).await {
+                Ok(session) => {
+                    if let Err(e) = session.await {
+                        tracing::debug!(%peer, error = %e, "ssh session ended with an error");
+                    }
+                }
+                Err(e) => tracing::debug!(%peer, error = %e, "ssh handshake failed"),
             }
             deadline.abort();
         });
     }
+}
+
+/// The stream for russh and a clone of its socket for the login deadline.
+fn split_socket(
+    stream: tokio::net::TcpStream,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::TcpStream)> {
+    let std = stream.into_std()?;
+    let clone = std.try_clone()?;
+    Ok((tokio::net::TcpStream::from_std(std)?, clone))
 }
 
 /// One of the connections an address may hold; released on drop.

@@ -344,3 +344,30 @@ fn connections_per_address_are_limited() {
     );
     drop(open);
 }
+
+#[test]
+fn a_client_that_never_logs_in_is_dropped_after_30_seconds() {
+    use std::io::{Read, Write};
+    let server = server();
+    let mut stream = std::net::TcpStream::connect(&server.ssh).expect("connect");
+    stream
+        .write_all(b"SSH-2.0-idle_test\r\n")
+        .expect("send our id");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("timeout");
+    let start = std::time::Instant::now();
+    let mut sink = Vec::new();
+    // The server's id and key exchange arrive, then nothing, then the connection closes.
+    let _ = stream.read_to_end(&mut sink);
+    let waited = start.elapsed();
+    assert!(
+        sink.starts_with(b"SSH-2.0-"),
+        "{:?}",
+        String::from_utf8_lossy(&sink[..sink.len().min(40)])
+    );
+    assert!(
+        (25..40).contains(&waited.as_secs()),
+        "closed after {waited:?}"
+    );
+}

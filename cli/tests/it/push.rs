@@ -107,6 +107,25 @@ fn procfile_app_builds_and_main_moves() {
     );
     let id = builds[0]["id"].as_str().expect("id");
     assert!(run_in(&cli, &repo, &["builds", "info", id]).contains("Buildpack: procfile"));
+
+    // What was pushed clones back.
+    let url = String::from_utf8(
+        cli.git(&repo, &["remote", "get-url", "paas"])
+            .output()
+            .expect("url")
+            .stdout,
+    )
+    .expect("utf-8");
+    let clone = cli.home().join("clone");
+    let output = cli
+        .git(
+            cli.home(),
+            &["clone", "-q", url.trim(), clone.to_str().expect("utf-8")],
+        )
+        .output()
+        .expect("clone");
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert!(clone.join("Procfile").is_file());
 }
 
 #[test]
