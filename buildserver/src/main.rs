@@ -6,7 +6,7 @@
 //! and drain in-flight requests with a grace timeout.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use paas_buildserver::build::live::LiveBuilds;
 use paas_buildserver::build::{self, Builder, stack};
 use paas_buildserver::config::{Config, DataDirArgs, ServeArgs};
 use paas_buildserver::container::Runtime;
-use paas_buildserver::data_dir::DataDir;
+use paas_buildserver::data_dir::{DataDir, write_private_file};
 use paas_buildserver::git::{self, hook, push::Pushes};
 use paas_buildserver::ssh::{self, server::SshShared};
 use paas_buildserver::store::{Db, Store};
@@ -161,19 +161,10 @@ fn ensure_admin(db: &mut Db, data: &DataDir) -> anyhow::Result<()> {
     }
     let new = token::generate();
     let path = data.admin_token();
-    let tmp = data.root().join(".admin-token.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    writeln!(file, "{}", new.token)?;
-    file.sync_all()?;
     // The token file exists before the user does: a crash in between leaves a token that does not
     // work yet, and the next start writes a new one.
-    std::fs::rename(&tmp, &path)?;
+    write_private_file(&path, format!("{}\n", new.token).as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     db.create_user(&UserName::parse("admin").expect("a valid name"), true, &new)?;
     eprintln!(
         "Created the admin user; its API token is in {}",

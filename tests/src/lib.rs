@@ -152,6 +152,20 @@ impl TestServer {
         )
     }
 
+    /// PIDs of the server's child processes (across all its threads).
+    pub fn children(&self) -> Vec<String> {
+        let pid = self.pid().as_raw();
+        let mut all = Vec::new();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("tasks")
+            .flatten()
+        {
+            let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            all.extend(text.split_whitespace().map(str::to_owned));
+        }
+        all
+    }
+
     /// Sends `signal` and waits for the server to exit.
     pub fn stop(&mut self, signal: Signal) -> ExitStatus {
         kill(self.pid(), signal).expect("signal the server");

@@ -1,14 +1,14 @@
 //! The server's SSH host key: ed25519, generated on first start and kept (0600) in the data dir,
 //! so that clients' `known_hosts` entries stay valid across restarts.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::Context;
 use russh::keys::PrivateKey;
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::ssh_key::private::Ed25519Keypair;
+
+use crate::data_dir::write_private_file;
 
 pub fn load_or_generate(path: &Path) -> anyhow::Result<PrivateKey> {
     if path.exists() {
@@ -21,17 +21,8 @@ pub fn load_or_generate(path: &Path) -> anyhow::Result<PrivateKey> {
     let pem = key
         .to_openssh(LineEnding::LF)
         .context("encoding the SSH host key")?;
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    file.write_all(pem.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    write_private_file(path, pem.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!(path = %path.display(), "generated the SSH host key");
     Ok(key)
 }

@@ -108,19 +108,6 @@ async fn exec(
     run
 }
 
-/// Children of the server process, across all its threads.
-fn children(pid: i32) -> Vec<String> {
-    let mut all = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .expect("tasks")
-        .flatten()
-    {
-        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        all.extend(text.split_whitespace().map(str::to_owned));
-    }
-    all
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_exec_requests_spawn_nothing() {
     let server = server();
@@ -185,7 +172,7 @@ async fn refused_exec_requests_spawn_nothing() {
         repos_before
     );
     assert_eq!(
-        children(server.pid().as_raw()),
+        server.children(),
         Vec::<String>::new(),
         "no process was spawned"
     );
@@ -234,7 +221,7 @@ async fn shells_ptys_and_subsystems_are_declined() {
         .expect("subsystem");
     let mut channel = channel;
     assert!(matches!(channel.wait().await, Some(ChannelMsg::Failure)));
-    assert_eq!(children(server.pid().as_raw()), Vec::<String>::new());
+    assert_eq!(server.children(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

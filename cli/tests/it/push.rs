@@ -412,20 +412,6 @@ fn hold_push(cli: &CliEnv, server: &TestServer, app: &str) -> std::process::Chil
     child
 }
 
-/// Children of the server process (across its threads).
-fn server_children(server: &TestServer) -> Vec<String> {
-    let pid = server.pid().as_raw();
-    let mut all = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .expect("tasks")
-        .flatten()
-    {
-        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        all.extend(text.split_whitespace().map(str::to_owned));
-    }
-    all
-}
-
 /// Polls `check` for up to 10 s.
 fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -458,7 +444,7 @@ fn one_push_per_app_and_a_lost_session_releases_it() {
     holder.kill().expect("kill ssh");
     holder.wait().expect("wait ssh");
     eventually("the server has no child process left", || {
-        server_children(&server).is_empty()
+        server.children().is_empty()
     });
     eventually("the push goes through", || {
         push(&cli, &repo, &["main"]).status.success()
@@ -625,7 +611,7 @@ fn a_client_killed_mid_build_leaves_nothing_behind() {
         containers(&server).is_empty()
     });
     eventually("the server has no child process left", || {
-        server_children(&server).is_empty()
+        server.children().is_empty()
     });
     let mut holder = hold_push(&cli, &server, "slow");
     holder.kill().expect("kill");
