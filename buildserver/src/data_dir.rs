@@ -6,6 +6,7 @@
 //! <data-dir>/repos/<app-id>.git bare repos             hooks/pre-receive (git's hook, for every repo)
 //! <data-dir>/run/hook.sock      hook ↔ daemon socket   builds/<build-id>/  one dir per build
 //! <data-dir>/cache/<app-id>/    build cache per app    stacks/<name>/      build/run stacks
+//! <data-dir>/oci/               OCI image layout of app images
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -67,6 +68,11 @@ impl DataDir {
     pub fn cache(&self, app_id: &str) -> PathBuf {
         debug_assert!(is_id(app_id), "{app_id:?} is not a server-made id");
         self.root.join("cache").join(app_id)
+    }
+
+    /// The OCI image layout of app images.
+    pub fn oci(&self) -> PathBuf {
+        self.root.join("oci")
     }
 
     pub fn stacks(&self) -> PathBuf {

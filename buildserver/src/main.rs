@@ -21,6 +21,7 @@ use paas_buildserver::config::{Config, DataDirArgs, ServeArgs};
 use paas_buildserver::container::Runtime;
 use paas_buildserver::data_dir::{DataDir, write_private_file};
 use paas_buildserver::git::{self, hook, push::Pushes};
+use paas_buildserver::oci::Layout;
 use paas_buildserver::ssh::{self, server::SshShared};
 use paas_buildserver::store::{Db, Store};
 use paas_buildserver::token;
@@ -219,8 +220,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if !leftovers.is_empty() {
         tracing::warn!(containers = ?leftovers, "removed build containers left by the last stop");
     }
+    let layout = Arc::new(Layout::open(&data.oci()).context("opening the OCI image layout")?);
     let builder = Arc::new(Builder {
         store: store.clone(),
+        layout,
         live: live_builds.clone(),
         data: data.clone(),
         runtime,

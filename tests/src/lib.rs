@@ -434,6 +434,7 @@ pub fn redact(text: &str) -> String {
             (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
             (r"/tmp/\.tmp[A-Za-z0-9]+", "[TEMP]"),
             (r"in \d+\.\ds\b", "in [SECONDS]"),
+            (r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]"),
             (r" +\n", "\n"),
         ]
         .into_iter()

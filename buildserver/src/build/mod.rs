@@ -21,6 +21,10 @@ use self::live::LiveBuilds;
 use crate::container::{Exit, Mount, Runtime, Spec};
 use crate::data_dir::DataDir;
 use crate::git::push::Push;
+use crate::oci::Layout;
+use crate::oci::image::AppImage;
+use crate::oci::layer::{self, Owner};
+use crate::store::NewRelease;
 use crate::store::{BuildEnd, Store, StoreError};
 
 /// The unprivileged user and group buildpacks run as.
@@ -35,6 +39,8 @@ pub struct Limits {
 
 pub struct Builder {
     pub store: Store,
+    /// Where images go.
+    pub layout: std::sync::Arc<Layout>,
     pub live: LiveBuilds,
     pub data: DataDir,
     pub runtime: Runtime,
@@ -148,9 +154,7 @@ impl Builder {
             &commit[..commit.len().min(7)]
         ))
         .await;
-        let result = self.build(push, build, &mut out).await;
-        let mut end = BuildEnd::default();
-        match &result {
+        let result = match self.build(push, build, &mut out).await {
             Ok((buildpack, types)) => {
                 let names: Vec<&str> = types.keys().map(String::as_str).collect();
                 out.line(format!(
@@ -158,8 +162,17 @@ impl Builder {
                     names.join(", ")
                 ))
                 .await;
+                self.release(push, build, commit, &buildpack, &types, &mut out)
+                    .await
+                    .map(|()| (buildpack, types))
+            }
+            Err(failure) => Err(failure),
+        };
+        let mut end = BuildEnd::default();
+        match &result {
+            Ok((buildpack, types)) => {
                 out.line(format!(
-                    "-----> Build succeeded in {:.1}s",
+                    "-----> Done in {:.1}s",
                     started.elapsed().as_secs_f64()
                 ))
                 .await;
@@ -190,6 +203,103 @@ impl Builder {
             ));
         }
         result.map(|(_, types)| types)
+    }
+
+    /// Turns a successful build into an image (stack layers + app layer) and records release vN
+    /// running it, with the app's current config.
+    async fn release(
+        &self,
+        push: &Push,
+        build: &BuildDir,
+        commit: &str,
+        buildpack: &str,
+        types: &BTreeMap<String, String>,
+        out: &mut Output<'_>,
+    ) -> Result<(), Failure> {
+        out.line("-----> Assembling the image").await;
+        let (notes_tx, mut notes) = mpsc::unbounded_channel::<String>();
+        let (data, layout, source) = (
+            self.data.clone(),
+            std::sync::Arc::clone(&self.layout),
+            build.source(),
+        );
+        let (commit_owned, buildpack_owned, types_owned) =
+            (commit.to_owned(), buildpack.to_owned(), types.clone());
+        let task = tokio::task::spawn_blocking(
+            move || -> anyhow::Result<(crate::oci::Descriptor, u64)> {
+                let (stack_layout, stack_layers) = stack::layers(&data, |line| {
+                    let _ = notes_tx.send(line);
+                })?;
+                for layer in &stack_layers {
+                    share_blob(&stack_layout, &layout, &layer.digest)?;
+                }
+                let mut skipped = Vec::new();
+                let app_layer = layer::write(
+                    &layout,
+                    &source,
+                    "app",
+                    Owner::Fixed(BUILD_UID, BUILD_UID),
+                    &mut skipped,
+                )?;
+                for warning in skipped {
+                    let _ = notes_tx.send(format!(" !     warning: {warning}"));
+                }
+                let image = AppImage {
+                    commit: &commit_owned,
+                    buildpack: &buildpack_owned,
+                    process_types: &types_owned,
+                    stack_layers: &stack_layers,
+                    app_layer: &app_layer,
+                };
+                Ok((image.store(&layout)?, app_layer.size))
+            },
+        );
+        tokio::pin!(task);
+        let assembled = loop {
+            tokio::select! {
+                Some(line) = notes.recv() => out.line(line).await,
+                joined = &mut task => break joined.expect("the image task does not panic"),
+            }
+        };
+        while let Ok(line) = notes.try_recv() {
+            out.line(line).await;
+        }
+        let (manifest, app_layer_size) = assembled.map_err(|e| {
+            Failure::new("image", format!("the image could not be assembled: {e:#}"))
+        })?;
+        out.line(format!(
+            "-----> Image {} (app layer {:.1} MB)",
+            manifest.digest,
+            app_layer_size as f64 / 1e6
+        ))
+        .await;
+        let new = NewRelease {
+            build_id: Some(build.id.clone()),
+            image: Some(manifest.digest.clone()),
+            process_types: types.clone(),
+            description: format!("Deploy {}", &commit[..commit.len().min(7)]),
+            status: paas_share::models::ReleaseStatus::Succeeded,
+        };
+        let (app_id, user) = (push.app_id.clone(), push.user.clone());
+        let release = self
+            .store
+            .call(move |db| db.create_release(&app_id, &user, &new))
+            .await
+            .map_err(|_| {
+                Failure::new(
+                    "release",
+                    "the server could not record the release; push again",
+                )
+            })?;
+        if let Err(e) = self
+            .layout
+            .tag(&format!("{}-v{}", push.app, release.version), &manifest)
+        {
+            tracing::warn!(error = %e, "cannot tag the image in the local layout");
+        }
+        out.line(format!("-----> Released v{}", release.version))
+            .await;
+        Ok(())
     }
 
     async fn build(
@@ -363,6 +473,15 @@ impl Builder {
         }
         Ok((buildpack, types))
     }
+}
+
+/// Makes blob `digest` of `from` available in `to`: a hard link where possible, else a copy.
+fn share_blob(from: &Layout, to: &Layout, digest: &str) -> std::io::Result<()> {
+    if to.has_blob(digest) {
+        return Ok(());
+    }
+    let (source, target) = (from.blob_path(digest), to.blob_path(digest));
+    std::fs::hard_link(&source, &target).or_else(|_| std::fs::copy(&source, &target).map(drop))
 }
 
 /// Ends a build's live stream however `run` ends, cancellation included.

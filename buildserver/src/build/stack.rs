@@ -11,6 +11,8 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 
 use crate::data_dir::DataDir;
+use crate::oci::Layout;
+use crate::oci::layer::{self, Layer, Owner};
 
 /// The stack builds use.
 pub const DEFAULT: &str = "default";
@@ -32,6 +34,46 @@ pub fn rootfs(data: &DataDir) -> Option<PathBuf> {
         return None;
     }
     std::fs::canonicalize(dir.join("rootfs")).ok()
+}
+
+/// The default stack as image layers: made once from its root filesystem (under a lock, as
+/// builds may ask at the same time) into the stack's own layout, and referenced by digest ever
+/// after. Returns the stack's layout and its layers, bottom first.
+pub fn layers(
+    data: &DataDir,
+    mut progress: impl FnMut(String),
+) -> anyhow::Result<(Layout, Vec<Layer>)> {
+    let dir = std::fs::canonicalize(data.stacks().join(DEFAULT)).context("no default stack")?;
+    let lock = std::fs::File::create(dir.join(".layers.lock"))?;
+    let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("cannot lock the stack: {e}"))?;
+    let layout = Layout::open(&dir.join("oci"))?;
+    let record = dir.join("layers.json");
+    if let Ok(text) = std::fs::read_to_string(&record) {
+        let layers: Vec<Layer> =
+            serde_json::from_str(&text).context("reading the stack's layers.json")?;
+        if layers.iter().all(|l| layout.has_blob(&l.digest)) {
+            return Ok((layout, layers));
+        }
+    }
+    progress("-----> Making the stack's image layer (once per stack)".to_owned());
+    let mut skipped = Vec::new();
+    let layer = layer::write(
+        &layout,
+        &dir.join("rootfs"),
+        "",
+        Owner::Preserved,
+        &mut skipped,
+    )?;
+    if !skipped.is_empty() {
+        progress(format!(
+            "       {} special files (devices, FIFOs, sockets) left out",
+            skipped.len()
+        ));
+    }
+    let layers = vec![layer];
+    std::fs::write(&record, serde_json::to_string(&layers)?)?;
+    Ok((layout, layers))
 }
 
 /// Builds the default stack from `recipe`, printing progress to stderr, and swaps it in whole.
@@ -77,6 +119,7 @@ pub fn build(data: &DataDir, recipe: Recipe) -> anyhow::Result<PathBuf> {
     if old.exists() {
         std::fs::remove_dir_all(&old)?;
     }
+    layers(data, |line| eprintln!("{line}"))?;
     Ok(target.join("rootfs"))
 }
 

@@ -1,6 +1,7 @@
 //! Tests for `git push paas main` with the real git and OpenSSH clients: builds on the busybox
 //! stack (fast), refusals by the SSH server and the hook, and failing builds.
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Output;
@@ -623,5 +624,175 @@ fn a_client_killed_mid_build_leaves_nothing_behind() {
     assert_eq!(
         builds[0]["failure"],
         "interrupted: the client disconnected before the build finished"
+    );
+}
+
+// ---- images ----
+
+fn layout_ref(server: &TestServer, reference: &str) -> String {
+    format!(
+        "oci:{}:{reference}",
+        server.data_dir().join("oci").display()
+    )
+}
+
+fn skopeo_inspect(server: &TestServer, reference: &str) -> Value {
+    let output = std::process::Command::new("skopeo")
+        .args(["inspect", &layout_ref(server, reference)])
+        .output()
+        .expect("skopeo (apt-get install skopeo)");
+    assert!(
+        output.status.success(),
+        "skopeo inspect: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[test]
+fn a_build_becomes_an_image_and_a_release() {
+    let (server, cli) = pushable();
+    let repo = cli.app_repo("procfile");
+    run_in(&cli, &repo, &["create", "imaged"]);
+    assert!(push(&cli, &repo, &["main"]).status.success());
+
+    let releases: Vec<Value> =
+        serde_json::from_str(&run_in(&cli, &repo, &["releases", "--json"])).expect("JSON");
+    assert_eq!(releases.len(), 1);
+    let short: String = head(&cli, &repo).chars().take(7).collect();
+    assert_eq!(releases[0]["description"], format!("Deploy {short}"));
+    assert_eq!(releases[0]["build_id"], builds(&cli, &repo)[0]["id"]);
+    let digest = releases[0]["image"]
+        .as_str()
+        .expect("image digest")
+        .to_owned();
+    assert!(digest.starts_with("sha256:"));
+    let formation: Value =
+        serde_json::from_str(&run_in(&cli, &repo, &["apps", "info", "--json"])).expect("JSON");
+    assert_eq!(formation["release"], 1);
+
+    let inspected = skopeo_inspect(&server, "imaged-v1");
+    assert_eq!(inspected["Digest"], digest.as_str());
+    assert_eq!(
+        inspected["Layers"].as_array().map(Vec::len),
+        Some(2),
+        "one stack layer, one app layer"
+    );
+    assert_eq!(
+        inspected["Labels"]["org.opencontainers.image.revision"],
+        head(&cli, &repo).as_str()
+    );
+    assert_eq!(inspected["Labels"]["io.paas.buildpack"], "procfile");
+    assert_eq!(inspected["Created"], "1980-01-01T00:00:01Z");
+
+    // umoci checks every digest and diff_id while unpacking.
+    let bundle = cli.home().join("bundle");
+    let output = std::process::Command::new("umoci")
+        .args([
+            "unpack",
+            "--image",
+            &format!("{}:imaged-v1", server.data_dir().join("oci").display()),
+        ])
+        .arg(&bundle)
+        .output()
+        .expect("umoci (apt-get install umoci)");
+    assert!(
+        output.status.success(),
+        "umoci unpack: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(bundle.join("rootfs/app/Procfile").is_file());
+    assert!(bundle.join("rootfs/bin/busybox").is_file());
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("config.json")).expect("config"))
+            .expect("JSON");
+    assert_eq!(config["process"]["cwd"], "/app");
+    assert_eq!(config["process"]["user"]["uid"], 2000);
+    let env = config["process"]["env"].to_string();
+    assert!(env.contains("HOME=/app") && !env.contains("PORT"), "{env}");
+}
+
+#[test]
+fn the_same_commit_gives_the_same_image_for_any_app() {
+    let (_server, cli) = pushable();
+    let repo = cli.app_repo("static");
+    let mut digests = Vec::new();
+    for app in ["twin-a", "twin-b"] {
+        run_in(&cli, &repo, &["create", app, "--no-remote"]);
+        run_in(&cli, &repo, &["git:remote", "-a", app]);
+        assert!(push(&cli, &repo, &["main"]).status.success());
+        let releases: Vec<Value> =
+            serde_json::from_str(&run_in(&cli, &repo, &["releases", "--json", "-a", app]))
+                .expect("JSON");
+        digests.push(releases[0]["image"].as_str().expect("digest").to_owned());
+    }
+    assert_eq!(
+        digests[0], digests[1],
+        "same commit, same stack: same manifest digest"
+    );
+}
+
+#[test]
+fn symlinks_are_kept_and_special_files_skipped() {
+    let (server, cli) = pushable();
+    let repo = cli.app_repo("tricky");
+    std::os::unix::fs::symlink("/etc/shadow", repo.join("shadow")).expect("symlink");
+    std::os::unix::fs::symlink("../../../etc", repo.join("escape")).expect("symlink");
+    let odd = std::ffi::OsStr::from_bytes(b"odd\nname-\xff.txt");
+    std::fs::write(repo.join(odd), "odd").expect("odd name");
+    let deep = repo.join("d".repeat(60)).join("e".repeat(60));
+    std::fs::create_dir_all(&deep).expect("deep");
+    std::fs::write(deep.join("f".repeat(60)), "deep").expect("deep file");
+    assert!(
+        cli.git(&repo, &["add", "-A"])
+            .status()
+            .expect("git")
+            .success()
+    );
+    assert!(
+        cli.git(&repo, &["commit", "-q", "-m", "tricky"])
+            .status()
+            .expect("git")
+            .success()
+    );
+    run_in(&cli, &repo, &["create", "tricky"]);
+    let output = push(&cli, &repo, &["main"]);
+    assert!(output.status.success(), "{}", transcript(&output));
+
+    let bundle = cli.home().join("bundle");
+    let output = std::process::Command::new("umoci")
+        .args([
+            "unpack",
+            "--image",
+            &format!("{}:tricky-v1", server.data_dir().join("oci").display()),
+        ])
+        .arg(&bundle)
+        .output()
+        .expect("umoci");
+    assert!(
+        output.status.success(),
+        "umoci unpack: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let app = bundle.join("rootfs/app");
+    assert_eq!(
+        std::fs::read_link(app.join("shadow")).expect("a symlink"),
+        Path::new("/etc/shadow")
+    );
+    assert_eq!(
+        std::fs::read_link(app.join("escape")).expect("a symlink"),
+        Path::new("../../../etc")
+    );
+    assert_eq!(
+        std::fs::read_to_string(app.join(odd)).expect("odd name survives"),
+        "odd"
+    );
+    let deep_file = app
+        .join("d".repeat(60))
+        .join("e".repeat(60))
+        .join("f".repeat(60));
+    assert_eq!(
+        std::fs::read_to_string(deep_file).expect("long path survives"),
+        "deep"
     );
 }

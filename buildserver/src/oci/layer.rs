@@ -1,0 +1,363 @@
+//! A directory tree → one reproducible `tar+gzip` layer blob, in one streaming pass: the tar is
+//! hashed as it is written (the diff_id), gzipped, hashed again (the digest) and written to a
+//! temporary blob file that is renamed to its digest. Memory stays bounded whatever the tree.
+//!
+//! Reproducible (DESIGN §3.7): entries sorted by name bytes, parent directories explicit, a fixed
+//! mtime, fixed or preserved ownership with empty user/group names, symlinks stored (never
+//! followed), PAX records for long or non-UTF-8 names, no sparse files, device nodes, FIFOs or
+//! sockets (skipped with a warning), gzip with header mtime 0 and a pinned level.
+
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use flate2::{Compression, GzBuilder};
+use sha2::{Digest as _, Sha256};
+use tar::{EntryType, Header};
+
+use super::{Layout, hex};
+
+/// 1980-01-01T00:00:01Z, the mtime of every entry.
+pub const EPOCH: u64 = 315_532_801;
+/// Pinned: the same tree gives the same bytes with this level, whatever the machine.
+const GZIP_LEVEL: u32 = 1;
+
+/// Who owns the layer's files.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner {
+    /// Every entry owned by this uid and gid (the app layer).
+    Fixed(u32, u32),
+    /// Ownership from the filesystem (a stack's root filesystem).
+    Preserved,
+}
+
+/// A written layer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Layer {
+    /// Of the gzip blob.
+    pub digest: String,
+    pub size: u64,
+    /// Of the uncompressed tar.
+    pub diff_id: String,
+}
+
+/// Counts and hashes what passes through.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    fn finish(self) -> (W, String, u64) {
+        (
+            self.inner,
+            format!("sha256:{}", hex(&self.hasher.finalize())),
+            self.count,
+        )
+    }
+}
+
+/// Writes the tree at `source` as a layer whose entries sit under `prefix` (`app` puts the tree
+/// at `/app`; an empty prefix makes it the root). Skipped entries are described in `warnings`.
+pub fn write(
+    layout: &Layout,
+    source: &Path,
+    prefix: &str,
+    owner: Owner,
+    warnings: &mut Vec<String>,
+) -> io::Result<Layer> {
+    let tmp = layout.root().join(format!(
+        "blobs/sha256/.layer-{}-{}.tmp",
+        std::process::id(),
+        unique()
+    ));
+    let file = std::fs::File::create(&tmp)?;
+    let blob = Hashing::new(BufWriter::with_capacity(1 << 20, file));
+    let gzip = GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(blob, Compression::new(GZIP_LEVEL));
+    let mut tar = tar::Builder::new(Hashing::new(gzip));
+    tar.follow_symlinks(false);
+    tar.sparse(false);
+    let mut writer = TreeWriter {
+        tar: &mut tar,
+        owner,
+        warnings,
+    };
+    let root_meta = std::fs::metadata(source)?;
+    if !prefix.is_empty() {
+        writer.entry(
+            EntryType::Directory,
+            format!("{prefix}/").as_bytes(),
+            None,
+            &root_meta,
+            0,
+            io::empty(),
+        )?;
+    }
+    writer.tree(source, prefix.as_bytes())?;
+    let (gzip, diff_id, _) = tar.into_inner()?.finish();
+    let (mut blob, digest, size) = gzip.finish()?.finish();
+    blob.flush()?;
+    blob.into_inner()
+        .map_err(io::IntoInnerError::into_error)?
+        .sync_all()?;
+    let path = layout.blob_path(&digest);
+    if path.exists() {
+        std::fs::remove_file(&tmp)?;
+    } else {
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(Layer {
+        digest,
+        size,
+        diff_id,
+    })
+}
+
+fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+struct TreeWriter<'a, W: Write> {
+    tar: &'a mut tar::Builder<W>,
+    owner: Owner,
+    warnings: &'a mut Vec<String>,
+}
+
+impl<W: Write> TreeWriter<'_, W> {
+    fn tree(&mut self, dir: &Path, tar_dir: &[u8]) -> io::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+        entries.sort_by(|a, b| a.file_name().as_bytes().cmp(b.file_name().as_bytes()));
+        for entry in entries {
+            let path = entry.path();
+            let mut name = tar_dir.to_vec();
+            if !name.is_empty() {
+                name.push(b'/');
+            }
+            name.extend_from_slice(entry.file_name().as_bytes());
+            let meta = std::fs::symlink_metadata(&path)?;
+            let kind = meta.file_type();
+            if kind.is_dir() {
+                let mut dir_name = name.clone();
+                dir_name.push(b'/');
+                self.entry(EntryType::Directory, &dir_name, None, &meta, 0, io::empty())?;
+                self.tree(&path, &name)?;
+            } else if kind.is_symlink() {
+                let target = std::fs::read_link(&path)?;
+                self.entry(
+                    EntryType::Symlink,
+                    &name,
+                    Some(target.as_os_str().as_bytes()),
+                    &meta,
+                    0,
+                    io::empty(),
+                )?;
+            } else if kind.is_file() {
+                let file = std::fs::File::open(&path)?;
+                self.entry(
+                    EntryType::Regular,
+                    &name,
+                    None,
+                    &meta,
+                    meta.len(),
+                    file.take(meta.len()),
+                )?;
+            } else {
+                self.warnings.push(format!(
+                    "skipped {}: not a regular file, directory or symlink",
+                    String::from_utf8_lossy(&name)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn entry(
+        &mut self,
+        kind: EntryType,
+        path: &[u8],
+        link: Option<&[u8]>,
+        meta: &std::fs::Metadata,
+        size: u64,
+        data: impl Read,
+    ) -> io::Result<()> {
+        let mut header = Header::new_ustar();
+        header.set_entry_type(kind);
+        header.set_mode(meta.mode() & 0o7777);
+        let (uid, gid) = match self.owner {
+            Owner::Fixed(uid, gid) => (uid, gid),
+            Owner::Preserved => (meta.uid(), meta.gid()),
+        };
+        header.set_uid(u64::from(uid));
+        header.set_gid(u64::from(gid));
+        header.set_mtime(EPOCH);
+        header.set_size(size);
+        // Names that do not fit the ustar fields (or are not UTF-8) go in a PAX record first; the
+        // header keeps a truncated copy, which PAX readers ignore.
+        let mut records = Vec::new();
+        let binary = std::str::from_utf8(path).is_err()
+            || link.is_some_and(|l| std::str::from_utf8(l).is_err());
+        if binary {
+            records.extend(pax_record("hdrcharset", b"BINARY"));
+        }
+        if path.len() > 100 || binary {
+            records.extend(pax_record("path", path));
+        }
+        if let Some(link) = link.filter(|l| l.len() > 100 || binary) {
+            records.extend(pax_record("linkpath", link));
+        }
+        if !records.is_empty() {
+            let mut pax = Header::new_ustar();
+            pax.set_entry_type(EntryType::XHeader);
+            pax.set_mode(0o644);
+            pax.set_mtime(EPOCH);
+            pax.set_size(records.len() as u64);
+            copy_field(&mut pax.as_old_mut().name, b"././@PaxHeader");
+            pax.set_cksum();
+            self.tar.append(&pax, records.as_slice())?;
+        }
+        copy_field(&mut header.as_old_mut().name, path);
+        if let Some(link) = link {
+            copy_field(&mut header.as_old_mut().linkname, link);
+        }
+        header.set_cksum();
+        self.tar.append(&header, data)
+    }
+}
+
+fn copy_field(field: &mut [u8; 100], value: &[u8]) {
+    let n = value.len().min(field.len());
+    field[..n].copy_from_slice(&value[..n]);
+    field[n..].fill(0);
+}
+
+/// One PAX record: `"<len> <key>=<value>\n"`, where `<len>` counts the whole record.
+fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+    let rest = key.len() + value.len() + 3;
+    let mut len = rest + rest.to_string().len();
+    if len.to_string().len() != rest.to_string().len() {
+        len = rest + len.to_string().len();
+    }
+    let mut record = format!("{len} {key}=").into_bytes();
+    record.extend_from_slice(value);
+    record.push(b'\n');
+    debug_assert_eq!(record.len(), len);
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("b/c")).expect("mkdir");
+        std::fs::write(dir.path().join("b/c/file"), "x").expect("write");
+        std::fs::write(dir.path().join("a"), "y").expect("write");
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).expect("symlink");
+        dir
+    }
+
+    #[test]
+    fn same_tree_same_digests_and_special_files_skipped() {
+        let layout_dir = tempfile::tempdir().expect("temp dir");
+        let layout = Layout::open(layout_dir.path()).expect("layout");
+        let (one, two) = (tree(), tree());
+        nix::unistd::mkfifo(
+            &two.path().join("fifo"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .expect("fifo");
+        let mut warnings = Vec::new();
+        let first = write(
+            &layout,
+            one.path(),
+            "app",
+            Owner::Fixed(2000, 2000),
+            &mut warnings,
+        )
+        .expect("layer");
+        assert!(warnings.is_empty());
+        let second = write(
+            &layout,
+            two.path(),
+            "app",
+            Owner::Fixed(2000, 2000),
+            &mut warnings,
+        )
+        .expect("layer");
+        assert_eq!(
+            first, second,
+            "a FIFO adds nothing; everything else is identical"
+        );
+        assert_eq!(
+            warnings,
+            vec!["skipped app/fifo: not a regular file, directory or symlink".to_owned()]
+        );
+        assert!(layout.has_blob(&first.digest));
+        // The blob is a gzip of a tar whose sha256 is the diff_id.
+        let mut tar = Vec::new();
+        let blob = std::fs::File::open(layout.blob_path(&first.digest)).expect("blob");
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(blob), &mut tar)
+            .expect("gunzip");
+        assert_eq!(crate::oci::sha256_digest(&tar), first.diff_id);
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let names: Vec<String> = archive
+            .entries()
+            .expect("entries")
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "app/",
+                "app/a",
+                "app/b/",
+                "app/b/c/",
+                "app/b/c/file",
+                "app/link"
+            ]
+        );
+    }
+
+    #[test]
+    fn pax_record_lengths_count_themselves() {
+        assert_eq!(pax_record("path", b"a"), b"9 path=a\n");
+        let long = vec![b'x'; 95];
+        let record = pax_record("path", &long);
+        assert_eq!(record.len(), 105);
+        assert!(record.starts_with(b"105 path="));
+    }
+}

@@ -1,0 +1,157 @@
+//! OCI images (DESIGN §3.7): reproducible gzip layers written in one streaming pass, canonical
+//! config and manifest JSON, and the local OCI image layout under `<data-dir>/oci` that
+//! `skopeo inspect oci:<dir>:<ref>` and `umoci unpack` read.
+//!
+//! It must not talk to registries (that is `registry/`) nor decide what goes in an image (the
+//! build step hands it a tree and a process table).
+
+pub mod image;
+pub mod layer;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+pub const MEDIA_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const MEDIA_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const MEDIA_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// A content descriptor: what a manifest or index points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    /// `sha256:<hex>`
+    pub digest: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `digest` is a well-formed `sha256:` digest: safe as a file name.
+pub fn valid_digest(digest: &str) -> bool {
+    digest.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Canonical JSON: compact, keys sorted (serde_json's map is ordered by key).
+pub fn canonical_json(value: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("JSON values serialize")
+}
+
+/// An OCI image layout on disk.
+pub struct Layout {
+    root: PathBuf,
+    /// Serializes updates of index.json within this process.
+    index_lock: Mutex<()>,
+}
+
+impl Layout {
+    /// Opens (creating if needed) the layout at `root`.
+    pub fn open(root: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(root.join("blobs/sha256"))?;
+        let marker = root.join("oci-layout");
+        if !marker.exists() {
+            std::fs::write(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        }
+        if !root.join("index.json").exists() {
+            write_atomic(
+                &root.join("index.json"),
+                br#"{"manifests":[],"schemaVersion":2}"#,
+            )?;
+        }
+        Ok(Self {
+            root: root.to_owned(),
+            index_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        assert!(valid_digest(digest), "{digest:?} is not a sha256 digest");
+        self.root
+            .join("blobs/sha256")
+            .join(&digest["sha256:".len()..])
+    }
+
+    pub fn has_blob(&self, digest: &str) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// Stores a small blob (config, manifest) and describes it.
+    pub fn put_blob(&self, media_type: &str, bytes: &[u8]) -> std::io::Result<Descriptor> {
+        let digest = sha256_digest(bytes);
+        let path = self.blob_path(&digest);
+        if !path.exists() {
+            write_atomic(&path, bytes)?;
+        }
+        Ok(Descriptor {
+            media_type: media_type.to_owned(),
+            digest,
+            size: bytes.len() as u64,
+            annotations: Default::default(),
+        })
+    }
+
+    /// Points reference `name` at `manifest` in index.json (replacing an older entry of that name).
+    pub fn tag(&self, name: &str, manifest: &Descriptor) -> std::io::Result<()> {
+        let _guard = self
+            .index_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let path = self.root.join("index.json");
+        let mut index: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let manifests = index["manifests"]
+            .as_array_mut()
+            .ok_or(std::io::ErrorKind::InvalidData)?;
+        manifests.retain(|m| m["annotations"][REF_NAME] != name);
+        let mut entry = manifest.clone();
+        entry
+            .annotations
+            .insert(REF_NAME.to_owned(), name.to_owned());
+        manifests.push(serde_json::to_value(entry).expect("descriptors serialize"));
+        write_atomic(&path, &canonical_json(&index))
+    }
+
+    /// The manifest descriptor of reference `name`.
+    pub fn resolve(&self, name: &str) -> std::io::Result<Option<Descriptor>> {
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.root.join("index.json"))?)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        Ok(index["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["annotations"][REF_NAME] == name)
+            .and_then(|m| serde_json::from_value(m.clone()).ok()))
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
