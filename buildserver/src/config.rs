@@ -42,8 +42,14 @@ pub struct ServeArgs {
     #[arg(long, env = "PAAS_REGISTRY", value_name = "HOST[:PORT]/PREFIX")]
     pub registry: Option<String>,
     /// Talk plain HTTP to the registry
-    #[arg(long, env = "PAAS_REGISTRY_INSECURE")]
+    #[arg(long, env = "PAAS_REGISTRY_INSECURE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub registry_insecure: Option<bool>,
+    /// Registry user name; the password comes from PAAS_REGISTRY_PASSWORD or --registry-password-file
+    #[arg(long, env = "PAAS_REGISTRY_USERNAME", value_name = "NAME")]
+    pub registry_username: Option<String>,
+    /// File holding the registry password
+    #[arg(long, env = "PAAS_REGISTRY_PASSWORD_FILE", value_name = "FILE")]
+    pub registry_password_file: Option<PathBuf>,
     /// Where dynos run: local (runc on this host) or kubernetes [default: local]
     #[arg(long, env = "PAAS_SCHEDULER", value_name = "local|kubernetes")]
     pub scheduler: Option<String>,
@@ -72,6 +78,8 @@ struct FileConfig {
     domain: Option<String>,
     registry: Option<String>,
     registry_insecure: Option<bool>,
+    registry_username: Option<String>,
+    registry_password_file: Option<PathBuf>,
     scheduler: Option<String>,
     ready_file: Option<PathBuf>,
     max_push_bytes: Option<u64>,
@@ -111,6 +119,7 @@ pub struct Config {
     pub domain: String,
     pub registry: Option<RegistryRef>,
     pub registry_insecure: bool,
+    pub registry_credentials: Option<crate::registry::Credentials>,
     pub scheduler: SchedulerKind,
     pub ready_file: Option<PathBuf>,
     pub max_push_bytes: u64,
@@ -180,6 +189,27 @@ impl ServeArgs {
             .parse("900", positive)?;
         let build_memory =
             number(self.build_memory, file.build_memory, "build-memory").parse("2048", positive)?;
+        let registry_credentials = match self.registry_username.or(file.registry_username) {
+            None => None,
+            Some(username) => {
+                let password = match (
+                    std::env::var("PAAS_REGISTRY_PASSWORD").ok(),
+                    self.registry_password_file.or(file.registry_password_file),
+                ) {
+                    (Some(password), _) => password,
+                    (None, Some(path)) => std::fs::read_to_string(&path)
+                        .with_context(|| {
+                            format!("cannot read the registry password file {}", path.display())
+                        })?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_owned(),
+                    (None, None) => bail!(
+                        "--registry-username needs a password: set PAAS_REGISTRY_PASSWORD or --registry-password-file"
+                    ),
+                };
+                Some(crate::registry::Credentials { username, password })
+            }
+        };
         let scheduler =
             pick(self.scheduler, file.scheduler, "scheduler").parse("local", |s| match s {
                 "local" => Ok(SchedulerKind::Local),
@@ -211,6 +241,7 @@ impl ServeArgs {
                 .registry_insecure
                 .or(file.registry_insecure)
                 .unwrap_or(false),
+            registry_credentials,
             scheduler,
             ready_file: self.ready_file.or(file.ready_file),
             max_push_bytes,

@@ -9,6 +9,7 @@ pub mod container;
 pub mod data_dir;
 pub mod git;
 pub mod oci;
+pub mod registry;
 pub mod release;
 pub mod ssh;
 pub mod store;

@@ -22,6 +22,7 @@ use paas_buildserver::container::Runtime;
 use paas_buildserver::data_dir::{DataDir, write_private_file};
 use paas_buildserver::git::{self, hook, push::Pushes};
 use paas_buildserver::oci::Layout;
+use paas_buildserver::registry::Registry;
 use paas_buildserver::ssh::{self, server::SshShared};
 use paas_buildserver::store::{Db, Store};
 use paas_buildserver::token;
@@ -221,9 +222,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!(containers = ?leftovers, "removed build containers left by the last stop");
     }
     let layout = Arc::new(Layout::open(&data.oci()).context("opening the OCI image layout")?);
+    let registry = config.registry.clone().map(|target| {
+        Arc::new(Registry::new(
+            target,
+            config.registry_insecure,
+            config.registry_credentials.clone(),
+        ))
+    });
     let builder = Arc::new(Builder {
         store: store.clone(),
         layout,
+        registry,
         live: live_builds.clone(),
         data: data.clone(),
         runtime,

@@ -24,6 +24,7 @@ use crate::git::push::Push;
 use crate::oci::Layout;
 use crate::oci::image::AppImage;
 use crate::oci::layer::{self, Owner};
+use crate::registry::Registry;
 use crate::store::NewRelease;
 use crate::store::{BuildEnd, Store, StoreError};
 
@@ -41,6 +42,8 @@ pub struct Builder {
     pub store: Store,
     /// Where images go.
     pub layout: std::sync::Arc<Layout>,
+    /// Where images are pushed, when one is configured.
+    pub registry: Option<std::sync::Arc<Registry>>,
     pub live: LiveBuilds,
     pub data: DataDir,
     pub runtime: Runtime,
@@ -273,6 +276,32 @@ impl Builder {
             app_layer_size as f64 / 1e6
         ))
         .await;
+        if let Some(registry) = &self.registry {
+            out.line(format!(
+                "-----> Pushing {}",
+                registry.reference(push.app.as_str())
+            ))
+            .await;
+            let (registry, layout, manifest, app) = (
+                std::sync::Arc::clone(registry),
+                std::sync::Arc::clone(&self.layout),
+                manifest.clone(),
+                push.app.to_string(),
+            );
+            let uploaded = tokio::task::spawn_blocking(move || {
+                registry.push(&layout, &manifest, &app, &["latest".to_owned()])
+            })
+            .await
+            .expect("the push task does not panic")
+            .map_err(|e| {
+                Failure::new(
+                    "registry",
+                    format!("{e}.\nNothing was released; push again once the registry works."),
+                )
+            })?;
+            out.line(format!("       {:.1} MB uploaded", uploaded as f64 / 1e6))
+                .await;
+        }
         let new = NewRelease {
             build_id: Some(build.id.clone()),
             image: Some(manifest.digest.clone()),
@@ -297,7 +326,28 @@ impl Builder {
         {
             tracing::warn!(error = %e, "cannot tag the image in the local layout");
         }
-        out.line(format!("-----> Released v{}", release.version))
+        let mut image = manifest.digest.clone();
+        if let Some(registry) = &self.registry {
+            let (registry, layout, manifest, app, tag) = (
+                std::sync::Arc::clone(registry),
+                std::sync::Arc::clone(&self.layout),
+                manifest.clone(),
+                push.app.to_string(),
+                format!("v{}", release.version),
+            );
+            image = format!("{}@{}", registry.reference(&app), manifest.digest);
+            let tagged =
+                tokio::task::spawn_blocking(move || registry.tag(&layout, &manifest, &app, &tag))
+                    .await;
+            if let Ok(Err(e)) = tagged {
+                out.line(format!(
+                    " !     warning: the image was released but not tagged v{}: {e}",
+                    release.version
+                ))
+                .await;
+            }
+        }
+        out.line(format!("-----> Released v{}: {image}", release.version))
             .await;
         Ok(())
     }

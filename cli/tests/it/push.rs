@@ -796,3 +796,107 @@ fn symlinks_are_kept_and_special_files_skipped() {
         "deep"
     );
 }
+
+// ---- registry ----
+
+fn server_with_registry(registry: &str) -> (TestServer, CliEnv) {
+    let server = TestServer::start_with(
+        &server_bin(),
+        &["--registry", registry, "--registry-insecure"],
+        &[],
+    );
+    server.install_stack(Stack::Busybox);
+    let cli = CliEnv::new(paas_bin(), &server.api);
+    cli.login(&server.admin_token());
+    cli.ssh_key();
+    cli.ok(&["keys", "add"]);
+    (server, cli)
+}
+
+#[test]
+fn images_are_pushed_to_the_registry_and_reused() {
+    let registry = paas_tests::TestRegistry::start();
+    let (_server, cli) = server_with_registry(&format!("{}/paas", registry.addr));
+    let repo = cli.app_repo("procfile");
+    run_in(&cli, &repo, &["create", "reg-app"]);
+    let output = push(&cli, &repo, &["main"]);
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "remote: -----> Pushing {}/paas/reg-app",
+            registry.addr
+        )),
+        "{stderr}"
+    );
+    let releases: Vec<Value> =
+        serde_json::from_str(&run_in(&cli, &repo, &["releases", "--json"])).expect("JSON");
+    let digest = releases[0]["image"].as_str().expect("digest").to_owned();
+    assert!(
+        stderr.contains(&format!(
+            "remote: -----> Released v1: {}/paas/reg-app@{digest}",
+            registry.addr
+        )),
+        "{stderr}"
+    );
+
+    for tag in ["v1", "latest"] {
+        let output = std::process::Command::new("skopeo")
+            .args([
+                "inspect",
+                "--tls-verify=false",
+                &format!("docker://{}/paas/reg-app:{tag}", registry.addr),
+            ])
+            .output()
+            .expect("skopeo");
+        assert!(
+            output.status.success(),
+            "skopeo inspect: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let inspected: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        assert_eq!(inspected["Digest"], digest.as_str(), "{tag}");
+    }
+
+    // A new commit with the same tree: every layer is already there.
+    assert!(
+        cli.git(&repo, &["commit", "-q", "--allow-empty", "-m", "again"])
+            .status()
+            .expect("git")
+            .success()
+    );
+    let output = push(&cli, &repo, &["main"]);
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("remote:        0.0 MB uploaded"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_registry_that_is_down_rejects_the_push_and_records_no_release() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let (_server, cli) = server_with_registry(&format!("127.0.0.1:{closed}/paas"));
+    let repo = cli.app_repo("procfile");
+    run_in(&cli, &repo, &["create", "down"]);
+    let output = push(&cli, &repo, &["main"]);
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("remote:  !     Push rejected: the build failed at step `registry`."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "remote:  !     the registry 127.0.0.1:{closed}/paas is unreachable"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(run_in(&cli, &repo, &["releases", "--json"]).trim(), "[]");
+    assert_eq!(remote_main(&cli, &repo), None);
+}

@@ -1,0 +1,484 @@
+//! Pushing images to a registry (OCI distribution spec): `GET /v2/` and its auth challenge (Basic,
+//! or a Bearer token for `repository:<name>:pull,push`, cached until ~80 % of its lifetime), per
+//! blob a `HEAD` that skips what the registry has, else `POST` + one streamed `PUT ?digest=`
+//! (monolithic: registries that cap chunks are fine with it), then the manifest by digest and
+//! the tags. 5xx, 429 (honouring `Retry-After`) and connection failures are retried with backoff,
+//! restarting an upload from the file. Credentials are never logged.
+//!
+//! It must not assemble images (that is `oci/`) nor decide when to push (the build step does).
+
+use std::time::{Duration, Instant};
+
+use ureq::http::{HeaderMap, Response, StatusCode};
+
+use crate::config::RegistryRef;
+use crate::oci::{Descriptor, Layout, valid_digest};
+
+const ATTEMPTS: u32 = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("the registry {registry} is unreachable: {source}")]
+    Unreachable {
+        registry: String,
+        #[source]
+        source: ureq::Error,
+    },
+    #[error("the registry {registry} answered {what} with HTTP {status}{detail}")]
+    Status {
+        registry: String,
+        what: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("the registry {registry} stored {what} as {got}, not {expected}")]
+    DigestMismatch {
+        registry: String,
+        what: String,
+        expected: String,
+        got: String,
+    },
+    #[error("cannot read {what} from the local image layout")]
+    Local {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Registry credentials.
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Credentials {{ username: {:?}, password: <hidden> }}",
+            self.username
+        )
+    }
+}
+
+pub struct Registry {
+    agent: ureq::Agent,
+    target: RegistryRef,
+    base: String,
+    credentials: Option<Credentials>,
+    /// The current Authorization header value, and when it must be renewed.
+    auth: std::sync::Mutex<Option<(String, Option<Instant>)>>,
+}
+
+impl Registry {
+    pub fn new(target: RegistryRef, insecure: bool, credentials: Option<Credentials>) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .max_redirects(0)
+            .build()
+            .into();
+        let scheme = if insecure { "http" } else { "https" };
+        let base = format!("{scheme}://{}", target.host);
+        Self {
+            agent,
+            target,
+            base,
+            credentials,
+            auth: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// `host[:port]/prefix/<app>`, as users pull it.
+    pub fn reference(&self, app: &str) -> String {
+        format!("{}/{}", self.target, app)
+    }
+
+    fn repository(&self, app: &str) -> String {
+        if self.target.prefix.is_empty() {
+            app.to_owned()
+        } else {
+            format!("{}/{app}", self.target.prefix)
+        }
+    }
+
+    fn name(&self) -> String {
+        self.target.to_string()
+    }
+
+    /// Pushes the image `manifest` of `layout` as `<prefix>/<app>`, tagged with each of `tags`.
+    /// Returns the number of blob bytes uploaded (blobs the registry had are skipped).
+    pub fn push(
+        &self,
+        layout: &Layout,
+        manifest: &Descriptor,
+        app: &str,
+        tags: &[String],
+    ) -> Result<u64, RegistryError> {
+        let repository = self.repository(app);
+        let local = |what: &str| {
+            let what = what.to_owned();
+            move |source| RegistryError::Local { what, source }
+        };
+        let manifest_bytes =
+            std::fs::read(layout.blob_path(&manifest.digest)).map_err(local("the manifest"))?;
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&manifest_bytes).map_err(|e| RegistryError::Local {
+                what: "the manifest".into(),
+                source: std::io::Error::other(e),
+            })?;
+        let blobs: Vec<(String, u64)> = parsed["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain([&parsed["config"]])
+            .filter_map(|d| Some((d["digest"].as_str()?.to_owned(), d["size"].as_u64()?)))
+            .filter(|(digest, _)| valid_digest(digest))
+            .collect();
+        self.authenticate(&repository)?;
+        let mut uploaded = 0;
+        for (digest, size) in &blobs {
+            if self.has_blob(&repository, digest)? {
+                continue;
+            }
+            self.upload_blob(layout, &repository, digest, *size)?;
+            uploaded += size;
+        }
+        for reference in std::iter::once(&manifest.digest).chain(tags) {
+            self.put_manifest(&repository, manifest, &manifest_bytes, reference)?;
+        }
+        Ok(uploaded)
+    }
+
+    /// Adds tag `tag` to an image already pushed with [`Registry::push`].
+    pub fn tag(
+        &self,
+        layout: &Layout,
+        manifest: &Descriptor,
+        app: &str,
+        tag: &str,
+    ) -> Result<(), RegistryError> {
+        let repository = self.repository(app);
+        let bytes = std::fs::read(layout.blob_path(&manifest.digest)).map_err(|source| {
+            RegistryError::Local {
+                what: "the manifest".into(),
+                source,
+            }
+        })?;
+        self.authenticate(&repository)?;
+        self.put_manifest(&repository, manifest, &bytes, tag)
+    }
+
+    fn put_manifest(
+        &self,
+        repository: &str,
+        manifest: &Descriptor,
+        bytes: &[u8],
+        reference: &str,
+    ) -> Result<(), RegistryError> {
+        let url = format!("{}/v2/{repository}/manifests/{reference}", self.base);
+        let what = format!("the manifest {reference}");
+        let response = self.send(&what, || {
+            self.authorized(self.agent.put(&url))
+                .header("Content-Type", manifest.media_type.as_str())
+                .send(bytes)
+        })?;
+        self.expect(&what, response, StatusCode::CREATED, Some(&manifest.digest))
+    }
+
+    /// `GET /v2/`: learns the auth scheme and gets a token if the registry wants one.
+    fn authenticate(&self, repository: &str) -> Result<(), RegistryError> {
+        if let Some((_, Some(renew_at))) = &*self
+            .auth
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            if Instant::now() < *renew_at {
+                return Ok(());
+            }
+        }
+        let url = format!("{}/v2/", self.base);
+        let response = self.send("the API check (GET /v2/)", || self.agent.get(&url).call())?;
+        match response.status() {
+            StatusCode::OK => Ok(()),
+            StatusCode::UNAUTHORIZED => {
+                let challenge = header(response.headers(), "www-authenticate").unwrap_or_default();
+                self.answer_challenge(&challenge, repository)
+            }
+            status => {
+                Err(self.status_error("the API check (GET /v2/)", status.as_u16(), String::new()))
+            }
+        }
+    }
+
+    fn answer_challenge(&self, challenge: &str, repository: &str) -> Result<(), RegistryError> {
+        let no_credentials = || RegistryError::Status {
+            registry: self.name(),
+            what: "the API check (GET /v2/)".into(),
+            status: 401,
+            detail: ": it needs credentials (--registry-username and PAAS_REGISTRY_PASSWORD)"
+                .into(),
+        };
+        let mut auth = self
+            .auth
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if challenge.to_ascii_lowercase().starts_with("basic") {
+            let credentials = self.credentials.as_ref().ok_or_else(no_credentials)?;
+            *auth = Some((basic(credentials), None));
+            return Ok(());
+        }
+        let params = challenge_params(challenge);
+        let realm = params
+            .iter()
+            .find(|(k, _)| k == "realm")
+            .map(|(_, v)| v.clone())
+            .ok_or_else(no_credentials)?;
+        let mut request = self
+            .agent
+            .get(&realm)
+            .query("scope", format!("repository:{repository}:pull,push"));
+        if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
+            request = request.query("service", service);
+        }
+        if let Some(credentials) = &self.credentials {
+            request = request.header("Authorization", basic(credentials));
+        }
+        let mut response = request
+            .call()
+            .map_err(|source| RegistryError::Unreachable {
+                registry: self.name(),
+                source,
+            })?;
+        if response.status() != StatusCode::OK {
+            return Err(self.status_error(
+                "the token request",
+                response.status().as_u16(),
+                String::new(),
+            ));
+        }
+        let body: serde_json::Value = response.body_mut().read_json().unwrap_or_default();
+        let token = body["token"]
+            .as_str()
+            .or(body["access_token"].as_str())
+            .unwrap_or_default();
+        let lifetime = body["expires_in"].as_u64().unwrap_or(60);
+        *auth = Some((
+            format!("Bearer {token}"),
+            Some(Instant::now() + Duration::from_secs(lifetime * 8 / 10)),
+        ));
+        Ok(())
+    }
+
+    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &*self
+            .auth
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            Some((value, _)) => request.header("Authorization", value.as_str()),
+            None => request,
+        }
+    }
+
+    fn has_blob(&self, repository: &str, digest: &str) -> Result<bool, RegistryError> {
+        let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
+        let what = format!("the blob check of {digest}");
+        let response = self.send(&what, || self.authorized(self.agent.head(&url)).call())?;
+        match response.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            status => Err(self.status_error(&what, status.as_u16(), String::new())),
+        }
+    }
+
+    fn upload_blob(
+        &self,
+        layout: &Layout,
+        repository: &str,
+        digest: &str,
+        size: u64,
+    ) -> Result<(), RegistryError> {
+        let what = format!("the upload of {digest}");
+        let start = format!("{}/v2/{repository}/blobs/uploads/", self.base);
+        let response = self.send(&what, || {
+            self.authorized(self.agent.post(&start)).send_empty()
+        })?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(self.status_error(&what, response.status().as_u16(), detail_of(response)));
+        }
+        let location = header(response.headers(), "location").unwrap_or_default();
+        let location = if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            location
+        };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{separator}digest={digest}");
+        let path = layout.blob_path(digest);
+        let response = self.send(&what, || {
+            // Reopened on every attempt: a retried upload starts again from the first byte.
+            let mut file = std::fs::File::open(&path).map_err(ureq::Error::Io)?;
+            self.authorized(self.agent.put(&url))
+                .header("Content-Type", "application/octet-stream")
+                .header("Content-Length", size.to_string())
+                .send(ureq::SendBody::from_reader(&mut file))
+        })?;
+        self.expect(&what, response, StatusCode::CREATED, Some(digest))
+    }
+
+    /// Sends with retries on 5xx, 429 and connection failures.
+    fn send(
+        &self,
+        what: &str,
+        request: impl Fn() -> Result<Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Response<ureq::Body>, RegistryError> {
+        let mut delay = Duration::from_millis(200);
+        for attempt in 1..=ATTEMPTS {
+            let last = attempt == ATTEMPTS;
+            match request() {
+                Ok(response)
+                    if !last
+                        && (response.status().is_server_error()
+                            || response.status() == StatusCode::TOO_MANY_REQUESTS) =>
+                {
+                    let wait = header(response.headers(), "retry-after")
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .map_or(delay, |s| Duration::from_secs(s.min(30)));
+                    tracing::warn!(registry = %self.name(), what, status = response.status().as_u16(), attempt, "registry error; retrying");
+                    std::thread::sleep(wait);
+                }
+                Ok(response) => return Ok(response),
+                Err(e) if !last => {
+                    tracing::warn!(registry = %self.name(), what, error = %e, attempt, "registry unreachable; retrying");
+                    std::thread::sleep(delay);
+                }
+                Err(source) => {
+                    return Err(RegistryError::Unreachable {
+                        registry: self.name(),
+                        source,
+                    });
+                }
+            }
+            delay *= 4;
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// Checks the status and, where given, that the registry computed the same digest.
+    fn expect(
+        &self,
+        what: &str,
+        response: Response<ureq::Body>,
+        status: StatusCode,
+        digest: Option<&str>,
+    ) -> Result<(), RegistryError> {
+        if response.status() != status {
+            return Err(self.status_error(what, response.status().as_u16(), detail_of(response)));
+        }
+        if let (Some(expected), Some(got)) =
+            (digest, header(response.headers(), "docker-content-digest"))
+        {
+            if got != expected {
+                return Err(RegistryError::DigestMismatch {
+                    registry: self.name(),
+                    what: what.to_owned(),
+                    expected: expected.to_owned(),
+                    got,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn status_error(&self, what: &str, status: u16, detail: String) -> RegistryError {
+        RegistryError::Status {
+            registry: self.name(),
+            what: what.to_owned(),
+            status,
+            detail,
+        }
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The registry's error code, as `: CODE (message)`, from a distribution-spec error body.
+fn detail_of(mut response: Response<ureq::Body>) -> String {
+    let body: serde_json::Value = response.body_mut().read_json().unwrap_or_default();
+    match (
+        body["errors"][0]["code"].as_str(),
+        body["errors"][0]["message"].as_str(),
+    ) {
+        (Some(code), Some(message)) => format!(": {code} ({message})"),
+        (Some(code), None) => format!(": {code}"),
+        _ => String::new(),
+    }
+}
+
+fn basic(credentials: &Credentials) -> String {
+    format!(
+        "Basic {}",
+        base64(format!("{}:{}", credentials.username, credentials.password).as_bytes())
+    )
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `Bearer realm="https://auth",service="registry",scope="…"` → key/value pairs.
+fn challenge_params(challenge: &str) -> Vec<(String, String)> {
+    let params = challenge.split_once(' ').map_or("", |(_, p)| p);
+    params
+        .split(',')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_challenges() {
+        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        let params = challenge_params(
+            r#"Bearer realm="https://auth.example/token",service="registry.example""#,
+        );
+        assert_eq!(
+            params[0],
+            ("realm".into(), "https://auth.example/token".into())
+        );
+        assert_eq!(params[1], ("service".into(), "registry.example".into()));
+    }
+}
