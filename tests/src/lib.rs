@@ -264,6 +264,15 @@ pub struct TestRegistry {
 
 impl TestRegistry {
     pub fn start() -> Self {
+        Self::launch(None)
+    }
+
+    /// A registry that wants HTTP Basic auth for `user`:`password` (bcrypt cost 4, for speed).
+    pub fn start_with_htpasswd(user: &str, password: &str) -> Self {
+        Self::launch(Some((user, password)))
+    }
+
+    fn launch(login: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("bind")
@@ -280,6 +289,21 @@ impl TestRegistry {
             ),
         )
         .expect("write registry config");
+        if let Some((user, password)) = login {
+            let output = Command::new("htpasswd")
+                .args(["-Bbn", "-C", "4", user, password])
+                .output()
+                .expect("htpasswd (apt-get install apache2-utils)");
+            assert!(output.status.success());
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, &output.stdout).expect("write htpasswd");
+            let mut text = std::fs::read_to_string(&config).expect("config");
+            text.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: paas-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+            std::fs::write(&config, text).expect("write registry config");
+        }
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -305,6 +329,123 @@ impl Drop for TestRegistry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A canned answer a [`FaultyProxy`] gives instead of forwarding, a number of times.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: &'static str,
+    /// A request matches when its path contains this.
+    pub path_contains: &'static str,
+    pub times: usize,
+    /// The whole HTTP response, head and body.
+    pub response: String,
+}
+
+/// An HTTP/1.1 proxy in front of a real server that answers some requests with [`Fault`]s: a
+/// registry that fails the way real ones do, on demand.
+pub struct FaultyProxy {
+    pub addr: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FaultyProxy {
+    pub fn start(upstream: &str, faults: Vec<Fault>) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let faults = std::sync::Arc::new(std::sync::Mutex::new(faults));
+        let (upstream, stopping) = (upstream.to_owned(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let (upstream, faults) = (upstream.clone(), std::sync::Arc::clone(&faults));
+                std::thread::spawn(move || proxy_connection(client, &upstream, &faults));
+            }
+        });
+        Self { addr, stop }
+    }
+}
+
+impl Drop for FaultyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(&self.addr);
+    }
+}
+
+/// Serves one client connection, one request at a time, closing after each answer.
+fn proxy_connection(
+    mut client: std::net::TcpStream,
+    upstream: &str,
+    faults: &std::sync::Mutex<Vec<Fault>>,
+) {
+    use std::io::{BufRead, Read, Write};
+    let mut reader = std::io::BufReader::new(client.try_clone().expect("clone"));
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let end = line == b"\r\n";
+        head.extend_from_slice(&line);
+        if end {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut words = text.split_whitespace();
+    let (method, path) = (
+        words.next().unwrap_or("").to_owned(),
+        words.next().unwrap_or("").to_owned(),
+    );
+    let length: usize = text
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let canned = {
+        let mut faults = faults.lock().expect("faults");
+        faults
+            .iter_mut()
+            .find(|f| f.times > 0 && f.method == method && path.contains(f.path_contains))
+            .map(|f| {
+                f.times -= 1;
+                f.response.clone()
+            })
+    };
+    if let Some(response) = canned {
+        let _ = client.write_all(response.as_bytes());
+        return;
+    }
+    let Ok(mut server) = std::net::TcpStream::connect(upstream) else {
+        return;
+    };
+    // One request per upstream connection: ask it to close, and relay until it does.
+    let head = text
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+        + "\r\nConnection: close\r\n\r\n";
+    let _ = server.write_all(head.as_bytes());
+    let _ = server.write_all(&body);
+    let mut response = Vec::new();
+    let _ = server.read_to_end(&mut response);
+    let _ = client.write_all(&response);
 }
 
 /// `paas` runs with their own HOME, no colour, and the server in `PAAS_HOST`.

@@ -194,10 +194,9 @@ impl Registry {
             .auth
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            && Instant::now() < *renew_at
         {
-            if Instant::now() < *renew_at {
-                return Ok(());
-            }
+            return Ok(());
         }
         let url = format!("{}/v2/", self.base);
         let response = self.send("the API check (GET /v2/)", || self.agent.get(&url).call())?;
@@ -380,15 +379,14 @@ impl Registry {
         }
         if let (Some(expected), Some(got)) =
             (digest, header(response.headers(), "docker-content-digest"))
+            && got != expected
         {
-            if got != expected {
-                return Err(RegistryError::DigestMismatch {
-                    registry: self.name(),
-                    what: what.to_owned(),
-                    expected: expected.to_owned(),
-                    got,
-                });
-            }
+            return Err(RegistryError::DigestMismatch {
+                registry: self.name(),
+                what: what.to_owned(),
+                expected: expected.to_owned(),
+                got,
+            });
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 mod completions;
 mod errors;
 mod push;
+mod registry;
 mod workflow;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,190 @@
+//! Tests for pushing images to a registry that misbehaves: a proxy in front of the real
+//! `docker-registry` answers chosen requests with errors.
+
+use paas_tests::{Fault, FaultyProxy, Stack, TestRegistry, TestServer, transcript};
+
+use super::{paas_bin, server_bin};
+
+fn response(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Pushes the procfile fixture through a proxy with `faults`; returns the push's stderr and
+/// whether it succeeded.
+fn push_through(faults: Vec<Fault>, extra: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let registry = TestRegistry::start();
+    let proxy = FaultyProxy::start(&registry.addr, faults);
+    let target = format!("{}/paas", proxy.addr);
+    let mut args = vec!["--registry", target.as_str(), "--registry-insecure"];
+    args.extend_from_slice(extra);
+    let server = TestServer::start_with(&server_bin(), &args, env);
+    server.install_stack(Stack::Busybox);
+    let cli = paas_tests::CliEnv::new(paas_bin(), &server.api);
+    cli.login(&server.admin_token());
+    cli.ssh_key();
+    cli.ok(&["keys", "add"]);
+    let repo = cli.app_repo("procfile");
+    let output = cli
+        .command(&["create", "faulty"])
+        .current_dir(&repo)
+        .output()
+        .expect("create");
+    assert!(output.status.success(), "{}", transcript(&output));
+    let output = cli
+        .git(&repo, &["push", "paas", "main"])
+        .output()
+        .expect("push");
+    let releases = cli.ok(&["releases", "--json", "-a", "faulty"]);
+    if !output.status.success() {
+        assert_eq!(
+            releases.trim(),
+            "[]",
+            "a failed registry push records no release"
+        );
+    }
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn server_errors_are_retried() {
+    let faults = vec![
+        Fault {
+            method: "PUT",
+            path_contains: "/blobs/uploads/",
+            times: 2,
+            response: response("503 Service Unavailable", "", ""),
+        },
+        Fault {
+            method: "HEAD",
+            path_contains: "/blobs/",
+            times: 1,
+            response: response("429 Too Many Requests", "Retry-After: 1\r\n", ""),
+        },
+    ];
+    let (ok, stderr) = push_through(faults, &[], &[]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("-----> Released v1: "), "{stderr}");
+}
+
+#[test]
+fn a_forbidden_upload_names_the_registry_and_status() {
+    let faults = vec![Fault {
+        method: "POST",
+        path_contains: "/blobs/uploads/",
+        times: 100,
+        response: response(
+            "403 Forbidden",
+            "Content-Type: application/json\r\n",
+            r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#,
+        ),
+    }];
+    let (ok, stderr) = push_through(faults, &[], &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("remote:  !     Push rejected: the build failed at step `registry`."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("with HTTP 403: DENIED (requested access to the resource is denied)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Nothing was released; push again once the registry works."),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_wrong_digest_from_the_registry_fails_the_push() {
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let faults = vec![Fault {
+        method: "PUT",
+        path_contains: "/blobs/uploads/",
+        times: 1,
+        response: response(
+            "201 Created",
+            &format!("Docker-Content-Digest: {wrong}\r\n"),
+            "",
+        ),
+    }];
+    let (ok, stderr) = push_through(faults, &[], &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!("as {wrong}, not sha256:")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_refused_manifest_shows_the_registry_error() {
+    let faults = vec![Fault {
+        method: "PUT",
+        path_contains: "/manifests/",
+        times: 100,
+        response: response(
+            "400 Bad Request",
+            "Content-Type: application/json\r\n",
+            r#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#,
+        ),
+    }];
+    let (ok, stderr) = push_through(faults, &[], &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("with HTTP 400: MANIFEST_BLOB_UNKNOWN (blob unknown to registry)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn basic_auth_with_right_and_wrong_credentials() {
+    for (password, works) in [("s3cret", true), ("wrong", false)] {
+        let registry = TestRegistry::start_with_htpasswd("paas", "s3cret");
+        let target = format!("{}/paas", registry.addr);
+        let args = [
+            "--registry",
+            target.as_str(),
+            "--registry-insecure",
+            "--registry-username",
+            "paas",
+        ];
+        let server = TestServer::start_with(
+            &server_bin(),
+            &args,
+            &[("PAAS_REGISTRY_PASSWORD", password)],
+        );
+        server.install_stack(Stack::Busybox);
+        let cli = paas_tests::CliEnv::new(paas_bin(), &server.api);
+        cli.login(&server.admin_token());
+        cli.ssh_key();
+        cli.ok(&["keys", "add"]);
+        let repo = cli.app_repo("procfile");
+        assert!(
+            cli.command(&["create", "authed"])
+                .current_dir(&repo)
+                .output()
+                .expect("create")
+                .status
+                .success()
+        );
+        let output = cli
+            .git(&repo, &["push", "paas", "main"])
+            .output()
+            .expect("push");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.success(), works, "{stderr}");
+        if !works {
+            assert!(stderr.contains("with HTTP 401"), "{stderr}");
+            assert!(
+                !stderr.contains("wrong"),
+                "the password never shows: {stderr}"
+            );
+            assert!(!server.log().contains("wrong"), "nor in the server log");
+        }
+    }
+}
