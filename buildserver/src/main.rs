@@ -55,6 +55,17 @@ enum Command {
     /// Manage build stacks
     #[command(subcommand)]
     Stack(StackCommand),
+    /// Delete images that no recent release uses
+    Gc {
+        /// How many of each app's newest releases keep their images
+        #[arg(long, default_value_t = 10)]
+        keep: usize,
+        /// Leave blobs younger than this many seconds (builds in progress write them)
+        #[arg(long, default_value_t = 3600)]
+        grace: u64,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
     /// Git hooks (run by git during a push, not by people)
     #[command(subcommand, hide = true)]
     Hook(HookCommand),
@@ -114,6 +125,7 @@ fn main() -> ExitCode {
             report(create_user(&name, admin, &data))
         }
         Command::Stack(StackCommand::Build { recipe, data }) => report(build_stack(recipe, &data)),
+        Command::Gc { keep, grace, data } => report(collect_garbage(keep, grace, &data)),
         Command::Hook(HookCommand::PreReceive) => {
             ExitCode::from(u8::try_from(hook::pre_receive()).unwrap_or(1))
         }
@@ -143,6 +155,29 @@ fn build_stack(recipe: stack::Recipe, data: &DataDirArgs) -> anyhow::Result<()> 
     let data = DataDir::new(data.resolve()?);
     let rootfs = stack::build(&data, recipe)?;
     eprintln!("-----> Stack ready: {}", rootfs.display());
+    Ok(())
+}
+
+fn collect_garbage(keep: usize, grace: u64, data: &DataDirArgs) -> anyhow::Result<()> {
+    let data = DataDir::new(data.resolve()?);
+    let db = open_store(&data)?;
+    let images: std::collections::BTreeSet<String> = db.recent_images(keep)?.into_iter().collect();
+    let layout = Layout::open(&data.oci())?;
+    let report = paas_buildserver::oci::gc::collect(&layout, &images, Duration::from_secs(grace))?;
+    let mut build_dirs = 0;
+    for id in db.finished_builds()? {
+        let dir = data.build(&id);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+            build_dirs += 1;
+        }
+    }
+    eprintln!(
+        "Kept {} images; removed {} blobs ({:.1} MB) and {build_dirs} finished build directories",
+        report.kept_images,
+        report.removed_blobs,
+        report.freed_bytes as f64 / 1e6
+    );
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! It must not talk to registries (that is `registry/`) nor decide what goes in an image (the
 //! build step hands it a tree and a process table).
 
+pub mod gc;
 pub mod image;
 pub mod layer;
 
@@ -130,6 +131,22 @@ impl Layout {
             .annotations
             .insert(REF_NAME.to_owned(), name.to_owned());
         manifests.push(serde_json::to_value(entry).expect("descriptors serialize"));
+        write_atomic(&path, &canonical_json(&index))
+    }
+
+    /// Drops the references whose manifest digest `keep` refuses.
+    pub fn retain_refs(&self, keep: impl Fn(&str) -> bool) -> std::io::Result<()> {
+        let _guard = self
+            .index_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let path = self.root.join("index.json");
+        let mut index: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let manifests = index["manifests"]
+            .as_array_mut()
+            .ok_or(std::io::ErrorKind::InvalidData)?;
+        manifests.retain(|m| m["digest"].as_str().is_some_and(&keep));
         write_atomic(&path, &canonical_json(&index))
     }
 

@@ -519,6 +519,27 @@ impl Db {
         latest_release(&self.conn, app_id)
     }
 
+    /// Builds that have ended (their working directories are no longer needed).
+    pub fn finished_builds(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM builds WHERE status != 'pending'")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Image digests of each app's newest `keep` releases that have one.
+    pub fn recent_images(&self, keep: usize) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT image FROM (
+                 SELECT image, ROW_NUMBER() OVER (PARTITION BY app_id ORDER BY version DESC) AS n
+                 FROM releases WHERE image IS NOT NULL)
+             WHERE n <= ?1",
+        )?;
+        let rows = stmt.query_map([keep], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     // ---- formation ----
 
     /// The formation with each type's command from the newest release.

@@ -900,3 +900,59 @@ fn a_registry_that_is_down_rejects_the_push_and_records_no_release() {
     assert_eq!(run_in(&cli, &repo, &["releases", "--json"]).trim(), "[]");
     assert_eq!(remote_main(&cli, &repo), None);
 }
+
+#[test]
+fn gc_keeps_recent_images_and_removes_the_rest() {
+    let (server, cli) = pushable();
+    let repo = cli.app_repo("static");
+    run_in(&cli, &repo, &["create", "collected"]);
+    for round in 0..3 {
+        std::fs::write(
+            repo.join(format!("public/page-{round}.html")),
+            format!("page {round}"),
+        )
+        .expect("write");
+        assert!(
+            cli.git(&repo, &["add", "-A"])
+                .status()
+                .expect("git")
+                .success()
+        );
+        assert!(
+            cli.git(&repo, &["commit", "-q", "-m", &round.to_string()])
+                .status()
+                .expect("git")
+                .success()
+        );
+        assert!(push(&cli, &repo, &["main"]).status.success());
+    }
+    let blobs = || {
+        std::fs::read_dir(server.data_dir().join("oci/blobs/sha256"))
+            .expect("blobs")
+            .count()
+    };
+    let before = blobs();
+    let output = std::process::Command::new(server_bin())
+        .args(["gc", "--keep", "1", "--grace", "0", "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .expect("gc");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // Two older images: each had its own config, app layer and manifest.
+    assert!(
+        stderr.contains("Kept 1 images; removed 6 blobs"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("and 3 finished build directories"),
+        "{stderr}"
+    );
+    assert_eq!(blobs(), before - 6);
+    skopeo_inspect(&server, "collected-v3");
+    let gone = std::process::Command::new("skopeo")
+        .args(["inspect", &layout_ref(&server, "collected-v1")])
+        .output()
+        .expect("skopeo");
+    assert!(!gone.status.success(), "v1's reference left the index");
+}
