@@ -1,0 +1,118 @@
+//! Image benchmarks, figures printed (not asserted), against Debian's `docker-registry`:
+//! - assembly + push of a 300 MB app tree (half compressible text, half random bytes) versus
+//!   `umoci insert` + `skopeo copy` of the same tree to the same registry (target: ≥ 2× faster),
+//!   with MB/s for tar+hash, gzip and upload;
+//! - re-push with no change: bytes uploaded and wall time (targets 0 and < 300 ms);
+//! - one changed file in the 300 MB tree: layer + image + push wall time.
+//!
+//! Run with `scripts/bench`.
+
+// A benchmark reports its figures on stdout.
+#![allow(clippy::print_stdout)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use paas_buildserver::config::RegistryRef;
+use paas_buildserver::oci::Layout;
+use paas_buildserver::oci::image::AppImage;
+use paas_buildserver::oci::layer::{self, Owner};
+use paas_buildserver::registry::Registry;
+use paas_tests::TestRegistry;
+
+const TREE_MB: usize = 300;
+
+fn make_tree(root: &Path) {
+    let mut urandom = std::fs::File::open("/dev/urandom").expect("urandom");
+    let text: Vec<u8> = b"paas benchmark line: the quick brown fox jumps over the lazy dog 0123456789\n".repeat(14_000);
+    for i in 0..TREE_MB {
+        let dir = root.join(format!("dir-{:02}", i / 30));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let mut file = std::fs::File::create(dir.join(format!("file-{i:03}"))).expect("create");
+        if i % 2 == 0 {
+            file.write_all(&text[..1 << 20]).expect("write");
+        } else {
+            let mut random = vec![0u8; 1 << 20];
+            std::io::Read::read_exact(&mut urandom, &mut random).expect("random");
+            file.write_all(&random).expect("write");
+        }
+    }
+}
+
+fn mb_s(seconds: f64) -> f64 {
+    TREE_MB as f64 / seconds
+}
+
+/// Layer, image and push of `tree`; returns (layer time, push time, bytes uploaded).
+fn ours(layout: &Layout, registry: &Registry, tree: &Path, app: &str) -> (Duration, Duration, u64) {
+    let start = Instant::now();
+    let app_layer = layer::write(layout, tree, "app", Owner::Fixed(2000, 2000), &mut Vec::new()).expect("layer");
+    let types = BTreeMap::from([("web".to_owned(), "sleep 1000".to_owned())]);
+    let image = AppImage { commit: "bench", buildpack: "procfile", process_types: &types, stack_layers: &[], app_layer: &app_layer };
+    let manifest = image.store(layout).expect("image");
+    let layered = start.elapsed();
+    let start = Instant::now();
+    let uploaded = registry.push(layout, &manifest, app, &["latest".to_owned()]).expect("push");
+    (layered, start.elapsed(), uploaded)
+}
+
+fn run(cmd: &mut Command) {
+    let output = cmd.output().expect("run");
+    assert!(output.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+fn main() {
+    let registry_server = TestRegistry::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tree = dir.path().join("tree");
+    make_tree(&tree);
+    let target = RegistryRef { host: registry_server.addr.clone(), prefix: "bench".to_owned() };
+    let registry = Registry::new(target, true, None);
+    let layout = Layout::open(&dir.path().join("oci")).expect("layout");
+    println!("Image benchmarks: {TREE_MB} MB app tree, half text, half random ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get()));
+
+    // tar + hash alone, into nothing.
+    let start = Instant::now();
+    let mut tar = tar::Builder::new(std::io::sink());
+    tar.follow_symlinks(false);
+    tar.append_dir_all("app", &tree).expect("tar");
+    tar.finish().expect("tar");
+    let tar_only = start.elapsed();
+
+    let (layered, pushed, uploaded) = ours(&layout, &registry, &tree, "app");
+    let total = layered + pushed;
+    println!("  paas: layer+image {:.2}s, push {:.2}s, total {:.2}s", layered.as_secs_f64(), pushed.as_secs_f64(), total.as_secs_f64());
+    println!("    tar+hash {:.0} MB/s, tar+hash+gzip {:.0} MB/s (gzip share {:.2}s), upload {:.0} MB/s of {:.0} MB",
+        mb_s(tar_only.as_secs_f64()), mb_s(layered.as_secs_f64()), (layered - tar_only.min(layered)).as_secs_f64(),
+        uploaded as f64 / 1e6 / pushed.as_secs_f64(), uploaded as f64 / 1e6);
+
+    // The peer: umoci insert into an empty image, then skopeo copy to the same registry.
+    let peer_layout = dir.path().join("peer");
+    let peer_ref = format!("{}:base", peer_layout.display());
+    run(Command::new("umoci").args(["init", "--layout"]).arg(&peer_layout));
+    run(Command::new("umoci").args(["new", "--image", &peer_ref]));
+    let start = Instant::now();
+    run(Command::new("umoci").args(["insert", "--image", &peer_ref]).arg(&tree).arg("/app"));
+    let inserted = start.elapsed();
+    let start = Instant::now();
+    run(Command::new("skopeo").args(["copy", "--dest-tls-verify=false", &format!("oci:{peer_ref}"), &format!("docker://{}/bench/peer:latest", registry_server.addr)]));
+    let copied = start.elapsed();
+    let peer = inserted + copied;
+    println!("  umoci insert {:.2}s + skopeo copy {:.2}s = {:.2}s", inserted.as_secs_f64(), copied.as_secs_f64(), peer.as_secs_f64());
+    println!("  speed-up over umoci+skopeo: {:.1}x  (target >= 2x)", peer.as_secs_f64() / total.as_secs_f64());
+
+    // Re-push with no change.
+    let (layered, pushed, uploaded) = ours(&layout, &registry, &tree, "app");
+    println!("  re-push, no change: {uploaded} bytes uploaded, push {:.0} ms (layer+image {:.2}s)  (targets 0 bytes, < 300 ms)",
+        pushed.as_secs_f64() * 1000.0, layered.as_secs_f64());
+
+    // One changed file.
+    std::fs::write(tree.join("dir-00/file-000"), "changed").expect("write");
+    let (layered, pushed, uploaded) = ours(&layout, &registry, &tree, "app");
+    println!("  one file changed: layer+image {:.2}s + push {:.2}s = {:.2}s, {:.0} MB uploaded",
+        layered.as_secs_f64(), pushed.as_secs_f64(), (layered + pushed).as_secs_f64(), uploaded as f64 / 1e6);
+}
