@@ -27,7 +27,9 @@ const TREE_MB: usize = 300;
 
 fn make_tree(root: &Path) {
     let mut urandom = std::fs::File::open("/dev/urandom").expect("urandom");
-    let text: Vec<u8> = b"paas benchmark line: the quick brown fox jumps over the lazy dog 0123456789\n".repeat(14_000);
+    let text: Vec<u8> =
+        b"paas benchmark line: the quick brown fox jumps over the lazy dog 0123456789\n"
+            .repeat(14_000);
     for i in 0..TREE_MB {
         let dir = root.join(format!("dir-{:02}", i / 30));
         std::fs::create_dir_all(&dir).expect("mkdir");
@@ -49,19 +51,38 @@ fn mb_s(seconds: f64) -> f64 {
 /// Layer, image and push of `tree`; returns (layer time, push time, bytes uploaded).
 fn ours(layout: &Layout, registry: &Registry, tree: &Path, app: &str) -> (Duration, Duration, u64) {
     let start = Instant::now();
-    let app_layer = layer::write(layout, tree, "app", Owner::Fixed(2000, 2000), &mut Vec::new()).expect("layer");
+    let app_layer = layer::write(
+        layout,
+        tree,
+        "app",
+        Owner::Fixed(2000, 2000),
+        &mut Vec::new(),
+    )
+    .expect("layer");
     let types = BTreeMap::from([("web".to_owned(), "sleep 1000".to_owned())]);
-    let image = AppImage { commit: "bench", buildpack: "procfile", process_types: &types, stack_layers: &[], app_layer: &app_layer };
+    let image = AppImage {
+        commit: "bench",
+        buildpack: "procfile",
+        process_types: &types,
+        stack_layers: &[],
+        app_layer: &app_layer,
+    };
     let manifest = image.store(layout).expect("image");
     let layered = start.elapsed();
     let start = Instant::now();
-    let uploaded = registry.push(layout, &manifest, app, &["latest".to_owned()]).expect("push");
+    let uploaded = registry
+        .push(layout, &manifest, app, &["latest".to_owned()])
+        .expect("push");
     (layered, start.elapsed(), uploaded)
 }
 
 fn run(cmd: &mut Command) {
     let output = cmd.output().expect("run");
-    assert!(output.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn main() {
@@ -69,15 +90,30 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let tree = dir.path().join("tree");
     make_tree(&tree);
-    let target = RegistryRef { host: registry_server.addr.clone(), prefix: "bench".to_owned() };
+    let target = RegistryRef {
+        host: registry_server.addr.clone(),
+        prefix: "bench".to_owned(),
+    };
     let registry = Registry::new(target, true, None);
     let layout = Layout::open(&dir.path().join("oci")).expect("layout");
-    println!("Image benchmarks: {TREE_MB} MB app tree, half text, half random ({} cores)",
-        std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "Image benchmarks: {TREE_MB} MB app tree, half text, half random ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
 
-    // tar + hash alone, into nothing.
+    // tar + hash alone: the layer writer's first stage, into nothing.
+    struct HashSink(sha2::Sha256);
+    impl Write for HashSink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            sha2::Digest::update(&mut self.0, buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
     let start = Instant::now();
-    let mut tar = tar::Builder::new(std::io::sink());
+    let mut tar = tar::Builder::new(HashSink(<sha2::Sha256 as sha2::Digest>::new()));
     tar.follow_symlinks(false);
     tar.append_dir_all("app", &tree).expect("tar");
     tar.finish().expect("tar");
@@ -85,34 +121,70 @@ fn main() {
 
     let (layered, pushed, uploaded) = ours(&layout, &registry, &tree, "app");
     let total = layered + pushed;
-    println!("  paas: layer+image {:.2}s, push {:.2}s, total {:.2}s", layered.as_secs_f64(), pushed.as_secs_f64(), total.as_secs_f64());
-    println!("    tar+hash {:.0} MB/s, tar+hash+gzip {:.0} MB/s (gzip share {:.2}s), upload {:.0} MB/s of {:.0} MB",
-        mb_s(tar_only.as_secs_f64()), mb_s(layered.as_secs_f64()), (layered - tar_only.min(layered)).as_secs_f64(),
-        uploaded as f64 / 1e6 / pushed.as_secs_f64(), uploaded as f64 / 1e6);
+    println!(
+        "  paas: layer+image {:.2}s, push {:.2}s, total {:.2}s",
+        layered.as_secs_f64(),
+        pushed.as_secs_f64(),
+        total.as_secs_f64()
+    );
+    println!(
+        "    tar+hash {:.0} MB/s, tar+hash+gzip {:.0} MB/s (gzip share {:.2}s), upload {:.0} MB/s of {:.0} MB",
+        mb_s(tar_only.as_secs_f64()),
+        mb_s(layered.as_secs_f64()),
+        (layered - tar_only.min(layered)).as_secs_f64(),
+        uploaded as f64 / 1e6 / pushed.as_secs_f64(),
+        uploaded as f64 / 1e6
+    );
 
     // The peer: umoci insert into an empty image, then skopeo copy to the same registry.
     let peer_layout = dir.path().join("peer");
     let peer_ref = format!("{}:base", peer_layout.display());
-    run(Command::new("umoci").args(["init", "--layout"]).arg(&peer_layout));
+    run(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&peer_layout));
     run(Command::new("umoci").args(["new", "--image", &peer_ref]));
     let start = Instant::now();
-    run(Command::new("umoci").args(["insert", "--image", &peer_ref]).arg(&tree).arg("/app"));
+    run(Command::new("umoci")
+        .args(["insert", "--image", &peer_ref])
+        .arg(&tree)
+        .arg("/app"));
     let inserted = start.elapsed();
     let start = Instant::now();
-    run(Command::new("skopeo").args(["copy", "--dest-tls-verify=false", &format!("oci:{peer_ref}"), &format!("docker://{}/bench/peer:latest", registry_server.addr)]));
+    run(Command::new("skopeo").args([
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{peer_ref}"),
+        &format!("docker://{}/bench/peer:latest", registry_server.addr),
+    ]));
     let copied = start.elapsed();
     let peer = inserted + copied;
-    println!("  umoci insert {:.2}s + skopeo copy {:.2}s = {:.2}s", inserted.as_secs_f64(), copied.as_secs_f64(), peer.as_secs_f64());
-    println!("  speed-up over umoci+skopeo: {:.1}x  (target >= 2x)", peer.as_secs_f64() / total.as_secs_f64());
+    println!(
+        "  umoci insert {:.2}s + skopeo copy {:.2}s = {:.2}s",
+        inserted.as_secs_f64(),
+        copied.as_secs_f64(),
+        peer.as_secs_f64()
+    );
+    println!(
+        "  speed-up over umoci+skopeo: {:.1}x  (target >= 2x)",
+        peer.as_secs_f64() / total.as_secs_f64()
+    );
 
     // Re-push with no change.
     let (layered, pushed, uploaded) = ours(&layout, &registry, &tree, "app");
-    println!("  re-push, no change: {uploaded} bytes uploaded, push {:.0} ms (layer+image {:.2}s)  (targets 0 bytes, < 300 ms)",
-        pushed.as_secs_f64() * 1000.0, layered.as_secs_f64());
+    println!(
+        "  re-push, no change: {uploaded} bytes uploaded, push {:.0} ms (layer+image {:.2}s)  (targets 0 bytes, < 300 ms)",
+        pushed.as_secs_f64() * 1000.0,
+        layered.as_secs_f64()
+    );
 
     // One changed file.
     std::fs::write(tree.join("dir-00/file-000"), "changed").expect("write");
     let (layered, pushed, uploaded) = ours(&layout, &registry, &tree, "app");
-    println!("  one file changed: layer+image {:.2}s + push {:.2}s = {:.2}s, {:.0} MB uploaded",
-        layered.as_secs_f64(), pushed.as_secs_f64(), (layered + pushed).as_secs_f64(), uploaded as f64 / 1e6);
+    println!(
+        "  one file changed: layer+image {:.2}s + push {:.2}s = {:.2}s, {:.0} MB uploaded",
+        layered.as_secs_f64(),
+        pushed.as_secs_f64(),
+        (layered + pushed).as_secs_f64(),
+        uploaded as f64 / 1e6
+    );
 }

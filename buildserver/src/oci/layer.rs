@@ -5,17 +5,17 @@
 //! Reproducible (DESIGN §3.7): entries sorted by name bytes, parent directories explicit, a fixed
 //! mtime, fixed or preserved ownership with empty user/group names, symlinks stored (never
 //! followed), PAX records for long or non-UTF-8 names, no sparse files, device nodes, FIFOs or
-//! sockets (skipped with a warning), gzip with header mtime 0 and a pinned level.
+//! sockets (skipped with a warning), gzip (see `pgzip`) with header mtime 0 and a pinned level.
 
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use flate2::{Compression, GzBuilder};
 use sha2::{Digest as _, Sha256};
 use tar::{EntryType, Header};
 
+use super::pgzip::ParallelGzip;
 use super::{Layout, hex};
 
 /// 1980-01-01T00:00:01Z, the mtime of every entry.
@@ -96,10 +96,7 @@ pub fn write(
     ));
     let file = std::fs::File::create(&tmp)?;
     let blob = Hashing::new(BufWriter::with_capacity(1 << 20, file));
-    let gzip = GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(blob, Compression::new(GZIP_LEVEL));
+    let gzip = ParallelGzip::new(blob, GZIP_LEVEL)?;
     let mut tar = tar::Builder::new(Hashing::new(gzip));
     tar.follow_symlinks(false);
     tar.sparse(false);

@@ -8,6 +8,7 @@
 pub mod gc;
 pub mod image;
 pub mod layer;
+pub mod pgzip;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
