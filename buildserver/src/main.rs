@@ -73,6 +73,23 @@ enum Command {
 
 #[derive(Subcommand)]
 enum StackCommand {
+    /// Use an image from a registry as the default stack (host[:port]/repository[:tag|@digest])
+    Import {
+        reference: String,
+        /// Plain HTTP to the registry
+        #[arg(long)]
+        insecure: bool,
+        /// Registry user name; the password comes from PAAS_REGISTRY_PASSWORD
+        #[arg(long, value_name = "NAME")]
+        username: Option<String>,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+    /// Show the stacks with their layers
+    List {
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
     /// Build the default stack (Debian bookworm; downloads about 150 MB)
     Build {
         /// What to build: bookworm (python, node, …) or busybox (static sites and shell Procfiles only)
@@ -125,6 +142,13 @@ fn main() -> ExitCode {
             report(create_user(&name, admin, &data))
         }
         Command::Stack(StackCommand::Build { recipe, data }) => report(build_stack(recipe, &data)),
+        Command::Stack(StackCommand::Import {
+            reference,
+            insecure,
+            username,
+            data,
+        }) => report(import_stack(&reference, insecure, username, &data)),
+        Command::Stack(StackCommand::List { data }) => report(list_stacks(&data)),
         Command::Gc { keep, grace, data } => report(collect_garbage(keep, grace, &data)),
         Command::Hook(HookCommand::PreReceive) => {
             ExitCode::from(u8::try_from(hook::pre_receive()).unwrap_or(1))
@@ -155,6 +179,41 @@ fn build_stack(recipe: stack::Recipe, data: &DataDirArgs) -> anyhow::Result<()> 
     let data = DataDir::new(data.resolve()?);
     let rootfs = stack::build(&data, recipe)?;
     eprintln!("-----> Stack ready: {}", rootfs.display());
+    Ok(())
+}
+
+fn import_stack(
+    reference: &str,
+    insecure: bool,
+    username: Option<String>,
+    data: &DataDirArgs,
+) -> anyhow::Result<()> {
+    let data = DataDir::new(data.resolve()?);
+    let credentials = match username {
+        Some(username) => {
+            let password = std::env::var("PAAS_REGISTRY_PASSWORD")
+                .context("--username needs PAAS_REGISTRY_PASSWORD")?;
+            Some(paas_buildserver::registry::Credentials { username, password })
+        }
+        None => None,
+    };
+    let rootfs = stack::import(&data, reference, insecure, credentials)?;
+    eprintln!("-----> Stack ready: {}", rootfs.display());
+    Ok(())
+}
+
+fn list_stacks(data: &DataDirArgs) -> anyhow::Result<()> {
+    let data = DataDir::new(data.resolve()?);
+    let mut out = std::io::stdout().lock();
+    match stack::describe(&data)? {
+        None => eprintln!("No stack yet: run `paas-buildserver stack build`"),
+        Some((description, layers)) => {
+            writeln!(out, "{} ({})", stack::DEFAULT, description)?;
+            for layer in layers {
+                writeln!(out, "  {}  {:.1} MB", layer.digest, layer.size as f64 / 1e6)?;
+            }
+        }
+    }
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! Stacks: the root filesystems builds (and later dynos) run on, under `<data-dir>/stacks/<name>/`
 //! as `rootfs/` plus `stack.json`. `stack build` makes the default one from a recipe:
 //! `bookworm` (Debian via debootstrap, with the packages in `buildpacks/stacks/bookworm.packages`)
-//! or `busybox` (the host's static busybox only: enough for static sites and shell Procfiles).
+//! or `busybox` (the host's static busybox only: enough for static sites and shell Procfiles);
+//! `stack import` pulls one from a registry instead.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -10,9 +11,11 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
+use crate::config::RegistryRef;
 use crate::data_dir::DataDir;
-use crate::oci::Layout;
 use crate::oci::layer::{self, Layer, Owner};
+use crate::oci::{Layout, valid_digest};
+use crate::registry::{Credentials, Registry};
 
 /// The stack builds use.
 pub const DEFAULT: &str = "default";
@@ -76,6 +79,24 @@ pub fn layers(
     Ok((layout, layers))
 }
 
+/// How the default stack was made (`recipe bookworm`, `import <ref>`) and its layers, if any.
+pub fn describe(data: &DataDir) -> anyhow::Result<Option<(String, Vec<Layer>)>> {
+    let dir = data.stacks().join(DEFAULT);
+    let Ok(text) = std::fs::read_to_string(dir.join("stack.json")) else {
+        return Ok(None);
+    };
+    let meta: serde_json::Value = serde_json::from_str(&text)?;
+    let description = match meta["reference"].as_str() {
+        Some(reference) => format!("imported from {reference}"),
+        None => format!("recipe {}", meta["recipe"].as_str().unwrap_or("?")),
+    };
+    let layers = match std::fs::read_to_string(dir.join("layers.json")) {
+        Ok(text) => serde_json::from_str(&text)?,
+        Err(_) => Vec::new(),
+    };
+    Ok(Some((description, layers)))
+}
+
 /// Builds the default stack from `recipe`, printing progress to stderr, and swaps it in whole.
 pub fn build(data: &DataDir, recipe: Recipe) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(data.stacks())?;
@@ -89,6 +110,23 @@ pub fn build(data: &DataDir, recipe: Recipe) -> anyhow::Result<PathBuf> {
         Recipe::Bookworm => debootstrap(&rootfs)?,
         Recipe::Busybox => busybox(&rootfs)?,
     }
+    let recipe_name = match recipe {
+        Recipe::Bookworm => "bookworm",
+        Recipe::Busybox => "busybox",
+    };
+    let target = install(
+        data,
+        &work,
+        serde_json::json!({ "name": DEFAULT, "recipe": recipe_name }),
+    )?;
+    layers(data, |line| eprintln!("{line}"))?;
+    Ok(target.join("rootfs"))
+}
+
+/// Finishes a stack built or imported in `work` (mount points every container needs, its
+/// `stack.json`) and swaps it in as the default stack, whole.
+fn install(data: &DataDir, work: &Path, description: serde_json::Value) -> anyhow::Result<PathBuf> {
+    let rootfs = work.join("rootfs");
     // Mount points and files every container needs, on a root that is read-only at run time.
     for dir in ["app", "tmp", "proc", "sys", "dev", "etc"] {
         std::fs::create_dir_all(rootfs.join(dir))?;
@@ -98,15 +136,7 @@ pub fn build(data: &DataDir, recipe: Recipe) -> anyhow::Result<PathBuf> {
     if !rootfs.join("etc/resolv.conf").exists() {
         std::fs::write(rootfs.join("etc/resolv.conf"), "")?;
     }
-    let recipe_name = match recipe {
-        Recipe::Bookworm => "bookworm",
-        Recipe::Busybox => "busybox",
-    };
-    std::fs::write(
-        work.join("stack.json"),
-        serde_json::json!({ "name": DEFAULT, "recipe": recipe_name }).to_string(),
-    )?;
-
+    std::fs::write(work.join("stack.json"), description.to_string())?;
     let target = data.stacks().join(DEFAULT);
     let old = data.stacks().join(format!(".{DEFAULT}.old"));
     if old.exists() {
@@ -115,12 +145,194 @@ pub fn build(data: &DataDir, recipe: Recipe) -> anyhow::Result<PathBuf> {
     if target.exists() {
         std::fs::rename(&target, &old)?;
     }
-    std::fs::rename(&work, &target)?;
+    std::fs::rename(work, &target)?;
     if old.exists() {
         std::fs::remove_dir_all(&old)?;
     }
-    layers(data, |line| eprintln!("{line}"))?;
+    Ok(target)
+}
+
+/// Imports the default stack from an image in a registry: `host[:port]/repository[:tag|@digest]`.
+/// Every blob is checked against its digest as it downloads; the layers become the stack's
+/// image layers as they are (never re-tarred) and are unpacked, whiteouts applied, into its root.
+pub fn import(
+    data: &DataDir,
+    reference: &str,
+    insecure: bool,
+    credentials: Option<Credentials>,
+) -> anyhow::Result<PathBuf> {
+    let (host, repository, tag) = parse_reference(reference)?;
+    let registry = Registry::new(
+        RegistryRef {
+            host: host.clone(),
+            prefix: String::new(),
+        },
+        insecure,
+        credentials,
+    );
+    eprintln!("-----> Fetching {reference}");
+    let manifest = registry.pull_manifest(&repository, &tag)?;
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest)?;
+    let config_digest = manifest["config"]["digest"]
+        .as_str()
+        .filter(|d| valid_digest(d))
+        .context("the manifest names no config")?;
+    let layers: Vec<(String, u64, String)> = manifest["layers"]
+        .as_array()
+        .context("the manifest lists no layers")?
+        .iter()
+        .map(|l| {
+            let digest = l["digest"]
+                .as_str()
+                .filter(|d| valid_digest(d))
+                .context("a layer has no valid digest")?;
+            let media = l["mediaType"].as_str().unwrap_or_default();
+            if !(media.ends_with("tar+gzip") || media.ends_with("tar.gzip")) {
+                bail!("layer {digest} is {media:?}; only gzip layers can be imported");
+            }
+            Ok((
+                digest.to_owned(),
+                l["size"].as_u64().unwrap_or_default(),
+                media.to_owned(),
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+
+    std::fs::create_dir_all(data.stacks())?;
+    let work = data.stacks().join(format!(".{DEFAULT}.importing"));
+    if work.exists() {
+        std::fs::remove_dir_all(&work)?;
+    }
+    let layout = Layout::open(&work.join("oci"))?;
+    let config_path = layout.blob_path(config_digest);
+    let fetched = (|| -> anyhow::Result<Vec<Layer>> {
+        registry.pull_blob(&repository, config_digest, &config_path)?;
+        let config: serde_json::Value = serde_json::from_slice(&std::fs::read(&config_path)?)?;
+        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .context("the image config has no rootfs.diff_ids")?
+            .iter()
+            .filter_map(|d| d.as_str().map(str::to_owned))
+            .collect();
+        if diff_ids.len() != layers.len() {
+            bail!(
+                "the image config lists {} layers, the manifest {}",
+                diff_ids.len(),
+                layers.len()
+            );
+        }
+        let rootfs = work.join("rootfs");
+        std::fs::create_dir_all(&rootfs)?;
+        let mut result = Vec::new();
+        for ((digest, size, _), diff_id) in layers.iter().zip(diff_ids) {
+            eprintln!("       {digest} ({:.1} MB)", *size as f64 / 1e6);
+            registry.pull_blob(&repository, digest, &layout.blob_path(digest))?;
+            unpack_layer(&layout.blob_path(digest), &rootfs)?;
+            result.push(Layer {
+                digest: digest.clone(),
+                size: *size,
+                diff_id,
+            });
+        }
+        Ok(result)
+    })();
+    let stack_layers = match fetched {
+        Ok(layers) => layers,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&work);
+            return Err(e.context(format!("importing {reference} failed; nothing was stored")));
+        }
+    };
+    std::fs::write(
+        work.join("layers.json"),
+        serde_json::to_string(&stack_layers)?,
+    )?;
+    let target = install(
+        data,
+        &work,
+        serde_json::json!({ "name": DEFAULT, "recipe": "import", "reference": reference }),
+    )?;
     Ok(target.join("rootfs"))
+}
+
+/// `host[:port]/repository[:tag|@digest]` → (host, repository, tag or digest).
+fn parse_reference(reference: &str) -> anyhow::Result<(String, String, String)> {
+    let (host, rest) = reference
+        .split_once('/')
+        .filter(|(host, _)| host.contains('.') || host.contains(':') || *host == "localhost")
+        .with_context(|| {
+            format!("{reference:?} names no registry: use host[:port]/repository[:tag]")
+        })?;
+    let (repository, tag) = match rest.split_once('@') {
+        Some((repository, digest)) => (repository, digest.to_owned()),
+        None => match rest.rsplit_once(':') {
+            Some((repository, tag)) if !tag.contains('/') => (repository, tag.to_owned()),
+            _ => (rest, "latest".to_owned()),
+        },
+    };
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            })
+    };
+    let tag_ok = valid_digest(&tag)
+        || (!tag.is_empty()
+            && tag.len() <= 128
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')));
+    if !repository.split('/').all(component_ok) || !tag_ok {
+        bail!("{reference:?} is not a valid image reference");
+    }
+    Ok((host.to_owned(), repository.to_owned(), tag))
+}
+
+/// Unpacks one gzip layer into `rootfs`, applying whiteouts (`.wh.NAME` deletes NAME,
+/// `.wh..wh..opq` empties its directory). Paths never leave `rootfs`.
+fn unpack_layer(blob: &Path, rootfs: &Path) -> anyhow::Result<()> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(blob)?));
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
+    archive.set_overwrite(true);
+    archive.set_unpack_xattrs(false);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        if !path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        }) {
+            bail!("layer entry {} leaves the root", path.display());
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parent = rootfs.join(path.parent().unwrap_or(Path::new("")));
+        if name == ".wh..wh..opq" {
+            if let Ok(children) = std::fs::read_dir(&parent) {
+                for child in children.flatten() {
+                    remove_any(&child.path())?;
+                }
+            }
+        } else if let Some(hidden) = name.strip_prefix(".wh.") {
+            remove_any(&parent.join(hidden))?;
+        } else {
+            entry.unpack_in(rootfs)?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_any(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Debian minbase by debootstrap, then the recipe's packages by apt inside it (debootstrap's own

@@ -137,7 +137,7 @@ impl Registry {
             .filter_map(|d| Some((d["digest"].as_str()?.to_owned(), d["size"].as_u64()?)))
             .filter(|(digest, _)| valid_digest(digest))
             .collect();
-        self.authenticate(&repository)?;
+        self.authenticate(&repository, "pull,push")?;
         let mut uploaded = 0;
         for (digest, size) in &blobs {
             if self.has_blob(&repository, digest)? {
@@ -167,8 +167,127 @@ impl Registry {
                 source,
             }
         })?;
-        self.authenticate(&repository)?;
+        self.authenticate(&repository, "pull,push")?;
         self.put_manifest(&repository, manifest, &bytes, tag)
+    }
+
+    /// Fetches manifest `reference` of `repository` (image indexes resolved to linux/amd64),
+    /// checking its digest when `reference` is one. Returns the manifest's bytes.
+    pub fn pull_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Vec<u8>, RegistryError> {
+        self.authenticate(repository, "pull")?;
+        let bytes = self.get_manifest(repository, reference)?;
+        let parsed: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|_| self.bad_content(reference, "is not JSON"))?;
+        if !parsed["manifests"].is_array() {
+            return Ok(bytes);
+        }
+        let chosen = parsed["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == "amd64")
+            .and_then(|m| m["digest"].as_str())
+            .ok_or_else(|| self.bad_content(reference, "has no linux/amd64 image"))?
+            .to_owned();
+        self.get_manifest(repository, &chosen)
+    }
+
+    fn get_manifest(&self, repository: &str, reference: &str) -> Result<Vec<u8>, RegistryError> {
+        const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
+             application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+        let url = format!("{}/v2/{repository}/manifests/{reference}", self.base);
+        let what = format!("the manifest {reference}");
+        let mut response = self.send(&what, || {
+            self.authorized(self.agent.get(&url))
+                .header("Accept", ACCEPT)
+                .call()
+        })?;
+        if response.status() != StatusCode::OK {
+            return Err(self.status_error(&what, response.status().as_u16(), detail_of(response)));
+        }
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(4 << 20)
+            .read_to_vec()
+            .map_err(|source| RegistryError::Unreachable {
+                registry: self.name(),
+                source,
+            })?;
+        if valid_digest(reference) && crate::oci::sha256_digest(&bytes) != reference {
+            return Err(RegistryError::DigestMismatch {
+                registry: self.name(),
+                what,
+                expected: reference.to_owned(),
+                got: crate::oci::sha256_digest(&bytes),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Downloads blob `digest` into `dest`, hashing as it streams; a blob whose bytes do not
+    /// match its digest is refused (and `dest` removed).
+    pub fn pull_blob(
+        &self,
+        repository: &str,
+        digest: &str,
+        dest: &std::path::Path,
+    ) -> Result<u64, RegistryError> {
+        let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
+        let what = format!("the blob {digest}");
+        let response = self.send(&what, || self.authorized(self.agent.get(&url)).call())?;
+        if response.status() != StatusCode::OK {
+            return Err(self.status_error(&what, response.status().as_u16(), detail_of(response)));
+        }
+        let local = |source| RegistryError::Local {
+            what: format!("{digest} (writing it)"),
+            source,
+        };
+        let mut file = std::fs::File::create(dest).map_err(local)?;
+        let mut reader = response.into_body().into_reader();
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut size = 0u64;
+        loop {
+            let n =
+                std::io::Read::read(&mut reader, &mut buf).map_err(|e| RegistryError::Local {
+                    what: what.clone(),
+                    source: e,
+                })?;
+            if n == 0 {
+                break;
+            }
+            sha2::Digest::update(&mut hasher, &buf[..n]);
+            std::io::Write::write_all(&mut file, &buf[..n]).map_err(local)?;
+            size += n as u64;
+        }
+        let got = format!(
+            "sha256:{}",
+            crate::oci::hex(&sha2::Digest::finalize(hasher))
+        );
+        if got != digest {
+            let _ = std::fs::remove_file(dest);
+            return Err(RegistryError::DigestMismatch {
+                registry: self.name(),
+                what,
+                expected: digest.to_owned(),
+                got,
+            });
+        }
+        Ok(size)
+    }
+
+    fn bad_content(&self, reference: &str, problem: &str) -> RegistryError {
+        RegistryError::Status {
+            registry: self.name(),
+            what: format!("the manifest {reference}"),
+            status: 200,
+            detail: format!(", but it {problem}"),
+        }
     }
 
     fn put_manifest(
@@ -189,7 +308,7 @@ impl Registry {
     }
 
     /// `GET /v2/`: learns the auth scheme and gets a token if the registry wants one.
-    fn authenticate(&self, repository: &str) -> Result<(), RegistryError> {
+    fn authenticate(&self, repository: &str, actions: &str) -> Result<(), RegistryError> {
         if let Some((_, Some(renew_at))) = &*self
             .auth
             .lock()
@@ -204,7 +323,7 @@ impl Registry {
             StatusCode::OK => Ok(()),
             StatusCode::UNAUTHORIZED => {
                 let challenge = header(response.headers(), "www-authenticate").unwrap_or_default();
-                self.answer_challenge(&challenge, repository)
+                self.answer_challenge(&challenge, repository, actions)
             }
             status => {
                 Err(self.status_error("the API check (GET /v2/)", status.as_u16(), String::new()))
@@ -212,7 +331,12 @@ impl Registry {
         }
     }
 
-    fn answer_challenge(&self, challenge: &str, repository: &str) -> Result<(), RegistryError> {
+    fn answer_challenge(
+        &self,
+        challenge: &str,
+        repository: &str,
+        actions: &str,
+    ) -> Result<(), RegistryError> {
         let no_credentials = || RegistryError::Status {
             registry: self.name(),
             what: "the API check (GET /v2/)".into(),
@@ -238,7 +362,7 @@ impl Registry {
         let mut request = self
             .agent
             .get(&realm)
-            .query("scope", format!("repository:{repository}:pull,push"));
+            .query("scope", format!("repository:{repository}:{actions}"));
         if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
             request = request.query("service", service);
         }

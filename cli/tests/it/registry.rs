@@ -188,3 +188,155 @@ fn basic_auth_with_right_and_wrong_credentials() {
         }
     }
 }
+
+/// A registry holding an image made by paas on the busybox stack, as `stacks/busybox:1`.
+fn registry_with_stack_image() -> (TestRegistry, Vec<serde_json::Value>) {
+    let registry = TestRegistry::start();
+    let server = TestServer::start(&server_bin());
+    server.install_stack(Stack::Busybox);
+    let cli = paas_tests::CliEnv::new(paas_bin(), &server.api);
+    cli.login(&server.admin_token());
+    cli.ssh_key();
+    cli.ok(&["keys", "add"]);
+    let repo = cli.app_repo("procfile");
+    assert!(
+        cli.command(&["create", "base"])
+            .current_dir(&repo)
+            .output()
+            .expect("create")
+            .status
+            .success()
+    );
+    assert!(
+        cli.git(&repo, &["push", "paas", "main"])
+            .output()
+            .expect("push")
+            .status
+            .success()
+    );
+    let source = format!("oci:{}:base-v1", server.data_dir().join("oci").display());
+    let target = format!("docker://{}/stacks/busybox:1", registry.addr);
+    let output = std::process::Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false", &source, &target])
+        .output()
+        .expect("skopeo");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", &target])
+        .output()
+        .expect("skopeo");
+    let manifest: serde_json::Value = serde_json::from_slice(&output.stdout).expect("manifest");
+    (
+        registry,
+        manifest["layers"].as_array().expect("layers").clone(),
+    )
+}
+
+fn import(server: &TestServer, reference: &str) -> std::process::Output {
+    std::process::Command::new(server_bin())
+        .args(["stack", "import", reference, "--insecure", "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .expect("stack import")
+}
+
+#[test]
+fn an_imported_stack_builds_apps_on_its_own_layers() {
+    let (registry, source_layers) = registry_with_stack_image();
+    let server = TestServer::start(&server_bin());
+    let output = import(&server, &format!("{}/stacks/busybox:1", registry.addr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed = std::process::Command::new(server_bin())
+        .args(["stack", "list", "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .expect("stack list");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.starts_with(&format!(
+            "default (imported from {}/stacks/busybox:1)",
+            registry.addr
+        )),
+        "{listed}"
+    );
+    for layer in &source_layers {
+        assert!(
+            listed.contains(layer["digest"].as_str().expect("digest")),
+            "{listed}"
+        );
+    }
+
+    let cli = paas_tests::CliEnv::new(paas_bin(), &server.api);
+    cli.login(&server.admin_token());
+    cli.ssh_key();
+    cli.ok(&["keys", "add"]);
+    let repo = cli.app_repo("static");
+    assert!(
+        cli.command(&["create", "on-import"])
+            .current_dir(&repo)
+            .output()
+            .expect("create")
+            .status
+            .success()
+    );
+    let output = cli
+        .git(&repo, &["push", "paas", "main"])
+        .output()
+        .expect("push");
+    assert!(output.status.success(), "{}", transcript(&output));
+    let inspected = std::process::Command::new("skopeo")
+        .args([
+            "inspect",
+            &format!(
+                "oci:{}:on-import-v1",
+                server.data_dir().join("oci").display()
+            ),
+        ])
+        .output()
+        .expect("skopeo");
+    let inspected: serde_json::Value = serde_json::from_slice(&inspected.stdout).expect("JSON");
+    let layers = inspected["Layers"].as_array().expect("layers");
+    assert_eq!(
+        layers.len(),
+        source_layers.len() + 1,
+        "the stack's layers, then the app layer"
+    );
+    for (ours, theirs) in layers.iter().zip(&source_layers) {
+        assert_eq!(
+            ours, &theirs["digest"],
+            "stack layers are referenced as they are"
+        );
+    }
+}
+
+#[test]
+fn an_import_with_a_bad_blob_stores_nothing() {
+    let (registry, _) = registry_with_stack_image();
+    let faults = vec![Fault {
+        method: "GET",
+        path_contains: "/blobs/sha256:",
+        times: 100,
+        response: response(
+            "200 OK",
+            "Content-Type: application/octet-stream\r\n",
+            "not the blob you asked for",
+        ),
+    }];
+    let proxy = FaultyProxy::start(&registry.addr, faults);
+    let server = TestServer::start(&server_bin());
+    let output = import(&server, &format!("{}/stacks/busybox:1", proxy.addr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("failed; nothing was stored"), "{stderr}");
+    assert!(stderr.contains(", not sha256:"), "{stderr}");
+    assert!(!server.data_dir().join("stacks/default").exists());
+    assert!(!server.data_dir().join("stacks/.default.importing").exists());
+}
