@@ -1,8 +1,8 @@
 //! Pushing images to a registry (OCI distribution spec): `GET /v2/` and its auth challenge (Basic,
 //! or a Bearer token for `repository:<name>:pull,push`, cached until ~80 % of its lifetime), per
 //! blob a `HEAD` that skips what the registry has, else `POST` + one streamed `PUT ?digest=`
-//! (monolithic: registries that cap chunks are fine with it), then the manifest by digest and
-//! the tags. 5xx, 429 (honouring `Retry-After`) and connection failures are retried with backoff,
+//! (monolithic: registries that cap chunks are fine with it; up to 4 blobs at a time), then the
+//! manifest by digest and the tags. 5xx, 429 (honouring `Retry-After`) and connection failures are retried with backoff,
 //! restarting an upload from the file. Credentials are never logged.
 //!
 //! It must not assemble images (that is `oci/`) nor decide when to push (the build step does).
@@ -15,6 +15,7 @@ use crate::config::RegistryRef;
 use crate::oci::{Descriptor, Layout, valid_digest};
 
 const ATTEMPTS: u32 = 4;
+const PARALLEL_UPLOADS: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -138,13 +139,41 @@ impl Registry {
             .filter(|(digest, _)| valid_digest(digest))
             .collect();
         self.authenticate(&repository, "pull,push")?;
-        let mut uploaded = 0;
+        let mut missing = Vec::new();
         for (digest, size) in &blobs {
-            if self.has_blob(&repository, digest)? {
-                continue;
+            if !self.has_blob(&repository, digest)? {
+                missing.push((digest.as_str(), *size));
             }
-            self.upload_blob(layout, &repository, digest, *size)?;
-            uploaded += size;
+        }
+        // Up to PARALLEL_UPLOADS blobs at a time; the manifest goes only after all of them.
+        let queue = std::sync::Mutex::new(missing.iter());
+        let results: Vec<Result<u64, RegistryError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..PARALLEL_UPLOADS.min(missing.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut sent = 0;
+                        loop {
+                            let next = queue
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .next();
+                            let Some((digest, size)) = next else {
+                                return Ok(sent);
+                            };
+                            self.upload_blob(layout, &repository, digest, *size)?;
+                            sent += size;
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("upload threads do not panic"))
+                .collect()
+        });
+        let mut uploaded = 0;
+        for result in results {
+            uploaded += result?;
         }
         for reference in std::iter::once(&manifest.digest).chain(tags) {
             self.put_manifest(&repository, manifest, &manifest_bytes, reference)?;
