@@ -347,6 +347,7 @@ pub struct Fault {
 pub struct FaultyProxy {
     pub addr: String,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    faults: std::sync::Arc<std::sync::Mutex<Vec<Fault>>>,
 }
 
 impl FaultyProxy {
@@ -355,7 +356,11 @@ impl FaultyProxy {
         let addr = listener.local_addr().expect("addr").to_string();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let faults = std::sync::Arc::new(std::sync::Mutex::new(faults));
-        let (upstream, stopping) = (upstream.to_owned(), std::sync::Arc::clone(&stop));
+        let (upstream, stopping, all_faults) = (
+            upstream.to_owned(),
+            std::sync::Arc::clone(&stop),
+            std::sync::Arc::clone(&faults),
+        );
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if stopping.load(std::sync::atomic::Ordering::SeqCst) {
@@ -366,7 +371,21 @@ impl FaultyProxy {
                 std::thread::spawn(move || proxy_connection(client, &upstream, &faults));
             }
         });
-        Self { addr, stop }
+        Self {
+            addr,
+            stop,
+            faults: all_faults,
+        }
+    }
+
+    /// How many more times each fault would answer (in the order given).
+    pub fn remaining(&self) -> Vec<usize> {
+        self.faults
+            .lock()
+            .expect("faults")
+            .iter()
+            .map(|f| f.times)
+            .collect()
     }
 }
 

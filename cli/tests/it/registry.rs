@@ -340,3 +340,37 @@ fn an_import_with_a_bad_blob_stores_nothing() {
     assert!(!server.data_dir().join("stacks/default").exists());
     assert!(!server.data_dir().join("stacks/.default.importing").exists());
 }
+
+#[test]
+fn bearer_tokens_are_fetched_from_the_realm() {
+    let token_server = FaultyProxy::start(
+        "127.0.0.1:9",
+        vec![Fault {
+            method: "GET",
+            path_contains: "/token?",
+            times: 1,
+            response: response(
+                "200 OK",
+                "Content-Type: application/json\r\n",
+                r#"{"token":"t0k3n","expires_in":300}"#,
+            ),
+        }],
+    );
+    let challenge = format!(
+        "WWW-Authenticate: Bearer realm=\"http://{}/token\",service=\"test\"\r\n",
+        token_server.addr
+    );
+    let faults = vec![Fault {
+        method: "GET",
+        path_contains: "/v2/",
+        times: 1,
+        response: response("401 Unauthorized", &challenge, ""),
+    }];
+    let (ok, stderr) = push_through(faults, &[], &[]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        token_server.remaining(),
+        vec![0],
+        "the token was requested once"
+    );
+}
