@@ -1,5 +1,6 @@
 //! Pushing images to a registry (OCI distribution spec): `GET /v2/` and its auth challenge (Basic,
-//! or a Bearer token for `repository:<name>:pull,push`, cached until ~80 % of its lifetime), per
+//! or a Bearer token for `repository:<name>:pull,push`, cached until ~80 % of its lifetime and
+//! renewed once if the registry refuses it), per
 //! blob a `HEAD` that skips what the registry has, else `POST` + one streamed `PUT ?digest=`
 //! (monolithic: registries that cap chunks are fine with it; up to 4 blobs at a time), then the
 //! manifest by digest and the tags. 5xx, 429 (honouring `Retry-After`) and connection failures are retried with backoff,
@@ -71,6 +72,8 @@ pub struct Registry {
     credentials: Option<Credentials>,
     /// The current Authorization header value, and when it must be renewed.
     auth: std::sync::Mutex<Option<(String, Option<Instant>)>>,
+    /// The repository and actions the current token is for, to renew it.
+    scope: std::sync::Mutex<Option<(String, String)>>,
 }
 
 impl Registry {
@@ -89,6 +92,7 @@ impl Registry {
             base,
             credentials,
             auth: std::sync::Mutex::new(None),
+            scope: std::sync::Mutex::new(None),
         }
     }
 
@@ -338,6 +342,11 @@ impl Registry {
 
     /// `GET /v2/`: learns the auth scheme and gets a token if the registry wants one.
     fn authenticate(&self, repository: &str, actions: &str) -> Result<(), RegistryError> {
+        *self
+            .scope
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((repository.to_owned(), actions.to_owned()));
         if let Some((_, Some(renew_at))) = &*self
             .auth
             .lock()
@@ -424,6 +433,30 @@ impl Registry {
         Ok(())
     }
 
+    fn has_token(&self) -> bool {
+        self.auth
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|(value, _)| value.starts_with("Bearer "))
+    }
+
+    fn renew_token(&self) -> Result<(), RegistryError> {
+        *self
+            .auth
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        let scope = self
+            .scope
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match scope {
+            Some((repository, actions)) => self.authenticate(&repository, &actions),
+            None => Ok(()),
+        }
+    }
+
     fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
         match &*self
             .auth
@@ -488,9 +521,19 @@ impl Registry {
         request: impl Fn() -> Result<Response<ureq::Body>, ureq::Error>,
     ) -> Result<Response<ureq::Body>, RegistryError> {
         let mut delay = Duration::from_millis(200);
+        let mut renewed = false;
         for attempt in 1..=ATTEMPTS {
             let last = attempt == ATTEMPTS;
             match request() {
+                // A token that expired early (or was revoked): get a new one, once.
+                Ok(response)
+                    if response.status() == StatusCode::UNAUTHORIZED
+                        && !renewed
+                        && self.has_token() =>
+                {
+                    renewed = true;
+                    self.renew_token()?;
+                }
                 Ok(response)
                     if !last
                         && (response.status().is_server_error()
