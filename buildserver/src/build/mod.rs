@@ -229,7 +229,7 @@ impl Builder {
         let (commit_owned, buildpack_owned, types_owned) =
             (commit.to_owned(), buildpack.to_owned(), types.clone());
         let task = tokio::task::spawn_blocking(
-            move || -> anyhow::Result<(crate::oci::Descriptor, u64)> {
+            move || -> anyhow::Result<(crate::oci::Descriptor, u64, Vec<String>)> {
                 let (stack_layout, stack_layers) = stack::layers(&data, |line| {
                     let _ = notes_tx.send(line);
                 })?;
@@ -254,7 +254,8 @@ impl Builder {
                     stack_layers: &stack_layers,
                     app_layer: &app_layer,
                 };
-                Ok((image.store(&layout)?, app_layer.size))
+                let stack_digests = stack_layers.iter().map(|l| l.digest.clone()).collect();
+                Ok((image.store(&layout)?, app_layer.size, stack_digests))
             },
         );
         tokio::pin!(task);
@@ -267,7 +268,7 @@ impl Builder {
         while let Ok(line) = notes.try_recv() {
             out.line(line).await;
         }
-        let (manifest, app_layer_size) = assembled.map_err(|e| {
+        let (manifest, app_layer_size, stack_digests) = assembled.map_err(|e| {
             Failure::new("image", format!("the image could not be assembled: {e:#}"))
         })?;
         out.line(format!(
@@ -289,7 +290,13 @@ impl Builder {
                 push.app.to_string(),
             );
             let uploaded = tokio::task::spawn_blocking(move || {
-                registry.push(&layout, &manifest, &app, &["latest".to_owned()])
+                registry.push(
+                    &layout,
+                    &manifest,
+                    &app,
+                    &["latest".to_owned()],
+                    &stack_digests,
+                )
             })
             .await
             .expect("the push task does not panic")

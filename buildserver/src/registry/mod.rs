@@ -17,6 +17,8 @@ use crate::oci::{Descriptor, Layout, valid_digest};
 
 const ATTEMPTS: u32 = 4;
 const PARALLEL_UPLOADS: usize = 4;
+/// Stack layers are uploaded once, here (under the prefix), and mounted into each app's repository.
+const STACK_REPOSITORY: &str = "paas-stack";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -73,7 +75,7 @@ pub struct Registry {
     /// The current Authorization header value, and when it must be renewed.
     auth: std::sync::Mutex<Option<(String, Option<Instant>)>>,
     /// The repository and actions the current token is for, to renew it.
-    scope: std::sync::Mutex<Option<(String, String)>>,
+    scope: std::sync::Mutex<Option<(Vec<String>, String)>>,
 }
 
 impl Registry {
@@ -121,8 +123,10 @@ impl Registry {
         manifest: &Descriptor,
         app: &str,
         tags: &[String],
+        stack_layers: &[String],
     ) -> Result<u64, RegistryError> {
         let repository = self.repository(app);
+        let stack_repository = self.repository(STACK_REPOSITORY);
         let local = |what: &str| {
             let what = what.to_owned();
             move |source| RegistryError::Local { what, source }
@@ -142,11 +146,16 @@ impl Registry {
             .filter_map(|d| Some((d["digest"].as_str()?.to_owned(), d["size"].as_u64()?)))
             .filter(|(digest, _)| valid_digest(digest))
             .collect();
-        self.authenticate(&repository, "pull,push")?;
+        let scopes = if stack_layers.is_empty() {
+            vec![repository.clone()]
+        } else {
+            vec![repository.clone(), stack_repository.clone()]
+        };
+        self.authenticate(&scopes, "pull,push")?;
         let mut missing = Vec::new();
         for (digest, size) in &blobs {
             if !self.has_blob(&repository, digest)? {
-                missing.push((digest.as_str(), *size));
+                missing.push((digest.as_str(), *size, stack_layers.contains(digest)));
             }
         }
         // Up to PARALLEL_UPLOADS blobs at a time; the manifest goes only after all of them.
@@ -161,11 +170,21 @@ impl Registry {
                                 .lock()
                                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                                 .next();
-                            let Some((digest, size)) = next else {
+                            let Some((digest, size, shared)) = next else {
                                 return Ok(sent);
                             };
-                            self.upload_blob(layout, &repository, digest, *size)?;
-                            sent += size;
+                            sent += if *shared {
+                                self.mount_stack_layer(
+                                    layout,
+                                    &repository,
+                                    &stack_repository,
+                                    digest,
+                                    *size,
+                                )?
+                            } else {
+                                self.upload_blob(layout, &repository, digest, *size)?;
+                                *size
+                            };
                         }
                     })
                 })
@@ -200,7 +219,7 @@ impl Registry {
                 source,
             }
         })?;
-        self.authenticate(&repository, "pull,push")?;
+        self.authenticate(std::slice::from_ref(&repository), "pull,push")?;
         self.put_manifest(&repository, manifest, &bytes, tag)
     }
 
@@ -211,7 +230,7 @@ impl Registry {
         repository: &str,
         reference: &str,
     ) -> Result<Vec<u8>, RegistryError> {
-        self.authenticate(repository, "pull")?;
+        self.authenticate(&[repository.to_owned()], "pull")?;
         let bytes = self.get_manifest(repository, reference)?;
         let parsed: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|_| self.bad_content(reference, "is not JSON"))?;
@@ -341,12 +360,12 @@ impl Registry {
     }
 
     /// `GET /v2/`: learns the auth scheme and gets a token if the registry wants one.
-    fn authenticate(&self, repository: &str, actions: &str) -> Result<(), RegistryError> {
+    fn authenticate(&self, repositories: &[String], actions: &str) -> Result<(), RegistryError> {
         *self
             .scope
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((repository.to_owned(), actions.to_owned()));
+            Some((repositories.to_vec(), actions.to_owned()));
         if let Some((_, Some(renew_at))) = &*self
             .auth
             .lock()
@@ -361,7 +380,7 @@ impl Registry {
             StatusCode::OK => Ok(()),
             StatusCode::UNAUTHORIZED => {
                 let challenge = header(response.headers(), "www-authenticate").unwrap_or_default();
-                self.answer_challenge(&challenge, repository, actions)
+                self.answer_challenge(&challenge, repositories, actions)
             }
             status => {
                 Err(self.status_error("the API check (GET /v2/)", status.as_u16(), String::new()))
@@ -372,7 +391,7 @@ impl Registry {
     fn answer_challenge(
         &self,
         challenge: &str,
-        repository: &str,
+        repositories: &[String],
         actions: &str,
     ) -> Result<(), RegistryError> {
         let no_credentials = || RegistryError::Status {
@@ -397,10 +416,10 @@ impl Registry {
             .find(|(k, _)| k == "realm")
             .map(|(_, v)| v.clone())
             .ok_or_else(no_credentials)?;
-        let mut request = self
-            .agent
-            .get(&realm)
-            .query("scope", format!("repository:{repository}:{actions}"));
+        let mut request = self.agent.get(&realm);
+        for repository in repositories {
+            request = request.query("scope", format!("repository:{repository}:{actions}"));
+        }
         if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
             request = request.query("service", service);
         }
@@ -452,7 +471,7 @@ impl Registry {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         match scope {
-            Some((repository, actions)) => self.authenticate(&repository, &actions),
+            Some((repositories, actions)) => self.authenticate(&repositories, &actions),
             None => Ok(()),
         }
     }
@@ -476,6 +495,39 @@ impl Registry {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
             status => Err(self.status_error(&what, status.as_u16(), String::new())),
+        }
+    }
+
+    /// Puts a stack layer into `repository` by mounting it from the stack repository (uploading
+    /// it there first if needed). Returns the bytes uploaded.
+    fn mount_stack_layer(
+        &self,
+        layout: &Layout,
+        repository: &str,
+        stack_repository: &str,
+        digest: &str,
+        size: u64,
+    ) -> Result<u64, RegistryError> {
+        let mut uploaded = 0;
+        if !self.has_blob(stack_repository, digest)? {
+            self.upload_blob(layout, stack_repository, digest, size)?;
+            uploaded = size;
+        }
+        let url = format!(
+            "{}/v2/{repository}/blobs/uploads/?mount={digest}&from={stack_repository}",
+            self.base
+        );
+        let what = format!("the mount of {digest}");
+        let response = self.send(&what, || {
+            self.authorized(self.agent.post(&url)).send_empty()
+        })?;
+        match response.status() {
+            StatusCode::CREATED => Ok(uploaded),
+            // 202: the registry opened an upload instead of mounting; send the bytes.
+            StatusCode::ACCEPTED => self
+                .upload_blob(layout, repository, digest, size)
+                .map(|()| uploaded + size),
+            status => Err(self.status_error(&what, status.as_u16(), detail_of(response))),
         }
     }
 
