@@ -71,7 +71,7 @@ fn ours(layout: &Layout, registry: &Registry, tree: &Path, app: &str) -> (Durati
     let layered = start.elapsed();
     let start = Instant::now();
     let uploaded = registry
-        .push(layout, &manifest, app, &["latest".to_owned()])
+        .push(layout, &manifest, app, &["latest".to_owned()], &[])
         .expect("push");
     (layered, start.elapsed(), uploaded)
 }
