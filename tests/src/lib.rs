@@ -549,6 +549,30 @@ const GIT_ENV: &[(&str, &str)] = &[
 ];
 
 impl CliEnv {
+    /// A CLI logged in to `server` as the admin, with an SSH key registered: ready to `git push`.
+    pub fn pusher(bin: &Path, server: &TestServer) -> Self {
+        let cli = Self::new(bin, &server.api);
+        cli.login(&server.admin_token());
+        cli.ssh_key();
+        cli.ok(&["keys", "add"]);
+        cli
+    }
+
+    /// `git add -A && git commit -m MESSAGE` in `repo`.
+    pub fn commit_all(&self, repo: &Path, message: &str) {
+        for args in [
+            &["add", "-A"][..],
+            &["commit", "-q", "--allow-empty", "-m", message],
+        ] {
+            let output = self.git(repo, args).output().expect("git");
+            assert!(
+                output.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+
     /// `~/.ssh/id_ed25519`, generated on first use.
     pub fn ssh_key(&self) -> PathBuf {
         let key = self.home().join(".ssh/id_ed25519");

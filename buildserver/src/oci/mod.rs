@@ -116,27 +116,27 @@ impl Layout {
 
     /// Points reference `name` at `manifest` in index.json (replacing an older entry of that name).
     pub fn tag(&self, name: &str, manifest: &Descriptor) -> std::io::Result<()> {
-        let _guard = self
-            .index_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let path = self.root.join("index.json");
-        let mut index: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        let manifests = index["manifests"]
-            .as_array_mut()
-            .ok_or(std::io::ErrorKind::InvalidData)?;
-        manifests.retain(|m| m["annotations"][REF_NAME] != name);
         let mut entry = manifest.clone();
         entry
             .annotations
             .insert(REF_NAME.to_owned(), name.to_owned());
-        manifests.push(serde_json::to_value(entry).expect("descriptors serialize"));
-        write_atomic(&path, &canonical_json(&index))
+        let entry = serde_json::to_value(entry).expect("descriptors serialize");
+        self.update_index(|manifests| {
+            manifests.retain(|m| m["annotations"][REF_NAME] != name);
+            manifests.push(entry);
+        })
     }
 
     /// Drops the references whose manifest digest `keep` refuses.
     pub fn retain_refs(&self, keep: impl Fn(&str) -> bool) -> std::io::Result<()> {
+        self.update_index(|manifests| manifests.retain(|m| m["digest"].as_str().is_some_and(&keep)))
+    }
+
+    /// Reads, changes and atomically rewrites index.json's manifest list.
+    fn update_index(
+        &self,
+        change: impl FnOnce(&mut Vec<serde_json::Value>),
+    ) -> std::io::Result<()> {
         let _guard = self
             .index_lock
             .lock()
@@ -144,10 +144,11 @@ impl Layout {
         let path = self.root.join("index.json");
         let mut index: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        let manifests = index["manifests"]
-            .as_array_mut()
-            .ok_or(std::io::ErrorKind::InvalidData)?;
-        manifests.retain(|m| m["digest"].as_str().is_some_and(&keep));
+        change(
+            index["manifests"]
+                .as_array_mut()
+                .ok_or(std::io::ErrorKind::InvalidData)?,
+        );
         write_atomic(&path, &canonical_json(&index))
     }
 

@@ -13,10 +13,9 @@ use super::{logged_in, paas_bin, server_bin};
 
 /// A logged-in CLI with its SSH key registered, against a server with the busybox stack.
 fn pushable() -> (TestServer, CliEnv) {
-    let (server, cli) = logged_in();
+    let server = TestServer::start(&server_bin());
     server.install_stack(Stack::Busybox);
-    cli.ssh_key();
-    cli.ok(&["keys", "add"]);
+    let cli = CliEnv::pusher(paas_bin(), &server);
     (server, cli)
 }
 
@@ -332,26 +331,12 @@ fn theirs_with_key(cli: &CliEnv, url: &str) -> std::path::PathBuf {
 fn a_push_larger_than_the_limit_is_refused() {
     let server = TestServer::start_with(&server_bin(), &["--max-push-bytes", "200000"], &[]);
     server.install_stack(Stack::Busybox);
-    let cli = CliEnv::new(paas_bin(), &server.api);
-    cli.login(&server.admin_token());
-    cli.ssh_key();
-    cli.ok(&["keys", "add"]);
+    let cli = paas_tests::CliEnv::pusher(paas_bin(), &server);
     let repo = cli.app_repo("procfile");
     let mut noise = vec![0u8; 1024 * 1024];
     getrandom(&mut noise);
     std::fs::write(repo.join("noise.bin"), &noise).expect("write");
-    assert!(
-        cli.git(&repo, &["add", "noise.bin"])
-            .status()
-            .expect("git")
-            .success()
-    );
-    assert!(
-        cli.git(&repo, &["commit", "-q", "-m", "noise"])
-            .status()
-            .expect("git")
-            .success()
-    );
+    cli.commit_all(&repo, "noise");
     run_in(&cli, &repo, &["create", "big"]);
     let output = push(&cli, &repo, &["main"]);
     assert!(!output.status.success());
@@ -458,10 +443,7 @@ fn one_push_per_app_and_a_lost_session_releases_it() {
 fn debian_server(extra: &[&str]) -> (TestServer, CliEnv) {
     let server = TestServer::start_with(&server_bin(), extra, &[]);
     server.install_stack(Stack::Bookworm);
-    let cli = CliEnv::new(paas_bin(), &server.api);
-    cli.login(&server.admin_token());
-    cli.ssh_key();
-    cli.ok(&["keys", "add"]);
+    let cli = paas_tests::CliEnv::pusher(paas_bin(), &server);
     (server, cli)
 }
 
@@ -743,18 +725,7 @@ fn symlinks_are_kept_and_special_files_skipped() {
     let deep = repo.join("d".repeat(60)).join("e".repeat(60));
     std::fs::create_dir_all(&deep).expect("deep");
     std::fs::write(deep.join("f".repeat(60)), "deep").expect("deep file");
-    assert!(
-        cli.git(&repo, &["add", "-A"])
-            .status()
-            .expect("git")
-            .success()
-    );
-    assert!(
-        cli.git(&repo, &["commit", "-q", "-m", "tricky"])
-            .status()
-            .expect("git")
-            .success()
-    );
+    cli.commit_all(&repo, "tricky");
     run_in(&cli, &repo, &["create", "tricky"]);
     let output = push(&cli, &repo, &["main"]);
     assert!(output.status.success(), "{}", transcript(&output));
@@ -806,10 +777,7 @@ fn server_with_registry(registry: &str) -> (TestServer, CliEnv) {
         &[],
     );
     server.install_stack(Stack::Busybox);
-    let cli = CliEnv::new(paas_bin(), &server.api);
-    cli.login(&server.admin_token());
-    cli.ssh_key();
-    cli.ok(&["keys", "add"]);
+    let cli = paas_tests::CliEnv::pusher(paas_bin(), &server);
     (server, cli)
 }
 
@@ -912,18 +880,7 @@ fn gc_keeps_recent_images_and_removes_the_rest() {
             format!("page {round}"),
         )
         .expect("write");
-        assert!(
-            cli.git(&repo, &["add", "-A"])
-                .status()
-                .expect("git")
-                .success()
-        );
-        assert!(
-            cli.git(&repo, &["commit", "-q", "-m", &round.to_string()])
-                .status()
-                .expect("git")
-                .success()
-        );
+        cli.commit_all(&repo, &round.to_string());
         assert!(push(&cli, &repo, &["main"]).status.success());
     }
     let blobs = || {

@@ -12,6 +12,27 @@ fn response(status: &str, headers: &str, body: &str) -> String {
     )
 }
 
+/// As the admin with a fresh SSH key: creates `app` from fixture `fixture` and pushes it.
+fn push_fixture(
+    server: &TestServer,
+    fixture: &str,
+    app: &str,
+) -> (paas_tests::CliEnv, std::process::Output) {
+    let cli = paas_tests::CliEnv::pusher(paas_bin(), server);
+    let repo = cli.app_repo(fixture);
+    let output = cli
+        .command(&["create", app])
+        .current_dir(&repo)
+        .output()
+        .expect("create");
+    assert!(output.status.success(), "{}", transcript(&output));
+    let output = cli
+        .git(&repo, &["push", "paas", "main"])
+        .output()
+        .expect("push");
+    (cli, output)
+}
+
 /// Pushes the procfile fixture through a proxy with `faults`; returns the push's stderr and
 /// whether it succeeded.
 fn push_through(faults: Vec<Fault>, extra: &[&str], env: &[(&str, &str)]) -> (bool, String) {
@@ -22,21 +43,7 @@ fn push_through(faults: Vec<Fault>, extra: &[&str], env: &[(&str, &str)]) -> (bo
     args.extend_from_slice(extra);
     let server = TestServer::start_with(&server_bin(), &args, env);
     server.install_stack(Stack::Busybox);
-    let cli = paas_tests::CliEnv::new(paas_bin(), &server.api);
-    cli.login(&server.admin_token());
-    cli.ssh_key();
-    cli.ok(&["keys", "add"]);
-    let repo = cli.app_repo("procfile");
-    let output = cli
-        .command(&["create", "faulty"])
-        .current_dir(&repo)
-        .output()
-        .expect("create");
-    assert!(output.status.success(), "{}", transcript(&output));
-    let output = cli
-        .git(&repo, &["push", "paas", "main"])
-        .output()
-        .expect("push");
+    let (cli, output) = push_fixture(&server, "procfile", "faulty");
     let releases = cli.ok(&["releases", "--json", "-a", "faulty"]);
     if !output.status.success() {
         assert_eq!(
@@ -159,23 +166,7 @@ fn basic_auth_with_right_and_wrong_credentials() {
             &[("PAAS_REGISTRY_PASSWORD", password)],
         );
         server.install_stack(Stack::Busybox);
-        let cli = paas_tests::CliEnv::new(paas_bin(), &server.api);
-        cli.login(&server.admin_token());
-        cli.ssh_key();
-        cli.ok(&["keys", "add"]);
-        let repo = cli.app_repo("procfile");
-        assert!(
-            cli.command(&["create", "authed"])
-                .current_dir(&repo)
-                .output()
-                .expect("create")
-                .status
-                .success()
-        );
-        let output = cli
-            .git(&repo, &["push", "paas", "main"])
-            .output()
-            .expect("push");
+        let (_cli, output) = push_fixture(&server, "procfile", "authed");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.success(), works, "{stderr}");
         if !works {
@@ -194,26 +185,8 @@ fn registry_with_stack_image() -> (TestRegistry, Vec<serde_json::Value>) {
     let registry = TestRegistry::start();
     let server = TestServer::start(&server_bin());
     server.install_stack(Stack::Busybox);
-    let cli = paas_tests::CliEnv::new(paas_bin(), &server.api);
-    cli.login(&server.admin_token());
-    cli.ssh_key();
-    cli.ok(&["keys", "add"]);
-    let repo = cli.app_repo("procfile");
-    assert!(
-        cli.command(&["create", "base"])
-            .current_dir(&repo)
-            .output()
-            .expect("create")
-            .status
-            .success()
-    );
-    assert!(
-        cli.git(&repo, &["push", "paas", "main"])
-            .output()
-            .expect("push")
-            .status
-            .success()
-    );
+    let (_cli, output) = push_fixture(&server, "procfile", "base");
+    assert!(output.status.success(), "{}", transcript(&output));
     let source = format!("oci:{}:base-v1", server.data_dir().join("oci").display());
     let target = format!("docker://{}/stacks/busybox:1", registry.addr);
     let output = std::process::Command::new("skopeo")
@@ -274,23 +247,7 @@ fn an_imported_stack_builds_apps_on_its_own_layers() {
         );
     }
 
-    let cli = paas_tests::CliEnv::new(paas_bin(), &server.api);
-    cli.login(&server.admin_token());
-    cli.ssh_key();
-    cli.ok(&["keys", "add"]);
-    let repo = cli.app_repo("static");
-    assert!(
-        cli.command(&["create", "on-import"])
-            .current_dir(&repo)
-            .output()
-            .expect("create")
-            .status
-            .success()
-    );
-    let output = cli
-        .git(&repo, &["push", "paas", "main"])
-        .output()
-        .expect("push");
+    let (_cli, output) = push_fixture(&server, "static", "on-import");
     assert!(output.status.success(), "{}", transcript(&output));
     let inspected = std::process::Command::new("skopeo")
         .args([
