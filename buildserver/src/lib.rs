@@ -8,6 +8,7 @@ pub mod config;
 pub mod container;
 pub mod data_dir;
 pub mod git;
+pub mod logs;
 pub mod oci;
 pub mod registry;
 pub mod release;

@@ -21,6 +21,7 @@ use paas_buildserver::config::{Config, DataDirArgs, ServeArgs};
 use paas_buildserver::container::Runtime;
 use paas_buildserver::data_dir::{DataDir, write_private_file};
 use paas_buildserver::git::{self, hook, push::Pushes};
+use paas_buildserver::logs::Logs;
 use paas_buildserver::oci::Layout;
 use paas_buildserver::registry::Registry;
 use paas_buildserver::ssh::{self, server::SshShared};
@@ -297,10 +298,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (api_addr, ssh_addr) = (api_listener.local_addr()?, ssh_listener.local_addr()?);
 
     let live_builds = LiveBuilds::default();
+    let logs = Logs::new();
+    let shutdown_logs = logs.clone();
     let state = AppState {
         store: store.clone(),
         data: data.clone(),
         builds: live_builds.clone(),
+        logs: logs.clone(),
         urls: Arc::new(PublicUrls {
             domain: config.domain.clone(),
             ssh_port: ssh_addr.port(),
@@ -328,6 +332,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         layout,
         registry,
         live: live_builds.clone(),
+        logs,
         data: data.clone(),
         runtime,
         limits: build::Limits {
@@ -365,6 +370,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     stop_tx.send_replace(true);
+    // Log tails never end on their own; end them so that draining does not wait for them.
+    shutdown_logs.close_all();
     let _ = tokio::join!(ssh, hooks);
     match tokio::time::timeout(SHUTDOWN_GRACE, api).await {
         Ok(joined) => joined

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    apps, builds, completions, config, git, keys, login, logout, releases, whoami,
+    apps, builds, completions, config, git, keys, login, logout, logs, releases, whoami,
 };
 use crate::printer::ColorChoice;
 
@@ -58,6 +58,7 @@ pub enum Command {
     Git(git::Args),
     Keys(keys::Args),
     Builds(builds::Args),
+    Logs(logs::Args),
     Config(config::Args),
     Releases(releases::Args),
     /// Roll back to an earlier release (same as `releases rollback`)

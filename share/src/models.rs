@@ -151,6 +151,32 @@ pub struct Build {
     pub duration_ms: Option<u64>,
 }
 
+/// One line of an app's log (DESIGN §3.10): `GET /apps/{app}/logs` streams these as NDJSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Increases with every line of the app, also across server restarts: a reader resumes with
+    /// `after=<seq>` and sees no line twice.
+    pub seq: u64,
+    /// RFC 3339 with microseconds, UTC.
+    pub time: String,
+    /// `app` (dyno output) or `paas` (build, api, router, scheduler).
+    pub source: String,
+    /// `web.1`, `build`, `api`, `router`, `scheduler`.
+    pub process: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for LogLine {
+    /// `2026-11-26T02:10:06.123456Z app[web.1]: message`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}[{}]: {}",
+            self.time, self.source, self.process, self.message
+        )
+    }
+}
+
 /// One row of `GET /apps/{app}/formation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Formation {

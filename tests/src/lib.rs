@@ -37,6 +37,8 @@ pub struct TestServer {
     pub ssh: String,
     /// The server's stderr, for failure messages.
     log: PathBuf,
+    /// `--api-listen`: port 0 at first, the same port after a restart.
+    api_listen: String,
 }
 
 impl TestServer {
@@ -55,6 +57,7 @@ impl TestServer {
             api: String::new(),
             ssh: String::new(),
             log,
+            api_listen: "127.0.0.1:0".to_owned(),
         };
         server.launch(extra, env);
         server
@@ -83,7 +86,12 @@ impl TestServer {
             .arg("--data-dir")
             .arg(self.data_dir())
             // The router does not listen yet; its port appears in URLs as configured.
-            .args(["--api-listen", "127.0.0.1:0", "--ssh-listen", "127.0.0.1:0"])
+            .args([
+                "--api-listen",
+                &self.api_listen,
+                "--ssh-listen",
+                "127.0.0.1:0",
+            ])
             .arg("--ready-file")
             .arg(self.ready_file())
             .args(extra)
@@ -177,9 +185,10 @@ impl TestServer {
             .expect("wait for the server")
     }
 
-    /// Starts the server again on the same data dir (new ports).
+    /// Starts the server again on the same data dir and API port.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
+        self.api_listen = self.api.trim_start_matches("http://").to_owned();
         self.launch(&[], &[]);
     }
 }

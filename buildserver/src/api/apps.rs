@@ -128,6 +128,7 @@ pub async fn destroy(
         // The app is gone; a leftover directory named by its id harms nothing but disk.
         tracing::warn!(error = %anyhow::Error::from(e), app = %app.name, "cannot remove the app's repository");
     }
+    state.logs.forget(&app.id);
     tracing::info!(app = %app.name, "app destroyed");
     Ok(Json(state.app_view(app, &host)))
 }

@@ -44,6 +44,7 @@ pub async fn update(
         }
     }
     let app = find_app(&state, &user, &name).await?;
+    let (app_id, user_name) = (app.id.clone(), user.name.clone());
     let description = release::config_change_description(&patch);
     let created = state
         .store
@@ -57,6 +58,12 @@ pub async fn update(
             )
         })
         .await?;
+    state.logs.emit(
+        &app_id,
+        "paas",
+        "api",
+        &release::event(&created, &user_name),
+    );
     tracing::info!(app = %name, release = created.version, "config changed");
     Ok(Json(created))
 }

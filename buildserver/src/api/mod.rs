@@ -9,6 +9,7 @@ mod apps;
 mod builds;
 mod config_vars;
 mod formation;
+mod logs;
 mod openapi;
 mod releases;
 
@@ -30,6 +31,7 @@ use tokio::net::TcpListener;
 
 use crate::build::live::LiveBuilds;
 use crate::data_dir::DataDir;
+use crate::logs::Logs;
 use crate::store::{AppRecord, Store, StoreError, User};
 use crate::token;
 
@@ -43,6 +45,8 @@ pub struct AppState {
     pub data: DataDir,
     /// Output of the builds running now.
     pub builds: LiveBuilds,
+    /// Every app's recent log lines.
+    pub logs: Logs,
     pub urls: Arc<PublicUrls>,
 }
 
@@ -103,6 +107,7 @@ fn routes() -> Routes {
     .add("get", "/apps/{app}/releases", releases::list)
     .add("post", "/apps/{app}/releases", releases::rollback)
     .add("get", "/apps/{app}/releases/{version}", releases::info)
+    .add("get", "/apps/{app}/logs", logs::show)
     .add("get", "/apps/{app}/formation", formation::show)
     .add("patch", "/apps/{app}/formation", formation::update)
 }
@@ -269,6 +274,26 @@ fn json_rejection(rejection: &JsonRejection) -> ApiFailure {
                 "bad_request"
             };
             ApiFailure::new(status, id, format!("invalid request body: {detail}"))
+        }
+    }
+}
+
+/// A query string, with bad ones answered in the shared error format (422).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiFailure> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let detail = text
+                    .split_once(": ")
+                    .map_or(text.as_str(), |(_, detail)| detail);
+                Err(ApiFailure::invalid(format!("invalid query: {detail}")))
+            }
         }
     }
 }

@@ -46,6 +46,7 @@ pub async fn rollback(
     ApiJson(body): ApiJson<CreateRelease>,
 ) -> ApiResult<(StatusCode, Json<Release>)> {
     let app = find_app(&state, &user, &name).await?;
+    let (app_id, user_name) = (app.id.clone(), user.name.clone());
     let target = body.rollback_to;
     let app_name = name.clone();
     let created = state
@@ -69,6 +70,12 @@ pub async fn rollback(
             )?)
         })
         .await?;
+    state.logs.emit(
+        &app_id,
+        "paas",
+        "api",
+        &release::event(&created, &user_name),
+    );
     tracing::info!(app = %name, release = created.version, from = target, "rolled back");
     Ok((StatusCode::CREATED, Json(created)))
 }

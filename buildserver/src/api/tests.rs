@@ -34,6 +34,7 @@ async fn fixture() -> Fixture {
         store: Store::new(db),
         data: DataDir::new(dir.path().to_owned()),
         builds: LiveBuilds::default(),
+        logs: crate::logs::Logs::new(),
         urls: Arc::new(PublicUrls {
             domain: "localhost".into(),
             ssh_port: 2222,
@@ -257,6 +258,12 @@ fn openapi_document_matches_the_router() {
                 .map(move |method| (method.clone(), path.clone()))
         })
         .collect();
+    let table = route_table();
+    assert_eq!(
+        table.len(),
+        table.iter().collect::<BTreeSet<_>>().len(),
+        "a route is registered twice"
+    );
     let routed: BTreeSet<(String, String)> = route_table()
         .into_iter()
         .map(|(m, p)| (m.to_owned(), p.to_owned()))

@@ -21,6 +21,7 @@ use self::live::LiveBuilds;
 use crate::container::{Exit, Mount, Runtime, Spec};
 use crate::data_dir::DataDir;
 use crate::git::push::Push;
+use crate::logs::Logs;
 use crate::oci::Layout;
 use crate::oci::image::AppImage;
 use crate::oci::layer::{self, Owner};
@@ -45,6 +46,8 @@ pub struct Builder {
     /// Where images are pushed, when one is configured.
     pub registry: Option<std::sync::Arc<Registry>>,
     pub live: LiveBuilds,
+    /// Build output and release events go to the app's log too.
+    pub logs: Logs,
     pub data: DataDir,
     pub runtime: Runtime,
     pub limits: Limits,
@@ -82,6 +85,8 @@ impl Failure {
 /// Output of a running build: lines go to the push, to late readers, and to the build's record.
 struct Output<'a> {
     id: &'a str,
+    app_id: &'a str,
+    logs: &'a Logs,
     push: mpsc::Sender<String>,
     readers: &'a LiveBuilds,
     all: String,
@@ -93,6 +98,7 @@ impl Output<'_> {
         self.all.push_str(&line);
         self.all.push('\n');
         self.readers.line(self.id, &line);
+        self.logs.emit(self.app_id, "paas", "build", &line);
         // The pusher may be gone; the build still finishes its record.
         let _ = self.push.send(line).await;
     }
@@ -146,6 +152,8 @@ impl Builder {
         };
         let mut out = Output {
             id: &build.id,
+            app_id: &push.app_id,
+            logs: &self.logs,
             push: live,
             readers: &self.live,
             all: String::new(),
@@ -354,6 +362,12 @@ impl Builder {
                 .await;
             }
         }
+        self.logs.emit(
+            &push.app_id,
+            "paas",
+            "api",
+            &crate::release::event(&release, &push.user.name),
+        );
         out.line(format!("-----> Released v{}: {image}", release.version))
             .await;
         Ok(())

@@ -26,6 +26,14 @@ pub fn config_change_description(patch: &ConfigPatch) -> String {
     }
 }
 
+/// The log line a new release writes: `Release v5 created by alice: Set GREETING config vars`.
+pub fn event(release: &paas_share::models::Release, user: &paas_share::UserName) -> String {
+    format!(
+        "Release v{} created by {user}: {}",
+        release.version, release.description
+    )
+}
+
 pub fn rollback_description(version: u32) -> String {
     format!("Rollback to v{version}")
 }

@@ -9,5 +9,6 @@ pub mod git;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod logs;
 pub mod releases;
 pub mod whoami;

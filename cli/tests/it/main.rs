@@ -3,6 +3,7 @@
 
 mod completions;
 mod errors;
+mod logs;
 mod push;
 mod registry;
 mod workflow;
