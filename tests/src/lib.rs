@@ -37,8 +37,9 @@ pub struct TestServer {
     pub ssh: String,
     /// The server's stderr, for failure messages.
     log: PathBuf,
-    /// `--api-listen`: port 0 at first, the same port after a restart.
+    /// `--api-listen` and `--ssh-listen`: port 0 at first, the same ports after a restart.
     api_listen: String,
+    ssh_listen: String,
 }
 
 impl TestServer {
@@ -58,6 +59,7 @@ impl TestServer {
             ssh: String::new(),
             log,
             api_listen: "127.0.0.1:0".to_owned(),
+            ssh_listen: "127.0.0.1:0".to_owned(),
         };
         server.launch(extra, env);
         server
@@ -90,7 +92,7 @@ impl TestServer {
                 "--api-listen",
                 &self.api_listen,
                 "--ssh-listen",
-                "127.0.0.1:0",
+                &self.ssh_listen,
             ])
             .arg("--ready-file")
             .arg(self.ready_file())
@@ -185,10 +187,11 @@ impl TestServer {
             .expect("wait for the server")
     }
 
-    /// Starts the server again on the same data dir and API port.
+    /// Starts the server again on the same data dir and ports.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
         self.api_listen = self.api.trim_start_matches("http://").to_owned();
+        self.ssh_listen = self.ssh.clone();
         self.launch(&[], &[]);
     }
 }

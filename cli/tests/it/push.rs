@@ -913,3 +913,41 @@ fn gc_keeps_recent_images_and_removes_the_rest() {
         .expect("skopeo");
     assert!(!gone.status.success(), "v1's reference left the index");
 }
+
+#[test]
+fn a_daemon_killed_mid_build_cleans_up_on_restart() {
+    let (mut server, cli) = debian_server(&[]);
+    let slow = cli.app_repo("nodejs-slow");
+    run_in(&cli, &slow, &["create", "orphan"]);
+    let mut git = cli
+        .git(&slow, &["push", "paas", "main"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("git push");
+    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
+    let mut lines = std::io::BufRead::lines(stderr);
+    for line in lines.by_ref() {
+        if line.expect("line").contains("installing slowly") {
+            break;
+        }
+    }
+    assert_ne!(containers(&server), "", "the build runs");
+    server.stop(nix::sys::signal::Signal::SIGKILL);
+    // The push fails for its client, and main does not move.
+    let status = git.wait().expect("git");
+    assert!(!status.success());
+
+    server.restart();
+    assert_eq!(
+        containers(&server),
+        "",
+        "the orphaned build container is removed at start"
+    );
+    let builds = builds(&cli, &slow);
+    assert_eq!(builds[0]["status"], "failed");
+    assert_eq!(
+        builds[0]["failure"],
+        "interrupted: the server stopped during the build"
+    );
+    assert_eq!(remote_main(&cli, &slow), None);
+}
