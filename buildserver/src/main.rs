@@ -297,6 +297,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::set_permissions(data.hook_socket(), std::fs::Permissions::from_mode(0o600))?;
     let (api_addr, ssh_addr) = (api_listener.local_addr()?, ssh_listener.local_addr()?);
 
+    let layout = Arc::new(Layout::open(&data.oci()).context("opening the OCI image layout")?);
     let live_builds = LiveBuilds::default();
     let logs = Logs::new();
     let shutdown_logs = logs.clone();
@@ -305,6 +306,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         data: data.clone(),
         builds: live_builds.clone(),
         logs: logs.clone(),
+        layout: Arc::clone(&layout),
         urls: Arc::new(PublicUrls {
             domain: config.domain.clone(),
             ssh_port: ssh_addr.port(),
@@ -319,7 +321,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if !leftovers.is_empty() {
         tracing::warn!(containers = ?leftovers, "removed build containers left by the last stop");
     }
-    let layout = Arc::new(Layout::open(&data.oci()).context("opening the OCI image layout")?);
     let registry = config.registry.clone().map(|target| {
         Arc::new(Registry::new(
             target,

@@ -47,6 +47,8 @@ pub struct AppState {
     pub builds: LiveBuilds,
     /// Every app's recent log lines.
     pub logs: Logs,
+    /// The images releases run.
+    pub layout: Arc<crate::oci::Layout>,
     pub urls: Arc<PublicUrls>,
 }
 

@@ -47,6 +47,7 @@ pub async fn rollback(
 ) -> ApiResult<(StatusCode, Json<Release>)> {
     let app = find_app(&state, &user, &name).await?;
     let (app_id, user_name) = (app.id.clone(), user.name.clone());
+    let layout = std::sync::Arc::clone(&state.layout);
     let target = body.rollback_to;
     let app_name = name.clone();
     let created = state
@@ -55,6 +56,12 @@ pub async fn rollback(
             let from = db
                 .release(&app.id, target)?
                 .ok_or_else(|| release_not_found(&app_name, target))?;
+            if let Some(image) = from.image.as_deref().filter(|d| !layout.has_blob(d)) {
+                return Err(ApiFailure::invalid(format!(
+                    "v{target}'s image ({image}) was removed by garbage collection"
+                ))
+                .hint("push that code again to rebuild it, or roll back to a newer release"));
+            }
             if from.status == ReleaseStatus::Failed {
                 return Err(ApiFailure::invalid(format!(
                     "v{target} failed to deploy; roll back to a release that succeeded"

@@ -35,6 +35,7 @@ async fn fixture() -> Fixture {
         data: DataDir::new(dir.path().to_owned()),
         builds: LiveBuilds::default(),
         logs: crate::logs::Logs::new(),
+        layout: Arc::new(crate::oci::Layout::open(&dir.path().join("oci")).expect("layout")),
         urls: Arc::new(PublicUrls {
             domain: "localhost".into(),
             ssh_port: 2222,
@@ -88,6 +89,12 @@ impl Fixture {
         assert_eq!(status, StatusCode::CREATED);
         let user = self.user.clone();
         let name = AppName::parse(name).expect("valid");
+        let image = self
+            .state
+            .layout
+            .put_blob(crate::oci::MEDIA_MANIFEST, b"{}")
+            .expect("blob")
+            .digest;
         let process_types: BTreeMap<String, String> = types
             .iter()
             .map(|(t, c)| ((*t).into(), (*c).into()))
@@ -106,7 +113,7 @@ impl Fixture {
                 )?;
                 let release = NewRelease {
                     build_id: Some(build_id),
-                    image: Some("sha256:abc".into()),
+                    image: Some(image),
                     process_types,
                     description: "Deploy 0000000".into(),
                     status: ReleaseStatus::Succeeded,
@@ -219,7 +226,7 @@ async fn rollback_keeps_the_formation_and_copies_build_and_config() {
     assert_eq!(status, StatusCode::CREATED, "{release}");
     assert_eq!(release["version"], 3);
     assert_eq!(release["description"], "Rollback to v1");
-    assert_eq!(release["image"], "sha256:abc");
+    assert_eq!(release["image"], crate::oci::sha256_digest(b"{}"));
     assert_eq!(release["config_vars"], serde_json::json!({}));
     let (_, config) = f.send("GET", "/apps/demo/config-vars", None).await;
     assert_eq!(config, serde_json::json!({}));
@@ -239,7 +246,7 @@ async fn config_change_after_a_build_keeps_the_build() {
         )
         .await;
     assert_eq!(release["version"], 2);
-    assert_eq!(release["image"], "sha256:abc");
+    assert_eq!(release["image"], crate::oci::sha256_digest(b"{}"));
     assert_eq!(release["process_types"], serde_json::json!({"web": "a"}));
 }
 

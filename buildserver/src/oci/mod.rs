@@ -96,7 +96,7 @@ impl Layout {
     }
 
     pub fn has_blob(&self, digest: &str) -> bool {
-        self.blob_path(digest).is_file()
+        valid_digest(digest) && self.blob_path(digest).is_file()
     }
 
     /// Stores a small blob (config, manifest) and describes it.

@@ -912,6 +912,32 @@ fn gc_keeps_recent_images_and_removes_the_rest() {
         .output()
         .expect("skopeo");
     assert!(!gone.status.success(), "v1's reference left the index");
+    // Rolling back to a collected image is refused, saying why.
+    let output = cli
+        .command(&["rollback", "v1"])
+        .current_dir(&repo)
+        .output()
+        .expect("rollback");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: v1's image (sha256:")
+            && stderr.contains(") was removed by garbage collection"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("hint: push that code again to rebuild it, or roll back to a newer release"),
+        "{stderr}"
+    );
+    assert!(
+        cli.command(&["rollback", "v3"])
+            .current_dir(&repo)
+            .output()
+            .expect("rollback")
+            .status
+            .success()
+    );
 }
 
 #[test]
