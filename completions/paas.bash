@@ -52,6 +52,9 @@ _paas() {
             paas,logs)
                 cmd="paas__subcmd__logs"
                 ;;
+            paas,open)
+                cmd="paas__subcmd__open"
+                ;;
             paas,releases)
                 cmd="paas__subcmd__releases"
                 ;;
@@ -199,6 +202,9 @@ _paas() {
             paas__subcmd__help,logs)
                 cmd="paas__subcmd__help__subcmd__logs"
                 ;;
+            paas__subcmd__help,open)
+                cmd="paas__subcmd__help__subcmd__open"
+                ;;
             paas__subcmd__help,releases)
                 cmd="paas__subcmd__help__subcmd__releases"
                 ;;
@@ -320,7 +326,7 @@ _paas() {
 
     case "${cmd}" in
         paas)
-            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy git keys builds logs config releases rollback completions help"
+            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy git keys builds logs open config releases rollback completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1192,7 +1198,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help)
-            opts="login logout whoami apps create destroy git keys builds logs config releases rollback completions help"
+            opts="login logout whoami apps create destroy git keys builds logs open config releases rollback completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1597,6 +1603,20 @@ _paas() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        paas__subcmd__help__subcmd__open)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         paas__subcmd__help__subcmd__releases)
             opts="list info rollback"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1934,6 +1954,32 @@ _paas() {
                     COMPREPLY=($(compgen -W "app paas" -- "${cur}"))
                     return 0
                     ;;
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__open)
+            opts="-a -h --no-browser --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --app)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

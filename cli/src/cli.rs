@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    apps, builds, completions, config, git, keys, login, logout, logs, releases, whoami,
+    apps, builds, completions, config, git, keys, login, logout, logs, open, releases, whoami,
 };
 use crate::printer::ColorChoice;
 
@@ -59,6 +59,7 @@ pub enum Command {
     Keys(keys::Args),
     Builds(builds::Args),
     Logs(logs::Args),
+    Open(open::Args),
     Config(config::Args),
     Releases(releases::Args),
     /// Roll back to an earlier release (same as `releases rollback`)

@@ -15,6 +15,11 @@ pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 /// Fallback for the config dir (`~/.config`) and the default SSH key (`~/.ssh`).
 pub const HOME: &str = "HOME";
 
+/// Set on an X11 desktop: `paas open` starts a browser.
+pub const DISPLAY: &str = "DISPLAY";
+/// Set on a Wayland desktop: `paas open` starts a browser.
+pub const WAYLAND_DISPLAY: &str = "WAYLAND_DISPLAY";
+
 /// A variable's value, treating an empty value as unset.
 pub fn get(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

@@ -17,7 +17,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    apps, builds, completions, config, git, keys, login, logout, logs, releases, whoami,
+    apps, builds, completions, config, git, keys, login, logout, logs, open, releases, whoami,
 };
 use crate::context::Ctx;
 use crate::error::ExitStatus;
@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Keys(args) => keys::run(args, &ctx),
         Command::Builds(args) => builds::run(args, &ctx),
         Command::Logs(args) => logs::run(args, &ctx),
+        Command::Open(args) => open::run(args, &ctx),
         Command::Config(args) => config::run(args, &ctx),
         Command::Releases(args) => releases::run(args, &ctx),
         Command::Rollback(args) => releases::rollback::run(args, &ctx),

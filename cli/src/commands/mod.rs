@@ -10,5 +10,6 @@ pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod logs;
+pub mod open;
 pub mod releases;
 pub mod whoami;
