@@ -258,6 +258,7 @@ fn main() {
             let spec = Spec {
                 id: format!("bench-{}-{i}", std::process::id()),
                 rootfs: rootfs.clone(),
+                readonly_root: true,
                 args: vec!["/bin/true".into()],
                 env: vec!["PATH=/bin".into()],
                 cwd: "/",

@@ -12,6 +12,8 @@ pub mod logs;
 pub mod oci;
 pub mod registry;
 pub mod release;
+pub mod router;
+pub mod scheduler;
 pub mod ssh;
 pub mod store;
 pub mod token;

@@ -24,6 +24,7 @@ use paas_buildserver::git::{self, hook, push::Pushes};
 use paas_buildserver::logs::Logs;
 use paas_buildserver::oci::Layout;
 use paas_buildserver::registry::Registry;
+use paas_buildserver::scheduler::local::LocalScheduler;
 use paas_buildserver::ssh::{self, server::SshShared};
 use paas_buildserver::store::{Db, Store};
 use paas_buildserver::token;
@@ -295,22 +296,41 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let hook_listener = UnixListener::bind(data.hook_socket())
         .with_context(|| format!("cannot listen on {}", data.hook_socket().display()))?;
     std::fs::set_permissions(data.hook_socket(), std::fs::Permissions::from_mode(0o600))?;
-    let (api_addr, ssh_addr) = (api_listener.local_addr()?, ssh_listener.local_addr()?);
+    let router_listener = TcpListener::bind(config.router_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (--router-listen)",
+                config.router_listen
+            )
+        })?;
+    let (api_addr, ssh_addr, router_addr) = (
+        api_listener.local_addr()?,
+        ssh_listener.local_addr()?,
+        router_listener.local_addr()?,
+    );
 
     let layout = Arc::new(Layout::open(&data.oci()).context("opening the OCI image layout")?);
     let live_builds = LiveBuilds::default();
     let logs = Logs::new();
     let shutdown_logs = logs.clone();
+    let scheduler = Arc::new(LocalScheduler::new(
+        data.clone(),
+        Arc::clone(&layout),
+        logs.clone(),
+    ));
+    let store_for_restore = store.clone();
     let state = AppState {
         store: store.clone(),
         data: data.clone(),
         builds: live_builds.clone(),
         logs: logs.clone(),
         layout: Arc::clone(&layout),
+        scheduler: Arc::clone(&scheduler),
         urls: Arc::new(PublicUrls {
             domain: config.domain.clone(),
             ssh_port: ssh_addr.port(),
-            router_port: config.router_listen.port(),
+            router_port: router_addr.port(),
         }),
     };
     let pushes = Pushes::default();
@@ -329,11 +349,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ))
     });
     let builder = Arc::new(Builder {
+        scheduler: Arc::clone(&scheduler),
         store: store.clone(),
         layout,
         registry,
         live: live_builds.clone(),
-        logs,
+        logs: logs.clone(),
         data: data.clone(),
         runtime,
         limits: build::Limits {
@@ -361,10 +382,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
     let hooks = tokio::spawn(hook::serve(hook_listener, pushes, builder, stop_rx.clone()));
+    let mut router_stop = stop_rx.clone();
+    let router = tokio::spawn(paas_buildserver::router::serve(
+        router_listener,
+        config.domain.clone(),
+        scheduler.routes.clone(),
+        store_for_restore.clone(),
+        logs.clone(),
+        async move {
+            let _ = router_stop.wait_for(|stop| *stop).await;
+        },
+    ));
+    restore_releases(&store_for_restore, &scheduler).await;
 
-    tracing::info!(api = %api_addr, ssh = %ssh_addr, data_dir = %data.root().display(), "paas-buildserver listening");
+    tracing::info!(api = %api_addr, ssh = %ssh_addr, router = %router_addr, data_dir = %data.root().display(), "paas-buildserver listening");
     if let Some(path) = &config.ready_file {
-        let ready = serde_json::json!({ "api": api_addr.to_string(), "ssh": ssh_addr.to_string() });
+        let ready = serde_json::json!({
+            "api": api_addr.to_string(),
+            "ssh": ssh_addr.to_string(),
+            "router": router_addr.to_string(),
+        });
         write_ready_file(path, &ready)?;
     }
 
@@ -373,7 +410,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     stop_tx.send_replace(true);
     // Log tails never end on their own; end them so that draining does not wait for them.
     shutdown_logs.close_all();
-    let _ = tokio::join!(ssh, hooks);
+    let _ = tokio::join!(ssh, hooks, router);
+    // Dynos stop with the daemon (SIGTERM, then SIGKILL) and start again from the store on the
+    // next start: nothing outlives the daemon unsupervised.
+    scheduler.shutdown().await;
     match tokio::time::timeout(SHUTDOWN_GRACE, api).await {
         Ok(joined) => joined
             .context("the API task panicked")?
@@ -400,6 +440,21 @@ fn prepare_data_dir(data: &DataDir) -> anyhow::Result<()> {
     build::buildpacks::install(&data.root().join("buildpacks"))
         .context("installing the buildpacks")?;
     Ok(())
+}
+
+/// Runs every app's newest succeeded release again (DESIGN §3.8: the store's desired state).
+async fn restore_releases(store: &Store, scheduler: &LocalScheduler) {
+    let deployments = match store.call(|db| db.deployments()).await {
+        Ok(deployments) => deployments,
+        Err(e) => {
+            return tracing::error!(error = %anyhow::Error::from(e), "cannot read the releases to run");
+        }
+    };
+    for deployment in deployments {
+        if let Err(e) = scheduler.deploy(&deployment).await {
+            tracing::error!(app = %deployment.app, release = deployment.release, error = %e, "cannot start the release");
+        }
+    }
 }
 
 async fn shutdown_signal() {

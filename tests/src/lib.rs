@@ -35,11 +35,14 @@ pub struct TestServer {
     pub api: String,
     /// `127.0.0.1:PORT` of the git-over-SSH listener.
     pub ssh: String,
+    /// `127.0.0.1:PORT` of the router.
+    pub router: String,
     /// The server's stderr, for failure messages.
     log: PathBuf,
     /// `--api-listen` and `--ssh-listen`: port 0 at first, the same ports after a restart.
     api_listen: String,
     ssh_listen: String,
+    router_listen: String,
 }
 
 impl TestServer {
@@ -57,9 +60,11 @@ impl TestServer {
             dir,
             api: String::new(),
             ssh: String::new(),
+            router: String::new(),
             log,
             api_listen: "127.0.0.1:0".to_owned(),
             ssh_listen: "127.0.0.1:0".to_owned(),
+            router_listen: "127.0.0.1:0".to_owned(),
         };
         server.launch(extra, env);
         server
@@ -87,12 +92,13 @@ impl TestServer {
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(self.data_dir())
-            // The router does not listen yet; its port appears in URLs as configured.
             .args([
                 "--api-listen",
                 &self.api_listen,
                 "--ssh-listen",
                 &self.ssh_listen,
+                "--router-listen",
+                &self.router_listen,
             ])
             .arg("--ready-file")
             .arg(self.ready_file())
@@ -129,6 +135,7 @@ impl TestServer {
                     serde_json::from_str(&text).expect("ready file is JSON");
                 self.api = format!("http://{}", ready["api"].as_str().expect("api address"));
                 self.ssh = ready["ssh"].as_str().expect("ssh address").to_owned();
+                self.router = ready["router"].as_str().expect("router address").to_owned();
                 return;
             }
             if let Some(status) = self
@@ -192,6 +199,7 @@ impl TestServer {
         assert!(self.child.is_none(), "stop the server first");
         self.api_listen = self.api.trim_start_matches("http://").to_owned();
         self.ssh_listen = self.ssh.clone();
+        self.router_listen = self.router.clone();
         self.launch(&[], &[]);
     }
 }
@@ -258,8 +266,19 @@ fn bookworm_stack(bin: &Path) -> PathBuf {
 }
 
 impl Drop for TestServer {
+    /// SIGTERM first, so that the server stops its dynos and unmounts their filesystems; SIGKILL
+    /// if it has not exited after 30 s.
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+            let _ = kill(pid, Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -681,6 +700,7 @@ pub fn redact(text: &str) -> String {
             (r"paas_[0-9a-f]{16}_[0-9a-f]{64}", "[TOKEN]"),
             (r"SHA256:[A-Za-z0-9+/]{43}", "SHA256:[FINGERPRINT]"),
             (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+            (r"localhost:\d+", "localhost:[PORT]"),
             (r"/tmp/\.tmp[A-Za-z0-9]+", "[TEMP]"),
             (r"in \d+\.\ds\b", "in [SECONDS]"),
             (r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]"),

@@ -103,10 +103,15 @@ pub async fn rename(
     ApiJson(body): ApiJson<UpdateApp>,
 ) -> ApiResult<Json<App>> {
     let app = find_app(&state, &user, &name).await?;
+    let old_name = app.name.clone();
     let renamed = state
         .store
         .call(move |db| db.rename_app(&app.id, &body.name))
         .await?;
+    state
+        .scheduler
+        .routes
+        .rename(old_name.as_str(), renamed.name.as_str());
     tracing::info!(from = %name, to = %renamed.name, "app renamed");
     Ok(Json(state.app_view(renamed, &host)))
 }
@@ -128,6 +133,7 @@ pub async fn destroy(
         // The app is gone; a leftover directory named by its id harms nothing but disk.
         tracing::warn!(error = %anyhow::Error::from(e), app = %app.name, "cannot remove the app's repository");
     }
+    state.scheduler.destroy(&app.id, app.name.as_str()).await;
     state.logs.forget(&app.id);
     tracing::info!(app = %app.name, "app destroyed");
     Ok(Json(state.app_view(app, &host)))

@@ -44,6 +44,7 @@ pub async fn update(
         }
     }
     let app = find_app(&state, &user, &name).await?;
+    let record = app.clone();
     let (app_id, user_name) = (app.id.clone(), user.name.clone());
     let description = release::config_change_description(&patch);
     let created = state
@@ -64,6 +65,7 @@ pub async fn update(
         "api",
         &release::event(&created, &user_name),
     );
+    super::deploy(&state, &record, &created).await?;
     tracing::info!(app = %name, release = created.version, "config changed");
     Ok(Json(created))
 }

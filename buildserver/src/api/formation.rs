@@ -35,6 +35,7 @@ pub async fn update(
         )));
     }
     let app = find_app(&state, &user, &name).await?;
+    let record = app.clone();
     let formation = state
         .store
         .call(move |db| {
@@ -62,5 +63,13 @@ pub async fn update(
             Ok(db.update_formation(&app.id, &patch)?)
         })
         .await?;
+    let app_id = record.id.clone();
+    if let Some(release) = state
+        .store
+        .call(move |db| db.latest_release(&app_id))
+        .await?
+    {
+        super::deploy(&state, &record, &release).await?;
+    }
     Ok(Json(formation))
 }

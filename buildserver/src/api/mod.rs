@@ -49,6 +49,8 @@ pub struct AppState {
     pub logs: Logs,
     /// The images releases run.
     pub layout: Arc<crate::oci::Layout>,
+    /// Where releases run.
+    pub scheduler: Arc<crate::scheduler::local::LocalScheduler>,
     pub urls: Arc<PublicUrls>,
 }
 
@@ -354,6 +356,46 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
             });
         Ok(Self(host))
     }
+}
+
+/// Runs `release` (with the app's formation) if it has an image; a release that does not start
+/// is marked failed and the previous one keeps serving.
+async fn deploy(
+    state: &AppState,
+    app: &AppRecord,
+    release: &paas_share::models::Release,
+) -> ApiResult<()> {
+    let Some(image) = release.image.clone() else {
+        return Ok(());
+    };
+    let app_id = app.id.clone();
+    let formation = state.store.call(move |db| db.formation(&app_id)).await?;
+    let deployment = crate::scheduler::local::Deployment {
+        app_id: app.id.clone(),
+        app: app.name.to_string(),
+        release: release.version,
+        image,
+        process_types: release.process_types.clone(),
+        formation: formation
+            .into_iter()
+            .map(|f| (f.process_type, f.quantity))
+            .collect(),
+        config_vars: release.config_vars.clone(),
+    };
+    if let Err(e) = state.scheduler.deploy(&deployment).await {
+        let (app_id, version) = (app.id.clone(), release.version);
+        state
+            .store
+            .call(move |db| {
+                db.set_release_status(&app_id, version, paas_share::models::ReleaseStatus::Failed)
+            })
+            .await?;
+        return Err(
+            ApiFailure::invalid(format!("v{} did not start: {e:#}", release.version))
+                .hint("the previous release keeps serving; `paas logs` shows why"),
+        );
+    }
+    Ok(())
 }
 
 /// App `name` if `user` may see it; 404 otherwise (also for another user's app, so as not to

@@ -46,6 +46,7 @@ pub async fn rollback(
     ApiJson(body): ApiJson<CreateRelease>,
 ) -> ApiResult<(StatusCode, Json<Release>)> {
     let app = find_app(&state, &user, &name).await?;
+    let record = app.clone();
     let (app_id, user_name) = (app.id.clone(), user.name.clone());
     let layout = std::sync::Arc::clone(&state.layout);
     let target = body.rollback_to;
@@ -83,6 +84,7 @@ pub async fn rollback(
         "api",
         &release::event(&created, &user_name),
     );
+    super::deploy(&state, &record, &created).await?;
     tracing::info!(app = %name, release = created.version, from = target, "rolled back");
     Ok((StatusCode::CREATED, Json(created)))
 }

@@ -26,8 +26,10 @@ use crate::oci::Layout;
 use crate::oci::image::AppImage;
 use crate::oci::layer::{self, Owner};
 use crate::registry::Registry;
+use crate::scheduler::local::{Deployment, LocalScheduler};
 use crate::store::NewRelease;
 use crate::store::{BuildEnd, Store, StoreError};
+use paas_share::models::ReleaseStatus;
 
 /// The unprivileged user and group buildpacks run as.
 pub const BUILD_UID: u32 = 2000;
@@ -43,6 +45,8 @@ pub struct Builder {
     pub store: Store,
     /// Where images go.
     pub layout: std::sync::Arc<Layout>,
+    /// Where releases run.
+    pub scheduler: std::sync::Arc<LocalScheduler>,
     /// Where images are pushed, when one is configured.
     pub registry: Option<std::sync::Arc<Registry>>,
     pub live: LiveBuilds,
@@ -370,7 +374,76 @@ impl Builder {
         );
         out.line(format!("-----> Released v{}: {image}", release.version))
             .await;
-        Ok(())
+        self.deploy(push, &release, &manifest.digest, out).await
+    }
+
+    /// Runs the new release (web first, health-gated); a failure marks the release failed and the
+    /// old one keeps serving.
+    async fn deploy(
+        &self,
+        push: &Push,
+        release: &paas_share::models::Release,
+        image: &str,
+        out: &mut Output<'_>,
+    ) -> Result<(), Failure> {
+        let app_id = push.app_id.clone();
+        let formation = self
+            .store
+            .call(move |db| db.formation(&app_id))
+            .await
+            .map_err(|_| {
+                Failure::new(
+                    "deploy",
+                    "the server could not read the formation; push again",
+                )
+            })?;
+        let deployment = Deployment {
+            app_id: push.app_id.clone(),
+            app: push.app.to_string(),
+            release: release.version,
+            image: image.to_owned(),
+            process_types: release.process_types.clone(),
+            formation: formation
+                .iter()
+                .map(|f| (f.process_type.clone(), f.quantity))
+                .collect(),
+            config_vars: release.config_vars.clone(),
+        };
+        let running: Vec<String> = formation
+            .iter()
+            .filter(|f| f.quantity > 0)
+            .map(|f| format!("{}={}", f.process_type, f.quantity))
+            .collect();
+        out.line(format!(
+            "-----> Launching v{} ({})",
+            release.version,
+            if running.is_empty() {
+                "no dynos".to_owned()
+            } else {
+                running.join(" ")
+            }
+        ))
+        .await;
+        match self.scheduler.deploy(&deployment).await {
+            Ok(()) => {
+                out.line(format!("-----> v{} is up", release.version)).await;
+                Ok(())
+            }
+            Err(e) => {
+                let (app_id, version) = (push.app_id.clone(), release.version);
+                let _ = self
+                    .store
+                    .call(move |db| db.set_release_status(&app_id, version, ReleaseStatus::Failed))
+                    .await;
+                Err(Failure::new(
+                    "deploy",
+                    format!(
+                        "v{} did not start: {e:#}\nThe previous release keeps serving.",
+                        release.version
+                    ),
+                ))
+            }
+        }
     }
 
     async fn build(
@@ -425,6 +498,7 @@ impl Builder {
         let spec = Spec {
             id: format!("build-{}", build.id),
             rootfs,
+            readonly_root: true,
             args: vec!["/bin/sh".into(), "/paas/buildpacks/builder".into()],
             env: vec![
                 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),

@@ -227,7 +227,7 @@ pub fn import(
         for ((digest, size, _), diff_id) in layers.iter().zip(diff_ids) {
             eprintln!("       {digest} ({:.1} MB)", *size as f64 / 1e6);
             registry.pull_blob(&repository, digest, &layout.blob_path(digest))?;
-            unpack_layer(&layout.blob_path(digest), &rootfs)?;
+            crate::oci::unpack::unpack_layer(&layout.blob_path(digest), &rootfs)?;
             result.push(Layer {
                 digest: digest.clone(),
                 size: *size,
@@ -286,53 +286,6 @@ fn parse_reference(reference: &str) -> anyhow::Result<(String, String, String)> 
         bail!("{reference:?} is not a valid image reference");
     }
     Ok((host.to_owned(), repository.to_owned(), tag))
-}
-
-/// Unpacks one gzip layer into `rootfs`, applying whiteouts (`.wh.NAME` deletes NAME,
-/// `.wh..wh..opq` empties its directory). Paths never leave `rootfs`.
-fn unpack_layer(blob: &Path, rootfs: &Path) -> anyhow::Result<()> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(blob)?));
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
-    archive.set_overwrite(true);
-    archive.set_unpack_xattrs(false);
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = entry.path()?.into_owned();
-        if !path.components().all(|c| {
-            matches!(
-                c,
-                std::path::Component::Normal(_) | std::path::Component::CurDir
-            )
-        }) {
-            bail!("layer entry {} leaves the root", path.display());
-        }
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let parent = rootfs.join(path.parent().unwrap_or(Path::new("")));
-        if name == ".wh..wh..opq" {
-            if let Ok(children) = std::fs::read_dir(&parent) {
-                for child in children.flatten() {
-                    remove_any(&child.path())?;
-                }
-            }
-        } else if let Some(hidden) = name.strip_prefix(".wh.") {
-            remove_any(&parent.join(hidden))?;
-        } else {
-            entry.unpack_in(rootfs)?;
-        }
-    }
-    Ok(())
-}
-
-fn remove_any(path: &Path) -> std::io::Result<()> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
-        Ok(_) => std::fs::remove_file(path),
-        Err(_) => Ok(()),
-    }
 }
 
 /// Debian minbase by debootstrap, then the recipe's packages by apt inside it (debootstrap's own

@@ -24,6 +24,8 @@ pub struct Spec {
     /// Unique among running containers; also names its cgroup.
     pub id: String,
     pub rootfs: PathBuf,
+    /// A shared stack root is read-only; a dyno's own overlay is writable (and ephemeral).
+    pub readonly_root: bool,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: &'static str,
@@ -92,7 +94,7 @@ impl Spec {
         serde_json::json!({
             "ociVersion": "1.0.2",
             "hostname": self.hostname,
-            "root": {"path": self.rootfs, "readonly": true},
+            "root": {"path": self.rootfs, "readonly": self.readonly_root},
             "process": {
                 "terminal": false,
                 "user": {"uid": self.uid, "gid": self.gid},
@@ -154,6 +156,17 @@ impl Runtime {
             });
         }
         ids
+    }
+
+    /// Sends `signal` (`TERM`, `KILL`) to the container's process.
+    pub fn signal(&self, id: &str, signal: &str) {
+        let _ = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(&self.state_dir)
+            .args(["kill", id, signal])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Runs `spec` to completion (or `time_limit`), sending each output line (stdout and stderr)

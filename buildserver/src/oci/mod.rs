@@ -9,6 +9,7 @@ pub mod gc;
 pub mod image;
 pub mod layer;
 pub mod pgzip;
+pub mod unpack;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -362,6 +362,15 @@ impl Db {
             .optional()?)
     }
 
+    /// Whether an app of that name exists (for the router's 404 versus 503).
+    pub fn app_exists(&self, name: &AppName) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM apps WHERE name = ?1)",
+            [name.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
     pub fn rename_app(&mut self, app_id: &str, new_name: &AppName) -> Result<AppRecord> {
         let updated = self.conn.execute(
             "UPDATE apps SET name = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -513,6 +522,51 @@ impl Db {
         Ok(stmt
             .query_row(params![app_id, version], Self::release_row)
             .optional()?)
+    }
+
+    /// What should run: each app's newest succeeded release that has an image, with its formation.
+    pub fn deployments(&self) -> Result<Vec<crate::scheduler::local::Deployment>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT a.id, a.name, MAX(r.version) FROM apps a JOIN releases r ON r.app_id = a.id
+             WHERE r.status = 'succeeded' AND r.image IS NOT NULL GROUP BY a.id",
+        )?;
+        let rows: Vec<(String, String, u32)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut deployments = Vec::new();
+        for (app_id, app, version) in rows {
+            let Some(release) = self.release(&app_id, version)? else {
+                continue;
+            };
+            let formation = self.formation(&app_id)?;
+            deployments.push(crate::scheduler::local::Deployment {
+                app,
+                release: version,
+                image: release.image.unwrap_or_default(),
+                process_types: release.process_types,
+                formation: formation
+                    .into_iter()
+                    .map(|f| (f.process_type, f.quantity))
+                    .collect(),
+                config_vars: release.config_vars,
+                app_id,
+            });
+        }
+        Ok(deployments)
+    }
+
+    /// Marks how a release's rollout ended (the only change a release row allows).
+    pub fn set_release_status(
+        &mut self,
+        app_id: &str,
+        version: u32,
+        status: ReleaseStatus,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE releases SET status = ?3 WHERE app_id = ?1 AND version = ?2",
+            params![app_id, version, status.as_str()],
+        )?;
+        Ok(())
     }
 
     pub fn latest_release(&self, app_id: &str) -> Result<Option<Release>> {

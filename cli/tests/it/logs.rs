@@ -46,7 +46,11 @@ fn releases_and_builds_show_in_the_log() {
         "{all}"
     );
     assert!(
-        all.contains(" paas[api]: Release v2 created by admin: Deploy 0783a24\n"),
+        all.contains(" paas[api]: Release v2 created by admin: Deploy "),
+        "{all}"
+    );
+    assert!(
+        all.contains(" paas[scheduler]: Release v2 is up\n"),
         "{all}"
     );
     let first = all.lines().next().expect("a line");
