@@ -6,6 +6,7 @@ mod errors;
 mod logs;
 mod push;
 mod registry;
+mod run;
 mod workflow;
 
 use std::path::{Path, PathBuf};
