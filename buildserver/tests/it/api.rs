@@ -331,7 +331,7 @@ fn malformed_bodies() {
     let (status, body) = http.send("POST", "/apps/demo/releases", &json!({"rollback_to": "v1"}));
     assert!(status == 404 || status == 422, "{status} {body}");
     let big = format!("{{\"name\": \"{}\"}}", "a".repeat(1024 * 1024));
-    let (status, body) = http.send_raw("POST", "/apps", &big);
+    let (status, body) = post_ignoring_early_close(&server, &big);
     assert_eq!(
         (status, body["id"].as_str()),
         (413, Some("payload_too_large"))
@@ -470,4 +470,40 @@ fn openapi_is_served() {
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/apps/{app}/config-vars"]["patch"].is_object());
+}
+
+/// POSTs `body` to /apps over a raw socket, writing from a thread that ignores the server
+/// closing early (it may answer 413 before reading the body, and a client still writing then sees
+/// a reset), and reads the answer.
+fn post_ignoring_early_close(
+    server: &paas_tests::TestServer,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let addr = server.api.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    let head = format!(
+        "POST /apps HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        server.admin_token(),
+        body.len()
+    );
+    let mut writer = stream.try_clone().expect("clone");
+    let payload = [head.as_bytes(), body.as_bytes()].concat();
+    let sending = std::thread::spawn(move || {
+        let _ = writer.write_all(&payload);
+    });
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let _ = sending.join();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let json = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or_default();
+    (status, json)
 }
