@@ -6,7 +6,8 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    apps, builds, completions, config, git, keys, login, logout, logs, open, releases, whoami,
+    apps, builds, completions, config, git, keys, login, logout, logs, open, ps, releases, restart,
+    scale, whoami,
 };
 use crate::printer::ColorChoice;
 
@@ -60,6 +61,9 @@ pub enum Command {
     Builds(builds::Args),
     Logs(logs::Args),
     Open(open::Args),
+    Ps(ps::Args),
+    Scale(scale::Args),
+    Restart(restart::Args),
     Config(config::Args),
     Releases(releases::Args),
     /// Roll back to an earlier release (same as `releases rollback`)
@@ -70,6 +74,8 @@ pub enum Command {
 /// Colon spellings that are not simply `noun verb`.
 const COLON_ALIASES: &[(&str, &[&str])] = &[
     ("releases:rollback", &["rollback"]),
+    ("ps:scale", &["scale"]),
+    ("ps:restart", &["restart"]),
     ("auth:login", &["login"]),
     ("auth:logout", &["logout"]),
     ("auth:whoami", &["whoami"]),

@@ -17,7 +17,8 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    apps, builds, completions, config, git, keys, login, logout, logs, open, releases, whoami,
+    apps, builds, completions, config, git, keys, login, logout, logs, open, ps, releases, restart,
+    scale, whoami,
 };
 use crate::context::Ctx;
 use crate::error::ExitStatus;
@@ -41,6 +42,9 @@ fn main() -> ExitCode {
         Command::Builds(args) => builds::run(args, &ctx),
         Command::Logs(args) => logs::run(args, &ctx),
         Command::Open(args) => open::run(args, &ctx),
+        Command::Ps(args) => ps::run(args, &ctx),
+        Command::Scale(args) => scale::run(args, &ctx),
+        Command::Restart(args) => restart::run(args, &ctx),
         Command::Config(args) => config::run(args, &ctx),
         Command::Releases(args) => releases::run(args, &ctx),
         Command::Rollback(args) => releases::rollback::run(args, &ctx),

@@ -177,6 +177,32 @@ impl std::fmt::Display for LogLine {
     }
 }
 
+/// A running (or ended) dyno: `GET /apps/{app}/dynos`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Dyno {
+    /// `web.1`
+    pub name: String,
+    #[serde(rename = "type")]
+    pub process_type: String,
+    /// `up`, `starting` or `crashed`.
+    pub state: String,
+    pub release: u32,
+    pub command: String,
+    pub port: u16,
+    /// When it started (RFC 3339).
+    pub since: String,
+}
+
+/// `POST /apps/{app}/dynos/restart`: one process type, one dyno, or (empty) all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Restart {
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub process_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dyno: Option<String>,
+}
+
 /// One row of `GET /apps/{app}/formation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Formation {

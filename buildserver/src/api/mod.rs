@@ -8,6 +8,7 @@ mod account;
 mod apps;
 mod builds;
 mod config_vars;
+mod dynos;
 mod formation;
 mod logs;
 mod openapi;
@@ -112,6 +113,8 @@ fn routes() -> Routes {
     .add("post", "/apps/{app}/releases", releases::rollback)
     .add("get", "/apps/{app}/releases/{version}", releases::info)
     .add("get", "/apps/{app}/logs", logs::show)
+    .add("get", "/apps/{app}/dynos", dynos::list)
+    .add("post", "/apps/{app}/dynos/restart", dynos::restart)
     .add("get", "/apps/{app}/formation", formation::show)
     .add("patch", "/apps/{app}/formation", formation::update)
 }

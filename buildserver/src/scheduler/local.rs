@@ -80,6 +80,9 @@ struct Dyno {
     name: String,
     container: String,
     port: u16,
+    release: u32,
+    command: String,
+    since: String,
     task: tokio::task::JoinHandle<()>,
     /// The overlay mount and its dirs, removed when the dyno is gone.
     dir: PathBuf,
@@ -166,6 +169,30 @@ impl LocalScheduler {
             self.stop(&deployment.app_id, dyno).await;
         }
         Ok(())
+    }
+
+    /// The app's dynos, as `paas ps` shows them.
+    pub async fn status(&self, app_id: &str) -> Vec<paas_share::models::Dyno> {
+        let dynos = self.dynos.lock().await;
+        dynos
+            .get(app_id)
+            .into_iter()
+            .flatten()
+            .map(|d| paas_share::models::Dyno {
+                process_type: d.name.split('.').next().unwrap_or_default().to_owned(),
+                name: d.name.clone(),
+                state: if d.task.is_finished() {
+                    "crashed"
+                } else {
+                    "up"
+                }
+                .to_owned(),
+                release: d.release,
+                command: d.command.clone(),
+                port: d.port,
+                since: d.since.clone(),
+            })
+            .collect()
     }
 
     /// Stops every dyno of the app (it is being destroyed).
@@ -334,6 +361,9 @@ impl LocalScheduler {
             name,
             container,
             port,
+            release: deployment.release,
+            command: command.to_owned(),
+            since: crate::logs::rfc3339_micros(std::time::SystemTime::now()),
             task,
             dir,
         })

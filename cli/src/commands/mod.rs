@@ -11,5 +11,8 @@ pub mod login;
 pub mod logout;
 pub mod logs;
 pub mod open;
+pub mod ps;
 pub mod releases;
+pub mod restart;
+pub mod scale;
 pub mod whoami;

@@ -188,3 +188,72 @@ fn destroy_and_restart_leave_nothing_behind() {
         .unwrap_or(0);
     assert_eq!(dynos, 0);
 }
+
+#[test]
+fn scale_ps_and_restart() {
+    let (server, cli) = serving();
+    let repo = cli.app_repo("envpage");
+    ok(&cli, &repo, &["create", "scaled"]);
+    assert!(push(&cli, &repo).status.success());
+    assert_eq!(ok(&cli, &repo, &["scale"]), "web=1\n");
+    assert_eq!(ok(&cli, &repo, &["ps:scale", "web=2"]), "web=2\n");
+    let dynos: Vec<Value> =
+        serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+    let names: Vec<&str> = dynos
+        .iter()
+        .map(|d| d["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["web.1", "web.2"]);
+    assert!(dynos.iter().all(|d| d["state"] == "up"));
+    // The router takes turns.
+    let bodies: std::collections::BTreeSet<String> =
+        (0..4).map(|_| get(&server, "scaled").1).collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert_eq!(ok(&cli, &repo, &["scale", "web-1"]), "web=1\n");
+    assert_eq!(
+        ok(&cli, &repo, &["ps"]).lines().count(),
+        2,
+        "a header and web.1"
+    );
+
+    let before = dynos[0]["since"].clone();
+    ok(&cli, &repo, &["restart", "web"]);
+    let after: Vec<Value> =
+        serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+    assert_ne!(after[0]["since"], before, "new dynos");
+    assert_eq!(get(&server, "scaled").0, 200);
+
+    for (args, code, message) in [
+        (&["scale", "web=-1"][..], 2, "invalid value 'web=-1'"),
+        (
+            &["scale", "web=10000"],
+            2,
+            "at most 100 dynos per process type",
+        ),
+        (
+            &["scale", "nosuchtype=1"],
+            1,
+            "unknown process type \"nosuchtype\"; the current release has: web",
+        ),
+        (
+            &["scale", "web-5"],
+            2,
+            "cannot scale web below 0 (it runs 1)",
+        ),
+        (&["restart", "worker.3"], 1, "runs no dyno \"worker.3\""),
+    ] {
+        let output = paas(&cli, &repo, args);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            transcript(&output)
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(message),
+            "{args:?}: {}",
+            transcript(&output)
+        );
+    }
+    assert_eq!(ok(&cli, &repo, &["scale"]), "web=1\n", "nothing changed");
+}

@@ -1,0 +1,33 @@
+//! `paas restart [TYPE | TYPE.N]`: new dynos up before the old ones stop.
+
+use paas_share::models::{Dyno, Restart};
+
+use crate::context::Ctx;
+
+/// Restart the app's dynos (new ones start and pass their health check before the old stop)
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A process type (web) or one dyno (web.1) [default: all]
+    #[arg(value_name = "TYPE[.N]")]
+    target: Option<String>,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let app = ctx.app()?;
+    let body = match args.target {
+        Some(t) if t.contains('.') => Restart {
+            dyno: Some(t),
+            ..Restart::default()
+        },
+        Some(t) => Restart {
+            process_type: Some(t),
+            ..Restart::default()
+        },
+        None => Restart::default(),
+    };
+    let dynos: Vec<Dyno> = ctx
+        .client()?
+        .post(&format!("/apps/{app}/dynos/restart"), &body)?;
+    ctx.printer.done("Restarted", format_args!("{app}"));
+    ctx.printer.print(&dynos, |_, _| Ok(()))
+}
