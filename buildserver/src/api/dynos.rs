@@ -27,16 +27,15 @@ pub async fn restart(
     let app = find_app(&state, &user, &name).await?;
     let running = state.scheduler.status(&app.id).await;
     let wanted = body.dyno.as_deref().or(body.process_type.as_deref());
-    if let Some(wanted) = wanted {
-        if !running
+    if let Some(wanted) = wanted
+        && !running
             .iter()
             .any(|d| d.name == wanted || d.process_type == wanted)
-        {
-            return Err(
-                ApiFailure::not_found(format!("app {name:?} runs no dyno {wanted:?}"))
-                    .hint("run `paas ps` to see its dynos"),
-            );
-        }
+    {
+        return Err(
+            ApiFailure::not_found(format!("app {name:?} runs no dyno {wanted:?}"))
+                .hint("run `paas ps` to see its dynos"),
+        );
     }
     let app_id = app.id.clone();
     let Some(release) = state
