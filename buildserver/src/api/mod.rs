@@ -368,22 +368,16 @@ async fn deploy(
     app: &AppRecord,
     release: &paas_share::models::Release,
 ) -> ApiResult<()> {
-    let Some(image) = release.image.clone() else {
+    if release.image.is_none() {
+        // Nothing to run yet (a config change before the first build).
         return Ok(());
-    };
+    }
     let app_id = app.id.clone();
     let formation = state.store.call(move |db| db.formation(&app_id)).await?;
-    let deployment = crate::scheduler::local::Deployment {
-        app_id: app.id.clone(),
-        app: app.name.to_string(),
-        release: release.version,
-        image,
-        process_types: release.process_types.clone(),
-        formation: formation
-            .into_iter()
-            .map(|f| (f.process_type, f.quantity))
-            .collect(),
-        config_vars: release.config_vars.clone(),
+    let Some(deployment) =
+        crate::scheduler::local::Deployment::of(&app.id, app.name.as_str(), release, &formation)
+    else {
+        return Ok(());
     };
     if let Err(e) = state.scheduler.deploy(&deployment).await {
         let (app_id, version) = (app.id.clone(), release.version);

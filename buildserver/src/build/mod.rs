@@ -374,7 +374,7 @@ impl Builder {
         );
         out.line(format!("-----> Released v{}: {image}", release.version))
             .await;
-        self.deploy(push, &release, &manifest.digest, out).await
+        self.deploy(push, &release, out).await
     }
 
     /// Runs the new release (web first, health-gated); a failure marks the release failed and the
@@ -383,7 +383,6 @@ impl Builder {
         &self,
         push: &Push,
         release: &paas_share::models::Release,
-        image: &str,
         out: &mut Output<'_>,
     ) -> Result<(), Failure> {
         let app_id = push.app_id.clone();
@@ -397,18 +396,8 @@ impl Builder {
                     "the server could not read the formation; push again",
                 )
             })?;
-        let deployment = Deployment {
-            app_id: push.app_id.clone(),
-            app: push.app.to_string(),
-            release: release.version,
-            image: image.to_owned(),
-            process_types: release.process_types.clone(),
-            formation: formation
-                .iter()
-                .map(|f| (f.process_type.clone(), f.quantity))
-                .collect(),
-            config_vars: release.config_vars.clone(),
-        };
+        let deployment = Deployment::of(&push.app_id, push.app.as_str(), release, &formation)
+            .ok_or_else(|| Failure::new("deploy", "the release has no image"))?;
         let running: Vec<String> = formation
             .iter()
             .filter(|f| f.quantity > 0)

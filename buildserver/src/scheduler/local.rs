@@ -37,6 +37,30 @@ pub struct Deployment {
     pub config_vars: BTreeMap<String, String>,
 }
 
+impl Deployment {
+    /// Release `release` of the app with its formation; `None` if the release has no image (a
+    /// config change before the first build: nothing to run).
+    pub fn of(
+        app_id: &str,
+        app: &str,
+        release: &paas_share::models::Release,
+        formation: &[paas_share::models::Formation],
+    ) -> Option<Self> {
+        Some(Self {
+            app_id: app_id.to_owned(),
+            app: app.to_owned(),
+            release: release.version,
+            image: release.image.clone()?,
+            process_types: release.process_types.clone(),
+            formation: formation
+                .iter()
+                .map(|f| (f.process_type.clone(), f.quantity))
+                .collect(),
+            config_vars: release.config_vars.clone(),
+        })
+    }
+}
+
 /// Each app's healthy web dynos, by app name: what the router serves.
 #[derive(Clone, Default)]
 pub struct Routes {

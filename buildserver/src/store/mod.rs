@@ -539,18 +539,9 @@ impl Db {
                 continue;
             };
             let formation = self.formation(&app_id)?;
-            deployments.push(crate::scheduler::local::Deployment {
-                app,
-                release: version,
-                image: release.image.unwrap_or_default(),
-                process_types: release.process_types,
-                formation: formation
-                    .into_iter()
-                    .map(|f| (f.process_type, f.quantity))
-                    .collect(),
-                config_vars: release.config_vars,
-                app_id,
-            });
+            deployments.extend(crate::scheduler::local::Deployment::of(
+                &app_id, &app, &release, &formation,
+            ));
         }
         Ok(deployments)
     }
