@@ -187,6 +187,8 @@ pub struct Dyno {
     /// `up`, `starting` or `crashed`.
     pub state: String,
     pub release: u32,
+    /// How many times it crashed and was restarted.
+    pub restarts: u32,
     pub command: String,
     pub port: u16,
     /// When it started (RFC 3339).

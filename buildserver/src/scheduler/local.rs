@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,10 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 const DYNO_MEMORY: u64 = 512 << 20;
 const DYNO_PIDS: i64 = 1024;
+/// Longest wait between restarts of a crashing dyno.
+const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// A dyno up this long starts its restart backoff afresh.
+const BACKOFF_RESET: Duration = Duration::from_secs(600);
 
 /// What a deploy runs.
 pub struct Deployment {
@@ -100,8 +105,19 @@ impl Routes {
     }
 }
 
+/// What the supervising task tells the rest about its dyno.
+#[derive(Default)]
+struct Supervision {
+    /// Set by `stop`: an exit now is the end, not a crash.
+    stopping: AtomicBool,
+    /// The dyno's process has ended and waits to be restarted.
+    crashed: AtomicBool,
+    restarts: AtomicU32,
+}
+
 struct Dyno {
     name: String,
+    supervision: Arc<Supervision>,
     container: String,
     port: u16,
     release: u32,
@@ -205,12 +221,13 @@ impl LocalScheduler {
             .map(|d| paas_share::models::Dyno {
                 process_type: d.name.split('.').next().unwrap_or_default().to_owned(),
                 name: d.name.clone(),
-                state: if d.task.is_finished() {
+                state: if d.supervision.crashed.load(Ordering::SeqCst) {
                     "crashed"
                 } else {
                     "up"
                 }
                 .to_owned(),
+                restarts: d.supervision.restarts.load(Ordering::SeqCst),
                 release: d.release,
                 command: d.command.clone(),
                 port: d.port,
@@ -356,30 +373,59 @@ impl LocalScheduler {
                 deployment.release
             ),
         );
+        let supervision = Arc::new(Supervision::default());
+        let watch = Arc::clone(&supervision);
         let task = tokio::spawn(async move {
             let (tx, mut rx) = mpsc::channel::<String>(1024);
             let logs_for_lines = logs.clone();
             let (app_for_lines, dyno_for_lines) = (app_id.clone(), dyno_name.clone());
-            let printer = tokio::spawn(async move {
+            tokio::spawn(async move {
                 while let Some(line) = rx.recv().await {
                     logs_for_lines.emit(&app_for_lines, "app", &dyno_for_lines, &line);
                 }
             });
-            // Dynos run until stopped; a year stands for "no limit".
-            let outcome = runtime
-                .run(&spec, &bundle, Duration::from_secs(365 * 86_400), tx)
-                .await;
-            let _ = printer.await;
-            let how = match outcome {
-                Ok(o) if o.oom_killed => "ran out of memory".to_owned(),
-                Ok(o) => match o.exit {
-                    Exit::Code(code) => format!("exited with status {code}"),
-                    Exit::Signal(signal) => format!("was killed by signal {signal}"),
-                    Exit::TimedOut => "timed out".to_owned(),
-                },
-                Err(e) => format!("could not start: {e}"),
-            };
-            logs.emit(&app_id, "paas", "scheduler", &format!("{dyno_name} {how}"));
+            let mut delay: Option<Duration> = None;
+            loop {
+                let started = Instant::now();
+                watch.crashed.store(false, Ordering::SeqCst);
+                // Dynos run until stopped; a year stands for "no limit".
+                let outcome = runtime
+                    .run(
+                        &spec,
+                        &bundle,
+                        Duration::from_secs(365 * 86_400),
+                        tx.clone(),
+                    )
+                    .await;
+                if watch.stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                watch.crashed.store(true, Ordering::SeqCst);
+                let how = match outcome {
+                    Ok(o) if o.oom_killed => "ran out of memory".to_owned(),
+                    Ok(o) => match o.exit {
+                        Exit::Code(code) => format!("exited with status {code}"),
+                        Exit::Signal(signal) => format!("was killed by signal {signal}"),
+                        Exit::TimedOut => "timed out".to_owned(),
+                    },
+                    Err(e) => format!("could not start: {e}"),
+                };
+                // Immediately once, then 1 s doubling to a cap; a dyno that stayed up long
+                // enough starts the count again.
+                if started.elapsed() >= BACKOFF_RESET {
+                    delay = None;
+                }
+                let wait = delay.unwrap_or(Duration::ZERO);
+                delay = Some(delay.map_or(Duration::from_secs(1), |d| (d * 2).min(BACKOFF_CAP)));
+                logs.emit(
+                    &app_id,
+                    "paas",
+                    "scheduler",
+                    &format!("{dyno_name} {how}; restarting in {}s", wait.as_secs()),
+                );
+                tokio::time::sleep(wait).await;
+                watch.restarts.fetch_add(1, Ordering::SeqCst);
+            }
         });
         Ok(Dyno {
             name,
@@ -388,15 +434,22 @@ impl LocalScheduler {
             release: deployment.release,
             command: command.to_owned(),
             since: crate::logs::rfc3339_micros(std::time::SystemTime::now()),
+            supervision,
             task,
             dir,
         })
     }
 
     async fn stop(&self, app_id: &str, dyno: Dyno) {
+        dyno.supervision.stopping.store(true, Ordering::SeqCst);
         self.runtime.signal(&dyno.container, "TERM");
         let mut task = dyno.task;
-        if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+        let grace = if dyno.supervision.crashed.load(Ordering::SeqCst) {
+            Duration::ZERO
+        } else {
+            STOP_GRACE
+        };
+        if tokio::time::timeout(grace, &mut task).await.is_err() {
             // Aborting drops the run, which kills and deletes the container.
             task.abort();
             let _ = task.await;
@@ -438,7 +491,9 @@ async fn wait_healthy(dynos: &[&Dyno]) -> anyhow::Result<()> {
             {
                 break;
             }
-            if dyno.task.is_finished() {
+            if dyno.supervision.crashed.load(Ordering::SeqCst)
+                || dyno.supervision.restarts.load(Ordering::SeqCst) > 0
+            {
                 anyhow::bail!(
                     "{} stopped before accepting connections on $PORT ({})",
                     dyno.name,

@@ -4,7 +4,7 @@ use paas_share::models::Dyno;
 
 use crate::context::Ctx;
 
-/// List the app's dynos: type, name, state, release, since, command
+/// List the app's dynos: name, state, release, restarts, since, command
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 

@@ -257,3 +257,49 @@ fn scale_ps_and_restart() {
     }
     assert_eq!(ok(&cli, &repo, &["scale"]), "web=1\n", "nothing changed");
 }
+
+#[test]
+fn a_killed_dyno_is_restarted() {
+    let (server, cli) = serving();
+    let repo = cli.app_repo("envpage");
+    ok(&cli, &repo, &["create", "phoenix"]);
+    assert!(push(&cli, &repo).status.success());
+    let runc = |args: &[&str]| {
+        std::process::Command::new("runc")
+            .arg("--root")
+            .arg(server.data_dir().join("run/runc-dynos"))
+            .args(args)
+            .output()
+            .expect("runc")
+    };
+    let id = String::from_utf8(runc(&["list", "-q"]).stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let state: Value = serde_json::from_slice(&runc(&["state", &id]).stdout).expect("state");
+    let pid = i32::try_from(state["pid"].as_i64().expect("pid")).expect("pid fits");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL)
+        .expect("kill the dyno");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let dynos: Vec<Value> =
+            serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+        if dynos[0]["restarts"] == 1
+            && dynos[0]["state"] == "up"
+            && get(&server, "phoenix").0 == 200
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not restarted: {dynos:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let logs = ok(&cli, &repo, &["logs", "--ps", "scheduler"]);
+    assert!(
+        logs.contains("paas[scheduler]: web.1 was killed by signal 9; restarting in 0s"),
+        "{logs}"
+    );
+}
