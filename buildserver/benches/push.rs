@@ -59,7 +59,11 @@ fn ms(d: Duration) -> String {
 fn big_repo(dir: &Path, key: &Path) -> PathBuf {
     let repo = dir.join("big");
     std::fs::create_dir_all(&repo).expect("mkdir");
-    std::fs::write(repo.join("Procfile"), "web: busybox httpd -f -p $PORT -h /app\n").expect("write");
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: busybox httpd -f -p $PORT -h /app\n",
+    )
+    .expect("write");
     let mut urandom = std::fs::File::open("/dev/urandom").expect("urandom");
     for i in 0..10 {
         let mut blob = vec![0u8; BLOB_MB * 1024 * 1024 / 10];
