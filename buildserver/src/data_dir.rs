@@ -80,19 +80,19 @@ impl DataDir {
     }
 }
 
-/// Writes a secret file readable by the server's user only (0600), atomically: a crash leaves
-/// either the old file or the new one, never half of it.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` atomically (a temporary file, fsync, rename): a crash leaves the old
+/// file or the new one, never half of it. A new file gets `mode` (0o600 for secrets).
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .open(&tmp)?;
-    file.write_all(contents)?;
+    file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)
 }

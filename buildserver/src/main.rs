@@ -19,7 +19,7 @@ use paas_buildserver::build::live::LiveBuilds;
 use paas_buildserver::build::{self, Builder, stack};
 use paas_buildserver::config::{Config, DataDirArgs, ServeArgs};
 use paas_buildserver::container::Runtime;
-use paas_buildserver::data_dir::{DataDir, write_private_file};
+use paas_buildserver::data_dir::{DataDir, write_atomic};
 use paas_buildserver::git::{self, hook, push::Pushes};
 use paas_buildserver::logs::Logs;
 use paas_buildserver::oci::Layout;
@@ -261,7 +261,7 @@ fn ensure_admin(db: &mut Db, data: &DataDir) -> anyhow::Result<()> {
     let path = data.admin_token();
     // The token file exists before the user does: a crash in between leaves a token that does not
     // work yet, and the next start writes a new one.
-    write_private_file(&path, format!("{}\n", new.token).as_bytes())
+    write_atomic(&path, format!("{}\n", new.token).as_bytes(), 0o600)
         .with_context(|| format!("cannot write {}", path.display()))?;
     db.create_user(&UserName::parse("admin").expect("a valid name"), true, &new)?;
     eprintln!(

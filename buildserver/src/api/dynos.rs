@@ -40,7 +40,7 @@ pub async fn restart(
     let app_id = app.id.clone();
     let Some(release) = state
         .store
-        .call(move |db| db.latest_release(&app_id))
+        .call(move |db| db.running_release(&app_id))
         .await?
     else {
         return Err(

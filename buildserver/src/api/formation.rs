@@ -66,7 +66,7 @@ pub async fn update(
     let app_id = record.id.clone();
     if let Some(release) = state
         .store
-        .call(move |db| db.latest_release(&app_id))
+        .call(move |db| db.running_release(&app_id))
         .await?
     {
         super::deploy(&state, &record, &release).await?;

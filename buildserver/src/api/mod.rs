@@ -368,25 +368,15 @@ async fn deploy(
     app: &AppRecord,
     release: &paas_share::models::Release,
 ) -> ApiResult<()> {
-    if release.image.is_none() {
-        // Nothing to run yet (a config change before the first build).
-        return Ok(());
-    }
     let app_id = app.id.clone();
     let formation = state.store.call(move |db| db.formation(&app_id)).await?;
     let Some(deployment) =
         crate::scheduler::local::Deployment::of(&app.id, app.name.as_str(), release, &formation)
     else {
+        // Nothing to run yet (a config change before the first build).
         return Ok(());
     };
-    if let Err(e) = state.scheduler.deploy(&deployment).await {
-        let (app_id, version) = (app.id.clone(), release.version);
-        state
-            .store
-            .call(move |db| {
-                db.set_release_status(&app_id, version, paas_share::models::ReleaseStatus::Failed)
-            })
-            .await?;
+    if let Err(e) = crate::release::deploy(&state.store, &state.scheduler, &deployment).await {
         return Err(
             ApiFailure::invalid(format!("v{} did not start: {e:#}", release.version))
                 .hint("the previous release keeps serving; `paas logs` shows why"),

@@ -11,7 +11,7 @@ pub mod process_types;
 pub mod stack;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -28,8 +28,7 @@ use crate::oci::layer::{self, Owner};
 use crate::registry::Registry;
 use crate::scheduler::local::{Deployment, LocalScheduler};
 use crate::store::NewRelease;
-use crate::store::{BuildEnd, Store, StoreError};
-use paas_share::models::ReleaseStatus;
+use crate::store::{BuildEnd, Store};
 
 /// The unprivileged user and group buildpacks run as.
 pub const BUILD_UID: u32 = 2000;
@@ -110,7 +109,7 @@ impl Output<'_> {
 
 impl Builder {
     /// Records a pending build of `commit` and makes its private directory.
-    pub async fn begin(&self, push: &Push, commit: &str) -> Result<BuildDir, StoreError> {
+    pub async fn begin(&self, push: &Push, commit: &str) -> anyhow::Result<BuildDir> {
         let (app_id, user, commit) = (push.app_id.clone(), push.user.clone(), commit.to_owned());
         let id = self
             .store
@@ -119,10 +118,8 @@ impl Builder {
         let dir = self.data.build(&id);
         std::fs::DirBuilder::new()
             .recursive(true)
-            .create(&dir)
-            .map_err(|e| StoreError::Io(e.to_string()))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| StoreError::Io(e.to_string()))?;
+            .mode(0o700)
+            .create(&dir)?;
         // Readers may follow the build from now on; `run` or `abandon` ends the stream.
         self.live.start(&id);
         Ok(BuildDir { id, dir })
@@ -413,25 +410,18 @@ impl Builder {
             }
         ))
         .await;
-        match self.scheduler.deploy(&deployment).await {
+        match crate::release::deploy(&self.store, &self.scheduler, &deployment).await {
             Ok(()) => {
                 out.line(format!("-----> v{} is up", release.version)).await;
                 Ok(())
             }
-            Err(e) => {
-                let (app_id, version) = (push.app_id.clone(), release.version);
-                let _ = self
-                    .store
-                    .call(move |db| db.set_release_status(&app_id, version, ReleaseStatus::Failed))
-                    .await;
-                Err(Failure::new(
-                    "deploy",
-                    format!(
-                        "v{} did not start: {e:#}\nThe previous release keeps serving.",
-                        release.version
-                    ),
-                ))
-            }
+            Err(e) => Err(Failure::new(
+                "deploy",
+                format!(
+                    "v{} did not start: {e:#}\nThe previous release keeps serving.",
+                    release.version
+                ),
+            )),
         }
     }
 

@@ -160,7 +160,7 @@ async fn handle(
     let build = match builder.begin(&push, &commit).await {
         Ok(build) => build,
         Err(e) => {
-            tracing::error!(error = %anyhow::Error::from(e), "cannot start a build");
+            tracing::error!(error = %e, "cannot start a build");
             let message = "the server could not start the build; try again".to_owned();
             return send(&mut write, &FromDaemon::Refused { message }).await;
         }

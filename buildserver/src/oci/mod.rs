@@ -11,7 +11,6 @@ pub mod layer;
 pub mod pgzip;
 pub mod unpack;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -152,26 +151,9 @@ impl Layout {
         );
         write_atomic(&path, &canonical_json(&index))
     }
-
-    /// The manifest descriptor of reference `name`.
-    pub fn resolve(&self, name: &str) -> std::io::Result<Option<Descriptor>> {
-        let index: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(self.root.join("index.json"))?)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        Ok(index["manifests"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|m| m["annotations"][REF_NAME] == name)
-            .and_then(|m| serde_json::from_value(m.clone()).ok()))
-    }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+/// Layout files are public (0644), written atomically.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    crate::data_dir::write_atomic(path, bytes, 0o644)
 }

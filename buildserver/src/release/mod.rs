@@ -1,7 +1,30 @@
 //! Release rules shared by every way a release is made (DESIGN §3.4): how each release describes
-//! itself.
+//! itself, and what happens when one is run.
 
-use paas_share::models::ConfigPatch;
+use paas_share::models::{ConfigPatch, ReleaseStatus};
+
+use crate::scheduler::local::{Deployment, LocalScheduler};
+use crate::store::Store;
+
+/// Runs a release; one that does not start is marked failed, and the scheduler has left the
+/// previous release serving. The error says why (with the dyno's last log lines).
+pub async fn deploy(
+    store: &Store,
+    scheduler: &LocalScheduler,
+    deployment: &Deployment,
+) -> anyhow::Result<()> {
+    let Err(e) = scheduler.deploy(deployment).await else {
+        return Ok(());
+    };
+    let (app_id, version) = (deployment.app_id.clone(), deployment.release);
+    if let Err(store_error) = store
+        .call(move |db| db.set_release_status(&app_id, version, ReleaseStatus::Failed))
+        .await
+    {
+        tracing::error!(error = %anyhow::Error::from(store_error), "cannot mark the release failed");
+    }
+    Err(e)
+}
 
 /// "Set A, B config vars", "Remove C config vars", or "Set A and remove C config vars".
 pub fn config_change_description(patch: &ConfigPatch) -> String {

@@ -8,7 +8,7 @@ use russh::keys::PrivateKey;
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::ssh_key::private::Ed25519Keypair;
 
-use crate::data_dir::write_private_file;
+use crate::data_dir::write_atomic;
 
 pub fn load_or_generate(path: &Path) -> anyhow::Result<PrivateKey> {
     if path.exists() {
@@ -21,7 +21,7 @@ pub fn load_or_generate(path: &Path) -> anyhow::Result<PrivateKey> {
     let pem = key
         .to_openssh(LineEnding::LF)
         .context("encoding the SSH host key")?;
-    write_private_file(path, pem.as_bytes())
+    write_atomic(path, pem.as_bytes(), 0o600)
         .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!(path = %path.display(), "generated the SSH host key");
     Ok(key)

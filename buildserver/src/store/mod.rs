@@ -42,8 +42,6 @@ pub enum StoreError {
         "the database has schema version {found}, newer than this server knows ({known}); run a newer paas-buildserver"
     )]
     TooNew { found: usize, known: usize },
-    #[error("{0}")]
-    Io(String),
     #[error("{0} already exists")]
     AlreadyExists(String),
     #[error(transparent)]
@@ -526,16 +524,15 @@ impl Db {
 
     /// What should run: each app's newest succeeded release that has an image, with its formation.
     pub fn deployments(&self) -> Result<Vec<crate::scheduler::local::Deployment>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT a.id, a.name, MAX(r.version) FROM apps a JOIN releases r ON r.app_id = a.id
-             WHERE r.status = 'succeeded' AND r.image IS NOT NULL GROUP BY a.id",
-        )?;
-        let rows: Vec<(String, String, u32)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name FROM apps ORDER BY name")?;
+        let apps: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         let mut deployments = Vec::new();
-        for (app_id, app, version) in rows {
-            let Some(release) = self.release(&app_id, version)? else {
+        for (app_id, app) in apps {
+            let Some(release) = self.running_release(&app_id)? else {
                 continue;
             };
             let formation = self.formation(&app_id)?;
@@ -544,6 +541,15 @@ impl Db {
             ));
         }
         Ok(deployments)
+    }
+
+    /// The release that should be running: the newest that succeeded and has an image.
+    pub fn running_release(&self, app_id: &str) -> Result<Option<Release>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{} AND r.status = 'succeeded' AND r.image IS NOT NULL ORDER BY r.version DESC LIMIT 1",
+            Self::RELEASE_QUERY
+        ))?;
+        Ok(stmt.query_row([app_id], Self::release_row).optional()?)
     }
 
     /// Marks how a release's rollout ended (the only change a release row allows).
