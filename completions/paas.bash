@@ -2312,7 +2312,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__scale)
-            opts="-a -h --app --json --color --help"
+            opts="-a -h --no-wait --app --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

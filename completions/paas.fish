@@ -42,7 +42,7 @@ complete -c paas -n "__fish_paas_needs_command" -f -a "keys" -d 'Manage your SSH
 complete -c paas -n "__fish_paas_needs_command" -f -a "builds" -d 'Show an app\'s builds (lists them without a subcommand)'
 complete -c paas -n "__fish_paas_needs_command" -f -a "logs" -d 'Show an app\'s logs: dyno output and platform events (builds, releases, router, scheduler)'
 complete -c paas -n "__fish_paas_needs_command" -f -a "open" -d 'Print the app\'s URL (and open it in a browser on a desktop)'
-complete -c paas -n "__fish_paas_needs_command" -f -a "ps" -d 'List the app\'s dynos: name, state, release, restarts, since, command'
+complete -c paas -n "__fish_paas_needs_command" -f -a "ps" -d 'List the app\'s dynos: type, name, state and since when, release, restarts, command'
 complete -c paas -n "__fish_paas_needs_command" -f -a "scale" -d 'Show or change how many dynos of each process type run'
 complete -c paas -n "__fish_paas_needs_command" -f -a "restart" -d 'Restart the app\'s dynos (new ones start and pass their health check before the old stop)'
 complete -c paas -n "__fish_paas_needs_command" -f -a "config" -d 'Show and change an app\'s config vars (lists them without a subcommand)'
@@ -245,6 +245,7 @@ complete -c paas -n "__fish_paas_using_subcommand scale" -s a -l app -d 'App to 
 complete -c paas -n "__fish_paas_using_subcommand scale" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c paas -n "__fish_paas_using_subcommand scale" -l no-wait -d 'Return once the change is recorded and the dynos are started, without waiting for them to be up'
 complete -c paas -n "__fish_paas_using_subcommand scale" -l json -d 'Print machine-readable JSON on stdout'
 complete -c paas -n "__fish_paas_using_subcommand scale" -s h -l help -d 'Print help'
 complete -c paas -n "__fish_paas_using_subcommand restart" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
@@ -350,7 +351,7 @@ complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subc
 complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys builds logs open ps scale restart config releases rollback completions help" -f -a "builds" -d 'Show an app\'s builds (lists them without a subcommand)'
 complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys builds logs open ps scale restart config releases rollback completions help" -f -a "logs" -d 'Show an app\'s logs: dyno output and platform events (builds, releases, router, scheduler)'
 complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys builds logs open ps scale restart config releases rollback completions help" -f -a "open" -d 'Print the app\'s URL (and open it in a browser on a desktop)'
-complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys builds logs open ps scale restart config releases rollback completions help" -f -a "ps" -d 'List the app\'s dynos: name, state, release, restarts, since, command'
+complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys builds logs open ps scale restart config releases rollback completions help" -f -a "ps" -d 'List the app\'s dynos: type, name, state and since when, release, restarts, command'
 complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys builds logs open ps scale restart config releases rollback completions help" -f -a "scale" -d 'Show or change how many dynos of each process type run'
 complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys builds logs open ps scale restart config releases rollback completions help" -f -a "restart" -d 'Restart the app\'s dynos (new ones start and pass their health check before the old stop)'
 complete -c paas -n "__fish_paas_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami apps create destroy git keys builds logs open ps scale restart config releases rollback completions help" -f -a "config" -d 'Show and change an app\'s config vars (lists them without a subcommand)'

@@ -65,6 +65,15 @@ pub struct ServeArgs {
     /// Largest pack a `git push` may send, in bytes [default: 1073741824 (1 GiB)]
     #[arg(long, env = "PAAS_MAX_PUSH_BYTES", value_name = "BYTES")]
     pub max_push_bytes: Option<String>,
+    /// How long a new web dyno has to accept connections on $PORT, in seconds [default: 60]
+    #[arg(long, env = "PAAS_BOOT_TIMEOUT", value_name = "SECONDS")]
+    pub boot_timeout: Option<String>,
+    /// How long a stopping dyno has between SIGTERM and SIGKILL, in seconds [default: 30]
+    #[arg(long, env = "PAAS_STOP_GRACE", value_name = "SECONDS")]
+    pub stop_grace: Option<String>,
+    /// The most dynos one app may run, all process types together [default: 100]
+    #[arg(long, env = "PAAS_MAX_DYNOS_PER_APP", value_name = "N")]
+    pub max_dynos_per_app: Option<String>,
 }
 
 /// The same settings as a config file spells them.
@@ -85,6 +94,9 @@ struct FileConfig {
     max_push_bytes: Option<u64>,
     build_timeout: Option<u64>,
     build_memory: Option<u64>,
+    boot_timeout: Option<u64>,
+    stop_grace: Option<u64>,
+    max_dynos_per_app: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +137,8 @@ pub struct Config {
     pub max_push_bytes: u64,
     pub build_timeout: std::time::Duration,
     pub build_memory_bytes: u64,
+    pub dynos: crate::scheduler::local::Settings,
+    pub max_dynos_per_app: u32,
 }
 
 impl DataDirArgs {
@@ -189,6 +203,22 @@ impl ServeArgs {
             .parse("900", positive)?;
         let build_memory =
             number(self.build_memory, file.build_memory, "build-memory").parse("2048", positive)?;
+        let boot_timeout =
+            number(self.boot_timeout, file.boot_timeout, "boot-timeout").parse("60", positive)?;
+        let stop_grace =
+            number(self.stop_grace, file.stop_grace, "stop-grace").parse("30", |s| {
+                s.parse::<u64>()
+                    .map_err(|_| "expected a whole number of seconds".to_owned())
+            })?;
+        let max_dynos_per_app = number(
+            self.max_dynos_per_app,
+            file.max_dynos_per_app,
+            "max-dynos-per-app",
+        )
+        .parse("100", |s| match s.parse::<u32>() {
+            Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+            _ => Err("expected a whole number from 1 to 10000".to_owned()),
+        })?;
         let registry_credentials = match self.registry_username.or(file.registry_username) {
             None => None,
             Some(username) => {
@@ -247,6 +277,11 @@ impl ServeArgs {
             max_push_bytes,
             build_timeout: std::time::Duration::from_secs(build_timeout),
             build_memory_bytes: build_memory * 1024 * 1024,
+            dynos: crate::scheduler::local::Settings {
+                boot_timeout: std::time::Duration::from_secs(boot_timeout),
+                stop_grace: std::time::Duration::from_secs(stop_grace),
+            },
+            max_dynos_per_app,
         })
     }
 }

@@ -24,6 +24,7 @@ use paas_buildserver::git::{self, hook, push::Pushes};
 use paas_buildserver::logs::Logs;
 use paas_buildserver::oci::Layout;
 use paas_buildserver::registry::Registry;
+use paas_buildserver::scheduler::Scheduler;
 use paas_buildserver::scheduler::local::LocalScheduler;
 use paas_buildserver::ssh::{self, server::SshShared};
 use paas_buildserver::store::{Db, Store};
@@ -314,11 +315,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let live_builds = LiveBuilds::default();
     let logs = Logs::new();
     let shutdown_logs = logs.clone();
-    let scheduler = Arc::new(LocalScheduler::new(
+    let local = Arc::new(LocalScheduler::new(
         data.clone(),
         Arc::clone(&layout),
         logs.clone(),
+        config.dynos,
     ));
+    let routes = local.routes.clone();
+    let scheduler: Arc<dyn Scheduler> = local;
     let store_for_restore = store.clone();
     let state = AppState {
         store: store.clone(),
@@ -332,6 +336,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             ssh_port: ssh_addr.port(),
             router_port: router_addr.port(),
         }),
+        max_dynos_per_app: config.max_dynos_per_app,
     };
     let pushes = Pushes::default();
     let runtime = Runtime {
@@ -386,14 +391,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let router = tokio::spawn(paas_buildserver::router::serve(
         router_listener,
         config.domain.clone(),
-        scheduler.routes.clone(),
+        routes,
         store_for_restore.clone(),
         logs.clone(),
         async move {
             let _ = router_stop.wait_for(|stop| *stop).await;
         },
     ));
-    restore_releases(&store_for_restore, &scheduler).await;
+    restore_releases(&store_for_restore, scheduler.as_ref()).await;
 
     tracing::info!(api = %api_addr, ssh = %ssh_addr, router = %router_addr, data_dir = %data.root().display(), "paas-buildserver listening");
     if let Some(path) = &config.ready_file {
@@ -443,7 +448,7 @@ fn prepare_data_dir(data: &DataDir) -> anyhow::Result<()> {
 }
 
 /// Runs every app's newest succeeded release again (DESIGN §3.8: the store's desired state).
-async fn restore_releases(store: &Store, scheduler: &LocalScheduler) {
+async fn restore_releases(store: &Store, scheduler: &dyn Scheduler) {
     let deployments = match store.call(|db| db.deployments()).await {
         Ok(deployments) => deployments,
         Err(e) => {

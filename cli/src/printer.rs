@@ -21,6 +21,8 @@ pub struct Printer {
     json: bool,
     color_out: bool,
     color_err: bool,
+    /// Whether live progress lines are drawn (stderr is a terminal and output is not JSON).
+    progress: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -55,6 +57,7 @@ impl Printer {
             json,
             color_out: decide(io::stdout().is_terminal()),
             color_err: decide(io::stderr().is_terminal()),
+            progress: !json && io::stderr().is_terminal(),
         }
     }
 
@@ -149,6 +152,19 @@ impl Printer {
     /// A progress or result line on stderr.
     pub fn status(&self, message: impl Display) {
         let _ = writeln!(io::stderr(), "{message}");
+    }
+
+    /// Redraws the one-line progress report on a terminal (nothing elsewhere); `None` clears it.
+    pub fn progress(&self, message: Option<&dyn Display>) {
+        if !self.progress {
+            return;
+        }
+        let mut err = io::stderr();
+        let _ = match message {
+            Some(message) => write!(err, "\r\x1b[2K{message}"),
+            None => write!(err, "\r\x1b[2K"),
+        };
+        let _ = err.flush();
     }
 
     /// A result line on stderr with the subject in green, like `Created app demo`.

@@ -217,9 +217,6 @@ pub struct Formation {
 /// `PATCH /apps/{app}/formation`: `{"web": 4, "worker": 1}`.
 pub type FormationPatch = BTreeMap<String, u32>;
 
-/// The most dynos of one process type that a formation may ask for.
-pub const MAX_QUANTITY: u32 = 100;
-
 #[cfg(test)]
 mod tests {
     use super::*;

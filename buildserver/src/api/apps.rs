@@ -110,8 +110,8 @@ pub async fn rename(
         .await?;
     state
         .scheduler
-        .routes
-        .rename(old_name.as_str(), renamed.name.as_str());
+        .rename(old_name.as_str(), renamed.name.as_str())
+        .await;
     tracing::info!(from = %name, to = %renamed.name, "app renamed");
     Ok(Json(state.app_view(renamed, &host)))
 }

@@ -8,6 +8,7 @@ use paas_share::names::MAX_CONFIG_VALUE_BYTES;
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
 use crate::release;
+use crate::scheduler::{HEALTH_CHECK_PATH_VAR, valid_health_check_path};
 
 pub async fn show(
     State(state): State<AppState>,
@@ -40,6 +41,16 @@ pub async fn update(
             return Err(ApiFailure::invalid(format!(
                 "the value of {key} is longer than {} KiB",
                 MAX_CONFIG_VALUE_BYTES / 1024
+            )));
+        }
+        if key == HEALTH_CHECK_PATH_VAR
+            && let Some(path) = value.as_deref().filter(|p| !valid_health_check_path(p))
+        {
+            return Err(ApiFailure::invalid(format!(
+                "{HEALTH_CHECK_PATH_VAR} {path:?} is not a URL path"
+            ))
+            .hint(format!(
+                "set it to the path web dynos answer when ready, such as {HEALTH_CHECK_PATH_VAR}=/health"
             )));
         }
     }

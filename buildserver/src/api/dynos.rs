@@ -15,9 +15,8 @@ pub async fn list(
     Ok(Json(state.scheduler.status(&app.id).await))
 }
 
-/// Restarts the app's dynos by running the current release again, health-gated like any deploy
-/// (new dynos first, then the old ones stop). A type or dyno name narrows what is checked to
-/// exist; the release is restarted as a whole.
+/// Replaces the app's dynos with fresh ones (all, one type, or one dyno), web dynos one at a time
+/// with each new one up before its old one stops.
 pub async fn restart(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -37,17 +36,14 @@ pub async fn restart(
                 .hint("run `paas ps` to see its dynos"),
         );
     }
-    let app_id = app.id.clone();
-    let Some(release) = state
-        .store
-        .call(move |db| db.running_release(&app_id))
-        .await?
-    else {
+    let Some(deployment) = super::running_deployment(&state, &app).await? else {
         return Err(
             ApiFailure::invalid(format!("app {name:?} has no release to run"))
                 .hint("push code first: git push paas main"),
         );
     };
-    super::deploy(&state, &app, &release).await?;
+    if let Err(e) = state.scheduler.restart(&deployment, wanted).await {
+        return Err(super::scheduler_failure("the restart did not complete", &e));
+    }
     Ok(Json(state.scheduler.status(&app.id).await))
 }

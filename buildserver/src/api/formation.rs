@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use paas_share::models::{Formation, FormationPatch, MAX_QUANTITY};
+use paas_share::models::{Formation, FormationPatch};
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
 
@@ -18,7 +18,8 @@ pub async fn show(
 }
 
 /// `{"web": 2, "worker": 1}`: sets only the named types, each of which the newest release must
-/// define. Scaling records no release (DESIGN §3.4).
+/// define, and starts or stops only their dynos. Answers once the new dynos are started (`GET
+/// /apps/{app}/dynos` shows them come up). Scaling records no release (DESIGN §3.4).
 pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -29,18 +30,13 @@ pub async fn update(
         return Err(ApiFailure::invalid("no process types given")
             .hint("send {\"web\": 2} to run two web dynos"));
     }
-    if let Some((process_type, quantity)) = patch.iter().find(|(_, q)| **q > MAX_QUANTITY) {
-        return Err(ApiFailure::invalid(format!(
-            "cannot scale {process_type} to {quantity}: at most {MAX_QUANTITY} dynos per process type"
-        )));
-    }
     let app = find_app(&state, &user, &name).await?;
-    let record = app.clone();
+    let (app_id, limit) = (app.id.clone(), state.max_dynos_per_app);
     let formation = state
         .store
         .call(move |db| {
             let types = db
-                .latest_release(&app.id)?
+                .latest_release(&app_id)?
                 .filter(|r| r.build_id.is_some())
                 .map(|r| r.process_types);
             let Some(types) = types else {
@@ -60,16 +56,25 @@ pub async fn update(
                     }
                 )));
             }
-            Ok(db.update_formation(&app.id, &patch)?)
+            let total: u64 = db
+                .formation(&app_id)?
+                .iter()
+                .filter(|f| types.contains_key(&f.process_type))
+                .map(|f| u64::from(*patch.get(&f.process_type).unwrap_or(&f.quantity)))
+                .sum();
+            if total > u64::from(limit) {
+                return Err(ApiFailure::invalid(format!(
+                    "cannot run {total} dynos: this server allows at most {limit} per app"
+                ))
+                .hint("ask the operator to raise --max-dynos-per-app"));
+            }
+            Ok(db.update_formation(&app_id, &patch)?)
         })
         .await?;
-    let app_id = record.id.clone();
-    if let Some(release) = state
-        .store
-        .call(move |db| db.running_release(&app_id))
-        .await?
+    if let Some(deployment) = super::running_deployment(&state, &app).await?
+        && let Err(e) = state.scheduler.scale(&deployment).await
     {
-        super::deploy(&state, &record, &release).await?;
+        return Err(super::scheduler_failure("cannot start the new dynos", &e));
     }
     Ok(Json(formation))
 }

@@ -51,8 +51,10 @@ pub struct AppState {
     /// The images releases run.
     pub layout: Arc<crate::oci::Layout>,
     /// Where releases run.
-    pub scheduler: Arc<crate::scheduler::local::LocalScheduler>,
+    pub scheduler: Arc<dyn crate::scheduler::Scheduler>,
     pub urls: Arc<PublicUrls>,
+    /// The most dynos one app may run (`--max-dynos-per-app`).
+    pub max_dynos_per_app: u32,
 }
 
 /// How clients reach this server's other listeners, for the URLs the API hands out.
@@ -371,18 +373,52 @@ async fn deploy(
     let app_id = app.id.clone();
     let formation = state.store.call(move |db| db.formation(&app_id)).await?;
     let Some(deployment) =
-        crate::scheduler::local::Deployment::of(&app.id, app.name.as_str(), release, &formation)
+        crate::scheduler::Deployment::of(&app.id, app.name.as_str(), release, &formation)
     else {
         // Nothing to run yet (a config change before the first build).
         return Ok(());
     };
-    if let Err(e) = crate::release::deploy(&state.store, &state.scheduler, &deployment).await {
+    if let Err(e) = crate::release::deploy(&state.store, state.scheduler.as_ref(), &deployment).await {
         return Err(
             ApiFailure::invalid(format!("v{} did not start: {e:#}", release.version))
-                .hint("the previous release keeps serving; `paas logs` shows why"),
+                .hint("the previous release keeps serving, with its config vars; `paas logs` shows why"),
         );
     }
     Ok(())
+}
+
+/// A scheduler operation on running dynos that did not complete; what ran before keeps running.
+fn scheduler_failure(what: &str, e: &anyhow::Error) -> ApiFailure {
+    ApiFailure::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "scheduler_error",
+        format!("{what}: {e:#}"),
+    )
+    .hint("the dynos that were running keep running; `paas logs` shows more")
+}
+
+/// What the app should run now: its running release (the newest that succeeded) with its
+/// formation; `None` before its first successful deploy.
+async fn running_deployment(
+    state: &AppState,
+    app: &AppRecord,
+) -> ApiResult<Option<crate::scheduler::Deployment>> {
+    let (app_id, name) = (app.id.clone(), app.name.clone());
+    Ok(state
+        .store
+        .call(move |db| {
+            let Some(release) = db.running_release(&app_id)? else {
+                return Ok::<_, crate::store::StoreError>(None);
+            };
+            let formation = db.formation(&app_id)?;
+            Ok(crate::scheduler::Deployment::of(
+                &app_id,
+                name.as_str(),
+                &release,
+                &formation,
+            ))
+        })
+        .await?)
 }
 
 /// App `name` if `user` may see it; 404 otherwise (also for another user's app, so as not to

@@ -41,12 +41,17 @@ async fn fixture() -> Fixture {
             DataDir::new(dir.path().to_owned()),
             Arc::clone(&layout),
             crate::logs::Logs::new(),
+            crate::scheduler::local::Settings {
+                boot_timeout: std::time::Duration::from_secs(60),
+                stop_grace: std::time::Duration::from_secs(30),
+            },
         )),
         urls: Arc::new(PublicUrls {
             domain: "localhost".into(),
             ssh_port: 2222,
             router_port: 8000,
         }),
+        max_dynos_per_app: 100,
     };
     Fixture {
         _dir: dir,

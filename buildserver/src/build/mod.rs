@@ -26,7 +26,7 @@ use crate::oci::Layout;
 use crate::oci::image::AppImage;
 use crate::oci::layer::{self, Owner};
 use crate::registry::Registry;
-use crate::scheduler::local::{Deployment, LocalScheduler};
+use crate::scheduler::{Deployment, Scheduler};
 use crate::store::NewRelease;
 use crate::store::{BuildEnd, Store};
 
@@ -45,7 +45,7 @@ pub struct Builder {
     /// Where images go.
     pub layout: std::sync::Arc<Layout>,
     /// Where releases run.
-    pub scheduler: std::sync::Arc<LocalScheduler>,
+    pub scheduler: std::sync::Arc<dyn Scheduler>,
     /// Where images are pushed, when one is configured.
     pub registry: Option<std::sync::Arc<Registry>>,
     pub live: LiveBuilds,
@@ -410,7 +410,7 @@ impl Builder {
             }
         ))
         .await;
-        match crate::release::deploy(&self.store, &self.scheduler, &deployment).await {
+        match crate::release::deploy(&self.store, self.scheduler.as_ref(), &deployment).await {
             Ok(()) => {
                 out.line(format!("-----> v{} is up", release.version)).await;
                 Ok(())

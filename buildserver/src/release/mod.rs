@@ -1,16 +1,17 @@
 //! Release rules shared by every way a release is made (DESIGN §3.4): how each release describes
 //! itself, and what happens when one is run.
 
-use paas_share::models::{ConfigPatch, ReleaseStatus};
+use paas_share::models::ConfigPatch;
 
-use crate::scheduler::local::{Deployment, LocalScheduler};
+use crate::scheduler::{Deployment, Scheduler};
 use crate::store::Store;
 
-/// Runs a release; one that does not start is marked failed, and the scheduler has left the
-/// previous release serving. The error says why (with the dyno's last log lines).
+/// Runs a release; one that does not start is marked failed, the scheduler has left the previous
+/// release serving, and that release's config is the app's config again. The error says why (with
+/// the dyno's last log lines).
 pub async fn deploy(
     store: &Store,
-    scheduler: &LocalScheduler,
+    scheduler: &dyn Scheduler,
     deployment: &Deployment,
 ) -> anyhow::Result<()> {
     let Err(e) = scheduler.deploy(deployment).await else {
@@ -18,7 +19,7 @@ pub async fn deploy(
     };
     let (app_id, version) = (deployment.app_id.clone(), deployment.release);
     if let Err(store_error) = store
-        .call(move |db| db.set_release_status(&app_id, version, ReleaseStatus::Failed))
+        .call(move |db| db.fail_release(&app_id, version))
         .await
     {
         tracing::error!(error = %anyhow::Error::from(store_error), "cannot mark the release failed");

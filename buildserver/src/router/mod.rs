@@ -4,8 +4,6 @@
 //! dyno 503; every request writes a `paas[router]` line to the app's log.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -14,7 +12,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use crate::logs::Logs;
@@ -28,7 +26,6 @@ struct Router {
     logs: Logs,
     suffix: String,
     client: Client<HttpConnector, Body>,
-    next: Arc<AtomicUsize>,
 }
 
 /// Headers that belong to one hop and are not forwarded.
@@ -56,7 +53,6 @@ pub async fn serve(
         logs,
         suffix: format!(".{domain}"),
         client: Client::builder(TokioExecutor::new()).build_http(),
-        next: Arc::default(),
     };
     let app = axum::Router::new().fallback(proxy).with_state(router);
     axum::serve(
@@ -95,24 +91,20 @@ async fn proxy(
     else {
         return no_such_app();
     };
-    let Some(route) = router
-        .routes
-        .get(app.as_str())
-        .filter(|r| !r.ports.is_empty())
-    else {
+    let route = router.routes.get(app.as_str());
+    let Some((route, port)) = route.and_then(|r| r.pick().map(|port| (r, port))) else {
         let lookup = app.clone();
         return match router.store.call(move |db| db.app_exists(&lookup)).await {
             Ok(true) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Html(
-                    "<h1>Application unavailable</h1><p>No web dyno of this app is running.</p>\n",
+                    "<h1>Application unavailable</h1><p>No web dyno of this app is up.</p>\n",
                 ),
             )
                 .into_response(),
             _ => no_such_app(),
         };
     };
-    let port = route.ports[router.next.fetch_add(1, Ordering::Relaxed) % route.ports.len()];
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let target = format!(
         "http://127.0.0.1:{port}{}",
@@ -120,9 +112,17 @@ async fn proxy(
     );
     *request.uri_mut() = target.parse::<Uri>().expect("a valid URI");
     let request_id = uuid::Uuid::new_v4().to_string();
+    // A protocol upgrade (WebSocket) is passed on: the dyno answers 101 and both connections are
+    // then joined byte for byte.
+    let upgrade = request.headers().get(header::UPGRADE).cloned();
+    let client_side = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
     let headers = request.headers_mut();
     for name in HOP_BY_HOP {
         headers.remove(*name);
+    }
+    if let Some(protocol) = upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, protocol);
     }
     let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(previous) => format!("{previous}, {}", peer.ip()),
@@ -138,7 +138,13 @@ async fn proxy(
     set(headers, "x-request-id", &request_id);
     let response = router.client.request(request).await;
     let (status, response) = match response {
-        Ok(response) => {
+        Ok(mut response) => {
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                && let Some(client_side) = client_side
+            {
+                let dyno_side = hyper::upgrade::on(&mut response);
+                tokio::spawn(join_upgraded(client_side, dyno_side));
+            }
             let (parts, body) = response.into_parts();
             (parts.status, Response::from_parts(parts, Body::new(body)))
         }
@@ -163,4 +169,14 @@ async fn proxy(
         ),
     );
     response
+}
+
+/// Copies bytes both ways between an upgraded client connection and the dyno's, until either
+/// side closes.
+async fn join_upgraded(client: hyper::upgrade::OnUpgrade, dyno: hyper::upgrade::OnUpgrade) {
+    let (Ok(client), Ok(dyno)) = tokio::join!(client, dyno) else {
+        return;
+    };
+    let (mut client, mut dyno) = (TokioIo::new(client), TokioIo::new(dyno));
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut dyno).await;
 }

@@ -1,131 +1,173 @@
 //! The local scheduler: each dyno (`web.1`) is a runc container whose root is an overlay of the
 //! image's layers (each unpacked once per digest) under a fresh upper dir, on the host network
-//! with its own `$PORT`, as the image's user, with config vars in its environment. A deploy is
-//! health-gated: the new web dynos must accept TCP on their port before the router switches to
-//! them and the old dynos stop (SIGTERM, then SIGKILL after a grace period). If they do not, the
-//! old release keeps serving and the deploy fails with the dyno's last log lines.
+//! with its own `$PORT`, as the image's user, with config vars in its environment.
+//!
+//! Every dyno has a supervising task: it runs the container, marks the dyno `up` once it is
+//! ready (a web dyno accepts TCP on `$PORT`, or answers the app's health check path), kills it if
+//! it is not ready within the boot timeout, and restarts it when it ends, with backoff. The router
+//! sends traffic only to web dynos that are `up`.
+//!
+//! A deploy is health-gated: the new web dynos must be up before the router switches to them and
+//! the old dynos stop (SIGTERM, then SIGKILL after a grace period). If they do not come up, the
+//! old release keeps serving and the deploy fails with the dyno's last log lines. Scaling starts
+//! or stops only the dynos of the types whose counts changed; a restart replaces web dynos one at
+//! a time, new before old. Operations on one app run one at a time.
+//!
+//! Dynos stop with the daemon and start again from the store when it starts; a daemon killed
+//! with SIGKILL leaves containers and mounts that the next start removes before it runs anything.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::mpsc;
+use futures_util::future::join_all;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
 
+use super::{Deployment, Scheduler};
 use crate::container::{Exit, Runtime, Spec};
 use crate::data_dir::DataDir;
 use crate::logs::Logs;
 use crate::oci::Layout;
 
-/// How long new web dynos have to accept connections.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
-/// Between SIGTERM and SIGKILL when a dyno stops.
-const STOP_GRACE: Duration = Duration::from_secs(10);
 const DYNO_MEMORY: u64 = 512 << 20;
 const DYNO_PIDS: i64 = 1024;
 /// Longest wait between restarts of a crashing dyno.
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
 /// A dyno up this long starts its restart backoff afresh.
 const BACKOFF_RESET: Duration = Duration::from_secs(600);
+/// How often readiness is probed while a dyno boots.
+const PROBE_INTERVAL: Duration = Duration::from_millis(20);
 
-/// What a deploy runs.
-pub struct Deployment {
-    pub app_id: String,
-    pub app: String,
-    pub release: u32,
-    /// The image's manifest digest in the local layout.
-    pub image: String,
-    pub process_types: BTreeMap<String, String>,
-    /// Process type → dyno count.
-    pub formation: BTreeMap<String, u32>,
-    pub config_vars: BTreeMap<String, String>,
+/// The operator's settings for dynos.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How long a web dyno has to become ready before it is killed and counts as crashed.
+    pub boot_timeout: Duration,
+    /// Between SIGTERM and SIGKILL when a dyno stops.
+    pub stop_grace: Duration,
 }
 
-impl Deployment {
-    /// Release `release` of the app with its formation; `None` if the release has no image (a
-    /// config change before the first build: nothing to run).
-    pub fn of(
-        app_id: &str,
-        app: &str,
-        release: &paas_share::models::Release,
-        formation: &[paas_share::models::Formation],
-    ) -> Option<Self> {
-        Some(Self {
-            app_id: app_id.to_owned(),
-            app: app.to_owned(),
-            release: release.version,
-            image: release.image.clone()?,
-            process_types: release.process_types.clone(),
-            formation: formation
-                .iter()
-                .map(|f| (f.process_type.clone(), f.quantity))
-                .collect(),
-            config_vars: release.config_vars.clone(),
-        })
-    }
-}
-
-/// Each app's healthy web dynos, by app name: what the router serves.
+/// Each app's web dynos, by app name: what the router serves.
 #[derive(Clone, Default)]
 pub struct Routes {
     table: Arc<Mutex<HashMap<String, Route>>>,
 }
 
-/// Where an app's traffic goes.
-#[derive(Clone, Debug)]
+/// Where an app's traffic goes: its web dynos, of which only those `up` get requests.
+#[derive(Clone)]
 pub struct Route {
     pub app_id: String,
-    pub ports: Vec<u16>,
+    backends: Vec<(u16, Arc<Supervision>)>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Route {
+    /// The port of the next `up` web dyno, in turn.
+    pub fn pick(&self) -> Option<u16> {
+        let up: Vec<u16> = self
+            .backends
+            .iter()
+            .filter(|(_, s)| s.state() == State::Up)
+            .map(|(port, _)| *port)
+            .collect();
+        if up.is_empty() {
+            return None;
+        }
+        Some(up[self.next.fetch_add(1, Ordering::Relaxed) % up.len()])
+    }
 }
 
 impl Routes {
     pub fn get(&self, app: &str) -> Option<Route> {
-        self.table
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(app)
-            .cloned()
+        self.lock().get(app).cloned()
     }
 
-    /// Follows an app's rename.
-    pub fn rename(&self, old: &str, new: &str) {
-        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(route) = table.remove(old) {
-            table.insert(new.to_owned(), route);
-        }
-    }
-
-    fn set(&self, app: &str, route: Option<Route>) {
-        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-        match route {
-            Some(route) => table.insert(app.to_owned(), route),
-            None => table.remove(app),
-        };
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// What the supervising task tells the rest about its dyno.
-#[derive(Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Starting,
+    Up,
+    Crashed,
+    Down,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Up => "up",
+            Self::Crashed => "crashed",
+            Self::Down => "down",
+        }
+    }
+}
+
+/// What a dyno's supervising task tells the rest about it.
 struct Supervision {
+    /// The state and when it began.
+    state: watch::Sender<(State, SystemTime)>,
     /// Set by `stop`: an exit now is the end, not a crash.
     stopping: AtomicBool,
-    /// The dyno's process has ended and waits to be restarted.
-    crashed: AtomicBool,
     restarts: AtomicU32,
 }
 
+impl Supervision {
+    fn state(&self) -> State {
+        self.state.borrow().0
+    }
+
+    /// Waits until the dyno is up, or has crashed (or restarted) on its way there.
+    async fn wait_up(&self) -> Result<(), State> {
+        let mut changes = self.state.subscribe();
+        let settled = changes
+            .wait_for(|(state, _)| {
+                *state != State::Starting || self.restarts.load(Ordering::SeqCst) > 0
+            })
+            .await
+            .map(|s| s.0)
+            .unwrap_or(State::Down);
+        match settled {
+            State::Up if self.restarts.load(Ordering::SeqCst) == 0 => Ok(()),
+            State::Up | State::Starting => Err(State::Crashed),
+            other => Err(other),
+        }
+    }
+}
+
 struct Dyno {
-    name: String,
+    process_type: String,
+    index: u32,
     supervision: Arc<Supervision>,
     container: String,
     port: u16,
     release: u32,
     command: String,
-    since: String,
     task: tokio::task::JoinHandle<()>,
     /// The overlay mount and its dirs, removed when the dyno is gone.
     dir: PathBuf,
+}
+
+impl Dyno {
+    fn name(&self) -> String {
+        format!("{}.{}", self.process_type, self.index)
+    }
+
+    fn is_web(&self) -> bool {
+        self.process_type == "web"
+    }
+}
+
+/// An app's dynos and the release they run.
+struct Running {
+    release: u32,
+    dynos: Vec<Dyno>,
 }
 
 pub struct LocalScheduler {
@@ -133,13 +175,16 @@ pub struct LocalScheduler {
     layout: Arc<Layout>,
     logs: Logs,
     runtime: Arc<Runtime>,
+    settings: Settings,
     pub routes: Routes,
-    dynos: tokio::sync::Mutex<HashMap<String, Vec<Dyno>>>,
+    apps: Mutex<HashMap<String, Running>>,
+    /// One operation at a time per app (deploy, scale, restart, destroy).
+    operations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     unpacking: Mutex<()>,
 }
 
 impl LocalScheduler {
-    pub fn new(data: DataDir, layout: Arc<Layout>, logs: Logs) -> Self {
+    pub fn new(data: DataDir, layout: Arc<Layout>, logs: Logs, settings: Settings) -> Self {
         let runtime = Arc::new(Runtime {
             state_dir: data.root().join("run/runc-dynos"),
         });
@@ -157,102 +202,228 @@ impl LocalScheduler {
             layout,
             logs,
             runtime,
+            settings,
             routes: Routes::default(),
-            dynos: tokio::sync::Mutex::new(HashMap::new()),
+            apps: Mutex::new(HashMap::new()),
+            operations: Mutex::new(HashMap::new()),
             unpacking: Mutex::new(()),
         }
     }
 
-    /// Starts the release's dynos, waits for the web ones, switches the router, stops the old
-    /// dynos. On failure the old dynos keep running and the error says why.
-    pub async fn deploy(&self, deployment: &Deployment) -> anyhow::Result<()> {
+    fn apps(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
+        self.apps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn operation(&self, app_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = Arc::clone(
+            self.operations
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(app_id.to_owned())
+                .or_default(),
+        );
+        lock.lock_owned().await
+    }
+
+    /// Points the app's route at its current web dynos.
+    fn publish(&self, app: &str, app_id: &str) {
+        let backends: Vec<(u16, Arc<Supervision>)> = self
+            .apps()
+            .get(app_id)
+            .into_iter()
+            .flat_map(|r| &r.dynos)
+            .filter(|d| d.is_web())
+            .map(|d| (d.port, Arc::clone(&d.supervision)))
+            .collect();
+        self.routes.lock().insert(
+            app.to_owned(),
+            Route {
+                app_id: app_id.to_owned(),
+                backends,
+                next: Arc::default(),
+            },
+        );
+    }
+
+    fn running_release(&self, app_id: &str) -> Option<u32> {
+        self.apps().get(app_id).map(|r| r.release)
+    }
+
+    async fn deploy_locked(&self, deployment: &Deployment) -> anyhow::Result<()> {
         let layers = self.layer_dirs(&deployment.image).await?;
         let mut started = Vec::new();
         for (process_type, count) in &deployment.formation {
-            let Some(command) = deployment.process_types.get(process_type) else {
+            if !deployment.process_types.contains_key(process_type) {
                 continue;
-            };
+            }
             for index in 1..=*count {
-                started.push(self.start(deployment, &layers, process_type, index, command)?);
+                match self.start(deployment, &layers, process_type, index) {
+                    Ok(dyno) => started.push(dyno),
+                    Err(e) => {
+                        self.stop_all(&deployment.app_id, started).await;
+                        return Err(e);
+                    }
+                }
             }
         }
-        let web: Vec<&Dyno> = started
-            .iter()
-            .filter(|d| d.name.starts_with("web."))
+        let web: Vec<&Dyno> = started.iter().filter(|d| d.is_web()).collect();
+        let waits = web.iter().map(|d| d.supervision.wait_up());
+        let failed: Vec<String> = join_all(waits)
+            .await
+            .into_iter()
+            .zip(&web)
+            .filter(|(result, _)| result.is_err())
+            .map(|(_, d)| d.name())
             .collect();
-        if let Err(e) = wait_healthy(&web).await {
-            let names: Vec<String> = web.iter().map(|d| d.name.clone()).collect();
-            for dyno in started {
-                self.stop(&deployment.app_id, dyno).await;
-            }
-            let last = self.last_lines(&deployment.app_id, &names);
-            anyhow::bail!("{e}{last}");
+        if !failed.is_empty() {
+            self.stop_all(&deployment.app_id, started).await;
+            let last = self.last_lines(&deployment.app_id, &failed);
+            anyhow::bail!(
+                "{} did not come up: {}{last}",
+                failed.join(", "),
+                self.boot_requirement(deployment)
+            );
         }
-        let route = Route {
-            app_id: deployment.app_id.clone(),
-            ports: web.iter().map(|d| d.port).collect(),
-        };
-        self.routes.set(&deployment.app, Some(route));
+        let old = self
+            .apps()
+            .insert(
+                deployment.app_id.clone(),
+                Running {
+                    release: deployment.release,
+                    dynos: started,
+                },
+            )
+            .map(|r| r.dynos)
+            .unwrap_or_default();
+        self.publish(&deployment.app, &deployment.app_id);
         self.logs.emit(
             &deployment.app_id,
             "paas",
             "scheduler",
             &format!("Release v{} is up", deployment.release),
         );
-        let old = self
-            .dynos
-            .lock()
-            .await
-            .insert(deployment.app_id.clone(), started)
-            .unwrap_or_default();
-        for dyno in old {
-            self.stop(&deployment.app_id, dyno).await;
-        }
+        self.stop_all(&deployment.app_id, old).await;
         Ok(())
     }
 
-    /// The app's dynos, as `paas ps` shows them.
-    pub async fn status(&self, app_id: &str) -> Vec<paas_share::models::Dyno> {
-        let dynos = self.dynos.lock().await;
-        dynos
-            .get(app_id)
-            .into_iter()
-            .flatten()
-            .map(|d| paas_share::models::Dyno {
-                process_type: d.name.split('.').next().unwrap_or_default().to_owned(),
-                name: d.name.clone(),
-                state: if d.supervision.crashed.load(Ordering::SeqCst) {
-                    "crashed"
+    /// What a web dyno must do to count as up, for error messages.
+    fn boot_requirement(&self, deployment: &Deployment) -> String {
+        let within = self.settings.boot_timeout.as_secs();
+        match deployment.health_check_path() {
+            Some(path) => format!(
+                "a web dyno must answer GET {path} with 2xx or 3xx on $PORT within {within}s"
+            ),
+            None => format!("a web dyno must accept connections on $PORT within {within}s"),
+        }
+    }
+
+    async fn scale_locked(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let layers = self.layer_dirs(&deployment.image).await?;
+        let mut stopping = Vec::new();
+        let mut started = Vec::new();
+        let mut failure = None;
+        'types: {
+            let mut apps = self.apps();
+            let running = apps
+                .get_mut(&deployment.app_id)
+                .expect("checked by the caller");
+            let mut types: Vec<String> = running
+                .dynos
+                .iter()
+                .map(|d| d.process_type.clone())
+                .collect();
+            types.extend(deployment.formation.keys().cloned());
+            types.sort();
+            types.dedup();
+            for process_type in types {
+                let wanted = if deployment.process_types.contains_key(&process_type) {
+                    deployment.formation.get(&process_type).copied().unwrap_or(0)
                 } else {
-                    "up"
+                    0
+                };
+                let mut indexes: Vec<u32> = running
+                    .dynos
+                    .iter()
+                    .filter(|d| d.process_type == process_type)
+                    .map(|d| d.index)
+                    .collect();
+                indexes.sort_unstable();
+                // Highest numbers go first; new dynos take the lowest free numbers.
+                for index in indexes.iter().skip(wanted as usize) {
+                    let at = running
+                        .dynos
+                        .iter()
+                        .position(|d| d.process_type == process_type && d.index == *index)
+                        .expect("listed above");
+                    stopping.push(running.dynos.remove(at));
                 }
-                .to_owned(),
-                restarts: d.supervision.restarts.load(Ordering::SeqCst),
-                release: d.release,
-                command: d.command.clone(),
-                port: d.port,
-                since: d.since.clone(),
-            })
-            .collect()
-    }
-
-    /// Stops every dyno of the app (it is being destroyed).
-    pub async fn destroy(&self, app_id: &str, app: &str) {
-        self.routes.set(app, None);
-        let dynos = self.dynos.lock().await.remove(app_id).unwrap_or_default();
-        for dyno in dynos {
-            self.stop(app_id, dyno).await;
-        }
-    }
-
-    /// Stops everything (the daemon is stopping).
-    pub async fn shutdown(&self) {
-        let all: Vec<(String, Vec<Dyno>)> = self.dynos.lock().await.drain().collect();
-        for (app_id, dynos) in all {
-            for dyno in dynos {
-                self.stop(&app_id, dyno).await;
+                let missing = (wanted as usize).saturating_sub(indexes.len());
+                let free = (1..).filter(|i| !indexes.contains(i)).take(missing);
+                for index in free {
+                    match self.start(deployment, &layers, &process_type, index) {
+                        Ok(dyno) => started.push(dyno),
+                        Err(e) => {
+                            running.dynos.append(&mut started);
+                            failure = Some(e);
+                            break 'types;
+                        }
+                    }
+                }
             }
+            running.dynos.append(&mut started);
+            running
+                .dynos
+                .sort_by(|a, b| (&a.process_type, a.index).cmp(&(&b.process_type, b.index)));
         }
+        self.publish(&deployment.app, &deployment.app_id);
+        self.stop_all(&deployment.app_id, stopping).await;
+        failure.map_or(Ok(()), Err)
+    }
+
+    async fn restart_locked(
+        &self,
+        deployment: &Deployment,
+        target: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let chosen: Vec<(String, u32)> = self
+            .apps()
+            .get(&deployment.app_id)
+            .into_iter()
+            .flat_map(|r| &r.dynos)
+            .filter(|d| target.is_none_or(|t| t == d.process_type || t == d.name()))
+            .map(|d| (d.process_type.clone(), d.index))
+            .collect();
+        if chosen.is_empty() {
+            anyhow::bail!("no running dyno matches {}", target.unwrap_or("the app"));
+        }
+        let layers = self.layer_dirs(&deployment.image).await?;
+        for (process_type, index) in chosen {
+            let fresh = self.start(deployment, &layers, &process_type, index)?;
+            let name = fresh.name();
+            if fresh.is_web() && fresh.supervision.wait_up().await.is_err() {
+                self.stop_all(&deployment.app_id, vec![fresh]).await;
+                let last = self.last_lines(&deployment.app_id, std::slice::from_ref(&name));
+                anyhow::bail!(
+                    "the new {name} did not come up ({}); the old one keeps running{last}",
+                    self.boot_requirement(deployment)
+                );
+            }
+            let old = {
+                let mut apps = self.apps();
+                let running = apps
+                    .get_mut(&deployment.app_id)
+                    .expect("checked by the caller");
+                let at = running
+                    .dynos
+                    .iter()
+                    .position(|d| d.process_type == process_type && d.index == index)
+                    .expect("operations on an app run one at a time");
+                std::mem::replace(&mut running.dynos[at], fresh)
+            };
+            self.publish(&deployment.app, &deployment.app_id);
+            self.stop_all(&deployment.app_id, vec![old]).await;
+        }
+        Ok(())
     }
 
     async fn layer_dirs(&self, manifest_digest: &str) -> anyhow::Result<Vec<PathBuf>> {
@@ -281,8 +452,12 @@ impl LocalScheduler {
         layers: &[PathBuf],
         process_type: &str,
         index: u32,
-        command: &str,
     ) -> anyhow::Result<Dyno> {
+        let command = deployment
+            .process_types
+            .get(process_type)
+            .ok_or_else(|| anyhow::anyhow!("release v{} has no {process_type} process type", deployment.release))?
+            .clone();
         let name = format!("{process_type}.{index}");
         let container = format!(
             "dyno-{}-{}-v{}-{name}",
@@ -314,7 +489,10 @@ impl LocalScheduler {
             nix::mount::MsFlags::empty(),
             Some(options.as_str()),
         )
-        .map_err(|e| anyhow::anyhow!("mounting the dyno's filesystem: {e}"))?;
+        .map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            anyhow::anyhow!("mounting the dyno's filesystem: {e}")
+        })?;
         let port = free_port()?;
         let mut env = vec![
             "PATH=/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -357,15 +535,8 @@ impl LocalScheduler {
             pids_limit: DYNO_PIDS,
             hostname: "dyno",
         };
-        let (runtime, logs, app_id, dyno_name, bundle) = (
-            Arc::clone(&self.runtime),
-            self.logs.clone(),
-            deployment.app_id.clone(),
-            name.clone(),
-            dir.join("bundle"),
-        );
         self.logs.emit(
-            &app_id,
+            &deployment.app_id,
             "paas",
             "scheduler",
             &format!(
@@ -373,92 +544,68 @@ impl LocalScheduler {
                 deployment.release
             ),
         );
-        let supervision = Arc::new(Supervision::default());
-        let watch = Arc::clone(&supervision);
-        let task = tokio::spawn(async move {
-            let (tx, mut rx) = mpsc::channel::<String>(1024);
-            let logs_for_lines = logs.clone();
-            let (app_for_lines, dyno_for_lines) = (app_id.clone(), dyno_name.clone());
-            tokio::spawn(async move {
-                while let Some(line) = rx.recv().await {
-                    logs_for_lines.emit(&app_for_lines, "app", &dyno_for_lines, &line);
-                }
-            });
-            let mut delay: Option<Duration> = None;
-            loop {
-                let started = Instant::now();
-                watch.crashed.store(false, Ordering::SeqCst);
-                // Dynos run until stopped; a year stands for "no limit".
-                let outcome = runtime
-                    .run(
-                        &spec,
-                        &bundle,
-                        Duration::from_secs(365 * 86_400),
-                        tx.clone(),
-                    )
-                    .await;
-                if watch.stopping.load(Ordering::SeqCst) {
-                    return;
-                }
-                watch.crashed.store(true, Ordering::SeqCst);
-                let how = match outcome {
-                    Ok(o) if o.oom_killed => "ran out of memory".to_owned(),
-                    Ok(o) => match o.exit {
-                        Exit::Code(code) => format!("exited with status {code}"),
-                        Exit::Signal(signal) => format!("was killed by signal {signal}"),
-                        Exit::TimedOut => "timed out".to_owned(),
-                    },
-                    Err(e) => format!("could not start: {e}"),
-                };
-                // Immediately once, then 1 s doubling to a cap; a dyno that stayed up long
-                // enough starts the count again.
-                if started.elapsed() >= BACKOFF_RESET {
-                    delay = None;
-                }
-                let wait = delay.unwrap_or(Duration::ZERO);
-                delay = Some(delay.map_or(Duration::from_secs(1), |d| (d * 2).min(BACKOFF_CAP)));
-                logs.emit(
-                    &app_id,
-                    "paas",
-                    "scheduler",
-                    &format!("{dyno_name} {how}; restarting in {}s", wait.as_secs()),
-                );
-                tokio::time::sleep(wait).await;
-                watch.restarts.fetch_add(1, Ordering::SeqCst);
-            }
+        let supervision = Arc::new(Supervision {
+            state: watch::channel((State::Starting, SystemTime::now())).0,
+            stopping: AtomicBool::new(false),
+            restarts: AtomicU32::new(0),
         });
-        Ok(Dyno {
+        let readiness = match (process_type, deployment.health_check_path()) {
+            ("web", Some(path)) => Readiness::Http(path.to_owned()),
+            ("web", None) => Readiness::Tcp,
+            _ => Readiness::Immediate,
+        };
+        let supervisor = Supervisor {
+            runtime: Arc::clone(&self.runtime),
+            logs: self.logs.clone(),
+            app_id: deployment.app_id.clone(),
             name,
+            spec,
+            bundle: dir.join("bundle"),
+            port,
+            readiness,
+            boot_timeout: self.settings.boot_timeout,
+            supervision: Arc::clone(&supervision),
+        };
+        Ok(Dyno {
+            process_type: process_type.to_owned(),
+            index,
             container,
             port,
             release: deployment.release,
-            command: command.to_owned(),
-            since: crate::logs::rfc3339_micros(std::time::SystemTime::now()),
+            command,
             supervision,
-            task,
+            task: tokio::spawn(supervisor.run()),
             dir,
         })
     }
 
+    async fn stop_all(&self, app_id: &str, dynos: Vec<Dyno>) {
+        join_all(dynos.into_iter().map(|d| self.stop(app_id, d))).await;
+    }
+
     async fn stop(&self, app_id: &str, dyno: Dyno) {
         dyno.supervision.stopping.store(true, Ordering::SeqCst);
-        self.runtime.signal(&dyno.container, "TERM");
+        let (runtime, container) = (Arc::clone(&self.runtime), dyno.container.clone());
+        let _ = tokio::task::spawn_blocking(move || runtime.signal(&container, "TERM")).await;
         let mut task = dyno.task;
-        let grace = if dyno.supervision.crashed.load(Ordering::SeqCst) {
+        let grace = if dyno.supervision.state() == State::Crashed {
             Duration::ZERO
         } else {
-            STOP_GRACE
+            self.settings.stop_grace
         };
         if tokio::time::timeout(grace, &mut task).await.is_err() {
             // Aborting drops the run, which kills and deletes the container.
             task.abort();
             let _ = task.await;
         }
+        dyno.supervision
+            .state
+            .send_replace((State::Down, SystemTime::now()));
         self.logs.emit(
             app_id,
             "paas",
             "scheduler",
-            &format!("Stopped {}", dyno.name),
+            &format!("Stopped {}.{}", dyno.process_type, dyno.index),
         );
         let dir = dyno.dir;
         let _ = tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await;
@@ -480,38 +627,236 @@ impl LocalScheduler {
     }
 }
 
-/// Waits until every dyno accepts TCP on its port, or one of them ends, or time runs out.
-async fn wait_healthy(dynos: &[&Dyno]) -> anyhow::Result<()> {
-    let deadline = Instant::now() + BOOT_TIMEOUT;
-    for dyno in dynos {
-        loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", dyno.port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            if dyno.supervision.crashed.load(Ordering::SeqCst)
-                || dyno.supervision.restarts.load(Ordering::SeqCst) > 0
-            {
-                anyhow::bail!(
-                    "{} stopped before accepting connections on $PORT ({})",
-                    dyno.name,
-                    dyno.port
-                );
-            }
-            if Instant::now() > deadline {
-                anyhow::bail!(
-                    "{} did not accept connections on $PORT ({}) within {}s",
-                    dyno.name,
-                    dyno.port,
-                    BOOT_TIMEOUT.as_secs()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+#[async_trait::async_trait]
+impl Scheduler for LocalScheduler {
+    async fn deploy(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let _one_at_a_time = self.operation(&deployment.app_id).await;
+        self.deploy_locked(deployment).await
+    }
+
+    async fn scale(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let _one_at_a_time = self.operation(&deployment.app_id).await;
+        if self.running_release(&deployment.app_id) == Some(deployment.release) {
+            self.scale_locked(deployment).await
+        } else {
+            self.deploy_locked(deployment).await
         }
     }
-    Ok(())
+
+    async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()> {
+        let _one_at_a_time = self.operation(&deployment.app_id).await;
+        if self.running_release(&deployment.app_id) == Some(deployment.release) {
+            self.restart_locked(deployment, target).await
+        } else {
+            self.deploy_locked(deployment).await
+        }
+    }
+
+    async fn status(&self, app_id: &str) -> Vec<paas_share::models::Dyno> {
+        self.apps()
+            .get(app_id)
+            .into_iter()
+            .flat_map(|r| &r.dynos)
+            .map(|d| {
+                let (state, since) = *d.supervision.state.borrow();
+                paas_share::models::Dyno {
+                    process_type: d.process_type.clone(),
+                    name: d.name(),
+                    state: state.as_str().to_owned(),
+                    restarts: d.supervision.restarts.load(Ordering::SeqCst),
+                    release: d.release,
+                    command: d.command.clone(),
+                    port: d.port,
+                    since: crate::logs::rfc3339_micros(since),
+                }
+            })
+            .collect()
+    }
+
+    async fn rename(&self, old: &str, new: &str) {
+        let mut table = self.routes.lock();
+        if let Some(route) = table.remove(old) {
+            table.insert(new.to_owned(), route);
+        }
+    }
+
+    async fn destroy(&self, app_id: &str, app: &str) {
+        let _one_at_a_time = self.operation(app_id).await;
+        self.routes.lock().remove(app);
+        let dynos = self.apps().remove(app_id).map(|r| r.dynos);
+        self.stop_all(app_id, dynos.unwrap_or_default()).await;
+    }
+
+    async fn shutdown(&self) {
+        let all: Vec<(String, Running)> = self.apps().drain().collect();
+        join_all(
+            all.into_iter()
+                .map(|(app_id, running)| async move { self.stop_all(&app_id, running.dynos).await }),
+        )
+        .await;
+    }
+}
+
+/// When a dyno counts as up.
+enum Readiness {
+    /// As soon as it runs (not a web dyno).
+    Immediate,
+    /// When it accepts TCP on `$PORT`.
+    Tcp,
+    /// When `GET <path>` on `$PORT` answers 2xx or 3xx.
+    Http(String),
+}
+
+impl Readiness {
+    async fn probe(&self, port: u16) -> bool {
+        let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
+        match self {
+            Self::Immediate => true,
+            Self::Tcp => connect.await.is_ok(),
+            Self::Http(path) => {
+                let Ok(mut stream) = connect.await else {
+                    return false;
+                };
+                let request = format!(
+                    "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: paas-health-check\r\n\r\n"
+                );
+                let mut head = [0u8; 12];
+                let answered = async {
+                    stream.write_all(request.as_bytes()).await?;
+                    stream.read_exact(&mut head).await
+                };
+                match tokio::time::timeout(Duration::from_secs(5), answered).await {
+                    // `HTTP/1.x 2xx` or `3xx`.
+                    Ok(Ok(_)) => head.starts_with(b"HTTP/1.") && matches!(head[9], b'2' | b'3'),
+                    _ => false,
+                }
+            }
+        }
+    }
+
+    /// Probes until ready (true) or `timeout` passes (false).
+    async fn wait(&self, port: u16, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.probe(port).await {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+    }
+}
+
+/// The task that runs one dyno: starts its container, marks it up when ready, restarts it with
+/// backoff when it ends, until it is stopped.
+struct Supervisor {
+    runtime: Arc<Runtime>,
+    logs: Logs,
+    app_id: String,
+    name: String,
+    spec: Spec,
+    bundle: PathBuf,
+    port: u16,
+    readiness: Readiness,
+    boot_timeout: Duration,
+    supervision: Arc<Supervision>,
+}
+
+impl Supervisor {
+    fn set_state(&self, state: State) {
+        let old = self
+            .supervision
+            .state
+            .send_replace((state, SystemTime::now()))
+            .0;
+        if old != state {
+            self.log(&format!(
+                "{}: state changed from {} to {}",
+                self.name,
+                old.as_str(),
+                state.as_str()
+            ));
+        }
+    }
+
+    fn log(&self, message: &str) {
+        self.logs.emit(&self.app_id, "paas", "scheduler", message);
+    }
+
+    async fn run(self) {
+        let (tx, mut rx) = mpsc::channel::<String>(1024);
+        let (logs, app_id, dyno) = (self.logs.clone(), self.app_id.clone(), self.name.clone());
+        tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                logs.emit(&app_id, "app", &dyno, &line);
+            }
+        });
+        let mut delay: Option<Duration> = None;
+        loop {
+            let started = Instant::now();
+            self.set_state(State::Starting);
+            // Dynos run until stopped; a year stands for "no limit".
+            let run = self.runtime.run(
+                &self.spec,
+                &self.bundle,
+                Duration::from_secs(365 * 86_400),
+                tx.clone(),
+            );
+            tokio::pin!(run);
+            let mut booted = true;
+            let outcome = tokio::select! {
+                outcome = &mut run => outcome,
+                ready = self.readiness.wait(self.port, self.boot_timeout) => {
+                    if ready {
+                        self.set_state(State::Up);
+                    } else {
+                        booted = false;
+                        let runtime = Arc::clone(&self.runtime);
+                        let id = self.spec.id.clone();
+                        let _ = tokio::task::spawn_blocking(move || runtime.signal(&id, "KILL")).await;
+                    }
+                    run.await
+                }
+            };
+            if self.supervision.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            self.set_state(State::Crashed);
+            let how = match outcome {
+                _ if !booted => format!(
+                    "was not ready on $PORT ({}) within {}s and was stopped",
+                    self.port,
+                    self.boot_timeout.as_secs()
+                ),
+                Ok(o) if o.oom_killed => "ran out of memory".to_owned(),
+                Ok(o) => match o.exit {
+                    Exit::Code(code) => format!("exited with status {code}"),
+                    Exit::Signal(signal) => format!("was killed by signal {signal}"),
+                    Exit::TimedOut => "timed out".to_owned(),
+                },
+                Err(e) => format!("could not start: {e}"),
+            };
+            // Immediately once, then 1 s doubling to a cap; a dyno that stayed up long enough
+            // starts the count again.
+            if started.elapsed() >= BACKOFF_RESET {
+                delay = None;
+            }
+            let wait = delay.unwrap_or(Duration::ZERO);
+            delay = Some(delay.map_or(Duration::from_secs(1), |d| (d * 2).min(BACKOFF_CAP)));
+            self.log(&format!(
+                "{} {how}; restarting in {}s",
+                self.name,
+                wait.as_secs()
+            ));
+            tokio::time::sleep(wait).await;
+            if self.supervision.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            self.supervision.restarts.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 fn free_port() -> std::io::Result<u16> {

@@ -1,5 +1,94 @@
-//! Where releases run (DESIGN §3.8). For now the local scheduler: runc dynos on this host, with
-//! the routing table the router reads. (The `Scheduler` trait arrives with the second
-//! implementation, Kubernetes, so that its shape follows two real uses.)
+//! Where releases run (DESIGN §1, §3.8, §3.9): the `Scheduler` operations the API, the builder
+//! and the daemon use, whatever runs the dynos. `local` runs them as runc containers on this host.
+//!
+//! Rollback is not an operation here: the controller records the new release and deploys it like
+//! any other. Logs are not one either: every scheduler writes its dynos' lines into `logs::Logs`,
+//! which is the one place they are read from.
+
+use std::collections::BTreeMap;
 
 pub mod local;
+
+/// The config var naming an HTTP path that must answer 2xx or 3xx before a web dyno counts as up
+/// (without it, accepting TCP on `$PORT` is enough).
+pub const HEALTH_CHECK_PATH_VAR: &str = "PAAS_HEALTH_CHECK_PATH";
+
+#[async_trait::async_trait]
+pub trait Scheduler: Send + Sync {
+    /// Runs the release with its formation, health-gated: the new web dynos must be up before
+    /// traffic moves to them and the old dynos stop. On failure the old release keeps running and
+    /// the error says why (with the dyno's last log lines).
+    async fn deploy(&self, deployment: &Deployment) -> anyhow::Result<()>;
+
+    /// Brings the running release's dyno counts to the deployment's formation, starting or
+    /// stopping dynos of the types whose counts changed and no others. Returns once the new dynos
+    /// are started: `status` shows when they are up. A deployment of another release than the one
+    /// running is deployed instead.
+    async fn scale(&self, deployment: &Deployment) -> anyhow::Result<()>;
+
+    /// Replaces running dynos with fresh ones: all of them, one process type (`web`) or one dyno
+    /// (`web.1`). Web dynos go one at a time, each new one up before its old one stops.
+    async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()>;
+
+    /// The app's dynos, as `paas ps` shows them.
+    async fn status(&self, app_id: &str) -> Vec<paas_share::models::Dyno>;
+
+    /// Follows an app's rename (its address changes with its name).
+    async fn rename(&self, old: &str, new: &str);
+
+    /// Stops every dyno of the app and removes its routes (the app is being destroyed).
+    async fn destroy(&self, app_id: &str, app: &str);
+
+    /// Stops everything this daemon runs (the daemon is stopping).
+    async fn shutdown(&self);
+}
+
+/// What a deploy runs.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub app_id: String,
+    pub app: String,
+    pub release: u32,
+    /// The image's manifest digest in the local layout.
+    pub image: String,
+    pub process_types: BTreeMap<String, String>,
+    /// Process type → dyno count.
+    pub formation: BTreeMap<String, u32>,
+    pub config_vars: BTreeMap<String, String>,
+}
+
+impl Deployment {
+    /// Release `release` of the app with its formation; `None` if the release has no image (a
+    /// config change before the first build: nothing to run).
+    pub fn of(
+        app_id: &str,
+        app: &str,
+        release: &paas_share::models::Release,
+        formation: &[paas_share::models::Formation],
+    ) -> Option<Self> {
+        Some(Self {
+            app_id: app_id.to_owned(),
+            app: app.to_owned(),
+            release: release.version,
+            image: release.image.clone()?,
+            process_types: release.process_types.clone(),
+            formation: formation
+                .iter()
+                .map(|f| (f.process_type.clone(), f.quantity))
+                .collect(),
+            config_vars: release.config_vars.clone(),
+        })
+    }
+
+    /// The path web dynos must answer on before they count as up, if the app set one.
+    pub fn health_check_path(&self) -> Option<&str> {
+        self.config_vars
+            .get(HEALTH_CHECK_PATH_VAR)
+            .map(String::as_str)
+    }
+}
+
+/// Whether `path` can be a health check path: absolute, printable ASCII, no spaces.
+pub fn valid_health_check_path(path: &str) -> bool {
+    path.starts_with('/') && path.len() <= 1024 && path.bytes().all(|b| b.is_ascii_graphic())
+}

@@ -94,6 +94,16 @@ pub struct Db {
     conn: Connection,
 }
 
+/// A release row's columns, for `Db::release_row`; `WHERE` narrows it to one app (`?1`).
+macro_rules! release_query {
+    () => {
+        "SELECT r.version, r.description, r.status, r.build_id, r.image,
+            r.process_types, r.config_vars, u.name, r.created_at,
+            r.version = (SELECT MAX(version) FROM releases m WHERE m.app_id = r.app_id)
+        FROM releases r JOIN users u ON u.id = r.user_id WHERE r.app_id = ?1"
+    };
+}
+
 impl Db {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
@@ -448,13 +458,7 @@ impl Db {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM config_vars WHERE app_id = ?1", [app_id])?;
-        for (key, value) in &from.config_vars {
-            tx.execute(
-                "INSERT INTO config_vars (app_id, key, value) VALUES (?1, ?2, ?3)",
-                params![app_id, key, value],
-            )?;
-        }
+        replace_config(&tx, app_id, &from.config_vars)?;
         let release = NewRelease {
             build_id: from.build_id.clone(),
             image: from.image.clone(),
@@ -484,10 +488,12 @@ impl Db {
             .ok_or_else(|| rusqlite::Error::QueryReturnedNoRows.into())
     }
 
-    const RELEASE_QUERY: &str = "SELECT r.version, r.description, r.status, r.build_id, r.image,
-            r.process_types, r.config_vars, u.name, r.created_at,
-            r.version = (SELECT MAX(version) FROM releases m WHERE m.app_id = r.app_id)
-        FROM releases r JOIN users u ON u.id = r.user_id WHERE r.app_id = ?1";
+    const RELEASE_QUERY: &str = release_query!();
+    /// The release that should be running: the newest that succeeded and has an image.
+    const RUNNING_RELEASE_QUERY: &str = concat!(
+        release_query!(),
+        " AND r.status = 'succeeded' AND r.image IS NOT NULL ORDER BY r.version DESC LIMIT 1"
+    );
 
     fn release_row(r: &Row<'_>) -> rusqlite::Result<Release> {
         Ok(Release {
@@ -523,7 +529,7 @@ impl Db {
     }
 
     /// What should run: each app's newest succeeded release that has an image, with its formation.
-    pub fn deployments(&self) -> Result<Vec<crate::scheduler::local::Deployment>> {
+    pub fn deployments(&self) -> Result<Vec<crate::scheduler::Deployment>> {
         let mut stmt = self
             .conn
             .prepare("SELECT id, name FROM apps ORDER BY name")?;
@@ -536,7 +542,7 @@ impl Db {
                 continue;
             };
             let formation = self.formation(&app_id)?;
-            deployments.extend(crate::scheduler::local::Deployment::of(
+            deployments.extend(crate::scheduler::Deployment::of(
                 &app_id, &app, &release, &formation,
             ));
         }
@@ -545,24 +551,28 @@ impl Db {
 
     /// The release that should be running: the newest that succeeded and has an image.
     pub fn running_release(&self, app_id: &str) -> Result<Option<Release>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{} AND r.status = 'succeeded' AND r.image IS NOT NULL ORDER BY r.version DESC LIMIT 1",
-            Self::RELEASE_QUERY
-        ))?;
+        let mut stmt = self.conn.prepare_cached(Self::RUNNING_RELEASE_QUERY)?;
         Ok(stmt.query_row([app_id], Self::release_row).optional()?)
     }
 
-    /// Marks how a release's rollout ended (the only change a release row allows).
-    pub fn set_release_status(
-        &mut self,
-        app_id: &str,
-        version: u32,
-        status: ReleaseStatus,
-    ) -> Result<()> {
-        self.conn.execute(
-            "UPDATE releases SET status = ?3 WHERE app_id = ?1 AND version = ?2",
-            params![app_id, version, status.as_str()],
+    /// Marks release `version` failed and makes the config of the release still running the
+    /// app's current config again: after a failed deploy, what `paas config` shows is what runs.
+    pub fn fail_release(&mut self, app_id: &str, version: u32) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE releases SET status = 'failed' WHERE app_id = ?1 AND version = ?2",
+            params![app_id, version],
         )?;
+        let running = tx
+            .prepare(Self::RUNNING_RELEASE_QUERY)?
+            .query_row([app_id], Self::release_row)
+            .optional()?;
+        if let Some(running) = running {
+            replace_config(&tx, app_id, &running.config_vars)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -741,6 +751,22 @@ impl Db {
 /// Inserts release v(N+1) of the app with its current config and keeps the formation in step
 /// with the release's process types: new types start at 0 (`web` at 1), counts of kept types stay,
 /// types the release lacks are dropped (DESIGN §3.4).
+/// Makes `vars` the app's whole config.
+fn replace_config(
+    tx: &rusqlite::Transaction<'_>,
+    app_id: &str,
+    vars: &BTreeMap<String, String>,
+) -> Result<()> {
+    tx.execute("DELETE FROM config_vars WHERE app_id = ?1", [app_id])?;
+    for (key, value) in vars {
+        tx.execute(
+            "INSERT INTO config_vars (app_id, key, value) VALUES (?1, ?2, ?3)",
+            params![app_id, key, value],
+        )?;
+    }
+    Ok(())
+}
+
 fn insert_release(
     tx: &rusqlite::Transaction<'_>,
     app_id: &str,

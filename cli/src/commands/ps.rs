@@ -4,7 +4,7 @@ use paas_share::models::Dyno;
 
 use crate::context::Ctx;
 
-/// List the app's dynos: name, state, release, restarts, since, command
+/// List the app's dynos: type, name, state and since when, release, restarts, command
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
@@ -21,10 +21,12 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .iter()
         .map(|d| {
             vec![
+                d.process_type.clone(),
                 d.name.clone(),
                 d.state.clone(),
+                since(&d.since),
                 format!("v{}", d.release),
-                d.since.clone(),
+                d.restarts.to_string(),
                 d.command.clone(),
             ]
         })
@@ -32,8 +34,19 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
     ctx.printer.print(&dynos, |p, out| {
         p.table(
             out,
-            &["DYNO", "STATE", "RELEASE", "SINCE", "COMMAND"],
+            &[
+                "TYPE", "DYNO", "STATE", "SINCE", "RELEASE", "RESTARTS", "COMMAND",
+            ],
             &rows,
         )
     })
+}
+
+/// `2026-11-26T14:35:10.123456Z` → `2026-11-26 14:35:10Z`: to the second, which is what a reader
+/// compares.
+fn since(rfc3339: &str) -> String {
+    match rfc3339.split_once('.') {
+        Some((seconds, _)) => format!("{}Z", seconds.replace('T', " ")),
+        None => rfc3339.to_owned(),
+    }
 }

@@ -2,19 +2,29 @@
 
 use std::collections::BTreeMap;
 
-use paas_share::models::{Formation, MAX_QUANTITY};
+use std::time::{Duration, Instant};
+
+use paas_share::models::{Dyno, Formation};
 
 use crate::context::Ctx;
 use crate::error::CliError;
 
 /// Show or change how many dynos of each process type run
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  paas scale\n  paas scale web=2 worker=1\n  paas scale web+1")]
+#[command(after_help = "Only the named types change; the command waits until their new dynos are \
+up (a web dyno is up once it accepts connections on $PORT).\n\n\
+Examples:\n  paas scale\n  paas scale web=2 worker=1\n  paas scale web+1\n  paas scale web=0 --no-wait")]
 pub struct Args {
     /// TYPE=N, TYPE+N or TYPE-N
     #[arg(value_name = "TYPE=N", value_parser = parse_change)]
     changes: Vec<Change>,
+    /// Return once the change is recorded and the dynos are started, without waiting for them to be up
+    #[arg(long)]
+    no_wait: bool,
 }
+
+/// Longest `scale` waits for new dynos (the server gives each its boot timeout, then restarts it).
+const WAIT_LIMIT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone)]
 struct Change {
@@ -37,9 +47,6 @@ fn parse_change(arg: &str) -> Result<Change, String> {
     })?;
     if process_type.is_empty() {
         return Err(format!("no process type in {arg:?}"));
-    }
-    if op == '=' && amount > MAX_QUANTITY {
-        return Err(format!("at most {MAX_QUANTITY} dynos per process type"));
     }
     Ok(Change {
         process_type: process_type.to_owned(),
@@ -74,6 +81,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             patch.insert(change.process_type.clone(), quantity);
         }
         let formation: Vec<Formation> = client.patch(&format!("/apps/{app}/formation"), &patch)?;
+        if !args.no_wait {
+            wait_up(ctx, &client, app.as_str(), &patch)?;
+        }
         ctx.printer.done("Scaled", format_args!("{app}"));
         formation
     };
@@ -84,4 +94,58 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .collect();
         writeln!(out, "{}", line.join(" "))
     })
+}
+
+/// Polls the app's dynos until every changed type runs exactly its new count, all up; fails if
+/// one of them crashes on the way.
+fn wait_up(
+    ctx: &Ctx,
+    client: &crate::api_client::ApiClient,
+    app: &str,
+    patch: &BTreeMap<String, u32>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let dynos: Vec<Dyno> = client.get(&format!("/apps/{app}/dynos"))?;
+        let mut report = Vec::new();
+        let mut settled = true;
+        for (process_type, wanted) in patch {
+            let mine: Vec<&Dyno> = dynos
+                .iter()
+                .filter(|d| d.process_type == *process_type)
+                .collect();
+            if let Some(crashed) = mine.iter().find(|d| d.state == "crashed") {
+                ctx.printer.progress(None);
+                return Err(CliError::new("dyno_crashed", format!(
+                    "{} crashed while {process_type} was scaled to {wanted}",
+                    crashed.name
+                ))
+                .hint(format!(
+                    "see why with `paas logs --ps {}`; the server keeps restarting it",
+                    crashed.name
+                ))
+                .into());
+            }
+            let up = mine.iter().filter(|d| d.state == "up").count();
+            settled &= up == *wanted as usize && mine.len() == *wanted as usize;
+            report.push(format!("{process_type} {up}/{wanted} up"));
+        }
+        if settled {
+            ctx.printer.progress(None);
+            return Ok(());
+        }
+        if started.elapsed() > WAIT_LIMIT {
+            ctx.printer.progress(None);
+            return Err(CliError::new("timeout", format!(
+                "the dynos were not all up after {}s ({})",
+                WAIT_LIMIT.as_secs(),
+                report.join(", ")
+            ))
+            .hint("`paas ps` shows their states and `paas logs` why")
+            .into());
+        }
+        ctx.printer
+            .progress(Some(&format_args!("Waiting for dynos: {}", report.join(", "))));
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

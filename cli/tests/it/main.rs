@@ -7,6 +7,7 @@ mod logs;
 mod push;
 mod registry;
 mod run;
+mod traffic;
 mod workflow;
 
 use std::path::{Path, PathBuf};

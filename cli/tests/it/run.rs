@@ -10,15 +10,77 @@ use serde_json::Value;
 
 use super::{paas_bin, server_bin};
 
-fn serving() -> (TestServer, CliEnv) {
-    let server = TestServer::start(&server_bin());
+pub fn serving() -> (TestServer, CliEnv) {
+    serving_with(&[])
+}
+
+/// A server with extra flags, the busybox stack, and a CLI that can push to it.
+pub fn serving_with(flags: &[&str]) -> (TestServer, CliEnv) {
+    let server = TestServer::start_with(&server_bin(), flags, &[]);
     server.install_stack(Stack::Busybox);
     let cli = CliEnv::pusher(paas_bin(), &server);
     (server, cli)
 }
 
+/// The status of `GET path` through the router, on a connection of its own.
+pub fn status(server: &TestServer, app: &str, path: &str) -> u16 {
+    status_at(&server.router, app, path)
+}
+
+/// Requests the app's `/` through the router without pause until `finish`: proof that it kept
+/// serving while something else happened.
+pub struct Watch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<u16>>,
+}
+
+impl Watch {
+    pub fn start(server: &TestServer, app: &str) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, router, app) = (stop.clone(), server.router.clone(), app.to_owned());
+        let thread = std::thread::spawn(move || {
+            let mut statuses = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                statuses.push(status_at(&router, &app, "/"));
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            statuses
+        });
+        Self { stop, thread }
+    }
+
+    /// Stops and checks that every request was answered 200 (and that there were some).
+    pub fn finish_all_ok(self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let statuses = self.thread.join().expect("watch thread");
+        let failed: Vec<&u16> = statuses.iter().filter(|s| **s != 200).collect();
+        assert!(
+            !statuses.is_empty() && failed.is_empty(),
+            "{} of {} requests were not answered 200: {failed:?}",
+            failed.len(),
+            statuses.len()
+        );
+        statuses.len()
+    }
+}
+
+fn status_at(router: &str, app: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(router) else {
+        return 0;
+    };
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {app}.localhost\r\n\r\n"
+    );
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response);
+    text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
 /// GET / through the router with `Host: <app>.localhost`: (status, body).
-fn get(server: &TestServer, app: &str) -> (u16, String) {
+pub fn get(server: &TestServer, app: &str) -> (u16, String) {
     let output = std::process::Command::new("curl")
         .args([
             "-s",
@@ -35,11 +97,11 @@ fn get(server: &TestServer, app: &str) -> (u16, String) {
     (status.parse().expect("status"), body.to_owned())
 }
 
-fn paas(cli: &CliEnv, dir: &Path, args: &[&str]) -> std::process::Output {
+pub fn paas(cli: &CliEnv, dir: &Path, args: &[&str]) -> std::process::Output {
     cli.command(args).current_dir(dir).output().expect("paas")
 }
 
-fn ok(cli: &CliEnv, dir: &Path, args: &[&str]) -> String {
+pub fn ok(cli: &CliEnv, dir: &Path, args: &[&str]) -> String {
     let output = paas(cli, dir, args);
     assert!(
         output.status.success(),
@@ -49,7 +111,7 @@ fn ok(cli: &CliEnv, dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
-fn push(cli: &CliEnv, repo: &Path) -> std::process::Output {
+pub fn push(cli: &CliEnv, repo: &Path) -> std::process::Output {
     cli.git(repo, &["push", "paas", "main"])
         .output()
         .expect("git push")
@@ -109,50 +171,120 @@ fn config_changes_and_rollbacks_restart_the_dynos() {
 
 #[test]
 fn a_release_that_does_not_start_leaves_the_old_one_serving() {
-    let (server, cli) = serving();
+    let (server, cli) = serving_with(&["--boot-timeout", "3"]);
     let repo = cli.app_repo("envpage");
     ok(&cli, &repo, &["create", "fragile"]);
     assert!(push(&cli, &repo).status.success());
-    std::fs::write(
-        repo.join("Procfile"),
-        "web: echo crashing on purpose; exit 3\n",
-    )
-    .expect("write");
-    cli.commit_all(&repo, "break it");
-    let output = push(&cli, &repo);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    let mut version = 1;
+    for (procfile, requirement, last_line) in [
+        (
+            "web: echo crashing on purpose; exit 3\n",
+            "a web dyno must accept connections on $PORT within 3s",
+            "app[web.1]: crashing on purpose",
+        ),
+        (
+            "web: echo never listening; exec sleep 3600\n",
+            "a web dyno must accept connections on $PORT within 3s",
+            "was not ready on $PORT",
+        ),
+        (
+            "web: echo wrong port; exec busybox httpd -f -p 0 -h /app\n",
+            "a web dyno must accept connections on $PORT within 3s",
+            "app[web.1]: wrong port",
+        ),
+    ] {
+        version += 1;
+        std::fs::write(repo.join("Procfile"), procfile).expect("write");
+        cli.commit_all(&repo, "break it");
+        let watch = Watch::start(&server, "fragile");
+        let output = push(&cli, &repo);
+        watch.finish_all_ok();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("remote:  !     Push rejected: the build failed at step `deploy`."),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "remote:  !     v{version} did not start: web.1 did not come up: {requirement}"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("remote:  !     The previous release keeps serving."),
+            "{stderr}"
+        );
+        assert!(stderr.contains(last_line), "the dyno's last lines: {stderr}");
+        assert_eq!(
+            get(&server, "fragile"),
+            (200, "greeting= dyno=web.1\n".to_owned())
+        );
+        let releases: Vec<Value> =
+            serde_json::from_str(&ok(&cli, &repo, &["releases", "--json"])).expect("JSON");
+        assert_eq!(
+            (
+                releases[0]["version"].as_u64(),
+                releases[0]["status"].as_str()
+            ),
+            (Some(version), Some("failed"))
+        );
+    }
+    // A failed release cannot be rolled back to.
+    let output = paas(&cli, &repo, &["rollback", "v2"]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
     assert!(
-        stderr.contains("remote:  !     Push rejected: the build failed at step `deploy`."),
-        "{stderr}"
+        String::from_utf8_lossy(&output.stderr)
+            .contains("error: v2 failed to deploy; roll back to a release that succeeded"),
+        "{}",
+        transcript(&output)
     );
+    let dynos: Vec<Value> =
+        serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+    assert_eq!(dynos.len(), 1, "only v1's dyno runs: {dynos:?}");
+    assert_eq!((dynos[0]["release"].as_u64(), dynos[0]["state"].as_str()), (Some(1), Some("up")));
+}
+
+#[test]
+fn a_health_check_path_gates_deploys() {
+    let (server, cli) = serving_with(&["--boot-timeout", "3"]);
+    let repo = cli.app_repo("envpage");
+    ok(&cli, &repo, &["create", "checked"]);
+    assert!(push(&cli, &repo).status.success());
+    let output = paas(&cli, &repo, &["config", "set", "PAAS_HEALTH_CHECK_PATH=health"]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("PAAS_HEALTH_CHECK_PATH \"health\" is not a URL path"),
+        "{}",
+        transcript(&output)
+    );
+    // busybox httpd answers 404 for a missing file: the new release never becomes ready.
+    let watch = Watch::start(&server, "checked");
+    let output = paas(
+        &cli,
+        &repo,
+        &["config", "set", "PAAS_HEALTH_CHECK_PATH=/missing", "GREETING=new"],
+    );
+    watch.finish_all_ok();
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(
-            "remote:  !     v2 did not start: web.1 stopped before accepting connections on $PORT"
+            "v2 did not start: web.1 did not come up: a web dyno must answer GET /missing with 2xx or 3xx on $PORT within 3s"
         ),
         "{stderr}"
     );
     assert!(
-        stderr.contains("remote:  !     The previous release keeps serving."),
+        stderr.contains("hint: the previous release keeps serving, with its config vars"),
         "{stderr}"
     );
-    assert!(
-        stderr.contains("app[web.1]: crashing on purpose"),
-        "the dyno's last lines: {stderr}"
-    );
-    assert_eq!(
-        get(&server, "fragile"),
-        (200, "greeting= dyno=web.1\n".to_owned())
-    );
-    let releases: Vec<Value> =
-        serde_json::from_str(&ok(&cli, &repo, &["releases", "--json"])).expect("JSON");
-    assert_eq!(
-        (
-            releases[0]["version"].as_u64(),
-            releases[0]["status"].as_str()
-        ),
-        (Some(2), Some("failed"))
-    );
+    assert_eq!(get(&server, "checked").1, "greeting= dyno=web.1\n");
+    let config = ok(&cli, &repo, &["config", "--json"]);
+    assert_eq!(config.trim(), "{}", "the failed change is not the app's config");
+
+    ok(&cli, &repo, &["config", "set", "PAAS_HEALTH_CHECK_PATH=/index.html", "GREETING=ok"]);
+    assert_eq!(get(&server, "checked").1, "greeting=ok dyno=web.1\n");
 }
 
 #[test]
@@ -180,13 +312,46 @@ fn destroy_and_restart_leave_nothing_behind() {
         "the release runs again after a restart"
     );
 
+    let dynos: Vec<Value> =
+        serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+    let containers = runc_containers(&server);
+    assert_eq!(containers.len(), 1, "{containers:?}");
     ok(&cli, &repo, &["destroy", "--confirm", "transient"]);
     assert_eq!(get(&server, "transient").0, 404);
     assert_eq!(mounts(&server), 0, "no overlay left mounted after destroy");
+    assert!(runc_containers(&server).is_empty(), "no container left");
+    for id in &containers {
+        for cgroup in [
+            format!("/sys/fs/cgroup/memory/paas/{id}"),
+            format!("/sys/fs/cgroup/pids/paas/{id}"),
+            format!("/sys/fs/cgroup/paas/{id}"),
+        ] {
+            assert!(!Path::new(&cgroup).exists(), "{cgroup} is left");
+        }
+    }
+    let port = u16::try_from(dynos[0]["port"].as_u64().expect("port")).expect("a port");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens on the dyno's port {port}"
+    );
     let dynos = std::fs::read_dir(server.data_dir().join("dynos"))
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(dynos, 0);
+}
+
+/// The ids of the server's dyno containers, as runc lists them.
+fn runc_containers(server: &TestServer) -> Vec<String> {
+    let output = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(server.data_dir().join("run/runc-dynos"))
+        .args(["list", "-q"])
+        .output()
+        .expect("runc");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
@@ -196,39 +361,67 @@ fn scale_ps_and_restart() {
     ok(&cli, &repo, &["create", "scaled"]);
     assert!(push(&cli, &repo).status.success());
     assert_eq!(ok(&cli, &repo, &["scale"]), "web=1\n");
-    assert_eq!(ok(&cli, &repo, &["ps:scale", "web=2"]), "web=2\n");
-    let dynos: Vec<Value> =
-        serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+    let ps = |cli: &CliEnv| -> Vec<Value> {
+        serde_json::from_str(&ok(cli, &repo, &["ps", "--json"])).expect("JSON")
+    };
+    let first = ps(&cli);
+    let watch = Watch::start(&server, "scaled");
+    assert_eq!(ok(&cli, &repo, &["ps:scale", "web=3"]), "web=3\n");
+    let dynos = ps(&cli);
     let names: Vec<&str> = dynos
         .iter()
         .map(|d| d["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(names, ["web.1", "web.2"]);
-    assert!(dynos.iter().all(|d| d["state"] == "up"));
+    assert_eq!(names, ["web.1", "web.2", "web.3"]);
+    assert!(dynos.iter().all(|d| d["state"] == "up"), "{dynos:?}");
+    assert_eq!(
+        (&dynos[0]["port"], &dynos[0]["since"]),
+        (&first[0]["port"], &first[0]["since"]),
+        "scaling up leaves web.1 alone"
+    );
     // The router takes turns.
     let bodies: std::collections::BTreeSet<String> =
-        (0..4).map(|_| get(&server, "scaled").1).collect();
-    assert_eq!(bodies.len(), 2, "{bodies:?}");
-    assert_eq!(ok(&cli, &repo, &["scale", "web-1"]), "web=1\n");
-    assert_eq!(
-        ok(&cli, &repo, &["ps"]).lines().count(),
-        2,
-        "a header and web.1"
+        (0..6).map(|_| get(&server, "scaled").1).collect();
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    assert_eq!(ok(&cli, &repo, &["scale", "web-2"]), "web=1\n");
+    let dynos = ps(&cli);
+    assert_eq!(dynos.len(), 1, "{dynos:?}");
+    assert_eq!(dynos[0]["port"], first[0]["port"], "the highest numbers stop first");
+    let table = ok(&cli, &repo, &["ps"]);
+    assert!(
+        table.starts_with("TYPE  DYNO   STATE  SINCE")
+            && table.contains("RELEASE  RESTARTS  COMMAND")
+            && table.lines().nth(1).is_some_and(|l| l.starts_with("web   web.1  up     ")),
+        "{table}"
     );
 
-    let before = dynos[0]["since"].clone();
+    // A rolling restart: a new web.N up before the old one stops, one at a time.
+    ok(&cli, &repo, &["scale", "web=2"]);
+    let before = ps(&cli);
     ok(&cli, &repo, &["restart", "web"]);
-    let after: Vec<Value> =
-        serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
-    assert_ne!(after[0]["since"], before, "new dynos");
-    assert_eq!(get(&server, "scaled").0, 200);
+    let after = ps(&cli);
+    assert_eq!(after.len(), 2);
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(old["name"], new["name"]);
+        assert_ne!(old["port"], new["port"], "{} is a new dyno", new["name"]);
+    }
+    ok(&cli, &repo, &["restart", "web.2"]);
+    let again = ps(&cli);
+    assert_eq!(again[0]["port"], after[0]["port"], "web.1 was left alone");
+    assert_ne!(again[1]["port"], after[1]["port"], "web.2 is new");
+    watch.finish_all_ok();
+    let scheduler = ok(&cli, &repo, &["logs", "--ps", "scheduler", "-n", "200"]);
+    assert!(
+        scheduler.contains("paas[scheduler]: web.2: state changed from starting to up"),
+        "{scheduler}"
+    );
 
     for (args, code, message) in [
         (&["scale", "web=-1"][..], 2, "invalid value 'web=-1'"),
         (
             &["scale", "web=10000"],
-            2,
-            "at most 100 dynos per process type",
+            1,
+            "cannot run 10000 dynos: this server allows at most 100 per app",
         ),
         (
             &["scale", "nosuchtype=1"],
@@ -238,7 +431,7 @@ fn scale_ps_and_restart() {
         (
             &["scale", "web-5"],
             2,
-            "cannot scale web below 0 (it runs 1)",
+            "cannot scale web below 0 (it runs 2)",
         ),
         (&["restart", "worker.3"], 1, "runs no dyno \"worker.3\""),
     ] {
@@ -255,7 +448,8 @@ fn scale_ps_and_restart() {
             transcript(&output)
         );
     }
-    assert_eq!(ok(&cli, &repo, &["scale"]), "web=1\n", "nothing changed");
+    assert_eq!(ok(&cli, &repo, &["scale"]), "web=2\n", "nothing changed");
+    assert_eq!(ps(&cli).len(), 2);
 }
 
 #[test]

@@ -1,0 +1,194 @@
+//! Traffic the router and the logs must take without harm: WebSocket upgrades, clients that read
+//! slowly, and a dyno that floods its log.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use super::run::{Watch, get, ok, push, serving, status};
+
+#[test]
+fn websockets_pass_through_the_router() {
+    let (server, cli) = serving();
+    let repo = cli.app_repo("websocket");
+    ok(&cli, &repo, &["create", "sockets"]);
+    assert!(push(&cli, &repo).status.success());
+
+    let mut stream = TcpStream::connect(&server.router).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    // The handshake of RFC 6455 §1.3, whose accept value is known.
+    write!(
+        stream,
+        "GET /chat HTTP/1.1\r\nHost: sockets.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .expect("send the handshake");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        stream.read_exact(&mut byte).expect("read the answer");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101 "), "{head}");
+    assert!(
+        head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=")
+            && head.contains("upgrade: websocket"),
+        "{head}"
+    );
+    // The dyno echoes frames: both directions stay open, message after message.
+    for text in ["hello", "and again"] {
+        let mut frame = vec![0x81, 0x80 | u8::try_from(text.len()).expect("short")];
+        let mask = [1u8, 2, 3, 4];
+        frame.extend(mask);
+        frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        stream.write_all(&frame).expect("send a frame");
+        let mut echoed = vec![0u8; frame.len()];
+        stream.read_exact(&mut echoed).expect("read the echo");
+        assert_eq!(echoed, frame);
+    }
+    let logs = ok(&cli, &repo, &["logs", "--ps", "router"]);
+    assert!(
+        logs.contains("method=GET path=/chat host=sockets.localhost") && logs.contains("status=101"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn a_slow_client_does_not_hold_up_others() {
+    let (server, cli) = serving();
+    let repo = cli.app_repo("procfile");
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: mkdir -p /tmp/www && busybox dd if=/dev/zero of=/tmp/www/big bs=1M count=16 2>/dev/null \
+         && echo small > /tmp/www/index.html && exec busybox httpd -f -p $PORT -h /tmp/www\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "a big file");
+    ok(&cli, &repo, &["create", "patient"]);
+    assert!(push(&cli, &repo).status.success());
+
+    // Four clients ask for 16 MB and read one byte a second.
+    let slow: Vec<std::thread::JoinHandle<usize>> = (0..4)
+        .map(|_| {
+            let router = server.router.clone();
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(&router).expect("connect");
+                write!(
+                    stream,
+                    "GET /big HTTP/1.1\r\nHost: patient.localhost\r\n\r\n"
+                )
+                .expect("send");
+                let mut read = 0;
+                for _ in 0..4 {
+                    let mut byte = [0u8];
+                    read += stream.read(&mut byte).expect("a byte");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                read
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    for _ in 0..50 {
+        assert_eq!(status(&server, "patient", "/"), 200);
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "50 requests took {elapsed:?} beside the slow clients"
+    );
+    for client in slow {
+        assert_eq!(client.join().expect("slow client"), 4, "still being served");
+    }
+}
+
+#[test]
+fn a_log_flood_stays_bounded_and_others_are_unaffected() {
+    let (server, cli) = serving();
+    let quiet = cli.app_repo("envpage");
+    ok(&cli, &quiet, &["create", "quiet"]);
+    assert!(push(&cli, &quiet).status.success());
+
+    let repo = cli.app_repo("procfile");
+    // ~100 MB of output in 91-byte lines, as fast as the dyno can write them.
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: (busybox yes \"$(busybox printf '%090d' 0)\" | busybox head -c 100000000; echo; echo flood done) & exec busybox httpd -f -p $PORT -h /app\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "flood");
+    ok(&cli, &repo, &["create", "flood"]);
+    // A follower that does not read while the flood runs.
+    let mut follower = cli
+        .command(&["logs", "--tail", "--json", "--ps", "web", "-a", "flood"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("paas logs --tail");
+    let watch = Watch::start(&server, "quiet");
+    assert!(push(&cli, &repo).status.success());
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let tail = ok(&cli, &repo, &["logs", "-n", "5", "--ps", "web"]);
+        if tail.contains("app[web.1]: flood done") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the flood did not end: {tail}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    watch.finish_all_ok();
+    assert_eq!(get(&server, "quiet").0, 200);
+    let quiet_logs = ok(&cli, &quiet, &["logs", "-n", "1500"]);
+    assert!(
+        !quiet_logs.contains("0000000000"),
+        "the flood stays in its own app's log"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).expect("status");
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .expect("VmHWM");
+    assert!(
+        peak_kib < 200 * 1024,
+        "the daemon's memory peaked at {peak_kib} KiB while 100 MB of logs went through"
+    );
+
+    // The follower is told how many lines it missed, then sees the end.
+    let stdout = follower.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let (mut skipped, mut done) = (None, false);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let value: serde_json::Value = serde_json::from_str(&line).expect("JSON lines");
+            let message = value["message"].as_str().unwrap_or_default().to_owned();
+            if message.ends_with("lines skipped: this reader fell behind") {
+                skipped = Some(message);
+            } else if message == "flood done" {
+                done = true;
+                break;
+            }
+        }
+        (skipped, done)
+    });
+    let waited = Instant::now();
+    while !reader.is_finished() && waited.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let (skipped, done) = reader.join().expect("reader");
+    assert!(done, "the follower saw the last line");
+    let skipped = skipped.expect("the follower was told it missed lines");
+    let count: u64 = skipped
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!(count > 1000, "{skipped}");
+}
