@@ -194,8 +194,9 @@ async fn scaling_refuses_unknown_types_and_huge_counts() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         body["message"],
-        "cannot scale web to 101: at most 100 dynos per process type"
+        "cannot run 101 dynos: this server allows at most 100 per app"
     );
+    assert_eq!(body["hint"], "ask the operator to raise --max-dynos-per-app");
     let (status, _) = f
         .send(
             "PATCH",

@@ -1,0 +1,274 @@
+//! Running-release benchmarks, figures printed (not asserted):
+//! - `paas rollback` and `paas scale web=1→10`: command start → every dyno up (the commands return
+//!   then), median of 5 each;
+//! - the router: requests/s and p99 latency with `wrk` (64 connections, keep-alive, 2 threads,
+//!   5 s) to a Node web dyno directly, through our router, and through nginx configured as a
+//!   keep-alive reverse proxy to the same dyno, in the same run;
+//! - log latency: a line printed by a dyno → printed by `paas logs --tail`, median and p99 of 500.
+//!
+//! Needs the bookworm stack (built once, cached) and `wrk` and `nginx` (`scripts/bench` installs
+//! them). Run with `scripts/bench`, as root.
+
+// A benchmark reports its figures on stdout.
+#![allow(clippy::print_stdout)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use paas_tests::{CliEnv, Stack, TestServer, bin_next_to};
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn timed(cli: &CliEnv, repo: &Path, args: &[&str]) -> Duration {
+    let start = Instant::now();
+    let output = cli.command(args).current_dir(repo).output().expect("paas");
+    let elapsed = start.elapsed();
+    assert!(
+        output.status.success(),
+        "paas {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    elapsed
+}
+
+/// What `wrk` measured: requests per second and the 99th percentile latency.
+struct Load {
+    requests_per_s: f64,
+    p99: String,
+}
+
+fn wrk(url: &str, host: &str) -> Option<Load> {
+    let output = Command::new("wrk")
+        .args(["-t2", "-c64", "-d5s", "--latency", "-H"])
+        .arg(format!("Host: {host}"))
+        .arg(url)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let requests_per_s = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))?
+        .trim()
+        .to_owned();
+    Some(Load {
+        requests_per_s,
+        p99,
+    })
+}
+
+/// nginx as a keep-alive reverse proxy to `127.0.0.1:port`, on a port of its own.
+struct Nginx {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Nginx {
+    fn start(dir: &Path, upstream: u16) -> Option<Self> {
+        let nginx = ["/usr/sbin/nginx", "/sbin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let prefix = dir.join("nginx");
+        std::fs::create_dir_all(prefix.join("logs")).ok()?;
+        let config = prefix.join("nginx.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "worker_processes 1;\npid {pid};\nerror_log {prefix}/logs/error.log;\n\
+                 events {{ worker_connections 1024; }}\n\
+                 http {{\n  access_log off;\n\
+                 upstream dyno {{ server 127.0.0.1:{upstream}; keepalive 64; }}\n\
+                 server {{\n    listen 127.0.0.1:{port};\n\
+                 location / {{ proxy_pass http://dyno; proxy_http_version 1.1; proxy_set_header Connection \"\"; \
+                 proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr; }}\n  }}\n}}\n",
+                pid = prefix.join("nginx.pid").display(),
+                prefix = prefix.display(),
+            ),
+        )
+        .ok()?;
+        let child = Command::new(nginx)
+            .arg("-p")
+            .arg(&prefix)
+            .arg("-c")
+            .arg(&config)
+            .args(["-g", "daemon off;"])
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Self { child, port })
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn main() {
+    let paas = Path::new(env!("CARGO_BIN_EXE_paas"));
+    let server = TestServer::start(&bin_next_to(env!("CARGO_BIN_EXE_paas"), "paas-buildserver"));
+    server.install_stack(Stack::Bookworm);
+    let cli = CliEnv::pusher(paas, &server);
+    let repo = cli.app_repo("nodejs");
+    // A second process type that prints the time, for the log latency figure.
+    std::fs::write(
+        repo.join("ticker.js"),
+        "setInterval(() => console.log(`tick ${Math.round((performance.timeOrigin + performance.now()) * 1000)}`), 10);\n",
+    )
+    .expect("write");
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: node server.js\nworker: node ticker.js\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "ticker");
+    cli.command(&["create", "bench"])
+        .current_dir(&repo)
+        .output()
+        .expect("create");
+    let push = cli
+        .git(&repo, &["push", "-q", "paas", "main"])
+        .output()
+        .expect("git push");
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    timed(&cli, &repo, &["config", "set", "GREETING=bench"]);
+
+    println!(
+        "Run benchmarks ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let rollbacks: Vec<Duration> = (0..5)
+        .map(|i| timed(&cli, &repo, &["rollback", if i % 2 == 0 { "v1" } else { "v2" }]))
+        .collect();
+    println!(
+        "  paas rollback → new release up              {:>8}  (target < 1 s)",
+        ms(median(rollbacks))
+    );
+    let scales: Vec<Duration> = (0..5)
+        .map(|_| {
+            let up = timed(&cli, &repo, &["scale", "web=10"]);
+            timed(&cli, &repo, &["scale", "web=1"]);
+            up
+        })
+        .collect();
+    println!(
+        "  paas scale web=1→10 → all 10 dynos up       {:>8}  (target < 2 s)",
+        ms(median(scales))
+    );
+
+    let dynos: Vec<serde_json::Value> = serde_json::from_slice(
+        &cli.command(&["ps", "--json"])
+            .current_dir(&repo)
+            .output()
+            .expect("ps")
+            .stdout,
+    )
+    .expect("JSON");
+    let port = dynos
+        .iter()
+        .find(|d| d["name"] == "web.1")
+        .and_then(|d| d["port"].as_u64())
+        .expect("web.1's port");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let direct = wrk(&format!("http://127.0.0.1:{port}/"), "bench.localhost");
+    let routed = wrk(&format!("http://{}/", server.router), "bench.localhost");
+    let nginx = Nginx::start(dir.path(), u16::try_from(port).expect("a port"));
+    let proxied = nginx
+        .as_ref()
+        .and_then(|n| wrk(&format!("http://127.0.0.1:{}/", n.port), "bench.localhost"));
+    match (direct, routed) {
+        (Some(direct), Some(routed)) => {
+            println!(
+                "  router, wrk 64 connections: direct to the dyno {:>9.0} req/s  p99 {}",
+                direct.requests_per_s, direct.p99
+            );
+            println!(
+                "                              through paas router {:>9.0} req/s  p99 {}  ratio {:.2} (target >= 0.8)",
+                routed.requests_per_s,
+                routed.p99,
+                routed.requests_per_s / direct.requests_per_s
+            );
+            match proxied {
+                Some(nginx) => println!(
+                    "                              through nginx       {:>9.0} req/s  p99 {}  paas/nginx {:.2}",
+                    nginx.requests_per_s,
+                    nginx.p99,
+                    routed.requests_per_s / nginx.requests_per_s
+                ),
+                None => println!("  (nginx not installed: apt-get install nginx-light)"),
+            }
+        }
+        _ => println!("  (wrk not installed: apt-get install wrk)"),
+    }
+    drop(nginx);
+
+    timed(&cli, &repo, &["scale", "worker=1"]);
+    let mut tail = cli
+        .command(&["logs", "--tail", "--ps", "worker", "-n", "0"])
+        .current_dir(&repo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("paas logs --tail");
+    let mut latencies = Vec::new();
+    for line in BufReader::new(tail.stdout.take().expect("piped")).lines() {
+        let Ok(line) = line else { break };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_micros();
+        let Some(stamp) = line
+            .rsplit_once("tick ")
+            .and_then(|(_, t)| t.trim().parse::<u128>().ok())
+        else {
+            continue;
+        };
+        latencies.push(Duration::from_micros(
+            u64::try_from(now.saturating_sub(stamp)).unwrap_or(0),
+        ));
+        if latencies.len() == 500 {
+            break;
+        }
+    }
+    let _ = tail.kill();
+    let _ = tail.wait();
+    latencies.sort();
+    let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    println!(
+        "  log line → paas logs --tail (500 lines)     p50 {:.1} ms  p99 {:.1} ms  (target < 50 ms)",
+        pick(0.5).as_secs_f64() * 1000.0,
+        pick(0.99).as_secs_f64() * 1000.0
+    );
+}
