@@ -119,14 +119,9 @@ impl Sshd {
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Self { child, port })
+        // Not listening in time: dropped, which stops it.
+        let started = Self { child, port };
+        paas_tests::wait_for_port(port).then_some(started)
     }
 }
 

@@ -114,20 +114,17 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Self { child, port })
+        // Not listening in time: dropped, which stops it.
+        let started = Self { child, port };
+        paas_tests::wait_for_port(port).then_some(started)
     }
 }
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM lets the master stop its workers (SIGKILL would orphan them).
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("a pid"));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let _ = self.child.wait();
     }
 }
@@ -170,7 +167,13 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let rollbacks: Vec<Duration> = (0..5)
-        .map(|i| timed(&cli, &repo, &["rollback", if i % 2 == 0 { "v1" } else { "v2" }]))
+        .map(|i| {
+            timed(
+                &cli,
+                &repo,
+                &["rollback", if i % 2 == 0 { "v1" } else { "v2" }],
+            )
+        })
         .collect();
     println!(
         "  paas rollback → new release up              {:>8}  (target < 1 s)",
@@ -202,6 +205,9 @@ fn main() {
         .and_then(|d| d["port"].as_u64())
         .expect("web.1's port");
     let dir = tempfile::tempdir().expect("temp dir");
+    // Warm-up: Node's JIT and the router's connection pool.
+    wrk(&format!("http://127.0.0.1:{port}/"), "bench.localhost");
+    wrk(&format!("http://{}/", server.router), "bench.localhost");
     let direct = wrk(&format!("http://127.0.0.1:{port}/"), "bench.localhost");
     let routed = wrk(&format!("http://{}/", server.router), "bench.localhost");
     let nginx = Nginx::start(dir.path(), u16::try_from(port).expect("a port"));

@@ -184,14 +184,14 @@ pub struct Dyno {
     pub name: String,
     #[serde(rename = "type")]
     pub process_type: String,
-    /// `up`, `starting` or `crashed`.
+    /// `starting`, `up`, `crashed` (waiting to restart) or `down` (stopping).
     pub state: String,
     pub release: u32,
     /// How many times it crashed and was restarted.
     pub restarts: u32,
     pub command: String,
     pub port: u16,
-    /// When it started (RFC 3339).
+    /// When it entered its state (RFC 3339).
     pub since: String,
 }
 

@@ -14,6 +14,18 @@ use nix::unistd::Pid;
 use regex::Regex;
 use tempfile::TempDir;
 
+/// Waits up to five seconds for something to listen on `127.0.0.1:port`; whether it did.
+pub fn wait_for_port(port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
 /// A binary built next to `sibling` (a `CARGO_BIN_EXE_*` path): cargo builds every workspace binary
 /// before running `--workspace` tests, but only names its own package's binaries.
 pub fn bin_next_to(sibling: &str, name: &str) -> PathBuf {

@@ -15,13 +15,9 @@ impl AppState {
     fn app_view(&self, app: AppRecord, host: &RequestHost) -> App {
         let urls = &self.urls;
         let ssh_host = host.0.as_deref().unwrap_or(&urls.domain);
-        let router_port = match urls.router_port {
-            80 => String::new(),
-            port => format!(":{port}"),
-        };
         App {
             git_url: format!("ssh://git@{ssh_host}:{}/{}.git", urls.ssh_port, app.name),
-            web_url: format!("http://{}.{}{router_port}/", app.name, urls.domain),
+            web_url: urls.web_url(app.name.as_str()),
             id: app.id,
             name: app.name,
             owner: app.owner,

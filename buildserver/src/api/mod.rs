@@ -65,6 +65,16 @@ pub struct PublicUrls {
     pub router_port: u16,
 }
 
+impl PublicUrls {
+    /// Where the router serves `app`: `http://<app>.<domain>[:<router port>]/`.
+    pub fn web_url(&self, app: &str) -> String {
+        match self.router_port {
+            80 => format!("http://{app}.{}/", self.domain),
+            port => format!("http://{app}.{}:{port}/", self.domain),
+        }
+    }
+}
+
 /// The router, with every route recorded so that the OpenAPI document can be checked against it.
 struct Routes {
     router: Router<AppState>,
@@ -378,10 +388,13 @@ async fn deploy(
         // Nothing to run yet (a config change before the first build).
         return Ok(());
     };
-    if let Err(e) = crate::release::deploy(&state.store, state.scheduler.as_ref(), &deployment).await {
+    if let Err(e) =
+        crate::release::deploy(&state.store, state.scheduler.as_ref(), &deployment).await
+    {
         return Err(
-            ApiFailure::invalid(format!("v{} did not start: {e:#}", release.version))
-                .hint("the previous release keeps serving, with its config vars; `paas logs` shows why"),
+            ApiFailure::invalid(format!("v{} did not start: {e:#}", release.version)).hint(
+                "the previous release keeps serving, with its config vars; `paas logs` shows why",
+            ),
         );
     }
     Ok(())

@@ -196,7 +196,10 @@ async fn scaling_refuses_unknown_types_and_huge_counts() {
         body["message"],
         "cannot run 101 dynos: this server allows at most 100 per app"
     );
-    assert_eq!(body["hint"], "ask the operator to raise --max-dynos-per-app");
+    assert_eq!(
+        body["hint"],
+        "ask the operator to raise --max-dynos-per-app"
+    );
     let (status, _) = f
         .send(
             "PATCH",

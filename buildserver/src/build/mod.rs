@@ -46,6 +46,8 @@ pub struct Builder {
     pub layout: std::sync::Arc<Layout>,
     /// Where releases run.
     pub scheduler: std::sync::Arc<dyn Scheduler>,
+    /// For the app's URL at the end of a push.
+    pub urls: std::sync::Arc<crate::api::PublicUrls>,
     /// Where images are pushed, when one is configured.
     pub registry: Option<std::sync::Arc<Registry>>,
     pub live: LiveBuilds,
@@ -412,7 +414,12 @@ impl Builder {
         .await;
         match crate::release::deploy(&self.store, self.scheduler.as_ref(), &deployment).await {
             Ok(()) => {
-                out.line(format!("-----> v{} is up", release.version)).await;
+                out.line(format!(
+                    "-----> v{} is up: {}",
+                    release.version,
+                    self.urls.web_url(push.app.as_str())
+                ))
+                .await;
                 Ok(())
             }
             Err(e) => Err(Failure::new(

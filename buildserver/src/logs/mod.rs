@@ -27,8 +27,9 @@ struct Inner {
 }
 
 struct AppLog {
-    ring: VecDeque<LogLine>,
-    live: broadcast::Sender<LogLine>,
+    /// Shared with the live stream: a line is made once, whoever reads it.
+    ring: VecDeque<Arc<LogLine>>,
+    live: broadcast::Sender<Arc<LogLine>>,
 }
 
 /// Which lines a reader wants.
@@ -94,13 +95,13 @@ impl Logs {
         }
         let mut inner = self.lock();
         inner.next_seq += 1;
-        let line = LogLine {
+        let line = Arc::new(LogLine {
             seq: inner.next_seq,
             time: rfc3339_micros(SystemTime::now()),
             source: source.to_owned(),
             process: process.to_owned(),
             message,
-        };
+        });
         let log = inner
             .apps
             .entry(app_id.to_owned())
@@ -111,7 +112,7 @@ impl Logs {
         if log.ring.len() == RING_LINES {
             log.ring.pop_front();
         }
-        log.ring.push_back(line.clone());
+        log.ring.push_back(Arc::clone(&line));
         let _ = log.live.send(line);
     }
 
@@ -122,7 +123,7 @@ impl Logs {
         app_id: &str,
         lines: usize,
         filter: &Filter,
-    ) -> (Vec<LogLine>, broadcast::Receiver<LogLine>) {
+    ) -> (Vec<Arc<LogLine>>, broadcast::Receiver<Arc<LogLine>>) {
         let mut inner = self.lock();
         let log = inner
             .apps
@@ -131,7 +132,7 @@ impl Logs {
                 ring: VecDeque::with_capacity(RING_LINES),
                 live: broadcast::channel(LIVE_BUFFER).0,
             });
-        let matching: Vec<&LogLine> = log.ring.iter().filter(|l| filter.matches(l)).collect();
+        let matching: Vec<&Arc<LogLine>> = log.ring.iter().filter(|l| filter.matches(l)).collect();
         let recent = matching[matching.len().saturating_sub(lines)..]
             .iter()
             .map(|l| (*l).clone())

@@ -57,32 +57,26 @@ pub struct Routes {
 }
 
 /// Where an app's traffic goes: its web dynos, of which only those `up` get requests.
-#[derive(Clone)]
-pub struct Route {
-    pub app_id: String,
+struct Route {
+    app_id: Arc<str>,
     backends: Vec<(u16, Arc<Supervision>)>,
-    next: Arc<AtomicUsize>,
-}
-
-impl Route {
-    /// The port of the next `up` web dyno, in turn.
-    pub fn pick(&self) -> Option<u16> {
-        let up: Vec<u16> = self
-            .backends
-            .iter()
-            .filter(|(_, s)| s.state() == State::Up)
-            .map(|(port, _)| *port)
-            .collect();
-        if up.is_empty() {
-            return None;
-        }
-        Some(up[self.next.fetch_add(1, Ordering::Relaxed) % up.len()])
-    }
+    next: AtomicUsize,
 }
 
 impl Routes {
-    pub fn get(&self, app: &str) -> Option<Route> {
-        self.lock().get(app).cloned()
+    /// The app's id and the port of its next `up` web dyno, in turn; `None` if the app has no
+    /// web dyno up.
+    pub fn pick(&self, app: &str) -> Option<(Arc<str>, u16)> {
+        let table = self.lock();
+        let route = table.get(app)?;
+        let is_up = |(_, s): &&(u16, Arc<Supervision>)| s.state() == State::Up;
+        let up = route.backends.iter().filter(is_up).count();
+        if up == 0 {
+            return None;
+        }
+        let nth = route.next.fetch_add(1, Ordering::Relaxed) % up;
+        let (port, _) = route.backends.iter().filter(is_up).nth(nth)?;
+        Some((Arc::clone(&route.app_id), *port))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
@@ -238,9 +232,9 @@ impl LocalScheduler {
         self.routes.lock().insert(
             app.to_owned(),
             Route {
-                app_id: app_id.to_owned(),
+                app_id: Arc::from(app_id),
                 backends,
-                next: Arc::default(),
+                next: AtomicUsize::new(0),
             },
         );
     }
@@ -337,7 +331,11 @@ impl LocalScheduler {
             types.dedup();
             for process_type in types {
                 let wanted = if deployment.process_types.contains_key(&process_type) {
-                    deployment.formation.get(&process_type).copied().unwrap_or(0)
+                    deployment
+                        .formation
+                        .get(&process_type)
+                        .copied()
+                        .unwrap_or(0)
                 } else {
                     0
                 };
@@ -456,7 +454,12 @@ impl LocalScheduler {
         let command = deployment
             .process_types
             .get(process_type)
-            .ok_or_else(|| anyhow::anyhow!("release v{} has no {process_type} process type", deployment.release))?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "release v{} has no {process_type} process type",
+                    deployment.release
+                )
+            })?
             .clone();
         let name = format!("{process_type}.{index}");
         let container = format!(
@@ -690,8 +693,9 @@ impl Scheduler for LocalScheduler {
     async fn shutdown(&self) {
         let all: Vec<(String, Running)> = self.apps().drain().collect();
         join_all(
-            all.into_iter()
-                .map(|(app_id, running)| async move { self.stop_all(&app_id, running.dynos).await }),
+            all.into_iter().map(|(app_id, running)| async move {
+                self.stop_all(&app_id, running.dynos).await
+            }),
         )
         .await;
     }

@@ -11,9 +11,11 @@ use crate::error::CliError;
 
 /// Show or change how many dynos of each process type run
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Only the named types change; the command waits until their new dynos are \
+#[command(
+    after_help = "Only the named types change; the command waits until their new dynos are \
 up (a web dyno is up once it accepts connections on $PORT).\n\n\
-Examples:\n  paas scale\n  paas scale web=2 worker=1\n  paas scale web+1\n  paas scale web=0 --no-wait")]
+Examples:\n  paas scale\n  paas scale web=2 worker=1\n  paas scale web+1\n  paas scale web=0 --no-wait"
+)]
 pub struct Args {
     /// TYPE=N, TYPE+N or TYPE-N
     #[arg(value_name = "TYPE=N", value_parser = parse_change)]
@@ -116,10 +118,13 @@ fn wait_up(
                 .collect();
             if let Some(crashed) = mine.iter().find(|d| d.state == "crashed") {
                 ctx.printer.progress(None);
-                return Err(CliError::new("dyno_crashed", format!(
-                    "{} crashed while {process_type} was scaled to {wanted}",
-                    crashed.name
-                ))
+                return Err(CliError::new(
+                    "dyno_crashed",
+                    format!(
+                        "{} crashed while {process_type} was scaled to {wanted}",
+                        crashed.name
+                    ),
+                )
                 .hint(format!(
                     "see why with `paas logs --ps {}`; the server keeps restarting it",
                     crashed.name
@@ -136,16 +141,21 @@ fn wait_up(
         }
         if started.elapsed() > WAIT_LIMIT {
             ctx.printer.progress(None);
-            return Err(CliError::new("timeout", format!(
-                "the dynos were not all up after {}s ({})",
-                WAIT_LIMIT.as_secs(),
-                report.join(", ")
-            ))
+            return Err(CliError::new(
+                "timeout",
+                format!(
+                    "the dynos were not all up after {}s ({})",
+                    WAIT_LIMIT.as_secs(),
+                    report.join(", ")
+                ),
+            )
             .hint("`paas ps` shows their states and `paas logs` why")
             .into());
         }
-        ctx.printer
-            .progress(Some(&format_args!("Waiting for dynos: {}", report.join(", "))));
+        ctx.printer.progress(Some(&format_args!(
+            "Waiting for dynos: {}",
+            report.join(", ")
+        )));
         std::thread::sleep(Duration::from_millis(50));
     }
 }

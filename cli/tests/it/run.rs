@@ -76,7 +76,10 @@ fn status_at(router: &str, app: &str, path: &str) -> u16 {
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
     let text = String::from_utf8_lossy(&response);
-    text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    text.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// GET / through the router with `Host: <app>.localhost`: (status, body).
@@ -215,7 +218,10 @@ fn a_release_that_does_not_start_leaves_the_old_one_serving() {
             stderr.contains("remote:  !     The previous release keeps serving."),
             "{stderr}"
         );
-        assert!(stderr.contains(last_line), "the dyno's last lines: {stderr}");
+        assert!(
+            stderr.contains(last_line),
+            "the dyno's last lines: {stderr}"
+        );
         assert_eq!(
             get(&server, "fragile"),
             (200, "greeting= dyno=web.1\n".to_owned())
@@ -242,7 +248,10 @@ fn a_release_that_does_not_start_leaves_the_old_one_serving() {
     let dynos: Vec<Value> =
         serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
     assert_eq!(dynos.len(), 1, "only v1's dyno runs: {dynos:?}");
-    assert_eq!((dynos[0]["release"].as_u64(), dynos[0]["state"].as_str()), (Some(1), Some("up")));
+    assert_eq!(
+        (dynos[0]["release"].as_u64(), dynos[0]["state"].as_str()),
+        (Some(1), Some("up"))
+    );
 }
 
 #[test]
@@ -251,7 +260,11 @@ fn a_health_check_path_gates_deploys() {
     let repo = cli.app_repo("envpage");
     ok(&cli, &repo, &["create", "checked"]);
     assert!(push(&cli, &repo).status.success());
-    let output = paas(&cli, &repo, &["config", "set", "PAAS_HEALTH_CHECK_PATH=health"]);
+    let output = paas(
+        &cli,
+        &repo,
+        &["config", "set", "PAAS_HEALTH_CHECK_PATH=health"],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr)
@@ -264,7 +277,12 @@ fn a_health_check_path_gates_deploys() {
     let output = paas(
         &cli,
         &repo,
-        &["config", "set", "PAAS_HEALTH_CHECK_PATH=/missing", "GREETING=new"],
+        &[
+            "config",
+            "set",
+            "PAAS_HEALTH_CHECK_PATH=/missing",
+            "GREETING=new",
+        ],
     );
     watch.finish_all_ok();
     assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
@@ -281,9 +299,22 @@ fn a_health_check_path_gates_deploys() {
     );
     assert_eq!(get(&server, "checked").1, "greeting= dyno=web.1\n");
     let config = ok(&cli, &repo, &["config", "--json"]);
-    assert_eq!(config.trim(), "{}", "the failed change is not the app's config");
+    assert_eq!(
+        config.trim(),
+        "{}",
+        "the failed change is not the app's config"
+    );
 
-    ok(&cli, &repo, &["config", "set", "PAAS_HEALTH_CHECK_PATH=/index.html", "GREETING=ok"]);
+    ok(
+        &cli,
+        &repo,
+        &[
+            "config",
+            "set",
+            "PAAS_HEALTH_CHECK_PATH=/index.html",
+            "GREETING=ok",
+        ],
+    );
     assert_eq!(get(&server, "checked").1, "greeting=ok dyno=web.1\n");
 }
 
@@ -386,12 +417,18 @@ fn scale_ps_and_restart() {
     assert_eq!(ok(&cli, &repo, &["scale", "web-2"]), "web=1\n");
     let dynos = ps(&cli);
     assert_eq!(dynos.len(), 1, "{dynos:?}");
-    assert_eq!(dynos[0]["port"], first[0]["port"], "the highest numbers stop first");
+    assert_eq!(
+        dynos[0]["port"], first[0]["port"],
+        "the highest numbers stop first"
+    );
     let table = ok(&cli, &repo, &["ps"]);
     assert!(
         table.starts_with("TYPE  DYNO   STATE  SINCE")
             && table.contains("RELEASE  RESTARTS  COMMAND")
-            && table.lines().nth(1).is_some_and(|l| l.starts_with("web   web.1  up     ")),
+            && table
+                .lines()
+                .nth(1)
+                .is_some_and(|l| l.starts_with("web   web.1  up     ")),
         "{table}"
     );
 
