@@ -122,12 +122,20 @@ pub async fn destroy(
     let id = app.id.clone();
     state.store.call(move |db| db.delete_app(&id)).await?;
     let (data, id) = (state.data.clone(), app.id.clone());
-    if let Err(e) = tokio::task::spawn_blocking(move || git::remove(&data, &id))
-        .await
-        .expect("repo task")
-    {
-        // The app is gone; a leftover directory named by its id harms nothing but disk.
+    let removed = tokio::task::spawn_blocking(move || {
+        let cache = std::fs::remove_dir_all(data.cache(&id));
+        (git::remove(&data, &id), cache)
+    })
+    .await
+    .expect("repo task");
+    // The app is gone; a leftover directory named by its id harms nothing but disk.
+    if let Err(e) = removed.0 {
         tracing::warn!(error = %anyhow::Error::from(e), app = %app.name, "cannot remove the app's repository");
+    }
+    if let Err(e) = removed.1
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(error = %e, app = %app.name, "cannot remove the app's build cache");
     }
     state.scheduler.destroy(&app.id, app.name.as_str()).await;
     state.logs.forget(&app.id);

@@ -161,6 +161,8 @@ impl Dyno {
 /// An app's dynos and the release they run.
 struct Running {
     release: u32,
+    /// The unpacked image layers under the dynos' overlays.
+    layers: Vec<PathBuf>,
     dynos: Vec<Dyno>,
 }
 
@@ -174,6 +176,9 @@ pub struct LocalScheduler {
     apps: Mutex<HashMap<String, Running>>,
     /// One operation at a time per app (deploy, scale, restart, destroy).
     operations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Held (shared) by operations that may start dynos, from unpacking layers until their dynos
+    /// are recorded; held alone to remove unpacked layers no dyno uses.
+    layers_in_use: tokio::sync::RwLock<()>,
     unpacking: Mutex<()>,
 }
 
@@ -200,6 +205,7 @@ impl LocalScheduler {
             routes: Routes::default(),
             apps: Mutex::new(HashMap::new()),
             operations: Mutex::new(HashMap::new()),
+            layers_in_use: tokio::sync::RwLock::new(()),
             unpacking: Mutex::new(()),
         }
     }
@@ -284,6 +290,7 @@ impl LocalScheduler {
                 deployment.app_id.clone(),
                 Running {
                     release: deployment.release,
+                    layers,
                     dynos: started,
                 },
             )
@@ -462,9 +469,11 @@ impl LocalScheduler {
             })?
             .clone();
         let name = format!("{process_type}.{index}");
+        // Unique across the daemon's runs too: a dyno never takes over a predecessor's name.
         let container = format!(
-            "dyno-{}-{}-v{}-{name}",
+            "dyno-{}-{}.{}-v{}-{name}",
             &deployment.app_id[..8],
+            std::process::id(),
             unique(),
             deployment.release
         );
@@ -634,11 +643,13 @@ impl LocalScheduler {
 impl Scheduler for LocalScheduler {
     async fn deploy(&self, deployment: &Deployment) -> anyhow::Result<()> {
         let _one_at_a_time = self.operation(&deployment.app_id).await;
+        let _layers = self.layers_in_use.read().await;
         self.deploy_locked(deployment).await
     }
 
     async fn scale(&self, deployment: &Deployment) -> anyhow::Result<()> {
         let _one_at_a_time = self.operation(&deployment.app_id).await;
+        let _layers = self.layers_in_use.read().await;
         if self.running_release(&deployment.app_id) == Some(deployment.release) {
             self.scale_locked(deployment).await
         } else {
@@ -648,6 +659,7 @@ impl Scheduler for LocalScheduler {
 
     async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()> {
         let _one_at_a_time = self.operation(&deployment.app_id).await;
+        let _layers = self.layers_in_use.read().await;
         if self.running_release(&deployment.app_id) == Some(deployment.release) {
             self.restart_locked(deployment, target).await
         } else {
@@ -688,6 +700,26 @@ impl Scheduler for LocalScheduler {
         self.routes.lock().remove(app);
         let dynos = self.apps().remove(app_id).map(|r| r.dynos);
         self.stop_all(app_id, dynos.unwrap_or_default()).await;
+        // Its layers go too, unless another app's dynos use them.
+        let _alone = self.layers_in_use.write().await;
+        let in_use: std::collections::HashSet<PathBuf> = self
+            .apps()
+            .values()
+            .flat_map(|r| r.layers.iter().cloned())
+            .collect();
+        let layers_dir = self.data.root().join("layers");
+        let _ = tokio::task::spawn_blocking(move || {
+            for entry in std::fs::read_dir(&layers_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if !in_use.contains(&entry.path()) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        })
+        .await;
     }
 
     async fn shutdown(&self) {

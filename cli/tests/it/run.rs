@@ -365,10 +365,15 @@ fn destroy_and_restart_leave_nothing_behind() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "nothing listens on the dyno's port {port}"
     );
-    let dynos = std::fs::read_dir(server.data_dir().join("dynos"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert_eq!(dynos, 0);
+    let entries = |dir: &str| {
+        std::fs::read_dir(server.data_dir().join(dir))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(entries("dynos"), 0);
+    assert_eq!(entries("layers"), 0, "no unpacked layer left");
+    assert_eq!(entries("cache"), 0, "no build cache left");
+    assert_eq!(entries("repos"), 0, "no repository left");
 }
 
 /// The ids of the server's dyno containers, as runc lists them.
@@ -533,4 +538,58 @@ fn a_killed_dyno_is_restarted() {
         logs.contains("paas[scheduler]: web.1 was killed by signal 9; restarting in 0s"),
         "{logs}"
     );
+}
+
+#[test]
+fn a_daemon_killed_with_sigkill_comes_back_to_its_formation_with_nothing_orphaned() {
+    let (mut server, cli) = serving();
+    let repo = cli.app_repo("envpage");
+    ok(&cli, &repo, &["create", "survivor"]);
+    assert!(push(&cli, &repo).status.success());
+    ok(&cli, &repo, &["scale", "web=2"]);
+    let before = runc_containers(&server);
+    assert_eq!(before.len(), 2, "{before:?}");
+    let before_pids: Vec<(String, i64)> = before
+        .iter()
+        .map(|id| {
+            let state = std::process::Command::new("runc")
+                .arg("--root")
+                .arg(server.data_dir().join("run/runc-dynos"))
+                .args(["state", id])
+                .output()
+                .expect("runc state");
+            let state: Value = serde_json::from_slice(&state.stdout).expect("state JSON");
+            (id.clone(), state["pid"].as_i64().expect("pid"))
+        })
+        .collect();
+
+    server.stop(Signal::SIGKILL);
+    server.restart();
+    let after = runc_containers(&server);
+    assert_eq!(after.len(), 2, "the formation again: {after:?}");
+    for (id, pid) in &before_pids {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "{id}'s process {pid} was stopped, not left running"
+        );
+    }
+    for id in &before {
+        for cgroup in [
+            format!("/sys/fs/cgroup/memory/paas/{id}"),
+            format!("/sys/fs/cgroup/paas/{id}"),
+        ] {
+            assert!(!Path::new(&cgroup).exists(), "{cgroup} is left");
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/mounts")
+        .expect("mounts")
+        .lines()
+        .filter(|l| l.contains(server.data_dir().to_str().expect("utf-8")))
+        .count();
+    assert_eq!(mounts, 2, "one overlay per running dyno, none left over");
+    let dynos: Vec<Value> =
+        serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+    assert_eq!(dynos.len(), 2);
+    assert!(dynos.iter().all(|d| d["state"] == "up"), "{dynos:?}");
+    assert_eq!(get(&server, "survivor").0, 200);
 }
