@@ -74,6 +74,18 @@ pub struct ServeArgs {
     /// The most dynos one app may run, all process types together [default: 100]
     #[arg(long, env = "PAAS_MAX_DYNOS_PER_APP", value_name = "N")]
     pub max_dynos_per_app: Option<String>,
+    /// Kubernetes: the kubeconfig to use [default: KUBECONFIG, ~/.kube/config, or in-cluster]
+    #[arg(long, env = "PAAS_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubernetes: the ingress class of apps' Ingresses [default: the cluster's default]
+    #[arg(long, env = "PAAS_INGRESS_CLASS", value_name = "NAME")]
+    pub ingress_class: Option<String>,
+    /// Kubernetes: seconds a rollout may make no progress before it fails [default: 300]
+    #[arg(long, env = "PAAS_PROGRESS_DEADLINE", value_name = "SECONDS")]
+    pub progress_deadline: Option<String>,
+    /// Kubernetes: re-apply the previous release when a rollout fails [default: true]
+    #[arg(long, env = "PAAS_AUTO_ROLLBACK", value_name = "BOOL")]
+    pub auto_rollback: Option<bool>,
 }
 
 /// The same settings as a config file spells them.
@@ -97,6 +109,10 @@ struct FileConfig {
     boot_timeout: Option<u64>,
     stop_grace: Option<u64>,
     max_dynos_per_app: Option<u64>,
+    kubeconfig: Option<PathBuf>,
+    ingress_class: Option<String>,
+    progress_deadline: Option<u64>,
+    auto_rollback: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +155,16 @@ pub struct Config {
     pub build_memory_bytes: u64,
     pub dynos: crate::scheduler::local::Settings,
     pub max_dynos_per_app: u32,
+    pub kubernetes: KubernetesConfig,
+}
+
+/// How the Kubernetes scheduler uses the cluster.
+#[derive(Debug, Clone)]
+pub struct KubernetesConfig {
+    pub kubeconfig: Option<PathBuf>,
+    pub ingress_class: Option<String>,
+    pub progress_deadline_seconds: u32,
+    pub auto_rollback: bool,
 }
 
 impl DataDirArgs {
@@ -246,16 +272,26 @@ impl ServeArgs {
                 "kubernetes" => Ok(SchedulerKind::Kubernetes),
                 _ => Err("expected `local` or `kubernetes`".to_owned()),
             })?;
-        if scheduler == SchedulerKind::Kubernetes {
-            if registry.is_none() {
-                bail!(
-                    "the kubernetes scheduler needs --registry: cluster nodes pull app images from it"
-                );
-            }
+        if scheduler == SchedulerKind::Kubernetes && registry.is_none() {
             bail!(
-                "the kubernetes scheduler is not available in this version; use --scheduler local"
+                "the kubernetes scheduler needs --registry: cluster nodes pull app images from it"
             );
         }
+        let progress_deadline = number(
+            self.progress_deadline,
+            file.progress_deadline,
+            "progress-deadline",
+        )
+        .parse("300", |s| match s.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err("expected a positive whole number of seconds".to_owned()),
+        })?;
+        let kubernetes = KubernetesConfig {
+            kubeconfig: self.kubeconfig.or(file.kubeconfig),
+            ingress_class: self.ingress_class.or(file.ingress_class),
+            progress_deadline_seconds: progress_deadline,
+            auto_rollback: self.auto_rollback.or(file.auto_rollback).unwrap_or(true),
+        };
         Ok(Config {
             data_dir: self
                 .data
@@ -282,6 +318,7 @@ impl ServeArgs {
                 stop_grace: std::time::Duration::from_secs(stop_grace),
             },
             max_dynos_per_app,
+            kubernetes,
         })
     }
 }

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 use paas_buildserver::api::{self, AppState, PublicUrls};
 use paas_buildserver::build::live::LiveBuilds;
 use paas_buildserver::build::{self, Builder, stack};
+use paas_buildserver::config::SchedulerKind;
 use paas_buildserver::config::{Config, DataDirArgs, ServeArgs};
 use paas_buildserver::container::Runtime;
 use paas_buildserver::data_dir::{DataDir, write_atomic};
@@ -25,7 +26,9 @@ use paas_buildserver::logs::Logs;
 use paas_buildserver::oci::Layout;
 use paas_buildserver::registry::Registry;
 use paas_buildserver::scheduler::Scheduler;
-use paas_buildserver::scheduler::local::LocalScheduler;
+use paas_buildserver::scheduler::kubernetes::KubernetesScheduler;
+use paas_buildserver::scheduler::kubernetes::manifests::ClusterSettings;
+use paas_buildserver::scheduler::local::{LocalScheduler, Routes};
 use paas_buildserver::ssh::{self, server::SshShared};
 use paas_buildserver::store::{Db, Store};
 use paas_buildserver::token;
@@ -320,19 +323,54 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let live_builds = LiveBuilds::default();
     let logs = Logs::new();
     let shutdown_logs = logs.clone();
-    let local = Arc::new(LocalScheduler::new(
-        data.clone(),
-        Arc::clone(&layout),
-        logs.clone(),
-        config.dynos,
-    ));
-    let routes = local.routes.clone();
-    let scheduler: Arc<dyn Scheduler> = local;
+    // The router serves the local scheduler's dynos; on Kubernetes the cluster's ingress does.
+    let (scheduler, routes, web_port): (Arc<dyn Scheduler>, Routes, u16) = match config.scheduler {
+        SchedulerKind::Local => {
+            let local = Arc::new(LocalScheduler::new(
+                data.clone(),
+                Arc::clone(&layout),
+                logs.clone(),
+                config.dynos,
+            ));
+            let routes = local.routes.clone();
+            (local, routes, router_addr.port())
+        }
+        SchedulerKind::Kubernetes => {
+            let registry = config
+                .registry
+                .as_ref()
+                .context("the kubernetes scheduler needs --registry")?;
+            let cluster = &config.kubernetes;
+            let settings = ClusterSettings {
+                registry: registry.to_string(),
+                domain: config.domain.clone(),
+                ingress_class: cluster.ingress_class.clone(),
+                progress_deadline_seconds: cluster.progress_deadline_seconds,
+                pull_secret: config.registry_credentials.is_some(),
+                auto_rollback: cluster.auto_rollback,
+            };
+            let pull = config.registry_credentials.as_ref().map(|c| {
+                (
+                    registry.host.clone(),
+                    c.username.clone(),
+                    c.password.clone(),
+                )
+            });
+            let kubernetes = KubernetesScheduler::connect(
+                cluster.kubeconfig.as_deref(),
+                settings,
+                pull,
+                logs.clone(),
+            )
+            .await?;
+            (Arc::new(kubernetes), Routes::default(), 80)
+        }
+    };
     let store_for_restore = store.clone();
     let urls = Arc::new(PublicUrls {
         domain: config.domain.clone(),
         ssh_port: ssh_addr.port(),
-        router_port: router_addr.port(),
+        router_port: web_port,
     });
     let state = AppState {
         store: store.clone(),

@@ -193,6 +193,9 @@ pub struct Dyno {
     pub port: u16,
     /// When it entered its state (RFC 3339).
     pub since: String,
+    /// The pod that runs it, on Kubernetes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
 }
 
 /// `POST /apps/{app}/dynos/restart`: one process type, one dyno, or (empty) all.

@@ -100,14 +100,30 @@ pub async fn rename(
 ) -> ApiResult<Json<App>> {
     let app = find_app(&state, &user, &name).await?;
     let old_name = app.name.clone();
-    let renamed = state
+    let new_name = body.name.clone();
+    if let Err(e) = state
+        .scheduler
+        .rename(old_name.as_str(), new_name.as_str())
+        .await
+    {
+        return Err(ApiFailure::invalid(format!("{e:#}"))
+            .hint("create a new app and push the code to it, then destroy this one"));
+    }
+    let renamed = match state
         .store
         .call(move |db| db.rename_app(&app.id, &body.name))
-        .await?;
-    state
-        .scheduler
-        .rename(old_name.as_str(), renamed.name.as_str())
-        .await;
+        .await
+    {
+        Ok(renamed) => renamed,
+        Err(e) => {
+            // Put the route back: the app keeps its name.
+            let _ = state
+                .scheduler
+                .rename(new_name.as_str(), old_name.as_str())
+                .await;
+            return Err(e.into());
+        }
+    };
     tracing::info!(from = %name, to = %renamed.name, "app renamed");
     Ok(Json(state.app_view(renamed, &host)))
 }

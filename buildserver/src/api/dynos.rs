@@ -12,7 +12,7 @@ pub async fn list(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<Dyno>>> {
     let app = find_app(&state, &user, &name).await?;
-    Ok(Json(state.scheduler.status(&app.id).await))
+    Ok(Json(super::dynos_of(&state, &app).await?))
 }
 
 /// Replaces the app's dynos with fresh ones (all, one type, or one dyno), web dynos one at a time
@@ -24,7 +24,7 @@ pub async fn restart(
     ApiJson(body): ApiJson<Restart>,
 ) -> ApiResult<Json<Vec<Dyno>>> {
     let app = find_app(&state, &user, &name).await?;
-    let running = state.scheduler.status(&app.id).await;
+    let running = super::dynos_of(&state, &app).await?;
     let wanted = body.dyno.as_deref().or(body.process_type.as_deref());
     if let Some(wanted) = wanted
         && !running
@@ -45,5 +45,5 @@ pub async fn restart(
     if let Err(e) = state.scheduler.restart(&deployment, wanted).await {
         return Err(super::scheduler_failure("the restart did not complete", &e));
     }
-    Ok(Json(state.scheduler.status(&app.id).await))
+    Ok(Json(super::dynos_of(&state, &app).await?))
 }

@@ -410,6 +410,15 @@ fn scheduler_failure(what: &str, e: &anyhow::Error) -> ApiFailure {
     .hint("the dynos that were running keep running; `paas logs` shows more")
 }
 
+/// What the scheduler runs for the app.
+async fn dynos_of(state: &AppState, app: &AppRecord) -> ApiResult<Vec<paas_share::models::Dyno>> {
+    state
+        .scheduler
+        .status(&app.id, app.name.as_str())
+        .await
+        .map_err(|e| scheduler_failure("cannot read the app's dynos", &e))
+}
+
 /// What the app should run now: its running release (the newest that succeeded) with its
 /// formation; `None` before its first successful deploy.
 async fn running_deployment(

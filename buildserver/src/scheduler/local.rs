@@ -667,8 +667,13 @@ impl Scheduler for LocalScheduler {
         }
     }
 
-    async fn status(&self, app_id: &str) -> Vec<paas_share::models::Dyno> {
-        self.apps()
+    async fn status(
+        &self,
+        app_id: &str,
+        _app: &str,
+    ) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
+        Ok(self
+            .apps()
             .get(app_id)
             .into_iter()
             .flat_map(|r| &r.dynos)
@@ -683,16 +688,18 @@ impl Scheduler for LocalScheduler {
                     command: d.command.clone(),
                     port: d.port,
                     since: crate::logs::rfc3339_micros(since),
+                    pod: None,
                 }
             })
-            .collect()
+            .collect())
     }
 
-    async fn rename(&self, old: &str, new: &str) {
+    async fn rename(&self, old: &str, new: &str) -> anyhow::Result<()> {
         let mut table = self.routes.lock();
         if let Some(route) = table.remove(old) {
             table.insert(new.to_owned(), route);
         }
+        Ok(())
     }
 
     async fn destroy(&self, app_id: &str, app: &str) {

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod kubernetes;
 pub mod local;
 
 /// The config var naming an HTTP path that must answer 2xx or 3xx before a web dyno counts as up
@@ -31,10 +32,15 @@ pub trait Scheduler: Send + Sync {
     async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()>;
 
     /// The app's dynos, as `paas ps` shows them.
-    async fn status(&self, app_id: &str) -> Vec<paas_share::models::Dyno>;
+    async fn status(
+        &self,
+        app_id: &str,
+        app: &str,
+    ) -> anyhow::Result<Vec<paas_share::models::Dyno>>;
 
-    /// Follows an app's rename (its address changes with its name).
-    async fn rename(&self, old: &str, new: &str);
+    /// Follows an app's rename (its address changes with its name), or refuses it; called before
+    /// the rename is recorded.
+    async fn rename(&self, old: &str, new: &str) -> anyhow::Result<()>;
 
     /// Stops every dyno of the app and removes its routes (the app is being destroyed).
     async fn destroy(&self, app_id: &str, app: &str);

@@ -1,0 +1,321 @@
+//! The Kubernetes objects of an app (DESIGN §3.9), as server-side-apply documents: namespace
+//! `paas-<app>`, an immutable Secret of config vars per release, a Deployment per process type, a
+//! Service and an Ingress for `web`. Pure functions of the deployment and the cluster settings, so
+//! that what we ask the cluster for is checked field by field without one.
+
+use serde_json::{Value, json};
+
+use crate::scheduler::Deployment;
+
+/// Labels every object carries; `managed-by` is how paas recognises its own namespaces.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const NAME: &str = "app.kubernetes.io/name";
+pub const PROCESS_TYPE: &str = "paas/process-type";
+pub const RELEASE: &str = "paas/release";
+/// Set on the pod template (by its own field manager) to restart a process type's pods.
+pub const RESTARTED_AT: &str = "paas/restartedAt";
+/// The port every dyno listens on inside its pod (`$PORT`).
+pub const CONTAINER_PORT: u16 = 5000;
+/// The image-pull Secret, present when the registry needs credentials.
+pub const PULL_SECRET: &str = "paas-registry";
+
+/// How the cluster is used, from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// Where apps' images are pulled from: `host[:port]/prefix`.
+    pub registry: String,
+    pub domain: String,
+    pub ingress_class: Option<String>,
+    pub progress_deadline_seconds: u32,
+    /// Whether a pull Secret exists for the registry.
+    pub pull_secret: bool,
+    /// Whether a failed rollout re-applies the release that ran before.
+    pub auto_rollback: bool,
+}
+
+pub fn namespace(app: &str) -> String {
+    format!("paas-{app}")
+}
+
+pub fn deployment_name(app: &str, process_type: &str) -> String {
+    format!("{app}-{process_type}")
+}
+
+pub fn secret_name(app: &str, release: u32) -> String {
+    format!("{app}-env-v{release}")
+}
+
+fn labels(app: &str) -> Value {
+    json!({ NAME: app, MANAGED_BY: "paas" })
+}
+
+pub fn namespace_object(app: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": { "name": namespace(app), "labels": labels(app) },
+    })
+}
+
+/// The release's config vars, immutable: a new release gets a new Secret, so a rollback finds
+/// its own config unchanged.
+pub fn config_secret(deployment: &Deployment) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": secret_name(&deployment.app, deployment.release),
+            "namespace": namespace(&deployment.app),
+            "labels": labels(&deployment.app),
+            "annotations": { RELEASE: format!("v{}", deployment.release) },
+        },
+        "type": "Opaque",
+        "immutable": true,
+        "stringData": deployment.config_vars,
+    })
+}
+
+/// `kubernetes.io/dockerconfigjson` for pulling from the registry with `username:password`.
+pub fn pull_secret(app: &str, registry_host: &str, username: &str, password: &str) -> Value {
+    let auth = crate::registry::base64(format!("{username}:{password}").as_bytes());
+    let config = json!({ "auths": { registry_host: { "username": username, "password": password, "auth": auth } } });
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": { "name": PULL_SECRET, "namespace": namespace(app), "labels": labels(app) },
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": { ".dockerconfigjson": config.to_string() },
+    })
+}
+
+/// The Deployment running `process_type` with `replicas` pods (replicas always come from the
+/// formation: no other writer owns them).
+pub fn deployment_object(
+    deployment: &Deployment,
+    settings: &ClusterSettings,
+    process_type: &str,
+    replicas: u32,
+) -> Value {
+    let app = &deployment.app;
+    let command = deployment
+        .process_types
+        .get(process_type)
+        .map_or("", String::as_str);
+    let selector = json!({ NAME: app, PROCESS_TYPE: process_type });
+    let mut pod_labels = selector.clone();
+    pod_labels[MANAGED_BY] = json!("paas");
+    let release = format!("v{}", deployment.release);
+    let mut container = json!({
+        "name": process_type,
+        "image": format!("{}/{app}@{}", settings.registry, deployment.image),
+        // As on the local scheduler: the buildpacks' .profile.d first, then the Procfile command.
+        "command": ["/bin/sh", "-c", format!(
+            "for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done\nexec {command}"
+        )],
+        "workingDir": "/app",
+        "env": [
+            { "name": "PORT", "value": CONTAINER_PORT.to_string() },
+            { "name": "PS", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+            { "name": "DYNO", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+        ],
+        "envFrom": [{ "secretRef": { "name": secret_name(app, deployment.release) } }],
+        "securityContext": {
+            "runAsUser": crate::build::BUILD_UID,
+            "runAsGroup": crate::build::BUILD_UID,
+            "runAsNonRoot": true,
+            "allowPrivilegeEscalation": false,
+        },
+    });
+    if process_type == "web" {
+        container["ports"] = json!([{ "name": "http", "containerPort": CONTAINER_PORT }]);
+        container["readinessProbe"] = match deployment.health_check_path() {
+            Some(path) => {
+                json!({ "httpGet": { "path": path, "port": CONTAINER_PORT }, "periodSeconds": 2 })
+            }
+            None => json!({ "tcpSocket": { "port": CONTAINER_PORT }, "periodSeconds": 2 }),
+        };
+    }
+    let mut pod_spec = json!({
+        "containers": [container],
+        "terminationGracePeriodSeconds": 30,
+        "automountServiceAccountToken": false,
+    });
+    if settings.pull_secret {
+        pod_spec["imagePullSecrets"] = json!([{ "name": PULL_SECRET }]);
+    }
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": deployment_name(app, process_type),
+            "namespace": namespace(app),
+            "labels": pod_labels,
+            "annotations": { RELEASE: release },
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": { "matchLabels": selector },
+            "progressDeadlineSeconds": settings.progress_deadline_seconds,
+            "revisionHistoryLimit": 10,
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": { "maxUnavailable": 0, "maxSurge": 1 },
+            },
+            "template": {
+                "metadata": { "labels": pod_labels, "annotations": { RELEASE: release } },
+                "spec": pod_spec,
+            },
+        },
+    })
+}
+
+pub fn service_object(app: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": { "name": deployment_name(app, "web"), "namespace": namespace(app), "labels": labels(app) },
+        "spec": {
+            "selector": { NAME: app, PROCESS_TYPE: "web" },
+            "ports": [{ "name": "http", "port": 80, "targetPort": "http" }],
+        },
+    })
+}
+
+pub fn ingress_object(app: &str, settings: &ClusterSettings) -> Value {
+    let mut spec = json!({
+        "rules": [{
+            "host": format!("{app}.{}", settings.domain),
+            "http": { "paths": [{
+                "path": "/",
+                "pathType": "Prefix",
+                "backend": { "service": { "name": deployment_name(app, "web"), "port": { "name": "http" } } },
+            }] },
+        }],
+    });
+    if let Some(class) = &settings.ingress_class {
+        spec["ingressClassName"] = json!(class);
+    }
+    json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": { "name": app, "namespace": namespace(app), "labels": labels(app) },
+        "spec": spec,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn deployment() -> Deployment {
+        Deployment {
+            app_id: "0123456789abcdef".into(),
+            app: "shop".into(),
+            release: 7,
+            image: "sha256:abc".into(),
+            process_types: BTreeMap::from([
+                ("web".into(), "busybox httpd -f -p $PORT".into()),
+                ("worker".into(), "sh worker.sh".into()),
+            ]),
+            formation: BTreeMap::from([("web".into(), 2), ("worker".into(), 0)]),
+            config_vars: BTreeMap::from([("GREETING".into(), "hi".into())]),
+        }
+    }
+
+    fn settings() -> ClusterSettings {
+        ClusterSettings {
+            registry: "registry.example.com/paas".into(),
+            domain: "apps.example.com".into(),
+            ingress_class: Some("nginx".into()),
+            progress_deadline_seconds: 120,
+            pull_secret: true,
+            auto_rollback: true,
+        }
+    }
+
+    #[test]
+    fn web_deployment_fields() {
+        let d = deployment_object(&deployment(), &settings(), "web", 2);
+        assert_eq!(d["metadata"]["name"], "shop-web");
+        assert_eq!(d["metadata"]["namespace"], "paas-shop");
+        assert_eq!(d["metadata"]["annotations"][RELEASE], "v7");
+        assert_eq!(d["metadata"]["labels"][PROCESS_TYPE], "web");
+        assert_eq!(d["metadata"]["labels"][MANAGED_BY], "paas");
+        assert_eq!(d["spec"]["replicas"], 2);
+        assert_eq!(d["spec"]["progressDeadlineSeconds"], 120);
+        assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+        let template = &d["spec"]["template"];
+        assert_eq!(template["metadata"]["annotations"][RELEASE], "v7");
+        assert_eq!(
+            d["spec"]["selector"]["matchLabels"],
+            json!({ NAME: "shop", PROCESS_TYPE: "web" })
+        );
+        let pod = &template["spec"];
+        assert_eq!(pod["terminationGracePeriodSeconds"], 30);
+        assert_eq!(pod["imagePullSecrets"][0]["name"], PULL_SECRET);
+        let container = &pod["containers"][0];
+        assert_eq!(
+            container["image"],
+            "registry.example.com/paas/shop@sha256:abc"
+        );
+        assert!(
+            container["command"][2]
+                .as_str()
+                .is_some_and(|c| c.ends_with("exec busybox httpd -f -p $PORT"))
+        );
+        assert_eq!(
+            container["env"][0],
+            json!({ "name": "PORT", "value": "5000" })
+        );
+        assert_eq!(container["envFrom"][0]["secretRef"]["name"], "shop-env-v7");
+        assert_eq!(container["readinessProbe"]["tcpSocket"]["port"], 5000);
+        assert_eq!(container["ports"][0]["containerPort"], 5000);
+    }
+
+    #[test]
+    fn other_types_have_no_probe_and_a_health_path_makes_an_http_probe() {
+        let worker = deployment_object(&deployment(), &settings(), "worker", 0);
+        let container = &worker["spec"]["template"]["spec"]["containers"][0];
+        assert!(container.get("readinessProbe").is_none());
+        assert!(container.get("ports").is_none());
+        let mut checked = deployment();
+        checked
+            .config_vars
+            .insert(crate::scheduler::HEALTH_CHECK_PATH_VAR.into(), "/up".into());
+        let web = deployment_object(&checked, &settings(), "web", 1);
+        assert_eq!(
+            web["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"],
+            "/up"
+        );
+    }
+
+    #[test]
+    fn secret_service_ingress() {
+        let secret = config_secret(&deployment());
+        assert_eq!(secret["metadata"]["name"], "shop-env-v7");
+        assert_eq!(secret["immutable"], true);
+        assert_eq!(secret["stringData"]["GREETING"], "hi");
+        let service = service_object("shop");
+        assert_eq!(service["spec"]["selector"][PROCESS_TYPE], "web");
+        let ingress = ingress_object("shop", &settings());
+        assert_eq!(ingress["spec"]["rules"][0]["host"], "shop.apps.example.com");
+        assert_eq!(ingress["spec"]["ingressClassName"], "nginx");
+        assert_eq!(
+            ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+            "shop-web"
+        );
+        let pull = pull_secret("shop", "registry.example.com", "u", "p");
+        let config: Value = serde_json::from_str(
+            pull["stringData"][".dockerconfigjson"]
+                .as_str()
+                .expect("a string"),
+        )
+        .expect("JSON");
+        assert_eq!(config["auths"]["registry.example.com"]["auth"], "dTpw");
+        assert_eq!(
+            namespace_object("shop")["metadata"]["labels"][MANAGED_BY],
+            "paas"
+        );
+    }
+}

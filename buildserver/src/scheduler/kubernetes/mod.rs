@@ -1,0 +1,648 @@
+//! The Kubernetes scheduler (DESIGN §3.9): each app is a namespace `paas-<app>` with a
+//! Deployment per process type, an immutable Secret of config vars per release, and a Service and
+//! an Ingress for `web`, all written with server-side apply (field manager `paas`). Replicas
+//! always come from the formation. A deploy waits for every Deployment's rollout the way
+//! `kubectl rollout status` judges it; a rollout that exceeds its progress deadline fails the
+//! release, and the previous release's objects are applied again.
+
+pub mod manifests;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::apps::v1::Deployment as KubeDeployment;
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+use self::manifests::{ClusterSettings, MANAGED_BY, PROCESS_TYPE, RELEASE, RESTARTED_AT};
+use super::{Deployment, Scheduler};
+use crate::logs::Logs;
+
+/// Per-release Secrets kept besides the ones ReplicaSets still use.
+const KEEP_SECRETS: usize = 5;
+
+/// How a Deployment's rollout stands, judged as `kubectl rollout status` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rollout {
+    Complete,
+    /// Still going; what it waits for.
+    Progressing(String),
+    Failed(String),
+}
+
+/// kubectl's algorithm: the controller has seen this generation; the deadline has not passed;
+/// every replica is updated and available and no old one is left.
+pub fn rollout(deployment: &KubeDeployment) -> Rollout {
+    let generation = deployment.metadata.generation.unwrap_or(0);
+    let Some(status) = &deployment.status else {
+        return Rollout::Progressing("waiting for the deployment controller".into());
+    };
+    if status.observed_generation.unwrap_or(0) < generation {
+        return Rollout::Progressing("waiting for the deployment controller".into());
+    }
+    if let Some(condition) = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Progressing")
+        && condition.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    {
+        return Rollout::Failed(format!(
+            "progress deadline exceeded: {}",
+            condition.message.as_deref().unwrap_or("no message")
+        ));
+    }
+    let wanted = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(1);
+    let updated = status.updated_replicas.unwrap_or(0);
+    let replicas = status.replicas.unwrap_or(0);
+    let available = status.available_replicas.unwrap_or(0);
+    if updated < wanted {
+        Rollout::Progressing(format!("{updated} of {wanted} new replicas updated"))
+    } else if replicas > updated {
+        Rollout::Progressing(format!(
+            "{} old replicas pending termination",
+            replicas - updated
+        ))
+    } else if available < updated {
+        Rollout::Progressing(format!(
+            "{available} of {updated} updated replicas available"
+        ))
+    } else {
+        Rollout::Complete
+    }
+}
+
+pub struct KubernetesScheduler {
+    client: Client,
+    settings: ClusterSettings,
+    /// `(registry host, username, password)` for the image-pull Secret.
+    pull_credentials: Option<(String, String, String)>,
+    logs: Logs,
+    /// The last deployment that rolled out per app id: what a failed rollout goes back to.
+    deployed: Mutex<HashMap<String, Deployment>>,
+}
+
+impl KubernetesScheduler {
+    /// Connects with the kubeconfig at `kubeconfig`, else `KUBECONFIG` or `~/.kube/config`, else
+    /// the in-cluster service account.
+    pub async fn connect(
+        kubeconfig: Option<&std::path::Path>,
+        settings: ClusterSettings,
+        pull_credentials: Option<(String, String, String)>,
+        logs: Logs,
+    ) -> anyhow::Result<Self> {
+        let config = match kubeconfig {
+            Some(path) => {
+                let file = kube::config::Kubeconfig::read_from(path)
+                    .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
+                kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                    .await
+                    .with_context(|| format!("invalid kubeconfig {}", path.display()))?
+            }
+            None => kube::Config::infer()
+                .await
+                .context("no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, or run in a cluster")?,
+        };
+        let client = Client::try_from(config).context("cannot make a Kubernetes client")?;
+        Ok(Self {
+            client,
+            settings,
+            pull_credentials,
+            logs,
+            deployed: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn deployments(&self, app: &str) -> Api<KubeDeployment> {
+        Api::namespaced(self.client.clone(), &manifests::namespace(app))
+    }
+
+    /// Creates the app's namespace, or checks that the one there is ours.
+    async fn ensure_namespace(&self, app: &str) -> anyhow::Result<()> {
+        let name = manifests::namespace(app);
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        if let Some(existing) = namespaces
+            .get_opt(&name)
+            .await
+            .with_context(|| format!("cannot read namespace {name}"))?
+        {
+            let ours = existing
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(MANAGED_BY))
+                .is_some_and(|v| v == "paas");
+            if !ours {
+                bail!(
+                    "namespace {name} exists but was not created by paas (no {MANAGED_BY}=paas label); \
+                     paas will not touch it"
+                );
+            }
+        }
+        apply(&namespaces, &name, &manifests::namespace_object(app)).await
+    }
+
+    /// Applies every object of `deployment` (replicas from its formation).
+    async fn apply_all(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let app = &deployment.app;
+        self.ensure_namespace(app).await?;
+        let namespace = manifests::namespace(app);
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
+        if let Some((host, username, password)) = &self.pull_credentials {
+            let secret = manifests::pull_secret(app, host, username, password);
+            apply(&secrets, manifests::PULL_SECRET, &secret).await?;
+        }
+        let name = manifests::secret_name(app, deployment.release);
+        // Immutable: applying it again with the same data is a no-op, with other data an error.
+        apply(&secrets, &name, &manifests::config_secret(deployment)).await?;
+        let deployments = self.deployments(app);
+        for process_type in deployment.process_types.keys() {
+            let replicas = deployment.formation.get(process_type).copied().unwrap_or(0);
+            let object =
+                manifests::deployment_object(deployment, &self.settings, process_type, replicas);
+            apply(
+                &deployments,
+                &manifests::deployment_name(app, process_type),
+                &object,
+            )
+            .await?;
+        }
+        // Process types the release no longer has.
+        let existing = deployments
+            .list(&ListParams::default().labels(&format!("{MANAGED_BY}=paas")))
+            .await
+            .context("cannot list the app's deployments")?;
+        for gone in existing.items.iter().filter(|d| {
+            let process_type = d.metadata.labels.as_ref().and_then(|l| l.get(PROCESS_TYPE));
+            process_type.is_none_or(|t| !deployment.process_types.contains_key(t))
+        }) {
+            if let Some(name) = &gone.metadata.name {
+                deployments
+                    .delete(name, &DeleteParams::default())
+                    .await
+                    .with_context(|| format!("cannot delete deployment {name}"))?;
+            }
+        }
+        if deployment.process_types.contains_key("web") {
+            let services = Api::<k8s_openapi::api::core::v1::Service>::namespaced(
+                self.client.clone(),
+                &namespace,
+            );
+            apply(
+                &services,
+                &manifests::deployment_name(app, "web"),
+                &manifests::service_object(app),
+            )
+            .await?;
+            let ingresses = Api::<k8s_openapi::api::networking::v1::Ingress>::namespaced(
+                self.client.clone(),
+                &namespace,
+            );
+            apply(
+                &ingresses,
+                app,
+                &manifests::ingress_object(app, &self.settings),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every Deployment of the app has rolled out, or one fails.
+    async fn await_rollouts(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let deployments = self.deployments(&deployment.app);
+        // The cluster fails a stuck rollout at its deadline; the margin covers its reaction.
+        let limit = Duration::from_secs(u64::from(self.settings.progress_deadline_seconds) + 60);
+        for process_type in deployment.process_types.keys() {
+            let name = manifests::deployment_name(&deployment.app, process_type);
+            let settled = kube::runtime::wait::await_condition(
+                deployments.clone(),
+                &name,
+                |d: Option<&KubeDeployment>| {
+                    d.is_some_and(|d| !matches!(rollout(d), Rollout::Progressing(_)))
+                },
+            );
+            let outcome = tokio::time::timeout(limit, settled)
+                .await
+                .with_context(|| {
+                    format!(
+                        "the rollout of {name} did not settle within {}s",
+                        limit.as_secs()
+                    )
+                })?
+                .with_context(|| format!("cannot watch deployment {name}"))?;
+            match outcome.as_ref().map(rollout) {
+                Some(Rollout::Failed(why)) => bail!("{process_type} did not roll out: {why}"),
+                Some(_) => self.logs.emit(
+                    &deployment.app_id,
+                    "paas",
+                    "scheduler",
+                    &format!("{name} rolled out v{}", deployment.release),
+                ),
+                None => bail!("deployment {name} disappeared during its rollout"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes per-release Secrets no ReplicaSet uses, beyond the newest few.
+    async fn prune_secrets(&self, app: &str) -> anyhow::Result<()> {
+        let namespace = manifests::namespace(app);
+        let replica_sets: Api<k8s_openapi::api::apps::v1::ReplicaSet> =
+            Api::namespaced(self.client.clone(), &namespace);
+        let used: std::collections::HashSet<String> = replica_sets
+            .list(&ListParams::default())
+            .await?
+            .items
+            .iter()
+            .flat_map(|rs| {
+                rs.spec
+                    .iter()
+                    .flat_map(|s| s.template.iter())
+                    .flat_map(|t| t.spec.iter())
+                    .flat_map(|p| p.containers.iter())
+                    .flat_map(|c| c.env_from.iter().flatten())
+                    .filter_map(|e| e.secret_ref.as_ref().map(|s| s.name.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
+        let prefix = format!("{app}-env-v");
+        let mut releases: Vec<(u32, String)> = secrets
+            .list(&ListParams::default().labels(&format!("{MANAGED_BY}=paas")))
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|s| s.metadata.name)
+            .filter_map(|n| Some((n.strip_prefix(&prefix)?.parse().ok()?, n)))
+            .collect();
+        releases.sort();
+        let removable = releases.len().saturating_sub(KEEP_SECRETS);
+        for (_, name) in releases.into_iter().take(removable) {
+            if !used.contains(&name) {
+                secrets.delete(&name, &DeleteParams::default()).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Server-side apply of `object` as field manager `paas`, taking over fields others changed.
+async fn apply<K>(api: &Api<K>, name: &str, object: &Value) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(
+        name,
+        &PatchParams::apply("paas").force(),
+        &Patch::Apply(object),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot apply {} {name}",
+            object["kind"].as_str().unwrap_or("object")
+        )
+    })?;
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Scheduler for KubernetesScheduler {
+    async fn deploy(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let rolled_out = async {
+            self.apply_all(deployment).await?;
+            self.await_rollouts(deployment).await
+        }
+        .await;
+        let previous = self
+            .deployed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&deployment.app_id)
+            .cloned();
+        match rolled_out {
+            Ok(()) => {
+                self.deployed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(deployment.app_id.clone(), deployment.clone());
+                if let Err(e) = self.prune_secrets(&deployment.app).await {
+                    tracing::warn!(app = %deployment.app, error = %e, "cannot prune old config Secrets");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Back to the release that ran (its pods kept serving: maxUnavailable is 0).
+                let Some(previous) = previous.filter(|_| self.settings.auto_rollback) else {
+                    return Err(e);
+                };
+                let restored = self.apply_all(&previous).await;
+                let how = match restored {
+                    Ok(()) => format!("v{} was applied again", previous.release),
+                    Err(r) => format!("re-applying v{} failed too: {r:#}", previous.release),
+                };
+                self.logs.emit(
+                    &deployment.app_id,
+                    "paas",
+                    "scheduler",
+                    &format!("v{} did not roll out; {how}", deployment.release),
+                );
+                Err(e.context(format!("rolled back: {how}")))
+            }
+        }
+    }
+
+    async fn scale(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let deployments = self.deployments(&deployment.app);
+        let mut changed = false;
+        for process_type in deployment.process_types.keys() {
+            let wanted = deployment.formation.get(process_type).copied().unwrap_or(0);
+            let name = manifests::deployment_name(&deployment.app, process_type);
+            let live = deployments
+                .get_opt(&name)
+                .await
+                .with_context(|| format!("cannot read deployment {name}"))?;
+            let replicas = live
+                .as_ref()
+                .and_then(|d| d.spec.as_ref())
+                .and_then(|s| s.replicas);
+            if replicas != Some(i32::try_from(wanted).unwrap_or(i32::MAX)) {
+                changed = true;
+                let object =
+                    manifests::deployment_object(deployment, &self.settings, process_type, wanted);
+                apply(&deployments, &name, &object).await?;
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        self.await_rollouts(deployment).await
+    }
+
+    async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()> {
+        let app = &deployment.app;
+        if let Some(dyno) = target.filter(|t| t.contains('.')) {
+            // One dyno: its pod goes, and its Deployment makes a new one.
+            let pod = self
+                .status(&deployment.app_id, app)
+                .await?
+                .into_iter()
+                .find(|d| d.name == dyno)
+                .and_then(|d| d.pod)
+                .with_context(|| format!("no running dyno {dyno}"))?;
+            let pods: Api<Pod> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
+            pods.delete(&pod, &DeleteParams::default())
+                .await
+                .with_context(|| format!("cannot delete pod {pod}"))?;
+            return Ok(());
+        }
+        let deployments = self.deployments(app);
+        let now = crate::logs::rfc3339_micros(std::time::SystemTime::now());
+        let patch = json!({ "spec": { "template": { "metadata": { "annotations": { RESTARTED_AT: now } } } } });
+        let params = PatchParams {
+            field_manager: Some("paas-restart".into()),
+            ..PatchParams::default()
+        };
+        for process_type in deployment
+            .process_types
+            .keys()
+            .filter(|t| target.is_none_or(|w| w == *t))
+        {
+            let name = manifests::deployment_name(app, process_type);
+            deployments
+                .patch(&name, &params, &Patch::Merge(&patch))
+                .await
+                .with_context(|| format!("cannot restart deployment {name}"))?;
+        }
+        self.await_rollouts(deployment).await
+    }
+
+    async fn status(
+        &self,
+        _app_id: &str,
+        app: &str,
+    ) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
+        let mut pods = pods
+            .list(&ListParams::default().labels(&format!("{MANAGED_BY}=paas")))
+            .await
+            .context("cannot list the app's pods")?
+            .items;
+        let key = |p: &Pod| {
+            (
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(PROCESS_TYPE))
+                    .cloned()
+                    .unwrap_or_default(),
+                p.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                p.metadata.name.clone().unwrap_or_default(),
+            )
+        };
+        pods.sort_by_key(key);
+        let mut ordinals: BTreeMap<String, u32> = BTreeMap::new();
+        Ok(pods
+            .iter()
+            .map(|pod| {
+                let (process_type, _, name) = key(pod);
+                let ordinal = ordinals.entry(process_type.clone()).or_default();
+                *ordinal += 1;
+                dyno(pod, &process_type, *ordinal, name)
+            })
+            .collect())
+    }
+
+    async fn rename(&self, old: &str, _new: &str) -> anyhow::Result<()> {
+        bail!(
+            "apps on Kubernetes cannot be renamed: namespace {} cannot change its name",
+            manifests::namespace(old)
+        )
+    }
+
+    async fn destroy(&self, app_id: &str, app: &str) {
+        self.deployed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(app_id);
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let name = manifests::namespace(app);
+        let ours = namespaces
+            .get_opt(&name)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|n| {
+                n.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(MANAGED_BY))
+                    .is_some_and(|v| v == "paas")
+            });
+        if !ours {
+            return;
+        }
+        if let Err(e) = namespaces.delete(&name, &DeleteParams::default()).await {
+            tracing::warn!(namespace = %name, error = %e, "cannot delete the app's namespace");
+            return;
+        }
+        let gone = async {
+            while namespaces.get_opt(&name).await.is_ok_and(|n| n.is_some()) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(120), gone)
+            .await
+            .is_err()
+        {
+            tracing::warn!(namespace = %name, "the app's namespace is still terminating");
+        }
+    }
+
+    async fn shutdown(&self) {
+        // Pods belong to the cluster and keep running without this daemon.
+    }
+}
+
+/// A pod as `paas ps` shows it: `web.N` by its place among the type's pods, its state from its
+/// phase, conditions and container statuses.
+fn dyno(pod: &Pod, process_type: &str, ordinal: u32, pod_name: String) -> paas_share::models::Dyno {
+    let status = pod.status.as_ref();
+    let containers = status.and_then(|s| s.container_statuses.as_ref());
+    let restarts = containers
+        .iter()
+        .flat_map(|c| c.iter())
+        .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
+        .sum();
+    let crashed = containers.iter().flat_map(|c| c.iter()).any(|c| {
+        c.state.as_ref().is_some_and(|s| {
+            s.terminated.is_some()
+                || s.waiting
+                    .as_ref()
+                    .is_some_and(|w| w.reason.as_deref() == Some("CrashLoopBackOff"))
+        })
+    });
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let state = if pod.metadata.deletion_timestamp.is_some() {
+        "down"
+    } else if crashed {
+        "crashed"
+    } else if ready {
+        "up"
+    } else {
+        "starting"
+    };
+    let annotation = |key: &str| {
+        pod.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .cloned()
+    };
+    let command = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.command.as_ref())
+        .and_then(|c| c.last())
+        .and_then(|script| script.rsplit_once("exec ").map(|(_, c)| c.to_owned()))
+        .unwrap_or_default();
+    let since = status
+        .and_then(|s| s.start_time.as_ref())
+        .or(pod.metadata.creation_timestamp.as_ref())
+        .map(|t| t.0.to_string())
+        .unwrap_or_default();
+    paas_share::models::Dyno {
+        name: format!("{process_type}.{ordinal}"),
+        process_type: process_type.to_owned(),
+        state: state.to_owned(),
+        release: annotation(RELEASE)
+            .and_then(|r| paas_share::models::parse_release_version(&r))
+            .unwrap_or(0),
+        restarts,
+        command,
+        port: manifests::CONTAINER_PORT,
+        since,
+        pod: Some(pod_name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(generation: i64, spec_replicas: i32, status: Value) -> KubeDeployment {
+        serde_json::from_value(json!({
+            "metadata": { "name": "shop-web", "generation": generation },
+            "spec": {
+                "replicas": spec_replicas,
+                "selector": {},
+                "template": {},
+            },
+            "status": status,
+        }))
+        .expect("a Deployment")
+    }
+
+    #[test]
+    fn rollout_status_follows_kubectl() {
+        let waiting = |d: &KubeDeployment| matches!(rollout(d), Rollout::Progressing(_));
+        assert!(waiting(&with(2, 2, json!({ "observedGeneration": 1 }))));
+        assert!(waiting(&with(
+            2,
+            2,
+            json!({ "observedGeneration": 2, "updatedReplicas": 1, "replicas": 2, "availableReplicas": 2 })
+        )));
+        assert_eq!(
+            rollout(&with(
+                2,
+                2,
+                json!({ "observedGeneration": 2, "updatedReplicas": 2, "replicas": 3, "availableReplicas": 2 })
+            )),
+            Rollout::Progressing("1 old replicas pending termination".into())
+        );
+        assert!(waiting(&with(
+            2,
+            2,
+            json!({ "observedGeneration": 2, "updatedReplicas": 2, "replicas": 2, "availableReplicas": 1 })
+        )));
+        assert_eq!(
+            rollout(&with(
+                2,
+                2,
+                json!({ "observedGeneration": 2, "updatedReplicas": 2, "replicas": 2, "availableReplicas": 2 })
+            )),
+            Rollout::Complete
+        );
+        assert_eq!(
+            rollout(&with(0, 0, json!({ "observedGeneration": 1 }))),
+            Rollout::Complete,
+            "scaled to zero"
+        );
+        let failed = with(
+            3,
+            1,
+            json!({
+                "observedGeneration": 3, "updatedReplicas": 1, "replicas": 2, "availableReplicas": 1,
+                "conditions": [{ "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                                 "message": "ReplicaSet \"shop-web-1\" has timed out progressing." }],
+            }),
+        );
+        assert!(
+            matches!(rollout(&failed), Rollout::Failed(m) if m.contains("timed out progressing"))
+        );
+    }
+}
