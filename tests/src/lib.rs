@@ -4,6 +4,8 @@
 //! Every process started here is stopped by its own pid when its fixture is dropped, also when a
 //! test fails.
 
+pub mod k8s;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::LazyLock;

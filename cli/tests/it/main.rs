@@ -3,6 +3,7 @@
 
 mod completions;
 mod errors;
+mod kubernetes;
 mod logs;
 mod push;
 mod registry;

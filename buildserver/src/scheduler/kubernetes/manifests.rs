@@ -127,7 +127,9 @@ pub fn deployment_object(
         },
     });
     if process_type == "web" {
-        container["ports"] = json!([{ "name": "http", "containerPort": CONTAINER_PORT }]);
+        // `protocol` is part of the list's key: server-side apply needs it spelled out.
+        container["ports"] =
+            json!([{ "name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP" }]);
         container["readinessProbe"] = match deployment.health_check_path() {
             Some(path) => {
                 json!({ "httpGet": { "path": path, "port": CONTAINER_PORT }, "periodSeconds": 2 })
@@ -176,7 +178,7 @@ pub fn service_object(app: &str) -> Value {
         "metadata": { "name": deployment_name(app, "web"), "namespace": namespace(app), "labels": labels(app) },
         "spec": {
             "selector": { NAME: app, PROCESS_TYPE: "web" },
-            "ports": [{ "name": "http", "port": 80, "targetPort": "http" }],
+            "ports": [{ "name": "http", "port": 80, "targetPort": "http", "protocol": "TCP" }],
         },
     })
 }

@@ -1,0 +1,359 @@
+//! The Kubernetes scheduler against a real kube-apiserver and controller manager (the fixture
+//! cluster; a fake kubelet marks pods Ready): push → rollout → config → scale → rollback → restart
+//! → destroy, with the objects read back from the cluster; a rollout that never gets ready; a
+//! cluster that cannot be reached; a namespace paas did not make.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use paas_tests::k8s::{FakeKubelet, TestCluster};
+use paas_tests::{CliEnv, Stack, TestRegistry, TestServer, transcript};
+use serde_json::{Value, json};
+
+use super::run::{ok, paas, push};
+use super::{paas_bin, server_bin};
+
+/// The marker that keeps a pod from ever becoming Ready.
+const NEVER_READY: &str = "never-ready";
+
+struct Kube {
+    cluster: TestCluster,
+    _kubelet: FakeKubelet,
+    _registry: TestRegistry,
+    _server: TestServer,
+    cli: CliEnv,
+    registry_prefix: String,
+}
+
+fn on_kubernetes() -> Kube {
+    let cluster = TestCluster::start();
+    let kubelet = FakeKubelet::start(&cluster, NEVER_READY);
+    let registry = TestRegistry::start();
+    let registry_prefix = format!("{}/paas", registry.addr);
+    let kubeconfig = cluster.kubeconfig();
+    let server = TestServer::start_with(
+        &server_bin(),
+        &[
+            "--scheduler",
+            "kubernetes",
+            "--registry",
+            &registry_prefix,
+            "--registry-insecure",
+            "--kubeconfig",
+            kubeconfig.to_str().expect("utf-8"),
+            "--domain",
+            "apps.test",
+            "--progress-deadline",
+            "4",
+        ],
+        &[],
+    );
+    server.install_stack(Stack::Busybox);
+    let cli = CliEnv::pusher(paas_bin(), &server);
+    Kube {
+        cluster,
+        _kubelet: kubelet,
+        _registry: registry,
+        _server: server,
+        cli,
+        registry_prefix,
+    }
+}
+
+fn deployment(kube: &Kube, app: &str, process_type: &str) -> Value {
+    kube.cluster
+        .get(&format!(
+            "/apis/apps/v1/namespaces/paas-{app}/deployments/{app}-{process_type}"
+        ))
+        .unwrap_or_else(|| panic!("no deployment {app}-{process_type}"))
+}
+
+fn release_image(cli: &CliEnv, repo: &Path, version: u32) -> String {
+    let release: Value = serde_json::from_str(&ok(
+        cli,
+        repo,
+        &["releases", "info", &format!("v{version}"), "--json"],
+    ))
+    .expect("JSON");
+    release["image"].as_str().expect("an image").to_owned()
+}
+
+/// Waits until `check` holds for what the cluster reports (controllers act asynchronously).
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within 30 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
+    let kube = on_kubernetes();
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
+    let repo = cli.app_repo("procfile");
+    ok(cli, &repo, &["create", "kapp"]);
+    let output = push(cli, &repo);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}\n{}", cluster.logs());
+    assert!(
+        stderr.contains("remote: -----> v1 is up: http://kapp.apps.test/"),
+        "{stderr}"
+    );
+
+    // The objects, field by field (DESIGN §3.9).
+    let namespace = cluster
+        .get("/api/v1/namespaces/paas-kapp")
+        .expect("namespace");
+    assert_eq!(
+        namespace["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "paas"
+    );
+    let web = deployment(&kube, "kapp", "web");
+    let image = release_image(cli, &repo, 1);
+    assert_eq!(web["spec"]["replicas"], 1);
+    assert_eq!(web["metadata"]["annotations"]["paas/release"], "v1");
+    assert_eq!(web["metadata"]["labels"]["paas/process-type"], "web");
+    assert_eq!(web["metadata"]["labels"]["app.kubernetes.io/name"], "kapp");
+    assert_eq!(web["spec"]["progressDeadlineSeconds"], 4);
+    assert_eq!(
+        web["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+        0
+    );
+    let template = &web["spec"]["template"];
+    assert_eq!(template["metadata"]["annotations"]["paas/release"], "v1");
+    let pod = &template["spec"];
+    assert_eq!(pod["terminationGracePeriodSeconds"], 30);
+    let container = &pod["containers"][0];
+    assert_eq!(
+        container["image"],
+        format!("{}/kapp@{image}", kube.registry_prefix)
+    );
+    assert_eq!(container["readinessProbe"]["tcpSocket"]["port"], 5000);
+    assert_eq!(container["envFrom"][0]["secretRef"]["name"], "kapp-env-v1");
+    assert!(
+        container["env"]
+            .as_array()
+            .expect("env")
+            .contains(&json!({ "name": "PORT", "value": "5000" }))
+    );
+    assert_eq!(deployment(&kube, "kapp", "worker")["spec"]["replicas"], 0);
+    let secret = cluster
+        .get("/api/v1/namespaces/paas-kapp/secrets/kapp-env-v1")
+        .expect("the release's Secret");
+    assert_eq!(secret["immutable"], true);
+    let service = cluster
+        .get("/api/v1/namespaces/paas-kapp/services/kapp-web")
+        .expect("service");
+    assert_eq!(service["spec"]["selector"]["paas/process-type"], "web");
+    let ingress = cluster
+        .get("/apis/networking.k8s.io/v1/namespaces/paas-kapp/ingresses/kapp")
+        .expect("ingress");
+    assert_eq!(ingress["spec"]["rules"][0]["host"], "kapp.apps.test");
+
+    let ps: Vec<Value> = serde_json::from_str(&ok(cli, &repo, &["ps", "--json"])).expect("JSON");
+    assert_eq!(ps.len(), 1, "{ps:?}");
+    assert_eq!(
+        (ps[0]["name"].as_str(), ps[0]["state"].as_str()),
+        (Some("web.1"), Some("up"))
+    );
+    assert!(
+        ps[0]["pod"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("kapp-web-"))
+    );
+
+    // A config change is a new release: a new Secret and a rollout; the old ReplicaSet empties.
+    ok(cli, &repo, &["config", "set", "GREETING=hi"]);
+    let web = deployment(&kube, "kapp", "web");
+    assert_eq!(web["metadata"]["annotations"]["paas/release"], "v2");
+    assert_eq!(
+        web["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"],
+        "kapp-env-v2"
+    );
+    let replica_sets = cluster
+        .get("/apis/apps/v1/namespaces/paas-kapp/replicasets")
+        .expect("replicasets");
+    let old: Vec<&Value> = replica_sets["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|rs| rs["spec"]["template"]["metadata"]["annotations"]["paas/release"] == "v1")
+        .collect();
+    assert!(
+        old.iter()
+            .filter(|rs| rs["metadata"]["labels"]["paas/process-type"] == "web")
+            .all(|rs| rs["spec"]["replicas"] == 0),
+        "{old:?}"
+    );
+
+    // Scale changes replicas of the named type only.
+    let worker_generation = deployment(&kube, "kapp", "worker")["metadata"]["generation"].clone();
+    assert_eq!(ok(cli, &repo, &["scale", "web=3"]), "web=3 worker=0\n");
+    assert_eq!(deployment(&kube, "kapp", "web")["spec"]["replicas"], 3);
+    assert_eq!(
+        deployment(&kube, "kapp", "worker")["metadata"]["generation"],
+        worker_generation
+    );
+    let ps: Vec<Value> = serde_json::from_str(&ok(cli, &repo, &["ps", "--json"])).expect("JSON");
+    let names: Vec<&str> = ps
+        .iter()
+        .map(|d| d["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["web.1", "web.2", "web.3"]);
+    // Replicas changed by hand (kubectl scale) come back to the formation at the next scale.
+    cluster.merge_patch(
+        "/apis/apps/v1/namespaces/paas-kapp/deployments/kapp-web",
+        &json!({ "spec": { "replicas": 1 } }),
+    );
+    ok(cli, &repo, &["scale", "worker=1"]);
+    assert_eq!(deployment(&kube, "kapp", "web")["spec"]["replicas"], 3);
+    assert_eq!(deployment(&kube, "kapp", "worker")["spec"]["replicas"], 1);
+
+    // Rollback to v1: v1's image and config in a new release v3.
+    ok(cli, &repo, &["rollback", "v1"]);
+    let web = deployment(&kube, "kapp", "web");
+    assert_eq!(web["metadata"]["annotations"]["paas/release"], "v3");
+    let container = &web["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["envFrom"][0]["secretRef"]["name"], "kapp-env-v3");
+    assert_eq!(
+        container["image"],
+        format!("{}/kapp@{image}", kube.registry_prefix)
+    );
+    let secret = cluster
+        .get("/api/v1/namespaces/paas-kapp/secrets/kapp-env-v3")
+        .expect("v3's Secret");
+    assert!(
+        secret["data"].get("GREETING").is_none(),
+        "v1's config: {secret}"
+    );
+
+    // Restart: a new pod template annotation, so new pods.
+    ok(cli, &repo, &["restart", "web"]);
+    let web = deployment(&kube, "kapp", "web");
+    assert!(
+        web["spec"]["template"]["metadata"]["annotations"]["paas/restartedAt"].is_string(),
+        "{web}"
+    );
+
+    ok(cli, &repo, &["destroy", "--confirm", "kapp"]);
+    eventually("the namespace is gone", || {
+        cluster.get("/api/v1/namespaces/paas-kapp").is_none()
+    });
+}
+
+#[test]
+fn a_release_that_never_gets_ready_fails_and_the_previous_one_is_applied_again() {
+    let kube = on_kubernetes();
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
+    let repo = cli.app_repo("procfile");
+    ok(cli, &repo, &["create", "stuck"]);
+    assert!(push(cli, &repo).status.success(), "{}", cluster.logs());
+    std::fs::write(
+        repo.join("Procfile"),
+        format!("web: echo {NEVER_READY}; busybox httpd -f -p $PORT -h /app\n"),
+    )
+    .expect("write");
+    cli.commit_all(&repo, "never ready");
+    let output = push(cli, &repo);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("v2 did not start") && stderr.contains("progress deadline exceeded"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("v1 was applied again"), "{stderr}");
+    let releases: Vec<Value> =
+        serde_json::from_str(&ok(cli, &repo, &["releases", "--json"])).expect("JSON");
+    assert_eq!(releases[0]["status"], "failed");
+    let web = deployment(&kube, "stuck", "web");
+    assert_eq!(web["metadata"]["annotations"]["paas/release"], "v1");
+    eventually("v1 is available again", || {
+        deployment(&kube, "stuck", "web")["status"]["availableReplicas"] == 1
+    });
+}
+
+#[test]
+fn an_unreachable_cluster_or_a_foreign_namespace_fails_clearly() {
+    let cluster = TestCluster::start();
+    let _kubelet = FakeKubelet::start(&cluster, NEVER_READY);
+    // A namespace somebody else made.
+    cluster.post(
+        "/api/v1/namespaces",
+        &json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "paas-theirs" } }),
+    );
+    let registry = TestRegistry::start();
+    let prefix = format!("{}/paas", registry.addr);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nowhere = dir.path().join("kubeconfig");
+    // A closed port: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    std::fs::write(
+        &nowhere,
+        std::fs::read_to_string(cluster.kubeconfig())
+            .expect("kubeconfig")
+            .replace(&cluster.api, &format!("http://127.0.0.1:{closed}")),
+    )
+    .expect("write");
+    for (kubeconfig, app, message, ps_exit) in [
+        (
+            nowhere.as_path(),
+            "lost",
+            "cannot read namespace paas-lost",
+            1,
+        ),
+        (
+            cluster.kubeconfig().as_path(),
+            "theirs",
+            "namespace paas-theirs exists but was not created by paas",
+            0,
+        ),
+    ] {
+        let server = TestServer::start_with(
+            &server_bin(),
+            &[
+                "--scheduler",
+                "kubernetes",
+                "--registry",
+                &prefix,
+                "--registry-insecure",
+                "--kubeconfig",
+                kubeconfig.to_str().expect("utf-8"),
+            ],
+            &[],
+        );
+        server.install_stack(Stack::Busybox);
+        let cli = CliEnv::pusher(paas_bin(), &server);
+        let repo = cli.app_repo("procfile");
+        ok(&cli, &repo, &["create", app]);
+        let output = push(&cli, &repo);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+        let releases: Vec<Value> =
+            serde_json::from_str(&ok(&cli, &repo, &["releases", "--json"])).expect("JSON");
+        assert!(
+            releases.iter().all(|r| r["status"] != "succeeded"),
+            "{releases:?}"
+        );
+        let output = paas(&cli, &repo, &["ps"]);
+        assert_eq!(
+            output.status.code(),
+            Some(ps_exit),
+            "{}",
+            transcript(&output)
+        );
+    }
+    assert!(
+        cluster
+            .get("/api/v1/namespaces/paas-theirs")
+            .is_some_and(|n| n["metadata"]["labels"]
+                .get("app.kubernetes.io/managed-by")
+                .is_none()),
+        "their namespace is untouched"
+    );
+}

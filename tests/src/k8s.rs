@@ -1,0 +1,377 @@
+//! A real Kubernetes control plane on loopback for the Kubernetes scheduler's tests
+//! (`../shared/k8s-test-cluster.md`): etcd, kube-apiserver and kube-controller-manager v1.20.2,
+//! built once from Debian's source by `scripts/k8s-test-cluster-build` and cached outside the
+//! repository. There is no kubelet: [`FakeKubelet`] marks pods Ready, as kwok does.
+//!
+//! The apiserver serves TLS with a certificate from a throwaway CA and lets anonymous clients do
+//! everything (ABAC), so clients need the CA and no credentials.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+/// etcd, kube-apiserver and kube-controller-manager, stopped (SIGTERM, then SIGKILL) on drop.
+pub struct TestCluster {
+    children: Vec<Child>,
+    dir: tempfile::TempDir,
+    /// `https://127.0.0.1:PORT`
+    pub api: String,
+    /// Trusts the cluster's CA; answers every status.
+    agent: ureq::Agent,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// The cached binaries, built on first use (about 9 minutes) under the build script's lock.
+fn binaries() -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/k8s-test-cluster-build");
+    let output = Command::new(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/k8s-test-cluster-build");
+    assert!(
+        output.status.success(),
+        "building the test cluster's binaries failed (needs deb.debian.org)"
+    );
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    PathBuf::from(text.lines().last().expect("the bin dir").trim())
+}
+
+impl TestCluster {
+    pub fn start() -> Self {
+        let bin = binaries();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let run = |program: &str, args: Vec<String>, log: &str| -> Child {
+            let log = std::fs::File::create(dir.path().join(log)).expect("log file");
+            Command::new(bin.join(program))
+                .args(args)
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {program}: {e}"))
+        };
+        let mut children = Vec::new();
+        let (etcd_port, peer_port) = (free_port(), free_port());
+        children.push(run(
+            "etcd",
+            vec![
+                format!("--data-dir={}", dir.path().join("etcd").display()),
+                format!("--listen-client-urls=http://127.0.0.1:{etcd_port}"),
+                format!("--advertise-client-urls=http://127.0.0.1:{etcd_port}"),
+                format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"),
+                "--unsafe-no-fsync".into(),
+            ],
+            "etcd.log",
+        ));
+        let file = |name: &str| dir.path().join(name).display().to_string();
+        std::fs::write(
+            dir.path().join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write");
+        for args in [
+            "genrsa -out sa.key 2048",
+            "rsa -in sa.key -pubout -out sa.pub",
+            "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=paas-test-ca -keyout ca.key -out ca.crt",
+            "req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout tls.key -out tls.csr",
+            "x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out tls.crt",
+        ] {
+            let status = Command::new("openssl")
+                .args(args.split(' '))
+                .current_dir(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl (apt-get install openssl)");
+            assert!(status.success(), "openssl {args}");
+        }
+        // Anonymous requests may do anything: resources and the health endpoints.
+        std::fs::write(
+            dir.path().join("policy.jsonl"),
+            "{\"apiVersion\":\"abac.authorization.kubernetes.io/v1beta1\",\"kind\":\"Policy\",\"spec\":\
+             {\"group\":\"system:unauthenticated\",\"namespace\":\"*\",\"resource\":\"*\",\"apiGroup\":\"*\"}}\n\
+             {\"apiVersion\":\"abac.authorization.kubernetes.io/v1beta1\",\"kind\":\"Policy\",\"spec\":\
+             {\"group\":\"system:unauthenticated\",\"nonResourcePath\":\"*\"}}\n",
+        )
+        .expect("write the policy");
+        let api_port = free_port();
+        children.push(run(
+            "kube-apiserver",
+            vec![
+                format!("--etcd-servers=http://127.0.0.1:{etcd_port}"),
+                "--bind-address=127.0.0.1".into(),
+                format!("--secure-port={api_port}"),
+                format!("--tls-cert-file={}", file("tls.crt")),
+                format!("--tls-private-key-file={}", file("tls.key")),
+                "--anonymous-auth=true".into(),
+                "--authorization-mode=ABAC".into(),
+                format!("--authorization-policy-file={}", file("policy.jsonl")),
+                "--endpoint-reconciler-type=none".into(),
+                "--service-account-issuer=https://kubernetes.default.svc".into(),
+                format!("--service-account-key-file={}", file("sa.pub")),
+                format!("--service-account-signing-key-file={}", file("sa.key")),
+                "--service-cluster-ip-range=10.0.0.0/24".into(),
+                "--advertise-address=127.0.0.1".into(),
+            ],
+            "kube-apiserver.log",
+        ));
+        let api = format!("https://127.0.0.1:{api_port}");
+        std::fs::write(
+            dir.path().join("kubeconfig"),
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {api}\n    certificate-authority: {}\n\
+                 contexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n\
+                 current-context: test\nusers:\n- name: test\n  user: {{}}\n",
+                file("ca.crt")
+            ),
+        )
+        .expect("write the kubeconfig");
+        let ca = std::fs::read(dir.path().join("ca.crt")).expect("the CA");
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![
+                ureq::tls::Certificate::from_pem(&ca).expect("a PEM certificate"),
+            ])))
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut cluster = Self {
+            children,
+            dir,
+            api,
+            agent,
+        };
+        cluster.wait_ready();
+        let controllers = cluster.run_controller_manager(&bin);
+        cluster.children.push(controllers);
+        cluster
+    }
+
+    fn run_controller_manager(&self, bin: &Path) -> Child {
+        let log = std::fs::File::create(self.dir.path().join("kube-controller-manager.log"))
+            .expect("log file");
+        Command::new(bin.join("kube-controller-manager"))
+            .args([
+                format!("--kubeconfig={}", self.kubeconfig().display()),
+                "--leader-elect=false".into(),
+                "--bind-address=127.0.0.1".into(),
+                "--secure-port=0".into(),
+                "--port=0".into(),
+                format!(
+                    "--service-account-private-key-file={}",
+                    self.dir.path().join("sa.key").display()
+                ),
+                format!(
+                    "--root-ca-file={}",
+                    self.dir.path().join("ca.crt").display()
+                ),
+                "--controllers=*,-nodeipam,-nodelifecycle,-route,-service,-cloud-node-lifecycle"
+                    .into(),
+            ])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start kube-controller-manager")
+    }
+
+    /// A kubeconfig trusting the cluster's CA, with no credentials.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// The apiserver's and the controller manager's logs, for failure messages.
+    pub fn logs(&self) -> String {
+        ["kube-apiserver.log", "kube-controller-manager.log"]
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(20).collect();
+                format!(
+                    "--- {f}\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self
+                .agent
+                .get(format!("{}/readyz", self.api))
+                .call()
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kube-apiserver not ready after 60 s:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// `GET path` on the apiserver as JSON; `None` for 404.
+    pub fn get(&self, path: &str) -> Option<Value> {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.api))
+            .call()
+            .expect("the apiserver answers");
+        match response.status().as_u16() {
+            404 => None,
+            200 => Some(response.into_body().read_json().expect("a JSON answer")),
+            status => panic!("GET {path}: {status}"),
+        }
+    }
+
+    /// A JSON merge patch (`kubectl patch --type merge`), as a person editing objects would.
+    pub fn merge_patch(&self, path: &str, patch: &Value) {
+        let response = self
+            .agent
+            .patch(format!("{}{path}", self.api))
+            .header("Content-Type", "application/merge-patch+json")
+            .send_json(patch)
+            .unwrap_or_else(|e| panic!("PATCH {path}: {e}"));
+        assert_eq!(response.status().as_u16(), 200, "PATCH {path}");
+    }
+
+    /// `POST path` (to create objects by hand).
+    pub fn post(&self, path: &str, object: &Value) {
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.api))
+            .send_json(object)
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        assert_eq!(response.status().as_u16(), 201, "POST {path}");
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        // Controller manager first, etcd last.
+        for child in self.children.iter_mut().rev() {
+            let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+            let _ = kill(pid, Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Plays the kubelet: every pod paas creates is marked running and Ready, except those whose
+/// container command contains a marker the test chose (they stay Pending, never Ready).
+pub struct FakeKubelet {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeKubelet {
+    pub fn start(cluster: &TestCluster, never_ready_marker: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, api, marker, agent) = (
+            stop.clone(),
+            cluster.api.clone(),
+            never_ready_marker.to_owned(),
+            cluster.agent.clone(),
+        );
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                mark_pods_ready(&agent, &api, &marker);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeKubelet {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn mark_pods_ready(agent: &ureq::Agent, api: &str, marker: &str) {
+    let Ok(response) = agent
+        .get(format!(
+            "{api}/api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpaas"
+        ))
+        .call()
+    else {
+        return;
+    };
+    let Ok(pods) = response.into_body().read_json::<Value>() else {
+        return;
+    };
+    for pod in pods["items"].as_array().into_iter().flatten() {
+        let ready = pod["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        let command = pod["spec"]["containers"][0]["command"].to_string();
+        if ready || pod["metadata"]["deletionTimestamp"].is_string() || command.contains(marker) {
+            continue;
+        }
+        let (namespace, name) = (
+            pod["metadata"]["namespace"].as_str().unwrap_or_default(),
+            pod["metadata"]["name"].as_str().unwrap_or_default(),
+        );
+        let container = pod["spec"]["containers"][0]["name"].clone();
+        let now = "2026-01-01T00:00:00Z";
+        let status = json!({ "status": {
+            "phase": "Running",
+            "startTime": now,
+            "conditions": [
+                { "type": "PodScheduled", "status": "True", "lastTransitionTime": now },
+                { "type": "Initialized", "status": "True", "lastTransitionTime": now },
+                { "type": "ContainersReady", "status": "True", "lastTransitionTime": now },
+                { "type": "Ready", "status": "True", "lastTransitionTime": now },
+            ],
+            "containerStatuses": [{
+                "name": container, "ready": true, "restartCount": 0, "started": true,
+                "image": pod["spec"]["containers"][0]["image"], "imageID": "",
+                "state": { "running": { "startedAt": now } },
+            }],
+        }});
+        let _ = agent
+            .patch(format!(
+                "{api}/api/v1/namespaces/{namespace}/pods/{name}/status"
+            ))
+            .header("Content-Type", "application/merge-patch+json")
+            .send_json(&status);
+    }
+}
