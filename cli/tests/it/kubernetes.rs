@@ -28,7 +28,8 @@ struct Kube {
 fn on_kubernetes() -> Kube {
     let cluster = TestCluster::start();
     let kubelet = FakeKubelet::start(&cluster, NEVER_READY);
-    let registry = TestRegistry::start();
+    // A registry with Basic auth: the cluster pulls with a Secret paas makes.
+    let registry = TestRegistry::start_with_htpasswd("paas", "s3cret");
     let registry_prefix = format!("{}/paas", registry.addr);
     let kubeconfig = cluster.kubeconfig();
     let server = TestServer::start_with(
@@ -39,6 +40,8 @@ fn on_kubernetes() -> Kube {
             "--registry",
             &registry_prefix,
             "--registry-insecure",
+            "--registry-username",
+            "paas",
             "--kubeconfig",
             kubeconfig.to_str().expect("utf-8"),
             "--domain",
@@ -46,7 +49,7 @@ fn on_kubernetes() -> Kube {
             "--progress-deadline",
             "4",
         ],
-        &[],
+        &[("PAAS_REGISTRY_PASSWORD", "s3cret")],
     );
     server.install_stack(Stack::Busybox);
     let cli = CliEnv::pusher(paas_bin(), &server);
@@ -124,6 +127,11 @@ fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
     assert_eq!(template["metadata"]["annotations"]["paas/release"], "v1");
     let pod = &template["spec"];
     assert_eq!(pod["terminationGracePeriodSeconds"], 30);
+    assert_eq!(pod["imagePullSecrets"][0]["name"], "paas-registry");
+    let pull = cluster
+        .get("/api/v1/namespaces/paas-kapp/secrets/paas-registry")
+        .expect("the image-pull Secret");
+    assert_eq!(pull["type"], "kubernetes.io/dockerconfigjson");
     let container = &pod["containers"][0];
     assert_eq!(
         container["image"],

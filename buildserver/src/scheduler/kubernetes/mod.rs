@@ -88,6 +88,8 @@ pub struct KubernetesScheduler {
     logs: Logs,
     /// The last deployment that rolled out per app id: what a failed rollout goes back to.
     deployed: Mutex<HashMap<String, Deployment>>,
+    /// Per app id, the task that follows its pods' logs into the app's log.
+    log_followers: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
 }
 
 impl KubernetesScheduler {
@@ -118,7 +120,49 @@ impl KubernetesScheduler {
             pull_credentials,
             logs,
             deployed: Mutex::new(HashMap::new()),
+            log_followers: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Starts following the app's pods' logs, once per app: every pod that runs gets a follower
+    /// that writes its lines as `app[web.1]`.
+    fn follow_logs(&self, app_id: &str, app: &str) {
+        let mut followers = self
+            .log_followers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if followers.get(app_id).is_some_and(|f| !f.is_finished()) {
+            return;
+        }
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
+        let (logs, app_id_owned) = (self.logs.clone(), app_id.to_owned());
+        let task = tokio::spawn(async move {
+            let mut following: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+            loop {
+                following.retain(|_, task| !task.is_finished());
+                if let Ok(list) = pods
+                    .list(&ListParams::default().labels(&format!("{MANAGED_BY}=paas")))
+                    .await
+                {
+                    for (pod, dyno) in dynos_of_pods(list.items) {
+                        let Some(name) = dyno.pod.clone() else {
+                            continue;
+                        };
+                        if following.contains_key(&name) || dyno.state != "up" {
+                            continue;
+                        }
+                        let (pods, logs, app_id) =
+                            (pods.clone(), logs.clone(), app_id_owned.clone());
+                        let follower = tokio::spawn(async move {
+                            follow_pod(&pods, &pod, &logs, &app_id, &dyno.name).await;
+                        });
+                        following.insert(name, follower);
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        });
+        followers.insert(app_id.to_owned(), task);
     }
 
     fn deployments(&self, app: &str) -> Api<KubeDeployment> {
@@ -335,6 +379,7 @@ impl Scheduler for KubernetesScheduler {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(deployment.app_id.clone(), deployment.clone());
+                self.follow_logs(&deployment.app_id, &deployment.app);
                 if let Err(e) = self.prune_secrets(&deployment.app).await {
                     tracing::warn!(app = %deployment.app, error = %e, "cannot prune old config Secrets");
                 }
@@ -432,34 +477,12 @@ impl Scheduler for KubernetesScheduler {
         app: &str,
     ) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
-        let mut pods = pods
+        let pods = pods
             .list(&ListParams::default().labels(&format!("{MANAGED_BY}=paas")))
             .await
             .context("cannot list the app's pods")?
             .items;
-        let key = |p: &Pod| {
-            (
-                p.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(PROCESS_TYPE))
-                    .cloned()
-                    .unwrap_or_default(),
-                p.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                p.metadata.name.clone().unwrap_or_default(),
-            )
-        };
-        pods.sort_by_key(key);
-        let mut ordinals: BTreeMap<String, u32> = BTreeMap::new();
-        Ok(pods
-            .iter()
-            .map(|pod| {
-                let (process_type, _, name) = key(pod);
-                let ordinal = ordinals.entry(process_type.clone()).or_default();
-                *ordinal += 1;
-                dyno(pod, &process_type, *ordinal, name)
-            })
-            .collect())
+        Ok(dynos_of_pods(pods).into_iter().map(|(_, d)| d).collect())
     }
 
     async fn rename(&self, old: &str, _new: &str) -> anyhow::Result<()> {
@@ -474,6 +497,14 @@ impl Scheduler for KubernetesScheduler {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(app_id);
+        if let Some(follower) = self
+            .log_followers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(app_id)
+        {
+            follower.abort();
+        }
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         let name = manifests::namespace(app);
         let ours = namespaces
@@ -510,6 +541,49 @@ impl Scheduler for KubernetesScheduler {
 
     async fn shutdown(&self) {
         // Pods belong to the cluster and keep running without this daemon.
+    }
+}
+
+/// The app's pods as dynos, `web.1`, `web.2`… by process type and age.
+fn dynos_of_pods(mut pods: Vec<Pod>) -> Vec<(String, paas_share::models::Dyno)> {
+    let key = |p: &Pod| {
+        (
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(PROCESS_TYPE))
+                .cloned()
+                .unwrap_or_default(),
+            p.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            p.metadata.name.clone().unwrap_or_default(),
+        )
+    };
+    pods.sort_by_key(key);
+    let mut ordinals: BTreeMap<String, u32> = BTreeMap::new();
+    pods.iter()
+        .map(|pod| {
+            let (process_type, _, name) = key(pod);
+            let ordinal = ordinals.entry(process_type.clone()).or_default();
+            *ordinal += 1;
+            (name.clone(), dyno(pod, &process_type, *ordinal, name))
+        })
+        .collect()
+}
+
+/// Copies one pod's log lines into the app's log until the pod's log ends.
+async fn follow_pod(pods: &Api<Pod>, pod: &str, logs: &Logs, app_id: &str, dyno: &str) {
+    use futures_util::{AsyncBufReadExt, TryStreamExt};
+    let params = kube::api::LogParams {
+        follow: true,
+        since_seconds: Some(10),
+        ..kube::api::LogParams::default()
+    };
+    let Ok(stream) = pods.log_stream(pod, &params).await else {
+        return;
+    };
+    let mut lines = stream.lines();
+    while let Ok(Some(line)) = lines.try_next().await {
+        logs.emit(app_id, "app", dyno, &line);
     }
 }
 
