@@ -51,6 +51,11 @@ fn binaries() -> PathBuf {
 
 impl TestCluster {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// With `read_only`, anonymous clients may only read: every write is 403 Forbidden.
+    pub fn start_with(read_only: bool) -> Self {
         let bin = binaries();
         let dir = tempfile::tempdir().expect("temp dir");
         let run = |program: &str, args: Vec<String>, log: &str| -> Child {
@@ -98,13 +103,14 @@ impl TestCluster {
                 .expect("openssl (apt-get install openssl)");
             assert!(status.success(), "openssl {args}");
         }
-        // Anonymous requests may do anything: resources and the health endpoints.
+        // Anonymous requests may do anything (or only read): resources and health endpoints.
         std::fs::write(
             dir.path().join("policy.jsonl"),
             "{\"apiVersion\":\"abac.authorization.kubernetes.io/v1beta1\",\"kind\":\"Policy\",\"spec\":\
-             {\"group\":\"system:unauthenticated\",\"namespace\":\"*\",\"resource\":\"*\",\"apiGroup\":\"*\"}}\n\
+             {\"group\":\"system:unauthenticated\",\"namespace\":\"*\",\"resource\":\"*\",\"apiGroup\":\"*\",\"readonly\":READONLY}}\n\
              {\"apiVersion\":\"abac.authorization.kubernetes.io/v1beta1\",\"kind\":\"Policy\",\"spec\":\
-             {\"group\":\"system:unauthenticated\",\"nonResourcePath\":\"*\"}}\n",
+             {\"group\":\"system:unauthenticated\",\"nonResourcePath\":\"*\"}}\n"
+                .replace("READONLY", if read_only { "true" } else { "false" }),
         )
         .expect("write the policy");
         let api_port = free_port();

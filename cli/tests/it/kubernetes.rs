@@ -282,6 +282,43 @@ fn a_release_that_never_gets_ready_fails_and_the_previous_one_is_applied_again()
 }
 
 #[test]
+fn a_cluster_that_forbids_writes_fails_the_push_with_its_error() {
+    let cluster = TestCluster::start_with(true);
+    let registry = TestRegistry::start();
+    let prefix = format!("{}/paas", registry.addr);
+    let server = TestServer::start_with(
+        &server_bin(),
+        &[
+            "--scheduler",
+            "kubernetes",
+            "--registry",
+            &prefix,
+            "--registry-insecure",
+            "--kubeconfig",
+            cluster.kubeconfig().to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    server.install_stack(Stack::Busybox);
+    let cli = CliEnv::pusher(paas_bin(), &server);
+    let repo = cli.app_repo("procfile");
+    ok(&cli, &repo, &["create", "denied"]);
+    let output = push(&cli, &repo);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot apply Namespace paas-denied") && stderr.contains("forbidden"),
+        "{stderr}"
+    );
+    let releases: Vec<Value> =
+        serde_json::from_str(&ok(&cli, &repo, &["releases", "--json"])).expect("JSON");
+    assert!(
+        releases.iter().all(|r| r["status"] != "succeeded"),
+        "{releases:?}"
+    );
+}
+
+#[test]
 fn an_unreachable_cluster_or_a_foreign_namespace_fails_clearly() {
     let cluster = TestCluster::start();
     let _kubelet = FakeKubelet::start(&cluster, NEVER_READY);
