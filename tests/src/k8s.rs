@@ -12,8 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde_json::{Value, json};
 
 /// etcd, kube-apiserver and kube-controller-manager, stopped (SIGTERM, then SIGKILL) on drop.
@@ -277,17 +275,7 @@ impl Drop for TestCluster {
     fn drop(&mut self) {
         // Controller manager first, etcd last.
         for child in self.children.iter_mut().rev() {
-            let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
-            let _ = kill(pid, Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::stop_child(child, Duration::from_secs(10));
         }
     }
 }

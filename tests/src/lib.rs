@@ -284,19 +284,24 @@ impl Drop for TestServer {
     /// if it has not exited after 30 s.
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
-            let _ = kill(pid, Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            stop_child(&mut child, Duration::from_secs(30));
         }
     }
+}
+
+/// Stops a child process: SIGTERM, then SIGKILL if it is still there after `grace`.
+pub fn stop_child(child: &mut Child, grace: Duration) {
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+    let _ = kill(pid, Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Debian's `docker-registry` (distribution) on a loopback port with filesystem storage.

@@ -25,25 +25,42 @@ struct Kube {
     registry_prefix: String,
 }
 
+/// A server on the cluster of `kubeconfig`, pushing to `registry`, with the busybox stack, and a
+/// CLI that can push to it.
+fn kubernetes_server(
+    kubeconfig: &Path,
+    registry: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (TestServer, CliEnv) {
+    let mut args = vec![
+        "--scheduler",
+        "kubernetes",
+        "--registry",
+        registry,
+        "--registry-insecure",
+        "--kubeconfig",
+        kubeconfig.to_str().expect("utf-8"),
+    ];
+    args.extend(extra);
+    let server = TestServer::start_with(&server_bin(), &args, env);
+    server.install_stack(Stack::Busybox);
+    let cli = CliEnv::pusher(paas_bin(), &server);
+    (server, cli)
+}
+
 fn on_kubernetes() -> Kube {
     let cluster = TestCluster::start();
     let kubelet = FakeKubelet::start(&cluster, NEVER_READY);
     // A registry with Basic auth: the cluster pulls with a Secret paas makes.
     let registry = TestRegistry::start_with_htpasswd("paas", "s3cret");
     let registry_prefix = format!("{}/paas", registry.addr);
-    let kubeconfig = cluster.kubeconfig();
-    let server = TestServer::start_with(
-        &server_bin(),
+    let (server, cli) = kubernetes_server(
+        &cluster.kubeconfig(),
+        &registry_prefix,
         &[
-            "--scheduler",
-            "kubernetes",
-            "--registry",
-            &registry_prefix,
-            "--registry-insecure",
             "--registry-username",
             "paas",
-            "--kubeconfig",
-            kubeconfig.to_str().expect("utf-8"),
             "--domain",
             "apps.test",
             "--progress-deadline",
@@ -51,8 +68,6 @@ fn on_kubernetes() -> Kube {
         ],
         &[("PAAS_REGISTRY_PASSWORD", "s3cret")],
     );
-    server.install_stack(Stack::Busybox);
-    let cli = CliEnv::pusher(paas_bin(), &server);
     Kube {
         cluster,
         _kubelet: kubelet,
@@ -286,21 +301,7 @@ fn a_cluster_that_forbids_writes_fails_the_push_with_its_error() {
     let cluster = TestCluster::start_with(true);
     let registry = TestRegistry::start();
     let prefix = format!("{}/paas", registry.addr);
-    let server = TestServer::start_with(
-        &server_bin(),
-        &[
-            "--scheduler",
-            "kubernetes",
-            "--registry",
-            &prefix,
-            "--registry-insecure",
-            "--kubeconfig",
-            cluster.kubeconfig().to_str().expect("utf-8"),
-        ],
-        &[],
-    );
-    server.install_stack(Stack::Busybox);
-    let cli = CliEnv::pusher(paas_bin(), &server);
+    let (_server, cli) = kubernetes_server(&cluster.kubeconfig(), &prefix, &[], &[]);
     let repo = cli.app_repo("procfile");
     ok(&cli, &repo, &["create", "denied"]);
     let output = push(&cli, &repo);
@@ -358,21 +359,7 @@ fn an_unreachable_cluster_or_a_foreign_namespace_fails_clearly() {
             0,
         ),
     ] {
-        let server = TestServer::start_with(
-            &server_bin(),
-            &[
-                "--scheduler",
-                "kubernetes",
-                "--registry",
-                &prefix,
-                "--registry-insecure",
-                "--kubeconfig",
-                kubeconfig.to_str().expect("utf-8"),
-            ],
-            &[],
-        );
-        server.install_stack(Stack::Busybox);
-        let cli = CliEnv::pusher(paas_bin(), &server);
+        let (_server, cli) = kubernetes_server(kubeconfig, &prefix, &[], &[]);
         let repo = cli.app_repo("procfile");
         ok(&cli, &repo, &["create", app]);
         let output = push(&cli, &repo);
