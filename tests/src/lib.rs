@@ -720,6 +720,7 @@ pub fn redact(text: &str) -> String {
             (r"SHA256:[A-Za-z0-9+/]{43}", "SHA256:[FINGERPRINT]"),
             (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
             (r"localhost:\d+", "localhost:[PORT]"),
+            (r"on port \d+", "on port [PORT]"),
             (r"/tmp/\.tmp[A-Za-z0-9]+", "[TEMP]"),
             (r"in \d+\.\ds\b", "in [SECONDS]"),
             (r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]"),

@@ -412,7 +412,31 @@ impl Builder {
             }
         ))
         .await;
-        match crate::release::deploy(&self.store, self.scheduler.as_ref(), &deployment).await {
+        // The scheduler's lines (dynos starting, rollouts progressing) are the push's progress.
+        let progress = crate::logs::Filter {
+            process: Some("scheduler".into()),
+            ..crate::logs::Filter::default()
+        };
+        let (_, mut scheduler_lines) = self.logs.read(&push.app_id, 0, &progress);
+        let deploying = crate::release::deploy(&self.store, self.scheduler.as_ref(), &deployment);
+        tokio::pin!(deploying);
+        let deployed = loop {
+            tokio::select! {
+                biased;
+                Ok(line) = scheduler_lines.recv() => {
+                    if progress.matches(&line) {
+                        let _ = out.push.send(format!("       {}", line.message)).await;
+                    }
+                }
+                deployed = &mut deploying => break deployed,
+            }
+        };
+        while let Ok(line) = scheduler_lines.try_recv() {
+            if progress.matches(&line) {
+                let _ = out.push.send(format!("       {}", line.message)).await;
+            }
+        }
+        match deployed {
             Ok(()) => {
                 out.line(format!(
                     "-----> v{} is up: {}",

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -144,11 +144,17 @@ async fn proxy(
         };
     };
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    let target = format!(
-        "http://127.0.0.1:{port}{}",
-        request.uri().path_and_query().map_or("/", |p| p.as_str())
-    );
-    *request.uri_mut() = target.parse::<Uri>().expect("a valid URI");
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let target = |port: u16| {
+        format!("http://127.0.0.1:{port}{path_and_query}")
+            .parse::<Uri>()
+            .expect("a valid URI")
+    };
+    *request.uri_mut() = target(port);
     let request_id = request_id();
     // A protocol upgrade (WebSocket) is passed on: the dyno answers 101 and both connections are
     // then joined byte for byte.
@@ -174,7 +180,24 @@ async fn proxy(
     set(headers, "x-forwarded-for", &forwarded_for);
     set(headers, "x-forwarded-proto", "http");
     set(headers, "x-request-id", &request_id);
-    let response = router.client.request(request).await;
+    // A GET or HEAD without a body can be sent again: if its dyno refused the connection (it was
+    // stopping as the request came), another dyno that is up gets it.
+    let replay = (matches!(method, Method::GET | Method::HEAD)
+        && client_side.is_none()
+        && axum::body::HttpBody::is_end_stream(request.body()))
+    .then(|| (request.headers().clone(), request.version()));
+    let mut response = router.client.request(request).await;
+    if let (Err(e), Some((headers, version))) = (&response, replay)
+        && e.is_connect()
+        && let Some((_, other)) = router.routes.pick(app.as_str())
+    {
+        let mut again = Request::new(Body::empty());
+        *again.method_mut() = method.clone();
+        *again.uri_mut() = target(other);
+        *again.headers_mut() = headers;
+        *again.version_mut() = version;
+        response = router.client.request(again).await;
+    }
     let (status, response) = match response {
         Ok(mut response) => {
             if response.status() == StatusCode::SWITCHING_PROTOCOLS

@@ -417,7 +417,7 @@ fn scale_ps_and_restart() {
     );
     // The router takes turns.
     let bodies: std::collections::BTreeSet<String> =
-        (0..6).map(|_| get(&server, "scaled").1).collect();
+        (0..30).map(|_| get(&server, "scaled").1).collect();
     assert_eq!(bodies.len(), 3, "{bodies:?}");
     assert_eq!(ok(&cli, &repo, &["scale", "web-2"]), "web=1\n");
     let dynos = ps(&cli);

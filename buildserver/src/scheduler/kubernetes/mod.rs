@@ -260,39 +260,54 @@ impl KubernetesScheduler {
         Ok(())
     }
 
-    /// Waits until every Deployment of the app has rolled out, or one fails.
+    /// Waits until every Deployment of the app has rolled out, or one fails, watching each and
+    /// writing its progress to the app's log as it changes.
     async fn await_rollouts(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        use futures_util::TryStreamExt;
         let deployments = self.deployments(&deployment.app);
         // The cluster fails a stuck rollout at its deadline; the margin covers its reaction.
         let limit = Duration::from_secs(u64::from(self.settings.progress_deadline_seconds) + 60);
+        let deadline = tokio::time::Instant::now() + limit;
         for process_type in deployment.process_types.keys() {
             let name = manifests::deployment_name(&deployment.app, process_type);
-            let settled = kube::runtime::wait::await_condition(
-                deployments.clone(),
-                &name,
-                |d: Option<&KubeDeployment>| {
-                    d.is_some_and(|d| !matches!(rollout(d), Rollout::Progressing(_)))
-                },
-            );
-            let outcome = tokio::time::timeout(limit, settled)
-                .await
-                .with_context(|| {
-                    format!(
-                        "the rollout of {name} did not settle within {}s",
-                        limit.as_secs()
-                    )
-                })?
-                .with_context(|| format!("cannot watch deployment {name}"))?;
-            match outcome.as_ref().map(rollout) {
-                Some(Rollout::Failed(why)) => bail!("{process_type} did not roll out: {why}"),
-                Some(_) => self.logs.emit(
-                    &deployment.app_id,
-                    "paas",
-                    "scheduler",
-                    &format!("{name} rolled out v{}", deployment.release),
-                ),
-                None => bail!("deployment {name} disappeared during its rollout"),
+            let events = kube::runtime::watcher::watch_object(deployments.clone(), &name);
+            futures_util::pin_mut!(events);
+            let mut reported = String::new();
+            loop {
+                let event = tokio::time::timeout_at(deadline, events.try_next())
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "the rollout of {name} did not settle within {}s",
+                            limit.as_secs()
+                        )
+                    })?
+                    .with_context(|| format!("cannot watch deployment {name}"))?;
+                let Some(Some(live)) = event else {
+                    bail!("deployment {name} disappeared during its rollout");
+                };
+                match rollout(&live) {
+                    Rollout::Complete => break,
+                    Rollout::Failed(why) => bail!("{process_type} did not roll out: {why}"),
+                    Rollout::Progressing(what) => {
+                        if what != reported {
+                            self.logs.emit(
+                                &deployment.app_id,
+                                "paas",
+                                "scheduler",
+                                &format!("{name}: {what}"),
+                            );
+                            reported = what;
+                        }
+                    }
+                }
             }
+            self.logs.emit(
+                &deployment.app_id,
+                "paas",
+                "scheduler",
+                &format!("{name} rolled out v{}", deployment.release),
+            );
         }
         Ok(())
     }
