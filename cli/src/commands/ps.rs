@@ -17,36 +17,40 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
         ));
         return Ok(());
     }
+    // On Kubernetes each dyno is a pod, named in its own column.
+    let pods = dynos.iter().any(|d| d.pod.is_some());
     let rows: Vec<Vec<String>> = dynos
         .iter()
         .map(|d| {
-            vec![
+            let mut row = vec![
                 d.process_type.clone(),
                 d.name.clone(),
                 d.state.clone(),
                 since(&d.since),
                 format!("v{}", d.release),
                 d.restarts.to_string(),
-                d.command.clone(),
-            ]
+            ];
+            if pods {
+                row.push(d.pod.clone().unwrap_or_default());
+            }
+            row.push(d.command.clone());
+            row
         })
         .collect();
-    ctx.printer.print(&dynos, |p, out| {
-        p.table(
-            out,
-            &[
-                "TYPE", "DYNO", "STATE", "SINCE", "RELEASE", "RESTARTS", "COMMAND",
-            ],
-            &rows,
-        )
-    })
+    let mut header = vec!["TYPE", "DYNO", "STATE", "SINCE", "RELEASE", "RESTARTS"];
+    if pods {
+        header.push("POD");
+    }
+    header.push("COMMAND");
+    ctx.printer
+        .print(&dynos, |p, out| p.table(out, &header, &rows))
 }
 
 /// `2026-11-26T14:35:10.123456Z` → `2026-11-26 14:35:10Z`: to the second, which is what a reader
 /// compares.
 fn since(rfc3339: &str) -> String {
-    match rfc3339.split_once('.') {
-        Some((seconds, _)) => format!("{}Z", seconds.replace('T', " ")),
-        None => rfc3339.to_owned(),
-    }
+    let seconds = rfc3339
+        .split_once('.')
+        .map_or(rfc3339.trim_end_matches('Z'), |(seconds, _)| seconds);
+    format!("{}Z", seconds.replace('T', " "))
 }

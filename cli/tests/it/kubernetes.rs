@@ -185,6 +185,22 @@ fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
             .as_str()
             .is_some_and(|p| p.starts_with("kapp-web-"))
     );
+    let table = ok(cli, &repo, &["ps"]);
+    assert!(
+        table.starts_with("TYPE  DYNO   STATE  SINCE                 RELEASE  RESTARTS  POD")
+            && table.contains("  kapp-web-"),
+        "{table}"
+    );
+    // Namespaces cannot be renamed.
+    let output = paas(cli, &repo, &["apps", "rename", "kapp2"]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "apps on Kubernetes cannot be renamed: namespace paas-kapp cannot change its name"
+        ),
+        "{}",
+        transcript(&output)
+    );
 
     // A config change is a new release: a new Secret and a rollout; the old ReplicaSet empties.
     ok(cli, &repo, &["config", "set", "GREETING=hi"]);
@@ -388,4 +404,27 @@ fn an_unreachable_cluster_or_a_foreign_namespace_fails_clearly() {
                 .is_none()),
         "their namespace is untouched"
     );
+}
+
+#[test]
+fn config_secrets_no_replica_set_uses_are_pruned() {
+    let kube = on_kubernetes();
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
+    let repo = cli.app_repo("procfile");
+    ok(cli, &repo, &["create", "churn"]);
+    assert!(push(cli, &repo).status.success(), "{}", cluster.logs());
+    // Deployments keep 10 old ReplicaSets; their Secrets stay while they exist.
+    for n in 2..=14 {
+        ok(cli, &repo, &["config", "set", &format!("N={n}")]);
+    }
+    let secret = |v: u32| {
+        cluster.get(&format!(
+            "/api/v1/namespaces/paas-churn/secrets/churn-env-v{v}"
+        ))
+    };
+    eventually("v1's Secret is pruned", || {
+        ok(cli, &repo, &["config", "set", "TOUCH=1"]);
+        secret(1).is_none()
+    });
+    assert!(secret(14).is_some(), "a Secret in use stays");
 }

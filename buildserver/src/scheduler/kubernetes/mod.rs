@@ -687,6 +687,65 @@ mod tests {
     }
 
     #[test]
+    fn pods_become_dynos_with_their_states() {
+        let pod = |name: &str, created: &str, status: Value| -> Pod {
+            serde_json::from_value(json!({
+                "metadata": {
+                    "name": name,
+                    "creationTimestamp": created,
+                    "labels": { PROCESS_TYPE: "web" },
+                    "annotations": { RELEASE: "v4" },
+                },
+                "spec": { "containers": [{
+                    "name": "web",
+                    "command": ["/bin/sh", "-c", "for f in x; do :; done\nexec busybox httpd -f"],
+                }] },
+                "status": status,
+            }))
+            .expect("a Pod")
+        };
+        let ready = json!({ "conditions": [{ "type": "Ready", "status": "True" }] });
+        let crashing = json!({ "containerStatuses": [{
+            "name": "web", "ready": false, "restartCount": 3, "image": "i", "imageID": "",
+            "state": { "waiting": { "reason": "CrashLoopBackOff" } },
+        }] });
+        let dynos = dynos_of_pods(vec![
+            pod("shop-web-b", "2026-01-01T00:00:02Z", crashing),
+            pod("shop-web-a", "2026-01-01T00:00:01Z", ready),
+            pod(
+                "shop-web-c",
+                "2026-01-01T00:00:03Z",
+                json!({ "phase": "Pending" }),
+            ),
+        ]);
+        let summary: Vec<(String, String, u32, Option<String>)> = dynos
+            .into_iter()
+            .map(|(_, d)| (d.name, d.state, d.restarts, d.pod))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("web.1".into(), "up".into(), 0, Some("shop-web-a".into())),
+                (
+                    "web.2".into(),
+                    "crashed".into(),
+                    3,
+                    Some("shop-web-b".into())
+                ),
+                (
+                    "web.3".into(),
+                    "starting".into(),
+                    0,
+                    Some("shop-web-c".into())
+                ),
+            ]
+        );
+        let one = dynos_of_pods(vec![pod("shop-web-a", "2026-01-01T00:00:01Z", json!({}))]);
+        assert_eq!(one[0].1.command, "busybox httpd -f");
+        assert_eq!(one[0].1.release, 4);
+    }
+
+    #[test]
     fn rollout_status_follows_kubectl() {
         let waiting = |d: &KubeDeployment| matches!(rollout(d), Rollout::Progressing(_));
         assert!(waiting(&with(2, 2, json!({ "observedGeneration": 1 }))));
