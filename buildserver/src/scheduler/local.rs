@@ -26,7 +26,7 @@ use futures_util::future::join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use super::{Deployment, Scheduler};
+use super::{AppLocks, Deployment, Scheduler};
 use crate::container::{Exit, Runtime, Spec};
 use crate::data_dir::DataDir;
 use crate::logs::Logs;
@@ -175,7 +175,7 @@ pub struct LocalScheduler {
     pub routes: Routes,
     apps: Mutex<HashMap<String, Running>>,
     /// One operation at a time per app (deploy, scale, restart, destroy).
-    operations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    operations: AppLocks,
     /// Held (shared) by operations that may start dynos, from unpacking layers until their dynos
     /// are recorded; held alone to remove unpacked layers no dyno uses.
     layers_in_use: tokio::sync::RwLock<()>,
@@ -204,7 +204,7 @@ impl LocalScheduler {
             settings,
             routes: Routes::default(),
             apps: Mutex::new(HashMap::new()),
-            operations: Mutex::new(HashMap::new()),
+            operations: AppLocks::default(),
             layers_in_use: tokio::sync::RwLock::new(()),
             unpacking: Mutex::new(()),
         }
@@ -212,17 +212,6 @@ impl LocalScheduler {
 
     fn apps(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
         self.apps.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    async fn operation(&self, app_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = Arc::clone(
-            self.operations
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(app_id.to_owned())
-                .or_default(),
-        );
-        lock.lock_owned().await
     }
 
     /// Points the app's route at its current web dynos.
@@ -642,13 +631,13 @@ impl LocalScheduler {
 #[async_trait::async_trait]
 impl Scheduler for LocalScheduler {
     async fn deploy(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        let _one_at_a_time = self.operation(&deployment.app_id).await;
+        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
         let _layers = self.layers_in_use.read().await;
         self.deploy_locked(deployment).await
     }
 
     async fn scale(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        let _one_at_a_time = self.operation(&deployment.app_id).await;
+        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
         let _layers = self.layers_in_use.read().await;
         if self.running_release(&deployment.app_id) == Some(deployment.release) {
             self.scale_locked(deployment).await
@@ -658,7 +647,7 @@ impl Scheduler for LocalScheduler {
     }
 
     async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()> {
-        let _one_at_a_time = self.operation(&deployment.app_id).await;
+        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
         let _layers = self.layers_in_use.read().await;
         if self.running_release(&deployment.app_id) == Some(deployment.release) {
             self.restart_locked(deployment, target).await
@@ -703,7 +692,7 @@ impl Scheduler for LocalScheduler {
     }
 
     async fn destroy(&self, app_id: &str, app: &str) {
-        let _one_at_a_time = self.operation(app_id).await;
+        let _one_at_a_time = self.operations.lock(app_id).await;
         self.routes.lock().remove(app);
         let dynos = self.apps().remove(app_id).map(|r| r.dynos);
         self.stop_all(app_id, dynos.unwrap_or_default()).await;

@@ -49,6 +49,27 @@ pub trait Scheduler: Send + Sync {
     async fn shutdown(&self);
 }
 
+/// One operation at a time per app (deploy, scale, restart, destroy), whatever the scheduler.
+#[derive(Default)]
+pub struct AppLocks {
+    locks:
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl AppLocks {
+    /// Waits for the app's turn; it ends when the guard is dropped.
+    pub async fn lock(&self, app_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = std::sync::Arc::clone(
+            self.locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(app_id.to_owned())
+                .or_default(),
+        );
+        lock.lock_owned().await
+    }
+}
+
 /// What a deploy runs.
 #[derive(Debug, Clone)]
 pub struct Deployment {

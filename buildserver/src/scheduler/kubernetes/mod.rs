@@ -88,6 +88,7 @@ pub struct KubernetesScheduler {
     logs: Logs,
     /// The last deployment that rolled out per app id: what a failed rollout goes back to.
     deployed: Mutex<HashMap<String, Deployment>>,
+    operations: super::AppLocks,
     /// Per app id, the task that follows its pods' logs into the app's log.
     log_followers: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
 }
@@ -121,6 +122,7 @@ impl KubernetesScheduler {
             logs,
             deployed: Mutex::new(HashMap::new()),
             log_followers: Mutex::new(HashMap::new()),
+            operations: super::AppLocks::default(),
         })
     }
 
@@ -312,6 +314,51 @@ impl KubernetesScheduler {
         Ok(())
     }
 
+    async fn deploy_locked(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let rolled_out = async {
+            self.apply_all(deployment).await?;
+            self.await_rollouts(deployment).await
+        }
+        .await;
+        let previous = self
+            .deployed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&deployment.app_id)
+            .cloned();
+        match rolled_out {
+            Ok(()) => {
+                self.deployed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(deployment.app_id.clone(), deployment.clone());
+                self.follow_logs(&deployment.app_id, &deployment.app);
+                if let Err(e) = self.prune_secrets(&deployment.app).await {
+                    tracing::warn!(app = %deployment.app, error = %e, "cannot prune old config Secrets");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Back to the release that ran (its pods kept serving: maxUnavailable is 0).
+                let Some(previous) = previous.filter(|_| self.settings.auto_rollback) else {
+                    return Err(e);
+                };
+                let restored = self.apply_all(&previous).await;
+                let how = match restored {
+                    Ok(()) => format!("v{} was applied again", previous.release),
+                    Err(r) => format!("re-applying v{} failed too: {r:#}", previous.release),
+                };
+                self.logs.emit(
+                    &deployment.app_id,
+                    "paas",
+                    "scheduler",
+                    &format!("v{} did not roll out; {how}", deployment.release),
+                );
+                Err(e.context(format!("rolled back: {how}")))
+            }
+        }
+    }
+
     /// Deletes per-release Secrets no ReplicaSet uses, beyond the newest few.
     async fn prune_secrets(&self, app: &str) -> anyhow::Result<()> {
         let namespace = manifests::namespace(app);
@@ -377,64 +424,26 @@ where
 #[async_trait::async_trait]
 impl Scheduler for KubernetesScheduler {
     async fn deploy(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        let rolled_out = async {
-            self.apply_all(deployment).await?;
-            self.await_rollouts(deployment).await
-        }
-        .await;
-        let previous = self
-            .deployed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&deployment.app_id)
-            .cloned();
-        match rolled_out {
-            Ok(()) => {
-                self.deployed
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(deployment.app_id.clone(), deployment.clone());
-                self.follow_logs(&deployment.app_id, &deployment.app);
-                if let Err(e) = self.prune_secrets(&deployment.app).await {
-                    tracing::warn!(app = %deployment.app, error = %e, "cannot prune old config Secrets");
-                }
-                Ok(())
-            }
-            Err(e) => {
-                // Back to the release that ran (its pods kept serving: maxUnavailable is 0).
-                let Some(previous) = previous.filter(|_| self.settings.auto_rollback) else {
-                    return Err(e);
-                };
-                let restored = self.apply_all(&previous).await;
-                let how = match restored {
-                    Ok(()) => format!("v{} was applied again", previous.release),
-                    Err(r) => format!("re-applying v{} failed too: {r:#}", previous.release),
-                };
-                self.logs.emit(
-                    &deployment.app_id,
-                    "paas",
-                    "scheduler",
-                    &format!("v{} did not roll out; {how}", deployment.release),
-                );
-                Err(e.context(format!("rolled back: {how}")))
-            }
-        }
+        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
+        self.deploy_locked(deployment).await
     }
 
     async fn scale(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
         let deployments = self.deployments(&deployment.app);
         let mut changed = false;
         for process_type in deployment.process_types.keys() {
             let wanted = deployment.formation.get(process_type).copied().unwrap_or(0);
             let name = manifests::deployment_name(&deployment.app, process_type);
-            let live = deployments
+            let Some(live) = deployments
                 .get_opt(&name)
                 .await
-                .with_context(|| format!("cannot read deployment {name}"))?;
-            let replicas = live
-                .as_ref()
-                .and_then(|d| d.spec.as_ref())
-                .and_then(|s| s.replicas);
+                .with_context(|| format!("cannot read deployment {name}"))?
+            else {
+                // Not (or no longer) on the cluster: the whole release goes there.
+                return self.deploy_locked(deployment).await;
+            };
+            let replicas = live.spec.as_ref().and_then(|s| s.replicas);
             if replicas != Some(i32::try_from(wanted).unwrap_or(i32::MAX)) {
                 changed = true;
                 let object =
@@ -449,6 +458,7 @@ impl Scheduler for KubernetesScheduler {
     }
 
     async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()> {
+        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
         let app = &deployment.app;
         if let Some(dyno) = target.filter(|t| t.contains('.')) {
             // One dyno: its pod goes, and its Deployment makes a new one.
@@ -508,6 +518,7 @@ impl Scheduler for KubernetesScheduler {
     }
 
     async fn destroy(&self, app_id: &str, app: &str) {
+        let _one_at_a_time = self.operations.lock(app_id).await;
         self.deployed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
