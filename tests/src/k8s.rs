@@ -3,8 +3,10 @@
 //! built once from Debian's source by `scripts/k8s-test-cluster-build` and cached outside the
 //! repository. There is no kubelet: [`FakeKubelet`] marks pods Ready, as kwok does.
 //!
-//! The apiserver serves TLS with a certificate from a throwaway CA and lets anonymous clients do
-//! everything (ABAC), so clients need the CA and no credentials.
+//! The apiserver serves TLS with a certificate from a throwaway CA and authorizes with RBAC: the
+//! fixture itself (and the controller manager) use a static admin token; the server under test
+//! gets the token of a ServiceAccount, bound by `buildserver/kubernetes/rbac.yaml` or by nothing,
+//! so the tests also prove that manifest grants enough.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,6 +15,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+/// The fixture's own credentials (`system:masters`).
+const ADMIN_TOKEN: &str = "paas-test-admin-token";
+const ADMIN: &str = "Bearer paas-test-admin-token";
+
+/// A kubeconfig for `api` trusting `ca`, authenticating with `token`.
+fn write_kubeconfig(path: &Path, api: &str, ca: &str, token: &str) {
+    std::fs::write(
+        path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {api}\n    certificate-authority: {ca}\n\
+             contexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n\
+             current-context: test\nusers:\n- name: test\n  user:\n    token: {token}\n"
+        ),
+    )
+    .expect("write a kubeconfig");
+}
 
 /// etcd, kube-apiserver and kube-controller-manager, stopped (SIGTERM, then SIGKILL) on drop.
 pub struct TestCluster {
@@ -49,11 +68,6 @@ fn binaries() -> PathBuf {
 
 impl TestCluster {
     pub fn start() -> Self {
-        Self::start_with(false)
-    }
-
-    /// With `read_only`, anonymous clients may only read: every write is 403 Forbidden.
-    pub fn start_with(read_only: bool) -> Self {
         let bin = binaries();
         let dir = tempfile::tempdir().expect("temp dir");
         let run = |program: &str, args: Vec<String>, log: &str| -> Child {
@@ -101,16 +115,11 @@ impl TestCluster {
                 .expect("openssl (apt-get install openssl)");
             assert!(status.success(), "openssl {args}");
         }
-        // Anonymous requests may do anything (or only read): resources and health endpoints.
         std::fs::write(
-            dir.path().join("policy.jsonl"),
-            "{\"apiVersion\":\"abac.authorization.kubernetes.io/v1beta1\",\"kind\":\"Policy\",\"spec\":\
-             {\"group\":\"system:unauthenticated\",\"namespace\":\"*\",\"resource\":\"*\",\"apiGroup\":\"*\",\"readonly\":READONLY}}\n\
-             {\"apiVersion\":\"abac.authorization.kubernetes.io/v1beta1\",\"kind\":\"Policy\",\"spec\":\
-             {\"group\":\"system:unauthenticated\",\"nonResourcePath\":\"*\"}}\n"
-                .replace("READONLY", if read_only { "true" } else { "false" }),
+            dir.path().join("tokens.csv"),
+            format!("{ADMIN_TOKEN},admin,admin,system:masters\n"),
         )
-        .expect("write the policy");
+        .expect("write the token file");
         let api_port = free_port();
         children.push(run(
             "kube-apiserver",
@@ -120,9 +129,9 @@ impl TestCluster {
                 format!("--secure-port={api_port}"),
                 format!("--tls-cert-file={}", file("tls.crt")),
                 format!("--tls-private-key-file={}", file("tls.key")),
-                "--anonymous-auth=true".into(),
-                "--authorization-mode=ABAC".into(),
-                format!("--authorization-policy-file={}", file("policy.jsonl")),
+                "--anonymous-auth=false".into(),
+                format!("--token-auth-file={}", file("tokens.csv")),
+                "--authorization-mode=RBAC".into(),
                 "--endpoint-reconciler-type=none".into(),
                 "--service-account-issuer=https://kubernetes.default.svc".into(),
                 format!("--service-account-key-file={}", file("sa.pub")),
@@ -133,16 +142,12 @@ impl TestCluster {
             "kube-apiserver.log",
         ));
         let api = format!("https://127.0.0.1:{api_port}");
-        std::fs::write(
-            dir.path().join("kubeconfig"),
-            format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {api}\n    certificate-authority: {}\n\
-                 contexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n\
-                 current-context: test\nusers:\n- name: test\n  user: {{}}\n",
-                file("ca.crt")
-            ),
-        )
-        .expect("write the kubeconfig");
+        write_kubeconfig(
+            &dir.path().join("admin.kubeconfig"),
+            &api,
+            &file("ca.crt"),
+            ADMIN_TOKEN,
+        );
         let ca = std::fs::read(dir.path().join("ca.crt")).expect("the CA");
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![
@@ -172,7 +177,10 @@ impl TestCluster {
             .expect("log file");
         Command::new(bin.join("kube-controller-manager"))
             .args([
-                format!("--kubeconfig={}", self.kubeconfig().display()),
+                format!(
+                    "--kubeconfig={}",
+                    self.dir.path().join("admin.kubeconfig").display()
+                ),
                 "--leader-elect=false".into(),
                 "--bind-address=127.0.0.1".into(),
                 "--secure-port=0".into(),
@@ -194,9 +202,66 @@ impl TestCluster {
             .expect("start kube-controller-manager")
     }
 
-    /// A kubeconfig trusting the cluster's CA, with no credentials.
-    pub fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
+    /// A kubeconfig for the ServiceAccount `paas-system/paas-buildserver`, with the permissions
+    /// `buildserver/kubernetes/rbac.yaml` grants (applied here), or with none at all.
+    pub fn service_account_kubeconfig(&self, granted: bool) -> PathBuf {
+        let manifest =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../buildserver/kubernetes/rbac.yaml");
+        let text = std::fs::read_to_string(&manifest).expect("read rbac.yaml");
+        let documents: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML");
+        for document in documents {
+            let kind = document["kind"].as_str().unwrap_or_default();
+            if !granted && kind.starts_with("ClusterRole") {
+                continue;
+            }
+            let path = match kind {
+                "Namespace" => "/api/v1/namespaces".to_owned(),
+                "ServiceAccount" => format!(
+                    "/api/v1/namespaces/{}/serviceaccounts",
+                    document["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or_default()
+                ),
+                "ClusterRole" => "/apis/rbac.authorization.k8s.io/v1/clusterroles".to_owned(),
+                "ClusterRoleBinding" => {
+                    "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings".to_owned()
+                }
+                other => panic!("rbac.yaml has a {other}, which this fixture cannot apply"),
+            };
+            self.post(&path, &document);
+        }
+        // The token controller gives the account a token Secret.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let secret = loop {
+            let account = self
+                .get("/api/v1/namespaces/paas-system/serviceaccounts/paas-buildserver")
+                .expect("the ServiceAccount");
+            if let Some(name) = account["secrets"][0]["name"].as_str() {
+                break name.to_owned();
+            }
+            assert!(Instant::now() < deadline, "no token for the ServiceAccount");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let secret = self
+            .get(&format!("/api/v1/namespaces/paas-system/secrets/{secret}"))
+            .expect("the token Secret");
+        let token = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            secret["data"]["token"].as_str().expect("a token"),
+        )
+        .expect("base64");
+        let path = self.dir.path().join(if granted {
+            "paas.kubeconfig"
+        } else {
+            "nobody.kubeconfig"
+        });
+        write_kubeconfig(
+            &path,
+            &self.api,
+            &self.dir.path().join("ca.crt").display().to_string(),
+            &String::from_utf8(token).expect("utf-8"),
+        );
+        path
     }
 
     /// The apiserver's and the controller manager's logs, for failure messages.
@@ -221,6 +286,7 @@ impl TestCluster {
             if self
                 .agent
                 .get(format!("{}/readyz", self.api))
+                .header("Authorization", ADMIN)
                 .call()
                 .is_ok_and(|r| r.status() == 200)
             {
@@ -240,6 +306,7 @@ impl TestCluster {
         let response = self
             .agent
             .get(format!("{}{path}", self.api))
+            .header("Authorization", ADMIN)
             .call()
             .expect("the apiserver answers");
         match response.status().as_u16() {
@@ -254,6 +321,7 @@ impl TestCluster {
         let response = self
             .agent
             .patch(format!("{}{path}", self.api))
+            .header("Authorization", ADMIN)
             .header("Content-Type", "application/merge-patch+json")
             .send_json(patch)
             .unwrap_or_else(|e| panic!("PATCH {path}: {e}"));
@@ -265,9 +333,12 @@ impl TestCluster {
         let response = self
             .agent
             .post(format!("{}{path}", self.api))
+            .header("Authorization", ADMIN)
             .send_json(object)
             .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        assert_eq!(response.status().as_u16(), 201, "POST {path}");
+        let status = response.status().as_u16();
+        // 409: it exists already (a second ServiceAccount kubeconfig from the same cluster).
+        assert!(matches!(status, 201 | 409), "POST {path}: {status}");
     }
 }
 
@@ -323,6 +394,7 @@ fn mark_pods_ready(agent: &ureq::Agent, api: &str, marker: &str) {
         .get(format!(
             "{api}/api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpaas"
         ))
+        .header("Authorization", ADMIN)
         .call()
     else {
         return;
@@ -365,6 +437,7 @@ fn mark_pods_ready(agent: &ureq::Agent, api: &str, marker: &str) {
             .patch(format!(
                 "{api}/api/v1/namespaces/{namespace}/pods/{name}/status"
             ))
+            .header("Authorization", ADMIN)
             .header("Content-Type", "application/merge-patch+json")
             .send_json(&status);
     }

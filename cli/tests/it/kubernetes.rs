@@ -56,7 +56,7 @@ fn on_kubernetes() -> Kube {
     let registry = TestRegistry::start_with_htpasswd("paas", "s3cret");
     let registry_prefix = format!("{}/paas", registry.addr);
     let (server, cli) = kubernetes_server(
-        &cluster.kubeconfig(),
+        &cluster.service_account_kubeconfig(true),
         &registry_prefix,
         &[
             "--registry-username",
@@ -313,18 +313,20 @@ fn a_release_that_never_gets_ready_fails_and_the_previous_one_is_applied_again()
 }
 
 #[test]
-fn a_cluster_that_forbids_writes_fails_the_push_with_its_error() {
-    let cluster = TestCluster::start_with(true);
+fn an_account_without_the_rbac_grants_fails_the_push_with_the_cluster_error() {
+    let cluster = TestCluster::start();
     let registry = TestRegistry::start();
     let prefix = format!("{}/paas", registry.addr);
-    let (_server, cli) = kubernetes_server(&cluster.kubeconfig(), &prefix, &[], &[]);
+    // A ServiceAccount without the RBAC manifest's grants.
+    let nobody = cluster.service_account_kubeconfig(false);
+    let (_server, cli) = kubernetes_server(&nobody, &prefix, &[], &[]);
     let repo = cli.app_repo("procfile");
     ok(&cli, &repo, &["create", "denied"]);
     let output = push(&cli, &repo);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(
-        stderr.contains("cannot apply Namespace paas-denied") && stderr.contains("forbidden"),
+        stderr.contains("cannot read namespace paas-denied") && stderr.contains("forbidden"),
         "{stderr}"
     );
     let releases: Vec<Value> =
@@ -347,6 +349,7 @@ fn an_unreachable_cluster_or_a_foreign_namespace_fails_clearly() {
     let registry = TestRegistry::start();
     let prefix = format!("{}/paas", registry.addr);
     let dir = tempfile::tempdir().expect("temp dir");
+    let granted = cluster.service_account_kubeconfig(true);
     let nowhere = dir.path().join("kubeconfig");
     // A closed port: nothing listens there.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -356,7 +359,7 @@ fn an_unreachable_cluster_or_a_foreign_namespace_fails_clearly() {
         .port();
     std::fs::write(
         &nowhere,
-        std::fs::read_to_string(cluster.kubeconfig())
+        std::fs::read_to_string(&granted)
             .expect("kubeconfig")
             .replace(&cluster.api, &format!("http://127.0.0.1:{closed}")),
     )
@@ -369,7 +372,7 @@ fn an_unreachable_cluster_or_a_foreign_namespace_fails_clearly() {
             1,
         ),
         (
-            cluster.kubeconfig().as_path(),
+            granted.as_path(),
             "theirs",
             "namespace paas-theirs exists but was not created by paas",
             0,
