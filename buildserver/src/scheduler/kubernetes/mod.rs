@@ -3,7 +3,9 @@
 //! an Ingress for `web`, all written with server-side apply (field manager `paas`). Replicas
 //! always come from the formation. A deploy waits for every Deployment's rollout the way
 //! `kubectl rollout status` judges it; a rollout that exceeds its progress deadline fails the
-//! release, and the previous release's objects are applied again.
+//! release, and (unless `--auto-rollback false`) the previous release's objects are applied again.
+//! `ps` reads the pods, `restart` annotates the pod template (or deletes one pod), `logs` follows
+//! the pods' logs into the app's log, `destroy` deletes the namespace.
 
 pub mod manifests;
 
