@@ -56,7 +56,7 @@ pub async fn update(
     }
     let app = find_app(&state, &user, &name).await?;
     let record = app.clone();
-    let (app_id, user_name) = (app.id.clone(), user.name.clone());
+    let user_name = user.name.clone();
     let description = release::config_change_description(&patch);
     let created = state
         .store
@@ -70,13 +70,7 @@ pub async fn update(
             )
         })
         .await?;
-    state.logs.emit(
-        &app_id,
-        "paas",
-        "api",
-        &release::event(&created, &user_name),
-    );
-    super::deploy(&state, &record, &created).await?;
+    super::announce_and_deploy(&state, &record, &created, &user_name).await?;
     tracing::info!(app = %name, release = created.version, "config changed");
     Ok(Json(created))
 }

@@ -373,6 +373,23 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
     }
 }
 
+/// Logs the release the API just recorded for `user` (`paas[api]: Release v5 created by alice:
+/// …`) and runs it.
+async fn announce_and_deploy(
+    state: &AppState,
+    app: &AppRecord,
+    release: &paas_share::models::Release,
+    user: &paas_share::UserName,
+) -> ApiResult<()> {
+    state.logs.emit(
+        &app.id,
+        "paas",
+        "api",
+        &crate::release::event(release, user),
+    );
+    deploy(state, app, release).await
+}
+
 /// Runs `release` (with the app's formation) if it has an image; a release that does not start
 /// is marked failed and the previous one keeps serving.
 async fn deploy(

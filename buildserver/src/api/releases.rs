@@ -47,7 +47,7 @@ pub async fn rollback(
 ) -> ApiResult<(StatusCode, Json<Release>)> {
     let app = find_app(&state, &user, &name).await?;
     let record = app.clone();
-    let (app_id, user_name) = (app.id.clone(), user.name.clone());
+    let user_name = user.name.clone();
     let layout = std::sync::Arc::clone(&state.layout);
     let target = body.rollback_to;
     let app_name = name.clone();
@@ -78,13 +78,7 @@ pub async fn rollback(
             )?)
         })
         .await?;
-    state.logs.emit(
-        &app_id,
-        "paas",
-        "api",
-        &release::event(&created, &user_name),
-    );
-    super::deploy(&state, &record, &created).await?;
+    super::announce_and_deploy(&state, &record, &created, &user_name).await?;
     tracing::info!(app = %name, release = created.version, from = target, "rolled back");
     Ok((StatusCode::CREATED, Json(created)))
 }

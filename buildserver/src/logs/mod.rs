@@ -32,6 +32,15 @@ struct AppLog {
     live: broadcast::Sender<Arc<LogLine>>,
 }
 
+impl AppLog {
+    fn new() -> Self {
+        Self {
+            ring: VecDeque::with_capacity(RING_LINES),
+            live: broadcast::channel(LIVE_BUFFER).0,
+        }
+    }
+}
+
 /// Which lines a reader wants.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -105,10 +114,7 @@ impl Logs {
         let log = inner
             .apps
             .entry(app_id.to_owned())
-            .or_insert_with(|| AppLog {
-                ring: VecDeque::with_capacity(RING_LINES),
-                live: broadcast::channel(LIVE_BUFFER).0,
-            });
+            .or_insert_with(AppLog::new);
         if log.ring.len() == RING_LINES {
             log.ring.pop_front();
         }
@@ -128,10 +134,7 @@ impl Logs {
         let log = inner
             .apps
             .entry(app_id.to_owned())
-            .or_insert_with(|| AppLog {
-                ring: VecDeque::with_capacity(RING_LINES),
-                live: broadcast::channel(LIVE_BUFFER).0,
-            });
+            .or_insert_with(AppLog::new);
         let matching: Vec<&Arc<LogLine>> = log.ring.iter().filter(|l| filter.matches(l)).collect();
         let recent = matching[matching.len().saturating_sub(lines)..]
             .iter()
