@@ -3,6 +3,7 @@
 //! rest of the server only sees a well-formed [`Config`]; a bad value is an error naming where it
 //! came from (the daemon exits 64).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -86,6 +87,11 @@ pub struct ServeArgs {
     /// Kubernetes: re-apply the previous release when a rollout fails [default: true]
     #[arg(long, env = "PAAS_AUTO_ROLLBACK", value_name = "BOOL")]
     pub auto_rollback: Option<bool>,
+    /// An environment variable for every build step, never for dynos (repeatable): HTTPS_PROXY,
+    /// NO_PROXY, PIP_INDEX_URL, npm_config_registry… PAAS_BUILD_ENV holds such pairs separated
+    /// by spaces or newlines; the config file a [build-env] table
+    #[arg(long = "build-env", value_name = "KEY=VALUE")]
+    pub build_env: Vec<String>,
 }
 
 /// The same settings as a config file spells them.
@@ -113,6 +119,7 @@ struct FileConfig {
     ingress_class: Option<String>,
     progress_deadline: Option<u64>,
     auto_rollback: Option<bool>,
+    build_env: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +163,9 @@ pub struct Config {
     pub dynos: crate::scheduler::local::Settings,
     pub max_dynos_per_app: u32,
     pub kubernetes: KubernetesConfig,
+    /// `--build-env`: variables for build steps only. Values may be secrets (a proxy's password):
+    /// never logged or printed.
+    pub build_env: BTreeMap<String, String>,
 }
 
 /// How the Kubernetes scheduler uses the cluster.
@@ -286,6 +296,12 @@ impl ServeArgs {
             Ok(n) if n > 0 => Ok(n),
             _ => Err("expected a positive whole number of seconds".to_owned()),
         })?;
+        let build_env = build_env(
+            file.build_env.unwrap_or_default(),
+            std::env::var("PAAS_BUILD_ENV").ok().as_deref(),
+            &self.build_env,
+            self.data.config.as_deref(),
+        )?;
         let kubernetes = KubernetesConfig {
             kubeconfig: self.kubeconfig.or(file.kubeconfig),
             ingress_class: self.ingress_class.or(file.ingress_class),
@@ -319,6 +335,7 @@ impl ServeArgs {
             },
             max_dynos_per_app,
             kubernetes,
+            build_env,
         })
     }
 }
@@ -370,6 +387,69 @@ impl<'a> Setting<'a> {
             ),
         })
     }
+}
+
+/// Names a build sets itself: `--build-env` may not replace them.
+const RESERVED_BUILD_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "STACK",
+    "SOURCE_VERSION",
+    "PAAS_BUILDPACKS",
+];
+
+/// `--build-env` from its three sources, merged per key: the config file's `[build-env]` table,
+/// then `PAAS_BUILD_ENV` (`KEY=VALUE` pairs separated by whitespace), then each flag. Errors name
+/// the source and the key, never the value (it may be a secret).
+fn build_env(
+    file: BTreeMap<String, String>,
+    env: Option<&str>,
+    flags: &[String],
+    path: Option<&Path>,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let check = |key: &str, value: &str, source: &str| -> anyhow::Result<()> {
+        let valid = key
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            bail!(
+                "invalid build-env name {key:?} in {source}: expected letters, digits and _, not starting with a digit"
+            );
+        }
+        if RESERVED_BUILD_ENV.contains(&key) {
+            bail!("build-env {key} in {source} is set by paas itself and cannot be replaced");
+        }
+        if value.contains('\0') {
+            bail!("build-env {key} in {source} holds a NUL byte");
+        }
+        Ok(())
+    };
+    let pair = |text: &str, source: &str| -> anyhow::Result<(String, String)> {
+        let (key, value) = text.split_once('=').with_context(|| {
+            format!("invalid build-env in {source}: expected KEY=VALUE, got a value without `=`")
+        })?;
+        check(key, value, source)?;
+        Ok((key.to_owned(), value.to_owned()))
+    };
+    let file_source =
+        path.map_or_else(|| "the config file".to_owned(), |p| p.display().to_string());
+    let mut merged = BTreeMap::new();
+    for (key, value) in file {
+        check(&key, &value, &file_source)?;
+        merged.insert(key, value);
+    }
+    for text in env.unwrap_or_default().split_whitespace() {
+        let (key, value) = pair(text, "PAAS_BUILD_ENV")?;
+        merged.insert(key, value);
+    }
+    for text in flags {
+        let (key, value) = pair(text, "--build-env")?;
+        merged.insert(key, value);
+    }
+    Ok(merged)
 }
 
 fn default_data_dir() -> PathBuf {
@@ -470,6 +550,54 @@ mod tests {
         ] {
             assert!(parse_registry(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn build_env_merges_sources_and_hides_values() {
+        let file = BTreeMap::from([
+            ("HTTPS_PROXY".to_owned(), "http://file:3128".to_owned()),
+            (
+                "PIP_INDEX_URL".to_owned(),
+                "https://pypi.example/simple".to_owned(),
+            ),
+        ]);
+        let merged = build_env(
+            file,
+            Some("HTTPS_PROXY=http://env:3128\nNO_PROXY=localhost,127.0.0.1"),
+            &[
+                "npm_config_registry=https://npm.example/".to_owned(),
+                "NO_PROXY=".to_owned(),
+            ],
+            None,
+        )
+        .expect("valid");
+        assert_eq!(merged["HTTPS_PROXY"], "http://env:3128");
+        assert_eq!(merged["PIP_INDEX_URL"], "https://pypi.example/simple");
+        assert_eq!(merged["NO_PROXY"], "");
+        assert_eq!(merged["npm_config_registry"], "https://npm.example/");
+        for (bad, says) in [
+            ("HTTPS_PROXY", "expected KEY=VALUE"),
+            ("1X=y", "invalid build-env name \"1X\""),
+            ("A-B=y", "invalid build-env name"),
+            (
+                "PATH=/evil",
+                "build-env PATH in --build-env is set by paas itself",
+            ),
+        ] {
+            let error = build_env(BTreeMap::new(), None, &[bad.to_owned()], None)
+                .expect_err(bad)
+                .to_string();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
+        let secret = build_env(
+            BTreeMap::new(),
+            Some("HOME=http://user:s3cret@proxy"),
+            &[],
+            None,
+        )
+        .expect_err("reserved")
+        .to_string();
+        assert!(!secret.contains("s3cret"), "{secret}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +96,18 @@ enum StackCommand {
         #[command(flatten)]
         data: DataDirArgs,
     },
+    /// Carry the CA certificates added on this host into the stack again (after adding or removing one)
+    ///
+    /// Copies every *.crt under the CA directory into the stack, refreshes its trust store with
+    /// its own update-ca-certificates, and remakes the stack's CA layer (its other layers stay).
+    /// Builds trust them from then on; apps pick them up at their next build.
+    UpdateCa {
+        /// Where the host's added CA certificates are
+        #[arg(long, value_name = "DIR", default_value = stack::HOST_CA_DIR)]
+        ca_dir: PathBuf,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
     /// Show the stacks with their layers
     List {
         #[command(flatten)]
@@ -160,6 +172,9 @@ fn main() -> ExitCode {
             data,
         }) => report(import_stack(&reference, insecure, username, &data)),
         Command::Stack(StackCommand::List { data }) => report(list_stacks(&data)),
+        Command::Stack(StackCommand::UpdateCa { ca_dir, data }) => {
+            report(update_stack_ca(&ca_dir, &data))
+        }
         Command::Gc { keep, grace, data } => report(collect_garbage(keep, grace, &data)),
         Command::Hook(HookCommand::PreReceive) => {
             ExitCode::from(u8::try_from(hook::pre_receive()).unwrap_or(1))
@@ -210,6 +225,13 @@ fn import_stack(
     };
     let rootfs = stack::import(&data, reference, insecure, credentials)?;
     eprintln!("-----> Stack ready: {}", rootfs.display());
+    Ok(())
+}
+
+fn update_stack_ca(ca_dir: &Path, data: &DataDirArgs) -> anyhow::Result<()> {
+    let data = DataDir::new(data.resolve()?);
+    let carried = stack::update_ca(&data, ca_dir, |line| eprintln!("{line}"))?;
+    eprintln!("-----> The stack trusts {carried} CA certificates added on the host");
     Ok(())
 }
 
@@ -285,11 +307,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let data = DataDir::new(config.data_dir.clone());
     let mut db = open_store(&data)?;
     ensure_admin(&mut db, &data)?;
+    // Builds and pushes a killed daemon cut short: recorded as failed, their directories and
+    // git's quarantines removed (nothing refers to them).
     let interrupted = db.fail_unfinished_builds()?;
-    if interrupted > 0 {
+    if !interrupted.is_empty() {
         tracing::warn!(
-            builds = interrupted,
+            builds = interrupted.len(),
             "marked builds interrupted by the last stop as failed"
+        );
+    }
+    for id in &interrupted {
+        if let Err(e) = std::fs::remove_dir_all(data.build(id))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, build = %id, "cannot remove an interrupted build's directory");
+        }
+    }
+    let quarantines = paas_buildserver::git::remove_quarantines(&data)
+        .context("removing the quarantines of interrupted pushes")?;
+    if quarantines > 0 {
+        tracing::warn!(
+            quarantines,
+            "removed the objects of pushes interrupted by the last stop"
         );
     }
     let store = Store::new(db);
@@ -411,6 +450,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             time: config.build_timeout,
             memory_bytes: config.build_memory_bytes,
         },
+        env: config.build_env.clone(),
     });
     let ssh_shared = Arc::new(SshShared {
         store,

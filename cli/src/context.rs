@@ -46,9 +46,24 @@ impl Ctx {
 
     /// The app: `-a/--app`, then `PAAS_APP`, then the `paas` remote of the git repo here.
     pub fn app(&self) -> Result<AppName, CliError> {
-        let given = self
-            .app_flag
-            .clone()
+        self.app_or(None)
+    }
+
+    /// The app of a command that also takes it as an argument, as Heroku's `destroy`, `info` and
+    /// `open` do: the argument, then what [`Ctx::app`] finds. The argument and `-a` may both be
+    /// given only if they name the same app, so that a typo cannot pick one of two apps silently.
+    pub fn app_or(&self, positional: Option<&str>) -> Result<AppName, CliError> {
+        if let (Some(arg), Some(flag)) = (positional, self.app_flag.as_deref())
+            && arg != flag
+        {
+            return Err(
+                CliError::usage(format!("the app is given twice: -a {flag} and {arg}"))
+                    .hint("give the app once, either as an argument or with -a"),
+            );
+        }
+        let given = positional
+            .map(str::to_owned)
+            .or_else(|| self.app_flag.clone())
             .or_else(|| env_vars::get(env_vars::PAAS_APP));
         match given {
             Some(name) => AppName::parse(&name).map_err(|e| CliError::usage(e.to_string())),

@@ -17,7 +17,7 @@ pub async fn show(
     ))
 }
 
-/// `{"web": 2, "worker": 1}`: sets only the named types, each of which the newest release must
+/// `{"web": 2, "worker": 1}`: sets only the named types, each of which the running release must
 /// define, and starts or stops only their dynos. Answers once the new dynos are started (`GET
 /// /apps/{app}/dynos` shows them come up). Scaling records no release (DESIGN §3.4).
 pub async fn update(
@@ -35,15 +35,12 @@ pub async fn update(
     let formation = state
         .store
         .call(move |db| {
-            let types = db
-                .latest_release(&app_id)?
-                .filter(|r| r.build_id.is_some())
-                .map(|r| r.process_types);
-            let Some(types) = types else {
+            let Some(types) = db.running_release(&app_id)?.map(|r| r.process_types) else {
                 return Err(ApiFailure::invalid(format!(
-                    "app {name:?} has no process types yet: it has not been built"
+                    "app {name:?} has no running release to scale: it has not been built, or \
+                     none of its releases started"
                 ))
-                .hint("push code first: git push paas main"));
+                .hint("push code that starts (git push paas main); `paas releases` shows why the last one failed"));
             };
             if let Some(unknown) = patch.keys().find(|t| !types.contains_key(*t)) {
                 let known: Vec<&str> = types.keys().map(String::as_str).collect();

@@ -63,6 +63,13 @@ pub async fn rollback(
                 ))
                 .hint("push that code again to rebuild it, or roll back to a newer release"));
             }
+            if from.image.is_none() {
+                return Err(ApiFailure::invalid(format!(
+                    "v{target} has no build to run: it only changed config vars before the app's \
+                     first successful deploy"
+                ))
+                .hint("roll back to a release that deployed code (`paas releases` lists them), or set the config with `paas config set`"));
+            }
             if from.status == ReleaseStatus::Failed {
                 return Err(ApiFailure::invalid(format!(
                     "v{target} failed to deploy; roll back to a release that succeeded"

@@ -16,6 +16,35 @@ use crate::data_dir::DataDir;
 use crate::store::{BuildEnd, Db, NewRelease, Store, User};
 use crate::token;
 
+/// A scheduler that runs nothing and accepts every release: these tests are about the rules of
+/// releases and formations, which the end-to-end tests check again with real dynos.
+struct Accepting;
+
+#[async_trait::async_trait]
+impl crate::scheduler::Scheduler for Accepting {
+    async fn deploy(&self, _: &crate::scheduler::Deployment) -> anyhow::Result<()> {
+        Ok(())
+    }
+    async fn scale(&self, _: &crate::scheduler::Deployment) -> anyhow::Result<()> {
+        Ok(())
+    }
+    async fn restart(
+        &self,
+        _: &crate::scheduler::Deployment,
+        _: Option<&str>,
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
+    async fn status(&self, _: &str, _: &str) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
+        Ok(Vec::new())
+    }
+    async fn rename(&self, _: &str, _: &str) -> anyhow::Result<()> {
+        Ok(())
+    }
+    async fn destroy(&self, _: &str, _: &str) {}
+    async fn shutdown(&self) {}
+}
+
 struct Fixture {
     _dir: tempfile::TempDir,
     state: AppState,
@@ -37,15 +66,7 @@ async fn fixture() -> Fixture {
         builds: LiveBuilds::default(),
         logs: crate::logs::Logs::new(),
         layout: Arc::clone(&layout),
-        scheduler: Arc::new(crate::scheduler::local::LocalScheduler::new(
-            DataDir::new(dir.path().to_owned()),
-            Arc::clone(&layout),
-            crate::logs::Logs::new(),
-            crate::scheduler::local::Settings {
-                boot_timeout: std::time::Duration::from_secs(60),
-                stop_grace: std::time::Duration::from_secs(30),
-            },
-        )),
+        scheduler: Arc::new(Accepting),
         urls: Arc::new(PublicUrls {
             domain: "localhost".into(),
             ssh_port: 2222,
@@ -100,6 +121,9 @@ impl Fixture {
         assert_eq!(status, StatusCode::CREATED);
         let user = self.user.clone();
         let name = AppName::parse(name).expect("valid");
+        // An image the layout holds (its content does not matter: nothing runs it).
+        let image = format!("sha256:{}", "ab".repeat(32));
+        std::fs::write(self.state.layout.blob_path(&image), b"{}").expect("blob");
         let process_types: BTreeMap<String, String> = types
             .iter()
             .map(|(t, c)| ((*t).into(), (*c).into()))
@@ -118,8 +142,7 @@ impl Fixture {
                 )?;
                 let release = NewRelease {
                     build_id: Some(build_id),
-                    // No image: these tests are about release and formation rules, not dynos.
-                    image: None,
+                    image: Some(image),
                     process_types,
                     description: "Deploy 0000000".into(),
                     status: ReleaseStatus::Succeeded,

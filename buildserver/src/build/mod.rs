@@ -9,6 +9,7 @@ pub mod buildpacks;
 pub mod live;
 pub mod process_types;
 pub mod stack;
+pub mod untrusted;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::DirBuilderExt;
@@ -29,6 +30,10 @@ use crate::registry::Registry;
 use crate::scheduler::{Deployment, Scheduler};
 use crate::store::NewRelease;
 use crate::store::{BuildEnd, Store};
+
+/// The most the server reads of a file the app or its build controls (Procfile, `.buildpacks`,
+/// the driver's reports).
+const APP_FILE_LIMIT: u64 = 1024 * 1024;
 
 /// The unprivileged user and group buildpacks run as.
 pub const BUILD_UID: u32 = 2000;
@@ -56,6 +61,8 @@ pub struct Builder {
     pub data: DataDir,
     pub runtime: Runtime,
     pub limits: Limits,
+    /// `--build-env`: for every build step, never for dynos; values are never printed.
+    pub env: BTreeMap<String, String>,
 }
 
 /// A build in progress: its row and its directory (`source/` is the app, later `/app`).
@@ -147,6 +154,7 @@ impl Builder {
         push: &Push,
         build: &BuildDir,
         commit: &str,
+        submodules: &[String],
         live: mpsc::Sender<String>,
     ) -> Result<BTreeMap<String, String>, Failure> {
         let _finished = LiveGuard {
@@ -168,18 +176,18 @@ impl Builder {
             &commit[..commit.len().min(7)]
         ))
         .await;
+        for path in submodules {
+            out.line(format!(
+                "-----> Submodule {path} was not fetched (paas builds what the repository itself \
+                 holds): it is an empty directory"
+            ))
+            .await;
+        }
         let result = match self.build(push, build, &mut out).await {
-            Ok((buildpack, types)) => {
-                let names: Vec<&str> = types.keys().map(String::as_str).collect();
-                out.line(format!(
-                    "-----> Discovering process types: {}",
-                    names.join(", ")
-                ))
-                .await;
-                self.release(push, build, commit, &buildpack, &types, &mut out)
-                    .await
-                    .map(|()| (buildpack, types))
-            }
+            Ok((buildpack, types)) => self
+                .release(push, build, commit, &buildpack, &types, &mut out)
+                .await
+                .map(|()| (buildpack, types)),
             Err(failure) => Err(failure),
         };
         let mut end = BuildEnd::default();
@@ -438,12 +446,27 @@ impl Builder {
         }
         match deployed {
             Ok(()) => {
-                out.line(format!(
-                    "-----> v{} is up: {}",
-                    release.version,
-                    self.urls.web_url(push.app.as_str())
-                ))
-                .await;
+                let line = if release.process_types.contains_key("web") {
+                    format!(
+                        "-----> v{} is up: {}",
+                        release.version,
+                        self.urls.web_url(push.app.as_str())
+                    )
+                } else {
+                    format!(
+                        "-----> v{} is deployed (no web process, so no URL)",
+                        release.version
+                    )
+                };
+                out.line(line).await;
+                if let (true, Some(first)) =
+                    (running.is_empty(), release.process_types.keys().next())
+                {
+                    out.line(format!(
+                        "       No dynos run yet; start some with: paas scale {first}=1"
+                    ))
+                    .await;
+                }
                 Ok(())
             }
             Err(e) => Err(Failure::new(
@@ -477,7 +500,9 @@ impl Builder {
                     "the server could not read the app's config vars; try again",
                 )
             })?;
-        let dot_buildpacks = std::fs::read_to_string(source.join(".buildpacks")).ok();
+        let dot_buildpacks = untrusted::read(&source, ".buildpacks", APP_FILE_LIMIT)
+            .map_err(|e| Failure::new("buildpacks", e.to_string()))?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
         let requested = buildpacks::requested(
             dot_buildpacks.as_deref(),
             config.get("BUILDPACK").map(String::as_str),
@@ -517,7 +542,10 @@ impl Builder {
                 "STACK=paas".into(),
                 format!("SOURCE_VERSION={}", build.id),
                 format!("PAAS_BUILDPACKS={}", requested.join(" ")),
-            ],
+            ]
+            .into_iter()
+            .chain(self.env.iter().map(|(key, value)| format!("{key}={value}")))
+            .collect(),
             cwd: "/tmp/build",
             uid: BUILD_UID,
             gid: BUILD_UID,
@@ -573,10 +601,12 @@ impl Builder {
         let outcome = exit.map_err(|e| {
             Failure::new("sandbox", format!("the build sandbox could not start: {e}"))
         })?;
+        // What the driver reports, written by code the app controls: never followed, capped.
         let read = |name: &str| {
-            std::fs::read_to_string(out_dir.join(name))
-                .map(|s| s.trim().to_owned())
+            untrusted::read(&out_dir, name, APP_FILE_LIMIT)
                 .ok()
+                .flatten()
+                .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
         };
         let step = || read("failed").unwrap_or_else(|| "compile".to_owned());
         if outcome.oom_killed && outcome.exit != Exit::Code(0) {
@@ -614,18 +644,29 @@ impl Builder {
             }
         }
         let buildpack = read("buildpack").unwrap_or_default();
-        let mut types = process_types::parse_release(&read("release.yml").unwrap_or_default());
-        if let Ok(procfile) = std::fs::read_to_string(source.join("Procfile")) {
-            let declared = process_types::parse_procfile(&procfile)
-                .map_err(|e| Failure::new("procfile", e))?;
-            types.extend(declared);
-        }
+        // The Procfile's types are the app's; a buildpack's defaults apply only without one.
+        let procfile = untrusted::read(&source, "Procfile", APP_FILE_LIMIT)
+            .map_err(|e| Failure::new("procfile", e.to_string()))?;
+        let (types, origin) = match procfile {
+            Some(bytes) => (
+                process_types::parse_procfile(&bytes).map_err(|e| Failure::new("procfile", e))?,
+                "Procfile declares types".to_owned(),
+            ),
+            None => (
+                process_types::parse_release(&read("release.yml").unwrap_or_default()),
+                format!("Default types for buildpack {buildpack}"),
+            ),
+        };
         if types.is_empty() {
             return Err(Failure::new(
                 "release",
                 "the app has no start command.\nAdd a Procfile with a line such as `web: python app.py`.",
             ));
         }
+        let names: Vec<&str> = types.keys().map(String::as_str).collect();
+        out.line("-----> Discovering process types").await;
+        out.line(format!("       {origin} -> {}", names.join(", ")))
+            .await;
         Ok((buildpack, types))
     }
 }

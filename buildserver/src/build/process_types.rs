@@ -1,21 +1,39 @@
-//! Process types of a build: the `Procfile` (`type: command` lines) over the last buildpack's
-//! `bin/release` output (`default_process_types:` YAML map).
+//! Process types of a build: the app's `Procfile` when it has one, else the last buildpack's
+//! `bin/release` output (`default_process_types:` YAML map), as on Heroku.
 
 use std::collections::BTreeMap;
 
-/// Parses a Procfile: `name: command` per line; blank lines and `#` comments are skipped.
-pub fn parse_procfile(text: &str) -> Result<BTreeMap<String, String>, String> {
+/// Parses a Procfile (Heroku's format: one `type: command` per line; blank lines and lines
+/// starting with `#` are skipped; a UTF-8 byte-order mark and CRLF line ends are accepted).
+///
+/// Rules, each failure naming the line: the file is UTF-8; a type is 1–30 lowercase letters,
+/// digits, `-` and `_`, starting with a letter; each type appears once; a command is not empty
+/// and holds no control characters but tabs. The command is kept as written (comments included):
+/// the dyno's shell interprets it, as Heroku's does.
+pub fn parse_procfile(bytes: &[u8]) -> Result<BTreeMap<String, String>, String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        format!(
+            "the Procfile is not UTF-8 text (line {line} has a byte that is not UTF-8, as in \
+             Latin-1 or UTF-16 files).\nSave it as UTF-8 (most editors: Save with Encoding > \
+             UTF-8; or `iconv -f LATIN1 -t UTF-8`), commit and push again."
+        )
+    })?;
     let mut types = BTreeMap::new();
+    let mut first_line: BTreeMap<String, usize> = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
+        let n = n + 1;
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let (name, command) = line.split_once(':').ok_or_else(|| {
-            format!(
-                "Procfile line {}: expected `type: command`, got {line:?}",
-                n + 1
-            )
+            format!("Procfile line {n}: expected `type: command` (such as `web: python app.py`), got {line:?}")
         })?;
         let (name, command) = (name.trim(), command.trim());
         let valid = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
@@ -25,14 +43,30 @@ pub fn parse_procfile(text: &str) -> Result<BTreeMap<String, String>, String> {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if !valid {
             return Err(format!(
-                "Procfile line {}: invalid process type {name:?} (lowercase letters, digits, - and _)",
-                n + 1
+                "Procfile line {n}: invalid process type {name:?}: a type is 1 to 30 lowercase \
+                 letters, digits, - and _, starting with a letter"
             ));
         }
         if command.is_empty() {
-            return Err(format!("Procfile line {}: {name} has no command", n + 1));
+            return Err(format!("Procfile line {n}: {name} has no command"));
+        }
+        if command.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(format!(
+                "Procfile line {n}: the command of {name} contains a control character"
+            ));
+        }
+        if let Some(first) = first_line.insert(name.to_owned(), n) {
+            return Err(format!(
+                "Procfile line {n}: {name} is declared twice (lines {first} and {n}); keep one"
+            ));
         }
         types.insert(name.to_owned(), command.to_owned());
+    }
+    if types.is_empty() {
+        return Err(
+            "the Procfile declares no process types.\nAdd a line such as `web: python app.py`."
+                .to_owned(),
+        );
     }
     Ok(types)
 }
@@ -66,18 +100,32 @@ mod tests {
     #[test]
     fn procfiles() {
         let types = parse_procfile(
-            "# comment\nweb: gunicorn app:app --bind 0.0.0.0:$PORT\n\nworker:python w.py\n",
+            b"# comment\r\nweb: gunicorn app:app --bind 0.0.0.0:$PORT # the server\r\n\nworker:python w.py\n",
         )
         .expect("valid");
-        assert_eq!(types["web"], "gunicorn app:app --bind 0.0.0.0:$PORT");
-        assert_eq!(types["worker"], "python w.py");
-        assert!(
-            parse_procfile("web python app.py")
-                .expect_err("no colon")
-                .contains("line 1")
+        assert_eq!(
+            types["web"],
+            "gunicorn app:app --bind 0.0.0.0:$PORT # the server"
         );
-        assert!(parse_procfile("Web: x").is_err());
-        assert!(parse_procfile("web:").is_err());
+        assert_eq!(types["worker"], "python w.py");
+        let bom = parse_procfile(b"\xEF\xBB\xBFweb: python3 server.py\n").expect("BOM");
+        assert_eq!(bom.keys().collect::<Vec<_>>(), ["web"]);
+        let error = |text: &[u8]| parse_procfile(text).expect_err("invalid");
+        assert!(error(b"web python app.py").contains("line 1: expected `type: command`"));
+        assert!(error(b"Web: x").contains("invalid process type \"Web\""));
+        assert!(error(b"web:").contains("web has no command"));
+        assert!(
+            error(b"web: a\nworker: b\nweb: c\n")
+                .contains("line 3: web is declared twice (lines 1 and 3)")
+        );
+        assert!(error(b"web: echo \x1b[31m").contains("control character"));
+        assert!(error(b"# nothing\n\n").contains("declares no process types"));
+        let latin1 = error(b"web: echo caf\xe9\n");
+        assert!(
+            latin1.contains("not UTF-8") && latin1.contains("line 1"),
+            "{latin1}"
+        );
+        assert!(error(b"\xff\xfew\x00e\x00b\x00").contains("not UTF-8"));
     }
 
     #[test]

@@ -3,6 +3,12 @@
 //! `bookworm` (Debian via debootstrap, with the packages in `buildpacks/stacks/bookworm.packages`)
 //! or `busybox` (the host's static busybox only: enough for static sites and shell Procfiles);
 //! `stack import` pulls one from a registry instead.
+//!
+//! Every stack trusts the CA certificates the operator added on the host (under
+//! `/usr/local/share/ca-certificates`, as behind a TLS-inspecting proxy): `stack build` and
+//! `stack import` carry them in, `stack update-ca` refreshes them. They live in one extra image
+//! layer on top of the stack's own (`trust.json`), so refreshing them never re-makes or re-tars
+//! the stack's layers.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -21,6 +27,14 @@ use crate::registry::{Credentials, Registry};
 pub const DEFAULT: &str = "default";
 
 const BOOKWORM_PACKAGES: &str = include_str!("../../../buildpacks/stacks/bookworm.packages");
+
+/// Where a Debian or Ubuntu host keeps the CA certificates its operator added (`*.crt`, read by
+/// `update-ca-certificates`).
+pub const HOST_CA_DIR: &str = "/usr/local/share/ca-certificates";
+/// Where a stack keeps the host's: a folder of their own, replaced whole at each refresh.
+const STACK_HOST_CA_DIR: &str = "usr/local/share/ca-certificates/paas-host";
+/// The stack's own trust store, which `update-ca-certificates` writes.
+const STACK_CERTS_DIR: &str = "etc/ssl/certs";
 const DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -39,30 +53,54 @@ pub fn rootfs(data: &DataDir) -> Option<PathBuf> {
     std::fs::canonicalize(dir.join("rootfs")).ok()
 }
 
-/// The default stack as image layers: made once from its root filesystem (under a lock, as
-/// builds may ask at the same time) into the stack's own layout, and referenced by digest ever
-/// after. Returns the stack's layout and its layers, bottom first.
+/// The default stack's directory (canonical) and its lock, held while its layers change.
+fn lock_stack(data: &DataDir) -> anyhow::Result<(PathBuf, nix::fcntl::Flock<std::fs::File>)> {
+    let dir = std::fs::canonicalize(data.stacks().join(DEFAULT))
+        .context("there is no default stack yet: run `paas-buildserver stack build`")?;
+    let lock = std::fs::File::create(dir.join(".layers.lock"))?;
+    let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("cannot lock the stack: {e}"))?;
+    Ok((dir, lock))
+}
+
+/// The default stack as image layers: its own layers (made once from its root filesystem into
+/// the stack's own layout, under a lock, as builds may ask at the same time, and referenced by
+/// digest ever after), then its trust layer if the host has CAs of its own. Returns the stack's
+/// layout and its layers, bottom first.
 pub fn layers(
     data: &DataDir,
-    mut progress: impl FnMut(String),
+    progress: impl FnMut(String),
 ) -> anyhow::Result<(Layout, Vec<Layer>)> {
-    let dir = std::fs::canonicalize(data.stacks().join(DEFAULT)).context("no default stack")?;
-    let lock = std::fs::File::create(dir.join(".layers.lock"))?;
-    let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| anyhow::anyhow!("cannot lock the stack: {e}"))?;
+    let (dir, _lock) = lock_stack(data)?;
     let layout = Layout::open(&dir.join("oci"))?;
+    let mut layers = own_layers(&dir, &layout, progress)?;
+    if let Ok(text) = std::fs::read_to_string(dir.join("trust.json")) {
+        let trust: Layer = serde_json::from_str(&text).context("reading the stack's trust.json")?;
+        if !layout.has_blob(&trust.digest) {
+            bail!("the stack's CA layer is missing: run `paas-buildserver stack update-ca`");
+        }
+        layers.push(trust);
+    }
+    Ok((layout, layers))
+}
+
+fn own_layers(
+    dir: &Path,
+    layout: &Layout,
+    mut progress: impl FnMut(String),
+) -> anyhow::Result<Vec<Layer>> {
     let record = dir.join("layers.json");
     if let Ok(text) = std::fs::read_to_string(&record) {
         let layers: Vec<Layer> =
             serde_json::from_str(&text).context("reading the stack's layers.json")?;
         if layers.iter().all(|l| layout.has_blob(&l.digest)) {
-            return Ok((layout, layers));
+            return Ok(layers);
         }
     }
     progress("-----> Making the stack's image layer (once per stack)".to_owned());
     let mut skipped = Vec::new();
     let layer = layer::write(
-        &layout,
+        layout,
         &dir.join("rootfs"),
         "",
         Owner::Preserved,
@@ -76,10 +114,130 @@ pub fn layers(
     }
     let layers = vec![layer];
     std::fs::write(&record, serde_json::to_string(&layers)?)?;
-    Ok((layout, layers))
+    Ok(layers)
 }
 
-/// How the default stack was made (`recipe bookworm`, `import <ref>`) and its layers, if any.
+/// Carries the CA certificates under `host_cas` (`*.crt`, as `update-ca-certificates` reads
+/// them; normally [`HOST_CA_DIR`]) into the default stack and refreshes its trust store with the
+/// stack's own `update-ca-certificates --fresh` (chrooted), then makes the stack's trust layer:
+/// its `/etc/ssl/certs` and `/usr/local/share/ca-certificates`, on top of its own layers.
+/// Certificates carried by an earlier run that the host no longer has are dropped. Returns how
+/// many certificates the stack now carries; 0 removes the trust layer. A stack without
+/// `update-ca-certificates` (busybox) carries none, and says so if the host has some.
+pub fn update_ca(
+    data: &DataDir,
+    host_cas: &Path,
+    mut progress: impl FnMut(String),
+) -> anyhow::Result<usize> {
+    let (dir, _lock) = lock_stack(data)?;
+    let rootfs = dir.join("rootfs");
+    let mut found = Vec::new();
+    if host_cas.is_dir() {
+        collect_certificates(host_cas, Path::new(""), &mut found)
+            .with_context(|| format!("reading {}", host_cas.display()))?;
+    }
+    let record = dir.join("trust.json");
+    if !rootfs.join("usr/sbin/update-ca-certificates").exists() {
+        if !found.is_empty() {
+            progress(format!(
+                " !     this stack has no update-ca-certificates: the host's {} CA certificates \
+                 are not carried into it",
+                found.len()
+            ));
+        }
+        return Ok(0);
+    }
+    let target = rootfs.join(STACK_HOST_CA_DIR);
+    if target.exists() {
+        std::fs::remove_dir_all(&target)?;
+    }
+    for relative in &found {
+        let to = target.join(relative);
+        std::fs::create_dir_all(to.parent().expect("a file has a parent"))?;
+        std::fs::copy(host_cas.join(relative), &to)
+            .with_context(|| format!("copying {}", host_cas.join(relative).display()))?;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644))?;
+    }
+    progress(format!(
+        "-----> Trusting {} CA certificates added on the host ({})",
+        found.len(),
+        host_cas.display()
+    ));
+    let mut refresh = Command::new("chroot");
+    refresh
+        .arg(&rootfs)
+        .args(["update-ca-certificates", "--fresh"])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LANG", "C.UTF-8");
+    run_step(&mut refresh, "update-ca-certificates in the stack")?;
+    if found.is_empty() {
+        let _ = std::fs::remove_file(&record);
+        return Ok(0);
+    }
+    let staging = dir.join(".trust");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    for part in [STACK_CERTS_DIR, "usr/local/share/ca-certificates"] {
+        copy_tree(&rootfs.join(part), &staging.join(part))?;
+    }
+    let layout = Layout::open(&dir.join("oci"))?;
+    let layer = layer::write(&layout, &staging, "", Owner::Preserved, &mut Vec::new())?;
+    std::fs::remove_dir_all(&staging)?;
+    crate::data_dir::write_atomic(&record, serde_json::to_string(&layer)?.as_bytes(), 0o644)?;
+    progress(format!("       CA layer {}", layer.digest));
+    Ok(found.len())
+}
+
+/// The `*.crt` files under `root/relative`, as paths relative to `root`, sorted.
+fn collect_certificates(
+    root: &Path,
+    relative: &Path,
+    found: &mut Vec<PathBuf>,
+) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(root.join(relative))?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = relative.join(entry.file_name());
+        let meta = std::fs::metadata(entry.path())?;
+        if meta.is_dir() {
+            collect_certificates(root, &path, found)?;
+        } else if meta.is_file() && path.extension().is_some_and(|e| e == "crt") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Copies a directory tree of the stack (files, directories, symlinks kept as symlinks), with
+/// modes and owners, into `to`, making `to`'s parents as needed.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let meta = std::fs::symlink_metadata(from)?;
+    if meta.is_symlink() {
+        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)?;
+    } else if meta.is_dir() {
+        std::fs::create_dir(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    } else {
+        std::fs::copy(from, to)?;
+    }
+    std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()))?;
+    if !meta.is_symlink() {
+        std::fs::set_permissions(to, meta.permissions())?;
+    }
+    Ok(())
+}
+
+/// How the default stack was made (`recipe bookworm`, `import <ref>`) and its layers (the CA
+/// layer last), if any.
 pub fn describe(data: &DataDir) -> anyhow::Result<Option<(String, Vec<Layer>)>> {
     let dir = data.stacks().join(DEFAULT);
     let Ok(text) = std::fs::read_to_string(dir.join("stack.json")) else {
@@ -90,10 +248,13 @@ pub fn describe(data: &DataDir) -> anyhow::Result<Option<(String, Vec<Layer>)>> 
         Some(reference) => format!("imported from {reference}"),
         None => format!("recipe {}", meta["recipe"].as_str().unwrap_or("?")),
     };
-    let layers = match std::fs::read_to_string(dir.join("layers.json")) {
+    let mut layers: Vec<Layer> = match std::fs::read_to_string(dir.join("layers.json")) {
         Ok(text) => serde_json::from_str(&text)?,
         Err(_) => Vec::new(),
     };
+    if let Ok(text) = std::fs::read_to_string(dir.join("trust.json")) {
+        layers.push(serde_json::from_str(&text)?);
+    }
     Ok(Some((description, layers)))
 }
 
@@ -120,6 +281,7 @@ pub fn build(data: &DataDir, recipe: Recipe) -> anyhow::Result<PathBuf> {
         serde_json::json!({ "name": DEFAULT, "recipe": recipe_name }),
     )?;
     layers(data, |line| eprintln!("{line}"))?;
+    update_ca(data, Path::new(HOST_CA_DIR), |line| eprintln!("{line}"))?;
     Ok(target.join("rootfs"))
 }
 
@@ -252,6 +414,7 @@ pub fn import(
         &work,
         serde_json::json!({ "name": DEFAULT, "recipe": "import", "reference": reference }),
     )?;
+    update_ca(data, Path::new(HOST_CA_DIR), |line| eprintln!("{line}"))?;
     Ok(target.join("rootfs"))
 }
 

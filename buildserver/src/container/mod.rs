@@ -184,7 +184,9 @@ impl Runtime {
         };
         std::fs::create_dir_all(bundle).map_err(bundle_err)?;
         let config = serde_json::to_vec_pretty(&spec.config_json()).expect("JSON values serialize");
-        std::fs::write(bundle.join("config.json"), config).map_err(bundle_err)?;
+        // 0600: the environment may hold secrets (config vars, --build-env).
+        crate::data_dir::write_atomic(&bundle.join("config.json"), &config, 0o600)
+            .map_err(bundle_err)?;
 
         let mut child = self
             .runc()

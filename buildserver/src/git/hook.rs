@@ -37,7 +37,10 @@ enum FromHook {
         token: String,
         updates: Vec<RefUpdate>,
     },
-    CheckedOut,
+    /// The commit is in the build directory; these submodule paths were left empty.
+    CheckedOut {
+        submodules: Vec<String>,
+    },
     CheckoutFailed {
         error: String,
     },
@@ -193,10 +196,10 @@ async fn checkout_and_build(
     )
     .await
     .map_err(gone)?;
-    match receive(lines).await.map_err(gone)? {
-        FromHook::CheckedOut => {}
+    let submodules = match receive(lines).await.map_err(gone)? {
+        FromHook::CheckedOut { submodules } => submodules,
         FromHook::CheckoutFailed { error } => {
-            let message = format!("the server could not check out {commit}: {error}");
+            let message = format!("cannot deploy {commit}: {error}");
             let _ = send(
                 write,
                 &FromDaemon::Refused {
@@ -207,10 +210,10 @@ async fn checkout_and_build(
             return Err(format!("checkout: {message}"));
         }
         FromHook::Push { .. } => return Err("interrupted: protocol error".to_owned()),
-    }
+    };
     tracing::info!(app = %push.app, build = %build.id, commit = %commit, "build started");
     let (tx, mut rx) = mpsc::channel::<String>(256);
-    let run = builder.run(push, build, commit, tx);
+    let run = builder.run(push, build, commit, &submodules, tx);
     tokio::pin!(run);
     // The hook never writes again: a read returning means it is gone, and the build stops.
     let hook_gone = lines.next_line();
@@ -291,7 +294,7 @@ fn run_hook() -> Result<bool, String> {
                 return Ok(false);
             }
             FromDaemon::Checkout { commit, dir } => match checkout(&commit, &dir) {
-                Ok(()) => send(&FromHook::CheckedOut)?,
+                Ok(submodules) => send(&FromHook::CheckedOut { submodules })?,
                 Err(e) => send(&FromHook::CheckoutFailed {
                     error: e.to_string(),
                 })?,
@@ -305,14 +308,14 @@ fn run_hook() -> Result<bool, String> {
     Err("the paas server stopped before the build finished".to_owned())
 }
 
-/// Checks `commit` out into `dir`, reading objects from git's quarantine (the environment git
-/// gives its hooks).
-fn checkout(commit: &str, dir: &std::path::Path) -> Result<(), git2::Error> {
+/// Writes `commit`'s tree into `dir`, reading objects from git's quarantine (the environment git
+/// gives its hooks) and writing nothing into the repository. Returns the submodules left empty.
+fn checkout(
+    commit: &str,
+    dir: &std::path::Path,
+) -> Result<Vec<String>, super::export::ExportError> {
     let repo = git2::Repository::open_from_env()?;
-    let commit = repo.find_commit(git2::Oid::from_str(commit)?)?;
-    let mut options = git2::build::CheckoutBuilder::new();
-    options.target_dir(dir).force().recreate_missing(true);
-    repo.checkout_tree(commit.as_object(), Some(&mut options))
+    super::export::export(&repo, git2::Oid::from_str(commit)?, dir)
 }
 
 #[cfg(test)]

@@ -511,22 +511,11 @@ impl LocalScheduler {
             format!("DYNO={name}"),
             format!("PS={name}"),
         ]);
-        // The command is the app's own (from its Procfile), run by the dyno's shell after the
-        // buildpacks' .profile.d scripts. The shell stays as PID 1 and passes SIGTERM on: an init
-        // in a pid namespace ignores signals it has no handler for (stacks need not ship tini).
-        let script = format!(
-            "for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done\n\
-             trap 'kill -TERM $child 2>/dev/null' TERM INT\n\
-             {command} &\nchild=$!\n\
-             wait $child; status=$?\n\
-             while kill -0 $child 2>/dev/null; do wait $child; status=$?; done\n\
-             exit $status"
-        );
         let spec = Spec {
             id: container.clone(),
             rootfs: merged,
             readonly_root: false,
-            args: vec!["/bin/sh".into(), "-c".into(), script],
+            args: super::dyno_args(&command),
             env,
             cwd: "/app",
             uid: crate::build::BUILD_UID,

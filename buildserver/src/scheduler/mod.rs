@@ -115,6 +115,28 @@ impl Deployment {
     }
 }
 
+/// The script every dyno starts with, on either scheduler, as `/bin/sh -c DYNO_SCRIPT paas-dyno
+/// COMMAND` (see [`dyno_args`]). It sources the buildpacks' `.profile.d/*.sh` (as Heroku does),
+/// then runs the Procfile command in a child `/bin/sh -c`, from `$1`: the command is never pasted
+/// into the script, so no command text (a `# comment`, quotes, `;`, `&`) changes how the wrapper
+/// runs. The wrapper stays PID 1 and passes SIGTERM/SIGINT on to the command: an init in a pid
+/// namespace ignores signals it has no handler for, and stacks need not ship tini.
+const DYNO_SCRIPT: &str = "paas_dyno_command=$1
+for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done
+trap 'kill -TERM $child 2>/dev/null' TERM INT
+/bin/sh -c \"$paas_dyno_command\" &
+child=$!
+wait $child; status=$?
+while kill -0 $child 2>/dev/null; do wait $child; status=$?; done
+exit $status";
+
+/// The argv of a dyno running `command` (a Procfile command, as written): see [`DYNO_SCRIPT`].
+pub fn dyno_args(command: &str) -> Vec<String> {
+    ["/bin/sh", "-c", DYNO_SCRIPT, "paas-dyno", command]
+        .map(str::to_owned)
+        .to_vec()
+}
+
 /// Whether `path` can be a health check path: absolute, printable ASCII, no spaces.
 pub fn valid_health_check_path(path: &str) -> bool {
     path.starts_with('/') && path.len() <= 1024 && path.bytes().all(|b| b.is_ascii_graphic())

@@ -94,13 +94,29 @@ pub struct Db {
     conn: Connection,
 }
 
+/// The version of the running release of app `$app` (an SQL expression): the newest release
+/// that succeeded and has an image. The one rule for "current", here, in `paas releases` and
+/// `apps info`, and for what the scheduler runs; failed releases are never current.
+macro_rules! running_version {
+    ($app:literal) => {
+        concat!(
+            "(SELECT MAX(version) FROM releases m WHERE m.app_id = ",
+            $app,
+            " AND m.status = 'succeeded' AND m.image IS NOT NULL)"
+        )
+    };
+}
+
 /// A release row's columns, for `Db::release_row`; `WHERE` narrows it to one app (`?1`).
 macro_rules! release_query {
     () => {
-        "SELECT r.version, r.description, r.status, r.build_id, r.image,
+        concat!(
+            "SELECT r.version, r.description, r.status, r.build_id, r.image,
             r.process_types, r.config_vars, u.name, r.created_at,
-            r.version = (SELECT MAX(version) FROM releases m WHERE m.app_id = r.app_id)
-        FROM releases r JOIN users u ON u.id = r.user_id WHERE r.app_id = ?1"
+            r.version IS ",
+            running_version!("r.app_id"),
+            " FROM releases r JOIN users u ON u.id = r.user_id WHERE r.app_id = ?1"
+        )
     };
 }
 
@@ -309,8 +325,10 @@ impl Db {
 
     // ---- apps ----
 
-    const APP_COLUMNS: &str = "a.id, a.name, u.name, a.created_at, a.updated_at,
-        (SELECT MAX(version) FROM releases r WHERE r.app_id = a.id)";
+    const APP_COLUMNS: &str = concat!(
+        "a.id, a.name, u.name, a.created_at, a.updated_at, ",
+        running_version!("a.id")
+    );
 
     fn app_row(r: &Row<'_>) -> rusqlite::Result<AppRecord> {
         Ok(AppRecord {
@@ -406,7 +424,7 @@ impl Db {
     }
 
     /// Applies `patch` to the app's config and records one release with the new snapshot, on the
-    /// newest release's build, in one transaction.
+    /// running release's build (never on a failed one), in one transaction.
     pub fn update_config(
         &mut self,
         app_id: &str,
@@ -431,7 +449,10 @@ impl Db {
                 )?,
             };
         }
-        let base = latest_release(&tx, app_id)?;
+        let base = tx
+            .prepare_cached(Self::RUNNING_RELEASE_QUERY)?
+            .query_row([app_id], Self::release_row)
+            .optional()?;
         let release = NewRelease {
             build_id: base.as_ref().and_then(|r| r.build_id.clone()),
             image: base.as_ref().and_then(|r| r.image.clone()),
@@ -492,7 +513,8 @@ impl Db {
     /// The release that should be running: the newest that succeeded and has an image.
     const RUNNING_RELEASE_QUERY: &str = concat!(
         release_query!(),
-        " AND r.status = 'succeeded' AND r.image IS NOT NULL ORDER BY r.version DESC LIMIT 1"
+        " AND r.version = ",
+        running_version!("r.app_id")
     );
 
     fn release_row(r: &Row<'_>) -> rusqlite::Result<Release> {
@@ -576,10 +598,6 @@ impl Db {
         Ok(())
     }
 
-    pub fn latest_release(&self, app_id: &str) -> Result<Option<Release>> {
-        latest_release(&self.conn, app_id)
-    }
-
     /// Builds that have ended (their working directories are no longer needed).
     pub fn finished_builds(&self) -> Result<Vec<String>> {
         let mut stmt = self
@@ -603,9 +621,10 @@ impl Db {
 
     // ---- formation ----
 
-    /// The formation with each type's command from the newest release.
+    /// The formation with each type's command from the running release.
     pub fn formation(&self, app_id: &str) -> Result<Vec<Formation>> {
-        let commands = latest_release(&self.conn, app_id)?
+        let commands = self
+            .running_release(app_id)?
             .map(|r| r.process_types)
             .unwrap_or_default();
         let mut stmt = self.conn.prepare_cached(
@@ -680,13 +699,14 @@ impl Db {
     }
 
     /// Marks builds still pending as failed: at start, none of them can be running.
-    pub fn fail_unfinished_builds(&mut self) -> Result<usize> {
-        Ok(self.conn.execute(
+    pub fn fail_unfinished_builds(&mut self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(
             "UPDATE builds SET status = 'failed', failure = 'interrupted: the server stopped during the build',
                  finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             WHERE status = 'pending'",
-            [],
-        )?)
+             WHERE status = 'pending' RETURNING id",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     const BUILD_QUERY: &str =
@@ -813,14 +833,6 @@ fn insert_release(
         [app_id],
     )?;
     Ok(version)
-}
-
-fn latest_release(conn: &Connection, app_id: &str) -> Result<Option<Release>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{} ORDER BY r.version DESC LIMIT 1",
-        Db::RELEASE_QUERY
-    ))?;
-    Ok(stmt.query_row([app_id], Db::release_row).optional()?)
 }
 
 fn read_config(conn: &Connection, app_id: &str) -> Result<ConfigVars> {

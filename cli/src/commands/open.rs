@@ -1,4 +1,4 @@
-//! `paas open`: the app's URL on stdout, and in a browser where there is a desktop.
+//! `paas open [APP]`: the app's URL on stdout, and in a browser where there is a desktop.
 
 use std::process::{Command, Stdio};
 
@@ -10,13 +10,17 @@ use crate::env_vars;
 /// Print the app's URL (and open it in a browser on a desktop)
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// App to act on, instead of -a [default: $PAAS_APP, then the `paas` git remote]
+    // Not `app`: that id is the global -a/--app, and clap ids must be unique.
+    #[arg(id = "app_arg", value_name = "APP")]
+    app: Option<String>,
     /// Only print the URL
     #[arg(long)]
     no_browser: bool,
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    let name = ctx.app()?;
+    let name = ctx.app_or(args.app.as_deref())?;
     let app: App = ctx.client()?.get(&format!("/apps/{name}"))?;
     ctx.printer
         .print(&serde_json::json!({ "url": app.web_url }), |_, out| {

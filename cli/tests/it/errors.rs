@@ -93,6 +93,25 @@ fn destroy_needs_a_matching_confirmation() {
 }
 
 #[test]
+fn app_argument_errors() {
+    let (_server, cli) = logged_in();
+    cli.ok(&["create", "demo"]);
+    assert_cli_snapshot!(
+        "destroy_app_twice",
+        cli,
+        &["destroy", "demo", "-a", "other", "--confirm", "demo"]
+    );
+    assert_cli_snapshot!("info_app_twice", cli, &["apps:info", "demo", "-a", "other"]);
+    assert_cli_snapshot!(
+        "open_app_twice",
+        cli,
+        &["open", "-a", "other", "demo", "--no-browser"]
+    );
+    assert_cli_snapshot!("invalid_app_argument", cli, &["apps", "info", "Demo"]);
+    assert!(cli.ok(&["apps"]).contains("demo"), "nothing was destroyed");
+}
+
+#[test]
 fn config_usage_errors() {
     let (_server, cli) = logged_in();
     cli.ok(&["create", "demo"]);

@@ -95,13 +95,15 @@ fn apps_config_releases_rollback() {
         cli,
         &["config", "unset", "GREETING", "-a", "demo"]
     );
-    assert_cli_snapshot!("rollback_previous", cli, &["rollback", "-a", "demo"]);
     assert_cli_snapshot!("releases", cli, &["releases", "-a", "demo"]);
     assert_cli_snapshot!(
         "releases_info",
         cli,
         &["releases", "info", "v2", "-a", "demo"]
     );
+    // Config releases before the first build have no code to run: nothing to roll back from or to
+    // (the rollback tests with builds are in run.rs).
+    assert_cli_snapshot!("rollback_previous", cli, &["rollback", "-a", "demo"]);
     assert_cli_snapshot!(
         "rollback_v2",
         cli,
@@ -118,8 +120,6 @@ fn apps_config_releases_rollback() {
     assert_eq!(
         descriptions,
         [
-            "Rollback to v2",
-            "Rollback to v1",
             "Remove GREETING config vars",
             "Set GREETING, URL config vars"
         ]
@@ -129,8 +129,12 @@ fn apps_config_releases_rollback() {
         serde_json::json!({"URL": "postgres://u:p@h/db?a=b"})
     );
     let release = json(&cli, &["config", "set", "A=1", "--json", "-a", "demo"]);
-    assert_eq!(release["version"], 5);
-    assert_eq!(json(&cli, &["apps", "--json"])[0]["release"], 5);
+    assert_eq!(release["version"], 3);
+    // No release runs before the first build.
+    assert_eq!(
+        json(&cli, &["apps", "--json"])[0]["release"],
+        serde_json::Value::Null
+    );
 
     // PAAS_APP names the app when -a does not.
     let output = cli
@@ -154,6 +158,39 @@ fn apps_config_releases_rollback() {
         "destroy",
         cli,
         &["destroy", "-a", "demo2", "--confirm", "demo2"]
+    );
+    assert_eq!(json(&cli, &["apps", "--json"]), serde_json::json!([]));
+}
+
+#[test]
+fn app_as_argument() {
+    let (_server, cli) = logged_in();
+    cli.ok(&["create", "demo"]);
+    cli.ok(&["create", "other"]);
+    assert_cli_snapshot!("apps_info_argument", cli, &["apps", "info", "demo"]);
+    // The argument wins over PAAS_APP, as -a does.
+    let output = cli
+        .command(&["apps:info", "demo", "--json"])
+        .env("PAAS_APP", "other")
+        .output()
+        .expect("run");
+    let info: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    assert_eq!(info["name"], "demo");
+    assert_cli_snapshot!("open_argument", cli, &["open", "demo", "--no-browser"]);
+    // -a and the argument may both be given when they name the same app.
+    assert_eq!(
+        cli.ok(&["open", "demo", "-a", "demo", "--no-browser"]),
+        cli.ok(&["open", "-a", "demo", "--no-browser"])
+    );
+    assert_cli_snapshot!(
+        "destroy_argument",
+        cli,
+        &["destroy", "demo", "--confirm", "demo"]
+    );
+    assert_cli_snapshot!(
+        "apps_destroy_argument",
+        cli,
+        &["apps:destroy", "other", "--confirm", "other"]
     );
     assert_eq!(json(&cli, &["apps", "--json"]), serde_json::json!([]));
 }

@@ -108,10 +108,8 @@ pub fn deployment_object(
     let mut container = json!({
         "name": process_type,
         "image": format!("{}/{app}@{}", settings.registry, deployment.image),
-        // As on the local scheduler: the buildpacks' .profile.d first, then the Procfile command.
-        "command": ["/bin/sh", "-c", format!(
-            "for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done\nexec {command}"
-        )],
+        // As on the local scheduler: the command is an argument of the dyno wrapper, never script.
+        "command": crate::scheduler::dyno_args(command),
         "workingDir": "/app",
         "env": [
             { "name": "PORT", "value": CONTAINER_PORT.to_string() },
@@ -261,11 +259,8 @@ mod tests {
             container["image"],
             "registry.example.com/paas/shop@sha256:abc"
         );
-        assert!(
-            container["command"][2]
-                .as_str()
-                .is_some_and(|c| c.ends_with("exec busybox httpd -f -p $PORT"))
-        );
+        assert_eq!(container["command"][0], "/bin/sh");
+        assert_eq!(container["command"][4], "busybox httpd -f -p $PORT");
         assert_eq!(
             container["env"][0],
             json!({ "name": "PORT", "value": "5000" })

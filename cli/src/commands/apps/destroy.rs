@@ -1,4 +1,5 @@
-//! `paas apps destroy` (and `paas destroy`): delete an app for good, after a confirmation.
+//! `paas apps destroy [APP]` (and `paas destroy [APP]`): delete an app for good, after a
+//! confirmation.
 
 use paas_share::models::App;
 
@@ -10,15 +11,19 @@ use crate::git_remote;
 ///
 /// Without a terminal, --confirm APP is required.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  paas destroy -a my-app --confirm my-app")]
+#[command(after_help = "Example:\n  paas destroy my-app --confirm my-app")]
 pub struct Args {
+    /// App to act on, instead of -a [default: $PAAS_APP, then the `paas` git remote]
+    // Not `app`: that id is the global -a/--app, and clap ids must be unique.
+    #[arg(id = "app_arg", value_name = "APP")]
+    app: Option<String>,
     /// The app's name again, to confirm (required without a terminal)
     #[arg(long, value_name = "APP")]
     confirm: Option<String>,
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    let name = ctx.app()?;
+    let name = ctx.app_or(args.app.as_deref())?;
     let confirmed = match args.confirm {
         Some(confirm) => confirm,
         None if ctx.interactive() => {

@@ -1,4 +1,4 @@
-//! `paas apps info`.
+//! `paas apps info [APP]`.
 
 use paas_share::models::App;
 
@@ -6,10 +6,15 @@ use crate::context::Ctx;
 
 /// Show an app's details
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// App to act on, instead of -a [default: $PAAS_APP, then the `paas` git remote]
+    // Not `app`: that id is the global -a/--app, and clap ids must be unique.
+    #[arg(id = "app_arg", value_name = "APP")]
+    app: Option<String>,
+}
 
-pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    let name = ctx.app()?;
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let name = ctx.app_or(args.app.as_deref())?;
     let app: App = ctx.client()?.get(&format!("/apps/{name}"))?;
     ctx.printer.print(&app, |p, out| {
         p.heading(out, app.name.as_str())?;

@@ -13,7 +13,7 @@ use crate::error::CliError;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  paas rollback\n  paas rollback v3")]
 pub struct Args {
-    /// Release to roll back to, such as v3 [default: the newest succeeded release before the current one]
+    /// Release to roll back to, such as v3 [default: the newest succeeded release before the running one]
     #[arg(value_parser = super::version_arg)]
     version: Option<u32>,
 }
@@ -25,6 +25,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         Some(v) => v,
         None => {
             let releases: Vec<Release> = client.get(&format!("/apps/{app}/releases"))?;
+            if !releases.iter().any(|r| r.current) {
+                return Err(CliError::new(
+                    "no_running_release",
+                    format!("{app} has no running release to roll back from"),
+                )
+                .hint("deploy code first (git push paas main); `paas releases` shows what failed")
+                .into());
+            }
             previous_release(&releases).ok_or_else(|| {
                 CliError::new(
                     "no_previous_release",
@@ -47,11 +55,12 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     ctx.printer.print(&release, |_, _| Ok(()))
 }
 
-/// The newest succeeded release older than the current one (`releases` is newest first).
+/// The newest release older than the running one that succeeded and has code to run (a
+/// config change before the first build has none); `releases` is newest first.
 fn previous_release(releases: &[Release]) -> Option<u32> {
     let current = releases.iter().find(|r| r.current)?.version;
     releases
         .iter()
-        .find(|r| r.version < current && r.status == ReleaseStatus::Succeeded)
+        .find(|r| r.version < current && r.status == ReleaseStatus::Succeeded && r.image.is_some())
         .map(|r| r.version)
 }
