@@ -583,7 +583,22 @@ impl LocalScheduler {
         } else {
             self.settings.stop_grace
         };
-        if tokio::time::timeout(grace, &mut task).await.is_err() {
+        // SIGTERM again each second of the grace: one sent before the dyno's shell set its trap
+        // (a dyno stopped as it starts) is lost, and the shell forwards only the first it gets.
+        let deadline = tokio::time::Instant::now() + grace;
+        let ended = loop {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                break false;
+            }
+            let wait = (deadline - now).min(Duration::from_secs(1));
+            if tokio::time::timeout(wait, &mut task).await.is_ok() {
+                break true;
+            }
+            let (runtime, container) = (Arc::clone(&self.runtime), dyno.container.clone());
+            let _ = tokio::task::spawn_blocking(move || runtime.signal(&container, "TERM")).await;
+        };
+        if !ended {
             // Aborting drops the run, which kills and deletes the container.
             task.abort();
             let _ = task.await;

@@ -119,13 +119,18 @@ impl Deployment {
 /// COMMAND` (see [`dyno_args`]). It sources the buildpacks' `.profile.d/*.sh` (as Heroku does),
 /// then runs the Procfile command in a child `/bin/sh -c`, from `$1`: the command is never pasted
 /// into the script, so no command text (a `# comment`, quotes, `;`, `&`) changes how the wrapper
-/// runs. The wrapper stays PID 1 and passes SIGTERM/SIGINT on to the command: an init in a pid
-/// namespace ignores signals it has no handler for, and stacks need not ship tini.
-const DYNO_SCRIPT: &str = "paas_dyno_command=$1
+/// runs. The wrapper stays PID 1 and passes the first SIGTERM/SIGINT on to the command (an init in
+/// a pid namespace ignores signals it has no handler for, and stacks need not ship tini). The trap
+/// is set before anything else, and a stop that comes before the command starts means it never
+/// starts; a signal sent before the shell set its trap is lost, which is why the scheduler sends
+/// SIGTERM again while it waits.
+const DYNO_SCRIPT: &str = "paas_dyno_command=$1 child= stopping=
+trap 'if [ -z \"$stopping\" ]; then stopping=1; [ -n \"$child\" ] && kill -TERM $child 2>/dev/null; fi' TERM INT
 for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done
-trap 'kill -TERM $child 2>/dev/null' TERM INT
+[ -n \"$stopping\" ] && exit 143
 /bin/sh -c \"$paas_dyno_command\" &
 child=$!
+[ -n \"$stopping\" ] && kill -TERM $child 2>/dev/null
 wait $child; status=$?
 while kill -0 $child 2>/dev/null; do wait $child; status=$?; done
 exit $status";

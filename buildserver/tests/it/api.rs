@@ -214,15 +214,16 @@ fn config_changes_record_one_release_each() {
         json!({"URL": "a=b=c"})
     );
 
-    let (status, v3) = http.send("POST", "/apps/demo/releases", &json!({"rollback_to": 1}));
-    assert_eq!(status, 201);
+    // Before the first build no release runs: none is current, and none can be rolled back to.
+    let (status, body) = http.send("POST", "/apps/demo/releases", &json!({"rollback_to": 1}));
+    assert_eq!(status, 422);
     assert_eq!(
-        (v3["version"].as_u64(), v3["description"].as_str()),
-        (Some(3), Some("Rollback to v1"))
+        body["message"],
+        "v1 has no build to run: it only changed config vars before the app's first successful deploy"
     );
     assert_eq!(
         http.get("/apps/demo/config-vars").1,
-        json!({"GREETING": "hello", "URL": "a=b=c"})
+        json!({"URL": "a=b=c"})
     );
 
     let (_, releases) = http.get("/apps/demo/releases");
@@ -234,11 +235,7 @@ fn config_changes_record_one_release_each() {
         .collect();
     assert_eq!(
         versions,
-        vec![
-            (json!(3), json!(true)),
-            (json!(2), json!(false)),
-            (json!(1), json!(false))
-        ]
+        vec![(json!(2), json!(false)), (json!(1), json!(false))]
     );
     assert_eq!(
         http.get("/apps/demo/releases/v2").1["description"],
@@ -308,9 +305,12 @@ fn formation_before_the_first_build_is_refused() {
     assert_eq!(status, 422);
     assert_eq!(
         body["message"],
-        "app \"demo\" has no process types yet: it has not been built"
+        "app \"demo\" has no running release to scale: it has not been built, or none of its releases started"
     );
-    assert_eq!(body["hint"], "push code first: git push paas main");
+    assert_eq!(
+        body["hint"],
+        "push code that starts (git push paas main); `paas releases` shows why the last one failed"
+    );
 }
 
 #[test]

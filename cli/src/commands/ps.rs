@@ -1,6 +1,6 @@
 //! `paas ps`: the app's dynos.
 
-use paas_share::models::Dyno;
+use paas_share::models::{Dyno, Formation};
 
 use crate::context::Ctx;
 
@@ -12,9 +12,21 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let app = ctx.app()?;
     let dynos: Vec<Dyno> = ctx.client()?.get(&format!("/apps/{app}/dynos"))?;
     if dynos.is_empty() && !ctx.printer.json() {
-        ctx.printer.status(format_args!(
-            "{app} runs no dynos. Deploy with `git push paas main`, or `paas scale web=1`."
-        ));
+        // Name a type the app has: `web` is not a given (a worker-only app has none).
+        let formation: Vec<Formation> = ctx.client()?.get(&format!("/apps/{app}/formation"))?;
+        let first = formation
+            .iter()
+            .find(|f| f.process_type == "web")
+            .or_else(|| formation.first());
+        match first {
+            Some(f) => ctx.printer.status(format_args!(
+                "{app} runs no dynos. Start some with `paas scale {}=1`.",
+                f.process_type
+            )),
+            None => ctx.printer.status(format_args!(
+                "{app} runs no dynos. Deploy with `git push paas main`."
+            )),
+        }
         return Ok(());
     }
     // On Kubernetes each dyno is a pod, named in its own column.

@@ -1,11 +1,13 @@
 //! Integration tests of the `paas` CLI against a real `paas-buildserver`: snapshots of exit code,
 //! stdout and stderr in an isolated HOME with `NO_COLOR=1`.
 
+mod app_shapes;
 mod completions;
 mod errors;
 mod kubernetes;
 mod logs;
 mod push;
+mod real_apps;
 mod registry;
 mod run;
 mod traffic;

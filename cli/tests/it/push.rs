@@ -102,7 +102,9 @@ fn procfile_app_builds_and_main_moves() {
         "{output}"
     );
     assert!(
-        output.contains("-----> Discovering process types: web, worker\n"),
+        output.contains(
+            "-----> Discovering process types\n       Procfile declares types -> web, worker\n"
+        ),
         "{output}"
     );
     let id = builds[0]["id"].as_str().expect("id");
@@ -213,7 +215,7 @@ fn a_bad_procfile_names_the_line() {
     );
     assert!(
         stderr.contains(
-            "remote:  !     Procfile line 1: expected `type: command`, got \"web python app.py\""
+            "remote:  !     Procfile line 1: expected `type: command` (such as `web: python app.py`), got \"web python app.py\""
         ),
         "{stderr}"
     );
@@ -452,7 +454,7 @@ fn one_push_per_app_and_a_lost_session_releases_it() {
 
 // ---- on the Debian stack (built once per machine, then cached) ----
 
-fn debian_server(extra: &[&str]) -> (TestServer, CliEnv) {
+pub fn debian_server(extra: &[&str]) -> (TestServer, CliEnv) {
     let server = TestServer::start_with(&server_bin(), extra, &[]);
     server.install_stack(Stack::Bookworm);
     let cli = paas_tests::CliEnv::pusher(paas_bin(), &server);
@@ -970,12 +972,22 @@ fn a_daemon_killed_mid_build_cleans_up_on_restart() {
         }
     }
     assert_ne!(containers(&server), "", "the build runs");
+    let app: Value =
+        serde_json::from_str(&run_in(&cli, &slow, &["apps", "info", "--json"])).expect("JSON");
     server.stop(nix::sys::signal::Signal::SIGKILL);
     // The push fails for its client, and main does not move.
     let status = git.wait().expect("git");
     assert!(!status.success());
+    // What a receive-pack killed with the daemon leaves in the repo: git's quarantine.
+    let repo = server
+        .data_dir()
+        .join(format!("repos/{}.git", app["id"].as_str().expect("id")));
+    let quarantine = repo.join("objects/tmp_objdir-incoming-Xk2PqZ");
+    std::fs::create_dir_all(quarantine.join("pack")).expect("mkdir");
+    std::fs::write(quarantine.join("pack/tmp_pack_x"), "half a pack").expect("write");
 
     server.restart();
+    assert!(!quarantine.exists(), "the quarantine is removed at start");
     assert_eq!(
         containers(&server),
         "",
@@ -986,6 +998,11 @@ fn a_daemon_killed_mid_build_cleans_up_on_restart() {
     assert_eq!(
         builds[0]["failure"],
         "interrupted: the server stopped during the build"
+    );
+    let id = builds[0]["id"].as_str().expect("id");
+    assert!(
+        !server.data_dir().join("builds").join(id).exists(),
+        "the interrupted build's directory is removed at start"
     );
     assert_eq!(remote_main(&cli, &slow), None);
 }

@@ -1,0 +1,251 @@
+//! Tests for apps with real dependencies on the Debian stack: pip and npm install from PyPI and
+//! the npm registry through the host's network (on this machine and CI, a TLS-inspecting egress
+//! whose CA only the host trusts, so these tests prove the CA path), reproducible images,
+//! `--build-env`, runtime version checks, and build reports that must not be followed out of the
+//! sandbox.
+
+use std::path::Path;
+
+use paas_tests::CliEnv;
+use serde_json::Value;
+
+use super::push::debian_server;
+use super::run::{get, ok};
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn pushed(cli: &CliEnv, repo: &Path, args: &[&str]) -> String {
+    let output = cli
+        .git(repo, &[&["push"][..], args].concat())
+        .output()
+        .expect("git push");
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "git push {args:?}: {stderr}");
+    stderr
+}
+
+fn image_of(cli: &CliEnv, repo: &Path, app: &str) -> String {
+    let release: Value =
+        serde_json::from_str(&ok(cli, repo, &["releases", "info", "--json", "-a", app]))
+            .expect("JSON");
+    release["image"].as_str().expect("image").to_owned()
+}
+
+/// Waits up to 10 s for `text` in the app's log.
+fn log_shows(cli: &CliEnv, repo: &Path, text: &str) -> bool {
+    for _ in 0..100 {
+        if ok(cli, repo, &["logs", "-n", "500"]).contains(text) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn apps_with_real_dependencies_install_them_and_serve() {
+    let (server, cli) = debian_server(&[]);
+    let python = cli.app_repo("python-deps");
+    ok(&cli, &python, &["create", "py-deps"]);
+    let stderr = pushed(&cli, &python, &["paas", "main"]);
+    for line in [
+        "remote: -----> Using Python 3.11.2 (.python-version asks for 3.11)",
+        "remote:        Successfully installed MarkupSafe-2.1.5",
+        "remote:        Procfile declares types -> web",
+        "remote: -----> v1 is up: http://py-deps.localhost:",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in:\n{stderr}");
+    }
+    assert_eq!(
+        get(&server, "py-deps"),
+        (200, "hello &lt;paas&gt;\n".to_owned())
+    );
+    // print() without flush reaches the log while the dyno runs (PYTHONUNBUFFERED).
+    assert!(log_shows(&cli, &python, "app[web.1]: booting on port"));
+
+    let node = cli.app_repo("node-deps");
+    ok(&cli, &node, &["create", "node-deps"]);
+    let stderr = pushed(&cli, &node, &["paas", "main"]);
+    for line in [
+        "remote: -----> Using node v18.",
+        "(package.json engines.node: >=18)",
+        "remote: -----> Installing dependencies with npm ci",
+        "remote: -----> v1 is up: http://node-deps.localhost:",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in:\n{stderr}");
+    }
+    assert_eq!(
+        get(&server, "node-deps"),
+        (200, "one day is 86400000 ms\n".to_owned())
+    );
+}
+
+#[test]
+fn the_same_commit_gives_the_same_image_for_any_app_and_any_cache() {
+    let (_server, cli) = debian_server(&[]);
+    for fixture in ["python-deps", "node-deps"] {
+        let repo = cli.app_repo(fixture);
+        // A second commit on a branch of its own, to warm one app's build cache first.
+        for args in [&["checkout", "-q", "-b", "warm"][..]] {
+            assert!(cli.git(&repo, args).status().expect("git").success());
+        }
+        std::fs::write(repo.join("NOTES.md"), "warming the cache\n").expect("write");
+        cli.commit_all(&repo, "notes");
+        assert!(
+            cli.git(&repo, &["checkout", "-q", "main"])
+                .status()
+                .expect("git")
+                .success()
+        );
+        let (cold, warm) = (format!("{fixture}-cold"), format!("{fixture}-warm"));
+        for app in [&cold, &warm] {
+            ok(&cli, &repo, &["create", app, "--no-remote"]);
+        }
+        let remote = |app: &str| {
+            let url = ok(&cli, &repo, &["apps", "info", "--json", "-a", app]);
+            let url: Value = serde_json::from_str(&url).expect("JSON");
+            url["git_url"].as_str().expect("git url").to_owned()
+        };
+        let (cold_url, warm_url) = (remote(&cold), remote(&warm));
+        pushed(&cli, &repo, &[&cold_url, "main:main"]);
+        pushed(&cli, &repo, &[&warm_url, "warm:main"]);
+        pushed(&cli, &repo, &["--force", &warm_url, "main:main"]);
+        assert_eq!(
+            image_of(&cli, &repo, &cold),
+            image_of(&cli, &repo, &warm),
+            "{fixture}: one commit, two apps, a cold and a warm cache: one image"
+        );
+    }
+}
+
+#[test]
+fn build_env_reaches_every_build_and_no_dyno() {
+    // An index on a port nothing listens on, with a password that must never be printed.
+    let index = "http://paas:s3cret-index-pass@127.0.0.1:9/simple/";
+    let (server, cli) = debian_server(&["--build-env", &format!("PIP_INDEX_URL={index}")]);
+    let repo = cli.app_repo("envpage-python");
+    ok(&cli, &repo, &["create", "build-env"]);
+    pushed(&cli, &repo, &["paas", "main"]);
+    assert_eq!(
+        get(&server, "build-env"),
+        (200, "PIP_INDEX_URL=unset\n".to_owned())
+    );
+
+    std::fs::write(repo.join("requirements.txt"), "MarkupSafe==2.1.5\n").expect("write");
+    cli.commit_all(&repo, "a dependency");
+    let output = cli
+        .git(&repo, &["push", "paas", "main"])
+        .output()
+        .expect("git push");
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("127.0.0.1:9"),
+        "pip used the index: {stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    assert!(!server.log().contains("s3cret"), "the server logged it");
+    let output = ok(&cli, &repo, &["builds", "output"]);
+    assert!(!output.contains("s3cret"), "{output}");
+}
+
+#[test]
+fn runtime_versions_the_stack_lacks_are_named() {
+    let (_server, cli) = debian_server(&[]);
+    let python = cli.app_repo("envpage-python");
+    ok(&cli, &python, &["create", "py-versions"]);
+    std::fs::write(python.join("runtime.txt"), "python-3.12.1\n").expect("write");
+    cli.commit_all(&python, "runtime.txt");
+    let stderr = pushed(&cli, &python, &["paas", "main"]);
+    assert!(
+        stderr.contains(
+            "remote:  !     warning: runtime.txt asks for Python 3.12.1; this stack has Python 3.11.2,"
+        ),
+        "{stderr}"
+    );
+    std::fs::remove_file(python.join("runtime.txt")).expect("rm");
+    std::fs::write(python.join(".python-version"), "2.7\n").expect("write");
+    cli.commit_all(&python, "python 2");
+    let output = cli
+        .git(&python, &["push", "paas", "main"])
+        .output()
+        .expect("push");
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "{stderr}");
+    for line in [
+        "remote:  !     .python-version asks for Python 2.7; this stack has Python 3.11.2.",
+        "remote:  !     paas builds with the stack's Python: change .python-version to 3.11 (or remove it)",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in {stderr}");
+    }
+
+    let node = cli.app_repo("node-deps");
+    ok(&cli, &node, &["create", "node-versions"]);
+    for (range, fails, says) in [
+        (
+            "20.x",
+            true,
+            "remote:  !     package.json asks for node 20.x (engines.node); this stack has node v18.",
+        ),
+        (
+            "^18.99.0",
+            false,
+            "remote:  !     warning: package.json asks for node ^18.99.0 (engines.node); this stack has node v18.",
+        ),
+    ] {
+        let text = std::fs::read_to_string(node.join("package.json")).expect("read");
+        let mut package: Value = serde_json::from_str(&text).expect("JSON");
+        package["engines"]["node"] = Value::from(range);
+        std::fs::write(
+            node.join("package.json"),
+            serde_json::to_string_pretty(&package).expect("JSON"),
+        )
+        .expect("write");
+        cli.commit_all(&node, range);
+        let output = cli
+            .git(&node, &["push", "paas", "main"])
+            .output()
+            .expect("push");
+        let stderr = stderr_of(&output);
+        assert_eq!(!output.status.success(), fails, "{range}: {stderr}");
+        assert!(stderr.contains(says), "{says:?} in {stderr}");
+    }
+}
+
+#[test]
+fn build_reports_linked_out_of_the_sandbox_are_not_read() {
+    let (_server, cli) = debian_server(&[]);
+    let secret = cli.home().join("host-secret");
+    std::fs::write(&secret, "SECRET-ON-THE-HOST\n").expect("write");
+    let secret = secret.to_str().expect("utf-8");
+    let repo = cli.app_repo("node-deps");
+    // An install script (any dependency may have one) swaps the driver's reports for links to
+    // a file of the host, then fails the build.
+    let text = std::fs::read_to_string(repo.join("package.json")).expect("read");
+    let mut package: Value = serde_json::from_str(&text).expect("JSON");
+    package["scripts"]["preinstall"] = Value::from(format!(
+        "ln -sf {secret} /tmp/paas-out/failed && ln -sf ../../../../../..{secret} /tmp/paas-out/buildpack && exit 1"
+    ));
+    std::fs::write(
+        repo.join("package.json"),
+        serde_json::to_string_pretty(&package).expect("JSON"),
+    )
+    .expect("write");
+    cli.commit_all(&repo, "hostile install script");
+    ok(&cli, &repo, &["create", "hostile"]);
+    let output = cli
+        .git(&repo, &["push", "paas", "main"])
+        .output()
+        .expect("push");
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Push rejected: the build failed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("SECRET"), "{stderr}");
+    let builds = ok(&cli, &repo, &["builds", "--json"]);
+    assert!(!builds.contains("SECRET"), "{builds}");
+}
