@@ -275,6 +275,19 @@ fn bookworm_stack(bin: &Path) -> PathBuf {
             status.success(),
             "building the Debian stack failed (needs debootstrap and deb.debian.org)"
         );
+    } else {
+        // A stack cached before the host's CAs changed (or before paas carried them) trusts them
+        // now; instant when nothing changed.
+        let output = Command::new(bin)
+            .args(["stack", "update-ca", "--data-dir"])
+            .arg(&cache)
+            .output()
+            .expect("run stack update-ca");
+        assert!(
+            output.status.success(),
+            "stack update-ca failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     stack
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
+use sha2::Digest;
 
 use crate::config::RegistryRef;
 use crate::data_dir::DataDir;
@@ -74,14 +75,32 @@ pub fn layers(
     let (dir, _lock) = lock_stack(data)?;
     let layout = Layout::open(&dir.join("oci"))?;
     let mut layers = own_layers(&dir, &layout, progress)?;
-    if let Ok(text) = std::fs::read_to_string(dir.join("trust.json")) {
-        let trust: Layer = serde_json::from_str(&text).context("reading the stack's trust.json")?;
+    if let Some(trust) = read_trust(&dir)?.and_then(|t| t.layer) {
         if !layout.has_blob(&trust.digest) {
             bail!("the stack's CA layer is missing: run `paas-buildserver stack update-ca`");
         }
         layers.push(trust);
     }
     Ok((layout, layers))
+}
+
+/// `trust.json`: the stack's CA layer and which host certificates it was made from.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Trust {
+    /// sha256 of every carried certificate's relative path and content, in order.
+    certificates: String,
+    /// None when the host added no CA.
+    layer: Option<Layer>,
+}
+
+fn read_trust(dir: &Path) -> anyhow::Result<Option<Trust>> {
+    match std::fs::read_to_string(dir.join("trust.json")) {
+        Ok(text) => Ok(Some(
+            serde_json::from_str(&text).context("reading the stack's trust.json")?,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).context("reading the stack's trust.json"),
+    }
 }
 
 fn own_layers(
@@ -121,8 +140,9 @@ fn own_layers(
 /// them; normally [`HOST_CA_DIR`]) into the default stack and refreshes its trust store with the
 /// stack's own `update-ca-certificates --fresh` (chrooted), then makes the stack's trust layer:
 /// its `/etc/ssl/certs` and `/usr/local/share/ca-certificates`, on top of its own layers.
-/// Certificates carried by an earlier run that the host no longer has are dropped. Returns how
-/// many certificates the stack now carries; 0 removes the trust layer. A stack without
+/// Certificates carried by an earlier run that the host no longer has are dropped; when the
+/// host's certificates are the ones the stack already carries, nothing is done. Returns how many
+/// certificates the stack now carries; 0 means no trust layer. A stack without
 /// `update-ca-certificates` (busybox) carries none, and says so if the host has some.
 pub fn update_ca(
     data: &DataDir,
@@ -137,6 +157,26 @@ pub fn update_ca(
             .with_context(|| format!("reading {}", host_cas.display()))?;
     }
     let record = dir.join("trust.json");
+    let mut hasher = sha2::Sha256::new();
+    for relative in &found {
+        let content = std::fs::read(host_cas.join(relative))
+            .with_context(|| format!("reading {}", host_cas.join(relative).display()))?;
+        for part in [relative.as_os_str().as_encoded_bytes(), &content] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+    }
+    let certificates = format!("sha256:{:x}", hasher.finalize());
+    let layout = Layout::open(&dir.join("oci"))?;
+    if let Some(trust) = read_trust(&dir)?
+        && trust.certificates == certificates
+        && trust
+            .layer
+            .as_ref()
+            .is_none_or(|l| layout.has_blob(&l.digest))
+    {
+        return Ok(found.len());
+    }
     if !rootfs.join("usr/sbin/update-ca-certificates").exists() {
         if !found.is_empty() {
             progress(format!(
@@ -171,22 +211,26 @@ pub fn update_ca(
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("LANG", "C.UTF-8");
     run_step(&mut refresh, "update-ca-certificates in the stack")?;
-    if found.is_empty() {
-        let _ = std::fs::remove_file(&record);
-        return Ok(0);
-    }
-    let staging = dir.join(".trust");
-    if staging.exists() {
+    let layer = if found.is_empty() {
+        None
+    } else {
+        let staging = dir.join(".trust");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)?;
+        }
+        for part in [STACK_CERTS_DIR, "usr/local/share/ca-certificates"] {
+            copy_tree(&rootfs.join(part), &staging.join(part))?;
+        }
+        let layer = layer::write(&layout, &staging, "", Owner::Preserved, &mut Vec::new())?;
         std::fs::remove_dir_all(&staging)?;
-    }
-    for part in [STACK_CERTS_DIR, "usr/local/share/ca-certificates"] {
-        copy_tree(&rootfs.join(part), &staging.join(part))?;
-    }
-    let layout = Layout::open(&dir.join("oci"))?;
-    let layer = layer::write(&layout, &staging, "", Owner::Preserved, &mut Vec::new())?;
-    std::fs::remove_dir_all(&staging)?;
-    crate::data_dir::write_atomic(&record, serde_json::to_string(&layer)?.as_bytes(), 0o644)?;
-    progress(format!("       CA layer {}", layer.digest));
+        progress(format!("       CA layer {}", layer.digest));
+        Some(layer)
+    };
+    let trust = Trust {
+        certificates,
+        layer,
+    };
+    crate::data_dir::write_atomic(&record, serde_json::to_string(&trust)?.as_bytes(), 0o644)?;
     Ok(found.len())
 }
 
@@ -252,9 +296,7 @@ pub fn describe(data: &DataDir) -> anyhow::Result<Option<(String, Vec<Layer>)>> 
         Ok(text) => serde_json::from_str(&text)?,
         Err(_) => Vec::new(),
     };
-    if let Ok(text) = std::fs::read_to_string(dir.join("trust.json")) {
-        layers.push(serde_json::from_str(&text)?);
-    }
+    layers.extend(read_trust(&dir)?.and_then(|t| t.layer));
     Ok(Some((description, layers)))
 }
 

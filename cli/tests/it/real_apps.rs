@@ -6,11 +6,12 @@
 
 use std::path::Path;
 
-use paas_tests::CliEnv;
+use paas_tests::{CliEnv, TestServer};
 use serde_json::Value;
 
 use super::push::debian_server;
 use super::run::{get, ok};
+use super::server_bin;
 
 fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -248,4 +249,99 @@ fn build_reports_linked_out_of_the_sandbox_are_not_read() {
     assert!(!stderr.contains("SECRET"), "{stderr}");
     let builds = ok(&cli, &repo, &["builds", "--json"]);
     assert!(!builds.contains("SECRET"), "{builds}");
+}
+
+#[test]
+fn stack_update_ca_carries_the_hosts_cas_into_a_new_layer() {
+    let (server, _cli) = debian_server(&[]);
+    // The server's stack: a copy (hard links; update-ca-certificates replaces files, never
+    // writes into them) of the cached one, so that this test changes no other test's stack.
+    let linked = server.data_dir().join("stacks/default");
+    let cached = std::fs::canonicalize(&linked).expect("the cached stack");
+    std::fs::remove_file(&linked).expect("unlink");
+    let status = std::process::Command::new("cp")
+        .arg("-al")
+        .arg(&cached)
+        .arg(&linked)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    let list = |server: &TestServer| {
+        let output = std::process::Command::new(server_bin())
+            .args(["stack", "list", "--data-dir"])
+            .arg(server.data_dir())
+            .output()
+            .expect("stack list");
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let before = list(&server);
+
+    // A CA of the operator's own, as a TLS-inspecting proxy has.
+    let cas = server.scratch().join("cas");
+    std::fs::create_dir_all(&cas).expect("mkdir");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=paas test proxy CA",
+            "-keyout",
+        ])
+        .arg(cas.join("proxy.key"))
+        .arg("-out")
+        .arg(cas.join("proxy-ca.crt"))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+    let update = |server: &TestServer| {
+        let output = std::process::Command::new(server_bin())
+            .args(["stack", "update-ca", "--ca-dir"])
+            .arg(&cas)
+            .arg("--data-dir")
+            .arg(server.data_dir())
+            .output()
+            .expect("stack update-ca");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let said = update(&server);
+    assert!(
+        said.contains("-----> Trusting 1 CA certificates added on the host"),
+        "{said}"
+    );
+    let after = list(&server);
+    let (before, after): (Vec<&str>, Vec<&str>) =
+        (before.lines().collect(), after.lines().collect());
+    assert_eq!(before[..2], after[..2], "the stack's own layer stays");
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert_ne!(before.get(2), after.get(2), "the CA layer changes");
+    let pem = std::fs::read_to_string(cas.join("proxy-ca.crt")).expect("pem");
+    let body = pem.lines().nth(1).expect("a PEM line");
+    let bundle = |root: &Path| {
+        std::fs::read_to_string(root.join("rootfs/etc/ssl/certs/ca-certificates.crt"))
+            .expect("bundle")
+    };
+    assert!(bundle(&linked).contains(body), "the stack trusts the CA");
+    assert!(
+        !bundle(&cached).contains(body),
+        "the cached stack is untouched"
+    );
+    // Nothing changed on the host: nothing to do.
+    let said = update(&server);
+    assert!(!said.contains("Trusting"), "{said}");
+    assert_eq!(list(&server).lines().collect::<Vec<_>>(), after);
 }
