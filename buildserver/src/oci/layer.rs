@@ -10,6 +10,7 @@
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
@@ -176,7 +177,12 @@ impl<W: Write> TreeWriter<'_, W> {
                     io::empty(),
                 )?;
             } else if kind.is_file() {
-                let file = std::fs::File::open(&path)?;
+                // O_NOFOLLOW: the tree is the app's; a file swapped for a symlink since the
+                // lstat above is refused, not followed (nothing may make the host read outside).
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+                    .open(&path)?;
                 self.entry(
                     EntryType::Regular,
                     &name,

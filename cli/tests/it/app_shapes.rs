@@ -8,11 +8,8 @@ use std::path::Path;
 use paas_tests::{CliEnv, TestServer, transcript};
 use serde_json::Value;
 
+use super::push::stderr_of;
 use super::run::{get, ok, paas, push, serving, serving_with};
-
-fn stderr_of(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// A repo with these files (path, content) committed on `main`, and an app for it.
 fn repo_with(cli: &CliEnv, app: &str, files: &[(&str, &[u8])]) -> std::path::PathBuf {

@@ -472,7 +472,7 @@ fn containers(server: &TestServer) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
-fn stderr_of(output: &Output) -> String {
+pub fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

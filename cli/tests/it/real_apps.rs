@@ -9,13 +9,9 @@ use std::path::Path;
 use paas_tests::{CliEnv, TestServer};
 use serde_json::Value;
 
-use super::push::debian_server;
+use super::push::{debian_server, stderr_of};
 use super::run::{get, ok};
 use super::server_bin;
-
-fn stderr_of(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn pushed(cli: &CliEnv, repo: &Path, args: &[&str]) -> String {
     let output = cli
@@ -89,9 +85,12 @@ fn the_same_commit_gives_the_same_image_for_any_app_and_any_cache() {
     for fixture in ["python-deps", "node-deps"] {
         let repo = cli.app_repo(fixture);
         // A second commit on a branch of its own, to warm one app's build cache first.
-        for args in [&["checkout", "-q", "-b", "warm"][..]] {
-            assert!(cli.git(&repo, args).status().expect("git").success());
-        }
+        assert!(
+            cli.git(&repo, &["checkout", "-q", "-b", "warm"])
+                .status()
+                .expect("git")
+                .success()
+        );
         std::fs::write(repo.join("NOTES.md"), "warming the cache\n").expect("write");
         cli.commit_all(&repo, "notes");
         assert!(
@@ -125,7 +124,12 @@ fn the_same_commit_gives_the_same_image_for_any_app_and_any_cache() {
 fn build_env_reaches_every_build_and_no_dyno() {
     // An index on a port nothing listens on, with a password that must never be printed.
     let index = "http://paas:s3cret-index-pass@127.0.0.1:9/simple/";
-    let (server, cli) = debian_server(&["--build-env", &format!("PIP_INDEX_URL={index}")]);
+    let (server, cli) = debian_server(&[
+        "--build-env",
+        &format!("PIP_INDEX_URL={index}"),
+        "--build-env",
+        "PIP_RETRIES=0",
+    ]);
     let repo = cli.app_repo("envpage-python");
     ok(&cli, &repo, &["create", "build-env"]);
     pushed(&cli, &repo, &["paas", "main"]);
