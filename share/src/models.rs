@@ -51,7 +51,7 @@ pub struct App {
     pub git_url: String,
     /// Where the app is served: `http://<app>.<domain>:<port>/`.
     pub web_url: String,
-    /// The newest release's version, if any.
+    /// The version of the release that runs (the current one), if one has run.
     pub release: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
@@ -111,7 +111,8 @@ pub struct Release {
     /// The config vars snapshot this release runs with.
     pub config_vars: ConfigVars,
     pub user: UserName,
-    /// Whether this is the app's newest release.
+    /// Whether this release runs: the newest that succeeded and has a build (failed releases
+    /// never are).
     pub current: bool,
     pub created_at: String,
 }

@@ -25,7 +25,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 (
                     "Release",
                     app.release
-                        .map_or_else(|| "none yet".to_owned(), |v| format!("v{v}")),
+                        .map_or_else(|| "none running".to_owned(), |v| format!("v{v}")),
                 ),
                 ("Web URL", app.web_url.clone()),
                 ("Git URL", app.git_url.clone()),
