@@ -303,7 +303,7 @@ never\t''"
 complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -l json -d 'Print machine-readable JSON on stdout'
 complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -s h -l help -d 'Print help'
 complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "list" -d 'List an app\'s releases, newest first'
-complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "info" -d 'Show one release (the current one by default)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "info" -d 'Show one release (the running one by default), with why it failed if it did'
 complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "rollback" -d 'Roll back to an earlier release (the one before the current by default)'
 complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from list" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
@@ -325,7 +325,7 @@ never\t''"
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from rollback" -l json -d 'Print machine-readable JSON on stdout'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from rollback" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "list" -d 'List an app\'s releases, newest first'
-complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "info" -d 'Show one release (the current one by default)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "info" -d 'Show one release (the running one by default), with why it failed if it did'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "rollback" -d 'Roll back to an earlier release (the one before the current by default)'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c paas -n "__fish_paas_using_subcommand rollback" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
@@ -376,5 +376,5 @@ complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcomma
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set config vars (one new release for all of them)'
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "unset" -d 'Remove config vars (one new release for all of them)'
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "list" -d 'List an app\'s releases, newest first'
-complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "info" -d 'Show one release (the current one by default)'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "info" -d 'Show one release (the running one by default), with why it failed if it did'
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "rollback" -d 'Roll back to an earlier release (the one before the current by default)'

@@ -323,6 +323,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(error = %e, build = %id, "cannot remove an interrupted build's directory");
         }
     }
+    // Releases a stopped server left pending or deploying never became current: they are
+    // failed (documented rule, README "Releases"), and each app runs its current release again.
+    let unfinished = db.fail_unfinished_releases(paas_buildserver::release::INTERRUPTED)?;
+    if !unfinished.is_empty() {
+        tracing::warn!(releases = ?unfinished, "marked releases interrupted by the last stop as failed");
+    }
     let quarantines = paas_buildserver::git::remove_quarantines(&data)
         .context("removing the quarantines of interrupted pushes")?;
     if quarantines > 0 {
@@ -411,7 +417,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ssh_port: ssh_addr.port(),
         router_port: web_port,
     });
+    let deployer = Arc::new(paas_buildserver::release::Deployer::new(
+        store.clone(),
+        Arc::clone(&scheduler),
+    ));
     let state = AppState {
+        deployer: Arc::clone(&deployer),
         store: store.clone(),
         data: data.clone(),
         builds: live_builds.clone(),
@@ -437,7 +448,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ))
     });
     let builder = Arc::new(Builder {
-        scheduler: Arc::clone(&scheduler),
+        deployer,
         urls: Arc::clone(&urls),
         store: store.clone(),
         layout,

@@ -81,8 +81,13 @@ pub type ConfigPatch = BTreeMap<String, Option<String>>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReleaseStatus {
+    /// Recorded; not yet deploying (waiting for the app's earlier deploys).
     Pending,
+    /// Its dynos are starting; the previous release serves until they are up.
+    Deploying,
+    /// It ran (or, with no build yet, there was nothing to run).
     Succeeded,
+    /// It did not start, or the server stopped during its deploy; `failure` says why.
     Failed,
 }
 
@@ -90,6 +95,7 @@ impl ReleaseStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
+            Self::Deploying => "deploying",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
         }
@@ -114,6 +120,9 @@ pub struct Release {
     /// Whether this release runs: the newest that succeeded and has a build (failed releases
     /// never are).
     pub current: bool,
+    /// Why a failed release failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     pub created_at: String,
 }
 

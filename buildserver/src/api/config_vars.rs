@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use paas_share::ConfigKey;
-use paas_share::models::{ConfigPatch, ConfigVars, Release, ReleaseStatus};
+use paas_share::models::{ConfigPatch, ConfigVars, Release};
 use paas_share::names::MAX_CONFIG_VALUE_BYTES;
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
@@ -60,17 +60,9 @@ pub async fn update(
     let description = release::config_change_description(&patch);
     let created = state
         .store
-        .call(move |db| {
-            db.update_config(
-                &app.id,
-                &user,
-                &patch,
-                &description,
-                ReleaseStatus::Succeeded,
-            )
-        })
+        .call(move |db| db.update_config(&app.id, &user, &patch, &description))
         .await?;
-    super::announce_and_deploy(&state, &record, &created, &user_name).await?;
+    let ended = super::announce_and_deploy(&state, &record, &created, &user_name).await?;
     tracing::info!(app = %name, release = created.version, "config changed");
-    Ok(Json(created))
+    Ok(Json(ended))
 }

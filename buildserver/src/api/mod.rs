@@ -52,6 +52,8 @@ pub struct AppState {
     pub layout: Arc<crate::oci::Layout>,
     /// Where releases run.
     pub scheduler: Arc<dyn crate::scheduler::Scheduler>,
+    /// Runs releases in version order, recording their states.
+    pub deployer: Arc<crate::release::Deployer>,
     pub urls: Arc<PublicUrls>,
     /// The most dynos one app may run (`--max-dynos-per-app`).
     pub max_dynos_per_app: u32,
@@ -374,39 +376,24 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
 }
 
 /// Logs the release the API just recorded for `user` (`paas[api]: Release v5 created by alice:
-/// …`) and runs it.
+/// …`), runs it (if it has an image; a release that does not start is marked failed and the
+/// previous one keeps serving) and answers with it as it ended (`succeeded`, or the error).
 async fn announce_and_deploy(
     state: &AppState,
     app: &AppRecord,
     release: &paas_share::models::Release,
     user: &paas_share::UserName,
-) -> ApiResult<()> {
+) -> ApiResult<paas_share::models::Release> {
     state.logs.emit(
         &app.id,
         "paas",
         "api",
         &crate::release::event(release, user),
     );
-    deploy(state, app, release).await
-}
-
-/// Runs `release` (with the app's formation) if it has an image; a release that does not start
-/// is marked failed and the previous one keeps serving.
-async fn deploy(
-    state: &AppState,
-    app: &AppRecord,
-    release: &paas_share::models::Release,
-) -> ApiResult<()> {
-    let app_id = app.id.clone();
-    let formation = state.store.call(move |db| db.formation(&app_id)).await?;
-    let Some(deployment) =
-        crate::scheduler::Deployment::of(&app.id, app.name.as_str(), release, &formation)
-    else {
-        // Nothing to run yet (a config change before the first build).
-        return Ok(());
-    };
-    if let Err(e) =
-        crate::release::deploy(&state.store, state.scheduler.as_ref(), &deployment).await
+    if let Err(e) = state
+        .deployer
+        .deploy(&app.id, app.name.as_str(), release)
+        .await
     {
         return Err(
             ApiFailure::invalid(format!("v{} did not start: {e:#}", release.version)).hint(
@@ -414,7 +401,12 @@ async fn deploy(
             ),
         );
     }
-    Ok(())
+    let (app_id, version) = (app.id.clone(), release.version);
+    let ended = state
+        .store
+        .call(move |db| db.release(&app_id, version))
+        .await?;
+    Ok(ended.unwrap_or_else(|| release.clone()))
 }
 
 /// A scheduler operation on running dynos that did not complete; what ran before keeps running.

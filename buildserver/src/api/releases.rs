@@ -70,24 +70,33 @@ pub async fn rollback(
                 ))
                 .hint("roll back to a release that deployed code (`paas releases` lists them), or set the config with `paas config set`"));
             }
-            if from.status == ReleaseStatus::Failed {
-                return Err(ApiFailure::invalid(format!(
-                    "v{target} failed to deploy; roll back to a release that succeeded"
-                ))
-                .hint("run `paas releases` to see each release's status"));
+            match from.status {
+                ReleaseStatus::Succeeded => {}
+                ReleaseStatus::Failed => {
+                    return Err(ApiFailure::invalid(format!(
+                        "v{target} failed to deploy; roll back to a release that succeeded"
+                    ))
+                    .hint("run `paas releases` to see each release's status"));
+                }
+                ReleaseStatus::Pending | ReleaseStatus::Deploying => {
+                    return Err(ApiFailure::invalid(format!(
+                        "v{target} is still {}; roll back to a release that succeeded",
+                        from.status.as_str()
+                    ))
+                    .hint("run `paas releases` to see each release's status"));
+                }
             }
             Ok(db.copy_release(
                 &app.id,
                 &user,
                 &from,
                 &release::rollback_description(target),
-                ReleaseStatus::Succeeded,
             )?)
         })
         .await?;
-    super::announce_and_deploy(&state, &record, &created, &user_name).await?;
+    let ended = super::announce_and_deploy(&state, &record, &created, &user_name).await?;
     tracing::info!(app = %name, release = created.version, from = target, "rolled back");
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, Json(ended)))
 }
 
 fn release_not_found(app: &str, version: u32) -> ApiFailure {

@@ -60,13 +60,19 @@ async fn fixture() -> Fixture {
         .create_user(&UserName::parse("alice").expect("valid"), false, &new)
         .expect("user");
     let layout = Arc::new(crate::oci::Layout::open(&dir.path().join("oci")).expect("layout"));
+    let store = Store::new(db);
+    let scheduler: Arc<dyn crate::scheduler::Scheduler> = Arc::new(Accepting);
     let state = AppState {
-        store: Store::new(db),
+        store: store.clone(),
         data: DataDir::new(dir.path().to_owned()),
         builds: LiveBuilds::default(),
         logs: crate::logs::Logs::new(),
         layout: Arc::clone(&layout),
-        scheduler: Arc::new(Accepting),
+        scheduler: Arc::clone(&scheduler),
+        deployer: Arc::new(crate::release::Deployer::new(
+            store.clone(),
+            Arc::clone(&scheduler),
+        )),
         urls: Arc::new(PublicUrls {
             domain: "localhost".into(),
             ssh_port: 2222,
@@ -145,9 +151,10 @@ impl Fixture {
                     image: Some(image),
                     process_types,
                     description: "Deploy 0000000".into(),
-                    status: ReleaseStatus::Succeeded,
                 };
-                db.create_release(&app.id, &user, &release)
+                let release = db.create_release(&app.id, &user, &release)?;
+                db.set_release_status(&app.id, release.version, ReleaseStatus::Succeeded)?;
+                Ok::<_, crate::store::StoreError>(release)
             })
             .await
             .expect("release");

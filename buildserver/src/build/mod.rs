@@ -27,7 +27,7 @@ use crate::oci::Layout;
 use crate::oci::image::AppImage;
 use crate::oci::layer::{self, Owner};
 use crate::registry::Registry;
-use crate::scheduler::{Deployment, Scheduler};
+use crate::release::Deployed;
 use crate::store::NewRelease;
 use crate::store::{BuildEnd, Store};
 
@@ -49,8 +49,8 @@ pub struct Builder {
     pub store: Store,
     /// Where images go.
     pub layout: std::sync::Arc<Layout>,
-    /// Where releases run.
-    pub scheduler: std::sync::Arc<dyn Scheduler>,
+    /// Runs releases, in version order, recording their states.
+    pub deployer: std::sync::Arc<crate::release::Deployer>,
     /// For the app's URL at the end of a push.
     pub urls: std::sync::Arc<crate::api::PublicUrls>,
     /// Where images are pushed, when one is configured.
@@ -333,7 +333,6 @@ impl Builder {
             image: Some(manifest.digest.clone()),
             process_types: types.clone(),
             description: format!("Deploy {}", &commit[..commit.len().min(7)]),
-            status: paas_share::models::ReleaseStatus::Succeeded,
         };
         let (app_id, user) = (push.app_id.clone(), push.user.clone());
         let release = self
@@ -403,8 +402,6 @@ impl Builder {
                     "the server could not read the formation; push again",
                 )
             })?;
-        let deployment = Deployment::of(&push.app_id, push.app.as_str(), release, &formation)
-            .ok_or_else(|| Failure::new("deploy", "the release has no image"))?;
         let running: Vec<String> = formation
             .iter()
             .filter(|f| f.quantity > 0)
@@ -426,7 +423,9 @@ impl Builder {
             ..crate::logs::Filter::default()
         };
         let (_, mut scheduler_lines) = self.logs.read(&push.app_id, 0, &progress);
-        let deploying = crate::release::deploy(&self.store, self.scheduler.as_ref(), &deployment);
+        let deploying = self
+            .deployer
+            .deploy(&push.app_id, push.app.as_str(), release);
         tokio::pin!(deploying);
         let deployed = loop {
             tokio::select! {
@@ -445,7 +444,16 @@ impl Builder {
             }
         }
         match deployed {
-            Ok(()) => {
+            Ok(Deployed::Superseded(newer)) => {
+                out.line(format!(
+                    "-----> v{} was not deployed: v{newer}, newer, runs already",
+                    release.version
+                ))
+                .await;
+                Ok(())
+            }
+            Ok(Deployed::NothingToRun) => Err(Failure::new("deploy", "the release has no image")),
+            Ok(Deployed::Up) => {
                 let line = if release.process_types.contains_key("web") {
                     format!(
                         "-----> v{} is up: {}",

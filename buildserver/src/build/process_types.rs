@@ -11,6 +11,14 @@ use std::collections::BTreeMap;
 /// and holds no control characters but tabs. The command is kept as written (comments included):
 /// the dyno's shell interprets it, as Heroku's does.
 pub fn parse_procfile(bytes: &[u8]) -> Result<BTreeMap<String, String>, String> {
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(
+            "the Procfile is UTF-16 text (as Windows Notepad and PowerShell write it).\n\
+             Save it as UTF-8 (Save with Encoding > UTF-8; or `iconv -f UTF-16 -t UTF-8`), commit \
+             and push again."
+                .to_owned(),
+        );
+    }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
@@ -20,7 +28,7 @@ pub fn parse_procfile(bytes: &[u8]) -> Result<BTreeMap<String, String>, String> 
             + 1;
         format!(
             "the Procfile is not UTF-8 text (line {line} has a byte that is not UTF-8, as in \
-             Latin-1 or UTF-16 files).\nSave it as UTF-8 (most editors: Save with Encoding > \
+             Latin-1 files).\nSave it as UTF-8 (most editors: Save with Encoding > \
              UTF-8; or `iconv -f LATIN1 -t UTF-8`), commit and push again."
         )
     })?;
@@ -49,6 +57,12 @@ pub fn parse_procfile(bytes: &[u8]) -> Result<BTreeMap<String, String>, String> 
         }
         if command.is_empty() {
             return Err(format!("Procfile line {n}: {name} has no command"));
+        }
+        if command.contains('\r') {
+            return Err(format!(
+                "Procfile line {n}: the command of {name} contains a carriage return: the file \
+                 has old Mac (CR) line ends; save it with LF (or CRLF) line ends"
+            ));
         }
         if command.chars().any(|c| c.is_control() && c != '\t') {
             return Err(format!(
@@ -125,7 +139,8 @@ mod tests {
             latin1.contains("not UTF-8") && latin1.contains("line 1"),
             "{latin1}"
         );
-        assert!(error(b"\xff\xfew\x00e\x00b\x00").contains("not UTF-8"));
+        assert!(error(b"\xff\xfew\x00e\x00b\x00").contains("UTF-16"));
+        assert!(error(b"web: a\rworker: b\r").contains("old Mac (CR) line ends"));
     }
 
     #[test]

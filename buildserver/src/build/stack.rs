@@ -155,12 +155,27 @@ pub fn update_ca(
     if host_cas.is_dir() {
         collect_certificates(host_cas, Path::new(""), &mut found)
             .with_context(|| format!("reading {}", host_cas.display()))?;
+    } else if host_cas != Path::new(HOST_CA_DIR) {
+        // A host without added CAs has no such folder; a folder named by hand must exist.
+        bail!(
+            "{} is not a directory: name the folder that holds the CA certificates (*.crt)",
+            host_cas.display()
+        );
     }
     let record = dir.join("trust.json");
     let mut hasher = sha2::Sha256::new();
     for relative in &found {
         let content = std::fs::read(host_cas.join(relative))
             .with_context(|| format!("reading {}", host_cas.join(relative).display()))?;
+        if !content
+            .windows(27)
+            .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+        {
+            bail!(
+                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----); fix or remove it",
+                host_cas.join(relative).display()
+            );
+        }
         for part in [relative.as_os_str().as_encoded_bytes(), &content] {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part);

@@ -255,14 +255,49 @@ fn oom_kills(id: &str) -> u64 {
         .sum()
 }
 
-/// Sends each line `reader` produces to `lines`.
+/// The longest line forwarded; the rest of a longer one is dropped (and said so), so that output
+/// without newlines cannot make the server hold it all (Heroku's log lines stop at 10 KB).
+const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// Sends each line `reader` produces to `lines`: bytes that are not UTF-8 become U+FFFD (apps
+/// print Latin-1 and binary too), a line past [`MAX_LINE_BYTES`] is cut. It reads to the end even
+/// when nobody listens any more: closing the pipe would kill the writer with SIGPIPE.
 async fn forward(reader: impl tokio::io::AsyncRead + Unpin, lines: &mpsc::Sender<String>) {
-    let mut reader = BufReader::new(reader).lines();
-    while let Ok(Some(line)) = reader.next_line().await {
-        if lines.send(line).await.is_err() {
-            break;
+    let mut reader = BufReader::new(reader);
+    let (mut line, mut cut, mut listened) = (Vec::new(), false, true);
+    loop {
+        let buf = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(buf) => buf,
+        };
+        let newline = buf.iter().position(|&b| b == b'\n');
+        let chunk = &buf[..newline.unwrap_or(buf.len())];
+        let room = MAX_LINE_BYTES - line.len();
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        cut |= chunk.len() > room;
+        let used = newline.map_or(buf.len(), |at| at + 1);
+        reader.consume(used);
+        if newline.is_some() {
+            let text = finish_line(&mut line, &mut cut);
+            listened = listened && lines.send(text).await.is_ok();
         }
     }
+    if !line.is_empty() && listened {
+        let _ = lines.send(finish_line(&mut line, &mut cut)).await;
+    }
+}
+
+/// The text of a forwarded line (without its `\r\n` or `\n`), and a fresh start for the next.
+fn finish_line(line: &mut Vec<u8>, cut: &mut bool) -> String {
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    let mut text = String::from_utf8_lossy(line).into_owned();
+    if std::mem::take(cut) {
+        text.push_str(" [line cut at 16 KiB]");
+    }
+    line.clear();
+    text
 }
 
 /// Kills and deletes the container when dropped: on completion, timeout or cancellation alike.
@@ -284,5 +319,45 @@ impl Drop for Cleanup {
         };
         runc(&["kill", &self.id, "KILL"]);
         runc(&["delete", "--force", &self.id]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn forwarded_lines_survive_bad_bytes_and_long_lines() {
+        let mut input = b"caf\xe9 latin-1\r\nok\n".to_vec();
+        input.extend(std::iter::repeat_n(b'a', 3 * MAX_LINE_BYTES));
+        input.extend_from_slice(b"\nlast without newline");
+        let (tx, mut rx) = mpsc::channel(16);
+        forward(&input[..], &tx).await;
+        drop(tx);
+        let mut got = Vec::new();
+        while let Some(line) = rx.recv().await {
+            got.push(line);
+        }
+        assert_eq!(
+            got.len(),
+            4,
+            "{:?}",
+            got.iter().map(|l| l.len()).collect::<Vec<_>>()
+        );
+        assert_eq!(got[0], "caf\u{fffd} latin-1");
+        assert_eq!(got[1], "ok");
+        assert!(got[2].starts_with("aaaa") && got[2].ends_with(" [line cut at 16 KiB]"));
+        assert_eq!(got[2].len(), MAX_LINE_BYTES + " [line cut at 16 KiB]".len());
+        assert_eq!(got[3], "last without newline");
+    }
+
+    #[tokio::test]
+    async fn forwarding_reads_to_the_end_when_nobody_listens() {
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let input = b"one\ntwo\nthree\n".repeat(10_000);
+        let mut reader = &input[..];
+        forward(&mut reader, &tx).await;
+        assert!(reader.is_empty(), "the pipe was drained, not closed");
     }
 }

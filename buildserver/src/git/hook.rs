@@ -56,14 +56,21 @@ enum FromDaemon {
     Done { ok: bool },
 }
 
-/// The commit to build, if the push is one update of `main` (or `master`) to a commit.
+/// The commit to build, if the push updates `main` (or `master`) to a commit. Tags pushed along
+/// with it (`git push --follow-tags`) are kept, not deployed; tags alone deploy nothing.
 pub fn check_updates(updates: &[RefUpdate]) -> Result<&RefUpdate, String> {
-    let [update] = updates else {
-        return Err(if updates.is_empty() {
-            "nothing to deploy: the push updates no branch".to_owned()
-        } else {
-            "push one branch at a time: git push paas main".to_owned()
-        });
+    let branches: Vec<&RefUpdate> = updates
+        .iter()
+        .filter(|u| !u.name.starts_with("refs/tags/"))
+        .collect();
+    let update = match (branches.as_slice(), updates) {
+        ([update], _) => *update,
+        ([], [only]) => only,
+        ([], []) => return Err("nothing to deploy: the push updates no branch".to_owned()),
+        ([], _) => {
+            return Err("tags are not deployed; push a branch: git push paas main".to_owned());
+        }
+        (_, _) => return Err("push one branch at a time: git push paas main".to_owned()),
     };
     match update.name.as_str() {
         "refs/heads/main" | "refs/heads/master" => {}
@@ -80,7 +87,11 @@ pub fn check_updates(updates: &[RefUpdate]) -> Result<&RefUpdate, String> {
         }
     }
     if update.new == ZERO_OID {
-        return Err("deleting main is not allowed".to_owned());
+        let branch = update
+            .name
+            .strip_prefix("refs/heads/")
+            .unwrap_or(&update.name);
+        return Err(format!("deleting {branch} is not allowed"));
     }
     if update.new.len() != 40 || !update.new.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("invalid commit id {:?}", update.new));
@@ -361,5 +372,18 @@ mod tests {
             .is_err()
         );
         assert!(check_updates(&[]).is_err());
+        // `git push --follow-tags`: the branch deploys, the tags come along.
+        assert_eq!(
+            check_updates(&[
+                update("refs/tags/v1", &commit),
+                update("refs/heads/main", &commit)
+            ])
+            .map(|u| u.name.as_str()),
+            Ok("refs/heads/main")
+        );
+        assert_eq!(
+            check_updates(&[update("refs/heads/master", ZERO_OID)]).map(|_| ()),
+            Err("deleting master is not allowed".to_owned())
+        );
     }
 }

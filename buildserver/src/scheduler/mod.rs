@@ -117,20 +117,28 @@ impl Deployment {
 
 /// The script every dyno starts with, on either scheduler, as `/bin/sh -c DYNO_SCRIPT paas-dyno
 /// COMMAND` (see [`dyno_args`]). It sources the buildpacks' `.profile.d/*.sh` (as Heroku does),
-/// then runs the Procfile command in a child `/bin/sh -c`, from `$1`: the command is never pasted
-/// into the script, so no command text (a `# comment`, quotes, `;`, `&`) changes how the wrapper
-/// runs. The wrapper stays PID 1 and passes the first SIGTERM/SIGINT on to the command (an init in
-/// a pid namespace ignores signals it has no handler for, and stacks need not ship tini). The trap
-/// is set before anything else, and a stop that comes before the command starts means it never
+/// then runs the Procfile command with `eval` in a child shell, from `$1`: the command is never
+/// pasted into the script, so no command text (a `# comment`, quotes, `;`, `&`) changes how the
+/// wrapper runs.
+///
+/// Stopping follows Heroku: SIGTERM goes to every process of the command (npm and the node it
+/// starts, gunicorn and its workers), which then have the stop grace to exit. The child shell is
+/// the leader of its own process group (`setsid`), the wrapper stays PID 1 (an init in a pid
+/// namespace ignores signals it has no handler for, and stacks need not ship tini) and sends the
+/// first SIGTERM/SIGINT it gets to that group, then waits for the child shell, which stays until
+/// the command ends (it has a handler, `:`, so it is not killed by the signal, and handlers are
+/// not inherited by what it starts; Debian's dash does not `exec` a `sh -c` command). The trap is
+/// set before anything else, and a stop that comes before the command starts means it never
 /// starts; a signal sent before the shell set its trap is lost, which is why the scheduler sends
 /// SIGTERM again while it waits.
 const DYNO_SCRIPT: &str = "paas_dyno_command=$1 child= stopping=
-trap 'if [ -z \"$stopping\" ]; then stopping=1; [ -n \"$child\" ] && kill -TERM $child 2>/dev/null; fi' TERM INT
+trap 'if [ -z \"$stopping\" ]; then stopping=1; [ -n \"$child\" ] && { kill -TERM -$child || kill -TERM $child; } 2>/dev/null; fi' TERM INT
 for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done
 [ -n \"$stopping\" ] && exit 143
-/bin/sh -c \"$paas_dyno_command\" &
+setsid=; command -v setsid > /dev/null && setsid=setsid
+$setsid /bin/sh -c 'trap : TERM INT; eval \"$1\"' paas-command \"$paas_dyno_command\" &
 child=$!
-[ -n \"$stopping\" ] && kill -TERM $child 2>/dev/null
+[ -n \"$stopping\" ] && { kill -TERM -$child || kill -TERM $child; } 2>/dev/null
 wait $child; status=$?
 while kill -0 $child 2>/dev/null; do wait $child; status=$?; done
 exit $status";

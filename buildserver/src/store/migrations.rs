@@ -95,4 +95,38 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE builds ADD COLUMN output TEXT NOT NULL DEFAULT '';
     ALTER TABLE builds ADD COLUMN finished_at TEXT;
     "#,
+    // 3: release states pending → deploying → succeeded | failed, and why one failed. SQLite
+    // cannot change a CHECK constraint: the table is made anew and the rows copied.
+    r#"
+    DROP TRIGGER releases_immutable;
+    CREATE TABLE releases_new (
+        app_id        TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        version       INTEGER NOT NULL CHECK (version > 0),
+        build_id      TEXT REFERENCES builds (id),
+        image         TEXT,
+        process_types TEXT NOT NULL,
+        config_vars   TEXT NOT NULL,
+        description   TEXT NOT NULL,
+        status        TEXT NOT NULL
+                      CHECK (status IN ('pending', 'deploying', 'succeeded', 'failed')),
+        failure       TEXT,
+        user_id       TEXT NOT NULL REFERENCES users (id),
+        created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (app_id, version)
+    ) STRICT;
+    INSERT INTO releases_new (app_id, version, build_id, image, process_types, config_vars,
+                              description, status, user_id, created_at)
+        SELECT app_id, version, build_id, image, process_types, config_vars, description, status,
+               user_id, created_at
+        FROM releases;
+    DROP TABLE releases;
+    ALTER TABLE releases_new RENAME TO releases;
+    -- DESIGN §3.4: a release is immutable; only its state (and why it failed) moves.
+    CREATE TRIGGER releases_immutable
+    BEFORE UPDATE OF app_id, version, build_id, image, process_types, config_vars, description,
+                     user_id, created_at ON releases
+    BEGIN
+        SELECT RAISE(ABORT, 'releases are immutable');
+    END;
+    "#,
 ];

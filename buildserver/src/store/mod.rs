@@ -71,12 +71,12 @@ pub struct AppRecord {
 
 /// What a new release is made of (DESIGN §3.4).
 #[derive(Debug, Clone)]
+/// A release to record; every release starts `pending` (the controller moves it on).
 pub struct NewRelease {
     pub build_id: Option<String>,
     pub image: Option<String>,
     pub process_types: BTreeMap<String, String>,
     pub description: String,
-    pub status: ReleaseStatus,
 }
 
 /// How a build ended, as recorded on its row.
@@ -115,6 +115,7 @@ macro_rules! release_query {
             r.process_types, r.config_vars, u.name, r.created_at,
             r.version IS ",
             running_version!("r.app_id"),
+            ", r.failure",
             " FROM releases r JOIN users u ON u.id = r.user_id WHERE r.app_id = ?1"
         )
     };
@@ -431,7 +432,6 @@ impl Db {
         user: &User,
         patch: &ConfigPatch,
         description: &str,
-        status: ReleaseStatus,
     ) -> Result<Release> {
         let tx = self
             .conn
@@ -458,7 +458,6 @@ impl Db {
             image: base.as_ref().and_then(|r| r.image.clone()),
             process_types: base.map(|r| r.process_types).unwrap_or_default(),
             description: description.to_owned(),
-            status,
         };
         let version = insert_release(&tx, app_id, user, &release)?;
         tx.commit()?;
@@ -474,7 +473,6 @@ impl Db {
         user: &User,
         from: &Release,
         description: &str,
-        status: ReleaseStatus,
     ) -> Result<Release> {
         let tx = self
             .conn
@@ -485,7 +483,6 @@ impl Db {
             image: from.image.clone(),
             process_types: from.process_types.clone(),
             description: description.to_owned(),
-            status,
         };
         let version = insert_release(&tx, app_id, user, &release)?;
         tx.commit()?;
@@ -529,6 +526,7 @@ impl Db {
             user: parse(r, 7)?,
             created_at: r.get(8)?,
             current: r.get(9)?,
+            failure: r.get(10)?,
         })
     }
 
@@ -577,25 +575,53 @@ impl Db {
         Ok(stmt.query_row([app_id], Self::release_row).optional()?)
     }
 
-    /// Marks release `version` failed and makes the config of the release still running the
-    /// app's current config again: after a failed deploy, what `paas config` shows is what runs.
-    pub fn fail_release(&mut self, app_id: &str, version: u32) -> Result<()> {
+    /// Moves release `version` to `deploying` or `succeeded` (see [`Db::fail_release`] for
+    /// `failed`).
+    pub fn set_release_status(
+        &mut self,
+        app_id: &str,
+        version: u32,
+        status: ReleaseStatus,
+    ) -> Result<()> {
+        debug_assert!(status != ReleaseStatus::Failed, "use fail_release");
+        self.conn.execute(
+            "UPDATE releases SET status = ?3 WHERE app_id = ?1 AND version = ?2",
+            params![app_id, version, status.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Marks release `version` failed with `reason` and makes the config of the release still
+    /// running the app's current config again: after a failed deploy, what `paas config` shows
+    /// is what runs.
+    pub fn fail_release(&mut self, app_id: &str, version: u32, reason: &str) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "UPDATE releases SET status = 'failed' WHERE app_id = ?1 AND version = ?2",
-            params![app_id, version],
-        )?;
-        let running = tx
-            .prepare(Self::RUNNING_RELEASE_QUERY)?
-            .query_row([app_id], Self::release_row)
-            .optional()?;
-        if let Some(running) = running {
-            replace_config(&tx, app_id, &running.config_vars)?;
-        }
+        fail_release(&tx, app_id, version, reason)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Marks every release a stopped server left `pending` or `deploying` failed, with `reason`
+    /// (each app's config becomes its running release's again). Returns them as (app id,
+    /// version). Run at start, before anything is deployed.
+    pub fn fail_unfinished_releases(&mut self, reason: &str) -> Result<Vec<(String, u32)>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let unfinished: Vec<(String, u32)> = tx
+            .prepare(
+                "SELECT app_id, version FROM releases WHERE status IN ('pending', 'deploying')
+                 ORDER BY app_id, version",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (app_id, version) in &unfinished {
+            fail_release(&tx, app_id, *version, reason)?;
+        }
+        tx.commit()?;
+        Ok(unfinished)
     }
 
     /// Builds that have ended (their working directories are no longer needed).
@@ -787,6 +813,26 @@ fn replace_config(
     Ok(())
 }
 
+fn fail_release(
+    tx: &rusqlite::Transaction<'_>,
+    app_id: &str,
+    version: u32,
+    reason: &str,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE releases SET status = 'failed', failure = ?3 WHERE app_id = ?1 AND version = ?2",
+        params![app_id, version, reason],
+    )?;
+    let running = tx
+        .prepare_cached(Db::RUNNING_RELEASE_QUERY)?
+        .query_row([app_id], Db::release_row)
+        .optional()?;
+    if let Some(running) = running {
+        replace_config(tx, app_id, &running.config_vars)?;
+    }
+    Ok(())
+}
+
 fn insert_release(
     tx: &rusqlite::Transaction<'_>,
     app_id: &str,
@@ -811,7 +857,7 @@ fn insert_release(
             to_json(&release.process_types),
             to_json(&config),
             release.description,
-            release.status.as_str(),
+            ReleaseStatus::Pending.as_str(),
             user.id,
         ],
     )?;

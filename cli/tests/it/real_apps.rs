@@ -77,6 +77,15 @@ fn apps_with_real_dependencies_install_them_and_serve() {
         get(&server, "node-deps"),
         (200, "one day is 86400000 ms\n".to_owned())
     );
+    // A restart stops the old dyno with SIGTERM, which reaches node under `npm start` (dash
+    // runs it as a child, not by exec).
+    ok(&cli, &node, &["restart"]);
+    assert!(log_shows(
+        &cli,
+        &node,
+        "app[web.1]: SIGTERM: closing the server"
+    ));
+    assert_eq!(get(&server, "node-deps").0, 200);
 }
 
 #[test]

@@ -4,10 +4,10 @@ use paas_share::models::Release;
 
 use crate::context::Ctx;
 
-/// Show one release (the current one by default)
+/// Show one release (the running one by default), with why it failed if it did
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Release version, such as v3 [default: the current release]
+    /// Release version, such as v3 [default: the running release]
     #[arg(value_parser = super::version_arg)]
     version: Option<u32>,
 }
@@ -20,8 +20,8 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         None => {
             let releases: Vec<Release> = client.get(&format!("/apps/{app}/releases"))?;
             releases.into_iter().find(|r| r.current).ok_or_else(|| {
-                crate::error::CliError::new("not_found", format!("{app} has no releases yet"))
-                    .hint("push code or set config to make one")
+                crate::error::CliError::new("not_found", format!("{app} has no running release"))
+                    .hint("push code to make one; `paas releases` lists every release")
             })?
         }
     };
@@ -34,11 +34,16 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .collect();
         let keys: Vec<&str> = release.config_vars.keys().map(String::as_str).collect();
         let none = || "none".to_owned();
+        let status = match &release.failure {
+            Some(why) => format!("{}: {why}", release.status.as_str()),
+            None if release.current => format!("{} (current)", release.status.as_str()),
+            None => release.status.as_str().to_owned(),
+        };
         p.fields(
             out,
             &[
                 ("Description", release.description.clone()),
-                ("Status", release.status.as_str().to_owned()),
+                ("Status", status),
                 ("By", release.user.to_string()),
                 ("When", release.created_at.clone()),
                 ("Build", release.build_id.clone().unwrap_or_else(none)),

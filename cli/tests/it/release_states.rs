@@ -1,0 +1,142 @@
+//! Tests for release states (`pending → deploying → succeeded | failed`, with the reason stored),
+//! what a server killed mid-deploy does with the release at its next start, and deploys applied
+//! in version order.
+
+use std::io::BufRead;
+
+use paas_tests::transcript;
+use serde_json::Value;
+
+use super::push::stderr_of;
+use super::run::{get, ok, paas, push, serving_with};
+
+fn releases(cli: &paas_tests::CliEnv, repo: &std::path::Path) -> Vec<Value> {
+    serde_json::from_str(&ok(cli, repo, &["releases", "--json"])).expect("JSON")
+}
+
+#[test]
+fn a_server_killed_mid_deploy_fails_the_release_and_serves_the_current_one() {
+    let (mut server, cli) = serving_with(&["--boot-timeout", "120"]);
+    let repo = cli.app_repo("envpage");
+    ok(&cli, &repo, &["create", "killed"]);
+    assert!(push(&cli, &repo).status.success());
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: echo never ready; exec sleep 3600\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "v2 never gets ready");
+    let mut git = cli
+        .git(&repo, &["push", "paas", "main"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("git push");
+    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
+    for line in stderr.lines() {
+        if line.expect("line").contains("Launching v2") {
+            break;
+        }
+    }
+    let during = releases(&cli, &repo);
+    assert_eq!(
+        (during[0]["version"].as_u64(), during[0]["status"].as_str()),
+        (Some(2), Some("deploying")),
+        "{during:?}"
+    );
+    assert_eq!(during[1]["current"], true, "v1 runs while v2 deploys");
+
+    server.stop(nix::sys::signal::Signal::SIGKILL);
+    let _ = git.wait();
+    server.restart();
+    let after = releases(&cli, &repo);
+    assert_eq!(
+        (after[0]["status"].as_str(), after[0]["failure"].as_str()),
+        (
+            Some("failed"),
+            Some("interrupted: the server stopped before this release was up")
+        ),
+        "{after:?}"
+    );
+    assert_eq!(
+        (after[1]["version"].as_u64(), &after[1]["current"]),
+        (Some(1), &Value::Bool(true))
+    );
+    assert_eq!(
+        get(&server, "killed"),
+        (200, "greeting= dyno=web.1\n".to_owned())
+    );
+    let dynos: Vec<Value> =
+        serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+    assert_eq!(dynos.len(), 1, "{dynos:?}");
+    assert_eq!(dynos[0]["release"], 1);
+    let info = ok(&cli, &repo, &["releases", "info", "v2"]);
+    assert!(
+        info.contains("failed: interrupted: the server stopped before this release was up"),
+        "{info}"
+    );
+}
+
+#[test]
+fn a_failed_release_keeps_why_and_parallel_config_changes_end_on_the_newest() {
+    let (server, cli) = serving_with(&["--boot-timeout", "3"]);
+    let repo = cli.app_repo("envpage");
+    ok(&cli, &repo, &["create", "ordered"]);
+    assert!(push(&cli, &repo).status.success());
+    let v1: Value =
+        serde_json::from_str(&ok(&cli, &repo, &["releases", "info", "--json"])).expect("JSON");
+    assert_eq!(
+        (v1["status"].as_str(), &v1["failure"]),
+        (Some("succeeded"), &Value::Null)
+    );
+
+    // Ten config changes at once: every one succeeds, and the newest runs.
+    let children: Vec<_> = (0..10)
+        .map(|i| {
+            cli.command(&["config", "set", &format!("K{i}=v{i}"), "--json"])
+                .current_dir(&repo)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("paas")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("wait");
+        assert!(output.status.success(), "{}", transcript(&output));
+    }
+    let all = releases(&cli, &repo);
+    assert_eq!(all.len(), 11);
+    assert!(all.iter().all(|r| r["status"] == "succeeded"), "{all:?}");
+    assert_eq!(all[0]["current"], true);
+    let dynos: Vec<Value> =
+        serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+    assert_eq!(
+        dynos[0]["release"], 11,
+        "the newest release runs: {dynos:?}"
+    );
+    assert_eq!(
+        all[0]["config_vars"].as_object().map(|c| c.len()),
+        Some(10),
+        "the newest snapshot has every key"
+    );
+
+    // A release that does not start says why, in the API and `releases info`.
+    let output = paas(
+        &cli,
+        &repo,
+        &["config", "set", "PAAS_HEALTH_CHECK_PATH=/missing"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let failed: Value =
+        serde_json::from_str(&ok(&cli, &repo, &["releases", "info", "v12", "--json"]))
+            .expect("JSON");
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("web.1 did not come up")),
+        "{failed}"
+    );
+    assert!(stderr_of(&output).contains("v12 did not start"));
+    assert_eq!(get(&server, "ordered").0, 200);
+}
