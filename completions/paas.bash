@@ -40,6 +40,9 @@ _paas() {
             paas,help)
                 cmd="paas__subcmd__help"
                 ;;
+            paas,info)
+                cmd="paas__subcmd__info"
+                ;;
             paas,keys)
                 cmd="paas__subcmd__keys"
                 ;;
@@ -199,6 +202,9 @@ _paas() {
             paas__subcmd__help,help)
                 cmd="paas__subcmd__help__subcmd__help"
                 ;;
+            paas__subcmd__help,info)
+                cmd="paas__subcmd__help__subcmd__info"
+                ;;
             paas__subcmd__help,keys)
                 cmd="paas__subcmd__help__subcmd__keys"
                 ;;
@@ -344,7 +350,7 @@ _paas() {
 
     case "${cmd}" in
         paas)
-            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy git keys builds logs open ps scale restart config releases rollback completions help"
+            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs open ps scale restart config releases rollback completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1216,7 +1222,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help)
-            opts="login logout whoami apps create destroy git keys builds logs open ps scale restart config releases rollback completions help"
+            opts="login logout whoami apps create destroy info git keys builds logs open ps scale restart config releases rollback completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1523,6 +1529,20 @@ _paas() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        paas__subcmd__help__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         paas__subcmd__help__subcmd__keys)
             opts="list add remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1754,6 +1774,32 @@ _paas() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__info)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -56,6 +56,8 @@ pub enum Command {
     Create(apps::create::Args),
     /// Destroy an app (same as `apps destroy`)
     Destroy(apps::destroy::Args),
+    /// Show an app's details (same as `apps info`)
+    Info(apps::info::Args),
     Git(git::Args),
     Keys(keys::Args),
     Builds(builds::Args),
@@ -74,6 +76,7 @@ pub enum Command {
 /// Colon spellings that are not simply `noun verb`.
 const COLON_ALIASES: &[(&str, &[&str])] = &[
     ("releases:rollback", &["rollback"]),
+    ("apps:open", &["open"]),
     ("ps:scale", &["scale"]),
     ("ps:restart", &["restart"]),
     ("auth:login", &["login"]),
@@ -134,6 +137,7 @@ mod tests {
             "paas --color never rollback v2"
         );
         assert_eq!(expand("paas git:remote -r x"), "paas git remote -r x");
+        assert_eq!(expand("paas apps:open demo"), "paas open demo");
         assert_eq!(expand("paas config set A=b:c"), "paas config set A=b:c");
         assert_eq!(
             expand("paas --app=demo keys:add"),

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Apps(args) => apps::run(args, &ctx),
         Command::Create(args) => apps::create::run(args, &ctx),
         Command::Destroy(args) => apps::destroy::run(args, &ctx),
+        Command::Info(args) => apps::info::run(args, &ctx),
         Command::Git(args) => git::run(args, &ctx),
         Command::Keys(args) => keys::run(args, &ctx),
         Command::Builds(args) => builds::run(args, &ctx),

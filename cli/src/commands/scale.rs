@@ -80,7 +80,17 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 })?,
                 _ => change.amount,
             };
-            patch.insert(change.process_type.clone(), quantity);
+            if patch
+                .insert(change.process_type.clone(), quantity)
+                .is_some()
+            {
+                return Err(CliError::usage(format!(
+                    "{} is given more than once",
+                    change.process_type
+                ))
+                .hint("name each process type once: paas scale web=2 worker=1")
+                .into());
+            }
         }
         let formation: Vec<Formation> = client.patch(&format!("/apps/{app}/formation"), &patch)?;
         if !args.no_wait {

@@ -156,6 +156,9 @@ fn an_app_without_a_web_process_gets_no_url_and_only_its_own_types() {
         "{}",
         transcript(&output)
     );
+    // Heroku's other spellings of info and open.
+    assert!(ok(&cli, &repo, &["info", "jobs"]).contains("=== jobs"));
+    assert!(ok(&cli, &repo, &["apps:open", "jobs", "--no-browser"]).starts_with("http://jobs."));
     ok(&cli, &repo, &["scale", "worker=1"]);
     let output = paas(&cli, &repo, &["ps"]);
     assert!(

@@ -476,6 +476,11 @@ fn scale_ps_and_restart() {
             "cannot scale web below 0 (it runs 2)",
         ),
         (&["restart", "worker.3"], 1, "runs no dyno \"worker.3\""),
+        (
+            &["scale", "web=1", "web=3"],
+            2,
+            "web is given more than once",
+        ),
     ] {
         let output = paas(&cli, &repo, args);
         assert_eq!(
