@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// Largest pack a `git push` may send, in bytes [default: 1073741824 (1 GiB)]
     #[arg(long, env = "PAAS_MAX_PUSH_BYTES", value_name = "BYTES")]
     pub max_push_bytes: Option<String>,
+    /// Longest a release phase (the Procfile's `release:` command) may run, in seconds [default: 1800]
+    #[arg(long, env = "PAAS_RELEASE_TIMEOUT", value_name = "SECONDS")]
+    pub release_timeout: Option<String>,
     /// How long a new web dyno has to accept connections on $PORT, in seconds [default: 60]
     #[arg(long, env = "PAAS_BOOT_TIMEOUT", value_name = "SECONDS")]
     pub boot_timeout: Option<String>,
@@ -112,6 +115,7 @@ struct FileConfig {
     max_push_bytes: Option<u64>,
     build_timeout: Option<u64>,
     build_memory: Option<u64>,
+    release_timeout: Option<u64>,
     boot_timeout: Option<u64>,
     stop_grace: Option<u64>,
     max_dynos_per_app: Option<u64>,
@@ -160,6 +164,8 @@ pub struct Config {
     pub max_push_bytes: u64,
     pub build_timeout: std::time::Duration,
     pub build_memory_bytes: u64,
+    /// `--release-timeout`: the longest a release phase may run.
+    pub release_timeout: std::time::Duration,
     pub dynos: crate::scheduler::local::Settings,
     pub max_dynos_per_app: u32,
     pub kubernetes: KubernetesConfig,
@@ -239,6 +245,12 @@ impl ServeArgs {
             .parse("900", positive)?;
         let build_memory =
             number(self.build_memory, file.build_memory, "build-memory").parse("2048", positive)?;
+        let release_timeout = number(
+            self.release_timeout,
+            file.release_timeout,
+            "release-timeout",
+        )
+        .parse("1800", positive)?;
         let boot_timeout =
             number(self.boot_timeout, file.boot_timeout, "boot-timeout").parse("60", positive)?;
         let stop_grace =
@@ -329,6 +341,7 @@ impl ServeArgs {
             max_push_bytes,
             build_timeout: std::time::Duration::from_secs(build_timeout),
             build_memory_bytes: build_memory * 1024 * 1024,
+            release_timeout: std::time::Duration::from_secs(release_timeout),
             dynos: crate::scheduler::local::Settings {
                 boot_timeout: std::time::Duration::from_secs(boot_timeout),
                 stop_grace: std::time::Duration::from_secs(stop_grace),

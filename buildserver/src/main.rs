@@ -420,6 +420,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let deployer = Arc::new(paas_buildserver::release::Deployer::new(
         store.clone(),
         Arc::clone(&scheduler),
+        logs.clone(),
+        config.release_timeout,
     ));
     let state = AppState {
         deployer: Arc::clone(&deployer),

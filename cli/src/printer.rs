@@ -141,6 +141,21 @@ impl Printer {
     }
 
     /// A `=== title` heading, as Heroku prints before a section.
+    /// Copies a streamed text body (a build's or a release phase's output) to stdout in chunks
+    /// as they arrive, so that a running one shows up live.
+    pub fn copy_live(&self, mut body: impl io::Read) -> io::Result<()> {
+        let mut stdout = io::stdout().lock();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = body.read(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            stdout.write_all(&buf[..n])?;
+            stdout.flush()?;
+        }
+    }
+
     pub fn heading(&self, out: &mut dyn Write, title: &str) -> io::Result<()> {
         writeln!(
             out,

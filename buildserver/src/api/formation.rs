@@ -42,8 +42,22 @@ pub async fn update(
                 ))
                 .hint("push code that starts (git push paas main); `paas releases` shows why the last one failed"));
             };
-            if let Some(unknown) = patch.keys().find(|t| !types.contains_key(*t)) {
-                let known: Vec<&str> = types.keys().map(String::as_str).collect();
+            if patch.contains_key(crate::scheduler::RELEASE_PHASE_TYPE) {
+                return Err(ApiFailure::invalid(
+                    "release is the release phase's command: it runs once per release, before \
+                     the dynos start, and is not scaled",
+                )
+                .hint("scale the app's dyno types, such as web or worker"));
+            }
+            if let Some(unknown) = patch
+                .keys()
+                .find(|t| !types.contains_key(*t) || *t == crate::scheduler::RELEASE_PHASE_TYPE)
+            {
+                let known: Vec<&str> = types
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|t| *t != crate::scheduler::RELEASE_PHASE_TYPE)
+                    .collect();
                 return Err(ApiFailure::invalid(format!(
                     "unknown process type {unknown:?}; the current release has: {}",
                     if known.is_empty() {

@@ -125,7 +125,13 @@ fn routes() -> Routes {
     .add("patch", "/apps/{app}/config-vars", config_vars::update)
     .add("get", "/apps/{app}/releases", releases::list)
     .add("post", "/apps/{app}/releases", releases::rollback)
+    .add("post", "/apps/{app}/releases/retry", releases::retry)
     .add("get", "/apps/{app}/releases/{version}", releases::info)
+    .add(
+        "get",
+        "/apps/{app}/releases/{version}/output",
+        releases::output,
+    )
     .add("get", "/apps/{app}/logs", logs::show)
     .add("get", "/apps/{app}/dynos", dynos::list)
     .add("post", "/apps/{app}/dynos/restart", dynos::restart)
@@ -390,16 +396,29 @@ async fn announce_and_deploy(
         "api",
         &crate::release::event(release, user),
     );
-    if let Err(e) = state
+    match state
         .deployer
-        .deploy(&app.id, app.name.as_str(), release)
+        .deploy(&app.id, app.name.as_str(), release, None)
         .await
     {
-        return Err(
-            ApiFailure::invalid(format!("v{} did not start: {e:#}", release.version)).hint(
-                "the previous release keeps serving, with its config vars; `paas logs` shows why",
-            ),
-        );
+        Ok(_) => {}
+        Err(e @ crate::release::DeployError::ReleasePhase(_)) => {
+            return Err(ApiFailure::invalid(format!(
+                "v{} was not deployed: {e}",
+                release.version
+            ))
+            .hint(format!(
+                "the previous release keeps serving, with its config vars; `paas releases:output v{}` shows what the release command printed",
+                release.version
+            )));
+        }
+        Err(e) => {
+            return Err(
+                ApiFailure::invalid(format!("v{} did not start: {e}", release.version)).hint(
+                    "the previous release keeps serving, with its config vars; `paas logs` shows why",
+                ),
+            );
+        }
     }
     let (app_id, version) = (app.id.clone(), release.version);
     let ended = state

@@ -1,12 +1,20 @@
-//! `/apps/{app}/releases`: list and show releases, and roll back by creating a new one.
+//! `/apps/{app}/releases`: list and show releases and their release phase's output, roll back
+//! by creating a new one, and retry the newest.
+
+use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use paas_share::models::{CreateRelease, Release, ReleaseStatus, parse_release_version};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use paas_share::models::{CreateRelease, LogLine, Release, ReleaseStatus, parse_release_version};
+use tokio::sync::broadcast;
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
 use crate::release;
+use crate::store::Store;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -19,16 +27,165 @@ pub async fn list(
     ))
 }
 
+fn version_of(version: &str) -> Result<u32, ApiFailure> {
+    parse_release_version(version).ok_or_else(|| {
+        ApiFailure::invalid(format!("invalid release version {version:?}"))
+            .hint("use a version such as v3 or 3")
+    })
+}
+
+/// What the release's release phase printed, as text: stored once it ended; while it runs (the
+/// release is `pending`), the lines so far from the app's log, then each line as it comes,
+/// until the release leaves `pending`.
+pub async fn output(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let app = find_app(&state, &user, &name).await?;
+    let number = version_of(&version)?;
+    let app_id = app.id.clone();
+    let (found, stored) = state
+        .store
+        .call(move |db| {
+            Ok::<_, crate::store::StoreError>((
+                db.release(&app_id, number)?,
+                db.release_output(&app_id, number)?,
+            ))
+        })
+        .await?;
+    let found = found.ok_or_else(|| release_not_found(&name, number))?;
+    let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    if found.status != ReleaseStatus::Pending {
+        return Ok((text, stored.unwrap_or_default()).into_response());
+    }
+    let filter = crate::logs::Filter {
+        process: Some(format!("release.{number}")),
+        source: Some("app".to_owned()),
+        after: None,
+    };
+    let (past, rx) = state.logs.read(&app.id, 2000, &filter);
+    let past: String = past.iter().map(|l| format!("{}\n", l.message)).collect();
+    let follow = Follow {
+        rx,
+        filter,
+        store: state.store.clone(),
+        app_id: app.id.clone(),
+        version: number,
+        ended: false,
+    };
+    let rest = stream::unfold(follow, Follow::next);
+    let body = stream::once(async move { Ok(past) });
+    Ok((
+        text,
+        Body::from_stream(futures_util::StreamExt::chain(body, rest)),
+    )
+        .into_response())
+}
+
+/// A running release phase's lines, until its release leaves `pending`.
+struct Follow {
+    rx: broadcast::Receiver<Arc<LogLine>>,
+    filter: crate::logs::Filter,
+    store: Store,
+    app_id: String,
+    version: u32,
+    ended: bool,
+}
+
+impl Follow {
+    async fn next(mut self) -> Option<(Result<String, std::io::Error>, Self)> {
+        loop {
+            if self.ended {
+                // The phase is over: what is left in the channel, then the end.
+                return match self.rx.try_recv() {
+                    Ok(line) if self.filter.matches(&line) => {
+                        Some((Ok(format!("{}\n", line.message)), self))
+                    }
+                    Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                    Err(_) => None,
+                };
+            }
+            tokio::select! {
+                biased;
+                got = self.rx.recv() => match got {
+                    Ok(line) if self.filter.matches(&line) => {
+                        return Some((Ok(format!("{}\n", line.message)), self));
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        return Some((Ok(format!("[{n} lines skipped: this reader fell behind]\n")), self));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                () = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
+                    let (id, version) = (self.app_id.clone(), self.version);
+                    let pending = self
+                        .store
+                        .call(move |db| db.release(&id, version))
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_some_and(|r| r.status == ReleaseStatus::Pending);
+                    self.ended = !pending;
+                }
+            }
+        }
+    }
+}
+
+/// `POST /apps/{app}/releases/retry`: the newest release again, as a new release (release phase
+/// included), when it failed; as `heroku releases:retry`.
+pub async fn retry(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<(StatusCode, Json<Release>)> {
+    let app = find_app(&state, &user, &name).await?;
+    let record = app.clone();
+    let user_name = user.name.clone();
+    let app_name = name.clone();
+    let created = state
+        .store
+        .call(move |db| {
+            let newest = db.releases(&app.id)?.into_iter().next();
+            let Some(newest) = newest.filter(|r| r.image.is_some()) else {
+                return Err(
+                    ApiFailure::invalid(format!("app {app_name:?} has no build to retry"))
+                        .hint("push code first: git push paas main"),
+                );
+            };
+            if newest.status != ReleaseStatus::Failed {
+                return Err(ApiFailure::invalid(format!(
+                    "v{} {}; there is nothing to retry",
+                    newest.version,
+                    match newest.status {
+                        ReleaseStatus::Succeeded => "succeeded",
+                        _ => "is still deploying",
+                    }
+                ))
+                .hint("retry is for a newest release that failed (a release command, say)"));
+            }
+            Ok(db.copy_release(
+                &app.id,
+                &user,
+                &newest,
+                &format!("Retry v{}", newest.version),
+            )?)
+        })
+        .await?;
+    let ended = super::announce_and_deploy(&state, &record, &created, &user_name).await?;
+    tracing::info!(app = %name, release = created.version, "retried");
+    Ok((StatusCode::CREATED, Json(ended)))
+}
+
 pub async fn info(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path((name, version)): Path<(String, String)>,
 ) -> ApiResult<Json<Release>> {
     let app = find_app(&state, &user, &name).await?;
-    let number = parse_release_version(&version).ok_or_else(|| {
-        ApiFailure::invalid(format!("invalid release version {version:?}"))
-            .hint("use a version such as v3 or 3")
-    })?;
+    let number = version_of(&version)?;
     let found = state
         .store
         .call(move |db| db.release(&app.id, number))

@@ -41,6 +41,16 @@ impl crate::scheduler::Scheduler for Accepting {
     async fn rename(&self, _: &str, _: &str) -> anyhow::Result<()> {
         Ok(())
     }
+    async fn run_once(
+        &self,
+        _: &crate::scheduler::Deployment,
+        _: &str,
+        _: &str,
+        _: std::time::Duration,
+        _: tokio::sync::mpsc::Sender<String>,
+    ) -> anyhow::Result<crate::container::Outcome> {
+        anyhow::bail!("these tests run no one-off dynos")
+    }
     async fn destroy(&self, _: &str, _: &str) {}
     async fn shutdown(&self) {}
 }
@@ -72,6 +82,8 @@ async fn fixture() -> Fixture {
         deployer: Arc::new(crate::release::Deployer::new(
             store.clone(),
             Arc::clone(&scheduler),
+            crate::logs::Logs::new(),
+            std::time::Duration::from_secs(60),
         )),
         urls: Arc::new(PublicUrls {
             domain: "localhost".into(),

@@ -27,7 +27,7 @@ use crate::oci::Layout;
 use crate::oci::image::AppImage;
 use crate::oci::layer::{self, Owner};
 use crate::registry::Registry;
-use crate::release::Deployed;
+use crate::release::{DeployError, Deployed};
 use crate::store::NewRelease;
 use crate::store::{BuildEnd, Store};
 
@@ -423,9 +423,14 @@ impl Builder {
             ..crate::logs::Filter::default()
         };
         let (_, mut scheduler_lines) = self.logs.read(&push.app_id, 0, &progress);
-        let deploying = self
-            .deployer
-            .deploy(&push.app_id, push.app.as_str(), release);
+        // The release phase's output goes to the push as it comes (it is kept with the release).
+        let release_output = out.push.clone();
+        let deploying = self.deployer.deploy(
+            &push.app_id,
+            push.app.as_str(),
+            release,
+            Some(&release_output),
+        );
         tokio::pin!(deploying);
         let deployed = loop {
             tokio::select! {
@@ -477,10 +482,17 @@ impl Builder {
                 }
                 Ok(())
             }
+            Err(DeployError::ReleasePhase(reason)) => Err(Failure::new(
+                "release phase",
+                format!(
+                    "v{} was not deployed: {reason}.\nThe previous release keeps serving; `paas releases:output v{}` shows what it printed.",
+                    release.version, release.version
+                ),
+            )),
             Err(e) => Err(Failure::new(
                 "deploy",
                 format!(
-                    "v{} did not start: {e:#}\nThe previous release keeps serving.",
+                    "v{} did not start: {e}\nThe previous release keeps serving.",
                     release.version
                 ),
             )),

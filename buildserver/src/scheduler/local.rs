@@ -458,73 +458,8 @@ impl LocalScheduler {
             })?
             .clone();
         let name = format!("{process_type}.{index}");
-        // Unique across the daemon's runs too: a dyno never takes over a predecessor's name.
-        let container = format!(
-            "dyno-{}-{}.{}-v{}-{name}",
-            &deployment.app_id[..8],
-            std::process::id(),
-            unique(),
-            deployment.release
-        );
-        let dir = self.data.root().join("dynos").join(&container);
-        let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("rootfs"));
-        for d in [&upper, &work, &merged] {
-            std::fs::create_dir_all(d)?;
-        }
-        // Top layer first.
-        let lower: Vec<String> = layers
-            .iter()
-            .rev()
-            .map(|l| l.display().to_string())
-            .collect();
-        let options = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lower.join(":"),
-            upper.display(),
-            work.display()
-        );
-        nix::mount::mount(
-            Some("overlay"),
-            &merged,
-            Some("overlay"),
-            nix::mount::MsFlags::empty(),
-            Some(options.as_str()),
-        )
-        .map_err(|e| {
-            let _ = std::fs::remove_dir_all(&dir);
-            anyhow::anyhow!("mounting the dyno's filesystem: {e}")
-        })?;
         let port = free_port()?;
-        let mut env = vec![
-            "PATH=/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                .to_owned(),
-            "HOME=/app".to_owned(),
-        ];
-        env.extend(
-            deployment
-                .config_vars
-                .iter()
-                .map(|(k, v)| format!("{k}={v}")),
-        );
-        env.extend([
-            format!("PORT={port}"),
-            format!("DYNO={name}"),
-            format!("PS={name}"),
-        ]);
-        let spec = Spec {
-            id: container.clone(),
-            rootfs: merged,
-            readonly_root: false,
-            args: super::dyno_args(&command),
-            env,
-            cwd: "/app",
-            uid: crate::build::BUILD_UID,
-            gid: crate::build::BUILD_UID,
-            mounts: Vec::new(),
-            memory_bytes: DYNO_MEMORY,
-            pids_limit: DYNO_PIDS,
-            hostname: "dyno",
-        };
+        let (container, dir, spec) = self.prepare(deployment, layers, &name, &command, port)?;
         self.logs.emit(
             &deployment.app_id,
             "paas",
@@ -567,6 +502,86 @@ impl LocalScheduler {
             task: tokio::spawn(supervisor.run()),
             dir,
         })
+    }
+
+    /// A container for dyno `name` running `command`: its own overlay over the image's layers
+    /// (under `<data>/dynos/<container id>/`), the image's env, the config vars, `PORT`, `DYNO`
+    /// and `PS`. Returns the container id, its directory and its spec.
+    fn prepare(
+        &self,
+        deployment: &Deployment,
+        layers: &[PathBuf],
+        name: &str,
+        command: &str,
+        port: u16,
+    ) -> anyhow::Result<(String, PathBuf, Spec)> {
+        // Unique across the daemon's runs too: a dyno never takes over a predecessor's name.
+        let container = format!(
+            "dyno-{}-{}.{}-v{}-{name}",
+            &deployment.app_id[..8],
+            std::process::id(),
+            unique(),
+            deployment.release
+        );
+        let dir = self.data.root().join("dynos").join(&container);
+        let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("rootfs"));
+        for d in [&upper, &work, &merged] {
+            std::fs::create_dir_all(d)?;
+        }
+        // Top layer first.
+        let lower: Vec<String> = layers
+            .iter()
+            .rev()
+            .map(|l| l.display().to_string())
+            .collect();
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.join(":"),
+            upper.display(),
+            work.display()
+        );
+        nix::mount::mount(
+            Some("overlay"),
+            &merged,
+            Some("overlay"),
+            nix::mount::MsFlags::empty(),
+            Some(options.as_str()),
+        )
+        .map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            anyhow::anyhow!("mounting the dyno's filesystem: {e}")
+        })?;
+        let mut env = vec![
+            "PATH=/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                .to_owned(),
+            "HOME=/app".to_owned(),
+        ];
+        env.extend(
+            deployment
+                .config_vars
+                .iter()
+                .map(|(k, v)| format!("{k}={v}")),
+        );
+        env.extend([
+            format!("PORT={port}"),
+            format!("DYNO={name}"),
+            format!("PS={name}"),
+        ]);
+        let spec = Spec {
+            id: container.clone(),
+            rootfs: merged,
+            readonly_root: false,
+            args: super::dyno_args(command),
+            env,
+            cwd: "/app",
+            uid: crate::build::BUILD_UID,
+            gid: crate::build::BUILD_UID,
+            mounts: Vec::new(),
+            memory_bytes: DYNO_MEMORY,
+            pids_limit: DYNO_PIDS,
+            hostname: "dyno",
+        };
+        Ok((container, dir, spec))
     }
 
     async fn stop_all(&self, app_id: &str, dynos: Vec<Dyno>) {
@@ -693,6 +708,33 @@ impl Scheduler for LocalScheduler {
             table.insert(new.to_owned(), route);
         }
         Ok(())
+    }
+
+    async fn run_once(
+        &self,
+        deployment: &Deployment,
+        name: &str,
+        command: &str,
+        timeout: Duration,
+        lines: mpsc::Sender<String>,
+    ) -> anyhow::Result<crate::container::Outcome> {
+        // Held like a deploy's: destroy does not remove these layers while it runs.
+        let _layers = self.layers_in_use.read().await;
+        let layers = self.layer_dirs(&deployment.image).await?;
+        let port = free_port()?;
+        let (_, dir, spec) = self.prepare(deployment, &layers, name, command, port)?;
+        self.logs.emit(
+            &deployment.app_id,
+            "paas",
+            "scheduler",
+            &format!("Running {name} (v{}): {command}", deployment.release),
+        );
+        let outcome = self
+            .runtime
+            .run(&spec, &dir.join("bundle"), timeout, lines)
+            .await;
+        tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await?;
+        Ok(outcome?)
     }
 
     async fn destroy(&self, app_id: &str, app: &str) {

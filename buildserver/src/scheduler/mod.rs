@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 pub mod kubernetes;
 pub mod local;
 
+/// The Procfile type whose command is the release phase (Heroku's `release:`), not a dyno type.
+pub const RELEASE_PHASE_TYPE: &str = "release";
+
 /// The config var naming an HTTP path that must answer 2xx or 3xx before a web dyno counts as up
 /// (without it, accepting TCP on `$PORT` is enough).
 pub const HEALTH_CHECK_PATH_VAR: &str = "PAAS_HEALTH_CHECK_PATH";
@@ -41,6 +44,18 @@ pub trait Scheduler: Send + Sync {
     /// Follows an app's rename (its address changes with its name), or refuses it; called before
     /// the rename is recorded.
     async fn rename(&self, old: &str, new: &str) -> anyhow::Result<()>;
+
+    /// Runs `command` once, to its end, as one-off dyno `name` (`release.3`): a container of the
+    /// deployment's image with its config vars, never counted in the formation. Its output lines
+    /// go to `lines`; it is killed after `timeout`. Its stdin is empty.
+    async fn run_once(
+        &self,
+        deployment: &Deployment,
+        name: &str,
+        command: &str,
+        timeout: std::time::Duration,
+        lines: tokio::sync::mpsc::Sender<String>,
+    ) -> anyhow::Result<crate::container::Outcome>;
 
     /// Stops every dyno of the app and removes its routes (the app is being destroyed).
     async fn destroy(&self, app_id: &str, app: &str);
@@ -78,7 +93,10 @@ pub struct Deployment {
     pub release: u32,
     /// The image's manifest digest in the local layout.
     pub image: String,
+    /// Process type → command of the dynos (never `release`).
     pub process_types: BTreeMap<String, String>,
+    /// The Procfile's `release` command: the release phase, run once before the dynos start.
+    pub release_command: Option<String>,
     /// Process type → dyno count.
     pub formation: BTreeMap<String, u32>,
     pub config_vars: BTreeMap<String, String>,
@@ -93,12 +111,15 @@ impl Deployment {
         release: &paas_share::models::Release,
         formation: &[paas_share::models::Formation],
     ) -> Option<Self> {
+        let mut process_types = release.process_types.clone();
+        let release_command = process_types.remove(RELEASE_PHASE_TYPE);
         Some(Self {
             app_id: app_id.to_owned(),
             app: app.to_owned(),
             release: release.version,
             image: release.image.clone()?,
-            process_types: release.process_types.clone(),
+            process_types,
+            release_command,
             formation: formation
                 .iter()
                 .map(|f| (f.process_type.clone(), f.quantity))

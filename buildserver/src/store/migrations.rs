@@ -95,7 +95,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE builds ADD COLUMN output TEXT NOT NULL DEFAULT '';
     ALTER TABLE builds ADD COLUMN finished_at TEXT;
     "#,
-    // 3: release states pending → deploying → succeeded | failed, and why one failed. SQLite
+    // 3: release states pending → deploying → succeeded | failed, why one failed, and the release
+    // phase's output. SQLite
     // cannot change a CHECK constraint: the table is made anew and the rows copied.
     r#"
     DROP TRIGGER releases_immutable;
@@ -110,6 +111,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         status        TEXT NOT NULL
                       CHECK (status IN ('pending', 'deploying', 'succeeded', 'failed')),
         failure       TEXT,
+        -- What the release phase printed (capped), for `paas releases:output`.
+        release_output TEXT NOT NULL DEFAULT '',
         user_id       TEXT NOT NULL REFERENCES users (id),
         created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
         PRIMARY KEY (app_id, version)

@@ -591,6 +591,27 @@ impl Db {
         Ok(())
     }
 
+    /// Stores what release `version`'s release phase printed.
+    pub fn set_release_output(&mut self, app_id: &str, version: u32, output: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE releases SET release_output = ?3 WHERE app_id = ?1 AND version = ?2",
+            params![app_id, version, output],
+        )?;
+        Ok(())
+    }
+
+    /// What release `version`'s release phase printed; `None` if there is no such release.
+    pub fn release_output(&self, app_id: &str, version: u32) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT release_output FROM releases WHERE app_id = ?1 AND version = ?2",
+                params![app_id, version],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Marks release `version` failed with `reason` and makes the config of the release still
     /// running the app's current config again: after a failed deploy, what `paas config` shows
     /// is what runs.
@@ -865,12 +886,13 @@ fn insert_release(
         let types = to_json(&release.process_types);
         tx.execute(
             "DELETE FROM formation WHERE app_id = ?1
-             AND process_type NOT IN (SELECT key FROM json_each(?2))",
+             AND (process_type NOT IN (SELECT key FROM json_each(?2)) OR process_type = 'release')",
             params![app_id, types],
         )?;
+        // `release` is the release phase's command: it runs once per release, never as dynos.
         tx.execute(
             "INSERT OR IGNORE INTO formation (app_id, process_type, quantity)
-             SELECT ?1, key, key = 'web' FROM json_each(?2)",
+             SELECT ?1, key, key = 'web' FROM json_each(?2) WHERE key != 'release'",
             params![app_id, types],
         )?;
     }

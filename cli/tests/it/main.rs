@@ -9,6 +9,7 @@ mod logs;
 mod push;
 mod real_apps;
 mod registry;
+mod release_phase;
 mod release_states;
 mod run;
 mod traffic;

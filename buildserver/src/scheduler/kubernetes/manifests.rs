@@ -218,6 +218,7 @@ mod tests {
                 ("web".into(), "busybox httpd -f -p $PORT".into()),
                 ("worker".into(), "sh worker.sh".into()),
             ]),
+            release_command: None,
             formation: BTreeMap::from([("web".into(), 2), ("worker".into(), 0)]),
             config_vars: BTreeMap::from([("GREETING".into(), "hi".into())]),
         }

@@ -519,6 +519,21 @@ impl Scheduler for KubernetesScheduler {
         )
     }
 
+    async fn run_once(
+        &self,
+        deployment: &Deployment,
+        name: &str,
+        _command: &str,
+        _timeout: std::time::Duration,
+        _lines: tokio::sync::mpsc::Sender<String>,
+    ) -> anyhow::Result<crate::container::Outcome> {
+        // A Job per one-off dyno is the plan (issue 11); until then the release says why.
+        anyhow::bail!(
+            "{name} of v{}: one-off dynos (the release phase) do not run on the kubernetes scheduler yet; remove `release:` from the Procfile to deploy there",
+            deployment.release
+        )
+    }
+
     async fn destroy(&self, app_id: &str, app: &str) {
         let _one_at_a_time = self.operations.lock(app_id).await;
         self.deployed

@@ -1,7 +1,5 @@
 //! `paas builds output [ID]`: a build's full output; follows a running build until it ends.
 
-use std::io::Write;
-
 use paas_share::models::Build;
 
 use crate::api_client::path_segment;
@@ -28,17 +26,6 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             })?
         }
     };
-    let mut body = client.stream(&format!("/apps/{app}/builds/{}/output", path_segment(&id)))?;
-    let mut stdout = std::io::stdout().lock();
-    // Copied in chunks as they arrive, so a running build shows up live.
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = std::io::Read::read(&mut body, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        stdout.write_all(&buf[..n])?;
-        stdout.flush()?;
-    }
-    Ok(())
+    let body = client.stream(&format!("/apps/{app}/builds/{}/output", path_segment(&id)))?;
+    Ok(ctx.printer.copy_live(body)?)
 }

@@ -1,7 +1,9 @@
-//! `paas releases`: an app's release history, and rolling back.
+//! `paas releases`: an app's release history, release phase output, rolling back and retrying.
 
 pub mod info;
 pub mod list;
+pub mod output;
+pub mod retry;
 pub mod rollback;
 
 use paas_share::models::parse_release_version;
@@ -20,14 +22,18 @@ pub struct Args {
 enum Command {
     List(list::Args),
     Info(info::Args),
+    Output(output::Args),
     Rollback(rollback::Args),
+    Retry(retry::Args),
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     match args.command.unwrap_or(Command::List(list::Args {})) {
         Command::List(args) => list::run(args, ctx),
         Command::Info(args) => info::run(args, ctx),
+        Command::Output(args) => output::run(args, ctx),
         Command::Rollback(args) => rollback::run(args, ctx),
+        Command::Retry(args) => retry::run(args, ctx),
     }
 }
 
