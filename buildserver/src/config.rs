@@ -4,11 +4,12 @@
 //! came from (the daemon exits 64).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+
+use crate::registry::RegistryRef;
 use serde::Deserialize;
 
 /// Where to find the data dir and the config file: shared by every subcommand that opens the store.
@@ -130,23 +131,6 @@ struct FileConfig {
 pub enum SchedulerKind {
     Local,
     Kubernetes,
-}
-
-/// A registry to push to: `host[:port]` and an optional repository prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryRef {
-    pub host: String,
-    pub prefix: String,
-}
-
-impl fmt::Display for RegistryRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.prefix.is_empty() {
-            f.write_str(&self.host)
-        } else {
-            write!(f, "{}/{}", self.host, self.prefix)
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

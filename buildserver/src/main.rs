@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use paas_buildserver::api::{self, AppState, PublicUrls};
+use paas_buildserver::api::{self, AppState};
 use paas_buildserver::build::live::LiveBuilds;
 use paas_buildserver::build::{self, Builder, stack};
 use paas_buildserver::config::SchedulerKind;
@@ -32,6 +32,7 @@ use paas_buildserver::scheduler::local::{LocalScheduler, Routes};
 use paas_buildserver::ssh::{self, server::SshShared};
 use paas_buildserver::store::{Db, Store};
 use paas_buildserver::token;
+use paas_buildserver::urls::PublicUrls;
 use paas_share::UserName;
 use tokio::net::{TcpListener, UnixListener};
 

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use paas_share::models::{Account, AddKey, SshKey};
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser};
-use crate::ssh::public_key::PublicKey;
+use crate::store::PublicKey;
 
 pub async fn show(
     State(state): State<AppState>,

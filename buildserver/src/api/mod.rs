@@ -35,6 +35,7 @@ use crate::data_dir::DataDir;
 use crate::logs::Logs;
 use crate::store::{AppRecord, Store, StoreError, User};
 use crate::token;
+use crate::urls::PublicUrls;
 
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -57,24 +58,6 @@ pub struct AppState {
     pub urls: Arc<PublicUrls>,
     /// The most dynos one app may run (`--max-dynos-per-app`).
     pub max_dynos_per_app: u32,
-}
-
-/// How clients reach this server's other listeners, for the URLs the API hands out.
-#[derive(Debug, Clone)]
-pub struct PublicUrls {
-    pub domain: String,
-    pub ssh_port: u16,
-    pub router_port: u16,
-}
-
-impl PublicUrls {
-    /// Where the router serves `app`: `http://<app>.<domain>[:<router port>]/`.
-    pub fn web_url(&self, app: &str) -> String {
-        match self.router_port {
-            80 => format!("http://{app}.{}/", self.domain),
-            port => format!("http://{app}.{}:{port}/", self.domain),
-        }
-    }
 }
 
 /// The router, with every route recorded so that the OpenAPI document can be checked against it.

@@ -10,11 +10,12 @@ use paas_share::models::ReleaseStatus;
 use paas_share::{AppName, UserName};
 use tower::ServiceExt;
 
-use super::{AppState, PublicUrls, openapi, route_table, router};
+use super::{AppState, openapi, route_table, router};
 use crate::build::live::LiveBuilds;
 use crate::data_dir::DataDir;
 use crate::store::{BuildEnd, Db, NewRelease, Store, User};
 use crate::token;
+use crate::urls::PublicUrls;
 
 /// A scheduler that runs nothing and accepts every release: these tests are about the rules of
 /// releases and formations, which the end-to-end tests check again with real dynos.

@@ -21,7 +21,6 @@ use tokio::sync::mpsc;
 use self::live::LiveBuilds;
 use crate::container::{Exit, Mount, Runtime, Spec};
 use crate::data_dir::DataDir;
-use crate::git::push::Push;
 use crate::logs::Logs;
 use crate::oci::Layout;
 use crate::oci::image::AppImage;
@@ -52,7 +51,7 @@ pub struct Builder {
     /// Runs releases, in version order, recording their states.
     pub deployer: std::sync::Arc<crate::release::Deployer>,
     /// For the app's URL at the end of a push.
-    pub urls: std::sync::Arc<crate::api::PublicUrls>,
+    pub urls: std::sync::Arc<crate::urls::PublicUrls>,
     /// Where images are pushed, when one is configured.
     pub registry: Option<std::sync::Arc<Registry>>,
     pub live: LiveBuilds,
@@ -63,6 +62,14 @@ pub struct Builder {
     pub limits: Limits,
     /// `--build-env`: for every build step, never for dynos; values are never printed.
     pub env: BTreeMap<String, String>,
+}
+
+/// What the daemon knows of a push when its hook calls.
+#[derive(Debug, Clone)]
+pub struct Push {
+    pub app_id: String,
+    pub app: paas_share::AppName,
+    pub user: crate::store::User,
 }
 
 /// A build in progress: its row and its directory (`source/` is the app, later `/app`).

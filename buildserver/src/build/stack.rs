@@ -18,11 +18,10 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 use sha2::Digest;
 
-use crate::config::RegistryRef;
 use crate::data_dir::DataDir;
 use crate::oci::layer::{self, Layer, Owner};
 use crate::oci::{Layout, valid_digest};
-use crate::registry::{Credentials, Registry};
+use crate::registry::{Credentials, Registry, RegistryRef};
 
 /// The stack builds use.
 pub const DEFAULT: &str = "default";

@@ -192,7 +192,7 @@ async fn handle(
 async fn checkout_and_build(
     lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>,
     write: &mut tokio::net::unix::OwnedWriteHalf,
-    push: &super::push::Push,
+    push: &crate::build::Push,
     builder: &Builder,
     build: &crate::build::BuildDir,
     commit: &str,

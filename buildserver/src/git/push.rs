@@ -4,17 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use paas_share::AppName;
-
-use crate::store::User;
-
-/// What the daemon knows of a push when its hook calls.
-#[derive(Debug, Clone)]
-pub struct Push {
-    pub app_id: String,
-    pub app: AppName,
-    pub user: User,
-}
+use crate::build::Push;
 
 #[derive(Default)]
 struct Table {
@@ -77,7 +67,8 @@ impl Drop for PushGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paas_share::UserName;
+    use crate::store::User;
+    use paas_share::{AppName, UserName};
 
     fn push(app_id: &str) -> Push {
         Push {

@@ -6,11 +6,29 @@ use std::process::Stdio;
 use tokio::process::{Child, Command};
 
 use crate::data_dir::DataDir;
-use crate::ssh::exec::GitService;
 
 /// Environment variables the pre-receive hook reads to reach the daemon.
 pub const HOOK_SOCKET_ENV: &str = "PAAS_HOOK_SOCKET";
 pub const PUSH_TOKEN_ENV: &str = "PAAS_PUSH_TOKEN";
+
+/// Which git service an SSH exec asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitService {
+    /// `git push`
+    ReceivePack,
+    /// `git clone` / `git fetch`
+    UploadPack,
+}
+
+impl GitService {
+    /// The `git` subcommand that serves it.
+    pub fn subcommand(self) -> &'static str {
+        match self {
+            Self::ReceivePack => "receive-pack",
+            Self::UploadPack => "upload-pack",
+        }
+    }
+}
 
 pub struct Spawn<'a> {
     pub data: &'a DataDir,

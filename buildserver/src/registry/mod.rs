@@ -8,15 +8,33 @@
 //!
 //! It must not assemble images (that is `oci/`) nor decide when to push (the build step does).
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use ureq::http::{HeaderMap, Response, StatusCode};
 
-use crate::config::RegistryRef;
 use crate::oci::{Descriptor, Layout, valid_digest};
 
 const ATTEMPTS: u32 = 4;
 const PARALLEL_UPLOADS: usize = 4;
+
+/// A registry to push to: `host[:port]` and an optional repository prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryRef {
+    pub host: String,
+    pub prefix: String,
+}
+
+impl fmt::Display for RegistryRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.prefix.is_empty() {
+            f.write_str(&self.host)
+        } else {
+            write!(f, "{}/{}", self.host, self.prefix)
+        }
+    }
+}
+
 /// Stack layers are uploaded once, here (under the prefix), and mounted into each app's repository.
 const STACK_REPOSITORY: &str = "paas-stack";
 

@@ -3,28 +3,11 @@
 //! single-quoted, an optional leading `/` and `.git` suffix, and an app name in between.
 //! Everything else is refused with a one-line reason; nothing here touches a shell or the disk.
 
+use crate::git::receive::GitService;
 use paas_share::AppName;
 
 /// Longest exec command considered at all.
 const MAX_COMMAND_BYTES: usize = 256;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GitService {
-    /// `git push`
-    ReceivePack,
-    /// `git clone` / `git fetch`
-    UploadPack,
-}
-
-impl GitService {
-    /// The `git` subcommand that serves it.
-    pub fn subcommand(self) -> &'static str {
-        match self {
-            Self::ReceivePack => "receive-pack",
-            Self::UploadPack => "upload-pack",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitCommand {

@@ -2,23 +2,12 @@
 //! in OpenSSH `authorized_keys` format. DSA, short RSA keys, certificates and security-key types are
 //! refused with the reason.
 
+use crate::store::PublicKey;
 use russh::keys::ssh_key::public::KeyData;
 use russh::keys::ssh_key::{self, Algorithm, HashAlg};
 
 /// Shortest RSA modulus accepted, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
-
-/// A validated public key.
-#[derive(Debug, Clone)]
-pub struct PublicKey {
-    /// `SHA256:…` as `ssh-keygen -l` prints it.
-    pub fingerprint: String,
-    /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, …
-    pub algorithm: String,
-    pub comment: String,
-    /// The key re-encoded as one line, with its comment.
-    pub openssh: String,
-}
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {

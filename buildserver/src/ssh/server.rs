@@ -23,11 +23,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use super::exec::{self, GitService};
-use super::public_key::PublicKey;
+use super::exec;
+use crate::build::Push;
 use crate::data_dir::DataDir;
-use crate::git::push::{Push, PushGuard, Pushes};
+use crate::git::push::{PushGuard, Pushes};
+use crate::git::receive::GitService;
 use crate::git::receive::{Spawn, valid_git_protocol};
+use crate::store::PublicKey;
 use crate::store::{Store, User};
 
 /// How long a client has from connecting to being authenticated.

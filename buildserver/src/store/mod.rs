@@ -21,7 +21,6 @@ use paas_share::models::{
 use paas_share::{AppName, UserName};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-use crate::ssh::public_key::PublicKey;
 use crate::token::NewToken;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +68,20 @@ pub struct AppRecord {
     pub updated_at: String,
 }
 
-/// What a new release is made of (DESIGN §3.4).
+/// An SSH public key to record for a user, as `ssh::public_key` parsed and checked it.
 #[derive(Debug, Clone)]
-/// A release to record; every release starts `pending` (the controller moves it on).
+pub struct PublicKey {
+    /// `SHA256:…` as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, …
+    pub algorithm: String,
+    pub comment: String,
+    /// The key re-encoded as one line, with its comment.
+    pub openssh: String,
+}
+
+/// What a new release is made of (DESIGN §3.4); every release starts `pending` (the controller
+/// moves it on).
 pub struct NewRelease {
     pub build_id: Option<String>,
     pub image: Option<String>,
