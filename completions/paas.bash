@@ -292,6 +292,12 @@ _paas() {
             paas__subcmd__help__subcmd__releases,list)
                 cmd="paas__subcmd__help__subcmd__releases__subcmd__list"
                 ;;
+            paas__subcmd__help__subcmd__releases,output)
+                cmd="paas__subcmd__help__subcmd__releases__subcmd__output"
+                ;;
+            paas__subcmd__help__subcmd__releases,retry)
+                cmd="paas__subcmd__help__subcmd__releases__subcmd__retry"
+                ;;
             paas__subcmd__help__subcmd__releases,rollback)
                 cmd="paas__subcmd__help__subcmd__releases__subcmd__rollback"
                 ;;
@@ -328,6 +334,12 @@ _paas() {
             paas__subcmd__releases,list)
                 cmd="paas__subcmd__releases__subcmd__list"
                 ;;
+            paas__subcmd__releases,output)
+                cmd="paas__subcmd__releases__subcmd__output"
+                ;;
+            paas__subcmd__releases,retry)
+                cmd="paas__subcmd__releases__subcmd__retry"
+                ;;
             paas__subcmd__releases,rollback)
                 cmd="paas__subcmd__releases__subcmd__rollback"
                 ;;
@@ -339,6 +351,12 @@ _paas() {
                 ;;
             paas__subcmd__releases__subcmd__help,list)
                 cmd="paas__subcmd__releases__subcmd__help__subcmd__list"
+                ;;
+            paas__subcmd__releases__subcmd__help,output)
+                cmd="paas__subcmd__releases__subcmd__help__subcmd__output"
+                ;;
+            paas__subcmd__releases__subcmd__help,retry)
+                cmd="paas__subcmd__releases__subcmd__help__subcmd__retry"
                 ;;
             paas__subcmd__releases__subcmd__help,rollback)
                 cmd="paas__subcmd__releases__subcmd__help__subcmd__rollback"
@@ -1670,7 +1688,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help__subcmd__releases)
-            opts="list info rollback"
+            opts="list info output rollback retry"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1698,6 +1716,34 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help__subcmd__releases__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__releases__subcmd__output)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__releases__subcmd__retry)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2132,7 +2178,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__releases)
-            opts="-a -h --app --json --color --help list info rollback help"
+            opts="-a -h --app --json --color --help list info output rollback retry help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2158,7 +2204,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__releases__subcmd__help)
-            opts="list info rollback help"
+            opts="list info output rollback retry help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2213,6 +2259,34 @@ _paas() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        paas__subcmd__releases__subcmd__help__subcmd__output)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__releases__subcmd__help__subcmd__retry)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         paas__subcmd__releases__subcmd__help__subcmd__rollback)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -2254,6 +2328,58 @@ _paas() {
             return 0
             ;;
         paas__subcmd__releases__subcmd__list)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__releases__subcmd__output)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__releases__subcmd__retry)
             opts="-a -h --app --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -303,16 +303,18 @@ complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcom
 complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set config vars (one new release for all of them)'
 complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "unset" -d 'Remove config vars (one new release for all of them)'
 complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
-complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -l color -d 'When to use colour' -r -f -a "auto\t''
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -l json -d 'Print machine-readable JSON on stdout'
-complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -s h -l help -d 'Print help'
-complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "list" -d 'List an app\'s releases, newest first'
-complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "info" -d 'Show one release (the running one by default), with why it failed if it did'
-complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "rollback" -d 'Roll back to an earlier release (the one before the current by default)'
-complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info rollback help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -f -a "list" -d 'List an app\'s releases, newest first'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -f -a "info" -d 'Show one release (the running one by default), with why it failed if it did'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -f -a "output" -d 'Print what a release\'s release command printed (the newest release by default)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -f -a "rollback" -d 'Roll back to an earlier release (the one before the current by default)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -f -a "retry" -d 'Retry the newest release when it failed: a new release with its build and config vars'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from list" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
@@ -325,15 +327,29 @@ always\t''
 never\t''"
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from info" -l json -d 'Print machine-readable JSON on stdout'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from info" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from output" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from output" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from output" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from output" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from rollback" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from rollback" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from rollback" -l json -d 'Print machine-readable JSON on stdout'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from retry" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from retry" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from retry" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from retry" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "list" -d 'List an app\'s releases, newest first'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "info" -d 'Show one release (the running one by default), with why it failed if it did'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "output" -d 'Print what a release\'s release command printed (the newest release by default)'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "rollback" -d 'Roll back to an earlier release (the one before the current by default)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "retry" -d 'Retry the newest release when it failed: a new release with its build and config vars'
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c paas -n "__fish_paas_using_subcommand rollback" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
 complete -c paas -n "__fish_paas_using_subcommand rollback" -l color -d 'When to use colour' -r -f -a "auto\t''
@@ -385,4 +401,6 @@ complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcomma
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "unset" -d 'Remove config vars (one new release for all of them)'
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "list" -d 'List an app\'s releases, newest first'
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "info" -d 'Show one release (the running one by default), with why it failed if it did'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "output" -d 'Print what a release\'s release command printed (the newest release by default)'
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "rollback" -d 'Roll back to an earlier release (the one before the current by default)'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from releases" -f -a "retry" -d 'Retry the newest release when it failed: a new release with its build and config vars'

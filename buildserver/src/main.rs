@@ -418,14 +418,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ssh_port: ssh_addr.port(),
         router_port: web_port,
     });
-    let deployer = Arc::new(paas_buildserver::release::Deployer::new(
+    let registry = config.registry.clone().map(|target| {
+        Arc::new(Registry::new(
+            target,
+            config.registry_insecure,
+            config.registry_credentials.clone(),
+        ))
+    });
+    let releases = Arc::new(paas_buildserver::release::Controller::new(
         store.clone(),
         Arc::clone(&scheduler),
         logs.clone(),
         config.release_timeout,
+        Arc::clone(&layout),
+        registry.clone(),
+        Arc::clone(&urls),
     ));
     let state = AppState {
-        deployer: Arc::clone(&deployer),
+        releases: Arc::clone(&releases),
         store: store.clone(),
         data: data.clone(),
         builds: live_builds.clone(),
@@ -443,16 +453,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if !leftovers.is_empty() {
         tracing::warn!(containers = ?leftovers, "removed build containers left by the last stop");
     }
-    let registry = config.registry.clone().map(|target| {
-        Arc::new(Registry::new(
-            target,
-            config.registry_insecure,
-            config.registry_credentials.clone(),
-        ))
-    });
     let builder = Arc::new(Builder {
-        deployer,
-        urls: Arc::clone(&urls),
         store: store.clone(),
         layout,
         registry,
@@ -485,7 +486,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ssh_shared,
         stop_rx.clone(),
     ));
-    let hooks = tokio::spawn(hook::serve(hook_listener, pushes, builder, stop_rx.clone()));
+    let hooks = tokio::spawn(hook::serve(
+        hook_listener,
+        pushes,
+        builder,
+        releases,
+        stop_rx.clone(),
+    ));
     let router = tokio::spawn(paas_buildserver::router::serve(
         router_listener.into_std()?,
         config.domain.clone(),

@@ -7,7 +7,6 @@ use paas_share::models::{ConfigPatch, ConfigVars, Release};
 use paas_share::names::MAX_CONFIG_VALUE_BYTES;
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
-use crate::release;
 use crate::scheduler::{HEALTH_CHECK_PATH_VAR, valid_health_check_path};
 
 pub async fn show(
@@ -55,14 +54,11 @@ pub async fn update(
         }
     }
     let app = find_app(&state, &user, &name).await?;
-    let record = app.clone();
-    let user_name = user.name.clone();
-    let description = release::config_change_description(&patch);
-    let created = state
-        .store
-        .call(move |db| db.update_config(&app.id, &user, &patch, &description))
-        .await?;
-    let ended = super::announce_and_deploy(&state, &record, &created, &user_name).await?;
-    tracing::info!(app = %name, release = created.version, "config changed");
+    let ended = state
+        .releases
+        .change_config(&app, &user, patch)
+        .await
+        .map_err(|e| super::release_failure(&name, e))?;
+    tracing::info!(app = %name, release = ended.version, "config changed");
     Ok(Json(ended))
 }

@@ -54,7 +54,7 @@ pub struct AppState {
     /// Where releases run.
     pub scheduler: Arc<dyn crate::scheduler::Scheduler>,
     /// Runs releases in version order, recording their states.
-    pub deployer: Arc<crate::release::Deployer>,
+    pub releases: Arc<crate::release::Controller>,
     pub urls: Arc<PublicUrls>,
     /// The most dynos one app may run (`--max-dynos-per-app`).
     pub max_dynos_per_app: u32,
@@ -364,51 +364,27 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
     }
 }
 
-/// Logs the release the API just recorded for `user` (`paas[api]: Release v5 created by alice:
-/// …`), runs it (if it has an image; a release that does not start is marked failed and the
-/// previous one keeps serving) and answers with it as it ended (`succeeded`, or the error).
-async fn announce_and_deploy(
-    state: &AppState,
-    app: &AppRecord,
-    release: &paas_share::models::Release,
-    user: &paas_share::UserName,
-) -> ApiResult<paas_share::models::Release> {
-    state.logs.emit(
-        &app.id,
-        "paas",
-        "api",
-        &crate::release::event(release, user),
-    );
-    match state
-        .deployer
-        .deploy(&app.id, app.name.as_str(), release, None)
-        .await
-    {
-        Ok(_) => {}
-        Err(e @ crate::release::DeployError::ReleasePhase(_)) => {
-            return Err(ApiFailure::invalid(format!(
-                "v{} was not deployed: {e}",
-                release.version
+/// The API's answer when the release controller refused or failed a release.
+fn release_failure(app: &str, e: crate::release::ReleaseError) -> ApiFailure {
+    use crate::release::{DeployError, ReleaseError};
+    match e {
+        ReleaseError::NoSuchRelease(version) => {
+            ApiFailure::not_found(format!("app {app:?} has no release v{version}"))
+                .hint("run `paas releases` to list them")
+        }
+        ReleaseError::Refused { message, hint } => ApiFailure::invalid(message).hint(hint),
+        ReleaseError::NotDeployed(version, e @ DeployError::ReleasePhase(_)) => {
+            ApiFailure::invalid(format!("v{version} was not deployed: {e}")).hint(format!(
+                "the previous release keeps serving, with its config vars; `paas releases:output v{version}` shows what the release command printed"
             ))
-            .hint(format!(
-                "the previous release keeps serving, with its config vars; `paas releases:output v{}` shows what the release command printed",
-                release.version
-            )));
         }
-        Err(e) => {
-            return Err(
-                ApiFailure::invalid(format!("v{} did not start: {e}", release.version)).hint(
-                    "the previous release keeps serving, with its config vars; `paas logs` shows why",
-                ),
-            );
+        ReleaseError::NotDeployed(version, e) => {
+            ApiFailure::invalid(format!("v{version} did not start: {e}")).hint(
+                "the previous release keeps serving, with its config vars; `paas logs` shows why",
+            )
         }
+        ReleaseError::Store(e) => e.into(),
     }
-    let (app_id, version) = (app.id.clone(), release.version);
-    let ended = state
-        .store
-        .call(move |db| db.release(&app_id, version))
-        .await?;
-    Ok(ended.unwrap_or_else(|| release.clone()))
 }
 
 /// A scheduler operation on running dynos that did not complete; what ran before keeps running.

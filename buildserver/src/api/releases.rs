@@ -13,7 +13,6 @@ use paas_share::models::{CreateRelease, LogLine, Release, ReleaseStatus, parse_r
 use tokio::sync::broadcast;
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
-use crate::release;
 use crate::store::Store;
 
 pub async fn list(
@@ -142,40 +141,12 @@ pub async fn retry(
     Path(name): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Release>)> {
     let app = find_app(&state, &user, &name).await?;
-    let record = app.clone();
-    let user_name = user.name.clone();
-    let app_name = name.clone();
-    let created = state
-        .store
-        .call(move |db| {
-            let newest = db.releases(&app.id)?.into_iter().next();
-            let Some(newest) = newest.filter(|r| r.image.is_some()) else {
-                return Err(
-                    ApiFailure::invalid(format!("app {app_name:?} has no build to retry"))
-                        .hint("push code first: git push paas main"),
-                );
-            };
-            if newest.status != ReleaseStatus::Failed {
-                return Err(ApiFailure::invalid(format!(
-                    "v{} {}; there is nothing to retry",
-                    newest.version,
-                    match newest.status {
-                        ReleaseStatus::Succeeded => "succeeded",
-                        _ => "is still deploying",
-                    }
-                ))
-                .hint("retry is for a newest release that failed (a release command, say)"));
-            }
-            Ok(db.copy_release(
-                &app.id,
-                &user,
-                &newest,
-                &format!("Retry v{}", newest.version),
-            )?)
-        })
-        .await?;
-    let ended = super::announce_and_deploy(&state, &record, &created, &user_name).await?;
-    tracing::info!(app = %name, release = created.version, "retried");
+    let ended = state
+        .releases
+        .retry(&app, &user)
+        .await
+        .map_err(|e| super::release_failure(&name, e))?;
+    tracing::info!(app = %name, release = ended.version, "retried");
     Ok((StatusCode::CREATED, Json(ended)))
 }
 
@@ -203,56 +174,13 @@ pub async fn rollback(
     ApiJson(body): ApiJson<CreateRelease>,
 ) -> ApiResult<(StatusCode, Json<Release>)> {
     let app = find_app(&state, &user, &name).await?;
-    let record = app.clone();
-    let user_name = user.name.clone();
-    let layout = std::sync::Arc::clone(&state.layout);
     let target = body.rollback_to;
-    let app_name = name.clone();
-    let created = state
-        .store
-        .call(move |db| {
-            let from = db
-                .release(&app.id, target)?
-                .ok_or_else(|| release_not_found(&app_name, target))?;
-            if let Some(image) = from.image.as_deref().filter(|d| !layout.has_blob(d)) {
-                return Err(ApiFailure::invalid(format!(
-                    "v{target}'s image ({image}) was removed by garbage collection"
-                ))
-                .hint("push that code again to rebuild it, or roll back to a newer release"));
-            }
-            if from.image.is_none() {
-                return Err(ApiFailure::invalid(format!(
-                    "v{target} has no build to run: it only changed config vars before the app's \
-                     first successful deploy"
-                ))
-                .hint("roll back to a release that deployed code (`paas releases` lists them), or set the config with `paas config set`"));
-            }
-            match from.status {
-                ReleaseStatus::Succeeded => {}
-                ReleaseStatus::Failed => {
-                    return Err(ApiFailure::invalid(format!(
-                        "v{target} failed to deploy; roll back to a release that succeeded"
-                    ))
-                    .hint("run `paas releases` to see each release's status"));
-                }
-                ReleaseStatus::Pending | ReleaseStatus::Deploying => {
-                    return Err(ApiFailure::invalid(format!(
-                        "v{target} is still {}; roll back to a release that succeeded",
-                        from.status.as_str()
-                    ))
-                    .hint("run `paas releases` to see each release's status"));
-                }
-            }
-            Ok(db.copy_release(
-                &app.id,
-                &user,
-                &from,
-                &release::rollback_description(target),
-            )?)
-        })
-        .await?;
-    let ended = super::announce_and_deploy(&state, &record, &created, &user_name).await?;
-    tracing::info!(app = %name, release = created.version, from = target, "rolled back");
+    let ended = state
+        .releases
+        .rollback(&app, &user, target)
+        .await
+        .map_err(|e| super::release_failure(&name, e))?;
+    tracing::info!(app = %name, release = ended.version, from = target, "rolled back");
     Ok((StatusCode::CREATED, Json(ended)))
 }
 

@@ -80,11 +80,18 @@ async fn fixture() -> Fixture {
         logs: crate::logs::Logs::new(),
         layout: Arc::clone(&layout),
         scheduler: Arc::clone(&scheduler),
-        deployer: Arc::new(crate::release::Deployer::new(
+        releases: Arc::new(crate::release::Controller::new(
             store.clone(),
             Arc::clone(&scheduler),
             crate::logs::Logs::new(),
             std::time::Duration::from_secs(60),
+            Arc::clone(&layout),
+            None,
+            Arc::new(PublicUrls {
+                domain: "localhost".into(),
+                ssh_port: 2222,
+                router_port: 8000,
+            }),
         )),
         urls: Arc::new(PublicUrls {
             domain: "localhost".into(),

@@ -1,9 +1,11 @@
-//! Builds (DESIGN §3.6): a pushed commit, checked out by the pre-receive hook, is built by the
-//! classic buildpacks inside a runc sandbox on the build stack, and the result (the built `/app`
-//! tree and its process types) is recorded on the build row.
+//! Builds (DESIGN §3.6): a pushed commit, written out by the pre-receive hook, is built by the
+//! classic buildpacks inside a runc sandbox on the build stack; the result (the built `/app` tree
+//! and its process types) is recorded on the build row and becomes an image (stack layers + app
+//! layer) in the local layout, pushed to the registry if there is one. A build ends there, at a
+//! [`Built`] image.
 //!
-//! It must not update refs or record releases: the push is accepted or refused by the hook on
-//! this module's verdict, and releases come from images (the OCI step).
+//! It must not update refs, record releases or run anything: the hook accepts or refuses the push
+//! on this module's verdict and the release controller's (`release/`).
 
 pub mod buildpacks;
 pub mod live;
@@ -26,8 +28,6 @@ use crate::oci::Layout;
 use crate::oci::image::AppImage;
 use crate::oci::layer::{self, Owner};
 use crate::registry::Registry;
-use crate::release::{DeployError, Deployed};
-use crate::store::NewRelease;
 use crate::store::{BuildEnd, Store};
 
 /// The most the server reads of a file the app or its build controls (Procfile, `.buildpacks`,
@@ -48,10 +48,6 @@ pub struct Builder {
     pub store: Store,
     /// Where images go.
     pub layout: std::sync::Arc<Layout>,
-    /// Runs releases, in version order, recording their states.
-    pub deployer: std::sync::Arc<crate::release::Deployer>,
-    /// For the app's URL at the end of a push.
-    pub urls: std::sync::Arc<crate::urls::PublicUrls>,
     /// Where images are pushed, when one is configured.
     pub registry: Option<std::sync::Arc<Registry>>,
     pub live: LiveBuilds,
@@ -93,12 +89,33 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(step: &str, message: impl Into<String>) -> Self {
+    pub fn new(step: &str, message: impl Into<String>) -> Self {
         Self {
             step: step.to_owned(),
             message: message.into(),
         }
     }
+
+    /// The block a refused push ends with: which step failed, why, and that `main` did not move.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            " !     Push rejected: the build failed at step `{}`.",
+            self.step
+        )];
+        lines.extend(self.message.lines().map(|line| format!(" !     {line}")));
+        lines.push(" !     main is unchanged; fix the problem and push again.".to_owned());
+        lines
+    }
+}
+
+/// What a successful build made: its image, stored (and pushed), and its process types.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The image's manifest in the local layout.
+    pub manifest: crate::oci::Descriptor,
+    pub process_types: BTreeMap<String, String>,
+    /// When the build started, for the push's `Done in` line.
+    pub started: Instant,
 }
 
 /// Output of a running build: lines go to the push, to late readers, and to the build's record.
@@ -163,7 +180,7 @@ impl Builder {
         commit: &str,
         submodules: &[String],
         live: mpsc::Sender<String>,
-    ) -> Result<BTreeMap<String, String>, Failure> {
+    ) -> Result<Built, Failure> {
         let _finished = LiveGuard {
             live: &self.live,
             id: &build.id,
@@ -192,33 +209,21 @@ impl Builder {
         }
         let result = match self.build(push, build, &mut out).await {
             Ok((buildpack, types)) => self
-                .release(push, build, commit, &buildpack, &types, &mut out)
+                .image(push, build, commit, &buildpack, &types, &mut out)
                 .await
-                .map(|()| (buildpack, types)),
+                .map(|manifest| (buildpack, types, manifest)),
             Err(failure) => Err(failure),
         };
         let mut end = BuildEnd::default();
         match &result {
-            Ok((buildpack, types)) => {
-                out.line(format!(
-                    "-----> Done in {:.1}s",
-                    started.elapsed().as_secs_f64()
-                ))
-                .await;
+            Ok((buildpack, types, _)) => {
                 end.buildpack = Some(buildpack.clone());
                 end.process_types = Some(types.clone());
             }
             Err(failure) => {
-                out.line(format!(
-                    " !     Push rejected: the build failed at step `{}`.",
-                    failure.step
-                ))
-                .await;
-                for line in failure.message.lines() {
-                    out.line(format!(" !     {line}")).await;
+                for line in failure.lines() {
+                    out.line(line).await;
                 }
-                out.line(" !     main is unchanged; fix the problem and push again.")
-                    .await;
                 end.failure = Some(format!("{}: {}", failure.step, failure.message));
             }
         }
@@ -231,12 +236,16 @@ impl Builder {
                 "the server could not record the build; try again",
             ));
         }
-        result.map(|(_, types)| types)
+        result.map(|(_, process_types, manifest)| Built {
+            manifest,
+            process_types,
+            started,
+        })
     }
 
-    /// Turns a successful build into an image (stack layers + app layer) and records release vN
-    /// running it, with the app's current config.
-    async fn release(
+    /// Turns a successful build into an image (stack layers + app layer), stored in the local
+    /// layout and pushed to the registry if there is one.
+    async fn image(
         &self,
         push: &Push,
         build: &BuildDir,
@@ -244,7 +253,7 @@ impl Builder {
         buildpack: &str,
         types: &BTreeMap<String, String>,
         out: &mut Output<'_>,
-    ) -> Result<(), Failure> {
+    ) -> Result<crate::oci::Descriptor, Failure> {
         out.line("-----> Assembling the image").await;
         let (notes_tx, mut notes) = mpsc::unbounded_channel::<String>();
         let (data, layout, source) = (
@@ -335,175 +344,7 @@ impl Builder {
             out.line(format!("       {:.1} MB uploaded", uploaded as f64 / 1e6))
                 .await;
         }
-        let new = NewRelease {
-            build_id: Some(build.id.clone()),
-            image: Some(manifest.digest.clone()),
-            process_types: types.clone(),
-            description: format!("Deploy {}", &commit[..commit.len().min(7)]),
-        };
-        let (app_id, user) = (push.app_id.clone(), push.user.clone());
-        let release = self
-            .store
-            .call(move |db| db.create_release(&app_id, &user, &new))
-            .await
-            .map_err(|_| {
-                Failure::new(
-                    "release",
-                    "the server could not record the release; push again",
-                )
-            })?;
-        if let Err(e) = self
-            .layout
-            .tag(&format!("{}-v{}", push.app, release.version), &manifest)
-        {
-            tracing::warn!(error = %e, "cannot tag the image in the local layout");
-        }
-        let mut image = manifest.digest.clone();
-        if let Some(registry) = &self.registry {
-            let (registry, layout, manifest, app, tag) = (
-                std::sync::Arc::clone(registry),
-                std::sync::Arc::clone(&self.layout),
-                manifest.clone(),
-                push.app.to_string(),
-                format!("v{}", release.version),
-            );
-            image = format!("{}@{}", registry.reference(&app), manifest.digest);
-            let tagged =
-                tokio::task::spawn_blocking(move || registry.tag(&layout, &manifest, &app, &tag))
-                    .await;
-            if let Ok(Err(e)) = tagged {
-                out.line(format!(
-                    " !     warning: the image was released but not tagged v{}: {e}",
-                    release.version
-                ))
-                .await;
-            }
-        }
-        self.logs.emit(
-            &push.app_id,
-            "paas",
-            "api",
-            &crate::release::event(&release, &push.user.name),
-        );
-        out.line(format!("-----> Released v{}: {image}", release.version))
-            .await;
-        self.deploy(push, &release, out).await
-    }
-
-    /// Runs the new release (web first, health-gated); a failure marks the release failed and the
-    /// old one keeps serving.
-    async fn deploy(
-        &self,
-        push: &Push,
-        release: &paas_share::models::Release,
-        out: &mut Output<'_>,
-    ) -> Result<(), Failure> {
-        let app_id = push.app_id.clone();
-        let formation = self
-            .store
-            .call(move |db| db.formation(&app_id))
-            .await
-            .map_err(|_| {
-                Failure::new(
-                    "deploy",
-                    "the server could not read the formation; push again",
-                )
-            })?;
-        let running: Vec<String> = formation
-            .iter()
-            .filter(|f| f.quantity > 0)
-            .map(|f| format!("{}={}", f.process_type, f.quantity))
-            .collect();
-        out.line(format!(
-            "-----> Launching v{} ({})",
-            release.version,
-            if running.is_empty() {
-                "no dynos".to_owned()
-            } else {
-                running.join(" ")
-            }
-        ))
-        .await;
-        // The scheduler's lines (dynos starting, rollouts progressing) are the push's progress.
-        let progress = crate::logs::Filter {
-            process: Some("scheduler".into()),
-            ..crate::logs::Filter::default()
-        };
-        let (_, mut scheduler_lines) = self.logs.read(&push.app_id, 0, &progress);
-        // The release phase's output goes to the push as it comes (it is kept with the release).
-        let release_output = out.push.clone();
-        let deploying = self.deployer.deploy(
-            &push.app_id,
-            push.app.as_str(),
-            release,
-            Some(&release_output),
-        );
-        tokio::pin!(deploying);
-        let deployed = loop {
-            tokio::select! {
-                biased;
-                Ok(line) = scheduler_lines.recv() => {
-                    if progress.matches(&line) {
-                        let _ = out.push.send(format!("       {}", line.message)).await;
-                    }
-                }
-                deployed = &mut deploying => break deployed,
-            }
-        };
-        while let Ok(line) = scheduler_lines.try_recv() {
-            if progress.matches(&line) {
-                let _ = out.push.send(format!("       {}", line.message)).await;
-            }
-        }
-        match deployed {
-            Ok(Deployed::Superseded(newer)) => {
-                out.line(format!(
-                    "-----> v{} was not deployed: v{newer}, newer, runs already",
-                    release.version
-                ))
-                .await;
-                Ok(())
-            }
-            Ok(Deployed::NothingToRun) => Err(Failure::new("deploy", "the release has no image")),
-            Ok(Deployed::Up) => {
-                let line = if release.process_types.contains_key("web") {
-                    format!(
-                        "-----> v{} is up: {}",
-                        release.version,
-                        self.urls.web_url(push.app.as_str())
-                    )
-                } else {
-                    format!(
-                        "-----> v{} is deployed (no web process, so no URL)",
-                        release.version
-                    )
-                };
-                out.line(line).await;
-                if let (true, Some(first)) =
-                    (running.is_empty(), release.process_types.keys().next())
-                {
-                    out.line(format!(
-                        "       No dynos run yet; start some with: paas scale {first}=1"
-                    ))
-                    .await;
-                }
-                Ok(())
-            }
-            Err(DeployError::ReleasePhase(reason)) => Err(Failure::new(
-                "release phase",
-                format!(
-                    "v{} was not deployed: {reason}.\nThe previous release keeps serving; `paas releases:output v{}` shows what it printed.",
-                    release.version, release.version
-                ),
-            )),
-            Err(e) => Err(Failure::new(
-                "deploy",
-                format!(
-                    "v{} did not start: {e}\nThe previous release keeps serving.",
-                    release.version
-                ),
-            )),
-        }
+        Ok(manifest)
     }
 
     async fn build(

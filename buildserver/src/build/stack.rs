@@ -20,7 +20,7 @@ use sha2::Digest;
 
 use crate::data_dir::DataDir;
 use crate::oci::layer::{self, Layer, Owner};
-use crate::oci::{Layout, valid_digest};
+use crate::oci::{Layout, Manifest, valid_digest};
 use crate::registry::{Credentials, Registry, RegistryRef};
 
 /// The stack builds use.
@@ -390,29 +390,23 @@ pub fn import(
     );
     eprintln!("-----> Fetching {reference}");
     let manifest = registry.pull_manifest(&repository, &tag)?;
-    let manifest: serde_json::Value = serde_json::from_slice(&manifest)?;
-    let config_digest = manifest["config"]["digest"]
-        .as_str()
-        .filter(|d| valid_digest(d))
-        .context("the manifest names no config")?;
-    let layers: Vec<(String, u64, String)> = manifest["layers"]
-        .as_array()
-        .context("the manifest lists no layers")?
+    let manifest = Manifest::parse(&manifest).context("reading the image manifest")?;
+    let config_digest = manifest.config.digest.as_str();
+    if manifest.layers.is_empty() {
+        bail!("the manifest lists no layers");
+    }
+    let layers: Vec<(String, u64, String)> = manifest
+        .layers
         .iter()
         .map(|l| {
-            let digest = l["digest"]
-                .as_str()
-                .filter(|d| valid_digest(d))
-                .context("a layer has no valid digest")?;
-            let media = l["mediaType"].as_str().unwrap_or_default();
+            let media = &l.media_type;
             if !(media.ends_with("tar+gzip") || media.ends_with("tar.gzip")) {
-                bail!("layer {digest} is {media:?}; only gzip layers can be imported");
+                bail!(
+                    "layer {} is {media:?}; only gzip layers can be imported",
+                    l.digest
+                );
             }
-            Ok((
-                digest.to_owned(),
-                l["size"].as_u64().unwrap_or_default(),
-                media.to_owned(),
-            ))
+            Ok((l.digest.clone(), l.size, media.clone()))
         })
         .collect::<anyhow::Result<_>>()?;
 

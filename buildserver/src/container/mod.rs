@@ -1,6 +1,7 @@
 //! runc containers: an OCI bundle (config.json) for a process on a read-only root filesystem with
 //! bind mounts, resource limits and no privileges, run in the foreground with its output streamed.
-//! Shared by the build sandbox and (later) the local scheduler. It must not know what runs inside.
+//! Shared by the build sandbox and the local scheduler's dynos (which add an overlay root and a
+//! wrapper, `scheduler::dyno_args`). It must not know what runs inside.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -136,6 +137,31 @@ impl Runtime {
     /// Kills and deletes every container whose id starts with `prefix`: at start, containers left
     /// by a previous run of the daemon (killed before it could clean up) belong to nobody.
     pub fn remove_leftovers(&self, prefix: &str) -> Vec<String> {
+        let mut removed = self.remove_listed(prefix);
+        // A `runc run` of a killed daemon that was still creating a container when `runc list`
+        // looked would finish after it, and that container would run on unsupervised. Those of
+        // the containers just removed end by themselves (reaping their container's process);
+        // what is still there after that is killed, and what it created is removed.
+        let strays = self.runc_processes();
+        for _ in 0..200 {
+            if strays
+                .iter()
+                .all(|pid| nix::sys::signal::kill(*pid, None).is_err())
+            {
+                return removed;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for pid in self.runc_processes() {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        removed.extend(self.remove_listed(prefix));
+        removed
+    }
+
+    /// Kills and deletes every container `runc list` shows whose id starts with `prefix`.
+    fn remove_listed(&self, prefix: &str) -> Vec<String> {
         let Ok(output) = std::process::Command::new("runc")
             .arg("--root")
             .arg(&self.state_dir)
@@ -156,6 +182,26 @@ impl Runtime {
             });
         }
         ids
+    }
+
+    /// The `runc` processes working on this state dir (found by their `--root` argument, which
+    /// names only this server's containers).
+    fn runc_processes(&self) -> Vec<nix::unistd::Pid> {
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let root = self.state_dir.as_os_str().as_encoded_bytes();
+        procs
+            .flatten()
+            .filter_map(|entry| {
+                let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+                let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+                let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+                let ours = args.first().is_some_and(|a| a.ends_with(b"runc"))
+                    && args.windows(2).any(|w| w[0] == b"--root" && w[1] == root);
+                ours.then(|| nix::unistd::Pid::from_raw(pid))
+            })
+            .collect()
     }
 
     /// Sends `signal` (`TERM`, `KILL`) to the container's process.

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use super::push::Pushes;
 use super::receive::{HOOK_SOCKET_ENV, PUSH_TOKEN_ENV};
 use crate::build::Builder;
+use crate::release::Controller;
 
 const ZERO_OID: &str = "0000000000000000000000000000000000000000";
 
@@ -106,6 +107,7 @@ pub async fn serve(
     listener: UnixListener,
     pushes: Pushes,
     builder: Arc<Builder>,
+    releases: Arc<Controller>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -119,9 +121,10 @@ pub async fn serve(
             },
             _ = shutdown.changed() => return,
         };
-        let (pushes, builder) = (pushes.clone(), Arc::clone(&builder));
+        let (pushes, builder, releases) =
+            (pushes.clone(), Arc::clone(&builder), Arc::clone(&releases));
         tokio::spawn(async move {
-            if let Err(e) = handle(stream, &pushes, &builder).await {
+            if let Err(e) = handle(stream, &pushes, &builder, &releases).await {
                 tracing::info!(error = %e, "hook connection ended early");
             }
         });
@@ -151,6 +154,7 @@ async fn handle(
     stream: AsyncUnixStream,
     pushes: &Pushes,
     builder: &Builder,
+    releases: &Controller,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = tokio::io::BufReader::new(read).lines();
@@ -179,8 +183,10 @@ async fn handle(
             return send(&mut write, &FromDaemon::Refused { message }).await;
         }
     };
-    if let Err(reason) =
-        checkout_and_build(&mut lines, &mut write, &push, builder, &build, &commit).await
+    if let Err(reason) = checkout_and_build(
+        &mut lines, &mut write, &push, builder, releases, &build, &commit,
+    )
+    .await
     {
         builder.abandon(&build, &reason).await;
     }
@@ -194,6 +200,7 @@ async fn checkout_and_build(
     write: &mut tokio::net::unix::OwnedWriteHalf,
     push: &crate::build::Push,
     builder: &Builder,
+    releases: &Controller,
     build: &crate::build::BuildDir,
     commit: &str,
 ) -> Result<(), String> {
@@ -224,7 +231,15 @@ async fn checkout_and_build(
     };
     tracing::info!(app = %push.app, build = %build.id, commit = %commit, "build started");
     let (tx, mut rx) = mpsc::channel::<String>(256);
-    let run = builder.run(push, build, commit, &submodules, tx);
+    // The build ends at a stored image; the controller records and runs its release.
+    let run = async {
+        let built = builder
+            .run(push, build, commit, &submodules, tx.clone())
+            .await?;
+        releases
+            .release_build(push, &build.id, commit, &built, &tx)
+            .await
+    };
     tokio::pin!(run);
     // The hook never writes again: a read returning means it is gone, and the build stops.
     let hook_gone = lines.next_line();

@@ -27,18 +27,8 @@ pub fn collect(
         .filter(|d| valid_digest(d) && layout.has_blob(d))
     {
         live.insert(manifest.clone());
-        let parsed: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(layout.blob_path(manifest))?)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        for descriptor in parsed["layers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain([&parsed["config"]])
-        {
-            if let Some(digest) = descriptor["digest"].as_str() {
-                live.insert(digest.to_owned());
-            }
+        for descriptor in layout.manifest(manifest)?.blobs() {
+            live.insert(descriptor.digest.clone());
         }
     }
     layout.retain_refs(|digest| keep.contains(digest))?;

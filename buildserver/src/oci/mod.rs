@@ -34,6 +34,38 @@ pub struct Descriptor {
     pub annotations: std::collections::BTreeMap<String, String>,
 }
 
+/// An image manifest (OCI image-spec `manifest.md`; Docker's v2 schema 2 has the same shape):
+/// the config and the layers, bottom first. The one way paas reads a manifest it stored or
+/// pulled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+}
+
+impl Manifest {
+    /// Parses a manifest; every digest it names must be a valid `sha256:` digest (they become
+    /// file names in a layout).
+    pub fn parse(bytes: &[u8]) -> std::io::Result<Self> {
+        let manifest: Self = serde_json::from_slice(bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        if let Some(bad) = manifest.blobs().find(|d| !valid_digest(&d.digest)) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the manifest names an invalid digest {:?}", bad.digest),
+            ));
+        }
+        Ok(manifest)
+    }
+
+    /// Every blob it names: its layers, bottom first, then its config.
+    pub fn blobs(&self) -> impl Iterator<Item = &Descriptor> {
+        self.layers.iter().chain([&self.config])
+    }
+}
+
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex(&Sha256::digest(bytes)))
@@ -93,6 +125,11 @@ impl Layout {
         self.root
             .join("blobs/sha256")
             .join(&digest["sha256:".len()..])
+    }
+
+    /// The image manifest stored as blob `digest`.
+    pub fn manifest(&self, digest: &str) -> std::io::Result<Manifest> {
+        Manifest::parse(&std::fs::read(self.blob_path(digest))?)
     }
 
     pub fn has_blob(&self, digest: &str) -> bool {

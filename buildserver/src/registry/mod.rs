@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use ureq::http::{HeaderMap, Response, StatusCode};
 
-use crate::oci::{Descriptor, Layout, valid_digest};
+use crate::oci::{Descriptor, Layout, Manifest, valid_digest};
 
 const ATTEMPTS: u32 = 4;
 const PARALLEL_UPLOADS: usize = 4;
@@ -151,18 +151,10 @@ impl Registry {
         };
         let manifest_bytes =
             std::fs::read(layout.blob_path(&manifest.digest)).map_err(local("the manifest"))?;
-        let parsed: serde_json::Value =
-            serde_json::from_slice(&manifest_bytes).map_err(|e| RegistryError::Local {
-                what: "the manifest".into(),
-                source: std::io::Error::other(e),
-            })?;
-        let blobs: Vec<(String, u64)> = parsed["layers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain([&parsed["config"]])
-            .filter_map(|d| Some((d["digest"].as_str()?.to_owned(), d["size"].as_u64()?)))
-            .filter(|(digest, _)| valid_digest(digest))
+        let blobs: Vec<(String, u64)> = Manifest::parse(&manifest_bytes)
+            .map_err(local("the manifest"))?
+            .blobs()
+            .map(|d| (d.digest.clone(), d.size))
             .collect();
         let scopes = if stack_layers.is_empty() {
             vec![repository.clone()]

@@ -1,6 +1,8 @@
-//! Release rules shared by every way a release is made (DESIGN §3.4, §5): how each release
-//! describes itself, and how releases run — one app at a time, in version order, through the
-//! states `pending → deploying → succeeded | failed`.
+//! The release controller (DESIGN §3.4, §5): it records the releases of pushes (a built image)
+//! and runs every release — of a push, a config change, a rollback, a retry — one app at a time,
+//! in version order, through the states `pending → (release phase) → deploying → succeeded |
+//! failed`. `build/` ends at a stored image; schedulers run what this hands them. (Releases of
+//! config changes and rollbacks are still recorded by the API handlers, then run here.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +10,14 @@ use std::time::Duration;
 use paas_share::models::{ConfigPatch, Release, ReleaseStatus};
 use tokio::sync::mpsc;
 
+use crate::build::{Built, Failure, Push};
 use crate::container::Exit;
 use crate::logs::Logs;
+use crate::oci::Layout;
+use crate::registry::Registry;
 use crate::scheduler::{AppLocks, Deployment, Scheduler};
-use crate::store::{Store, StoreError};
+use crate::store::{AppRecord, NewRelease, Store, StoreError, User};
+use crate::urls::PublicUrls;
 
 /// What the server says of a release it found `pending` or `deploying` at start.
 pub const INTERRUPTED: &str = "interrupted: the server stopped before this release was up";
@@ -25,11 +31,17 @@ const RELEASE_OUTPUT_LIMIT: usize = 1024 * 1024;
 /// it (it is marked succeeded, as the newer release includes its changes). A release whose
 /// Procfile has a `release` command runs it first, once, as one-off dyno `release.N` of its
 /// image with its config (Heroku's release phase); the release deploys only if it exits 0.
-pub struct Deployer {
+pub struct Controller {
     store: Store,
     scheduler: Arc<dyn Scheduler>,
     logs: Logs,
     release_timeout: Duration,
+    /// Where images are tagged `<app>-vN`.
+    layout: Arc<Layout>,
+    /// Where images are tagged `vN` too, when one is configured.
+    registry: Option<Arc<Registry>>,
+    /// For the app's URL at the end of a push.
+    urls: Arc<PublicUrls>,
     turns: AppLocks,
 }
 
@@ -58,19 +70,25 @@ pub enum DeployError {
     Store(#[from] StoreError),
 }
 
-impl Deployer {
+impl Controller {
     /// `release_timeout` bounds the release phase (`--release-timeout`).
     pub fn new(
         store: Store,
         scheduler: Arc<dyn Scheduler>,
         logs: Logs,
         release_timeout: Duration,
+        layout: Arc<Layout>,
+        registry: Option<Arc<Registry>>,
+        urls: Arc<PublicUrls>,
     ) -> Self {
         Self {
             store,
             scheduler,
             logs,
             release_timeout,
+            layout,
+            registry,
+            urls,
             turns: AppLocks::default(),
         }
     }
@@ -116,6 +134,317 @@ impl Deployer {
         };
         self.set(app_id, version, ReleaseStatus::Succeeded).await?;
         Ok(outcome)
+    }
+
+    /// Records release vN of a push's successful build (its image, its process types, the app's
+    /// current config), tags the image `vN` (locally and in the registry), and runs it, telling
+    /// the push each step (`Released v3`, the release phase's output, dynos starting, `v3 is up`).
+    /// `Err` is the push's failure block: the release failed and the previous one serves.
+    pub async fn release_build(
+        &self,
+        push: &Push,
+        build_id: &str,
+        commit: &str,
+        built: &Built,
+        push_lines: &mpsc::Sender<String>,
+    ) -> Result<(), Failure> {
+        let out = &Progress {
+            push: push_lines,
+            logs: &self.logs,
+            app_id: &push.app_id,
+        };
+        let result = self
+            .record_and_run(push, build_id, commit, built, out)
+            .await;
+        if let Err(failure) = &result {
+            for line in failure.lines() {
+                out.line(line).await;
+            }
+        }
+        result
+    }
+
+    async fn record_and_run(
+        &self,
+        push: &Push,
+        build_id: &str,
+        commit: &str,
+        built: &Built,
+        out: &Progress<'_>,
+    ) -> Result<(), Failure> {
+        let new = NewRelease {
+            build_id: Some(build_id.to_owned()),
+            image: Some(built.manifest.digest.clone()),
+            process_types: built.process_types.clone(),
+            description: format!("Deploy {}", &commit[..commit.len().min(7)]),
+        };
+        let (app_id, user) = (push.app_id.clone(), push.user.clone());
+        let release = self
+            .store
+            .call(move |db| db.create_release(&app_id, &user, &new))
+            .await
+            .map_err(|_| {
+                Failure::new(
+                    "release",
+                    "the server could not record the release; push again",
+                )
+            })?;
+        if let Err(e) = self.layout.tag(
+            &format!("{}-v{}", push.app, release.version),
+            &built.manifest,
+        ) {
+            tracing::warn!(error = %e, "cannot tag the image in the local layout");
+        }
+        let mut image = built.manifest.digest.clone();
+        if let Some(registry) = &self.registry {
+            let (registry, layout, manifest, app, tag) = (
+                Arc::clone(registry),
+                Arc::clone(&self.layout),
+                built.manifest.clone(),
+                push.app.to_string(),
+                format!("v{}", release.version),
+            );
+            image = format!("{}@{}", registry.reference(&app), manifest.digest);
+            let tagged =
+                tokio::task::spawn_blocking(move || registry.tag(&layout, &manifest, &app, &tag))
+                    .await;
+            if let Ok(Err(e)) = tagged {
+                out.line(format!(
+                    " !     warning: the image was released but not tagged v{}: {e}",
+                    release.version
+                ))
+                .await;
+            }
+        }
+        self.logs.emit(
+            &push.app_id,
+            "paas",
+            "api",
+            &event(&release, &push.user.name),
+        );
+        out.line(format!("-----> Released v{}: {image}", release.version))
+            .await;
+        self.deploy_pushed(push, &release, out).await?;
+        out.line(format!(
+            "-----> Done in {:.1}s",
+            built.started.elapsed().as_secs_f64()
+        ))
+        .await;
+        Ok(())
+    }
+
+    /// Runs the new release (web first, health-gated); a failure marks the release failed and the
+    /// old one keeps serving.
+    async fn deploy_pushed(
+        &self,
+        push: &Push,
+        release: &Release,
+        out: &Progress<'_>,
+    ) -> Result<(), Failure> {
+        let app_id = push.app_id.clone();
+        let formation = self
+            .store
+            .call(move |db| db.formation(&app_id))
+            .await
+            .map_err(|_| {
+                Failure::new(
+                    "deploy",
+                    "the server could not read the formation; push again",
+                )
+            })?;
+        let running: Vec<String> = formation
+            .iter()
+            .filter(|f| f.quantity > 0)
+            .map(|f| format!("{}={}", f.process_type, f.quantity))
+            .collect();
+        out.line(format!(
+            "-----> Launching v{} ({})",
+            release.version,
+            if running.is_empty() {
+                "no dynos".to_owned()
+            } else {
+                running.join(" ")
+            }
+        ))
+        .await;
+        // The scheduler's lines (dynos starting, rollouts progressing) are the push's progress.
+        let progress = crate::logs::Filter {
+            process: Some("scheduler".into()),
+            ..crate::logs::Filter::default()
+        };
+        let (_, mut scheduler_lines) = self.logs.read(&push.app_id, 0, &progress);
+        // The release phase's output goes to the push as it comes (it is kept with the release).
+        let deploying = self.deploy(&push.app_id, push.app.as_str(), release, Some(out.push));
+        tokio::pin!(deploying);
+        let deployed = loop {
+            tokio::select! {
+                biased;
+                Ok(line) = scheduler_lines.recv() => {
+                    if progress.matches(&line) {
+                        let _ = out.push.send(format!("       {}", line.message)).await;
+                    }
+                }
+                deployed = &mut deploying => break deployed,
+            }
+        };
+        while let Ok(line) = scheduler_lines.try_recv() {
+            if progress.matches(&line) {
+                let _ = out.push.send(format!("       {}", line.message)).await;
+            }
+        }
+        match deployed {
+            Ok(Deployed::Superseded(newer)) => {
+                out.line(format!(
+                    "-----> v{} was not deployed: v{newer}, newer, runs already",
+                    release.version
+                ))
+                .await;
+                Ok(())
+            }
+            Ok(Deployed::NothingToRun) => Err(Failure::new("deploy", "the release has no image")),
+            Ok(Deployed::Up) => {
+                let line = if release.process_types.contains_key("web") {
+                    format!(
+                        "-----> v{} is up: {}",
+                        release.version,
+                        self.urls.web_url(push.app.as_str())
+                    )
+                } else {
+                    format!(
+                        "-----> v{} is deployed (no web process, so no URL)",
+                        release.version
+                    )
+                };
+                out.line(line).await;
+                if let (true, Some(first)) =
+                    (running.is_empty(), release.process_types.keys().next())
+                {
+                    out.line(format!(
+                        "       No dynos run yet; start some with: paas scale {first}=1"
+                    ))
+                    .await;
+                }
+                Ok(())
+            }
+            Err(DeployError::ReleasePhase(reason)) => Err(Failure::new(
+                "release phase",
+                format!(
+                    "v{} was not deployed: {reason}.\nThe previous release keeps serving; `paas releases:output v{}` shows what it printed.",
+                    release.version, release.version
+                ),
+            )),
+            Err(e) => Err(Failure::new(
+                "deploy",
+                format!(
+                    "v{} did not start: {e}\nThe previous release keeps serving.",
+                    release.version
+                ),
+            )),
+        }
+    }
+
+    /// Records the release of a config change (one release however many keys, on the running
+    /// release's build; DESIGN §3.4) and runs it. Before the first build there is nothing to run.
+    pub async fn change_config(
+        &self,
+        app: &AppRecord,
+        user: &User,
+        patch: ConfigPatch,
+    ) -> Result<Release, ReleaseError> {
+        let description = config_change_description(&patch);
+        let (app_id, who) = (app.id.clone(), user.clone());
+        let created = self
+            .store
+            .call(move |db| db.update_config(&app_id, &who, &patch, &description))
+            .await?;
+        self.announce_and_run(app, user, created).await
+    }
+
+    /// Records release "Rollback to vN" (vN's build and config vars, no rebuild; the formation
+    /// stays) and runs it, release phase included. vN must have succeeded, with a build whose
+    /// image garbage collection has not removed.
+    pub async fn rollback(
+        &self,
+        app: &AppRecord,
+        user: &User,
+        target: u32,
+    ) -> Result<Release, ReleaseError> {
+        let (app_id, who, layout) = (app.id.clone(), user.clone(), Arc::clone(&self.layout));
+        let created = self
+            .store
+            .call(move |db| {
+                let from = db
+                    .release(&app_id, target)?
+                    .ok_or(ReleaseError::NoSuchRelease(target))?;
+                rollback_target(&from, &layout)?;
+                Ok::<_, ReleaseError>(db.copy_release(
+                    &app_id,
+                    &who,
+                    &from,
+                    &rollback_description(target),
+                )?)
+            })
+            .await?;
+        self.announce_and_run(app, user, created).await
+    }
+
+    /// Records release "Retry vN" of the newest release when it failed (its build and config
+    /// vars; as `heroku releases:retry`) and runs it, release phase included.
+    pub async fn retry(&self, app: &AppRecord, user: &User) -> Result<Release, ReleaseError> {
+        let (app_id, who) = (app.id.clone(), user.clone());
+        let created = self
+            .store
+            .call(move |db| {
+                let newest = db.releases(&app_id)?.into_iter().next();
+                let Some(newest) = newest.filter(|r| r.image.is_some()) else {
+                    return Err(ReleaseError::Refused {
+                        message: "there is no build to retry".to_owned(),
+                        hint: "push code first: git push paas main",
+                    });
+                };
+                if newest.status != ReleaseStatus::Failed {
+                    return Err(ReleaseError::Refused {
+                        message: format!(
+                            "v{} {}; there is nothing to retry",
+                            newest.version,
+                            match newest.status {
+                                ReleaseStatus::Succeeded => "succeeded",
+                                _ => "is still deploying",
+                            }
+                        ),
+                        hint: "retry is for a newest release that failed (a release command, say)",
+                    });
+                }
+                Ok(db.copy_release(
+                    &app_id,
+                    &who,
+                    &newest,
+                    &format!("Retry v{}", newest.version),
+                )?)
+            })
+            .await?;
+        self.announce_and_run(app, user, created).await
+    }
+
+    /// Logs a release the API recorded (`paas[api]: Release v5 created by alice: …`), runs it,
+    /// and answers with it as it ended.
+    async fn announce_and_run(
+        &self,
+        app: &AppRecord,
+        user: &User,
+        release: Release,
+    ) -> Result<Release, ReleaseError> {
+        self.logs
+            .emit(&app.id, "paas", "api", &event(&release, &user.name));
+        self.deploy(&app.id, app.name.as_str(), &release, None)
+            .await
+            .map_err(|e| ReleaseError::NotDeployed(release.version, e))?;
+        let (app_id, version) = (app.id.clone(), release.version);
+        let ended = self
+            .store
+            .call(move |db| db.release(&app_id, version))
+            .await?;
+        Ok(ended.unwrap_or(release))
     }
 
     /// Runs the release command as `release.N`; its lines go to the app's log, to `progress`
@@ -214,6 +543,69 @@ impl Deployer {
         {
             tracing::error!(error = %anyhow::Error::from(e), "cannot mark the release failed");
         }
+    }
+}
+
+/// Why the controller did not make or run a release: the rule that refused it, or how its
+/// deploy failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("the app has no release v{0}")]
+    NoSuchRelease(u32),
+    /// A domain rule refused the request; `hint` says what to do instead.
+    #[error("{message}")]
+    Refused { message: String, hint: &'static str },
+    /// The release was recorded and failed (it is marked failed; the previous one serves).
+    #[error("v{0} {1}")]
+    NotDeployed(u32, DeployError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Which release a rollback may target: one that succeeded, with a build whose image the
+/// layout still holds.
+fn rollback_target(from: &Release, layout: &Layout) -> Result<(), ReleaseError> {
+    let target = from.version;
+    let refuse = |message: String, hint| Err(ReleaseError::Refused { message, hint });
+    match (&from.image, from.status) {
+        (None, _) => refuse(
+            format!(
+                "v{target} has no build to run: it only changed config vars before the app's first successful deploy"
+            ),
+            "roll back to a release that deployed code (`paas releases` lists them), or set the config with `paas config set`",
+        ),
+        (Some(image), _) if !layout.has_blob(image) => refuse(
+            format!("v{target}'s image ({image}) was removed by garbage collection"),
+            "push that code again to rebuild it, or roll back to a newer release",
+        ),
+        (_, ReleaseStatus::Succeeded) => Ok(()),
+        (_, ReleaseStatus::Failed) => refuse(
+            format!("v{target} failed to deploy; roll back to a release that succeeded"),
+            "run `paas releases` to see each release's status",
+        ),
+        (_, status) => refuse(
+            format!(
+                "v{target} is still {}; roll back to a release that succeeded",
+                status.as_str()
+            ),
+            "run `paas releases` to see each release's status",
+        ),
+    }
+}
+
+/// Where a push's release lines go: the pusher, and the app's log as `paas[release]`.
+struct Progress<'a> {
+    push: &'a mpsc::Sender<String>,
+    logs: &'a Logs,
+    app_id: &'a str,
+}
+
+impl Progress<'_> {
+    async fn line(&self, line: impl Into<String>) {
+        let line = line.into();
+        self.logs.emit(self.app_id, "paas", "release", &line);
+        // The pusher may be gone; the release still runs to its end.
+        let _ = self.push.send(line).await;
     }
 }
 

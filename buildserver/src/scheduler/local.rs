@@ -421,13 +421,12 @@ impl LocalScheduler {
     }
 
     async fn layer_dirs(&self, manifest_digest: &str) -> anyhow::Result<Vec<PathBuf>> {
-        let manifest: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(self.layout.blob_path(manifest_digest))?)?;
-        let digests: Vec<String> = manifest["layers"]
-            .as_array()
+        let digests: Vec<String> = self
+            .layout
+            .manifest(manifest_digest)?
+            .layers
             .into_iter()
-            .flatten()
-            .filter_map(|l| l["digest"].as_str().map(str::to_owned))
+            .map(|l| l.digest)
             .collect();
         let (layout, layers_dir) = (Arc::clone(&self.layout), self.data.root().join("layers"));
         let _one_at_a_time = self

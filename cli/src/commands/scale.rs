@@ -149,6 +149,22 @@ fn wait_up(
             ctx.printer.progress(None);
             return Ok(());
         }
+        // Another scale may have changed a count since: its counts are what runs now, and
+        // waiting for ours would never end.
+        let formation: Vec<Formation> = client.get(&format!("/apps/{app}/formation"))?;
+        let superseded: Vec<String> = formation
+            .iter()
+            .filter(|f| patch.get(&f.process_type).is_some_and(|n| *n != f.quantity))
+            .map(|f| format!("{}={}", f.process_type, f.quantity))
+            .collect();
+        if !superseded.is_empty() {
+            ctx.printer.progress(None);
+            ctx.printer.warn(format_args!(
+                "another scale changed the formation meanwhile ({}); not waiting for this one",
+                superseded.join(" ")
+            ));
+            return Ok(());
+        }
         if started.elapsed() > WAIT_LIMIT {
             ctx.printer.progress(None);
             return Err(CliError::new(

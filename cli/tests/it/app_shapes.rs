@@ -76,6 +76,13 @@ fn procfile_quirks_of_real_repositories() {
     // The comment does not reach the dyno's wrapper: the worker gets SIGTERM when it stops,
     // instead of being killed after the 20 s grace.
     ok(&cli, &repo, &["scale", "worker=1"]);
+    // Stop it once its own trap is set (a SIGTERM before that ends it the default way).
+    for _ in 0..100 {
+        if ok(&cli, &repo, &["logs", "--ps", "worker"]).contains("worker started") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let started = std::time::Instant::now();
     ok(&cli, &repo, &["scale", "worker=0"]);
     let logs = ok(&cli, &repo, &["logs", "--ps", "worker"]);

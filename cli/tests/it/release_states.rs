@@ -8,7 +8,7 @@ use paas_tests::transcript;
 use serde_json::Value;
 
 use super::push::stderr_of;
-use super::run::{get, ok, paas, push, serving_with};
+use super::run::{get, ok, paas, push, serving, serving_with};
 
 fn releases(cli: &paas_tests::CliEnv, repo: &std::path::Path) -> Vec<Value> {
     serde_json::from_str(&ok(cli, repo, &["releases", "--json"])).expect("JSON")
@@ -139,4 +139,46 @@ fn a_failed_release_keeps_why_and_parallel_config_changes_end_on_the_newest() {
     );
     assert!(stderr_of(&output).contains("v12 did not start"));
     assert_eq!(get(&server, "ordered").0, 200);
+}
+
+#[test]
+fn parallel_scales_all_return_and_the_last_formation_runs() {
+    let (_server, cli) = serving();
+    let repo = cli.app_repo("envpage");
+    ok(&cli, &repo, &["create", "scaled"]);
+    assert!(push(&cli, &repo).status.success());
+    let started = std::time::Instant::now();
+    let children: Vec<_> = (1..=8)
+        .map(|n| {
+            cli.command(&["scale", &format!("web={n}")])
+                .current_dir(&repo)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("paas")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("wait");
+        assert!(output.status.success(), "{}", transcript(&output));
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "superseded scales return instead of waiting for counts that no longer apply"
+    );
+    let formation = ok(&cli, &repo, &["scale"]);
+    let wanted: usize = formation
+        .trim()
+        .strip_prefix("web=")
+        .and_then(|n| n.parse().ok())
+        .expect("web=N");
+    for _ in 0..100 {
+        let dynos: Vec<Value> =
+            serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+        if dynos.len() == wanted && dynos.iter().all(|d| d["state"] == "up") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the dynos never matched the formation {formation}");
 }
