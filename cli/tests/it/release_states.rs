@@ -14,6 +14,29 @@ fn releases(cli: &paas_tests::CliEnv, repo: &std::path::Path) -> Vec<Value> {
     serde_json::from_str(&ok(cli, repo, &["releases", "--json"])).expect("JSON")
 }
 
+/// Runs these `paas` commands at the same time; each must succeed.
+fn all_succeed(
+    cli: &paas_tests::CliEnv,
+    repo: &std::path::Path,
+    commands: impl Iterator<Item = Vec<String>>,
+) {
+    let children: Vec<_> = commands
+        .map(|args| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli.command(&args)
+                .current_dir(repo)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("paas")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("wait");
+        assert!(output.status.success(), "{}", transcript(&output));
+    }
+}
+
 #[test]
 fn a_server_killed_mid_deploy_fails_the_release_and_serves_the_current_one() {
     let (mut server, cli) = serving_with(&["--boot-timeout", "120"]);
@@ -90,20 +113,11 @@ fn a_failed_release_keeps_why_and_parallel_config_changes_end_on_the_newest() {
     );
 
     // Ten config changes at once: every one succeeds, and the newest runs.
-    let children: Vec<_> = (0..10)
-        .map(|i| {
-            cli.command(&["config", "set", &format!("K{i}=v{i}"), "--json"])
-                .current_dir(&repo)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("paas")
-        })
-        .collect();
-    for child in children {
-        let output = child.wait_with_output().expect("wait");
-        assert!(output.status.success(), "{}", transcript(&output));
-    }
+    all_succeed(
+        &cli,
+        &repo,
+        (0..10).map(|i| vec!["config".into(), "set".into(), format!("K{i}=v{i}")]),
+    );
     let all = releases(&cli, &repo);
     assert_eq!(all.len(), 11);
     assert!(all.iter().all(|r| r["status"] == "succeeded"), "{all:?}");
@@ -148,20 +162,11 @@ fn parallel_scales_all_return_and_the_last_formation_runs() {
     ok(&cli, &repo, &["create", "scaled"]);
     assert!(push(&cli, &repo).status.success());
     let started = std::time::Instant::now();
-    let children: Vec<_> = (1..=8)
-        .map(|n| {
-            cli.command(&["scale", &format!("web={n}")])
-                .current_dir(&repo)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("paas")
-        })
-        .collect();
-    for child in children {
-        let output = child.wait_with_output().expect("wait");
-        assert!(output.status.success(), "{}", transcript(&output));
-    }
+    all_succeed(
+        &cli,
+        &repo,
+        (1..=8).map(|n| vec!["scale".into(), format!("web={n}")]),
+    );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(120),
         "superseded scales return instead of waiting for counts that no longer apply"
