@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use futures_util::future::join_all;
 use paas_buildserver::api::{self, AppState};
 use paas_buildserver::build::live::LiveBuilds;
 use paas_buildserver::build::{self, Builder, stack};
@@ -501,6 +502,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         logs.clone(),
         stop_rx.clone(),
     ));
+    // The signal handlers exist from here on: a SIGTERM while releases are restored is handled
+    // once they are (their dynos are then stopped), not by dying with dynos left running.
+    let stopping = shutdown_signal()?;
     restore_releases(&store_for_restore, scheduler.as_ref()).await;
 
     tracing::info!(api = %api_addr, ssh = %ssh_addr, router = %router_addr, data_dir = %data.root().display(), "paas-buildserver listening");
@@ -513,7 +517,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         write_ready_file(path, &ready)?;
     }
 
-    shutdown_signal().await;
+    stopping.await;
     tracing::info!("shutting down");
     stop_tx.send_replace(true);
     // Log tails never end on their own; end them so that draining does not wait for them.
@@ -558,21 +562,26 @@ async fn restore_releases(store: &Store, scheduler: &dyn Scheduler) {
             return tracing::error!(error = %anyhow::Error::from(e), "cannot read the releases to run");
         }
     };
-    for deployment in deployments {
-        if let Err(e) = scheduler.deploy(&deployment).await {
+    // Every app at once: a slow or broken app does not hold the others back.
+    join_all(deployments.iter().map(|deployment| async move {
+        if let Err(e) = scheduler.deploy(deployment).await {
             tracing::error!(app = %deployment.app, release = deployment.release, error = %e, "cannot start the release");
         }
-    }
+    }))
+    .await;
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now; the future ends at the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
 /// Writes the ready file atomically, so a watcher never reads half of it.

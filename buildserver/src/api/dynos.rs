@@ -36,6 +36,8 @@ pub async fn restart(
                 .hint("run `paas ps` to see its dynos"),
         );
     }
+    // After any deploy in flight, so that the release restarted is the one that runs.
+    let _turn = state.releases.turn(&app.id).await;
     let Some(deployment) = super::running_deployment(&state, &app).await? else {
         return Err(
             ApiFailure::invalid(format!("app {name:?} has no release to run"))

@@ -82,6 +82,8 @@ pub async fn update(
             Ok(db.update_formation(&app_id, &patch)?)
         })
         .await?;
+    // After any deploy in flight: the counts recorded above then apply to what it ran.
+    let _turn = state.releases.turn(&app.id).await;
     if let Some(deployment) = super::running_deployment(&state, &app).await?
         && let Err(e) = state.scheduler.scale(&deployment).await
     {

@@ -447,6 +447,13 @@ impl Controller {
         Ok(ended.unwrap_or(release))
     }
 
+    /// Waits for the app's turn: deploys, and scales and restarts of what runs, take it one at a
+    /// time, so that none of them acts on a release another is replacing. It ends when the guard
+    /// is dropped.
+    pub async fn turn(&self, app_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        self.turns.lock(app_id).await
+    }
+
     /// Runs the release command as `release.N`; its lines go to the app's log, to `progress`
     /// and (up to [`RELEASE_OUTPUT_LIMIT`]) to the release's stored output. `Err` says why it
     /// failed.

@@ -187,3 +187,40 @@ fn parallel_scales_all_return_and_the_last_formation_runs() {
     }
     panic!("the dynos never matched the formation {formation}");
 }
+
+#[test]
+fn a_scale_or_restart_during_a_deploy_acts_on_the_new_release() {
+    let (server, cli) = serving();
+    let repo = cli.app_repo("envpage");
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: sleep ${WEB_DELAY:-0}; mkdir -p /tmp/www && echo \"delay=$WEB_DELAY\" > /tmp/www/index.html && exec busybox httpd -f -p $PORT -h /tmp/www\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "slow start");
+    ok(&cli, &repo, &["create", "busy"]);
+    assert!(push(&cli, &repo).status.success());
+    for during in [&["scale", "web=2"][..], &["restart"]] {
+        let delay = if during[0] == "scale" { "3" } else { "2" };
+        let mut deploy = cli
+            .command(&["config", "set", &format!("WEB_DELAY={delay}")])
+            .current_dir(&repo)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("paas");
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        ok(&cli, &repo, during);
+        assert!(deploy.wait().expect("wait").success());
+        let current: Value =
+            serde_json::from_str(&ok(&cli, &repo, &["releases", "info", "--json"])).expect("JSON");
+        let dynos: Vec<Value> =
+            serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+        assert!(
+            dynos.iter().all(|d| d["release"] == current["version"]),
+            "{during:?} during the deploy of v{}: {dynos:?}",
+            current["version"]
+        );
+        assert_eq!(get(&server, "busy").1, format!("delay={delay}\n"));
+    }
+}
