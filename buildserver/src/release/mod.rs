@@ -542,6 +542,12 @@ impl Controller {
     }
 
     async fn fail(&self, app_id: &str, version: u32, reason: String) {
+        self.logs.emit(
+            app_id,
+            "paas",
+            "release",
+            &format!("Release v{version} failed: {reason}"),
+        );
         let id = app_id.to_owned();
         if let Err(e) = self
             .store

@@ -21,7 +21,7 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
     ctx.printer.done(
         "Retried",
         format_args!(
-            "{app}: release v{} is {}",
+            "{app}: release v{}, {}",
             release.version,
             release.status.as_str()
         ),
