@@ -48,6 +48,12 @@ fn the_release_command_runs_once_per_release_before_the_dynos() {
         ok(&cli, &repo, &["releases:output"]),
         "migrating greeting= as release.1\nmigrated\n"
     );
+    let json: Value =
+        serde_json::from_str(&ok(&cli, &repo, &["releases:output", "v1", "--json"])).expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!({"version": 1, "output": "migrating greeting= as release.1\nmigrated\n"})
+    );
     let logs = ok(&cli, &repo, &["logs"]);
     assert!(
         logs.contains("app[release.1]: migrating greeting= as release.1"),
@@ -84,6 +90,13 @@ fn a_failing_release_command_keeps_the_running_release_and_can_be_retried() {
     cli.commit_all(&repo, "v1");
     ok(&cli, &repo, &["create", "guarded"]);
     assert!(push(&cli, &repo).status.success());
+    let output = paas(&cli, &repo, &["releases:output"]);
+    assert!(
+        output.status.success() && output.stdout.is_empty(),
+        "{}",
+        transcript(&output)
+    );
+    assert!(stderr_of(&output).contains("v1 has no release command"));
     let output = paas(&cli, &repo, &["releases:retry"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(

@@ -8,7 +8,8 @@ use crate::error::CliError;
 
 /// Print what a release's release command printed (the newest release by default)
 ///
-/// While the release phase runs, this follows it until it ends.
+/// While the release phase runs, this follows it until it ends. With --json, it waits for the
+/// end and prints {"version": N, "output": "…"}.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  paas releases:output\n  paas releases output v12")]
 pub struct Args {
@@ -20,16 +21,29 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let app = ctx.app()?;
     let client = ctx.client()?;
-    let version = match args.version {
-        Some(v) => v,
+    let release: Release = match args.version {
+        Some(v) => client.get(&format!("/apps/{app}/releases/{v}"))?,
         None => {
             let releases: Vec<Release> = client.get(&format!("/apps/{app}/releases"))?;
-            releases.first().map(|r| r.version).ok_or_else(|| {
+            releases.into_iter().next().ok_or_else(|| {
                 CliError::new("not_found", format!("{app} has no releases yet"))
                     .hint("deploy with `git push paas main`")
             })?
         }
     };
-    let body = client.stream(&format!("/apps/{app}/releases/{version}/output"))?;
+    let version = release.version;
+    if !release.process_types.contains_key("release") && !ctx.printer.json() {
+        ctx.printer.status(format_args!(
+            "v{version} has no release command (add `release: …` to the Procfile to run one)"
+        ));
+        return Ok(());
+    }
+    let mut body = client.stream(&format!("/apps/{app}/releases/{version}/output"))?;
+    if ctx.printer.json() {
+        let mut output = String::new();
+        std::io::Read::read_to_string(&mut body, &mut output)?;
+        let value = serde_json::json!({ "version": version, "output": output });
+        return ctx.printer.print(&value, |_, _| Ok(()));
+    }
     Ok(ctx.printer.copy_live(body)?)
 }
