@@ -49,10 +49,7 @@ pub async fn update(
                 )
                 .hint("scale the app's dyno types, such as web or worker"));
             }
-            if let Some(unknown) = patch
-                .keys()
-                .find(|t| !types.contains_key(*t) || *t == crate::scheduler::RELEASE_PHASE_TYPE)
-            {
+            if let Some(unknown) = patch.keys().find(|t| !types.contains_key(*t)) {
                 let known: Vec<&str> = types
                     .keys()
                     .map(String::as_str)

@@ -1,8 +1,7 @@
 //! `paas releases info [vN]`.
 
-use paas_share::models::Release;
-
 use crate::context::Ctx;
+use crate::error::CliError;
 
 /// Show one release (the running one by default), with why it failed if it did
 #[derive(Debug, clap::Args)]
@@ -14,17 +13,14 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let app = ctx.app()?;
-    let client = ctx.client()?;
-    let release: Release = match args.version {
-        Some(v) => client.get(&format!("/apps/{app}/releases/{v}"))?,
-        None => {
-            let releases: Vec<Release> = client.get(&format!("/apps/{app}/releases"))?;
-            releases.into_iter().find(|r| r.current).ok_or_else(|| {
-                crate::error::CliError::new("not_found", format!("{app} has no running release"))
-                    .hint("push code to make one; `paas releases` lists every release")
-            })?
-        }
-    };
+    let release = super::release_or(
+        ctx,
+        &app,
+        args.version,
+        |releases| releases.into_iter().find(|r| r.current),
+        CliError::new("not_found", format!("{app} has no running release"))
+            .hint("push code to make one; `paas releases` lists every release"),
+    )?;
     ctx.printer.print(&release, |p, out| {
         p.heading(out, &format!("Release v{}", release.version))?;
         let types: Vec<String> = release

@@ -6,9 +6,10 @@ pub mod output;
 pub mod retry;
 pub mod rollback;
 
-use paas_share::models::parse_release_version;
+use paas_share::models::{Release, parse_release_version};
 
 use crate::context::Ctx;
+use crate::error::CliError;
 
 /// Show an app's releases and roll back (lists them without a subcommand)
 #[derive(Debug, clap::Args)]
@@ -35,6 +36,22 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Rollback(args) => rollback::run(args, ctx),
         Command::Retry(args) => retry::run(args, ctx),
     }
+}
+
+/// Release `version` of the app, or, without one, the release `pick` chooses from the app's
+/// releases (newest first); `none` is the error when it chooses none.
+fn release_or(
+    ctx: &Ctx,
+    app: &paas_share::AppName,
+    version: Option<u32>,
+    pick: impl FnOnce(Vec<Release>) -> Option<Release>,
+    none: CliError,
+) -> anyhow::Result<Release> {
+    let client = ctx.client()?;
+    Ok(match version {
+        Some(v) => client.get(&format!("/apps/{app}/releases/{v}"))?,
+        None => pick(client.get(&format!("/apps/{app}/releases"))?).ok_or(none)?,
+    })
 }
 
 /// clap parser for `v3` / `3`.

@@ -1,8 +1,6 @@
 //! `paas releases output [vN]` (Heroku's `releases:output`): what a release's release phase
 //! printed; follows it while it runs.
 
-use paas_share::models::Release;
-
 use crate::context::Ctx;
 use crate::error::CliError;
 
@@ -20,17 +18,15 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let app = ctx.app()?;
+    let release = super::release_or(
+        ctx,
+        &app,
+        args.version,
+        |releases| releases.into_iter().next(),
+        CliError::new("not_found", format!("{app} has no releases yet"))
+            .hint("deploy with `git push paas main`"),
+    )?;
     let client = ctx.client()?;
-    let release: Release = match args.version {
-        Some(v) => client.get(&format!("/apps/{app}/releases/{v}"))?,
-        None => {
-            let releases: Vec<Release> = client.get(&format!("/apps/{app}/releases"))?;
-            releases.into_iter().next().ok_or_else(|| {
-                CliError::new("not_found", format!("{app} has no releases yet"))
-                    .hint("deploy with `git push paas main`")
-            })?
-        }
-    };
     let version = release.version;
     if !release.process_types.contains_key("release") && !ctx.printer.json() {
         ctx.printer.status(format_args!(
