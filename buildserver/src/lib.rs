@@ -3,6 +3,7 @@
 //! subsystems together; each module owns one of them (DESIGN §2).
 
 pub mod api;
+pub mod app;
 pub mod build;
 pub mod config;
 pub mod container;

@@ -352,7 +352,10 @@ impl Drop for TestCluster {
 }
 
 /// Plays the kubelet: every pod paas creates is marked running and Ready, except those whose
-/// container command contains a marker the test chose (they stay Pending, never Ready).
+/// container command contains a marker the test chose (they stay Pending, never Ready). A one-off
+/// pod (a release phase's Job) ends at once instead: with status N if its Procfile command says
+/// `exit N`,
+/// else 0 (it stays Pending too when its command has the marker).
 pub struct FakeKubelet {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -418,6 +421,43 @@ fn mark_pods_ready(agent: &ureq::Agent, api: &str, marker: &str) {
         );
         let container = pod["spec"]["containers"][0]["name"].clone();
         let now = "2026-01-01T00:00:00Z";
+        if pod["metadata"]["labels"]["paas/one-off"].is_string() {
+            if pod["status"]["phase"] != "Pending" {
+                continue;
+            }
+            // The Procfile command is the dyno wrapper's last argument.
+            let procfile_command = pod["spec"]["containers"][0]["command"]
+                .as_array()
+                .and_then(|args| args.last())
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let code: i64 = procfile_command
+                .split("exit ")
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|digits| digits.parse().ok())
+                .unwrap_or(0);
+            let status = json!({ "status": {
+                "phase": if code == 0 { "Succeeded" } else { "Failed" },
+                "startTime": now,
+                "containerStatuses": [{
+                    "name": container, "ready": false, "restartCount": 0,
+                    "image": pod["spec"]["containers"][0]["image"], "imageID": "",
+                    "state": { "terminated": {
+                        "exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" },
+                        "startedAt": now, "finishedAt": now,
+                    } },
+                }],
+            }});
+            let _ = agent
+                .patch(format!(
+                    "{api}/api/v1/namespaces/{namespace}/pods/{name}/status"
+                ))
+                .header("Authorization", ADMIN)
+                .header("Content-Type", "application/merge-patch+json")
+                .send_json(&status);
+            continue;
+        }
         let status = json!({ "status": {
             "phase": "Running",
             "startTime": now,

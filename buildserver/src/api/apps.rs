@@ -99,13 +99,8 @@ pub async fn rename(
     ApiJson(body): ApiJson<UpdateApp>,
 ) -> ApiResult<Json<App>> {
     let app = find_app(&state, &user, &name).await?;
-    let old_name = app.name.clone();
-    let new_name = body.name.clone();
-    if let Err(e) = state
-        .scheduler
-        .rename(old_name.as_str(), new_name.as_str())
-        .await
-    {
+    let (before, new_name) = (app.app_ref(), body.name.clone());
+    if let Err(e) = state.scheduler.rename(&before, &new_name).await {
         return Err(ApiFailure::invalid(format!("{e:#}"))
             .hint("create a new app and push the code to it, then destroy this one"));
     }
@@ -117,10 +112,11 @@ pub async fn rename(
         Ok(renamed) => renamed,
         Err(e) => {
             // Put the route back: the app keeps its name.
-            let _ = state
-                .scheduler
-                .rename(new_name.as_str(), old_name.as_str())
-                .await;
+            let after = crate::app::AppRef {
+                id: before.id.clone(),
+                name: new_name,
+            };
+            let _ = state.scheduler.rename(&after, &before.name).await;
             return Err(e.into());
         }
     };
@@ -153,7 +149,7 @@ pub async fn destroy(
     {
         tracing::warn!(error = %e, app = %app.name, "cannot remove the app's build cache");
     }
-    state.scheduler.destroy(&app.id, app.name.as_str()).await;
+    state.scheduler.destroy(&app.app_ref()).await;
     state.logs.forget(&app.id);
     tracing::info!(app = %app.name, "app destroyed");
     Ok(Json(state.app_view(app, &host)))

@@ -401,7 +401,7 @@ fn scheduler_failure(what: &str, e: &anyhow::Error) -> ApiFailure {
 async fn dynos_of(state: &AppState, app: &AppRecord) -> ApiResult<Vec<paas_share::models::Dyno>> {
     state
         .scheduler
-        .status(&app.id, app.name.as_str())
+        .status(&app.app_ref())
         .await
         .map_err(|e| scheduler_failure("cannot read the app's dynos", &e))
 }
@@ -412,20 +412,15 @@ async fn running_deployment(
     state: &AppState,
     app: &AppRecord,
 ) -> ApiResult<Option<crate::scheduler::Deployment>> {
-    let (app_id, name) = (app.id.clone(), app.name.clone());
+    let app = app.app_ref();
     Ok(state
         .store
         .call(move |db| {
-            let Some(release) = db.running_release(&app_id)? else {
+            let Some(release) = db.running_release(&app.id)? else {
                 return Ok::<_, crate::store::StoreError>(None);
             };
-            let formation = db.formation(&app_id)?;
-            Ok(crate::scheduler::Deployment::of(
-                &app_id,
-                name.as_str(),
-                &release,
-                &formation,
-            ))
+            let formation = db.formation(&app.id)?;
+            Ok(crate::scheduler::Deployment::of(&app, &release, &formation))
         })
         .await?)
 }

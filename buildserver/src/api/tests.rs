@@ -10,6 +10,8 @@ use paas_share::models::ReleaseStatus;
 use paas_share::{AppName, UserName};
 use tower::ServiceExt;
 
+use crate::app::AppRef;
+
 use super::{AppState, openapi, route_table, router};
 use crate::build::live::LiveBuilds;
 use crate::data_dir::DataDir;
@@ -36,10 +38,10 @@ impl crate::scheduler::Scheduler for Accepting {
     ) -> anyhow::Result<()> {
         Ok(())
     }
-    async fn status(&self, _: &str, _: &str) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
+    async fn status(&self, _: &AppRef) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
         Ok(Vec::new())
     }
-    async fn rename(&self, _: &str, _: &str) -> anyhow::Result<()> {
+    async fn rename(&self, _: &AppRef, _: &paas_share::AppName) -> anyhow::Result<()> {
         Ok(())
     }
     async fn run_once(
@@ -52,7 +54,7 @@ impl crate::scheduler::Scheduler for Accepting {
     ) -> anyhow::Result<crate::container::Outcome> {
         anyhow::bail!("these tests run no one-off dynos")
     }
-    async fn destroy(&self, _: &str, _: &str) {}
+    async fn destroy(&self, _: &AppRef) {}
     async fn shutdown(&self) {}
 }
 

@@ -63,8 +63,7 @@ pub struct Builder {
 /// What the daemon knows of a push when its hook calls.
 #[derive(Debug, Clone)]
 pub struct Push {
-    pub app_id: String,
-    pub app: paas_share::AppName,
+    pub app: crate::app::AppRef,
     pub user: crate::store::User,
 }
 
@@ -143,7 +142,7 @@ impl Output<'_> {
 impl Builder {
     /// Records a pending build of `commit` and makes its private directory.
     pub async fn begin(&self, push: &Push, commit: &str) -> anyhow::Result<BuildDir> {
-        let (app_id, user, commit) = (push.app_id.clone(), push.user.clone(), commit.to_owned());
+        let (app_id, user, commit) = (push.app.id.clone(), push.user.clone(), commit.to_owned());
         let id = self
             .store
             .call(move |db| db.create_build(&app_id, &user, &commit))
@@ -187,7 +186,7 @@ impl Builder {
         };
         let mut out = Output {
             id: &build.id,
-            app_id: &push.app_id,
+            app_id: &push.app.id,
             logs: &self.logs,
             push: live,
             readers: &self.live,
@@ -196,7 +195,7 @@ impl Builder {
         let started = Instant::now();
         out.line(format!(
             "-----> Building {} ({})",
-            push.app,
+            push.app.name,
             &commit[..commit.len().min(7)]
         ))
         .await;
@@ -315,14 +314,14 @@ impl Builder {
         if let Some(registry) = &self.registry {
             out.line(format!(
                 "-----> Pushing {}",
-                registry.reference(push.app.as_str())
+                registry.reference(push.app.name())
             ))
             .await;
             let (registry, layout, manifest, app) = (
                 std::sync::Arc::clone(registry),
                 std::sync::Arc::clone(&self.layout),
                 manifest.clone(),
-                push.app.to_string(),
+                push.app.name.to_string(),
             );
             let uploaded = tokio::task::spawn_blocking(move || {
                 registry.push(
@@ -357,7 +356,7 @@ impl Builder {
             Failure::new("stack", "this server has no build stack yet.\nAn operator must run: paas-buildserver stack build")
         })?;
         let source = build.source();
-        let app_id = push.app_id.clone();
+        let app_id = push.app.id.clone();
         let config = self
             .store
             .call(move |db| db.config_vars(&app_id))
@@ -385,7 +384,7 @@ impl Builder {
         };
         let env_dir = build.dir.join("env");
         let out_dir = build.dir.join("out");
-        let cache = self.data.cache(&push.app_id);
+        let cache = self.data.cache(&push.app.id);
         for dir in [&env_dir, &out_dir, &cache] {
             std::fs::create_dir_all(dir).map_err(io)?;
         }

@@ -229,7 +229,7 @@ async fn checkout_and_build(
         }
         FromHook::Push { .. } => return Err("interrupted: protocol error".to_owned()),
     };
-    tracing::info!(app = %push.app, build = %build.id, commit = %commit, "build started");
+    tracing::info!(app = %push.app.name, build = %build.id, commit = %commit, "build started");
     let (tx, mut rx) = mpsc::channel::<String>(256);
     // The build ends at a stored image; the controller records and runs its release.
     let run = async {
@@ -249,7 +249,7 @@ async fn checkout_and_build(
             Some(line) = rx.recv() => send(write, &FromDaemon::Output { line }).await.map_err(gone)?,
             result = &mut run => break result,
             _ = &mut hook_gone => {
-                tracing::info!(app = %push.app, build = %build.id, "pusher went away; build stopped");
+                tracing::info!(app = %push.app.name, build = %build.id, "pusher went away; build stopped");
                 return Err("interrupted: the client disconnected before the build finished".to_owned());
             }
         }
@@ -258,7 +258,7 @@ async fn checkout_and_build(
         // The build is recorded; a pusher gone now only misses the tail of the output.
         let _ = send(write, &FromDaemon::Output { line }).await;
     }
-    tracing::info!(app = %push.app, build = %build.id, ok = result.is_ok(), "build finished");
+    tracing::info!(app = %push.app.name, build = %build.id, ok = result.is_ok(), "build finished");
     let _ = send(write, &FromDaemon::Done { ok: result.is_ok() }).await;
     Ok(())
 }

@@ -31,17 +31,17 @@ impl Pushes {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts a push to `push.app_id`, or `None` if one is already running.
+    /// Starts a push to `push.app.id`, or `None` if one is already running.
     pub fn begin(&self, push: Push) -> Option<PushGuard> {
         let mut table = self.lock();
-        if table.locked.contains_key(&push.app_id) {
+        if table.locked.contains_key(&push.app.id) {
             return None;
         }
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).expect("the OS random source is available");
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        table.locked.insert(push.app_id.clone(), token.clone());
-        let app_id = push.app_id.clone();
+        table.locked.insert(push.app.id.clone(), token.clone());
+        let app_id = push.app.id.clone();
         table.by_token.insert(token.clone(), push);
         Some(PushGuard {
             table: Arc::clone(&self.table),
@@ -72,8 +72,10 @@ mod tests {
 
     fn push(app_id: &str) -> Push {
         Push {
-            app_id: app_id.into(),
-            app: AppName::parse("demo").expect("valid"),
+            app: crate::app::AppRef {
+                id: app_id.into(),
+                name: AppName::parse("demo").expect("valid"),
+            },
             user: User {
                 id: "u".into(),
                 name: UserName::parse("alice").expect("valid"),
@@ -94,7 +96,7 @@ mod tests {
             .begin(push("b"))
             .expect("other apps push in parallel");
         assert_eq!(
-            pushes.find(&first.token).map(|p| p.app_id),
+            pushes.find(&first.token).map(|p| p.app.id),
             Some("a".to_owned())
         );
         let token = first.token.clone();

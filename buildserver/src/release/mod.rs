@@ -10,6 +10,7 @@ use std::time::Duration;
 use paas_share::models::{ConfigPatch, Release, ReleaseStatus};
 use tokio::sync::mpsc;
 
+use crate::app::AppRef;
 use crate::build::{Built, Failure, Push};
 use crate::container::Exit;
 use crate::logs::Logs;
@@ -93,25 +94,25 @@ impl Controller {
         }
     }
 
-    /// Runs `release` of app `app_id` (named `app`) with the app's formation: its release phase
+    /// Runs `release` of `app` with the app's formation: its release phase
     /// if it has one, then its dynos, health-gated. A release that does not go live is marked
     /// failed with the reason, the scheduler has left the previous release serving, and that
     /// release's config is the app's config again. `progress` gets the release phase's output
     /// (for a push).
     pub async fn deploy(
         &self,
-        app_id: &str,
-        app: &str,
+        app: &AppRef,
         release: &Release,
         progress: Option<&mpsc::Sender<String>>,
     ) -> Result<Deployed, DeployError> {
+        let app_id = app.id.as_str();
         let _turn = self.turns.lock(app_id).await;
-        let (id, version) = (app_id.to_owned(), release.version);
+        let (id, version) = (app.id.clone(), release.version);
         let (running, formation) = self
             .store
             .call(move |db| Ok::<_, StoreError>((db.running_release(&id)?, db.formation(&id)?)))
             .await?;
-        let outcome = match (running, Deployment::of(app_id, app, release, &formation)) {
+        let outcome = match (running, Deployment::of(app, release, &formation)) {
             (Some(running), _) if running.version > version => {
                 Deployed::Superseded(running.version)
             }
@@ -151,7 +152,7 @@ impl Controller {
         let out = &Progress {
             push: push_lines,
             logs: &self.logs,
-            app_id: &push.app_id,
+            app_id: &push.app.id,
         };
         let result = self
             .record_and_run(push, build_id, commit, built, out)
@@ -178,7 +179,7 @@ impl Controller {
             process_types: built.process_types.clone(),
             description: format!("Deploy {}", &commit[..commit.len().min(7)]),
         };
-        let (app_id, user) = (push.app_id.clone(), push.user.clone());
+        let (app_id, user) = (push.app.id.clone(), push.user.clone());
         let release = self
             .store
             .call(move |db| db.create_release(&app_id, &user, &new))
@@ -190,7 +191,7 @@ impl Controller {
                 )
             })?;
         if let Err(e) = self.layout.tag(
-            &format!("{}-v{}", push.app, release.version),
+            &format!("{}-v{}", push.app.name, release.version),
             &built.manifest,
         ) {
             tracing::warn!(error = %e, "cannot tag the image in the local layout");
@@ -201,7 +202,7 @@ impl Controller {
                 Arc::clone(registry),
                 Arc::clone(&self.layout),
                 built.manifest.clone(),
-                push.app.to_string(),
+                push.app.name.to_string(),
                 format!("v{}", release.version),
             );
             image = format!("{}@{}", registry.reference(&app), manifest.digest);
@@ -217,7 +218,7 @@ impl Controller {
             }
         }
         self.logs.emit(
-            &push.app_id,
+            &push.app.id,
             "paas",
             "api",
             &event(&release, &push.user.name),
@@ -241,7 +242,7 @@ impl Controller {
         release: &Release,
         out: &Progress<'_>,
     ) -> Result<(), Failure> {
-        let app_id = push.app_id.clone();
+        let app_id = push.app.id.clone();
         let formation = self
             .store
             .call(move |db| db.formation(&app_id))
@@ -272,9 +273,9 @@ impl Controller {
             process: Some("scheduler".into()),
             ..crate::logs::Filter::default()
         };
-        let (_, mut scheduler_lines) = self.logs.read(&push.app_id, 0, &progress);
+        let (_, mut scheduler_lines) = self.logs.read(&push.app.id, 0, &progress);
         // The release phase's output goes to the push as it comes (it is kept with the release).
-        let deploying = self.deploy(&push.app_id, push.app.as_str(), release, Some(out.push));
+        let deploying = self.deploy(&push.app, release, Some(out.push));
         tokio::pin!(deploying);
         let deployed = loop {
             tokio::select! {
@@ -307,7 +308,7 @@ impl Controller {
                     format!(
                         "-----> v{} is up: {}",
                         release.version,
-                        self.urls.web_url(push.app.as_str())
+                        self.urls.web_url(push.app.name())
                     )
                 } else {
                     format!(
@@ -436,7 +437,7 @@ impl Controller {
     ) -> Result<Release, ReleaseError> {
         self.logs
             .emit(&app.id, "paas", "api", &event(&release, &user.name));
-        self.deploy(&app.id, app.name.as_str(), &release, None)
+        self.deploy(&app.app_ref(), &release, None)
             .await
             .map_err(|e| ReleaseError::NotDeployed(release.version, e))?;
         let (app_id, version) = (app.id.clone(), release.version);
@@ -487,7 +488,7 @@ impl Controller {
         let outcome = loop {
             tokio::select! {
                 Some(line) = rx.recv() => {
-                    self.logs.emit(&deployment.app_id, "app", &name, &line);
+                    self.logs.emit(&deployment.app.id, "app", &name, &line);
                     keep(&line);
                     say(format!("       {line}")).await;
                 }
@@ -495,11 +496,11 @@ impl Controller {
             }
         };
         while let Ok(line) = rx.try_recv() {
-            self.logs.emit(&deployment.app_id, "app", &name, &line);
+            self.logs.emit(&deployment.app.id, "app", &name, &line);
             keep(&line);
             say(format!("       {line}")).await;
         }
-        let (id, version) = (deployment.app_id.clone(), deployment.release);
+        let (id, version) = (deployment.app.id.clone(), deployment.release);
         if let Err(e) = self
             .store
             .call(move |db| db.set_release_output(&id, version, &output))

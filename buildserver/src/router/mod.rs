@@ -17,8 +17,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use crate::logs::Logs;
-use crate::scheduler::local::Routes;
 use crate::store::Store;
+
+mod routes;
+
+pub use routes::{Backend, Routes};
 
 struct Router {
     routes: Routes,

@@ -7,6 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use paas_share::AppName;
+
+use crate::app::AppRef;
+
 pub mod kubernetes;
 pub mod local;
 
@@ -26,8 +30,9 @@ pub trait Scheduler: Send + Sync {
 
     /// Brings the running release's dyno counts to the deployment's formation, starting or
     /// stopping dynos of the types whose counts changed and no others. Returns once the new dynos
-    /// are started: `status` shows when they are up. A deployment of another release than the one
-    /// running is deployed instead.
+    /// are started: `status` shows when they are up. With nothing running (the daemon could not
+    /// start the release when it started), the release is deployed; a deployment of another
+    /// release than the one running is an error (the controller deploys releases).
     async fn scale(&self, deployment: &Deployment) -> anyhow::Result<()>;
 
     /// Replaces running dynos with fresh ones: all of them, one process type (`web`) or one dyno
@@ -35,15 +40,11 @@ pub trait Scheduler: Send + Sync {
     async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()>;
 
     /// The app's dynos, as `paas ps` shows them.
-    async fn status(
-        &self,
-        app_id: &str,
-        app: &str,
-    ) -> anyhow::Result<Vec<paas_share::models::Dyno>>;
+    async fn status(&self, app: &AppRef) -> anyhow::Result<Vec<paas_share::models::Dyno>>;
 
     /// Follows an app's rename (its address changes with its name), or refuses it; called before
     /// the rename is recorded.
-    async fn rename(&self, old: &str, new: &str) -> anyhow::Result<()>;
+    async fn rename(&self, app: &AppRef, new: &AppName) -> anyhow::Result<()>;
 
     /// Runs `command` once, to its end, as one-off dyno `name` (`release.3`): a container of the
     /// deployment's image with its config vars, never counted in the formation. Its output lines
@@ -58,7 +59,7 @@ pub trait Scheduler: Send + Sync {
     ) -> anyhow::Result<crate::container::Outcome>;
 
     /// Stops every dyno of the app and removes its routes (the app is being destroyed).
-    async fn destroy(&self, app_id: &str, app: &str);
+    async fn destroy(&self, app: &AppRef);
 
     /// Stops everything this daemon runs (the daemon is stopping).
     async fn shutdown(&self);
@@ -88,8 +89,7 @@ impl AppLocks {
 /// What a deploy runs.
 #[derive(Debug, Clone)]
 pub struct Deployment {
-    pub app_id: String,
-    pub app: String,
+    pub app: AppRef,
     pub release: u32,
     /// The image's manifest digest in the local layout.
     pub image: String,
@@ -106,16 +106,14 @@ impl Deployment {
     /// Release `release` of the app with its formation; `None` if the release has no image (a
     /// config change before the first build: nothing to run).
     pub fn of(
-        app_id: &str,
-        app: &str,
+        app: &AppRef,
         release: &paas_share::models::Release,
         formation: &[paas_share::models::Formation],
     ) -> Option<Self> {
         let mut process_types = release.process_types.clone();
         let release_command = process_types.remove(RELEASE_PHASE_TYPE);
         Some(Self {
-            app_id: app_id.to_owned(),
-            app: app.to_owned(),
+            app: app.clone(),
             release: release.version,
             image: release.image.clone()?,
             process_types,

@@ -278,8 +278,7 @@ impl Connection {
         let guard: Option<PushGuard> = match command.service {
             GitService::ReceivePack => {
                 let push = Push {
-                    app_id: app.id.clone(),
-                    app: app.name.clone(),
+                    app: app.app_ref(),
                     user: user.clone(),
                 };
                 match self.shared.pushes.begin(push) {

@@ -68,6 +68,16 @@ pub struct AppRecord {
     pub updated_at: String,
 }
 
+impl AppRecord {
+    /// The app as the other subsystems take it.
+    pub fn app_ref(&self) -> crate::app::AppRef {
+        crate::app::AppRef {
+            id: self.id.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
 /// An SSH public key to record for a user, as `ssh::public_key` parsed and checked it.
 #[derive(Debug, Clone)]
 pub struct PublicKey {
@@ -563,18 +573,21 @@ impl Db {
         let mut stmt = self
             .conn
             .prepare("SELECT id, name FROM apps ORDER BY name")?;
-        let apps: Vec<(String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        let apps: Vec<crate::app::AppRef> = stmt
+            .query_map([], |r| {
+                Ok(crate::app::AppRef {
+                    id: r.get(0)?,
+                    name: parse(r, 1)?,
+                })
+            })?
             .collect::<Result<_, _>>()?;
         let mut deployments = Vec::new();
-        for (app_id, app) in apps {
-            let Some(release) = self.running_release(&app_id)? else {
+        for app in apps {
+            let Some(release) = self.running_release(&app.id)? else {
                 continue;
             };
-            let formation = self.formation(&app_id)?;
-            deployments.extend(crate::scheduler::Deployment::of(
-                &app_id, &app, &release, &formation,
-            ));
+            let formation = self.formation(&app.id)?;
+            deployments.extend(crate::scheduler::Deployment::of(&app, &release, &formation));
         }
         Ok(deployments)
     }

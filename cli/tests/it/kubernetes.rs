@@ -1,7 +1,8 @@
 //! The Kubernetes scheduler against a real kube-apiserver and controller manager (the fixture
 //! cluster; a fake kubelet marks pods Ready): push → rollout → config → scale → rollback → restart
-//! → destroy, with the objects read back from the cluster; a rollout that never gets ready; a
-//! cluster that cannot be reached; a namespace paas did not make.
+//! → destroy, with the objects read back from the cluster; a release phase as a Job that passes,
+//! fails and times out; a rollout that never gets ready; a cluster that cannot be reached; a
+//! namespace paas did not make.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -65,6 +66,8 @@ fn on_kubernetes() -> Kube {
             "apps.test",
             "--progress-deadline",
             "4",
+            "--release-timeout",
+            "5",
         ],
         &[("PAAS_REGISTRY_PASSWORD", "s3cret")],
     );
@@ -310,6 +313,93 @@ fn a_release_that_never_gets_ready_fails_and_the_previous_one_is_applied_again()
     eventually("v1 is available again", || {
         deployment(&kube, "stuck", "web")["status"]["availableReplicas"] == 1
     });
+}
+
+#[test]
+fn the_release_phase_is_a_job_that_gates_the_rollout() {
+    let kube = on_kubernetes();
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
+    let repo = cli.app_repo("procfile");
+    ok(cli, &repo, &["create", "phased"]);
+    assert!(push(cli, &repo).status.success(), "{}", cluster.logs());
+    let job = |version: u32| {
+        cluster.get(&format!(
+            "/apis/batch/v1/namespaces/paas-phased/jobs/release-{version}"
+        ))
+    };
+    let with_release = |repo: &Path, command: &str, message: &str| {
+        std::fs::write(
+            repo.join("Procfile"),
+            format!("web: busybox httpd -f -p $PORT -h /app\nrelease: {command}\n"),
+        )
+        .expect("write");
+        cli.commit_all(repo, message);
+        push(cli, repo)
+    };
+
+    // A release command that fails: the Job's pod exits 3, the rollout never starts.
+    let output = with_release(&repo, "echo migrating; exit 3", "failing migration");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("release phase") && stderr.contains("exited with status 3"),
+        "{stderr}"
+    );
+    assert_eq!(
+        deployment(&kube, "phased", "web")["metadata"]["annotations"]["paas/release"],
+        "v1"
+    );
+    let failed = job(2).expect("job release-2");
+    assert_eq!(failed["spec"]["backoffLimit"], 0);
+    assert_eq!(failed["spec"]["activeDeadlineSeconds"], 5);
+    let pod = &failed["spec"]["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(
+        pod["containers"][0]["image"],
+        format!(
+            "{}/phased@{}",
+            kube.registry_prefix,
+            release_image(cli, &repo, 2)
+        )
+    );
+    assert_eq!(
+        pod["containers"][0]["envFrom"][0]["secretRef"]["name"],
+        "phased-env-v2"
+    );
+    assert_eq!(pod["imagePullSecrets"][0]["name"], "paas-registry");
+    let dynos: Vec<Value> = serde_json::from_str(&ok(cli, &repo, &["ps", "--json"])).expect("JSON");
+    assert!(
+        dynos.iter().all(|d| d["type"] == "web"),
+        "the release pod is no dyno: {dynos:?}"
+    );
+
+    // One that passes: the Deployments are applied after it, and the last Job replaces the one
+    // before.
+    let output = with_release(&repo, "echo migrated", "migration");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}\n{}", cluster.logs());
+    assert!(
+        stderr.contains("Running release command: echo migrated"),
+        "{stderr}"
+    );
+    assert_eq!(
+        deployment(&kube, "phased", "web")["metadata"]["annotations"]["paas/release"],
+        "v3"
+    );
+    assert!(job(3).is_some(), "the last release phase's Job stays");
+    assert!(job(2).is_none(), "an earlier one goes");
+
+    // One that never ends: the cluster stops it at activeDeadlineSeconds (--release-timeout).
+    let output = with_release(&repo, &format!("sleep 600 # {NEVER_READY}"), "slow");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("ran longer than 5s"), "{stderr}");
+    let conditions = job(4).expect("job release-4")["status"]["conditions"].clone();
+    assert_eq!(conditions[0]["reason"], "DeadlineExceeded", "{conditions}");
+    assert_eq!(
+        deployment(&kube, "phased", "web")["metadata"]["annotations"]["paas/release"],
+        "v3"
+    );
 }
 
 #[test]

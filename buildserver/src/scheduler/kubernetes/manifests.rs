@@ -1,6 +1,6 @@
 //! The Kubernetes objects of an app (DESIGN §3.9), as server-side-apply documents: namespace
 //! `paas-<app>`, an immutable Secret of config vars per release, a Deployment per process type, a
-//! Service and an Ingress for `web`. Pure functions of the deployment and the cluster settings, so
+//! Service and an Ingress for `web`, and a Job per release phase. Pure functions of the deployment and the cluster settings, so
 //! that what we ask the cluster for is checked field by field without one.
 
 use serde_json::{Value, json};
@@ -12,6 +12,8 @@ pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const NAME: &str = "app.kubernetes.io/name";
 pub const PROCESS_TYPE: &str = "paas/process-type";
 pub const RELEASE: &str = "paas/release";
+/// On a one-off dyno's Job and pod (the release phase): its Job's name.
+pub const ONE_OFF: &str = "paas/one-off";
 /// Set on the pod template (by its own field manager) to restart a process type's pods.
 pub const RESTARTED_AT: &str = "paas/restartedAt";
 /// The port every dyno listens on inside its pod (`$PORT`).
@@ -64,9 +66,9 @@ pub fn config_secret(deployment: &Deployment) -> Value {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {
-            "name": secret_name(&deployment.app, deployment.release),
-            "namespace": namespace(&deployment.app),
-            "labels": labels(&deployment.app),
+            "name": secret_name(deployment.app.name(), deployment.release),
+            "namespace": namespace(deployment.app.name()),
+            "labels": labels(deployment.app.name()),
             "annotations": { RELEASE: format!("v{}", deployment.release) },
         },
         "type": "Opaque",
@@ -88,25 +90,17 @@ pub fn pull_secret(app: &str, registry_host: &str, username: &str, password: &st
     })
 }
 
-/// The Deployment running `process_type` with `replicas` pods (replicas always come from the
-/// formation: no other writer owns them).
-pub fn deployment_object(
+/// The container of a dyno of `deployment` named `name` (`web`, `release`) running `command`:
+/// the image by digest, the dyno wrapper, `$PORT`, and the release's config Secret.
+fn container(
     deployment: &Deployment,
     settings: &ClusterSettings,
-    process_type: &str,
-    replicas: u32,
+    name: &str,
+    command: &str,
 ) -> Value {
-    let app = &deployment.app;
-    let command = deployment
-        .process_types
-        .get(process_type)
-        .map_or("", String::as_str);
-    let selector = json!({ NAME: app, PROCESS_TYPE: process_type });
-    let mut pod_labels = selector.clone();
-    pod_labels[MANAGED_BY] = json!("paas");
-    let release = format!("v{}", deployment.release);
-    let mut container = json!({
-        "name": process_type,
+    let app = deployment.app.name();
+    json!({
+        "name": name,
         "image": format!("{}/{app}@{}", settings.registry, deployment.image),
         // As on the local scheduler: the command is an argument of the dyno wrapper, never script.
         "command": crate::scheduler::dyno_args(command),
@@ -123,7 +117,40 @@ pub fn deployment_object(
             "runAsNonRoot": true,
             "allowPrivilegeEscalation": false,
         },
+    })
+}
+
+/// A pod spec of one container, with the pull Secret when there is one.
+fn pod_spec(container: Value, settings: &ClusterSettings) -> Value {
+    let mut spec = json!({
+        "containers": [container],
+        "terminationGracePeriodSeconds": 30,
+        "automountServiceAccountToken": false,
     });
+    if settings.pull_secret {
+        spec["imagePullSecrets"] = json!([{ "name": PULL_SECRET }]);
+    }
+    spec
+}
+
+/// The Deployment running `process_type` with `replicas` pods (replicas always come from the
+/// formation: no other writer owns them).
+pub fn deployment_object(
+    deployment: &Deployment,
+    settings: &ClusterSettings,
+    process_type: &str,
+    replicas: u32,
+) -> Value {
+    let app = deployment.app.name();
+    let command = deployment
+        .process_types
+        .get(process_type)
+        .map_or("", String::as_str);
+    let selector = json!({ NAME: app, PROCESS_TYPE: process_type });
+    let mut pod_labels = selector.clone();
+    pod_labels[MANAGED_BY] = json!("paas");
+    let release = format!("v{}", deployment.release);
+    let mut container = container(deployment, settings, process_type, command);
     if process_type == "web" {
         // `protocol` is part of the list's key: server-side apply needs it spelled out.
         container["ports"] =
@@ -134,14 +161,6 @@ pub fn deployment_object(
             }
             None => json!({ "tcpSocket": { "port": CONTAINER_PORT }, "periodSeconds": 2 }),
         };
-    }
-    let mut pod_spec = json!({
-        "containers": [container],
-        "terminationGracePeriodSeconds": 30,
-        "automountServiceAccountToken": false,
-    });
-    if settings.pull_secret {
-        pod_spec["imagePullSecrets"] = json!([{ "name": PULL_SECRET }]);
     }
     json!({
         "apiVersion": "apps/v1",
@@ -163,6 +182,51 @@ pub fn deployment_object(
             },
             "template": {
                 "metadata": { "labels": pod_labels, "annotations": { RELEASE: release } },
+                "spec": pod_spec(container, settings),
+            },
+        },
+    })
+}
+
+/// The Job of one-off dyno `name` (`release.3` → Job `release-3`).
+pub fn job_name(name: &str) -> String {
+    name.replace('.', "-")
+}
+
+/// The Job running one-off dyno `name` (the release phase, `release.3`) once: one pod, never
+/// retried (`backoffLimit: 0`), stopped by the cluster after `deadline_seconds`
+/// (`activeDeadlineSeconds`). Its pods carry [`ONE_OFF`], not [`PROCESS_TYPE`]: they are not
+/// dynos of the formation.
+pub fn job_object(
+    deployment: &Deployment,
+    settings: &ClusterSettings,
+    name: &str,
+    command: &str,
+    deadline_seconds: u64,
+) -> Value {
+    let app = deployment.app.name();
+    let labels = json!({ NAME: app, MANAGED_BY: "paas", ONE_OFF: job_name(name) });
+    let release = format!("v{}", deployment.release);
+    let container_name = name.split('.').next().unwrap_or("one-off");
+    let mut pod_spec = pod_spec(
+        container(deployment, settings, container_name, command),
+        settings,
+    );
+    pod_spec["restartPolicy"] = json!("Never");
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(name),
+            "namespace": namespace(app),
+            "labels": labels,
+            "annotations": { RELEASE: release },
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": deadline_seconds.max(1),
+            "template": {
+                "metadata": { "labels": labels, "annotations": { RELEASE: release } },
                 "spec": pod_spec,
             },
         },
@@ -210,8 +274,10 @@ mod tests {
 
     fn deployment() -> Deployment {
         Deployment {
-            app_id: "0123456789abcdef".into(),
-            app: "shop".into(),
+            app: crate::app::AppRef {
+                id: "0123456789abcdef".into(),
+                name: paas_share::AppName::parse("shop").unwrap(),
+            },
             release: 7,
             image: "sha256:abc".into(),
             process_types: BTreeMap::from([
@@ -315,5 +381,31 @@ mod tests {
             namespace_object("shop")["metadata"]["labels"][MANAGED_BY],
             "paas"
         );
+    }
+
+    #[test]
+    fn a_release_phase_is_a_job_run_once_with_a_deadline() {
+        let job = job_object(
+            &deployment(),
+            &settings(),
+            "release.7",
+            "rake db:migrate",
+            1800,
+        );
+        assert_eq!(job["metadata"]["name"], "release-7");
+        assert_eq!(job["spec"]["backoffLimit"], 0);
+        assert_eq!(job["spec"]["activeDeadlineSeconds"], 1800);
+        let pod = &job["spec"]["template"];
+        assert_eq!(pod["metadata"]["labels"][ONE_OFF], "release-7");
+        assert!(pod["metadata"]["labels"].get(PROCESS_TYPE).is_none());
+        assert_eq!(pod["spec"]["restartPolicy"], "Never");
+        let container = &pod["spec"]["containers"][0];
+        assert_eq!(container["name"], "release");
+        assert_eq!(
+            container["image"],
+            "registry.example.com/paas/shop@sha256:abc"
+        );
+        assert_eq!(container["command"][4], "rake db:migrate");
+        assert_eq!(container["envFrom"][0]["secretRef"]["name"], "shop-env-v7");
     }
 }

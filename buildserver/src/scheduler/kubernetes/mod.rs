@@ -5,7 +5,10 @@
 //! `kubectl rollout status` judges it; a rollout that exceeds its progress deadline fails the
 //! release, and (unless `--auto-rollback false`) the previous release's objects are applied again.
 //! `ps` reads the pods, `restart` annotates the pod template (or deletes one pod), `logs` follows
-//! the pods' logs into the app's log, `destroy` deletes the namespace.
+//! the pods' logs into the app's log, `destroy` deletes the namespace. A release phase is a Job
+//! (`release-N`: the release's image by digest and config Secret, `backoffLimit: 0`,
+//! `activeDeadlineSeconds` from `--release-timeout`) awaited before the Deployments are applied;
+//! its pod's log is streamed while it runs, and it stays until the next release phase.
 
 pub mod manifests;
 
@@ -15,13 +18,17 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::apps::v1::Deployment as KubeDeployment;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
+use paas_share::AppName;
 use serde_json::{Value, json};
 
-use self::manifests::{ClusterSettings, MANAGED_BY, PROCESS_TYPE, RELEASE, RESTARTED_AT};
+use self::manifests::{ClusterSettings, MANAGED_BY, ONE_OFF, PROCESS_TYPE, RELEASE, RESTARTED_AT};
 use super::{Deployment, Scheduler};
+use crate::app::AppRef;
+use crate::container::{Exit, Outcome};
 use crate::logs::Logs;
 
 /// Per-release Secrets kept besides the ones ReplicaSets still use.
@@ -130,7 +137,8 @@ impl KubernetesScheduler {
 
     /// Starts following the app's pods' logs, once per app: every pod that runs gets a follower
     /// that writes its lines as `app[web.1]`.
-    fn follow_logs(&self, app_id: &str, app: &str) {
+    fn follow_logs(&self, app: &AppRef) {
+        let app_id = app.id.as_str();
         let mut followers = self
             .log_followers
             .lock()
@@ -138,16 +146,14 @@ impl KubernetesScheduler {
         if followers.get(app_id).is_some_and(|f| !f.is_finished()) {
             return;
         }
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
+        let pods: Api<Pod> =
+            Api::namespaced(self.client.clone(), &manifests::namespace(app.name()));
         let (logs, app_id_owned) = (self.logs.clone(), app_id.to_owned());
         let task = tokio::spawn(async move {
             let mut following: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
             loop {
                 following.retain(|_, task| !task.is_finished());
-                if let Ok(list) = pods
-                    .list(&ListParams::default().labels(&format!("{MANAGED_BY}=paas")))
-                    .await
-                {
+                if let Ok(list) = pods.list(&ListParams::default().labels(&dyno_pods())).await {
                     for (pod, dyno) in dynos_of_pods(list.items) {
                         let Some(name) = dyno.pod.clone() else {
                             continue;
@@ -198,19 +204,26 @@ impl KubernetesScheduler {
         apply(&namespaces, &name, &manifests::namespace_object(app)).await
     }
 
-    /// Applies every object of `deployment` (replicas from its formation).
-    async fn apply_all(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        let app = &deployment.app;
+    /// Applies what every pod of the release needs: the app's namespace, the registry's pull
+    /// Secret, and the release's config Secret.
+    async fn apply_config(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let app = deployment.app.name();
         self.ensure_namespace(app).await?;
-        let namespace = manifests::namespace(app);
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
         if let Some((host, username, password)) = &self.pull_credentials {
             let secret = manifests::pull_secret(app, host, username, password);
             apply(&secrets, manifests::PULL_SECRET, &secret).await?;
         }
         let name = manifests::secret_name(app, deployment.release);
         // Immutable: applying it again with the same data is a no-op, with other data an error.
-        apply(&secrets, &name, &manifests::config_secret(deployment)).await?;
+        apply(&secrets, &name, &manifests::config_secret(deployment)).await
+    }
+
+    /// Applies every object of `deployment` (replicas from its formation).
+    async fn apply_all(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let app = deployment.app.name();
+        self.apply_config(deployment).await?;
+        let namespace = manifests::namespace(app);
         let deployments = self.deployments(app);
         for process_type in deployment.process_types.keys() {
             let replicas = deployment.formation.get(process_type).copied().unwrap_or(0);
@@ -268,12 +281,12 @@ impl KubernetesScheduler {
     /// writing its progress to the app's log as it changes.
     async fn await_rollouts(&self, deployment: &Deployment) -> anyhow::Result<()> {
         use futures_util::TryStreamExt;
-        let deployments = self.deployments(&deployment.app);
+        let deployments = self.deployments(deployment.app.name());
         // The cluster fails a stuck rollout at its deadline; the margin covers its reaction.
         let limit = Duration::from_secs(u64::from(self.settings.progress_deadline_seconds) + 60);
         let deadline = tokio::time::Instant::now() + limit;
         for process_type in deployment.process_types.keys() {
-            let name = manifests::deployment_name(&deployment.app, process_type);
+            let name = manifests::deployment_name(deployment.app.name(), process_type);
             let events = kube::runtime::watcher::watch_object(deployments.clone(), &name);
             futures_util::pin_mut!(events);
             let mut reported = String::new();
@@ -296,7 +309,7 @@ impl KubernetesScheduler {
                     Rollout::Progressing(what) => {
                         if what != reported {
                             self.logs.emit(
-                                &deployment.app_id,
+                                &deployment.app.id,
                                 "paas",
                                 "scheduler",
                                 &format!("{name}: {what}"),
@@ -307,7 +320,7 @@ impl KubernetesScheduler {
                 }
             }
             self.logs.emit(
-                &deployment.app_id,
+                &deployment.app.id,
                 "paas",
                 "scheduler",
                 &format!("{name} rolled out v{}", deployment.release),
@@ -326,17 +339,17 @@ impl KubernetesScheduler {
             .deployed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&deployment.app_id)
+            .get(&deployment.app.id)
             .cloned();
         match rolled_out {
             Ok(()) => {
                 self.deployed
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(deployment.app_id.clone(), deployment.clone());
-                self.follow_logs(&deployment.app_id, &deployment.app);
-                if let Err(e) = self.prune_secrets(&deployment.app).await {
-                    tracing::warn!(app = %deployment.app, error = %e, "cannot prune old config Secrets");
+                    .insert(deployment.app.id.clone(), deployment.clone());
+                self.follow_logs(&deployment.app);
+                if let Err(e) = self.prune_secrets(deployment.app.name()).await {
+                    tracing::warn!(app = %deployment.app.name, error = %e, "cannot prune old config Secrets");
                 }
                 Ok(())
             }
@@ -351,7 +364,7 @@ impl KubernetesScheduler {
                     Err(r) => format!("re-applying v{} failed too: {r:#}", previous.release),
                 };
                 self.logs.emit(
-                    &deployment.app_id,
+                    &deployment.app.id,
                     "paas",
                     "scheduler",
                     &format!("v{} did not roll out; {how}", deployment.release),
@@ -426,17 +439,17 @@ where
 #[async_trait::async_trait]
 impl Scheduler for KubernetesScheduler {
     async fn deploy(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
+        let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
         self.deploy_locked(deployment).await
     }
 
     async fn scale(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
-        let deployments = self.deployments(&deployment.app);
+        let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
+        let deployments = self.deployments(deployment.app.name());
         let mut changed = false;
         for process_type in deployment.process_types.keys() {
             let wanted = deployment.formation.get(process_type).copied().unwrap_or(0);
-            let name = manifests::deployment_name(&deployment.app, process_type);
+            let name = manifests::deployment_name(deployment.app.name(), process_type);
             let Some(live) = deployments
                 .get_opt(&name)
                 .await
@@ -460,12 +473,12 @@ impl Scheduler for KubernetesScheduler {
     }
 
     async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()> {
-        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
-        let app = &deployment.app;
+        let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
+        let app = deployment.app.name();
         if let Some(dyno) = target.filter(|t| t.contains('.')) {
             // One dyno: its pod goes, and its Deployment makes a new one.
             let pod = self
-                .status(&deployment.app_id, app)
+                .status(&deployment.app)
                 .await?
                 .into_iter()
                 .find(|d| d.name == dyno)
@@ -498,24 +511,21 @@ impl Scheduler for KubernetesScheduler {
         self.await_rollouts(deployment).await
     }
 
-    async fn status(
-        &self,
-        _app_id: &str,
-        app: &str,
-    ) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
+    async fn status(&self, app: &AppRef) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
+        let pods: Api<Pod> =
+            Api::namespaced(self.client.clone(), &manifests::namespace(app.name()));
         let pods = pods
-            .list(&ListParams::default().labels(&format!("{MANAGED_BY}=paas")))
+            .list(&ListParams::default().labels(&dyno_pods()))
             .await
             .context("cannot list the app's pods")?
             .items;
         Ok(dynos_of_pods(pods).into_iter().map(|(_, d)| d).collect())
     }
 
-    async fn rename(&self, old: &str, _new: &str) -> anyhow::Result<()> {
+    async fn rename(&self, app: &AppRef, _new: &AppName) -> anyhow::Result<()> {
         bail!(
             "apps on Kubernetes cannot be renamed: namespace {} cannot change its name",
-            manifests::namespace(old)
+            manifests::namespace(app.name())
         )
     }
 
@@ -523,18 +533,47 @@ impl Scheduler for KubernetesScheduler {
         &self,
         deployment: &Deployment,
         name: &str,
-        _command: &str,
-        _timeout: std::time::Duration,
-        _lines: tokio::sync::mpsc::Sender<String>,
-    ) -> anyhow::Result<crate::container::Outcome> {
-        // A Job per one-off dyno is the plan (issue 11); until then the release says why.
-        anyhow::bail!(
-            "{name} of v{}: one-off dynos (the release phase) do not run on the kubernetes scheduler yet; remove `release:` from the Procfile to deploy there",
-            deployment.release
-        )
+        command: &str,
+        timeout: Duration,
+        lines: tokio::sync::mpsc::Sender<String>,
+    ) -> anyhow::Result<Outcome> {
+        let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
+        self.apply_config(deployment).await?;
+        let namespace = manifests::namespace(deployment.app.name());
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
+        let job = manifests::job_name(name);
+        // The last one-off Job stays (for `kubectl logs`) until the next one starts; so does one
+        // a daemon killed during its release phase left running.
+        remove_one_off_jobs(&jobs).await?;
+        let object =
+            manifests::job_object(deployment, &self.settings, name, command, timeout.as_secs());
+        jobs.create(&PostParams::default(), &serde_json::from_value(object)?)
+            .await
+            .with_context(|| format!("cannot create job {job}"))?;
+        self.logs.emit(
+            &deployment.app.id,
+            "paas",
+            "scheduler",
+            &format!(
+                "Running {name} (v{}) as job {job}: {command}",
+                deployment.release
+            ),
+        );
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        let follower = tokio::spawn(follow_job_pod(pods.clone(), job.clone(), lines));
+        let outcome = await_job(&jobs, &pods, &job, timeout).await;
+        // The log's last lines may trail the Job's end a little.
+        if tokio::time::timeout(Duration::from_secs(5), &mut Box::pin(follower))
+            .await
+            .is_err()
+        {
+            tracing::debug!(job = %job, "the job's log did not end with it");
+        }
+        outcome
     }
 
-    async fn destroy(&self, app_id: &str, app: &str) {
+    async fn destroy(&self, app: &AppRef) {
+        let app_id = app.id.as_str();
         let _one_at_a_time = self.operations.lock(app_id).await;
         self.deployed
             .lock()
@@ -549,7 +588,7 @@ impl Scheduler for KubernetesScheduler {
             follower.abort();
         }
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        let name = manifests::namespace(app);
+        let name = manifests::namespace(app.name());
         let ours = namespaces
             .get_opt(&name)
             .await
@@ -584,6 +623,161 @@ impl Scheduler for KubernetesScheduler {
 
     async fn shutdown(&self) {
         // Pods belong to the cluster and keep running without this daemon.
+    }
+}
+
+/// The label selector of an app's dynos: its pods that belong to a process type (not one-off
+/// pods).
+fn dyno_pods() -> String {
+    format!("{MANAGED_BY}=paas,{PROCESS_TYPE}")
+}
+
+/// Deletes the namespace's one-off Jobs and their pods, and waits until they are gone (a Job of
+/// the same name can only be created then).
+async fn remove_one_off_jobs(jobs: &Api<Job>) -> anyhow::Result<()> {
+    let one_off = ListParams::default().labels(ONE_OFF);
+    let listed = jobs
+        .list(&one_off)
+        .await
+        .context("cannot list one-off jobs")?;
+    for name in listed
+        .items
+        .iter()
+        .filter_map(|j| j.metadata.name.as_deref())
+    {
+        jobs.delete(name, &DeleteParams::background())
+            .await
+            .with_context(|| format!("cannot delete job {name}"))?;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !jobs
+        .list(&one_off)
+        .await
+        .context("cannot list one-off jobs")?
+        .items
+        .is_empty()
+    {
+        if tokio::time::Instant::now() >= deadline {
+            bail!("one-off jobs of an earlier release are still being deleted after 60s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+/// How a Job ended, from its conditions (`Complete` or `Failed`, and why).
+#[derive(Debug, PartialEq, Eq)]
+enum JobEnd {
+    Complete,
+    /// `activeDeadlineSeconds` passed.
+    DeadlineExceeded,
+    /// Its pod failed (`BackoffLimitExceeded` with `backoffLimit: 0`), or another reason.
+    Failed(String),
+}
+
+fn job_end(job: &Job) -> Option<JobEnd> {
+    let conditions = job.status.as_ref()?.conditions.as_ref()?;
+    let end = conditions.iter().find(|c| c.status == "True")?;
+    match (end.type_.as_str(), end.reason.as_deref()) {
+        ("Complete", _) => Some(JobEnd::Complete),
+        ("Failed", Some("DeadlineExceeded")) => Some(JobEnd::DeadlineExceeded),
+        ("Failed", reason) => Some(JobEnd::Failed(format!(
+            "{}: {}",
+            reason.unwrap_or("Failed"),
+            end.message.as_deref().unwrap_or("")
+        ))),
+        _ => None,
+    }
+}
+
+/// Waits for Job `name` to end; its container's exit status is the outcome. The cluster stops it
+/// at its deadline; if the cluster does not say so within a minute of it, it is deleted here.
+async fn await_job(
+    jobs: &Api<Job>,
+    pods: &Api<Pod>,
+    name: &str,
+    timeout: Duration,
+) -> anyhow::Result<Outcome> {
+    use futures_util::TryStreamExt;
+    let deadline = tokio::time::Instant::now() + timeout + Duration::from_secs(60);
+    let events = kube::runtime::watcher::watch_object(jobs.clone(), name);
+    futures_util::pin_mut!(events);
+    let end = loop {
+        let Ok(event) = tokio::time::timeout_at(deadline, events.try_next()).await else {
+            let _ = jobs.delete(name, &DeleteParams::background()).await;
+            break JobEnd::DeadlineExceeded;
+        };
+        match event.with_context(|| format!("cannot watch job {name}"))? {
+            Some(Some(job)) => {
+                if let Some(end) = job_end(&job) {
+                    break end;
+                }
+            }
+            Some(None) => bail!("job {name} was deleted before it ended"),
+            None => bail!("the watch of job {name} ended"),
+        }
+    };
+    let exit = |exit| {
+        Ok(Outcome {
+            exit,
+            oom_killed: false,
+        })
+    };
+    match end {
+        JobEnd::Complete => exit(Exit::Code(0)),
+        JobEnd::DeadlineExceeded => exit(Exit::TimedOut),
+        JobEnd::Failed(why) => {
+            let listed = pods
+                .list(&ListParams::default().labels(&format!("{ONE_OFF}={name}")))
+                .await
+                .context("cannot list the job's pod")?;
+            let terminated = listed.items.iter().find_map(|pod| {
+                let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+                statuses.first()?.state.as_ref()?.terminated.clone()
+            });
+            match terminated {
+                Some(t) => Ok(Outcome {
+                    exit: Exit::Code(t.exit_code),
+                    oom_killed: t.reason.as_deref() == Some("OOMKilled"),
+                }),
+                None => bail!("job {name} failed: {why}"),
+            }
+        }
+    }
+}
+
+/// Sends the log lines of Job `job`'s pod to `lines` once it runs, until its log ends. Without a
+/// kubelet to serve the log (or while the pod cannot start) there is nothing to send.
+async fn follow_job_pod(pods: Api<Pod>, job: String, lines: tokio::sync::mpsc::Sender<String>) {
+    use futures_util::{AsyncBufReadExt, TryStreamExt};
+    let selector = ListParams::default().labels(&format!("{ONE_OFF}={job}"));
+    let pod = loop {
+        if lines.is_closed() {
+            return;
+        }
+        let started = pods.list(&selector).await.ok().and_then(|list| {
+            list.items.into_iter().find(|p| {
+                let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+                matches!(phase, Some("Running" | "Succeeded" | "Failed"))
+            })
+        });
+        if let Some(name) = started.and_then(|p| p.metadata.name) {
+            break name;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let params = kube::api::LogParams {
+        follow: true,
+        ..kube::api::LogParams::default()
+    };
+    let Ok(stream) = pods.log_stream(&pod, &params).await else {
+        return;
+    };
+    let mut log = stream.lines();
+    while let Ok(Some(line)) = log.try_next().await {
+        if lines.send(line).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -819,6 +1013,37 @@ mod tests {
         );
         assert!(
             matches!(rollout(&failed), Rollout::Failed(m) if m.contains("timed out progressing"))
+        );
+    }
+
+    #[test]
+    fn a_job_ends_by_its_conditions() {
+        let job = |conditions: Value| -> Job {
+            serde_json::from_value(json!({ "status": { "conditions": conditions } }))
+                .expect("a Job")
+        };
+        assert_eq!(job_end(&job(json!([]))), None);
+        assert_eq!(
+            job_end(&job(json!([{ "type": "Complete", "status": "True" }]))),
+            Some(JobEnd::Complete)
+        );
+        assert_eq!(
+            job_end(&job(
+                json!([{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded" }])
+            )),
+            Some(JobEnd::DeadlineExceeded)
+        );
+        assert_eq!(
+            job_end(&job(
+                json!([{ "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" }])
+            )),
+            Some(JobEnd::Failed(
+                "BackoffLimitExceeded: Job has reached the specified backoff limit".into()
+            ))
+        );
+        assert_eq!(
+            job_end(&job(json!([{ "type": "Failed", "status": "False" }]))),
+            None
         );
     }
 }

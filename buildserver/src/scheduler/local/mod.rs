@@ -2,10 +2,9 @@
 //! image's layers (each unpacked once per digest) under a fresh upper dir, on the host network
 //! with its own `$PORT`, as the image's user, with config vars in its environment.
 //!
-//! Every dyno has a supervising task: it runs the container, marks the dyno `up` once it is
-//! ready (a web dyno accepts TCP on `$PORT`, or answers the app's health check path), kills it if
-//! it is not ready within the boot timeout, and restarts it when it ends, with backoff. The router
-//! sends traffic only to web dynos that are `up`.
+//! Every dyno has a supervising task (`supervisor`) that runs it, tells when it is up and
+//! restarts it when it ends. The web dynos of the release that runs are published in the
+//! router's route table, which sends traffic only to those that are up.
 //!
 //! A deploy is health-gated: the new web dynos must be up before the router switches to them and
 //! the old dynos stop (SIGTERM, then SIGKILL after a grace period). If they do not come up, the
@@ -18,28 +17,28 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use futures_util::future::join_all;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use paas_share::AppName;
+use tokio::sync::mpsc;
 
 use super::{AppLocks, Deployment, Scheduler};
-use crate::container::{Exit, Runtime, Spec};
+use crate::app::AppRef;
+use crate::container::{Runtime, Spec};
 use crate::data_dir::DataDir;
 use crate::logs::Logs;
 use crate::oci::Layout;
+use crate::router::{Backend, Routes};
+
+mod supervisor;
+
+use supervisor::{Readiness, State, Supervision, Supervisor};
 
 const DYNO_MEMORY: u64 = 512 << 20;
 const DYNO_PIDS: i64 = 1024;
-/// Longest wait between restarts of a crashing dyno.
-const BACKOFF_CAP: Duration = Duration::from_secs(300);
-/// A dyno up this long starts its restart backoff afresh.
-const BACKOFF_RESET: Duration = Duration::from_secs(600);
-/// How often readiness is probed while a dyno boots.
-const PROBE_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The operator's settings for dynos.
 #[derive(Debug, Clone, Copy)]
@@ -48,91 +47,6 @@ pub struct Settings {
     pub boot_timeout: Duration,
     /// Between SIGTERM and SIGKILL when a dyno stops.
     pub stop_grace: Duration,
-}
-
-/// Each app's web dynos, by app name: what the router serves.
-#[derive(Clone, Default)]
-pub struct Routes {
-    table: Arc<Mutex<HashMap<String, Route>>>,
-}
-
-/// Where an app's traffic goes: its web dynos, of which only those `up` get requests.
-struct Route {
-    app_id: Arc<str>,
-    backends: Vec<(u16, Arc<Supervision>)>,
-    next: AtomicUsize,
-}
-
-impl Routes {
-    /// The app's id and the port of its next `up` web dyno, in turn; `None` if the app has no
-    /// web dyno up.
-    pub fn pick(&self, app: &str) -> Option<(Arc<str>, u16)> {
-        let table = self.lock();
-        let route = table.get(app)?;
-        let is_up = |(_, s): &&(u16, Arc<Supervision>)| s.state() == State::Up;
-        let up = route.backends.iter().filter(is_up).count();
-        if up == 0 {
-            return None;
-        }
-        let nth = route.next.fetch_add(1, Ordering::Relaxed) % up;
-        let (port, _) = route.backends.iter().filter(is_up).nth(nth)?;
-        Some((Arc::clone(&route.app_id), *port))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Starting,
-    Up,
-    Crashed,
-    Down,
-}
-
-impl State {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Starting => "starting",
-            Self::Up => "up",
-            Self::Crashed => "crashed",
-            Self::Down => "down",
-        }
-    }
-}
-
-/// What a dyno's supervising task tells the rest about it.
-struct Supervision {
-    /// The state and when it began.
-    state: watch::Sender<(State, SystemTime)>,
-    /// Set by `stop`: an exit now is the end, not a crash.
-    stopping: AtomicBool,
-    restarts: AtomicU32,
-}
-
-impl Supervision {
-    fn state(&self) -> State {
-        self.state.borrow().0
-    }
-
-    /// Waits until the dyno is up, or has crashed (or restarted) on its way there.
-    async fn wait_up(&self) -> Result<(), State> {
-        let mut changes = self.state.subscribe();
-        let settled = changes
-            .wait_for(|(state, _)| {
-                *state != State::Starting || self.restarts.load(Ordering::SeqCst) > 0
-            })
-            .await
-            .map(|s| s.0)
-            .unwrap_or(State::Down);
-        match settled {
-            State::Up if self.restarts.load(Ordering::SeqCst) == 0 => Ok(()),
-            State::Up | State::Starting => Err(State::Crashed),
-            other => Err(other),
-        }
-    }
 }
 
 struct Dyno {
@@ -215,23 +129,19 @@ impl LocalScheduler {
     }
 
     /// Points the app's route at its current web dynos.
-    fn publish(&self, app: &str, app_id: &str) {
-        let backends: Vec<(u16, Arc<Supervision>)> = self
+    fn publish(&self, app: &AppRef) {
+        let backends: Vec<Backend> = self
             .apps()
-            .get(app_id)
+            .get(&app.id)
             .into_iter()
             .flat_map(|r| &r.dynos)
             .filter(|d| d.is_web())
-            .map(|d| (d.port, Arc::clone(&d.supervision)))
+            .map(|d| Backend {
+                port: d.port,
+                up: Arc::clone(&d.supervision.up),
+            })
             .collect();
-        self.routes.lock().insert(
-            app.to_owned(),
-            Route {
-                app_id: Arc::from(app_id),
-                backends,
-                next: AtomicUsize::new(0),
-            },
-        );
+        self.routes.set(app, backends);
     }
 
     fn running_release(&self, app_id: &str) -> Option<u32> {
@@ -249,7 +159,7 @@ impl LocalScheduler {
                 match self.start(deployment, &layers, process_type, index) {
                     Ok(dyno) => started.push(dyno),
                     Err(e) => {
-                        self.stop_all(&deployment.app_id, started).await;
+                        self.stop_all(&deployment.app.id, started).await;
                         return Err(e);
                     }
                 }
@@ -265,8 +175,8 @@ impl LocalScheduler {
             .map(|(_, d)| d.name())
             .collect();
         if !failed.is_empty() {
-            self.stop_all(&deployment.app_id, started).await;
-            let last = self.last_lines(&deployment.app_id, &failed);
+            self.stop_all(&deployment.app.id, started).await;
+            let last = self.last_lines(&deployment.app.id, &failed);
             anyhow::bail!(
                 "{} did not come up: {}{last}",
                 failed.join(", "),
@@ -276,7 +186,7 @@ impl LocalScheduler {
         let old = self
             .apps()
             .insert(
-                deployment.app_id.clone(),
+                deployment.app.id.clone(),
                 Running {
                     release: deployment.release,
                     layers,
@@ -285,14 +195,14 @@ impl LocalScheduler {
             )
             .map(|r| r.dynos)
             .unwrap_or_default();
-        self.publish(&deployment.app, &deployment.app_id);
+        self.publish(&deployment.app);
         self.logs.emit(
-            &deployment.app_id,
+            &deployment.app.id,
             "paas",
             "scheduler",
             &format!("Release v{} is up", deployment.release),
         );
-        self.stop_all(&deployment.app_id, old).await;
+        self.stop_all(&deployment.app.id, old).await;
         Ok(())
     }
 
@@ -315,7 +225,7 @@ impl LocalScheduler {
         'types: {
             let mut apps = self.apps();
             let running = apps
-                .get_mut(&deployment.app_id)
+                .get_mut(&deployment.app.id)
                 .expect("checked by the caller");
             let mut types: Vec<String> = running
                 .dynos
@@ -369,8 +279,8 @@ impl LocalScheduler {
                 .dynos
                 .sort_by(|a, b| (&a.process_type, a.index).cmp(&(&b.process_type, b.index)));
         }
-        self.publish(&deployment.app, &deployment.app_id);
-        self.stop_all(&deployment.app_id, stopping).await;
+        self.publish(&deployment.app);
+        self.stop_all(&deployment.app.id, stopping).await;
         failure.map_or(Ok(()), Err)
     }
 
@@ -381,7 +291,7 @@ impl LocalScheduler {
     ) -> anyhow::Result<()> {
         let chosen: Vec<(String, u32)> = self
             .apps()
-            .get(&deployment.app_id)
+            .get(&deployment.app.id)
             .into_iter()
             .flat_map(|r| &r.dynos)
             .filter(|d| target.is_none_or(|t| t == d.process_type || t == d.name()))
@@ -395,8 +305,8 @@ impl LocalScheduler {
             let fresh = self.start(deployment, &layers, &process_type, index)?;
             let name = fresh.name();
             if fresh.is_web() && fresh.supervision.wait_up().await.is_err() {
-                self.stop_all(&deployment.app_id, vec![fresh]).await;
-                let last = self.last_lines(&deployment.app_id, std::slice::from_ref(&name));
+                self.stop_all(&deployment.app.id, vec![fresh]).await;
+                let last = self.last_lines(&deployment.app.id, std::slice::from_ref(&name));
                 anyhow::bail!(
                     "the new {name} did not come up ({}); the old one keeps running{last}",
                     self.boot_requirement(deployment)
@@ -405,7 +315,7 @@ impl LocalScheduler {
             let old = {
                 let mut apps = self.apps();
                 let running = apps
-                    .get_mut(&deployment.app_id)
+                    .get_mut(&deployment.app.id)
                     .expect("checked by the caller");
                 let at = running
                     .dynos
@@ -414,8 +324,8 @@ impl LocalScheduler {
                     .expect("operations on an app run one at a time");
                 std::mem::replace(&mut running.dynos[at], fresh)
             };
-            self.publish(&deployment.app, &deployment.app_id);
-            self.stop_all(&deployment.app_id, vec![old]).await;
+            self.publish(&deployment.app);
+            self.stop_all(&deployment.app.id, vec![old]).await;
         }
         Ok(())
     }
@@ -460,7 +370,7 @@ impl LocalScheduler {
         let port = free_port()?;
         let (container, dir, spec) = self.prepare(deployment, layers, &name, &command, port)?;
         self.logs.emit(
-            &deployment.app_id,
+            &deployment.app.id,
             "paas",
             "scheduler",
             &format!(
@@ -468,11 +378,7 @@ impl LocalScheduler {
                 deployment.release
             ),
         );
-        let supervision = Arc::new(Supervision {
-            state: watch::channel((State::Starting, SystemTime::now())).0,
-            stopping: AtomicBool::new(false),
-            restarts: AtomicU32::new(0),
-        });
+        let supervision = Arc::new(Supervision::new());
         let readiness = match (process_type, deployment.health_check_path()) {
             ("web", Some(path)) => Readiness::Http(path.to_owned()),
             ("web", None) => Readiness::Tcp,
@@ -481,7 +387,7 @@ impl LocalScheduler {
         let supervisor = Supervisor {
             runtime: Arc::clone(&self.runtime),
             logs: self.logs.clone(),
-            app_id: deployment.app_id.clone(),
+            app_id: deployment.app.id.clone(),
             name,
             spec,
             bundle: dir.join("bundle"),
@@ -517,7 +423,7 @@ impl LocalScheduler {
         // Unique across the daemon's runs too: a dyno never takes over a predecessor's name.
         let container = format!(
             "dyno-{}-{}.{}-v{}-{name}",
-            &deployment.app_id[..8],
+            &deployment.app.id[..8],
             std::process::id(),
             unique(),
             deployment.release
@@ -617,9 +523,7 @@ impl LocalScheduler {
             task.abort();
             let _ = task.await;
         }
-        dyno.supervision
-            .state
-            .send_replace((State::Down, SystemTime::now()));
+        dyno.supervision.set(State::Down);
         self.logs.emit(
             app_id,
             "paas",
@@ -649,43 +553,42 @@ impl LocalScheduler {
 #[async_trait::async_trait]
 impl Scheduler for LocalScheduler {
     async fn deploy(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
+        let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
         let _layers = self.layers_in_use.read().await;
         self.deploy_locked(deployment).await
     }
 
     async fn scale(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
+        let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
         let _layers = self.layers_in_use.read().await;
-        if self.running_release(&deployment.app_id) == Some(deployment.release) {
-            self.scale_locked(deployment).await
-        } else {
-            self.deploy_locked(deployment).await
+        match self.running_release(&deployment.app.id) {
+            Some(running) if running == deployment.release => self.scale_locked(deployment).await,
+            Some(running) => Err(not_running(deployment, running)),
+            // Nothing runs (the daemon could not start the release when it started): start it.
+            None => self.deploy_locked(deployment).await,
         }
     }
 
     async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()> {
-        let _one_at_a_time = self.operations.lock(&deployment.app_id).await;
+        let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
         let _layers = self.layers_in_use.read().await;
-        if self.running_release(&deployment.app_id) == Some(deployment.release) {
-            self.restart_locked(deployment, target).await
-        } else {
-            self.deploy_locked(deployment).await
+        match self.running_release(&deployment.app.id) {
+            Some(running) if running == deployment.release => {
+                self.restart_locked(deployment, target).await
+            }
+            Some(running) => Err(not_running(deployment, running)),
+            None => self.deploy_locked(deployment).await,
         }
     }
 
-    async fn status(
-        &self,
-        app_id: &str,
-        _app: &str,
-    ) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
+    async fn status(&self, app: &AppRef) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
         Ok(self
             .apps()
-            .get(app_id)
+            .get(&app.id)
             .into_iter()
             .flat_map(|r| &r.dynos)
             .map(|d| {
-                let (state, since) = *d.supervision.state.borrow();
+                let (state, since) = d.supervision.since();
                 paas_share::models::Dyno {
                     process_type: d.process_type.clone(),
                     name: d.name(),
@@ -701,11 +604,8 @@ impl Scheduler for LocalScheduler {
             .collect())
     }
 
-    async fn rename(&self, old: &str, new: &str) -> anyhow::Result<()> {
-        let mut table = self.routes.lock();
-        if let Some(route) = table.remove(old) {
-            table.insert(new.to_owned(), route);
-        }
+    async fn rename(&self, app: &AppRef, new: &AppName) -> anyhow::Result<()> {
+        self.routes.rename(app.name(), new.as_str());
         Ok(())
     }
 
@@ -723,7 +623,7 @@ impl Scheduler for LocalScheduler {
         let port = free_port()?;
         let (_, dir, spec) = self.prepare(deployment, &layers, name, command, port)?;
         self.logs.emit(
-            &deployment.app_id,
+            &deployment.app.id,
             "paas",
             "scheduler",
             &format!("Running {name} (v{}): {command}", deployment.release),
@@ -736,11 +636,11 @@ impl Scheduler for LocalScheduler {
         Ok(outcome?)
     }
 
-    async fn destroy(&self, app_id: &str, app: &str) {
-        let _one_at_a_time = self.operations.lock(app_id).await;
-        self.routes.lock().remove(app);
-        let dynos = self.apps().remove(app_id).map(|r| r.dynos);
-        self.stop_all(app_id, dynos.unwrap_or_default()).await;
+    async fn destroy(&self, app: &AppRef) {
+        let _one_at_a_time = self.operations.lock(&app.id).await;
+        self.routes.remove(app.name());
+        let dynos = self.apps().remove(&app.id).map(|r| r.dynos);
+        self.stop_all(&app.id, dynos.unwrap_or_default()).await;
         // Its layers go too, unless another app's dynos use them.
         let _alone = self.layers_in_use.write().await;
         let in_use: std::collections::HashSet<PathBuf> = self
@@ -774,166 +674,12 @@ impl Scheduler for LocalScheduler {
     }
 }
 
-/// When a dyno counts as up.
-enum Readiness {
-    /// As soon as it runs (not a web dyno).
-    Immediate,
-    /// When it accepts TCP on `$PORT`.
-    Tcp,
-    /// When `GET <path>` on `$PORT` answers 2xx or 3xx.
-    Http(String),
-}
-
-impl Readiness {
-    async fn probe(&self, port: u16) -> bool {
-        let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
-        match self {
-            Self::Immediate => true,
-            Self::Tcp => connect.await.is_ok(),
-            Self::Http(path) => {
-                let Ok(mut stream) = connect.await else {
-                    return false;
-                };
-                let request = format!(
-                    "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: paas-health-check\r\n\r\n"
-                );
-                let mut head = [0u8; 12];
-                let answered = async {
-                    stream.write_all(request.as_bytes()).await?;
-                    stream.read_exact(&mut head).await
-                };
-                match tokio::time::timeout(Duration::from_secs(5), answered).await {
-                    // `HTTP/1.x 2xx` or `3xx`.
-                    Ok(Ok(_)) => head.starts_with(b"HTTP/1.") && matches!(head[9], b'2' | b'3'),
-                    _ => false,
-                }
-            }
-        }
-    }
-
-    /// Probes until ready (true) or `timeout` passes (false).
-    async fn wait(&self, port: u16, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.probe(port).await {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(PROBE_INTERVAL).await;
-        }
-    }
-}
-
-/// The task that runs one dyno: starts its container, marks it up when ready, restarts it with
-/// backoff when it ends, until it is stopped.
-struct Supervisor {
-    runtime: Arc<Runtime>,
-    logs: Logs,
-    app_id: String,
-    name: String,
-    spec: Spec,
-    bundle: PathBuf,
-    port: u16,
-    readiness: Readiness,
-    boot_timeout: Duration,
-    supervision: Arc<Supervision>,
-}
-
-impl Supervisor {
-    fn set_state(&self, state: State) {
-        let old = self
-            .supervision
-            .state
-            .send_replace((state, SystemTime::now()))
-            .0;
-        if old != state {
-            self.log(&format!(
-                "{}: state changed from {} to {}",
-                self.name,
-                old.as_str(),
-                state.as_str()
-            ));
-        }
-    }
-
-    fn log(&self, message: &str) {
-        self.logs.emit(&self.app_id, "paas", "scheduler", message);
-    }
-
-    async fn run(self) {
-        let (tx, mut rx) = mpsc::channel::<String>(1024);
-        let (logs, app_id, dyno) = (self.logs.clone(), self.app_id.clone(), self.name.clone());
-        tokio::spawn(async move {
-            while let Some(line) = rx.recv().await {
-                logs.emit(&app_id, "app", &dyno, &line);
-            }
-        });
-        let mut delay: Option<Duration> = None;
-        loop {
-            let started = Instant::now();
-            self.set_state(State::Starting);
-            // Dynos run until stopped; a year stands for "no limit".
-            let run = self.runtime.run(
-                &self.spec,
-                &self.bundle,
-                Duration::from_secs(365 * 86_400),
-                tx.clone(),
-            );
-            tokio::pin!(run);
-            let mut booted = true;
-            let outcome = tokio::select! {
-                outcome = &mut run => outcome,
-                ready = self.readiness.wait(self.port, self.boot_timeout) => {
-                    if ready {
-                        self.set_state(State::Up);
-                    } else {
-                        booted = false;
-                        let runtime = Arc::clone(&self.runtime);
-                        let id = self.spec.id.clone();
-                        let _ = tokio::task::spawn_blocking(move || runtime.signal(&id, "KILL")).await;
-                    }
-                    run.await
-                }
-            };
-            if self.supervision.stopping.load(Ordering::SeqCst) {
-                return;
-            }
-            self.set_state(State::Crashed);
-            let how = match outcome {
-                _ if !booted => format!(
-                    "was not ready on $PORT ({}) within {}s and was stopped",
-                    self.port,
-                    self.boot_timeout.as_secs()
-                ),
-                Ok(o) if o.oom_killed => "ran out of memory".to_owned(),
-                Ok(o) => match o.exit {
-                    Exit::Code(code) => format!("exited with status {code}"),
-                    Exit::Signal(signal) => format!("was killed by signal {signal}"),
-                    Exit::TimedOut => "timed out".to_owned(),
-                },
-                Err(e) => format!("could not start: {e}"),
-            };
-            // Immediately once, then 1 s doubling to a cap; a dyno that stayed up long enough
-            // starts the count again.
-            if started.elapsed() >= BACKOFF_RESET {
-                delay = None;
-            }
-            let wait = delay.unwrap_or(Duration::ZERO);
-            delay = Some(delay.map_or(Duration::from_secs(1), |d| (d * 2).min(BACKOFF_CAP)));
-            self.log(&format!(
-                "{} {how}; restarting in {}s",
-                self.name,
-                wait.as_secs()
-            ));
-            tokio::time::sleep(wait).await;
-            if self.supervision.stopping.load(Ordering::SeqCst) {
-                return;
-            }
-            self.supervision.restarts.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+/// Scale and restart act on the release that runs; the controller deploys releases.
+fn not_running(deployment: &Deployment, running: u32) -> anyhow::Error {
+    anyhow::anyhow!(
+        "v{running} runs, not v{}: a deploy is in flight; try again when it ends",
+        deployment.release
+    )
 }
 
 fn free_port() -> std::io::Result<u16> {

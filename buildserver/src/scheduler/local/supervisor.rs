@@ -1,0 +1,254 @@
+//! A dyno's supervision: the task that runs its container, marks it up once it is ready (a web
+//! dyno accepts TCP on `$PORT`, or answers the app's health check path), kills it if it is not
+//! ready within the boot timeout, and restarts it when it ends, with backoff, until it is stopped.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
+
+use crate::container::{Exit, Runtime, Spec};
+use crate::logs::Logs;
+
+/// Longest wait between restarts of a crashing dyno.
+const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// A dyno up this long starts its restart backoff afresh.
+const BACKOFF_RESET: Duration = Duration::from_secs(600);
+/// How often readiness is probed while a dyno boots.
+const PROBE_INTERVAL: Duration = Duration::from_millis(20);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum State {
+    Starting,
+    Up,
+    Crashed,
+    Down,
+}
+
+impl State {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Up => "up",
+            Self::Crashed => "crashed",
+            Self::Down => "down",
+        }
+    }
+}
+
+/// What a dyno's supervising task tells the rest about it.
+pub(super) struct Supervision {
+    /// The state and when it began.
+    state: watch::Sender<(State, SystemTime)>,
+    /// Whether the state is `Up`: the router's view of this dyno.
+    pub(super) up: Arc<AtomicBool>,
+    /// Set by `stop`: an exit now is the end, not a crash.
+    pub(super) stopping: AtomicBool,
+    pub(super) restarts: AtomicU32,
+}
+
+impl Supervision {
+    /// A dyno that is starting.
+    pub(super) fn new() -> Self {
+        Self {
+            state: watch::channel((State::Starting, SystemTime::now())).0,
+            up: Arc::new(AtomicBool::new(false)),
+            stopping: AtomicBool::new(false),
+            restarts: AtomicU32::new(0),
+        }
+    }
+
+    pub(super) fn state(&self) -> State {
+        self.state.borrow().0
+    }
+
+    /// The state and when it began.
+    pub(super) fn since(&self) -> (State, SystemTime) {
+        *self.state.borrow()
+    }
+
+    /// Moves to `state`; returns the state it left.
+    pub(super) fn set(&self, state: State) -> State {
+        let old = self.state.send_replace((state, SystemTime::now())).0;
+        self.up.store(state == State::Up, Ordering::Release);
+        old
+    }
+
+    /// Waits until the dyno is up, or has crashed (or restarted) on its way there.
+    pub(super) async fn wait_up(&self) -> Result<(), State> {
+        let mut changes = self.state.subscribe();
+        let settled = changes
+            .wait_for(|(state, _)| {
+                *state != State::Starting || self.restarts.load(Ordering::SeqCst) > 0
+            })
+            .await
+            .map(|s| s.0)
+            .unwrap_or(State::Down);
+        match settled {
+            State::Up if self.restarts.load(Ordering::SeqCst) == 0 => Ok(()),
+            State::Up | State::Starting => Err(State::Crashed),
+            other => Err(other),
+        }
+    }
+}
+
+/// When a dyno counts as up.
+pub(super) enum Readiness {
+    /// As soon as it runs (not a web dyno).
+    Immediate,
+    /// When it accepts TCP on `$PORT`.
+    Tcp,
+    /// When `GET <path>` on `$PORT` answers 2xx or 3xx.
+    Http(String),
+}
+
+impl Readiness {
+    async fn probe(&self, port: u16) -> bool {
+        let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
+        match self {
+            Self::Immediate => true,
+            Self::Tcp => connect.await.is_ok(),
+            Self::Http(path) => {
+                let Ok(mut stream) = connect.await else {
+                    return false;
+                };
+                let request = format!(
+                    "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: paas-health-check\r\n\r\n"
+                );
+                let mut head = [0u8; 12];
+                let answered = async {
+                    stream.write_all(request.as_bytes()).await?;
+                    stream.read_exact(&mut head).await
+                };
+                match tokio::time::timeout(Duration::from_secs(5), answered).await {
+                    // `HTTP/1.x 2xx` or `3xx`.
+                    Ok(Ok(_)) => head.starts_with(b"HTTP/1.") && matches!(head[9], b'2' | b'3'),
+                    _ => false,
+                }
+            }
+        }
+    }
+
+    /// Probes until ready (true) or `timeout` passes (false).
+    async fn wait(&self, port: u16, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.probe(port).await {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+    }
+}
+
+/// The task that runs one dyno: starts its container, marks it up when ready, restarts it with
+/// backoff when it ends, until it is stopped.
+pub(super) struct Supervisor {
+    pub(super) runtime: Arc<Runtime>,
+    pub(super) logs: Logs,
+    pub(super) app_id: String,
+    pub(super) name: String,
+    pub(super) spec: Spec,
+    pub(super) bundle: PathBuf,
+    pub(super) port: u16,
+    pub(super) readiness: Readiness,
+    pub(super) boot_timeout: Duration,
+    pub(super) supervision: Arc<Supervision>,
+}
+
+impl Supervisor {
+    fn set_state(&self, state: State) {
+        let old = self.supervision.set(state);
+        if old != state {
+            self.log(&format!(
+                "{}: state changed from {} to {}",
+                self.name,
+                old.as_str(),
+                state.as_str()
+            ));
+        }
+    }
+
+    fn log(&self, message: &str) {
+        self.logs.emit(&self.app_id, "paas", "scheduler", message);
+    }
+
+    pub(super) async fn run(self) {
+        let (tx, mut rx) = mpsc::channel::<String>(1024);
+        let (logs, app_id, dyno) = (self.logs.clone(), self.app_id.clone(), self.name.clone());
+        tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                logs.emit(&app_id, "app", &dyno, &line);
+            }
+        });
+        let mut delay: Option<Duration> = None;
+        loop {
+            let started = Instant::now();
+            self.set_state(State::Starting);
+            // Dynos run until stopped; a year stands for "no limit".
+            let run = self.runtime.run(
+                &self.spec,
+                &self.bundle,
+                Duration::from_secs(365 * 86_400),
+                tx.clone(),
+            );
+            tokio::pin!(run);
+            let mut booted = true;
+            let outcome = tokio::select! {
+                outcome = &mut run => outcome,
+                ready = self.readiness.wait(self.port, self.boot_timeout) => {
+                    if ready {
+                        self.set_state(State::Up);
+                    } else {
+                        booted = false;
+                        let runtime = Arc::clone(&self.runtime);
+                        let id = self.spec.id.clone();
+                        let _ = tokio::task::spawn_blocking(move || runtime.signal(&id, "KILL")).await;
+                    }
+                    run.await
+                }
+            };
+            if self.supervision.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            self.set_state(State::Crashed);
+            let how = match outcome {
+                _ if !booted => format!(
+                    "was not ready on $PORT ({}) within {}s and was stopped",
+                    self.port,
+                    self.boot_timeout.as_secs()
+                ),
+                Ok(o) if o.oom_killed => "ran out of memory".to_owned(),
+                Ok(o) => match o.exit {
+                    Exit::Code(code) => format!("exited with status {code}"),
+                    Exit::Signal(signal) => format!("was killed by signal {signal}"),
+                    Exit::TimedOut => "timed out".to_owned(),
+                },
+                Err(e) => format!("could not start: {e}"),
+            };
+            // Immediately once, then 1 s doubling to a cap; a dyno that stayed up long enough
+            // starts the count again.
+            if started.elapsed() >= BACKOFF_RESET {
+                delay = None;
+            }
+            let wait = delay.unwrap_or(Duration::ZERO);
+            delay = Some(delay.map_or(Duration::from_secs(1), |d| (d * 2).min(BACKOFF_CAP)));
+            self.log(&format!(
+                "{} {how}; restarting in {}s",
+                self.name,
+                wait.as_secs()
+            ));
+            tokio::time::sleep(wait).await;
+            if self.supervision.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            self.supervision.restarts.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
