@@ -83,7 +83,7 @@ mod tests {
         let routes = Routes::default();
         let app = AppRef {
             id: "id-1".to_owned(),
-            name: paas_share::AppName::parse("shop").unwrap(),
+            name: paas_share::AppName::parse("shop").expect("valid"),
         };
         let backend = |port, up| Backend {
             port,
@@ -93,11 +93,11 @@ mod tests {
             &app,
             vec![backend(1, true), backend(2, false), backend(3, true)],
         );
-        let picks: Vec<u16> = (0..4).map(|_| routes.pick("shop").unwrap().1).collect();
+        let picks: Vec<u16> = (0..4).map(|_| routes.pick("shop").expect("up").1).collect();
         assert_eq!(picks, [1, 3, 1, 3]);
         routes.rename("shop", "store");
         assert!(routes.pick("shop").is_none());
-        assert_eq!(&*routes.pick("store").unwrap().0, "id-1");
+        assert_eq!(&*routes.pick("store").expect("renamed").0, "id-1");
         routes.set(&app, vec![backend(4, false)]);
         assert!(routes.pick("shop").is_none(), "no dyno up");
         routes.remove("store");

@@ -276,7 +276,7 @@ mod tests {
         Deployment {
             app: crate::app::AppRef {
                 id: "0123456789abcdef".into(),
-                name: paas_share::AppName::parse("shop").unwrap(),
+                name: paas_share::AppName::parse("shop").expect("valid"),
             },
             release: 7,
             image: "sha256:abc".into(),
