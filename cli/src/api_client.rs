@@ -1,7 +1,7 @@
 //! The HTTP client for the paas API: bearer auth, JSON bodies, and failures turned into
 //! [`CliError`]s that say what happened and how to fix it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use paas_share::ApiError;
 use serde::Serialize;
@@ -54,6 +54,39 @@ impl ApiClient {
             .authorized(self.agent.patch(self.url(path)))
             .send_json(body);
         self.finish("PATCH", path, response)
+    }
+
+    /// Sends a request that makes a release (a config change, a rollback, a retry: `POST` or
+    /// `PATCH`) with an `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header), and waits
+    /// as long as the release takes (its release phase may run for many minutes). When no answer
+    /// comes (the server restarted, the connection dropped), the same request goes again with the
+    /// same key, for up to [`RELEASE_REQUEST_RETRIES`]: the server answers with the release the
+    /// first one made, as it ended, instead of making a second.
+    pub fn send_release_request<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: &http::Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
+        let key = format!("\"{}\"", random_key());
+        let retrying_until = Instant::now() + RELEASE_REQUEST_RETRIES;
+        loop {
+            let request = if *method == http::Method::PATCH {
+                self.agent.patch(self.url(path))
+            } else {
+                self.agent.post(self.url(path))
+            };
+            let response = self
+                .authorized(request.config().timeout_global(None).build())
+                .header("Idempotency-Key", &key)
+                .send_json(body);
+            match response {
+                Err(_) if Instant::now() < retrying_until => {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                response => return self.finish(method.as_str(), path, response),
+            }
+        }
     }
 
     /// DELETE; a `204 No Content` answer decodes as JSON `null` (ask for `()`).
@@ -145,6 +178,22 @@ impl ApiClient {
         )
         .hint("is this a paas server of a matching version?")
     }
+}
+
+/// How long a request that makes a release is sent again while no answer comes.
+pub const RELEASE_REQUEST_RETRIES: Duration = Duration::from_secs(60);
+
+/// 128 random bits as hex: a request's Idempotency-Key.
+fn random_key() -> String {
+    let mut bytes = [0u8; 16];
+    // The key only has to differ from the user's other keys: the clock does if randomness fails.
+    if getrandom::fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        bytes = now.as_nanos().to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Percent-encodes one path segment (fingerprints contain `/` and `+`).

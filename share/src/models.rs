@@ -227,12 +227,101 @@ pub struct Formation {
     pub command: String,
 }
 
-/// `PATCH /apps/{app}/formation`: `{"web": 4, "worker": 1}`.
-pub type FormationPatch = BTreeMap<String, u32>;
+/// `PATCH /apps/{app}/formation`: `{"web": 4, "worker": "+1"}`.
+pub type FormationPatch = BTreeMap<String, Quantity>;
+
+/// A process type's dyno count in a formation change: a number sets it (`2`); a string `"+N"` or
+/// `"-N"` changes the count the server has when it applies the change, so that parallel
+/// `paas scale web+1` all count (Heroku's API takes numbers only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    Set(u32),
+    Add(u32),
+    Remove(u32),
+}
+
+impl Quantity {
+    /// The count after this change to `now`; `None` below 0 or above `u32::MAX`.
+    pub fn apply(self, now: u32) -> Option<u32> {
+        match self {
+            Self::Set(n) => Some(n),
+            Self::Add(n) => now.checked_add(n),
+            Self::Remove(n) => now.checked_sub(n),
+        }
+    }
+}
+
+impl Serialize for Quantity {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Set(n) => serializer.serialize_u32(*n),
+            Self::Add(n) => serializer.serialize_str(&format!("+{n}")),
+            Self::Remove(n) => serializer.serialize_str(&format!("-{n}")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u32),
+            Text(String),
+        }
+        let expected = "a dyno count: a whole number from 0, or \"+N\" or \"-N\"";
+        match Raw::deserialize(deserializer)
+            .map_err(|_| serde::de::Error::custom(format!("expected {expected}")))?
+        {
+            Raw::Number(n) => Ok(Self::Set(n)),
+            Raw::Text(text) => {
+                let change = |digits: &str| {
+                    digits
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|_| digits.bytes().all(|b| b.is_ascii_digit()))
+                };
+                let parsed = match text.split_at_checked(1) {
+                    Some(("+", digits)) => change(digits).map(Self::Add),
+                    Some(("-", digits)) => change(digits).map(Self::Remove),
+                    _ => None,
+                };
+                parsed.ok_or_else(|| {
+                    serde::de::Error::custom(format!("expected {expected}, got {text:?}"))
+                })
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantities() {
+        let patch: FormationPatch =
+            serde_json::from_str(r#"{"web": 2, "worker": "+1", "clock": "-3"}"#).expect("valid");
+        assert_eq!(patch["web"], Quantity::Set(2));
+        assert_eq!(patch["worker"].apply(4), Some(5));
+        assert_eq!(patch["clock"].apply(2), None);
+        assert_eq!(
+            serde_json::to_string(&patch).expect("JSON"),
+            r#"{"clock":"-3","web":2,"worker":"+1"}"#
+        );
+        for bad in [
+            r#"{"web": -1}"#,
+            r#"{"web": "2"}"#,
+            r#"{"web": "+"}"#,
+            r#"{"web": "+-1"}"#,
+            r#"{"web": 1.5}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<FormationPatch>(bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn release_versions() {

@@ -6,7 +6,7 @@ use paas_share::ConfigKey;
 use paas_share::models::{ConfigPatch, ConfigVars, Release};
 use paas_share::names::MAX_CONFIG_VALUE_BYTES;
 
-use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
+use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, IdempotencyKey, find_app};
 use crate::scheduler::{HEALTH_CHECK_PATH_VAR, valid_health_check_path};
 
 pub async fn show(
@@ -20,11 +20,13 @@ pub async fn show(
     ))
 }
 
-/// Applies `{"K": "v", "OLD": null}` and answers with the release it recorded.
+/// Applies `{"K": "v", "OLD": null}` and answers with the release it recorded (with an
+/// `Idempotency-Key`, a repeated request gets that release again: see [`IdempotencyKey`]).
 pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(name): Path<String>,
+    key: IdempotencyKey,
     ApiJson(patch): ApiJson<ConfigPatch>,
 ) -> ApiResult<Json<Release>> {
     if patch.is_empty() {
@@ -54,9 +56,10 @@ pub async fn update(
         }
     }
     let app = find_app(&state, &user, &name).await?;
+    let idempotency = key.with_request(&user, &format!("PATCH config-vars {}", app.id), &patch);
     let ended = state
         .releases
-        .change_config(&app, &user, patch)
+        .change_config(&app, &user, patch, idempotency)
         .await
         .map_err(|e| super::release_failure(&name, e))?;
     tracing::info!(app = %name, release = ended.version, "config changed");

@@ -17,8 +17,9 @@ pub async fn show(
     ))
 }
 
-/// `{"web": 2, "worker": 1}`: sets only the named types, each of which the running release must
-/// define, and starts or stops only their dynos. Answers once the new dynos are started (`GET
+/// `{"web": 2, "worker": "+1"}`: sets or changes only the named types, each of which the running
+/// release must define, and starts or stops only their dynos. Relative changes apply to the
+/// counts the store has when the change is recorded. Answers once the new dynos are started (`GET
 /// /apps/{app}/dynos` shows them come up). Scaling records no release (DESIGN §3.4).
 pub async fn update(
     State(state): State<AppState>,
@@ -64,19 +65,32 @@ pub async fn update(
                     }
                 )));
             }
-            let total: u64 = db
-                .formation(&app_id)?
+            let now = db.formation(&app_id)?;
+            let mut counts = std::collections::BTreeMap::new();
+            for (process_type, change) in &patch {
+                let current = now
+                    .iter()
+                    .find(|f| f.process_type == *process_type)
+                    .map_or(0, |f| f.quantity);
+                let Some(count) = change.apply(current) else {
+                    return Err(ApiFailure::invalid(format!(
+                        "cannot scale {process_type} below 0 (it runs {current})"
+                    )));
+                };
+                counts.insert(process_type.clone(), count);
+            }
+            let unchanged = now
                 .iter()
-                .filter(|f| types.contains_key(&f.process_type))
-                .map(|f| u64::from(*patch.get(&f.process_type).unwrap_or(&f.quantity)))
-                .sum();
+                .filter(|f| types.contains_key(&f.process_type) && !counts.contains_key(&f.process_type))
+                .map(|f| f.quantity);
+            let total: u64 = counts.values().copied().chain(unchanged).map(u64::from).sum();
             if total > u64::from(limit) {
                 return Err(ApiFailure::invalid(format!(
                     "cannot run {total} dynos: this server allows at most {limit} per app"
                 ))
                 .hint("ask the operator to raise --max-dynos-per-app"));
             }
-            Ok(db.update_formation(&app_id, &patch)?)
+            Ok(db.update_formation(&app_id, &counts)?)
         })
         .await?;
     // After any deploy in flight: the counts recorded above then apply to what it ran.

@@ -341,6 +341,63 @@ impl FromRequestParts<AppState> for CurrentUser {
 /// where the client is. Falls back to the apps domain when the header is absent or odd.
 pub struct RequestHost(pub Option<String>);
 
+/// The `Idempotency-Key` request header (draft-ietf-httpapi-idempotency-key-header) of a request
+/// that makes a release (config change, rollback, retry): 1 to 255 visible ASCII characters,
+/// quoted (the draft's structured-field string) or not. The same request sent again with the same
+/// key gets the release the first one made, as it ended, instead of making another; a key sent
+/// with another request is refused (422).
+pub struct IdempotencyKey(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiFailure> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(Self(None));
+        };
+        value
+            .to_str()
+            .ok()
+            .map(|v| {
+                let v = v.trim();
+                v.strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(v)
+            })
+            .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+            .map(|k| Self(Some(k.to_owned())))
+            .ok_or_else(|| {
+                ApiFailure::invalid(
+                    "the Idempotency-Key header must be 1 to 255 visible ASCII characters",
+                )
+                .hint("send a random key such as a UUID, and the same one only to repeat a request")
+            })
+    }
+}
+
+impl IdempotencyKey {
+    /// The key with a digest of the request it came with: who sent `body` to `route`.
+    fn with_request(
+        self,
+        user: &User,
+        route: &str,
+        body: &impl serde::Serialize,
+    ) -> Option<crate::store::Idempotency> {
+        use sha2::Digest;
+        let key = self.0?;
+        let mut request = sha2::Sha256::new();
+        for part in [user.id.as_bytes(), route.as_bytes()] {
+            request.update(part);
+            request.update(b"\n");
+        }
+        request.update(serde_json::to_vec(body).unwrap_or_default());
+        Some(crate::store::Idempotency {
+            key,
+            digest: format!("{:x}", request.finalize()),
+        })
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
     type Rejection = std::convert::Infallible;
 

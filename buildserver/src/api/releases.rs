@@ -12,7 +12,7 @@ use futures_util::stream;
 use paas_share::models::{CreateRelease, LogLine, Release, ReleaseStatus, parse_release_version};
 use tokio::sync::broadcast;
 
-use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
+use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, IdempotencyKey, find_app};
 use crate::store::Store;
 
 pub async fn list(
@@ -139,11 +139,13 @@ pub async fn retry(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(name): Path<String>,
+    key: IdempotencyKey,
 ) -> ApiResult<(StatusCode, Json<Release>)> {
     let app = find_app(&state, &user, &name).await?;
+    let idempotency = key.with_request(&user, &format!("POST retry {}", app.id), &());
     let ended = state
         .releases
-        .retry(&app, &user)
+        .retry(&app, &user, idempotency)
         .await
         .map_err(|e| super::release_failure(&name, e))?;
     tracing::info!(app = %name, release = ended.version, "retried");
@@ -171,13 +173,15 @@ pub async fn rollback(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(name): Path<String>,
+    key: IdempotencyKey,
     ApiJson(body): ApiJson<CreateRelease>,
 ) -> ApiResult<(StatusCode, Json<Release>)> {
     let app = find_app(&state, &user, &name).await?;
     let target = body.rollback_to;
+    let idempotency = key.with_request(&user, &format!("POST releases {}", app.id), &target);
     let ended = state
         .releases
-        .rollback(&app, &user, target)
+        .rollback(&app, &user, target, idempotency)
         .await
         .map_err(|e| super::release_failure(&name, e))?;
     tracing::info!(app = %name, release = ended.version, from = target, "rolled back");

@@ -117,10 +117,23 @@ impl Fixture {
         uri: &str,
         body: Option<serde_json::Value>,
     ) -> (StatusCode, serde_json::Value) {
+        self.send_with(method, uri, body, &[]).await
+    }
+
+    async fn send_with(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, serde_json::Value) {
         let mut request = Request::builder()
             .method(method)
             .uri(uri)
             .header("Authorization", format!("Bearer {}", self.token));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if body.is_some() {
             request = request.header("Content-Type", "application/json");
         }
@@ -180,6 +193,71 @@ impl Fixture {
             })
             .await
             .expect("release");
+    }
+}
+
+#[tokio::test]
+async fn a_request_repeated_with_its_idempotency_key_gets_the_release_it_made() {
+    let f = fixture().await;
+    f.built_app("demo", &[("web", "python app.py")]).await;
+    let set = |value: &str| Some(serde_json::json!({ "GREETING": value }));
+    let key = [("Idempotency-Key", "\"k-1\"")];
+    let (status, first) = f
+        .send_with("PATCH", "/apps/demo/config-vars", set("hi"), &key)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, again) = f
+        .send_with("PATCH", "/apps/demo/config-vars", set("hi"), &key)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(first["version"], again["version"]);
+    let (_, releases) = f.send("GET", "/apps/demo/releases", None).await;
+    assert_eq!(releases.as_array().map(Vec::len), Some(2), "{releases}");
+
+    // The same key with another request is refused, and makes nothing.
+    let (status, error) = f
+        .send_with("PATCH", "/apps/demo/config-vars", set("bye"), &key)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("came with another request before, which made v2")),
+        "{error}"
+    );
+    let (status, error) = f
+        .send_with(
+            "POST",
+            "/apps/demo/releases",
+            Some(serde_json::json!({ "rollback_to": 1 })),
+            &key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    // A rollback repeated with its own key is one rollback.
+    let rollback = [("Idempotency-Key", "rollback-1")];
+    let body = || Some(serde_json::json!({ "rollback_to": 1 }));
+    let (status, first) = f
+        .send_with("POST", "/apps/demo/releases", body(), &rollback)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (_, again) = f
+        .send_with("POST", "/apps/demo/releases", body(), &rollback)
+        .await;
+    assert_eq!(first["version"], again["version"]);
+    let (_, releases) = f.send("GET", "/apps/demo/releases", None).await;
+    assert_eq!(releases.as_array().map(Vec::len), Some(3), "{releases}");
+
+    for bad in ["", "\"\"", "two words", &"k".repeat(256)] {
+        let (status, _) = f
+            .send_with(
+                "PATCH",
+                "/apps/demo/config-vars",
+                set("hi"),
+                &[("Idempotency-Key", bad)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
     }
 }
 

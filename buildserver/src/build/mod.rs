@@ -83,23 +83,35 @@ impl BuildDir {
 /// Why a build failed: the step, and what to do about it.
 #[derive(Debug, Clone)]
 pub struct Failure {
+    /// `build` or `release`: what the step was part of.
+    pub stage: &'static str,
     pub step: String,
     pub message: String,
 }
 
 impl Failure {
+    /// A build step failed (`detect`, `compile (python)`, …).
     pub fn new(step: &str, message: impl Into<String>) -> Self {
         Self {
+            stage: "build",
             step: step.to_owned(),
             message: message.into(),
+        }
+    }
+
+    /// A step of the release of a built image failed (`release phase`, `deploy`, …).
+    pub fn release(step: &str, message: impl Into<String>) -> Self {
+        Self {
+            stage: "release",
+            ..Self::new(step, message)
         }
     }
 
     /// The block a refused push ends with: which step failed, why, and that `main` did not move.
     pub fn lines(&self) -> Vec<String> {
         let mut lines = vec![format!(
-            " !     Push rejected: the build failed at step `{}`.",
-            self.step
+            " !     Push rejected: the {} failed at step `{}`.",
+            self.stage, self.step
         )];
         lines.extend(self.message.lines().map(|line| format!(" !     {line}")));
         lines.push(" !     main is unchanged; fix the problem and push again.".to_owned());
@@ -526,7 +538,7 @@ impl Builder {
         };
         if types.is_empty() {
             return Err(Failure::new(
-                "release",
+                "process types",
                 "the app has no start command.\nAdd a Procfile with a line such as `web: python app.py`.",
             ));
         }

@@ -17,11 +17,15 @@ use crate::logs::Logs;
 use crate::oci::Layout;
 use crate::registry::Registry;
 use crate::scheduler::{AppLocks, Deployment, Scheduler};
-use crate::store::{AppRecord, NewRelease, Store, StoreError, User};
+use crate::store::{AppRecord, Idempotency, NewRelease, Store, StoreError, User};
 use crate::urls::PublicUrls;
 
 /// What the server says of a release it found `pending` or `deploying` at start.
 pub const INTERRUPTED: &str = "interrupted: the server stopped before this release was up";
+
+/// The process name of the controller's own log lines (`paas[deploy]`): not `release`, which
+/// `paas logs --ps release` keeps for the release phase's dynos (`app[release.3]`).
+const DEPLOY_LOG: &str = "deploy";
 
 /// The most of a release phase's output kept with the release (its log lines all go to the
 /// app's log).
@@ -67,8 +71,43 @@ pub enum DeployError {
     /// The new dynos did not come up (with the dyno's last log lines).
     #[error("{0:#}")]
     Start(anyhow::Error),
+    /// How the deploy of this release ended for the request that made it (a request repeated
+    /// with its Idempotency-Key is told the same).
+    #[error("{0}")]
+    Recorded(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What the store did for a request that makes a release.
+enum Recorded {
+    /// Made this new release.
+    New(Release),
+    /// Found the release an earlier request with the same Idempotency-Key made.
+    Replayed(Release),
+}
+
+/// The release an earlier request with `idempotency`'s key made, if any; refused when that
+/// request was another one (a key is for one request and its repetitions).
+fn replay(
+    db: &crate::store::Db,
+    app_id: &str,
+    idempotency: Option<&Idempotency>,
+) -> Result<Option<Release>, ReleaseError> {
+    let Some(idempotency) = idempotency else {
+        return Ok(None);
+    };
+    match db.release_for_key(app_id, &idempotency.key)? {
+        Some((release, digest)) if digest == idempotency.digest => Ok(Some(release)),
+        Some((release, _)) => Err(ReleaseError::Refused {
+            message: format!(
+                "this Idempotency-Key came with another request before, which made v{}",
+                release.version
+            ),
+            hint: "send a new key with each new request, and the same key only when repeating one",
+        }),
+        None => Ok(None),
+    }
 }
 
 impl Controller {
@@ -185,7 +224,7 @@ impl Controller {
             .call(move |db| db.create_release(&app_id, &user, &new))
             .await
             .map_err(|_| {
-                Failure::new(
+                Failure::release(
                     "release",
                     "the server could not record the release; push again",
                 )
@@ -248,7 +287,7 @@ impl Controller {
             .call(move |db| db.formation(&app_id))
             .await
             .map_err(|_| {
-                Failure::new(
+                Failure::release(
                     "deploy",
                     "the server could not read the formation; push again",
                 )
@@ -302,7 +341,9 @@ impl Controller {
                 .await;
                 Ok(())
             }
-            Ok(Deployed::NothingToRun) => Err(Failure::new("deploy", "the release has no image")),
+            Ok(Deployed::NothingToRun) => {
+                Err(Failure::release("deploy", "the release has no image"))
+            }
             Ok(Deployed::Up) => {
                 let line = if release.process_types.contains_key("web") {
                     format!(
@@ -327,14 +368,14 @@ impl Controller {
                 }
                 Ok(())
             }
-            Err(DeployError::ReleasePhase(reason)) => Err(Failure::new(
+            Err(DeployError::ReleasePhase(reason)) => Err(Failure::release(
                 "release phase",
                 format!(
                     "v{} was not deployed: {reason}.\nThe previous release keeps serving; `paas releases:output v{}` shows what it printed.",
                     release.version, release.version
                 ),
             )),
-            Err(e) => Err(Failure::new(
+            Err(e) => Err(Failure::release(
                 "deploy",
                 format!(
                     "v{} did not start: {e}\nThe previous release keeps serving.",
@@ -347,57 +388,79 @@ impl Controller {
     /// Records the release of a config change (one release however many keys, on the running
     /// release's build; DESIGN §3.4) and runs it. Before the first build there is nothing to run.
     pub async fn change_config(
-        &self,
+        self: &Arc<Self>,
         app: &AppRecord,
         user: &User,
         patch: ConfigPatch,
+        idempotency: Option<Idempotency>,
     ) -> Result<Release, ReleaseError> {
         let description = config_change_description(&patch);
         let (app_id, who) = (app.id.clone(), user.clone());
-        let created = self
+        let recorded = self
             .store
-            .call(move |db| db.update_config(&app_id, &who, &patch, &description))
+            .call(move |db| {
+                if let Some(made) = replay(db, &app_id, idempotency.as_ref())? {
+                    return Ok(Recorded::Replayed(made));
+                }
+                let new =
+                    db.update_config(&app_id, &who, &patch, &description, idempotency.as_ref())?;
+                Ok::<_, ReleaseError>(Recorded::New(new))
+            })
             .await?;
-        self.announce_and_run(app, user, created).await
+        self.announce_and_run(app, user, recorded).await
     }
 
     /// Records release "Rollback to vN" (vN's build and config vars, no rebuild; the formation
     /// stays) and runs it, release phase included. vN must have succeeded, with a build whose
     /// image garbage collection has not removed.
     pub async fn rollback(
-        &self,
+        self: &Arc<Self>,
         app: &AppRecord,
         user: &User,
         target: u32,
+        idempotency: Option<Idempotency>,
     ) -> Result<Release, ReleaseError> {
         let (app_id, who, layout) = (app.id.clone(), user.clone(), Arc::clone(&self.layout));
-        let created = self
+        let recorded = self
             .store
             .call(move |db| {
+                if let Some(made) = replay(db, &app_id, idempotency.as_ref())? {
+                    return Ok(Recorded::Replayed(made));
+                }
                 let from = db
                     .release(&app_id, target)?
                     .ok_or(ReleaseError::NoSuchRelease(target))?;
                 rollback_target(&from, &layout)?;
-                Ok::<_, ReleaseError>(db.copy_release(
+                Ok::<_, ReleaseError>(Recorded::New(db.copy_release(
                     &app_id,
                     &who,
                     &from,
                     &rollback_description(target),
-                )?)
+                    idempotency.as_ref(),
+                )?))
             })
             .await?;
-        self.announce_and_run(app, user, created).await
+        self.announce_and_run(app, user, recorded).await
     }
 
     /// Records release "Retry vN" of the newest release when it failed (its build and config
-    /// vars; as `heroku releases:retry`) and runs it, release phase included.
-    pub async fn retry(&self, app: &AppRecord, user: &User) -> Result<Release, ReleaseError> {
+    /// vars; as `heroku releases:retry`) and runs it, release phase included. Refused when that
+    /// build never ran in a release: its push was rejected, so the repository lacks its code.
+    pub async fn retry(
+        self: &Arc<Self>,
+        app: &AppRecord,
+        user: &User,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Release, ReleaseError> {
         let (app_id, who) = (app.id.clone(), user.clone());
-        let created = self
+        let recorded = self
             .store
             .call(move |db| {
-                let newest = db.releases(&app_id)?.into_iter().next();
-                let Some(newest) = newest.filter(|r| r.image.is_some()) else {
+                if let Some(made) = replay(db, &app_id, idempotency.as_ref())? {
+                    return Ok(Recorded::Replayed(made));
+                }
+                let releases = db.releases(&app_id)?;
+                let Some(newest) = releases.first().filter(|r| r.image.is_some()).cloned() else {
                     return Err(ReleaseError::Refused {
                         message: "there is no build to retry".to_owned(),
                         hint: "push code first: git push paas main",
@@ -416,29 +479,58 @@ impl Controller {
                         hint: "retry is for a newest release that failed (a release command, say)",
                     });
                 }
-                Ok(db.copy_release(
+                // A build no release ever ran came from a push that was rejected: the app's
+                // repository does not have that code, so it is not deployed behind its back.
+                let ran = releases
+                    .iter()
+                    .any(|r| r.status == ReleaseStatus::Succeeded && r.image == newest.image);
+                if !ran {
+                    return Err(ReleaseError::Refused {
+                        message: format!(
+                            "v{} is the release of a push that was rejected: the app's repository does not have its code",
+                            newest.version
+                        ),
+                        hint: "push again (git push paas main); the build cache makes it quick",
+                    });
+                }
+                Ok(Recorded::New(db.copy_release(
                     &app_id,
                     &who,
                     &newest,
                     &format!("Retry v{}", newest.version),
-                )?)
+                    idempotency.as_ref(),
+                )?))
             })
             .await?;
-        self.announce_and_run(app, user, created).await
+        self.announce_and_run(app, user, recorded).await
     }
 
     /// Logs a release the API recorded (`paas[api]: Release v5 created by alice: …`), runs it,
-    /// and answers with it as it ended.
+    /// and answers with it as it ended. The run goes on if the request goes away (the client
+    /// gave up or was stopped): a release never stays pending because its request was dropped.
+    /// A request repeated with its Idempotency-Key gets the release the first one made, once
+    /// that one has ended, as it ended.
     async fn announce_and_run(
-        &self,
+        self: &Arc<Self>,
         app: &AppRecord,
         user: &User,
-        release: Release,
+        recorded: Recorded,
     ) -> Result<Release, ReleaseError> {
+        let release = match recorded {
+            Recorded::Replayed(release) => return self.ended(&app.id, release).await,
+            Recorded::New(release) => release,
+        };
         self.logs
             .emit(&app.id, "paas", "api", &event(&release, &user.name));
-        self.deploy(&app.app_ref(), &release, None)
+        let (controller, app_ref, running) = (Arc::clone(self), app.app_ref(), release.clone());
+        tokio::spawn(async move { controller.deploy(&app_ref, &running, None).await })
             .await
+            .map_err(|e| {
+                ReleaseError::NotDeployed(
+                    release.version,
+                    DeployError::Start(anyhow::anyhow!("the deploy stopped: {e}")),
+                )
+            })?
             .map_err(|e| ReleaseError::NotDeployed(release.version, e))?;
         let (app_id, version) = (app.id.clone(), release.version);
         let ended = self
@@ -446,6 +538,36 @@ impl Controller {
             .call(move |db| db.release(&app_id, version))
             .await?;
         Ok(ended.unwrap_or(release))
+    }
+
+    /// `release` once it has ended (it may still be running for the request that made it), or
+    /// why it failed.
+    async fn ended(&self, app_id: &str, release: Release) -> Result<Release, ReleaseError> {
+        let version = release.version;
+        loop {
+            // Deploys hold the app's turn: once we have it, none of this release's is in flight.
+            drop(self.turns.lock(app_id).await);
+            let id = app_id.to_owned();
+            let now = self
+                .store
+                .call(move |db| db.release(&id, version))
+                .await?
+                .unwrap_or_else(|| release.clone());
+            match now.status {
+                ReleaseStatus::Succeeded => return Ok(now),
+                ReleaseStatus::Failed => {
+                    let why = now.failure.unwrap_or_else(|| "it failed".to_owned());
+                    return Err(ReleaseError::NotDeployed(
+                        version,
+                        DeployError::Recorded(why),
+                    ));
+                }
+                // Recorded, its deploy not started yet: it takes the turn soon.
+                ReleaseStatus::Pending | ReleaseStatus::Deploying => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
     }
 
     /// Waits for the app's turn: deploys, and scales and restarts of what runs, take it one at a
@@ -477,37 +599,31 @@ impl Controller {
             .run_once(deployment, &name, command, self.release_timeout, tx);
         tokio::pin!(run);
         let mut output = String::new();
-        let mut keep = |line: &str| {
-            if output.len() + line.len() < RELEASE_OUTPUT_LIMIT {
-                output.push_str(line);
-                output.push('\n');
-            } else if !output.ends_with("[output truncated]\n") {
-                output.push_str("[output truncated]\n");
-            }
-        };
+        // Stored as it comes (each second), so a server killed meanwhile keeps what it printed.
+        let mut flush = tokio::time::interval(Duration::from_secs(1));
+        let mut stored = 0;
         let outcome = loop {
             tokio::select! {
                 Some(line) = rx.recv() => {
                     self.logs.emit(&deployment.app.id, "app", &name, &line);
-                    keep(&line);
+                    keep(&mut output, &line);
                     say(format!("       {line}")).await;
+                }
+                _ = flush.tick() => {
+                    if output.len() != stored {
+                        stored = output.len();
+                        self.store_output(deployment, output.clone()).await;
+                    }
                 }
                 outcome = &mut run => break outcome,
             }
         };
         while let Ok(line) = rx.try_recv() {
             self.logs.emit(&deployment.app.id, "app", &name, &line);
-            keep(&line);
+            keep(&mut output, &line);
             say(format!("       {line}")).await;
         }
-        let (id, version) = (deployment.app.id.clone(), deployment.release);
-        if let Err(e) = self
-            .store
-            .call(move |db| db.set_release_output(&id, version, &output))
-            .await
-        {
-            tracing::error!(error = %anyhow::Error::from(e), "cannot store the release phase's output");
-        }
+        self.store_output(deployment, output).await;
         let timeout = self.release_timeout.as_secs();
         match outcome {
             Ok(o) if o.oom_killed && o.exit != Exit::Code(0) => {
@@ -530,6 +646,18 @@ impl Controller {
         }
     }
 
+    /// Stores the release phase's output so far with the release.
+    async fn store_output(&self, deployment: &Deployment, output: String) {
+        let (id, version) = (deployment.app.id.clone(), deployment.release);
+        if let Err(e) = self
+            .store
+            .call(move |db| db.set_release_output(&id, version, &output))
+            .await
+        {
+            tracing::error!(error = %anyhow::Error::from(e), "cannot store the release phase's output");
+        }
+    }
+
     async fn set(
         &self,
         app_id: &str,
@@ -546,7 +674,7 @@ impl Controller {
         self.logs.emit(
             app_id,
             "paas",
-            "release",
+            DEPLOY_LOG,
             &format!("Release v{version} failed: {reason}"),
         );
         let id = app_id.to_owned();
@@ -574,6 +702,16 @@ pub enum ReleaseError {
     NotDeployed(u32, DeployError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Adds a line of the release phase to its stored output, up to [`RELEASE_OUTPUT_LIMIT`].
+fn keep(output: &mut String, line: &str) {
+    if output.len() + line.len() < RELEASE_OUTPUT_LIMIT {
+        output.push_str(line);
+        output.push('\n');
+    } else if !output.ends_with("[output truncated]\n") {
+        output.push_str("[output truncated]\n");
+    }
 }
 
 /// Which release a rollback may target: one that succeeded, with a build whose image the
@@ -607,7 +745,7 @@ fn rollback_target(from: &Release, layout: &Layout) -> Result<(), ReleaseError> 
     }
 }
 
-/// Where a push's release lines go: the pusher, and the app's log as `paas[release]`.
+/// Where a push's release lines go: the pusher, and the app's log as `paas[deploy]`.
 struct Progress<'a> {
     push: &'a mpsc::Sender<String>,
     logs: &'a Logs,
@@ -617,7 +755,7 @@ struct Progress<'a> {
 impl Progress<'_> {
     async fn line(&self, line: impl Into<String>) {
         let line = line.into();
-        self.logs.emit(self.app_id, "paas", "release", &line);
+        self.logs.emit(self.app_id, "paas", DEPLOY_LOG, &line);
         // The pusher may be gone; the release still runs to its end.
         let _ = self.push.send(line).await;
     }

@@ -132,4 +132,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
         SELECT RAISE(ABORT, 'releases are immutable');
     END;
     "#,
+    // 4: the Idempotency-Key of the request that made a release (a config change, rollback or
+    // retry) and a digest of that request, so that the same request sent again gets this release.
+    r#"
+    ALTER TABLE releases ADD COLUMN idempotency_key TEXT;
+    ALTER TABLE releases ADD COLUMN request_digest TEXT;
+    CREATE UNIQUE INDEX releases_idempotency_key ON releases (app_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    "#,
 ];

@@ -78,6 +78,14 @@ impl AppRecord {
     }
 }
 
+/// The `Idempotency-Key` a request that makes a release came with, and a digest of the request
+/// (who sent what to which route), recorded with the release it made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    pub digest: String,
+}
+
 /// An SSH public key to record for a user, as `ssh::public_key` parsed and checked it.
 #[derive(Debug, Clone)]
 pub struct PublicKey {
@@ -452,6 +460,7 @@ impl Db {
         user: &User,
         patch: &ConfigPatch,
         description: &str,
+        idempotency: Option<&Idempotency>,
     ) -> Result<Release> {
         let tx = self
             .conn
@@ -479,10 +488,27 @@ impl Db {
             process_types: base.map(|r| r.process_types).unwrap_or_default(),
             description: description.to_owned(),
         };
-        let version = insert_release(&tx, app_id, user, &release)?;
+        let version = insert_release(&tx, app_id, user, &release, idempotency)?;
         tx.commit()?;
         self.release(app_id, version)?
             .ok_or_else(|| rusqlite::Error::QueryReturnedNoRows.into())
+    }
+
+    /// The release a request with this `Idempotency-Key` made, with the digest of that request.
+    pub fn release_for_key(&self, app_id: &str, key: &str) -> Result<Option<(Release, String)>> {
+        let version: Option<(u32, String)> = self
+            .conn
+            .query_row(
+                "SELECT version, request_digest FROM releases
+                 WHERE app_id = ?1 AND idempotency_key = ?2",
+                params![app_id, key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((version, digest)) = version else {
+            return Ok(None);
+        };
+        Ok(self.release(app_id, version)?.map(|r| (r, digest)))
     }
 
     /// Records a new release copying `from`'s build and config vars, and makes that config the
@@ -493,6 +519,7 @@ impl Db {
         user: &User,
         from: &Release,
         description: &str,
+        idempotency: Option<&Idempotency>,
     ) -> Result<Release> {
         let tx = self
             .conn
@@ -504,7 +531,7 @@ impl Db {
             process_types: from.process_types.clone(),
             description: description.to_owned(),
         };
-        let version = insert_release(&tx, app_id, user, &release)?;
+        let version = insert_release(&tx, app_id, user, &release, idempotency)?;
         tx.commit()?;
         self.release(app_id, version)?
             .ok_or_else(|| rusqlite::Error::QueryReturnedNoRows.into())
@@ -520,7 +547,7 @@ impl Db {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version = insert_release(&tx, app_id, user, release)?;
+        let version = insert_release(&tx, app_id, user, release, None)?;
         tx.commit()?;
         self.release(app_id, version)?
             .ok_or_else(|| rusqlite::Error::QueryReturnedNoRows.into())
@@ -882,6 +909,7 @@ fn insert_release(
     app_id: &str,
     user: &User,
     release: &NewRelease,
+    idempotency: Option<&Idempotency>,
 ) -> Result<u32> {
     let config = read_config(tx, app_id)?;
     let version: u32 = tx.query_row(
@@ -891,8 +919,8 @@ fn insert_release(
     )?;
     tx.execute(
         "INSERT INTO releases (app_id, version, build_id, image, process_types, config_vars,
-                               description, status, user_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                               description, status, user_id, idempotency_key, request_digest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             app_id,
             version,
@@ -903,6 +931,8 @@ fn insert_release(
             release.description,
             ReleaseStatus::Pending.as_str(),
             user.id,
+            idempotency.map(|i| &i.key),
+            idempotency.map(|i| &i.digest),
         ],
     )?;
     if release.build_id.is_some() {

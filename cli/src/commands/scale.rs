@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use std::time::{Duration, Instant};
 
-use paas_share::models::{Dyno, Formation};
+use paas_share::models::{Dyno, Formation, FormationPatch, Quantity};
 
 use crate::context::Ctx;
 use crate::error::CliError;
@@ -31,8 +31,7 @@ const WAIT_LIMIT: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone)]
 struct Change {
     process_type: String,
-    op: char,
-    amount: u32,
+    quantity: Quantity,
 }
 
 fn parse_change(arg: &str) -> Result<Change, String> {
@@ -40,48 +39,41 @@ fn parse_change(arg: &str) -> Result<Change, String> {
         .find(['=', '+', '-'])
         .ok_or_else(|| format!("expected TYPE=N, TYPE+N or TYPE-N, got {arg:?}"))?;
     let (process_type, rest) = arg.split_at(at);
-    let op = rest.chars().next().expect("found above");
-    let amount: u32 = rest[1..].parse().map_err(|_| {
-        format!(
-            "{:?} is not a dyno count (a whole number from 0)",
-            &rest[1..]
-        )
-    })?;
+    let amount: u32 = rest[1..]
+        .parse()
+        .ok()
+        .filter(|_| rest[1..].bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            format!(
+                "{:?} is not a dyno count (a whole number from 0)",
+                &rest[1..]
+            )
+        })?;
     if process_type.is_empty() {
         return Err(format!("no process type in {arg:?}"));
     }
+    // Relative changes go to the server as they are: it applies them to the counts it has then.
+    let quantity = match rest.as_bytes()[0] {
+        b'+' => Quantity::Add(amount),
+        b'-' => Quantity::Remove(amount),
+        _ => Quantity::Set(amount),
+    };
     Ok(Change {
         process_type: process_type.to_owned(),
-        op,
-        amount,
+        quantity,
     })
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let app = ctx.app()?;
     let client = ctx.client()?;
-    let current: Vec<Formation> = client.get(&format!("/apps/{app}/formation"))?;
     let formation = if args.changes.is_empty() {
-        current
+        client.get(&format!("/apps/{app}/formation"))?
     } else {
-        let mut patch = BTreeMap::new();
+        let mut patch = FormationPatch::new();
         for change in &args.changes {
-            let now = current
-                .iter()
-                .find(|f| f.process_type == change.process_type)
-                .map_or(0, |f| f.quantity);
-            let quantity = match change.op {
-                '+' => now.saturating_add(change.amount),
-                '-' => now.checked_sub(change.amount).ok_or_else(|| {
-                    CliError::usage(format!(
-                        "cannot scale {} below 0 (it runs {now})",
-                        change.process_type
-                    ))
-                })?,
-                _ => change.amount,
-            };
             if patch
-                .insert(change.process_type.clone(), quantity)
+                .insert(change.process_type.clone(), change.quantity)
                 .is_some()
             {
                 return Err(CliError::usage(format!(
@@ -93,8 +85,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
         let formation: Vec<Formation> = client.patch(&format!("/apps/{app}/formation"), &patch)?;
+        // The counts the server recorded for the named types: what to wait for.
+        let wanted: BTreeMap<String, u32> = formation
+            .iter()
+            .filter(|f| patch.contains_key(&f.process_type))
+            .map(|f| (f.process_type.clone(), f.quantity))
+            .collect();
         if !args.no_wait {
-            wait_up(ctx, &client, app.as_str(), &patch)?;
+            wait_up(ctx, &client, app.as_str(), &wanted)?;
         }
         ctx.printer.done("Scaled", format_args!("{app}"));
         formation

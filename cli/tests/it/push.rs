@@ -538,7 +538,7 @@ fn pip_failures_and_missing_start_commands_name_the_step() {
     let stderr = stderr_of(&output);
     assert!(!output.status.success());
     assert!(
-        stderr.contains("remote:  !     Push rejected: the build failed at step `release`."),
+        stderr.contains("remote:  !     Push rejected: the build failed at step `process types`."),
         "{stderr}"
     );
     assert!(

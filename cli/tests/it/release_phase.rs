@@ -131,7 +131,7 @@ fn a_failing_release_command_keeps_the_running_release_and_can_be_retried() {
         let stderr = stderr_of(&output);
         assert!(!output.status.success(), "{stderr}");
         for line in [
-            "Push rejected: the build failed at step `release phase`.".to_owned(),
+            "Push rejected: the release failed at step `release phase`.".to_owned(),
             format!("v{version} was not deployed: {reason}"),
         ] {
             assert!(stderr.contains(&line), "{line:?} in {stderr}");
@@ -152,15 +152,103 @@ fn a_failing_release_command_keeps_the_running_release_and_can_be_retried() {
         assert_eq!(release(&cli, &repo, "v1")["current"], true);
     }
 
-    // Retry runs the phase again for the newest release (still failing here) as a new release.
+    // The newest release's build never ran: its push was rejected, so retry refuses it.
     let output = paas(&cli, &repo, &["releases:retry"]);
     assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
-    let retried = release(&cli, &repo, "v5");
-    assert_eq!(
-        (retried["description"].as_str(), retried["status"].as_str()),
-        (Some("Retry v4"), Some("failed"))
+    assert!(
+        stderr_of(&output).contains(
+            "v4 is the release of a push that was rejected: the app's repository does not have its code"
+        ),
+        "{}",
+        transcript(&output)
     );
-    assert!(ok(&cli, &repo, &["releases:output", "v5"]).contains("deaf"));
+    assert_eq!(release(&cli, &repo, "v1")["current"], true);
+}
+
+/// A stand-in for a database the release command needs: answers HTTP on a port while it runs.
+struct Database {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Database {
+    fn start(port: u16) -> Self {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.read(&mut [0; 1024]);
+                        let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\nready\n");
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                }
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn a_release_phase_that_failed_for_a_reason_outside_the_app_can_be_retried() {
+    let (server, cli) = serving();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let repo = cli.app_repo("static");
+    std::fs::write(
+        repo.join("Procfile"),
+        format!("web: {HTTPD}/public\nrelease: busybox wget -q -O - http://127.0.0.1:$DB_PORT/\n"),
+    )
+    .expect("write");
+    cli.commit_all(&repo, "needs its database");
+    ok(&cli, &repo, &["create", "retried"]);
+    ok(&cli, &repo, &["config:set", &format!("DB_PORT={port}")]);
+    let database = Database::start(port);
+    let output = push(&cli, &repo);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+
+    // The database is down when the config changes: that release fails, v2 keeps serving.
+    drop(database);
+    let output = paas(&cli, &repo, &["config:set", "GREETING=hi"]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert_eq!(release(&cli, &repo, "v3")["status"], "failed");
+    assert_eq!(release(&cli, &repo, "v2")["current"], true);
+    assert_eq!(get(&server, "retried").0, 200);
+
+    // Back up: retry runs v3's release phase again as v4 and deploys it.
+    let _database = Database::start(port);
+    let output = paas(&cli, &repo, &["releases:retry"]);
+    assert!(output.status.success(), "{}", transcript(&output));
+    let retried = release(&cli, &repo, "v4");
+    assert_eq!(
+        (
+            retried["description"].as_str(),
+            retried["status"].as_str(),
+            retried["current"].as_bool()
+        ),
+        (Some("Retry v3"), Some("succeeded"), Some(true))
+    );
+    assert_eq!(retried["config_vars"]["GREETING"], "hi");
+    assert!(ok(&cli, &repo, &["releases:output", "v4"]).contains("ready"));
 }
 
 #[test]

@@ -156,6 +156,62 @@ fn a_failed_release_keeps_why_and_parallel_config_changes_end_on_the_newest() {
 }
 
 #[test]
+fn a_config_change_whose_answer_was_lost_is_sent_again_and_made_once() {
+    let (mut server, cli) = serving();
+    let repo = cli.app_repo("envpage");
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: mkdir -p /tmp/www && echo up > /tmp/www/index.html && exec busybox httpd -f -p $PORT -h /tmp/www\nrelease: echo migrating; sleep ${MIGRATION_SECONDS:-0}\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "slow migrations");
+    ok(&cli, &repo, &["create", "resent"]);
+    assert!(push(&cli, &repo).status.success());
+
+    // The server dies while the change's release phase runs: the CLI gets no answer.
+    let config_set = cli
+        .command(&["config:set", "MIGRATION_SECONDS=600"])
+        .current_dir(&repo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("paas");
+    let mut pending = false;
+    for _ in 0..200 {
+        let newest = releases(&cli, &repo)[0].clone();
+        if newest["version"] == 2 && newest["status"] == "pending" {
+            pending = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(pending, "v2 never started its release phase");
+    // The release phase's output is stored each second while it runs.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    server.stop(nix::sys::signal::Signal::SIGKILL);
+    server.restart();
+
+    // It sends the same request again with the same Idempotency-Key, and is told how v2 ended.
+    let output = config_set.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(
+        stderr_of(&output).contains(
+            "v2 did not start: interrupted: the server stopped before this release was up"
+        ),
+        "{}",
+        transcript(&output)
+    );
+    let after = releases(&cli, &repo);
+    assert_eq!(after.len(), 2, "no second release: {after:?}");
+    assert_eq!(after[1]["current"], true);
+    assert!(
+        ok(&cli, &repo, &["releases:output", "v2"]).contains("migrating"),
+        "what the interrupted release phase printed is kept"
+    );
+    assert_eq!(get(&server, "resent").0, 200);
+}
+
+#[test]
 fn parallel_scales_all_return_and_the_last_formation_runs() {
     let (_server, cli) = serving();
     let repo = cli.app_repo("envpage");
@@ -177,15 +233,35 @@ fn parallel_scales_all_return_and_the_last_formation_runs() {
         .strip_prefix("web=")
         .and_then(|n| n.parse().ok())
         .expect("web=N");
-    for _ in 0..100 {
-        let dynos: Vec<Value> =
-            serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
-        if dynos.len() == wanted && dynos.iter().all(|d| d["state"] == "up") {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("the dynos never matched the formation {formation}");
+    let runs = |count: usize| {
+        (0..100).any(|_| {
+            let dynos: Vec<Value> =
+                serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            dynos.len() == count && dynos.iter().all(|d| d["state"] == "up")
+        })
+    };
+    assert!(
+        runs(wanted),
+        "the dynos never matched the formation {formation}"
+    );
+
+    // Relative changes in parallel all count: the server applies each to what it has then.
+    all_succeed(
+        &cli,
+        &repo,
+        (0..3).map(|_| vec!["scale".into(), "web+1".into()]),
+    );
+    all_succeed(
+        &cli,
+        &repo,
+        std::iter::once(vec!["scale".into(), "web-1".into()]),
+    );
+    assert_eq!(
+        ok(&cli, &repo, &["scale"]).trim(),
+        format!("web={}", wanted + 2)
+    );
+    assert!(runs(wanted + 2));
 }
 
 #[test]

@@ -205,7 +205,7 @@ fn a_release_that_does_not_start_leaves_the_old_one_serving() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{stderr}");
         assert!(
-            stderr.contains("remote:  !     Push rejected: the build failed at step `deploy`."),
+            stderr.contains("remote:  !     Push rejected: the release failed at step `deploy`."),
             "{stderr}"
         );
         assert!(
@@ -472,7 +472,7 @@ fn scale_ps_and_restart() {
         ),
         (
             &["scale", "web-5"],
-            2,
+            1,
             "cannot scale web below 0 (it runs 2)",
         ),
         (&["restart", "worker.3"], 1, "runs no dyno \"worker.3\""),

@@ -42,7 +42,8 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             })?
         }
     };
-    let release: Release = client.post(
+    let release: Release = client.send_release_request(
+        &ureq::http::Method::POST,
         &format!("/apps/{app}/releases"),
         &CreateRelease {
             rollback_to: target,
