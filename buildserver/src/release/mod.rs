@@ -1,8 +1,8 @@
 //! The release controller (DESIGN §3.4, §5): it records the releases of pushes (a built image)
 //! and runs every release — of a push, a config change, a rollback, a retry — one app at a time,
 //! in version order, through the states `pending → (release phase) → deploying → succeeded |
-//! failed`. `build/` ends at a stored image; schedulers run what this hands them. (Releases of
-//! config changes and rollbacks are still recorded by the API handlers, then run here.)
+//! failed`. `build/` ends at a stored image; schedulers run what this hands them; the API
+//! handlers and the push hook call this for every release they ask for.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -286,6 +286,17 @@ fn a_scale_or_restart_during_a_deploy_acts_on_the_new_release() {
             .spawn()
             .expect("paas");
         std::thread::sleep(std::time::Duration::from_millis(800));
+        // `ps` shows the deploy's new dynos starting next to the ones they will replace.
+        let dynos: Vec<Value> =
+            serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+        let newest = dynos.iter().filter_map(|d| d["release"].as_u64()).max();
+        assert!(
+            dynos
+                .iter()
+                .any(|d| d["state"] == "starting" && d["release"].as_u64() == newest)
+                && dynos.iter().any(|d| d["state"] == "up"),
+            "{dynos:?}"
+        );
         ok(&cli, &repo, during);
         assert!(deploy.wait().expect("wait").success());
         let current: Value =

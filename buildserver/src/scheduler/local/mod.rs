@@ -67,8 +67,47 @@ impl Dyno {
         format!("{}.{}", self.process_type, self.index)
     }
 
+    /// The dyno as `paas ps` shows it.
+    fn view(&self) -> paas_share::models::Dyno {
+        let view = paas_share::models::Dyno {
+            process_type: self.process_type.clone(),
+            name: self.name(),
+            state: String::new(),
+            restarts: 0,
+            release: self.release,
+            command: self.command.clone(),
+            port: self.port,
+            since: String::new(),
+            pod: None,
+        };
+        live(view, &self.supervision)
+    }
+
     fn is_web(&self) -> bool {
         self.process_type == "web"
+    }
+}
+
+/// A dyno of a deploy in flight, as `ps` shows it: as it started, with its live state.
+struct IncomingDyno {
+    view: paas_share::models::Dyno,
+    supervision: Arc<Supervision>,
+}
+
+impl IncomingDyno {
+    fn view(&self) -> paas_share::models::Dyno {
+        live(self.view.clone(), &self.supervision)
+    }
+}
+
+/// `view` with the dyno's state now: since when, and how often it restarted.
+fn live(view: paas_share::models::Dyno, supervision: &Supervision) -> paas_share::models::Dyno {
+    let (state, since) = supervision.since();
+    paas_share::models::Dyno {
+        state: state.as_str().to_owned(),
+        restarts: supervision.restarts.load(Ordering::SeqCst),
+        since: crate::logs::rfc3339_micros(since),
+        ..view
     }
 }
 
@@ -88,6 +127,9 @@ pub struct LocalScheduler {
     settings: Settings,
     pub routes: Routes,
     apps: Mutex<HashMap<String, Running>>,
+    /// The dynos a deploy in flight has started, until they replace the running ones (or are
+    /// stopped): `ps` shows them `starting` next to those they replace.
+    incoming: Mutex<HashMap<String, Vec<IncomingDyno>>>,
     /// One operation at a time per app (deploy, scale, restart, destroy).
     operations: AppLocks,
     /// Held (shared) by operations that may start dynos, from unpacking layers until their dynos
@@ -118,6 +160,7 @@ impl LocalScheduler {
             settings,
             routes: Routes::default(),
             apps: Mutex::new(HashMap::new()),
+            incoming: Mutex::new(HashMap::new()),
             operations: AppLocks::default(),
             layers_in_use: tokio::sync::RwLock::new(()),
             unpacking: Mutex::new(()),
@@ -126,6 +169,10 @@ impl LocalScheduler {
 
     fn apps(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
         self.apps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn incoming_dynos(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<IncomingDyno>>> {
+        self.incoming.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Points the app's route at its current web dynos.
@@ -166,6 +213,15 @@ impl LocalScheduler {
             }
         }
         let web: Vec<&Dyno> = started.iter().filter(|d| d.is_web()).collect();
+        let incoming = started
+            .iter()
+            .map(|d| IncomingDyno {
+                view: d.view(),
+                supervision: Arc::clone(&d.supervision),
+            })
+            .collect();
+        self.incoming_dynos()
+            .insert(deployment.app.id.clone(), incoming);
         let waits = web.iter().map(|d| d.supervision.wait_up());
         let failed: Vec<String> = join_all(waits)
             .await
@@ -174,6 +230,7 @@ impl LocalScheduler {
             .filter(|(result, _)| result.is_err())
             .map(|(_, d)| d.name())
             .collect();
+        self.incoming_dynos().remove(&deployment.app.id);
         if !failed.is_empty() {
             self.stop_all(&deployment.app.id, started).await;
             let last = self.last_lines(&deployment.app.id, &failed);
@@ -582,26 +639,21 @@ impl Scheduler for LocalScheduler {
     }
 
     async fn status(&self, app: &AppRef) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
-        Ok(self
+        let mut dynos: Vec<paas_share::models::Dyno> = self
             .apps()
             .get(&app.id)
             .into_iter()
             .flat_map(|r| &r.dynos)
-            .map(|d| {
-                let (state, since) = d.supervision.since();
-                paas_share::models::Dyno {
-                    process_type: d.process_type.clone(),
-                    name: d.name(),
-                    state: state.as_str().to_owned(),
-                    restarts: d.supervision.restarts.load(Ordering::SeqCst),
-                    release: d.release,
-                    command: d.command.clone(),
-                    port: d.port,
-                    since: crate::logs::rfc3339_micros(since),
-                    pod: None,
-                }
-            })
-            .collect())
+            .map(Dyno::view)
+            .collect();
+        dynos.extend(
+            self.incoming_dynos()
+                .get(&app.id)
+                .into_iter()
+                .flatten()
+                .map(IncomingDyno::view),
+        );
+        Ok(dynos)
     }
 
     async fn rename(&self, app: &AppRef, new: &AppName) -> anyhow::Result<()> {
