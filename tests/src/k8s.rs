@@ -421,7 +421,7 @@ fn mark_pods_ready(agent: &ureq::Agent, api: &str, marker: &str) {
         );
         let container = pod["spec"]["containers"][0]["name"].clone();
         let now = "2026-01-01T00:00:00Z";
-        if pod["metadata"]["labels"]["paas/one-off"].is_string() {
+        let status = if pod["metadata"]["labels"]["paas/one-off"].is_string() {
             if pod["status"]["phase"] != "Pending" {
                 continue;
             }
@@ -437,7 +437,7 @@ fn mark_pods_ready(agent: &ureq::Agent, api: &str, marker: &str) {
                 .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
                 .and_then(|digits| digits.parse().ok())
                 .unwrap_or(0);
-            let status = json!({ "status": {
+            json!({ "status": {
                 "phase": if code == 0 { "Succeeded" } else { "Failed" },
                 "startTime": now,
                 "containerStatuses": [{
@@ -448,17 +448,9 @@ fn mark_pods_ready(agent: &ureq::Agent, api: &str, marker: &str) {
                         "startedAt": now, "finishedAt": now,
                     } },
                 }],
-            }});
-            let _ = agent
-                .patch(format!(
-                    "{api}/api/v1/namespaces/{namespace}/pods/{name}/status"
-                ))
-                .header("Authorization", ADMIN)
-                .header("Content-Type", "application/merge-patch+json")
-                .send_json(&status);
-            continue;
-        }
-        let status = json!({ "status": {
+            }})
+        } else {
+            json!({ "status": {
             "phase": "Running",
             "startTime": now,
             "conditions": [
@@ -472,7 +464,8 @@ fn mark_pods_ready(agent: &ureq::Agent, api: &str, marker: &str) {
                 "image": pod["spec"]["containers"][0]["image"], "imageID": "",
                 "state": { "running": { "startedAt": now } },
             }],
-        }});
+            }})
+        };
         let _ = agent
             .patch(format!(
                 "{api}/api/v1/namespaces/{namespace}/pods/{name}/status"

@@ -183,15 +183,15 @@ async fn proxy(
     set(headers, "x-forwarded-for", &forwarded_for);
     set(headers, "x-forwarded-proto", "http");
     set(headers, "x-request-id", &request_id);
-    // A GET or HEAD without a body can be sent again: if its dyno refused the connection (it was
-    // stopping as the request came), another dyno that is up gets it.
+    // A GET or HEAD without a body can be sent again (it is idempotent, RFC 9110 §9.2.2): if its
+    // dyno gave no answer (it refused the connection, or closed a pooled one, as it stopped),
+    // another dyno that is up gets it, as nginx's `proxy_next_upstream error` does.
     let replay = (matches!(method, Method::GET | Method::HEAD)
         && client_side.is_none()
         && axum::body::HttpBody::is_end_stream(request.body()))
     .then(|| (request.headers().clone(), request.version()));
     let mut response = router.client.request(request).await;
-    if let (Err(e), Some((headers, version))) = (&response, replay)
-        && e.is_connect()
+    if let (Err(_), Some((headers, version))) = (&response, replay)
         && let Some((_, other)) = router.routes.pick(app.as_str())
     {
         let mut again = Request::new(Body::empty());
