@@ -671,11 +671,16 @@ impl CliEnv {
 
     /// Copies fixture app `name` (tests/fixtures/apps/NAME) into HOME and commits it on `main`.
     pub fn app_repo(&self, name: &str) -> PathBuf {
+        self.app_repo_in(name, name)
+    }
+
+    /// Fixture app `name` as a git repository in `$HOME/<dir>` (two copies of one fixture).
+    pub fn app_repo_in(&self, name: &str, dir: &str) -> PathBuf {
         let source = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures/apps")
             .join(name);
         assert!(source.is_dir(), "no fixture app {name}");
-        let repo = self.home().join(name);
+        let repo = self.home().join(dir);
         copy_tree(&source, &repo);
         for args in [
             &["init", "-q", "-b", "main"][..],

@@ -3,6 +3,7 @@
 
 mod app_shapes;
 mod completions;
+mod conformance;
 mod errors;
 mod kubernetes;
 mod logs;

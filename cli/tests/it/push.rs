@@ -522,7 +522,7 @@ fn pip_failures_and_missing_start_commands_name_the_step() {
     assert!(
         stderr.contains(
             "remote:  !     pip could not install requirements.txt (see the lines above)."
-        ),
+        ) && !stderr.contains("No such file or directory"),
         "{stderr}"
     );
     assert!(

@@ -1,0 +1,217 @@
+//! The conformance suite: apps written the way users write them, one per tool and convention
+//! Heroku's buildpacks support, pushed at the same time to one server on the Debian stack and
+//! held to what a Heroku user gets: the app builds and serves, or the push fails and says why.
+//! It prints `N/M conformance apps pass` (Heroku's own fixture sets are the yardstick; these are
+//! our own apps, not copies of theirs).
+
+use std::path::Path;
+
+use paas_tests::CliEnv;
+
+use super::push::{debian_server, stderr_of};
+use super::run::get;
+
+/// What a Heroku user gets from pushing the app.
+enum Expect {
+    /// The push succeeds with these lines, and the app's `/` answers 200 with this text in it.
+    Serves(&'static [&'static str], &'static str),
+    /// The push is rejected at this step, with these lines.
+    Rejected(&'static str, &'static [&'static str]),
+}
+
+struct Case {
+    app: &'static str,
+    fixture: &'static str,
+    /// Changes to the fixture before the push (committed), as a user's repository would have.
+    change: fn(&CliEnv, &Path),
+    expect: Expect,
+}
+
+fn as_is(_: &CliEnv, _: &Path) {}
+
+const CASES: &[Case] = &[
+    Case {
+        app: "py-pip",
+        fixture: "python-deps",
+        change: as_is,
+        expect: Expect::Serves(
+            &["-----> Installing requirements with pip 26.3"],
+            "hello &lt;paas&gt;",
+        ),
+    },
+    Case {
+        app: "py-uv",
+        fixture: "python-uv",
+        change: as_is,
+        expect: Expect::Serves(
+            &["-----> Installing dependencies with uv 0.13.9 (uv.lock)"],
+            "12.3 million via uv, without dev packages",
+        ),
+    },
+    Case {
+        app: "py-poetry",
+        fixture: "python-poetry",
+        change: as_is,
+        expect: Expect::Serves(
+            &["-----> Installing dependencies with Poetry 2.5.1 (poetry.lock)"],
+            "12.3 million via poetry, without dev packages",
+        ),
+    },
+    Case {
+        app: "py-pipenv",
+        fixture: "python-pipenv",
+        change: as_is,
+        expect: Expect::Serves(
+            &["-----> Installing dependencies with Pipenv 2026.10.3 (Pipfile.lock)"],
+            "12.3 million via pipenv, without dev packages",
+        ),
+    },
+    Case {
+        app: "py-django",
+        fixture: "python-django",
+        change: as_is,
+        expect: Expect::Serves(
+            &[
+                "-----> Running bin/post_compile",
+                "       wrote build-stamp.txt",
+                "-----> Running: python manage.py collectstatic --noinput",
+                "-----> Running release command: python manage.py migrate --noinput",
+            ],
+            "django up; static collected: True; stamped by post_compile with Django 5.2",
+        ),
+    },
+    Case {
+        app: "py-venv",
+        fixture: "python-deps",
+        // `python3 -m venv .venv`, then `git add -A` without a .gitignore entry.
+        change: |cli, repo| {
+            std::fs::write(repo.join(".gitignore"), "").expect("write");
+            std::fs::create_dir_all(repo.join(".venv/bin")).expect("mkdir");
+            std::fs::write(
+                repo.join(".venv/pyvenv.cfg"),
+                "home = /usr/local/bin\ninclude-system-site-packages = false\nversion = 3.12.1\n",
+            )
+            .expect("write");
+            std::os::unix::fs::symlink("/usr/local/bin/python3.12", repo.join(".venv/bin/python"))
+                .expect("symlink");
+            cli.commit_all(repo, "add the virtualenv");
+        },
+        expect: Expect::Rejected(
+            "compile (python)",
+            &["The app contains a virtualenv (.venv/, with pyvenv.cfg), committed to git."],
+        ),
+    },
+    Case {
+        app: "py-uv-stale",
+        fixture: "python-uv",
+        // A dependency added to pyproject.toml without `uv lock`.
+        change: |cli, repo| {
+            let pyproject = std::fs::read_to_string(repo.join("pyproject.toml")).expect("read");
+            std::fs::write(
+                repo.join("pyproject.toml"),
+                pyproject.replace("\"humanize>=4.9\",", "\"humanize>=4.9\",\n    \"idna>=3\","),
+            )
+            .expect("write");
+            cli.commit_all(repo, "add idna");
+        },
+        expect: Expect::Rejected(
+            "compile (python)",
+            &[
+                "uv could not install the dependencies",
+                "run `uv lock` and commit it",
+            ],
+        ),
+    },
+    Case {
+        app: "py-pipfile",
+        fixture: "python-pipenv",
+        change: |cli, repo| {
+            std::fs::remove_file(repo.join("Pipfile.lock")).expect("rm");
+            cli.commit_all(repo, "no lockfile");
+        },
+        expect: Expect::Rejected(
+            "compile (python)",
+            &["The app has a Pipfile but no Pipfile.lock"],
+        ),
+    },
+    Case {
+        app: "node-npm",
+        fixture: "node-deps",
+        change: as_is,
+        expect: Expect::Serves(
+            &["-----> Installing dependencies with npm ci"],
+            "one day is 86400000 ms",
+        ),
+    },
+];
+
+/// Pushes the case's app and checks the outcome; `Err` says how it differed.
+fn check(server: &paas_tests::TestServer, cli: &CliEnv, case: &Case) -> Result<(), String> {
+    // Each case its own copy: two cases may start from one fixture.
+    let repo = cli.app_repo_in(case.fixture, case.app);
+    (case.change)(cli, &repo);
+    let created = cli
+        .command(&["create", case.app])
+        .current_dir(&repo)
+        .output();
+    if !created.as_ref().is_ok_and(|o| o.status.success()) {
+        return Err(format!("paas create failed: {created:?}"));
+    }
+    let output = cli
+        .git(&repo, &["push", "paas", "main"])
+        .output()
+        .map_err(|e| format!("git push: {e}"))?;
+    let stderr = stderr_of(&output);
+    let missing = |lines: &[&str]| -> Option<String> {
+        lines
+            .iter()
+            .find(|line| !stderr.contains(*line))
+            .map(|line| format!("no {line:?} in the push output:\n{stderr}"))
+    };
+    match &case.expect {
+        Expect::Serves(lines, body) => {
+            if !output.status.success() {
+                return Err(format!("the push failed:\n{stderr}"));
+            }
+            if let Some(why) = missing(lines) {
+                return Err(why);
+            }
+            let (status, answer) = get(server, case.app);
+            if status != 200 || !answer.contains(body) {
+                return Err(format!("GET / answered {status}: {answer:?}, not {body:?}"));
+            }
+        }
+        Expect::Rejected(step, lines) => {
+            if output.status.success() {
+                return Err(format!("the push succeeded:\n{stderr}"));
+            }
+            let rejected = format!("Push rejected: the build failed at step `{step}`.");
+            if let Some(why) = missing(&[&[rejected.as_str()][..], lines].concat()) {
+                return Err(why);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn conformance_apps_build_and_serve_as_on_heroku() {
+    let (server, cli) = debian_server(&[]);
+    let results: Vec<(&str, Result<(), String>)> = std::thread::scope(|scope| {
+        let running: Vec<_> = CASES
+            .iter()
+            .map(|case| (case.app, scope.spawn(|| check(&server, &cli, case))))
+            .collect();
+        running
+            .into_iter()
+            .map(|(app, run)| (app, run.join().unwrap_or_else(|_| Err("panicked".into()))))
+            .collect()
+    });
+    let passed = results.iter().filter(|(_, r)| r.is_ok()).count();
+    println!("{passed}/{} conformance apps pass", results.len());
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|(app, r)| r.as_ref().err().map(|e| format!("{app}: {e}")))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
