@@ -135,6 +135,103 @@ const CASES: &[Case] = &[
         ),
     },
     Case {
+        app: "node-yarn",
+        fixture: "node-yarn",
+        change: as_is,
+        expect: Expect::Serves(
+            &[
+                "-----> Using Yarn 1.22.22 (classic)",
+                "-----> Installing dependencies with yarn install",
+                "-----> Pruning dev dependencies",
+            ],
+            "one day is 86400000 ms via yarn, without dev packages, NODE_ENV=production",
+        ),
+    },
+    Case {
+        app: "node-yarn-berry",
+        fixture: "node-yarn-berry",
+        change: as_is,
+        expect: Expect::Serves(
+            &["-----> Using Yarn 4.9.2"],
+            "one day is 86400000 ms via yarn-berry, without dev packages, NODE_ENV=production",
+        ),
+    },
+    Case {
+        app: "node-pnpm",
+        fixture: "node-pnpm",
+        change: as_is,
+        expect: Expect::Serves(
+            &[
+                "-----> Using pnpm 9.15.9",
+                "-----> Installing dependencies with pnpm install",
+            ],
+            "one day is 86400000 ms via pnpm, without dev packages, NODE_ENV=production",
+        ),
+    },
+    Case {
+        app: "node-build",
+        fixture: "node-build",
+        change: as_is,
+        expect: Expect::Serves(
+            &[
+                "-----> Running heroku-prebuild: echo prebuild: node $(node --version)",
+                "       prebuild: node v18.",
+                "-----> Running build: node build.js",
+                "       rendered public/index.html",
+                "-----> Running heroku-cleanup: echo cleanup: NODE_ENV=$NODE_ENV",
+                "       cleanup: NODE_ENV=production",
+                "Default types for buildpack nodejs -> web",
+            ],
+            "<p>Built with <strong>marked</strong>.</p>\n<p>marked pruned, NODE_ENV=production</p>",
+        ),
+    },
+    Case {
+        app: "node-yarn-stale",
+        fixture: "node-yarn",
+        // A dependency added to package.json without `yarn install`.
+        change: |cli, repo| {
+            let package = std::fs::read_to_string(repo.join("package.json")).expect("read");
+            std::fs::write(
+                repo.join("package.json"),
+                package.replace(
+                    "\"ms\": \"^2.1.3\"",
+                    "\"ms\": \"^2.1.3\",\n    \"left-pad\": \"^1.3.0\"",
+                ),
+            )
+            .expect("write");
+            cli.commit_all(repo, "add left-pad");
+        },
+        expect: Expect::Rejected(
+            "compile (nodejs)",
+            &[
+                "Installing the dependencies failed (see the lines above).",
+                "If yarn.lock is out of date with package.json, run `yarn install` and commit it.",
+            ],
+        ),
+    },
+    Case {
+        app: "node-bun",
+        fixture: "node-deps",
+        change: |cli, repo| {
+            let package = std::fs::read_to_string(repo.join("package.json")).expect("read");
+            std::fs::write(
+                repo.join("package.json"),
+                package.replace(
+                    "\"private\": true,",
+                    "\"private\": true,\n  \"packageManager\": \"bun@1.1.0\",",
+                ),
+            )
+            .expect("write");
+            cli.commit_all(repo, "bun");
+        },
+        expect: Expect::Rejected(
+            "compile (nodejs)",
+            &[
+                "package.json names the package manager \"bun@1.1.0\" (packageManager); paas knows npm, pnpm and yarn.",
+            ],
+        ),
+    },
+    Case {
         app: "node-npm",
         fixture: "node-deps",
         change: as_is,
