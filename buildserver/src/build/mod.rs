@@ -536,16 +536,26 @@ impl Builder {
                 format!("Default types for buildpack {buildpack}"),
             ),
         };
-        if types.is_empty() {
-            return Err(Failure::new(
-                "process types",
-                "the app has no start command.\nAdd a Procfile with a line such as `web: python app.py`.",
-            ));
-        }
-        let names: Vec<&str> = types.keys().map(String::as_str).collect();
         out.line("-----> Discovering process types").await;
-        out.line(format!("       {origin} -> {}", names.join(", ")))
-            .await;
+        if types.is_empty() {
+            // As on Heroku: the app builds and releases, and nothing runs until it says how.
+            let example = match buildpack.as_str() {
+                "python" => "web: gunicorn app:app",
+                "nodejs" => "web: node server.js",
+                _ => "web: ./start-server",
+            };
+            for line in [
+                " !     warning: the app declares no process types, so no dyno will run."
+                    .to_owned(),
+                format!(" !     Add a Procfile with a line such as `{example}` and push again."),
+            ] {
+                out.line(line).await;
+            }
+        } else {
+            let names: Vec<&str> = types.keys().map(String::as_str).collect();
+            out.line(format!("       {origin} -> {}", names.join(", ")))
+                .await;
+        }
         Ok((buildpack, types))
     }
 }

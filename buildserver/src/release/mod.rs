@@ -344,6 +344,14 @@ impl Controller {
             Ok(Deployed::NothingToRun) => {
                 Err(Failure::release("deploy", "the release has no image"))
             }
+            Ok(Deployed::Up) if release.process_types.is_empty() => {
+                out.line(format!(
+                    "-----> v{} is released; it has no process types, so nothing runs",
+                    release.version
+                ))
+                .await;
+                Ok(())
+            }
             Ok(Deployed::Up) => {
                 let line = if release.process_types.contains_key("web") {
                     format!(

@@ -512,7 +512,7 @@ fn python_and_node_apps_build_on_the_debian_stack() {
 }
 
 #[test]
-fn pip_failures_and_missing_start_commands_name_the_step() {
+fn pip_failures_name_the_step_and_apps_without_process_types_release_none() {
     let (_server, cli) = debian_server(&[]);
     let bad = cli.app_repo("python-bad-requirements");
     run_in(&cli, &bad, &["create", "bad-reqs"]);
@@ -536,15 +536,16 @@ fn pip_failures_and_missing_start_commands_name_the_step() {
     run_in(&cli, &no_start, &["create", "no-start"]);
     let output = push(&cli, &no_start, &["main"]);
     let stderr = stderr_of(&output);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("remote:  !     Push rejected: the build failed at step `process types`."),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("remote:  !     Add a Procfile with a line such as `web: python app.py`."),
-        "{stderr}"
-    );
+    // As on Heroku: it builds and releases, with no dynos and a warning that says what to add.
+    assert!(output.status.success(), "{stderr}");
+    for line in [
+        "remote:  !     warning: the app declares no process types, so no dyno will run.",
+        "remote:  !     Add a Procfile with a line such as `web: gunicorn app:app` and push again.",
+        "remote: -----> v1 is released; it has no process types, so nothing runs",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in {stderr}");
+    }
+    assert_eq!(run_in(&cli, &no_start, &["ps", "--json"]).trim(), "[]");
 }
 
 #[test]
