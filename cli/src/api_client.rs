@@ -70,6 +70,7 @@ impl ApiClient {
     ) -> Result<T, CliError> {
         let key = format!("\"{}\"", random_key());
         let retrying_until = Instant::now() + RELEASE_REQUEST_RETRIES;
+        let mut sent = false;
         loop {
             let request = if *method == http::Method::PATCH {
                 self.agent.patch(self.url(path))
@@ -81,8 +82,18 @@ impl ApiClient {
                 .header("Idempotency-Key", &key)
                 .send_json(body);
             match response {
-                Err(_) if Instant::now() < retrying_until => {
+                Err(e) if Instant::now() < retrying_until => {
+                    // A connection cut after it was made: the server may have the request.
+                    sent |= matches!(&e, ureq::Error::Io(io)
+                        if io.kind() != std::io::ErrorKind::ConnectionRefused);
                     std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(e) if sent => {
+                    let mut failure = self.unreachable(e);
+                    failure.hint = Some(
+                        "the server got the request before it stopped answering: it may have made a release (`paas releases` shows it, marked failed if the server restarted meanwhile)".to_owned(),
+                    );
+                    return Err(failure);
                 }
                 response => return self.finish(method.as_str(), path, response),
             }

@@ -44,6 +44,23 @@ impl Ctx {
         Ok(ApiClient::new(host, Some(token)))
     }
 
+    /// Sends a request that makes a release ([`ApiClient::send_release_request`]), with a note on
+    /// a terminal while it runs: a release command can take minutes.
+    pub fn send_release_request<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        method: &ureq::http::Method,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let client = self.client()?;
+        self.printer.progress(Some(
+            &"Releasing: the release command runs first, if the app has one (Ctrl-C does not stop it)…",
+        ));
+        let answer = client.send_release_request(method, path, body);
+        self.printer.progress(None);
+        Ok(answer?)
+    }
+
     /// The app: `-a/--app`, then `PAAS_APP`, then the `paas` remote of the git repo here.
     pub fn app(&self) -> Result<AppName, CliError> {
         self.app_or(None)

@@ -25,7 +25,11 @@ use crate::error::ExitStatus;
 use crate::printer::Printer;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(cli::expand_colon_command(std::env::args_os().collect()));
+    let args = cli::expand_colon_command(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e, &args),
+    };
     let ctx = Ctx::new(
         Printer::new(cli.global.json, cli.global.color),
         cli.global.app,
@@ -56,4 +60,35 @@ fn main() -> ExitCode {
         Err(err) => ctx.printer.error(&err),
     }
     .into()
+}
+
+/// A command line clap refused: help and version as clap prints them; a usage error as the JSON
+/// error object when `--json` was given (every command's errors are JSON then), else clap's.
+fn usage_error(e: &clap::Error, args: &[std::ffi::OsString]) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    let shown = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if shown || !json {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ");
+    let failure = crate::error::CliError::usage(message.to_owned())
+        .hint("run the command with --help to see its arguments");
+    Printer::new(true, crate::printer::ColorChoice::Never)
+        .error(&failure.into())
+        .into()
 }

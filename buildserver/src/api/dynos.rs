@@ -36,16 +36,12 @@ pub async fn restart(
                 .hint("run `paas ps` to see its dynos"),
         );
     }
-    // After any deploy in flight, so that the release restarted is the one that runs.
-    let _turn = state.releases.turn(&app.id).await;
-    let Some(deployment) = super::running_deployment(&state, &app).await? else {
+    let change = super::DynoChange::Restart(wanted.map(str::to_owned));
+    if !super::change_dynos(&state, &app, change).await? {
         return Err(
             ApiFailure::invalid(format!("app {name:?} has no release to run"))
                 .hint("push code first: git push paas main"),
         );
-    };
-    if let Err(e) = state.scheduler.restart(&deployment, wanted).await {
-        return Err(super::scheduler_failure("the restart did not complete", &e));
     }
     Ok(Json(super::dynos_of(&state, &app).await?))
 }

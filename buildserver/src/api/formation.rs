@@ -94,11 +94,6 @@ pub async fn update(
         })
         .await?;
     // After any deploy in flight: the counts recorded above then apply to what it ran.
-    let _turn = state.releases.turn(&app.id).await;
-    if let Some(deployment) = super::running_deployment(&state, &app).await?
-        && let Err(e) = state.scheduler.scale(&deployment).await
-    {
-        return Err(super::scheduler_failure("cannot start the new dynos", &e));
-    }
+    super::change_dynos(&state, &app, super::DynoChange::Scale).await?;
     Ok(Json(formation))
 }

@@ -430,18 +430,31 @@ fn release_failure(app: &str, e: crate::release::ReleaseError) -> ApiFailure {
                 .hint("run `paas releases` to list them")
         }
         ReleaseError::Refused { message, hint } => ApiFailure::invalid(message).hint(hint),
-        ReleaseError::NotDeployed(version, e @ DeployError::ReleasePhase(_)) => {
-            ApiFailure::invalid(format!("v{version} was not deployed: {e}")).hint(format!(
+        // Recorded, and failed: not bad input, so an id of its own for scripts.
+        ReleaseError::NotDeployed(version, e @ DeployError::ReleasePhase(_)) => release_failed(
+            format!("v{version} was not deployed: {e}"),
+            format!(
                 "the previous release keeps serving, with its config vars; `paas releases:output v{version}` shows what the release command printed"
-            ))
-        }
-        ReleaseError::NotDeployed(version, e) => {
-            ApiFailure::invalid(format!("v{version} did not start: {e}")).hint(
-                "the previous release keeps serving, with its config vars; `paas logs` shows why",
-            )
-        }
+            ),
+        ),
+        ReleaseError::NotDeployed(version, e @ DeployError::Recorded(_)) => release_failed(
+            format!("v{version} did not start: {e}"),
+            format!(
+                "the previous release keeps serving, with its config vars; `paas releases info v{version}` says why"
+            ),
+        ),
+        ReleaseError::NotDeployed(version, e) => release_failed(
+            format!("v{version} did not start: {e}"),
+            "the previous release keeps serving, with its config vars; `paas logs` shows why"
+                .to_owned(),
+        ),
         ReleaseError::Store(e) => e.into(),
     }
+}
+
+/// 422 `release_failed`: the request made a release, and it failed.
+fn release_failed(message: String, hint: String) -> ApiFailure {
+    ApiFailure::new(StatusCode::UNPROCESSABLE_ENTITY, "release_failed", message).hint(hint)
 }
 
 /// A scheduler operation on running dynos that did not complete; what ran before keeps running.
@@ -452,6 +465,45 @@ fn scheduler_failure(what: &str, e: &anyhow::Error) -> ApiFailure {
         format!("{what}: {e:#}"),
     )
     .hint("the dynos that were running keep running; `paas logs` shows more")
+}
+
+/// A change to the dynos of the release that runs.
+enum DynoChange {
+    /// To the formation the store has now.
+    Scale,
+    /// Fresh dynos for all, one type (`web`) or one dyno (`web.1`).
+    Restart(Option<String>),
+}
+
+/// Applies `change` to what the app runs, after any deploy in flight (so that it acts on the
+/// release that runs), in a task of its own: a client that goes away does not stop it half way
+/// (dynos started and never recorded, or taken out of the route and never stopped). `false` when
+/// the app runs no release.
+async fn change_dynos(state: &AppState, app: &AppRecord, change: DynoChange) -> ApiResult<bool> {
+    let (state, app) = (state.clone(), app.clone());
+    tokio::spawn(async move {
+        let _turn = state.releases.turn(&app.id).await;
+        let Some(deployment) = running_deployment(&state, &app).await? else {
+            return Ok(false);
+        };
+        let (done, what) = match &change {
+            DynoChange::Scale => (
+                state.scheduler.scale(&deployment).await,
+                "cannot start the new dynos",
+            ),
+            DynoChange::Restart(target) => (
+                state
+                    .scheduler
+                    .restart(&deployment, target.as_deref())
+                    .await,
+                "the restart did not complete",
+            ),
+        };
+        done.map_err(|e| scheduler_failure(what, &e))?;
+        Ok(true)
+    })
+    .await
+    .map_err(|e| scheduler_failure("the dynos' change stopped", &anyhow::anyhow!("{e}")))?
 }
 
 /// What the scheduler runs for the app.

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::push::Pushes;
 use super::receive::{HOOK_SOCKET_ENV, PUSH_TOKEN_ENV};
-use crate::build::Builder;
+use crate::build::{Builder, Failure};
 use crate::release::Controller;
 
 const ZERO_OID: &str = "0000000000000000000000000000000000000000";
@@ -154,7 +154,7 @@ async fn handle(
     stream: AsyncUnixStream,
     pushes: &Pushes,
     builder: &Builder,
-    releases: &Controller,
+    releases: &Arc<Controller>,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = tokio::io::BufReader::new(read).lines();
@@ -200,7 +200,7 @@ async fn checkout_and_build(
     write: &mut tokio::net::unix::OwnedWriteHalf,
     push: &crate::build::Push,
     builder: &Builder,
-    releases: &Controller,
+    releases: &Arc<Controller>,
     build: &crate::build::BuildDir,
     commit: &str,
 ) -> Result<(), String> {
@@ -231,26 +231,60 @@ async fn checkout_and_build(
     };
     tracing::info!(app = %push.app.name, build = %build.id, commit = %commit, "build started");
     let (tx, mut rx) = mpsc::channel::<String>(256);
-    // The build ends at a stored image; the controller records and runs its release.
-    let run = async {
-        let built = builder
-            .run(push, build, commit, &submodules, tx.clone())
-            .await?;
-        releases
-            .release_build(push, &build.id, commit, &built, &tx)
-            .await
-    };
-    tokio::pin!(run);
-    // The hook never writes again: a read returning means it is gone, and the build stops.
+    // The build ends at a stored image. The hook never writes again: a read returning means it
+    // is gone, and the build stops.
+    let building = builder.run(push, build, commit, &submodules, tx.clone());
+    tokio::pin!(building);
     let hook_gone = lines.next_line();
     tokio::pin!(hook_gone);
-    let result = loop {
+    let built = loop {
         tokio::select! {
             Some(line) = rx.recv() => send(write, &FromDaemon::Output { line }).await.map_err(gone)?,
-            result = &mut run => break result,
+            built = &mut building => break built,
             _ = &mut hook_gone => {
                 tracing::info!(app = %push.app.name, build = %build.id, "pusher went away; build stopped");
                 return Err("interrupted: the client disconnected before the build finished".to_owned());
+            }
+        }
+    };
+    // The controller records and runs its release in a task of its own: a pusher gone now does
+    // not stop it half way (a release command killed mid-migration, dynos started and never
+    // stopped, a release left pending); it runs to its end, as on Heroku.
+    let result = match built {
+        Err(failure) => Err(failure),
+        Ok(built) => {
+            let (controller, pushed, build_id, commit, out) = (
+                Arc::clone(releases),
+                push.clone(),
+                build.id.clone(),
+                commit.to_owned(),
+                tx.clone(),
+            );
+            let releasing = tokio::spawn(async move {
+                controller
+                    .release_build(&pushed, &build_id, &commit, &built, &out)
+                    .await
+            });
+            tokio::pin!(releasing);
+            let mut pusher_here = true;
+            loop {
+                tokio::select! {
+                    // Read even when the pusher is gone, so that the release never waits on it.
+                    Some(line) = rx.recv() => {
+                        if pusher_here && send(write, &FromDaemon::Output { line }).await.is_err() {
+                            pusher_here = false;
+                        }
+                    }
+                    ended = &mut releasing => {
+                        break ended.unwrap_or_else(|e| {
+                            Err(Failure::release("release", format!("the release stopped: {e}")))
+                        });
+                    }
+                    _ = &mut hook_gone, if pusher_here => {
+                        pusher_here = false;
+                        tracing::info!(app = %push.app.name, build = %build.id, "pusher went away; its release runs on");
+                    }
+                }
             }
         }
     };

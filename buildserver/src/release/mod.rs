@@ -480,8 +480,8 @@ impl Controller {
                             "v{} {}; there is nothing to retry",
                             newest.version,
                             match newest.status {
-                                ReleaseStatus::Succeeded => "succeeded",
-                                _ => "is still deploying",
+                                ReleaseStatus::Succeeded => "succeeded".to_owned(),
+                                status => format!("is still {}", status.as_str()),
                             }
                         ),
                         hint: "retry is for a newest release that failed (a release command, say)",
@@ -714,11 +714,15 @@ pub enum ReleaseError {
 
 /// Adds a line of the release phase to its stored output, up to [`RELEASE_OUTPUT_LIMIT`].
 fn keep(output: &mut String, line: &str) {
+    const TRUNCATED: &str = "[output truncated]\n";
+    if output.ends_with(TRUNCATED) {
+        return;
+    }
     if output.len() + line.len() < RELEASE_OUTPUT_LIMIT {
         output.push_str(line);
         output.push('\n');
-    } else if !output.ends_with("[output truncated]\n") {
-        output.push_str("[output truncated]\n");
+    } else {
+        output.push_str(TRUNCATED);
     }
 }
 
@@ -829,5 +833,21 @@ mod tests {
             "Set A and remove B config vars"
         );
         assert_eq!(rollback_description(3), "Rollback to v3");
+    }
+
+    #[test]
+    fn release_output_stops_at_its_limit() {
+        let mut output = String::new();
+        let long = "x".repeat(RELEASE_OUTPUT_LIMIT / 2);
+        for line in [long.as_str(), long.as_str(), "after the limit", "short"] {
+            keep(&mut output, line);
+        }
+        assert!(
+            output.ends_with("[output truncated]\n"),
+            "{}",
+            &output[output.len() - 40..]
+        );
+        assert!(!output.contains("short"));
+        assert!(output.len() <= RELEASE_OUTPUT_LIMIT + 32);
     }
 }

@@ -29,6 +29,14 @@ struct Case {
 
 fn as_is(_: &CliEnv, _: &Path) {}
 
+/// Replaces `from` with `to` in the app's `file` and commits it.
+fn edit(cli: &CliEnv, repo: &Path, file: &str, from: &str, to: &str) {
+    let text = std::fs::read_to_string(repo.join(file)).expect("read");
+    assert!(text.contains(from), "{file} has no {from:?}");
+    std::fs::write(repo.join(file), text.replace(from, to)).expect("write");
+    cli.commit_all(repo, &format!("edit {file}"));
+}
+
 const CASES: &[Case] = &[
     Case {
         app: "py-pip",
@@ -106,13 +114,8 @@ const CASES: &[Case] = &[
         fixture: "python-uv",
         // A dependency added to pyproject.toml without `uv lock`.
         change: |cli, repo| {
-            let pyproject = std::fs::read_to_string(repo.join("pyproject.toml")).expect("read");
-            std::fs::write(
-                repo.join("pyproject.toml"),
-                pyproject.replace("\"humanize>=4.9\",", "\"humanize>=4.9\",\n    \"idna>=3\","),
-            )
-            .expect("write");
-            cli.commit_all(repo, "add idna");
+            let (from, to) = ("\"humanize>=4.9\",", "\"humanize>=4.9\",\n    \"idna>=3\",");
+            edit(cli, repo, "pyproject.toml", from, to);
         },
         expect: Expect::Rejected(
             "compile (python)",
@@ -190,16 +193,11 @@ const CASES: &[Case] = &[
         fixture: "node-yarn",
         // A dependency added to package.json without `yarn install`.
         change: |cli, repo| {
-            let package = std::fs::read_to_string(repo.join("package.json")).expect("read");
-            std::fs::write(
-                repo.join("package.json"),
-                package.replace(
-                    "\"ms\": \"^2.1.3\"",
-                    "\"ms\": \"^2.1.3\",\n    \"left-pad\": \"^1.3.0\"",
-                ),
-            )
-            .expect("write");
-            cli.commit_all(repo, "add left-pad");
+            let (from, to) = (
+                "\"ms\": \"^2.1.3\"",
+                "\"ms\": \"^2.1.3\",\n    \"left-pad\": \"^1.3.0\"",
+            );
+            edit(cli, repo, "package.json", from, to);
         },
         expect: Expect::Rejected(
             "compile (nodejs)",
@@ -213,16 +211,11 @@ const CASES: &[Case] = &[
         app: "node-bun",
         fixture: "node-deps",
         change: |cli, repo| {
-            let package = std::fs::read_to_string(repo.join("package.json")).expect("read");
-            std::fs::write(
-                repo.join("package.json"),
-                package.replace(
-                    "\"private\": true,",
-                    "\"private\": true,\n  \"packageManager\": \"bun@1.1.0\",",
-                ),
-            )
-            .expect("write");
-            cli.commit_all(repo, "bun");
+            let (from, to) = (
+                "\"private\": true,",
+                "\"private\": true,\n  \"packageManager\": \"bun@1.1.0\",",
+            );
+            edit(cli, repo, "package.json", from, to);
         },
         expect: Expect::Rejected(
             "compile (nodejs)",

@@ -25,6 +25,32 @@ fn unreachable_server_is_one_line_with_a_hint() {
 }
 
 #[test]
+fn usage_errors_are_json_with_json() {
+    let cli = CliEnv::new(paas_bin(), "http://127.0.0.1:9");
+    let output = cli
+        .command(&["rollback", "v0", "--json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let error: serde_json::Value = serde_json::from_slice(&output.stderr).expect("one JSON object");
+    assert_eq!(error["id"], "usage");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("expected a release version such as v3")),
+        "{error}"
+    );
+    // Help is help, --json or not.
+    let output = cli
+        .command(&["rollback", "--help", "--json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Usage:"));
+}
+
+#[test]
 fn not_logged_in_and_bad_tokens() {
     let (server, cli) = logged_in();
     let fresh = CliEnv::new(paas_bin(), &server.api);

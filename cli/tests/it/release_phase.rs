@@ -2,6 +2,8 @@
 //! release as one-off dyno `release.N` before any new dyno starts, its output reaches the push,
 //! the app's log and `paas releases:output`, and a failure keeps the old release serving.
 
+use std::os::unix::process::CommandExt;
+
 use serde_json::Value;
 
 use super::push::stderr_of;
@@ -163,6 +165,55 @@ fn a_failing_release_command_keeps_the_running_release_and_can_be_retried() {
         transcript(&output)
     );
     assert_eq!(release(&cli, &repo, "v1")["current"], true);
+}
+
+#[test]
+fn a_push_stopped_during_its_release_phase_lets_the_release_run_to_its_end() {
+    let (server, cli) = serving();
+    let repo = cli.app_repo("static");
+    std::fs::write(
+        repo.join("Procfile"),
+        format!("web: {HTTPD}/public\nworker: sleep 3600\nrelease: echo migrating; sleep 2; echo migrated\n"),
+    )
+    .expect("write");
+    cli.commit_all(&repo, "slow migration");
+    ok(&cli, &repo, &["create", "stopped"]);
+    let mut git = cli
+        .git(&repo, &["push", "paas", "main"])
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("git push");
+    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
+    for line in std::io::BufRead::lines(stderr) {
+        if line.expect("line").contains("migrating") {
+            break;
+        }
+    }
+    // Ctrl-C: git and its ssh go.
+    let group = nix::unistd::Pid::from_raw(i32::try_from(git.id()).expect("pid"));
+    nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT).expect("interrupt the push");
+    git.wait().expect("wait");
+    let ended = (0..150).find_map(|_| {
+        let v1 = release(&cli, &repo, "v1");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        matches!(v1["status"].as_str(), Some("succeeded" | "failed")).then_some(v1)
+    });
+    let ended = ended.expect("v1 ended");
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+    assert!(ok(&cli, &repo, &["releases:output", "v1"]).contains("migrated"));
+    assert_eq!(get(&server, "stopped").0, 200);
+    // Its dynos are the ones `ps` shows, and the only ones that run.
+    let dynos: Vec<Value> =
+        serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
+    let runc = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(server.data_dir().join("run/runc-dynos"))
+        .args(["list", "-q"])
+        .output()
+        .expect("runc list");
+    let containers = String::from_utf8_lossy(&runc.stdout).lines().count();
+    assert_eq!(containers, dynos.len(), "{dynos:?}");
 }
 
 /// A stand-in for a database the release command needs: answers HTTP on a port while it runs.

@@ -40,7 +40,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 /// Sends one config change and reports the release it made.
 fn change(ctx: &Ctx, patch: &ConfigPatch, verb: &str) -> anyhow::Result<Release> {
     let app = ctx.app()?;
-    let release: Release = ctx.client()?.send_release_request(
+    let release: Release = ctx.send_release_request(
         &ureq::http::Method::PATCH,
         &format!("/apps/{app}/config-vars"),
         patch,

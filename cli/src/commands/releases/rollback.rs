@@ -42,7 +42,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             })?
         }
     };
-    let release: Release = client.send_release_request(
+    let release: Release = ctx.send_release_request(
         &ureq::http::Method::POST,
         &format!("/apps/{app}/releases"),
         &CreateRelease {
