@@ -9,6 +9,9 @@ use paas_share::names::MAX_CONFIG_VALUE_BYTES;
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, IdempotencyKey, find_app};
 use crate::scheduler::{HEALTH_CHECK_PATH_VAR, valid_health_check_path};
 
+/// What every dyno gets from the platform, whatever the config says (as on Heroku).
+const DYNO_VARS: &[&str] = &["PORT", "DYNO", "PS"];
+
 pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -35,6 +38,12 @@ pub async fn update(
     }
     for (key, value) in &patch {
         ConfigKey::parse(key).map_err(|e| ApiFailure::invalid(e.to_string()))?;
+        if DYNO_VARS.contains(&key.as_str()) && value.is_some() {
+            return Err(ApiFailure::invalid(format!(
+                "{key} is set by paas in every dyno (its own value for each); a config var of that name would be ignored"
+            ))
+            .hint("read it in the app instead of setting it"));
+        }
         if value
             .as_ref()
             .is_some_and(|v| v.len() > MAX_CONFIG_VALUE_BYTES)

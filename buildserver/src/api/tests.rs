@@ -262,6 +262,37 @@ async fn a_request_repeated_with_its_idempotency_key_gets_the_release_it_made() 
 }
 
 #[tokio::test]
+async fn the_dyno_variables_are_not_config() {
+    let f = fixture().await;
+    f.built_app("demo", &[("web", "python app.py")]).await;
+    for key in ["PORT", "DYNO", "PS"] {
+        let (status, error) = f
+            .send(
+                "PATCH",
+                "/apps/demo/config-vars",
+                Some(serde_json::json!({ key: "1" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{key}");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(&format!("{key} is set by paas in every dyno"))),
+            "{error}"
+        );
+    }
+    // Unsetting one (left from before this rule) is fine.
+    let (status, _) = f
+        .send(
+            "PATCH",
+            "/apps/demo/config-vars",
+            Some(serde_json::json!({ "PORT": null })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn first_deploy_scales_web_to_one_and_others_to_zero() {
     let f = fixture().await;
     f.built_app(
