@@ -298,7 +298,11 @@ fn conformance_apps_build_and_serve_as_on_heroku() {
             .collect()
     });
     let passed = results.iter().filter(|(_, r)| r.is_ok()).count();
-    println!("{passed}/{} conformance apps pass", results.len());
+    // The score is a figure CI shows (`.config/nextest.toml` prints this test's output).
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{passed}/{} conformance apps pass", results.len());
+    }
     let failures: Vec<String> = results
         .iter()
         .filter_map(|(app, r)| r.as_ref().err().map(|e| format!("{app}: {e}")))
