@@ -15,8 +15,9 @@ use super::run::get;
 enum Expect {
     /// The push succeeds with these lines, and the app's `/` answers 200 with this text in it.
     Serves(&'static [&'static str], &'static str),
-    /// The push is rejected at this step, with these lines.
-    Rejected(&'static str, &'static [&'static str]),
+    /// The push is rejected at this step; its `!` block (what paas and the buildpack say) is
+    /// a snapshot.
+    Rejected(&'static str),
 }
 
 struct Case {
@@ -104,10 +105,7 @@ const CASES: &[Case] = &[
                 .expect("symlink");
             cli.commit_all(repo, "add the virtualenv");
         },
-        expect: Expect::Rejected(
-            "compile (python)",
-            &["The app contains a virtualenv (.venv/, with pyvenv.cfg), committed to git."],
-        ),
+        expect: Expect::Rejected("compile (python)"),
     },
     Case {
         app: "py-uv-stale",
@@ -117,13 +115,35 @@ const CASES: &[Case] = &[
             let (from, to) = ("\"humanize>=4.9\",", "\"humanize>=4.9\",\n    \"idna>=3\",");
             edit(cli, repo, "pyproject.toml", from, to);
         },
-        expect: Expect::Rejected(
-            "compile (python)",
-            &[
-                "uv could not install the dependencies",
-                "run `uv lock` and commit it",
-            ],
-        ),
+        expect: Expect::Rejected("compile (python)"),
+    },
+    Case {
+        app: "py-poetry-stale",
+        fixture: "python-poetry",
+        change: |cli, repo| {
+            edit(
+                cli,
+                repo,
+                "pyproject.toml",
+                "humanize = \"^4.9\"",
+                "humanize = \"^4.9\"\nidna = \"^3\"",
+            )
+        },
+        expect: Expect::Rejected("compile (python)"),
+    },
+    Case {
+        app: "py-pipenv-stale",
+        fixture: "python-pipenv",
+        change: |cli, repo| {
+            edit(
+                cli,
+                repo,
+                "Pipfile",
+                "humanize = \">=4.9\"",
+                "humanize = \">=4.9\"\nidna = \"*\"",
+            )
+        },
+        expect: Expect::Rejected("compile (python)"),
     },
     Case {
         app: "py-pipfile",
@@ -132,10 +152,7 @@ const CASES: &[Case] = &[
             std::fs::remove_file(repo.join("Pipfile.lock")).expect("rm");
             cli.commit_all(repo, "no lockfile");
         },
-        expect: Expect::Rejected(
-            "compile (python)",
-            &["The app has a Pipfile but no Pipfile.lock"],
-        ),
+        expect: Expect::Rejected("compile (python)"),
     },
     Case {
         app: "node-yarn",
@@ -199,13 +216,7 @@ const CASES: &[Case] = &[
             );
             edit(cli, repo, "package.json", from, to);
         },
-        expect: Expect::Rejected(
-            "compile (nodejs)",
-            &[
-                "Installing the dependencies failed (see the lines above).",
-                "If yarn.lock is out of date with package.json, run `yarn install` and commit it.",
-            ],
-        ),
+        expect: Expect::Rejected("compile (nodejs)"),
     },
     Case {
         app: "node-bun",
@@ -217,12 +228,97 @@ const CASES: &[Case] = &[
             );
             edit(cli, repo, "package.json", from, to);
         },
-        expect: Expect::Rejected(
-            "compile (nodejs)",
-            &[
-                "package.json names the package manager \"bun@1.1.0\" (packageManager); paas knows npm, pnpm and yarn.",
-            ],
-        ),
+        expect: Expect::Rejected("compile (nodejs)"),
+    },
+    Case {
+        app: "py-no-such-package",
+        fixture: "python-bad-requirements",
+        change: as_is,
+        expect: Expect::Rejected("compile (python)"),
+    },
+    Case {
+        app: "py-bad-line",
+        fixture: "python-deps",
+        // `=` for `==`, as people type it.
+        change: |cli, repo| {
+            edit(
+                cli,
+                repo,
+                "requirements.txt",
+                "MarkupSafe==2.1.5",
+                "MarkupSafe=2.1.5",
+            )
+        },
+        expect: Expect::Rejected("compile (python)"),
+    },
+    Case {
+        app: "py-psycopg2",
+        fixture: "python-deps",
+        change: |cli, repo| {
+            edit(
+                cli,
+                repo,
+                "requirements.txt",
+                "MarkupSafe==2.1.5",
+                "psycopg2==2.9.10",
+            )
+        },
+        expect: Expect::Rejected("compile (python)"),
+    },
+    Case {
+        app: "py-needs-gcc",
+        fixture: "python-deps",
+        // No wheel for Python 3.11: it compiles C.
+        change: |cli, repo| {
+            edit(
+                cli,
+                repo,
+                "requirements.txt",
+                "MarkupSafe==2.1.5",
+                "netifaces==0.11.0",
+            )
+        },
+        expect: Expect::Rejected("compile (python)"),
+    },
+    Case {
+        app: "node-out-of-sync",
+        fixture: "node-deps",
+        // A dependency added to package.json by hand, without `npm install`.
+        change: |cli, repo| {
+            let (from, to) = (
+                "\"ms\": \"^2.1.3\"",
+                "\"ms\": \"^2.1.3\",\n    \"left-pad\": \"^1.3.0\"",
+            );
+            edit(cli, repo, "package.json", from, to);
+        },
+        expect: Expect::Rejected("compile (nodejs)"),
+    },
+    Case {
+        app: "node-no-such-version",
+        fixture: "nodejs",
+        change: |cli, repo| {
+            let (from, to) = (
+                "\"scripts\"",
+                "\"dependencies\": { \"ms\": \"^99.0.0\" },\n  \"scripts\"",
+            );
+            edit(cli, repo, "package.json", from, to);
+        },
+        expect: Expect::Rejected("compile (nodejs)"),
+    },
+    Case {
+        app: "node-bad-json",
+        fixture: "node-deps",
+        // A trailing comma.
+        change: |cli, repo| {
+            edit(
+                cli,
+                repo,
+                "package.json",
+                "\"ms\": \"^2.1.3\"",
+                "\"ms\": \"^2.1.3\",",
+            )
+        },
+        expect: Expect::Rejected("compile (nodejs)"),
     },
     Case {
         app: "node-npm",
@@ -271,14 +367,20 @@ fn check(server: &paas_tests::TestServer, cli: &CliEnv, case: &Case) -> Result<(
                 return Err(format!("GET / answered {status}: {answer:?}, not {body:?}"));
             }
         }
-        Expect::Rejected(step, lines) => {
+        Expect::Rejected(step) => {
             if output.status.success() {
                 return Err(format!("the push succeeded:\n{stderr}"));
             }
             let rejected = format!("Push rejected: the build failed at step `{step}`.");
-            if let Some(why) = missing(&[&[rejected.as_str()][..], lines].concat()) {
+            if let Some(why) = missing(&[rejected.as_str()]) {
                 return Err(why);
             }
+            let block: Vec<&str> = stderr
+                .lines()
+                .filter_map(|l| l.strip_prefix("remote:  !"))
+                .map(str::trim_end)
+                .collect();
+            insta::assert_snapshot!(format!("conformance_{}", case.app), block.join("\n"));
         }
     }
     Ok(())
@@ -287,16 +389,22 @@ fn check(server: &paas_tests::TestServer, cli: &CliEnv, case: &Case) -> Result<(
 #[test]
 fn conformance_apps_build_and_serve_as_on_heroku() {
     let (server, cli) = debian_server(&[]);
-    let results: Vec<(&str, Result<(), String>)> = std::thread::scope(|scope| {
-        let running: Vec<_> = CASES
-            .iter()
-            .map(|case| (case.app, scope.spawn(|| check(&server, &cli, case))))
-            .collect();
-        running
-            .into_iter()
-            .map(|(app, run)| (app, run.join().unwrap_or_else(|_| Err("panicked".into()))))
-            .collect()
-    });
+    // In groups: the server takes at most 16 SSH connections from one address at a time.
+    let results: Vec<(&str, Result<(), String>)> = CASES
+        .chunks(8)
+        .flat_map(|group| {
+            std::thread::scope(|scope| {
+                let running: Vec<_> = group
+                    .iter()
+                    .map(|case| (case.app, scope.spawn(|| check(&server, &cli, case))))
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|(app, run)| (app, run.join().unwrap_or_else(|_| Err("panicked".into()))))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
     let passed = results.iter().filter(|(_, r)| r.is_ok()).count();
     // The score is a figure CI shows (`.config/nextest.toml` prints this test's output).
     #[allow(clippy::print_stdout)]
