@@ -550,7 +550,8 @@ fn pip_failures_name_the_step_and_apps_without_process_types_release_none() {
 
 #[test]
 fn builds_over_their_time_or_memory_limit_are_stopped() {
-    let (server, cli) = debian_server(&["--build-timeout", "5", "--build-memory", "256"]);
+    // 20 s: npm must reach the preinstall script first, on a loaded machine too.
+    let (server, cli) = debian_server(&["--build-timeout", "20", "--build-memory", "256"]);
     let slow = cli.app_repo("nodejs-slow");
     run_in(&cli, &slow, &["create", "slow"]);
     let pushing = {
@@ -563,14 +564,14 @@ fn builds_over_their_time_or_memory_limit_are_stopped() {
     assert!(followed.contains("installing slowly"), "{followed}");
     assert!(
         followed.contains(
-            " !     the build exceeded its time limit of 5s and was stopped (--build-timeout)."
+            " !     the build exceeded its time limit of 20s and was stopped (--build-timeout)."
         ),
         "{followed}"
     );
     let output = pushing.join().expect("push thread");
     let stderr = stderr_of(&output);
     assert!(!output.status.success());
-    assert!(stderr.contains("remote:  !     the build exceeded its time limit of 5s and was stopped (--build-timeout)."), "{stderr}");
+    assert!(stderr.contains("remote:  !     the build exceeded its time limit of 20s and was stopped (--build-timeout)."), "{stderr}");
     assert_eq!(remote_main(&cli, &slow), None);
     assert_eq!(containers(&server), "");
 
