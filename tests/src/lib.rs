@@ -676,12 +676,8 @@ impl CliEnv {
 
     /// Fixture app `name` as a git repository in `$HOME/<dir>` (two copies of one fixture).
     pub fn app_repo_in(&self, name: &str, dir: &str) -> PathBuf {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/apps")
-            .join(name);
-        assert!(source.is_dir(), "no fixture app {name}");
         let repo = self.home().join(dir);
-        copy_tree(&source, &repo);
+        copy_fixture(name, &repo);
         for args in [
             &["init", "-q", "-b", "main"][..],
             &["add", "-A"],
@@ -696,6 +692,15 @@ impl CliEnv {
         }
         repo
     }
+}
+
+/// Copies fixture app `name` (tests/fixtures/apps/NAME) to `to`, as plain files.
+pub fn copy_fixture(name: &str, to: &Path) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/apps")
+        .join(name);
+    assert!(source.is_dir(), "no fixture app {name}");
+    copy_tree(&source, to);
 }
 
 fn copy_tree(from: &Path, to: &Path) {

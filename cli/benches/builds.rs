@@ -1,0 +1,156 @@
+//! Build benchmarks, figures printed (not asserted), on the Debian stack:
+//! - cold and warm `git push` (start → release live) of conformance apps per package manager:
+//!   cold is an app's first push (empty build cache: tools and packages download), warm a
+//!   one-line change pushed after it (cache kept);
+//! - the peer, in the same run: the same install done directly on this host with the host's own
+//!   tools (`pip install -r requirements.txt` into a fresh virtualenv; `npm ci`), cold (empty
+//!   cache) and warm (cache kept), so the ratio is what paas adds: the sandbox, the image and
+//!   the health-gated deploy;
+//! - each app's image size (its layers, compressed, stack layers included).
+//!
+//! Run with `scripts/bench`, as root.
+
+// A benchmark reports its figures on stdout.
+#![allow(clippy::print_stdout)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use paas_tests::{CliEnv, Stack, TestServer, bin_next_to};
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn pushed(cli: &CliEnv, repo: &Path) -> Duration {
+    let start = Instant::now();
+    let output = cli
+        .git(repo, &["push", "-q", "paas", "main"])
+        .output()
+        .expect("git push");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    start.elapsed()
+}
+
+/// Runs `script` with `sh -c` in `dir`; how long it took.
+fn on_host(dir: &Path, script: &str) -> Duration {
+    let start = Instant::now();
+    let output = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .output()
+        .expect("sh");
+    assert!(
+        output.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    start.elapsed()
+}
+
+/// The compressed size of the app's current image, from its manifest in the server's layout.
+fn image_mb(server: &TestServer, cli: &CliEnv, repo: &Path) -> f64 {
+    let output = cli
+        .command(&["releases", "info", "--json"])
+        .current_dir(repo)
+        .output()
+        .expect("paas");
+    let release: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let digest = release["image"].as_str().expect("an image");
+    let blob = |digest: &str| {
+        server
+            .data_dir()
+            .join("oci/blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(blob(digest)).expect("manifest")).expect("JSON");
+    let bytes: u64 = manifest["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter_map(|l| l["size"].as_u64())
+        .sum();
+    bytes as f64 / 1e6
+}
+
+fn main() {
+    let paas = Path::new(env!("CARGO_BIN_EXE_paas"));
+    let server = TestServer::start(&bin_next_to(env!("CARGO_BIN_EXE_paas"), "paas-buildserver"));
+    server.install_stack(Stack::Bookworm);
+    let cli = CliEnv::pusher(paas, &server);
+    let scratch = tempfile::tempdir().expect("temp dir");
+    // (fixture, what installs it, the host's same install: cold and warm share its cache dir)
+    let apps: &[(&str, &str, Option<&str>)] = &[
+        (
+            "python-deps",
+            "pip",
+            Some(
+                "rm -rf v && python3 -m venv v && PIP_CACHE_DIR=$CACHE v/bin/pip install -q -r requirements.txt",
+            ),
+        ),
+        ("python-uv", "uv", None),
+        ("python-poetry", "Poetry", None),
+        ("python-pipenv", "Pipenv", None),
+        ("python-django", "pip (Django)", None),
+        (
+            "node-deps",
+            "npm",
+            Some("rm -rf node_modules && npm ci --silent --cache \"$CACHE\""),
+        ),
+        ("node-yarn", "Yarn classic", None),
+        ("node-pnpm", "pnpm", None),
+        ("node-build", "npm + build", None),
+    ];
+    println!(
+        "Build benchmarks ({} cores; peer: the same install run on this host)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("| app | installer | cold push | warm push | host cold | host warm | image |");
+    println!("|---|---|---|---|---|---|---|");
+    for (fixture, installer, peer) in apps {
+        let repo = cli.app_repo(fixture);
+        cli.command(&["create", &format!("bench-{fixture}")])
+            .current_dir(&repo)
+            .output()
+            .expect("create");
+        let cold = pushed(&cli, &repo);
+        std::fs::write(repo.join("CHANGES.txt"), "a one-line change\n").expect("write");
+        cli.commit_all(&repo, "change");
+        let warm = pushed(&cli, &repo);
+        let size = image_mb(&server, &cli, &repo);
+        let (host_cold, host_warm) = match peer {
+            Some(script) => {
+                let dir = scratch.path().join(fixture);
+                paas_tests::copy_fixture(fixture, &dir);
+                let script = format!("CACHE={}/cache; {script}", dir.display());
+                let host_cold = on_host(&dir, &script);
+                let host_warm = on_host(&dir, &script);
+                (
+                    format!(
+                        "{} ({:.1}×)",
+                        secs(host_cold),
+                        cold.as_secs_f64() / host_cold.as_secs_f64()
+                    ),
+                    format!(
+                        "{} ({:.1}×)",
+                        secs(host_warm),
+                        warm.as_secs_f64() / host_warm.as_secs_f64()
+                    ),
+                )
+            }
+            None => ("–".to_owned(), "–".to_owned()),
+        };
+        println!(
+            "| {fixture} | {installer} | {} | {} | {host_cold} | {host_warm} | {size:.1} MB |",
+            secs(cold),
+            secs(warm)
+        );
+    }
+    println!("(×: the push's time over the host's install of the same dependencies)");
+}
