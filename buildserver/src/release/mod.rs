@@ -376,20 +376,32 @@ impl Controller {
                 }
                 Ok(())
             }
-            Err(DeployError::ReleasePhase(reason)) => Err(Failure::release(
-                "release phase",
-                format!(
-                    "v{} was not deployed: {reason}.\nThe previous release keeps serving; `paas releases:output v{}` shows what it printed.",
-                    release.version, release.version
-                ),
-            )),
-            Err(e) => Err(Failure::release(
-                "deploy",
-                format!(
-                    "v{} did not start: {e}\nThe previous release keeps serving.",
-                    release.version
-                ),
-            )),
+            Err(e) => {
+                let app_id = push.app.id.clone();
+                let before = self
+                    .store
+                    .call(move |db| db.running_release(&app_id))
+                    .await
+                    .ok()
+                    .flatten();
+                let serving = match before {
+                    Some(running) => format!("v{} keeps serving.", running.version),
+                    None => "Nothing ran before it, so the app has no dynos yet.".to_owned(),
+                };
+                Err(match e {
+                    DeployError::ReleasePhase(reason) => Failure::release(
+                        "release phase",
+                        format!(
+                            "v{} was not deployed: {reason}.\n{serving} `paas releases:output v{}` shows what it printed.",
+                            release.version, release.version
+                        ),
+                    ),
+                    e => Failure::release(
+                        "deploy",
+                        format!("v{} did not start: {e}\n{serving}", release.version),
+                    ),
+                })
+            }
         }
     }
 

@@ -185,7 +185,7 @@ const CASES: &[Case] = &[
                 "-----> Using pnpm 9.15.9",
                 "-----> Installing dependencies with pnpm install",
             ],
-            "one day is 86400000 ms via pnpm, without dev packages, NODE_ENV=production",
+            "one day is 86400000 ms via pnpm, without dev packages, NODE_ENV=production, store in app: false",
         ),
     },
     Case {

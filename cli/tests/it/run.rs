@@ -182,17 +182,17 @@ fn a_release_that_does_not_start_leaves_the_old_one_serving() {
     for (procfile, requirement, last_line) in [
         (
             "web: echo crashing on purpose; exit 3\n",
-            "a web dyno must accept connections on $PORT within 3s",
+            "a web dyno must accept connections on $PORT (listening on 0.0.0.0, not 127.0.0.1) within 3s",
             "app[web.1]: crashing on purpose",
         ),
         (
             "web: echo never listening; exec sleep 3600\n",
-            "a web dyno must accept connections on $PORT within 3s",
+            "a web dyno must accept connections on $PORT (listening on 0.0.0.0, not 127.0.0.1) within 3s",
             "was not ready on $PORT",
         ),
         (
             "web: echo wrong port; exec busybox httpd -f -p 0 -h /app\n",
-            "a web dyno must accept connections on $PORT within 3s",
+            "a web dyno must accept connections on $PORT (listening on 0.0.0.0, not 127.0.0.1) within 3s",
             "app[web.1]: wrong port",
         ),
     ] {
@@ -215,7 +215,7 @@ fn a_release_that_does_not_start_leaves_the_old_one_serving() {
             "{stderr}"
         );
         assert!(
-            stderr.contains("remote:  !     The previous release keeps serving."),
+            stderr.contains("remote:  !     v1 keeps serving."),
             "{stderr}"
         );
         assert!(

@@ -270,7 +270,9 @@ impl LocalScheduler {
             Some(path) => format!(
                 "a web dyno must answer GET {path} with 2xx or 3xx on $PORT within {within}s"
             ),
-            None => format!("a web dyno must accept connections on $PORT within {within}s"),
+            None => format!(
+                "a web dyno must accept connections on $PORT (listening on 0.0.0.0, not 127.0.0.1) within {within}s"
+            ),
         }
     }
 
