@@ -472,6 +472,24 @@ fn containers(server: &TestServer) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
+/// Starts `git push paas main` in a process group of its own and returns once its output shows
+/// `text`, so that the test can interrupt it there (the rest of its output is not read).
+pub fn push_until(cli: &CliEnv, repo: &Path, text: &str) -> std::process::Child {
+    let mut git = cli
+        .git(repo, &["push", "paas", "main"])
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("git push");
+    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
+    for line in std::io::BufRead::lines(stderr) {
+        if line.expect("line").contains(text) {
+            break;
+        }
+    }
+    git
+}
+
 pub fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -589,18 +607,7 @@ fn a_client_killed_mid_build_leaves_nothing_behind() {
     let (server, cli) = debian_server(&[]);
     let slow = cli.app_repo("nodejs-slow");
     run_in(&cli, &slow, &["create", "slow"]);
-    let mut git = cli
-        .git(&slow, &["push", "paas", "main"])
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("git push");
-    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
-    for line in std::io::BufRead::lines(stderr) {
-        if line.expect("line").contains("installing slowly") {
-            break;
-        }
-    }
+    let mut git = push_until(&cli, &slow, "installing slowly");
     assert_ne!(containers(&server), "", "the build runs");
     // Kill git and its ssh, as a closed laptop would.
     let group = nix::unistd::Pid::from_raw(i32::try_from(git.id()).expect("pid"));

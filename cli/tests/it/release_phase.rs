@@ -2,8 +2,6 @@
 //! release as one-off dyno `release.N` before any new dyno starts, its output reaches the push,
 //! the app's log and `paas releases:output`, and a failure keeps the old release serving.
 
-use std::os::unix::process::CommandExt;
-
 use serde_json::Value;
 
 use super::push::stderr_of;
@@ -178,18 +176,7 @@ fn a_push_stopped_during_its_release_phase_lets_the_release_run_to_its_end() {
     .expect("write");
     cli.commit_all(&repo, "slow migration");
     ok(&cli, &repo, &["create", "stopped"]);
-    let mut git = cli
-        .git(&repo, &["push", "paas", "main"])
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("git push");
-    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
-    for line in std::io::BufRead::lines(stderr) {
-        if line.expect("line").contains("migrating") {
-            break;
-        }
-    }
+    let mut git = super::push::push_until(&cli, &repo, "migrating");
     // Ctrl-C: git and its ssh go.
     let group = nix::unistd::Pid::from_raw(i32::try_from(git.id()).expect("pid"));
     nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT).expect("interrupt the push");
