@@ -196,6 +196,7 @@ impl LocalScheduler {
     }
 
     async fn deploy_locked(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let since = self.log_position(&deployment.app.id);
         let layers = self.layer_dirs(&deployment.image).await?;
         let mut started = Vec::new();
         for (process_type, count) in &deployment.formation {
@@ -223,22 +224,24 @@ impl LocalScheduler {
         self.incoming_dynos()
             .insert(deployment.app.id.clone(), incoming);
         let waits = web.iter().map(|d| d.supervision.wait_up());
-        let failed: Vec<String> = join_all(waits)
+        let failed: Vec<&Dyno> = join_all(waits)
             .await
             .into_iter()
             .zip(&web)
             .filter(|(result, _)| result.is_err())
-            .map(|(_, d)| d.name())
+            .map(|(_, d)| *d)
             .collect();
         self.incoming_dynos().remove(&deployment.app.id);
         if !failed.is_empty() {
+            let requirement = self.boot_requirement(deployment);
+            let why: Vec<String> = failed
+                .iter()
+                .map(|d| format!("{} {}", d.name(), d.supervision.why_not_up(&requirement)))
+                .collect();
+            let names: Vec<String> = failed.iter().map(|d| d.name()).collect();
+            let last = self.last_lines(&deployment.app.id, &names, since);
             self.stop_all(&deployment.app.id, started).await;
-            let last = self.last_lines(&deployment.app.id, &failed);
-            anyhow::bail!(
-                "{} did not come up: {}{last}",
-                failed.join(", "),
-                self.boot_requirement(deployment)
-            );
+            anyhow::bail!("{}{last}", why.join("; "));
         }
         let old = self
             .apps()
@@ -361,15 +364,16 @@ impl LocalScheduler {
         }
         let layers = self.layer_dirs(&deployment.image).await?;
         for (process_type, index) in chosen {
+            let since = self.log_position(&deployment.app.id);
             let fresh = self.start(deployment, &layers, &process_type, index)?;
             let name = fresh.name();
             if fresh.is_web() && fresh.supervision.wait_up().await.is_err() {
+                let why = fresh
+                    .supervision
+                    .why_not_up(&self.boot_requirement(deployment));
+                let last = self.last_lines(&deployment.app.id, std::slice::from_ref(&name), since);
                 self.stop_all(&deployment.app.id, vec![fresh]).await;
-                let last = self.last_lines(&deployment.app.id, std::slice::from_ref(&name));
-                anyhow::bail!(
-                    "the new {name} did not come up ({}); the old one keeps running{last}",
-                    self.boot_requirement(deployment)
-                );
+                anyhow::bail!("the new {name} {why}; the old one keeps running{last}");
             }
             let old = {
                 let mut apps = self.apps();
@@ -593,8 +597,19 @@ impl LocalScheduler {
         let _ = tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await;
     }
 
-    fn last_lines(&self, app_id: &str, dynos: &[String]) -> String {
-        let (lines, _) = self.logs.read(app_id, 200, &crate::logs::Filter::default());
+    /// The sequence number of the app's newest log line: where an operation's own lines begin.
+    fn log_position(&self, app_id: &str) -> Option<u64> {
+        let (lines, _) = self.logs.read(app_id, 1, &crate::logs::Filter::default());
+        lines.last().map(|l| l.seq)
+    }
+
+    /// The last log lines of `dynos` and the scheduler since `after`, for an error message.
+    fn last_lines(&self, app_id: &str, dynos: &[String], after: Option<u64>) -> String {
+        let since = crate::logs::Filter {
+            after,
+            ..crate::logs::Filter::default()
+        };
+        let (lines, _) = self.logs.read(app_id, 200, &since);
         let mine: Vec<String> = lines
             .iter()
             .filter(|l| dynos.contains(&l.process) || l.process == "scheduler")

@@ -3,8 +3,8 @@
 //! ready within the boot timeout, and restarts it when it ends, with backoff, until it is stopped.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,6 +48,9 @@ pub(super) struct Supervision {
     /// Set by `stop`: an exit now is the end, not a crash.
     pub(super) stopping: AtomicBool,
     pub(super) restarts: AtomicU32,
+    /// How its last run ended: whether it ended by itself (rather than being stopped for not
+    /// being ready in time), and what happened (`exited with status 3`).
+    pub(super) ended: Mutex<Option<(bool, String)>>,
 }
 
 impl Supervision {
@@ -58,6 +61,16 @@ impl Supervision {
             up: Arc::new(AtomicBool::new(false)),
             stopping: AtomicBool::new(false),
             restarts: AtomicU32::new(0),
+            ended: Mutex::new(None),
+        }
+    }
+
+    /// Why it did not come up, for a deploy's error: `exited with status 3 before it was up`, or
+    /// `requirement` when it was stopped for not being ready in time.
+    pub(super) fn why_not_up(&self, requirement: &str) -> String {
+        match &*self.ended.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some((true, how)) => format!("{how} before it was up"),
+            _ => format!("did not come up: {requirement}"),
         }
     }
 
@@ -217,7 +230,6 @@ impl Supervisor {
             if self.supervision.stopping.load(Ordering::SeqCst) {
                 return;
             }
-            self.set_state(State::Crashed);
             let how = match outcome {
                 _ if !booted => format!(
                     "was not ready on $PORT ({}) within {}s and was stopped",
@@ -232,6 +244,13 @@ impl Supervisor {
                 },
                 Err(e) => format!("could not start: {e}"),
             };
+            // Before the state: whoever sees `crashed` can read how.
+            *self
+                .supervision
+                .ended
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some((booted, how.clone()));
+            self.set_state(State::Crashed);
             // Immediately once, then 1 s doubling to a cap; a dyno that stayed up long enough
             // starts the count again.
             if started.elapsed() >= BACKOFF_RESET {
