@@ -564,6 +564,9 @@ impl Controller {
     /// why it failed.
     async fn ended(&self, app_id: &str, release: Release) -> Result<Release, ReleaseError> {
         let version = release.version;
+        // A release runs its release phase (bounded) and then its deploy (bounded by the boot
+        // timeout); one that has not ended well after that is not waited for.
+        let give_up = tokio::time::Instant::now() + self.release_timeout + Duration::from_secs(900);
         loop {
             // Deploys hold the app's turn: once we have it, none of this release's is in flight.
             drop(self.turns.lock(app_id).await);
@@ -581,6 +584,15 @@ impl Controller {
                         version,
                         DeployError::Recorded(why),
                     ));
+                }
+                status if tokio::time::Instant::now() >= give_up => {
+                    return Err(ReleaseError::Refused {
+                        message: format!(
+                            "v{version}, which this request made, is still {}",
+                            status.as_str()
+                        ),
+                        hint: "`paas releases` shows when it ends",
+                    });
                 }
                 // Recorded, its deploy not started yet: it takes the turn soon.
                 ReleaseStatus::Pending | ReleaseStatus::Deploying => {
