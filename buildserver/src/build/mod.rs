@@ -541,7 +541,9 @@ impl Builder {
             // As on Heroku: the app builds and releases, and nothing runs until it says how.
             let example = match buildpack.as_str() {
                 "python" => "web: gunicorn app:app",
-                "nodejs" => "web: node server.js",
+                "nodejs" => {
+                    "web: npm start` (with a start script in package.json) or `web: node index.js"
+                }
                 _ => "web: ./start-server",
             };
             for line in [

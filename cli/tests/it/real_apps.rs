@@ -176,7 +176,7 @@ fn runtime_versions_the_stack_lacks_are_named() {
     assert!(
         stderr.contains(
             "remote:  !     warning: runtime.txt asks for Python 3.12.1; this stack has Python 3.11.2,"
-        ),
+        ) && stderr.contains("Change runtime.txt to python-3.11 to silence this."),
         "{stderr}"
     );
     std::fs::remove_file(python.join("runtime.txt")).expect("rm");
