@@ -416,18 +416,10 @@ impl Controller {
     ) -> Result<Release, ReleaseError> {
         let description = config_change_description(&patch);
         let (app_id, who) = (app.id.clone(), user.clone());
-        let recorded = self
-            .store
-            .call(move |db| {
-                if let Some(made) = replay(db, &app_id, idempotency.as_ref())? {
-                    return Ok(Recorded::Replayed(made));
-                }
-                let new =
-                    db.update_config(&app_id, &who, &patch, &description, idempotency.as_ref())?;
-                Ok::<_, ReleaseError>(Recorded::New(new))
-            })
-            .await?;
-        self.announce_and_run(app, user, recorded).await
+        self.make_and_run(app, user, idempotency, move |db, key| {
+            Ok(db.update_config(&app_id, &who, &patch, &description, key)?)
+        })
+        .await
     }
 
     /// Records release "Rollback to vN" (vN's build and config vars, no rebuild; the formation
@@ -441,26 +433,14 @@ impl Controller {
         idempotency: Option<Idempotency>,
     ) -> Result<Release, ReleaseError> {
         let (app_id, who, layout) = (app.id.clone(), user.clone(), Arc::clone(&self.layout));
-        let recorded = self
-            .store
-            .call(move |db| {
-                if let Some(made) = replay(db, &app_id, idempotency.as_ref())? {
-                    return Ok(Recorded::Replayed(made));
-                }
-                let from = db
-                    .release(&app_id, target)?
-                    .ok_or(ReleaseError::NoSuchRelease(target))?;
-                rollback_target(&from, &layout)?;
-                Ok::<_, ReleaseError>(Recorded::New(db.copy_release(
-                    &app_id,
-                    &who,
-                    &from,
-                    &rollback_description(target),
-                    idempotency.as_ref(),
-                )?))
-            })
-            .await?;
-        self.announce_and_run(app, user, recorded).await
+        self.make_and_run(app, user, idempotency, move |db, key| {
+            let from = db
+                .release(&app_id, target)?
+                .ok_or(ReleaseError::NoSuchRelease(target))?;
+            rollback_target(&from, &layout)?;
+            Ok(db.copy_release(&app_id, &who, &from, &rollback_description(target), key)?)
+        })
+        .await
     }
 
     /// Records release "Retry vN" of the newest release when it failed (its build and config
@@ -473,12 +453,7 @@ impl Controller {
         idempotency: Option<Idempotency>,
     ) -> Result<Release, ReleaseError> {
         let (app_id, who) = (app.id.clone(), user.clone());
-        let recorded = self
-            .store
-            .call(move |db| {
-                if let Some(made) = replay(db, &app_id, idempotency.as_ref())? {
-                    return Ok(Recorded::Replayed(made));
-                }
+        self.make_and_run(app, user, idempotency, move |db, key| {
                 let releases = db.releases(&app_id)?;
                 let Some(newest) = releases.first().filter(|r| r.image.is_some()).cloned() else {
                     return Err(ReleaseError::Refused {
@@ -513,13 +488,37 @@ impl Controller {
                         hint: "push again (git push paas main); the build cache makes it quick",
                     });
                 }
-                Ok(Recorded::New(db.copy_release(
+                Ok(db.copy_release(
                     &app_id,
                     &who,
                     &newest,
                     &format!("Retry v{}", newest.version),
-                    idempotency.as_ref(),
-                )?))
+                    key,
+                )?)
+            })
+            .await
+    }
+
+    /// Records the release `make` makes (given the request's Idempotency-Key to store with it),
+    /// in one store call after checking that key, and runs it; a repeated request gets the
+    /// release its first one made instead.
+    async fn make_and_run(
+        self: &Arc<Self>,
+        app: &AppRecord,
+        user: &User,
+        idempotency: Option<Idempotency>,
+        make: impl FnOnce(&mut crate::store::Db, Option<&Idempotency>) -> Result<Release, ReleaseError>
+        + Send
+        + 'static,
+    ) -> Result<Release, ReleaseError> {
+        let app_id = app.id.clone();
+        let recorded = self
+            .store
+            .call(move |db| {
+                Ok::<_, ReleaseError>(match replay(db, &app_id, idempotency.as_ref())? {
+                    Some(made) => Recorded::Replayed(made),
+                    None => Recorded::New(make(db, idempotency.as_ref())?),
+                })
             })
             .await?;
         self.announce_and_run(app, user, recorded).await
