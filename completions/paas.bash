@@ -73,6 +73,9 @@ _paas() {
             paas,scale)
                 cmd="paas__subcmd__scale"
                 ;;
+            paas,stack)
+                cmd="paas__subcmd__stack"
+                ;;
             paas,whoami)
                 cmd="paas__subcmd__whoami"
                 ;;
@@ -235,6 +238,9 @@ _paas() {
             paas__subcmd__help,scale)
                 cmd="paas__subcmd__help__subcmd__scale"
                 ;;
+            paas__subcmd__help,stack)
+                cmd="paas__subcmd__help__subcmd__stack"
+                ;;
             paas__subcmd__help,whoami)
                 cmd="paas__subcmd__help__subcmd__whoami"
                 ;;
@@ -301,6 +307,9 @@ _paas() {
             paas__subcmd__help__subcmd__releases,rollback)
                 cmd="paas__subcmd__help__subcmd__releases__subcmd__rollback"
                 ;;
+            paas__subcmd__help__subcmd__stack,set)
+                cmd="paas__subcmd__help__subcmd__stack__subcmd__set"
+                ;;
             paas__subcmd__keys,add)
                 cmd="paas__subcmd__keys__subcmd__add"
                 ;;
@@ -361,6 +370,18 @@ _paas() {
             paas__subcmd__releases__subcmd__help,rollback)
                 cmd="paas__subcmd__releases__subcmd__help__subcmd__rollback"
                 ;;
+            paas__subcmd__stack,help)
+                cmd="paas__subcmd__stack__subcmd__help"
+                ;;
+            paas__subcmd__stack,set)
+                cmd="paas__subcmd__stack__subcmd__set"
+                ;;
+            paas__subcmd__stack__subcmd__help,help)
+                cmd="paas__subcmd__stack__subcmd__help__subcmd__help"
+                ;;
+            paas__subcmd__stack__subcmd__help,set)
+                cmd="paas__subcmd__stack__subcmd__help__subcmd__set"
+                ;;
             *)
                 ;;
         esac
@@ -368,7 +389,7 @@ _paas() {
 
     case "${cmd}" in
         paas)
-            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs open ps scale restart config releases rollback completions help"
+            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs open ps scale restart config releases rollback stack completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1240,7 +1261,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help)
-            opts="login logout whoami apps create destroy info git keys builds logs open ps scale restart config releases rollback completions help"
+            opts="login logout whoami apps create destroy info git keys builds logs open ps scale restart config releases rollback stack completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1802,6 +1823,34 @@ _paas() {
         paas__subcmd__help__subcmd__scale)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__stack)
+            opts="set"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__stack__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2486,6 +2535,100 @@ _paas() {
         paas__subcmd__scale)
             opts="-a -h --no-wait --app --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__stack)
+            opts="-a -h --app --json --color --help set help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__stack__subcmd__help)
+            opts="set help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__stack__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__stack__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__stack__subcmd__set)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -32,3 +32,15 @@ explain_network() {
     return 1
   fi
 }
+
+# `stack_versions FIELD WHAT`: which stack has which version of a runtime, from PAAS_STACKS
+# (`NAME:PYTHON:NODE ...`, set by the server; FIELD 2 is Python's version, 3 Node.js's):
+# "bookworm has Python 3.11.2, trixie has Python 3.13.5".
+stack_versions() {
+  stack_list=
+  for stack_entry in ${PAAS_STACKS:-}; do
+    stack_version=$(echo "$stack_entry" | cut -d: -f"$1")
+    [ -n "$stack_version" ] && stack_list="${stack_list:+$stack_list, }${stack_entry%%:*} has $2 $stack_version"
+  done
+  echo "${stack_list:-none has $2}"
+}

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use futures_util::future::join_all;
 use paas_buildserver::api::{self, AppState};
@@ -87,9 +87,30 @@ enum Command {
 
 #[derive(Subcommand)]
 enum StackCommand {
-    /// Use an image from a registry as the default stack (host[:port]/repository[:tag|@digest])
+    /// Build a stack from a recipe: its run image and its build image (Debian: downloads about 250 MB)
+    ///
+    /// The stack takes the recipe's name and replaces a stack of that name whole; apps on it use
+    /// the new one from their next build. The first stack made becomes the server's default.
+    Build {
+        /// bookworm (Python 3.11, Node.js 18), trixie (Python 3.13, Node.js 20), or busybox
+        /// (static sites and shell Procfiles only)
+        #[arg(long, value_enum, default_value = "bookworm")]
+        recipe: stack::Recipe,
+        /// Keep the stack if it exists and was made from this same recipe (its package lists);
+        /// without it the stack is made afresh, with Debian's current packages
+        #[arg(long)]
+        keep_current: bool,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+    /// Use an image from a registry as a stack (host[:port]/repository[:tag|@digest])
+    ///
+    /// The image is both the stack's run and build image.
     Import {
         reference: String,
+        /// The stack's name [default: the repository's last component]
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
         /// Plain HTTP to the registry
         #[arg(long)]
         insecure: bool,
@@ -99,9 +120,15 @@ enum StackCommand {
         #[command(flatten)]
         data: DataDirArgs,
     },
-    /// Carry the CA certificates added on this host into the stack again (after adding or removing one)
+    /// Make a stack the server's default: the one new apps get (apps keep theirs)
+    Default {
+        name: String,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+    /// Carry the CA certificates added on this host into every stack again (after adding or removing one)
     ///
-    /// Copies every *.crt under the CA directory into the stack, refreshes its trust store with
+    /// Copies every *.crt under the CA directory into each stack, refreshes its trust stores with
     /// its own update-ca-certificates, and remakes the stack's CA layer (its other layers stay).
     /// Builds trust them from then on; apps pick them up at their next build.
     UpdateCa {
@@ -111,16 +138,8 @@ enum StackCommand {
         #[command(flatten)]
         data: DataDirArgs,
     },
-    /// Show the stacks with their layers
+    /// Show the stacks (* marks the default), their runtimes and layers
     List {
-        #[command(flatten)]
-        data: DataDirArgs,
-    },
-    /// Build the default stack (Debian bookworm; downloads about 150 MB)
-    Build {
-        /// What to build: bookworm (python, node, …) or busybox (static sites and shell Procfiles only)
-        #[arg(long, value_enum, default_value = "bookworm")]
-        recipe: stack::Recipe,
         #[command(flatten)]
         data: DataDirArgs,
     },
@@ -167,13 +186,19 @@ fn main() -> ExitCode {
         Command::User(UserCommand::Create { name, admin, data }) => {
             report(create_user(&name, admin, &data))
         }
-        Command::Stack(StackCommand::Build { recipe, data }) => report(build_stack(recipe, &data)),
+        Command::Stack(StackCommand::Build {
+            recipe,
+            keep_current,
+            data,
+        }) => report(build_stack(recipe, keep_current, &data)),
         Command::Stack(StackCommand::Import {
             reference,
+            name,
             insecure,
             username,
             data,
-        }) => report(import_stack(&reference, insecure, username, &data)),
+        }) => report(import_stack(&reference, name, insecure, username, &data)),
+        Command::Stack(StackCommand::Default { name, data }) => report(default_stack(&name, &data)),
         Command::Stack(StackCommand::List { data }) => report(list_stacks(&data)),
         Command::Stack(StackCommand::UpdateCa { ca_dir, data }) => {
             report(update_stack_ca(&ca_dir, &data))
@@ -204,20 +229,50 @@ fn open_store(data: &DataDir) -> anyhow::Result<Db> {
     Ok(Db::open(&data.database())?)
 }
 
-fn build_stack(recipe: stack::Recipe, data: &DataDirArgs) -> anyhow::Result<()> {
+/// The data dir of a `stack` command, with a stack from before stacks had names moved to its name.
+fn stacks_data_dir(data: &DataDirArgs) -> anyhow::Result<DataDir> {
     let data = DataDir::new(data.resolve()?);
-    let rootfs = stack::build(&data, recipe)?;
-    eprintln!("-----> Stack ready: {}", rootfs.display());
+    stack::migrate(&data)?;
+    Ok(data)
+}
+
+fn build_stack(
+    recipe: stack::Recipe,
+    keep_current: bool,
+    data: &DataDirArgs,
+) -> anyhow::Result<()> {
+    let data = stacks_data_dir(data)?;
+    let stack = stack::build(&data, recipe, keep_current)?;
+    stack_ready(&data, &stack);
     Ok(())
+}
+
+fn stack_ready(data: &DataDir, stack: &stack::Stack) {
+    let default = stack::default_name(data);
+    eprintln!(
+        "-----> Stack {} ready ({}){}",
+        stack.name,
+        stack.runtimes_line(),
+        if default.as_deref() == Some(stack.name.as_str()) {
+            ", the server's default".to_owned()
+        } else {
+            format!(
+                "; apps choose it with `paas stack:set {}`, or make it the default: \
+                 paas-buildserver stack default {}",
+                stack.name, stack.name
+            )
+        }
+    );
 }
 
 fn import_stack(
     reference: &str,
+    name: Option<String>,
     insecure: bool,
     username: Option<String>,
     data: &DataDirArgs,
 ) -> anyhow::Result<()> {
-    let data = DataDir::new(data.resolve()?);
+    let data = stacks_data_dir(data)?;
     let credentials = match username {
         Some(username) => {
             let password = std::env::var("PAAS_REGISTRY_PASSWORD")
@@ -226,28 +281,72 @@ fn import_stack(
         }
         None => None,
     };
-    let rootfs = stack::import(&data, reference, insecure, credentials)?;
-    eprintln!("-----> Stack ready: {}", rootfs.display());
+    let name = match name {
+        Some(name) => name,
+        None => stack::import_name(reference)?,
+    };
+    let stack = stack::import(&data, &name, reference, insecure, credentials)?;
+    stack_ready(&data, &stack);
+    Ok(())
+}
+
+fn default_stack(name: &str, data: &DataDirArgs) -> anyhow::Result<()> {
+    let data = stacks_data_dir(data)?;
+    stack::set_default(&data, name)?;
+    eprintln!("-----> {name} is the server's default stack: new apps get it (apps keep theirs)");
     Ok(())
 }
 
 fn update_stack_ca(ca_dir: &Path, data: &DataDirArgs) -> anyhow::Result<()> {
-    let data = DataDir::new(data.resolve()?);
-    let carried = stack::update_ca(&data, ca_dir, |line| eprintln!("{line}"))?;
-    eprintln!("-----> The stack trusts {carried} CA certificates added on the host");
+    let data = stacks_data_dir(data)?;
+    let stacks = stack::installed(&data)?;
+    if stacks.is_empty() {
+        bail!("there is no stack yet: run `paas-buildserver stack build`");
+    }
+    for stack in stacks {
+        let carried = stack.update_ca(ca_dir, |line| eprintln!("{line}"))?;
+        eprintln!(
+            "-----> Stack {} trusts {carried} CA certificates added on the host",
+            stack.name
+        );
+    }
     Ok(())
 }
 
 fn list_stacks(data: &DataDirArgs) -> anyhow::Result<()> {
-    let data = DataDir::new(data.resolve()?);
+    let data = stacks_data_dir(data)?;
+    let stacks = stack::installed(&data)?;
+    if stacks.is_empty() {
+        eprintln!("No stack yet: run `paas-buildserver stack build`");
+        return Ok(());
+    }
+    let default = stack::default_name(&data);
     let mut out = std::io::stdout().lock();
-    match stack::describe(&data)? {
-        None => eprintln!("No stack yet: run `paas-buildserver stack build`"),
-        Some((description, layers)) => {
-            writeln!(out, "{} ({})", stack::DEFAULT, description)?;
-            for layer in layers {
-                writeln!(out, "  {}  {:.1} MB", layer.digest, layer.size as f64 / 1e6)?;
+    for stack in stacks {
+        let mark = if default.as_deref() == Some(stack.name.as_str()) {
+            '*'
+        } else {
+            ' '
+        };
+        writeln!(
+            out,
+            "{mark} {} ({}; {}; {})",
+            stack.name,
+            stack.origin(),
+            stack.runtimes_line(),
+            if stack.has_build_image() {
+                "build image with compilers"
+            } else {
+                "builds on its run image"
             }
+        )?;
+        for layer in stack.recorded_layers()? {
+            writeln!(
+                out,
+                "    {}  {:.1} MB",
+                layer.digest,
+                layer.size as f64 / 1e6
+            )?;
         }
     }
     Ok(())
@@ -310,6 +409,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let data = DataDir::new(config.data_dir.clone());
     let mut db = open_store(&data)?;
     ensure_admin(&mut db, &data)?;
+    stack::migrate(&data).context("moving the stack to its name")?;
     // Builds and pushes a killed daemon cut short: recorded as failed, their directories and
     // git's quarantines removed (nothing refers to them).
     let interrupted = db.fail_unfinished_builds()?;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     apps, builds, completions, config, git, keys, login, logout, logs, open, ps, releases, restart,
-    scale, whoami,
+    scale, stack, whoami,
 };
 use crate::printer::ColorChoice;
 
@@ -70,6 +70,7 @@ pub enum Command {
     Releases(releases::Args),
     /// Roll back to an earlier release (same as `releases rollback`)
     Rollback(releases::rollback::Args),
+    Stack(stack::Args),
     Completions(completions::Args),
 }
 

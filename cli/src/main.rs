@@ -18,7 +18,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::commands::{
     apps, builds, completions, config, git, keys, login, logout, logs, open, ps, releases, restart,
-    scale, whoami,
+    scale, stack, whoami,
 };
 use crate::context::Ctx;
 use crate::error::ExitStatus;
@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Command::Open(args) => open::run(args, &ctx),
         Command::Ps(args) => ps::run(args, &ctx),
         Command::Scale(args) => scale::run(args, &ctx),
+        Command::Stack(args) => stack::run(args, &ctx),
         Command::Restart(args) => restart::run(args, &ctx),
         Command::Config(args) => config::run(args, &ctx),
         Command::Releases(args) => releases::run(args, &ctx),

@@ -53,8 +53,23 @@ pub struct App {
     pub web_url: String,
     /// The version of the release that runs (the current one), if one has run.
     pub release: Option<u32>,
+    /// The stack its next build runs on (Heroku's `build_stack`): the app's own, else the
+    /// server's default; None while the server has no stack.
+    pub stack: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// `GET /stacks`: a stack installed on the server, with the language runtimes it has.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Stack {
+    pub name: String,
+    /// Whether new apps get it.
+    pub default: bool,
+    /// The Python version (`3.11.2`), if the stack has Python.
+    pub python: Option<String>,
+    /// The Node.js version (`18.19.0`), if the stack has Node.js.
+    pub node: Option<String>,
 }
 
 /// `POST /apps`. Without a name the server picks one.
@@ -65,11 +80,15 @@ pub struct CreateApp {
     pub name: Option<AppName>,
 }
 
-/// `PATCH /apps/{app}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `PATCH /apps/{app}`: a new name, a new stack (from the next build), or both.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApp {
-    pub name: AppName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<AppName>,
+    /// An installed stack's name (`GET /stacks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
 }
 
 /// `GET /apps/{app}/config-vars`.

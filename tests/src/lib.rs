@@ -223,73 +223,90 @@ impl TestServer {
 pub enum Stack {
     /// The host's static busybox: built in milliseconds, enough for static and Procfile apps.
     Busybox,
-    /// Debian bookworm with python and node: built once (minutes, downloads from Debian) into
-    /// `$XDG_CACHE_HOME/paas-tests/bookworm` and shared by every test and run.
+    /// Debian bookworm (Python 3.11, Node 18) and its build image: built once per recipe
+    /// (minutes, downloads from Debian) into the shared cache ([`stack_cache`]).
     Bookworm,
+    /// Debian trixie (Python 3.13, Node 20), cached the same way.
+    Trixie,
 }
 
 impl TestServer {
-    /// Gives the server a default stack.
+    /// Gives the server a stack; the first one it gets is its default.
     pub fn install_stack(&self, stack: Stack) {
-        match stack {
+        let name = match stack {
             Stack::Busybox => {
-                let output = Command::new(&self.bin)
-                    .args(["stack", "build", "--recipe", "busybox", "--data-dir"])
-                    .arg(self.data_dir())
-                    .output()
-                    .expect("run stack build");
-                assert!(
-                    output.status.success(),
-                    "stack build failed:\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
+                self.stack_command(&["build", "--recipe", "busybox"]);
+                return;
             }
-            Stack::Bookworm => {
-                let cache = bookworm_stack(&self.bin);
-                std::fs::create_dir_all(self.data_dir().join("stacks")).expect("stacks dir");
-                std::os::unix::fs::symlink(cache, self.data_dir().join("stacks/default"))
-                    .expect("link the stack");
-            }
+            Stack::Bookworm => "bookworm",
+            Stack::Trixie => "trixie",
+        };
+        let cached = debian_stack(&self.bin, name);
+        std::fs::create_dir_all(self.data_dir().join("stacks")).expect("stacks dir");
+        std::os::unix::fs::symlink(cached, self.data_dir().join("stacks").join(name))
+            .expect("link the stack");
+        if std::fs::symlink_metadata(self.data_dir().join("stacks/default")).is_err() {
+            self.stack_command(&["default", name]);
         }
+    }
+
+    /// Runs `paas-buildserver stack ARGS` on the server's data dir, which must succeed.
+    fn stack_command(&self, args: &[&str]) {
+        let output = Command::new(&self.bin)
+            .arg("stack")
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .output()
+            .expect("run paas-buildserver stack");
+        assert!(
+            output.status.success(),
+            "stack {args:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
-/// The cached Debian stack (its `stacks/default` dir), built on first use under a lock.
-fn bookworm_stack(bin: &Path) -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
+/// The data dir that caches the Debian stacks for every test and run: `$PAAS_TEST_STACK_CACHE`
+/// (set by `scripts/test`, which makes them before the tests start), else
+/// `$XDG_CACHE_HOME/paas-tests/stacks`.
+fn stack_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PAAS_TEST_STACK_CACHE") {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"))
-        .join("paas-tests/bookworm");
+        .join("paas-tests/stacks")
+}
+
+/// Cached Debian stack `name` (its directory), made under a lock when it is missing or its recipe
+/// changed (`stack build --keep-current`), and trusting the host's CAs as they are now.
+fn debian_stack(bin: &Path, name: &str) -> PathBuf {
+    let cache = stack_cache();
     std::fs::create_dir_all(&cache).expect("cache dir");
     let lock = std::fs::File::create(cache.join(".lock")).expect("lock file");
     let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .expect("lock the stack cache");
-    let stack = cache.join("stacks/default");
-    if !stack.join("stack.json").is_file() {
-        let status = Command::new(bin)
-            .args(["stack", "build", "--recipe", "bookworm", "--data-dir"])
-            .arg(&cache)
-            .status()
-            .expect("run stack build");
-        assert!(
-            status.success(),
-            "building the Debian stack failed (needs debootstrap and deb.debian.org)"
-        );
-    } else {
-        // A stack cached before the host's CAs changed (or before paas carried them) trusts them
-        // now; instant when nothing changed.
+    for args in [
+        &["build", "--recipe", name, "--keep-current"][..],
+        // A stack cached before the host's CAs changed trusts them now; instant otherwise.
+        &["update-ca"][..],
+    ] {
         let output = Command::new(bin)
-            .args(["stack", "update-ca", "--data-dir"])
+            .arg("stack")
+            .args(args)
+            .arg("--data-dir")
             .arg(&cache)
             .output()
-            .expect("run stack update-ca");
+            .expect("run paas-buildserver stack");
         assert!(
             output.status.success(),
-            "stack update-ca failed:\n{}",
+            "stack {args:?} failed (the Debian stacks need debootstrap and deb.debian.org):\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    stack
+    cache.join("stacks").join(name)
 }
 
 impl Drop for TestServer {

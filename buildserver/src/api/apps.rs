@@ -1,4 +1,4 @@
-//! `/apps`: create, list, show, rename and destroy apps.
+//! `/apps`: create, list, show, rename, move to another stack, and destroy apps.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -22,6 +22,9 @@ impl AppState {
             name: app.name,
             owner: app.owner,
             release: app.release,
+            stack: app
+                .stack
+                .or_else(|| crate::build::stack::default_name(&self.data)),
             created_at: app.created_at,
             updated_at: app.updated_at,
         }
@@ -45,15 +48,17 @@ pub async fn create(
     host: RequestHost,
     ApiJson(body): ApiJson<CreateApp>,
 ) -> ApiResult<(StatusCode, Json<App>)> {
+    // New apps get the server's default stack, and keep it when the default moves on (Heroku).
+    let stack = crate::build::stack::default_name(&state.data);
     let app = state
         .store
         .call(move |db| match body.name {
-            Some(name) => db.create_app(&user, &name),
+            Some(name) => db.create_app(&user, &name, stack.as_deref()),
             // A generated name may collide; a few tries make that vanishingly rare.
             None => {
                 let mut attempt = 0;
                 loop {
-                    match db.create_app(&user, &generated_name()) {
+                    match db.create_app(&user, &generated_name(), stack.as_deref()) {
                         Err(StoreError::AlreadyExists(_)) if attempt < 5 => attempt += 1,
                         other => break other,
                     }
@@ -67,15 +72,12 @@ pub async fn create(
         .expect("repo task");
     if let Err(e) = created {
         // No app without its repo: undo the row, so that a retry starts clean.
-        tracing::error!(error = %anyhow::Error::from(e), app = %app.name, "cannot create the app's repository");
         let id = app.id.clone();
         state.store.call(move |db| db.delete_app(&id)).await?;
-        return Err(ApiFailure::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "internal server error",
-        )
-        .hint("the server log has the details"));
+        return Err(ApiFailure::internal(
+            &anyhow::Error::from(e),
+            "cannot create the app's repository",
+        ));
     }
     tracing::info!(app = %app.name, "app created");
     Ok((StatusCode::CREATED, Json(state.app_view(app, &host))))
@@ -91,22 +93,62 @@ pub async fn info(
     Ok(Json(state.app_view(app, &host)))
 }
 
-pub async fn rename(
+/// `PATCH /apps/{app}`: renames the app and/or moves it to another installed stack (from its
+/// next build, as Heroku's `stack:set`).
+pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     host: RequestHost,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<UpdateApp>,
 ) -> ApiResult<Json<App>> {
-    let app = find_app(&state, &user, &name).await?;
-    let (before, new_name) = (app.app_ref(), body.name.clone());
+    let mut app = find_app(&state, &user, &name).await?;
+    if body.name.is_none() && body.stack.is_none() {
+        return Err(ApiFailure::invalid("nothing to change")
+            .hint("send {\"name\": NEW} to rename the app or {\"stack\": NAME} to move it"));
+    }
+    if let Some(stack) = body.stack {
+        let data = state.data.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let installed = crate::build::stack::Stack::open(&data, &stack);
+            (stack, installed, crate::build::stack::installed_line(&data))
+        })
+        .await
+        .expect("the stack lookup does not panic");
+        let stack = match checked {
+            (stack, Ok(Some(_)), _) => stack,
+            (stack, Ok(None), installed) => {
+                return Err(ApiFailure::invalid(format!(
+                    "there is no stack {stack:?} on this server ({installed})"
+                ))
+                .hint("run `paas stack` to list the stacks"));
+            }
+            (_, Err(e), _) => {
+                return Err(ApiFailure::invalid(format!("{e:#}"))
+                    .hint("run `paas stack` to list the stacks"));
+            }
+        };
+        let id = app.id.clone();
+        app = state
+            .store
+            .call(move |db| db.set_app_stack(&id, &stack))
+            .await?;
+        tracing::info!(app = %app.name, stack = ?app.stack, "app moved to another stack");
+    }
+    let Some(new_name) = body.name else {
+        return Ok(Json(state.app_view(app, &host)));
+    };
+    let before = app.app_ref();
     if let Err(e) = state.scheduler.rename(&before, &new_name).await {
         return Err(ApiFailure::invalid(format!("{e:#}"))
             .hint("create a new app and push the code to it, then destroy this one"));
     }
     let renamed = match state
         .store
-        .call(move |db| db.rename_app(&app.id, &body.name))
+        .call({
+            let new_name = new_name.clone();
+            move |db| db.rename_app(&app.id, &new_name)
+        })
         .await
     {
         Ok(renamed) => renamed,

@@ -13,6 +13,7 @@ mod formation;
 mod logs;
 mod openapi;
 mod releases;
+mod stacks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -96,10 +97,11 @@ fn routes() -> Routes {
     .add("get", "/account/keys", account::list_keys)
     .add("post", "/account/keys", account::add_key)
     .add("delete", "/account/keys/{fingerprint}", account::remove_key)
+    .add("get", "/stacks", stacks::list)
     .add("get", "/apps", apps::list)
     .add("post", "/apps", apps::create)
     .add("get", "/apps/{app}", apps::info)
-    .add("patch", "/apps/{app}", apps::rename)
+    .add("patch", "/apps/{app}", apps::update)
     .add("delete", "/apps/{app}", apps::destroy)
     .add("get", "/apps/{app}/builds", builds::list)
     .add("get", "/apps/{app}/builds/{id}", builds::info)
@@ -203,6 +205,17 @@ impl ApiFailure {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", message)
     }
 
+    /// 500 with a bare `internal_error` body; `error`'s detail goes to the server log only.
+    pub fn internal(error: &anyhow::Error, what: &str) -> Self {
+        tracing::error!(error = %format!("{error:#}"), "{what}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal server error",
+        )
+        .hint("the server log has the details")
+    }
+
     fn unauthorized(message: &str) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
             .hint("run `paas login` with a valid token (or set PAAS_API_TOKEN)")
@@ -230,15 +243,7 @@ impl From<StoreError> for ApiFailure {
                 "conflict",
                 format!("{what} already exists"),
             ),
-            other => {
-                tracing::error!(error = %anyhow::Error::from(other), "store failure");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "internal server error",
-                )
-                .hint("the server log has the details")
-            }
+            other => Self::internal(&anyhow::Error::from(other), "store failure"),
         }
     }
 }

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use self::live::LiveBuilds;
+use self::stack::Stack;
 use crate::container::{Exit, Mount, Runtime, Spec};
 use crate::data_dir::DataDir;
 use crate::logs::Logs;
@@ -205,10 +206,15 @@ impl Builder {
             all: String::new(),
         };
         let started = Instant::now();
+        let stacks = self.stacks(push).await;
         out.line(format!(
-            "-----> Building {} ({})",
+            "-----> Building {} ({}){}",
             push.app.name,
-            &commit[..commit.len().min(7)]
+            &commit[..commit.len().min(7)],
+            match &stacks {
+                Ok(stacks) => format!(" on the {} stack", stacks.app.name),
+                Err(_) => String::new(),
+            }
         ))
         .await;
         for path in submodules {
@@ -218,11 +224,22 @@ impl Builder {
             ))
             .await;
         }
-        let result = match self.build(push, build, &mut out).await {
-            Ok((buildpack, types)) => self
-                .image(push, build, commit, &buildpack, &types, &mut out)
-                .await
-                .map(|manifest| (buildpack, types, manifest)),
+        let result = match stacks {
+            Ok(stacks) => match self.build(push, build, &stacks, &mut out).await {
+                Ok((buildpack, types)) => self
+                    .image(
+                        push,
+                        build,
+                        &stacks.app,
+                        commit,
+                        &buildpack,
+                        &types,
+                        &mut out,
+                    )
+                    .await
+                    .map(|manifest| (buildpack, types, manifest)),
+                Err(failure) => Err(failure),
+            },
             Err(failure) => Err(failure),
         };
         let mut end = BuildEnd::default();
@@ -256,10 +273,12 @@ impl Builder {
 
     /// Turns a successful build into an image (stack layers + app layer), stored in the local
     /// layout and pushed to the registry if there is one.
+    #[allow(clippy::too_many_arguments)]
     async fn image(
         &self,
         push: &Push,
         build: &BuildDir,
+        stack: &Stack,
         commit: &str,
         buildpack: &str,
         types: &BTreeMap<String, String>,
@@ -267,8 +286,8 @@ impl Builder {
     ) -> Result<crate::oci::Descriptor, Failure> {
         out.line("-----> Assembling the image").await;
         let (notes_tx, mut notes) = mpsc::unbounded_channel::<String>();
-        let (data, layout, source) = (
-            self.data.clone(),
+        let (stack, layout, source) = (
+            stack.clone(),
             std::sync::Arc::clone(&self.layout),
             build.source(),
         );
@@ -276,7 +295,7 @@ impl Builder {
             (commit.to_owned(), buildpack.to_owned(), types.clone());
         let task = tokio::task::spawn_blocking(
             move || -> anyhow::Result<(crate::oci::Descriptor, u64, Vec<String>)> {
-                let (stack_layout, stack_layers) = stack::layers(&data, |line| {
+                let (stack_layout, stack_layers) = stack.layers(|line| {
                     let _ = notes_tx.send(line);
                 })?;
                 for layer in &stack_layers {
@@ -358,15 +377,56 @@ impl Builder {
         Ok(manifest)
     }
 
+    /// The stack the app builds on (its own, else the server's default) and every installed
+    /// one, for the buildpacks' hints about runtimes another stack has.
+    async fn stacks(&self, push: &Push) -> Result<Stacks, Failure> {
+        let (data, app_id) = (self.data.clone(), push.app.id.clone());
+        let chosen = self
+            .store
+            .call(move |db| db.app_by_id(&app_id))
+            .await
+            .map_err(|_| Failure::new("stack", "the server could not read the app; try again"))?
+            .stack;
+        tokio::task::spawn_blocking(move || {
+            let installed = stack::installed(&data).map_err(|e| {
+                tracing::error!(error = %format!("{e:#}"), "cannot read the stacks");
+                Failure::new("stack", "the server could not read its stacks; try again")
+            })?;
+            if installed.is_empty() {
+                return Err(Failure::new(
+                    "stack",
+                    "this server has no build stack yet.\nAn operator must run: paas-buildserver stack build",
+                ));
+            }
+            let Some(name) = chosen.or_else(|| stack::default_name(&data)) else {
+                return Err(Failure::new(
+                    "stack",
+                    "this server has no default stack.\nAn operator must run: paas-buildserver stack default NAME",
+                ));
+            };
+            let Some(app) = installed.iter().find(|s| s.name == name).cloned() else {
+                return Err(Failure::new(
+                    "stack",
+                    format!(
+                        "this app's stack {name} is not on this server ({}).\nChoose one: paas stack:set NAME",
+                        stack::installed_line(&data)
+                    ),
+                ));
+            };
+            Ok(Stacks { app, installed })
+        })
+        .await
+        .expect("reading the stacks does not panic")
+    }
+
     async fn build(
         &self,
         push: &Push,
         build: &BuildDir,
+        stacks: &Stacks,
         out: &mut Output<'_>,
     ) -> Result<(String, BTreeMap<String, String>), Failure> {
-        let rootfs = stack::rootfs(&self.data).ok_or_else(|| {
-            Failure::new("stack", "this server has no build stack yet.\nAn operator must run: paas-buildserver stack build")
-        })?;
+        let rootfs = stacks.app.build_rootfs();
         let source = build.source();
         let app_id = push.app.id.clone();
         let config = self
@@ -400,6 +460,13 @@ impl Builder {
         for dir in [&env_dir, &out_dir, &cache] {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
+        if let Some(previous) = cache_stack(&cache, &stacks.app.name).map_err(io)? {
+            out.line(format!(
+                "-----> The app moved from the {previous} stack to {}: its build cache starts empty",
+                stacks.app.name
+            ))
+            .await;
+        }
         for (key, value) in &config {
             // Keys are validated config keys: safe as file names.
             std::fs::write(env_dir.join(key), value).map_err(io)?;
@@ -418,7 +485,8 @@ impl Builder {
                 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
                 "HOME=/app".into(),
                 "LANG=C.UTF-8".into(),
-                "STACK=paas".into(),
+                format!("STACK={}", stacks.app.name),
+                format!("PAAS_STACKS={}", stacks.runtimes_env()),
                 format!("SOURCE_VERSION={}", build.id),
                 format!("PAAS_BUILDPACKS={}", requested.join(" ")),
             ]
@@ -563,6 +631,64 @@ impl Builder {
 }
 
 /// Makes blob `digest` of `from` available in `to`: a hard link where possible, else a copy.
+/// The app's stack and every installed one.
+struct Stacks {
+    app: Stack,
+    installed: Vec<Stack>,
+}
+
+impl Stacks {
+    /// `PAAS_STACKS` for the buildpacks: `NAME:PYTHON:NODE` per installed stack, space
+    /// separated, a version empty when the stack lacks that runtime
+    /// (`bookworm:3.11.2:18.19.0 trixie:3.13.5:20.19.2 busybox::`).
+    fn runtimes_env(&self) -> String {
+        self.installed
+            .iter()
+            .map(|s| {
+                let r = s.runtimes();
+                format!(
+                    "{}:{}:{}",
+                    s.name,
+                    r.python.as_deref().unwrap_or(""),
+                    r.node.as_deref().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The file in an app's build cache that names the stack it was made on.
+const CACHE_STACK_FILE: &str = ".paas-stack";
+
+/// Empties the app's build cache when it was made on another stack than `stack` (its tools and
+/// packages were built for other runtimes, as Heroku clears it on a stack change), and records
+/// `stack` in it. Returns the other stack's name when it emptied the cache. The file is the
+/// build's to write, so it is read as untrusted; a cache without one (made before stacks had
+/// names) is kept.
+fn cache_stack(cache: &Path, stack: &str) -> std::io::Result<Option<String>> {
+    let recorded = untrusted::read(cache, CACHE_STACK_FILE, 64)
+        .ok()
+        .flatten()
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned());
+    let moved = recorded.filter(|previous| previous != stack);
+    if moved.is_some() {
+        for entry in std::fs::read_dir(cache)? {
+            let path = entry?.path();
+            if std::fs::symlink_metadata(&path)?.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
+    let marker = cache.join(CACHE_STACK_FILE);
+    // Replaced, never written through: the build may have left a symlink there.
+    let _ = std::fs::remove_file(&marker);
+    std::fs::write(&marker, stack)?;
+    Ok(moved)
+}
+
 fn share_blob(from: &Layout, to: &Layout, digest: &str) -> std::io::Result<()> {
     if to.has_blob(digest) {
         return Ok(());

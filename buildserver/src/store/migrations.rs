@@ -140,4 +140,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX releases_idempotency_key ON releases (app_id, idempotency_key)
         WHERE idempotency_key IS NOT NULL;
     "#,
+    // 5: the stack an app builds on (`paas stack:set`); NULL follows the server's default.
+    r#"
+    ALTER TABLE apps ADD COLUMN stack TEXT;
+    "#,
 ];

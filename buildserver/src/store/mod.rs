@@ -64,6 +64,9 @@ pub struct AppRecord {
     pub name: AppName,
     pub owner: UserName,
     pub release: Option<u32>,
+    /// The stack its builds run on; None follows the server's default (apps made before stacks
+    /// had names).
+    pub stack: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -355,7 +358,7 @@ impl Db {
     // ---- apps ----
 
     const APP_COLUMNS: &str = concat!(
-        "a.id, a.name, u.name, a.created_at, a.updated_at, ",
+        "a.id, a.name, u.name, a.created_at, a.updated_at, a.stack, ",
         running_version!("a.id")
     );
 
@@ -366,15 +369,22 @@ impl Db {
             owner: parse(r, 2)?,
             created_at: r.get(3)?,
             updated_at: r.get(4)?,
-            release: r.get(5)?,
+            stack: r.get(5)?,
+            release: r.get(6)?,
         })
     }
 
-    pub fn create_app(&mut self, owner: &User, name: &AppName) -> Result<AppRecord> {
+    /// A new app of `owner`'s on `stack` (the server's default stack when it was made).
+    pub fn create_app(
+        &mut self,
+        owner: &User,
+        name: &AppName,
+        stack: Option<&str>,
+    ) -> Result<AppRecord> {
         let id = new_id();
         let inserted = self.conn.execute(
-            "INSERT INTO apps (id, name, owner_id) VALUES (?1, ?2, ?3)",
-            params![id, name.as_str(), owner.id],
+            "INSERT INTO apps (id, name, owner_id, stack) VALUES (?1, ?2, ?3, ?4)",
+            params![id, name.as_str(), owner.id, stack],
         );
         if is_unique_violation(&inserted) {
             return Err(StoreError::AlreadyExists(format!("app \"{name}\"")));
@@ -383,7 +393,7 @@ impl Db {
         self.app_by_id(&id)
     }
 
-    fn app_by_id(&self, id: &str) -> Result<AppRecord> {
+    pub fn app_by_id(&self, id: &str) -> Result<AppRecord> {
         Ok(self.conn.query_row(
             &format!(
                 "SELECT {} FROM apps a JOIN users u ON u.id = a.owner_id WHERE a.id = ?1",
@@ -424,6 +434,16 @@ impl Db {
             [name.as_str()],
             |r| r.get(0),
         )?)
+    }
+
+    /// Puts the app on `stack` from its next build.
+    pub fn set_app_stack(&mut self, app_id: &str, stack: &str) -> Result<AppRecord> {
+        self.conn.execute(
+            "UPDATE apps SET stack = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1",
+            params![app_id, stack],
+        )?;
+        self.app_by_id(app_id)
     }
 
     pub fn rename_app(&mut self, app_id: &str, new_name: &AppName) -> Result<AppRecord> {

@@ -15,4 +15,5 @@ pub mod ps;
 pub mod releases;
 pub mod restart;
 pub mod scale;
+pub mod stack;
 pub mod whoami;

@@ -1,6 +1,7 @@
 //! The conformance suite: apps written the way users write them, one per tool and convention
-//! Heroku's buildpacks support, pushed at the same time to one server on the Debian stack and
-//! held to what a Heroku user gets: the app builds and serves, or the push fails and says why.
+//! Heroku's buildpacks support, pushed at the same time to one server with the Debian stacks
+//! (bookworm the default, trixie chosen by `stack:set`) and held to what a Heroku user gets:
+//! the app builds and serves, or the push fails and says why.
 //! It prints `N/M conformance apps pass` (Heroku's own fixture sets are the yardstick; these are
 //! our own apps, not copies of theirs).
 
@@ -23,6 +24,9 @@ enum Expect {
 struct Case {
     app: &'static str,
     fixture: &'static str,
+    /// The stack the app is moved to (`paas stack:set`) before its push; None keeps the
+    /// server's default, bookworm.
+    stack: Option<&'static str>,
     /// Changes to the fixture before the push (committed), as a user's repository would have.
     change: fn(&CliEnv, &Path),
     expect: Expect,
@@ -42,6 +46,7 @@ const CASES: &[Case] = &[
     Case {
         app: "py-pip",
         fixture: "python-deps",
+        stack: None,
         change: as_is,
         expect: Expect::Serves(
             &["-----> Installing requirements with pip 26.3"],
@@ -51,6 +56,7 @@ const CASES: &[Case] = &[
     Case {
         app: "py-uv",
         fixture: "python-uv",
+        stack: None,
         change: as_is,
         expect: Expect::Serves(
             &["-----> Installing dependencies with uv 0.13.9 (uv.lock)"],
@@ -60,6 +66,7 @@ const CASES: &[Case] = &[
     Case {
         app: "py-poetry",
         fixture: "python-poetry",
+        stack: None,
         change: as_is,
         expect: Expect::Serves(
             &["-----> Installing dependencies with Poetry 2.5.1 (poetry.lock)"],
@@ -69,6 +76,7 @@ const CASES: &[Case] = &[
     Case {
         app: "py-pipenv",
         fixture: "python-pipenv",
+        stack: None,
         change: as_is,
         expect: Expect::Serves(
             &["-----> Installing dependencies with Pipenv 2026.10.3 (Pipfile.lock)"],
@@ -78,6 +86,7 @@ const CASES: &[Case] = &[
     Case {
         app: "py-django",
         fixture: "python-django",
+        stack: None,
         change: as_is,
         expect: Expect::Serves(
             &[
@@ -92,6 +101,7 @@ const CASES: &[Case] = &[
     Case {
         app: "py-venv",
         fixture: "python-deps",
+        stack: None,
         // `python3 -m venv .venv`, then `git add -A` without a .gitignore entry.
         change: |cli, repo| {
             std::fs::write(repo.join(".gitignore"), "").expect("write");
@@ -110,6 +120,7 @@ const CASES: &[Case] = &[
     Case {
         app: "py-uv-stale",
         fixture: "python-uv",
+        stack: None,
         // A dependency added to pyproject.toml without `uv lock`.
         change: |cli, repo| {
             let (from, to) = ("\"humanize>=4.9\",", "\"humanize>=4.9\",\n    \"idna>=3\",");
@@ -120,6 +131,7 @@ const CASES: &[Case] = &[
     Case {
         app: "py-poetry-stale",
         fixture: "python-poetry",
+        stack: None,
         change: |cli, repo| {
             edit(
                 cli,
@@ -134,6 +146,7 @@ const CASES: &[Case] = &[
     Case {
         app: "py-pipenv-stale",
         fixture: "python-pipenv",
+        stack: None,
         change: |cli, repo| {
             edit(
                 cli,
@@ -148,6 +161,7 @@ const CASES: &[Case] = &[
     Case {
         app: "py-pipfile",
         fixture: "python-pipenv",
+        stack: None,
         change: |cli, repo| {
             std::fs::remove_file(repo.join("Pipfile.lock")).expect("rm");
             cli.commit_all(repo, "no lockfile");
@@ -157,6 +171,7 @@ const CASES: &[Case] = &[
     Case {
         app: "node-yarn",
         fixture: "node-yarn",
+        stack: None,
         change: as_is,
         expect: Expect::Serves(
             &[
@@ -170,6 +185,7 @@ const CASES: &[Case] = &[
     Case {
         app: "node-yarn-berry",
         fixture: "node-yarn-berry",
+        stack: None,
         change: as_is,
         expect: Expect::Serves(
             &["-----> Using Yarn 4.9.2"],
@@ -179,6 +195,7 @@ const CASES: &[Case] = &[
     Case {
         app: "node-pnpm",
         fixture: "node-pnpm",
+        stack: None,
         change: as_is,
         expect: Expect::Serves(
             &[
@@ -191,6 +208,7 @@ const CASES: &[Case] = &[
     Case {
         app: "node-build",
         fixture: "node-build",
+        stack: None,
         change: as_is,
         expect: Expect::Serves(
             &[
@@ -208,6 +226,7 @@ const CASES: &[Case] = &[
     Case {
         app: "node-yarn-stale",
         fixture: "node-yarn",
+        stack: None,
         // A dependency added to package.json without `yarn install`.
         change: |cli, repo| {
             let (from, to) = (
@@ -221,6 +240,7 @@ const CASES: &[Case] = &[
     Case {
         app: "node-bun",
         fixture: "node-deps",
+        stack: None,
         change: |cli, repo| {
             let (from, to) = (
                 "\"private\": true,",
@@ -233,12 +253,14 @@ const CASES: &[Case] = &[
     Case {
         app: "py-no-such-package",
         fixture: "python-bad-requirements",
+        stack: None,
         change: as_is,
         expect: Expect::Rejected("compile (python)"),
     },
     Case {
         app: "py-bad-line",
         fixture: "python-deps",
+        stack: None,
         // `=` for `==`, as people type it.
         change: |cli, repo| {
             edit(
@@ -253,36 +275,127 @@ const CASES: &[Case] = &[
     },
     Case {
         app: "py-psycopg2",
+        fixture: "python-native",
+        stack: None,
+        change: as_is,
+        // Compiled on the build image against libpq-dev; run on the run image (libpq, no cc).
+        expect: Expect::Serves(
+            &["Building wheel for psycopg2"],
+            "psycopg2 2.9.10 on libpq 15, compiler at run time: none",
+        ),
+    },
+    Case {
+        app: "py-needs-header",
         fixture: "python-deps",
+        stack: None,
+        // python-ldap publishes no wheels: it compiles C against OpenLDAP's headers, which
+        // the build image does not have.
         change: |cli, repo| {
             edit(
                 cli,
                 repo,
                 "requirements.txt",
                 "MarkupSafe==2.1.5",
-                "psycopg2==2.9.10",
+                "python-ldap==3.4.4",
             )
         },
         expect: Expect::Rejected("compile (python)"),
     },
     Case {
-        app: "py-needs-gcc",
-        fixture: "python-deps",
-        // No wheel for Python 3.11: it compiles C.
+        app: "py-trixie",
+        fixture: "python-native",
+        stack: Some("trixie"),
+        change: |cli, repo| {
+            std::fs::write(repo.join(".python-version"), "3.13\n").expect("write");
+            cli.commit_all(repo, "Python 3.13");
+        },
+        expect: Expect::Serves(
+            &["on the trixie stack", "-----> Using Python 3.13."],
+            "psycopg2 2.9.10 on libpq 17, compiler at run time: none",
+        ),
+    },
+    Case {
+        app: "py-wants-trixie",
+        fixture: "python",
+        stack: None,
+        // Heroku's runtime.txt spelling, for a Python only the other stack has.
+        change: |cli, repo| {
+            std::fs::write(repo.join("runtime.txt"), "python-3.13\n").expect("write");
+            cli.commit_all(repo, "runtime.txt");
+        },
+        expect: Expect::Rejected("compile (python)"),
+    },
+    Case {
+        app: "py-wants-3-12",
+        fixture: "python",
+        stack: None,
+        change: |cli, repo| {
+            std::fs::write(repo.join(".python-version"), "3.12\n").expect("write");
+            cli.commit_all(repo, ".python-version");
+        },
+        expect: Expect::Rejected("compile (python)"),
+    },
+    Case {
+        app: "py-requires-313",
+        fixture: "python-uv",
+        stack: None,
         change: |cli, repo| {
             edit(
                 cli,
                 repo,
-                "requirements.txt",
-                "MarkupSafe==2.1.5",
-                "netifaces==0.11.0",
+                "pyproject.toml",
+                "requires-python = \">=3.11\"",
+                "requires-python = \">=3.13\"",
             )
         },
         expect: Expect::Rejected("compile (python)"),
+    },
+    Case {
+        app: "node-trixie",
+        fixture: "node-deps",
+        stack: Some("trixie"),
+        change: |cli, repo| {
+            edit(cli, repo, "package.json", "\">=18\"", "\"20.x\"");
+        },
+        expect: Expect::Serves(
+            &["on the trixie stack", "-----> Using node v20."],
+            "one day is 86400000 ms",
+        ),
+    },
+    Case {
+        app: "node-native",
+        fixture: "node-native",
+        stack: None,
+        change: as_is,
+        // The app's own C addon, built by node-gyp with the build image's compiler and node's
+        // headers (no download), loaded on the run image.
+        expect: Expect::Serves(
+            &["-----> Installing dependencies with npm ci"],
+            "adler32(Wikipedia) = 11e60398 (from C)",
+        ),
+    },
+    Case {
+        app: "node-wants-trixie",
+        fixture: "node-deps",
+        stack: None,
+        change: |cli, repo| {
+            edit(cli, repo, "package.json", "\">=18\"", "\"20.x\"");
+        },
+        expect: Expect::Rejected("compile (nodejs)"),
+    },
+    Case {
+        app: "node-wants-22",
+        fixture: "node-deps",
+        stack: None,
+        change: |cli, repo| {
+            edit(cli, repo, "package.json", "\">=18\"", "\">=22\"");
+        },
+        expect: Expect::Rejected("compile (nodejs)"),
     },
     Case {
         app: "node-out-of-sync",
         fixture: "node-deps",
+        stack: None,
         // A dependency added to package.json by hand, without `npm install`.
         change: |cli, repo| {
             let (from, to) = (
@@ -296,6 +409,7 @@ const CASES: &[Case] = &[
     Case {
         app: "node-no-such-version",
         fixture: "nodejs",
+        stack: None,
         change: |cli, repo| {
             let (from, to) = (
                 "\"scripts\"",
@@ -308,6 +422,7 @@ const CASES: &[Case] = &[
     Case {
         app: "node-bad-json",
         fixture: "node-deps",
+        stack: None,
         // A trailing comma.
         change: |cli, repo| {
             edit(
@@ -323,6 +438,7 @@ const CASES: &[Case] = &[
     Case {
         app: "node-npm",
         fixture: "node-deps",
+        stack: None,
         change: as_is,
         expect: Expect::Serves(
             &["-----> Installing dependencies with npm ci"],
@@ -342,6 +458,15 @@ fn check(server: &paas_tests::TestServer, cli: &CliEnv, case: &Case) -> Result<(
         .output();
     if !created.as_ref().is_ok_and(|o| o.status.success()) {
         return Err(format!("paas create failed: {created:?}"));
+    }
+    if let Some(stack) = case.stack {
+        let set = cli
+            .command(&["stack:set", stack])
+            .current_dir(&repo)
+            .output();
+        if !set.as_ref().is_ok_and(|o| o.status.success()) {
+            return Err(format!("paas stack:set {stack} failed: {set:?}"));
+        }
     }
     let output = cli
         .git(&repo, &["push", "paas", "main"])
@@ -380,7 +505,10 @@ fn check(server: &paas_tests::TestServer, cli: &CliEnv, case: &Case) -> Result<(
                 .filter_map(|l| l.strip_prefix("remote:  !"))
                 .map(str::trim_end)
                 .collect();
-            insta::assert_snapshot!(format!("conformance_{}", case.app), block.join("\n"));
+            // Debian's point releases move the runtimes' patch versions.
+            insta::with_settings!({filters => vec![(r"(Python |node v)(\d+\.\d+)\.\d+", "$1$2.x")]}, {
+                insta::assert_snapshot!(format!("conformance_{}", case.app), block.join("\n"));
+            });
         }
     }
     Ok(())
@@ -389,6 +517,7 @@ fn check(server: &paas_tests::TestServer, cli: &CliEnv, case: &Case) -> Result<(
 #[test]
 fn conformance_apps_build_and_serve_as_on_heroku() {
     let (server, cli) = debian_server(&[]);
+    server.install_stack(paas_tests::Stack::Trixie);
     // In groups: the server takes at most 16 SSH connections from one address at a time.
     let results: Vec<(&str, Result<(), String>)> = CASES
         .chunks(8)

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use paas_tests::{CliEnv, TestServer};
+use paas_tests::{CliEnv, Stack, TestServer};
 use serde_json::Value;
 
 use super::push::{debian_server, stderr_of};
@@ -166,66 +166,105 @@ fn build_env_reaches_every_build_and_no_dyno() {
 }
 
 #[test]
-fn runtime_versions_the_stack_lacks_are_named() {
-    let (_server, cli) = debian_server(&[]);
-    let python = cli.app_repo("envpage-python");
-    ok(&cli, &python, &["create", "py-versions"]);
-    std::fs::write(python.join("runtime.txt"), "python-3.12.1\n").expect("write");
-    cli.commit_all(&python, "runtime.txt");
-    let stderr = pushed(&cli, &python, &["paas", "main"]);
+fn apps_move_between_stacks() {
+    let (server, cli) = debian_server(&[]);
+    server.install_stack(Stack::Trixie);
+    let repo = cli.app_repo("python-native");
+    ok(&cli, &repo, &["create", "py-stacks"]);
+    // New apps get the default; `paas stack` shows every stack with its runtimes.
+    let shown = ok(&cli, &repo, &["stack"]);
+    for line in [
+        "=== py-stacks Available Stacks",
+        "* bookworm  Python 3.11.",
+        "  trixie    Python 3.13.",
+        "Node.js 18.",
+        "(default)",
+    ] {
+        assert!(shown.contains(line), "{line:?} in {shown}");
+    }
+    let json: Value = serde_json::from_str(&ok(&cli, &repo, &["stack", "--json"])).expect("JSON");
+    assert_eq!(json["stack"], "bookworm");
+    assert_eq!(json["stacks"].as_array().map(Vec::len), Some(2));
+    assert_eq!(json["stacks"][1]["name"], "trixie");
     assert!(
-        stderr.contains(
-            "remote:  !     warning: runtime.txt asks for Python 3.12.1; this stack has Python 3.11.2,"
-        ) && stderr.contains("Change runtime.txt to python-3.11 to silence this."),
-        "{stderr}"
+        json["stacks"][1]["python"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.13."))
     );
-    std::fs::remove_file(python.join("runtime.txt")).expect("rm");
-    std::fs::write(python.join(".python-version"), "2.7\n").expect("write");
-    cli.commit_all(&python, "python 2");
+
+    // A Python only the other stack has: the build says which stack and how to move.
+    std::fs::write(repo.join(".python-version"), "3.13\n").expect("write");
+    cli.commit_all(&repo, "Python 3.13");
     let output = cli
-        .git(&python, &["push", "paas", "main"])
+        .git(&repo, &["push", "paas", "main"])
         .output()
         .expect("push");
     let stderr = stderr_of(&output);
     assert!(!output.status.success(), "{stderr}");
     for line in [
-        "remote:  !     .python-version asks for Python 2.7; this stack has Python 3.11.2.",
-        "remote:  !     paas builds with the stack's Python: change .python-version to 3.11 (or remove it)",
+        "remote: -----> Building py-stacks (",
+        ") on the bookworm stack",
+        "remote:  !     .python-version asks for Python 3.13; the bookworm stack this app builds on has Python 3.11.",
+        "remote:  !       paas stack:set trixie",
     ] {
         assert!(stderr.contains(line), "{line:?} in {stderr}");
     }
 
-    let node = cli.app_repo("node-deps");
-    ok(&cli, &node, &["create", "node-versions"]);
-    for (range, fails, says) in [
-        (
-            "20.x",
-            true,
-            "remote:  !     package.json asks for node 20.x (engines.node); this stack has node v18.",
+    // Names that are no stack are refused with the ones there are; nothing changes.
+    let refused = cli
+        .command(&["stack:set", "bullseye"])
+        .current_dir(&repo)
+        .output()
+        .expect("paas");
+    assert!(!refused.status.success());
+    let message = stderr_of(&refused);
+    assert!(
+        message.contains(
+            "there is no stack \"bullseye\" on this server (installed: bookworm, trixie)"
         ),
-        (
-            "^18.99.0",
-            false,
-            "remote:  !     warning: package.json asks for node ^18.99.0 (engines.node); this stack has node v18.",
-        ),
-    ] {
-        let text = std::fs::read_to_string(node.join("package.json")).expect("read");
-        let mut package: Value = serde_json::from_str(&text).expect("JSON");
-        package["engines"]["node"] = Value::from(range);
-        std::fs::write(
-            node.join("package.json"),
-            serde_json::to_string_pretty(&package).expect("JSON"),
+        "{message}"
+    );
+    assert!(message.contains("paas stack"), "{message}");
+    let moved = cli
+        .command(&["stack:set", "trixie"])
+        .current_dir(&repo)
+        .output()
+        .expect("paas");
+    assert!(moved.status.success(), "{moved:?}");
+    let said = stderr_of(&moved);
+    assert!(
+        said.contains("Moved py-stacks to the trixie stack, from its next build")
+            && said.contains("git push paas main"),
+        "{said}"
+    );
+    assert!(
+        stderr_of(
+            &cli.command(&["stack:set", "trixie"])
+                .current_dir(&repo)
+                .output()
+                .expect("paas")
         )
-        .expect("write");
-        cli.commit_all(&node, range);
-        let output = cli
-            .git(&node, &["push", "paas", "main"])
-            .output()
-            .expect("push");
-        let stderr = stderr_of(&output);
-        assert_eq!(!output.status.success(), fails, "{range}: {stderr}");
-        assert!(stderr.contains(says), "{says:?} in {stderr}");
-    }
+        .contains("py-stacks is already on the trixie stack")
+    );
+    let stderr = pushed(&cli, &repo, &["paas", "main"]);
+    assert!(stderr.contains(") on the trixie stack"), "{stderr}");
+    let (status, body) = get(&server, "py-stacks");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("Python 3.13."), "{body}");
+
+    // Back to bookworm: the cache of packages built for Python 3.13 is not reused.
+    std::fs::remove_file(repo.join(".python-version")).expect("rm");
+    cli.commit_all(&repo, "any Python");
+    ok(&cli, &repo, &["stack:set", "bookworm"]);
+    let stderr = pushed(&cli, &repo, &["paas", "main"]);
+    assert!(
+        stderr.contains(
+            "remote: -----> The app moved from the trixie stack to bookworm: its build cache starts empty"
+        ),
+        "{stderr}"
+    );
+    let (_, body) = get(&server, "py-stacks");
+    assert!(body.starts_with("Python 3.11."), "{body}");
 }
 
 #[test]
@@ -269,7 +308,7 @@ fn stack_update_ca_carries_the_hosts_cas_into_a_new_layer() {
     let (server, _cli) = debian_server(&[]);
     // The server's stack: a copy (hard links; update-ca-certificates replaces files, never
     // writes into them) of the cached one, so that this test changes no other test's stack.
-    let linked = server.data_dir().join("stacks/default");
+    let linked = server.data_dir().join("stacks/bookworm");
     let cached = std::fs::canonicalize(&linked).expect("the cached stack");
     std::fs::remove_file(&linked).expect("unlink");
     let status = std::process::Command::new("cp")
@@ -333,7 +372,7 @@ fn stack_update_ca_carries_the_hosts_cas_into_a_new_layer() {
     };
     let said = update(&server);
     assert!(
-        said.contains("-----> Trusting 1 CA certificates added on the host"),
+        said.contains("-----> Stack bookworm: trusting 1 CA certificates added on the host"),
         "{said}"
     );
     let after = list(&server);
@@ -348,13 +387,17 @@ fn stack_update_ca_carries_the_hosts_cas_into_a_new_layer() {
         std::fs::read_to_string(root.join("rootfs/etc/ssl/certs/ca-certificates.crt"))
             .expect("bundle")
     };
-    assert!(bundle(&linked).contains(body), "the stack trusts the CA");
+    assert!(bundle(&linked).contains(body), "the run image trusts the CA");
+    assert!(
+        bundle(&linked.join("build")).contains(body),
+        "the build image trusts the CA"
+    );
     assert!(
         !bundle(&cached).contains(body),
         "the cached stack is untouched"
     );
     // Nothing changed on the host: nothing to do.
     let said = update(&server);
-    assert!(!said.contains("Trusting"), "{said}");
+    assert!(!said.contains("trusting"), "{said}");
     assert_eq!(list(&server).lines().collect::<Vec<_>>(), after);
 }

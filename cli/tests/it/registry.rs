@@ -235,7 +235,7 @@ fn an_imported_stack_builds_apps_on_its_own_layers() {
     let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
     assert!(
         listed.starts_with(&format!(
-            "default (imported from {}/stacks/busybox:1)",
+            "* busybox (imported from {}/stacks/busybox:1; no Python or Node.js; builds on its run image)",
             registry.addr
         )),
         "{listed}"
@@ -294,8 +294,8 @@ fn an_import_with_a_bad_blob_stores_nothing() {
     assert!(!output.status.success());
     assert!(stderr.contains("failed; nothing was stored"), "{stderr}");
     assert!(stderr.contains(", not sha256:"), "{stderr}");
-    assert!(!server.data_dir().join("stacks/default").exists());
-    assert!(!server.data_dir().join("stacks/.default.importing").exists());
+    assert!(!server.data_dir().join("stacks/busybox").exists());
+    assert!(!server.data_dir().join("stacks/.busybox.importing").exists());
 }
 
 #[test]

@@ -21,7 +21,8 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let app: App = ctx.client()?.patch(
         &format!("/apps/{old}"),
         &UpdateApp {
-            name: args.new_name,
+            name: Some(args.new_name),
+            ..UpdateApp::default()
         },
     )?;
     ctx.printer
