@@ -6,7 +6,9 @@
 //!   tools (`pip install -r requirements.txt` into a fresh virtualenv; `npm ci`), cold (empty
 //!   cache) and warm (cache kept), so the ratio is what paas adds: the sandbox, the image and
 //!   the health-gated deploy;
-//! - each app's image size (its layers, compressed, stack layers included).
+//! - each app's image size (its layers, compressed, stack layers included);
+//! - each Debian stack's run image (what every app image starts from) against its build image
+//!   (what builds run on), both compressed the same way (`tar | gzip`), and on disk.
 //!
 //! Run with `scripts/bench`, as root.
 
@@ -106,6 +108,8 @@ fn main() {
         ("node-yarn", "Yarn classic", None),
         ("node-pnpm", "pnpm", None),
         ("node-build", "npm + build", None),
+        ("python-native", "pip (psycopg2 from source)", None),
+        ("node-native", "npm (node-gyp addon)", None),
     ];
     println!(
         "Build benchmarks ({} cores; peer: the same install run on this host)",
@@ -153,4 +157,44 @@ fn main() {
         );
     }
     println!("(×: the push's time over the host's install of the same dependencies)");
+    server.install_stack(Stack::Trixie);
+    println!();
+    println!("| stack | run image | build image | run/build |");
+    println!("|---|---|---|---|");
+    for name in ["bookworm", "trixie"] {
+        let dir =
+            std::fs::canonicalize(server.data_dir().join("stacks").join(name)).expect("the stack");
+        let (run, build) = (
+            compressed_mb(&dir.join("rootfs")),
+            compressed_mb(&dir.join("build/rootfs")),
+        );
+        println!(
+            "| {name} | {:.0} MB ({:.0} MB on disk) | {:.0} MB ({:.0} MB on disk) | {:.2} |",
+            run.0,
+            run.1,
+            build.0,
+            build.1,
+            run.0 / build.0
+        );
+    }
+}
+
+/// A root filesystem's size as `tar | gzip` (default level) makes it and on disk, in MB.
+fn compressed_mb(root: &Path) -> (f64, f64) {
+    let size = |script: &str| -> f64 {
+        let output = Command::new("sh")
+            .args(["-c", script, "sh"])
+            .arg(root)
+            .output()
+            .expect("sh");
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<f64>().ok())
+            .expect("a size")
+    };
+    (
+        size("tar -C \"$1\" -c . | gzip | wc -c") / 1e6,
+        size("du -sb \"$1\"") / 1e6,
+    )
 }

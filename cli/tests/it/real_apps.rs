@@ -387,7 +387,10 @@ fn stack_update_ca_carries_the_hosts_cas_into_a_new_layer() {
         std::fs::read_to_string(root.join("rootfs/etc/ssl/certs/ca-certificates.crt"))
             .expect("bundle")
     };
-    assert!(bundle(&linked).contains(body), "the run image trusts the CA");
+    assert!(
+        bundle(&linked).contains(body),
+        "the run image trusts the CA"
+    );
     assert!(
         bundle(&linked.join("build")).contains(body),
         "the build image trusts the CA"

@@ -27,6 +27,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     app.release
                         .map_or_else(|| "none running".to_owned(), |v| format!("v{v}")),
                 ),
+                (
+                    "Stack",
+                    app.stack.clone().unwrap_or_else(|| "none yet".to_owned()),
+                ),
                 ("Web URL", app.web_url.clone()),
                 ("Git URL", app.git_url.clone()),
                 ("Created", app.created_at.clone()),
