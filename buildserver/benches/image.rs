@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use paas_buildserver::config::RegistryRef;
+use paas_buildserver::registry::RegistryRef;
 use paas_buildserver::oci::Layout;
 use paas_buildserver::oci::image::AppImage;
 use paas_buildserver::oci::layer::{self, Owner};
