@@ -16,11 +16,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use paas_buildserver::registry::RegistryRef;
 use paas_buildserver::oci::Layout;
 use paas_buildserver::oci::image::AppImage;
 use paas_buildserver::oci::layer::{self, Owner};
 use paas_buildserver::registry::Registry;
+use paas_buildserver::registry::RegistryRef;
 use paas_tests::TestRegistry;
 
 const TREE_MB: usize = 300;

@@ -243,6 +243,8 @@ impl From<StoreError> for ApiFailure {
                 "conflict",
                 format!("{what} already exists"),
             ),
+            StoreError::Gone => Self::not_found("the app was destroyed while this request ran")
+                .hint("run `paas apps` to list the apps you can access"),
             other => Self::internal(&anyhow::Error::from(other), "store failure"),
         }
     }

@@ -43,8 +43,26 @@ pub enum StoreError {
     TooNew { found: usize, known: usize },
     #[error("{0} already exists")]
     AlreadyExists(String),
+    /// A row the request names went away under it: a foreign key to it failed, or it was not
+    /// there to read back (an app destroyed while a rename or config change to it ran).
+    #[error("it was deleted while the request ran")]
+    Gone,
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::Gone,
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+            {
+                StoreError::Gone
+            }
+            _ => StoreError::Sqlite(e),
+        }
+    }
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,55 @@
+//! The reliability suite: the faults hostile clients, full disks and races used to cause, each
+//! driven against a real server, with the figures printed (`.config/nextest.toml` shows them in
+//! CI). Bounded to a few minutes.
+
+mod races;
+
+use std::path::PathBuf;
+
+use paas_tests::bin_next_to;
+
+fn server_bin() -> PathBuf {
+    bin_next_to(env!("CARGO_BIN_EXE_paas"), "paas-buildserver")
+}
+
+/// An HTTP client that returns every status as a response (4xx and 5xx are answers here).
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .new_agent()
+}
+
+/// `METHOD api/path` with the token and an optional JSON body: the status and body.
+fn call(
+    agent: &ureq::Agent,
+    api: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, String) {
+    let url = format!("{api}{path}");
+    let auth = format!("Bearer {token}");
+    let response = match (method, body) {
+        ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
+        ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
+        ("POST", Some(body)) => agent
+            .post(&url)
+            .header("Authorization", &auth)
+            .send_json(body),
+        ("PATCH", Some(body)) => agent
+            .patch(&url)
+            .header("Authorization", &auth)
+            .send_json(body),
+        other => panic!("no such call: {other:?}"),
+    };
+    match response {
+        Ok(mut response) => (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap_or_default(),
+        ),
+        Err(e) => (0, e.to_string()),
+    }
+}
