@@ -133,7 +133,9 @@ pub struct Release {
     pub image: Option<String>,
     /// Process type → command, from the build.
     pub process_types: BTreeMap<String, String>,
-    /// The config vars snapshot this release runs with.
+    /// The config vars snapshot this release runs with. Lists (`GET /apps/{app}/releases`) leave
+    /// it out, so that they stay small; `GET /apps/{app}/releases/{version}` has it.
+    #[serde(default)]
     pub config_vars: ConfigVars,
     pub user: UserName,
     /// Whether this release runs: the newest that succeeded and has a build (failed releases

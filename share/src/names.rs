@@ -103,6 +103,10 @@ validated_name!(
 /// Longest config var value, in bytes (32 KiB).
 pub const MAX_CONFIG_VALUE_BYTES: usize = 32 * 1024;
 
+/// Most an app's config vars may hold together, keys and values, in bytes (64 KiB): every
+/// release keeps a copy, and every dyno gets them in its environment.
+pub const MAX_CONFIG_TOTAL_BYTES: usize = 64 * 1024;
+
 #[cfg(test)]
 mod tests {
     use super::*;

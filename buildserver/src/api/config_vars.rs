@@ -44,6 +44,12 @@ pub async fn update(
             ))
             .hint("read it in the app instead of setting it"));
         }
+        if value.as_ref().is_some_and(|v| v.contains('\0')) {
+            return Err(ApiFailure::invalid(format!(
+                "the value of {key} contains a NUL byte, which no process environment can hold"
+            ))
+            .hint("remove it; to pass binary data, set the value base64-encoded"));
+        }
         if value
             .as_ref()
             .is_some_and(|v| v.len() > MAX_CONFIG_VALUE_BYTES)

@@ -243,6 +243,12 @@ impl From<StoreError> for ApiFailure {
                 "conflict",
                 format!("{what} already exists"),
             ),
+            StoreError::ConfigTooLarge(total) => Self::invalid(format!(
+                "the app's config vars would hold {:.1} KiB together, over the limit of {} KiB",
+                total as f64 / 1024.0,
+                paas_share::names::MAX_CONFIG_TOTAL_BYTES / 1024
+            ))
+            .hint("keep large data elsewhere (a file in the app, an add-on) and put its location in a config var"),
             StoreError::Gone => Self::not_found("the app was destroyed while this request ran")
                 .hint("run `paas apps` to list the apps you can access"),
             other => Self::internal(&anyhow::Error::from(other), "store failure"),

@@ -15,14 +15,26 @@ use tokio::sync::broadcast;
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, IdempotencyKey, find_app};
 use crate::store::Store;
 
+/// `GET /apps/{app}/releases`: newest first, each without its config vars (an app's releases
+/// each keep a copy of them; `GET /apps/{app}/releases/{version}` has them).
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(name): Path<String>,
-) -> ApiResult<Json<Vec<Release>>> {
+) -> ApiResult<Json<Vec<serde_json::Value>>> {
     let app = find_app(&state, &user, &name).await?;
+    let releases = state.store.call(move |db| db.releases(&app.id)).await?;
     Ok(Json(
-        state.store.call(move |db| db.releases(&app.id)).await?,
+        releases
+            .into_iter()
+            .map(|release| {
+                let mut value = serde_json::to_value(release).expect("a release serializes");
+                if let Some(fields) = value.as_object_mut() {
+                    fields.remove("config_vars");
+                }
+                value
+            })
+            .collect(),
     ))
 }
 

@@ -293,6 +293,71 @@ async fn the_dyno_variables_are_not_config() {
 }
 
 #[tokio::test]
+async fn config_the_runtime_cannot_take_is_refused_and_nothing_changes() {
+    let f = fixture().await;
+    f.built_app("demo", &[("web", "python app.py")]).await;
+    // A NUL byte: no environment can hold it (the deploy used to fail on it instead).
+    let (status, error) = f
+        .send(
+            "PATCH",
+            "/apps/demo/config-vars",
+            Some(serde_json::json!({ "SECRET": "a\0b" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        error["message"],
+        "the value of SECRET contains a NUL byte, which no process environment can hold"
+    );
+    // Values under the per-value limit that add up past the app's total.
+    let big = "x".repeat(30 * 1024);
+    for key in ["A", "B"] {
+        let (status, _) = f
+            .send(
+                "PATCH",
+                "/apps/demo/config-vars",
+                Some(serde_json::json!({ key: big })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{key}");
+    }
+    let (status, error) = f
+        .send(
+            "PATCH",
+            "/apps/demo/config-vars",
+            Some(serde_json::json!({ "C": big })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("over the limit of 64 KiB")),
+        "{error}"
+    );
+    let (_, config) = f.send("GET", "/apps/demo/config-vars", None).await;
+    assert_eq!(
+        config
+            .as_object()
+            .map(|c| c.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["A".to_owned(), "B".to_owned()]),
+        "the refused change left nothing behind"
+    );
+    // Lists leave the config out; one release has it.
+    let (_, releases) = f.send("GET", "/apps/demo/releases", None).await;
+    let releases = releases.as_array().expect("a list");
+    assert!(releases.iter().all(|r| r.get("config_vars").is_none()));
+    let newest = releases[0]["version"].as_u64().expect("a version");
+    let (_, release) = f
+        .send("GET", &format!("/apps/demo/releases/{newest}"), None)
+        .await;
+    assert_eq!(
+        release["config_vars"]["A"].as_str().map(str::len),
+        Some(30 * 1024)
+    );
+}
+
+#[tokio::test]
 async fn first_deploy_scales_web_to_one_and_others_to_zero() {
     let f = fixture().await;
     f.built_app(

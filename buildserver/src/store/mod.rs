@@ -18,6 +18,7 @@ use std::time::Duration;
 use paas_share::models::{
     Account, Build, ConfigPatch, ConfigVars, Formation, Release, ReleaseStatus, SshKey,
 };
+use paas_share::names::MAX_CONFIG_TOTAL_BYTES;
 use paas_share::{AppName, UserName};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
@@ -47,6 +48,9 @@ pub enum StoreError {
     /// there to read back (an app destroyed while a rename or config change to it ran).
     #[error("it was deleted while the request ran")]
     Gone,
+    /// The config vars would hold this many bytes together, over [`MAX_CONFIG_TOTAL_BYTES`].
+    #[error("the app's config vars would hold {0} bytes")]
+    ConfigTooLarge(usize),
     #[error(transparent)]
     Sqlite(rusqlite::Error),
 }
@@ -515,6 +519,17 @@ impl Db {
                     params![app_id, key],
                 )?,
             };
+        }
+        let total: i64 = tx.query_row(
+            "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0)
+             FROM config_vars WHERE app_id = ?1",
+            [app_id],
+            |r| r.get(0),
+        )?;
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        if total > MAX_CONFIG_TOTAL_BYTES {
+            // Dropping the transaction rolls the patch back.
+            return Err(StoreError::ConfigTooLarge(total));
         }
         let base = tx
             .prepare_cached(Self::RUNNING_RELEASE_QUERY)?
