@@ -42,5 +42,5 @@ stack_versions() {
     stack_version=$(echo "$stack_entry" | cut -d: -f"$1")
     [ -n "$stack_version" ] && stack_list="${stack_list:+$stack_list, }${stack_entry%%:*} has $2 $stack_version"
   done
-  echo "${stack_list:-none has $2}"
+  echo "${stack_list:-no stack here has $2}"
 }

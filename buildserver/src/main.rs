@@ -410,6 +410,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let mut db = open_store(&data)?;
     ensure_admin(&mut db, &data)?;
     stack::migrate(&data).context("moving the stack to its name")?;
+    if let Some(default) = stack::default_name(&data) {
+        let assigned = db.assign_default_stack(&default)?;
+        if assigned > 0 {
+            tracing::info!(apps = assigned, stack = %default, "apps without a stack put on the default");
+        }
+    }
     // Builds and pushes a killed daemon cut short: recorded as failed, their directories and
     // git's quarantines removed (nothing refers to them).
     let interrupted = db.fail_unfinished_builds()?;

@@ -207,6 +207,17 @@ impl Builder {
         };
         let started = Instant::now();
         let stacks = self.stacks(push).await;
+        // Held to the end of the image: a `stack build` meanwhile leaves this stack's files be.
+        let _in_use = match &stacks {
+            Ok(stacks) => match stacks.app.in_use() {
+                Ok(lock) => Some(lock),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot mark the stack in use");
+                    None
+                }
+            },
+            Err(_) => None,
+        };
         out.line(format!(
             "-----> Building {} ({}){}",
             push.app.name,
@@ -381,12 +392,18 @@ impl Builder {
     /// one, for the buildpacks' hints about runtimes another stack has.
     async fn stacks(&self, push: &Push) -> Result<Stacks, Failure> {
         let (data, app_id) = (self.data.clone(), push.app.id.clone());
+        // An app without a stack of its own (made while the server had none) gets the default,
+        // and keeps it from then on.
+        let default = stack::default_name(&self.data);
         let chosen = self
             .store
-            .call(move |db| db.app_by_id(&app_id))
+            .call(move |db| match (db.app_by_id(&app_id)?.stack, default) {
+                (Some(stack), _) => Ok(Some(stack)),
+                (None, Some(default)) => db.set_app_stack(&app_id, &default).map(|a| a.stack),
+                (None, None) => Ok(None),
+            })
             .await
-            .map_err(|_| Failure::new("stack", "the server could not read the app; try again"))?
-            .stack;
+            .map_err(|_| Failure::new("stack", "the server could not read the app; try again"))?;
         tokio::task::spawn_blocking(move || {
             let installed = stack::installed(&data).map_err(|e| {
                 tracing::error!(error = %format!("{e:#}"), "cannot read the stacks");
@@ -398,7 +415,7 @@ impl Builder {
                     "this server has no build stack yet.\nAn operator must run: paas-buildserver stack build",
                 ));
             }
-            let Some(name) = chosen.or_else(|| stack::default_name(&data)) else {
+            let Some(name) = chosen else {
                 return Err(Failure::new(
                     "stack",
                     "this server has no default stack.\nAn operator must run: paas-buildserver stack default NAME",

@@ -35,6 +35,8 @@ use crate::registry::{Credentials, Registry, RegistryRef};
 
 /// The symlink under `stacks/` that names the server's default stack.
 const DEFAULT_LINK: &str = "default";
+/// The file in a stack's directory that builds on it hold a shared lock on ([`Stack::in_use`]).
+const IN_USE_FILE: &str = ".in-use";
 
 /// What the run image has (one package per line, `#` comments).
 const RUN_PACKAGES: &str = include_str!("../../../buildpacks/stacks/run.packages");
@@ -214,6 +216,15 @@ impl Stack {
         } else {
             parts.join(", ")
         }
+    }
+
+    /// Marks the stack in use until the returned lock drops: a build holds it from start to
+    /// image, so that `stack build` replacing the stack meanwhile leaves this one's files in place
+    /// for it (and removes them later) instead of deleting them under the running build.
+    pub fn in_use(&self) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+        let file = std::fs::File::create(self.dir.join(IN_USE_FILE))?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockShared)
+            .map_err(|(_, e)| anyhow::anyhow!("cannot mark stack {} in use: {e}", self.name))
     }
 
     /// The stack's lock, held while its layers or trust store change.
@@ -621,21 +632,49 @@ fn install(data: &DataDir, work: &Path, name: &str, meta: &Meta) -> anyhow::Resu
     }
     std::fs::write(work.join("stack.json"), serde_json::to_string(meta)?)?;
     let target = data.stacks().join(name);
-    let old = data.stacks().join(format!(".{name}.old"));
-    if old.exists() {
-        std::fs::remove_dir_all(&old)?;
-    }
     if std::fs::symlink_metadata(&target).is_ok() {
-        std::fs::rename(&target, &old)?;
+        // Replaced stacks wait under a name of their own until no build uses them.
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        std::fs::rename(&target, data.stacks().join(format!(".{name}.old-{stamp}")))?;
     }
     std::fs::rename(work, &target)?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old)?;
-    }
+    remove_replaced(data, name)?;
     if default_name(data).is_none() {
         set_default(data, name)?;
     }
     Ok(Stack::open(data, name)?.expect("the stack was just installed"))
+}
+
+/// Removes the replaced copies of stack `name` (`.NAME.old-*`) that no build uses any more; one a
+/// build still runs on stays, to be removed by a later `stack build`.
+fn remove_replaced(data: &DataDir, name: &str) -> anyhow::Result<()> {
+    let prefix = format!(".{name}.old-");
+    for entry in std::fs::read_dir(data.stacks())? {
+        let entry = entry?;
+        if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        let path = entry.path();
+        let free = match std::fs::File::open(path.join(IN_USE_FILE)) {
+            Ok(file) => {
+                nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).is_ok()
+            }
+            Err(_) => true,
+        };
+        if free {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("removing the replaced stack {}", path.display()))?;
+        } else {
+            eprintln!(
+                "-----> The replaced {name} stack stays until the builds running on it end \
+                 ({}; the next `stack build` removes it)",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Imports stack `name` from an image in a registry: `host[:port]/repository[:tag|@digest]`.
@@ -1020,6 +1059,46 @@ mod tests {
             Ok("heroku-24")
         );
         assert!(name("127.0.0.1:5000/stacks/default").is_err());
+    }
+
+    #[test]
+    fn a_replaced_stack_stays_while_a_build_uses_it() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = DataDir::new(root.path().to_owned());
+        std::fs::create_dir_all(data.stacks()).expect("mkdir");
+        // A bare stack, installed the way every recipe installs one.
+        let make = |name: &str| {
+            let work = data.stacks().join(format!(".{name}.building"));
+            std::fs::create_dir_all(work.join("rootfs/bin")).expect("mkdir");
+            let meta = Meta {
+                recipe: "busybox".to_owned(),
+                reference: None,
+                runtimes: Runtimes::default(),
+                recipe_digest: None,
+            };
+            install(&data, &work, name, &meta).expect("install")
+        };
+        let first = make("small");
+        let building = first.in_use().expect("in use");
+        make("small");
+        let replaced = || {
+            std::fs::read_dir(data.stacks())
+                .expect("read")
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().starts_with(".small.old-"))
+                })
+                .count()
+        };
+        assert_eq!(replaced(), 1, "kept for the build");
+        assert!(
+            first.build_rootfs().is_dir(),
+            "the build's root is still there"
+        );
+        drop(building);
+        make("small");
+        assert_eq!(replaced(), 0, "both replaced copies are gone once unused");
+        assert_eq!(default_name(&data).as_deref(), Some("small"));
     }
 
     #[test]

@@ -458,6 +458,15 @@ impl Db {
         )?)
     }
 
+    /// Puts every app that has no stack of its own (made before stacks had names, or while the
+    /// server had none) on `stack`, so that moving the default later leaves them where they are.
+    /// Returns how many there were.
+    pub fn assign_default_stack(&mut self, stack: &str) -> Result<usize> {
+        Ok(self
+            .conn
+            .execute("UPDATE apps SET stack = ?1 WHERE stack IS NULL", [stack])?)
+    }
+
     /// Puts the app on `stack` from its next build.
     pub fn set_app_stack(&mut self, app_id: &str, stack: &str) -> Result<AppRecord> {
         self.conn.execute(

@@ -9,8 +9,8 @@ use crate::context::Ctx;
 /// Show the app's stack and the stacks the server has (`stack set` moves the app)
 ///
 /// A stack is the operating system builds and dynos run on, with its Python and Node.js
-/// versions. The app marked * builds on that one; `paas stack:set NAME` moves it, from its next
-/// build.
+/// versions. The * marks the stack the app's next build runs on; `paas stack:set NAME` moves the
+/// app to another, from its next build.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
@@ -112,8 +112,11 @@ fn set(args: SetArgs, ctx: &Ctx) -> anyhow::Result<()> {
             "Moved",
             format_args!("{name} to the {} stack, from its next build", args.name),
         );
-        ctx.printer
-            .status("Push again to build and release it there: git push paas main");
+        ctx.printer.status(format_args!(
+            "Build and release it there with a new push (an empty commit will do):\n  \
+             git commit --allow-empty -m \"Build on {}\" && git push paas main",
+            args.name
+        ));
     }
     ctx.printer.print(&app, |_, _| Ok(()))
 }

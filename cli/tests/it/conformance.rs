@@ -339,7 +339,9 @@ const CASES: &[Case] = &[
         app: "py-requires-313",
         fixture: "python-uv",
         stack: None,
+        // requires-python alone says which Python (no .python-version).
         change: |cli, repo| {
+            std::fs::remove_file(repo.join(".python-version")).expect("rm");
             edit(
                 cli,
                 repo,
@@ -380,6 +382,16 @@ const CASES: &[Case] = &[
         stack: None,
         change: |cli, repo| {
             edit(cli, repo, "package.json", "\">=18\"", "\"20.x\"");
+        },
+        expect: Expect::Rejected("compile (nodejs)"),
+    },
+    Case {
+        app: "node-engines-number",
+        fixture: "node-deps",
+        stack: None,
+        // A number, as people write it; npm reads it as the range "20".
+        change: |cli, repo| {
+            edit(cli, repo, "package.json", "\">=18\"", "20");
         },
         expect: Expect::Rejected("compile (nodejs)"),
     },

@@ -184,7 +184,12 @@ fn failing_compile_and_bad_buildpack_names() {
     let output = push(&cli, &repo, &["main"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("remote:  !     This stack has no npm. Build the Debian stack: paas-buildserver stack build"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "remote:  !     The busybox stack has no Node.js (no stack here has Node.js)."
+        ) && stderr.contains("(paas-buildserver stack build makes the Debian stacks)"),
+        "{stderr}"
+    );
     assert!(
         stderr
             .contains("remote:  !     Push rejected: the build failed at step `compile (nodejs)`."),
