@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// How long a new web dyno has to accept connections on $PORT, in seconds [default: 60]
     #[arg(long, env = "PAAS_BOOT_TIMEOUT", value_name = "SECONDS")]
     pub boot_timeout: Option<String>,
+    /// How long the router waits for a dyno's response to begin before answering 503, in
+    /// seconds [default: 30, as Heroku's router]
+    #[arg(long, env = "PAAS_ROUTER_TIMEOUT", value_name = "SECONDS")]
+    pub router_timeout: Option<String>,
     /// How long a stopping dyno has between SIGTERM and SIGKILL, in seconds [default: 30]
     #[arg(long, env = "PAAS_STOP_GRACE", value_name = "SECONDS")]
     pub stop_grace: Option<String>,
@@ -118,6 +122,7 @@ struct FileConfig {
     build_memory: Option<u64>,
     release_timeout: Option<u64>,
     boot_timeout: Option<u64>,
+    router_timeout: Option<u64>,
     stop_grace: Option<u64>,
     max_dynos_per_app: Option<u64>,
     kubeconfig: Option<PathBuf>,
@@ -150,6 +155,8 @@ pub struct Config {
     pub build_memory_bytes: u64,
     /// `--release-timeout`: the longest a release phase may run.
     pub release_timeout: std::time::Duration,
+    /// `--router-timeout`: how long the router waits for a dyno's response to begin.
+    pub router_timeout: std::time::Duration,
     pub dynos: crate::scheduler::local::Settings,
     pub max_dynos_per_app: u32,
     pub kubernetes: KubernetesConfig,
@@ -237,6 +244,8 @@ impl ServeArgs {
         .parse("1800", positive)?;
         let boot_timeout =
             number(self.boot_timeout, file.boot_timeout, "boot-timeout").parse("60", positive)?;
+        let router_timeout = number(self.router_timeout, file.router_timeout, "router-timeout")
+            .parse("30", positive)?;
         let stop_grace =
             number(self.stop_grace, file.stop_grace, "stop-grace").parse("30", |s| {
                 s.parse::<u64>()
@@ -326,6 +335,7 @@ impl ServeArgs {
             build_timeout: std::time::Duration::from_secs(build_timeout),
             build_memory_bytes: build_memory * 1024 * 1024,
             release_timeout: std::time::Duration::from_secs(release_timeout),
+            router_timeout: std::time::Duration::from_secs(router_timeout),
             dynos: crate::scheduler::local::Settings {
                 boot_timeout: std::time::Duration::from_secs(boot_timeout),
                 stop_grace: std::time::Duration::from_secs(stop_grace),

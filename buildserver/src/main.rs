@@ -32,10 +32,10 @@ use paas_buildserver::scheduler::kubernetes::KubernetesScheduler;
 use paas_buildserver::scheduler::kubernetes::manifests::ClusterSettings;
 use paas_buildserver::scheduler::local::LocalScheduler;
 use paas_buildserver::ssh::{self, server::SshShared};
-use paas_buildserver::store::{Db, Store};
+use paas_buildserver::store::{Db, Store, User};
 use paas_buildserver::token;
 use paas_buildserver::urls::PublicUrls;
-use paas_share::UserName;
+use paas_share::{AppName, UserName};
 use tokio::net::{TcpListener, UnixListener};
 
 /// mimalloc: the router and the API allocate per request, and glibc's malloc cost the router
@@ -163,6 +163,34 @@ enum UserCommand {
         #[command(flatten)]
         data: DataDirArgs,
     },
+    /// Delete a user: their API tokens and SSH keys stop working at once
+    ///
+    /// A user who owns apps is refused (destroy or hand over their apps first). Builds and
+    /// releases they made keep naming them.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+    /// A user's API tokens
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// Revoke every API token of a user (a lost laptop, a leaked CI secret)
+    ///
+    /// Requests with them answer 401 from then on. With --new, prints a fresh token for them
+    /// (shown once).
+    Revoke {
+        name: String,
+        /// Give the user a new token and print it
+        #[arg(long)]
+        new: bool,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -185,6 +213,10 @@ fn main() -> ExitCode {
         }
         Command::User(UserCommand::Create { name, admin, data }) => {
             report(create_user(&name, admin, &data))
+        }
+        Command::User(UserCommand::Delete { name, data }) => report(delete_user(&name, &data)),
+        Command::User(UserCommand::Tokens(TokensCommand::Revoke { name, new, data })) => {
+            report(revoke_tokens(&name, new, &data))
         }
         Command::Stack(StackCommand::Build {
             recipe,
@@ -382,6 +414,55 @@ fn create_user(name: &str, admin: bool, data: &DataDirArgs) -> anyhow::Result<()
     db.create_user(&name, admin, &new)?;
     eprintln!("Created user {name}. Their API token (shown once; log in with `paas login`):");
     writeln!(std::io::stdout(), "{}", new.token).context("writing the token")?;
+    Ok(())
+}
+
+/// User `name` of the store in `data`, or an error naming the command that lists users.
+fn existing_user(name: &str, data: &DataDirArgs) -> anyhow::Result<(Db, User)> {
+    let name = UserName::parse(name)?;
+    let db = open_store(&DataDir::new(data.resolve()?))?;
+    let user = db
+        .user_named(&name)?
+        .with_context(|| format!("there is no user {name}"))?;
+    Ok((db, user))
+}
+
+fn delete_user(name: &str, data: &DataDirArgs) -> anyhow::Result<()> {
+    let (mut db, user) = existing_user(name, data)?;
+    match db.delete_user(&user)? {
+        Err(apps) => bail!(
+            "{name} owns {} app(s): {}; destroy them (or have them destroyed) first",
+            apps.len(),
+            apps.iter()
+                .map(AppName::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Ok(kept) => {
+            tracing::info!(user = %name, "user deleted");
+            eprintln!(
+                "Deleted user {name}: their API tokens and SSH keys no longer work{}",
+                if kept {
+                    " (builds and releases they made still name them)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn revoke_tokens(name: &str, new: bool, data: &DataDirArgs) -> anyhow::Result<()> {
+    let (mut db, user) = existing_user(name, data)?;
+    let fresh = new.then(token::generate);
+    let revoked = db.revoke_tokens(&user, fresh.as_ref())?;
+    tracing::info!(user = %name, revoked, "api tokens revoked");
+    eprintln!("Revoked {revoked} API token(s) of {name}.");
+    if let Some(fresh) = fresh {
+        eprintln!("Their new API token (shown once; log in with `paas login`):");
+        writeln!(std::io::stdout(), "{}", fresh.token).context("writing the token")?;
+    }
     Ok(())
 }
 
@@ -604,6 +685,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let router = tokio::spawn(paas_buildserver::router::serve(
         router_listener.into_std()?,
         config.domain.clone(),
+        config.router_timeout,
         routes,
         store_for_restore.clone(),
         logs.clone(),

@@ -26,6 +26,11 @@ pub fn app_of_remote(remote: &str) -> Option<AppName> {
     app_in_url(remote.url()?)
 }
 
+/// Where `remote` points, if the repository has it.
+pub fn remote_url(repo: &Repository, remote: &str) -> Option<String> {
+    repo.find_remote(remote).ok()?.url().map(str::to_owned)
+}
+
 /// Points `remote` at `url`, creating it if needed. Returns whether it already existed.
 pub fn set_remote(repo: &Repository, remote: &str, url: &str) -> Result<bool, git2::Error> {
     match repo.find_remote(remote) {

@@ -134,8 +134,9 @@ pub struct Release {
     /// Process type → command, from the build.
     pub process_types: BTreeMap<String, String>,
     /// The config vars snapshot this release runs with. Lists (`GET /apps/{app}/releases`) leave
-    /// it out, so that they stay small; `GET /apps/{app}/releases/{version}` has it.
-    #[serde(default)]
+    /// it out, so that they stay small; `GET /apps/{app}/releases/{version}` has it (absent
+    /// there when the release has no config vars).
+    #[serde(default, skip_serializing_if = "ConfigVars::is_empty")]
     pub config_vars: ConfigVars,
     pub user: UserName,
     /// Whether this release runs: the newest that succeeded and has a build (failed releases

@@ -43,16 +43,24 @@ pub async fn remove_key(
     CurrentUser(user): CurrentUser,
     Path(fingerprint): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let fp = fingerprint.clone();
+    let (fp, who) = (fingerprint.clone(), user.name.clone());
     if state
         .store
         .call(move |db| db.remove_key(&user.id, &fp))
         .await?
     {
+        tracing::info!(fingerprint = %fingerprint, user = %who, "ssh key removed");
         Ok(StatusCode::NO_CONTENT)
     } else {
+        // The path is the caller's text: a fingerprint is 50 characters, more is cut.
+        let shown: String = fingerprint.chars().take(60).collect();
+        let cut = if shown.len() < fingerprint.len() {
+            "…"
+        } else {
+            ""
+        };
         Err(
-            ApiFailure::not_found(format!("you have no key with fingerprint {fingerprint}"))
+            ApiFailure::not_found(format!("you have no key with fingerprint {shown}{cut}"))
                 .hint("run `paas keys` to list your keys"),
         )
     }

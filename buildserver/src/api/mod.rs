@@ -265,11 +265,21 @@ pub struct ApiJson<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiFailure;
 
+    /// Every body the API takes is a JSON object: serde would also build a struct from an array
+    /// of its fields (`["demo"]`), which the OpenAPI document does not allow.
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiFailure> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(&rejection)),
+        let value = match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(value)) => value,
+            Err(rejection) => return Err(json_rejection(&rejection)),
+        };
+        if !value.is_object() {
+            return Err(ApiFailure::invalid(
+                "invalid request body: expected a JSON object",
+            ));
         }
+        serde_json::from_value(value)
+            .map(Self)
+            .map_err(|e| ApiFailure::invalid(format!("invalid request body: {e}")))
     }
 }
 
@@ -335,7 +345,12 @@ impl FromRequestParts<AppState> for CurrentUser {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            .and_then(|h| {
+                h.get(..7)
+                    .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+                    .map(|_| &h[7..])
+            })
             .map(|t| t.trim().to_owned())
             .ok_or_else(|| {
                 ApiFailure::unauthorized("the Authorization header must be `Bearer <token>`")

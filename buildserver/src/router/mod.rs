@@ -1,7 +1,9 @@
 //! The router (DESIGN §3.11): HTTP/1.1 on `--router-listen`, by `Host: <app>.<domain>` to the
 //! app's healthy web dynos in turn, with `X-Forwarded-For`, `X-Forwarded-Proto` and
 //! `X-Request-Id`; bodies stream both ways; unknown hosts get 404, apps without a running web
-//! dyno 503; every request writes a `paas[router]` line to the app's log.
+//! dyno 503, a dyno whose response does not begin within `--router-timeout` 503 (Heroku's H12);
+//! hop-by-hop headers (RFC 9110 §7.6.1) are dropped both ways; every request writes a
+//! `paas[router]` line to the app's log.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +31,8 @@ struct Router {
     logs: Logs,
     suffix: String,
     client: Client<HttpConnector, Body>,
+    /// How long a dyno has to begin its response.
+    timeout: std::time::Duration,
 }
 
 /// Headers that belong to one hop and are not forwarded.
@@ -48,6 +52,7 @@ const HOP_BY_HOP: &[&str] = &[
 pub async fn serve(
     listener: std::net::TcpListener,
     domain: String,
+    timeout: std::time::Duration,
     routes: Routes,
     store: Store,
     logs: Logs,
@@ -64,6 +69,7 @@ pub async fn serve(
             store: store.clone(),
             logs: logs.clone(),
             suffix: format!(".{domain}"),
+            timeout,
             client: Client::builder(TokioExecutor::new()).build({
                 let mut connector = HttpConnector::new();
                 connector.set_nodelay(true);
@@ -113,6 +119,27 @@ async fn proxy(
     mut request: Request,
 ) -> Response {
     let started = Instant::now();
+    // RFC 9112 §3.2: a request with more than one Host field is answered 400.
+    if request
+        .headers()
+        .get_all(header::HOST)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return (StatusCode::BAD_REQUEST, "more than one Host header\n").into_response();
+    }
+    // `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): answered here.
+    if request.method() == Method::OPTIONS && request.uri() == "*" {
+        return (
+            StatusCode::OK,
+            [(
+                header::ALLOW,
+                "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+            )],
+        )
+            .into_response();
+    }
     let host = request
         .headers()
         .get(header::HOST)
@@ -164,9 +191,7 @@ async fn proxy(
     let upgrade = request.headers().get(header::UPGRADE).cloned();
     let client_side = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
     let headers = request.headers_mut();
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
-    }
+    remove_hop_by_hop(headers);
     if let Some(protocol) = upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol);
@@ -190,8 +215,10 @@ async fn proxy(
         && client_side.is_none()
         && axum::body::HttpBody::is_end_stream(request.body()))
     .then(|| (request.headers().clone(), request.version()));
-    let mut response = router.client.request(request).await;
-    if let (Err(_), Some((headers, version))) = (&response, replay)
+    // The deadline covers the retry too: the client waits at most `timeout` for the response.
+    let deadline = tokio::time::Instant::now() + router.timeout;
+    let mut response = tokio::time::timeout_at(deadline, router.client.request(request)).await;
+    if let (Ok(Err(_)), Some((headers, version))) = (&response, replay)
         && let Some((_, other)) = router.routes.pick(app.as_str())
     {
         let mut again = Request::new(Body::empty());
@@ -199,20 +226,35 @@ async fn proxy(
         *again.uri_mut() = target(other);
         *again.headers_mut() = headers;
         *again.version_mut() = version;
-        response = router.client.request(again).await;
+        response = tokio::time::timeout_at(deadline, router.client.request(again)).await;
     }
     let (status, response) = match response {
-        Ok(mut response) => {
+        Ok(Ok(mut response)) => {
             if response.status() == StatusCode::SWITCHING_PROTOCOLS
                 && let Some(client_side) = client_side
             {
                 let dyno_side = hyper::upgrade::on(&mut response);
                 tokio::spawn(join_upgraded(client_side, dyno_side));
+            } else {
+                // The dyno's connection management is its own (a `Connection: close` to the
+                // router must not close the client's connection).
+                remove_hop_by_hop(response.headers_mut());
             }
             let (parts, body) = response.into_parts();
             (parts.status, Response::from_parts(parts, Body::new(body)))
         }
         Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Html(format!(
+                    "<h1>Request timeout</h1><p>The app did not begin its response within {} s.</p>\n",
+                    router.timeout.as_secs()
+                )),
+            )
+                .into_response(),
+        ),
+        Ok(Err(_)) => (
             StatusCode::BAD_GATEWAY,
             (
                 StatusCode::BAD_GATEWAY,
@@ -233,6 +275,24 @@ async fn proxy(
         ),
     );
     response
+}
+
+/// Removes the hop-by-hop headers: the fixed list and every header the `Connection` field names
+/// (RFC 9110 §7.6.1).
+fn remove_hop_by_hop(headers: &mut axum::http::HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
 }
 
 /// Copies bytes both ways between an upgraded client connection and the dyno's, until either

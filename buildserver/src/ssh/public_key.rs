@@ -47,10 +47,18 @@ impl PublicKey {
     }
 }
 
+/// The algorithm's name for a message; an unknown one (any text the key brought) cut at 40
+/// characters, so that an error never echoes a whole hostile key back.
 fn algorithm_name(algorithm: &Algorithm) -> String {
     match algorithm {
         Algorithm::Dsa => "DSA".to_owned(),
-        other => other.as_str().to_owned(),
+        other => {
+            let name = other.as_str();
+            match name.char_indices().nth(40) {
+                Some((cut, _)) => format!("{}…", &name[..cut]),
+                None => name.to_owned(),
+            }
+        }
     }
 }
 

@@ -190,11 +190,16 @@ impl Drop for ProcessGroup {
     }
 }
 
+/// The one SSH login name pushes use (`ssh://git@host/app.git`).
+const GIT_LOGIN: &str = "git";
+
 /// The per-connection handler.
 struct Connection {
     shared: Arc<SshShared>,
     peer: SocketAddr,
     user: Option<User>,
+    /// The name the client logged in as (the `git` of `git@host`), cut at 64 characters.
+    login: String,
     authenticated: Arc<AtomicBool>,
     git_protocol: Option<String>,
     /// Stdin of the process each channel runs, until the client's EOF.
@@ -209,6 +214,7 @@ impl Connection {
             shared,
             peer,
             user: None,
+            login: String::new(),
             authenticated: Arc::default(),
             git_protocol: None,
             stdin: HashMap::new(),
@@ -253,6 +259,17 @@ impl Connection {
         let Some(user) = self.user.clone() else {
             return Self::refuse(session, channel, "not authenticated");
         };
+        // One login name for everyone, as on Heroku and GitHub: the key says who it is.
+        if self.login != GIT_LOGIN {
+            return Self::refuse_git(
+                session,
+                channel,
+                &format!(
+                    "log in as {GIT_LOGIN}, not {:?}: the remote is ssh://{GIT_LOGIN}@HOST:PORT/{}.git (`paas git:remote` sets it)",
+                    self.login, command.app
+                ),
+            );
+        }
         let name = command.app.clone();
         let lookup = (user.clone(), name.clone());
         let app = self
@@ -407,13 +424,14 @@ impl russh::server::Handler for Connection {
 
     async fn auth_publickey(
         &mut self,
-        _user: &str,
+        login: &str,
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
         match self.known_key(key.public_key).await {
             Some(user) => {
                 tracing::info!(user = %user.name, peer = %self.peer, "ssh login");
                 self.user = Some(user);
+                self.login = login.chars().take(64).collect();
                 self.authenticated.store(true, Ordering::SeqCst);
                 Ok(Auth::Accept)
             }

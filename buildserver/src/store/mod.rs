@@ -259,6 +259,75 @@ impl Db {
         })
     }
 
+    /// A user from columns `id, name, admin`.
+    fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
+        Ok(User {
+            id: r.get(0)?,
+            name: parse(r, 1)?,
+            admin: r.get(2)?,
+        })
+    }
+
+    /// User `name`, if there is one.
+    pub fn user_named(&self, name: &UserName) -> Result<Option<User>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, name, admin FROM users WHERE name = ?1",
+                [name.as_str()],
+                Self::user_row,
+            )
+            .optional()?)
+    }
+
+    /// Revokes every API token of the user (requests with them answer 401 from now on) and, with
+    /// `new`, gives them that one instead. Returns how many were revoked.
+    pub fn revoke_tokens(&mut self, user: &User, new: Option<&NewToken>) -> Result<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let revoked = tx.execute("DELETE FROM api_tokens WHERE user_id = ?1", [&user.id])?;
+        if let Some(token) = new {
+            tx.execute(
+                "INSERT INTO api_tokens (id, user_id, token_sha256) VALUES (?1, ?2, ?3)",
+                params![token.id, user.id, token.sha256.as_slice()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(revoked)
+    }
+
+    /// Deletes a user who owns no app: their tokens and SSH keys go at once; the user row goes
+    /// too unless builds or releases they made name them (it then stays, with no way to log in,
+    /// so that history keeps its author). Returns the names of the apps they own instead, and
+    /// changes nothing, if they own any; else whether the row stayed for history.
+    pub fn delete_user(&mut self, user: &User) -> Result<Result<bool, Vec<AppName>>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let owned: Vec<AppName> = {
+            let mut stmt = tx.prepare("SELECT name FROM apps WHERE owner_id = ?1 ORDER BY name")?;
+            let rows = stmt.query_map([&user.id], |r| parse(r, 0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if !owned.is_empty() {
+            return Ok(Err(owned));
+        }
+        tx.execute("DELETE FROM api_tokens WHERE user_id = ?1", [&user.id])?;
+        tx.execute("DELETE FROM ssh_keys WHERE user_id = ?1", [&user.id])?;
+        let history: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM builds WHERE user_id = ?1)
+                 OR EXISTS (SELECT 1 FROM releases WHERE user_id = ?1)",
+            [&user.id],
+            |r| r.get(0),
+        )?;
+        if !history {
+            tx.execute("DELETE FROM users WHERE id = ?1", [&user.id])?;
+        }
+        tx.commit()?;
+        Ok(Ok(history))
+    }
+
     /// The stored hash of token `token_id` and its owner.
     pub fn token_owner(&self, token_id: &str) -> Result<Option<(Vec<u8>, User)>> {
         Ok(self
@@ -357,13 +426,7 @@ impl Db {
                 "SELECT u.id, u.name, u.admin FROM ssh_keys k JOIN users u ON u.id = k.user_id
                  WHERE k.fingerprint = ?1",
                 [fingerprint],
-                |r| {
-                    Ok(User {
-                        id: r.get(0)?,
-                        name: parse(r, 1)?,
-                        admin: r.get(2)?,
-                    })
-                },
+                Self::user_row,
             )
             .optional()?)
     }

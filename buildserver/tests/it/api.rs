@@ -507,3 +507,56 @@ fn post_ignoring_early_close(
         .unwrap_or_default();
     (status, json)
 }
+
+/// `paas-buildserver user ARGS --data-dir …`: (success, stdout, stderr).
+fn user_command(server: &paas_tests::TestServer, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_paas-buildserver"))
+        .arg("user")
+        .args(args)
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .env_clear()
+        .output()
+        .expect("run paas-buildserver user");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn operators_revoke_tokens_and_delete_users() {
+    let server = server();
+    let token = create_user(&server, "bob");
+    let bob = Http::new(&server, Some(&token));
+    assert_eq!(bob.get("/account").0, 200);
+
+    // A leaked token: every one of bob's stops working; --new gives him one (printed once).
+    let (ok, fresh, said) = user_command(&server, &["tokens", "revoke", "bob", "--new"]);
+    assert!(ok, "{said}");
+    assert!(said.contains("Revoked 1 API token(s) of bob."), "{said}");
+    assert_eq!(bob.get("/account").0, 401);
+    let bob = Http::new(&server, Some(&fresh));
+    assert_eq!(bob.get("/account").0, 200);
+
+    // A user who owns apps is not deleted: the apps would have no owner.
+    assert_eq!(
+        bob.send("POST", "/apps", &json!({"name": "bobs-app"})).0,
+        201
+    );
+    let (ok, _, said) = user_command(&server, &["delete", "bob"]);
+    assert!(!ok);
+    assert!(
+        said.contains("bob owns 1 app(s): bobs-app; destroy them"),
+        "{said}"
+    );
+    assert_eq!(bob.get("/account").0, 200, "nothing changed");
+    assert_eq!(bob.delete("/apps/bobs-app").0, 200);
+    let (ok, _, said) = user_command(&server, &["delete", "bob"]);
+    assert!(ok, "{said}");
+    assert!(said.contains("Deleted user bob"), "{said}");
+    assert_eq!(bob.get("/account").0, 401);
+    let (ok, _, said) = user_command(&server, &["delete", "bob"]);
+    assert!(!ok && said.contains("there is no user bob"), "{said}");
+}

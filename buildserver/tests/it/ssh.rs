@@ -43,12 +43,16 @@ fn registered_key(http: &Http) -> (std::path::PathBuf, tempfile::TempDir) {
 }
 
 async fn connect(addr: &str, key: &std::path::Path) -> Handle<AnyHost> {
+    connect_as(addr, key, "git").await
+}
+
+async fn connect_as(addr: &str, key: &std::path::Path, login: &str) -> Handle<AnyHost> {
     let mut session = client::connect(Arc::new(client::Config::default()), addr, AnyHost)
         .await
         .expect("connect");
     let key = russh::keys::load_secret_key(key, None).expect("load key");
     let auth = session
-        .authenticate_publickey("git", PrivateKeyWithHashAlg::new(Arc::new(key), None))
+        .authenticate_publickey(login, PrivateKeyWithHashAlg::new(Arc::new(key), None))
         .await
         .expect("auth");
     assert!(auth.success(), "the registered key logs in");
@@ -106,6 +110,27 @@ async fn exec(
         }
     }
     run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_log_in_as_git_and_other_names_are_told_so() {
+    let server = server();
+    let http = Http::admin(&server);
+    assert_eq!(http.send("POST", "/apps", &json!({"name": "demo"})).0, 201);
+    let (key, _dir) = registered_key(&http);
+    let session = connect_as(&server.ssh, &key, "root").await;
+    let run = exec(&session, b"git-upload-pack 'demo'", None, b"").await;
+    assert_eq!(run.exit, Some(1));
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        said.contains(
+            "ERR log in as git, not \"root\": the remote is ssh://git@HOST:PORT/demo.git"
+        ),
+        "{said}"
+    );
+    let session = connect(&server.ssh, &key).await;
+    let run = exec(&session, b"git-upload-pack 'demo'", None, b"0000").await;
+    assert_eq!(run.exit, Some(0), "{}", run.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -207,3 +207,37 @@ fn colour_follows_flag_then_no_color_then_force_color() {
     // Not a terminal, no variables: plain.
     assert!(stderr(&["apps"], &[]).starts_with("error: not logged in"));
 }
+
+#[test]
+fn create_never_silently_repoints_an_existing_remote() {
+    let (_server, cli) = logged_in();
+    let repo = cli.app_repo("static");
+    let output = cli
+        .command(&["create", "first"])
+        .current_dir(&repo)
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    // Not on a terminal: refused before anything is made, the remote left as it was.
+    let output = cli
+        .command(&["create", "second"])
+        .current_dir(&repo)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("git remote paas already points at ssh://git@")
+            && stderr.contains("first.git; no app was created")
+            && stderr.contains("--remote staging"),
+        "{stderr}"
+    );
+    let apps = cli.command(&["apps", "--json"]).output().expect("run");
+    assert!(!String::from_utf8_lossy(&apps.stdout).contains("second"));
+    let output = cli
+        .command(&["create", "second", "--remote", "staging"])
+        .current_dir(&repo)
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{output:?}");
+}

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::run::{Watch, get, ok, push, serving, status};
+use super::run::{Watch, get, ok, push, serving, serving_with, status};
 
 #[test]
 fn websockets_pass_through_the_router() {
@@ -192,4 +192,76 @@ fn a_log_flood_stays_bounded_and_others_are_unaffected() {
         .and_then(|n| n.parse().ok())
         .expect("a count");
     assert!(count > 1000, "{skipped}");
+}
+
+/// Sends `request` on a connection of its own and reads until the router closes it or `wait`
+/// passes; the bytes read, lowercased.
+fn exchange(router: &str, request: &str, wait: Duration) -> String {
+    let mut stream = TcpStream::connect(router).expect("connect");
+    stream.set_read_timeout(Some(wait)).expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut read = Vec::new();
+    let _ = stream.read_to_end(&mut read);
+    String::from_utf8_lossy(&read).to_ascii_lowercase()
+}
+
+#[test]
+fn the_router_keeps_hop_by_hop_headers_to_each_hop_and_times_out_silent_dynos() {
+    let (server, cli) = serving_with(&["--router-timeout", "2"]);
+    // busybox httpd answers every request with `Connection: close`.
+    let repo = cli.app_repo("procfile");
+    ok(&cli, &repo, &["create", "hops"]);
+    assert!(push(&cli, &repo).status.success());
+    // Two pipelined requests on one connection: the dyno's `Connection: close` is its own,
+    // so both are answered (the second used to be lost), then the client closes.
+    let get = "GET / HTTP/1.1\r\nHost: hops.localhost\r\n\r\n";
+    let last = "GET / HTTP/1.1\r\nHost: hops.localhost\r\nConnection: close\r\n\r\n";
+    let answer = exchange(
+        &server.router,
+        &format!("{get}{last}"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(answer.matches("http/1.1 ").count(), 2, "{answer}");
+    let first = &answer[..answer.find("\r\n\r\n").expect("a head")];
+    assert!(!first.contains("connection: close"), "{first}");
+    // RFC 9112 §3.2: two Host fields are a bad request, not a guess at one of them.
+    let answer = exchange(
+        &server.router,
+        "GET / HTTP/1.1\r\nHost: hops.localhost\r\nHost: other.localhost\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(answer.starts_with("http/1.1 400 "), "{answer}");
+    // `OPTIONS *` is about the server: answered, not sent to a dyno as a path.
+    let answer = exchange(
+        &server.router,
+        "OPTIONS * HTTP/1.1\r\nHost: hops.localhost\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(
+        answer.starts_with("http/1.1 200 ") && answer.contains("allow: get, head"),
+        "{answer}"
+    );
+
+    // A dyno that accepts and never answers: the client gets a 503 at the deadline, as
+    // Heroku's H12, instead of waiting forever.
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: nc -ll -p $PORT -e sleep 3600\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "a dyno that never answers");
+    assert!(push(&cli, &repo).status.success());
+    let started = Instant::now();
+    let answer = exchange(
+        &server.router,
+        "GET / HTTP/1.1\r\nHost: hops.localhost\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(20),
+    );
+    let waited = started.elapsed();
+    assert!(answer.starts_with("http/1.1 503 "), "{answer}");
+    assert!(answer.contains("request timeout"), "{answer}");
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
 }

@@ -4,6 +4,7 @@ use paas_share::AppName;
 use paas_share::models::{App, CreateApp};
 
 use crate::context::Ctx;
+use crate::error::CliError;
 use crate::git_remote;
 
 /// Create an app
@@ -26,14 +27,36 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let repo = (!args.no_remote).then(git_remote::current_repo).flatten();
+    // A remote of that name that points elsewhere (another app, another server) is replaced only
+    // when asked on a terminal; elsewhere nothing is created.
+    if let Some(existing) = repo
+        .as_ref()
+        .and_then(|r| git_remote::remote_url(r, &args.remote))
+    {
+        let replace = ctx.interactive()
+            && dialoguer::Confirm::new()
+                .with_prompt(format!(
+                    "git remote {} points at {existing}; point it at the new app instead?",
+                    args.remote
+                ))
+                .default(false)
+                .interact()?;
+        if !replace {
+            return Err(CliError::usage(format!(
+                "git remote {} already points at {existing}; no app was created",
+                args.remote
+            ))
+            .hint("name another remote (--remote staging), skip it (--no-remote), or `git remote remove` it first")
+            .into());
+        }
+    }
     let app: App = ctx
         .client()?
         .post("/apps", &CreateApp { name: args.name })?;
     ctx.printer
         .done("Created", format_args!("app {}", app.name));
-    if !args.no_remote
-        && let Some(repo) = git_remote::current_repo()
-    {
+    if let Some(repo) = repo {
         git_remote::set_remote(&repo, &args.remote, &app.git_url)?;
         ctx.printer.done(
             "Added",
