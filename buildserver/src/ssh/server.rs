@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use nix::sys::signal::{Signal, killpg};
@@ -33,10 +33,20 @@ use crate::store::PublicKey;
 use crate::store::{Store, User};
 
 /// How long a client has from connecting to being authenticated.
-const LOGIN_GRACE: Duration = Duration::from_secs(30);
+const LOGIN_GRACE: Duration = Duration::from_secs(10);
 const MAX_AUTH_ATTEMPTS: usize = 6;
-/// Concurrent connections from one address.
-const MAX_CONNECTIONS_PER_IP: usize = 16;
+/// Connections from one address that have not logged in yet, before a new one closes the oldest
+/// waiting one that has waited [`EVICT_AFTER`] (OpenSSH's MaxStartups refuses the newest
+/// instead, which lets idle connections lock an address out): a client that logs in within a
+/// moment always gets through.
+const MAX_UNAUTHENTICATED_PER_IP: usize = 8;
+/// How long a connection may wait to log in before a newer one from its address may close it.
+const EVICT_AFTER: Duration = Duration::from_secs(2);
+/// Connections from one address waiting to log in at once, all younger than [`EVICT_AFTER`]
+/// (parallel pushes starting together): beyond it a new one is closed at once.
+const MAX_WAITING_BURST_PER_IP: usize = 64;
+/// Logged-in sessions from one address (a CI host pushing many apps at once).
+const MAX_AUTHENTICATED_PER_IP: usize = 64;
 /// After SIGTERM, how long a push's processes get before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
@@ -71,7 +81,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let config = Arc::new(config);
-    let per_ip: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    let budgets = Arc::new(Budgets::default());
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -84,10 +94,6 @@ pub async fn serve(
             },
             _ = shutdown.changed() => return,
         };
-        let Some(slot) = IpSlot::take(&per_ip, peer.ip()) else {
-            tracing::warn!(%peer, "too many ssh connections from this address; refused");
-            continue;
-        };
         let _ = stream.set_nodelay(true);
         // A second handle on the socket: shutting it down ends the session whatever state the
         // protocol is in (a disconnect message would wait for the key exchange to finish).
@@ -98,16 +104,27 @@ pub async fn serve(
                 continue;
             }
         };
-        let connection = Connection::new(Arc::clone(&shared), peer);
+        let deadline_socket = match socket.try_clone() {
+            Ok(socket) => socket,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "cannot set up the ssh connection");
+                continue;
+            }
+        };
+        let Some(slot) = budgets.admit(peer.ip(), socket) else {
+            tracing::warn!(%peer, "too many ssh connections waiting to log in from this address; refused");
+            continue;
+        };
+        let mut connection = Connection::new(Arc::clone(&shared), peer);
+        connection.slot = Some(slot);
         let authenticated = Arc::clone(&connection.authenticated);
         let config = Arc::clone(&config);
         tokio::spawn(async move {
-            let _slot = slot;
             let deadline = tokio::spawn(async move {
                 tokio::time::sleep(LOGIN_GRACE).await;
                 if !authenticated.load(Ordering::SeqCst) {
                     tracing::info!(%peer, "ssh login timed out");
-                    let _ = socket.shutdown(std::net::Shutdown::Both);
+                    let _ = deadline_socket.shutdown(std::net::Shutdown::Both);
                 }
             });
             match russh::server::run_stream(config, stream, connection).await {
@@ -132,35 +149,100 @@ fn split_socket(
     Ok((tokio::net::TcpStream::from_std(std)?, clone))
 }
 
-/// One of the connections an address may hold; released on drop.
-struct IpSlot {
-    table: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
+/// The connections each address holds: those not logged in yet (with their sockets, so that the
+/// oldest can be closed for a new one) and the logged-in ones.
+#[derive(Default)]
+struct Budgets {
+    table: Mutex<BudgetTable>,
 }
 
-impl IpSlot {
-    fn take(table: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr) -> Option<Self> {
-        let mut counts = table.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = counts.entry(ip).or_default();
-        if *count >= MAX_CONNECTIONS_PER_IP {
-            return None;
+#[derive(Default)]
+struct BudgetTable {
+    next: u64,
+    /// Per address, oldest first: (id, socket, when it connected).
+    waiting: HashMap<IpAddr, std::collections::VecDeque<(u64, std::net::TcpStream, Instant)>>,
+    logged_in: HashMap<IpAddr, usize>,
+}
+
+impl Budgets {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BudgetTable> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a new connection from `ip` as waiting to log in. With [`MAX_UNAUTHENTICATED_PER_IP`]
+    /// waiting already, the oldest is closed if it has waited [`EVICT_AFTER`]; else the new one
+    /// is let in too, up to [`MAX_WAITING_BURST_PER_IP`], and refused (None) beyond.
+    fn admit(self: &Arc<Self>, ip: IpAddr, socket: std::net::TcpStream) -> Option<Slot> {
+        let mut table = self.lock();
+        table.next += 1;
+        let id = table.next;
+        let waiting = table.waiting.entry(ip).or_default();
+        if waiting.len() >= MAX_UNAUTHENTICATED_PER_IP {
+            if waiting
+                .front()
+                .is_some_and(|(_, _, since)| since.elapsed() >= EVICT_AFTER)
+            {
+                let (_, oldest, _) = waiting.pop_front().expect("checked");
+                tracing::info!(%ip, "ssh connection waiting to log in closed for a newer one");
+                let _ = oldest.shutdown(std::net::Shutdown::Both);
+            } else if waiting.len() >= MAX_WAITING_BURST_PER_IP {
+                return None;
+            }
         }
-        *count += 1;
-        Some(Self {
-            table: Arc::clone(table),
+        waiting.push_back((id, socket, Instant::now()));
+        Some(Slot {
+            budgets: Arc::clone(self),
             ip,
+            id,
+            logged_in: false,
         })
     }
 }
 
-impl Drop for IpSlot {
+/// A connection's place in its address's budget; given back on drop.
+struct Slot {
+    budgets: Arc<Budgets>,
+    ip: IpAddr,
+    id: u64,
+    logged_in: bool,
+}
+
+impl Slot {
+    /// Moves the connection from waiting to logged in; false (and no change) when the address
+    /// already has [`MAX_AUTHENTICATED_PER_IP`] sessions.
+    fn log_in(&mut self) -> bool {
+        let mut table = self.budgets.lock();
+        if table.logged_in.get(&self.ip).copied().unwrap_or(0) >= MAX_AUTHENTICATED_PER_IP {
+            return false;
+        }
+        remove_waiting(&mut table, self.ip, self.id);
+        *table.logged_in.entry(self.ip).or_default() += 1;
+        self.logged_in = true;
+        true
+    }
+}
+
+fn remove_waiting(table: &mut BudgetTable, ip: IpAddr, id: u64) {
+    if let Some(waiting) = table.waiting.get_mut(&ip) {
+        waiting.retain(|(other, _, _)| *other != id);
+        if waiting.is_empty() {
+            table.waiting.remove(&ip);
+        }
+    }
+}
+
+impl Drop for Slot {
     fn drop(&mut self) {
-        let mut counts = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = counts.get_mut(&self.ip) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.ip);
+        let mut table = self.budgets.lock();
+        if self.logged_in {
+            if let Some(count) = table.logged_in.get_mut(&self.ip) {
+                *count -= 1;
+                if *count == 0 {
+                    table.logged_in.remove(&self.ip);
+                }
             }
+        } else {
+            remove_waiting(&mut table, self.ip, self.id);
         }
     }
 }
@@ -202,6 +284,8 @@ struct Connection {
     login: String,
     authenticated: Arc<AtomicBool>,
     git_protocol: Option<String>,
+    /// The connection's place in its address's budget (None only while it is being set up).
+    slot: Option<Slot>,
     /// Stdin of the process each channel runs, until the client's EOF.
     stdin: HashMap<ChannelId, mpsc::Sender<Bytes>>,
     /// Process groups of the channels' commands: dropping the connection kills them.
@@ -216,6 +300,7 @@ impl Connection {
             user: None,
             login: String::new(),
             authenticated: Arc::default(),
+            slot: None,
             git_protocol: None,
             stdin: HashMap::new(),
             groups: Vec::new(),
@@ -429,6 +514,10 @@ impl russh::server::Handler for Connection {
     ) -> Result<Auth, Self::Error> {
         match self.known_key(key.public_key).await {
             Some(user) => {
+                if !self.slot.as_mut().is_some_and(Slot::log_in) {
+                    tracing::warn!(user = %user.name, peer = %self.peer, "too many ssh sessions from this address; login refused");
+                    return Ok(Auth::reject());
+                }
                 tracing::info!(user = %user.name, peer = %self.peer, "ssh login");
                 self.user = Some(user);
                 self.login = login.chars().take(64).collect();

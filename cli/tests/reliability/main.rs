@@ -2,6 +2,7 @@
 //! driven against a real server, with the figures printed (`.config/nextest.toml` shows them in
 //! CI). Bounded to a few minutes.
 
+mod floods;
 mod races;
 
 use std::path::PathBuf;
