@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// seconds [default: 30, as Heroku's router]
     #[arg(long, env = "PAAS_ROUTER_TIMEOUT", value_name = "SECONDS")]
     pub router_timeout: Option<String>,
+    /// How long an API or router client has to send a request's head, from connecting or from
+    /// the previous response (idle keep-alive connections close then), in seconds [default: 30]
+    #[arg(long, env = "PAAS_HEADER_TIMEOUT", value_name = "SECONDS")]
+    pub header_timeout: Option<String>,
     /// How long a stopping dyno has between SIGTERM and SIGKILL, in seconds [default: 30]
     #[arg(long, env = "PAAS_STOP_GRACE", value_name = "SECONDS")]
     pub stop_grace: Option<String>,
@@ -123,6 +127,7 @@ struct FileConfig {
     release_timeout: Option<u64>,
     boot_timeout: Option<u64>,
     router_timeout: Option<u64>,
+    header_timeout: Option<u64>,
     stop_grace: Option<u64>,
     max_dynos_per_app: Option<u64>,
     kubeconfig: Option<PathBuf>,
@@ -157,6 +162,8 @@ pub struct Config {
     pub release_timeout: std::time::Duration,
     /// `--router-timeout`: how long the router waits for a dyno's response to begin.
     pub router_timeout: std::time::Duration,
+    /// `--header-timeout`: how long an HTTP client has to send a request's head.
+    pub header_timeout: std::time::Duration,
     pub dynos: crate::scheduler::local::Settings,
     pub max_dynos_per_app: u32,
     pub kubernetes: KubernetesConfig,
@@ -245,6 +252,8 @@ impl ServeArgs {
         let boot_timeout =
             number(self.boot_timeout, file.boot_timeout, "boot-timeout").parse("60", positive)?;
         let router_timeout = number(self.router_timeout, file.router_timeout, "router-timeout")
+            .parse("30", positive)?;
+        let header_timeout = number(self.header_timeout, file.header_timeout, "header-timeout")
             .parse("30", positive)?;
         let stop_grace =
             number(self.stop_grace, file.stop_grace, "stop-grace").parse("30", |s| {
@@ -336,6 +345,7 @@ impl ServeArgs {
             build_memory_bytes: build_memory * 1024 * 1024,
             release_timeout: std::time::Duration::from_secs(release_timeout),
             router_timeout: std::time::Duration::from_secs(router_timeout),
+            header_timeout: std::time::Duration::from_secs(header_timeout),
             dynos: crate::scheduler::local::Settings {
                 boot_timeout: std::time::Duration::from_secs(boot_timeout),
                 stop_grace: std::time::Duration::from_secs(stop_grace),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod container;
 pub mod data_dir;
 pub mod git;
+pub mod http;
 pub mod logs;
 pub mod oci;
 pub mod registry;

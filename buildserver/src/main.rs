@@ -664,9 +664,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let host_key = ssh::host_key::load_or_generate(&data.ssh_host_key())?;
 
+    let (api_limits, router_limits) = connection_budgets(config.header_timeout);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut api_stop = stop_rx.clone();
-    let api = tokio::spawn(api::serve(api_listener, state, async move {
+    let api = tokio::spawn(api::serve(api_listener, state, api_limits, async move {
         let _ = api_stop.wait_for(|stop| *stop).await;
     }));
     let ssh = tokio::spawn(ssh::server::serve(
@@ -686,6 +687,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         router_listener.into_std()?,
         config.domain.clone(),
         config.router_timeout,
+        router_limits,
         routes,
         store_for_restore.clone(),
         logs.clone(),
@@ -724,6 +726,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The API's and the router's connection budgets, out of the daemon's file descriptors (raised
+/// to the hard limit) less a reserve for SSH, git, builds, dynos and the store: the router may
+/// use three quarters of the rest (two descriptors a request: the client's and the dyno's), the
+/// API an eighth; at most 10,000 and 1,024.
+fn connection_budgets(
+    header_timeout: Duration,
+) -> (
+    paas_buildserver::http::Limits,
+    paas_buildserver::http::Limits,
+) {
+    const RESERVE: u64 = 1024;
+    let descriptors = paas_buildserver::http::raise_descriptor_limit();
+    let spare = descriptors.saturating_sub(RESERVE);
+    let budget = |share: u64, most: u64| usize::try_from(share.clamp(16, most)).unwrap_or(16);
+    let api = budget(spare / 8, 1024);
+    let router = budget(spare * 3 / 8, 10_000);
+    tracing::info!(descriptors, api, router, "connection budgets");
+    let limits = |max_connections| paas_buildserver::http::Limits {
+        header_timeout,
+        max_connections,
+    };
+    (limits(api), limits(router))
 }
 
 /// Directories and files the daemon needs before it listens: the git hook, the buildpacks, and

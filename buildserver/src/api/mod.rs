@@ -150,15 +150,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Serves the API on `listener` within `limits` until `shutdown` resolves, then finishes
+/// in-flight requests.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    limits: crate::http::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::http::serve(listener, router(state), limits, shutdown).await
 }
 
 async fn healthz() -> Json<Health> {

@@ -48,11 +48,14 @@ const HOP_BY_HOP: &[&str] = &[
 
 /// Serves until `stop` turns true, on single-threaded runtimes (one per two cores), each accepting
 /// from the same listening socket and keeping its own pool of keep-alive connections to dynos: a
-/// request, its dyno connection and their wake-ups stay on one thread.
+/// request, its dyno connection and their wake-ups stay on one thread. `limits` hold for the
+/// router as a whole (the connection budget is shared out between the threads).
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: std::net::TcpListener,
     domain: String,
     timeout: std::time::Duration,
+    limits: crate::http::Limits,
     routes: Routes,
     store: Store,
     logs: Logs,
@@ -61,6 +64,10 @@ pub async fn serve(
     // Half the cores: the dynos the router serves run on this machine too (on 2 cores, a second
     // router thread took CPU from the app and cut throughput by a third).
     let threads = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+    let per_thread = crate::http::Limits {
+        max_connections: (limits.max_connections / threads).max(1),
+        ..limits
+    };
     let mut finished = Vec::new();
     for index in 0..threads {
         let listener = listener.try_clone()?;
@@ -86,20 +93,15 @@ pub async fn serve(
                     .build()
                     .and_then(|runtime| {
                         runtime.block_on(async move {
-                            let listener = axum::serve::ListenerExt::tap_io(
-                                TcpListener::from_std(listener)?,
-                                |tcp| {
-                                    let _ = tcp.set_nodelay(true);
-                                },
-                            );
                             let app = axum::Router::new().fallback(proxy).with_state(router);
-                            axum::serve(
-                                listener,
-                                app.into_make_service_with_connect_info::<SocketAddr>(),
+                            crate::http::serve(
+                                TcpListener::from_std(listener)?,
+                                app,
+                                per_thread,
+                                async move {
+                                    let _ = stop.wait_for(|stop| *stop).await;
+                                },
                             )
-                            .with_graceful_shutdown(async move {
-                                let _ = stop.wait_for(|stop| *stop).await;
-                            })
                             .await
                         })
                     });

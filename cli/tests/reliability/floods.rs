@@ -10,18 +10,25 @@ use paas_tests::{CliEnv, Stack, TestServer};
 
 use super::server_bin;
 
-#[test]
-fn idle_ssh_connections_never_lock_an_address_out() {
-    let server = TestServer::start(&server_bin());
+/// A server started with `flags` on the busybox stack, a CLI that pushes to it, and the static
+/// fixture's repository with app `app` created for it.
+fn with_app(flags: &[&str], app: &str) -> (TestServer, CliEnv, std::path::PathBuf) {
+    let server = TestServer::start_with(&server_bin(), flags, &[]);
     server.install_stack(Stack::Busybox);
     let cli = CliEnv::pusher(std::path::Path::new(env!("CARGO_BIN_EXE_paas")), &server);
     let repo = cli.app_repo("static");
     let created = cli
-        .command(&["create", "flooded"])
+        .command(&["create", app])
         .current_dir(&repo)
         .output()
         .expect("create");
     assert!(created.status.success(), "{created:?}");
+    (server, cli, repo)
+}
+
+#[test]
+fn idle_ssh_connections_never_lock_an_address_out() {
+    let (server, cli, repo) = with_app(&[], "flooded");
     // 40 connections from this address that send their SSH identification and then nothing,
     // as a scanner or a slow-loris client does (the old limit was 16 per address, held 30 s).
     let idle: Vec<TcpStream> = (0..40)
@@ -85,4 +92,121 @@ fn idle_ssh_connections_never_lock_an_address_out() {
         String::from_utf8_lossy(&push.stderr)
     );
     assert!(slowest < Duration::from_secs(25), "{slowest:?}");
+}
+
+/// Whether the peer has closed `stream` (a read gives end of file); `stream` is non-blocking.
+fn closed(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 256];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn slow_and_idle_http_clients_are_closed_at_the_deadline_and_others_served() {
+    let (server, cli, repo) = with_app(&["--header-timeout", "2"], "loris");
+    let push = cli
+        .git(&repo, &["push", "paas", "main"])
+        .output()
+        .expect("push");
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    let api = server.api.trim_start_matches("http://").to_owned();
+    // 100 slow-loris clients on the router (a header byte every half second, never done), 100
+    // on the API, and 100 idle connections on each.
+    let mut flood: Vec<(TcpStream, bool)> = Vec::new();
+    for (address, slow) in [
+        (&server.router, true),
+        (&api, true),
+        (&server.router, false),
+        (&api, false),
+    ] {
+        for _ in 0..100 {
+            let mut stream = TcpStream::connect(address).expect("connect");
+            if slow {
+                stream
+                    .write_all(b"GET / HTTP/1.1\r\nHost: loris.localhost\r\nX-Slow: ")
+                    .expect("write");
+            }
+            stream.set_nonblocking(true).expect("non-blocking");
+            flood.push((stream, slow));
+        }
+    }
+    let started = Instant::now();
+    let mut served = 0;
+    let mut slowest_answer = Duration::ZERO;
+    let mut closed_at: Vec<Option<Duration>> = vec![None; flood.len()];
+    while started.elapsed() < Duration::from_secs(8) && closed_at.iter().any(Option::is_none) {
+        // Others are served meanwhile, promptly.
+        let asked = Instant::now();
+        let router_ok = std::process::Command::new("curl")
+            .args([
+                "-fsS",
+                "-o",
+                "/dev/null",
+                "-m",
+                "5",
+                "-H",
+                "Host: loris.localhost",
+            ])
+            .arg(format!("http://{}/", server.router))
+            .status()
+            .is_ok_and(|s| s.success());
+        let api_ok = std::process::Command::new("curl")
+            .args(["-fsS", "-o", "/dev/null", "-m", "5"])
+            .arg(format!("{}/healthz", server.api))
+            .status()
+            .is_ok_and(|s| s.success());
+        slowest_answer = slowest_answer.max(asked.elapsed());
+        served += usize::from(router_ok) + usize::from(api_ok);
+        for (index, (stream, slow)) in flood.iter_mut().enumerate() {
+            if closed_at[index].is_some() {
+                continue;
+            }
+            if *slow {
+                let _ = stream.write_all(b"x");
+            }
+            if closed(stream) {
+                closed_at[index] = Some(started.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let open = closed_at.iter().filter(|c| c.is_none()).count();
+    let last = closed_at
+        .iter()
+        .flatten()
+        .max()
+        .copied()
+        .unwrap_or_default();
+    #[allow(clippy::print_stdout)]
+    {
+        println!(
+            "http flood: 200 slow-loris and 200 idle connections on the router and the API, --header-timeout 2"
+        );
+        println!(
+            "  closed: {}/400, the last after {:.1} s",
+            400 - open,
+            last.as_secs_f64()
+        );
+        println!(
+            "  other requests served meanwhile: {served}, slowest {:.0} ms",
+            slowest_answer.as_secs_f64() * 1000.0
+        );
+    }
+    assert_eq!(open, 0, "connections never closed");
+    assert!(last < Duration::from_secs(6), "{last:?}");
+    assert!(served >= 4, "{served}");
+    assert!(
+        slowest_answer < Duration::from_secs(2),
+        "{slowest_answer:?}"
+    );
 }

@@ -1,0 +1,124 @@
+//! Serving HTTP/1.1 for the API and the router with the deadlines and the connection budget that
+//! `axum::serve` has no settings for: a client has [`Limits::header_timeout`] to send a request's
+//! head, counted from connecting and, on a keep-alive connection, from the previous response (so
+//! a slow-loris client or an idle connection is closed then; hyper's `header_read_timeout`), and a
+//! listener holds at most [`Limits::max_connections`] connections (one beyond is closed at
+//! accept), so that one listener's clients cannot take every file descriptor of the daemon.
+//!
+//! hyper-util's connection builder does the HTTP; this module only accepts, counts and drains.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// How long requests in flight get to finish once `shutdown` resolves.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// A listener's deadlines and budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// From connecting, or from the previous response, to a request's complete head.
+    pub header_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+}
+
+/// The soft limit on open file descriptors, raised to the hard limit first (as Go's runtime and
+/// nginx's `worker_rlimit_nofile` do): the listeners' budgets are carved out of it.
+pub fn raise_descriptor_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) => {
+            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+                hard
+            } else {
+                soft
+            }
+        }
+        Err(_) => 1024,
+    }
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown` resolves, then lets requests in
+/// flight finish for up to 10 s. Handlers see the peer as `ConnectInfo<SocketAddr>`; protocol
+/// upgrades (WebSocket) are served.
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let budget = Arc::new(Semaphore::new(limits.max_connections));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let builder = builder.http1_only();
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors, most likely: wait rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&budget).try_acquire_owned() else {
+            tracing::warn!(%peer, max = limits.max_connections, "connection budget spent; closed a new connection");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        tokio::spawn(async move {
+            // hyper's head timer starts at the first byte: a client that sends nothing at all is
+            // held to the same deadline here.
+            if tokio::time::timeout(limits.header_timeout, stream.peek(&mut [0u8; 1]))
+                .await
+                .is_err()
+            {
+                drop(permit);
+                return;
+            }
+            let service = tower::service_fn(move |mut request: axum::http::Request<Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(ConnectInfo::<SocketAddr>(peer));
+                app.clone().oneshot(request.map(axum::body::Body::new))
+            });
+            let connection = builder.serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service),
+            );
+            // Errors here are the client's (a reset, a timed-out head): nothing to report.
+            let _ = watcher.watch(connection.into_owned()).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?DRAIN, "connections still open after the drain period; closing them");
+    }
+    Ok(())
+}
