@@ -249,6 +249,15 @@ impl From<StoreError> for ApiFailure {
                 paas_share::names::MAX_CONFIG_TOTAL_BYTES / 1024
             ))
             .hint("keep large data elsewhere (a file in the app, an add-on) and put its location in a config var"),
+            StoreError::DiskFull => {
+                tracing::error!("the data disk is full: a write was refused");
+                Self::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "insufficient_storage",
+                    "the server's data disk is full; nothing was changed",
+                )
+                .hint("an operator must free space on the server (`paas-buildserver gc` removes unused images)")
+            }
             StoreError::Gone => Self::not_found("the app was destroyed while this request ran")
                 .hint("run `paas apps` to list the apps you can access"),
             other => Self::internal(&anyhow::Error::from(other), "store failure"),

@@ -267,12 +267,31 @@ impl Builder {
             }
         }
         end.output = std::mem::take(&mut out.all);
-        let id = build.id.clone();
-        if let Err(e) = self.store.call(move |db| db.finish_build(&id, &end)).await {
+        let (id, first) = (build.id.clone(), end.clone());
+        if let Err(e) = self
+            .store
+            .call(move |db| db.finish_build(&id, &first))
+            .await
+        {
+            // A full disk, most likely: the build's own files go (they are the space a retry
+            // needs), and the build is recorded as failed so that it never stays pending.
             tracing::error!(error = %anyhow::Error::from(e), build = %build.id, "cannot record the build");
+            let _ = std::fs::remove_dir_all(&build.dir);
+            let id = build.id.clone();
+            let failed = BuildEnd {
+                failure: Some(format!("record: {DISK_FULL}")),
+                ..end
+            };
+            if let Err(e) = self
+                .store
+                .call(move |db| db.finish_build(&id, &failed))
+                .await
+            {
+                tracing::error!(error = %anyhow::Error::from(e), build = %build.id, "cannot record the build as failed either");
+            }
             return Err(Failure::new(
                 "record",
-                "the server could not record the build; try again",
+                "the server could not record the build (its data disk may be full); nothing was released",
             ));
         }
         result.map(|(_, process_types, manifest)| Built {
@@ -345,6 +364,9 @@ impl Builder {
             out.line(line).await;
         }
         let (manifest, app_layer_size, stack_digests) = assembled.map_err(|e| {
+            if is_disk_full(&e) {
+                return Failure::new("image", DISK_FULL);
+            }
             Failure::new("image", format!("the image could not be assembled: {e:#}"))
         })?;
         out.line(format!(
@@ -466,6 +488,9 @@ impl Builder {
         .map_err(|e| Failure::new("buildpacks", e))?;
 
         let io = |e: std::io::Error| {
+            if io_disk_full(&e) {
+                return Failure::new("prepare", DISK_FULL);
+            }
             Failure::new(
                 "prepare",
                 format!("the server could not prepare the build: {e}"),
@@ -673,6 +698,23 @@ impl Stacks {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// What a build says when the server's disk is full.
+const DISK_FULL: &str = "the server's data disk is full (no space left on device).\nNothing was released; an operator must free space on the server (`paas-buildserver gc` removes unused images), then push again.";
+const ENOSPC: i32 = nix::errno::Errno::ENOSPC as i32;
+
+/// Whether `e` (or what caused it) is the disk running out of space.
+fn is_disk_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(io_disk_full)
+    })
+}
+
+fn io_disk_full(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(ENOSPC) || e.kind() == std::io::ErrorKind::StorageFull
 }
 
 /// The file in an app's build cache that names the stack it was made on.

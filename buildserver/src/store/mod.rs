@@ -48,6 +48,9 @@ pub enum StoreError {
     /// there to read back (an app destroyed while a rename or config change to it ran).
     #[error("it was deleted while the request ran")]
     Gone,
+    /// The disk under the database is full (SQLITE_FULL): the write was rolled back.
+    #[error("the server's data disk is full")]
+    DiskFull,
     /// The config vars would hold this many bytes together, over [`MAX_CONFIG_TOTAL_BYTES`].
     #[error("the app's config vars would hold {0} bytes")]
     ConfigTooLarge(usize),
@@ -59,6 +62,9 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match &e {
             rusqlite::Error::QueryReturnedNoRows => StoreError::Gone,
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+                StoreError::DiskFull
+            }
             rusqlite::Error::SqliteFailure(f, _)
                 if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
             {
@@ -1166,6 +1172,7 @@ fn parse_status(r: &Row<'_>, idx: usize) -> rusqlite::Result<ReleaseStatus> {
 #[cfg(test)]
 mod tests {
     use super::Db;
+    use paas_share::AppName;
 
     #[test]
     fn releases_are_immutable_in_the_database() {
@@ -1186,5 +1193,35 @@ mod tests {
         assert!(err.to_string().contains("releases are immutable"), "{err}");
         conn.execute("UPDATE releases SET status = 'failed'", [])
             .expect("status may move");
+    }
+
+    #[test]
+    fn a_full_disk_is_its_own_error_and_changes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut db = Db::open(&dir.path().join("paas.db")).expect("open");
+        let owner = db
+            .create_user(
+                &paas_share::UserName::parse("alice").expect("a name"),
+                false,
+                &crate::token::generate(),
+            )
+            .expect("user");
+        let app = db
+            .create_app(&owner, &AppName::parse("demo").expect("a name"), None)
+            .expect("app");
+        // SQLite's own limit on the file's size: the next page it needs fails as on a full disk.
+        let pages: i64 = db
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .expect("page count");
+        db.conn
+            .execute_batch(&format!("PRAGMA max_page_count = {pages}"))
+            .expect("limit");
+        let big = std::iter::once(("A".to_owned(), Some("x".repeat(32 * 1024)))).collect();
+        let err = db
+            .update_config(&app.id, &owner, &big, "Set A", None)
+            .expect_err("no room");
+        assert!(matches!(err, super::StoreError::DiskFull), "{err:?}");
+        assert!(db.config_vars(&app.id).expect("read").is_empty());
     }
 }

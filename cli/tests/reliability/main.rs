@@ -2,6 +2,7 @@
 //! driven against a real server, with the figures printed (`.config/nextest.toml` shows them in
 //! CI). Bounded to a few minutes.
 
+mod disk_full;
 mod floods;
 mod races;
 
