@@ -6,25 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use paas_tests::{CliEnv, Stack, TestServer};
-
-use super::server_bin;
-
-/// A server started with `flags` on the busybox stack, a CLI that pushes to it, and the static
-/// fixture's repository with app `app` created for it.
-fn with_app(flags: &[&str], app: &str) -> (TestServer, CliEnv, std::path::PathBuf) {
-    let server = TestServer::start_with(&server_bin(), flags, &[]);
-    server.install_stack(Stack::Busybox);
-    let cli = CliEnv::pusher(std::path::Path::new(env!("CARGO_BIN_EXE_paas")), &server);
-    let repo = cli.app_repo("static");
-    let created = cli
-        .command(&["create", app])
-        .current_dir(&repo)
-        .output()
-        .expect("create");
-    assert!(created.status.success(), "{created:?}");
-    (server, cli, repo)
-}
+use super::with_app;
 
 #[test]
 fn idle_ssh_connections_never_lock_an_address_out() {

@@ -4,14 +4,31 @@
 
 mod disk_full;
 mod floods;
+mod kills;
 mod races;
 
 use std::path::PathBuf;
 
-use paas_tests::bin_next_to;
+use paas_tests::{CliEnv, Stack, TestServer, bin_next_to};
 
 fn server_bin() -> PathBuf {
     bin_next_to(env!("CARGO_BIN_EXE_paas"), "paas-buildserver")
+}
+
+/// A server started with `flags` on the busybox stack, a CLI that pushes to it, and the static
+/// fixture's repository with app `app` created for it.
+pub fn with_app(flags: &[&str], app: &str) -> (TestServer, CliEnv, std::path::PathBuf) {
+    let server = TestServer::start_with(&server_bin(), flags, &[]);
+    server.install_stack(Stack::Busybox);
+    let cli = CliEnv::pusher(std::path::Path::new(env!("CARGO_BIN_EXE_paas")), &server);
+    let repo = cli.app_repo("static");
+    let created = cli
+        .command(&["create", app])
+        .current_dir(&repo)
+        .output()
+        .expect("create");
+    assert!(created.status.success(), "{created:?}");
+    (server, cli, repo)
 }
 
 /// An HTTP client that returns every status as a response (4xx and 5xx are answers here).
