@@ -4,6 +4,7 @@
 
 mod disk_full;
 mod floods;
+mod fuzz;
 mod kills;
 mod races;
 
