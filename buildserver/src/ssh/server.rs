@@ -113,6 +113,11 @@ pub async fn serve(
         };
         let Some(slot) = budgets.admit(peer.ip(), socket) else {
             tracing::warn!(%peer, "too many ssh connections waiting to log in from this address; refused");
+            // A line before the version exchange is allowed (RFC 4253 §4.2); `ssh -v` shows it.
+            let _ = std::io::Write::write_all(
+                &mut &deadline_socket,
+                b"paas: too many connections from your address are waiting to log in; try again in a few seconds\r\n",
+            );
             continue;
         };
         let mut connection = Connection::new(Arc::clone(&shared), peer);

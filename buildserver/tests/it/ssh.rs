@@ -352,8 +352,14 @@ fn connections_waiting_to_log_in_are_bounded_and_the_oldest_make_room() {
     let mut refused = std::net::TcpStream::connect(&server.ssh).expect("connect");
     assert_eq!(
         banner(&mut refused),
-        b"",
-        "the 65th young connection is closed at once"
+        b"paas",
+        "the 65th young connection is told why and closed at once"
+    );
+    let mut why = String::new();
+    let _ = refused.read_to_string(&mut why);
+    assert!(
+        why.starts_with(": too many connections from your address are waiting to log in"),
+        "{why}"
     );
     // Once they have waited, a new connection closes the oldest instead of being refused: idle
     // connections cannot lock the address out.
