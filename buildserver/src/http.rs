@@ -5,7 +5,7 @@
 //! listener holds at most [`Limits::max_connections`] connections (one beyond is closed at
 //! accept), so that one listener's clients cannot take every file descriptor of the daemon.
 //!
-//! hyper-util's connection builder does the HTTP; this module only accepts, counts and drains.
+//! hyper's HTTP/1.1 connection does the HTTP; this module only accepts, counts and drains.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,9 +14,8 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -60,13 +59,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let budget = Arc::new(Semaphore::new(limits.max_connections));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: a version-sniffing server waits for a whole HTTP/2 preface, and a client
+    // that sends its first byte and no more was never held to the deadline.
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let builder = builder.http1_only();
-    let graceful = GracefulShutdown::new();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -86,8 +85,7 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let (app, builder, mut stopping) = (app.clone(), builder.clone(), stopping.clone());
         tokio::spawn(async move {
             // hyper's head timer starts at the first byte: a client that sends nothing at all is
             // held to the same deadline here.
@@ -104,17 +102,26 @@ pub async fn serve(
                     .insert(ConnectInfo::<SocketAddr>(peer));
                 app.clone().oneshot(request.map(axum::body::Body::new))
             });
-            let connection = builder.serve_connection_with_upgrades(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service),
-            );
+            let connection = builder
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .with_upgrades();
+            tokio::pin!(connection);
             // Errors here are the client's (a reset, a timed-out head): nothing to report.
-            let _ = watcher.watch(connection.into_owned()).await;
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
             drop(permit);
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
+    stop.send_replace(true);
+    // Every connection gives its permit back when it ends: all of them back means drained.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN, budget.acquire_many(all))
         .await
         .is_err()
     {
