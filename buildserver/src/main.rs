@@ -439,7 +439,6 @@ fn delete_user(name: &str, data: &DataDirArgs) -> anyhow::Result<()> {
                 .join(", ")
         ),
         Ok(kept) => {
-            tracing::info!(user = %name, "user deleted");
             eprintln!(
                 "Deleted user {name}: their API tokens and SSH keys no longer work{}",
                 if kept {
@@ -457,7 +456,6 @@ fn revoke_tokens(name: &str, new: bool, data: &DataDirArgs) -> anyhow::Result<()
     let (mut db, user) = existing_user(name, data)?;
     let fresh = new.then(token::generate);
     let revoked = db.revoke_tokens(&user, fresh.as_ref())?;
-    tracing::info!(user = %name, revoked, "api tokens revoked");
     eprintln!("Revoked {revoked} API token(s) of {name}.");
     if let Some(fresh) = fresh {
         eprintln!("Their new API token (shown once; log in with `paas login`):");

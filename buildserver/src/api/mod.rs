@@ -244,9 +244,8 @@ impl From<StoreError> for ApiFailure {
                 format!("{what} already exists"),
             ),
             StoreError::ConfigTooLarge(total) => Self::invalid(format!(
-                "the app's config vars would hold {:.1} KiB together, over the limit of {} KiB",
-                total as f64 / 1024.0,
-                paas_share::names::MAX_CONFIG_TOTAL_BYTES / 1024
+                "the app's config vars would hold {total} bytes together, over the limit of {} bytes (64 KiB)",
+                paas_share::names::MAX_CONFIG_TOTAL_BYTES
             ))
             .hint("keep large data elsewhere (a file in the app, an add-on) and put its location in a config var"),
             StoreError::DiskFull => {

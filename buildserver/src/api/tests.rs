@@ -335,7 +335,7 @@ async fn config_the_runtime_cannot_take_is_refused_and_nothing_changes() {
     assert!(
         error["message"]
             .as_str()
-            .is_some_and(|m| m.contains("over the limit of 64 KiB")),
+            .is_some_and(|m| m.contains("over the limit of 65536 bytes (64 KiB)")),
         "{error}"
     );
     let (_, config) = f.send("GET", "/apps/demo/config-vars", None).await;

@@ -47,7 +47,11 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 "git remote {} already points at {existing}; no app was created",
                 args.remote
             ))
-            .hint("name another remote (--remote staging), skip it (--no-remote), or `git remote remove` it first")
+            .hint(format!(
+                "name another remote (--remote {}), skip it (--no-remote), or `git remote remove {}` first",
+                if args.remote == "staging" { "production" } else { "staging" },
+                args.remote
+            ))
             .into());
         }
     }
