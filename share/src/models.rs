@@ -72,6 +72,27 @@ pub struct Stack {
     pub node: Option<String>,
 }
 
+impl Stack {
+    /// `Python 3.11.2, Node.js 18.19.0`, or `no Python or Node.js`.
+    pub fn runtimes_line(&self) -> String {
+        runtimes_line(self.python.as_deref(), self.node.as_deref())
+    }
+}
+
+/// A stack's runtimes for people: `Python 3.11.2, Node.js 18.19.0`, the ones it has, or
+/// `no Python or Node.js`.
+pub fn runtimes_line(python: Option<&str>, node: Option<&str>) -> String {
+    let parts: Vec<String> = [("Python", python), ("Node.js", node)]
+        .into_iter()
+        .filter_map(|(what, version)| version.map(|v| format!("{what} {v}")))
+        .collect();
+    if parts.is_empty() {
+        "no Python or Node.js".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// `POST /apps`. Without a name the server picks one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -274,10 +274,14 @@ fn stack_cache() -> PathBuf {
     if let Some(dir) = std::env::var_os("PAAS_TEST_STACK_CACHE") {
         return PathBuf::from(dir);
     }
+    cache_dir().join("paas-tests/stacks")
+}
+
+/// `$XDG_CACHE_HOME`, else `~/.cache`: where tests keep what is slow to make (stacks, tools).
+pub fn cache_dir() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"))
-        .join("paas-tests/stacks")
 }
 
 /// Cached Debian stack `name` (its directory), made under a lock when it is missing or its recipe

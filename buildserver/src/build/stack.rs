@@ -207,15 +207,7 @@ impl Stack {
     /// `Python 3.11.2, Node.js 18.19.0`, or `no Python or Node.js`.
     pub fn runtimes_line(&self) -> String {
         let Runtimes { python, node } = self.runtimes();
-        let parts: Vec<String> = [("Python", python), ("Node.js", node)]
-            .into_iter()
-            .filter_map(|(what, version)| version.as_ref().map(|v| format!("{what} {v}")))
-            .collect();
-        if parts.is_empty() {
-            "no Python or Node.js".to_owned()
-        } else {
-            parts.join(", ")
-        }
+        paas_share::models::runtimes_line(python.as_deref(), node.as_deref())
     }
 
     /// Marks the stack in use until the returned lock drops: a build holds it from start to

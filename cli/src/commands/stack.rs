@@ -73,15 +73,7 @@ fn show(ctx: &Ctx) -> anyhow::Result<()> {
             } else {
                 ' '
             };
-            let runtimes: Vec<String> = [("Python", &stack.python), ("Node.js", &stack.node)]
-                .into_iter()
-                .filter_map(|(what, v)| v.as_ref().map(|v| format!("{what} {v}")))
-                .collect();
-            let runtimes = if runtimes.is_empty() {
-                "no Python or Node.js".to_owned()
-            } else {
-                runtimes.join(", ")
-            };
+            let runtimes = stack.runtimes_line();
             writeln!(
                 out,
                 "{mark} {:width$}  {runtimes}{}",

@@ -18,10 +18,7 @@ const SCHEMATHESIS: &str = "4.32.5";
 
 /// `st` of a virtualenv with schemathesis, made on first use under a lock.
 fn schemathesis() -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"))
-        .join(format!("paas-tests/schemathesis-{SCHEMATHESIS}"));
+    let cache = paas_tests::cache_dir().join(format!("paas-tests/schemathesis-{SCHEMATHESIS}"));
     std::fs::create_dir_all(&cache).expect("cache dir");
     let lock = std::fs::File::create(cache.join(".lock")).expect("lock file");
     let _lock =
