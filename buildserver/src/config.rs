@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// the previous response (idle keep-alive connections close then), in seconds [default: 30]
     #[arg(long, env = "PAAS_HEADER_TIMEOUT", value_name = "SECONDS")]
     pub header_timeout: Option<String>,
+    /// How long an SSH session may pass with nothing sent either way before it is closed, in
+    /// seconds [default: 3600]
+    #[arg(long, env = "PAAS_SSH_IDLE_TIMEOUT", value_name = "SECONDS")]
+    pub ssh_idle_timeout: Option<String>,
     /// How long a stopping dyno has between SIGTERM and SIGKILL, in seconds [default: 30]
     #[arg(long, env = "PAAS_STOP_GRACE", value_name = "SECONDS")]
     pub stop_grace: Option<String>,
@@ -128,6 +132,7 @@ struct FileConfig {
     boot_timeout: Option<u64>,
     router_timeout: Option<u64>,
     header_timeout: Option<u64>,
+    ssh_idle_timeout: Option<u64>,
     stop_grace: Option<u64>,
     max_dynos_per_app: Option<u64>,
     kubeconfig: Option<PathBuf>,
@@ -164,6 +169,8 @@ pub struct Config {
     pub router_timeout: std::time::Duration,
     /// `--header-timeout`: how long an HTTP client has to send a request's head.
     pub header_timeout: std::time::Duration,
+    /// `--ssh-idle-timeout`: how long an SSH session may be silent both ways.
+    pub ssh_idle_timeout: std::time::Duration,
     pub dynos: crate::scheduler::local::Settings,
     pub max_dynos_per_app: u32,
     pub kubernetes: KubernetesConfig,
@@ -255,6 +262,12 @@ impl ServeArgs {
             .parse("30", positive)?;
         let header_timeout = number(self.header_timeout, file.header_timeout, "header-timeout")
             .parse("30", positive)?;
+        let ssh_idle_timeout = number(
+            self.ssh_idle_timeout,
+            file.ssh_idle_timeout,
+            "ssh-idle-timeout",
+        )
+        .parse("3600", positive)?;
         let stop_grace =
             number(self.stop_grace, file.stop_grace, "stop-grace").parse("30", |s| {
                 s.parse::<u64>()
@@ -346,6 +359,7 @@ impl ServeArgs {
             release_timeout: std::time::Duration::from_secs(release_timeout),
             router_timeout: std::time::Duration::from_secs(router_timeout),
             header_timeout: std::time::Duration::from_secs(header_timeout),
+            ssh_idle_timeout: std::time::Duration::from_secs(ssh_idle_timeout),
             dynos: crate::scheduler::local::Settings {
                 boot_timeout: std::time::Duration::from_secs(boot_timeout),
                 stop_grace: std::time::Duration::from_secs(stop_grace),

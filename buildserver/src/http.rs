@@ -2,15 +2,17 @@
 //! `axum::serve` has no settings for: a client has [`Limits::header_timeout`] to send a request's
 //! head, counted from connecting and, on a keep-alive connection, from the previous response (so
 //! a slow-loris client or an idle connection is closed then; hyper's `header_read_timeout`), and a
-//! listener holds at most [`Limits::max_connections`] connections (one beyond is closed at
-//! accept), so that one listener's clients cannot take every file descriptor of the daemon.
+//! listener holds at most [`Limits::max_connections`] connections, a quarter of them from any one
+//! address (one beyond is answered 503 and closed at accept), so that one listener's clients
+//! cannot take every file descriptor of the daemon, nor one client every place of a listener.
 //!
 //! hyper's HTTP/1.1 connection does the HTTP; this module only accepts, counts and drains.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -23,6 +25,16 @@ use tower::ServiceExt;
 
 /// How long requests in flight get to finish once `shutdown` resolves.
 const DRAIN: Duration = Duration::from_secs(10);
+/// The least often a listener logs that it refused connections (with how many since).
+const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(10);
+/// What a connection beyond a budget is told before it is closed.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 53\r\n\r\nthis server has too many connections open; try again\n";
+
+/// When a request's body must have arrived whole: [`Limits::header_timeout`] after its head was
+/// read. In every request's extensions; the API's JSON bodies are held to it (the router streams
+/// bodies of any length to dynos, so it does not).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub tokio::time::Instant);
 
 /// A listener's deadlines and budget.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +71,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let budget = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = PerAddress::new((limits.max_connections / 4).max(1));
+    let mut refusals = Refusals::default();
     // HTTP/1.1 only: a version-sniffing server waits for a whole HTTP/2 preface, and a client
     // that sends its first byte and no more was never held to the deadline.
     let mut builder = http1::Builder::new();
@@ -80,10 +94,20 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Ok(permit) = Arc::clone(&budget).try_acquire_owned() else {
-            tracing::warn!(%peer, max = limits.max_connections, "connection budget spent; closed a new connection");
+        let Some(place) = per_address.admit(peer.ip()) else {
+            let _ = stream.try_write(BUSY);
+            refusals.count(
+                peer,
+                "this address's share of the connection budget is spent",
+            );
             continue;
         };
+        let Ok(permit) = Arc::clone(&budget).try_acquire_owned() else {
+            let _ = stream.try_write(BUSY);
+            refusals.count(peer, "the connection budget is spent");
+            continue;
+        };
+        let permit = (permit, place);
         let _ = stream.set_nodelay(true);
         let (app, builder, mut stopping) = (app.clone(), builder.clone(), stopping.clone());
         tokio::spawn(async move {
@@ -97,9 +121,11 @@ pub async fn serve(
                 return;
             }
             let service = tower::service_fn(move |mut request: axum::http::Request<Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(peer));
+                let extensions = request.extensions_mut();
+                extensions.insert(ConnectInfo::<SocketAddr>(peer));
+                extensions.insert(BodyDeadline(
+                    tokio::time::Instant::now() + limits.header_timeout,
+                ));
                 app.clone().oneshot(request.map(axum::body::Body::new))
             });
             let connection = builder
@@ -128,4 +154,73 @@ pub async fn serve(
         tracing::warn!(grace = ?DRAIN, "connections still open after the drain period; closing them");
     }
     Ok(())
+}
+
+/// Connections open per address, each at most `max`.
+#[derive(Clone)]
+struct PerAddress {
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    max: usize,
+}
+
+/// A connection's place in its address's share; given back on drop.
+struct Place {
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    fn new(max: usize) -> Self {
+        Self {
+            open: Arc::default(),
+            max,
+        }
+    }
+
+    fn admit(&self, ip: IpAddr) -> Option<Place> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(ip).or_default();
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(Place {
+            open: Arc::clone(&self.open),
+            ip,
+        })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Refused connections, logged at most every [`REFUSALS_LOGGED_EVERY`]: a flood is one warning
+/// every few seconds, not one per connection.
+#[derive(Default)]
+struct Refusals {
+    since_logged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl Refusals {
+    fn count(&mut self, peer: SocketAddr, why: &str) {
+        self.since_logged += 1;
+        if self
+            .logged_at
+            .is_none_or(|at| at.elapsed() >= REFUSALS_LOGGED_EVERY)
+        {
+            tracing::warn!(%peer, refused = self.since_logged, "{why}; answered 503 and closed new connections");
+            self.since_logged = 0;
+            self.logged_at = Some(Instant::now());
+        }
+    }
 }

@@ -631,6 +631,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         scheduler: Arc::clone(&scheduler),
         urls: Arc::clone(&urls),
         max_dynos_per_app: config.max_dynos_per_app,
+        renames: Default::default(),
     };
     let pushes = Pushes::default();
     let runtime = Runtime {
@@ -670,7 +671,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }));
     let ssh = tokio::spawn(ssh::server::serve(
         ssh_listener,
-        ssh::server::config(host_key),
+        ssh::server::config(host_key, config.ssh_idle_timeout),
         ssh_shared,
         stop_rx.clone(),
     ));

@@ -1,5 +1,7 @@
 //! `/apps`: create, list, show, rename, move to another stack, and destroy apps.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -102,6 +104,11 @@ pub async fn update(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<UpdateApp>,
 ) -> ApiResult<Json<App>> {
+    let renames = Arc::clone(&state.renames);
+    let _one_rename_at_a_time = match body.name {
+        Some(_) => Some(renames.lock().await),
+        None => None,
+    };
     let mut app = find_app(&state, &user, &name).await?;
     if body.name.is_none() && body.stack.is_none() {
         return Err(ApiFailure::invalid("nothing to change")

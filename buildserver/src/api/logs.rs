@@ -1,17 +1,21 @@
 //! `/apps/{app}/logs`: the app's recent log lines as NDJSON; with `tail=true`, then every new
-//! line until the client goes away.
+//! line until the client goes away, the token is revoked or the app is destroyed (checked every
+//! [`TAIL_RECHECK`]; the stream's last line says which).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 use paas_share::models::LogLine;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use super::{ApiFailure, ApiQuery, ApiResult, AppState, CurrentUser, find_app};
+use super::{ApiFailure, ApiQuery, ApiResult, AppState, CurrentUser, authenticate, find_app};
 use crate::logs::{Filter, RING_LINES};
+
+/// How often a tailing stream checks that its token still works and its app still exists.
+const TAIL_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +35,7 @@ pub struct LogsQuery {
 pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    headers: HeaderMap,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<LogsQuery>,
 ) -> ApiResult<Response> {
@@ -61,33 +66,95 @@ pub async fn show(
     if !query.tail {
         return Ok((ndjson_type, Body::from_stream(past)).into_response());
     }
-    let rest = stream::unfold(
-        (live, filter, last_seq),
-        |(mut live, filter, mut last_seq)| async move {
-            loop {
-                match live.recv().await {
-                    Ok(line) if filter.matches(&line) => {
-                        last_seq = line.seq;
-                        return Some((Ok(ndjson(&line)), (live, filter, last_seq)));
+    let mut recheck =
+        tokio::time::interval_at(tokio::time::Instant::now() + TAIL_RECHECK, TAIL_RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let tail = Tail {
+        live,
+        filter,
+        last_seq,
+        recheck,
+        state,
+        headers,
+        app: name,
+        ended: false,
+    };
+    let rest = stream::unfold(tail, |mut tail| async move {
+        if tail.ended {
+            return None;
+        }
+        let line = tail.next().await?;
+        Some((Ok(ndjson(&line)), tail))
+    });
+    Ok((ndjson_type, Body::from_stream(past.chain(rest))).into_response())
+}
+
+/// A tailing stream's state.
+struct Tail {
+    live: broadcast::Receiver<std::sync::Arc<LogLine>>,
+    filter: Filter,
+    last_seq: u64,
+    recheck: tokio::time::Interval,
+    state: AppState,
+    /// The request's, for checking its token again.
+    headers: HeaderMap,
+    app: String,
+    /// The last line (why the stream ends) was sent.
+    ended: bool,
+}
+
+impl Tail {
+    /// The next line to send: a matching log line, a notice that lines were skipped, or the
+    /// notice that ends the stream; `None` once the log is closed.
+    async fn next(&mut self) -> Option<std::sync::Arc<LogLine>> {
+        loop {
+            tokio::select! {
+                received = self.live.recv() => match received {
+                    Ok(line) if self.filter.matches(&line) => {
+                        self.last_seq = line.seq;
+                        return Some(line);
                     }
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         // Told, not blocked: the writer never waits for a slow reader.
-                        let notice = LogLine {
-                            seq: last_seq,
-                            time: crate::logs::rfc3339_micros(std::time::SystemTime::now()),
-                            source: "paas".to_owned(),
-                            process: "logs".to_owned(),
-                            message: format!("{missed} lines skipped: this reader fell behind"),
-                        };
-                        return Some((Ok(ndjson(&notice)), (live, filter, last_seq)));
+                        return Some(self.notice(format!(
+                            "{missed} lines skipped: this reader fell behind"
+                        )).into());
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = self.recheck.tick() => {
+                    if let Some(reason) = self.ended_because().await {
+                        self.ended = true;
+                        return Some(self.notice(format!("this stream ended: {reason}")).into());
+                    }
                 }
             }
-        },
-    );
-    Ok((ndjson_type, Body::from_stream(past.chain(rest))).into_response())
+        }
+    }
+
+    /// Why the stream may no longer go on, if it may not (a store failure is not a reason: the
+    /// next check decides).
+    async fn ended_because(&self) -> Option<String> {
+        let checked = match authenticate(&self.state, &self.headers).await {
+            Ok(user) => find_app(&self.state, &user, &self.app).await.map(drop),
+            Err(refused) => Err(refused),
+        };
+        checked
+            .err()
+            .filter(ApiFailure::refuses_caller)
+            .map(|refused| refused.message().to_owned())
+    }
+
+    fn notice(&self, message: String) -> LogLine {
+        LogLine {
+            seq: self.last_seq,
+            time: crate::logs::rfc3339_micros(std::time::SystemTime::now()),
+            source: "paas".to_owned(),
+            process: "logs".to_owned(),
+            message,
+        }
+    }
 }
 
 fn ndjson(line: &LogLine) -> String {

@@ -59,6 +59,9 @@ pub struct AppState {
     pub urls: Arc<PublicUrls>,
     /// The most dynos one app may run (`--max-dynos-per-app`).
     pub max_dynos_per_app: u32,
+    /// Renames take this one at a time: each reads the name it changes after the last one ended,
+    /// and the scheduler's routes follow them in the order the store records them.
+    pub renames: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The router, with every route recorded so that the OpenAPI document can be checked against it.
@@ -180,6 +183,18 @@ pub struct ApiFailure {
 pub type ApiResult<T> = Result<T, ApiFailure>;
 
 impl ApiFailure {
+    /// Whether the caller may not go on (401, 403 or 404), rather than the server failing.
+    pub fn refuses_caller(&self) -> bool {
+        matches!(
+            self.status,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+        )
+    }
+
+    pub fn message(&self) -> &str {
+        &self.body.message
+    }
+
     pub fn new(status: StatusCode, id: &str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -266,8 +281,9 @@ impl From<StoreError> for ApiFailure {
 
 // ---- extractors ----
 
-/// A JSON body, with bad bodies answered in the shared error format: 400 unparsable, 413 too
-/// large, 415 not JSON, 422 wrong shape or unknown field.
+/// A JSON body, with bad bodies answered in the shared error format: 400 unparsable, 408 not
+/// whole by its [`crate::http::BodyDeadline`] (a slow-loris body), 413 too large, 415 not JSON,
+/// 422 wrong shape or unknown field.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
@@ -276,9 +292,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     /// Every body the API takes is a JSON object: serde would also build a struct from an array
     /// of its fields (`["demo"]`), which the OpenAPI document does not allow.
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiFailure> {
-        let value = match Json::<serde_json::Value>::from_request(req, state).await {
-            Ok(Json(value)) => value,
-            Err(rejection) => return Err(json_rejection(&rejection)),
+        let deadline = req.extensions().get::<crate::http::BodyDeadline>().copied();
+        let read = Json::<serde_json::Value>::from_request(req, state);
+        let read = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.0, read).await,
+            None => Ok(read.await),
+        };
+        let value = match read {
+            Ok(Ok(Json(value))) => value,
+            Ok(Err(rejection)) => return Err(json_rejection(&rejection)),
+            Err(_) => {
+                return Err(ApiFailure::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the request body did not arrive in time",
+                )
+                .hint("send the whole body at once; the server waits as long as for a request's head (--header-timeout)"));
+            }
         };
         if !value.is_object() {
             return Err(ApiFailure::invalid(
@@ -346,30 +376,45 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiFailure;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiFailure> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiFailure::unauthorized("missing API token"))?;
-        let token = header
-            .to_str()
-            .ok()
-            // The scheme is case-insensitive (RFC 9110 §11.1).
-            .and_then(|h| {
-                h.get(..7)
-                    .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
-                    .map(|_| &h[7..])
-            })
-            .map(|t| t.trim().to_owned())
-            .ok_or_else(|| {
-                ApiFailure::unauthorized("the Authorization header must be `Bearer <token>`")
-            })?;
-        let invalid = || ApiFailure::unauthorized("invalid API token");
-        let id = token::id_of(&token).ok_or_else(invalid)?.to_owned();
-        let owner = state.store.call(move |db| db.token_owner(&id)).await?;
-        match owner {
-            Some((hash, user)) if token::verify(&token, &hash) => Ok(Self(user)),
-            _ => Err(invalid()),
-        }
+        authenticate(state, &parts.headers).await.map(Self)
+    }
+}
+
+/// The user whose API token is in the request's one `Authorization` header (`Bearer <token>`,
+/// RFC 6750 §2.1); 401 when it is missing, repeated, malformed, unknown or revoked. Long
+/// responses (`logs --tail`) call it again as they go, so that a revoked token stops them too.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &header::HeaderMap,
+) -> Result<User, ApiFailure> {
+    let mut sent = headers.get_all(header::AUTHORIZATION).iter();
+    let header = sent
+        .next()
+        .ok_or_else(|| ApiFailure::unauthorized("missing API token"))?;
+    if sent.next().is_some() {
+        return Err(ApiFailure::unauthorized(
+            "send one Authorization header, not several",
+        ));
+    }
+    let token = header
+        .to_str()
+        .ok()
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        .and_then(|h| {
+            h.get(..7)
+                .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+                .map(|_| &h[7..])
+        })
+        .map(|t| t.trim().to_owned())
+        .ok_or_else(|| {
+            ApiFailure::unauthorized("the Authorization header must be `Bearer <token>`")
+        })?;
+    let invalid = || ApiFailure::unauthorized("invalid API token");
+    let id = token::id_of(&token).ok_or_else(invalid)?.to_owned();
+    let owner = state.store.call(move |db| db.token_owner(&id)).await?;
+    match owner {
+        Some((hash, user)) if token::verify(&token, &hash) => Ok(user),
+        _ => Err(invalid()),
     }
 }
 

@@ -101,6 +101,7 @@ async fn fixture() -> Fixture {
             router_port: 8000,
         }),
         max_dynos_per_app: 100,
+        renames: Default::default(),
     };
     Fixture {
         _dir: dir,

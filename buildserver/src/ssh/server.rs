@@ -34,7 +34,9 @@ use crate::store::{Store, User};
 
 /// How long a client has from connecting to being authenticated.
 const LOGIN_GRACE: Duration = Duration::from_secs(10);
-const MAX_AUTH_ATTEMPTS: usize = 6;
+/// Rejected login requests before the connection is closed: russh counts the client's opening
+/// `none` request, so this lets 6 keys be tried, as OpenSSH's `MaxAuthTries` (6) does.
+const MAX_AUTH_ATTEMPTS: usize = 7;
 /// Connections from one address that have not logged in yet, before a new one closes the oldest
 /// waiting one that has waited [`EVICT_AFTER`] (OpenSSH's MaxStartups refuses the newest
 /// instead, which lets idle connections lock an address out): a client that logs in within a
@@ -58,16 +60,18 @@ pub struct SshShared {
     pub max_input_bytes: u64,
 }
 
-pub fn config(host_key: PrivateKey) -> russh::server::Config {
+/// The SSH server's settings. A session where nothing is sent either way for `idle_timeout` is
+/// closed; there are no keepalives, since russh counts a keepalive's reply as activity (a silent
+/// session would never close), and a dead client is found by the same timeout.
+pub fn config(host_key: PrivateKey, idle_timeout: Duration) -> russh::server::Config {
     russh::server::Config {
         methods: MethodSet::from(&[MethodKind::PublicKey][..]),
         keys: vec![host_key],
         max_auth_attempts: MAX_AUTH_ATTEMPTS,
         auth_rejection_time: Duration::from_millis(200),
         auth_rejection_time_initial: Some(Duration::ZERO),
-        inactivity_timeout: Some(Duration::from_secs(3600)),
-        keepalive_interval: Some(Duration::from_secs(30)),
-        keepalive_max: 3,
+        inactivity_timeout: Some(idle_timeout),
+        keepalive_interval: None,
         nodelay: true,
         ..Default::default()
     }
@@ -288,6 +292,10 @@ struct Connection {
     /// The name the client logged in as (the `git` of `git@host`), cut at 64 characters.
     login: String,
     authenticated: Arc<AtomicBool>,
+    /// Logged in while its address had [`MAX_AUTHENTICATED_PER_IP`] sessions: its commands are
+    /// refused with the reason (a refused login would read "Permission denied"), and the login
+    /// deadline closes it.
+    over_budget: bool,
     git_protocol: Option<String>,
     /// The connection's place in its address's budget (None only while it is being set up).
     slot: Option<Slot>,
@@ -305,6 +313,7 @@ impl Connection {
             user: None,
             login: String::new(),
             authenticated: Arc::default(),
+            over_budget: false,
             slot: None,
             git_protocol: None,
             stdin: HashMap::new(),
@@ -519,14 +528,15 @@ impl russh::server::Handler for Connection {
     ) -> Result<Auth, Self::Error> {
         match self.known_key(key.public_key).await {
             Some(user) => {
-                if !self.slot.as_mut().is_some_and(Slot::log_in) {
-                    tracing::warn!(user = %user.name, peer = %self.peer, "too many ssh sessions from this address; login refused");
-                    return Ok(Auth::reject());
+                if self.slot.as_mut().is_some_and(Slot::log_in) {
+                    tracing::info!(user = %user.name, peer = %self.peer, "ssh login");
+                    self.authenticated.store(true, Ordering::SeqCst);
+                } else {
+                    tracing::warn!(user = %user.name, peer = %self.peer, "too many ssh sessions from this address; its commands are refused");
+                    self.over_budget = true;
                 }
-                tracing::info!(user = %user.name, peer = %self.peer, "ssh login");
                 self.user = Some(user);
                 self.login = login.chars().take(64).collect();
-                self.authenticated.store(true, Ordering::SeqCst);
                 Ok(Auth::Accept)
             }
             None => Ok(Auth::reject()),
@@ -551,6 +561,15 @@ impl russh::server::Handler for Connection {
     ) -> Result<(), Self::Error> {
         if self.stdin.contains_key(&channel) {
             return Self::refuse(session, channel, "one command per channel");
+        }
+        if self.over_budget {
+            return Self::refuse_git(
+                session,
+                channel,
+                &format!(
+                    "your address has {MAX_AUTHENTICATED_PER_IP} SSH sessions open already; try again when some have ended"
+                ),
+            );
         }
         match exec::parse(data) {
             Ok(command) => self.start_git(channel, command, session).await,

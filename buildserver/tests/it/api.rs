@@ -560,3 +560,44 @@ fn operators_revoke_tokens_and_delete_users() {
     let (ok, _, said) = user_command(&server, &["delete", "bob"]);
     assert!(!ok && said.contains("there is no user bob"), "{said}");
 }
+
+#[test]
+fn a_revoked_token_ends_its_log_stream_and_one_authorization_header_is_allowed() {
+    let server = server();
+    let token = create_user(&server, "carol");
+    let carol = Http::new(&server, Some(&token));
+    assert_eq!(
+        carol.send("POST", "/apps", &json!({"name": "tailed"})).0,
+        201
+    );
+    let auth = format!("Authorization: Bearer {token}");
+    let twice = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", &auth])
+        .args(["-H", "Authorization: Bearer someone-elses"])
+        .arg(format!("{}/apps/tailed", server.api))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&twice.stdout), "401");
+
+    let tail = Command::new("curl")
+        .args(["-sN", "-m", "30", "-H", &auth])
+        .arg(format!("{}/apps/tailed/logs?tail=true", server.api))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let revoked = std::time::Instant::now();
+    let (ok, _, said) = user_command(&server, &["tokens", "revoke", "carol"]);
+    assert!(ok, "{said}");
+    let ended = tail.wait_with_output().expect("tail");
+    let took = revoked.elapsed();
+    let text = String::from_utf8_lossy(&ended.stdout);
+    assert!(ended.status.success(), "curl timed out: {text}");
+    assert!(
+        text.lines()
+            .last()
+            .is_some_and(|l| l.contains("this stream ended: invalid API token")),
+        "{text}"
+    );
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+}

@@ -373,6 +373,19 @@ fn getrandom(buf: &mut [u8]) {
 
 /// `ssh git@host "git-receive-pack '<app>'"` held open: a push that has started and not finished.
 fn hold_push(cli: &CliEnv, server: &TestServer, app: &str) -> std::process::Child {
+    hold_session(
+        server,
+        &[cli.ssh_key()],
+        &format!("git-receive-pack '{app}'"),
+    )
+}
+
+/// `ssh git@host COMMAND` with `keys` offered in turn, held open once git's first bytes arrived.
+fn hold_session(
+    server: &TestServer,
+    keys: &[std::path::PathBuf],
+    command: &str,
+) -> std::process::Child {
     let (host, port) = server.ssh.rsplit_once(':').expect("host:port");
     let mut child = std::process::Command::new("ssh")
         .args([
@@ -384,15 +397,12 @@ fn hold_push(cli: &CliEnv, server: &TestServer, app: &str) -> std::process::Chil
             "UserKnownHostsFile=/dev/null",
             "-o",
             "LogLevel=ERROR",
-            "-i",
         ])
-        .arg(cli.ssh_key())
-        .args([
-            "-p",
-            port,
-            &format!("git@{host}"),
-            &format!("git-receive-pack '{app}'"),
-        ])
+        .args(
+            keys.iter()
+                .flat_map(|key| [std::ffi::OsStr::new("-i"), key.as_os_str()]),
+        )
+        .args(["-p", port, &format!("git@{host}"), command])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -1019,4 +1029,39 @@ fn a_daemon_killed_mid_build_cleans_up_on_restart() {
         "the interrupted build's directory is removed at start"
     );
     assert_eq!(remote_main(&cli, &slow), None);
+}
+
+#[test]
+fn six_keys_may_be_offered_and_a_silent_session_is_closed() {
+    let server = TestServer::start_with(&server_bin(), &["--ssh-idle-timeout", "3"], &[]);
+    let cli = CliEnv::pusher(paas_bin(), &server);
+    let repo = cli.app_repo("static");
+    run_in(&cli, &repo, &["create", "quiet"]);
+    // Five keys the server does not know, then the registered one (an agent or ~/.ssh with many
+    // keys offers them all; OpenSSH's server allows six).
+    let mut keys: Vec<std::path::PathBuf> = (0..5)
+        .map(|i| {
+            let key = cli.home().join(format!("other-{i}"));
+            let made = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(&key)
+                .status()
+                .expect("ssh-keygen");
+            assert!(made.success());
+            key
+        })
+        .collect();
+    keys.push(cli.ssh_key());
+    let mut session = hold_session(&server, &keys, "git-upload-pack 'quiet'");
+    // Logged in with the sixth key, the session says nothing more: closed at the idle timeout.
+    let silent = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(session.stdout.as_mut().expect("stdout"), &mut rest);
+    let closed_after = silent.elapsed();
+    let _ = session.kill();
+    let _ = session.wait();
+    assert!(
+        (2..15).contains(&closed_after.as_secs()),
+        "closed after {closed_after:?}"
+    );
 }

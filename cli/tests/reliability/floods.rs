@@ -192,3 +192,168 @@ fn slow_and_idle_http_clients_are_closed_at_the_deadline_and_others_served() {
         "{slowest_answer:?}"
     );
 }
+
+/// A connection to `to` from source address `from` (any 127.0.0.0/8 address is this host's).
+fn connect_from(from: &str, to: &str) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    let source: std::net::SocketAddr = format!("{from}:0").parse().expect("address");
+    socket.bind(&source.into())?;
+    let target: std::net::SocketAddr = to.parse().expect("address");
+    socket.connect(&target.into())?;
+    Ok(socket.into())
+}
+
+#[test]
+fn one_address_holds_at_most_a_quarter_of_a_listeners_connections() {
+    let server = paas_tests::TestServer::start(&super::server_bin());
+    let api = server.api.trim_start_matches("http://").to_owned();
+    // 400 idle connections from one address: more than its share of the API's budget (at most
+    // 1,024, a quarter per address). Those beyond the share are told 503 and closed at once.
+    let mut flood: Vec<TcpStream> = (0..400)
+        .map(|_| connect_from("127.0.0.2", &api).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut refused = 0;
+    let mut told_503 = 0;
+    for stream in &mut flood {
+        stream.set_nonblocking(true).expect("non-blocking");
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 512];
+        loop {
+            match stream.read(&mut buffer) {
+                Ok(0) | Err(_) if !answer.is_empty() => break,
+                Ok(0) => {
+                    refused += 1;
+                    break;
+                }
+                Ok(n) => answer.extend_from_slice(&buffer[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => break,
+            }
+        }
+        if answer.starts_with(b"HTTP/1.1 503 ") {
+            refused += 1;
+            told_503 += 1;
+        }
+    }
+    let held = flood.len() - refused;
+    // Another address is served meanwhile.
+    let other = std::process::Command::new("curl")
+        .args(["-fsS", "-o", "/dev/null", "-m", "5"])
+        .arg(format!("{}/healthz", server.api))
+        .status()
+        .is_ok_and(|s| s.success());
+    #[allow(clippy::print_stdout)]
+    {
+        println!("http flood from one address: 400 idle connections to the API");
+        println!(
+            "  held: {held}, refused: {refused} ({told_503} told 503), another address served: {other}"
+        );
+    }
+    assert!(refused > 0 && held > 0, "held {held}, refused {refused}");
+    assert!(held <= 256, "{held}");
+    assert_eq!(told_503, refused, "every refused connection is told why");
+    assert!(other, "{}", server.log());
+    assert!(
+        server
+            .log()
+            .contains("this address's share of the connection budget is spent"),
+        "{}",
+        server.log()
+    );
+}
+
+/// `ssh git@host "git-upload-pack '<app>'"` held open once git's first bytes arrived.
+fn hold_session(
+    server: &paas_tests::TestServer,
+    key: &std::path::Path,
+    app: &str,
+) -> std::process::Child {
+    let (host, port) = server.ssh.rsplit_once(':').expect("host:port");
+    let mut child = std::process::Command::new("ssh")
+        .args(["-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no"])
+        .args([
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-i",
+        ])
+        .arg(key)
+        .args([
+            "-p",
+            port,
+            &format!("git@{host}"),
+            &format!("git-upload-pack '{app}'"),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh");
+    let mut first = [0u8; 4];
+    child
+        .stdout
+        .as_mut()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("advertisement");
+    child
+}
+
+#[test]
+fn a_session_beyond_an_addresses_share_is_told_why() {
+    let (server, cli, repo) = with_app(&[], "crowded");
+    let key = cli.ssh_key();
+    let mut held: Vec<std::process::Child> = Vec::new();
+    for _ in 0..4 {
+        let batch: Vec<std::process::Child> = std::thread::scope(|scope| {
+            let starting: Vec<_> = (0..16)
+                .map(|_| scope.spawn(|| hold_session(&server, &key, "crowded")))
+                .collect();
+            starting
+                .into_iter()
+                .map(|s| s.join().expect("ssh thread"))
+                .collect()
+        });
+        held.extend(batch);
+    }
+    let crowded = cli
+        .git(&repo, &["ls-remote", "paas"])
+        .output()
+        .expect("ls-remote");
+    let said = String::from_utf8_lossy(&crowded.stderr).into_owned();
+    let mut one = held.pop().expect("held");
+    let _ = one.kill();
+    let _ = one.wait();
+    let started = Instant::now();
+    let served_again = loop {
+        let again = cli
+            .git(&repo, &["ls-remote", "paas"])
+            .output()
+            .expect("ls-remote");
+        if again.status.success() || started.elapsed() > Duration::from_secs(10) {
+            break again.status.success();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for mut session in held {
+        let _ = session.kill();
+        let _ = session.wait();
+    }
+    #[allow(clippy::print_stdout)]
+    {
+        println!(
+            "ssh sessions from one address: 64 held, the 65th told: {}",
+            said.trim()
+        );
+    }
+    assert!(!crowded.status.success());
+    assert!(
+        said.contains(
+            "your address has 64 SSH sessions open already; try again when some have ended"
+        ),
+        "{said}"
+    );
+    assert!(served_again, "one ended: the next is served");
+}

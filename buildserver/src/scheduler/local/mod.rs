@@ -674,7 +674,7 @@ impl Scheduler for LocalScheduler {
     }
 
     async fn rename(&self, app: &AppRef, new: &AppName) -> anyhow::Result<()> {
-        self.routes.rename(app.name(), new.as_str());
+        self.routes.rename(&app.id, new.as_str());
         Ok(())
     }
 
@@ -707,7 +707,7 @@ impl Scheduler for LocalScheduler {
 
     async fn destroy(&self, app: &AppRef) {
         let _one_at_a_time = self.operations.lock(&app.id).await;
-        self.routes.remove(app.name());
+        self.routes.remove(&app.id);
         let dynos = self.apps().remove(&app.id).map(|r| r.dynos);
         self.stop_all(&app.id, dynos.unwrap_or_default()).await;
         // Its layers go too, unless another app's dynos use them.
