@@ -32,7 +32,7 @@ use paas_buildserver::scheduler::kubernetes::KubernetesScheduler;
 use paas_buildserver::scheduler::kubernetes::manifests::ClusterSettings;
 use paas_buildserver::scheduler::local::LocalScheduler;
 use paas_buildserver::ssh::{self, server::SshShared};
-use paas_buildserver::store::{Db, Store, User};
+use paas_buildserver::store::{Db, Store, User, UserDeletion};
 use paas_buildserver::token;
 use paas_buildserver::urls::PublicUrls;
 use paas_share::{AppName, UserName};
@@ -430,7 +430,7 @@ fn existing_user(name: &str, data: &DataDirArgs) -> anyhow::Result<(Db, User)> {
 fn delete_user(name: &str, data: &DataDirArgs) -> anyhow::Result<()> {
     let (mut db, user) = existing_user(name, data)?;
     match db.delete_user(&user)? {
-        Err(apps) => bail!(
+        UserDeletion::OwnsApps(apps) => bail!(
             "{name} owns {} app(s): {}; destroy them (or have them destroyed) first",
             apps.len(),
             apps.iter()
@@ -438,10 +438,10 @@ fn delete_user(name: &str, data: &DataDirArgs) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Ok(kept) => {
+        deleted => {
             eprintln!(
                 "Deleted user {name}: their API tokens and SSH keys no longer work{}",
-                if kept {
+                if deleted == UserDeletion::KeptForHistory {
                     " (builds and releases they made still name them)"
                 } else {
                     ""

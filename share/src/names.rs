@@ -22,6 +22,16 @@ pub enum NameError {
     ConfigKey(String),
 }
 
+/// At most the first 40 characters of `input`, with `…` when there were more: what a message may
+/// quote of what a user or client sent (a 40 KB name is not echoed back whole).
+pub fn excerpt(input: &str) -> String {
+    const SHOWN: usize = 40;
+    match input.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &input[..cut]),
+        None => input.to_owned(),
+    }
+}
+
 /// `^[a-z][a-z0-9-]{0,29}$`: what DESIGN §3.5 allows in a git path and Kubernetes allows in a
 /// namespace suffix.
 fn is_slug(s: &str) -> bool {
@@ -40,7 +50,7 @@ macro_rules! validated_name {
 
         impl $name {
             pub fn parse(s: &str) -> Result<Self, NameError> {
-                if $valid(s) { Ok(Self(s.to_owned())) } else { Err($error(s.to_owned())) }
+                if $valid(s) { Ok(Self(s.to_owned())) } else { Err($error(excerpt(s))) }
             }
 
             pub fn as_str(&self) -> &str {
@@ -110,6 +120,17 @@ pub const MAX_CONFIG_TOTAL_BYTES: usize = 64 * 1024;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_names_are_quoted_in_part() {
+        assert_eq!(excerpt("short"), "short");
+        let long = "é".repeat(40_000);
+        assert_eq!(excerpt(&long), format!("{}…", "é".repeat(40)));
+        let said = ConfigKey::parse(&"-".repeat(40_000))
+            .expect_err("invalid")
+            .to_string();
+        assert!(said.len() < 200, "{said}");
+    }
 
     #[test]
     fn app_names() {

@@ -607,6 +607,8 @@ async fn running_deployment(
         .store
         .call(move |db| {
             let Some(release) = db.running_release(&app.id)? else {
+                // Nothing released, or the app was destroyed meanwhile (404, not "no release").
+                db.app_by_id(&app.id)?;
                 return Ok::<_, crate::store::StoreError>(None);
             };
             let formation = db.formation(&app.id)?;

@@ -148,9 +148,11 @@ async fn proxy(
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
+    // A fully qualified name may end with a dot (`shop.example.com.`, RFC 1034 §3.1).
     let name = host
         .rsplit_once(':')
         .map_or(host.as_str(), |(name, _)| name);
+    let name = name.strip_suffix('.').unwrap_or(name);
     let no_such_app = || {
         (
             StatusCode::NOT_FOUND,
@@ -230,7 +232,9 @@ async fn proxy(
         *again.version_mut() = version;
         response = tokio::time::timeout_at(deadline, router.client.request(again)).await;
     }
-    let (status, response) = match response {
+    // Heroku's router error codes: H12 for a response that did not begin in time, H13 for a
+    // connection the dyno closed (or refused) without answering.
+    let (status, error, response) = match response {
         Ok(Ok(mut response)) => {
             if response.status() == StatusCode::SWITCHING_PROTOCOLS
                 && let Some(client_side) = client_side
@@ -243,10 +247,11 @@ async fn proxy(
                 remove_hop_by_hop(response.headers_mut());
             }
             let (parts, body) = response.into_parts();
-            (parts.status, Response::from_parts(parts, Body::new(body)))
+            (parts.status, None, Response::from_parts(parts, Body::new(body)))
         }
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
+            Some(("H12", "Request timeout")),
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Html(format!(
@@ -258,6 +263,7 @@ async fn proxy(
         ),
         Ok(Err(_)) => (
             StatusCode::BAD_GATEWAY,
+            Some(("H13", "Connection closed without response")),
             (
                 StatusCode::BAD_GATEWAY,
                 Html("<h1>Bad gateway</h1><p>The app did not answer.</p>\n"),
@@ -265,12 +271,16 @@ async fn proxy(
                 .into_response(),
         ),
     };
+    let at = match error {
+        Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
+        None => "at=info".to_owned(),
+    };
     router.logs.emit(
         &app_id,
         "paas",
         "router",
         &format!(
-            "at=info method={method} path={path} host={host} request_id={request_id} fwd={} status={} service={}ms",
+            "{at} method={method} path={path} host={host} request_id={request_id} fwd={} status={} service={}ms",
             peer.ip(),
             status.as_u16(),
             started.elapsed().as_millis()

@@ -24,6 +24,16 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::token::NewToken;
 
+/// How [`Db::delete_user`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UserDeletion {
+    Deleted,
+    /// Their tokens and keys are gone; the row stays because builds or releases name them.
+    KeptForHistory,
+    /// Nothing changed: they own these apps.
+    OwnsApps(Vec<AppName>),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the database at {path}")]
@@ -305,9 +315,8 @@ impl Db {
 
     /// Deletes a user who owns no app: their tokens and SSH keys go at once; the user row goes
     /// too unless builds or releases they made name them (it then stays, with no way to log in,
-    /// so that history keeps its author). Returns the names of the apps they own instead, and
-    /// changes nothing, if they own any; else whether the row stayed for history.
-    pub fn delete_user(&mut self, user: &User) -> Result<Result<bool, Vec<AppName>>> {
+    /// so that history keeps its author). A user who owns apps is left as is.
+    pub fn delete_user(&mut self, user: &User) -> Result<UserDeletion> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -317,7 +326,7 @@ impl Db {
             rows.collect::<Result<_, _>>()?
         };
         if !owned.is_empty() {
-            return Ok(Err(owned));
+            return Ok(UserDeletion::OwnsApps(owned));
         }
         tx.execute("DELETE FROM api_tokens WHERE user_id = ?1", [&user.id])?;
         tx.execute("DELETE FROM ssh_keys WHERE user_id = ?1", [&user.id])?;
@@ -331,7 +340,11 @@ impl Db {
             tx.execute("DELETE FROM users WHERE id = ?1", [&user.id])?;
         }
         tx.commit()?;
-        Ok(Ok(history))
+        Ok(if history {
+            UserDeletion::KeptForHistory
+        } else {
+            UserDeletion::Deleted
+        })
     }
 
     /// The stored hash of token `token_id` and its owner.

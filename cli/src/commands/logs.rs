@@ -63,7 +63,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if ctx.printer.json() {
                 writeln!(out, "{line}")?;
             } else {
-                writeln!(out, "{parsed}")?;
+                writeln!(out, "{}", ctx.printer.app_text(&parsed.to_string()))?;
             }
             out.flush()?;
         }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use paas_share::models::{Dyno, Formation, FormationPatch, Quantity};
+use paas_share::names::excerpt;
 
 use crate::context::Ctx;
 use crate::error::CliError;
@@ -37,20 +38,23 @@ struct Change {
 fn parse_change(arg: &str) -> Result<Change, String> {
     let at = arg
         .find(['=', '+', '-'])
-        .ok_or_else(|| format!("expected TYPE=N, TYPE+N or TYPE-N, got {arg:?}"))?;
+        .ok_or_else(|| format!("expected TYPE=N, TYPE+N or TYPE-N, got {:?}", excerpt(arg)))?;
     let (process_type, rest) = arg.split_at(at);
-    let amount: u32 = rest[1..]
-        .parse()
-        .ok()
-        .filter(|_| rest[1..].bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| {
-            format!(
-                "{:?} is not a dyno count (a whole number from 0)",
-                &rest[1..]
-            )
-        })?;
+    let count = &rest[1..];
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{:?} is not a dyno count (a whole number from 0)",
+            excerpt(count)
+        ));
+    }
+    let amount: u32 = count.parse().map_err(|_| {
+        format!(
+            "{} dynos is more than any server runs (each app has a limit, 100 by default)",
+            excerpt(count)
+        )
+    })?;
     if process_type.is_empty() {
-        return Err(format!("no process type in {arg:?}"));
+        return Err(format!("no process type in {:?}", excerpt(arg)));
     }
     // Relative changes go to the server as they are: it applies them to the counts it has then.
     let quantity = match rest.as_bytes()[0] {
@@ -181,5 +185,21 @@ fn wait_up(
             report.join(", ")
         )));
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_change;
+
+    #[test]
+    fn counts_are_whole_numbers_and_a_huge_one_is_called_too_large() {
+        assert!(parse_change("web=2").is_ok());
+        let said = parse_change("web=two").expect_err("not a number");
+        assert!(said.contains("\"two\" is not a dyno count"), "{said}");
+        let said = parse_change("web=99999999999").expect_err("too large");
+        assert!(said.starts_with("99999999999 dynos is more than"), "{said}");
+        let said = parse_change(&"w".repeat(40_000)).expect_err("no =");
+        assert!(said.len() < 200, "{said}");
     }
 }

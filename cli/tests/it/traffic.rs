@@ -215,13 +215,20 @@ fn the_router_keeps_hop_by_hop_headers_to_each_hop_and_times_out_silent_dynos() 
     // Two pipelined requests on one connection: the dyno's `Connection: close` is its own,
     // so both are answered (the second used to be lost), then the client closes.
     let get = "GET / HTTP/1.1\r\nHost: hops.localhost\r\n\r\n";
-    let last = "GET / HTTP/1.1\r\nHost: hops.localhost\r\nConnection: close\r\n\r\n";
+    // The second names the host fully qualified, with its trailing dot (RFC 1034 §3.1).
+    let last = "GET / HTTP/1.1\r\nHost: hops.localhost.:80\r\nConnection: close\r\n\r\n";
     let answer = exchange(
         &server.router,
         &format!("{get}{last}"),
         Duration::from_secs(10),
     );
     assert_eq!(answer.matches("http/1.1 ").count(), 2, "{answer}");
+    // Both reached the dyno (busybox httpd's own 404 page), not the router's "No such app".
+    assert_eq!(
+        answer.matches("the requested url was not found").count(),
+        2,
+        "{answer}"
+    );
     let first = &answer[..answer.find("\r\n\r\n").expect("a head")];
     assert!(!first.contains("connection: close"), "{first}");
     // RFC 9112 §3.2: two Host fields are a bad request, not a guess at one of them.
@@ -263,5 +270,15 @@ fn the_router_keeps_hop_by_hop_headers_to_each_hop_and_times_out_silent_dynos() 
     assert!(
         waited >= Duration::from_secs(2) && waited < Duration::from_secs(10),
         "{waited:?}"
+    );
+    let logs = cli
+        .command(&["logs", "--source", "paas", "--ps", "router"])
+        .current_dir(&repo)
+        .output()
+        .expect("logs");
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(
+        logs.contains("paas[router]: at=error code=H12 desc=\"Request timeout\" method=GET"),
+        "{logs}"
     );
 }

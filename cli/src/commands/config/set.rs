@@ -2,7 +2,7 @@
 
 use paas_share::ConfigKey;
 use paas_share::models::ConfigPatch;
-use paas_share::names::MAX_CONFIG_VALUE_BYTES;
+use paas_share::names::{MAX_CONFIG_VALUE_BYTES, excerpt};
 
 use crate::context::Ctx;
 
@@ -19,7 +19,10 @@ pub struct Args {
 
 fn parse_assignment(arg: &str) -> Result<(ConfigKey, String), String> {
     let (key, value) = arg.split_once('=').ok_or_else(|| {
-        format!("expected KEY=VALUE, got {arg:?} (to remove a var: paas config unset KEY)")
+        format!(
+            "expected KEY=VALUE, got {:?} (to remove a var: paas config unset KEY)",
+            excerpt(arg)
+        )
     })?;
     let key = ConfigKey::parse(key).map_err(|e| e.to_string())?;
     if value.len() > MAX_CONFIG_VALUE_BYTES {
@@ -74,5 +77,10 @@ mod tests {
                 .contains("invalid config key")
         );
         assert!(parse_assignment(&format!("BIG={}", "x".repeat(32 * 1024 + 1))).is_err());
+        // What the user typed is quoted, not echoed whole.
+        let said = parse_assignment(&"K".repeat(40_000)).expect_err("no =");
+        assert!(said.len() < 200, "{said}");
+        let said = parse_assignment(&format!("{}=x", "-".repeat(40_000))).expect_err("bad key");
+        assert!(said.len() < 200, "{said}");
     }
 }
