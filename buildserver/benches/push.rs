@@ -268,6 +268,7 @@ fn main() {
                 memory_bytes: 256 << 20,
                 pids_limit: 64,
                 hostname: "bench",
+                terminal: None,
             };
             let (tx, _rx) = tokio::sync::mpsc::channel(16);
             let start = Instant::now();

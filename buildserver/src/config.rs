@@ -91,6 +91,15 @@ pub struct ServeArgs {
     /// The most dynos one app may run, all process types together [default: 100]
     #[arg(long, env = "PAAS_MAX_DYNOS_PER_APP", value_name = "N")]
     pub max_dynos_per_app: Option<String>,
+    /// One-off dynos (`paas run`) one app may run at once [default: 5]
+    #[arg(long, env = "PAAS_MAX_RUN_DYNOS_PER_APP", value_name = "N")]
+    pub max_run_dynos_per_app: Option<String>,
+    /// One-off dynos the server runs at once, all apps together [default: 20]
+    #[arg(long, env = "PAAS_MAX_RUN_DYNOS", value_name = "N")]
+    pub max_run_dynos: Option<String>,
+    /// The longest a one-off dyno may run (`paas run --timeout`), in seconds [default: 86400]
+    #[arg(long, env = "PAAS_RUN_MAX_TIMEOUT", value_name = "SECONDS")]
+    pub run_max_timeout: Option<String>,
     /// Kubernetes: the kubeconfig to use [default: KUBECONFIG, ~/.kube/config, or in-cluster]
     #[arg(long, env = "PAAS_KUBECONFIG", value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -135,6 +144,9 @@ struct FileConfig {
     ssh_idle_timeout: Option<u64>,
     stop_grace: Option<u64>,
     max_dynos_per_app: Option<u64>,
+    max_run_dynos_per_app: Option<u64>,
+    max_run_dynos: Option<u64>,
+    run_max_timeout: Option<u64>,
     kubeconfig: Option<PathBuf>,
     ingress_class: Option<String>,
     progress_deadline: Option<u64>,
@@ -173,6 +185,8 @@ pub struct Config {
     pub ssh_idle_timeout: std::time::Duration,
     pub dynos: crate::scheduler::local::Settings,
     pub max_dynos_per_app: u32,
+    /// `--max-run-dynos-per-app`, `--max-run-dynos`, `--run-max-timeout`.
+    pub one_offs: crate::one_off::Limits,
     pub kubernetes: KubernetesConfig,
     /// `--build-env`: variables for build steps only. Values may be secrets (a proxy's password):
     /// never logged or printed.
@@ -282,6 +296,28 @@ impl ServeArgs {
             Ok(n) if (1..=10_000).contains(&n) => Ok(n),
             _ => Err("expected a whole number from 1 to 10000".to_owned()),
         })?;
+        let count = |s: &str| match s.parse::<usize>() {
+            Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+            _ => Err("expected a whole number from 1 to 10000".to_owned()),
+        };
+        let one_offs = crate::one_off::Limits {
+            per_app: number(
+                self.max_run_dynos_per_app,
+                file.max_run_dynos_per_app,
+                "max-run-dynos-per-app",
+            )
+            .parse("5", count)?,
+            per_server: number(self.max_run_dynos, file.max_run_dynos, "max-run-dynos")
+                .parse("20", count)?,
+            max_timeout: std::time::Duration::from_secs(
+                number(
+                    self.run_max_timeout,
+                    file.run_max_timeout,
+                    "run-max-timeout",
+                )
+                .parse("86400", positive)?,
+            ),
+        };
         let registry_credentials = match self.registry_username.or(file.registry_username) {
             None => None,
             Some(username) => {
@@ -365,6 +401,7 @@ impl ServeArgs {
                 stop_grace: std::time::Duration::from_secs(stop_grace),
             },
             max_dynos_per_app,
+            one_offs,
             kubernetes,
             build_env,
         })

@@ -12,6 +12,7 @@ pub mod git;
 pub mod http;
 pub mod logs;
 pub mod oci;
+pub mod one_off;
 pub mod registry;
 pub mod release;
 pub mod router;

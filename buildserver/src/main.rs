@@ -632,6 +632,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         urls: Arc::clone(&urls),
         max_dynos_per_app: config.max_dynos_per_app,
         renames: Default::default(),
+        one_offs: paas_buildserver::one_off::OneOffs::new(
+            Arc::clone(&scheduler),
+            logs.clone(),
+            config.one_offs,
+        ),
     };
     let pushes = Pushes::default();
     let runtime = Runtime {

@@ -121,6 +121,35 @@ impl ApiClient {
         Ok(response.into_body().into_reader())
     }
 
+    /// The request that opens the WebSocket at `path` (`http` becomes `ws`, `https` `wss`), with
+    /// the token and the attach stream's subprotocol (`v5.channel.k8s.io`).
+    pub fn attach_request(
+        &self,
+        path: &str,
+    ) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, CliError> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = self.url(path);
+        let url = match url.split_once("://") {
+            Some(("https", rest)) => format!("wss://{rest}"),
+            Some((_, rest)) => format!("ws://{rest}"),
+            None => url,
+        };
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| self.bad_response(e))?;
+        let headers = request.headers_mut();
+        headers.insert(
+            "Sec-WebSocket-Protocol",
+            http::HeaderValue::from_static("v5.channel.k8s.io"),
+        );
+        if let Some(token) = &self.token
+            && let Ok(value) = http::HeaderValue::from_str(&format!("Bearer {token}"))
+        {
+            headers.insert("Authorization", value);
+        }
+        Ok(request)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.host)
     }

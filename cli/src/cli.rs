@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     apps, builds, completions, config, git, keys, login, logout, logs, open, ps, releases, restart,
-    scale, stack, whoami,
+    run, scale, stack, stop, whoami,
 };
 use crate::printer::ColorChoice;
 
@@ -19,6 +19,7 @@ Examples:
   paas config set GREETING=hello  # each change is a new release
   paas releases
   paas rollback                   # back to the previous release
+  paas run -- python manage.py migrate   # a one-off dyno of the current release
 
 The app comes from -a/--app, then PAAS_APP, then the `paas` git remote of the current repo.
 Heroku-style spellings work too: apps:create, config:set, releases:rollback, keys:add, git:remote.";
@@ -66,6 +67,8 @@ pub enum Command {
     Ps(ps::Args),
     Scale(scale::Args),
     Restart(restart::Args),
+    Run(run::Args),
+    Stop(stop::Args),
     Config(config::Args),
     Releases(releases::Args),
     /// Roll back to an earlier release (same as `releases rollback`)
@@ -80,6 +83,8 @@ const COLON_ALIASES: &[(&str, &[&str])] = &[
     ("apps:open", &["open"]),
     ("ps:scale", &["scale"]),
     ("ps:restart", &["restart"]),
+    ("ps:stop", &["stop"]),
+    ("run:detached", &["run", "--detached"]),
     ("auth:login", &["login"]),
     ("auth:logout", &["logout"]),
     ("auth:whoami", &["whoami"]),

@@ -9,6 +9,8 @@ pub enum ExitStatus {
     Failure,
     /// The command line was wrong: a missing flag, a bad argument.
     Usage,
+    /// A remote command's own status (`paas run`).
+    Code(u8),
 }
 
 impl From<ExitStatus> for std::process::ExitCode {
@@ -17,6 +19,7 @@ impl From<ExitStatus> for std::process::ExitCode {
             ExitStatus::Success => Self::SUCCESS,
             ExitStatus::Failure => Self::FAILURE,
             ExitStatus::Usage => Self::from(2),
+            ExitStatus::Code(code) => Self::from(code),
         }
     }
 }

@@ -18,7 +18,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::commands::{
     apps, builds, completions, config, git, keys, login, logout, logs, open, ps, releases, restart,
-    scale, stack, whoami,
+    run, scale, stack, stop, whoami,
 };
 use crate::context::Ctx;
 use crate::error::ExitStatus;
@@ -51,6 +51,11 @@ fn main() -> ExitCode {
         Command::Scale(args) => scale::run(args, &ctx),
         Command::Stack(args) => stack::run(args, &ctx),
         Command::Restart(args) => restart::run(args, &ctx),
+        Command::Run(args) => match run::run(args, &ctx) {
+            Ok(status) => return status.into(),
+            Err(err) => Err(err),
+        },
+        Command::Stop(args) => stop::run(args, &ctx),
         Command::Config(args) => config::run(args, &ctx),
         Command::Releases(args) => releases::run(args, &ctx),
         Command::Rollback(args) => releases::rollback::run(args, &ctx),

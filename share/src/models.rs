@@ -249,6 +249,58 @@ pub struct Dyno {
     /// The pod that runs it, on Kubernetes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<String>,
+    /// Where to attach to a one-off dyno made with `attach: true` (a WebSocket URL, within 30 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_url: Option<String>,
+}
+
+/// `POST /apps/{app}/dynos`: a one-off dyno (`paas run`) of the app's running release, as
+/// Heroku's Dyno Create.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDyno {
+    /// A shell command line (`python manage.py migrate`), at most 64 KiB, no NUL.
+    pub command: String,
+    /// Wait for a client at `attach_url` (else start now, output to the app's log).
+    #[serde(default)]
+    pub attach: bool,
+    /// Variables over the app's config vars.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// A terminal of this size (attached runs only); without it, separate stdin, stdout and
+    /// stderr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tty: Option<WindowSize>,
+    /// Seconds before it is stopped [default: 3600].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_live: Option<u64>,
+}
+
+/// A terminal's size in character cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSize {
+    pub columns: u16,
+    pub lines: u16,
+}
+
+/// How an attached one-off dyno ended: the last message of its attach stream (channel 3).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunExit {
+    /// The command's exit status; 128 + N when signal N killed it (as shells report it).
+    pub status: i32,
+    /// The signal that killed it, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Stopped at its time limit.
+    #[serde(default)]
+    pub timed_out: bool,
+    /// The kernel killed a process of it for exceeding its memory.
+    #[serde(default)]
+    pub oom_killed: bool,
+    /// It could not run (status is then 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// `POST /apps/{app}/dynos/restart`: one process type, one dyno, or (empty) all.

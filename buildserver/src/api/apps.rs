@@ -182,6 +182,7 @@ pub async fn destroy(
     let app = find_app(&state, &user, &name).await?;
     let id = app.id.clone();
     state.store.call(move |db| db.delete_app(&id)).await?;
+    state.one_offs.stop_all(&app.id);
     let (data, id) = (state.data.clone(), app.id.clone());
     let removed = tokio::task::spawn_blocking(move || {
         let cache = std::fs::remove_dir_all(data.cache(&id));

@@ -12,7 +12,9 @@ pub async fn list(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<Dyno>>> {
     let app = find_app(&state, &user, &name).await?;
-    Ok(Json(super::dynos_of(&state, &app).await?))
+    let mut dynos = super::dynos_of(&state, &app).await?;
+    dynos.extend(state.one_offs.list(&app.id));
+    Ok(Json(dynos))
 }
 
 /// Replaces the app's dynos with fresh ones (all, one type, or one dyno), web dynos one at a time

@@ -11,6 +11,7 @@ mod config_vars;
 mod dynos;
 mod formation;
 mod logs;
+mod one_offs;
 mod openapi;
 mod releases;
 mod stacks;
@@ -62,6 +63,8 @@ pub struct AppState {
     /// Renames take this one at a time: each reads the name it changes after the last one ended,
     /// and the scheduler's routes follow them in the order the store records them.
     pub renames: Arc<tokio::sync::Mutex<()>>,
+    /// One-off dynos (`paas run`).
+    pub one_offs: crate::one_off::OneOffs,
 }
 
 /// The router, with every route recorded so that the OpenAPI document can be checked against it.
@@ -122,7 +125,14 @@ fn routes() -> Routes {
     )
     .add("get", "/apps/{app}/logs", logs::show)
     .add("get", "/apps/{app}/dynos", dynos::list)
+    .add("post", "/apps/{app}/dynos", one_offs::create)
     .add("post", "/apps/{app}/dynos/restart", dynos::restart)
+    .add("get", "/apps/{app}/dynos/{dyno}/attach", one_offs::attach)
+    .add(
+        "post",
+        "/apps/{app}/dynos/{dyno}/actions/stop",
+        one_offs::stop,
+    )
     .add("get", "/apps/{app}/formation", formation::show)
     .add("patch", "/apps/{app}/formation", formation::update)
 }

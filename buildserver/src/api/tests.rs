@@ -44,6 +44,14 @@ impl crate::scheduler::Scheduler for Accepting {
     async fn rename(&self, _: &AppRef, _: &paas_share::AppName) -> anyhow::Result<()> {
         Ok(())
     }
+    async fn start_one_off(
+        &self,
+        _: &crate::scheduler::Deployment,
+        _: &crate::scheduler::OneOffSpec,
+    ) -> anyhow::Result<crate::scheduler::OneOff> {
+        anyhow::bail!("no one-off dynos here")
+    }
+
     async fn run_once(
         &self,
         _: &crate::scheduler::Deployment,
@@ -102,6 +110,15 @@ async fn fixture() -> Fixture {
         }),
         max_dynos_per_app: 100,
         renames: Default::default(),
+        one_offs: crate::one_off::OneOffs::new(
+            Arc::clone(&scheduler),
+            crate::logs::Logs::new(),
+            crate::one_off::Limits {
+                per_app: 5,
+                per_server: 20,
+                max_timeout: std::time::Duration::from_secs(86_400),
+            },
+        ),
     };
     Fixture {
         _dir: dir,

@@ -573,6 +573,7 @@ impl Builder {
             memory_bytes: self.limits.memory_bytes,
             pids_limit: PIDS_LIMIT,
             hostname: "paas-build",
+            terminal: None,
         };
         let (tx, mut rx) = mpsc::channel::<String>(256);
         let bundle = build.dir.join("bundle");

@@ -3,10 +3,13 @@
 //! Shared by the build sandbox and the local scheduler's dynos (which add an overlay root and a
 //! wrapper, `scheduler::dyno_args`). It must not know what runs inside.
 
+use std::future::Future;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use paas_share::models::WindowSize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
@@ -36,6 +39,9 @@ pub struct Spec {
     pub memory_bytes: u64,
     pub pids_limit: i64,
     pub hostname: &'static str,
+    /// A terminal of this size for the process (stdin, stdout and stderr all on it), instead of
+    /// pipes.
+    pub terminal: Option<WindowSize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +70,8 @@ pub enum ContainerError {
     },
     #[error("cannot start runc (is it installed?)")]
     Spawn(#[source] std::io::Error),
+    #[error("cannot make a terminal for the container")]
+    Terminal(#[source] std::io::Error),
 }
 
 impl Spec {
@@ -92,12 +100,12 @@ impl Spec {
                 "source": m.source, "options": ["rbind", "nosuid", "nodev", mode]}),
             );
         }
-        serde_json::json!({
+        let mut config = serde_json::json!({
             "ociVersion": "1.0.2",
             "hostname": self.hostname,
             "root": {"path": self.rootfs, "readonly": self.readonly_root},
             "process": {
-                "terminal": false,
+                "terminal": self.terminal.is_some(),
                 "user": {"uid": self.uid, "gid": self.gid},
                 "args": self.args,
                 "env": self.env,
@@ -118,7 +126,12 @@ impl Spec {
                 "readonlyPaths": ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                     "/proc/sysrq-trigger"],
             },
-        })
+        });
+        if let Some(size) = self.terminal {
+            config["process"]["consoleSize"] =
+                serde_json::json!({"width": size.columns, "height": size.lines});
+        }
+        config
     }
 }
 
@@ -206,17 +219,27 @@ impl Runtime {
 
     /// Sends `signal` (`TERM`, `KILL`) to the container's process.
     pub fn signal(&self, id: &str, signal: &str) {
+        self.kill(&["kill", id, signal]);
+    }
+
+    /// Sends `signal` to every process of the container.
+    pub fn signal_all(&self, id: &str, signal: &str) {
+        self.kill(&["kill", "--all", id, signal]);
+    }
+
+    fn kill(&self, args: &[&str]) {
         let _ = std::process::Command::new("runc")
             .arg("--root")
             .arg(&self.state_dir)
-            .args(["kill", id, signal])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
     }
 
     /// Runs `spec` to completion (or `time_limit`), sending each output line (stdout and stderr)
-    /// to `lines`. If this future is dropped, the container is killed and removed.
+    /// to `lines`; its stdin is empty. If this future is dropped, the container is killed and
+    /// removed.
     pub async fn run(
         &self,
         spec: &Spec,
@@ -224,6 +247,25 @@ impl Runtime {
         time_limit: Duration,
         lines: mpsc::Sender<String>,
     ) -> Result<Outcome, ContainerError> {
+        let mut started = self.start(spec, bundle)?;
+        let Some(Streams::Pipes { stdout, stderr, .. }) = started.streams.take() else {
+            unreachable!("a container without a terminal has pipes");
+        };
+        let output = async { tokio::join!(forward(stdout, &lines), forward(stderr, &lines)) };
+        Ok(started
+            .wait(time_limit, async {
+                output.await;
+            })
+            .await)
+    }
+
+    /// Starts `spec` with its standard streams attached: pipes, or (with `spec.terminal`) a
+    /// terminal. runc in the foreground makes the container's terminal itself and copies it to
+    /// and from its own standard streams (it refuses `--console-socket` unless it detaches, and a
+    /// detached container's exit status is lost), so runc gets the other end of a terminal of
+    /// ours, in raw mode: the bytes pass unchanged, and a resize is ours plus a SIGWINCH to runc,
+    /// which copies the size over (runc's `docs/terminals.md`, "foreground, new terminal").
+    pub fn start(&self, spec: &Spec, bundle: &Path) -> Result<Started, ContainerError> {
         let bundle_err = |source| ContainerError::Bundle {
             path: bundle.to_owned(),
             source,
@@ -233,31 +275,84 @@ impl Runtime {
         // 0600: the environment may hold secrets (config vars, --build-env).
         crate::data_dir::write_atomic(&bundle.join("config.json"), &config, 0o600)
             .map_err(bundle_err)?;
-
-        let mut child = self
-            .runc()
-            .arg("run")
+        let mut runc = self.runc();
+        runc.arg("run")
             // Kept after exit until `Cleanup` deletes it, so that its cgroup can still be read.
             .arg("--keep")
             .arg("--bundle")
             .arg(bundle)
             .arg(&spec.id)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .map_err(ContainerError::Spawn)?;
+            .process_group(0);
+        let terminal = match spec.terminal {
+            Some(size) => {
+                let (master, runc_side) = Terminal::open(size).map_err(ContainerError::Terminal)?;
+                let stdio = |fd: &OwnedFd| fd.try_clone().map(Stdio::from);
+                let streams =
+                    (|| Ok((stdio(&runc_side)?, stdio(&runc_side)?, stdio(&runc_side)?)))()
+                        .map_err(ContainerError::Terminal)?;
+                runc.stdin(streams.0).stdout(streams.1).stderr(streams.2);
+                Some(master)
+            }
+            None => {
+                runc.stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                None
+            }
+        };
+        let mut child = runc.spawn().map_err(ContainerError::Spawn)?;
         let cleanup = Cleanup {
             state_dir: self.state_dir.clone(),
             id: spec.id.clone(),
         };
-        let stdout = child.stdout.take().expect("piped");
-        let stderr = child.stderr.take().expect("piped");
-        let output = async { tokio::join!(forward(stdout, &lines), forward(stderr, &lines)) };
+        let streams = match terminal {
+            Some(mut terminal) => {
+                terminal.runc = child.id().and_then(|id| i32::try_from(id).ok());
+                Streams::Terminal(terminal)
+            }
+            None => Streams::Pipes {
+                stdin: child.stdin.take().expect("piped"),
+                stdout: child.stdout.take().expect("piped"),
+                stderr: child.stderr.take().expect("piped"),
+            },
+        };
+        Ok(Started {
+            child,
+            cleanup,
+            id: spec.id.clone(),
+            streams: Some(streams),
+        })
+    }
+}
+
+/// A container started by [`Runtime::start`]: take its streams, then [`Started::wait`]. Dropped
+/// before it ends, the container is killed and removed.
+pub struct Started {
+    child: tokio::process::Child,
+    cleanup: Cleanup,
+    id: String,
+    pub streams: Option<Streams>,
+}
+
+/// A started container's standard streams.
+pub enum Streams {
+    Pipes {
+        stdin: tokio::process::ChildStdin,
+        stdout: tokio::process::ChildStdout,
+        stderr: tokio::process::ChildStderr,
+    },
+    /// stdin, stdout and stderr on one terminal.
+    Terminal(Terminal),
+}
+
+impl Started {
+    /// Waits for the container's process to end and for `output` (the copying of its output) to
+    /// finish, up to `time_limit` (then it is killed: `Exit::TimedOut`), and removes the
+    /// container.
+    pub async fn wait(mut self, time_limit: Duration, output: impl Future<Output = ()>) -> Outcome {
         let waited = tokio::time::timeout(time_limit, async {
-            output.await;
-            child.wait().await
+            let (_, status) = tokio::join!(output, self.child.wait());
+            status
         })
         .await;
         let exit = match waited {
@@ -274,10 +369,79 @@ impl Runtime {
             Ok(Err(_)) => Exit::Code(1),
             Err(_) => Exit::TimedOut,
         };
-        let oom_killed = oom_kills(&spec.id) > 0;
-        drop(cleanup);
-        let _ = child.wait().await;
-        Ok(Outcome { exit, oom_killed })
+        let oom_killed = oom_kills(&self.id) > 0;
+        drop(self.cleanup);
+        let _ = self.child.wait().await;
+        Outcome { exit, oom_killed }
+    }
+}
+
+/// The master side of a container's terminal (runc copies it to the container's own): what is
+/// written is typed, what is read was shown. Clones share it.
+#[derive(Clone)]
+pub struct Terminal {
+    master: std::sync::Arc<OwnedFd>,
+    /// The `runc run` to tell of a resize.
+    runc: Option<i32>,
+}
+
+impl Terminal {
+    /// A new terminal of `size` in raw mode: (our side, runc's side).
+    fn open(size: WindowSize) -> std::io::Result<(Self, OwnedFd)> {
+        use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+        use rustix::termios::{OptionalActions, tcgetattr, tcsetattr, tcsetwinsize};
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+        grantpt(&master)?;
+        unlockpt(&master)?;
+        let name = ptsname(&master, Vec::new())?;
+        let runc_side = rustix::fs::open(
+            name.as_c_str(),
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        let mut raw = tcgetattr(&runc_side)?;
+        raw.make_raw();
+        tcsetattr(&runc_side, OptionalActions::Now, &raw)?;
+        tcsetwinsize(&master, winsize(size))?;
+        Ok((
+            Self {
+                master: std::sync::Arc::new(master),
+                runc: None,
+            },
+            runc_side,
+        ))
+    }
+
+    /// What the container shows; reads end (or fail with EIO, which is the same) once it has
+    /// closed its terminal. Reading and writing use handles of their own, so that they can go
+    /// on at once (tokio's `File` runs one operation at a time, on its blocking pool: `AsyncFd`
+    /// would need `unsafe`).
+    pub fn reader(&self) -> std::io::Result<tokio::fs::File> {
+        Ok(tokio::fs::File::from_std(std::fs::File::from(
+            self.master.try_clone()?,
+        )))
+    }
+
+    /// Where to type into the container's terminal.
+    pub fn writer(&self) -> std::io::Result<tokio::fs::File> {
+        self.reader()
+    }
+
+    /// Gives the terminal a new size; the container's programs get SIGWINCH.
+    pub fn resize(&self, size: WindowSize) {
+        let _ = rustix::termios::tcsetwinsize(&*self.master, winsize(size));
+        if let Some(pid) = self.runc.and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::WINCH);
+        }
+    }
+}
+
+fn winsize(size: WindowSize) -> rustix::termios::Winsize {
+    rustix::termios::Winsize {
+        ws_row: size.lines,
+        ws_col: size.columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
     }
 }
 
@@ -308,7 +472,7 @@ const MAX_LINE_BYTES: usize = 16 * 1024;
 /// Sends each line `reader` produces to `lines`: bytes that are not UTF-8 become U+FFFD (apps
 /// print Latin-1 and binary too), a line past [`MAX_LINE_BYTES`] is cut. It reads to the end even
 /// when nobody listens any more: closing the pipe would kill the writer with SIGPIPE.
-async fn forward(reader: impl tokio::io::AsyncRead + Unpin, lines: &mpsc::Sender<String>) {
+pub async fn forward(reader: impl tokio::io::AsyncRead + Unpin, lines: &mpsc::Sender<String>) {
     let mut reader = BufReader::new(reader);
     let (mut line, mut cut, mut listened) = (Vec::new(), false, true);
     loop {

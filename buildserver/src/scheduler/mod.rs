@@ -58,11 +58,64 @@ pub trait Scheduler: Send + Sync {
         lines: tokio::sync::mpsc::Sender<String>,
     ) -> anyhow::Result<crate::container::Outcome>;
 
+    /// Starts one-off dyno `spec.name` (`run.3`) of the deployment's release: a container of its
+    /// image with its config vars, `spec.env` over them, no `PORT`, and a terminal or pipes,
+    /// never counted in the formation. It is killed at `spec.timeout`, or when the returned
+    /// [`OneOff::exit`] is dropped.
+    async fn start_one_off(
+        &self,
+        deployment: &Deployment,
+        spec: &OneOffSpec,
+    ) -> anyhow::Result<OneOff>;
+
     /// Stops every dyno of the app and removes its routes (the app is being destroyed).
     async fn destroy(&self, app: &AppRef);
 
     /// Stops everything this daemon runs (the daemon is stopping).
     async fn shutdown(&self);
+}
+
+/// A one-off dyno to start (`paas run`).
+#[derive(Debug, Clone)]
+pub struct OneOffSpec {
+    /// `run.3`
+    pub name: String,
+    /// A shell command line, run as the Procfile's commands are.
+    pub command: String,
+    /// Variables over the release's config vars (`paas run --env`, `TERM`).
+    pub env: BTreeMap<String, String>,
+    /// A terminal of this size, or (None) separate pipes for stdin, stdout and stderr.
+    pub terminal: Option<paas_share::models::WindowSize>,
+    /// Killed after this long.
+    pub timeout: std::time::Duration,
+}
+
+/// A started one-off dyno: its streams, its end, and a way to ask it to stop.
+pub struct OneOff {
+    pub streams: OneOffStreams,
+    /// Ends when its process does (or is killed at the timeout); dropping it kills the dyno
+    /// and removes what it left.
+    pub exit: futures_util::future::BoxFuture<'static, anyhow::Result<crate::container::Outcome>>,
+    /// Sends SIGTERM to the dyno's processes (`paas ps:stop`); [`OneOff::exit`] then ends.
+    pub terminate: Box<dyn Fn() + Send + Sync>,
+}
+
+pub type Input = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+pub type Output = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
+/// A one-off dyno's standard streams.
+pub enum OneOffStreams {
+    Pipes {
+        stdin: Input,
+        stdout: Output,
+        stderr: Output,
+    },
+    /// One terminal for all three.
+    Terminal {
+        input: Input,
+        output: Output,
+        resize: Box<dyn Fn(paas_share::models::WindowSize) + Send + Sync>,
+    },
 }
 
 /// One operation at a time per app (deploy, scale, restart, destroy), whatever the scheduler.
@@ -165,6 +218,25 @@ exit $status";
 /// The argv of a dyno running `command` (a Procfile command, as written): see [`DYNO_SCRIPT`].
 pub fn dyno_args(command: &str) -> Vec<String> {
     ["/bin/sh", "-c", DYNO_SCRIPT, "paas-dyno", command]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// The script a one-off dyno starts with, as `/bin/sh -c ONE_OFF_SCRIPT paas-run COMMAND`: the
+/// `.profile.d` scripts, then the command with `eval` in the wrapper's own session and process
+/// group, so that on a terminal it is in the foreground (Ctrl-C reaches it as SIGINT, a shell
+/// gets job control) rather than in a session of its own as a dyno's command is. The wrapper
+/// stays PID 1 (the trailing `exit` keeps a shell from `exec`ing the last command: as PID 1, a
+/// command without a SIGINT handler, `sleep`, would ignore Ctrl-C); it exits with the command's
+/// status. Stopping signals every process of the container (`runc kill --all`).
+const ONE_OFF_SCRIPT: &str = "for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done
+eval \"$1\"
+status=$?
+exit $status";
+
+/// The argv of one-off dyno running `command`: see [`ONE_OFF_SCRIPT`].
+pub fn one_off_args(command: &str) -> Vec<String> {
+    ["/bin/sh", "-c", ONE_OFF_SCRIPT, "paas-run", command]
         .map(str::to_owned)
         .to_vec()
 }

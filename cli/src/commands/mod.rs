@@ -14,6 +14,8 @@ pub mod open;
 pub mod ps;
 pub mod releases;
 pub mod restart;
+pub mod run;
 pub mod scale;
 pub mod stack;
+pub mod stop;
 pub mod whoami;

@@ -7,6 +7,7 @@ mod conformance;
 mod errors;
 mod kubernetes;
 mod logs;
+mod one_off;
 mod push;
 mod real_apps;
 mod registry;

@@ -529,6 +529,14 @@ impl Scheduler for KubernetesScheduler {
         )
     }
 
+    async fn start_one_off(
+        &self,
+        _deployment: &Deployment,
+        _spec: &crate::scheduler::OneOffSpec,
+    ) -> anyhow::Result<crate::scheduler::OneOff> {
+        bail!("one-off dynos (`paas run`) do not run on Kubernetes yet")
+    }
+
     async fn run_once(
         &self,
         deployment: &Deployment,
@@ -888,6 +896,7 @@ fn dyno(pod: &Pod, process_type: &str, ordinal: u32, pod_name: String) -> paas_s
         port: manifests::CONTAINER_PORT,
         since,
         pod: Some(pod_name),
+        attach_url: None,
     }
 }
 

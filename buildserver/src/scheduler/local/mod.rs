@@ -15,7 +15,7 @@
 //! Dynos stop with the daemon and start again from the store when it starts; a daemon killed
 //! with SIGKILL leaves containers and mounts that the next start removes before it runs anything.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,9 +25,9 @@ use futures_util::future::join_all;
 use paas_share::AppName;
 use tokio::sync::mpsc;
 
-use super::{AppLocks, Deployment, Scheduler};
+use super::{AppLocks, Deployment, OneOff, OneOffSpec, OneOffStreams, Scheduler};
 use crate::app::AppRef;
-use crate::container::{Runtime, Spec};
+use crate::container::{Runtime, Spec, Streams};
 use crate::data_dir::DataDir;
 use crate::logs::Logs;
 use crate::oci::Layout;
@@ -79,6 +79,7 @@ impl Dyno {
             port: self.port,
             since: String::new(),
             pod: None,
+            attach_url: None,
         };
         live(view, &self.supervision)
     }
@@ -134,7 +135,7 @@ pub struct LocalScheduler {
     operations: AppLocks,
     /// Held (shared) by operations that may start dynos, from unpacking layers until their dynos
     /// are recorded; held alone to remove unpacked layers no dyno uses.
-    layers_in_use: tokio::sync::RwLock<()>,
+    layers_in_use: Arc<tokio::sync::RwLock<()>>,
     unpacking: Mutex<()>,
 }
 
@@ -162,7 +163,7 @@ impl LocalScheduler {
             apps: Mutex::new(HashMap::new()),
             incoming: Mutex::new(HashMap::new()),
             operations: AppLocks::default(),
-            layers_in_use: tokio::sync::RwLock::new(()),
+            layers_in_use: Arc::default(),
             unpacking: Mutex::new(()),
         }
     }
@@ -431,7 +432,14 @@ impl LocalScheduler {
             .clone();
         let name = format!("{process_type}.{index}");
         let port = free_port()?;
-        let (container, dir, spec) = self.prepare(deployment, layers, &name, &command, port)?;
+        let (container, dir, spec) = self.prepare(
+            deployment,
+            layers,
+            &name,
+            super::dyno_args(&command),
+            &BTreeMap::new(),
+            Some(port),
+        )?;
         self.logs.emit(
             &deployment.app.id,
             "paas",
@@ -472,16 +480,17 @@ impl LocalScheduler {
         })
     }
 
-    /// A container for dyno `name` running `command`: its own overlay over the image's layers
-    /// (under `<data>/dynos/<container id>/`), the image's env, the config vars, `PORT`, `DYNO`
-    /// and `PS`. Returns the container id, its directory and its spec.
+    /// A container for dyno `name` running `args`: its own overlay over the image's layers
+    /// (under `<data>/dynos/<container id>/`), the image's env, the config vars, `env` over them,
+    /// `PORT` (if given), `DYNO` and `PS`. Returns the container id, its directory and its spec.
     fn prepare(
         &self,
         deployment: &Deployment,
         layers: &[PathBuf],
         name: &str,
-        command: &str,
-        port: u16,
+        args: Vec<String>,
+        env: &BTreeMap<String, String>,
+        port: Option<u16>,
     ) -> anyhow::Result<(String, PathBuf, Spec)> {
         // Unique across the daemon's runs too: a dyno never takes over a predecessor's name.
         let container = format!(
@@ -519,27 +528,25 @@ impl LocalScheduler {
             let _ = std::fs::remove_dir_all(&dir);
             anyhow::anyhow!("mounting the dyno's filesystem: {e}")
         })?;
-        let mut env = vec![
+        let env_base = vec![
             "PATH=/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
                 .to_owned(),
             "HOME=/app".to_owned(),
         ];
-        env.extend(
-            deployment
-                .config_vars
-                .iter()
-                .map(|(k, v)| format!("{k}={v}")),
-        );
-        env.extend([
-            format!("PORT={port}"),
-            format!("DYNO={name}"),
-            format!("PS={name}"),
-        ]);
+        let mut vars = deployment.config_vars.clone();
+        vars.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some(port) = port {
+            vars.insert("PORT".to_owned(), port.to_string());
+        }
+        vars.insert("DYNO".to_owned(), name.to_owned());
+        vars.insert("PS".to_owned(), name.to_owned());
+        let mut env = env_base;
+        env.extend(vars.iter().map(|(k, v)| format!("{k}={v}")));
         let spec = Spec {
             id: container.clone(),
             rootfs: merged,
             readonly_root: false,
-            args: super::dyno_args(command),
+            args,
             env,
             cwd: "/app",
             uid: crate::build::BUILD_UID,
@@ -548,6 +555,7 @@ impl LocalScheduler {
             memory_bytes: DYNO_MEMORY,
             pids_limit: DYNO_PIDS,
             hostname: "dyno",
+            terminal: None,
         };
         Ok((container, dir, spec))
     }
@@ -689,8 +697,14 @@ impl Scheduler for LocalScheduler {
         // Held like a deploy's: destroy does not remove these layers while it runs.
         let _layers = self.layers_in_use.read().await;
         let layers = self.layer_dirs(&deployment.image).await?;
-        let port = free_port()?;
-        let (_, dir, spec) = self.prepare(deployment, &layers, name, command, port)?;
+        let (_, dir, spec) = self.prepare(
+            deployment,
+            &layers,
+            name,
+            super::dyno_args(command),
+            &BTreeMap::new(),
+            Some(free_port()?),
+        )?;
         self.logs.emit(
             &deployment.app.id,
             "paas",
@@ -703,6 +717,71 @@ impl Scheduler for LocalScheduler {
             .await;
         tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await?;
         Ok(outcome?)
+    }
+
+    async fn start_one_off(
+        &self,
+        deployment: &Deployment,
+        one_off: &OneOffSpec,
+    ) -> anyhow::Result<OneOff> {
+        // Held until the dyno ends: destroy does not remove these layers while it runs.
+        let layers_held = Arc::clone(&self.layers_in_use).read_owned().await;
+        let layers = self.layer_dirs(&deployment.image).await?;
+        let (container, dir, mut spec) = self.prepare(
+            deployment,
+            &layers,
+            &one_off.name,
+            super::one_off_args(&one_off.command),
+            &one_off.env,
+            None,
+        )?;
+        spec.terminal = one_off.terminal;
+        self.logs.emit(
+            &deployment.app.id,
+            "paas",
+            "scheduler",
+            &format!(
+                "Starting {} (v{}): {}",
+                one_off.name, deployment.release, one_off.command
+            ),
+        );
+        let mut started = match self.runtime.start(&spec, &dir.join("bundle")) {
+            Ok(started) => started,
+            Err(e) => {
+                tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await?;
+                return Err(e.into());
+            }
+        };
+        let streams = match started.streams.take().expect("just started") {
+            Streams::Pipes {
+                stdin,
+                stdout,
+                stderr,
+            } => OneOffStreams::Pipes {
+                stdin: Box::new(stdin),
+                stdout: Box::new(stdout),
+                stderr: Box::new(stderr),
+            },
+            Streams::Terminal(terminal) => OneOffStreams::Terminal {
+                input: Box::new(terminal.writer()?),
+                output: Box::new(terminal.reader()?),
+                resize: Box::new(move |size| terminal.resize(size)),
+            },
+        };
+        let timeout = one_off.timeout;
+        let exit = async move {
+            // Locals go in reverse order when the future is dropped half way: the container
+            // (killed by `started`), then its directory, then the hold on the layers.
+            let _layers_held = layers_held;
+            let _remove = RemoveOnDrop(dir);
+            Ok(started.wait(timeout, std::future::ready(())).await)
+        };
+        let runtime = Arc::clone(&self.runtime);
+        Ok(OneOff {
+            streams,
+            exit: Box::pin(exit),
+            terminate: Box::new(move || runtime.signal_all(&container, "TERM")),
+        })
     }
 
     async fn destroy(&self, app: &AppRef) {
@@ -760,6 +839,17 @@ fn free_port() -> std::io::Result<u16> {
 fn unique() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Unmounts and removes a one-off dyno's directory when dropped (its container is gone by then).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let dir = std::mem::take(&mut self.0);
+        // Off the async threads: removing what a dyno wrote may take a while.
+        std::thread::spawn(move || unmount_and_remove(&dir));
+    }
 }
 
 fn unmount_and_remove(dir: &std::path::Path) {
