@@ -154,6 +154,9 @@ struct FileConfig {
     build_env: Option<BTreeMap<String, String>>,
 }
 
+/// The longest duration a setting may name, in seconds (10 years).
+const MAX_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchedulerKind {
     Local,
@@ -255,37 +258,53 @@ impl ServeArgs {
             Ok(n) if n > 0 => Ok(n),
             _ => Err("expected a positive whole number".to_owned()),
         };
+        // Durations stay far from what `Instant + Duration` overflows on.
+        let seconds = |s: &str| match s.parse::<u64>() {
+            Ok(n) if (1..=MAX_SECONDS).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "expected a whole number of seconds from 1 to {MAX_SECONDS} (10 years)"
+            )),
+        };
         let number = |flag: Option<String>, file: Option<u64>, name| {
             pick(flag, file.map(|n| n.to_string()), name)
         };
         let max_push_bytes = number(self.max_push_bytes, file.max_push_bytes, "max-push-bytes")
             .parse("1073741824", positive)?;
         let build_timeout = number(self.build_timeout, file.build_timeout, "build-timeout")
-            .parse("900", positive)?;
+            .parse("900", seconds)?;
         let build_memory =
-            number(self.build_memory, file.build_memory, "build-memory").parse("2048", positive)?;
+            number(self.build_memory, file.build_memory, "build-memory").parse("2048", |s| {
+                match s.parse::<u64>() {
+                    Ok(n) if (1..=1 << 20).contains(&n) => Ok(n),
+                    _ => Err("expected a whole number of MiB from 1 to 1048576 (1 TiB)".to_owned()),
+                }
+            })?;
         let release_timeout = number(
             self.release_timeout,
             file.release_timeout,
             "release-timeout",
         )
-        .parse("1800", positive)?;
+        .parse("1800", seconds)?;
         let boot_timeout =
-            number(self.boot_timeout, file.boot_timeout, "boot-timeout").parse("60", positive)?;
+            number(self.boot_timeout, file.boot_timeout, "boot-timeout").parse("60", seconds)?;
         let router_timeout = number(self.router_timeout, file.router_timeout, "router-timeout")
-            .parse("30", positive)?;
+            .parse("30", seconds)?;
         let header_timeout = number(self.header_timeout, file.header_timeout, "header-timeout")
-            .parse("30", positive)?;
+            .parse("30", seconds)?;
         let ssh_idle_timeout = number(
             self.ssh_idle_timeout,
             file.ssh_idle_timeout,
             "ssh-idle-timeout",
         )
-        .parse("3600", positive)?;
+        .parse("3600", seconds)?;
         let stop_grace =
             number(self.stop_grace, file.stop_grace, "stop-grace").parse("30", |s| {
-                s.parse::<u64>()
-                    .map_err(|_| "expected a whole number of seconds".to_owned())
+                match s.parse::<u64>() {
+                    Ok(n) if n <= MAX_SECONDS => Ok(n),
+                    _ => Err(format!(
+                        "expected a whole number of seconds from 0 to {MAX_SECONDS} (10 years)"
+                    )),
+                }
             })?;
         let max_dynos_per_app = number(
             self.max_dynos_per_app,
@@ -315,7 +334,7 @@ impl ServeArgs {
                     file.run_max_timeout,
                     "run-max-timeout",
                 )
-                .parse("86400", positive)?,
+                .parse("86400", seconds)?,
             ),
         };
         let registry_credentials = match self.registry_username.or(file.registry_username) {

@@ -75,6 +75,37 @@ impl DataDir {
         self.root.join("oci")
     }
 
+    /// Takes the data dir for one `serve` (an exclusive lock on `<data>/serve.lock`, held until
+    /// the returned file is dropped, and the holder's pid written in it): a second server on the
+    /// same data dir would remove the first one's dynos and take its hook socket.
+    ///
+    /// # Errors
+    /// Another process holds it (the message names its pid), or the file cannot be made.
+    pub fn lock_for_serving(&self) -> anyhow::Result<std::fs::File> {
+        use std::io::{Read, Seek, Write};
+        std::fs::create_dir_all(&self.root)?;
+        let path = self.root.join("serve.lock");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        if file.try_lock().is_err() {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            anyhow::bail!(
+                "the data dir {} is in use by another paas-buildserver (pid {}); stop it first, or give this one another --data-dir",
+                self.root.display(),
+                holder.trim()
+            );
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        writeln!(file, "{}", std::process::id())?;
+        Ok(file)
+    }
+
     pub fn stacks(&self) -> PathBuf {
         self.root.join("stacks")
     }

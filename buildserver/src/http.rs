@@ -27,8 +27,10 @@ use tower::ServiceExt;
 const DRAIN: Duration = Duration::from_secs(10);
 /// The least often a listener logs that it refused connections (with how many since).
 const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(10);
-/// What a connection beyond a budget is told before it is closed.
+/// What a connection beyond the listener's budget is told before it is closed.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 53\r\n\r\nthis server has too many connections open; try again\n";
+/// What a connection beyond its address's share is told before it is closed.
+const BUSY_ADDRESS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 59\r\n\r\nyour address has too many connections open here; try again\n";
 
 /// When a request's body must have arrived whole: [`Limits::header_timeout`] after its head was
 /// read. In every request's extensions; the API's JSON bodies are held to it (the router streams
@@ -95,7 +97,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Some(place) = per_address.admit(peer.ip()) else {
-            let _ = stream.try_write(BUSY);
+            let _ = stream.try_write(BUSY_ADDRESS);
             refusals.count(
                 peer,
                 "this address's share of the connection budget is spent",

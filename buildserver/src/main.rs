@@ -486,6 +486,7 @@ fn ensure_admin(db: &mut Db, data: &DataDir) -> anyhow::Result<()> {
 #[tokio::main]
 async fn serve(config: Config) -> anyhow::Result<()> {
     let data = DataDir::new(config.data_dir.clone());
+    let _one_server = data.lock_for_serving()?;
     let mut db = open_store(&data)?;
     ensure_admin(&mut db, &data)?;
     stack::migrate(&data).context("moving the stack to its name")?;
@@ -621,6 +622,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         registry.clone(),
         Arc::clone(&urls),
     ));
+    let one_offs = paas_buildserver::one_off::OneOffs::new(
+        Arc::clone(&scheduler),
+        logs.clone(),
+        config.one_offs,
+    );
     let state = AppState {
         releases: Arc::clone(&releases),
         store: store.clone(),
@@ -632,11 +638,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         urls: Arc::clone(&urls),
         max_dynos_per_app: config.max_dynos_per_app,
         renames: Default::default(),
-        one_offs: paas_buildserver::one_off::OneOffs::new(
-            Arc::clone(&scheduler),
-            logs.clone(),
-            config.one_offs,
-        ),
+        one_offs: one_offs.clone(),
     };
     let pushes = Pushes::default();
     let runtime = Runtime {
@@ -719,7 +721,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     shutdown_logs.close_all();
     let _ = tokio::join!(ssh, hooks, router);
     // Dynos stop with the daemon (SIGTERM, then SIGKILL) and start again from the store on the
-    // next start: nothing outlives the daemon unsupervised.
+    // next start: nothing outlives the daemon unsupervised. One-off dynos end for good.
+    one_offs.stop_everything();
     scheduler.shutdown().await;
     match tokio::time::timeout(SHUTDOWN_GRACE, api).await {
         Ok(joined) => joined

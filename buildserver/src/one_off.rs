@@ -264,6 +264,14 @@ impl OneOffs {
         }
     }
 
+    /// Stops every one-off dyno (the daemon is stopping).
+    pub fn stop_everything(&self) {
+        let apps: Vec<String> = self.apps().keys().cloned().collect();
+        for app_id in apps {
+            self.stop_all(&app_id);
+        }
+    }
+
     /// The app's one-off dynos, as `paas ps` lists them.
     pub fn list(&self, app_id: &str) -> Vec<paas_share::models::Dyno> {
         self.apps()

@@ -19,7 +19,7 @@ Examples:
   paas config set GREETING=hello  # each change is a new release
   paas releases
   paas rollback                   # back to the previous release
-  paas run -- python manage.py migrate   # a one-off dyno of the current release
+  paas run -- ./manage.py migrate # a one-off dyno of the current release
 
 The app comes from -a/--app, then PAAS_APP, then the `paas` git remote of the current repo.
 Heroku-style spellings work too: apps:create, config:set, releases:rollback, keys:add, git:remote.";

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     let args = cli::expand_colon_command(std::env::args_os().collect());
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(&e, &args),
+        Err(e) => return usage_error(e, &args),
     };
     let ctx = Ctx::new(
         Printer::new(cli.global.json, cli.global.color),
@@ -70,8 +70,13 @@ fn main() -> ExitCode {
 
 /// A command line clap refused: help and version as clap prints them; a usage error as the JSON
 /// error object when `--json` was given (every command's errors are JSON then), else clap's.
-fn usage_error(e: &clap::Error, args: &[std::ffi::OsString]) -> ExitCode {
-    use clap::error::ErrorKind;
+fn usage_error(mut e: clap::Error, args: &[std::ffi::OsString]) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    // A refused value is quoted in part: it may be a 32 KiB secret.
+    if let Some(ContextValue::String(value)) = e.get(ContextKind::InvalidValue) {
+        let shortened = paas_share::names::excerpt(value);
+        e.insert(ContextKind::InvalidValue, ContextValue::String(shortened));
+    }
     let json = args
         .iter()
         .skip(1)

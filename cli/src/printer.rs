@@ -65,38 +65,10 @@ impl Printer {
         self.json
     }
 
-    /// Text an app or a build wrote (log lines), made safe to print: colour sequences (SGR,
-    /// `ESC [ … m`) stay where colour is wanted and go elsewhere; every other escape sequence and
-    /// control character but tab shows as `�`, so that a dyno cannot retitle, clear or rewrite
-    /// the user's terminal (OSC 52 clipboard writes, cursor moves, `\r` overwrites).
-    ///
-    /// Hand-written: the crates that parse terminal output (`vte`) or strip it
-    /// (`strip-ansi-escapes`) either need a full emulator state machine around them or drop
-    /// colours too.
+    /// Text an app or a build wrote (log lines, release output, config values), made safe to
+    /// print on stdout: see [`paas_share::terminal::terminal_safe`] (colours only where wanted).
     pub fn app_text<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        let unsafe_char = |c: char| c != '\t' && (c.is_control() || c == '\u{7f}');
-        if !text.chars().any(unsafe_char) {
-            return text.into();
-        }
-        let mut safe = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(c) = rest.chars().next() {
-            if c == '\x1b' && rest[1..].starts_with('[') {
-                let params = rest[2..]
-                    .find(|p: char| !(p.is_ascii_digit() || p == ';' || p == ':'))
-                    .map_or(rest.len(), |end| end + 2);
-                if rest[params..].starts_with('m') {
-                    if self.color_out {
-                        safe.push_str(&rest[..=params]);
-                    }
-                    rest = &rest[params + 1..];
-                    continue;
-                }
-            }
-            safe.push(if unsafe_char(c) { '\u{fffd}' } else { c });
-            rest = &rest[c.len_utf8()..];
-        }
-        safe.into()
+        paas_share::terminal::terminal_safe(text, self.color_out)
     }
 
     fn paint(enabled: bool, style: Style, text: &str) -> String {
@@ -174,22 +146,24 @@ impl Printer {
         Ok(())
     }
 
-    /// A `=== title` heading, as Heroku prints before a section.
-    /// Copies a streamed text body (a build's or a release phase's output) to stdout in chunks
-    /// as they arrive, so that a running one shows up live.
-    pub fn copy_live(&self, mut body: impl io::Read) -> io::Result<()> {
+    /// Copies a streamed text body (a build's or a release phase's output) to stdout line by
+    /// line as it arrives, so that a running one shows up live, made safe with
+    /// [`Printer::app_text`].
+    pub fn copy_live(&self, body: impl io::Read) -> io::Result<()> {
         let mut stdout = io::stdout().lock();
-        let mut buf = [0u8; 8192];
+        let mut body = io::BufReader::new(body);
+        let mut line = Vec::new();
         loop {
-            let n = body.read(&mut buf)?;
-            if n == 0 {
+            line.clear();
+            if io::BufRead::read_until(&mut body, b'\n', &mut line)? == 0 {
                 return Ok(());
             }
-            stdout.write_all(&buf[..n])?;
+            stdout.write_all(self.app_text(&String::from_utf8_lossy(&line)).as_bytes())?;
             stdout.flush()?;
         }
     }
 
+    /// A `=== title` heading, as Heroku prints before a section.
     pub fn heading(&self, out: &mut dyn Write, title: &str) -> io::Result<()> {
         writeln!(
             out,
@@ -269,38 +243,5 @@ impl Printer {
             }
         }
         cli.map_or(ExitStatus::Failure, |c| c.exit)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Printer;
-
-    fn printer(color_out: bool) -> Printer {
-        Printer {
-            json: false,
-            color_out,
-            color_err: false,
-            progress: false,
-        }
-    }
-
-    #[test]
-    fn app_text_keeps_colours_only_and_shows_other_controls() {
-        let coloured = "\x1b[1;32mok\x1b[0m done\tnow";
-        assert_eq!(printer(true).app_text(coloured), coloured);
-        assert_eq!(printer(false).app_text(coloured), "ok done\tnow");
-        // A window title, a clipboard write (OSC 52), a screen clear and a carriage return.
-        let hostile = "\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\rhidden\u{9b}";
-        let shown = printer(true).app_text(hostile);
-        assert!(
-            !shown.contains(['\x1b', '\x07', '\r', '\u{9b}']),
-            "{shown:?}"
-        );
-        assert!(
-            shown.contains("pwned") && shown.contains("hidden"),
-            "{shown:?}"
-        );
-        assert_eq!(printer(true).app_text("plain é"), "plain é");
     }
 }

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod models;
 pub mod names;
+pub mod terminal;
 
 pub use error::ApiError;
 pub use names::{AppName, ConfigKey, NameError, UserName};

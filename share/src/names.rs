@@ -17,7 +17,7 @@ pub enum NameError {
     )]
     User(String),
     #[error(
-        "invalid config key {0:?}: use letters, digits and underscores, not starting with a digit"
+        "invalid config key {0:?}: use 1 to 256 letters, digits and underscores, not starting with a digit"
     )]
     ConfigKey(String),
 }

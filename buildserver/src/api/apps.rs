@@ -170,6 +170,12 @@ pub async fn update(
         }
     };
     tracing::info!(from = %name, to = %renamed.name, "app renamed");
+    state.logs.emit(
+        &renamed.id,
+        "paas",
+        "api",
+        &format!("Renamed from {name} to {} by {}", renamed.name, user.name),
+    );
     Ok(Json(state.app_view(renamed, &host)))
 }
 

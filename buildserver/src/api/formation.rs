@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use paas_share::models::{Formation, FormationPatch};
+use paas_share::models::{Formation, FormationPatch, Quantity};
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
 
@@ -73,9 +73,13 @@ pub async fn update(
                     .find(|f| f.process_type == *process_type)
                     .map_or(0, |f| f.quantity);
                 let Some(count) = change.apply(current) else {
-                    return Err(ApiFailure::invalid(format!(
-                        "cannot scale {process_type} below 0 (it runs {current})"
-                    )));
+                    return Err(ApiFailure::invalid(match change {
+                        Quantity::Add(n) => format!(
+                            "cannot run {} dynos: this server allows at most {limit} per app",
+                            u64::from(current) + u64::from(*n)
+                        ),
+                        _ => format!("cannot scale {process_type} below 0 (it runs {current})"),
+                    }));
                 };
                 counts.insert(process_type.clone(), count);
             }

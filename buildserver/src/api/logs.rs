@@ -143,7 +143,13 @@ impl Tail {
         checked
             .err()
             .filter(ApiFailure::refuses_caller)
-            .map(|refused| refused.message().to_owned())
+            .map(|refused| {
+                if refused.status() == axum::http::StatusCode::NOT_FOUND {
+                    "the app was destroyed, or you no longer have access to it".to_owned()
+                } else {
+                    refused.message().to_owned()
+                }
+            })
     }
 
     fn notice(&self, message: String) -> LogLine {

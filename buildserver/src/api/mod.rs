@@ -205,6 +205,10 @@ impl ApiFailure {
         &self.body.message
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn new(status: StatusCode, id: &str, message: impl Into<String>) -> Self {
         Self {
             status,

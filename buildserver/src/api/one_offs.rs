@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::Json;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -153,9 +155,20 @@ pub async fn attach(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path((name, dyno)): Path<(String, String)>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let app = find_app(&state, &user, &name).await?;
+    let upgrade = upgrade.map_err(|rejection| {
+        ApiFailure::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!(
+                "this is a WebSocket: {}",
+                rejection.body_text().to_lowercase()
+            ),
+        )
+        .hint("`paas run` attaches here; other clients send `Upgrade: websocket` (RFC 6455)")
+    })?;
     let attachment = state
         .one_offs
         .attach(&app.id, &dyno)

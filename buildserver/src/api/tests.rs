@@ -514,6 +514,25 @@ async fn scaling_refuses_unknown_types_and_huge_counts() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // An increase past u32::MAX is too many, not "below 0".
+    f.send(
+        "PATCH",
+        "/apps/demo/formation",
+        Some(serde_json::json!({"web": 1})),
+    )
+    .await;
+    let (status, body) = f
+        .send(
+            "PATCH",
+            "/apps/demo/formation",
+            Some(serde_json::json!({"web": "+4294967295"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["message"],
+        "cannot run 4294967296 dynos: this server allows at most 100 per app"
+    );
 }
 
 #[tokio::test]

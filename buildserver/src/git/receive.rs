@@ -62,6 +62,10 @@ impl Spawn<'_> {
                 "receive.fsckObjects=true",
                 "-c",
                 "receive.denyDeletes=true",
+                // Keepalives every 2 s while the hook is silent (the hook asks for them): a long
+                // quiet build or release phase is not an idle SSH session.
+                "-c",
+                "receive.keepAlive=2",
             ])
             .arg("-c")
             .arg(format!("receive.maxInputSize={}", self.max_input_bytes));

@@ -354,10 +354,16 @@ impl Controller {
             }
             Ok(Deployed::Up) => {
                 let line = if release.process_types.contains_key("web") {
+                    // Its name now: the app may have been renamed while this push ran.
+                    let id = push.app.id.clone();
+                    let name = match self.store.call(move |db| db.app_by_id(&id)).await {
+                        Ok(app) => app.name,
+                        Err(_) => push.app.name.clone(),
+                    };
                     format!(
                         "-----> v{} is up: {}",
                         release.version,
-                        self.urls.web_url(push.app.name())
+                        self.urls.web_url(name.as_str())
                     )
                 } else {
                     format!(

@@ -142,12 +142,16 @@ async fn proxy(
         )
             .into_response();
     }
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    // An absolute-form target names the host itself, and Host is then ignored (RFC 9112 §3.2.2).
+    let host = match request.uri().authority() {
+        Some(authority) => authority.as_str(),
+        None => request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default(),
+    }
+    .to_ascii_lowercase();
     // A fully qualified name may end with a dot (`shop.example.com.`, RFC 1034 §3.1).
     let name = host
         .rsplit_once(':')

@@ -264,11 +264,11 @@ fn bad_config_vars_are_refused_and_change_nothing() {
     let cases = [
         (
             json!({"1BAD": "x"}),
-            "invalid config key \"1BAD\": use letters, digits and underscores, not starting with a digit",
+            "invalid config key \"1BAD\": use 1 to 256 letters, digits and underscores, not starting with a digit",
         ),
         (
             json!({"A-B": "x"}),
-            "invalid config key \"A-B\": use letters, digits and underscores, not starting with a digit",
+            "invalid config key \"A-B\": use 1 to 256 letters, digits and underscores, not starting with a digit",
         ),
         (
             json!({"BIG": "x".repeat(32 * 1024 + 1)}),

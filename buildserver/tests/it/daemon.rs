@@ -201,6 +201,11 @@ fn bad_configuration_exits_64_naming_the_setting() {
             "error: the kubernetes scheduler needs --registry: cluster nodes pull app images from it\n".into(),
         ),
         (
+            vec!["--header-timeout".into(), "9999999999999999999".into()],
+            vec![],
+            "error: invalid value \"9999999999999999999\" for --header-timeout (or PAAS_HEADER_TIMEOUT): expected a whole number of seconds from 1 to 315360000 (10 years)\n".into(),
+        ),
+        (
             vec!["--config".into(), arg(&missing)],
             vec![],
             format!("error: cannot read the config file {}: No such file or directory (os error 2)\n", missing.display()),
@@ -238,6 +243,29 @@ fn a_port_in_use_is_a_clear_error() {
         )),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_data_dir_serves_one_server_at_a_time() {
+    let server = server();
+    let second = server
+        // The same listen addresses too: the data dir is checked first.
+        .serve_command(&[])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("second serve");
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!(
+            "the data dir {} is in use by another paas-buildserver (pid {})",
+            server.data_dir().display(),
+            server.pid()
+        )),
+        "{said}"
+    );
+    // The first one goes on as it was.
+    assert_eq!(Http::admin(&server).get("/apps").0, 200);
 }
 
 #[test]

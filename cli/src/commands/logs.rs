@@ -7,6 +7,7 @@ use std::time::Duration;
 use paas_share::models::LogLine;
 
 use crate::context::Ctx;
+use crate::error::CliError;
 
 /// Show an app's logs: dyno output and platform events (builds, releases, router, scheduler)
 #[derive(Debug, clap::Args)]
@@ -60,6 +61,18 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 continue;
             };
             after = Some(after.map_or(parsed.seq, |a| a.max(parsed.seq)));
+            // The server ended the stream and said why (a revoked token, a destroyed app):
+            // following again would only be refused.
+            let ended = (parsed.source == "paas" && parsed.process == "logs")
+                .then(|| parsed.message.strip_prefix("this stream ended: "))
+                .flatten();
+            if let Some(reason) = ended {
+                return Err(CliError::new(
+                    "stream_ended",
+                    format!("the log stream ended: {reason}"),
+                )
+                .into());
+            }
             if ctx.printer.json() {
                 writeln!(out, "{line}")?;
             } else {

@@ -352,6 +352,11 @@ fn a_lost_client_a_timeout_and_bad_input_leave_nothing_running() {
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("the command is longer than 64 KiB"), "{said}");
     assert!(said.len() < 1000, "not echoed");
+    // A refused argument is quoted in part, not echoed whole (it may be a secret).
+    let secret = format!("K{}", "s".repeat(40_000));
+    let refused = paas(&cli, &repo, &["config:set", &secret]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.len() < 1000, "{said}");
     // An app with nothing released.
     ok(&cli, &repo, &["create", "empty-app", "--no-remote"]);
     let nothing = paas(&cli, &repo, &["run", "-a", "empty-app", "true"]);
@@ -361,4 +366,50 @@ fn a_lost_client_a_timeout_and_bad_input_leave_nothing_running() {
         "{said}"
     );
     assert!(one_off_containers(&server).is_empty());
+}
+
+#[test]
+fn a_daemon_that_stops_or_dies_ends_its_runs() {
+    let (mut server, cli, repo) = deployed(&[], "restarted");
+    let attach = |cli: &CliEnv| {
+        cli.command(&["run", "sleep 120"])
+            .current_dir(&repo)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("paas run")
+    };
+    let started = |server: &TestServer| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while one_off_containers(server).is_empty() {
+            assert!(Instant::now() < deadline, "the run never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // Stopped: the run is stopped too, and its client told how it ended.
+    let child = attach(&cli);
+    started(&server);
+    server.stop(nix::sys::signal::Signal::SIGTERM);
+    let ended = child.wait_with_output().expect("paas run");
+    assert_eq!(ended.status.code(), Some(143), "{ended:?}");
+    server.restart();
+    // Killed: the client says the connection was lost; the next start removes the dyno.
+    let child = attach(&cli);
+    started(&server);
+    server.stop(nix::sys::signal::Signal::SIGKILL);
+    let ended = child.wait_with_output().expect("paas run");
+    let said = String::from_utf8_lossy(&ended.stderr);
+    assert_eq!(ended.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("the connection to the dyno was lost"),
+        "{said}"
+    );
+    server.restart();
+    assert!(
+        one_off_containers(&server).is_empty(),
+        "{:?}",
+        one_off_containers(&server)
+    );
+    assert!(!ok(&cli, &repo, &["ps"]).contains("run."));
 }

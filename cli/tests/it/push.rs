@@ -1034,9 +1034,26 @@ fn a_daemon_killed_mid_build_cleans_up_on_restart() {
 #[test]
 fn six_keys_may_be_offered_and_a_silent_session_is_closed() {
     let server = TestServer::start_with(&server_bin(), &["--ssh-idle-timeout", "3"], &[]);
+    server.install_stack(Stack::Busybox);
     let cli = CliEnv::pusher(paas_bin(), &server);
     let repo = cli.app_repo("static");
     run_in(&cli, &repo, &["create", "quiet"]);
+    // A push whose release phase is silent for longer than the idle timeout: git's keepalives
+    // (asked for by the hook) keep its session open. What the release phase prints reaches the
+    // pusher's terminal with its colours and without its other escape sequences.
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: busybox httpd -f -p $PORT -h /app/public\nrelease: printf 'REL \\033]0;title\\007 \\033[32mgreen\\033[0m\\n'; sleep 6\n",
+    )
+    .expect("Procfile");
+    cli.commit_all(&repo, "a quiet release phase");
+    let pushed = push(&cli, &repo, &["main"]);
+    let said = String::from_utf8_lossy(&pushed.stderr);
+    assert!(pushed.status.success(), "{said}");
+    assert!(
+        said.contains("REL \u{fffd}]0;title\u{fffd} \x1b[32mgreen"),
+        "{said:?}"
+    );
     // Five keys the server does not know, then the registered one (an agent or ~/.ssh with many
     // keys offers them all; OpenSSH's server allows six).
     let mut keys: Vec<std::path::PathBuf> = (0..5)

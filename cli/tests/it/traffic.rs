@@ -238,6 +238,16 @@ fn the_router_keeps_hop_by_hop_headers_to_each_hop_and_times_out_silent_dynos() 
         Duration::from_secs(10),
     );
     assert!(answer.starts_with("http/1.1 400 "), "{answer}");
+    // An absolute-form target names the host; Host is then ignored (RFC 9112 §3.2.2).
+    let answer = exchange(
+        &server.router,
+        "GET http://hops.localhost/ HTTP/1.1\r\nHost: other.localhost\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(
+        answer.contains("the requested url was not found"),
+        "{answer}"
+    );
     // `OPTIONS *` is about the server: answered, not sent to a dyno as a path.
     let answer = exchange(
         &server.router,

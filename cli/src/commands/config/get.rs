@@ -23,5 +23,12 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         )
         .hint("run `paas config` to list them")
     })?;
-    ctx.printer.print(value, |_, out| writeln!(out, "{value}"))
+    ctx.printer.print(value, |p, out| {
+        // Exactly as set for a script; on a terminal, with control characters shown.
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            writeln!(out, "{}", p.app_text(value))
+        } else {
+            writeln!(out, "{value}")
+        }
+    })
 }

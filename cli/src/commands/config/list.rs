@@ -25,8 +25,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             return Ok(());
         }
         p.heading(out, &format!("{app} Config Vars"))?;
-        let fields: Vec<(&str, String)> =
-            vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let fields: Vec<(&str, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), p.app_text(v).into_owned()))
+            .collect();
         p.fields(out, &fields)
     })
 }
