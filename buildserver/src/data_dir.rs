@@ -80,10 +80,10 @@ impl DataDir {
     /// same data dir would remove the first one's dynos and take its hook socket.
     ///
     /// # Errors
-    /// Another process holds it (the message names its pid), or the file cannot be made.
+    /// Another process holds it (the message names its pid), or the file cannot be made (the
+    /// data dir must exist).
     pub fn lock_for_serving(&self) -> anyhow::Result<std::fs::File> {
         use std::io::{Read, Seek, Write};
-        std::fs::create_dir_all(&self.root)?;
         let path = self.root.join("serve.lock");
         let mut file = std::fs::OpenOptions::new()
             .read(true)

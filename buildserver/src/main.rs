@@ -486,8 +486,8 @@ fn ensure_admin(db: &mut Db, data: &DataDir) -> anyhow::Result<()> {
 #[tokio::main]
 async fn serve(config: Config) -> anyhow::Result<()> {
     let data = DataDir::new(config.data_dir.clone());
-    let _one_server = data.lock_for_serving()?;
     let mut db = open_store(&data)?;
+    let _one_server = data.lock_for_serving()?;
     ensure_admin(&mut db, &data)?;
     stack::migrate(&data).context("moving the stack to its name")?;
     if let Some(default) = stack::default_name(&data) {

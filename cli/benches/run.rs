@@ -4,7 +4,10 @@
 //! - the router: requests/s and p99 latency with `wrk` (64 connections, keep-alive, 2 threads,
 //!   5 s) to a Node web dyno directly, through our router, and through nginx configured as a
 //!   keep-alive reverse proxy to the same dyno, in the same run;
-//! - log latency: a line printed by a dyno → printed by `paas logs --tail`, median and p99 of 500.
+//! - log latency: a line printed by a dyno → printed by `paas logs --tail`, median and p99 of 500;
+//! - `paas run -- true` (create, attach, start, exit status back), median of 10, against `runc run`
+//!   of `true` in a bundle on the same stack's root filesystem (the container start that
+//!   `paas run` wraps), in the same run.
 //!
 //! Needs the bookworm stack (built once, cached) and `wrk` and `nginx` (`scripts/bench` installs
 //! them). Run with `scripts/bench`, as root.
@@ -277,4 +280,54 @@ fn main() {
         pick(0.5).as_secs_f64() * 1000.0,
         pick(0.99).as_secs_f64() * 1000.0
     );
+
+    let runs: Vec<Duration> = (0..10)
+        .map(|_| timed(&cli, &repo, &["run", "--no-tty", "--", "true"]))
+        .collect();
+    let floor: Vec<Duration> = (0..10).map(|i| runc_true(&server, dir.path(), i)).collect();
+    let (runs, floor) = (median(runs), median(floor));
+    println!(
+        "  paas run -- true (median of 10)             {:>8}  runc run alone {}  ratio {:.1}  (target < 300 ms)",
+        ms(runs),
+        ms(floor),
+        runs.as_secs_f64() / floor.as_secs_f64()
+    );
+}
+
+/// `runc run` of `/bin/true` on the bookworm stack's root filesystem, read-only, as root: the
+/// bare container start.
+fn runc_true(server: &TestServer, dir: &Path, i: usize) -> Duration {
+    let bundle = dir.join(format!("runc-true-{i}"));
+    std::fs::create_dir_all(&bundle).expect("bundle");
+    let spec = Command::new("runc")
+        .args(["spec", "--bundle"])
+        .arg(&bundle)
+        .status()
+        .expect("runc spec");
+    assert!(spec.success());
+    let path = bundle.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("config")).expect("JSON");
+    config["root"]["path"] = server
+        .data_dir()
+        .join("stacks/bookworm/rootfs")
+        .display()
+        .to_string()
+        .into();
+    config["process"]["terminal"] = false.into();
+    config["process"]["args"] = serde_json::json!(["/bin/true"]);
+    std::fs::write(&path, serde_json::to_vec(&config).expect("JSON")).expect("config");
+    let start = Instant::now();
+    let status = Command::new("runc")
+        .arg("--root")
+        .arg(dir.join("runc-state"))
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(format!("bench-true-{i}-{}", std::process::id()))
+        .stdin(Stdio::null())
+        .status()
+        .expect("runc run");
+    let elapsed = start.elapsed();
+    assert!(status.success());
+    elapsed
 }

@@ -344,11 +344,6 @@ fn run_hook() -> Result<bool, String> {
     };
     send(&FromHook::Push { token, updates })?;
     let mut stderr = std::io::stderr().lock();
-    // A NUL byte first asks git to send keepalives while the hook is quiet (receive.keepAlive;
-    // git drops the byte): a long silent build or release phase keeps the SSH session from its
-    // idle timeout.
-    let _ = stderr.write_all(b"\0");
-    let _ = stderr.flush();
     for line in BufReader::new(stream).lines() {
         let line = line.map_err(|e| format!("the paas server went away: {e}"))?;
         let message: FromDaemon =

@@ -62,8 +62,9 @@ impl Spawn<'_> {
                 "receive.fsckObjects=true",
                 "-c",
                 "receive.denyDeletes=true",
-                // Keepalives every 2 s while the hook is silent (the hook asks for them): a long
-                // quiet build or release phase is not an idle SSH session.
+                // Keepalives every 2 s while the pre-receive hook is silent (receive-pack sends
+                // them during its hooks): a long quiet build or release phase is not an idle SSH
+                // session.
                 "-c",
                 "receive.keepAlive=2",
             ])
