@@ -183,9 +183,29 @@ async fn attach(
         )
         .hint("the dyno is stopped when its client goes away; run the command again")
     };
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .map_err(|e| lost(&e))?;
+    let socket = match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => socket,
+        // The server refused to start it, and says why in the API's error body.
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let status = response.status();
+            let error = response
+                .body()
+                .as_deref()
+                .and_then(|body| serde_json::from_slice::<paas_share::ApiError>(body).ok());
+            return Err(match error {
+                Some(error) => {
+                    let mut failure = CliError::new(&error.id, error.message);
+                    failure.hint = error.hint;
+                    failure
+                }
+                None => CliError::new(
+                    "http_error",
+                    format!("the server refused to attach the dyno: HTTP {status}"),
+                ),
+            });
+        }
+        Err(e) => return Err(lost(&e)),
+    };
     let (mut sink, mut incoming) = socket.split();
     let (frames, mut to_send) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
     // stdin on a thread of its own (a blocking read cannot be cancelled): channel 0, then the

@@ -521,3 +521,79 @@ fn config_secrets_no_replica_set_uses_are_pruned() {
     });
     assert!(secret(14).is_some(), "a Secret in use stays");
 }
+
+#[test]
+fn a_run_is_a_pod_attached_through_the_api_server() {
+    let kube = on_kubernetes();
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
+    let repo = cli.app_repo("procfile");
+    ok(cli, &repo, &["create", "runner"]);
+    assert!(push(cli, &repo).status.success(), "{}", cluster.logs());
+    let run_pods = || {
+        cluster
+            .get("/api/v1/namespaces/paas-runner/pods?labelSelector=paas%2Frun")
+            .and_then(|list| list["items"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    // A pod no node starts (the fake kubelet leaves it Pending): read back while paas waits, then
+    // refused at the start deadline (--progress-deadline 4) with the reason, and deleted.
+    let waiting = std::thread::scope(|scope| {
+        let run = scope.spawn(|| {
+            paas(
+                cli,
+                &repo,
+                &["run", "--env", "DEBUG=1", "--", "echo", NEVER_READY],
+            )
+        });
+        let mut pod = None;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pod.is_none() && Instant::now() < deadline {
+            pod = run_pods().into_iter().next();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (pod, run.join().expect("run thread"))
+    });
+    let (pod, run) = waiting;
+    let pod = pod.expect("the run's pod");
+    assert_eq!(pod["spec"]["restartPolicy"], "Never");
+    assert_eq!(pod["spec"]["activeDeadlineSeconds"], 3600);
+    let container = &pod["spec"]["containers"][0];
+    assert!(
+        container["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with(&format!("{}/runner@sha256:", kube.registry_prefix))),
+        "{container}"
+    );
+    // No terminal: `tty` is false, which the API server leaves out.
+    assert_eq!(container["stdin"], true);
+    assert!(container["tty"].is_null() || container["tty"] == false, "{container}");
+    assert_eq!(container["command"][4], format!("echo {NEVER_READY}"));
+    assert_eq!(
+        container["env"],
+        json!([
+            { "name": "DEBUG", "value": "1" },
+            { "name": "DYNO", "value": "run.1" },
+            { "name": "PS", "value": "run.1" },
+        ])
+    );
+    assert_eq!(
+        container["envFrom"][0]["secretRef"]["name"],
+        "runner-env-v1"
+    );
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(
+        said.contains("did not start within 4 s (no node has started it)"),
+        "{said}"
+    );
+    eventually("the pod is deleted", || run_pods().is_empty());
+
+    // A pod the fake kubelet marks running: attaching needs a real kubelet (the API server
+    // proxies the stream to the node's), which the fixture cluster has not, so the attach is
+    // refused and said; the pod goes.
+    let run = paas(cli, &repo, &["run", "--", "true"]);
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(said.contains("cannot attach to pod run-2-"), "{said}");
+    eventually("the pod is deleted", || run_pods().is_empty());
+}

@@ -149,7 +149,8 @@ fn a_daemon_killed_in_a_push_or_a_storm_comes_back_consistent() {
             assert_eq!(
                 status(&server.router, "killed"),
                 200,
-                "round {round}: {dynos}"
+                "round {round}: {dynos}\n{releases}\n{}",
+                server.log()
             );
             // No container the server does not account for: no build left running, and the dynos
             // `ps` shows.

@@ -14,6 +14,8 @@ pub const PROCESS_TYPE: &str = "paas/process-type";
 pub const RELEASE: &str = "paas/release";
 /// On a one-off dyno's Job and pod (the release phase): its Job's name.
 pub const ONE_OFF: &str = "paas/one-off";
+/// On a `paas run` pod: its name.
+pub const RUN: &str = "paas/run";
 /// Set on the pod template (by its own field manager) to restart a process type's pods.
 pub const RESTARTED_AT: &str = "paas/restartedAt";
 /// The port every dyno listens on inside its pod (`$PORT`).
@@ -233,6 +235,47 @@ pub fn job_object(
     })
 }
 
+/// The pod of one-off dyno `spec.name` (`paas run`): the release's image by digest and config
+/// Secret, `spec.env` over them, `DYNO=run.N`, no `PORT`, stdin open for one attach (and a
+/// terminal if asked), never restarted, stopped by the cluster after the run's timeout.
+pub fn one_off_pod_object(
+    deployment: &Deployment,
+    settings: &ClusterSettings,
+    spec: &crate::scheduler::OneOffSpec,
+    pod: &str,
+) -> Value {
+    let app = deployment.app.name();
+    let mut container = container(deployment, settings, "run", &spec.command);
+    container["command"] = json!(crate::scheduler::one_off_args(&spec.command));
+    let mut env: Vec<Value> = spec
+        .env
+        .iter()
+        .map(|(name, value)| json!({ "name": name, "value": value }))
+        .collect();
+    env.extend([
+        json!({ "name": "DYNO", "value": spec.name }),
+        json!({ "name": "PS", "value": spec.name }),
+    ]);
+    container["env"] = json!(env);
+    container["stdin"] = json!(true);
+    container["stdinOnce"] = json!(true);
+    container["tty"] = json!(spec.terminal.is_some());
+    let mut pod_spec = pod_spec(container, settings);
+    pod_spec["restartPolicy"] = json!("Never");
+    pod_spec["activeDeadlineSeconds"] = json!(spec.timeout.as_secs().max(1));
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod,
+            "namespace": namespace(app),
+            "labels": { NAME: app, MANAGED_BY: "paas", RUN: pod },
+            "annotations": { RELEASE: format!("v{}", deployment.release) },
+        },
+        "spec": pod_spec,
+    })
+}
+
 pub fn service_object(app: &str) -> Value {
     json!({
         "apiVersion": "v1",
@@ -406,6 +449,44 @@ mod tests {
             "registry.example.com/paas/shop@sha256:abc"
         );
         assert_eq!(container["command"][4], "rake db:migrate");
+        assert_eq!(container["envFrom"][0]["secretRef"]["name"], "shop-env-v7");
+    }
+
+    #[test]
+    fn a_run_is_a_pod_with_stdin_and_a_deadline() {
+        let spec = crate::scheduler::OneOffSpec {
+            name: "run.2".to_owned(),
+            command: "python manage.py shell".to_owned(),
+            env: [("DEBUG".to_owned(), "1".to_owned())].into(),
+            terminal: Some(paas_share::models::WindowSize {
+                columns: 80,
+                lines: 24,
+            }),
+            timeout: std::time::Duration::from_secs(600),
+        };
+        let pod = one_off_pod_object(&deployment(), &settings(), &spec, "run-2-abc");
+        assert_eq!(pod["metadata"]["name"], "run-2-abc");
+        assert_eq!(pod["metadata"]["labels"][RUN], "run-2-abc");
+        assert_eq!(pod["spec"]["restartPolicy"], "Never");
+        assert_eq!(pod["spec"]["activeDeadlineSeconds"], 600);
+        let container = &pod["spec"]["containers"][0];
+        assert_eq!(
+            (
+                container["stdin"].clone(),
+                container["stdinOnce"].clone(),
+                container["tty"].clone()
+            ),
+            (json!(true), json!(true), json!(true))
+        );
+        assert_eq!(container["command"][4], "python manage.py shell");
+        assert_eq!(
+            container["env"],
+            json!([
+                { "name": "DEBUG", "value": "1" },
+                { "name": "DYNO", "value": "run.2" },
+                { "name": "PS", "value": "run.2" },
+            ])
+        );
         assert_eq!(container["envFrom"][0]["secretRef"]["name"], "shop-env-v7");
     }
 }

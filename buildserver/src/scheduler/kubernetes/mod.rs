@@ -531,10 +531,108 @@ impl Scheduler for KubernetesScheduler {
 
     async fn start_one_off(
         &self,
-        _deployment: &Deployment,
-        _spec: &crate::scheduler::OneOffSpec,
+        deployment: &Deployment,
+        spec: &crate::scheduler::OneOffSpec,
     ) -> anyhow::Result<crate::scheduler::OneOff> {
-        bail!("one-off dynos (`paas run`) do not run on Kubernetes yet")
+        {
+            let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
+            self.apply_config(deployment).await?;
+        }
+        let namespace = manifests::namespace(deployment.app.name());
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        // Unique across the daemon's runs: `run.N` counts from 1 at each start.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("{}-{nanos:08x}", manifests::job_name(&spec.name));
+        let object = manifests::one_off_pod_object(deployment, &self.settings, spec, &name);
+        pods.create(&PostParams::default(), &serde_json::from_value(object)?)
+            .await
+            .with_context(|| format!("cannot create pod {name}"))?;
+        let pod = DeleteOnDrop {
+            pods: pods.clone(),
+            name: name.clone(),
+        };
+        self.logs.emit(
+            &deployment.app.id,
+            "paas",
+            "scheduler",
+            &format!(
+                "Starting {} (v{}) as pod {name}: {}",
+                spec.name, deployment.release, spec.command
+            ),
+        );
+        let start_within =
+            Duration::from_secs(self.settings.progress_deadline_seconds.into()).min(spec.timeout);
+        await_running(&pods, &name, start_within).await?;
+        let tty = spec.terminal.is_some();
+        let mut attached = pods
+            .attach(
+                &name,
+                &kube::api::AttachParams::default()
+                    .container("run")
+                    .stdin(true)
+                    .stdout(true)
+                    .stderr(!tty)
+                    .tty(tty),
+            )
+            .await
+            .with_context(|| format!("cannot attach to pod {name}"))?;
+        let missing = || anyhow::anyhow!("the attach to pod {name} has no stream");
+        let stdin = attached.stdin().ok_or_else(missing)?;
+        let stdout = attached.stdout().ok_or_else(missing)?;
+        let streams = match attached.terminal_size() {
+            Some(sizes) if tty => {
+                let sizes = Mutex::new(sizes);
+                let resize = move |size: paas_share::models::WindowSize| {
+                    let _ = sizes
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .try_send(kube::api::TerminalSize {
+                            width: size.columns,
+                            height: size.lines,
+                        });
+                };
+                if let Some(size) = spec.terminal {
+                    resize(size);
+                }
+                crate::scheduler::OneOffStreams::Terminal {
+                    input: Box::new(stdin),
+                    output: Box::new(stdout),
+                    resize: Box::new(resize),
+                }
+            }
+            _ => crate::scheduler::OneOffStreams::Pipes {
+                stdin: Box::new(stdin),
+                stdout: Box::new(stdout),
+                stderr: Box::new(attached.stderr().ok_or_else(missing)?),
+            },
+        };
+        let status = attached.take_status().ok_or_else(missing)?;
+        let terminate = {
+            let (pods, name) = (pods.clone(), name.clone());
+            move || {
+                let (pods, name) = (pods.clone(), name.clone());
+                tokio::spawn(async move {
+                    let _ = pods
+                        .delete(&name, &DeleteParams::default().grace_period(10))
+                        .await;
+                });
+            }
+        };
+        let exit = async move {
+            // The stream's end (and the attach's status) come before the pod's own status.
+            let _ = status.await;
+            let _attached = attached;
+            let outcome = await_terminated(&pod.pods, &pod.name).await;
+            drop(pod);
+            outcome
+        };
+        Ok(crate::scheduler::OneOff {
+            streams,
+            exit: Box::pin(exit),
+            terminate: Box::new(terminate),
+        })
     }
 
     async fn run_once(
@@ -700,6 +798,98 @@ fn job_end(job: &Job) -> Option<JobEnd> {
 
 /// Waits for Job `name` to end; its container's exit status is the outcome. The cluster stops it
 /// at its deadline; if the cluster does not say so within a minute of it, it is deleted here.
+/// Deletes a `paas run` pod when dropped (the run ended, or its client went away).
+struct DeleteOnDrop {
+    pods: Api<Pod>,
+    name: String,
+}
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        let (pods, name) = (self.pods.clone(), std::mem::take(&mut self.name));
+        tokio::spawn(async move {
+            if let Err(e) = pods.delete(&name, &DeleteParams::background()).await {
+                tracing::warn!(pod = %name, error = %e, "cannot delete a one-off dyno's pod");
+            }
+        });
+    }
+}
+
+/// Waits until pod `name` runs (or has already ended), for up to `within`; else says why not.
+async fn await_running(pods: &Api<Pod>, name: &str, within: Duration) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let pod = pods
+            .get(name)
+            .await
+            .with_context(|| format!("cannot read pod {name}"))?;
+        let status = pod.status.unwrap_or_default();
+        if matches!(
+            status.phase.as_deref(),
+            Some("Running" | "Succeeded" | "Failed")
+        ) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let waiting = status
+                .container_statuses
+                .iter()
+                .flatten()
+                .find_map(|c| c.state.as_ref()?.waiting.as_ref())
+                .map(|w| {
+                    format!(
+                        "{}: {}",
+                        w.reason.as_deref().unwrap_or("waiting"),
+                        w.message.as_deref().unwrap_or("")
+                    )
+                });
+            let unscheduled = status
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+                .map(|c| c.message.clone().unwrap_or_default());
+            let why = waiting
+                .or(unscheduled)
+                .unwrap_or_else(|| "no node has started it".to_owned());
+            bail!(
+                "pod {name} did not start within {} s ({why})",
+                within.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// How pod `name`'s container ended, once it has.
+async fn await_terminated(pods: &Api<Pod>, name: &str) -> anyhow::Result<Outcome> {
+    loop {
+        let pod = pods
+            .get(name)
+            .await
+            .with_context(|| format!("cannot read pod {name}"))?;
+        let status = pod.status.unwrap_or_default();
+        if status.reason.as_deref() == Some("DeadlineExceeded") {
+            return Ok(Outcome {
+                exit: Exit::TimedOut,
+                oom_killed: false,
+            });
+        }
+        let terminated = status
+            .container_statuses
+            .iter()
+            .flatten()
+            .find_map(|c| c.state.as_ref()?.terminated.clone());
+        if let Some(t) = terminated {
+            return Ok(Outcome {
+                exit: Exit::Code(t.exit_code),
+                oom_killed: t.reason.as_deref() == Some("OOMKilled"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn await_job(
     jobs: &Api<Job>,
     pods: &Api<Pod>,
