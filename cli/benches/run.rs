@@ -308,12 +308,10 @@ fn runc_true(server: &TestServer, dir: &Path, i: usize) -> Duration {
     let path = bundle.join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).expect("config")).expect("JSON");
-    config["root"]["path"] = server
-        .data_dir()
-        .join("stacks/bookworm/rootfs")
-        .display()
-        .to_string()
-        .into();
+    // runc takes no symlink there (the test server's stacks link to a shared cache).
+    let rootfs = std::fs::canonicalize(server.data_dir().join("stacks/bookworm/rootfs"))
+        .expect("the stack's root filesystem");
+    config["root"]["path"] = rootfs.display().to_string().into();
     config["process"]["terminal"] = false.into();
     config["process"]["args"] = serde_json::json!(["/bin/true"]);
     std::fs::write(&path, serde_json::to_vec(&config).expect("JSON")).expect("config");
