@@ -461,17 +461,20 @@ impl<'a> Setting<'a> {
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> anyhow::Result<T> {
         let value = self.value.as_deref().unwrap_or(default);
-        parse(value).map_err(|reason| match self.from_file {
-            Some(path) => anyhow::anyhow!(
-                "invalid {} {value:?} in {}: {reason}",
-                self.name,
-                path.display()
-            ),
-            None => anyhow::anyhow!(
-                "invalid value {value:?} for --{} (or PAAS_{}): {reason}",
-                self.name,
-                self.name.to_uppercase().replace('-', "_")
-            ),
+        parse(value).map_err(|reason| {
+            let value = paas_share::names::excerpt(value);
+            match self.from_file {
+                Some(path) => anyhow::anyhow!(
+                    "invalid {} {value:?} in {}: {reason}",
+                    self.name,
+                    path.display()
+                ),
+                None => anyhow::anyhow!(
+                    "invalid value {value:?} for --{} (or PAAS_{}): {reason}",
+                    self.name,
+                    self.name.to_uppercase().replace('-', "_")
+                ),
+            }
         })
     }
 }

@@ -211,7 +211,7 @@ impl OneOffs {
             let entry = apps
                 .get_mut(app_id)
                 .and_then(|a| a.dynos.iter_mut().find(|d| d.spec.name == name))
-                .ok_or_else(|| OneOffError::NotFound(name.to_owned()))?;
+                .ok_or_else(|| OneOffError::NotFound(paas_share::names::excerpt(name)))?;
             let deployment = entry
                 .waiting
                 .take()

@@ -17,7 +17,7 @@ pub enum NameError {
     )]
     User(String),
     #[error(
-        "invalid config key {0:?}: use 1 to 256 letters, digits and underscores, not starting with a digit"
+        "invalid config key {0:?}: use 1 to 255 letters, digits and underscores, not starting with a digit"
     )]
     ConfigKey(String),
 }
@@ -99,12 +99,14 @@ validated_name!(
     NameError::User
 );
 validated_name!(
-    /// A config var's key: `^[A-Za-z_][A-Za-z0-9_]*$` (what a POSIX shell accepts as a variable).
+    /// A config var's key: `^[A-Za-z_][A-Za-z0-9_]*$` (what a POSIX shell accepts as a variable),
+    /// at most 255 bytes: buildpacks get each var as a file named by its key (Heroku's
+    /// `ENV_DIR`), and a file name has at most 255 (NAME_MAX).
     ConfigKey,
     |s: &str| {
         let mut bytes = s.bytes();
         matches!(bytes.next(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'_'))
-            && s.len() <= 256
+            && s.len() <= 255
             && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
     },
     NameError::ConfigKey
@@ -120,6 +122,12 @@ pub const MAX_CONFIG_TOTAL_BYTES: usize = 64 * 1024;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_keys_fit_a_file_name() {
+        assert!(ConfigKey::parse(&"K".repeat(255)).is_ok());
+        assert!(ConfigKey::parse(&"K".repeat(256)).is_err());
+    }
 
     #[test]
     fn refused_names_are_quoted_in_part() {

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use paas_share::AppName;
 use paas_share::models::{App, CreateApp, UpdateApp};
+use paas_share::names::excerpt;
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, RequestHost, find_app};
 use crate::git;
@@ -126,7 +127,8 @@ pub async fn update(
             (stack, Ok(Some(_)), _) => stack,
             (stack, Ok(None), installed) => {
                 return Err(ApiFailure::invalid(format!(
-                    "there is no stack {stack:?} on this server ({installed})"
+                    "there is no stack {:?} on this server ({installed})",
+                    excerpt(&stack)
                 ))
                 .hint("run `paas stack` to list the stacks"));
             }

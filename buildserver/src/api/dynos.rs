@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use paas_share::models::{Dyno, Restart};
+use paas_share::names::excerpt;
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
 
@@ -33,10 +34,11 @@ pub async fn restart(
             .iter()
             .any(|d| d.name == wanted || d.process_type == wanted)
     {
-        return Err(
-            ApiFailure::not_found(format!("app {name:?} runs no dyno {wanted:?}"))
-                .hint("run `paas ps` to see its dynos"),
-        );
+        return Err(ApiFailure::not_found(format!(
+            "app {name:?} runs no dyno {:?}",
+            excerpt(wanted)
+        ))
+        .hint("run `paas ps` to see its dynos"));
     }
     let change = super::DynoChange::Restart(wanted.map(str::to_owned));
     if !super::change_dynos(&state, &app, change).await? {

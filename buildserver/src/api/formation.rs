@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use paas_share::models::{Formation, FormationPatch, Quantity};
+use paas_share::names::excerpt;
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
 
@@ -57,7 +58,8 @@ pub async fn update(
                     .filter(|t| *t != crate::scheduler::RELEASE_PHASE_TYPE)
                     .collect();
                 return Err(ApiFailure::invalid(format!(
-                    "unknown process type {unknown:?}; the current release has: {}",
+                    "unknown process type {:?}; the current release has: {}",
+                    excerpt(unknown),
                     if known.is_empty() {
                         "none".to_owned()
                     } else {

@@ -121,7 +121,12 @@ impl Tail {
                             "{missed} lines skipped: this reader fell behind"
                         )).into());
                     }
-                    Err(broadcast::error::RecvError::Closed) => return None,
+                    // The app's log closed: destroyed (say so), or the server stopping.
+                    Err(broadcast::error::RecvError::Closed) => {
+                        let reason = self.ended_because().await?;
+                        self.ended = true;
+                        return Some(self.notice(format!("this stream ended: {reason}")).into());
+                    }
                 },
                 _ = self.recheck.tick() => {
                     if let Some(reason) = self.ended_because().await {

@@ -28,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
 use paas_share::models::Health;
+use paas_share::names::excerpt;
 use paas_share::{ApiError, AppName};
 use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
@@ -635,7 +636,7 @@ async fn running_deployment(
 /// reveal that it exists).
 async fn find_app(state: &AppState, user: &User, name: &str) -> ApiResult<AppRecord> {
     let not_found = || {
-        ApiFailure::not_found(format!("app {name:?} not found"))
+        ApiFailure::not_found(format!("app {:?} not found", excerpt(name)))
             .hint("run `paas apps` to list the apps you can access")
     };
     let app_name = AppName::parse(name).map_err(|_| not_found())?;

@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use paas_share::ConfigKey;
 use paas_share::models::{CreateDyno, Dyno, RunExit};
+use paas_share::names::excerpt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -81,6 +82,16 @@ fn checked(body: CreateDyno) -> ApiResult<Request> {
     if body.command.contains('\0') {
         return Err(ApiFailure::invalid(
             "the command holds a NUL byte, which no process can take",
+        ));
+    }
+    // As in Procfile commands: other users see it in `paas ps`.
+    if body
+        .command
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n'))
+    {
+        return Err(ApiFailure::invalid(
+            "the command contains a control character other than tab and newline",
         ));
     }
     let mut env = BTreeMap::new();
@@ -346,7 +357,7 @@ pub async fn stop(
             ))
             .hint("scale its type down (paas ps:scale TYPE=N) or restart it (paas restart DYNO)"));
         }
-        return Err(failure(OneOffError::NotFound(dyno)));
+        return Err(failure(OneOffError::NotFound(excerpt(&dyno))));
     };
     state.one_offs.stop(&app.id, &dyno);
     tracing::info!(app = %name, %dyno, user = %user.name, "one-off dyno stopped");

@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use paas_share::models::{CreateRelease, LogLine, Release, ReleaseStatus, parse_release_version};
+use paas_share::names::excerpt;
 use tokio::sync::broadcast;
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, IdempotencyKey, find_app};
@@ -40,7 +41,7 @@ pub async fn list(
 
 fn version_of(version: &str) -> Result<u32, ApiFailure> {
     parse_release_version(version).ok_or_else(|| {
-        ApiFailure::invalid(format!("invalid release version {version:?}"))
+        ApiFailure::invalid(format!("invalid release version {:?}", excerpt(&version)))
             .hint("use a version such as v3 or 3")
     })
 }

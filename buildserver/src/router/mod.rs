@@ -181,6 +181,7 @@ async fn proxy(
             _ => no_such_app(),
         };
     };
+    let absolute_form = request.uri().authority().is_some();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let path_and_query = request
         .uri()
@@ -200,6 +201,10 @@ async fn proxy(
     let client_side = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
     let headers = request.headers_mut();
     remove_hop_by_hop(headers);
+    // The dyno is told the host it was routed by (RFC 9112 §3.2.2: a proxy replaces Host).
+    if absolute_form && let Ok(value) = HeaderValue::from_str(&host) {
+        headers.insert(header::HOST, value);
+    }
     if let Some(protocol) = upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol);

@@ -264,11 +264,11 @@ fn bad_config_vars_are_refused_and_change_nothing() {
     let cases = [
         (
             json!({"1BAD": "x"}),
-            "invalid config key \"1BAD\": use 1 to 256 letters, digits and underscores, not starting with a digit",
+            "invalid config key \"1BAD\": use 1 to 255 letters, digits and underscores, not starting with a digit",
         ),
         (
             json!({"A-B": "x"}),
-            "invalid config key \"A-B\": use 1 to 256 letters, digits and underscores, not starting with a digit",
+            "invalid config key \"A-B\": use 1 to 255 letters, digits and underscores, not starting with a digit",
         ),
         (
             json!({"BIG": "x".repeat(32 * 1024 + 1)}),
@@ -578,6 +578,28 @@ fn a_revoked_token_ends_its_log_stream_and_one_authorization_header_is_allowed()
         .output()
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&twice.stdout), "401");
+
+    // Destroyed while followed: the stream ends, saying so.
+    assert_eq!(
+        carol.send("POST", "/apps", &json!({"name": "doomed"})).0,
+        201
+    );
+    let doomed = Command::new("curl")
+        .args(["-sN", "-m", "30", "-H", &auth])
+        .arg(format!("{}/apps/doomed/logs?tail=true", server.api))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(carol.delete("/apps/doomed").0, 200);
+    let ended = doomed.wait_with_output().expect("tail");
+    let text = String::from_utf8_lossy(&ended.stdout);
+    assert!(
+        text.lines().last().is_some_and(|l| l.contains(
+            "this stream ended: the app was destroyed, or you no longer have access to it"
+        )),
+        "{text}"
+    );
 
     let tail = Command::new("curl")
         .args(["-sN", "-m", "30", "-H", &auth])

@@ -45,7 +45,8 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if pods {
                 row.push(d.pod.clone().unwrap_or_default());
             }
-            row.push(d.command.clone());
+            // A one-off dyno's command is whatever its user typed.
+            row.push(ctx.printer.app_text(&d.command).into_owned());
             row
         })
         .collect();

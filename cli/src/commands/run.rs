@@ -132,7 +132,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             .print(&dyno, |_, out| writeln!(out, "{}", dyno.name))?;
         ctx.printer.status(format_args!(
             "Running `{}` on {app}, detached as {}: `paas logs --ps {}` shows its output, `paas stop {}` stops it.",
-            excerpt(&command),
+            ctx.printer.app_text(&excerpt(&command)),
             dyno.name,
             dyno.name,
             dyno.name
@@ -141,7 +141,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     }
     ctx.printer.status(format_args!(
         "Running `{}` on {app}… up, {}",
-        excerpt(&command),
+        ctx.printer.app_text(&excerpt(&command)),
         dyno.name
     ));
     let request = client.attach_request(&format!("/apps/{app}/dynos/{}/attach", dyno.name))?;

@@ -566,7 +566,10 @@ fn a_run_is_a_pod_attached_through_the_api_server() {
     );
     // No terminal: `tty` is false, which the API server leaves out.
     assert_eq!(container["stdin"], true);
-    assert!(container["tty"].is_null() || container["tty"] == false, "{container}");
+    assert!(
+        container["tty"].is_null() || container["tty"] == false,
+        "{container}"
+    );
     assert_eq!(container["command"][4], format!("echo {NEVER_READY}"));
     assert_eq!(
         container["env"],

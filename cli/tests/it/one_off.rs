@@ -352,6 +352,9 @@ fn a_lost_client_a_timeout_and_bad_input_leave_nothing_running() {
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("the command is longer than 64 KiB"), "{said}");
     assert!(said.len() < 1000, "not echoed");
+    let escapes = paas(&cli, &repo, &["run", "echo \x1b]0;title\x07"]);
+    let said = String::from_utf8_lossy(&escapes.stderr);
+    assert!(said.contains("the command contains a control character"), "{said}");
     // A refused argument is quoted in part, not echoed whole (it may be a secret).
     let secret = format!("K{}", "s".repeat(40_000));
     let refused = paas(&cli, &repo, &["config:set", &secret]);

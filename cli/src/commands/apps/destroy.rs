@@ -46,7 +46,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if confirmed != name.as_str() {
         return Err(CliError::new(
             "confirmation_mismatch",
-            format!("confirmation {confirmed:?} does not match {name}; nothing was destroyed"),
+            format!(
+                "confirmation {:?} does not match {name}; nothing was destroyed",
+                paas_share::names::excerpt(&confirmed)
+            ),
         )
         .into());
     }

@@ -44,7 +44,12 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     ctx.printer.print(&release, |p, out| {
         let fields: Vec<(&str, String)> = patch
             .iter()
-            .map(|(k, v)| (k.as_str(), v.clone().unwrap_or_default()))
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    p.app_text(v.as_deref().unwrap_or_default()).into_owned(),
+                )
+            })
             .collect();
         p.fields(out, &fields)
     })

@@ -21,7 +21,7 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
             vec![
                 k.fingerprint.clone(),
                 k.algorithm.clone(),
-                k.comment.clone(),
+                ctx.printer.app_text(&k.comment).into_owned(),
                 k.created_at.clone(),
             ]
         })

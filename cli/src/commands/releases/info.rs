@@ -31,7 +31,8 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         let keys: Vec<&str> = release.config_vars.keys().map(String::as_str).collect();
         let none = || "none".to_owned();
         let status = match &release.failure {
-            Some(why) => format!("{}: {why}", release.status.as_str()),
+            // The reason quotes the dyno's last log lines.
+            Some(why) => format!("{}: {}", release.status.as_str(), p.app_text(why)),
             None if release.current => format!("{} (current)", release.status.as_str()),
             None => release.status.as_str().to_owned(),
         };

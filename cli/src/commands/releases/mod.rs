@@ -48,14 +48,24 @@ fn release_or(
     none: CliError,
 ) -> anyhow::Result<Release> {
     let client = ctx.client()?;
-    Ok(match version {
-        Some(v) => client.get(&format!("/apps/{app}/releases/{v}"))?,
-        None => pick(client.get(&format!("/apps/{app}/releases"))?).ok_or(none)?,
-    })
+    // The list leaves config vars out: the release itself is read whole.
+    let version = match version {
+        Some(v) => v,
+        None => {
+            pick(client.get(&format!("/apps/{app}/releases"))?)
+                .ok_or(none)?
+                .version
+        }
+    };
+    Ok(client.get(&format!("/apps/{app}/releases/{version}"))?)
 }
 
 /// clap parser for `v3` / `3`.
 fn version_arg(s: &str) -> Result<u32, String> {
-    parse_release_version(s)
-        .ok_or_else(|| format!("expected a release version such as v3, got {s:?}"))
+    parse_release_version(s).ok_or_else(|| {
+        format!(
+            "expected a release version such as v3, got {:?}",
+            paas_share::names::excerpt(s)
+        )
+    })
 }
