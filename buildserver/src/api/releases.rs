@@ -41,7 +41,7 @@ pub async fn list(
 
 fn version_of(version: &str) -> Result<u32, ApiFailure> {
     parse_release_version(version).ok_or_else(|| {
-        ApiFailure::invalid(format!("invalid release version {:?}", excerpt(&version)))
+        ApiFailure::invalid(format!("invalid release version {:?}", excerpt(version)))
             .hint("use a version such as v3 or 3")
     })
 }
