@@ -209,7 +209,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            report(serve(config))
+            report(run_server(config))
         }
         Command::User(UserCommand::Create { name, admin, data }) => {
             report(create_user(&name, admin, &data))
@@ -483,7 +483,18 @@ fn ensure_admin(db: &mut Db, data: &DataDir) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
+/// Runs [`serve`] on a multi-threaded runtime that, once it returns, waits at most 5 s for tasks
+/// still blocked in a thread (a write nobody will read): the daemon's stop is never held up.
+fn run_server(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let served = runtime.block_on(serve(config));
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    served
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     let data = DataDir::new(config.data_dir.clone());
     let mut db = open_store(&data)?;

@@ -93,6 +93,8 @@ struct Entry {
     stop: Arc<Notify>,
     /// Waiting for its client: what to start then.
     waiting: Option<Deployment>,
+    /// Asked to stop (`ps` shows it `down` until it has).
+    stopping: bool,
 }
 
 /// An attached one-off dyno, started: bridge [`Attachment::one_off`]'s streams, then
@@ -173,6 +175,7 @@ impl OneOffs {
                 since: crate::logs::rfc3339_micros(std::time::SystemTime::now()),
                 stop: Arc::new(Notify::new()),
                 waiting: request.attach.then(|| deployment.clone()),
+                stopping: false,
             };
             let view = entry.view();
             let stop = Arc::clone(&entry.stop);
@@ -241,13 +244,14 @@ impl OneOffs {
             self.forget(app_id, name);
             return true;
         }
-        let apps = self.apps();
+        let mut apps = self.apps();
         let Some(entry) = apps
-            .get(app_id)
-            .and_then(|a| a.dynos.iter().find(|d| d.spec.name == name))
+            .get_mut(app_id)
+            .and_then(|a| a.dynos.iter_mut().find(|d| d.spec.name == name))
         else {
             return false;
         };
+        entry.stopping = true;
         entry.stop.notify_one();
         true
     }
@@ -282,7 +286,7 @@ impl OneOffs {
 
     /// Waits for a started one-off dyno to end, stopping it when `stop` is notified: SIGTERM,
     /// then (after 10 s) SIGKILL. Logs how it ended as Heroku does (`Process exited with
-    /// status N`).
+    /// status N`). Returns how, and whether it was stopped.
     pub async fn until_end(
         &self,
         app_id: &str,
@@ -290,31 +294,41 @@ impl OneOffs {
         exit: futures_util::future::BoxFuture<'static, anyhow::Result<Outcome>>,
         terminate: &(dyn Fn() + Send + Sync),
         stop: &Notify,
-    ) -> anyhow::Result<Outcome> {
+    ) -> (anyhow::Result<Outcome>, bool) {
         tokio::pin!(exit);
-        let ended = tokio::select! {
-            ended = &mut exit => ended,
+        let (ended, stopped) = tokio::select! {
+            ended = &mut exit => (ended, false),
             () = stop.notified() => {
                 self.log(app_id, name, "Stopping process with SIGTERM");
                 terminate();
-                match tokio::time::timeout(STOP_GRACE, &mut exit).await {
+                let ended = match tokio::time::timeout(STOP_GRACE, &mut exit).await {
                     Ok(ended) => ended,
+                    // Returning drops `exit`, which kills the dyno.
                     Err(_) => {
-                        // Returning drops `exit`, which kills the dyno.
                         self.log(app_id, name, "Stopping process with SIGKILL");
-                        return Ok(Outcome {
+                        Ok(Outcome {
                             exit: crate::container::Exit::Signal(9),
                             oom_killed: false,
-                        });
+                        })
                     }
-                }
+                };
+                (ended, true)
             }
         };
         match &ended {
             Ok(outcome) => self.log(app_id, name, &describe(outcome)),
             Err(e) => self.log(app_id, name, &format!("Process failed: {e:#}")),
         }
-        ended
+        (ended, stopped)
+    }
+
+    /// Logs that an attached run's client went away (and so the run was stopped).
+    pub fn client_gone(&self, app_id: &str, name: &str) {
+        self.log(
+            app_id,
+            name,
+            "Process stopped: its client went away (the connection closed)",
+        );
     }
 
     /// A detached run: its output to the app's log, to its end.
@@ -388,10 +402,10 @@ impl Entry {
         paas_share::models::Dyno {
             name: self.spec.name.clone(),
             process_type: "run".to_owned(),
-            state: if self.waiting.is_some() {
-                "starting"
-            } else {
-                "up"
+            state: match (self.stopping, self.waiting.is_some()) {
+                (true, _) => "down",
+                (false, true) => "starting",
+                (false, false) => "up",
             }
             .to_owned(),
             release: self.release,

@@ -295,6 +295,9 @@ pub struct RunExit {
     /// Stopped at its time limit.
     #[serde(default)]
     pub timed_out: bool,
+    /// Stopped before it ended: `paas stop`, the app's destroy, or the server stopping.
+    #[serde(default)]
+    pub stopped: bool,
     /// The kernel killed a process of it for exceeding its memory.
     #[serde(default)]
     pub oom_killed: bool,

@@ -97,6 +97,11 @@ fn checked(body: CreateDyno) -> ApiResult<Request> {
     let mut env = BTreeMap::new();
     for (key, value) in body.env {
         let key = ConfigKey::parse(&key).map_err(|e| ApiFailure::invalid(e.to_string()))?;
+        if matches!(key.as_str(), "PORT" | "DYNO" | "PS") {
+            return Err(ApiFailure::invalid(format!(
+                "{key} is set by paas in each dyno and cannot be given"
+            )));
+        }
         if value.contains('\0') {
             return Err(ApiFailure::invalid(format!(
                 "the value of {key} holds a NUL byte, which no process environment can take"
@@ -209,21 +214,23 @@ pub async fn attach(
             };
             let ended =
                 one_offs.until_end(&app.id, &dyno, one_off.exit, &*one_off.terminate, &stop);
-            bridge(socket, input, outputs, resize, ended).await;
+            if !bridge(socket, input, outputs, resize, ended).await {
+                one_offs.client_gone(&app.id, &dyno);
+            }
             drop(listed);
         })
         .into_response())
 }
 
-/// Copies the dyno's streams to and from the client until the dyno ends (then sends how) or the
-/// client goes away (then the dyno is killed: `ended` is dropped).
+/// Copies the dyno's streams to and from the client until the dyno ends (then sends how; true)
+/// or the client goes away (then the dyno is killed: `ended` is dropped; false).
 async fn bridge(
     socket: WebSocket,
     input: Input,
     outputs: Vec<(u8, Output)>,
     resize: Option<Box<dyn Fn(paas_share::models::WindowSize) + Send + Sync>>,
-    ended: impl std::future::Future<Output = anyhow::Result<Outcome>>,
-) {
+    ended: impl std::future::Future<Output = (anyhow::Result<Outcome>, bool)>,
+) -> bool {
     let (mut sink, mut incoming) = socket.split();
     // Bounded: a client that reads slowly slows the dyno's output down, memory stays flat.
     let (frames, mut to_send) = mpsc::channel::<Vec<u8>>(16);
@@ -246,16 +253,17 @@ async fn bridge(
     };
     let client_gone = copy_input(&mut incoming, input, resize);
     tokio::select! {
-        (outcome, sent) = run => {
+        ((outcome, stopped), sent) = run => {
             if sent {
                 let mut frame = vec![3u8];
-                let exit = run_exit(outcome);
+                let exit = RunExit { stopped, ..run_exit(outcome) };
                 frame.extend(serde_json::to_vec(&exit).expect("RunExit serializes"));
                 let _ = sink.send(Message::Binary(frame.into())).await;
                 let _ = sink.send(Message::Close(None)).await;
             }
+            true
         }
-        () = client_gone => {}
+        () = client_gone => false,
     }
 }
 
@@ -329,7 +337,7 @@ fn run_exit(outcome: anyhow::Result<Outcome>) -> RunExit {
                 signal,
                 timed_out,
                 oom_killed: outcome.oom_killed,
-                error: None,
+                ..RunExit::default()
             }
         }
         Err(e) => RunExit {

@@ -378,12 +378,22 @@ impl Started {
 
 /// The master side of a container's terminal (runc copies it to the container's own): what is
 /// written is typed, what is read was shown. Clones share it.
+///
+/// Its descriptor is non-blocking and each direction has a thread that polls it (with a
+/// timeout, so that it notices when its side is dropped or the terminal has closed): a blocking
+/// write that the container never reads would otherwise hold a thread (and the daemon's exit)
+/// forever, and tokio's `AsyncFd` would need `unsafe`.
 #[derive(Clone)]
 pub struct Terminal {
     master: std::sync::Arc<OwnedFd>,
     /// The `runc run` to tell of a resize.
     runc: Option<i32>,
+    /// Set once reading found the terminal closed: the writer gives up then.
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// How long a terminal thread waits before looking again at whether it should stop.
+const TERMINAL_POLL: Duration = Duration::from_millis(200);
 
 impl Terminal {
     /// A new terminal of `size` in raw mode: (our side, runc's side).
@@ -403,28 +413,90 @@ impl Terminal {
         raw.make_raw();
         tcsetattr(&runc_side, OptionalActions::Now, &raw)?;
         tcsetwinsize(&master, winsize(size))?;
+        rustix::io::ioctl_fionbio(&master, true)?;
         Ok((
             Self {
                 master: std::sync::Arc::new(master),
                 runc: None,
+                closed: std::sync::Arc::default(),
             },
             runc_side,
         ))
     }
 
-    /// What the container shows; reads end (or fail with EIO, which is the same) once it has
-    /// closed its terminal. Reading and writing use handles of their own, so that they can go
-    /// on at once (tokio's `File` runs one operation at a time, on its blocking pool: `AsyncFd`
-    /// would need `unsafe`).
-    pub fn reader(&self) -> std::io::Result<tokio::fs::File> {
-        Ok(tokio::fs::File::from_std(std::fs::File::from(
-            self.master.try_clone()?,
-        )))
+    /// Waits up to [`TERMINAL_POLL`] for the terminal to be ready for `flags`.
+    fn wait_for(&self, flags: rustix::event::PollFlags) {
+        let timeout = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: i64::try_from(TERMINAL_POLL.as_nanos()).unwrap_or(200_000_000),
+        };
+        let mut fds = [rustix::event::PollFd::new(&*self.master, flags)];
+        let _ = rustix::event::poll(&mut fds, Some(&timeout));
     }
 
-    /// Where to type into the container's terminal.
-    pub fn writer(&self) -> std::io::Result<tokio::fs::File> {
-        self.reader()
+    /// What the container shows, until it closes its terminal (or the reader is dropped).
+    pub fn reader(&self) -> impl tokio::io::AsyncRead + Send + Unpin + use<> {
+        let (shown, received) = mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+        let terminal = self.clone();
+        std::thread::spawn(move || {
+            let mut buffer = vec![0u8; 32 * 1024];
+            while !shown.is_closed() {
+                match rustix::io::read(&*terminal.master, &mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let chunk = bytes::Bytes::copy_from_slice(&buffer[..n]);
+                        if shown.blocking_send(Ok(chunk)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
+                        terminal.wait_for(rustix::event::PollFlags::IN);
+                    }
+                    // The other side is closed: Linux says EIO.
+                    Err(rustix::io::Errno::IO) => break,
+                    Err(e) => {
+                        let _ = shown.blocking_send(Err(e.into()));
+                        break;
+                    }
+                }
+            }
+            terminal
+                .closed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let chunks = futures_util::stream::unfold(received, |mut received| async move {
+            received.recv().await.map(|chunk| (chunk, received))
+        });
+        tokio_util::io::StreamReader::new(Box::pin(chunks))
+    }
+
+    /// Where to type into the container's terminal. What the container does not read waits
+    /// (writes are slowed down); once its terminal has closed, the rest is dropped.
+    pub fn writer(&self) -> impl tokio::io::AsyncWrite + Send + Unpin + use<> {
+        let (typed, mut received) = mpsc::channel::<bytes::Bytes>(8);
+        let terminal = self.clone();
+        std::thread::spawn(move || {
+            while let Some(chunk) = received.blocking_recv() {
+                let mut data = &chunk[..];
+                while !data.is_empty() {
+                    if terminal.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                        return;
+                    }
+                    match rustix::io::write(&*terminal.master, data) {
+                        Ok(n) => data = &data[n..],
+                        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
+                            terminal.wait_for(rustix::event::PollFlags::OUT);
+                        }
+                        Err(_) => return,
+                    }
+                }
+            }
+        });
+        let sink =
+            futures_util::SinkExt::sink_map_err(tokio_util::sync::PollSender::new(typed), |_| {
+                std::io::Error::from(std::io::ErrorKind::BrokenPipe)
+            });
+        tokio_util::io::SinkWriter::new(tokio_util::io::CopyToBytes::new(sink))
     }
 
     /// Gives the terminal a new size; the container's programs get SIGWINCH.

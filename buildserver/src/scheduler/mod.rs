@@ -223,14 +223,18 @@ pub fn dyno_args(command: &str) -> Vec<String> {
 }
 
 /// The script a one-off dyno starts with, as `/bin/sh -c ONE_OFF_SCRIPT paas-run COMMAND`: the
-/// `.profile.d` scripts, then the command with `eval` in the wrapper's own session and process
-/// group, so that on a terminal it is in the foreground (Ctrl-C reaches it as SIGINT, a shell
-/// gets job control) rather than in a session of its own as a dyno's command is. The wrapper
-/// stays PID 1 (the trailing `exit` keeps a shell from `exec`ing the last command: as PID 1, a
-/// command without a SIGINT handler, `sleep`, would ignore Ctrl-C); it exits with the command's
-/// status. Stopping signals every process of the container (`runc kill --all`).
-const ONE_OFF_SCRIPT: &str = "for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done
-eval \"$1\"
+/// `.profile.d` scripts, then the command in a child shell of the wrapper's own session and
+/// process group, so that on a terminal it is in the foreground (Ctrl-C reaches it as SIGINT, a
+/// shell gets job control) rather than in a session of its own as a dyno's command is; a shell
+/// runs a simple command by `exec`, so the command gets signals as it would locally. The wrapper
+/// stays PID 1 and exits with the command's status. It traps SIGINT and SIGQUIT (a Ctrl-C the
+/// command handles does not end the wrapper with 130) and SIGTERM: stopping signals every process
+/// of the container (`runc kill --all`), and a stop that comes before the command has started
+/// means it never starts (143).
+const ONE_OFF_SCRIPT: &str = "trap 'exit 143' TERM
+trap : INT QUIT
+for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done
+/bin/sh -c \"$1\" paas-run
 status=$?
 exit $status";
 

@@ -157,7 +157,12 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     if let Some(error) = exit.error {
         return Err(CliError::new("run_failed", error).into());
     }
-    if exit.timed_out {
+    if exit.stopped {
+        ctx.printer.warn(format_args!(
+            "{} was stopped: by `paas stop`, the app's destroy or the server stopping",
+            dyno.name
+        ));
+    } else if exit.timed_out {
         ctx.printer.warn(format_args!(
             "{} was stopped at its time limit (--timeout)",
             dyno.name

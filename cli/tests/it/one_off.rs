@@ -225,6 +225,24 @@ fn an_interactive_shell_gets_a_terminal_resizes_and_ctrl_c() {
     screen.write_all(b"exit 7\r").expect("type");
     let status = child.wait().expect("paas run");
     assert_eq!(status.code(), Some(7), "{seen:?}");
+    // A Ctrl-C the command handles ends the run with the command's own status.
+    let (mut screen, theirs) = terminal(80, 24);
+    let mut child = cli
+        .command(&["run", "trap 'echo handled' INT; sleep 5; echo after"])
+        .current_dir(&repo)
+        .stdin(stdio(&theirs))
+        .stdout(stdio(&theirs))
+        .stderr(stdio(&theirs))
+        .spawn()
+        .expect("paas run");
+    drop(theirs);
+    let mut seen = String::new();
+    read_until(&mut screen, &mut seen, "up, run.");
+    std::thread::sleep(Duration::from_millis(700));
+    screen.write_all(b"\x03").expect("Ctrl-C");
+    read_until(&mut screen, &mut seen, "after");
+    assert!(seen.contains("handled"), "{seen:?}");
+    assert_eq!(child.wait().expect("paas run").code(), Some(0), "{seen:?}");
 }
 
 #[test]
@@ -257,7 +275,9 @@ fn detached_runs_log_are_listed_and_stop() {
     let ps = ok(&cli, &repo, &["ps"]);
     assert!(
         ps.contains("run.1") && ps.contains("sh -c 'echo hello-detached; sleep 60'"),
-        "{ps}"
+        "{ps}\n{}\n{}",
+        ok(&cli, &repo, &["logs", "--source", "paas"]),
+        server.log()
     );
     assert!(ps.contains("run.2") && ps.contains("sleep 60"), "{ps}");
     // Their output is in the app's log.
@@ -270,10 +290,13 @@ fn detached_runs_log_are_listed_and_stop() {
         assert!(Instant::now() < deadline, "{logs}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Stopped: gone from ps at once, its end logged.
+    // Stopped: `down` at once, gone within the grace (SIGTERM reaches the command), its end
+    // logged.
     ok(&cli, &repo, &["ps:stop", "run.1"]);
     ok(&cli, &repo, &["stop", "run.2"]);
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let ps = ok(&cli, &repo, &["ps", "--json"]);
+    assert!(ps.contains("\"down\"") || !ps.contains("run."), "{ps}");
+    let deadline = Instant::now() + Duration::from_secs(5);
     while !one_off_containers(&server).is_empty() {
         assert!(
             Instant::now() < deadline,
@@ -354,7 +377,10 @@ fn a_lost_client_a_timeout_and_bad_input_leave_nothing_running() {
     assert!(said.len() < 1000, "not echoed");
     let escapes = paas(&cli, &repo, &["run", "echo \x1b]0;title\x07"]);
     let said = String::from_utf8_lossy(&escapes.stderr);
-    assert!(said.contains("the command contains a control character"), "{said}");
+    assert!(
+        said.contains("the command contains a control character"),
+        "{said}"
+    );
     // A refused argument is quoted in part, not echoed whole (it may be a secret).
     let secret = format!("K{}", "s".repeat(40_000));
     let refused = paas(&cli, &repo, &["config:set", &secret]);
@@ -415,4 +441,37 @@ fn a_daemon_that_stops_or_dies_ends_its_runs() {
         one_off_containers(&server)
     );
     assert!(!ok(&cli, &repo, &["ps"]).contains("run."));
+}
+
+#[test]
+fn typed_input_a_terminal_run_never_read_does_not_hold_the_server() {
+    let (mut server, cli, repo) = deployed(&[], "pasted");
+    let (mut screen, theirs) = terminal(80, 24);
+    let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup"));
+    let mut child = cli
+        .command(&["run", "sleep 2"])
+        .current_dir(&repo)
+        .stdin(stdio(&theirs))
+        .stdout(stdio(&theirs))
+        .stderr(stdio(&theirs))
+        .spawn()
+        .expect("paas run");
+    drop(theirs);
+    let mut seen = String::new();
+    read_until(&mut screen, &mut seen, "up, run.");
+    // 200 KB typed into a command that never reads: more than any terminal buffer holds.
+    let line = [b'x'; 999];
+    rustix::fs::fcntl_setfl(&screen, rustix::fs::OFlags::NONBLOCK).expect("non-blocking");
+    for _ in 0..200 {
+        let _ = screen.write_all(&line);
+        let _ = screen.write_all(b"\r");
+    }
+    assert_eq!(child.wait().expect("paas run").code(), Some(0));
+    let stopping = Instant::now();
+    server.stop(nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        stopping.elapsed() < Duration::from_secs(15),
+        "the server took {:?} to stop",
+        stopping.elapsed()
+    );
 }

@@ -763,8 +763,8 @@ impl Scheduler for LocalScheduler {
                 stderr: Box::new(stderr),
             },
             Streams::Terminal(terminal) => OneOffStreams::Terminal {
-                input: Box::new(terminal.writer()?),
-                output: Box::new(terminal.reader()?),
+                input: Box::new(terminal.writer()),
+                output: Box::new(terminal.reader()),
                 resize: Box::new(move |size| terminal.resize(size)),
             },
         };
