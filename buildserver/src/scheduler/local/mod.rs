@@ -830,7 +830,28 @@ fn not_running(deployment: &Deployment, running: u32) -> anyhow::Error {
     )
 }
 
+/// A free port for a dyno's `$PORT`, below the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`): outgoing connections and `bind(0)` take their ports from
+/// that range, so a port found free there could be taken by any connection before the dyno binds
+/// it (`Address already in use`, seen under load). Checked on the wildcard address, which is what
+/// apps listen on.
 fn free_port() -> std::io::Result<u16> {
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (ephemeral / 3, ephemeral);
+    let span = u32::from(high.saturating_sub(low).max(1));
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        % span;
+    for step in 0..span.min(500) {
+        let port = low + u16::try_from((start + step * 7919) % span).unwrap_or(0);
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
