@@ -219,6 +219,19 @@ pub struct LogLine {
     pub message: String,
 }
 
+impl LogLine {
+    /// How the server's last line of a followed stream it ends (a revoked token, a destroyed
+    /// app) begins; it comes from `paas[logs]`.
+    pub const STREAM_ENDED: &str = "this stream ended: ";
+
+    /// Why the server ended the followed stream, if this is its last line.
+    pub fn end_reason(&self) -> Option<&str> {
+        (self.source == "paas" && self.process == "logs")
+            .then(|| self.message.strip_prefix(Self::STREAM_ENDED))
+            .flatten()
+    }
+}
+
 impl std::fmt::Display for LogLine {
     /// `2026-11-26T02:10:06.123456Z app[web.1]: message`
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

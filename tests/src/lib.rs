@@ -183,6 +183,30 @@ impl TestServer {
         )
     }
 
+    /// `ssh git@host COMMAND` (OpenSSH, `keys` offered in turn), held open once the command's
+    /// first bytes (git's ref advertisement) have arrived: a git session that has started and not
+    /// finished. Its stdin is piped; dropping it or killing the child ends the session.
+    pub fn hold_git_session(&self, keys: &[PathBuf], command: &str) -> Child {
+        let (host, port) = self.ssh.rsplit_once(':').expect("host:port");
+        let mut child = Command::new("ssh")
+            .args(["-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no"])
+            .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+            .args(
+                keys.iter()
+                    .flat_map(|key| [std::ffi::OsStr::new("-i"), key.as_os_str()]),
+            )
+            .args(["-p", port, &format!("git@{host}"), command])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ssh");
+        let mut first = [0u8; 4];
+        std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first)
+            .expect("the command's first bytes");
+        child
+    }
+
     /// PIDs of the server's child processes (across all its threads).
     pub fn children(&self) -> Vec<String> {
         let pid = self.pid().as_raw();

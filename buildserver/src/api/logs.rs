@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 use paas_share::models::LogLine;
@@ -124,14 +124,12 @@ impl Tail {
                     // The app's log closed: destroyed (say so), or the server stopping.
                     Err(broadcast::error::RecvError::Closed) => {
                         let reason = self.ended_because().await?;
-                        self.ended = true;
-                        return Some(self.notice(format!("this stream ended: {reason}")).into());
+                        return Some(self.end(&reason));
                     }
                 },
                 _ = self.recheck.tick() => {
                     if let Some(reason) = self.ended_because().await {
-                        self.ended = true;
-                        return Some(self.notice(format!("this stream ended: {reason}")).into());
+                        return Some(self.end(&reason));
                     }
                 }
             }
@@ -145,16 +143,21 @@ impl Tail {
             Ok(user) => find_app(&self.state, &user, &self.app).await.map(drop),
             Err(refused) => Err(refused),
         };
-        checked
-            .err()
-            .filter(ApiFailure::refuses_caller)
-            .map(|refused| {
-                if refused.status() == axum::http::StatusCode::NOT_FOUND {
-                    "the app was destroyed, or you no longer have access to it".to_owned()
-                } else {
-                    refused.message().to_owned()
-                }
-            })
+        let refused = checked.err()?;
+        match refused.status() {
+            StatusCode::NOT_FOUND => {
+                Some("the app was destroyed, or you no longer have access to it".to_owned())
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Some(refused.message().to_owned()),
+            _ => None,
+        }
+    }
+
+    /// The stream's last line, saying why it ends.
+    fn end(&mut self, reason: &str) -> std::sync::Arc<LogLine> {
+        self.ended = true;
+        self.notice(format!("{}{reason}", LogLine::STREAM_ENDED))
+            .into()
     }
 
     fn notice(&self, message: String) -> LogLine {

@@ -194,20 +194,12 @@ pub struct ApiFailure {
 pub type ApiResult<T> = Result<T, ApiFailure>;
 
 impl ApiFailure {
-    /// Whether the caller may not go on (401, 403 or 404), rather than the server failing.
-    pub fn refuses_caller(&self) -> bool {
-        matches!(
-            self.status,
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
-        )
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
 
     pub fn message(&self) -> &str {
         &self.body.message
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
     }
 
     pub fn new(status: StatusCode, id: &str, message: impl Into<String>) -> Self {

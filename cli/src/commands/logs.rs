@@ -63,10 +63,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             after = Some(after.map_or(parsed.seq, |a| a.max(parsed.seq)));
             // The server ended the stream and said why (a revoked token, a destroyed app):
             // following again would only be refused.
-            let ended = (parsed.source == "paas" && parsed.process == "logs")
-                .then(|| parsed.message.strip_prefix("this stream ended: "))
-                .flatten();
-            if let Some(reason) = ended {
+            if let Some(reason) = parsed.end_reason() {
                 return Err(CliError::new(
                     "stream_ended",
                     format!("the log stream ended: {reason}"),

@@ -132,21 +132,38 @@ fn runs_see_the_config_pass_bytes_and_exit_with_the_commands_status() {
     );
 }
 
-/// A terminal for `paas run`: our side, and its side (as stdin, stdout and stderr).
-fn terminal(columns: u16, lines: u16) -> (std::fs::File, OwnedFd) {
+/// `paas ARGS` in `repo` on a new terminal of `columns` × `lines` (stdin, stdout and stderr,
+/// `TERM=xterm-256color`): our side of the terminal, and the process.
+fn on_terminal(
+    cli: &CliEnv,
+    repo: &Path,
+    args: &[&str],
+    columns: u16,
+    lines: u16,
+) -> (std::fs::File, std::process::Child) {
     use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
     let ours = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
     grantpt(&ours).expect("grantpt");
     unlockpt(&ours).expect("unlockpt");
     let name = ptsname(&ours, Vec::new()).expect("ptsname");
-    let theirs = rustix::fs::open(
+    let theirs: OwnedFd = rustix::fs::open(
         name.as_c_str(),
         rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY,
         rustix::fs::Mode::empty(),
     )
     .expect("open the terminal");
     resize(&ours, columns, lines);
-    (std::fs::File::from(ours), theirs)
+    let stdio = || Stdio::from(theirs.try_clone().expect("dup"));
+    let child = cli
+        .command(args)
+        .current_dir(repo)
+        .env("TERM", "xterm-256color")
+        .stdin(stdio())
+        .stdout(stdio())
+        .stderr(stdio())
+        .spawn()
+        .expect("paas");
+    (std::fs::File::from(ours), child)
 }
 
 fn resize(fd: impl std::os::fd::AsFd, columns: u16, lines: u16) {
@@ -187,18 +204,7 @@ fn read_until(screen: &mut std::fs::File, seen: &mut String, wanted: &str) {
 #[test]
 fn an_interactive_shell_gets_a_terminal_resizes_and_ctrl_c() {
     let (_server, cli, repo) = deployed(&[], "shell");
-    let (mut screen, theirs) = terminal(100, 30);
-    let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup"));
-    let mut child = cli
-        .command(&["run", "sh"])
-        .current_dir(&repo)
-        .env("TERM", "xterm-256color")
-        .stdin(stdio(&theirs))
-        .stdout(stdio(&theirs))
-        .stderr(stdio(&theirs))
-        .spawn()
-        .expect("paas run");
-    drop(theirs);
+    let (mut screen, mut child) = on_terminal(&cli, &repo, &["run", "sh"], 100, 30);
     let mut seen = String::new();
     screen
         .write_all(b"echo tty=$(tty) size=$(stty size) term=$TERM\r")
@@ -226,16 +232,13 @@ fn an_interactive_shell_gets_a_terminal_resizes_and_ctrl_c() {
     let status = child.wait().expect("paas run");
     assert_eq!(status.code(), Some(7), "{seen:?}");
     // A Ctrl-C the command handles ends the run with the command's own status.
-    let (mut screen, theirs) = terminal(80, 24);
-    let mut child = cli
-        .command(&["run", "trap 'echo handled' INT; sleep 5; echo after"])
-        .current_dir(&repo)
-        .stdin(stdio(&theirs))
-        .stdout(stdio(&theirs))
-        .stderr(stdio(&theirs))
-        .spawn()
-        .expect("paas run");
-    drop(theirs);
+    let (mut screen, mut child) = on_terminal(
+        &cli,
+        &repo,
+        &["run", "trap 'echo handled' INT; sleep 5; echo after"],
+        80,
+        24,
+    );
     let mut seen = String::new();
     read_until(&mut screen, &mut seen, "up, run.");
     std::thread::sleep(Duration::from_millis(700));
@@ -446,17 +449,7 @@ fn a_daemon_that_stops_or_dies_ends_its_runs() {
 #[test]
 fn typed_input_a_terminal_run_never_read_does_not_hold_the_server() {
     let (mut server, cli, repo) = deployed(&[], "pasted");
-    let (mut screen, theirs) = terminal(80, 24);
-    let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup"));
-    let mut child = cli
-        .command(&["run", "sleep 2"])
-        .current_dir(&repo)
-        .stdin(stdio(&theirs))
-        .stdout(stdio(&theirs))
-        .stderr(stdio(&theirs))
-        .spawn()
-        .expect("paas run");
-    drop(theirs);
+    let (mut screen, mut child) = on_terminal(&cli, &repo, &["run", "sleep 2"], 80, 24);
     let mut seen = String::new();
     read_until(&mut screen, &mut seen, "up, run.");
     // 200 KB typed into a command that never reads: more than any terminal buffer holds.

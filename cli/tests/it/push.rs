@@ -371,48 +371,10 @@ fn getrandom(buf: &mut [u8]) {
     }
 }
 
-/// `ssh git@host "git-receive-pack '<app>'"` held open: a push that has started and not finished.
+/// `ssh git@host "git-receive-pack '<app>'"` held open: a push that has started and not finished
+/// (receive-pack runs and the app's push lock is held).
 fn hold_push(cli: &CliEnv, server: &TestServer, app: &str) -> std::process::Child {
-    hold_session(
-        server,
-        &[cli.ssh_key()],
-        &format!("git-receive-pack '{app}'"),
-    )
-}
-
-/// `ssh git@host COMMAND` with `keys` offered in turn, held open once git's first bytes arrived.
-fn hold_session(
-    server: &TestServer,
-    keys: &[std::path::PathBuf],
-    command: &str,
-) -> std::process::Child {
-    let (host, port) = server.ssh.rsplit_once(':').expect("host:port");
-    let mut child = std::process::Command::new("ssh")
-        .args([
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .args(
-            keys.iter()
-                .flat_map(|key| [std::ffi::OsStr::new("-i"), key.as_os_str()]),
-        )
-        .args(["-p", port, &format!("git@{host}"), command])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("ssh");
-    // The ref advertisement has arrived: receive-pack runs and the app's push lock is held.
-    let mut first = [0u8; 4];
-    std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first)
-        .expect("advertisement");
-    child
+    server.hold_git_session(&[cli.ssh_key()], &format!("git-receive-pack '{app}'"))
 }
 
 /// The server's child processes that serve pushes (git, the hook), leaving out running dynos.
@@ -1069,7 +1031,7 @@ fn six_keys_may_be_offered_and_a_silent_session_is_closed() {
         })
         .collect();
     keys.push(cli.ssh_key());
-    let mut session = hold_session(&server, &keys, "git-upload-pack 'quiet'");
+    let mut session = server.hold_git_session(&keys, "git-upload-pack 'quiet'");
     // Logged in with the sixth key, the session says nothing more: closed at the idle timeout.
     let silent = std::time::Instant::now();
     let mut rest = Vec::new();

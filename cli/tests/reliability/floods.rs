@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::with_app;
+use super::{pushed, with_app};
 
 #[test]
 fn idle_ssh_connections_never_lock_an_address_out() {
@@ -92,15 +92,7 @@ fn closed(stream: &mut TcpStream) -> bool {
 #[test]
 fn slow_and_idle_http_clients_are_closed_at_the_deadline_and_others_served() {
     let (server, cli, repo) = with_app(&["--header-timeout", "2"], "loris");
-    let push = cli
-        .git(&repo, &["push", "paas", "main"])
-        .output()
-        .expect("push");
-    assert!(
-        push.status.success(),
-        "{}",
-        String::from_utf8_lossy(&push.stderr)
-    );
+    pushed(&cli, &repo);
     let api = server.api.trim_start_matches("http://").to_owned();
     // 100 slow-loris clients on the router (a header byte every half second, never done), 100
     // on the API, and 100 idle connections on each.
@@ -263,53 +255,17 @@ fn one_address_holds_at_most_a_quarter_of_a_listeners_connections() {
     );
 }
 
-/// `ssh git@host "git-upload-pack '<app>'"` held open once git's first bytes arrived.
-fn hold_session(
-    server: &paas_tests::TestServer,
-    key: &std::path::Path,
-    app: &str,
-) -> std::process::Child {
-    let (host, port) = server.ssh.rsplit_once(':').expect("host:port");
-    let mut child = std::process::Command::new("ssh")
-        .args(["-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no"])
-        .args([
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-i",
-        ])
-        .arg(key)
-        .args([
-            "-p",
-            port,
-            &format!("git@{host}"),
-            &format!("git-upload-pack '{app}'"),
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("ssh");
-    let mut first = [0u8; 4];
-    child
-        .stdout
-        .as_mut()
-        .expect("stdout")
-        .read_exact(&mut first)
-        .expect("advertisement");
-    child
-}
-
 #[test]
 fn a_session_beyond_an_addresses_share_is_told_why() {
     let (server, cli, repo) = with_app(&[], "crowded");
-    let key = cli.ssh_key();
+    let keys = [cli.ssh_key()];
     let mut held: Vec<std::process::Child> = Vec::new();
     for _ in 0..4 {
         let batch: Vec<std::process::Child> = std::thread::scope(|scope| {
             let starting: Vec<_> = (0..16)
-                .map(|_| scope.spawn(|| hold_session(&server, &key, "crowded")))
+                .map(|_| {
+                    scope.spawn(|| server.hold_git_session(&keys, "git-upload-pack 'crowded'"))
+                })
                 .collect();
             starting
                 .into_iter()

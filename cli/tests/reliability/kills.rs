@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use super::with_app;
+use super::{pushed, with_app};
 
 /// `paas ARGS --json` in `repo`, parsed.
 fn json(cli: &paas_tests::CliEnv, repo: &Path, args: &[&str]) -> Value {
@@ -46,11 +46,7 @@ fn status(router: &str, app: &str) -> u16 {
 #[test]
 fn a_daemon_killed_in_a_push_or_a_storm_comes_back_consistent() {
     let (mut server, cli, repo) = with_app(&[], "killed");
-    let push = cli
-        .git(&repo, &["push", "paas", "main"])
-        .output()
-        .expect("push");
-    assert!(push.status.success());
+    pushed(&cli, &repo);
     // Spread over a push of this app (about half a second to live on the busybox stack), then
     // over storms of config changes and of scales (eight at once).
     let delays_ms = [5, 40, 90, 150, 220, 300, 420, 600, 900, 1500];

@@ -32,6 +32,19 @@ pub fn with_app(flags: &[&str], app: &str) -> (TestServer, CliEnv, std::path::Pa
     (server, cli, repo)
 }
 
+/// `git push paas main` in `repo`, which must succeed.
+fn pushed(cli: &CliEnv, repo: &std::path::Path) {
+    let push = cli
+        .git(repo, &["push", "paas", "main"])
+        .output()
+        .expect("push");
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+}
+
 /// An HTTP client that returns every status as a response (4xx and 5xx are answers here).
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()

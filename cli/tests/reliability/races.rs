@@ -9,7 +9,7 @@ use std::sync::Barrier;
 use paas_tests::TestServer;
 use serde_json::json;
 
-use super::{agent, call, server_bin, with_app};
+use super::{agent, call, pushed, server_bin, with_app};
 
 #[test]
 fn requests_racing_a_destroy_never_answer_500() {
@@ -123,15 +123,7 @@ fn renames_take_the_route_along_and_race_each_other_with_one_winner() {
     )
     .expect("Procfile");
     cli.commit_all(&repo, "a slow release phase");
-    let push = cli
-        .git(&repo, &["push", "paas", "main"])
-        .output()
-        .expect("push");
-    assert!(
-        push.status.success(),
-        "{}",
-        String::from_utf8_lossy(&push.stderr)
-    );
+    pushed(&cli, &repo);
     let elsewhere = server.scratch();
     let deploy = std::thread::scope(|scope| {
         let deploy = scope.spawn(|| {

@@ -815,79 +815,85 @@ impl Drop for DeleteOnDrop {
     }
 }
 
-/// Waits until pod `name` runs (or has already ended), for up to `within`; else says why not.
+/// Waits (watching it) until pod `name` runs or has already ended, for up to `within`; else
+/// says why not, from its status.
 async fn await_running(pods: &Api<Pod>, name: &str, within: Duration) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let pod = pods
-            .get(name)
-            .await
-            .with_context(|| format!("cannot read pod {name}"))?;
-        let status = pod.status.unwrap_or_default();
-        if matches!(
-            status.phase.as_deref(),
-            Some("Running" | "Succeeded" | "Failed")
-        ) {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            let waiting = status
-                .container_statuses
-                .iter()
-                .flatten()
-                .find_map(|c| c.state.as_ref()?.waiting.as_ref())
-                .map(|w| {
-                    format!(
-                        "{}: {}",
-                        w.reason.as_deref().unwrap_or("waiting"),
-                        w.message.as_deref().unwrap_or("")
-                    )
-                });
-            let unscheduled = status
-                .conditions
-                .iter()
-                .flatten()
-                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-                .map(|c| c.message.clone().unwrap_or_default());
-            let why = waiting
-                .or(unscheduled)
-                .unwrap_or_else(|| "no node has started it".to_owned());
-            bail!(
-                "pod {name} did not start within {} s ({why})",
-                within.as_secs()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = |pod: Option<&Pod>| {
+        pod.and_then(|p| p.status.as_ref()?.phase.as_deref())
+            .is_some_and(|phase| matches!(phase, "Running" | "Succeeded" | "Failed"))
+    };
+    let waited = tokio::time::timeout(
+        within,
+        kube::runtime::wait::await_condition(pods.clone(), name, started),
+    )
+    .await;
+    match waited {
+        Ok(Ok(Some(_))) => return Ok(()),
+        Ok(Ok(None)) => bail!("pod {name} was deleted before it started"),
+        Ok(Err(e)) => return Err(anyhow::Error::new(e).context(format!("cannot watch pod {name}"))),
+        Err(_) => {}
     }
+    let status = pods
+        .get(name)
+        .await
+        .with_context(|| format!("cannot read pod {name}"))?
+        .status
+        .unwrap_or_default();
+    let waiting = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find_map(|c| c.state.as_ref()?.waiting.as_ref())
+        .map(|w| {
+            format!(
+                "{}: {}",
+                w.reason.as_deref().unwrap_or("waiting"),
+                w.message.as_deref().unwrap_or("")
+            )
+        });
+    let unscheduled = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        .map(|c| c.message.clone().unwrap_or_default());
+    let why = waiting
+        .or(unscheduled)
+        .unwrap_or_else(|| "no node has started it".to_owned());
+    bail!(
+        "pod {name} did not start within {} s ({why})",
+        within.as_secs()
+    )
 }
 
-/// How pod `name`'s container ended, once it has.
+/// How pod `name`'s container ended, once it has (watching it).
 async fn await_terminated(pods: &Api<Pod>, name: &str) -> anyhow::Result<Outcome> {
-    loop {
-        let pod = pods
-            .get(name)
-            .await
-            .with_context(|| format!("cannot read pod {name}"))?;
-        let status = pod.status.unwrap_or_default();
-        if status.reason.as_deref() == Some("DeadlineExceeded") {
-            return Ok(Outcome {
-                exit: Exit::TimedOut,
-                oom_killed: false,
-            });
-        }
-        let terminated = status
-            .container_statuses
-            .iter()
-            .flatten()
-            .find_map(|c| c.state.as_ref()?.terminated.clone());
-        if let Some(t) = terminated {
-            return Ok(Outcome {
-                exit: Exit::Code(t.exit_code),
-                oom_killed: t.reason.as_deref() == Some("OOMKilled"),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let ended = |pod: Option<&Pod>| pod.is_some_and(|p| pod_end(p).is_some());
+    let pod = kube::runtime::wait::await_condition(pods.clone(), name, ended)
+        .await
+        .with_context(|| format!("cannot watch pod {name}"))?
+        .with_context(|| format!("pod {name} was deleted before it ended"))?;
+    Ok(pod_end(&pod).expect("the condition held"))
+}
+
+/// How a run's pod ended, if it has: its deadline, or its container's exit.
+fn pod_end(pod: &Pod) -> Option<Outcome> {
+    let status = pod.status.as_ref()?;
+    if status.reason.as_deref() == Some("DeadlineExceeded") {
+        return Some(Outcome {
+            exit: Exit::TimedOut,
+            oom_killed: false,
+        });
     }
+    let terminated = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find_map(|c| c.state.as_ref()?.terminated.as_ref())?;
+    Some(Outcome {
+        exit: Exit::Code(terminated.exit_code),
+        oom_killed: terminated.reason.as_deref() == Some("OOMKilled"),
+    })
 }
 
 async fn await_job(
