@@ -337,6 +337,7 @@ fn update_stack_ca(ca_dir: &Path, data: &DataDirArgs) -> anyhow::Result<()> {
     }
     for stack in stacks {
         let carried = stack.update_ca(ca_dir, |line| eprintln!("{line}"))?;
+        stack.unpack_layers(|line| eprintln!("{line}"))?;
         eprintln!(
             "-----> Stack {} trusts {carried} CA certificates added on the host",
             stack.name

@@ -1,4 +1,7 @@
 //! Build benchmarks, figures printed (not asserted), on the Debian stack:
+//! - a static site's (the `static` fixture, as `examples/hello`) first push on a fresh server
+//!   (new data dir, the stack already built), start → release live, median of 5 servers, against
+//!   the same app's warm push (a one-line change) on the last of them;
 //! - cold and warm `git push` (start → release live) of conformance apps per package manager:
 //!   cold is an app's first push (empty build cache: tools and packages download), warm a
 //!   one-line change pushed after it (cache kept);
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 use paas_tests::{CliEnv, Stack, TestServer, bin_next_to};
 
 fn secs(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
+    format!("{:.2} s", d.as_secs_f64())
 }
 
 fn pushed(cli: &CliEnv, repo: &Path) -> Duration {
@@ -81,9 +84,45 @@ fn image_mb(server: &TestServer, cli: &CliEnv, repo: &Path) -> f64 {
     bytes as f64 / 1e6
 }
 
+/// First pushes of the static site on fresh servers, then a warm one.
+fn first_push(paas: &Path, bin: &Path) {
+    let mut firsts = Vec::new();
+    let mut warm = Duration::ZERO;
+    for _ in 0..5 {
+        let server = TestServer::start(bin);
+        server.install_stack(Stack::Bookworm);
+        let cli = CliEnv::pusher(paas, &server);
+        let repo = cli.app_repo("static");
+        cli.command(&["create", "hello"])
+            .current_dir(&repo)
+            .output()
+            .expect("create");
+        firsts.push(pushed(&cli, &repo));
+        std::fs::write(repo.join("CHANGES.txt"), "a one-line change\n").expect("write");
+        cli.commit_all(&repo, "change");
+        warm = pushed(&cli, &repo);
+    }
+    firsts.sort();
+    println!(
+        "First push of a static site on a fresh server: median {} (min {}, max {}; 5 servers); \
+         a warm push {} ({:.1}×; target < 2 s)",
+        secs(firsts[2]),
+        secs(firsts[0]),
+        secs(firsts[4]),
+        secs(warm),
+        firsts[2].as_secs_f64() / warm.as_secs_f64()
+    );
+}
+
 fn main() {
     let paas = Path::new(env!("CARGO_BIN_EXE_paas"));
-    let server = TestServer::start(&bin_next_to(env!("CARGO_BIN_EXE_paas"), "paas-buildserver"));
+    let bin = bin_next_to(env!("CARGO_BIN_EXE_paas"), "paas-buildserver");
+    println!(
+        "Build benchmarks ({} cores; peer: the same install run on this host)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    first_push(paas, &bin);
+    let server = TestServer::start(&bin);
     server.install_stack(Stack::Bookworm);
     let cli = CliEnv::pusher(paas, &server);
     let scratch = tempfile::tempdir().expect("temp dir");
@@ -111,10 +150,6 @@ fn main() {
         ("python-native", "pip (psycopg2 from source)", None),
         ("node-native", "npm (node-gyp addon)", None),
     ];
-    println!(
-        "Build benchmarks ({} cores; peer: the same install run on this host)",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
     println!("| app | installer | cold push | warm push | host cold | host warm | image |");
     println!("|---|---|---|---|---|---|---|");
     for (fixture, installer, peer) in apps {

@@ -6,7 +6,9 @@
 //! - `rootfs/`: the run image's root, whose layers (`oci/`, `layers.json`) are the base of every
 //!   app image built on it — what every dyno unpacks, so it stays slim;
 //! - `build/rootfs/`: the build image's root, the run image plus compilers and headers, which
-//!   builds run on; stacks without one (busybox, imported) build on `rootfs/`.
+//!   builds run on; stacks without one (busybox, imported) build on `rootfs/`;
+//! - `layers/<hex>/`: the run image's layers unpacked, one per digest, which dynos' lower dirs
+//!   are hard-linked from.
 //!
 //! `stack build --recipe NAME` makes `bookworm` or `trixie` (Debian by debootstrap, with the
 //! packages in `buildpacks/stacks/{run,build}.packages`) or `busybox` (the host's static busybox
@@ -37,6 +39,8 @@ use crate::registry::{Credentials, Registry, RegistryRef};
 const DEFAULT_LINK: &str = "default";
 /// The file in a stack's directory that builds on it hold a shared lock on ([`Stack::in_use`]).
 const IN_USE_FILE: &str = ".in-use";
+/// The folder in a stack's directory that holds its run image's layers unpacked, by digest.
+const UNPACKED_DIR: &str = "layers";
 
 /// What the run image has (one package per line, `#` comments).
 const RUN_PACKAGES: &str = include_str!("../../../buildpacks/stacks/run.packages");
@@ -246,6 +250,49 @@ impl Stack {
         Ok((layout, layers))
     }
 
+    /// Unpacks the run image's layers (its own, then its CA layer) under the stack's `layers/`,
+    /// one folder per digest (`layers/<hex>`), in parallel, once each; folders of layers the
+    /// stack no longer has (an older CA layer) go. Dynos start from these: the local scheduler
+    /// hard-links its lower dirs from them ([`unpacked_layer_dirs`]) instead of unpacking the
+    /// stack's hundreds of megabytes again for an app's first dyno.
+    pub fn unpack_layers(&self, mut progress: impl FnMut(String)) -> anyhow::Result<()> {
+        let (layout, layers) = self.layers(&mut progress)?;
+        let _lock = self.lock()?;
+        let dir = self.dir.join(UNPACKED_DIR);
+        std::fs::create_dir_all(&dir)?;
+        let missing: Vec<&Layer> = layers
+            .iter()
+            .filter(|l| !dir.join(&l.digest["sha256:".len()..]).is_dir())
+            .collect();
+        if !missing.is_empty() {
+            progress(format!(
+                "-----> Unpacking stack {}'s {} image layers for dynos",
+                self.name,
+                missing.len()
+            ));
+        }
+        std::thread::scope(|scope| {
+            let unpacks: Vec<_> = missing
+                .iter()
+                .map(|l| scope.spawn(|| crate::oci::unpack::cached(&layout, &dir, &l.digest, &[])))
+                .collect();
+            unpacks
+                .into_iter()
+                .try_for_each(|u| u.join().expect("unpacking panicked").map(drop))
+        })?;
+        let current: Vec<std::ffi::OsString> = layers
+            .iter()
+            .map(|l| l.digest["sha256:".len()..].into())
+            .collect();
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if !current.contains(&entry.file_name()) {
+                std::fs::remove_dir_all(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+
     /// The layers recorded in `layers.json` (the CA layer last), for `stack list`; none before
     /// the first build on the stack made them.
     pub fn recorded_layers(&self) -> anyhow::Result<Vec<Layer>> {
@@ -437,6 +484,16 @@ pub fn installed(data: &DataDir) -> anyhow::Result<Vec<Stack>> {
     Ok(stacks)
 }
 
+/// The folders of every installed stack's unpacked layers ([`Stack::unpack_layers`]), where a
+/// dyno's lower dirs for a stack layer come from.
+pub fn unpacked_layer_dirs(data: &DataDir) -> Vec<PathBuf> {
+    installed(data)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|stack| stack.dir.join(UNPACKED_DIR))
+        .collect()
+}
+
 /// The server's default stack's name (the target of `stacks/default`), if it is installed.
 pub fn default_name(data: &DataDir) -> Option<String> {
     let target = std::fs::read_link(data.stacks().join(DEFAULT_LINK)).ok()?;
@@ -579,6 +636,7 @@ pub fn build(data: &DataDir, recipe: Recipe, keep_current: bool) -> anyhow::Resu
         && stack.meta.recipe_digest.as_deref() == Some(recipe.digest().as_str())
     {
         eprintln!("-----> Stack {name} is current (made from this recipe): kept");
+        stack.unpack_layers(|line| eprintln!("{line}"))?;
         return Ok(stack);
     }
     std::fs::create_dir_all(data.stacks())?;
@@ -599,8 +657,10 @@ pub fn build(data: &DataDir, recipe: Recipe, keep_current: bool) -> anyhow::Resu
         recipe_digest: Some(recipe.digest()),
     };
     let stack = install(data, &work, name, &meta)?;
+    // The stack's own layer is its root as made, before the host's CAs go in.
     stack.layers(|line| eprintln!("{line}"))?;
     stack.update_ca(Path::new(HOST_CA_DIR), |line| eprintln!("{line}"))?;
+    stack.unpack_layers(|line| eprintln!("{line}"))?;
     Ok(stack)
 }
 
@@ -769,6 +829,7 @@ pub fn import(
     };
     let stack = install(data, &work, name, &meta)?;
     stack.update_ca(Path::new(HOST_CA_DIR), |line| eprintln!("{line}"))?;
+    stack.unpack_layers(|line| eprintln!("{line}"))?;
     Ok(stack)
 }
 

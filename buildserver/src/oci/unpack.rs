@@ -55,26 +55,122 @@ fn remove_any(path: &Path) -> std::io::Result<()> {
 }
 
 /// The directory holding layer `digest` unpacked, made on first use (into a temporary directory
-/// renamed into place, so a half-unpacked layer is never used).
-pub fn cached(layout: &Layout, layers_dir: &Path, digest: &str) -> anyhow::Result<PathBuf> {
-    let dir = layers_dir.join(&digest["sha256:".len()..]);
+/// renamed into place, so a half-unpacked layer is never used). When one of `seeds` (folders of
+/// layers unpacked by digest, such as a stack's) has it, it is a hard-linked copy of that one
+/// (`cp -a --link`: the same files, no gunzip and no copy; a lower dir is never written to, so
+/// sharing inodes is safe, and either copy may be removed without the other), else it is
+/// unpacked from the layout's blob.
+pub fn cached(
+    layout: &Layout,
+    layers_dir: &Path,
+    digest: &str,
+    seeds: &[PathBuf],
+) -> anyhow::Result<PathBuf> {
+    let hex = &digest["sha256:".len()..];
+    let dir = layers_dir.join(hex);
     if dir.is_dir() {
         return Ok(dir);
     }
     std::fs::create_dir_all(layers_dir)?;
-    let tmp = layers_dir.join(format!(
-        ".{}.{}",
-        &digest["sha256:".len()..],
-        std::process::id()
-    ));
-    if tmp.exists() {
+    let tmp = layers_dir.join(format!(".{hex}.{}", std::process::id()));
+    if std::fs::symlink_metadata(&tmp).is_ok() {
         std::fs::remove_dir_all(&tmp)?;
     }
-    std::fs::create_dir_all(&tmp)?;
-    unpack_layer(&layout.blob_path(digest), &tmp)?;
+    let linked = seeds
+        .iter()
+        .map(|seed| seed.join(hex))
+        .filter(|seed| seed.is_dir())
+        .any(|seed| match hard_link_tree(&seed, &tmp) {
+            Ok(()) => true,
+            Err(e) => {
+                // A seed removed meanwhile (a stack replaced): unpack instead.
+                tracing::warn!(seed = %seed.display(), "cannot link an unpacked layer: {e:#}");
+                let _ = std::fs::remove_dir_all(&tmp);
+                false
+            }
+        });
+    if !linked {
+        std::fs::create_dir_all(&tmp)?;
+        unpack_layer(&layout.blob_path(digest), &tmp)?;
+    }
     if std::fs::rename(&tmp, &dir).is_err() {
-        // Someone else unpacked it meanwhile.
+        // Someone else made it meanwhile.
         std::fs::remove_dir_all(&tmp)?;
     }
     Ok(dir)
+}
+
+/// `to` as a copy of tree `from` whose files are hard links to `from`'s (directories and
+/// symlinks copied with their owners, modes and times). GNU cp does this walk, metadata and all;
+/// the arguments are our own paths, passed without a shell.
+fn hard_link_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let output = std::process::Command::new("cp")
+        .args(["-a", "--link", "--no-target-directory", "--"])
+        .arg(from)
+        .arg(to)
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "cp -a --link {} failed: {}",
+            from.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+    use crate::oci::layer::{self, Owner};
+
+    #[test]
+    fn a_seeded_layer_is_linked_and_an_unseeded_one_unpacked() {
+        let source = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(source.path().join("etc/ssl")).expect("mkdir");
+        std::fs::write(source.path().join("etc/ssl/ca.pem"), "pem").expect("write");
+        std::os::unix::fs::symlink("ssl/ca.pem", source.path().join("etc/ca")).expect("link");
+        let scratch = tempfile::tempdir().expect("temp dir");
+        let layout = Layout::open(&scratch.path().join("oci")).expect("layout");
+        let layer = layer::write(
+            &layout,
+            source.path(),
+            "",
+            Owner::Preserved,
+            &mut Vec::new(),
+        )
+        .expect("layer");
+        let seed = scratch.path().join("stack-layers");
+        let seeded = cached(&layout, &seed, &layer.digest, &[]).expect("unpacked");
+        let dynos = scratch.path().join("layers");
+        let linked = cached(&layout, &dynos, &layer.digest, &[seed.clone()]).expect("linked");
+        let inode = |dir: &Path| {
+            std::fs::metadata(dir.join("etc/ssl/ca.pem"))
+                .expect("the file")
+                .ino()
+        };
+        assert_eq!(inode(&linked), inode(&seeded), "a hard link, not a copy");
+        assert_eq!(
+            std::fs::read_link(linked.join("etc/ca")).expect("a symlink"),
+            Path::new("ssl/ca.pem")
+        );
+        // Removing the seed (a stack replaced) leaves the dynos' copy whole.
+        std::fs::remove_dir_all(&seed).expect("remove");
+        assert_eq!(
+            std::fs::read_to_string(linked.join("etc/ssl/ca.pem")).expect("read"),
+            "pem"
+        );
+        // Without a seed holding it, the blob is unpacked.
+        let other = scratch.path().join("other");
+        let unpacked = cached(&layout, &other, &layer.digest, &[seed]).expect("unpacked");
+        assert_ne!(inode(&unpacked), inode(&linked));
+        assert_eq!(
+            std::fs::read_dir(&other).expect("dir").count(),
+            1,
+            "no temporary folder left"
+        );
+    }
 }

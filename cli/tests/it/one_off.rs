@@ -283,6 +283,23 @@ fn detached_runs_log_are_listed_and_stop() {
         server.log()
     );
     assert!(ps.contains("run.2") && ps.contains("sleep 60"), "{ps}");
+    // Runs hold their image's layers, and nothing else waits for them: another app's destroy
+    // (which removes the layers no dyno uses) and this app's next deploy end while they run.
+    let other = cli.app_repo_in("static", "other");
+    ok(&cli, &other, &["create", "other"]);
+    assert!(push(&cli, &other).status.success());
+    let started = Instant::now();
+    ok(
+        &cli,
+        &other,
+        &["destroy", "-a", "other", "--confirm", "other"],
+    );
+    ok(&cli, &repo, &["config:set", "AFTER=destroy"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
     // Their output is in the app's log.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -33,7 +33,10 @@ use crate::logs::Logs;
 use crate::oci::Layout;
 use crate::router::{Backend, Routes};
 
+mod layers;
 mod supervisor;
+
+use layers::{LayerCache, LayerHold};
 
 use supervisor::{Readiness, State, Supervision, Supervisor};
 
@@ -115,14 +118,13 @@ fn live(view: paas_share::models::Dyno, supervision: &Supervision) -> paas_share
 /// An app's dynos and the release they run.
 struct Running {
     release: u32,
-    /// The unpacked image layers under the dynos' overlays.
-    layers: Vec<PathBuf>,
+    /// The unpacked image layers under the dynos' overlays, held while they run.
+    _layers: LayerHold,
     dynos: Vec<Dyno>,
 }
 
 pub struct LocalScheduler {
     data: DataDir,
-    layout: Arc<Layout>,
     logs: Logs,
     runtime: Arc<Runtime>,
     settings: Settings,
@@ -133,10 +135,7 @@ pub struct LocalScheduler {
     incoming: Mutex<HashMap<String, Vec<IncomingDyno>>>,
     /// One operation at a time per app (deploy, scale, restart, destroy).
     operations: AppLocks,
-    /// Held (shared) by operations that may start dynos, from unpacking layers until their dynos
-    /// are recorded; held alone to remove unpacked layers no dyno uses.
-    layers_in_use: Arc<tokio::sync::RwLock<()>>,
-    unpacking: Mutex<()>,
+    layers: LayerCache,
 }
 
 impl LocalScheduler {
@@ -154,8 +153,8 @@ impl LocalScheduler {
             }
         }
         Self {
+            layers: LayerCache::new(data.clone(), layout),
             data,
-            layout,
             logs,
             runtime,
             settings,
@@ -163,8 +162,6 @@ impl LocalScheduler {
             apps: Mutex::new(HashMap::new()),
             incoming: Mutex::new(HashMap::new()),
             operations: AppLocks::default(),
-            layers_in_use: Arc::default(),
-            unpacking: Mutex::new(()),
         }
     }
 
@@ -198,14 +195,14 @@ impl LocalScheduler {
 
     async fn deploy_locked(&self, deployment: &Deployment) -> anyhow::Result<()> {
         let since = self.log_position(&deployment.app.id);
-        let layers = self.layer_dirs(&deployment.image).await?;
+        let layers = self.layers.hold(&deployment.image).await?;
         let mut started = Vec::new();
         for (process_type, count) in &deployment.formation {
             if !deployment.process_types.contains_key(process_type) {
                 continue;
             }
             for index in 1..=*count {
-                match self.start(deployment, &layers, process_type, index) {
+                match self.start(deployment, layers.dirs(), process_type, index) {
                     Ok(dyno) => started.push(dyno),
                     Err(e) => {
                         self.stop_all(&deployment.app.id, started).await;
@@ -244,18 +241,14 @@ impl LocalScheduler {
             self.stop_all(&deployment.app.id, started).await;
             anyhow::bail!("{}{last}", why.join("; "));
         }
-        let old = self
-            .apps()
-            .insert(
-                deployment.app.id.clone(),
-                Running {
-                    release: deployment.release,
-                    layers,
-                    dynos: started,
-                },
-            )
-            .map(|r| r.dynos)
-            .unwrap_or_default();
+        let old = self.apps().insert(
+            deployment.app.id.clone(),
+            Running {
+                release: deployment.release,
+                _layers: layers,
+                dynos: started,
+            },
+        );
         self.publish(&deployment.app);
         self.logs.emit(
             &deployment.app.id,
@@ -263,7 +256,12 @@ impl LocalScheduler {
             "scheduler",
             &format!("Release v{} is up", deployment.release),
         );
-        self.stop_all(&deployment.app.id, old).await;
+        if let Some(old) = old {
+            // Its layers stay held until its dynos are gone.
+            self.stop_all(&deployment.app.id, old.dynos).await;
+        }
+        let layers = self.layers.clone();
+        tokio::spawn(async move { layers.collect(layers::IDLE_GRACE).await });
         Ok(())
     }
 
@@ -281,7 +279,7 @@ impl LocalScheduler {
     }
 
     async fn scale_locked(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        let layers = self.layer_dirs(&deployment.image).await?;
+        let layers = self.layers.hold(&deployment.image).await?;
         let mut stopping = Vec::new();
         let mut started = Vec::new();
         let mut failure = None;
@@ -327,7 +325,7 @@ impl LocalScheduler {
                 let missing = (wanted as usize).saturating_sub(indexes.len());
                 let free = (1..).filter(|i| !indexes.contains(i)).take(missing);
                 for index in free {
-                    match self.start(deployment, &layers, &process_type, index) {
+                    match self.start(deployment, layers.dirs(), &process_type, index) {
                         Ok(dyno) => started.push(dyno),
                         Err(e) => {
                             running.dynos.append(&mut started);
@@ -363,10 +361,10 @@ impl LocalScheduler {
         if chosen.is_empty() {
             anyhow::bail!("no running dyno matches {}", target.unwrap_or("the app"));
         }
-        let layers = self.layer_dirs(&deployment.image).await?;
+        let layers = self.layers.hold(&deployment.image).await?;
         for (process_type, index) in chosen {
             let since = self.log_position(&deployment.app.id);
-            let fresh = self.start(deployment, &layers, &process_type, index)?;
+            let fresh = self.start(deployment, layers.dirs(), &process_type, index)?;
             let name = fresh.name();
             if fresh.is_web() && fresh.supervision.wait_up().await.is_err() {
                 let why = fresh
@@ -392,25 +390,6 @@ impl LocalScheduler {
             self.stop_all(&deployment.app.id, vec![old]).await;
         }
         Ok(())
-    }
-
-    async fn layer_dirs(&self, manifest_digest: &str) -> anyhow::Result<Vec<PathBuf>> {
-        let digests: Vec<String> = self
-            .layout
-            .manifest(manifest_digest)?
-            .layers
-            .into_iter()
-            .map(|l| l.digest)
-            .collect();
-        let (layout, layers_dir) = (Arc::clone(&self.layout), self.data.root().join("layers"));
-        let _one_at_a_time = self
-            .unpacking
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        digests
-            .iter()
-            .map(|d| crate::oci::unpack::cached(&layout, &layers_dir, d))
-            .collect()
     }
 
     fn start(
@@ -636,13 +615,11 @@ impl LocalScheduler {
 impl Scheduler for LocalScheduler {
     async fn deploy(&self, deployment: &Deployment) -> anyhow::Result<()> {
         let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
-        let _layers = self.layers_in_use.read().await;
         self.deploy_locked(deployment).await
     }
 
     async fn scale(&self, deployment: &Deployment) -> anyhow::Result<()> {
         let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
-        let _layers = self.layers_in_use.read().await;
         match self.running_release(&deployment.app.id) {
             Some(running) if running == deployment.release => self.scale_locked(deployment).await,
             Some(running) => Err(not_running(deployment, running)),
@@ -653,7 +630,6 @@ impl Scheduler for LocalScheduler {
 
     async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()> {
         let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
-        let _layers = self.layers_in_use.read().await;
         match self.running_release(&deployment.app.id) {
             Some(running) if running == deployment.release => {
                 self.restart_locked(deployment, target).await
@@ -694,12 +670,10 @@ impl Scheduler for LocalScheduler {
         timeout: Duration,
         lines: mpsc::Sender<String>,
     ) -> anyhow::Result<crate::container::Outcome> {
-        // Held like a deploy's: destroy does not remove these layers while it runs.
-        let _layers = self.layers_in_use.read().await;
-        let layers = self.layer_dirs(&deployment.image).await?;
+        let layers = self.layers.hold(&deployment.image).await?;
         let (_, dir, spec) = self.prepare(
             deployment,
-            &layers,
+            layers.dirs(),
             name,
             super::dyno_args(command),
             &BTreeMap::new(),
@@ -724,12 +698,11 @@ impl Scheduler for LocalScheduler {
         deployment: &Deployment,
         one_off: &OneOffSpec,
     ) -> anyhow::Result<OneOff> {
-        // Held until the dyno ends: destroy does not remove these layers while it runs.
-        let layers_held = Arc::clone(&self.layers_in_use).read_owned().await;
-        let layers = self.layer_dirs(&deployment.image).await?;
+        // Held until the dyno ends.
+        let layers = self.layers.hold(&deployment.image).await?;
         let (container, dir, mut spec) = self.prepare(
             deployment,
-            &layers,
+            layers.dirs(),
             &one_off.name,
             super::one_off_args(&one_off.command),
             &one_off.env,
@@ -772,7 +745,7 @@ impl Scheduler for LocalScheduler {
         let exit = async move {
             // Locals go in reverse order when the future is dropped half way: the container
             // (killed by `started`), then its directory, then the hold on the layers.
-            let _layers_held = layers_held;
+            let _layers = layers;
             let _remove = RemoveOnDrop(dir);
             Ok(started.wait(timeout, std::future::ready(())).await)
         };
@@ -789,26 +762,8 @@ impl Scheduler for LocalScheduler {
         self.routes.remove(&app.id);
         let dynos = self.apps().remove(&app.id).map(|r| r.dynos);
         self.stop_all(&app.id, dynos.unwrap_or_default()).await;
-        // Its layers go too, unless another app's dynos use them.
-        let _alone = self.layers_in_use.write().await;
-        let in_use: std::collections::HashSet<PathBuf> = self
-            .apps()
-            .values()
-            .flat_map(|r| r.layers.iter().cloned())
-            .collect();
-        let layers_dir = self.data.root().join("layers");
-        let _ = tokio::task::spawn_blocking(move || {
-            for entry in std::fs::read_dir(&layers_dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                if !in_use.contains(&entry.path()) {
-                    let _ = std::fs::remove_dir_all(entry.path());
-                }
-            }
-        })
-        .await;
+        // Its layers go too, unless other dynos use them.
+        self.layers.collect(Duration::ZERO).await;
     }
 
     async fn shutdown(&self) {
