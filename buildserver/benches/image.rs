@@ -65,7 +65,7 @@ fn ours(layout: &Layout, registry: &Registry, tree: &Path, app: &str) -> (Durati
         buildpack: "procfile",
         process_types: &types,
         stack_layers: &[],
-        app_layer: &app_layer,
+        app_layers: std::slice::from_ref(&app_layer),
     };
     let manifest = image.store(layout).expect("image");
     let layered = start.elapsed();

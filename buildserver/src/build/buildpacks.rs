@@ -17,6 +17,7 @@ macro_rules! files {
 /// Every file of `buildpacks/` (a test checks that none is missing).
 pub const FILES: &[(&str, &str)] = files![
     "builder",
+    "lib/cache.sh",
     "lib/output.sh",
     "nodejs/bin/compile",
     "nodejs/bin/detect",

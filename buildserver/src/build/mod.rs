@@ -27,7 +27,7 @@ use crate::data_dir::DataDir;
 use crate::logs::Logs;
 use crate::oci::Layout;
 use crate::oci::image::AppImage;
-use crate::oci::layer::{self, Owner};
+use crate::oci::layer::{self, Owner, Part};
 use crate::registry::Registry;
 use crate::store::{BuildEnd, Store};
 
@@ -237,18 +237,10 @@ impl Builder {
         }
         let result = match stacks {
             Ok(stacks) => match self.build(push, build, &stacks, &mut out).await {
-                Ok((buildpack, types)) => self
-                    .image(
-                        push,
-                        build,
-                        &stacks.app,
-                        commit,
-                        &buildpack,
-                        &types,
-                        &mut out,
-                    )
+                Ok(compiled) => self
+                    .image(push, build, &stacks.app, commit, &compiled, &mut out)
                     .await
-                    .map(|manifest| (buildpack, types, manifest)),
+                    .map(|manifest| (compiled.buildpack, compiled.process_types, manifest)),
                 Err(failure) => Err(failure),
             },
             Err(failure) => Err(failure),
@@ -301,17 +293,17 @@ impl Builder {
         })
     }
 
-    /// Turns a successful build into an image (stack layers + app layer), stored in the local
-    /// layout and pushed to the registry if there is one.
-    #[allow(clippy::too_many_arguments)]
+    /// Turns a successful build into an image (stack layers, a layer per dependency folder,
+    /// the code layer), stored in the local layout and pushed to the registry if there is one.
+    /// A dependency folder the buildpack restored from its cache is hashed first and, when its
+    /// layer is in the layout already, not written again.
     async fn image(
         &self,
         push: &Push,
         build: &BuildDir,
         stack: &Stack,
         commit: &str,
-        buildpack: &str,
-        types: &BTreeMap<String, String>,
+        compiled: &Compiled,
         out: &mut Output<'_>,
     ) -> Result<crate::oci::Descriptor, Failure> {
         out.line("-----> Assembling the image").await;
@@ -321,36 +313,63 @@ impl Builder {
             std::sync::Arc::clone(&self.layout),
             build.source(),
         );
-        let (commit_owned, buildpack_owned, types_owned) =
-            (commit.to_owned(), buildpack.to_owned(), types.clone());
+        let (commit_owned, compiled) = (commit.to_owned(), compiled.clone());
         let task = tokio::task::spawn_blocking(
-            move || -> anyhow::Result<(crate::oci::Descriptor, u64, Vec<String>)> {
+            move || -> anyhow::Result<(crate::oci::Descriptor, Vec<String>, Vec<String>)> {
                 let (stack_layout, stack_layers) = stack.layers(|line| {
                     let _ = notes_tx.send(line);
                 })?;
                 for layer in &stack_layers {
                     share_blob(&stack_layout, &layout, &layer.digest)?;
                 }
+                let owner = Owner::Fixed(BUILD_UID, BUILD_UID);
                 let mut skipped = Vec::new();
-                let app_layer = layer::write(
+                let mut app_layers = Vec::new();
+                let mut sizes = Vec::new();
+                for dependency in &compiled.dependencies {
+                    let part = Part::Only(&dependency.dir);
+                    let (layer, reused) = if dependency.cache_hit {
+                        layer::reuse_or_write(&layout, &source, "app", part, owner, &mut skipped)?
+                    } else {
+                        let layer =
+                            layer::write_part(&layout, &source, "app", part, owner, &mut skipped)?;
+                        (layer, false)
+                    };
+                    sizes.push(format!(
+                        "{} layer {:.1} MB{}",
+                        dependency.dir,
+                        layer.size as f64 / 1e6,
+                        if reused { ", unchanged" } else { "" }
+                    ));
+                    app_layers.push(layer);
+                }
+                let folders: Vec<String> = compiled
+                    .dependencies
+                    .iter()
+                    .map(|d| d.dir.clone())
+                    .collect();
+                let code = layer::write_part(
                     &layout,
                     &source,
                     "app",
-                    Owner::Fixed(BUILD_UID, BUILD_UID),
+                    Part::Without(&folders),
+                    owner,
                     &mut skipped,
                 )?;
+                sizes.push(format!("code layer {:.1} MB", code.size as f64 / 1e6));
+                app_layers.push(code);
                 for warning in skipped {
                     let _ = notes_tx.send(format!(" !     warning: {warning}"));
                 }
                 let image = AppImage {
                     commit: &commit_owned,
-                    buildpack: &buildpack_owned,
-                    process_types: &types_owned,
+                    buildpack: &compiled.buildpack,
+                    process_types: &compiled.process_types,
                     stack_layers: &stack_layers,
-                    app_layer: &app_layer,
+                    app_layers: &app_layers,
                 };
                 let stack_digests = stack_layers.iter().map(|l| l.digest.clone()).collect();
-                Ok((image.store(&layout)?, app_layer.size, stack_digests))
+                Ok((image.store(&layout)?, sizes, stack_digests))
             },
         );
         tokio::pin!(task);
@@ -363,16 +382,16 @@ impl Builder {
         while let Ok(line) = notes.try_recv() {
             out.line(line).await;
         }
-        let (manifest, app_layer_size, stack_digests) = assembled.map_err(|e| {
+        let (manifest, sizes, stack_digests) = assembled.map_err(|e| {
             if is_disk_full(&e) {
                 return Failure::new("image", DISK_FULL);
             }
             Failure::new("image", format!("the image could not be assembled: {e:#}"))
         })?;
         out.line(format!(
-            "-----> Image {} (app layer {:.1} MB)",
+            "-----> Image {} ({})",
             manifest.digest,
-            app_layer_size as f64 / 1e6
+            sizes.join("; ")
         ))
         .await;
         if let Some(registry) = &self.registry {
@@ -464,7 +483,7 @@ impl Builder {
         build: &BuildDir,
         stacks: &Stacks,
         out: &mut Output<'_>,
-    ) -> Result<(String, BTreeMap<String, String>), Failure> {
+    ) -> Result<Compiled, Failure> {
         let rootfs = stacks.app.build_rootfs();
         let source = build.source();
         let app_id = push.app.id.clone();
@@ -669,11 +688,66 @@ impl Builder {
             out.line(format!("       {origin} -> {}", names.join(", ")))
                 .await;
         }
-        Ok((buildpack, types))
+        let dependencies = dependencies(&source, &read("dependencies").unwrap_or_default());
+        Ok(Compiled {
+            buildpack,
+            process_types: types,
+            dependencies,
+        })
     }
 }
 
-/// Makes blob `digest` of `from` available in `to`: a hard link where possible, else a copy.
+/// What the buildpacks made of the app.
+#[derive(Debug, Clone)]
+struct Compiled {
+    buildpack: String,
+    process_types: BTreeMap<String, String>,
+    dependencies: Vec<Dependency>,
+}
+
+/// A folder of the app's dependencies (`.venv`, `node_modules`) that a buildpack reported: it
+/// becomes an image layer of its own, below the code, which changes more often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Dependency {
+    /// A top-level folder of `/app`.
+    dir: String,
+    /// Restored whole from the build cache (its inputs did not change).
+    cache_hit: bool,
+}
+
+/// The most dependency folders a build may report.
+const MAX_DEPENDENCIES: usize = 4;
+
+/// Parses the driver's `dependencies` report (`<folder> hit|miss` per line, written from inside
+/// the sandbox, so untrusted): folders that are plain top-level names of real directories in
+/// `source` (never symlinks), each once, at most [`MAX_DEPENDENCIES`]; other lines are ignored.
+fn dependencies(source: &Path, report: &str) -> Vec<Dependency> {
+    let mut found: Vec<Dependency> = Vec::new();
+    for line in report.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(dir), Some(cache), None) = (words.next(), words.next(), words.next()) else {
+            continue;
+        };
+        let plain = !matches!(dir, "." | "..")
+            && dir
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        let real_dir = std::fs::symlink_metadata(source.join(dir)).is_ok_and(|m| m.is_dir());
+        if plain
+            && real_dir
+            && matches!(cache, "hit" | "miss")
+            && !found.iter().any(|d| d.dir == dir)
+            && found.len() < MAX_DEPENDENCIES
+        {
+            found.push(Dependency {
+                dir: dir.to_owned(),
+                cache_hit: cache == "hit",
+            });
+        }
+    }
+    found
+}
+
 /// The app's stack and every installed one.
 struct Stacks {
     app: Stack,
@@ -749,6 +823,7 @@ fn cache_stack(cache: &Path, stack: &str) -> std::io::Result<Option<String>> {
     Ok(moved)
 }
 
+/// Makes blob `digest` of `from` available in `to`: a hard link where possible, else a copy.
 fn share_blob(from: &Layout, to: &Layout, digest: &str) -> std::io::Result<()> {
     if to.has_blob(digest) {
         return Ok(());
@@ -787,4 +862,34 @@ fn chown_tree(path: &Path, uid: u32) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependency_reports_name_real_top_level_folders_only() {
+        let source = tempfile::tempdir().expect("temp dir");
+        for dir in [".venv", "node_modules", "lib/deep"] {
+            std::fs::create_dir_all(source.path().join(dir)).expect("mkdir");
+        }
+        std::os::unix::fs::symlink("/etc", source.path().join("etc-link")).expect("symlink");
+        std::fs::write(source.path().join("file"), "").expect("write");
+        let report = ".venv hit\nnode_modules miss\n.venv miss\nlib/deep hit\n.. hit\n\
+                      etc-link hit\nfile hit\nmissing hit\nnode_modules maybe\n.venv hit extra\n";
+        assert_eq!(
+            dependencies(source.path(), report),
+            [
+                Dependency {
+                    dir: ".venv".to_owned(),
+                    cache_hit: true
+                },
+                Dependency {
+                    dir: "node_modules".to_owned(),
+                    cache_hit: false
+                },
+            ]
+        );
+    }
 }

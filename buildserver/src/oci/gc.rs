@@ -52,5 +52,6 @@ pub fn collect(
         report.removed_blobs += 1;
         report.freed_bytes += meta.len();
     }
+    layout.forget_missing_layers()?;
     Ok(report)
 }

@@ -1,5 +1,6 @@
-//! Image assembly: the stack's layers (referenced by digest, never re-tarred) and the app layer,
-//! with a canonical config (sorted keys, fixed dates) and manifest, stored in the layout.
+//! Image assembly: the stack's layers (referenced by digest, never re-tarred) and the app's
+//! layers (its dependency folders, then its code: stable to volatile), with a canonical config
+//! (sorted keys, fixed dates) and manifest, stored in the layout.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +21,8 @@ pub struct AppImage<'a> {
     pub buildpack: &'a str,
     pub process_types: &'a BTreeMap<String, String>,
     pub stack_layers: &'a [Layer],
-    pub app_layer: &'a Layer,
+    /// The app's layers, bottom first: each dependency folder, then the code.
+    pub app_layers: &'a [Layer],
 }
 
 impl AppImage<'_> {
@@ -31,19 +33,14 @@ impl AppImage<'_> {
             .process_types
             .get("web")
             .or_else(|| self.process_types.values().next());
-        let diff_ids: Vec<&str> = self
-            .stack_layers
-            .iter()
-            .chain([self.app_layer])
-            .map(|l| l.diff_id.as_str())
-            .collect();
+        let diff_ids: Vec<&str> = self.layers().map(|l| l.diff_id.as_str()).collect();
         let history: Vec<serde_json::Value> = self
             .stack_layers
             .iter()
             .map(|_| json!({"created": CREATED, "created_by": "paas stack"}))
-            .chain([
-                json!({"created": CREATED, "created_by": format!("paas build {}", self.commit)}),
-            ])
+            .chain(self.app_layers.iter().map(|_| {
+                json!({"created": CREATED, "created_by": format!("paas build {}", self.commit)})
+            }))
             .collect();
         json!({
             "architecture": "amd64",
@@ -71,9 +68,7 @@ impl AppImage<'_> {
     pub fn store(&self, layout: &Layout) -> std::io::Result<Descriptor> {
         let config = layout.put_blob(MEDIA_CONFIG, &canonical_json(&self.config()))?;
         let layers: Vec<serde_json::Value> = self
-            .stack_layers
-            .iter()
-            .chain([self.app_layer])
+            .layers()
             .map(|l| json!({"mediaType": MEDIA_LAYER_GZIP, "digest": l.digest, "size": l.size}))
             .collect();
         let manifest = json!({
@@ -83,5 +78,10 @@ impl AppImage<'_> {
             "layers": layers,
         });
         layout.put_blob(MEDIA_MANIFEST, &canonical_json(&manifest))
+    }
+
+    /// Every layer, bottom first.
+    fn layers(&self) -> impl Iterator<Item = &Layer> {
+        self.stack_layers.iter().chain(self.app_layers)
     }
 }

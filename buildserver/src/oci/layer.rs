@@ -81,12 +81,45 @@ impl<W> Hashing<W> {
     }
 }
 
+/// Which of a tree's top-level entries a layer takes: all of them, all but some (an app's code
+/// without its dependency folders), or one (a dependency folder alone). The layer's top folder
+/// (`prefix/`) is in it either way.
+#[derive(Debug, Clone, Copy)]
+pub enum Part<'a> {
+    All,
+    Without(&'a [String]),
+    Only(&'a str),
+}
+
+impl Part<'_> {
+    fn takes(&self, name: &[u8]) -> bool {
+        match self {
+            Part::All => true,
+            Part::Without(names) => !names.iter().any(|n| n.as_bytes() == name),
+            Part::Only(only) => only.as_bytes() == name,
+        }
+    }
+}
+
 /// Writes the tree at `source` as a layer whose entries sit under `prefix` (`app` puts the tree
 /// at `/app`; an empty prefix makes it the root). Skipped entries are described in `warnings`.
 pub fn write(
     layout: &Layout,
     source: &Path,
     prefix: &str,
+    owner: Owner,
+    warnings: &mut Vec<String>,
+) -> io::Result<Layer> {
+    write_part(layout, source, prefix, Part::All, owner, warnings)
+}
+
+/// [`write`] of `part` of the tree. The layout remembers the layer by its diff_id, for
+/// [`reuse_or_write`].
+pub fn write_part(
+    layout: &Layout,
+    source: &Path,
+    prefix: &str,
+    part: Part<'_>,
     owner: Owner,
     warnings: &mut Vec<String>,
 ) -> io::Result<Layer> {
@@ -98,7 +131,56 @@ pub fn write(
     let file = std::fs::File::create(&tmp)?;
     let blob = Hashing::new(BufWriter::with_capacity(1 << 20, file));
     let gzip = ParallelGzip::new(blob, GZIP_LEVEL)?;
-    let mut tar = tar::Builder::new(Hashing::new(gzip));
+    let (gzip, diff_id) = tar_tree(gzip, source, prefix, part, owner, warnings)?;
+    let (mut blob, digest, size) = gzip.finish()?.finish();
+    blob.flush()?;
+    blob.into_inner()
+        .map_err(io::IntoInnerError::into_error)?
+        .sync_all()?;
+    let path = layout.blob_path(&digest);
+    if path.exists() {
+        std::fs::remove_file(&tmp)?;
+    } else {
+        std::fs::rename(&tmp, &path)?;
+    }
+    let layer = Layer {
+        digest,
+        size,
+        diff_id,
+    };
+    layout.remember_layer(&layer)?;
+    Ok(layer)
+}
+
+/// The layer [`write_part`] would make of `part` of the tree, from the layout when it made one
+/// of the same tar before (found by diff_id: the tar alone is hashed, a read of the tree with no
+/// gzip and no blob written), else written. Returns the layer and whether it was reused.
+pub fn reuse_or_write(
+    layout: &Layout,
+    source: &Path,
+    prefix: &str,
+    part: Part<'_>,
+    owner: Owner,
+    warnings: &mut Vec<String>,
+) -> io::Result<(Layer, bool)> {
+    let (_, diff_id) = tar_tree(io::sink(), source, prefix, part, owner, &mut Vec::new())?;
+    if let Some(layer) = layout.known_layer(&diff_id) {
+        return Ok((layer, true));
+    }
+    write_part(layout, source, prefix, part, owner, warnings).map(|layer| (layer, false))
+}
+
+/// Writes `part` of the tree as a reproducible tar into `out`; returns `out` and the tar's
+/// digest (the layer's diff_id).
+fn tar_tree<W: Write>(
+    out: W,
+    source: &Path,
+    prefix: &str,
+    part: Part<'_>,
+    owner: Owner,
+    warnings: &mut Vec<String>,
+) -> io::Result<(W, String)> {
+    let mut tar = tar::Builder::new(Hashing::new(out));
     tar.follow_symlinks(false);
     tar.sparse(false);
     let mut writer = TreeWriter {
@@ -117,24 +199,9 @@ pub fn write(
             io::empty(),
         )?;
     }
-    writer.tree(source, prefix.as_bytes())?;
-    let (gzip, diff_id, _) = tar.into_inner()?.finish();
-    let (mut blob, digest, size) = gzip.finish()?.finish();
-    blob.flush()?;
-    blob.into_inner()
-        .map_err(io::IntoInnerError::into_error)?
-        .sync_all()?;
-    let path = layout.blob_path(&digest);
-    if path.exists() {
-        std::fs::remove_file(&tmp)?;
-    } else {
-        std::fs::rename(&tmp, &path)?;
-    }
-    Ok(Layer {
-        digest,
-        size,
-        diff_id,
-    })
+    writer.tree(source, prefix.as_bytes(), Some(part))?;
+    let (out, diff_id, _) = tar.into_inner()?.finish();
+    Ok((out, diff_id))
 }
 
 fn unique() -> u64 {
@@ -149,8 +216,10 @@ struct TreeWriter<'a, W: Write> {
 }
 
 impl<W: Write> TreeWriter<'_, W> {
-    fn tree(&mut self, dir: &Path, tar_dir: &[u8]) -> io::Result<()> {
+    /// Appends the entries under `dir`; `part` (at the top level only) chooses which.
+    fn tree(&mut self, dir: &Path, tar_dir: &[u8], part: Option<Part<'_>>) -> io::Result<()> {
         let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+        entries.retain(|e| part.is_none_or(|p| p.takes(e.file_name().as_bytes())));
         entries.sort_by(|a, b| a.file_name().as_bytes().cmp(b.file_name().as_bytes()));
         for entry in entries {
             let path = entry.path();
@@ -165,7 +234,7 @@ impl<W: Write> TreeWriter<'_, W> {
                 let mut dir_name = name.clone();
                 dir_name.push(b'/');
                 self.entry(EntryType::Directory, &dir_name, None, &meta, 0, io::empty())?;
-                self.tree(&path, &name)?;
+                self.tree(&path, &name, None)?;
             } else if kind.is_symlink() {
                 let target = std::fs::read_link(&path)?;
                 self.entry(
@@ -362,5 +431,64 @@ mod tests {
         let record = pax_record("path", &long);
         assert_eq!(record.len(), 105);
         assert!(record.starts_with(b"105 path="));
+    }
+
+    /// The entry names of layer `layer`'s tar.
+    fn entries(layout: &Layout, layer: &Layer) -> Vec<String> {
+        let blob = std::fs::File::open(layout.blob_path(&layer.digest)).expect("blob");
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(blob));
+        archive
+            .entries()
+            .expect("entries")
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parts_split_a_tree_and_an_unchanged_part_is_reused() {
+        let layout_dir = tempfile::tempdir().expect("temp dir");
+        let layout = Layout::open(layout_dir.path()).expect("layout");
+        let app = tree();
+        let owner = Owner::Fixed(2000, 2000);
+        let folders = ["b".to_owned()];
+        let write = |part| write_part(&layout, app.path(), "app", part, owner, &mut Vec::new());
+        let (deps, code) = (
+            write(Part::Only("b")).expect("deps"),
+            write(Part::Without(&folders)).expect("code"),
+        );
+        assert_eq!(
+            entries(&layout, &deps),
+            ["app/", "app/b/", "app/b/c/", "app/b/c/file"]
+        );
+        assert_eq!(entries(&layout, &code), ["app/", "app/a", "app/link"]);
+        // Unchanged: found by its diff_id, nothing written.
+        let reuse = || {
+            reuse_or_write(
+                &layout,
+                app.path(),
+                "app",
+                Part::Only("b"),
+                owner,
+                &mut Vec::new(),
+            )
+            .expect("layer")
+        };
+        assert_eq!(reuse(), (deps.clone(), true));
+        // Changed: written anew.
+        std::fs::write(app.path().join("b/c/file"), "changed").expect("write");
+        let (changed, reused) = reuse();
+        assert!(!reused);
+        assert_ne!(changed.digest, deps.digest);
+        // A layer whose blob went (garbage collected) is forgotten, and written again.
+        std::fs::remove_file(layout.blob_path(&changed.digest)).expect("remove");
+        layout.forget_missing_layers().expect("forget");
+        assert_eq!(layout.known_layer(&changed.diff_id), None);
+        assert_eq!(reuse(), (changed, false));
     }
 }

@@ -151,6 +151,39 @@ impl Layout {
         })
     }
 
+    /// Records `layer` by its diff_id (`diffs/<hex>`, its JSON), for [`Layout::known_layer`].
+    pub fn remember_layer(&self, layer: &layer::Layer) -> std::io::Result<()> {
+        let dir = self.root.join("diffs");
+        std::fs::create_dir_all(&dir)?;
+        let json = serde_json::to_vec(layer).expect("layers serialize");
+        write_atomic(&dir.join(&layer.diff_id["sha256:".len()..]), &json)
+    }
+
+    /// The layer made before of the tar whose digest is `diff_id`, if its blob is still here.
+    pub fn known_layer(&self, diff_id: &str) -> Option<layer::Layer> {
+        if !valid_digest(diff_id) {
+            return None;
+        }
+        let path = self.root.join("diffs").join(&diff_id["sha256:".len()..]);
+        let layer: layer::Layer = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        (layer.diff_id == diff_id && self.has_blob(&layer.digest)).then_some(layer)
+    }
+
+    /// Forgets the layers whose blobs are gone (after a garbage collection).
+    pub fn forget_missing_layers(&self) -> std::io::Result<()> {
+        let Ok(entries) = std::fs::read_dir(self.root.join("diffs")) else {
+            return Ok(());
+        };
+        for entry in entries {
+            let entry = entry?;
+            let diff_id = format!("sha256:{}", entry.file_name().to_string_lossy());
+            if self.known_layer(&diff_id).is_none() {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+
     /// Points reference `name` at `manifest` in index.json (replacing an older entry of that name).
     pub fn tag(&self, name: &str, manifest: &Descriptor) -> std::io::Result<()> {
         let mut entry = manifest.clone();

@@ -118,13 +118,48 @@ fn the_same_commit_gives_the_same_image_for_any_app_and_any_cache() {
             url["git_url"].as_str().expect("git url").to_owned()
         };
         let (cold_url, warm_url) = (remote(&cold), remote(&warm));
-        pushed(&cli, &repo, &[&cold_url, "main:main"]);
+        let cold_push = pushed(&cli, &repo, &[&cold_url, "main:main"]);
         pushed(&cli, &repo, &[&warm_url, "warm:main"]);
-        pushed(&cli, &repo, &["--force", &warm_url, "main:main"]);
+        let warm_push = pushed(&cli, &repo, &["--force", &warm_url, "main:main"]);
+        // The dependency folder is reused from the build cache, and its layer from the layout.
+        let folder = if fixture.starts_with("python") {
+            ".venv"
+        } else {
+            "node_modules"
+        };
+        assert!(
+            cold_push.contains(&format!("-----> {folder}: cache miss (nothing cached yet)")),
+            "{cold_push}"
+        );
+        assert!(
+            warm_push.contains(&format!("-----> {folder}: cache hit (")),
+            "{warm_push}"
+        );
+        assert!(
+            warm_push.contains(&format!("{folder} layer ")) && warm_push.contains(", unchanged;"),
+            "{warm_push}"
+        );
         assert_eq!(
             image_of(&cli, &repo, &cold),
             image_of(&cli, &repo, &warm),
             "{fixture}: one commit, two apps, a cold and a warm cache: one image"
+        );
+        // A changed input is named, and installs anew.
+        let lockfile = if folder == ".venv" {
+            "requirements.txt"
+        } else {
+            "package-lock.json"
+        };
+        let mut text = std::fs::read_to_string(repo.join(lockfile)).expect("read");
+        text.push_str(if folder == ".venv" { "# pinned\n" } else { "\n" });
+        std::fs::write(repo.join(lockfile), text).expect("write");
+        cli.commit_all(&repo, "touch the lockfile");
+        let changed = pushed(&cli, &repo, &[&warm_url, "main:main"]);
+        assert!(
+            changed.contains(&format!(
+                "-----> {folder}: cache miss ({lockfile} changed): installing"
+            )),
+            "{changed}"
         );
     }
 }
