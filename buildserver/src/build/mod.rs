@@ -27,7 +27,7 @@ use crate::data_dir::DataDir;
 use crate::logs::Logs;
 use crate::oci::Layout;
 use crate::oci::image::AppImage;
-use crate::oci::layer::{self, Owner, Part};
+use crate::oci::layer::{self, Folder, Owner};
 use crate::registry::Registry;
 use crate::store::{BuildEnd, Store};
 
@@ -322,42 +322,25 @@ impl Builder {
                 for layer in &stack_layers {
                     share_blob(&stack_layout, &layout, &layer.digest)?;
                 }
-                let owner = Owner::Fixed(BUILD_UID, BUILD_UID);
                 let mut skipped = Vec::new();
-                let mut app_layers = Vec::new();
-                let mut sizes = Vec::new();
-                for dependency in &compiled.dependencies {
-                    let part = Part::Only(&dependency.dir);
-                    let (layer, reused) = if dependency.cache_hit {
-                        layer::reuse_or_write(&layout, &source, "app", part, owner, &mut skipped)?
-                    } else {
-                        let layer =
-                            layer::write_part(&layout, &source, "app", part, owner, &mut skipped)?;
-                        (layer, false)
-                    };
-                    sizes.push(format!(
-                        "{} layer {:.1} MB{}",
-                        dependency.dir,
-                        layer.size as f64 / 1e6,
-                        if reused { ", unchanged" } else { "" }
-                    ));
-                    app_layers.push(layer);
-                }
-                let folders: Vec<String> = compiled
-                    .dependencies
-                    .iter()
-                    .map(|d| d.dir.clone())
-                    .collect();
-                let code = layer::write_part(
+                let layers = layer::app_layers(
                     &layout,
                     &source,
                     "app",
-                    Part::Without(&folders),
-                    owner,
+                    &compiled.dependencies,
+                    Owner::Fixed(BUILD_UID, BUILD_UID),
                     &mut skipped,
                 )?;
-                sizes.push(format!("code layer {:.1} MB", code.size as f64 / 1e6));
-                app_layers.push(code);
+                let names = compiled.dependencies.iter().map(|d| d.name.as_str());
+                let sizes: Vec<String> = layers
+                    .iter()
+                    .zip(names.chain(["code"]))
+                    .map(|((layer, reused), name)| {
+                        let unchanged = if *reused { ", unchanged" } else { "" };
+                        format!("{name} layer {:.1} MB{unchanged}", layer.size as f64 / 1e6)
+                    })
+                    .collect();
+                let app_layers: Vec<layer::Layer> = layers.into_iter().map(|(l, _)| l).collect();
                 for warning in skipped {
                     let _ = notes_tx.send(format!(" !     warning: {warning}"));
                 }
@@ -702,17 +685,10 @@ impl Builder {
 struct Compiled {
     buildpack: String,
     process_types: BTreeMap<String, String>,
-    dependencies: Vec<Dependency>,
-}
-
-/// A folder of the app's dependencies (`.venv`, `node_modules`) that a buildpack reported: it
-/// becomes an image layer of its own, below the code, which changes more often.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Dependency {
-    /// A top-level folder of `/app`.
-    dir: String,
-    /// Restored whole from the build cache (its inputs did not change).
-    cache_hit: bool,
+    /// The folders of the app's dependencies (`.venv`, `node_modules`) that the buildpacks
+    /// reported: each becomes an image layer of its own, below the code, which changes more
+    /// often.
+    dependencies: Vec<Folder>,
 }
 
 /// The most dependency folders a build may report.
@@ -721,8 +697,8 @@ const MAX_DEPENDENCIES: usize = 4;
 /// Parses the driver's `dependencies` report (`<folder> hit|miss` per line, written from inside
 /// the sandbox, so untrusted): folders that are plain top-level names of real directories in
 /// `source` (never symlinks), each once, at most [`MAX_DEPENDENCIES`]; other lines are ignored.
-fn dependencies(source: &Path, report: &str) -> Vec<Dependency> {
-    let mut found: Vec<Dependency> = Vec::new();
+fn dependencies(source: &Path, report: &str) -> Vec<Folder> {
+    let mut found: Vec<Folder> = Vec::new();
     for line in report.lines() {
         let mut words = line.split_whitespace();
         let (Some(dir), Some(cache), None) = (words.next(), words.next(), words.next()) else {
@@ -736,12 +712,12 @@ fn dependencies(source: &Path, report: &str) -> Vec<Dependency> {
         if plain
             && real_dir
             && matches!(cache, "hit" | "miss")
-            && !found.iter().any(|d| d.dir == dir)
+            && !found.iter().any(|d| d.name == dir)
             && found.len() < MAX_DEPENDENCIES
         {
-            found.push(Dependency {
-                dir: dir.to_owned(),
-                cache_hit: cache == "hit",
+            found.push(Folder {
+                name: dir.to_owned(),
+                restored: cache == "hit",
             });
         }
     }
@@ -881,13 +857,13 @@ mod tests {
         assert_eq!(
             dependencies(source.path(), report),
             [
-                Dependency {
-                    dir: ".venv".to_owned(),
-                    cache_hit: true
+                Folder {
+                    name: ".venv".to_owned(),
+                    restored: true
                 },
-                Dependency {
-                    dir: "node_modules".to_owned(),
-                    cache_hit: false
+                Folder {
+                    name: "node_modules".to_owned(),
+                    restored: false
                 },
             ]
         );

@@ -85,7 +85,7 @@ impl<W> Hashing<W> {
 /// without its dependency folders), or one (a dependency folder alone). The layer's top folder
 /// (`prefix/`) is in it either way.
 #[derive(Debug, Clone, Copy)]
-pub enum Part<'a> {
+enum Part<'a> {
     All,
     Without(&'a [String]),
     Only(&'a str),
@@ -115,7 +115,7 @@ pub fn write(
 
 /// [`write`] of `part` of the tree. The layout remembers the layer by its diff_id, for
 /// [`reuse_or_write`].
-pub fn write_part(
+fn write_part(
     layout: &Layout,
     source: &Path,
     prefix: &str,
@@ -155,7 +155,7 @@ pub fn write_part(
 /// The layer [`write_part`] would make of `part` of the tree, from the layout when it made one
 /// of the same tar before (found by diff_id: the tar alone is hashed, a read of the tree with no
 /// gzip and no blob written), else written. Returns the layer and whether it was reused.
-pub fn reuse_or_write(
+fn reuse_or_write(
     layout: &Layout,
     source: &Path,
     prefix: &str,
@@ -168,6 +168,51 @@ pub fn reuse_or_write(
         return Ok((layer, true));
     }
     write_part(layout, source, prefix, part, owner, warnings).map(|layer| (layer, false))
+}
+
+/// A dependency folder of an app's tree, which gets a layer of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    /// A top-level name in the tree.
+    pub name: String,
+    /// Restored unchanged (from a build cache): its layer is looked up by diff_id before it is
+    /// written ([`reuse_or_write`]).
+    pub restored: bool,
+}
+
+/// An app's layers, bottom first, stable to volatile: one per dependency folder, then the rest
+/// of the tree (the code), all under `prefix`. Returns each layer and whether it was reused.
+pub fn app_layers(
+    layout: &Layout,
+    source: &Path,
+    prefix: &str,
+    folders: &[Folder],
+    owner: Owner,
+    warnings: &mut Vec<String>,
+) -> io::Result<Vec<(Layer, bool)>> {
+    let mut layers = Vec::new();
+    for folder in folders {
+        let part = Part::Only(&folder.name);
+        layers.push(if folder.restored {
+            reuse_or_write(layout, source, prefix, part, owner, warnings)?
+        } else {
+            (
+                write_part(layout, source, prefix, part, owner, warnings)?,
+                false,
+            )
+        });
+    }
+    let names: Vec<String> = folders.iter().map(|f| f.name.clone()).collect();
+    let code = write_part(
+        layout,
+        source,
+        prefix,
+        Part::Without(&names),
+        owner,
+        warnings,
+    )?;
+    layers.push((code, false));
+    Ok(layers)
 }
 
 /// Writes `part` of the tree as a reproducible tar into `out`; returns `out` and the tar's

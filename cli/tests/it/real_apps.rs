@@ -151,7 +151,11 @@ fn the_same_commit_gives_the_same_image_for_any_app_and_any_cache() {
             "package-lock.json"
         };
         let mut text = std::fs::read_to_string(repo.join(lockfile)).expect("read");
-        text.push_str(if folder == ".venv" { "# pinned\n" } else { "\n" });
+        text.push_str(if folder == ".venv" {
+            "# pinned\n"
+        } else {
+            "\n"
+        });
         std::fs::write(repo.join(lockfile), text).expect("write");
         cli.commit_all(&repo, "touch the lockfile");
         let changed = pushed(&cli, &repo, &[&warm_url, "main:main"]);
