@@ -53,11 +53,11 @@ impl Ctx {
         body: &B,
     ) -> anyhow::Result<T> {
         let client = self.client()?;
-        self.printer.progress(Some(
-            &"Releasing: the release command runs first, if the app has one (Ctrl-C does not stop it)…",
-        ));
+        let spinner = self.printer.spinner(
+            "Releasing: the release command runs first, if the app has one (Ctrl-C does not stop it)…",
+        );
         let answer = client.send_release_request(method, path, body);
-        self.printer.progress(None);
+        spinner.finish_and_clear();
         Ok(answer?)
     }
 

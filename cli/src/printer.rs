@@ -5,6 +5,7 @@
 use std::fmt::Display;
 use std::io::{self, IsTerminal, Write};
 
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::env_vars;
@@ -21,7 +22,7 @@ pub struct Printer {
     json: bool,
     color_out: bool,
     color_err: bool,
-    /// Whether live progress lines are drawn (stderr is a terminal and output is not JSON).
+    /// Whether spinners are drawn (stderr is a terminal and output is not JSON).
     progress: bool,
 }
 
@@ -177,17 +178,10 @@ impl Printer {
         let _ = writeln!(io::stderr(), "{message}");
     }
 
-    /// Redraws the one-line progress report on a terminal (nothing elsewhere); `None` clears it.
-    pub fn progress(&self, message: Option<&dyn Display>) {
-        if !self.progress {
-            return;
-        }
-        let mut err = io::stderr();
-        let _ = match message {
-            Some(message) => write!(err, "\r\x1b[2K{message}"),
-            None => write!(err, "\r\x1b[2K"),
-        };
-        let _ = err.flush();
+    /// A spinner for a wait ([`paas_share::terminal::spinner`]), drawn only when stderr is a
+    /// terminal and the output is not JSON.
+    pub fn spinner(&self, message: impl Into<std::borrow::Cow<'static, str>>) -> ProgressBar {
+        paas_share::terminal::spinner(message, self.progress)
     }
 
     /// A result line on stderr with the subject in green, like `Created app demo`.

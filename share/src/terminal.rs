@@ -1,6 +1,24 @@
-//! Text that apps and builds wrote, made safe to print on a user's terminal.
+//! Text that apps and builds wrote, made safe to print on a user's terminal; the spinner both
+//! command-line programs show during long waits.
 
 use std::borrow::Cow;
+
+/// A spinner on stderr with `message` and the time waited, redrawn ten times a second, for a wait
+/// that may last more than a second; hidden (it draws nothing, and its `println` prints nothing)
+/// unless `visible` — the caller's choice: stderr is a terminal and the output is not JSON. Plain
+/// text: `NO_COLOR` has nothing to turn off. `finish_and_clear` it before printing the result.
+pub fn spinner(message: impl Into<Cow<'static, str>>, visible: bool) -> indicatif::ProgressBar {
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(message);
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .expect("a valid template"),
+    );
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    spinner
+}
 
 /// `text` (one line or many) made safe for a terminal: colour sequences (SGR, `ESC [ … m`) are
 /// kept when `colour` is true, with a reset at the end of each line that set one (an unfinished

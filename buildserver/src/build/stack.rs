@@ -998,19 +998,42 @@ fn parse_reference(reference: &str) -> anyhow::Result<(String, String, String)> 
 }
 
 /// Runs one step of a stack build, indenting its output under the step's heading.
+/// Runs one step of a stack build, its output (stdout and stderr) indented under the step; on a
+/// terminal, a spinner with the step and its time stays below the output while it runs.
 fn run_step(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot run {what}"))?;
-    for line in BufReader::new(child.stdout.take().expect("piped"))
-        .lines()
-        .map_while(Result::ok)
-    {
-        eprintln!("       {line}");
-    }
+    let spinner = paas_share::terminal::spinner(
+        what.to_owned(),
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+    // A hidden spinner prints nothing.
+    let say = |line: String| {
+        if spinner.is_hidden() {
+            eprintln!("       {line}");
+        } else {
+            spinner.println(format!("       {line}"));
+        }
+    };
+    let stderr = child.stderr.take().expect("piped");
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                say(line);
+            }
+        });
+        for line in BufReader::new(child.stdout.take().expect("piped"))
+            .lines()
+            .map_while(Result::ok)
+        {
+            say(line);
+        }
+    });
+    spinner.finish_and_clear();
     let status = child.wait()?;
     if !status.success() {
         bail!("{what} failed ({status}); see the lines above");

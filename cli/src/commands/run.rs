@@ -126,7 +126,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         }),
         time_to_live: args.timeout.map(|t| t.as_secs()),
     };
-    let dyno: Dyno = client.post(&format!("/apps/{app}/dynos"), &request)?;
+    let spinner = ctx.printer.spinner(format!(
+        "Starting `{}` on {app}…",
+        ctx.printer.app_text(&excerpt(&command))
+    ));
+    let dyno = client.post::<_, Dyno>(&format!("/apps/{app}/dynos"), &request);
+    spinner.finish_and_clear();
+    let dyno = dyno?;
     if args.detached {
         ctx.printer
             .print(&dyno, |_, out| writeln!(out, "{}", dyno.name))?;

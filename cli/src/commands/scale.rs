@@ -119,6 +119,7 @@ fn wait_up(
     patch: &BTreeMap<String, u32>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    let spinner = ctx.printer.spinner("Waiting for dynos");
     loop {
         let dynos: Vec<Dyno> = client.get(&format!("/apps/{app}/dynos"))?;
         let mut report = Vec::new();
@@ -129,7 +130,7 @@ fn wait_up(
                 .filter(|d| d.process_type == *process_type)
                 .collect();
             if let Some(crashed) = mine.iter().find(|d| d.state == "crashed") {
-                ctx.printer.progress(None);
+                spinner.finish_and_clear();
                 return Err(CliError::new(
                     "dyno_crashed",
                     format!(
@@ -148,7 +149,7 @@ fn wait_up(
             report.push(format!("{process_type} {up}/{wanted} up"));
         }
         if settled {
-            ctx.printer.progress(None);
+            spinner.finish_and_clear();
             return Ok(());
         }
         // Another scale may have changed a count since: its counts are what runs now, and
@@ -160,7 +161,7 @@ fn wait_up(
             .map(|f| format!("{}={}", f.process_type, f.quantity))
             .collect();
         if !superseded.is_empty() {
-            ctx.printer.progress(None);
+            spinner.finish_and_clear();
             ctx.printer.warn(format_args!(
                 "another scale changed the formation meanwhile ({}); not waiting for this one",
                 superseded.join(" ")
@@ -168,7 +169,7 @@ fn wait_up(
             return Ok(());
         }
         if started.elapsed() > WAIT_LIMIT {
-            ctx.printer.progress(None);
+            spinner.finish_and_clear();
             return Err(CliError::new(
                 "timeout",
                 format!(
@@ -180,10 +181,7 @@ fn wait_up(
             .hint("`paas ps` shows their states and `paas logs` why")
             .into());
         }
-        ctx.printer.progress(Some(&format_args!(
-            "Waiting for dynos: {}",
-            report.join(", ")
-        )));
+        spinner.set_message(format!("Waiting for dynos: {}", report.join(", ")));
         std::thread::sleep(Duration::from_millis(50));
     }
 }

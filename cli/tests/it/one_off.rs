@@ -134,7 +134,7 @@ fn runs_see_the_config_pass_bytes_and_exit_with_the_commands_status() {
 
 /// `paas ARGS` in `repo` on a new terminal of `columns` × `lines` (stdin, stdout and stderr,
 /// `TERM=xterm-256color`): our side of the terminal, and the process.
-fn on_terminal(
+pub fn on_terminal(
     cli: &CliEnv,
     repo: &Path,
     args: &[&str],
@@ -180,7 +180,7 @@ fn resize(fd: impl std::os::fd::AsFd, columns: u16, lines: u16) {
 }
 
 /// Reads what the terminal shows until it contains `wanted` (or 20 s pass); all of it.
-fn read_until(screen: &mut std::fs::File, seen: &mut String, wanted: &str) {
+pub fn read_until(screen: &mut std::fs::File, seen: &mut String, wanted: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let fd = screen.try_clone().expect("clone");
     rustix::fs::fcntl_setfl(&fd, rustix::fs::OFlags::NONBLOCK).expect("non-blocking");

@@ -599,3 +599,46 @@ fn a_daemon_killed_with_sigkill_comes_back_to_its_formation_with_nothing_orphane
     assert!(dynos.iter().all(|d| d["state"] == "up"), "{dynos:?}");
     assert_eq!(get(&server, "survivor").0, 200);
 }
+
+#[test]
+fn waits_show_a_spinner_on_a_terminal_and_only_the_result_elsewhere() {
+    let (_server, cli) = serving();
+    let repo = cli.app_repo("procfile");
+    // A web dyno that takes a second to come up: long enough for the spinner to draw.
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: sleep 1; exec busybox httpd -f -p $PORT -h /app\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "slow boot");
+    ok(&cli, &repo, &["create", "spun"]);
+    assert!(push(&cli, &repo).status.success());
+
+    let (mut screen, mut child) =
+        super::one_off::on_terminal(&cli, &repo, &["scale", "web=2"], 100, 30);
+    let mut seen = String::new();
+    super::one_off::read_until(&mut screen, &mut seen, "Scaled spun");
+    assert!(child.wait().expect("paas").success(), "{seen:?}");
+    assert!(
+        seen.contains("Waiting for dynos: web 1/2 up"),
+        "the spinner names what it waits for: {seen:?}"
+    );
+    // indicatif redraws the line in place and clears it before the result.
+    assert!(seen.contains("\r\x1b[2K"), "{seen:?}");
+
+    // Not a terminal (or --json): the result alone, no drawing.
+    let output = paas(&cli, &repo, &["scale", "web=1"]);
+    assert!(output.status.success());
+    assert_eq!(
+        (
+            String::from_utf8_lossy(&output.stdout).as_ref(),
+            String::from_utf8_lossy(&output.stderr).as_ref()
+        ),
+        ("web=1\n", "Scaled spun\n")
+    );
+    let restarted = paas(&cli, &repo, &["restart"]);
+    assert_eq!(
+        String::from_utf8_lossy(&restarted.stderr),
+        "Restarted spun\n"
+    );
+}
