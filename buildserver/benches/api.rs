@@ -80,6 +80,15 @@ fn main() {
         ("GET /healthz (baseline)", "/healthz", None),
     ] {
         let f = load(&format!("{}{path}", server.api), token);
+        paas_tests::bench::figure(
+            &format!("{label}, {CLIENTS} clients"),
+            &format!(
+                "{:.0} req/s, p99 {:.1} ms",
+                f.requests as f64 / MEASURE.as_secs_f64(),
+                f.p99.as_secs_f64() * 1000.0
+            ),
+            "",
+        );
         println!(
             "  {label:<28} {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
             f.requests as f64 / MEASURE.as_secs_f64(),

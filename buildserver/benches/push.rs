@@ -205,9 +205,23 @@ fn main() {
                 "  throughput ratio paas / sshd:                {:.2}  (target >= 0.9)",
                 peer.as_secs_f64() / ours.as_secs_f64()
             );
+            paas_tests::bench::figure(
+                &format!("`git push` of {BLOB_MB} MB incompressible (with build and deploy)"),
+                &ms(ours),
+                &format!(
+                    "OpenSSH sshd + git-shell {}: ratio {:.2} (target ≥ 0.9)",
+                    ms(peer),
+                    peer.as_secs_f64() / ours.as_secs_f64()
+                ),
+            );
         }
         None => {
-            println!("  OpenSSH sshd: not installed (apt-get install openssh-server), no ratio")
+            println!("  OpenSSH sshd: not installed (apt-get install openssh-server), no ratio");
+            paas_tests::bench::figure(
+                &format!("`git push` of {BLOB_MB} MB incompressible (with build and deploy)"),
+                &ms(ours),
+                "OpenSSH sshd not installed: no ratio",
+            );
         }
     }
 
@@ -242,9 +256,15 @@ fn main() {
             start.elapsed()
         })
         .collect();
+    let pushes = median(pushes);
     println!(
         "  procfile app, push start -> live, median of 10   {:>8}  (target < 2 s; Heroku and Dokku take tens of seconds)",
-        ms(median(pushes))
+        ms(pushes)
+    );
+    paas_tests::bench::figure(
+        "Procfile app, push start → new release live, median of 10",
+        &ms(pushes),
+        "target < 2 s",
     );
 
     let runtime = Runtime {
@@ -282,8 +302,14 @@ fn main() {
             start.elapsed()
         })
         .collect();
+    let starts = median(starts);
     println!(
         "  sandbox start overhead (runc /bin/true), median of 10  {:>8}",
-        ms(median(starts))
+        ms(starts)
+    );
+    paas_tests::bench::figure(
+        "sandbox start (runc `/bin/true`), median of 10",
+        &ms(starts),
+        "",
     );
 }

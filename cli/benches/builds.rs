@@ -112,6 +112,20 @@ fn first_push(paas: &Path, bin: &Path) {
         secs(warm),
         firsts[2].as_secs_f64() / warm.as_secs_f64()
     );
+    paas_tests::bench::figure(
+        "first push of a static site on a fresh server, median of 5",
+        &format!(
+            "{} (min {}, max {})",
+            secs(firsts[2]),
+            secs(firsts[0]),
+            secs(firsts[4])
+        ),
+        &format!(
+            "its warm push {}: {:.1}× (target < 2 s)",
+            secs(warm),
+            firsts[2].as_secs_f64() / warm.as_secs_f64()
+        ),
+    );
 }
 
 fn main() {
@@ -189,6 +203,14 @@ fn main() {
             "| {fixture} | {installer} | {} | {} | {host_cold} | {host_warm} | {size:.1} MB |",
             secs(cold),
             secs(warm)
+        );
+        paas_tests::bench::figure(
+            &format!("`{fixture}` ({installer}): cold push / warm push"),
+            &format!("{} / {}", secs(cold), secs(warm)),
+            &format!(
+                "warm/cold {:.2}; on the host: {host_cold} / {host_warm}",
+                warm.as_secs_f64() / cold.as_secs_f64()
+            ),
         );
     }
     println!("(×: the push's time over the host's install of the same dependencies)");

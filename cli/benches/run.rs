@@ -178,9 +178,15 @@ fn main() {
             )
         })
         .collect();
+    let rollbacks = median(rollbacks);
     println!(
         "  paas rollback → new release up              {:>8}  (target < 1 s)",
-        ms(median(rollbacks))
+        ms(rollbacks)
+    );
+    paas_tests::bench::figure(
+        "`paas rollback` → new release up, median of 5",
+        &ms(rollbacks),
+        "target < 1 s",
     );
     let scales: Vec<Duration> = (0..5)
         .map(|_| {
@@ -189,9 +195,15 @@ fn main() {
             up
         })
         .collect();
+    let scales = median(scales);
     println!(
         "  paas scale web=1→10 → all 10 dynos up       {:>8}  (target < 2 s)",
-        ms(median(scales))
+        ms(scales)
+    );
+    paas_tests::bench::figure(
+        "`paas scale web=1→10` → all 10 dynos up, median of 5",
+        &ms(scales),
+        "target < 2 s",
     );
 
     let dynos: Vec<serde_json::Value> = serde_json::from_slice(
@@ -224,12 +236,12 @@ fn main() {
                 direct.requests_per_s, direct.p99
             );
             println!(
-                "                              through paas router {:>9.0} req/s  p99 {}  ratio {:.2} (target >= 0.8)",
+                "                              through paas router {:>9.0} req/s  p99 {}  ratio {:.2} (target >= 0.9)",
                 routed.requests_per_s,
                 routed.p99,
                 routed.requests_per_s / direct.requests_per_s
             );
-            match proxied {
+            match &proxied {
                 Some(nginx) => println!(
                     "                              through nginx       {:>9.0} req/s  p99 {}  paas/nginx {:.2}",
                     nginx.requests_per_s,
@@ -238,6 +250,24 @@ fn main() {
                 ),
                 None => println!("  (nginx not installed: apt-get install nginx-light)"),
             }
+            paas_tests::bench::figure(
+                "router, Node dyno, `wrk -c64` keep-alive",
+                &format!("{:.0} req/s, p99 {}", routed.requests_per_s, routed.p99),
+                &format!(
+                    "direct {:.0} req/s (p99 {}): {:.2} (target ≥ 0.9); {}",
+                    direct.requests_per_s,
+                    direct.p99,
+                    routed.requests_per_s / direct.requests_per_s,
+                    proxied
+                        .as_ref()
+                        .map_or("nginx not installed".to_owned(), |nginx| format!(
+                            "nginx {:.0} req/s (p99 {}): {:.2} (target ≥ 1.0)",
+                            nginx.requests_per_s,
+                            nginx.p99,
+                            routed.requests_per_s / nginx.requests_per_s
+                        ))
+                ),
+            );
         }
         _ => println!("  (wrk not installed: apt-get install wrk)"),
     }
@@ -280,6 +310,15 @@ fn main() {
         pick(0.5).as_secs_f64() * 1000.0,
         pick(0.99).as_secs_f64() * 1000.0
     );
+    paas_tests::bench::figure(
+        "dyno line → `paas logs --tail`, 500 lines",
+        &format!(
+            "p50 {:.1} ms, p99 {:.1} ms",
+            pick(0.5).as_secs_f64() * 1000.0,
+            pick(0.99).as_secs_f64() * 1000.0
+        ),
+        "target < 50 ms",
+    );
 
     let runs: Vec<Duration> = (0..10)
         .map(|_| timed(&cli, &repo, &["run", "--no-tty", "--", "true"]))
@@ -291,6 +330,15 @@ fn main() {
         ms(runs),
         ms(floor),
         runs.as_secs_f64() / floor.as_secs_f64()
+    );
+    paas_tests::bench::figure(
+        "`paas run -- true`, median of 10",
+        &ms(runs),
+        &format!(
+            "`runc run` of `true` {}: {:.1}× (target < 300 ms)",
+            ms(floor),
+            runs.as_secs_f64() / floor.as_secs_f64()
+        ),
     );
 }
 

@@ -72,16 +72,36 @@ fn main() {
         "  paas apps --json (100 apps)    {:>10}   (target < 25 ms)",
         ms(apps)
     );
-    match heroku() {
-        Some(heroku) => {
-            let peer = median_wall_time(
-                || {
-                    let mut cmd = Command::new(&heroku);
-                    cmd.arg("--version");
-                    cmd
-                },
-                20,
-            );
+    let peer = heroku().map(|heroku| {
+        median_wall_time(
+            || {
+                let mut cmd = Command::new(&heroku);
+                cmd.arg("--version");
+                cmd
+            },
+            20,
+        )
+    });
+    let versus = |ours: Duration| match peer {
+        Some(peer) => format!(
+            "`heroku --version` {} ({:.0}× slower)",
+            ms(peer),
+            peer.as_secs_f64() / ours.as_secs_f64()
+        ),
+        None => "Heroku CLI not installed".to_owned(),
+    };
+    paas_tests::bench::figure(
+        &format!("`paas --version`, median of {RUNS}"),
+        &ms(version),
+        &format!("{}; target < 5 ms", versus(version)),
+    );
+    paas_tests::bench::figure(
+        &format!("`paas apps --json`, 100 apps, median of {RUNS}"),
+        &ms(apps),
+        &format!("{}; target < 25 ms", versus(apps)),
+    );
+    match peer {
+        Some(peer) => {
             println!(
                 "  heroku --version (Heroku CLI)  {:>10}   (median of 20)",
                 ms(peer)

@@ -1,0 +1,21 @@
+//! The benchmarks' report: each benchmark prints its figures as it measures them and also records
+//! its headline ones here; `scripts/bench` sets `PAAS_BENCH_REPORT` to a file, runs every
+//! benchmark, and ends with one table of them all (the README's table is that output).
+
+use std::io::Write;
+
+/// Records one row of the report: what was measured, paas's figure, and the peer's figure with
+/// the ratio or the target (`comparison`). A JSON line appended to `$PAAS_BENCH_REPORT`; nothing
+/// without it (a benchmark run alone).
+pub fn figure(figure: &str, paas: &str, comparison: &str) {
+    let Some(path) = std::env::var_os("PAAS_BENCH_REPORT") else {
+        return;
+    };
+    let line = serde_json::json!({ "figure": figure, "paas": paas, "comparison": comparison });
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open the benchmark report");
+    writeln!(file, "{line}").expect("write the benchmark report");
+}
