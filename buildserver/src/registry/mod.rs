@@ -666,8 +666,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The file at `path` as a request body, opened when the body is first read: a retried upload
 /// starts again from the first byte.
 fn file_body(path: PathBuf) -> reqwest::Body {
+    // Each read is a trip to tokio's blocking pool: 256 KiB, not ReaderStream's default 4 KiB.
+    const CHUNK: usize = 256 << 10;
     let chunks = futures_util::stream::once(tokio::fs::File::open(path))
-        .map_ok(tokio_util::io::ReaderStream::new)
+        .map_ok(|file| tokio_util::io::ReaderStream::with_capacity(file, CHUNK))
         .try_flatten();
     reqwest::Body::wrap_stream(chunks)
 }
