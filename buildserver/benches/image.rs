@@ -66,6 +66,8 @@ fn ours(
     tree: &Path,
     restored: bool,
 ) -> (Duration, Duration, u64) {
+    // As the server pushes: from its multi-threaded runtime.
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let start = Instant::now();
     let folders = [Folder {
         name: FOLDER.to_owned(),
@@ -94,8 +96,8 @@ fn ours(
     let manifest = image.store(layout).expect("image");
     let layered = start.elapsed();
     let start = Instant::now();
-    let uploaded = registry
-        .push(layout, &manifest, "app", &["latest".to_owned()], &[])
+    let uploaded = runtime
+        .block_on(registry.push(layout, &manifest, "app", &["latest".to_owned()], &[]))
         .expect("push");
     (layered, start.elapsed(), uploaded)
 }

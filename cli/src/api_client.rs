@@ -3,34 +3,47 @@
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use paas_share::ApiError;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::header::HeaderValue;
+use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use ureq::http;
 
 use crate::error::CliError;
 
+/// How long an ordinary request may take, from connecting to its answer's last byte. Requests
+/// that make a release and streams have no limit.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
 pub struct ApiClient {
-    agent: ureq::Agent,
+    client: Client,
     host: String,
     token: Option<String>,
 }
 
 impl ApiClient {
-    /// `host` is a base URL such as `http://127.0.0.1:5500`.
-    pub fn new(host: String, token: Option<String>) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_global(Some(Duration::from_secs(120)))
+    /// `host` is a base URL such as `http://127.0.0.1:5500`. Fails only if the client's I/O
+    /// thread cannot start.
+    pub fn new(host: String, token: Option<String>) -> anyhow::Result<Self> {
+        use_ring();
+        let client = Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // Set per request: [`TIMEOUT`], or none.
+            .timeout(None)
             .user_agent(concat!("paas-cli/", env!("CARGO_PKG_VERSION")))
             .build()
-            .into();
-        Self { agent, host, token }
+            .context("starting the HTTP client")?;
+        Ok(Self {
+            client,
+            host,
+            token,
+        })
     }
 
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
-        let response = self.authorized(self.agent.get(self.url(path))).call();
+        let response = self.request(Method::GET, path).timeout(TIMEOUT).send();
         self.finish("GET", path, response)
     }
 
@@ -40,8 +53,10 @@ impl ApiClient {
         body: &B,
     ) -> Result<T, CliError> {
         let response = self
-            .authorized(self.agent.post(self.url(path)))
-            .send_json(body);
+            .request(Method::POST, path)
+            .timeout(TIMEOUT)
+            .json(body)
+            .send();
         self.finish("POST", path, response)
     }
 
@@ -51,8 +66,10 @@ impl ApiClient {
         body: &B,
     ) -> Result<T, CliError> {
         let response = self
-            .authorized(self.agent.patch(self.url(path)))
-            .send_json(body);
+            .request(Method::PATCH, path)
+            .timeout(TIMEOUT)
+            .json(body)
+            .send();
         self.finish("PATCH", path, response)
     }
 
@@ -64,7 +81,7 @@ impl ApiClient {
     /// first one made, as it ended, instead of making a second.
     pub fn send_release_request<B: Serialize, T: DeserializeOwned>(
         &self,
-        method: &http::Method,
+        method: &Method,
         path: &str,
         body: &B,
     ) -> Result<T, CliError> {
@@ -72,24 +89,20 @@ impl ApiClient {
         let retrying_until = Instant::now() + RELEASE_REQUEST_RETRIES;
         let mut sent = false;
         loop {
-            let request = if *method == http::Method::PATCH {
-                self.agent.patch(self.url(path))
-            } else {
-                self.agent.post(self.url(path))
-            };
             let response = self
-                .authorized(request.config().timeout_global(None).build())
+                .request(method.clone(), path)
                 .header("Idempotency-Key", &key)
-                .send_json(body);
+                .json(body)
+                .send();
             match response {
                 Err(e) if Instant::now() < retrying_until => {
-                    // A connection cut after it was made: the server may have the request.
-                    sent |= matches!(&e, ureq::Error::Io(io)
-                        if io.kind() != std::io::ErrorKind::ConnectionRefused);
+                    // A failure after the connection was made (a cut, a reset): the server may
+                    // have the request.
+                    sent |= !e.is_connect();
                     std::thread::sleep(Duration::from_secs(1));
                 }
                 Err(e) if sent => {
-                    let mut failure = self.unreachable(e);
+                    let mut failure = self.unreachable(&e);
                     failure.hint = Some(
                         "the server got the request before it stopped answering: it may have made a release (`paas releases` shows it, marked failed if the server restarted meanwhile)".to_owned(),
                     );
@@ -102,23 +115,20 @@ impl ApiClient {
 
     /// DELETE; a `204 No Content` answer decodes as JSON `null` (ask for `()`).
     pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
-        let response = self.authorized(self.agent.delete(self.url(path))).call();
+        let response = self.request(Method::DELETE, path).timeout(TIMEOUT).send();
         self.finish("DELETE", path, response)
     }
 
     /// A streamed text body (build output), read as it arrives, with no overall time limit.
     pub fn stream(&self, path: &str) -> Result<impl std::io::Read + use<>, CliError> {
-        let request = self
-            .authorized(self.agent.get(self.url(path)))
-            .config()
-            .timeout_global(None)
-            .build();
-        let mut response = request.call().map_err(|e| self.unreachable(e))?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            return Err(self.api_error(&mut response, "GET", path));
+        let response = self
+            .request(Method::GET, path)
+            .send()
+            .map_err(|e| self.unreachable(&e))?;
+        if !response.status().is_success() {
+            return Err(self.api_error(response, "GET", path));
         }
-        Ok(response.into_body().into_reader())
+        Ok(response)
     }
 
     /// The request that opens the WebSocket at `path` (`http` becomes `ws`, `https` `wss`), with
@@ -140,10 +150,10 @@ impl ApiClient {
         let headers = request.headers_mut();
         headers.insert(
             "Sec-WebSocket-Protocol",
-            http::HeaderValue::from_static("v5.channel.k8s.io"),
+            HeaderValue::from_static("v5.channel.k8s.io"),
         );
         if let Some(token) = &self.token
-            && let Ok(value) = http::HeaderValue::from_str(&format!("Bearer {token}"))
+            && let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}"))
         {
             headers.insert("Authorization", value);
         }
@@ -154,9 +164,11 @@ impl ApiClient {
         format!("{}{path}", self.host)
     }
 
-    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+    /// A request to `path` with the token, if there is one.
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let request = self.client.request(method, self.url(path));
         match &self.token {
-            Some(token) => request.header("Authorization", format!("Bearer {token}")),
+            Some(token) => request.bearer_auth(token),
             None => request,
         }
     }
@@ -165,48 +177,42 @@ impl ApiClient {
         &self,
         method: &str,
         path: &str,
-        response: Result<http::Response<ureq::Body>, ureq::Error>,
+        response: reqwest::Result<Response>,
     ) -> Result<T, CliError> {
-        let mut response = response.map_err(|e| self.unreachable(e))?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            return Err(self.api_error(&mut response, method, path));
+        let response = response.map_err(|e| self.unreachable(&e))?;
+        if !response.status().is_success() {
+            return Err(self.api_error(response, method, path));
         }
-        if status == 204 {
+        if response.status() == StatusCode::NO_CONTENT {
             return serde_json::from_value(serde_json::Value::Null)
                 .map_err(|e| self.bad_response(e));
         }
         response
-            .body_mut()
-            .read_json::<T>()
-            .map_err(|e| self.bad_response(e))
+            .json::<T>()
+            .map_err(|e| self.bad_response(cause(&e)))
     }
 
     /// The API's error body as a [`CliError`], or a generic one when the body is not ours.
-    fn api_error(
-        &self,
-        response: &mut http::Response<ureq::Body>,
-        method: &str,
-        path: &str,
-    ) -> CliError {
+    fn api_error(&self, response: Response, method: &str, path: &str) -> CliError {
         let status = response.status().as_u16();
-        let error = response
-            .body_mut()
-            .read_json::<ApiError>()
-            .unwrap_or_else(|_| ApiError {
-                id: "http_error".to_owned(),
-                message: format!("the server answered {method} {path} with HTTP {status}"),
-                hint: None,
-            });
+        let error = response.json::<ApiError>().unwrap_or_else(|_| ApiError {
+            id: "http_error".to_owned(),
+            message: format!("the server answered {method} {path} with HTTP {status}"),
+            hint: None,
+        });
         let mut failure = CliError::new(&error.id, error.message);
         failure.hint = error.hint;
         failure
     }
 
-    fn unreachable(&self, e: ureq::Error) -> CliError {
+    fn unreachable(&self, e: &reqwest::Error) -> CliError {
         CliError::new(
             "connection_failed",
-            format!("cannot reach the paas server at {}: {e}", self.host),
+            format!(
+                "cannot reach the paas server at {}: {}",
+                self.host,
+                cause(e)
+            ),
         )
         .hint("check that the server is running and that PAAS_HOST or `paas login --host` names it")
     }
@@ -218,6 +224,12 @@ impl ApiClient {
         )
         .hint("is this a paas server of a matching version?")
     }
+}
+
+/// What went wrong under a failed request (`Connection refused (os error 111)`, `expected value
+/// at line 1 column 1`): reqwest's own message names only the URL or the step.
+fn cause(e: &reqwest::Error) -> &(dyn std::error::Error + 'static) {
+    anyhow::Chain::new(e).last().unwrap_or(e)
 }
 
 /// How long a request that makes a release is sent again while no answer comes.
@@ -246,4 +258,12 @@ pub fn path_segment(s: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+/// rustls's crypto is ring's (no OpenSSL, no aws-lc-rs): made the process's default, which
+/// reqwest takes with the platform's verifier, so that the host's trust store (CAs an operator
+/// added, as behind a TLS-inspecting proxy) is trusted.
+fn use_ring() {
+    // Already installed by an earlier client: the same provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

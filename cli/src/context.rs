@@ -41,14 +41,14 @@ impl Ctx {
                 CliError::new("not_logged_in", "not logged in")
                     .hint("run `paas login` (or set PAAS_API_TOKEN)")
             })?;
-        Ok(ApiClient::new(host, Some(token)))
+        ApiClient::new(host, Some(token))
     }
 
     /// Sends a request that makes a release ([`ApiClient::send_release_request`]), with a note on
     /// a terminal while it runs: a release command can take minutes.
     pub fn send_release_request<B: serde::Serialize, T: serde::de::DeserializeOwned>(
         &self,
-        method: &ureq::http::Method,
+        method: &reqwest::Method,
         path: &str,
         body: &B,
     ) -> anyhow::Result<T> {

@@ -383,29 +383,21 @@ impl Builder {
                 registry.reference(push.app.name())
             ))
             .await;
-            let (registry, layout, manifest, app) = (
-                std::sync::Arc::clone(registry),
-                std::sync::Arc::clone(&self.layout),
-                manifest.clone(),
-                push.app.name.to_string(),
-            );
-            let uploaded = tokio::task::spawn_blocking(move || {
-                registry.push(
-                    &layout,
+            let uploaded = registry
+                .push(
+                    &self.layout,
                     &manifest,
-                    &app,
+                    push.app.name(),
                     &["latest".to_owned()],
                     &stack_digests,
                 )
-            })
-            .await
-            .expect("the push task does not panic")
-            .map_err(|e| {
-                Failure::new(
-                    "registry",
-                    format!("{e}.\nNothing was released; push again once the registry works."),
-                )
-            })?;
+                .await
+                .map_err(|e| {
+                    Failure::new(
+                        "registry",
+                        format!("{e}.\nNothing was released; push again once the registry works."),
+                    )
+                })?;
             out.line(format!("       {:.1} MB uploaded", uploaded as f64 / 1e6))
                 .await;
         }

@@ -750,8 +750,13 @@ pub fn import(
         insecure,
         credentials,
     );
+    // The registry client is async; an import is the only thing this process does.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the registry client")?;
     eprintln!("-----> Fetching {reference}");
-    let manifest = registry.pull_manifest(&repository, &tag)?;
+    let manifest = runtime.block_on(registry.pull_manifest(&repository, &tag))?;
     let manifest = Manifest::parse(&manifest).context("reading the image manifest")?;
     let config_digest = manifest.config.digest.as_str();
     if manifest.layers.is_empty() {
@@ -780,7 +785,7 @@ pub fn import(
     let layout = Layout::open(&work.join("oci"))?;
     let config_path = layout.blob_path(config_digest);
     let fetched = (|| -> anyhow::Result<Vec<Layer>> {
-        registry.pull_blob(&repository, config_digest, &config_path)?;
+        runtime.block_on(registry.pull_blob(&repository, config_digest, &config_path))?;
         let config: serde_json::Value = serde_json::from_slice(&std::fs::read(&config_path)?)?;
         let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
             .as_array()
@@ -800,7 +805,7 @@ pub fn import(
         let mut result = Vec::new();
         for ((digest, size, _), diff_id) in layers.iter().zip(diff_ids) {
             eprintln!("       {digest} ({:.1} MB)", *size as f64 / 1e6);
-            registry.pull_blob(&repository, digest, &layout.blob_path(digest))?;
+            runtime.block_on(registry.pull_blob(&repository, digest, &layout.blob_path(digest)))?;
             crate::oci::unpack::unpack_layer(&layout.blob_path(digest), &rootfs)?;
             result.push(Layer {
                 digest: digest.clone(),

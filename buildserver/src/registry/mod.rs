@@ -1,17 +1,26 @@
 //! Pushing images to a registry (OCI distribution spec): `GET /v2/` and its auth challenge (Basic,
 //! or a Bearer token for `repository:<name>:pull,push`, cached until ~80 % of its lifetime and
-//! renewed once if the registry refuses it), per
-//! blob a `HEAD` that skips what the registry has, else `POST` + one streamed `PUT ?digest=`
-//! (monolithic: registries that cap chunks are fine with it; up to 4 blobs at a time), then the
-//! manifest by digest and the tags. 5xx, 429 (honouring `Retry-After`) and connection failures are retried with backoff,
-//! restarting an upload from the file. Credentials are never logged.
+//! renewed once if the registry refuses it), per blob a `HEAD` that skips what the registry has,
+//! else `POST` + one `PUT ?digest=` streamed from the file (monolithic: registries that cap chunks
+//! are fine with it; up to 4 blobs at a time), then the manifest by digest and the tags. 5xx, 429
+//! (honouring `Retry-After`) and connection failures are retried with backoff, restarting an
+//! upload from the file. Redirects are not followed. Credentials are never logged. Pulls (`stack
+//! import`) stream each blob to its file, checking its digest as the bytes arrive.
+//!
+//! Every call is async (reqwest), for the build's task to await; a sync caller blocks on a
+//! runtime of its own.
 //!
 //! It must not assemble images (that is `oci/`) nor decide when to push (the build step does).
 
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use ureq::http::{HeaderMap, Response, StatusCode};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use tokio::io::AsyncWriteExt as _;
 
 use crate::oci::{Descriptor, Layout, Manifest, valid_digest};
 
@@ -40,11 +49,11 @@ const STACK_REPOSITORY: &str = "paas-stack";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("the registry {registry} is unreachable: {source}")]
+    #[error("the registry {registry} is unreachable: {}", cause(.source))]
     Unreachable {
         registry: String,
         #[source]
-        source: ureq::Error,
+        source: reqwest::Error,
     },
     #[error("the registry {registry} answered {what} with HTTP {status}{detail}")]
     Status {
@@ -86,33 +95,34 @@ impl std::fmt::Debug for Credentials {
 }
 
 pub struct Registry {
-    agent: ureq::Agent,
+    client: reqwest::Client,
     target: RegistryRef,
     base: String,
     credentials: Option<Credentials>,
     /// The current Authorization header value, and when it must be renewed.
-    auth: std::sync::Mutex<Option<(String, Option<Instant>)>>,
+    auth: Mutex<Option<(String, Option<Instant>)>>,
     /// The repository and actions the current token is for, to renew it.
-    scope: std::sync::Mutex<Option<(Vec<String>, String)>>,
+    scope: Mutex<Option<(Vec<String>, String)>>,
 }
 
 impl Registry {
+    /// A client for `target`, over plain HTTP if `insecure`. Nothing is sent until a call.
     pub fn new(target: RegistryRef, insecure: bool, credentials: Option<Credentials>) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .max_redirects(0)
+        use_ring();
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
-            .into();
+            .expect("reqwest takes a rustls::ClientConfig of the rustls it is built with");
         let scheme = if insecure { "http" } else { "https" };
         let base = format!("{scheme}://{}", target.host);
         Self {
-            agent,
+            client,
             target,
             base,
             credentials,
-            auth: std::sync::Mutex::new(None),
-            scope: std::sync::Mutex::new(None),
+            auth: Mutex::new(None),
+            scope: Mutex::new(None),
         }
     }
 
@@ -135,7 +145,7 @@ impl Registry {
 
     /// Pushes the image `manifest` of `layout` as `<prefix>/<app>`, tagged with each of `tags`.
     /// Returns the number of blob bytes uploaded (blobs the registry had are skipped).
-    pub fn push(
+    pub async fn push(
         &self,
         layout: &Layout,
         manifest: &Descriptor,
@@ -149,8 +159,9 @@ impl Registry {
             let what = what.to_owned();
             move |source| RegistryError::Local { what, source }
         };
-        let manifest_bytes =
-            std::fs::read(layout.blob_path(&manifest.digest)).map_err(local("the manifest"))?;
+        let manifest_bytes = tokio::fs::read(layout.blob_path(&manifest.digest))
+            .await
+            .map_err(local("the manifest"))?;
         let blobs: Vec<(String, u64)> = Manifest::parse(&manifest_bytes)
             .map_err(local("the manifest"))?
             .blobs()
@@ -161,61 +172,44 @@ impl Registry {
         } else {
             vec![repository.clone(), stack_repository.clone()]
         };
-        self.authenticate(&scopes, "pull,push")?;
+        self.authenticate(&scopes, "pull,push").await?;
         let mut missing = Vec::new();
         for (digest, size) in &blobs {
-            if !self.has_blob(&repository, digest)? {
+            if !self.has_blob(&repository, digest).await? {
                 missing.push((digest.as_str(), *size, stack_layers.contains(digest)));
             }
         }
         // Up to PARALLEL_UPLOADS blobs at a time; the manifest goes only after all of them.
-        let queue = std::sync::Mutex::new(missing.iter());
-        let results: Vec<Result<u64, RegistryError>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..PARALLEL_UPLOADS.min(missing.len()))
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut sent = 0;
-                        loop {
-                            let next = queue
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                                .next();
-                            let Some((digest, size, shared)) = next else {
-                                return Ok(sent);
-                            };
-                            sent += if *shared {
-                                self.mount_stack_layer(
-                                    layout,
-                                    &repository,
-                                    &stack_repository,
-                                    digest,
-                                    *size,
-                                )?
-                            } else {
-                                self.upload_blob(layout, &repository, digest, *size)?;
-                                *size
-                            };
-                        }
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("upload threads do not panic"))
-                .collect()
-        });
+        let (repository, stack_repository) = (repository.as_str(), stack_repository.as_str());
+        // Collected first: a stream mapped by a closure that borrows makes rustc fail to prove
+        // the build's future Send ("not general enough", rust-lang/rust#110338).
+        let uploads: Vec<_> = missing
+            .into_iter()
+            .map(|(digest, size, shared)| async move {
+                if shared {
+                    self.mount_stack_layer(layout, repository, stack_repository, digest, size)
+                        .await
+                } else {
+                    self.upload_blob(layout, repository, digest, size)
+                        .await
+                        .map(|()| size)
+                }
+            })
+            .collect();
+        let mut uploads = futures_util::stream::iter(uploads).buffer_unordered(PARALLEL_UPLOADS);
         let mut uploaded = 0;
-        for result in results {
-            uploaded += result?;
+        while let Some(sent) = uploads.next().await {
+            uploaded += sent?;
         }
         for reference in std::iter::once(&manifest.digest).chain(tags) {
-            self.put_manifest(&repository, manifest, &manifest_bytes, reference)?;
+            self.put_manifest(repository, manifest, &manifest_bytes, reference)
+                .await?;
         }
         Ok(uploaded)
     }
 
     /// Adds tag `tag` to an image already pushed with [`Registry::push`].
-    pub fn tag(
+    pub async fn tag(
         &self,
         layout: &Layout,
         manifest: &Descriptor,
@@ -223,25 +217,26 @@ impl Registry {
         tag: &str,
     ) -> Result<(), RegistryError> {
         let repository = self.repository(app);
-        let bytes = std::fs::read(layout.blob_path(&manifest.digest)).map_err(|source| {
-            RegistryError::Local {
+        let bytes = tokio::fs::read(layout.blob_path(&manifest.digest))
+            .await
+            .map_err(|source| RegistryError::Local {
                 what: "the manifest".into(),
                 source,
-            }
-        })?;
-        self.authenticate(std::slice::from_ref(&repository), "pull,push")?;
-        self.put_manifest(&repository, manifest, &bytes, tag)
+            })?;
+        self.authenticate(std::slice::from_ref(&repository), "pull,push")
+            .await?;
+        self.put_manifest(&repository, manifest, &bytes, tag).await
     }
 
     /// Fetches manifest `reference` of `repository` (image indexes resolved to linux/amd64),
     /// checking its digest when `reference` is one. Returns the manifest's bytes.
-    pub fn pull_manifest(
+    pub async fn pull_manifest(
         &self,
         repository: &str,
         reference: &str,
     ) -> Result<Vec<u8>, RegistryError> {
-        self.authenticate(&[repository.to_owned()], "pull")?;
-        let bytes = self.get_manifest(repository, reference)?;
+        self.authenticate(&[repository.to_owned()], "pull").await?;
+        let bytes = self.get_manifest(repository, reference).await?;
         let parsed: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|_| self.bad_content(reference, "is not JSON"))?;
         if !parsed["manifests"].is_array() {
@@ -255,31 +250,39 @@ impl Registry {
             .and_then(|m| m["digest"].as_str())
             .ok_or_else(|| self.bad_content(reference, "has no linux/amd64 image"))?
             .to_owned();
-        self.get_manifest(repository, &chosen)
+        self.get_manifest(repository, &chosen).await
     }
 
-    fn get_manifest(&self, repository: &str, reference: &str) -> Result<Vec<u8>, RegistryError> {
+    async fn get_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Vec<u8>, RegistryError> {
         const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
              application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+        const LIMIT: usize = 4 << 20;
         let url = format!("{}/v2/{repository}/manifests/{reference}", self.base);
         let what = format!("the manifest {reference}");
-        let mut response = self.send(&what, || {
-            self.authorized(self.agent.get(&url))
-                .header("Accept", ACCEPT)
-                .call()
-        })?;
+        let mut response = self
+            .send(&what, || {
+                self.authorized(self.client.get(&url))
+                    .header("Accept", ACCEPT)
+            })
+            .await?;
         if response.status() != StatusCode::OK {
-            return Err(self.status_error(&what, response.status().as_u16(), detail_of(response)));
+            return Err(self.status_error(
+                &what,
+                response.status().as_u16(),
+                detail_of(response).await,
+            ));
         }
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(4 << 20)
-            .read_to_vec()
-            .map_err(|source| RegistryError::Unreachable {
-                registry: self.name(),
-                source,
-            })?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(e))? {
+            if bytes.len() + chunk.len() > LIMIT {
+                return Err(self.bad_content(reference, "is larger than 4 MiB"));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         if valid_digest(reference) && crate::oci::sha256_digest(&bytes) != reference {
             return Err(RegistryError::DigestMismatch {
                 registry: self.name(),
@@ -292,47 +295,45 @@ impl Registry {
     }
 
     /// Downloads blob `digest` into `dest`, hashing as it streams; a blob whose bytes do not
-    /// match its digest is refused (and `dest` removed).
-    pub fn pull_blob(
+    /// match its digest is refused (and `dest` removed). Returns its size in bytes.
+    pub async fn pull_blob(
         &self,
         repository: &str,
         digest: &str,
-        dest: &std::path::Path,
+        dest: &Path,
     ) -> Result<u64, RegistryError> {
         let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
         let what = format!("the blob {digest}");
-        let response = self.send(&what, || self.authorized(self.agent.get(&url)).call())?;
+        let mut response = self
+            .send(&what, || self.authorized(self.client.get(&url)))
+            .await?;
         if response.status() != StatusCode::OK {
-            return Err(self.status_error(&what, response.status().as_u16(), detail_of(response)));
+            return Err(self.status_error(
+                &what,
+                response.status().as_u16(),
+                detail_of(response).await,
+            ));
         }
         let local = |source| RegistryError::Local {
             what: format!("{digest} (writing it)"),
             source,
         };
-        let mut file = std::fs::File::create(dest).map_err(local)?;
-        let mut reader = response.into_body().into_reader();
+        let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
         let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-        let mut buf = vec![0u8; 1 << 16];
         let mut size = 0u64;
-        loop {
-            let n =
-                std::io::Read::read(&mut reader, &mut buf).map_err(|e| RegistryError::Local {
-                    what: what.clone(),
-                    source: e,
-                })?;
-            if n == 0 {
-                break;
-            }
-            sha2::Digest::update(&mut hasher, &buf[..n]);
-            std::io::Write::write_all(&mut file, &buf[..n]).map_err(local)?;
-            size += n as u64;
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(e))? {
+            sha2::Digest::update(&mut hasher, &chunk);
+            file.write_all(&chunk).await.map_err(local)?;
+            size += chunk.len() as u64;
         }
+        // tokio writes in the background: the last write's error shows only here.
+        file.flush().await.map_err(local)?;
         let got = format!(
             "sha256:{}",
             crate::oci::hex(&sha2::Digest::finalize(hasher))
         );
         if got != digest {
-            let _ = std::fs::remove_file(dest);
+            let _ = tokio::fs::remove_file(dest).await;
             return Err(RegistryError::DigestMismatch {
                 registry: self.name(),
                 what,
@@ -352,7 +353,7 @@ impl Registry {
         }
     }
 
-    fn put_manifest(
+    async fn put_manifest(
         &self,
         repository: &str,
         manifest: &Descriptor,
@@ -361,36 +362,39 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let url = format!("{}/v2/{repository}/manifests/{reference}", self.base);
         let what = format!("the manifest {reference}");
-        let response = self.send(&what, || {
-            self.authorized(self.agent.put(&url))
-                .header("Content-Type", manifest.media_type.as_str())
-                .send(bytes)
-        })?;
+        let response = self
+            .send(&what, || {
+                self.authorized(self.client.put(&url))
+                    .header(CONTENT_TYPE, manifest.media_type.as_str())
+                    .body(bytes.to_vec())
+            })
+            .await?;
         self.expect(&what, response, StatusCode::CREATED, Some(&manifest.digest))
+            .await
     }
 
     /// `GET /v2/`: learns the auth scheme and gets a token if the registry wants one.
-    fn authenticate(&self, repositories: &[String], actions: &str) -> Result<(), RegistryError> {
-        *self
-            .scope
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((repositories.to_vec(), actions.to_owned()));
-        if let Some((_, Some(renew_at))) = &*self
-            .auth
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    async fn authenticate(
+        &self,
+        repositories: &[String],
+        actions: &str,
+    ) -> Result<(), RegistryError> {
+        *lock(&self.scope) = Some((repositories.to_vec(), actions.to_owned()));
+        if let Some((_, Some(renew_at))) = &*lock(&self.auth)
             && Instant::now() < *renew_at
         {
             return Ok(());
         }
         let url = format!("{}/v2/", self.base);
-        let response = self.send("the API check (GET /v2/)", || self.agent.get(&url).call())?;
+        let response = self
+            .send("the API check (GET /v2/)", || self.client.get(&url))
+            .await?;
         match response.status() {
             StatusCode::OK => Ok(()),
             StatusCode::UNAUTHORIZED => {
                 let challenge = header(response.headers(), "www-authenticate").unwrap_or_default();
                 self.answer_challenge(&challenge, repositories, actions)
+                    .await
             }
             status => {
                 Err(self.status_error("the API check (GET /v2/)", status.as_u16(), String::new()))
@@ -398,7 +402,7 @@ impl Registry {
         }
     }
 
-    fn answer_challenge(
+    async fn answer_challenge(
         &self,
         challenge: &str,
         repositories: &[String],
@@ -411,13 +415,9 @@ impl Registry {
             detail: ": it needs credentials (--registry-username and PAAS_REGISTRY_PASSWORD)"
                 .into(),
         };
-        let mut auth = self
-            .auth
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if challenge.to_ascii_lowercase().starts_with("basic") {
             let credentials = self.credentials.as_ref().ok_or_else(no_credentials)?;
-            *auth = Some((basic(credentials), None));
+            *lock(&self.auth) = Some((basic(credentials), None));
             return Ok(());
         }
         let params = challenge_params(challenge);
@@ -426,22 +426,17 @@ impl Registry {
             .find(|(k, _)| k == "realm")
             .map(|(_, v)| v.clone())
             .ok_or_else(no_credentials)?;
-        let mut request = self.agent.get(&realm);
+        let mut request = self.client.get(&realm);
         for repository in repositories {
-            request = request.query("scope", format!("repository:{repository}:{actions}"));
+            request = request.query(&[("scope", format!("repository:{repository}:{actions}"))]);
         }
         if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
-            request = request.query("service", service);
+            request = request.query(&[("service", service)]);
         }
         if let Some(credentials) = &self.credentials {
             request = request.header("Authorization", basic(credentials));
         }
-        let mut response = request
-            .call()
-            .map_err(|source| RegistryError::Unreachable {
-                registry: self.name(),
-                source,
-            })?;
+        let response = request.send().await.map_err(|e| self.unreachable(e))?;
         if response.status() != StatusCode::OK {
             return Err(self.status_error(
                 "the token request",
@@ -449,13 +444,13 @@ impl Registry {
                 String::new(),
             ));
         }
-        let body: serde_json::Value = response.body_mut().read_json().unwrap_or_default();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
         let token = body["token"]
             .as_str()
             .or(body["access_token"].as_str())
             .unwrap_or_default();
         let lifetime = body["expires_in"].as_u64().unwrap_or(60);
-        *auth = Some((
+        *lock(&self.auth) = Some((
             format!("Bearer {token}"),
             Some(Instant::now() + Duration::from_secs(lifetime * 8 / 10)),
         ));
@@ -463,44 +458,33 @@ impl Registry {
     }
 
     fn has_token(&self) -> bool {
-        self.auth
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.auth)
             .as_ref()
             .is_some_and(|(value, _)| value.starts_with("Bearer "))
     }
 
-    fn renew_token(&self) -> Result<(), RegistryError> {
-        *self
-            .auth
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-        let scope = self
-            .scope
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+    async fn renew_token(&self) -> Result<(), RegistryError> {
+        *lock(&self.auth) = None;
+        let scope = lock(&self.scope).clone();
         match scope {
-            Some((repositories, actions)) => self.authenticate(&repositories, &actions),
+            Some((repositories, actions)) => self.authenticate(&repositories, &actions).await,
             None => Ok(()),
         }
     }
 
-    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
-        match &*self
-            .auth
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-        {
+    fn authorized(&self, request: RequestBuilder) -> RequestBuilder {
+        match &*lock(&self.auth) {
             Some((value, _)) => request.header("Authorization", value.as_str()),
             None => request,
         }
     }
 
-    fn has_blob(&self, repository: &str, digest: &str) -> Result<bool, RegistryError> {
+    async fn has_blob(&self, repository: &str, digest: &str) -> Result<bool, RegistryError> {
         let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
         let what = format!("the blob check of {digest}");
-        let response = self.send(&what, || self.authorized(self.agent.head(&url)).call())?;
+        let response = self
+            .send(&what, || self.authorized(self.client.head(&url)))
+            .await?;
         match response.status() {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -510,7 +494,7 @@ impl Registry {
 
     /// Puts a stack layer into `repository` by mounting it from the stack repository (uploading
     /// it there first if needed). Returns the bytes uploaded.
-    fn mount_stack_layer(
+    async fn mount_stack_layer(
         &self,
         layout: &Layout,
         repository: &str,
@@ -519,8 +503,9 @@ impl Registry {
         size: u64,
     ) -> Result<u64, RegistryError> {
         let mut uploaded = 0;
-        if !self.has_blob(stack_repository, digest)? {
-            self.upload_blob(layout, stack_repository, digest, size)?;
+        if !self.has_blob(stack_repository, digest).await? {
+            self.upload_blob(layout, stack_repository, digest, size)
+                .await?;
             uploaded = size;
         }
         let url = format!(
@@ -528,20 +513,21 @@ impl Registry {
             self.base
         );
         let what = format!("the mount of {digest}");
-        let response = self.send(&what, || {
-            self.authorized(self.agent.post(&url)).send_empty()
-        })?;
+        let response = self
+            .send(&what, || self.authorized(self.client.post(&url)))
+            .await?;
         match response.status() {
             StatusCode::CREATED => Ok(uploaded),
             // 202: the registry opened an upload instead of mounting; send the bytes.
             StatusCode::ACCEPTED => self
                 .upload_blob(layout, repository, digest, size)
+                .await
                 .map(|()| uploaded + size),
-            status => Err(self.status_error(&what, status.as_u16(), detail_of(response))),
+            status => Err(self.status_error(&what, status.as_u16(), detail_of(response).await)),
         }
     }
 
-    fn upload_blob(
+    async fn upload_blob(
         &self,
         layout: &Layout,
         repository: &str,
@@ -550,11 +536,15 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let what = format!("the upload of {digest}");
         let start = format!("{}/v2/{repository}/blobs/uploads/", self.base);
-        let response = self.send(&what, || {
-            self.authorized(self.agent.post(&start)).send_empty()
-        })?;
+        let response = self
+            .send(&what, || self.authorized(self.client.post(&start)))
+            .await?;
         if response.status() != StatusCode::ACCEPTED {
-            return Err(self.status_error(&what, response.status().as_u16(), detail_of(response)));
+            return Err(self.status_error(
+                &what,
+                response.status().as_u16(),
+                detail_of(response).await,
+            ));
         }
         let location = header(response.headers(), "location").unwrap_or_default();
         let location = if location.starts_with('/') {
@@ -565,28 +555,30 @@ impl Registry {
         let separator = if location.contains('?') { '&' } else { '?' };
         let url = format!("{location}{separator}digest={digest}");
         let path = layout.blob_path(digest);
-        let response = self.send(&what, || {
-            // Reopened on every attempt: a retried upload starts again from the first byte.
-            let mut file = std::fs::File::open(&path).map_err(ureq::Error::Io)?;
-            self.authorized(self.agent.put(&url))
-                .header("Content-Type", "application/octet-stream")
-                .header("Content-Length", size.to_string())
-                .send(ureq::SendBody::from_reader(&mut file))
-        })?;
+        let response = self
+            .send(&what, || {
+                self.authorized(self.client.put(&url))
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .header(CONTENT_LENGTH, size)
+                    .body(file_body(path.clone()))
+            })
+            .await?;
         self.expect(&what, response, StatusCode::CREATED, Some(digest))
+            .await
     }
 
-    /// Sends with retries on 5xx, 429 and connection failures.
-    fn send(
+    /// Sends the request `request` builds (again on each attempt), with retries on 5xx, 429
+    /// and connection failures.
+    async fn send(
         &self,
         what: &str,
-        request: impl Fn() -> Result<Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Response<ureq::Body>, RegistryError> {
+        request: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, RegistryError> {
         let mut delay = Duration::from_millis(200);
         let mut renewed = false;
         for attempt in 1..=ATTEMPTS {
             let last = attempt == ATTEMPTS;
-            match request() {
+            match request().send().await {
                 // A token that expired early (or was revoked): get a new one, once.
                 Ok(response)
                     if response.status() == StatusCode::UNAUTHORIZED
@@ -594,7 +586,8 @@ impl Registry {
                         && self.has_token() =>
                 {
                     renewed = true;
-                    self.renew_token()?;
+                    // Boxed: renewing sends the API check through here.
+                    Box::pin(self.renew_token()).await?;
                 }
                 Ok(response)
                     if !last
@@ -605,19 +598,14 @@ impl Registry {
                         .and_then(|s| s.parse::<u64>().ok())
                         .map_or(delay, |s| Duration::from_secs(s.min(30)));
                     tracing::warn!(registry = %self.name(), what, status = response.status().as_u16(), attempt, "registry error; retrying");
-                    std::thread::sleep(wait);
+                    tokio::time::sleep(wait).await;
                 }
                 Ok(response) => return Ok(response),
                 Err(e) if !last => {
-                    tracing::warn!(registry = %self.name(), what, error = %e, attempt, "registry unreachable; retrying");
-                    std::thread::sleep(delay);
+                    tracing::warn!(registry = %self.name(), what, error = %cause(&e), attempt, "registry unreachable; retrying");
+                    tokio::time::sleep(delay).await;
                 }
-                Err(source) => {
-                    return Err(RegistryError::Unreachable {
-                        registry: self.name(),
-                        source,
-                    });
-                }
+                Err(source) => return Err(self.unreachable(source)),
             }
             delay *= 4;
         }
@@ -625,15 +613,19 @@ impl Registry {
     }
 
     /// Checks the status and, where given, that the registry computed the same digest.
-    fn expect(
+    async fn expect(
         &self,
         what: &str,
-        response: Response<ureq::Body>,
+        response: Response,
         status: StatusCode,
         digest: Option<&str>,
     ) -> Result<(), RegistryError> {
         if response.status() != status {
-            return Err(self.status_error(what, response.status().as_u16(), detail_of(response)));
+            return Err(self.status_error(
+                what,
+                response.status().as_u16(),
+                detail_of(response).await,
+            ));
         }
         if let (Some(expected), Some(got)) =
             (digest, header(response.headers(), "docker-content-digest"))
@@ -657,6 +649,35 @@ impl Registry {
             detail,
         }
     }
+
+    fn unreachable(&self, source: reqwest::Error) -> RegistryError {
+        RegistryError::Unreachable {
+            registry: self.name(),
+            source,
+        }
+    }
+}
+
+/// The auth state stays consistent under a panic elsewhere: each update is one assignment.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The file at `path` as a request body, opened when the body is first read: a retried upload
+/// starts again from the first byte.
+fn file_body(path: PathBuf) -> reqwest::Body {
+    // Each read is a trip to tokio's blocking pool: 256 KiB, not ReaderStream's default 4 KiB.
+    const CHUNK: usize = 256 << 10;
+    let chunks = futures_util::stream::once(tokio::fs::File::open(path))
+        .map_ok(|file| tokio_util::io::ReaderStream::with_capacity(file, CHUNK))
+        .try_flatten();
+    reqwest::Body::wrap_stream(chunks)
+}
+
+/// What went wrong under a failed request (`Connection refused (os error 111)`): reqwest's own
+/// message names only the URL.
+fn cause(e: &reqwest::Error) -> &(dyn std::error::Error + 'static) {
+    anyhow::Chain::new(e).last().unwrap_or(e)
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -667,8 +688,8 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The registry's error code, as `: CODE (message)`, from a distribution-spec error body.
-fn detail_of(mut response: Response<ureq::Body>) -> String {
-    let body: serde_json::Value = response.body_mut().read_json().unwrap_or_default();
+async fn detail_of(response: Response) -> String {
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
     match (
         body["errors"][0]["code"].as_str(),
         body["errors"][0]["message"].as_str(),
@@ -737,4 +758,12 @@ mod tests {
         );
         assert_eq!(params[1], ("service".into(), "registry.example".into()));
     }
+}
+
+/// rustls's crypto is ring's (no OpenSSL, no aws-lc-rs): made the process's default, which
+/// reqwest takes with the platform's verifier, so that the host's trust store (CAs an operator
+/// added, as behind a TLS-inspecting proxy) is trusted.
+fn use_ring() {
+    // Already installed by an earlier client: the same provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

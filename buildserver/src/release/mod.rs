@@ -237,18 +237,10 @@ impl Controller {
         }
         let mut image = built.manifest.digest.clone();
         if let Some(registry) = &self.registry {
-            let (registry, layout, manifest, app, tag) = (
-                Arc::clone(registry),
-                Arc::clone(&self.layout),
-                built.manifest.clone(),
-                push.app.name.to_string(),
-                format!("v{}", release.version),
-            );
-            image = format!("{}@{}", registry.reference(&app), manifest.digest);
-            let tagged =
-                tokio::task::spawn_blocking(move || registry.tag(&layout, &manifest, &app, &tag))
-                    .await;
-            if let Ok(Err(e)) = tagged {
+            let app = push.app.name();
+            image = format!("{}@{}", registry.reference(app), built.manifest.digest);
+            let tag = format!("v{}", release.version);
+            if let Err(e) = registry.tag(&self.layout, &built.manifest, app, &tag).await {
                 out.line(format!(
                     " !     warning: the image was released but not tagged v{}: {e}",
                     release.version

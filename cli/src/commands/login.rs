@@ -58,7 +58,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if token.is_empty() {
         return Err(CliError::usage("the token is empty").into());
     }
-    let account: Account = ApiClient::new(host.clone(), Some(token.clone())).get("/account")?;
+    let account: Account = ApiClient::new(host.clone(), Some(token.clone()))?.get("/account")?;
     credentials::save(&Credentials {
         host: host.clone(),
         token,

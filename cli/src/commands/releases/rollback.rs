@@ -43,7 +43,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
     };
     let release: Release = ctx.send_release_request(
-        &ureq::http::Method::POST,
+        &reqwest::Method::POST,
         &format!("/apps/{app}/releases"),
         &CreateRelease {
             rollback_to: target,
