@@ -18,7 +18,6 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -63,12 +62,55 @@ pub fn raise_descriptor_limit() -> u64 {
     }
 }
 
-/// Serves `app` on `listener` within `limits` until `shutdown` resolves, then lets requests in
-/// flight finish for up to 10 s. Handlers see the peer as `ConnectInfo<SocketAddr>`; protocol
-/// upgrades (WebSocket) are served.
+/// The service a connection from a peer gets: made once per connection, so that it may keep
+/// what the connection's requests share (the router's dyno connection).
+pub struct Service(Box<dyn Fn(axum::http::Request<Incoming>) -> ResponseFuture + Send + Sync>);
+
+impl Service {
+    pub fn new(
+        handle: impl Fn(axum::http::Request<Incoming>) -> ResponseFuture + Send + Sync + 'static,
+    ) -> Self {
+        Self(Box::new(handle))
+    }
+}
+
+impl hyper::service::Service<axum::http::Request<Incoming>> for Service {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = ResponseFuture;
+
+    fn call(&self, request: axum::http::Request<Incoming>) -> ResponseFuture {
+        (self.0)(request)
+    }
+}
+
+pub type ResponseFuture = std::pin::Pin<
+    Box<dyn Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send>,
+>;
+
+/// Each connection to `app` as a [`Service`]: its handlers see the peer as
+/// `ConnectInfo<SocketAddr>` and the request's [`BodyDeadline`].
+pub fn axum_service(
+    app: axum::Router,
+    header_timeout: Duration,
+) -> impl Fn(SocketAddr) -> Service + Send + 'static {
+    move |peer| {
+        let app = app.clone();
+        Service::new(move |mut request| {
+            let extensions = request.extensions_mut();
+            extensions.insert(ConnectInfo::<SocketAddr>(peer));
+            extensions.insert(BodyDeadline(tokio::time::Instant::now() + header_timeout));
+            Box::pin(app.clone().oneshot(request.map(axum::body::Body::new)))
+        })
+    }
+}
+
+/// Serves on `listener` within `limits` until `shutdown` resolves, each connection with the
+/// service `service_for(peer)` makes, then lets requests in flight finish for up to 10 s.
+/// Protocol upgrades (WebSocket) are served.
 pub async fn serve(
     listener: TcpListener,
-    app: axum::Router,
+    service_for: impl Fn(SocketAddr) -> Service,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -111,7 +153,8 @@ pub async fn serve(
         };
         let permit = (permit, place);
         let _ = stream.set_nodelay(true);
-        let (app, builder, mut stopping) = (app.clone(), builder.clone(), stopping.clone());
+        let (service, builder, mut stopping) =
+            (service_for(peer), builder.clone(), stopping.clone());
         tokio::spawn(async move {
             // hyper's head timer starts at the first byte: a client that sends nothing at all is
             // held to the same deadline here.
@@ -122,16 +165,8 @@ pub async fn serve(
                 drop(permit);
                 return;
             }
-            let service = tower::service_fn(move |mut request: axum::http::Request<Incoming>| {
-                let extensions = request.extensions_mut();
-                extensions.insert(ConnectInfo::<SocketAddr>(peer));
-                extensions.insert(BodyDeadline(
-                    tokio::time::Instant::now() + limits.header_timeout,
-                ));
-                app.clone().oneshot(request.map(axum::body::Body::new))
-            });
             let connection = builder
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             tokio::pin!(connection);
             // Errors here are the client's (a reset, a timed-out head): nothing to report.

@@ -172,7 +172,8 @@ pub async fn serve(
     limits: crate::http::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    crate::http::serve(listener, router(state), limits, shutdown).await
+    let service = crate::http::axum_service(router(state), limits.header_timeout);
+    crate::http::serve(listener, service, limits, shutdown).await
 }
 
 async fn healthz() -> Json<Health> {

@@ -1,21 +1,22 @@
 //! The router (DESIGN §3.11): HTTP/1.1 on `--router-listen`, by `Host: <app>.<domain>` to the
-//! app's healthy web dynos in turn, with `X-Forwarded-For`, `X-Forwarded-Proto` and
+//! app's healthy web dynos in turn (a client connection keeps its dyno and its dyno connection
+//! while that dyno is up: no pool lookup per request), with `X-Forwarded-For`, `X-Forwarded-Proto` and
 //! `X-Request-Id`; bodies stream both ways; unknown hosts get 404, apps without a running web
 //! dyno 503, a dyno whose response does not begin within `--router-timeout` 503 (Heroku's H12);
 //! hop-by-hop headers (RFC 9110 §7.6.1) are dropped both ways; every request writes a
 //! `paas[router]` line to the app's log.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::logs::Logs;
@@ -30,21 +31,111 @@ struct Router {
     store: Store,
     logs: Logs,
     suffix: String,
-    client: Client<HttpConnector, Body>,
+    /// Connections to dynos that no client connection holds, by the dyno's port: a client
+    /// connection's first request takes one before it opens a new one.
+    idle: Mutex<HashMap<u16, Vec<SendRequest<Body>>>>,
     /// How long a dyno has to begin its response.
     timeout: std::time::Duration,
 }
 
+/// The most idle connections kept to one dyno (as nginx's `keepalive`).
+const IDLE_PER_DYNO: usize = 64;
+
+/// A connection to a dyno.
+struct Upstream {
+    port: u16,
+    sender: SendRequest<Body>,
+}
+
+/// What one client connection keeps between its requests: the dyno connection its last request
+/// went through. The next request goes to the same dyno over it (per-connection upstream
+/// affinity, with no pool to consult per request) while that dyno is routed and up; when the
+/// client goes, the dyno connection goes back to the router's idle ones.
+struct ClientConnection {
+    router: Arc<Router>,
+    /// The client's address, as `X-Forwarded-For` and the log line give it.
+    peer_ip: HeaderValue,
+    upstream: Mutex<Option<Upstream>>,
+}
+
+impl Drop for ClientConnection {
+    fn drop(&mut self) {
+        let upstream = self
+            .upstream
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(upstream) = upstream.take() {
+            self.router.give_back(upstream);
+        }
+    }
+}
+
+impl Router {
+    /// A ready connection to the dyno on `port`: an idle one, else a new one (then `true`).
+    async fn connect(&self, port: u16) -> Result<(SendRequest<Body>, bool), RouteFailure> {
+        loop {
+            let idle = self
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_mut(&port)
+                .and_then(Vec::pop);
+            let Some(mut sender) = idle else { break };
+            if sender.ready().await.is_ok() {
+                return Ok((sender, false));
+            }
+        }
+        Ok((self.open(port).await?, true))
+    }
+
+    /// A new connection to the dyno on `port`.
+    async fn open(&self, port: u16) -> Result<SendRequest<Body>, RouteFailure> {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map_err(|_| RouteFailure::NoAnswer)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| RouteFailure::NoAnswer)?;
+        // Ends when the dyno or the router closes it (an upgraded one when the tunnel ends).
+        tokio::spawn(connection.with_upgrades());
+        Ok(sender)
+    }
+
+    fn give_back(&self, upstream: Upstream) {
+        if upstream.sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let senders = idle.entry(upstream.port).or_default();
+        senders.retain(|s| !s.is_closed());
+        if senders.len() < IDLE_PER_DYNO {
+            senders.push(upstream.sender);
+        }
+    }
+}
+
+/// Why a request got no response from a dyno.
+enum RouteFailure {
+    /// Refused, closed or reset without an answer (Heroku's H13).
+    NoAnswer,
+    /// No response began within the router's timeout (H12).
+    Timeout,
+}
+
 /// Headers that belong to one hop and are not forwarded.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Serves until `stop` turns true, on single-threaded runtimes (one per two cores), each accepting
 /// from the same listening socket and keeping its own pool of keep-alive connections to dynos: a
@@ -77,11 +168,7 @@ pub async fn serve(
             logs: logs.clone(),
             suffix: format!(".{domain}"),
             timeout,
-            client: Client::builder(TokioExecutor::new()).build({
-                let mut connector = HttpConnector::new();
-                connector.set_nodelay(true);
-                connector
-            }),
+            idle: Mutex::default(),
         });
         let (done, outcome) = tokio::sync::oneshot::channel();
         let mut stop = stop.clone();
@@ -93,10 +180,23 @@ pub async fn serve(
                     .build()
                     .and_then(|runtime| {
                         runtime.block_on(async move {
-                            let app = axum::Router::new().fallback(proxy).with_state(router);
+                            let service_for = move |peer: SocketAddr| {
+                                let connection = Arc::new(ClientConnection {
+                                    router: Arc::clone(&router),
+                                    peer_ip: HeaderValue::from_str(&peer.ip().to_string())
+                                        .expect("an address is a header value"),
+                                    upstream: Mutex::new(None),
+                                });
+                                crate::http::Service::new(move |request| {
+                                    let connection = Arc::clone(&connection);
+                                    Box::pin(async move {
+                                        Ok(connection.proxy(request.map(Body::new)).await)
+                                    })
+                                })
+                            };
                             crate::http::serve(
                                 TcpListener::from_std(listener)?,
-                                app,
+                                service_for,
                                 per_thread,
                                 async move {
                                     let _ = stop.wait_for(|stop| *stop).await;
@@ -115,204 +215,280 @@ pub async fn serve(
     Ok(())
 }
 
-async fn proxy(
-    State(router): State<Arc<Router>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut request: Request,
-) -> Response {
-    let started = Instant::now();
-    // RFC 9112 §3.2: a request with more than one Host field is answered 400.
-    if request
-        .headers()
-        .get_all(header::HOST)
-        .iter()
-        .nth(1)
-        .is_some()
-    {
-        return (StatusCode::BAD_REQUEST, "more than one Host header\n").into_response();
-    }
-    // `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): answered here.
-    if request.method() == Method::OPTIONS && request.uri() == "*" {
-        return (
-            StatusCode::OK,
-            [(
-                header::ALLOW,
-                "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
-            )],
-        )
-            .into_response();
-    }
-    // An absolute-form target names the host itself, and Host is then ignored (RFC 9112 §3.2.2).
-    let host = match request.uri().authority() {
-        Some(authority) => authority.as_str(),
-        None => request
+impl ClientConnection {
+    async fn proxy(&self, mut request: Request) -> Response {
+        let router = &*self.router;
+        let started = Instant::now();
+        // RFC 9112 §3.2: a request with more than one Host field is answered 400.
+        if request
             .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default(),
-    }
-    .to_ascii_lowercase();
-    // A fully qualified name may end with a dot (`shop.example.com.`, RFC 1034 §3.1).
-    let name = host
-        .rsplit_once(':')
-        .map_or(host.as_str(), |(name, _)| name);
-    let name = name.strip_suffix('.').unwrap_or(name);
-    let no_such_app = || {
-        (
-            StatusCode::NOT_FOUND,
-            Html("<h1>No such app</h1><p>Nothing is deployed at this address.</p>\n"),
-        )
-            .into_response()
-    };
-    let Some(app) = name
-        .strip_suffix(&router.suffix)
-        .and_then(|a| paas_share::AppName::parse(a).ok())
-    else {
-        return no_such_app();
-    };
-    let Some((app_id, port)) = router.routes.pick(app.as_str()) else {
-        let lookup = app.clone();
-        return match router.store.call(move |db| db.app_exists(&lookup)).await {
-            Ok(true) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Html("<h1>Application unavailable</h1><p>No web dyno of this app is up.</p>\n"),
+            .get_all(header::HOST)
+            .iter()
+            .nth(1)
+            .is_some()
+        {
+            return (StatusCode::BAD_REQUEST, "more than one Host header\n").into_response();
+        }
+        // `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): answered here.
+        if request.method() == Method::OPTIONS && request.uri() == "*" {
+            return (
+                StatusCode::OK,
+                [(
+                    header::ALLOW,
+                    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+                )],
             )
-                .into_response(),
-            _ => no_such_app(),
+                .into_response();
+        }
+        // An absolute-form target names the host itself, and Host is then ignored (RFC 9112
+        // §3.2.2).
+        let absolute_form = request.uri().authority().is_some();
+        let host = match request.uri().authority() {
+            Some(authority) => authority.as_str(),
+            None => request
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default(),
+        }
+        .to_ascii_lowercase();
+        // A fully qualified name may end with a dot (`shop.example.com.`, RFC 1034 §3.1).
+        let name = host
+            .rsplit_once(':')
+            .map_or(host.as_str(), |(name, _)| name);
+        let name = name.strip_suffix('.').unwrap_or(name);
+        let no_such_app = || {
+            (
+                StatusCode::NOT_FOUND,
+                Html("<h1>No such app</h1><p>Nothing is deployed at this address.</p>\n"),
+            )
+                .into_response()
         };
-    };
-    let absolute_form = request.uri().authority().is_some();
-    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    let path_and_query = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let target = |port: u16| {
-        format!("http://127.0.0.1:{port}{path_and_query}")
-            .parse::<Uri>()
-            .expect("a valid URI")
-    };
-    *request.uri_mut() = target(port);
-    let request_id = request_id();
-    // A protocol upgrade (WebSocket) is passed on: the dyno answers 101 and both connections are
-    // then joined byte for byte.
-    let upgrade = request.headers().get(header::UPGRADE).cloned();
-    let client_side = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
-    let headers = request.headers_mut();
-    remove_hop_by_hop(headers);
-    // The dyno is told the host it was routed by (RFC 9112 §3.2.2: a proxy replaces Host).
-    if absolute_form && let Ok(value) = HeaderValue::from_str(&host) {
-        headers.insert(header::HOST, value);
-    }
-    if let Some(protocol) = upgrade {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, protocol);
-    }
-    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, {}", peer.ip()),
-        None => peer.ip().to_string(),
-    };
-    let set = |headers: &mut axum::http::HeaderMap, name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    set(headers, "x-forwarded-for", &forwarded_for);
-    set(headers, "x-forwarded-proto", "http");
-    set(headers, "x-request-id", &request_id);
-    // A GET or HEAD without a body can be sent again (it is idempotent, RFC 9110 §9.2.2): if its
-    // dyno gave no answer (it refused the connection, or closed a pooled one, as it stopped),
-    // another dyno that is up gets it, as nginx's `proxy_next_upstream error` does.
-    let replay = (matches!(method, Method::GET | Method::HEAD)
-        && client_side.is_none()
-        && axum::body::HttpBody::is_end_stream(request.body()))
-    .then(|| (request.headers().clone(), request.version()));
-    // The deadline covers the retry too: the client waits at most `timeout` for the response.
-    let deadline = tokio::time::Instant::now() + router.timeout;
-    let mut response = tokio::time::timeout_at(deadline, router.client.request(request)).await;
-    if let (Ok(Err(_)), Some((headers, version))) = (&response, replay)
-        && let Some((_, other)) = router.routes.pick(app.as_str())
-    {
-        let mut again = Request::new(Body::empty());
-        *again.method_mut() = method.clone();
-        *again.uri_mut() = target(other);
-        *again.headers_mut() = headers;
-        *again.version_mut() = version;
-        response = tokio::time::timeout_at(deadline, router.client.request(again)).await;
-    }
-    // Heroku's router error codes: H12 for a response that did not begin in time, H13 for a
-    // connection the dyno closed (or refused) without answering.
-    let (status, error, response) = match response {
-        Ok(Ok(mut response)) => {
-            if response.status() == StatusCode::SWITCHING_PROTOCOLS
-                && let Some(client_side) = client_side
-            {
-                let dyno_side = hyper::upgrade::on(&mut response);
-                tokio::spawn(join_upgraded(client_side, dyno_side));
-            } else {
-                // The dyno's connection management is its own (a `Connection: close` to the
-                // router must not close the client's connection).
-                remove_hop_by_hop(response.headers_mut());
+        let Some(app) = name
+            .strip_suffix(&router.suffix)
+            .and_then(|a| paas_share::AppName::parse(a).ok())
+        else {
+            return no_such_app();
+        };
+        // The dyno this connection's last request went to, while it is routed and up.
+        let pinned = self.upstream().take();
+        let Some((app_id, port)) = router
+            .routes
+            .pick_keeping(app.as_str(), pinned.as_ref().map(|u| u.port))
+        else {
+            if let Some(pinned) = pinned {
+                router.give_back(pinned);
             }
-            let (parts, body) = response.into_parts();
-            (parts.status, None, Response::from_parts(parts, Body::new(body)))
+            let lookup = app.clone();
+            return match router.store.call(move |db| db.app_exists(&lookup)).await {
+                Ok(true) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Html("<h1>Application unavailable</h1><p>No web dyno of this app is up.</p>\n"),
+                )
+                    .into_response(),
+                _ => no_such_app(),
+            };
+        };
+        let pinned = match pinned {
+            Some(upstream) if upstream.port == port => Some(upstream.sender),
+            Some(other) => {
+                router.give_back(other);
+                None
+            }
+            None => None,
+        };
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+        // The dyno gets the origin form (`/path?query`).
+        if absolute_form {
+            let target = request
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .parse::<Uri>()
+                .expect("a path and query is a valid URI");
+            *request.uri_mut() = target;
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(("H12", "Request timeout")),
+        let request_id = request_id();
+        // A protocol upgrade (WebSocket) is passed on: the dyno answers 101 and both connections
+        // are then joined byte for byte.
+        let upgrade = request.headers().get(header::UPGRADE).cloned();
+        let client_side = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
+        let headers = request.headers_mut();
+        remove_hop_by_hop(headers);
+        // The dyno is told the host it was routed by (RFC 9112 §3.2.2: a proxy replaces Host),
+        // and an HTTP/1.0 request without one gets it.
+        if (absolute_form || !headers.contains_key(header::HOST))
+            && let Ok(value) = HeaderValue::from_str(&host)
+        {
+            headers.insert(header::HOST, value);
+        }
+        if let Some(protocol) = upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, protocol);
+        }
+        let forwarded_for = match headers.get(X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
+            Some(previous) => {
+                HeaderValue::from_bytes(&[previous, b", ", self.peer_ip.as_bytes()].concat()).ok()
+            }
+            None => Some(self.peer_ip.clone()),
+        };
+        if let Some(forwarded_for) = forwarded_for {
+            headers.insert(X_FORWARDED_FOR, forwarded_for);
+        }
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        if let Ok(request_id) = HeaderValue::from_str(&request_id) {
+            headers.insert(X_REQUEST_ID, request_id);
+        }
+        // A GET or HEAD without a body can be sent again (it is idempotent, RFC 9110 §9.2.2): if
+        // its dyno gave no answer (it refused the connection, or closed a kept one, as it
+        // stopped), another dyno that is up gets it, as nginx's `proxy_next_upstream error`
+        // does.
+        let replay = (matches!(method, Method::GET | Method::HEAD)
+            && client_side.is_none()
+            && axum::body::HttpBody::is_end_stream(request.body()))
+        .then(|| {
             (
+                request.uri().clone(),
+                request.headers().clone(),
+                request.version(),
+            )
+        });
+        // The deadline covers the retry too: the client waits at most `timeout` for the response.
+        let deadline = tokio::time::Instant::now() + router.timeout;
+        let mut response = self.send(port, pinned, request, deadline).await;
+        if let (Err(RouteFailure::NoAnswer), Some((uri, headers, version))) = (&response, replay)
+            && let Some((_, other)) = router.routes.pick(app.as_str())
+        {
+            let mut again = Request::new(Body::empty());
+            *again.method_mut() = method.clone();
+            *again.uri_mut() = uri;
+            *again.headers_mut() = headers;
+            *again.version_mut() = version;
+            response = self.send(other, None, again, deadline).await;
+        }
+        // Heroku's router error codes: H12 for a response that did not begin in time, H13 for a
+        // connection the dyno closed (or refused) without answering.
+        let (status, error, response) = match response {
+            Ok(mut response) => {
+                if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                    && let Some(client_side) = client_side
+                {
+                    let dyno_side = hyper::upgrade::on(&mut response);
+                    tokio::spawn(join_upgraded(client_side, dyno_side));
+                } else {
+                    // The dyno's connection management is its own (a `Connection: close` to the
+                    // router must not close the client's connection).
+                    remove_hop_by_hop(response.headers_mut());
+                }
+                let (parts, body) = response.into_parts();
+                (parts.status, None, Response::from_parts(parts, Body::new(body)))
+            }
+            Err(RouteFailure::Timeout) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Html(format!(
-                    "<h1>Request timeout</h1><p>The app did not begin its response within {} s.</p>\n",
-                    router.timeout.as_secs()
-                )),
-            )
-                .into_response(),
-        ),
-        Ok(Err(_)) => (
-            StatusCode::BAD_GATEWAY,
-            Some(("H13", "Connection closed without response")),
-            (
+                Some(("H12", "Request timeout")),
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Html(format!(
+                        "<h1>Request timeout</h1><p>The app did not begin its response within {} s.</p>\n",
+                        router.timeout.as_secs()
+                    )),
+                )
+                    .into_response(),
+            ),
+            Err(RouteFailure::NoAnswer) => (
                 StatusCode::BAD_GATEWAY,
-                Html("<h1>Bad gateway</h1><p>The app did not answer.</p>\n"),
-            )
-                .into_response(),
-        ),
-    };
-    let at = match error {
-        Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
-        None => "at=info".to_owned(),
-    };
-    router.logs.emit(
-        &app_id,
-        "paas",
-        "router",
-        &format!(
-            "{at} method={method} path={path} host={host} request_id={request_id} fwd={} status={} service={}ms",
-            peer.ip(),
-            status.as_u16(),
-            started.elapsed().as_millis()
-        ),
-    );
-    response
+                Some(("H13", "Connection closed without response")),
+                (
+                    StatusCode::BAD_GATEWAY,
+                    Html("<h1>Bad gateway</h1><p>The app did not answer.</p>\n"),
+                )
+                    .into_response(),
+            ),
+        };
+        let at = match error {
+            Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
+            None => "at=info".to_owned(),
+        };
+        router.logs.emit(
+            &app_id,
+            "paas",
+            "router",
+            format!(
+                "{at} method={method} path={path} host={host} request_id={request_id} fwd={} status={} service={}ms",
+                self.peer_ip.to_str().unwrap_or_default(),
+                status.as_u16(),
+                started.elapsed().as_millis()
+            ),
+        );
+        response
+    }
+
+    /// Sends `request` to the dyno on `port` over `pinned` (this connection's, to that dyno) or
+    /// another connection, and keeps the connection for this client's next request once the
+    /// response has begun (an upgraded one is the tunnel's).
+    async fn send(
+        &self,
+        port: u16,
+        pinned: Option<SendRequest<Body>>,
+        request: Request,
+        deadline: tokio::time::Instant,
+    ) -> Result<axum::http::Response<hyper::body::Incoming>, RouteFailure> {
+        let upgrade = request.headers().contains_key(header::UPGRADE);
+        let exchange = async {
+            let (mut sender, mut fresh) = match pinned {
+                Some(sender) => (sender, false),
+                None => self.router.connect(port).await?,
+            };
+            let mut request = request;
+            let response = loop {
+                if sender.ready().await.is_err() {
+                    (sender, fresh) = (self.router.open(port).await?, true);
+                }
+                match sender.try_send_request(request).await {
+                    Ok(response) => break response,
+                    // A kept connection the dyno had closed: the request was not sent, and goes
+                    // again on a new one.
+                    Err(mut failed) => match failed.take_message() {
+                        Some(unsent) if !fresh => {
+                            request = unsent;
+                            (sender, fresh) = (self.router.open(port).await?, true);
+                        }
+                        _ => return Err(RouteFailure::NoAnswer),
+                    },
+                }
+            };
+            if !upgrade {
+                *self.upstream() = Some(Upstream { port, sender });
+            }
+            Ok(response)
+        };
+        tokio::time::timeout_at(deadline, exchange)
+            .await
+            .unwrap_or(Err(RouteFailure::Timeout))
+    }
+
+    fn upstream(&self) -> std::sync::MutexGuard<'_, Option<Upstream>> {
+        self.upstream.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Removes the hop-by-hop headers: the fixed list and every header the `Connection` field names
 /// (RFC 9110 §7.6.1).
 fn remove_hop_by_hop(headers: &mut axum::http::HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
     }
 }
 

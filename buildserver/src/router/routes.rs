@@ -53,6 +53,23 @@ impl Routes {
         Some((Arc::clone(&route.app_id), backend.port))
     }
 
+    /// As [`Routes::pick`], but the dyno on port `keep` when it is one of the app's and up: a
+    /// client connection's requests stay with one dyno while they can.
+    pub fn pick_keeping(&self, app: &str, keep: Option<u16>) -> Option<(Arc<str>, u16)> {
+        if let Some(port) = keep {
+            let table = self.lock();
+            let route = table.by_name.get(app)?;
+            if route
+                .backends
+                .iter()
+                .any(|b| b.port == port && b.up.load(Ordering::Acquire))
+            {
+                return Some((Arc::clone(&route.app_id), port));
+            }
+        }
+        self.pick(app)
+    }
+
     /// Points the app's route at `backends`, replacing what it had, under the app's current name:
     /// the one it was last renamed to here, else `app.name`.
     pub fn set(&self, app: &AppRef, backends: Vec<Backend>) {

@@ -292,3 +292,90 @@ fn the_router_keeps_hop_by_hop_headers_to_each_hop_and_times_out_silent_dynos() 
         "{logs}"
     );
 }
+
+/// Sends one request on `stream` (keep-alive) and reads its response: (status, body).
+fn keep_alive_request(stream: &mut BufReader<TcpStream>, request: &str) -> (u16, String) {
+    stream
+        .get_mut()
+        .write_all(request.as_bytes())
+        .expect("send");
+    let mut status = String::new();
+    stream.read_line(&mut status).expect("status line");
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).expect("header");
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().expect("a length");
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).expect("body");
+    let code = status
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[test]
+fn a_keep_alive_client_stays_with_its_dyno_until_the_dyno_goes() {
+    let (server, cli) = super::push::debian_server(&[]);
+    let repo = cli.home().join("sticky");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    // Node keeps connections alive (and closes idle ones after 5 s).
+    std::fs::write(
+        repo.join("server.js"),
+        "require('http').createServer((req, res) => { req.resume(); req.on('end', () => \
+         res.end(`${process.env.DYNO} ${req.method}`)); }).listen(process.env.PORT);\n",
+    )
+    .expect("write");
+    std::fs::write(
+        repo.join("package.json"),
+        r#"{"name": "sticky", "version": "1.0.0"}"#,
+    )
+    .expect("write");
+    std::fs::write(repo.join("Procfile"), "web: node server.js\n").expect("write");
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "sticky"],
+    ] {
+        assert!(cli.git(&repo, args).status().expect("git").success());
+    }
+    ok(&cli, &repo, &["create", "sticky"]);
+    assert!(push(&cli, &repo).status.success());
+    ok(&cli, &repo, &["scale", "web=2"]);
+
+    let mut stream = BufReader::new(TcpStream::connect(&server.router).expect("connect"));
+    stream
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let get = "GET / HTTP/1.1\r\nHost: sticky.localhost\r\n\r\n";
+    let answers: std::collections::BTreeSet<String> = (0..10)
+        .map(|_| {
+            let (status, body) = keep_alive_request(&mut stream, get);
+            assert_eq!(status, 200, "{body}");
+            body
+        })
+        .collect();
+    assert_eq!(answers.len(), 1, "one connection, one dyno: {answers:?}");
+    let dyno = answers
+        .first()
+        .and_then(|a| a.split(' ').next())
+        .expect("a dyno")
+        .to_owned();
+    // Its dyno replaced: the same connection's next requests go to a dyno that is up.
+    ok(&cli, &repo, &["restart", &dyno]);
+    assert_eq!(keep_alive_request(&mut stream, get).0, 200);
+    // The dyno closed the router's idle connection meanwhile: a POST is not lost to it.
+    std::thread::sleep(Duration::from_secs(6));
+    let post = "POST / HTTP/1.1\r\nHost: sticky.localhost\r\nContent-Length: 5\r\n\r\nhello";
+    let (status, body) = keep_alive_request(&mut stream, post);
+    assert_eq!((status, body.ends_with(" POST")), (200, true), "{body}");
+}
