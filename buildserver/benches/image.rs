@@ -37,6 +37,7 @@ fn make_tree(root: &Path) {
         b"paas benchmark line: the quick brown fox jumps over the lazy dog 0123456789\n"
             .repeat(14_000);
     // The code: 20 small source files.
+    std::fs::create_dir_all(root).expect("mkdir");
     for i in 0..20 {
         std::fs::write(root.join(format!("module_{i:02}.py")), &text[..8 << 10]).expect("write");
     }
