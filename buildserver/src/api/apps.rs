@@ -176,7 +176,7 @@ pub async fn update(
         &renamed.id,
         "paas",
         "api",
-        &format!("Renamed from {name} to {} by {}", renamed.name, user.name),
+        format!("Renamed from {name} to {} by {}", renamed.name, user.name),
     );
     Ok(Json(state.app_view(renamed, &host)))
 }

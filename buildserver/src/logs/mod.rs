@@ -215,7 +215,7 @@ mod tests {
                 "a",
                 "app",
                 if i % 2 == 0 { "web.1" } else { "worker.1" },
-                &format!("line {i}"),
+                format!("line {i}"),
             );
         }
         logs.emit("a", "paas", "api", "Release v1 created by alice");
@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn long_lines_are_cut() {
         let logs = Logs::new();
-        logs.emit("a", "app", "web.1", &"é".repeat(10_000));
+        logs.emit("a", "app", "web.1", "é".repeat(10_000));
         let (lines, _) = logs.read("a", 1, &Filter::default());
         assert!(lines[0].message.ends_with(" [truncated]"));
         assert!(lines[0].message.len() <= MAX_MESSAGE_BYTES + 12);

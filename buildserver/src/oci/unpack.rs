@@ -146,7 +146,8 @@ mod tests {
         let seed = scratch.path().join("stack-layers");
         let seeded = cached(&layout, &seed, &layer.digest, &[]).expect("unpacked");
         let dynos = scratch.path().join("layers");
-        let linked = cached(&layout, &dynos, &layer.digest, &[seed.clone()]).expect("linked");
+        let linked =
+            cached(&layout, &dynos, &layer.digest, std::slice::from_ref(&seed)).expect("linked");
         let inode = |dir: &Path| {
             std::fs::metadata(dir.join("etc/ssl/ca.pem"))
                 .expect("the file")

@@ -252,7 +252,7 @@ impl Controller {
             &push.app.id,
             "paas",
             "api",
-            &event(&release, &push.user.name),
+            event(&release, &push.user.name),
         );
         out.line(format!("-----> Released v{}: {image}", release.version))
             .await;
@@ -538,7 +538,7 @@ impl Controller {
             Recorded::New(release) => release,
         };
         self.logs
-            .emit(&app.id, "paas", "api", &event(&release, &user.name));
+            .emit(&app.id, "paas", "api", event(&release, &user.name));
         let (controller, app_ref, running) = (Arc::clone(self), app.app_ref(), release.clone());
         tokio::spawn(async move { controller.deploy(&app_ref, &running, None).await })
             .await
@@ -704,7 +704,7 @@ impl Controller {
             app_id,
             "paas",
             DEPLOY_LOG,
-            &format!("Release v{version} failed: {reason}"),
+            format!("Release v{version} failed: {reason}"),
         );
         let id = app_id.to_owned();
         if let Err(e) = self

@@ -312,7 +312,7 @@ impl KubernetesScheduler {
                                 &deployment.app.id,
                                 "paas",
                                 "scheduler",
-                                &format!("{name}: {what}"),
+                                format!("{name}: {what}"),
                             );
                             reported = what;
                         }
@@ -323,7 +323,7 @@ impl KubernetesScheduler {
                 &deployment.app.id,
                 "paas",
                 "scheduler",
-                &format!("{name} rolled out v{}", deployment.release),
+                format!("{name} rolled out v{}", deployment.release),
             );
         }
         Ok(())
@@ -367,7 +367,7 @@ impl KubernetesScheduler {
                     &deployment.app.id,
                     "paas",
                     "scheduler",
-                    &format!("v{} did not roll out; {how}", deployment.release),
+                    format!("v{} did not roll out; {how}", deployment.release),
                 );
                 Err(e.context(format!("rolled back: {how}")))
             }
@@ -557,7 +557,7 @@ impl Scheduler for KubernetesScheduler {
             &deployment.app.id,
             "paas",
             "scheduler",
-            &format!(
+            format!(
                 "Starting {} (v{}) as pod {name}: {}",
                 spec.name, deployment.release, spec.command
             ),
@@ -660,7 +660,7 @@ impl Scheduler for KubernetesScheduler {
             &deployment.app.id,
             "paas",
             "scheduler",
-            &format!(
+            format!(
                 "Running {name} (v{}) as job {job}: {command}",
                 deployment.release
             ),

@@ -254,7 +254,7 @@ impl LocalScheduler {
             &deployment.app.id,
             "paas",
             "scheduler",
-            &format!("Release v{} is up", deployment.release),
+            format!("Release v{} is up", deployment.release),
         );
         if let Some(old) = old {
             // Its layers stay held until its dynos are gone.
@@ -423,7 +423,7 @@ impl LocalScheduler {
             &deployment.app.id,
             "paas",
             "scheduler",
-            &format!(
+            format!(
                 "Starting {name} (v{}) on port {port}: {command}",
                 deployment.release
             ),
@@ -578,7 +578,7 @@ impl LocalScheduler {
             app_id,
             "paas",
             "scheduler",
-            &format!("Stopped {}.{}", dyno.process_type, dyno.index),
+            format!("Stopped {}.{}", dyno.process_type, dyno.index),
         );
         let dir = dyno.dir;
         let _ = tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await;
@@ -683,7 +683,7 @@ impl Scheduler for LocalScheduler {
             &deployment.app.id,
             "paas",
             "scheduler",
-            &format!("Running {name} (v{}): {command}", deployment.release),
+            format!("Running {name} (v{}): {command}", deployment.release),
         );
         let outcome = self
             .runtime
@@ -713,7 +713,7 @@ impl Scheduler for LocalScheduler {
             &deployment.app.id,
             "paas",
             "scheduler",
-            &format!(
+            format!(
                 "Starting {} (v{}): {}",
                 one_off.name, deployment.release, one_off.command
             ),
