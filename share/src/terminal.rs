@@ -19,6 +19,22 @@ pub fn spinner(message: impl Into<Cow<'static, str>>, visible: bool) -> indicati
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
     spinner
 }
+/// A bar of bytes on stderr (a download of `total` bytes: done, total, rate), hidden unless
+/// `visible`, as [`spinner`]; `set_position` it as bytes arrive.
+pub fn bytes_bar(total: u64, visible: bool) -> indicatif::ProgressBar {
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "       [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
 
 /// `text` (one line or many) made safe for a terminal: colour sequences (SGR, `ESC [ … m`) are
 /// kept when `colour` is true, with a reset at the end of each line that set one (an unfinished

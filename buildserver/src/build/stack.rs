@@ -785,7 +785,7 @@ pub fn import(
     let layout = Layout::open(&work.join("oci"))?;
     let config_path = layout.blob_path(config_digest);
     let fetched = (|| -> anyhow::Result<Vec<Layer>> {
-        runtime.block_on(registry.pull_blob(&repository, config_digest, &config_path))?;
+        runtime.block_on(registry.pull_blob(&repository, config_digest, &config_path, |_| {}))?;
         let config: serde_json::Value = serde_json::from_slice(&std::fs::read(&config_path)?)?;
         let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
             .as_array()
@@ -805,7 +805,16 @@ pub fn import(
         let mut result = Vec::new();
         for ((digest, size, _), diff_id) in layers.iter().zip(diff_ids) {
             eprintln!("       {digest} ({:.1} MB)", *size as f64 / 1e6);
-            runtime.block_on(registry.pull_blob(&repository, digest, &layout.blob_path(digest)))?;
+            let bar = paas_share::terminal::bytes_bar(
+                *size,
+                std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            );
+            let blob = layout.blob_path(digest);
+            let pulled = runtime.block_on(registry.pull_blob(&repository, digest, &blob, |n| {
+                bar.set_position(n);
+            }));
+            bar.finish_and_clear();
+            pulled?;
             crate::oci::unpack::unpack_layer(&layout.blob_path(digest), &rootfs)?;
             result.push(Layer {
                 digest: digest.clone(),

@@ -301,6 +301,7 @@ impl Registry {
         repository: &str,
         digest: &str,
         dest: &Path,
+        mut progress: impl FnMut(u64),
     ) -> Result<u64, RegistryError> {
         let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
         let what = format!("the blob {digest}");
@@ -325,6 +326,7 @@ impl Registry {
             sha2::Digest::update(&mut hasher, &chunk);
             file.write_all(&chunk).await.map_err(local)?;
             size += chunk.len() as u64;
+            progress(size);
         }
         // tokio writes in the background: the last write's error shows only here.
         file.flush().await.map_err(local)?;
