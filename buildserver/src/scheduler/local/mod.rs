@@ -760,8 +760,11 @@ impl Scheduler for LocalScheduler {
     async fn destroy(&self, app: &AppRef) {
         let _one_at_a_time = self.operations.lock(&app.id).await;
         self.routes.remove(&app.id);
-        let dynos = self.apps().remove(&app.id).map(|r| r.dynos);
-        self.stop_all(&app.id, dynos.unwrap_or_default()).await;
+        let running = self.apps().remove(&app.id);
+        if let Some(running) = running {
+            // Its layers stay held until its dynos are gone.
+            self.stop_all(&app.id, running.dynos).await;
+        }
         // Its layers go too, unless other dynos use them.
         self.layers.collect(Duration::ZERO).await;
     }
