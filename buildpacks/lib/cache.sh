@@ -4,14 +4,15 @@
 #
 # The inputs are a listing, one `NAME VALUE` line each: settings (`Python 3.11.2`) and files
 # (`requirements.txt <sha256>`). A folder is restored only when its listing is the same, byte for
-# byte; the cached copy is only ever copied, never used in place, so the image holds what a cold
-# install makes.
+# byte; the cached copy is only ever copied, never used in place. (The build cache is the build's
+# to write, as on Heroku: a build step that changes the cached copy itself changes later builds.)
 
 # `deps_inputs FILE... [-- NAME VALUE...]`: prints the listing of the files that exist (a missing
-# one is left out: its absence is part of the listing's shape) and the settings.
+# one is left out: its absence is part of the listing's shape; a symlink counts as what it points
+# to, as the installer reads it) and the settings.
 deps_inputs() {
   while [ $# -gt 0 ] && [ "$1" != -- ]; do
-    if [ -f "$1" ] && [ ! -L "$1" ]; then
+    if [ -f "$1" ]; then
       echo "$1 $(sha256sum < "$1" | cut -c1-64)"
     fi
     shift

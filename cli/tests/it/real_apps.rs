@@ -165,6 +165,27 @@ fn the_same_commit_gives_the_same_image_for_any_app_and_any_cache() {
             )),
             "{changed}"
         );
+        if folder == ".venv" {
+            // Files included at any depth (`-r`, relative to the file naming them) are inputs,
+            // read through a symlink as pip reads them.
+            std::fs::create_dir_all(repo.join("reqs")).expect("mkdir");
+            std::fs::rename(repo.join("requirements.txt"), repo.join("reqs/common.txt"))
+                .expect("move");
+            std::fs::write(repo.join("reqs/base.in"), "-r common.txt\n").expect("write");
+            std::os::unix::fs::symlink("base.in", repo.join("reqs/base.txt")).expect("symlink");
+            std::fs::write(repo.join("requirements.txt"), "-r reqs/base.txt\n").expect("write");
+            cli.commit_all(&repo, "nested requirements");
+            pushed(&cli, &repo, &[&warm_url, "main:main"]);
+            let mut text = std::fs::read_to_string(repo.join("reqs/common.txt")).expect("read");
+            text.push_str("# deeper\n");
+            std::fs::write(repo.join("reqs/common.txt"), text).expect("write");
+            cli.commit_all(&repo, "touch the nested file");
+            let nested = pushed(&cli, &repo, &[&warm_url, "main:main"]);
+            assert!(
+                nested.contains("-----> .venv: cache miss (reqs/common.txt changed): installing"),
+                "{nested}"
+            );
+        }
     }
 }
 
