@@ -107,8 +107,12 @@ impl Router {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        // Connections to dynos that stopped are closed: they go, and their dynos' entries too.
+        idle.retain(|_, senders| {
+            senders.retain(|s| !s.is_closed());
+            !senders.is_empty()
+        });
         let senders = idle.entry(upstream.port).or_default();
-        senders.retain(|s| !s.is_closed());
         if senders.len() < IDLE_PER_DYNO {
             senders.push(upstream.sender);
         }
