@@ -444,18 +444,7 @@ mod tests {
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(blob), &mut tar)
             .expect("gunzip");
         assert_eq!(crate::oci::sha256_digest(&tar), first.diff_id);
-        let mut archive = tar::Archive::new(tar.as_slice());
-        let names: Vec<String> = archive
-            .entries()
-            .expect("entries")
-            .map(|e| {
-                e.expect("entry")
-                    .path()
-                    .expect("path")
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
+        let names = entries(&layout, &first);
         assert_eq!(
             names,
             [

@@ -78,8 +78,16 @@ impl LayerCache {
         let cache = self.clone();
         tokio::task::spawn_blocking(move || {
             let _making = cache.making.lock().unwrap_or_else(PoisonError::into_inner);
-            let seeds = crate::build::stack::unpacked_layer_dirs(&cache.data);
             let dir = cache.dir();
+            // The stacks are read only when a layer is not unpacked here yet.
+            let unpacked = digests
+                .iter()
+                .all(|d| dir.join(&d["sha256:".len()..]).is_dir());
+            let seeds = if unpacked {
+                Vec::new()
+            } else {
+                crate::build::stack::unpacked_layer_dirs(&cache.data)
+            };
             let dirs = digests
                 .iter()
                 .map(|d| crate::oci::unpack::cached(&cache.layout, &dir, d, &seeds))
