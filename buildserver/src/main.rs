@@ -734,7 +734,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = tokio::join!(ssh, hooks, router);
     // Dynos stop with the daemon (SIGTERM, then SIGKILL) and start again from the store on the
     // next start: nothing outlives the daemon unsupervised. One-off dynos end for good.
-    one_offs.stop_everything();
+    one_offs.stop_everything().await;
     scheduler.shutdown().await;
     match tokio::time::timeout(SHUTDOWN_GRACE, api).await {
         Ok(joined) => joined

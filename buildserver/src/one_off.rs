@@ -268,11 +268,19 @@ impl OneOffs {
         }
     }
 
-    /// Stops every one-off dyno (the daemon is stopping).
-    pub fn stop_everything(&self) {
+    /// Stops every one-off dyno (the daemon is stopping) and waits until each has ended and its
+    /// client was told how (its attachment dropped), for at most the stop grace and a second:
+    /// the daemon's runtime must not end under a run's last frame.
+    pub async fn stop_everything(&self) {
         let apps: Vec<String> = self.apps().keys().cloned().collect();
-        for app_id in apps {
-            self.stop_all(&app_id);
+        for app_id in &apps {
+            self.stop_all(app_id);
+        }
+        let deadline = tokio::time::Instant::now() + STOP_GRACE + Duration::from_secs(1);
+        while self.apps().values().any(|a| !a.dynos.is_empty())
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
