@@ -100,6 +100,10 @@ pub struct ServeArgs {
     /// The longest a one-off dyno may run (`paas run --timeout`), in seconds [default: 86400]
     #[arg(long, env = "PAAS_RUN_MAX_TIMEOUT", value_name = "SECONDS")]
     pub run_max_timeout: Option<String>,
+    /// How many backups of each PostgreSQL add-on are kept (`paas pg:backups:capture`); older
+    /// ones are deleted [default: 5]
+    #[arg(long, env = "PAAS_ADDON_BACKUPS_KEPT", value_name = "N")]
+    pub addon_backups_kept: Option<String>,
     /// Kubernetes: the kubeconfig to use [default: KUBECONFIG, ~/.kube/config, or in-cluster]
     #[arg(long, env = "PAAS_KUBECONFIG", value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -147,6 +151,7 @@ struct FileConfig {
     max_run_dynos_per_app: Option<u64>,
     max_run_dynos: Option<u64>,
     run_max_timeout: Option<u64>,
+    addon_backups_kept: Option<u64>,
     kubeconfig: Option<PathBuf>,
     ingress_class: Option<String>,
     progress_deadline: Option<u64>,
@@ -190,6 +195,8 @@ pub struct Config {
     pub max_dynos_per_app: u32,
     /// `--max-run-dynos-per-app`, `--max-run-dynos`, `--run-max-timeout`.
     pub one_offs: crate::one_off::Limits,
+    /// `--addon-backups-kept`.
+    pub addon_backups_kept: u32,
     pub kubernetes: KubernetesConfig,
     /// `--build-env`: variables for build steps only. Values may be secrets (a proxy's password):
     /// never logged or printed.
@@ -337,6 +344,15 @@ impl ServeArgs {
                 .parse("86400", seconds)?,
             ),
         };
+        let addon_backups_kept = number(
+            self.addon_backups_kept,
+            file.addon_backups_kept,
+            "addon-backups-kept",
+        )
+        .parse("5", |s| match s.parse::<u32>() {
+            Ok(n) if (1..=1000).contains(&n) => Ok(n),
+            _ => Err("expected a whole number from 1 to 1000".to_owned()),
+        })?;
         let registry_credentials = match self.registry_username.or(file.registry_username) {
             None => None,
             Some(username) => {
@@ -421,6 +437,7 @@ impl ServeArgs {
             },
             max_dynos_per_app,
             one_offs,
+            addon_backups_kept,
             kubernetes,
             build_env,
         })

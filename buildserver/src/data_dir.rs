@@ -106,6 +106,11 @@ impl DataDir {
         Ok(file)
     }
 
+    /// Add-on `id`'s folder: its service's volume and its backups.
+    pub fn addon(&self, id: &str) -> PathBuf {
+        self.root.join("addons").join(id)
+    }
+
     pub fn stacks(&self) -> PathBuf {
         self.root.join("stacks")
     }

@@ -2,6 +2,7 @@
 //! serves the HTTP API the `paas` CLI talks to. The binary `paas-buildserver` wires these
 //! subsystems together; each module owns one of them (DESIGN §2).
 
+pub mod addons;
 pub mod api;
 pub mod app;
 pub mod build;

@@ -280,6 +280,12 @@ fn build_stack(
 }
 
 fn stack_ready(data: &DataDir, stack: &stack::Stack) {
+    if stack.name == stack::SERVICES {
+        return eprintln!(
+            "-----> Stack {} ready: add-ons (paas addons:create postgresql | redis) run on it",
+            stack.name
+        );
+    }
     let default = stack::default_name(data);
     eprintln!(
         "-----> Stack {} ready ({}){}",
@@ -639,7 +645,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         logs.clone(),
         config.one_offs,
     );
+    let addons = Arc::new(paas_buildserver::addons::Addons::new(
+        store.clone(),
+        data.clone(),
+        Arc::clone(&layout),
+        Arc::clone(&scheduler),
+        Arc::clone(&releases),
+        logs.clone(),
+        paas_buildserver::addons::Settings {
+            ready_within: config.dynos.boot_timeout,
+            backups_kept: config.addon_backups_kept,
+        },
+    ));
     let state = AppState {
+        addons: Arc::clone(&addons),
         releases: Arc::clone(&releases),
         store: store.clone(),
         data: data.clone(),
@@ -714,6 +733,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // The signal handlers exist from here on: a SIGTERM while releases are restored is handled
     // once they are (their dynos are then stopped), not by dying with dynos left running.
     let stopping = shutdown_signal()?;
+    // Services first: the apps' dynos connect to their databases as they start.
+    if let Err(e) = addons.start_all().await {
+        tracing::error!(error = %format!("{e:#}"), "cannot start the add-ons' services");
+    }
     restore_releases(&store_for_restore, scheduler.as_ref()).await;
 
     tracing::info!(api = %api_addr, ssh = %ssh_addr, router = %router_addr, data_dir = %data.root().display(), "paas-buildserver listening");

@@ -113,14 +113,31 @@ impl ApiClient {
         }
     }
 
+    /// A request that runs as long as the server's work on it (provisioning an add-on, a backup,
+    /// the releases of an attachment): no time limit and no retry, `body` as JSON if any.
+    pub fn send_waiting<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, CliError> {
+        let mut request = self.request(method.clone(), path);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send();
+        self.finish(method.as_str(), path, response)
+    }
+
     /// DELETE; a `204 No Content` answer decodes as JSON `null` (ask for `()`).
     pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         let response = self.request(Method::DELETE, path).timeout(TIMEOUT).send();
         self.finish("DELETE", path, response)
     }
 
-    /// A streamed text body (build output), read as it arrives, with no overall time limit.
-    pub fn stream(&self, path: &str) -> Result<impl std::io::Read + use<>, CliError> {
+    /// A streamed body (build output, a backup), read as it arrives, with no overall time
+    /// limit; its `content_length()` when the server gave one.
+    pub fn stream(&self, path: &str) -> Result<Response, CliError> {
         let response = self
             .request(Method::GET, path)
             .send()

@@ -6,8 +6,8 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    apps, builds, completions, config, git, keys, login, logout, logs, open, ps, releases, restart,
-    run, scale, stack, stop, whoami,
+    addons, apps, builds, completions, config, git, keys, login, logout, logs, open, pg, ps, redis,
+    releases, restart, run, scale, stack, stop, whoami,
 };
 use crate::printer::ColorChoice;
 
@@ -20,6 +20,7 @@ Examples:
   paas releases
   paas rollback                   # back to the previous release
   paas run -- ./manage.py migrate # a one-off dyno of the current release
+  paas addons:create postgresql   # a database: the app gets DATABASE_URL
 
 The app comes from -a/--app, then PAAS_APP, then the `paas` git remote of the current repo.
 Heroku-style spellings work too: apps:create, config:set, releases:rollback, keys:add, git:remote.";
@@ -74,6 +75,9 @@ pub enum Command {
     /// Roll back to an earlier release (same as `releases rollback`)
     Rollback(releases::rollback::Args),
     Stack(stack::Args),
+    Addons(addons::Args),
+    Pg(pg::Args),
+    Redis(redis::Args),
     Completions(completions::Args),
 }
 
@@ -88,6 +92,13 @@ const COLON_ALIASES: &[(&str, &[&str])] = &[
     ("auth:login", &["login"]),
     ("auth:logout", &["logout"]),
     ("auth:whoami", &["whoami"]),
+    (
+        "addons:credentials:rotate",
+        &["addons", "rotate-credentials"],
+    ),
+    ("pg:backups:capture", &["pg", "backups", "capture"]),
+    ("pg:backups:download", &["pg", "backups", "download"]),
+    ("pg:backups:restore", &["pg", "backups", "restore"]),
 ];
 
 /// Rewrites the first command word `noun:verb` into `noun verb` (or its alias), skipping global

@@ -1,9 +1,12 @@
 //! `paas`: the command-line client. Parses the command line, runs one command, renders its
 //! failure as `error:`/`hint:` (or JSON), and exits 0 (success), 1 (failure) or 2 (usage).
 
+mod addons;
 mod api_client;
+mod attach;
 mod cli;
 mod commands;
+mod confirm;
 mod context;
 mod credentials;
 mod env_vars;
@@ -17,8 +20,8 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    apps, builds, completions, config, git, keys, login, logout, logs, open, ps, releases, restart,
-    run, scale, stack, stop, whoami,
+    apps, builds, completions, config, git, keys, login, logout, logs, open, pg, ps, redis,
+    releases, restart, run, scale, stack, stop, whoami,
 };
 use crate::context::Ctx;
 use crate::error::ExitStatus;
@@ -59,6 +62,15 @@ fn main() -> ExitCode {
         Command::Config(args) => config::run(args, &ctx),
         Command::Releases(args) => releases::run(args, &ctx),
         Command::Rollback(args) => releases::rollback::run(args, &ctx),
+        Command::Addons(args) => commands::addons::run(args, &ctx),
+        Command::Pg(args) => match pg::run(args, &ctx) {
+            Ok(status) => return status.into(),
+            Err(err) => Err(err),
+        },
+        Command::Redis(args) => match redis::run(args, &ctx) {
+            Ok(status) => return status.into(),
+            Err(err) => Err(err),
+        },
         Command::Completions(args) => completions::run(args, &ctx),
     };
     match result {

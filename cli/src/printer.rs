@@ -184,6 +184,12 @@ impl Printer {
         paas_share::terminal::spinner(message, self.progress)
     }
 
+    /// A bar of bytes for a download of `total` bytes ([`paas_share::terminal::bytes_bar`]),
+    /// drawn only when stderr is a terminal and the output is not JSON.
+    pub fn bytes_bar(&self, total: u64) -> ProgressBar {
+        paas_share::terminal::bytes_bar(total, self.progress)
+    }
+
     /// A result line on stderr with the subject in green, like `Created app demo`.
     pub fn done(&self, verb: &str, rest: impl Display) {
         let _ = writeln!(

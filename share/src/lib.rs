@@ -10,4 +10,4 @@ pub mod names;
 pub mod terminal;
 
 pub use error::ApiError;
-pub use names::{AppName, ConfigKey, NameError, UserName};
+pub use names::{AddonName, AppName, AttachmentName, ConfigKey, NameError, UserName};

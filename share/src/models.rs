@@ -443,3 +443,76 @@ mod tests {
         }
     }
 }
+
+/// An add-on: a backing service (PostgreSQL, Redis) that apps reach through a config var
+/// (`DATABASE_URL`), as Heroku's Add-on object: `GET /apps/{app}/addons`, `GET /addons/{addon}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Addon {
+    /// `postgresql-shaped-12345`: unique on the server.
+    pub name: String,
+    /// `postgresql` or `redis`.
+    pub kind: String,
+    /// The service and its major version: `postgresql 15`, `redis 7`.
+    pub plan: String,
+    /// `provisioning`, `starting`, `up`, `crashed` or `down`.
+    pub state: String,
+    /// The app that owns it (it goes when that app is destroyed).
+    pub app: String,
+    pub attachments: Vec<AddonAttachment>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+}
+
+/// Where an add-on is attached: app `app` has its URL in config var `config_var`
+/// (`<name>_URL`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AddonAttachment {
+    pub app: String,
+    /// `DATABASE`, `HEROKU_POSTGRESQL_AMBER`, or the `--as` given.
+    pub name: String,
+    /// `DATABASE_URL`
+    pub config_var: String,
+}
+
+/// `POST /apps/{app}/addons`: provision an add-on owned by the app and attach it there.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAddon {
+    /// `postgresql` (also `postgres`, `heroku-postgresql`) or `redis` (also `heroku-redis`).
+    pub kind: String,
+    /// The add-on's name; generated (`postgresql-shaped-12345`) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The attachment's name (config var `<as>_URL`); `DATABASE` / `REDIS` when free, else
+    /// `HEROKU_POSTGRESQL_<COLOR>` / `HEROKU_REDIS_<COLOR>`.
+    #[serde(default, rename = "as", skip_serializing_if = "Option::is_none")]
+    pub attach_as: Option<String>,
+}
+
+/// `POST /addons/{addon}/attachments`: attach an add-on to an app (one new release there).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachAddon {
+    pub app: String,
+    #[serde(default, rename = "as", skip_serializing_if = "Option::is_none")]
+    pub attach_as: Option<String>,
+}
+
+/// A PostgreSQL backup (`pg_dump` custom format): `GET /addons/{addon}/backups`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Backup {
+    /// `b001`, as Heroku numbers them.
+    pub id: String,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// Bytes, once it succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}

@@ -20,6 +20,14 @@ pub enum NameError {
         "invalid config key {0:?}: use 1 to 255 letters, digits and underscores, not starting with a digit"
     )]
     ConfigKey(String),
+    #[error(
+        "invalid add-on name {0:?}: use 1 to 30 characters, lowercase letters, digits and dashes, starting with a letter"
+    )]
+    Addon(String),
+    #[error(
+        "invalid attachment name {0:?}: use 1 to 60 uppercase letters, digits and underscores, starting with a letter (the config var is NAME_URL)"
+    )]
+    Attachment(String),
 }
 
 /// At most the first 40 characters of `input`, with `…` when there were more: what a message may
@@ -110,6 +118,25 @@ validated_name!(
             && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
     },
     NameError::ConfigKey
+);
+
+validated_name!(
+    /// An add-on's name (`postgresql-shaped-12345`): the same rule as app names.
+    AddonName,
+    is_slug,
+    NameError::Addon
+);
+validated_name!(
+    /// An add-on attachment's name, `^[A-Z][A-Z0-9_]{0,59}$` (Heroku's rule): the app gets the
+    /// add-on's URL in config var `<NAME>_URL`.
+    AttachmentName,
+    |s: &str| {
+        let mut bytes = s.bytes();
+        matches!(bytes.next(), Some(b'A'..=b'Z'))
+            && s.len() <= 60
+            && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    },
+    NameError::Attachment
 );
 
 /// Longest config var value, in bytes (32 KiB).

@@ -253,6 +253,9 @@ pub enum Stack {
     Bookworm,
     /// Debian trixie (Python 3.13, Node 20), cached the same way.
     Trixie,
+    /// The add-ons' services image (PostgreSQL 15, Redis 7), cached the same way; never the
+    /// server's default stack.
+    Services,
 }
 
 impl TestServer {
@@ -265,12 +268,15 @@ impl TestServer {
             }
             Stack::Bookworm => "bookworm",
             Stack::Trixie => "trixie",
+            Stack::Services => "services",
         };
         let cached = debian_stack(&self.bin, name);
         std::fs::create_dir_all(self.data_dir().join("stacks")).expect("stacks dir");
         std::os::unix::fs::symlink(cached, self.data_dir().join("stacks").join(name))
             .expect("link the stack");
-        if std::fs::symlink_metadata(self.data_dir().join("stacks/default")).is_err() {
+        if stack != Stack::Services
+            && std::fs::symlink_metadata(self.data_dir().join("stacks/default")).is_err()
+        {
             self.stack_command(&["default", name]);
         }
     }

@@ -124,6 +124,12 @@ pub async fn update(
         .await
         .expect("the stack lookup does not panic");
         let stack = match checked {
+            (stack, Ok(Some(_)), installed) if stack == crate::build::stack::SERVICES => {
+                return Err(ApiFailure::invalid(format!(
+                    "stack {stack} runs the add-ons' services; apps do not build on it ({installed})"
+                ))
+                .hint("run `paas stack` to list the stacks"));
+            }
             (stack, Ok(Some(_)), _) => stack,
             (stack, Ok(None), installed) => {
                 return Err(ApiFailure::invalid(format!(
@@ -188,6 +194,12 @@ pub async fn destroy(
     Path(name): Path<String>,
 ) -> ApiResult<Json<App>> {
     let app = find_app(&state, &user, &name).await?;
+    // Its add-ons go with it (as on Heroku), unless another app uses one.
+    state
+        .addons
+        .destroy_owned(&app)
+        .await
+        .map_err(super::addons::failure)?;
     let id = app.id.clone();
     state.store.call(move |db| db.delete_app(&id)).await?;
     state.one_offs.stop_all(&app.id);

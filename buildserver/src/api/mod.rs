@@ -5,6 +5,7 @@
 //! detail and answered with a bare `internal_error`.
 
 mod account;
+mod addons;
 mod apps;
 mod builds;
 mod config_vars;
@@ -46,6 +47,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// Backing services (PostgreSQL, Redis).
+    pub addons: Arc<crate::addons::Addons>,
     pub store: Store,
     pub data: DataDir,
     /// Output of the builds running now.
@@ -136,6 +139,34 @@ fn routes() -> Routes {
     )
     .add("get", "/apps/{app}/formation", formation::show)
     .add("patch", "/apps/{app}/formation", formation::update)
+    .add("get", "/apps/{app}/addons", addons::list)
+    .add("post", "/apps/{app}/addons", addons::create)
+    .add("get", "/addons/{addon}", addons::info)
+    .add("delete", "/addons/{addon}", addons::destroy)
+    .add("post", "/addons/{addon}/attachments", addons::attach)
+    .add(
+        "delete",
+        "/addons/{addon}/attachments/{app}",
+        addons::detach,
+    )
+    .add(
+        "post",
+        "/addons/{addon}/actions/rotate-credentials",
+        addons::rotate,
+    )
+    .add("post", "/addons/{addon}/sessions", addons::session)
+    .add("get", "/addons/{addon}/backups", addons::backups)
+    .add("post", "/addons/{addon}/backups", addons::capture)
+    .add(
+        "get",
+        "/addons/{addon}/backups/{backup}/download",
+        addons::download,
+    )
+    .add(
+        "post",
+        "/addons/{addon}/backups/{backup}/actions/restore",
+        addons::restore,
+    )
 }
 
 /// `(method, path)` of every route, lowercase methods, `{param}` paths as in OpenAPI.

@@ -67,7 +67,7 @@ pub async fn create(
 }
 
 /// The request as the scheduler takes it, or 422 saying what is wrong.
-fn checked(body: CreateDyno) -> ApiResult<Request> {
+pub(super) fn checked(body: CreateDyno) -> ApiResult<Request> {
     if body.command.trim().is_empty() {
         return Err(ApiFailure::invalid("the command is empty")
             .hint("paas run -- COMMAND [ARGS...], e.g. paas run -- python manage.py migrate"));
@@ -146,7 +146,7 @@ fn checked(body: CreateDyno) -> ApiResult<Request> {
     })
 }
 
-fn failure(e: OneOffError) -> ApiFailure {
+pub(super) fn failure(e: OneOffError) -> ApiFailure {
     match e {
         OneOffError::AppLimit(_) | OneOffError::ServerLimit(_) => ApiFailure::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -62,6 +62,26 @@ impl crate::scheduler::Scheduler for Accepting {
     ) -> anyhow::Result<crate::container::Outcome> {
         anyhow::bail!("these tests run no one-off dynos")
     }
+    async fn start_service(
+        &self,
+        _: &crate::scheduler::ServiceSpec,
+        _: std::time::Duration,
+    ) -> anyhow::Result<()> {
+        anyhow::bail!("these tests run no services")
+    }
+    async fn stop_service(&self, _: &str) {}
+    fn service_state(&self, _: &str) -> Option<String> {
+        None
+    }
+    async fn run_service_task(
+        &self,
+        _: &crate::scheduler::ServiceSpec,
+        _: Vec<String>,
+        _: std::time::Duration,
+        _: tokio::sync::mpsc::Sender<String>,
+    ) -> anyhow::Result<crate::container::Outcome> {
+        anyhow::bail!("these tests run no services")
+    }
     async fn destroy(&self, _: &AppRef) {}
     async fn shutdown(&self) {}
 }
@@ -83,26 +103,40 @@ async fn fixture() -> Fixture {
     let layout = Arc::new(crate::oci::Layout::open(&dir.path().join("oci")).expect("layout"));
     let store = Store::new(db);
     let scheduler: Arc<dyn crate::scheduler::Scheduler> = Arc::new(Accepting);
+    let releases = Arc::new(crate::release::Controller::new(
+        store.clone(),
+        Arc::clone(&scheduler),
+        crate::logs::Logs::new(),
+        std::time::Duration::from_secs(60),
+        Arc::clone(&layout),
+        None,
+        Arc::new(PublicUrls {
+            domain: "localhost".into(),
+            ssh_port: 2222,
+            router_port: 8000,
+        }),
+    ));
+    let data = DataDir::new(dir.path().to_owned());
     let state = AppState {
+        addons: Arc::new(crate::addons::Addons::new(
+            store.clone(),
+            data.clone(),
+            Arc::clone(&layout),
+            Arc::clone(&scheduler),
+            Arc::clone(&releases),
+            crate::logs::Logs::new(),
+            crate::addons::Settings {
+                ready_within: std::time::Duration::from_secs(60),
+                backups_kept: 5,
+            },
+        )),
         store: store.clone(),
-        data: DataDir::new(dir.path().to_owned()),
+        data,
         builds: LiveBuilds::default(),
         logs: crate::logs::Logs::new(),
         layout: Arc::clone(&layout),
         scheduler: Arc::clone(&scheduler),
-        releases: Arc::new(crate::release::Controller::new(
-            store.clone(),
-            Arc::clone(&scheduler),
-            crate::logs::Logs::new(),
-            std::time::Duration::from_secs(60),
-            Arc::clone(&layout),
-            None,
-            Arc::new(PublicUrls {
-                domain: "localhost".into(),
-                ssh_port: 2222,
-                router_port: 8000,
-            }),
-        )),
+        releases,
         urls: Arc::new(PublicUrls {
             domain: "localhost".into(),
             ssh_port: 2222,

@@ -320,7 +320,7 @@ impl Builder {
                     let _ = notes_tx.send(line);
                 })?;
                 for layer in &stack_layers {
-                    share_blob(&stack_layout, &layout, &layer.digest)?;
+                    layout.share_blob(&stack_layout, &layer.digest)?;
                 }
                 let mut skipped = Vec::new();
                 let layers = layer::app_layers(
@@ -789,15 +789,6 @@ fn cache_stack(cache: &Path, stack: &str) -> std::io::Result<Option<String>> {
     let _ = std::fs::remove_file(&marker);
     std::fs::write(&marker, stack)?;
     Ok(moved)
-}
-
-/// Makes blob `digest` of `from` available in `to`: a hard link where possible, else a copy.
-fn share_blob(from: &Layout, to: &Layout, digest: &str) -> std::io::Result<()> {
-    if to.has_blob(digest) {
-        return Ok(());
-    }
-    let (source, target) = (from.blob_path(digest), to.blob_path(digest));
-    std::fs::hard_link(&source, &target).or_else(|_| std::fs::copy(&source, &target).map(drop))
 }
 
 /// Ends a build's live stream however `run` ends, cancellation included.

@@ -46,6 +46,14 @@ const UNPACKED_DIR: &str = "layers";
 const RUN_PACKAGES: &str = include_str!("../../../buildpacks/stacks/run.packages");
 /// What the build image adds to it.
 const BUILD_PACKAGES: &str = include_str!("../../../buildpacks/stacks/build.packages");
+/// What the services image (the add-ons' PostgreSQL and Redis) has, on bookworm.
+const SERVICES_PACKAGES: &str = include_str!("../../../buildpacks/stacks/services.packages");
+
+/// The name of the stack the add-ons' services run on (`stack build --recipe services`).
+pub const SERVICES: &str = "services";
+/// The uid (and gid) the add-ons' services run as: user `paas-service` of the services stack,
+/// not the dynos' uid.
+pub const SERVICE_UID: u32 = 2100;
 
 /// Where a Debian or Ubuntu host keeps the CA certificates its operator added (`*.crt`, read by
 /// `update-ca-certificates`).
@@ -75,6 +83,8 @@ pub enum Recipe {
     Trixie,
     /// The host's static busybox: static sites and shell Procfiles only
     Busybox,
+    /// Debian 12 with PostgreSQL 15 and Redis 7: what add-ons run (not a stack apps build on)
+    Services,
 }
 
 impl Recipe {
@@ -83,13 +93,12 @@ impl Recipe {
     fn digest(self) -> String {
         const REVISION: &str = "2";
         let mut hasher = sha2::Sha256::new();
-        for part in [
-            REVISION,
-            self.name(),
-            RUN_PACKAGES,
-            BUILD_PACKAGES,
-            DPKG_SLIM,
-        ] {
+        // The app stacks' lists, or the services' (whose list changing leaves them alone).
+        let packages = match self {
+            Recipe::Services => [SERVICES_PACKAGES, ""],
+            _ => [RUN_PACKAGES, BUILD_PACKAGES],
+        };
+        for part in [REVISION, self.name(), packages[0], packages[1], DPKG_SLIM] {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part);
         }
@@ -102,6 +111,7 @@ impl Recipe {
             Recipe::Bookworm => "bookworm",
             Recipe::Trixie => "trixie",
             Recipe::Busybox => "busybox",
+            Recipe::Services => SERVICES,
         }
     }
 }
@@ -508,6 +518,9 @@ pub fn default_name(data: &DataDir) -> Option<String> {
 
 /// Makes installed stack `name` the server's default: the stack new apps get.
 pub fn set_default(data: &DataDir, name: &str) -> anyhow::Result<()> {
+    if name == SERVICES {
+        bail!("stack {SERVICES} runs the add-ons' services; apps do not build on it");
+    }
     if Stack::open(data, name)?.is_none() {
         bail!("there is no stack {name}: {}", installed_line(data));
     }
@@ -647,7 +660,13 @@ pub fn build(data: &DataDir, recipe: Recipe, keep_current: bool) -> anyhow::Resu
     let rootfs = work.join("rootfs");
     std::fs::create_dir_all(&rootfs)?;
     match recipe {
-        Recipe::Bookworm | Recipe::Trixie => debian(name, &work)?,
+        Recipe::Bookworm | Recipe::Trixie => {
+            debian(name, &work, RUN_PACKAGES, Some(BUILD_PACKAGES))?
+        }
+        Recipe::Services => {
+            debian("bookworm", &work, SERVICES_PACKAGES, None)?;
+            add_service_user(&rootfs)?;
+        }
         Recipe::Busybox => busybox(&rootfs)?,
     }
     let meta = Meta {
@@ -693,7 +712,7 @@ fn install(data: &DataDir, work: &Path, name: &str, meta: &Meta) -> anyhow::Resu
     }
     std::fs::rename(work, &target)?;
     remove_replaced(data, name)?;
-    if default_name(data).is_none() {
+    if default_name(data).is_none() && name != SERVICES {
         set_default(data, name)?;
     }
     Ok(Stack::open(data, name)?.expect("the stack was just installed"))
@@ -847,10 +866,15 @@ pub fn import(
     Ok(stack)
 }
 
-/// A Debian stack of `release` in `work`: minbase by debootstrap, then the run image's packages
-/// by apt inside it (debootstrap's own `--include` resolver cannot install npm's dependency
-/// tree) into `work/rootfs`; a copy of that plus the build packages is `work/build/rootfs`.
-fn debian(release: &str, work: &Path) -> anyhow::Result<()> {
+/// A Debian stack of `release` in `work`: minbase by debootstrap, then `run_packages` by apt
+/// inside it (debootstrap's own `--include` resolver cannot install npm's dependency tree) into
+/// `work/rootfs`; with `build_packages`, a copy of that plus those is `work/build/rootfs`.
+fn debian(
+    release: &str,
+    work: &Path,
+    run_packages: &str,
+    build_packages: Option<&str>,
+) -> anyhow::Result<()> {
     let rootfs = work.join("rootfs");
     eprintln!("-----> debootstrap {release} (minbase)");
     let mut debootstrap = Command::new("debootstrap");
@@ -885,15 +909,19 @@ fn debian(release: &str, work: &Path) -> anyhow::Result<()> {
         install.args(&packages);
         run_step(&mut install, "apt-get install in the stack")
     };
-    install(&rootfs, RUN_PACKAGES, "run image")?;
-    let build = work.join("build/rootfs");
-    std::fs::create_dir_all(work.join("build"))?;
-    eprintln!("-----> build image: a copy of the run image");
-    let mut copy = Command::new("cp");
-    copy.arg("-a").arg(&rootfs).arg(&build);
-    run_step(&mut copy, "copying the run image")?;
-    install(&build, BUILD_PACKAGES, "build image")?;
-    for root in [&rootfs, &build] {
+    install(&rootfs, run_packages, "run image")?;
+    let mut roots = vec![rootfs.clone()];
+    if let Some(build_packages) = build_packages {
+        let build = work.join("build/rootfs");
+        std::fs::create_dir_all(work.join("build"))?;
+        eprintln!("-----> build image: a copy of the run image");
+        let mut copy = Command::new("cp");
+        copy.arg("-a").arg(&rootfs).arg(&build);
+        run_step(&mut copy, "copying the run image")?;
+        install(&build, build_packages, "build image")?;
+        roots.push(build);
+    }
+    for root in &roots {
         run_step(&mut apt(root, &["clean"]), "apt-get clean in the stack")?;
         let lists = root.join("var/lib/apt/lists");
         if lists.exists() {
@@ -903,6 +931,24 @@ fn debian(release: &str, work: &Path) -> anyhow::Result<()> {
         std::fs::write(root.join("etc/resolv.conf"), "")?;
     }
     Ok(())
+}
+
+/// The user the add-ons' services run as ([`SERVICE_UID`]): PostgreSQL refuses to run as a uid
+/// without a name.
+fn add_service_user(rootfs: &Path) -> anyhow::Result<()> {
+    let append = |file: &str, line: String| -> anyhow::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(rootfs.join(file))
+            .with_context(|| format!("adding the service user to {file}"))?;
+        std::io::Write::write_all(&mut f, line.as_bytes())?;
+        Ok(())
+    };
+    append(
+        "etc/passwd",
+        format!("paas-service:x:{SERVICE_UID}:{SERVICE_UID}:paas add-on service:/tmp:/bin/sh\n"),
+    )?;
+    append("etc/group", format!("paas-service:x:{SERVICE_UID}:\n"))
 }
 
 /// A package list's names: one per line, `#` comments and blank lines skipped.

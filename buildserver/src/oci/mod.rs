@@ -136,6 +136,16 @@ impl Layout {
         valid_digest(digest) && self.blob_path(digest).is_file()
     }
 
+    /// Makes blob `digest` of `from` (a stack's layout) available here: a hard link where
+    /// possible, else a copy.
+    pub fn share_blob(&self, from: &Layout, digest: &str) -> std::io::Result<()> {
+        if self.has_blob(digest) {
+            return Ok(());
+        }
+        let (source, target) = (from.blob_path(digest), self.blob_path(digest));
+        std::fs::hard_link(&source, &target).or_else(|_| std::fs::copy(&source, &target).map(drop))
+    }
+
     /// Stores a small blob (config, manifest) and describes it.
     pub fn put_blob(&self, media_type: &str, bytes: &[u8]) -> std::io::Result<Descriptor> {
         let digest = sha256_digest(bytes);

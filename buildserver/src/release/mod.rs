@@ -497,6 +497,18 @@ impl Controller {
             .await
     }
 
+    /// Records the release `make` makes (an add-on attached or detached, its credentials
+    /// rotated) in one store call, and runs it.
+    pub async fn run_recorded(
+        self: &Arc<Self>,
+        app: &AppRecord,
+        user: &User,
+        make: impl FnOnce(&mut crate::store::Db) -> Result<Release, ReleaseError> + Send + 'static,
+    ) -> Result<Release, ReleaseError> {
+        self.make_and_run(app, user, None, move |db, _| make(db))
+            .await
+    }
+
     /// Records the release `make` makes (given the request's Idempotency-Key to store with it),
     /// in one store call after checking that key, and runs it; a repeated request gets the
     /// release its first one made instead.

@@ -68,11 +68,65 @@ pub trait Scheduler: Send + Sync {
         spec: &OneOffSpec,
     ) -> anyhow::Result<OneOff>;
 
+    /// Starts add-on service `spec` and keeps it running, restarted with backoff when it ends,
+    /// until [`Scheduler::stop_service`]. Returns once it accepts TCP on its port; if it does not
+    /// within `ready_within`, it is stopped and the error has its last log lines.
+    async fn start_service(
+        &self,
+        spec: &ServiceSpec,
+        ready_within: std::time::Duration,
+    ) -> anyhow::Result<()>;
+
+    /// Stops add-on service `id` (SIGTERM, then SIGKILL after the stop grace); nothing when it
+    /// does not run.
+    async fn stop_service(&self, id: &str);
+
+    /// Add-on service `id`'s state (`starting`, `up`, `crashed`), None when it does not run.
+    fn service_state(&self, id: &str) -> Option<String>;
+
+    /// Runs `args` once, to its end, in a container of `spec`'s image with its volume and backups
+    /// folder (`initdb`, `pg_dump`), next to the running service if there is one. Output lines go
+    /// to `lines`; it is killed after `timeout`.
+    async fn run_service_task(
+        &self,
+        spec: &ServiceSpec,
+        args: Vec<String>,
+        timeout: std::time::Duration,
+        lines: tokio::sync::mpsc::Sender<String>,
+    ) -> anyhow::Result<crate::container::Outcome>;
+
     /// Stops every dyno of the app and removes its routes (the app is being destroyed).
     async fn destroy(&self, app: &AppRef);
 
     /// Stops everything this daemon runs (the daemon is stopping).
     async fn shutdown(&self);
+}
+
+/// Where an add-on service's data is, inside its container (a host folder of its own, 0700).
+pub const SERVICE_VOLUME: &str = "/var/lib/paas-service";
+/// Where its backups are, inside the container running a backup or restore.
+pub const SERVICE_BACKUPS: &str = "/var/lib/paas-backups";
+
+/// An add-on's service (DESIGN §5): a container of the services image, as the services user,
+/// with the add-on's volume, listening on its own port on the host's loopback.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    /// The add-on's id: its container's name comes from it.
+    pub id: String,
+    /// The add-on's name: its output goes to the owning app's log as `app[<name>]`.
+    pub name: String,
+    /// The app that owns the add-on.
+    pub app_id: String,
+    /// The services image's manifest digest in the local layout.
+    pub image: String,
+    /// The service's command line (never a secret: those go in `env` or the volume).
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub port: u16,
+    /// The host folder mounted at [`SERVICE_VOLUME`].
+    pub volume: std::path::PathBuf,
+    /// The host folder mounted at [`SERVICE_BACKUPS`].
+    pub backups: std::path::PathBuf,
 }
 
 /// A one-off dyno to start (`paas run`).

@@ -144,4 +144,38 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE apps ADD COLUMN stack TEXT;
     "#,
+    // 6: add-ons (backing services), where they are attached, and their backups. An add-on's
+    // secrets (passwords) are kept here, in the 0600 database, never in a log.
+    r#"
+    CREATE TABLE addons (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        kind       TEXT NOT NULL,
+        app_id     TEXT NOT NULL REFERENCES apps (id),
+        port       INTEGER NOT NULL UNIQUE,
+        -- The provider's credentials, as JSON.
+        secrets    TEXT NOT NULL,
+        -- `provisioning` until its service first accepted connections: one still provisioning
+        -- when the server starts is removed.
+        state      TEXT NOT NULL CHECK (state IN ('provisioning', 'created')),
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ) STRICT;
+    CREATE TABLE addon_attachments (
+        addon_id TEXT NOT NULL REFERENCES addons (id),
+        app_id   TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        name     TEXT NOT NULL,
+        PRIMARY KEY (app_id, name),
+        UNIQUE (addon_id, app_id)
+    ) STRICT;
+    CREATE TABLE addon_backups (
+        addon_id    TEXT NOT NULL REFERENCES addons (id) ON DELETE CASCADE,
+        number      INTEGER NOT NULL CHECK (number > 0),
+        status      TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+        size        INTEGER,
+        failure     TEXT,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        finished_at TEXT,
+        PRIMARY KEY (addon_id, number)
+    ) STRICT;
+    "#,
 ];

@@ -1,4 +1,5 @@
-//! The SQLite store: users, API tokens, SSH keys, apps, config vars, builds, releases, formation.
+//! The SQLite store: users, API tokens, SSH keys, apps, config vars, builds, releases, formation,
+//! add-ons.
 //!
 //! Every SQL statement of the server lives in this module. The database runs in WAL mode with
 //! `synchronous=FULL` and foreign keys on, so a committed change survives `kill -9` and power loss.
@@ -6,7 +7,10 @@
 //! (one transaction per change, immutable releases, formation following the release's process
 //! types).
 
+mod addons;
 mod migrations;
+
+pub use addons::{AddonRecord, NewAddon};
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::OpenOptionsExt;
@@ -598,41 +602,7 @@ impl Db {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (key, value) in patch {
-            match value {
-                Some(value) => tx.execute(
-                    "INSERT INTO config_vars (app_id, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value",
-                    params![app_id, key, value],
-                )?,
-                None => tx.execute(
-                    "DELETE FROM config_vars WHERE app_id = ?1 AND key = ?2",
-                    params![app_id, key],
-                )?,
-            };
-        }
-        let total: i64 = tx.query_row(
-            "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0)
-             FROM config_vars WHERE app_id = ?1",
-            [app_id],
-            |r| r.get(0),
-        )?;
-        let total = usize::try_from(total).unwrap_or(usize::MAX);
-        if total > MAX_CONFIG_TOTAL_BYTES {
-            // Dropping the transaction rolls the patch back.
-            return Err(StoreError::ConfigTooLarge(total));
-        }
-        let base = tx
-            .prepare_cached(Self::RUNNING_RELEASE_QUERY)?
-            .query_row([app_id], Self::release_row)
-            .optional()?;
-        let release = NewRelease {
-            build_id: base.as_ref().and_then(|r| r.build_id.clone()),
-            image: base.as_ref().and_then(|r| r.image.clone()),
-            process_types: base.map(|r| r.process_types).unwrap_or_default(),
-            description: description.to_owned(),
-        };
-        let version = insert_release(&tx, app_id, user, &release, idempotency)?;
+        let version = patch_config(&tx, app_id, user, patch, description, idempotency)?;
         tx.commit()?;
         self.release(app_id, version)?
             .ok_or_else(|| rusqlite::Error::QueryReturnedNoRows.into())
@@ -1046,6 +1016,53 @@ fn fail_release(
         replace_config(tx, app_id, &running.config_vars)?;
     }
     Ok(())
+}
+
+/// Applies `patch` to the app's config and records one release with the new snapshot, on the
+/// running release's build, inside `tx`; returns its version.
+fn patch_config(
+    tx: &rusqlite::Transaction<'_>,
+    app_id: &str,
+    user: &User,
+    patch: &ConfigPatch,
+    description: &str,
+    idempotency: Option<&Idempotency>,
+) -> Result<u32> {
+    for (key, value) in patch {
+        match value {
+            Some(value) => tx.execute(
+                "INSERT INTO config_vars (app_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value",
+                params![app_id, key, value],
+            )?,
+            None => tx.execute(
+                "DELETE FROM config_vars WHERE app_id = ?1 AND key = ?2",
+                params![app_id, key],
+            )?,
+        };
+    }
+    let total: i64 = tx.query_row(
+        "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0)
+         FROM config_vars WHERE app_id = ?1",
+        [app_id],
+        |r| r.get(0),
+    )?;
+    let total = usize::try_from(total).unwrap_or(usize::MAX);
+    if total > MAX_CONFIG_TOTAL_BYTES {
+        // Dropping the transaction rolls the patch back.
+        return Err(StoreError::ConfigTooLarge(total));
+    }
+    let base = tx
+        .prepare_cached(Db::RUNNING_RELEASE_QUERY)?
+        .query_row([app_id], Db::release_row)
+        .optional()?;
+    let release = NewRelease {
+        build_id: base.as_ref().and_then(|r| r.build_id.clone()),
+        image: base.as_ref().and_then(|r| r.image.clone()),
+        process_types: base.map(|r| r.process_types).unwrap_or_default(),
+        description: description.to_owned(),
+    };
+    insert_release(tx, app_id, user, &release, idempotency)
 }
 
 fn insert_release(

@@ -1,6 +1,7 @@
 //! One module per command (`<noun>/<verb>.rs`), each with its clap `Args` and a `run`. Commands
 //! share logic through the crate's modules, never by calling each other.
 
+pub mod addons;
 pub mod apps;
 pub mod builds;
 pub mod completions;
@@ -11,7 +12,9 @@ pub mod login;
 pub mod logout;
 pub mod logs;
 pub mod open;
+pub mod pg;
 pub mod ps;
+pub mod redis;
 pub mod releases;
 pub mod restart;
 pub mod run;

@@ -678,6 +678,36 @@ impl Scheduler for KubernetesScheduler {
         outcome
     }
 
+    async fn start_service(
+        &self,
+        spec: &crate::scheduler::ServiceSpec,
+        _ready_within: Duration,
+    ) -> anyhow::Result<()> {
+        anyhow::bail!(
+            "add-on {} cannot run here: add-ons run on the local scheduler only so far",
+            spec.name
+        )
+    }
+
+    async fn stop_service(&self, _id: &str) {}
+
+    fn service_state(&self, _id: &str) -> Option<String> {
+        None
+    }
+
+    async fn run_service_task(
+        &self,
+        spec: &crate::scheduler::ServiceSpec,
+        _args: Vec<String>,
+        _timeout: Duration,
+        _lines: tokio::sync::mpsc::Sender<String>,
+    ) -> anyhow::Result<crate::container::Outcome> {
+        anyhow::bail!(
+            "add-on {} cannot run here: add-ons run on the local scheduler only so far",
+            spec.name
+        )
+    }
+
     async fn destroy(&self, app: &AppRef) {
         let app_id = app.id.as_str();
         let _one_at_a_time = self.operations.lock(app_id).await;

@@ -34,6 +34,7 @@ use crate::oci::Layout;
 use crate::router::{Backend, Routes};
 
 mod layers;
+mod services;
 mod supervisor;
 
 use layers::{LayerCache, LayerHold};
@@ -136,6 +137,8 @@ pub struct LocalScheduler {
     /// One operation at a time per app (deploy, scale, restart, destroy).
     operations: AppLocks,
     layers: LayerCache,
+    /// Add-on services, by add-on id.
+    services: Mutex<HashMap<String, services::Service>>,
 }
 
 impl LocalScheduler {
@@ -162,7 +165,24 @@ impl LocalScheduler {
             apps: Mutex::new(HashMap::new()),
             incoming: Mutex::new(HashMap::new()),
             operations: AppLocks::default(),
+            services: Mutex::default(),
         }
+    }
+
+    fn services(&self) -> std::sync::MutexGuard<'_, HashMap<String, services::Service>> {
+        self.services.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A free port for a dyno: not one an add-on service holds (one restarting has let it go).
+    fn dyno_port(&self) -> std::io::Result<u16> {
+        let held = self.service_ports();
+        for _ in 0..100 {
+            let port = free_port()?;
+            if !held.contains(&port) {
+                return Ok(port);
+            }
+        }
+        Err(std::io::Error::other("no free port for the dyno"))
     }
 
     fn apps(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
@@ -410,7 +430,7 @@ impl LocalScheduler {
             })?
             .clone();
         let name = format!("{process_type}.{index}");
-        let port = free_port()?;
+        let port = self.dyno_port()?;
         let (container, dir, spec) = self.prepare(
             deployment,
             layers,
@@ -479,34 +499,7 @@ impl LocalScheduler {
             unique(),
             deployment.release
         );
-        let dir = self.data.root().join("dynos").join(&container);
-        let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("rootfs"));
-        for d in [&upper, &work, &merged] {
-            std::fs::create_dir_all(d)?;
-        }
-        // Top layer first.
-        let lower: Vec<String> = layers
-            .iter()
-            .rev()
-            .map(|l| l.display().to_string())
-            .collect();
-        let options = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lower.join(":"),
-            upper.display(),
-            work.display()
-        );
-        nix::mount::mount(
-            Some("overlay"),
-            &merged,
-            Some("overlay"),
-            nix::mount::MsFlags::empty(),
-            Some(options.as_str()),
-        )
-        .map_err(|e| {
-            let _ = std::fs::remove_dir_all(&dir);
-            anyhow::anyhow!("mounting the dyno's filesystem: {e}")
-        })?;
+        let (dir, merged) = self.overlay(&container, layers)?;
         let env_base = vec![
             "PATH=/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
                 .to_owned(),
@@ -539,16 +532,71 @@ impl LocalScheduler {
         Ok((container, dir, spec))
     }
 
+    /// A container's own root: an overlay of `layers` (bottom first) under a fresh upper dir, in
+    /// `<data>/dynos/<container>/rootfs`. Returns the container's directory and its root.
+    fn overlay(&self, container: &str, layers: &[PathBuf]) -> anyhow::Result<(PathBuf, PathBuf)> {
+        let dir = self.data.root().join("dynos").join(container);
+        let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("rootfs"));
+        for d in [&upper, &work, &merged] {
+            std::fs::create_dir_all(d)?;
+        }
+        // Top layer first.
+        let lower: Vec<String> = layers
+            .iter()
+            .rev()
+            .map(|l| l.display().to_string())
+            .collect();
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.join(":"),
+            upper.display(),
+            work.display()
+        );
+        nix::mount::mount(
+            Some("overlay"),
+            &merged,
+            Some("overlay"),
+            nix::mount::MsFlags::empty(),
+            Some(options.as_str()),
+        )
+        .map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            anyhow::anyhow!("mounting the container's filesystem: {e}")
+        })?;
+        Ok((dir, merged))
+    }
+
     async fn stop_all(&self, app_id: &str, dynos: Vec<Dyno>) {
         join_all(dynos.into_iter().map(|d| self.stop(app_id, d))).await;
     }
 
     async fn stop(&self, app_id: &str, dyno: Dyno) {
-        dyno.supervision.stopping.store(true, Ordering::SeqCst);
-        let (runtime, container) = (Arc::clone(&self.runtime), dyno.container.clone());
-        let _ = tokio::task::spawn_blocking(move || runtime.signal(&container, "TERM")).await;
-        let mut task = dyno.task;
-        let grace = if dyno.supervision.state() == State::Crashed {
+        self.end(&dyno.container, &dyno.supervision, dyno.task, dyno.dir)
+            .await;
+        self.logs.emit(
+            app_id,
+            "paas",
+            "scheduler",
+            format!("Stopped {}.{}", dyno.process_type, dyno.index),
+        );
+    }
+
+    /// Ends a supervised container (a dyno or a service): SIGTERM, SIGKILL after the stop grace
+    /// (at once if it has crashed), then its directory goes.
+    async fn end(
+        &self,
+        container: &str,
+        supervision: &Supervision,
+        mut task: tokio::task::JoinHandle<()>,
+        dir: PathBuf,
+    ) {
+        supervision.stopping.store(true, Ordering::SeqCst);
+        let signal = |signal: &'static str| {
+            let (runtime, container) = (Arc::clone(&self.runtime), container.to_owned());
+            tokio::task::spawn_blocking(move || runtime.signal(&container, signal))
+        };
+        let _ = signal("TERM").await;
+        let grace = if supervision.state() == State::Crashed {
             Duration::ZERO
         } else {
             self.settings.stop_grace
@@ -565,22 +613,14 @@ impl LocalScheduler {
             if tokio::time::timeout(wait, &mut task).await.is_ok() {
                 break true;
             }
-            let (runtime, container) = (Arc::clone(&self.runtime), dyno.container.clone());
-            let _ = tokio::task::spawn_blocking(move || runtime.signal(&container, "TERM")).await;
+            let _ = signal("TERM").await;
         };
         if !ended {
             // Aborting drops the run, which kills and deletes the container.
             task.abort();
             let _ = task.await;
         }
-        dyno.supervision.set(State::Down);
-        self.logs.emit(
-            app_id,
-            "paas",
-            "scheduler",
-            format!("Stopped {}.{}", dyno.process_type, dyno.index),
-        );
-        let dir = dyno.dir;
+        supervision.set(State::Down);
         let _ = tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await;
     }
 
@@ -677,7 +717,7 @@ impl Scheduler for LocalScheduler {
             name,
             super::dyno_args(command),
             &BTreeMap::new(),
-            Some(free_port()?),
+            Some(self.dyno_port()?),
         )?;
         self.logs.emit(
             &deployment.app.id,
@@ -757,6 +797,32 @@ impl Scheduler for LocalScheduler {
         })
     }
 
+    async fn start_service(
+        &self,
+        spec: &super::ServiceSpec,
+        ready_within: Duration,
+    ) -> anyhow::Result<()> {
+        self.start_service_now(spec, ready_within).await
+    }
+
+    async fn stop_service(&self, id: &str) {
+        self.stop_service_now(id).await;
+    }
+
+    fn service_state(&self, id: &str) -> Option<String> {
+        self.service_state_now(id)
+    }
+
+    async fn run_service_task(
+        &self,
+        spec: &super::ServiceSpec,
+        args: Vec<String>,
+        timeout: Duration,
+        lines: mpsc::Sender<String>,
+    ) -> anyhow::Result<crate::container::Outcome> {
+        self.run_service_task_now(spec, args, timeout, lines).await
+    }
+
     async fn destroy(&self, app: &AppRef) {
         let _one_at_a_time = self.operations.lock(&app.id).await;
         self.routes.remove(&app.id);
@@ -777,6 +843,8 @@ impl Scheduler for LocalScheduler {
             }),
         )
         .await;
+        // After the dynos: apps close their connections to their databases first.
+        self.stop_services().await;
     }
 }
 
@@ -793,7 +861,7 @@ fn not_running(deployment: &Deployment, running: u32) -> anyhow::Error {
 /// that range, so a port found free there could be taken by any connection before the dyno binds
 /// it (`Address already in use`, seen under load). Checked on the wildcard address, which is what
 /// apps listen on.
-fn free_port() -> std::io::Result<u16> {
+pub fn free_port() -> std::io::Result<u16> {
     let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())

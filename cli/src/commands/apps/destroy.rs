@@ -4,7 +4,6 @@
 use paas_share::models::App;
 
 use crate::context::Ctx;
-use crate::error::CliError;
 use crate::git_remote;
 
 /// Destroy an app with its config, builds and releases
@@ -24,35 +23,18 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let name = ctx.app_or(args.app.as_deref())?;
-    let confirmed = match args.confirm {
-        Some(confirm) => confirm,
-        None if ctx.interactive() => {
-            ctx.printer.warn(format_args!(
-                "this destroys {name} with its config, builds and releases; it cannot be undone"
-            ));
-            dialoguer::Input::<String>::new()
-                .with_prompt(format!("To proceed, type {name}"))
-                .allow_empty(true)
-                .interact_text()?
-        }
-        None => {
-            return Err(
-                CliError::usage(format!("destroying {name} needs confirmation"))
-                    .hint(format!("pass --confirm {name}"))
-                    .into(),
-            );
-        }
-    };
-    if confirmed != name.as_str() {
-        return Err(CliError::new(
-            "confirmation_mismatch",
-            format!(
-                "confirmation {:?} does not match {name}; nothing was destroyed",
-                paas_share::names::excerpt(&confirmed)
+    crate::confirm::confirm(
+        ctx,
+        name.as_str(),
+        args.confirm,
+        &crate::confirm::Action {
+            doing: &format!("destroying {name}"),
+            done: "destroyed",
+            warning: &format!(
+                "this destroys {name} with its config, builds, releases and the add-ons it owns; it cannot be undone"
             ),
-        )
-        .into());
-    }
+        },
+    )?;
     let app: App = ctx.client()?.delete(&format!("/apps/{name}"))?;
     ctx.printer.done("Destroyed", format_args!("app {name}"));
     if let Some(repo) = git_remote::current_repo() {

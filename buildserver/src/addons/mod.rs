@@ -1,0 +1,1069 @@
+//! Add-ons (DESIGN §5): backing services (PostgreSQL, Redis) that apps reach through a config var
+//! (`DATABASE_URL`), as Heroku's add-ons. Each kind is a [`provider::Provider`]; each add-on is a
+//! service the scheduler runs from the services image (stack `services`, built the first time an
+//! add-on needs it), with its own volume under `<data>/addons/<id>/` (0700), a port of its own and
+//! generated passwords kept in the store.
+//!
+//! Attaching, detaching and rotating credentials change config vars, so each makes one release
+//! of each app concerned through the release controller (its release phase runs, and a rollback
+//! restores that release's config). Provisioning is all or nothing: an add-on whose service did
+//! not come up leaves no container, folder or row, also when the daemon is killed half way (the
+//! next start removes what a provisioning left). Backups are `pg_dump` files beside the volume,
+//! the newest [`Settings::backups_kept`] kept.
+
+pub mod provider;
+
+mod postgres;
+mod redis;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use paas_share::models::{Addon, AddonAttachment, Backup, CreateAddon, Release};
+use paas_share::{AddonName, AttachmentName};
+use tokio::sync::mpsc;
+
+use crate::build::stack::{self, SERVICE_UID, SERVICES, Stack};
+use crate::container::Exit;
+use crate::data_dir::DataDir;
+use crate::logs::Logs;
+use crate::oci::Layout;
+use crate::release::{Controller, ReleaseError};
+use crate::scheduler::{AppLocks, Deployment, SERVICE_BACKUPS, Scheduler, ServiceSpec};
+use crate::store::{AddonRecord, AppRecord, NewAddon, Store, StoreError, User};
+use provider::{Provider, Secrets, task_env};
+
+/// How long a one-shot task (initdb, a rotation) may run.
+const TASK_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a backup or a restore may run.
+const BACKUP_TIMEOUT: Duration = Duration::from_secs(3600);
+/// What a backup still running when the server started is marked failed with.
+const INTERRUPTED: &str = "interrupted: the server stopped during the backup";
+
+/// Colours of further attachments' names, as Heroku's `HEROKU_POSTGRESQL_<COLOR>`.
+const COLORS: &[&str] = &[
+    "AMBER", "BLUE", "BRONZE", "CHARCOAL", "COBALT", "CRIMSON", "GOLD", "GRAY", "GREEN", "IVORY",
+    "JADE", "MAROON", "NAVY", "OLIVE", "ORANGE", "PINK", "PURPLE", "RED", "SILVER", "TEAL",
+    "WHITE", "YELLOW",
+];
+/// Words of generated add-on names (`postgresql-shaped-12345`).
+const WORDS: &[&str] = &[
+    "amorphous",
+    "angular",
+    "clear",
+    "concave",
+    "convex",
+    "cubic",
+    "curved",
+    "flat",
+    "fluffy",
+    "opaque",
+    "regular",
+    "rigid",
+    "round",
+    "shaped",
+    "silky",
+    "slippery",
+    "smooth",
+    "solid",
+    "spherical",
+    "symmetrical",
+    "tapered",
+    "vertical",
+];
+
+/// The operator's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How long a service has to accept connections when it starts.
+    pub ready_within: Duration,
+    /// How many backups of each add-on are kept (`--addon-backups-kept`).
+    pub backups_kept: u32,
+}
+
+/// Why an add-on request was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AddonError {
+    #[error("there is no add-on kind {0:?}: use postgresql or redis")]
+    UnknownKind(String),
+    #[error("there is no add-on {0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Refused { message: String, hint: String },
+    #[error("{0}")]
+    Failed(String),
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+fn refused(message: impl Into<String>, hint: impl Into<String>) -> AddonError {
+    AddonError::Refused {
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+/// Every add-on of the server. One operation at a time per add-on.
+pub struct Addons {
+    store: Store,
+    data: DataDir,
+    layout: Arc<Layout>,
+    scheduler: Arc<dyn Scheduler>,
+    releases: Arc<Controller>,
+    logs: Logs,
+    settings: Settings,
+    /// One making of the services image at a time.
+    image: tokio::sync::Mutex<()>,
+    turns: AppLocks,
+}
+
+impl Addons {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        data: DataDir,
+        layout: Arc<Layout>,
+        scheduler: Arc<dyn Scheduler>,
+        releases: Arc<Controller>,
+        logs: Logs,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            store,
+            data,
+            layout,
+            scheduler,
+            releases,
+            logs,
+            settings,
+            image: tokio::sync::Mutex::new(()),
+            turns: AppLocks::default(),
+        }
+    }
+
+    /// The add-on as the API shows it.
+    pub async fn view(&self, record: &AddonRecord) -> Result<Addon, AddonError> {
+        let id = record.id.clone();
+        let attachments = self.store.call(move |db| db.attachments(&id)).await?;
+        let state = if record.provisioning {
+            "provisioning".to_owned()
+        } else {
+            self.scheduler
+                .service_state(&record.id)
+                .unwrap_or_else(|| "down".to_owned())
+        };
+        Ok(Addon {
+            name: record.name.clone(),
+            kind: record.kind.clone(),
+            plan: provider_of(record)?.plan().to_owned(),
+            state,
+            app: record.app_name.clone(),
+            attachments,
+            created_at: record.created_at.clone(),
+        })
+    }
+
+    /// The add-ons app `app` owns or has attached.
+    pub async fn list(&self, app: &AppRecord) -> Result<Vec<Addon>, AddonError> {
+        let id = app.id.clone();
+        let records = self.store.call(move |db| db.addons_of_app(&id)).await?;
+        let mut addons = Vec::new();
+        for record in &records {
+            addons.push(self.view(record).await?);
+        }
+        Ok(addons)
+    }
+
+    /// Add-on `name`, if `user` may use it: they may use the app that owns it. Another user's
+    /// add-on is "not found", as if it did not exist.
+    pub async fn find(&self, user: &User, name: &str) -> Result<AddonRecord, AddonError> {
+        let (who, wanted) = (user.clone(), name.to_owned());
+        let found = self
+            .store
+            .call(move |db| {
+                let Some(record) = db.addon_by_name(&wanted)? else {
+                    return Ok::<_, StoreError>(None);
+                };
+                let owner =
+                    paas_share::AppName::parse(&record.app_name).map_err(|_| StoreError::Gone)?;
+                Ok(db.app(&who, &owner)?.map(|_| record))
+            })
+            .await?;
+        found.ok_or_else(|| AddonError::NotFound(name.to_owned()))
+    }
+
+    /// Provisions an add-on of `request.kind` owned by `app` and attaches it there (one release).
+    /// Returns once its service accepts connections; on failure nothing of it is left.
+    pub async fn create(
+        &self,
+        app: &AppRecord,
+        user: &User,
+        request: CreateAddon,
+    ) -> Result<(Addon, Release), AddonError> {
+        let provider = provider::provider(&request.kind)
+            .ok_or_else(|| AddonError::UnknownKind(paas_share::names::excerpt(&request.kind)))?;
+        let name = match &request.name {
+            Some(name) => Some(
+                AddonName::parse(name)
+                    .map_err(|e| refused(e.to_string(), "for example: --name orders-db"))?,
+            ),
+            None => None,
+        };
+        let attach_as = self
+            .attachment_name(app, provider, request.attach_as.as_deref())
+            .await?;
+        let image = self.image().await?;
+        let secrets = Secrets::generate();
+        let secrets_json = serde_json::to_string(&secrets).expect("secrets serialize");
+        let (app_id, kind) = (app.id.clone(), provider.kind());
+        let record = self
+            .store
+            .call(move |db| {
+                let taken = db.addon_ports()?;
+                let port = loop {
+                    let port = crate::scheduler::local::free_port().map_err(anyhow::Error::from)?;
+                    if !taken.contains(&port) {
+                        break port;
+                    }
+                };
+                // A generated name taken already: another one.
+                for attempt in 0.. {
+                    let name = match &name {
+                        Some(name) => name.as_str().to_owned(),
+                        None => generated_name(kind),
+                    };
+                    let new = NewAddon {
+                        name: &name,
+                        kind,
+                        app_id: &app_id,
+                        port,
+                        secrets: &secrets_json,
+                    };
+                    match db.create_addon(&new) {
+                        Err(StoreError::AlreadyExists(_)) if request.name.is_none() && attempt < 5 => {}
+                        Err(StoreError::AlreadyExists(what)) => {
+                            return Err(refused(
+                                format!("{what} exists already"),
+                                "pick another name with --name, or leave it out for a generated one",
+                            ));
+                        }
+                        other => return Ok(other?),
+                    }
+                }
+                unreachable!("the loop returns")
+            })
+            .await?;
+        let _turn = self.turns.lock(&record.id).await;
+        self.logs.emit(
+            &app.id,
+            "paas",
+            "api",
+            format!(
+                "Add-on {} ({}) created by {}",
+                record.name,
+                provider.plan(),
+                user.name
+            ),
+        );
+        if let Err(e) = self.provision(&record, provider, &secrets, &image).await {
+            self.remove(&record).await;
+            return Err(e);
+        }
+        let id = record.id.clone();
+        self.store.call(move |db| db.addon_created(&id)).await?;
+        let release = self
+            .attach_as(&record, provider, &secrets, app, user, &attach_as)
+            .await?;
+        let record = self.reload(&record).await?;
+        Ok((self.view(&record).await?, release))
+    }
+
+    /// The volume (initialised by the provider), then the service, up.
+    async fn provision(
+        &self,
+        record: &AddonRecord,
+        provider: &dyn Provider,
+        secrets: &Secrets,
+        image: &str,
+    ) -> Result<(), AddonError> {
+        let dir = self.data.addon(&record.id);
+        tokio::task::spawn_blocking(move || make_folders(&dir))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(|e| anyhow::anyhow!("making the add-on's folders: {e}"))?;
+        let spec = self.spec(record, provider, secrets, image);
+        if let Some(init) = provider.init() {
+            self.task(&spec, init, BTreeMap::new(), TASK_TIMEOUT)
+                .await
+                .map_err(|why| {
+                    AddonError::Failed(format!("{} could not be made: {why}", record.name))
+                })?;
+        }
+        self.scheduler
+            .start_service(&spec, self.settings.ready_within)
+            .await
+            .map_err(|e| AddonError::Failed(format!("{e:#}")))
+    }
+
+    /// Removes what a provisioning made: the service, its folder, its row.
+    async fn remove(&self, record: &AddonRecord) {
+        self.scheduler.stop_service(&record.id).await;
+        let dir = self.data.addon(&record.id);
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+        let id = record.id.clone();
+        if let Err(e) = self.store.call(move |db| db.delete_addon(&id)).await {
+            tracing::error!(error = %anyhow::Error::from(e), addon = %record.name, "cannot remove the add-on's row");
+        }
+    }
+
+    /// Attaches add-on `record` to `app` as `name` (or the default name): one release there.
+    pub async fn attach(
+        &self,
+        record: &AddonRecord,
+        app: &AppRecord,
+        user: &User,
+        name: Option<&str>,
+    ) -> Result<(AddonAttachment, Release), AddonError> {
+        let _turn = self.turns.lock(&record.id).await;
+        let provider = provider_of(record)?;
+        let name = self.attachment_name(app, provider, name).await?;
+        let secrets = secrets_of(record)?;
+        let release = self
+            .attach_as(record, provider, &secrets, app, user, &name)
+            .await?;
+        Ok((
+            AddonAttachment {
+                app: app.name.to_string(),
+                config_var: format!("{name}_URL"),
+                name: name.to_string(),
+            },
+            release,
+        ))
+    }
+
+    async fn attach_as(
+        &self,
+        record: &AddonRecord,
+        provider: &dyn Provider,
+        secrets: &Secrets,
+        app: &AppRecord,
+        user: &User,
+        name: &AttachmentName,
+    ) -> Result<Release, AddonError> {
+        let url = provider.url(secrets, record.port);
+        let description = format!("Attach {} ({name}_URL)", record.name);
+        let (addon_id, app_id, who, attachment) = (
+            record.id.clone(),
+            app.id.clone(),
+            user.clone(),
+            name.to_string(),
+        );
+        let made = self
+            .releases
+            .run_recorded(app, user, move |db| {
+                db.attach_addon(&addon_id, &app_id, &who, &attachment, &url, &description)
+                    .map_err(|e| match e {
+                        StoreError::AlreadyExists(_) => ReleaseError::Refused {
+                            message: format!("{attachment} is attached to this app already"),
+                            hint: "give another name with --as, or detach the other first",
+                        },
+                        e => e.into(),
+                    })
+            })
+            .await;
+        self.keep_attachments_true(record, app, name.as_str(), &made)
+            .await;
+        Ok(made?)
+    }
+
+    /// A release that failed has put the app's config back as it was: the attachment rows follow
+    /// it, so that `addons` says what the app's config has.
+    async fn keep_attachments_true(
+        &self,
+        record: &AddonRecord,
+        app: &AppRecord,
+        name: &str,
+        made: &Result<Release, ReleaseError>,
+    ) {
+        if !matches!(made, Err(ReleaseError::NotDeployed(..))) {
+            return;
+        }
+        let (addon_id, app_id, name) = (record.id.clone(), app.id.clone(), name.to_owned());
+        let fixed = self
+            .store
+            .call(move |db| db.sync_attachment(&addon_id, &app_id, &name))
+            .await;
+        if let Err(e) = fixed {
+            tracing::error!(error = %anyhow::Error::from(e), "cannot bring the attachment in line with the config");
+        }
+    }
+
+    /// Detaches add-on `record` from `app`: one release there.
+    pub async fn detach(
+        &self,
+        record: &AddonRecord,
+        app: &AppRecord,
+        user: &User,
+    ) -> Result<Release, AddonError> {
+        let _turn = self.turns.lock(&record.id).await;
+        self.detach_now(record, app, user).await
+    }
+
+    async fn detach_now(
+        &self,
+        record: &AddonRecord,
+        app: &AppRecord,
+        user: &User,
+    ) -> Result<Release, AddonError> {
+        let id = record.id.clone();
+        let name = self
+            .store
+            .call(move |db| db.attachments(&id))
+            .await?
+            .into_iter()
+            .find(|a| a.app == app.name.as_str())
+            .map(|a| a.name)
+            .ok_or_else(|| {
+                refused(
+                    format!("{} is not attached to {}", record.name, app.name),
+                    "`paas addons -a APP` lists what an app has attached",
+                )
+            })?;
+        let description = format!("Detach {} ({name}_URL)", record.name);
+        let (addon_id, app_id, who, addon, app_name) = (
+            record.id.clone(),
+            app.id.clone(),
+            user.clone(),
+            record.name.clone(),
+            app.name.clone(),
+        );
+        let made = self
+            .releases
+            .run_recorded(app, user, move |db| {
+                db.detach_addon(&addon_id, &app_id, &who, &description)?
+                    .ok_or_else(|| ReleaseError::Refused {
+                        message: format!("{addon} is not attached to {app_name}"),
+                        hint: "`paas addons -a APP` lists what an app has attached",
+                    })
+            })
+            .await;
+        self.keep_attachments_true(record, app, &name, &made).await;
+        Ok(made?)
+    }
+
+    /// Destroys add-on `record`: its service, volume, backups and row. Refused while it is
+    /// attached to an app other than its owner, unless `force` (it is detached first, one release
+    /// per app).
+    pub async fn destroy(
+        &self,
+        record: &AddonRecord,
+        user: &User,
+        force: bool,
+    ) -> Result<(), AddonError> {
+        let _turn = self.turns.lock(&record.id).await;
+        let id = record.id.clone();
+        let attachments = self.store.call(move |db| db.attachments(&id)).await?;
+        if !attachments.is_empty() && !force {
+            let apps: Vec<String> = attachments
+                .iter()
+                .map(|a| format!("{} ({})", a.app, a.config_var))
+                .collect();
+            return Err(refused(
+                format!("{} is attached to {}", record.name, apps.join(", ")),
+                format!(
+                    "detach it first (paas addons:detach {} -a APP), or pass --force to detach it everywhere and destroy it",
+                    record.name
+                ),
+            ));
+        }
+        for attachment in attachments {
+            let (who, app_name) = (user.clone(), attachment.app.clone());
+            let app = self
+                .store
+                .call(move |db| {
+                    let name =
+                        paas_share::AppName::parse(&app_name).map_err(|_| StoreError::Gone)?;
+                    db.app(&who, &name)
+                })
+                .await?;
+            let Some(app) = app else {
+                return Err(refused(
+                    format!(
+                        "{} is attached to {}, which you cannot change",
+                        record.name, attachment.app
+                    ),
+                    format!(
+                        "ask that app's owner to detach it (paas addons:detach {})",
+                        record.name
+                    ),
+                ));
+            };
+            self.detach_now(record, &app, user).await?;
+        }
+        self.logs.emit(
+            &record.app_id,
+            "paas",
+            "api",
+            format!("Add-on {} destroyed by {}", record.name, user.name),
+        );
+        self.remove(record).await;
+        Ok(())
+    }
+
+    /// Before app `app` is destroyed: destroys the add-ons it owns (Heroku does the same), or
+    /// refuses when one of them is attached to another app.
+    pub async fn destroy_owned(&self, app: &AppRecord) -> Result<(), AddonError> {
+        let id = app.id.clone();
+        let owned: Vec<AddonRecord> = self
+            .store
+            .call(move |db| db.addons_of_app(&id))
+            .await?
+            .into_iter()
+            .filter(|r| r.app_id == app.id)
+            .collect();
+        for record in &owned {
+            let id = record.id.clone();
+            let elsewhere: Vec<AddonAttachment> = self
+                .store
+                .call(move |db| db.attachments(&id))
+                .await?
+                .into_iter()
+                .filter(|a| a.app != app.name.as_str())
+                .collect();
+            if let Some(other) = elsewhere.first() {
+                return Err(refused(
+                    format!(
+                        "add-on {} of {} is attached to {} too",
+                        record.name, app.name, other.app
+                    ),
+                    format!(
+                        "detach it there first: paas addons:detach {} -a {}",
+                        record.name, other.app
+                    ),
+                ));
+            }
+        }
+        for record in &owned {
+            let _turn = self.turns.lock(&record.id).await;
+            self.remove(record).await;
+        }
+        Ok(())
+    }
+
+    /// New passwords for add-on `record`: the service takes them, then each app it is attached
+    /// to gets its new URL (one release each).
+    pub async fn rotate(
+        &self,
+        record: &AddonRecord,
+        user: &User,
+    ) -> Result<Vec<Release>, AddonError> {
+        let _turn = self.turns.lock(&record.id).await;
+        let provider = provider_of(record)?;
+        let old = secrets_of(record)?;
+        let new = old.rotated();
+        let image = self.image().await?;
+        let spec = self.spec(record, provider, &new, &image);
+        match provider.rotate() {
+            Some(script) => {
+                let env = [
+                    ("PAAS_OLD_PASSWORD", old.password.clone()),
+                    ("PAAS_OLD_ADMIN_PASSWORD", old.admin_password.clone()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+                self.task(&spec, script, env, TASK_TIMEOUT)
+                    .await
+                    .map_err(|why| {
+                        AddonError::Failed(format!("the credentials were not changed: {why}"))
+                    })?;
+            }
+            None => {
+                self.scheduler
+                    .start_service(&spec, self.settings.ready_within)
+                    .await
+                    .map_err(|e| AddonError::Failed(format!("{e:#}")))?;
+            }
+        }
+        let (id, json) = (
+            record.id.clone(),
+            serde_json::to_string(&new).expect("secrets serialize"),
+        );
+        self.store
+            .call(move |db| db.set_addon_secrets(&id, &json))
+            .await?;
+        self.logs.emit(
+            &record.app_id,
+            "paas",
+            "api",
+            format!(
+                "Add-on {} credentials rotated by {}",
+                record.name, user.name
+            ),
+        );
+        let id = record.id.clone();
+        let attached = self.store.call(move |db| db.attachment_apps(&id)).await?;
+        let url = provider.url(&new, record.port);
+        let mut releases = Vec::new();
+        for (app, name) in attached {
+            let patch: paas_share::models::ConfigPatch =
+                [(format!("{name}_URL"), Some(url.clone()))].into();
+            let (app_id, who, description) = (
+                app.id.clone(),
+                user.clone(),
+                format!("Rotate {} credentials", record.name),
+            );
+            releases.push(
+                self.releases
+                    .run_recorded(&app, user, move |db| {
+                        Ok(db.update_config(&app_id, &who, &patch, &description, None)?)
+                    })
+                    .await?,
+            );
+        }
+        Ok(releases)
+    }
+
+    /// Captures a backup of add-on `record` now; returns it once it has ended (failed or not).
+    pub async fn capture(&self, record: &AddonRecord) -> Result<Backup, AddonError> {
+        let _turn = self.turns.lock(&record.id).await;
+        let provider = provider_of(record)?;
+        let Some((script, _)) = provider.backup() else {
+            return Err(refused(
+                format!("{} add-ons have no backups", record.kind),
+                "backups are for PostgreSQL add-ons",
+            ));
+        };
+        let image = self.image().await?;
+        let spec = self.spec(record, provider, &secrets_of(record)?, &image);
+        let id = record.id.clone();
+        let number = self.store.call(move |db| db.start_backup(&id)).await?;
+        let env = [(
+            "PAAS_BACKUP".to_owned(),
+            format!("{SERVICE_BACKUPS}/{}", backup_file(number)),
+        )]
+        .into();
+        let outcome = self.task(&spec, script, env, BACKUP_TIMEOUT).await;
+        let file = self
+            .data
+            .addon(&record.id)
+            .join("backups")
+            .join(backup_file(number));
+        let ended = match outcome {
+            Ok(()) => {
+                regular_file_size(&file).map_err(|e| format!("the backup file is not there: {e}"))
+            }
+            Err(why) => Err(why),
+        };
+        let (id, kept) = (record.id.clone(), self.settings.backups_kept);
+        let failure = ended.as_ref().err().cloned();
+        let pruned = self
+            .store
+            .call(move |db| {
+                db.finish_backup(&id, number, ended.as_ref().copied().map_err(String::as_str))?;
+                db.prune_backups(&id, kept)
+            })
+            .await?;
+        let backups = self.data.addon(&record.id).join("backups");
+        for old in pruned
+            .into_iter()
+            .chain(failure.is_some().then_some(number))
+        {
+            let _ = std::fs::remove_file(backups.join(backup_file(old)));
+            let _ = std::fs::remove_file(backups.join(format!("{}.partial", backup_file(old))));
+        }
+        let id = record.id.clone();
+        let backup = self
+            .store
+            .call(move |db| db.backups(&id))
+            .await?
+            .into_iter()
+            .find(|b| b.id == backup_id(number))
+            .ok_or(StoreError::Gone)?;
+        Ok(backup)
+    }
+
+    pub async fn backups(&self, record: &AddonRecord) -> Result<Vec<Backup>, AddonError> {
+        let id = record.id.clone();
+        Ok(self.store.call(move |db| db.backups(&id)).await?)
+    }
+
+    /// The file of succeeded backup `backup` (`b003`), opened without following a symlink, and
+    /// its size.
+    pub async fn backup_file(
+        &self,
+        record: &AddonRecord,
+        backup: &str,
+    ) -> Result<(std::fs::File, u64), AddonError> {
+        let number = self.succeeded_backup(record, backup).await?;
+        let path = self
+            .data
+            .addon(&record.id)
+            .join("backups")
+            .join(backup_file(number));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| AddonError::Failed(format!("backup {backup} cannot be read: {e}")))?;
+        let meta = file.metadata().map_err(anyhow::Error::from)?;
+        if !meta.is_file() {
+            return Err(AddonError::Failed(format!("backup {backup} is not a file")));
+        }
+        Ok((file, meta.len()))
+    }
+
+    async fn succeeded_backup(
+        &self,
+        record: &AddonRecord,
+        backup: &str,
+    ) -> Result<u32, AddonError> {
+        let backups = self.backups(record).await?;
+        let found = backups.iter().find(|b| b.id == backup).ok_or_else(|| {
+            refused(
+                format!("{} has no backup {backup}", record.name),
+                format!("`paas pg:backups {}` lists its backups", record.name),
+            )
+        })?;
+        if found.status != "succeeded" {
+            return Err(refused(
+                format!("backup {backup} {}", found.status),
+                "only a backup that succeeded can be downloaded or restored",
+            ));
+        }
+        backup
+            .strip_prefix('b')
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| AddonError::NotFound(backup.to_owned()))
+    }
+
+    /// Restores backup `backup` into add-on `record`, replacing what it has, all or nothing.
+    pub async fn restore(&self, record: &AddonRecord, backup: &str) -> Result<(), AddonError> {
+        let _turn = self.turns.lock(&record.id).await;
+        let provider = provider_of(record)?;
+        let Some((_, script)) = provider.backup() else {
+            return Err(refused(
+                format!("{} add-ons have no backups", record.kind),
+                "backups are for PostgreSQL add-ons",
+            ));
+        };
+        let number = self.succeeded_backup(record, backup).await?;
+        let image = self.image().await?;
+        let spec = self.spec(record, provider, &secrets_of(record)?, &image);
+        let env = [(
+            "PAAS_BACKUP".to_owned(),
+            format!("{SERVICE_BACKUPS}/{}", backup_file(number)),
+        )]
+        .into();
+        self.task(&spec, script, env, BACKUP_TIMEOUT)
+            .await
+            .map_err(|why| {
+                AddonError::Failed(format!("the restore failed and changed nothing: {why}"))
+            })?;
+        self.logs.emit(
+            &record.app_id,
+            "paas",
+            "api",
+            format!("Add-on {} restored from backup {backup}", record.name),
+        );
+        Ok(())
+    }
+
+    /// What a one-off dyno of the add-on's client (`psql`, `redis-cli`) runs: the services image,
+    /// with the URL the app has, under the owning app. Returns the deployment and the command.
+    pub async fn client(&self, record: &AddonRecord) -> Result<(Deployment, String), AddonError> {
+        let provider = provider_of(record)?;
+        let image = self.image().await?;
+        let url = provider.url(&secrets_of(record)?, record.port);
+        let app = crate::app::AppRef {
+            id: record.app_id.clone(),
+            name: paas_share::AppName::parse(&record.app_name).map_err(|_| StoreError::Gone)?,
+        };
+        Ok((
+            Deployment {
+                app,
+                release: 0,
+                image,
+                process_types: BTreeMap::new(),
+                release_command: None,
+                formation: BTreeMap::new(),
+                config_vars: [("PAAS_URL".to_owned(), url)].into(),
+            },
+            provider.client().to_owned(),
+        ))
+    }
+
+    /// At the daemon's start: removes what provisionings cut short left, marks backups cut short
+    /// failed, and starts every add-on's service (one that does not come up is logged and left
+    /// to its restarts).
+    pub async fn start_all(&self) -> anyhow::Result<()> {
+        let records = self.store.call(|db| db.all_addons()).await?;
+        let interrupted = self
+            .store
+            .call(|db| db.fail_running_backups(INTERRUPTED))
+            .await?;
+        for (addon_id, number) in interrupted {
+            let backups = self.data.addon(&addon_id).join("backups");
+            let _ = std::fs::remove_file(backups.join(format!("{}.partial", backup_file(number))));
+            let _ = std::fs::remove_file(backups.join(backup_file(number)));
+        }
+        let (cut_short, created): (Vec<_>, Vec<_>) =
+            records.into_iter().partition(|r| r.provisioning);
+        for record in &cut_short {
+            tracing::warn!(addon = %record.name, "removing an add-on whose provisioning the last stop cut short");
+            self.remove(record).await;
+        }
+        if created.is_empty() {
+            return Ok(());
+        }
+        let image = self.image().await?;
+        let starts = created.iter().map(|record| {
+            let image = image.clone();
+            async move {
+                let provider = provider_of(record)?;
+                let spec = self.spec(record, provider, &secrets_of(record)?, &image);
+                self.scheduler
+                    .start_service(&spec, self.settings.ready_within)
+                    .await
+                    .map_err(AddonError::from)
+            }
+        });
+        for (record, started) in created
+            .iter()
+            .zip(futures_util::future::join_all(starts).await)
+        {
+            if let Err(e) = started {
+                tracing::error!(addon = %record.name, error = %e, "add-on service did not start");
+            }
+        }
+        Ok(())
+    }
+
+    /// The services image's manifest digest in the layout, made from stack `services` (built
+    /// now, taking minutes, if it is not installed). Made again each time it is asked for
+    /// (links and two small blobs), so that garbage collection never leaves it half there.
+    async fn image(&self) -> Result<String, AddonError> {
+        let _one = self.image.lock().await;
+        let (data, layout) = (self.data.clone(), Arc::clone(&self.layout));
+        let made = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+            let stack = match Stack::open(&data, SERVICES)? {
+                Some(stack) => stack,
+                None => {
+                    tracing::info!("building the services image (stack services) for add-ons: this takes a few minutes, once");
+                    stack::build(&data, stack::Recipe::Services, false)?
+                }
+            };
+            let (stack_layout, layers) = stack.layers(|line| tracing::info!("{line}"))?;
+            for layer in &layers {
+                layout.share_blob(&stack_layout, &layer.digest)?;
+            }
+            // An image of the stack's layers alone: what runs is the provider's script.
+            let image = crate::oci::image::AppImage {
+                commit: SERVICES,
+                buildpack: SERVICES,
+                process_types: &BTreeMap::new(),
+                stack_layers: &layers,
+                app_layers: &[],
+            };
+            Ok(image.store(&layout)?.digest)
+        })
+        .await
+        .map_err(anyhow::Error::from)?;
+        made.map_err(|e| AddonError::Failed(format!("the services image could not be made: {e:#}")))
+    }
+
+    fn spec(
+        &self,
+        record: &AddonRecord,
+        provider: &dyn Provider,
+        secrets: &Secrets,
+        image: &str,
+    ) -> ServiceSpec {
+        let dir = self.data.addon(&record.id);
+        ServiceSpec {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            app_id: record.app_id.clone(),
+            image: image.to_owned(),
+            args: provider::Task {
+                script: provider.service(),
+                env: BTreeMap::new(),
+            }
+            .args(),
+            env: task_env(secrets, record.port),
+            port: record.port,
+            volume: dir.join("volume"),
+            backups: dir.join("backups"),
+        }
+    }
+
+    /// Runs `script` in a container of the add-on's image with its volume, `env` over its
+    /// secrets; its output goes to the owning app's log. `Err` says why it failed, with its last
+    /// lines.
+    async fn task(
+        &self,
+        spec: &ServiceSpec,
+        script: &'static str,
+        env: BTreeMap<String, String>,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let mut spec = spec.clone();
+        spec.env.extend(env);
+        let task = provider::Task {
+            script,
+            env: BTreeMap::new(),
+        };
+        let (tx, mut rx) = mpsc::channel::<String>(256);
+        let run = self
+            .scheduler
+            .run_service_task(&spec, task.args(), timeout, tx);
+        tokio::pin!(run);
+        let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        let keep = |last: &mut std::collections::VecDeque<String>, line: String| {
+            self.logs.emit(&spec.app_id, "app", &spec.name, &line);
+            if last.len() == 20 {
+                last.pop_front();
+            }
+            last.push_back(line);
+        };
+        let outcome = loop {
+            tokio::select! {
+                Some(line) = rx.recv() => keep(&mut last, line),
+                outcome = &mut run => break outcome,
+            }
+        };
+        while let Ok(line) = rx.try_recv() {
+            keep(&mut last, line);
+        }
+        let lines = if last.is_empty() {
+            String::new()
+        } else {
+            format!("\n{}", Vec::from(last).join("\n"))
+        };
+        match outcome {
+            Ok(o) if o.exit == Exit::Code(0) => Ok(()),
+            Ok(o) if o.oom_killed => Err(format!("it ran out of memory{lines}")),
+            Ok(o) => Err(match o.exit {
+                Exit::Code(code) => format!("it exited with status {code}{lines}"),
+                Exit::Signal(signal) => format!("it was killed by signal {signal}{lines}"),
+                Exit::TimedOut => format!("it ran longer than {}s{lines}", timeout.as_secs()),
+            }),
+            Err(e) => Err(format!("{e:#}")),
+        }
+    }
+
+    /// The attachment name to use on `app`: `wanted` (checked), else the provider's default if
+    /// the app has no attachment or config var of that name, else the first free colour.
+    async fn attachment_name(
+        &self,
+        app: &AppRecord,
+        provider: &dyn Provider,
+        wanted: Option<&str>,
+    ) -> Result<AttachmentName, AddonError> {
+        let id = app.id.clone();
+        let (names, config) = self
+            .store
+            .call(move |db| Ok::<_, StoreError>((db.attachment_names(&id)?, db.config_vars(&id)?)))
+            .await?;
+        let free = |name: &str| {
+            !names.iter().any(|n| n == name) && !config.contains_key(&format!("{name}_URL"))
+        };
+        if let Some(wanted) = wanted {
+            let name = AttachmentName::parse(wanted).map_err(|e| {
+                refused(
+                    e.to_string(),
+                    "for example: --as ANALYTICS_DB (the app gets ANALYTICS_DB_URL)",
+                )
+            })?;
+            if !free(name.as_str()) {
+                return Err(refused(
+                    format!("{} has config var {name}_URL already", app.name),
+                    "give another name with --as, or unset that config var first",
+                ));
+            }
+            return Ok(name);
+        }
+        std::iter::once(provider.default_attachment().to_owned())
+            .chain(
+                COLORS
+                    .iter()
+                    .map(|c| format!("{}_{c}", provider.attachment_prefix())),
+            )
+            .find(|n| free(n))
+            .map(|n| AttachmentName::parse(&n).expect("our names are valid"))
+            .ok_or_else(|| {
+                refused(
+                    "the app has every attachment name taken",
+                    "name it with --as",
+                )
+            })
+    }
+
+    async fn reload(&self, record: &AddonRecord) -> Result<AddonRecord, AddonError> {
+        let id = record.id.clone();
+        Ok(self
+            .store
+            .call(move |db| db.addon_by_id(&id))
+            .await?
+            .ok_or(StoreError::Gone)?)
+    }
+}
+
+fn provider_of(record: &AddonRecord) -> Result<&'static dyn Provider, AddonError> {
+    provider::provider(&record.kind).ok_or_else(|| {
+        anyhow::anyhow!("add-on {} has unknown kind {}", record.name, record.kind).into()
+    })
+}
+
+fn secrets_of(record: &AddonRecord) -> Result<Secrets, AddonError> {
+    serde_json::from_str(&record.secrets)
+        .map_err(|e| anyhow::anyhow!("add-on {}'s secrets are unreadable: {e}", record.name).into())
+}
+
+/// `postgresql-shaped-12345`
+fn generated_name(kind: &str) -> String {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).expect("the OS has randomness");
+    let n = u32::from_le_bytes(bytes);
+    let word = WORDS[(n as usize) % WORDS.len()];
+    format!("{kind}-{word}-{}", 10_000 + (n >> 8) % 90_000)
+}
+
+fn backup_id(number: u32) -> String {
+    format!("b{number:03}")
+}
+
+fn backup_file(number: u32) -> String {
+    format!("{}.dump", backup_id(number))
+}
+
+/// `<addon>/` (0700), and in it `volume/` and `backups/`, 0700 and the services user's.
+fn make_folders(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for sub in ["volume", "backups"] {
+        let path: PathBuf = dir.join(sub);
+        std::fs::create_dir_all(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
+        let id = Some(nix::unistd::Uid::from_raw(SERVICE_UID));
+        nix::unistd::chown(&path, id, Some(nix::unistd::Gid::from_raw(SERVICE_UID)))
+            .map_err(std::io::Error::from)?;
+    }
+    Ok(())
+}
+
+/// The size of the regular file at `path` (a symlink is not one).
+fn regular_file_size(path: &std::path::Path) -> std::io::Result<u64> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(meta.len())
+}

@@ -1,0 +1,127 @@
+//! PostgreSQL 15 (Debian's `postgresql-15`): one cluster per add-on in its volume, SCRAM
+//! passwords, the app's own non-superuser role owning its database (as Heroku Postgres gives),
+//! `pg_dump` custom-format backups restored with `pg_restore` in one transaction.
+
+use super::provider::{Provider, Secrets};
+
+pub struct Postgres;
+
+/// initdb with the admin password (from a 0600 file on the container's tmpfs, never an
+/// argument), then the app's role and database, made over the unix socket on a server that
+/// listens on no TCP port yet. psql reads the names and password from the environment
+/// (`\getenv`), so none of them is in a command line.
+const INIT: &str = r#"set -eu
+umask 077
+data=/var/lib/paas-service/data
+printf '%s\n' "$PAAS_ADMIN_PASSWORD" > /tmp/admin-password
+initdb --pgdata="$data" --username=postgres --pwfile=/tmp/admin-password \
+  --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 > /dev/null
+rm /tmp/admin-password
+pg_ctl --pgdata="$data" --options="-c listen_addresses= -k /tmp" --wait --silent start
+export PGPASSWORD="$PAAS_ADMIN_PASSWORD"
+psql --quiet --no-psqlrc --host=/tmp --username=postgres --dbname=postgres \
+  --set=ON_ERROR_STOP=1 <<'SQL'
+\getenv user PAAS_USER
+\getenv password PAAS_PASSWORD
+\getenv database PAAS_DATABASE
+CREATE ROLE :"user" LOGIN PASSWORD :'password';
+CREATE DATABASE :"database" OWNER :"user";
+REVOKE ALL ON DATABASE :"database" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE :"database" TO :"user";
+SQL
+pg_ctl --pgdata="$data" --mode=fast --wait --silent stop
+echo "PostgreSQL cluster made"
+"#;
+
+/// The server on 127.0.0.1 only; SIGTERM becomes PostgreSQL's fast shutdown (SIGINT: clients
+/// are disconnected and the data written), where its own SIGTERM would wait for every client.
+const SERVICE: &str = r#"postgres -D /var/lib/paas-service/data -p "$PAAS_PORT" \
+  -c listen_addresses=127.0.0.1 -k /tmp -c log_line_prefix= &
+pid=$!
+trap 'kill -INT $pid' TERM INT
+status=0
+while kill -0 $pid 2>/dev/null; do wait $pid || status=$?; done
+exit $status
+"#;
+
+const ROTATE: &str = r#"set -eu
+export PGPASSWORD="$PAAS_OLD_ADMIN_PASSWORD"
+psql --quiet --no-psqlrc --host=127.0.0.1 --port="$PAAS_PORT" --username=postgres \
+  --dbname=postgres --set=ON_ERROR_STOP=1 <<'SQL'
+\getenv user PAAS_USER
+\getenv password PAAS_PASSWORD
+\getenv admin_password PAAS_ADMIN_PASSWORD
+ALTER ROLE :"user" PASSWORD :'password';
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :'user';
+ALTER ROLE postgres PASSWORD :'admin_password';
+SQL
+echo "Credentials rotated"
+"#;
+
+/// Written beside the target and renamed into place once complete: a backup cut short leaves
+/// no file that looks whole.
+const BACKUP: &str = r#"set -eu
+export PGPASSWORD="$PAAS_ADMIN_PASSWORD"
+pg_dump --host=127.0.0.1 --port="$PAAS_PORT" --username=postgres --format=custom \
+  --no-owner --file="$PAAS_BACKUP.partial" "$PAAS_DATABASE"
+mv "$PAAS_BACKUP.partial" "$PAAS_BACKUP"
+"#;
+
+/// Into the same database, replacing what the backup has, in one transaction (all or nothing),
+/// with the app's role owning what it makes.
+const RESTORE: &str = r#"set -eu
+export PGPASSWORD="$PAAS_ADMIN_PASSWORD"
+pg_restore --host=127.0.0.1 --port="$PAAS_PORT" --username=postgres --dbname="$PAAS_DATABASE" \
+  --clean --if-exists --no-owner --role="$PAAS_USER" --single-transaction --exit-on-error \
+  "$PAAS_BACKUP"
+echo "Restored"
+"#;
+
+impl Provider for Postgres {
+    fn kind(&self) -> &'static str {
+        "postgresql"
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["postgres", "heroku-postgresql", "pg"]
+    }
+
+    fn plan(&self) -> &'static str {
+        "postgresql 15"
+    }
+
+    fn default_attachment(&self) -> &'static str {
+        "DATABASE"
+    }
+
+    fn attachment_prefix(&self) -> &'static str {
+        "HEROKU_POSTGRESQL"
+    }
+
+    fn init(&self) -> Option<&'static str> {
+        Some(INIT)
+    }
+
+    fn service(&self) -> &'static str {
+        SERVICE
+    }
+
+    fn url(&self, secrets: &Secrets, port: u16) -> String {
+        format!(
+            "postgres://{}:{}@127.0.0.1:{port}/{}",
+            secrets.user, secrets.password, secrets.database
+        )
+    }
+
+    fn rotate(&self) -> Option<&'static str> {
+        Some(ROTATE)
+    }
+
+    fn backup(&self) -> Option<(&'static str, &'static str)> {
+        Some((BACKUP, RESTORE))
+    }
+
+    fn client(&self) -> &'static str {
+        r#"exec psql "$PAAS_URL""#
+    }
+}

@@ -1,0 +1,117 @@
+//! What a kind of add-on is: one [`Provider`] per kind, data and shell scripts run in containers
+//! of the services image. Adding a kind (MySQL, say) means one module with its `Provider`, its
+//! packages in `buildpacks/stacks/services.packages`, and a line in [`PROVIDERS`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Every kind of add-on, in the order `paas addons:create --help` lists them.
+pub const PROVIDERS: &[&dyn Provider] = &[&super::postgres::Postgres, &super::redis::Redis];
+
+/// The provider for `kind` (or one of its aliases: `postgres`, `heroku-postgresql`).
+pub fn provider(kind: &str) -> Option<&'static dyn Provider> {
+    PROVIDERS
+        .iter()
+        .copied()
+        .find(|p| p.kind() == kind || p.aliases().contains(&kind))
+}
+
+/// An add-on's credentials, kept in the store (0600), never logged: the app's user and password,
+/// its database, and the service's admin password (backups, rotation).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Secrets {
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    pub admin_password: String,
+}
+
+impl Secrets {
+    /// Fresh random credentials (names of 12 and passwords of 32 hex digits, from the OS).
+    pub fn generate() -> Self {
+        Self {
+            user: format!("u{}", random_hex(6)),
+            password: random_hex(16),
+            database: format!("d{}", random_hex(6)),
+            admin_password: random_hex(16),
+        }
+    }
+
+    /// The same user and database with new passwords.
+    pub fn rotated(&self) -> Self {
+        Self {
+            password: random_hex(16),
+            admin_password: random_hex(16),
+            ..self.clone()
+        }
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the OS has randomness");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A command to run in a container of the services image: `/bin/sh -c SCRIPT` with `env`.
+/// Scripts read secrets from `env`, never from their own text or arguments (which `ps` shows).
+pub struct Task {
+    pub script: &'static str,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Task {
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            self.script.to_owned(),
+        ]
+    }
+}
+
+/// The environment every task of an add-on gets: its port and secrets as `PAAS_*`.
+pub fn task_env(secrets: &Secrets, port: u16) -> BTreeMap<String, String> {
+    [
+        ("PAAS_PORT", port.to_string()),
+        ("PAAS_USER", secrets.user.clone()),
+        ("PAAS_PASSWORD", secrets.password.clone()),
+        ("PAAS_DATABASE", secrets.database.clone()),
+        ("PAAS_ADMIN_PASSWORD", secrets.admin_password.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// A kind of add-on.
+pub trait Provider: Sync {
+    /// `postgresql`
+    fn kind(&self) -> &'static str;
+    /// Other names `addons:create` takes: `postgres`, `heroku-postgresql`.
+    fn aliases(&self) -> &'static [&'static str];
+    /// `postgresql 15`
+    fn plan(&self) -> &'static str;
+    /// The attachment an app gets when it has none of this name yet: `DATABASE`.
+    fn default_attachment(&self) -> &'static str;
+    /// The prefix of further attachments' names (`HEROKU_POSTGRESQL` + `_AMBER`), as Heroku.
+    fn attachment_prefix(&self) -> &'static str;
+    /// Makes a fresh volume ready (`initdb`, the app's user and database), run once at
+    /// provisioning; None when the service starts from an empty volume by itself.
+    fn init(&self) -> Option<&'static str>;
+    /// The service, in the foreground, listening on `127.0.0.1:$PAAS_PORT`, stopping cleanly
+    /// on SIGTERM.
+    fn service(&self) -> &'static str;
+    /// The URL an app gets (`postgres://user:password@127.0.0.1:5432/database`).
+    fn url(&self, secrets: &Secrets, port: u16) -> String;
+    /// Changes the running service's passwords from `PAAS_OLD_*` to `PAAS_*`; None when a
+    /// restart with the new secrets does it.
+    fn rotate(&self) -> Option<&'static str>;
+    /// Writes a backup of the running service to `$PAAS_BACKUP` and restores one from it:
+    /// None for kinds without backups.
+    fn backup(&self) -> Option<(&'static str, &'static str)>;
+    /// The interactive client (`psql`, `redis-cli`) connected as the app: the command of a
+    /// one-off dyno that gets the URL as `$PAAS_URL`.
+    fn client(&self) -> &'static str;
+}

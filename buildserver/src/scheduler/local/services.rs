@@ -1,0 +1,188 @@
+//! Add-on services on this host: each a runc container of the services image, as the services
+//! user, with the add-on's volume bind-mounted, on the host network and its own loopback port,
+//! supervised as a dyno is (up once it accepts TCP, restarted with backoff when it ends).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::layers::LayerHold;
+use super::supervisor::{Readiness, Supervision, Supervisor};
+use super::{LocalScheduler, unique, unmount_and_remove};
+use crate::build::stack::SERVICE_UID;
+use crate::container::{Mount, Spec};
+use crate::scheduler::{SERVICE_BACKUPS, SERVICE_VOLUME, ServiceSpec};
+
+const SERVICE_MEMORY: u64 = 512 << 20;
+const SERVICE_PIDS: i64 = 512;
+
+/// A running add-on service.
+pub(super) struct Service {
+    pub(super) port: u16,
+    supervision: Arc<Supervision>,
+    container: String,
+    task: tokio::task::JoinHandle<()>,
+    dir: PathBuf,
+    _layers: LayerHold,
+}
+
+impl LocalScheduler {
+    /// A container of the services image for `spec` running `args`, as the services user, with
+    /// its volume and backups folder. Returns its id, directory and runc spec.
+    fn service_container(
+        &self,
+        spec: &ServiceSpec,
+        layers: &[PathBuf],
+        args: Vec<String>,
+    ) -> anyhow::Result<(String, PathBuf, Spec)> {
+        let container = format!(
+            "dyno-svc-{}-{}.{}",
+            &spec.id[..8.min(spec.id.len())],
+            std::process::id(),
+            unique()
+        );
+        let (dir, rootfs) = self.overlay(&container, layers)?;
+        let mut env = vec![
+            "PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                .to_owned(),
+            "HOME=/tmp".to_owned(),
+            "LANG=C.UTF-8".to_owned(),
+        ];
+        env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+        let runc = Spec {
+            id: container.clone(),
+            rootfs,
+            readonly_root: false,
+            args,
+            env,
+            cwd: "/tmp",
+            uid: SERVICE_UID,
+            gid: SERVICE_UID,
+            mounts: vec![
+                Mount {
+                    source: spec.volume.clone(),
+                    destination: SERVICE_VOLUME,
+                    read_only: false,
+                },
+                Mount {
+                    source: spec.backups.clone(),
+                    destination: SERVICE_BACKUPS,
+                    read_only: false,
+                },
+            ],
+            memory_bytes: SERVICE_MEMORY,
+            pids_limit: SERVICE_PIDS,
+            hostname: "service",
+            terminal: None,
+        };
+        Ok((container, dir, runc))
+    }
+
+    pub(super) async fn start_service_now(
+        &self,
+        spec: &ServiceSpec,
+        ready_within: Duration,
+    ) -> anyhow::Result<()> {
+        self.stop_service_now(&spec.id).await;
+        let layers = self.layers.hold(&spec.image).await?;
+        let (container, dir, runc) =
+            self.service_container(spec, layers.dirs(), spec.args.clone())?;
+        let supervision = Arc::new(Supervision::new());
+        let position = self.log_position(&spec.app_id);
+        self.logs.emit(
+            &spec.app_id,
+            "paas",
+            "scheduler",
+            format!("Starting add-on {} on port {}", spec.name, spec.port),
+        );
+        let supervisor = Supervisor {
+            runtime: Arc::clone(&self.runtime),
+            logs: self.logs.clone(),
+            app_id: spec.app_id.clone(),
+            name: spec.name.clone(),
+            spec: runc,
+            bundle: dir.join("bundle"),
+            port: spec.port,
+            readiness: Readiness::Tcp,
+            boot_timeout: ready_within,
+            supervision: Arc::clone(&supervision),
+        };
+        let service = Service {
+            port: spec.port,
+            supervision: Arc::clone(&supervision),
+            container,
+            task: tokio::spawn(supervisor.run()),
+            dir,
+            _layers: layers,
+        };
+        self.services().insert(spec.id.clone(), service);
+        match tokio::time::timeout(ready_within + Duration::from_secs(5), supervision.wait_up())
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            outcome => {
+                let why = match outcome {
+                    Ok(Err(_)) => supervision.why_not_up("it did not accept connections"),
+                    _ => format!(
+                        "it did not accept connections within {}s",
+                        ready_within.as_secs()
+                    ),
+                };
+                self.stop_service_now(&spec.id).await;
+                let lines =
+                    self.last_lines(&spec.app_id, std::slice::from_ref(&spec.name), position);
+                anyhow::bail!("add-on {} {why}{lines}", spec.name)
+            }
+        }
+    }
+
+    pub(super) async fn stop_service_now(&self, id: &str) {
+        let Some(service) = self.services().remove(id) else {
+            return;
+        };
+        self.end(
+            &service.container,
+            &service.supervision,
+            service.task,
+            service.dir,
+        )
+        .await;
+    }
+
+    pub(super) fn service_state_now(&self, id: &str) -> Option<String> {
+        self.services()
+            .get(id)
+            .map(|s| s.supervision.state().as_str().to_owned())
+    }
+
+    pub(super) async fn run_service_task_now(
+        &self,
+        spec: &ServiceSpec,
+        args: Vec<String>,
+        timeout: Duration,
+        lines: mpsc::Sender<String>,
+    ) -> anyhow::Result<crate::container::Outcome> {
+        let layers = self.layers.hold(&spec.image).await?;
+        let (_, dir, runc) = self.service_container(spec, layers.dirs(), args)?;
+        let outcome = self
+            .runtime
+            .run(&runc, &dir.join("bundle"), timeout, lines)
+            .await;
+        tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await?;
+        drop(layers);
+        Ok(outcome?)
+    }
+
+    /// Stops every service (the daemon is stopping).
+    pub(super) async fn stop_services(&self) {
+        let ids: Vec<String> = self.services().keys().cloned().collect();
+        futures_util::future::join_all(ids.iter().map(|id| self.stop_service_now(id))).await;
+    }
+
+    /// The ports services hold: dynos never get them.
+    pub(super) fn service_ports(&self) -> Vec<u16> {
+        self.services().values().map(|s| s.port).collect()
+    }
+}

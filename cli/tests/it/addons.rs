@@ -1,0 +1,372 @@
+//! Tests for add-ons: real PostgreSQL 15 and Redis 7 (Debian's packages) run as services of the
+//! server, attached to apps by config var through releases, used by a Python app with PyPI
+//! drivers (pg8000, redis-py), reached with `pg:psql` and `redis:cli`, backed up and restored,
+//! and surviving a daemon killed with SIGKILL and a rollback. Bad input and other users get clear
+//! errors and change nothing.
+
+use std::path::Path;
+
+use nix::sys::signal::Signal;
+use paas_tests::{CliEnv, Stack, TestServer, transcript};
+use serde_json::Value;
+
+use super::push::{debian_server, stderr_of};
+use super::run::{ok, paas, push};
+
+/// A server with the bookworm stack and the services image.
+fn addon_server() -> (TestServer, CliEnv) {
+    let (server, cli) = debian_server(&[]);
+    server.install_stack(Stack::Services);
+    (server, cli)
+}
+
+/// `METHOD path` through the router to the app, with `body`: (status, body).
+fn call(server: &TestServer, app: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let output = std::process::Command::new("curl")
+        .args(["-s", "-X", method, "-w", "\n%{http_code}", "-H"])
+        .arg(format!("Host: {app}.localhost"))
+        .args(["--data-binary", body])
+        .arg(format!("http://{}{path}", server.router))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').expect("status line");
+    (status.parse().expect("status"), body.to_owned())
+}
+
+fn notes(server: &TestServer, app: &str) -> (u16, String) {
+    call(server, app, "GET", "/notes", "")
+}
+
+/// `paas ARGS` with `input` on stdin (no terminal).
+fn with_stdin(cli: &CliEnv, dir: &Path, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cli
+        .command(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("paas");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("paas")
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).expect("JSON")
+}
+
+#[test]
+fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
+    let (mut server, cli) = addon_server();
+    let repo = cli.app_repo("python-addons");
+    ok(&cli, &repo, &["create", "notes"]);
+
+    // Provisioned and attached by config var (a release) before the first push; the release
+    // phase migrates with it.
+    let db = ok(&cli, &repo, &["addons:create", "postgresql"]);
+    let db = db.trim().to_owned();
+    assert!(db.starts_with("postgresql-"), "{db}");
+    let url = ok(&cli, &repo, &["config", "get", "DATABASE_URL"]);
+    assert!(url.starts_with("postgres://u"), "{url}");
+    let output = push(&cli, &repo);
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("remote:        schema ready"), "{stderr}");
+    // Attached to a running app: a release that runs the release phase and restarts the dynos.
+    let cache = json(&ok(
+        &cli,
+        &repo,
+        &["addons:create", "heroku-redis", "--json"],
+    ));
+    assert_eq!(cache["kind"], "redis");
+    assert_eq!(cache["state"], "up");
+    assert_eq!(cache["attachments"][0]["config_var"], "REDIS_URL");
+    let releases = ok(&cli, &repo, &["releases"]);
+    assert!(
+        releases.contains(&format!("Attach {db} (DATABASE_URL)")),
+        "{releases}"
+    );
+    let listed = ok(&cli, &repo, &["addons"]);
+    assert!(
+        listed.contains(&db)
+            && listed.contains("postgresql 15")
+            && listed.contains("DATABASE_URL (notes)"),
+        "{listed}"
+    );
+    // No credentials in any listing, nor in the server's log.
+    let password = url
+        .split(':')
+        .nth(2)
+        .and_then(|s| s.split('@').next())
+        .expect("password");
+    for args in [&["addons", "--json"][..], &["addons:info", &db, "--json"]] {
+        assert!(
+            !ok(&cli, &repo, args).contains(password),
+            "{args:?} shows the password"
+        );
+    }
+    assert!(
+        !server.log().contains(password),
+        "the server logged the password"
+    );
+
+    for note in ["first", "second"] {
+        assert_eq!(call(&server, "notes", "POST", "/notes", note).0, 201);
+    }
+    assert_eq!(
+        notes(&server, "notes"),
+        (200, r#"["first", "second"]"#.to_owned())
+    );
+    assert_eq!(
+        call(&server, "notes", "GET", "/stats", "").1,
+        r#"{"added": 2}"#
+    );
+
+    // psql and redis-cli from the CLI, without a terminal: SQL and commands on stdin.
+    let output = with_stdin(
+        &cli,
+        &repo,
+        &["pg:psql"],
+        "SELECT count(*) AS total FROM notes;\n",
+    );
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("total") && stdout.contains(" 2\n"),
+        "{stdout}"
+    );
+    let output = with_stdin(&cli, &repo, &["redis:cli"], "GET notes:added\n");
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "2");
+
+    // Backup, drop the table, restore: the rows are back.
+    let backup = ok(&cli, &repo, &["pg:backups:capture"]);
+    assert_eq!(backup.trim(), "b001");
+    let output = with_stdin(&cli, &repo, &["pg:psql", &db], "DROP TABLE notes;\n");
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(notes(&server, "notes").0, 500, "the table is gone");
+    let output = paas(&cli, &repo, &["pg:backups:restore", "b001"]);
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    assert!(stderr_of(&output).contains("pass --confirm notes"));
+    ok(
+        &cli,
+        &repo,
+        &["pg:backups:restore", "b001", "--confirm", "notes"],
+    );
+    assert_eq!(
+        notes(&server, "notes"),
+        (200, r#"["first", "second"]"#.to_owned())
+    );
+    let listed = json(&ok(&cli, &repo, &["pg:backups", "--json"]));
+    assert_eq!(listed[0]["id"], "b001");
+    assert_eq!(listed[0]["status"], "succeeded");
+    let file = server.scratch().join("notes.dump");
+    ok(
+        &cli,
+        &repo,
+        &["pg:backups:download", "-o", file.to_str().expect("utf-8")],
+    );
+    let dump = std::fs::read(&file).expect("the downloaded backup");
+    assert!(dump.starts_with(b"PGDMP"), "a pg_dump custom-format file");
+    assert_eq!(
+        dump.len() as u64,
+        listed[0]["size"].as_u64().expect("size"),
+        "all of it"
+    );
+
+    // The daemon killed outright: the services come back with their data.
+    server.stop(Signal::SIGKILL);
+    server.restart();
+    assert_eq!(
+        notes(&server, "notes"),
+        (200, r#"["first", "second"]"#.to_owned())
+    );
+    assert_eq!(
+        call(&server, "notes", "GET", "/stats", "").1,
+        r#"{"added": 2}"#
+    );
+
+    // A rollback to the release before Redis was attached takes REDIS_URL away; the data
+    // stays, and rolling forward brings it back.
+    let releases = json(&ok(&cli, &repo, &["releases", "--json"]));
+    let version_of = |prefix: &str| {
+        releases
+            .as_array()
+            .expect("releases")
+            .iter()
+            .find(|r| {
+                r["description"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with(prefix))
+            })
+            .and_then(|r| r["version"].as_u64())
+            .expect("release")
+    };
+    let (deploy, redis) = (version_of("Deploy"), version_of("Attach redis-"));
+    ok(&cli, &repo, &["rollback", &format!("v{deploy}")]);
+    let config = ok(&cli, &repo, &["config"]);
+    assert!(
+        config.contains("DATABASE_URL") && !config.contains("REDIS_URL"),
+        "{config}"
+    );
+    assert_eq!(
+        notes(&server, "notes"),
+        (200, r#"["first", "second"]"#.to_owned())
+    );
+    ok(&cli, &repo, &["rollback", &format!("v{redis}")]);
+    assert_eq!(
+        call(&server, "notes", "GET", "/stats", "").1,
+        r#"{"added": 2}"#
+    );
+
+    // Rotated credentials: the app gets the new URL, the old password stops working.
+    ok(&cli, &repo, &["addons:credentials:rotate", &db]);
+    let rotated = ok(&cli, &repo, &["config", "get", "DATABASE_URL"]);
+    assert_ne!(rotated, url);
+    assert_eq!(
+        notes(&server, "notes"),
+        (200, r#"["first", "second"]"#.to_owned())
+    );
+
+    // Detach, then destroy: the config var goes with a release, then the data.
+    let output = paas(&cli, &repo, &["addons:destroy", &db, "--confirm", &db]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(stderr_of(&output).contains("is attached to notes (DATABASE_URL)"));
+    // The app's release phase needs the database: the detach's release fails, and the app
+    // keeps serving with the add-on attached, as its config says.
+    let output = paas(&cli, &repo, &["addons:detach", &db]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(
+        stderr_of(&output).contains("the release phase failed"),
+        "{}",
+        transcript(&output)
+    );
+    assert!(ok(&cli, &repo, &["addons"]).contains("DATABASE_URL (notes)"));
+    assert!(ok(&cli, &repo, &["config"]).contains("DATABASE_URL"));
+    assert_eq!(notes(&server, "notes").0, 200);
+    // Once it copes without one, the detach goes through.
+    std::fs::write(
+        repo.join("migrate.py"),
+        "import os\nif 'DATABASE_URL' in os.environ:\n    import db\n    db.database().run('SELECT 1')\nprint('schema ready')\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "migrations cope without a database");
+    assert!(push(&cli, &repo).status.success());
+    ok(&cli, &repo, &["addons:detach", &db]);
+    assert!(!ok(&cli, &repo, &["config"]).contains("DATABASE_URL"));
+    ok(&cli, &repo, &["addons:destroy", &db, "--confirm", &db]);
+    let output = paas(&cli, &repo, &["addons:info", &db]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr_of(&output).contains("there is no add-on"));
+    // Destroying the app takes its Redis with it.
+    ok(&cli, &repo, &["destroy", "notes", "--confirm", "notes"]);
+    let left: Vec<_> = std::fs::read_dir(server.data_dir().join("addons"))
+        .expect("addons dir")
+        .collect();
+    assert!(left.is_empty(), "every add-on's data is gone: {left:?}");
+}
+
+#[test]
+fn bad_add_on_requests_are_refused_and_leave_nothing() {
+    let (server, cli) = addon_server();
+    let repo = cli.app_repo("static");
+    ok(&cli, &repo, &["create", "shop"]);
+    for (args, message) in [
+        (
+            &["addons:create", "mysql"][..],
+            "there is no add-on kind \"mysql\"",
+        ),
+        (
+            &["addons:create", "redis", "--as", "lower_case"],
+            "invalid attachment name \"lower_case\"",
+        ),
+        (
+            &["addons:create", "redis", "--name", "Bad Name"],
+            "invalid add-on name",
+        ),
+        (&["addons:info", "postgresql-nope-1"], "there is no add-on"),
+        (&["pg:psql"], "shop has no postgresql add-on"),
+    ] {
+        let output = paas(&cli, &repo, args);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            transcript(&output)
+        );
+        assert!(
+            stderr_of(&output).contains(message),
+            "{args:?}: {}",
+            transcript(&output)
+        );
+    }
+    ok(
+        &cli,
+        &repo,
+        &["addons:create", "redis", "--name", "shop-cache"],
+    );
+    let output = paas(
+        &cli,
+        &repo,
+        &["addons:create", "redis", "--name", "shop-cache"],
+    );
+    assert!(stderr_of(&output).contains("add-on \"shop-cache\" exists already"));
+    let output = paas(&cli, &repo, &["addons:create", "redis", "--as", "REDIS"]);
+    assert!(
+        stderr_of(&output).contains("shop has config var REDIS_URL already"),
+        "{}",
+        transcript(&output)
+    );
+    let output = paas(&cli, &repo, &["addons:create", "redis"]);
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert!(
+        ok(&cli, &repo, &["config"]).contains("HEROKU_REDIS_AMBER_URL"),
+        "a second Redis gets a colour"
+    );
+    let addons = json(&ok(&cli, &repo, &["addons", "--json"]));
+    assert_eq!(
+        addons.as_array().expect("list").len(),
+        2,
+        "nothing half made: {addons}"
+    );
+    assert_eq!(
+        std::fs::read_dir(server.data_dir().join("addons"))
+            .expect("dir")
+            .count(),
+        2
+    );
+
+    // Another user sees none of it, and cannot attach it to their app.
+    let created = std::process::Command::new(super::server_bin())
+        .args(["user", "create", "mallory", "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .expect("user create");
+    let other = CliEnv::new(super::paas_bin(), &server.api);
+    other.login(String::from_utf8(created.stdout).expect("utf-8").trim());
+    let mine = other.app_repo("static");
+    ok(&other, &mine, &["create", "theirs"]);
+    for args in [
+        &["addons:info", "shop-cache"][..],
+        &["addons:attach", "shop-cache", "-a", "theirs"],
+        &["redis:cli", "shop-cache"],
+        &["addons:destroy", "shop-cache", "--confirm", "shop-cache"],
+    ] {
+        let output = paas(&other, &mine, args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr_of(&output).contains("there is no add-on shop-cache"),
+            "{args:?}: {}",
+            transcript(&output)
+        );
+    }
+    let output = paas(&other, &mine, &["addons", "-a", "shop"]);
+    assert_eq!(output.status.code(), Some(1));
+}
