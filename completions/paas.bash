@@ -16,6 +16,9 @@ _paas() {
             ",$1")
                 cmd="paas"
                 ;;
+            paas,addons)
+                cmd="paas__subcmd__addons"
+                ;;
             paas,apps)
                 cmd="paas__subcmd__apps"
                 ;;
@@ -58,8 +61,14 @@ _paas() {
             paas,open)
                 cmd="paas__subcmd__open"
                 ;;
+            paas,pg)
+                cmd="paas__subcmd__pg"
+                ;;
             paas,ps)
                 cmd="paas__subcmd__ps"
+                ;;
+            paas,redis)
+                cmd="paas__subcmd__redis"
                 ;;
             paas,releases)
                 cmd="paas__subcmd__releases"
@@ -84,6 +93,54 @@ _paas() {
                 ;;
             paas,whoami)
                 cmd="paas__subcmd__whoami"
+                ;;
+            paas__subcmd__addons,attach)
+                cmd="paas__subcmd__addons__subcmd__attach"
+                ;;
+            paas__subcmd__addons,create)
+                cmd="paas__subcmd__addons__subcmd__create"
+                ;;
+            paas__subcmd__addons,destroy)
+                cmd="paas__subcmd__addons__subcmd__destroy"
+                ;;
+            paas__subcmd__addons,detach)
+                cmd="paas__subcmd__addons__subcmd__detach"
+                ;;
+            paas__subcmd__addons,help)
+                cmd="paas__subcmd__addons__subcmd__help"
+                ;;
+            paas__subcmd__addons,info)
+                cmd="paas__subcmd__addons__subcmd__info"
+                ;;
+            paas__subcmd__addons,list)
+                cmd="paas__subcmd__addons__subcmd__list"
+                ;;
+            paas__subcmd__addons,rotate-credentials)
+                cmd="paas__subcmd__addons__subcmd__rotate__subcmd__credentials"
+                ;;
+            paas__subcmd__addons__subcmd__help,attach)
+                cmd="paas__subcmd__addons__subcmd__help__subcmd__attach"
+                ;;
+            paas__subcmd__addons__subcmd__help,create)
+                cmd="paas__subcmd__addons__subcmd__help__subcmd__create"
+                ;;
+            paas__subcmd__addons__subcmd__help,destroy)
+                cmd="paas__subcmd__addons__subcmd__help__subcmd__destroy"
+                ;;
+            paas__subcmd__addons__subcmd__help,detach)
+                cmd="paas__subcmd__addons__subcmd__help__subcmd__detach"
+                ;;
+            paas__subcmd__addons__subcmd__help,help)
+                cmd="paas__subcmd__addons__subcmd__help__subcmd__help"
+                ;;
+            paas__subcmd__addons__subcmd__help,info)
+                cmd="paas__subcmd__addons__subcmd__help__subcmd__info"
+                ;;
+            paas__subcmd__addons__subcmd__help,list)
+                cmd="paas__subcmd__addons__subcmd__help__subcmd__list"
+                ;;
+            paas__subcmd__addons__subcmd__help,rotate-credentials)
+                cmd="paas__subcmd__addons__subcmd__help__subcmd__rotate__subcmd__credentials"
                 ;;
             paas__subcmd__apps,create)
                 cmd="paas__subcmd__apps__subcmd__create"
@@ -187,6 +244,9 @@ _paas() {
             paas__subcmd__git__subcmd__help,remote)
                 cmd="paas__subcmd__git__subcmd__help__subcmd__remote"
                 ;;
+            paas__subcmd__help,addons)
+                cmd="paas__subcmd__help__subcmd__addons"
+                ;;
             paas__subcmd__help,apps)
                 cmd="paas__subcmd__help__subcmd__apps"
                 ;;
@@ -229,8 +289,14 @@ _paas() {
             paas__subcmd__help,open)
                 cmd="paas__subcmd__help__subcmd__open"
                 ;;
+            paas__subcmd__help,pg)
+                cmd="paas__subcmd__help__subcmd__pg"
+                ;;
             paas__subcmd__help,ps)
                 cmd="paas__subcmd__help__subcmd__ps"
+                ;;
+            paas__subcmd__help,redis)
+                cmd="paas__subcmd__help__subcmd__redis"
                 ;;
             paas__subcmd__help,releases)
                 cmd="paas__subcmd__help__subcmd__releases"
@@ -255,6 +321,27 @@ _paas() {
                 ;;
             paas__subcmd__help,whoami)
                 cmd="paas__subcmd__help__subcmd__whoami"
+                ;;
+            paas__subcmd__help__subcmd__addons,attach)
+                cmd="paas__subcmd__help__subcmd__addons__subcmd__attach"
+                ;;
+            paas__subcmd__help__subcmd__addons,create)
+                cmd="paas__subcmd__help__subcmd__addons__subcmd__create"
+                ;;
+            paas__subcmd__help__subcmd__addons,destroy)
+                cmd="paas__subcmd__help__subcmd__addons__subcmd__destroy"
+                ;;
+            paas__subcmd__help__subcmd__addons,detach)
+                cmd="paas__subcmd__help__subcmd__addons__subcmd__detach"
+                ;;
+            paas__subcmd__help__subcmd__addons,info)
+                cmd="paas__subcmd__help__subcmd__addons__subcmd__info"
+                ;;
+            paas__subcmd__help__subcmd__addons,list)
+                cmd="paas__subcmd__help__subcmd__addons__subcmd__list"
+                ;;
+            paas__subcmd__help__subcmd__addons,rotate-credentials)
+                cmd="paas__subcmd__help__subcmd__addons__subcmd__rotate__subcmd__credentials"
                 ;;
             paas__subcmd__help__subcmd__apps,create)
                 cmd="paas__subcmd__help__subcmd__apps__subcmd__create"
@@ -304,6 +391,27 @@ _paas() {
             paas__subcmd__help__subcmd__keys,remove)
                 cmd="paas__subcmd__help__subcmd__keys__subcmd__remove"
                 ;;
+            paas__subcmd__help__subcmd__pg,backups)
+                cmd="paas__subcmd__help__subcmd__pg__subcmd__backups"
+                ;;
+            paas__subcmd__help__subcmd__pg,psql)
+                cmd="paas__subcmd__help__subcmd__pg__subcmd__psql"
+                ;;
+            paas__subcmd__help__subcmd__pg__subcmd__backups,capture)
+                cmd="paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__capture"
+                ;;
+            paas__subcmd__help__subcmd__pg__subcmd__backups,download)
+                cmd="paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__download"
+                ;;
+            paas__subcmd__help__subcmd__pg__subcmd__backups,list)
+                cmd="paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__list"
+                ;;
+            paas__subcmd__help__subcmd__pg__subcmd__backups,restore)
+                cmd="paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__restore"
+                ;;
+            paas__subcmd__help__subcmd__redis,cli)
+                cmd="paas__subcmd__help__subcmd__redis__subcmd__cli"
+                ;;
             paas__subcmd__help__subcmd__releases,info)
                 cmd="paas__subcmd__help__subcmd__releases__subcmd__info"
                 ;;
@@ -345,6 +453,78 @@ _paas() {
                 ;;
             paas__subcmd__keys__subcmd__help,remove)
                 cmd="paas__subcmd__keys__subcmd__help__subcmd__remove"
+                ;;
+            paas__subcmd__pg,backups)
+                cmd="paas__subcmd__pg__subcmd__backups"
+                ;;
+            paas__subcmd__pg,help)
+                cmd="paas__subcmd__pg__subcmd__help"
+                ;;
+            paas__subcmd__pg,psql)
+                cmd="paas__subcmd__pg__subcmd__psql"
+                ;;
+            paas__subcmd__pg__subcmd__backups,capture)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__capture"
+                ;;
+            paas__subcmd__pg__subcmd__backups,download)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__download"
+                ;;
+            paas__subcmd__pg__subcmd__backups,help)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__help"
+                ;;
+            paas__subcmd__pg__subcmd__backups,list)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__list"
+                ;;
+            paas__subcmd__pg__subcmd__backups,restore)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__restore"
+                ;;
+            paas__subcmd__pg__subcmd__backups__subcmd__help,capture)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__capture"
+                ;;
+            paas__subcmd__pg__subcmd__backups__subcmd__help,download)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__download"
+                ;;
+            paas__subcmd__pg__subcmd__backups__subcmd__help,help)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__help"
+                ;;
+            paas__subcmd__pg__subcmd__backups__subcmd__help,list)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__list"
+                ;;
+            paas__subcmd__pg__subcmd__backups__subcmd__help,restore)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__restore"
+                ;;
+            paas__subcmd__pg__subcmd__help,backups)
+                cmd="paas__subcmd__pg__subcmd__help__subcmd__backups"
+                ;;
+            paas__subcmd__pg__subcmd__help,help)
+                cmd="paas__subcmd__pg__subcmd__help__subcmd__help"
+                ;;
+            paas__subcmd__pg__subcmd__help,psql)
+                cmd="paas__subcmd__pg__subcmd__help__subcmd__psql"
+                ;;
+            paas__subcmd__pg__subcmd__help__subcmd__backups,capture)
+                cmd="paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__capture"
+                ;;
+            paas__subcmd__pg__subcmd__help__subcmd__backups,download)
+                cmd="paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__download"
+                ;;
+            paas__subcmd__pg__subcmd__help__subcmd__backups,list)
+                cmd="paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__list"
+                ;;
+            paas__subcmd__pg__subcmd__help__subcmd__backups,restore)
+                cmd="paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__restore"
+                ;;
+            paas__subcmd__redis,cli)
+                cmd="paas__subcmd__redis__subcmd__cli"
+                ;;
+            paas__subcmd__redis,help)
+                cmd="paas__subcmd__redis__subcmd__help"
+                ;;
+            paas__subcmd__redis__subcmd__help,cli)
+                cmd="paas__subcmd__redis__subcmd__help__subcmd__cli"
+                ;;
+            paas__subcmd__redis__subcmd__help,help)
+                cmd="paas__subcmd__redis__subcmd__help__subcmd__help"
                 ;;
             paas__subcmd__releases,help)
                 cmd="paas__subcmd__releases__subcmd__help"
@@ -401,8 +581,358 @@ _paas() {
 
     case "${cmd}" in
         paas)
-            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs open ps scale restart run stop config releases rollback stack completions help"
+            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs open ps scale restart run stop config releases rollback stack addons pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons)
+            opts="-a -h --app --json --color --help list create info attach detach destroy rotate-credentials help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__attach)
+            opts="-a -h --as --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__create)
+            opts="-a -h --name --as --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__destroy)
+            opts="-a -h --confirm --force --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --confirm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__detach)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__help)
+            opts="list create info attach detach destroy rotate-credentials help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__help__subcmd__attach)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__help__subcmd__destroy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__help__subcmd__detach)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__help__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__help__subcmd__rotate__subcmd__credentials)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__info)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__list)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__addons__subcmd__rotate__subcmd__credentials)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1273,8 +1803,120 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help)
-            opts="login logout whoami apps create destroy info git keys builds logs open ps scale restart run stop config releases rollback stack completions help"
+            opts="login logout whoami apps create destroy info git keys builds logs open ps scale restart run stop config releases rollback stack addons pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__addons)
+            opts="list create info attach detach destroy rotate-credentials"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__addons__subcmd__attach)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__addons__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__addons__subcmd__destroy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__addons__subcmd__detach)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__addons__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__addons__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__addons__subcmd__rotate__subcmd__credentials)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1706,9 +2348,135 @@ _paas() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        paas__subcmd__help__subcmd__pg)
+            opts="psql backups"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__pg__subcmd__backups)
+            opts="list capture download restore"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__capture)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__download)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__pg__subcmd__psql)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         paas__subcmd__help__subcmd__ps)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__redis)
+            opts="cli"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__redis__subcmd__cli)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2240,6 +3008,400 @@ _paas() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        paas__subcmd__pg)
+            opts="-a -h --app --json --color --help psql backups help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups)
+            opts="-a -h --app --json --color --help list capture download restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__capture)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__download)
+            opts="-o -a -h --addon --output --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addon)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__help)
+            opts="list capture download restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__capture)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__download)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__list)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__restore)
+            opts="-a -h --confirm --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --confirm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__help)
+            opts="psql backups help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__help__subcmd__backups)
+            opts="list capture download restore"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__capture)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__download)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__help__subcmd__psql)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__psql)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         paas__subcmd__ps)
             opts="-a -h --app --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2259,6 +3421,100 @@ _paas() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__redis)
+            opts="-a -h --app --json --color --help cli help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__redis__subcmd__cli)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__redis__subcmd__help)
+            opts="cli help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__redis__subcmd__help__subcmd__cli)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__redis__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

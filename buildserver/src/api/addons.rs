@@ -7,14 +7,16 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use paas_share::models::{
     Addon, AddonAttachment, AttachAddon, Backup, CreateAddon, CreateDyno, Dyno, Release,
 };
 
-use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, RequestHost, find_app};
+use super::{
+    ApiFailure, ApiJson, ApiQuery, ApiResult, AppState, CurrentUser, RequestHost, find_app,
+};
 use crate::addons::AddonError;
 use crate::store::AddonRecord;
 
@@ -64,7 +66,7 @@ pub async fn destroy(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(addon): Path<String>,
-    Query(query): Query<DestroyQuery>,
+    ApiQuery(query): ApiQuery<DestroyQuery>,
 ) -> ApiResult<Json<Addon>> {
     let record = find(&state, &user, &addon).await?;
     let view = state.addons.view(&record).await.map_err(failure)?;

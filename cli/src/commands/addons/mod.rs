@@ -11,7 +11,7 @@ pub mod rotate;
 
 use crate::context::Ctx;
 
-/// Manage add-ons: PostgreSQL and Redis attached by config var (lists them without a subcommand)
+/// Add-ons: PostgreSQL and Redis, attached by config var (lists them without a subcommand)
 #[derive(Debug, clap::Args)]
 #[command(
     args_conflicts_with_subcommands = true,

@@ -3,7 +3,7 @@
 use crate::context::Ctx;
 use crate::error::ExitStatus;
 
-/// Redis add-ons
+/// Redis add-ons: redis-cli
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
