@@ -58,6 +58,9 @@ pub struct TestServer {
     api_listen: String,
     ssh_listen: String,
     router_listen: String,
+    /// The flags and environment it started with, for a restart.
+    extra: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl TestServer {
@@ -80,8 +83,13 @@ impl TestServer {
             api_listen: "127.0.0.1:0".to_owned(),
             ssh_listen: "127.0.0.1:0".to_owned(),
             router_listen: "127.0.0.1:0".to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
-        server.launch(extra, env);
+        server.launch();
         server
     }
 
@@ -129,7 +137,8 @@ impl TestServer {
         self.dir.path().join("ready.json")
     }
 
-    fn launch(&mut self, extra: &[&str], env: &[(&str, &str)]) {
+    fn launch(&mut self) {
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
         let _ = std::fs::remove_file(self.ready_file());
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -137,8 +146,8 @@ impl TestServer {
             .open(&self.log)
             .expect("log file");
         let child = self
-            .serve_command(extra)
-            .envs(env.iter().copied())
+            .serve_command(&extra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stderr(log)
             .spawn()
             .expect("spawn paas-buildserver");
@@ -233,13 +242,13 @@ impl TestServer {
             .expect("wait for the server")
     }
 
-    /// Starts the server again on the same data dir and ports.
+    /// Starts the server again on the same data dir and ports, with the same flags.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
         self.api_listen = self.api.trim_start_matches("http://").to_owned();
         self.ssh_listen = self.ssh.clone();
         self.router_listen = self.router.clone();
-        self.launch(&[], &[]);
+        self.launch();
     }
 }
 

@@ -370,3 +370,185 @@ fn bad_add_on_requests_are_refused_and_leave_nothing() {
     let output = paas(&other, &mine, &["addons", "-a", "shop"]);
     assert_eq!(output.status.code(), Some(1));
 }
+
+/// A services stack of busybox and stub programs instead of PostgreSQL and Redis: a PostgreSQL
+/// whose `postgres` is busybox's httpd (it accepts connections, and ignores the SIGINT that
+/// stops PostgreSQL: give the server a short `--stop-grace`) and whose `pg_dump` never ends, and
+/// a Redis that never listens. Faults on demand, in milliseconds.
+fn stub_services(server: &TestServer) {
+    let stacks = server.data_dir().join("stacks");
+    let output = std::process::Command::new(super::server_bin())
+        .args(["stack", "build", "--recipe", "busybox", "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .expect("stack build");
+    assert!(output.status.success(), "{}", transcript(&output));
+    let services = stacks.join("services");
+    std::fs::create_dir_all(&services).expect("dir");
+    assert!(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(stacks.join("busybox/rootfs"))
+            .arg(&services)
+            .status()
+            .expect("cp")
+            .success()
+    );
+    let bin = services.join("rootfs/usr/lib/postgresql/15/bin");
+    std::fs::create_dir_all(&bin).expect("dir");
+    for (path, script) in [
+        ("usr/lib/postgresql/15/bin/initdb", "echo stub initdb"),
+        ("usr/lib/postgresql/15/bin/pg_ctl", "true"),
+        (
+            "usr/lib/postgresql/15/bin/postgres",
+            "exec httpd -f -p 127.0.0.1:$PAAS_PORT",
+        ),
+        ("usr/bin/psql", "cat > /dev/null"),
+        ("usr/bin/pg_dump", "echo dumping slowly; exec sleep 600"),
+        (
+            "usr/bin/redis-server",
+            "echo stub redis: never listening; exec sleep 600",
+        ),
+    ] {
+        let file = services.join("rootfs").join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("dir");
+        std::fs::write(&file, format!("#!/bin/sh\n{script}\n")).expect("write");
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    }
+    std::fs::write(services.join("stack.json"), r#"{"recipe":"busybox"}"#).expect("write");
+}
+
+/// What runc runs for the server's dynos and services.
+fn service_containers(server: &TestServer) -> String {
+    let output = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(server.data_dir().join("run/runc-dynos"))
+        .args(["list", "-q"])
+        .output()
+        .expect("runc list");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+fn addon_folders(server: &TestServer) -> usize {
+    std::fs::read_dir(server.data_dir().join("addons")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn a_service_that_never_comes_up_fails_its_provisioning_and_leaves_nothing() {
+    let server = TestServer::start_with(
+        &super::server_bin(),
+        &["--boot-timeout", "2", "--stop-grace", "1"],
+        &[],
+    );
+    stub_services(&server);
+    let cli = CliEnv::pusher(super::paas_bin(), &server);
+    let repo = cli.app_repo("static");
+    ok(&cli, &repo, &["create", "shop"]);
+    let output = paas(&cli, &repo, &["addons:create", "redis"]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("did not come up") && stderr.contains("stub redis: never listening"),
+        "the reason, with the service's last lines: {stderr}"
+    );
+    assert!(stderr.contains("nothing was left half made"), "{stderr}");
+    assert_eq!(ok(&cli, &repo, &["addons", "--json"]).trim(), "[]");
+    assert!(!ok(&cli, &repo, &["config"]).contains("REDIS_URL"));
+    assert_eq!(addon_folders(&server), 0);
+    assert_eq!(service_containers(&server), "");
+}
+
+#[test]
+fn a_daemon_killed_while_provisioning_or_backing_up_leaves_whole_states() {
+    // The stubs ignore the SIGINT that stops PostgreSQL: stopped after a short grace.
+    let mut server = TestServer::start_with(&super::server_bin(), &["--stop-grace", "1"], &[]);
+    stub_services(&server);
+    let cli = CliEnv::pusher(super::paas_bin(), &server);
+    let repo = cli.app_repo("static");
+    ok(&cli, &repo, &["create", "shop"]);
+
+    // Killed while the service is on its way up: after the restart, the add-on is cleanly absent.
+    let mut creating = cli
+        .command(&["addons:create", "redis"])
+        .current_dir(&repo)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("paas");
+    let mut waited = 0;
+    while !server.log().contains("never listening") && !service_containers(&server).contains("svc")
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+        assert!(waited < 300, "the service did not start: {}", server.log());
+    }
+    server.stop(Signal::SIGKILL);
+    let _ = creating.wait();
+    server.restart();
+    assert_eq!(ok(&cli, &repo, &["addons", "--json"]).trim(), "[]");
+    assert_eq!(addon_folders(&server), 0);
+    assert!(
+        !service_containers(&server).contains("svc"),
+        "{}",
+        service_containers(&server)
+    );
+
+    // Killed during a backup: the backup is listed as failed, with no file; the add-on is whole.
+    ok(
+        &cli,
+        &repo,
+        &["addons:create", "postgresql", "--name", "shop-db"],
+    );
+    let mut capturing = cli
+        .command(&["pg:backups:capture"])
+        .current_dir(&repo)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("paas");
+    let backups = server.data_dir().join("addons");
+    let mut waited = 0;
+    while !ok(&cli, &repo, &["pg:backups"]).contains("running") {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+        assert!(waited < 300, "the backup did not start");
+    }
+    server.stop(Signal::SIGKILL);
+    let _ = capturing.wait();
+    server.restart();
+    let listed = json(&ok(&cli, &repo, &["pg:backups", "--json"]));
+    assert_eq!(listed[0]["id"], "b001");
+    assert_eq!(listed[0]["status"], "failed");
+    assert_eq!(
+        listed[0]["failure"],
+        "interrupted: the server stopped during the backup"
+    );
+    let files: Vec<_> = walk(&backups)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("b001"))
+        .collect();
+    assert!(files.is_empty(), "no half-written backup: {files:?}");
+    let addon = json(&ok(&cli, &repo, &["addons:info", "shop-db", "--json"]));
+    assert_eq!(addon["state"], "up", "{addon}");
+    let output = paas(&cli, &repo, &["pg:backups:download", "b001"]);
+    assert!(
+        stderr_of(&output).contains("backup b001 failed"),
+        "{}",
+        transcript(&output)
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
