@@ -193,6 +193,35 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
         r#"{"added": 2}"#
     );
 
+    // A service that dies is restarted, with its data.
+    let redis_url = ok(&cli, &repo, &["config", "get", "REDIS_URL"]);
+    let port = redis_url
+        .trim()
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .to_owned();
+    let redis = process_with(&format!("redis-server 127.0.0.1:{port}")).expect("redis runs");
+    nix::sys::signal::kill(redis, Signal::SIGKILL).expect("kill redis");
+    let mut waited = 0;
+    while process_with(&format!("redis-server 127.0.0.1:{port}")).is_none_or(|p| p == redis) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+        assert!(
+            waited < 100,
+            "redis was not restarted: {}",
+            ok(&cli, &repo, &["logs"])
+        );
+    }
+    let logs = ok(&cli, &repo, &["logs", "-n", "500"]);
+    assert!(logs.contains("state changed from up to crashed"), "{logs}");
+    let mut waited = 0;
+    while call(&server, "notes", "GET", "/stats", "").1 != r#"{"added": 2}"# {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+        assert!(waited < 100, "the app did not get its counter back");
+    }
+
     // A rollback to the release before Redis was attached takes REDIS_URL away; the data
     // stays, and rolling forward brings it back.
     let releases = json(&ok(&cli, &repo, &["releases", "--json"]));
@@ -537,6 +566,20 @@ fn a_daemon_killed_while_provisioning_or_backing_up_leaves_whole_states() {
         "{}",
         transcript(&output)
     );
+}
+
+/// The process whose command line starts with `title` (Redis sets its title to its address).
+fn process_with(title: &str) -> Option<nix::unistd::Pid> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&cmdline)
+                .starts_with(title)
+                .then(|| nix::unistd::Pid::from_raw(pid))
+        })
 }
 
 /// Every file under `dir`.
