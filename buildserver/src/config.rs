@@ -110,6 +110,9 @@ pub struct ServeArgs {
     /// Kubernetes: the ingress class of apps' Ingresses [default: the cluster's default]
     #[arg(long, env = "PAAS_INGRESS_CLASS", value_name = "NAME")]
     pub ingress_class: Option<String>,
+    /// Kubernetes: the storage class of add-ons' volume claims [default: the cluster's default]
+    #[arg(long, env = "PAAS_STORAGE_CLASS", value_name = "NAME")]
+    pub storage_class: Option<String>,
     /// Kubernetes: seconds a rollout may make no progress before it fails [default: 300]
     #[arg(long, env = "PAAS_PROGRESS_DEADLINE", value_name = "SECONDS")]
     pub progress_deadline: Option<String>,
@@ -154,6 +157,7 @@ struct FileConfig {
     addon_backups_kept: Option<u64>,
     kubeconfig: Option<PathBuf>,
     ingress_class: Option<String>,
+    storage_class: Option<String>,
     progress_deadline: Option<u64>,
     auto_rollback: Option<bool>,
     build_env: Option<BTreeMap<String, String>>,
@@ -208,6 +212,7 @@ pub struct Config {
 pub struct KubernetesConfig {
     pub kubeconfig: Option<PathBuf>,
     pub ingress_class: Option<String>,
+    pub storage_class: Option<String>,
     pub progress_deadline_seconds: u32,
     pub auto_rollback: bool,
 }
@@ -403,6 +408,7 @@ impl ServeArgs {
         let kubernetes = KubernetesConfig {
             kubeconfig: self.kubeconfig.or(file.kubeconfig),
             ingress_class: self.ingress_class.or(file.ingress_class),
+            storage_class: self.storage_class.or(file.storage_class),
             progress_deadline_seconds: progress_deadline,
             auto_rollback: self.auto_rollback.or(file.auto_rollback).unwrap_or(true),
         };

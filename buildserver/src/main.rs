@@ -600,6 +600,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 progress_deadline_seconds: cluster.progress_deadline_seconds,
                 pull_secret: config.registry_credentials.is_some(),
                 auto_rollback: cluster.auto_rollback,
+                storage_class: cluster.storage_class.clone(),
             };
             let pull = config.registry_credentials.as_ref().map(|c| {
                 (
@@ -651,6 +652,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::clone(&layout),
         Arc::clone(&scheduler),
         Arc::clone(&releases),
+        registry.clone(),
         logs.clone(),
         paas_buildserver::addons::Settings {
             ready_within: config.dynos.boot_timeout,

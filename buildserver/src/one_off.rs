@@ -324,7 +324,7 @@ impl OneOffs {
             }
         };
         match &ended {
-            Ok(outcome) => self.log(app_id, name, &describe(outcome)),
+            Ok(outcome) => self.log(app_id, name, &outcome.describe()),
             Err(e) => self.log(app_id, name, &format!("Process failed: {e:#}")),
         }
         (ended, stopped)
@@ -424,21 +424,5 @@ impl Entry {
             pod: None,
             attach_url: None,
         }
-    }
-}
-
-/// How a run ended, in Heroku's words.
-pub fn describe(outcome: &Outcome) -> String {
-    use crate::container::Exit;
-    let oom = if outcome.oom_killed {
-        " (out of memory)"
-    } else {
-        ""
-    };
-    match outcome.exit {
-        Exit::Code(code) => format!("Process exited with status {code}{oom}"),
-        // As a shell and Heroku say it.
-        Exit::Signal(signal) => format!("Process exited with status {}{oom}", 128 + signal),
-        Exit::TimedOut => "Process stopped at its time limit".to_owned(),
     }
 }

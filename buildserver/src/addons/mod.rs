@@ -31,6 +31,7 @@ use crate::container::Exit;
 use crate::data_dir::DataDir;
 use crate::logs::Logs;
 use crate::oci::Layout;
+use crate::registry::Registry;
 use crate::release::{Controller, ReleaseError};
 use crate::scheduler::{AppLocks, Deployment, SERVICE_BACKUPS, Scheduler, ServiceSpec};
 use crate::store::{AddonRecord, AppRecord, NewAddon, Store, StoreError, User};
@@ -117,6 +118,9 @@ pub struct Addons {
     layout: Arc<Layout>,
     scheduler: Arc<dyn Scheduler>,
     releases: Arc<Controller>,
+    /// Where the services image is pushed, when there is one (a scheduler on other machines
+    /// pulls it from there).
+    registry: Option<Arc<Registry>>,
     logs: Logs,
     settings: Settings,
     /// One making of the services image at a time.
@@ -132,6 +136,7 @@ impl Addons {
         layout: Arc<Layout>,
         scheduler: Arc<dyn Scheduler>,
         releases: Arc<Controller>,
+        registry: Option<Arc<Registry>>,
         logs: Logs,
         settings: Settings,
     ) -> Self {
@@ -141,6 +146,7 @@ impl Addons {
             layout,
             scheduler,
             releases,
+            registry,
             logs,
             settings,
             image: tokio::sync::Mutex::new(()),
@@ -155,8 +161,10 @@ impl Addons {
         let state = if record.provisioning {
             "provisioning".to_owned()
         } else {
+            let spec = self.spec(record, &secrets_of(record)?, "")?;
             self.scheduler
-                .service_state(&record.id)
+                .service_state(&spec)
+                .await
                 .unwrap_or_else(|| "down".to_owned())
         };
         Ok(Addon {
@@ -272,7 +280,7 @@ impl Addons {
                 user.name
             ),
         );
-        if let Err(e) = self.provision(&record, provider, &secrets, &image).await {
+        if let Err(e) = self.provision(&record, &secrets, &image).await {
             self.remove(&record).await;
             return Err(e);
         }
@@ -285,11 +293,10 @@ impl Addons {
         Ok((self.view(&record).await?, release))
     }
 
-    /// The volume (initialised by the provider), then the service, up.
+    /// The volume, then the service (initialised by the provider first), up.
     async fn provision(
         &self,
         record: &AddonRecord,
-        provider: &dyn Provider,
         secrets: &Secrets,
         image: &str,
     ) -> Result<(), AddonError> {
@@ -298,14 +305,7 @@ impl Addons {
             .await
             .map_err(anyhow::Error::from)?
             .map_err(|e| anyhow::anyhow!("making the add-on's folders: {e}"))?;
-        let spec = self.spec(record, provider, secrets, image);
-        if let Some(init) = provider.init() {
-            self.task(&spec, init, BTreeMap::new(), TASK_TIMEOUT)
-                .await
-                .map_err(|why| {
-                    AddonError::Failed(format!("{} could not be made: {why}", record.name))
-                })?;
-        }
+        let spec = self.spec(record, secrets, image)?;
         self.scheduler
             .start_service(&spec, self.settings.ready_within)
             .await
@@ -314,7 +314,12 @@ impl Addons {
 
     /// Removes what a provisioning made: the service, its folder, its row.
     async fn remove(&self, record: &AddonRecord) {
-        self.scheduler.stop_service(&record.id).await;
+        match secrets_of(record).and_then(|secrets| self.spec(record, &secrets, "")) {
+            Ok(spec) => self.scheduler.remove_service(&spec).await,
+            Err(e) => {
+                tracing::error!(addon = %record.name, error = %e, "cannot stop the add-on's service")
+            }
+        }
         let dir = self.data.addon(&record.id);
         let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
         let id = record.id.clone();
@@ -357,7 +362,7 @@ impl Addons {
         user: &User,
         name: &AttachmentName,
     ) -> Result<Release, AddonError> {
-        let url = provider.url(secrets, record.port);
+        let url = provider.url(secrets, &self.host(record)?, record.port);
         let description = format!("Attach {} ({name}_URL)", record.name);
         let (addon_id, app_id, who, attachment) = (
             record.id.clone(),
@@ -569,7 +574,7 @@ impl Addons {
         let old = secrets_of(record)?;
         let new = old.rotated();
         let image = self.image().await?;
-        let spec = self.spec(record, provider, &new, &image);
+        let spec = self.spec(record, &new, &image)?;
         match provider.rotate() {
             Some(script) => {
                 let env = [
@@ -610,7 +615,7 @@ impl Addons {
         );
         let id = record.id.clone();
         let attached = self.store.call(move |db| db.attachment_apps(&id)).await?;
-        let url = provider.url(&new, record.port);
+        let url = provider.url(&new, &self.host(record)?, record.port);
         let mut releases = Vec::new();
         for (app, name) in attached {
             let patch: paas_share::models::ConfigPatch =
@@ -642,7 +647,7 @@ impl Addons {
             ));
         };
         let image = self.image().await?;
-        let spec = self.spec(record, provider, &secrets_of(record)?, &image);
+        let spec = self.spec(record, &secrets_of(record)?, &image)?;
         let id = record.id.clone();
         let number = self.store.call(move |db| db.start_backup(&id)).await?;
         let env = [(
@@ -756,7 +761,7 @@ impl Addons {
         };
         let number = self.succeeded_backup(record, backup).await?;
         let image = self.image().await?;
-        let spec = self.spec(record, provider, &secrets_of(record)?, &image);
+        let spec = self.spec(record, &secrets_of(record)?, &image)?;
         let env = [(
             "PAAS_BACKUP".to_owned(),
             format!("{SERVICE_BACKUPS}/{}", backup_file(number)),
@@ -781,14 +786,10 @@ impl Addons {
     pub async fn client(&self, record: &AddonRecord) -> Result<(Deployment, String), AddonError> {
         let provider = provider_of(record)?;
         let image = self.image().await?;
-        let url = provider.url(&secrets_of(record)?, record.port);
-        let app = crate::app::AppRef {
-            id: record.app_id.clone(),
-            name: paas_share::AppName::parse(&record.app_name).map_err(|_| StoreError::Gone)?,
-        };
+        let url = provider.url(&secrets_of(record)?, &self.host(record)?, record.port);
         Ok((
             Deployment {
-                app,
+                app: app_of(record)?,
                 release: 0,
                 image,
                 process_types: BTreeMap::new(),
@@ -827,8 +828,7 @@ impl Addons {
         let starts = created.iter().map(|record| {
             let image = image.clone();
             async move {
-                let provider = provider_of(record)?;
-                let spec = self.spec(record, provider, &secrets_of(record)?, &image);
+                let spec = self.spec(record, &secrets_of(record)?, &image)?;
                 self.scheduler
                     .start_service(&spec, self.settings.ready_within)
                     .await
@@ -852,56 +852,81 @@ impl Addons {
     async fn image(&self) -> Result<String, AddonError> {
         let _one = self.image.lock().await;
         let (data, layout) = (self.data.clone(), Arc::clone(&self.layout));
-        let made = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-            let stack = match Stack::open(&data, SERVICES)? {
-                Some(stack) => stack,
-                None => {
-                    tracing::info!("building the services image (stack services) for add-ons: this takes a few minutes, once");
-                    stack::build(&data, stack::Recipe::Services, false)?
+        let made = tokio::task::spawn_blocking(
+            move || -> anyhow::Result<(crate::oci::Descriptor, Vec<String>)> {
+                let stack = match Stack::open(&data, SERVICES)? {
+                    Some(stack) => stack,
+                    None => {
+                        tracing::info!("building the services image (stack services) for add-ons: this takes a few minutes, once");
+                        stack::build(&data, stack::Recipe::Services, false)?
+                    }
+                };
+                let (stack_layout, layers) = stack.layers(|line| tracing::info!("{line}"))?;
+                for layer in &layers {
+                    layout.share_blob(&stack_layout, &layer.digest)?;
                 }
-            };
-            let (stack_layout, layers) = stack.layers(|line| tracing::info!("{line}"))?;
-            for layer in &layers {
-                layout.share_blob(&stack_layout, &layer.digest)?;
-            }
-            // An image of the stack's layers alone: what runs is the provider's script.
-            let image = crate::oci::image::AppImage {
-                commit: SERVICES,
-                buildpack: SERVICES,
-                process_types: &BTreeMap::new(),
-                stack_layers: &layers,
-                app_layers: &[],
-            };
-            Ok(image.store(&layout)?.digest)
-        })
+                // An image of the stack's layers alone: what runs is the provider's script.
+                let image = crate::oci::image::AppImage {
+                    commit: SERVICES,
+                    buildpack: SERVICES,
+                    process_types: &BTreeMap::new(),
+                    stack_layers: &layers,
+                    app_layers: &[],
+                };
+                let digests = layers.iter().map(|l| l.digest.clone()).collect();
+                Ok((image.store(&layout)?, digests))
+            },
+        )
         .await
         .map_err(anyhow::Error::from)?;
-        made.map_err(|e| AddonError::Failed(format!("the services image could not be made: {e:#}")))
+        let (manifest, layers) = made.map_err(|e| {
+            AddonError::Failed(format!("the services image could not be made: {e:#}"))
+        })?;
+        if let Some(registry) = &self.registry {
+            // Blobs the registry has are skipped: after the first, a few HEAD requests.
+            registry
+                .push(
+                    &self.layout,
+                    &manifest,
+                    crate::scheduler::SERVICES_REPOSITORY,
+                    &["latest".to_owned()],
+                    &layers,
+                )
+                .await
+                .map_err(|e| {
+                    AddonError::Failed(format!("the services image could not be pushed: {e}"))
+                })?;
+        }
+        Ok(manifest.digest)
     }
 
+    /// How the scheduler runs add-on `record` from `image` (empty when only its id, name and
+    /// app matter: to stop it or read its state).
     fn spec(
         &self,
         record: &AddonRecord,
-        provider: &dyn Provider,
         secrets: &Secrets,
         image: &str,
-    ) -> ServiceSpec {
+    ) -> Result<ServiceSpec, AddonError> {
+        let provider = provider_of(record)?;
         let dir = self.data.addon(&record.id);
-        ServiceSpec {
+        Ok(ServiceSpec {
             id: record.id.clone(),
             name: record.name.clone(),
-            app_id: record.app_id.clone(),
+            app: app_of(record)?,
             image: image.to_owned(),
-            args: provider::Task {
-                script: provider.service(),
-                env: BTreeMap::new(),
-            }
-            .args(),
-            env: task_env(secrets, record.port),
+            args: provider::script_args(provider.service()),
+            init: provider.init().map(provider::script_args),
+            env: task_env(secrets, &self.host(record)?, record.port),
             port: record.port,
             volume: dir.join("volume"),
             backups: dir.join("backups"),
-        }
+        })
+    }
+
+    /// Where apps reach add-on `record`.
+    fn host(&self, record: &AddonRecord) -> Result<String, AddonError> {
+        Ok(self.scheduler.service_host(&app_of(record)?, &record.name))
     }
 
     /// Runs `script` in a container of the add-on's image with its volume, `env` over its
@@ -916,18 +941,14 @@ impl Addons {
     ) -> Result<(), String> {
         let mut spec = spec.clone();
         spec.env.extend(env);
-        let task = provider::Task {
-            script,
-            env: BTreeMap::new(),
-        };
         let (tx, mut rx) = mpsc::channel::<String>(256);
-        let run = self
-            .scheduler
-            .run_service_task(&spec, task.args(), timeout, tx);
+        let run =
+            self.scheduler
+                .run_service_task(&spec, provider::script_args(script), timeout, tx);
         tokio::pin!(run);
         let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         let keep = |last: &mut std::collections::VecDeque<String>, line: String| {
-            self.logs.emit(&spec.app_id, "app", &spec.name, &line);
+            self.logs.emit(&spec.app.id, "app", &spec.name, &line);
             if last.len() == 20 {
                 last.pop_front();
             }
@@ -1019,6 +1040,13 @@ impl Addons {
 fn provider_of(record: &AddonRecord) -> Result<&'static dyn Provider, AddonError> {
     provider::provider(&record.kind).ok_or_else(|| {
         anyhow::anyhow!("add-on {} has unknown kind {}", record.name, record.kind).into()
+    })
+}
+
+fn app_of(record: &AddonRecord) -> Result<crate::app::AppRef, AddonError> {
+    Ok(crate::app::AppRef {
+        id: record.app_id.clone(),
+        name: paas_share::AppName::parse(&record.app_name).map_err(|_| StoreError::Gone)?,
     })
 }
 

@@ -6,13 +6,17 @@ use super::provider::{Provider, Secrets};
 
 pub struct Postgres;
 
-/// initdb with the admin password (from a 0600 file on the container's tmpfs, never an
-/// argument), then the app's role and database, made over the unix socket on a server that
-/// listens on no TCP port yet. psql reads the names and password from the environment
-/// (`\getenv`), so none of them is in a command line.
+/// Once per volume (a marker says it is made; a cut-short one is made again from scratch): initdb
+/// with the admin password (from a 0600 file on the container's tmpfs, never an argument), then
+/// the app's role and database, made over the unix socket on a server that listens on no TCP
+/// port yet. psql reads the names and password from the environment (`\getenv`), so none of them
+/// is in a command line.
 const INIT: &str = r#"set -eu
 umask 077
+made=/var/lib/paas-service/.paas-made
+[ -e "$made" ] && exit 0
 data=/var/lib/paas-service/data
+rm -rf "$data"
 printf '%s\n' "$PAAS_ADMIN_PASSWORD" > /tmp/admin-password
 initdb --pgdata="$data" --username=postgres --pwfile=/tmp/admin-password \
   --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 > /dev/null
@@ -30,13 +34,15 @@ REVOKE ALL ON DATABASE :"database" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"database" TO :"user";
 SQL
 pg_ctl --pgdata="$data" --mode=fast --wait --silent stop
+touch "$made"
 echo "PostgreSQL cluster made"
 "#;
 
-/// The server on 127.0.0.1 only; SIGTERM becomes PostgreSQL's fast shutdown (SIGINT: clients
+/// The server on `$PAAS_LISTEN` only (the host's loopback, or every address of its pod); SIGTERM
+/// becomes PostgreSQL's fast shutdown (SIGINT: clients
 /// are disconnected and the data written), where its own SIGTERM would wait for every client.
 const SERVICE: &str = r#"postgres -D /var/lib/paas-service/data -p "$PAAS_PORT" \
-  -c listen_addresses=127.0.0.1 -k /tmp -c log_line_prefix= &
+  -c listen_addresses="$PAAS_LISTEN" -k /tmp -c log_line_prefix= &
 pid=$!
 trap 'kill -INT $pid' TERM INT
 status=0
@@ -46,7 +52,7 @@ exit $status
 
 const ROTATE: &str = r#"set -eu
 export PGPASSWORD="$PAAS_OLD_ADMIN_PASSWORD"
-psql --quiet --no-psqlrc --host=127.0.0.1 --port="$PAAS_PORT" --username=postgres \
+psql --quiet --no-psqlrc --host="$PAAS_HOST" --port="$PAAS_PORT" --username=postgres \
   --dbname=postgres --set=ON_ERROR_STOP=1 <<'SQL'
 \getenv user PAAS_USER
 \getenv password PAAS_PASSWORD
@@ -62,7 +68,7 @@ echo "Credentials rotated"
 /// no file that looks whole.
 const BACKUP: &str = r#"set -eu
 export PGPASSWORD="$PAAS_ADMIN_PASSWORD"
-pg_dump --host=127.0.0.1 --port="$PAAS_PORT" --username=postgres --format=custom \
+pg_dump --host="$PAAS_HOST" --port="$PAAS_PORT" --username=postgres --format=custom \
   --no-owner --file="$PAAS_BACKUP.partial" "$PAAS_DATABASE"
 mv "$PAAS_BACKUP.partial" "$PAAS_BACKUP"
 "#;
@@ -71,7 +77,7 @@ mv "$PAAS_BACKUP.partial" "$PAAS_BACKUP"
 /// with the app's role owning what it makes.
 const RESTORE: &str = r#"set -eu
 export PGPASSWORD="$PAAS_ADMIN_PASSWORD"
-pg_restore --host=127.0.0.1 --port="$PAAS_PORT" --username=postgres --dbname="$PAAS_DATABASE" \
+pg_restore --host="$PAAS_HOST" --port="$PAAS_PORT" --username=postgres --dbname="$PAAS_DATABASE" \
   --clean --if-exists --no-owner --role="$PAAS_USER" --single-transaction --exit-on-error \
   "$PAAS_BACKUP"
 echo "Restored"
@@ -106,9 +112,9 @@ impl Provider for Postgres {
         SERVICE
     }
 
-    fn url(&self, secrets: &Secrets, port: u16) -> String {
+    fn url(&self, secrets: &Secrets, host: &str, port: u16) -> String {
         format!(
-            "postgres://{}:{}@127.0.0.1:{port}/{}",
+            "postgres://{}:{}@{host}:{port}/{}",
             secrets.user, secrets.password, secrets.database
         )
     }

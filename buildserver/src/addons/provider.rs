@@ -54,26 +54,16 @@ fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A command to run in a container of the services image: `/bin/sh -c SCRIPT` with `env`.
-/// Scripts read secrets from `env`, never from their own text or arguments (which `ps` shows).
-pub struct Task {
-    pub script: &'static str,
-    pub env: BTreeMap<String, String>,
+/// The argv that runs a provider's script in a container of the services image. Scripts read
+/// secrets from their environment, never from their own text or arguments (which `ps` shows).
+pub fn script_args(script: &str) -> Vec<String> {
+    vec!["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()]
 }
 
-impl Task {
-    pub fn args(&self) -> Vec<String> {
-        vec![
-            "/bin/sh".to_owned(),
-            "-c".to_owned(),
-            self.script.to_owned(),
-        ]
-    }
-}
-
-/// The environment every task of an add-on gets: its port and secrets as `PAAS_*`.
-pub fn task_env(secrets: &Secrets, port: u16) -> BTreeMap<String, String> {
+/// The environment every script of an add-on gets: where it is and its secrets, as `PAAS_*`.
+pub fn task_env(secrets: &Secrets, host: &str, port: u16) -> BTreeMap<String, String> {
     [
+        ("PAAS_HOST", host.to_owned()),
         ("PAAS_PORT", port.to_string()),
         ("PAAS_USER", secrets.user.clone()),
         ("PAAS_PASSWORD", secrets.password.clone()),
@@ -97,14 +87,16 @@ pub trait Provider: Sync {
     fn default_attachment(&self) -> &'static str;
     /// The prefix of further attachments' names (`HEROKU_POSTGRESQL` + `_AMBER`), as Heroku.
     fn attachment_prefix(&self) -> &'static str;
-    /// Makes a fresh volume ready (`initdb`, the app's user and database), run once at
-    /// provisioning; None when the service starts from an empty volume by itself.
+    /// Makes a fresh volume ready (`initdb`, the app's user and database), run before every
+    /// start of the service and doing nothing once the volume is ready; None when the service
+    /// starts from an empty volume by itself.
     fn init(&self) -> Option<&'static str>;
-    /// The service, in the foreground, listening on `127.0.0.1:$PAAS_PORT`, stopping cleanly
-    /// on SIGTERM.
+    /// The service, in the foreground, listening on `$PAAS_LISTEN:$PAAS_PORT` (the scheduler sets
+    /// `PAAS_LISTEN`), stopping cleanly on SIGTERM. Tasks reach it at `$PAAS_HOST:$PAAS_PORT`.
     fn service(&self) -> &'static str;
-    /// The URL an app gets (`postgres://user:password@127.0.0.1:5432/database`).
-    fn url(&self, secrets: &Secrets, port: u16) -> String;
+    /// The URL an app gets (`postgres://user:password@127.0.0.1:5432/database`), for the service
+    /// at `host:port`.
+    fn url(&self, secrets: &Secrets, host: &str, port: u16) -> String;
     /// Changes the running service's passwords from `PAAS_OLD_*` to `PAAS_*`; None when a
     /// restart with the new secrets does it.
     fn rotate(&self) -> Option<&'static str>;

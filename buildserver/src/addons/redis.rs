@@ -1,5 +1,5 @@
 //! Redis 7 (Debian's `redis-server`): append-only persistence in the add-on's volume, a
-//! password (`requirepass`), listening on 127.0.0.1 only.
+//! password (`requirepass`), listening on `$PAAS_LISTEN` only.
 
 use super::provider::{Provider, Secrets};
 
@@ -11,7 +11,7 @@ const SERVICE: &str = r#"set -eu
 umask 077
 cat > /tmp/redis.conf <<CONF
 port $PAAS_PORT
-bind 127.0.0.1
+bind $PAAS_LISTEN
 protected-mode yes
 dir /var/lib/paas-service
 appendonly yes
@@ -49,8 +49,8 @@ impl Provider for Redis {
         SERVICE
     }
 
-    fn url(&self, secrets: &Secrets, port: u16) -> String {
-        format!("redis://default:{}@127.0.0.1:{port}", secrets.password)
+    fn url(&self, secrets: &Secrets, host: &str, port: u16) -> String {
+        format!("redis://default:{}@{host}:{port}", secrets.password)
     }
 
     fn rotate(&self) -> Option<&'static str> {

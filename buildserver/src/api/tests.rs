@@ -69,9 +69,12 @@ impl crate::scheduler::Scheduler for Accepting {
     ) -> anyhow::Result<()> {
         anyhow::bail!("these tests run no services")
     }
-    async fn stop_service(&self, _: &str) {}
-    fn service_state(&self, _: &str) -> Option<String> {
+    async fn remove_service(&self, _: &crate::scheduler::ServiceSpec) {}
+    async fn service_state(&self, _: &crate::scheduler::ServiceSpec) -> Option<String> {
         None
+    }
+    fn service_host(&self, _: &AppRef, _: &str) -> String {
+        "127.0.0.1".to_owned()
     }
     async fn run_service_task(
         &self,
@@ -124,6 +127,7 @@ async fn fixture() -> Fixture {
             Arc::clone(&layout),
             Arc::clone(&scheduler),
             Arc::clone(&releases),
+            None,
             crate::logs::Logs::new(),
             crate::addons::Settings {
                 ready_within: std::time::Duration::from_secs(60),

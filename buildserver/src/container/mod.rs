@@ -60,6 +60,23 @@ pub struct Outcome {
     pub oom_killed: bool,
 }
 
+impl Outcome {
+    /// How the run ended, in Heroku's words: `Process exited with status 3`.
+    pub fn describe(&self) -> String {
+        let oom = if self.oom_killed {
+            " (out of memory)"
+        } else {
+            ""
+        };
+        match self.exit {
+            Exit::Code(code) => format!("Process exited with status {code}{oom}"),
+            // As a shell and Heroku say it.
+            Exit::Signal(signal) => format!("Process exited with status {}{oom}", 128 + signal),
+            Exit::TimedOut => "Process stopped at its time limit".to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     #[error("cannot write the container bundle at {path}")]

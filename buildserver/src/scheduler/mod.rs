@@ -68,21 +68,25 @@ pub trait Scheduler: Send + Sync {
         spec: &OneOffSpec,
     ) -> anyhow::Result<OneOff>;
 
-    /// Starts add-on service `spec` and keeps it running, restarted with backoff when it ends,
-    /// until [`Scheduler::stop_service`]. Returns once it accepts TCP on its port; if it does not
-    /// within `ready_within`, it is stopped and the error has its last log lines.
+    /// Starts add-on service `spec` (its `init` first) and keeps it running, restarted with
+    /// backoff when it ends, until it is stopped or removed. Returns once it is ready (accepts
+    /// TCP on its port); if it is not within `ready_within`, it is stopped and the error says
+    /// why, with its last log lines.
     async fn start_service(
         &self,
         spec: &ServiceSpec,
         ready_within: std::time::Duration,
     ) -> anyhow::Result<()>;
 
-    /// Stops add-on service `id` (SIGTERM, then SIGKILL after the stop grace); nothing when it
-    /// does not run.
-    async fn stop_service(&self, id: &str);
+    /// Stops add-on service `spec` and removes what the scheduler keeps of it (on Kubernetes, its
+    /// objects and its volume claim: its data); nothing when there is none.
+    async fn remove_service(&self, spec: &ServiceSpec);
 
-    /// Add-on service `id`'s state (`starting`, `up`, `crashed`), None when it does not run.
-    fn service_state(&self, id: &str) -> Option<String>;
+    /// Add-on service `spec`'s state (`starting`, `up`, `crashed`), None when it does not run.
+    async fn service_state(&self, spec: &ServiceSpec) -> Option<String>;
+
+    /// The host apps reach add-on service `name` of `app` at (`127.0.0.1` on this host).
+    fn service_host(&self, app: &AppRef, name: &str) -> String;
 
     /// Runs `args` once, to its end, in a container of `spec`'s image with its volume and backups
     /// folder (`initdb`, `pg_dump`), next to the running service if there is one. Output lines go
@@ -102,6 +106,10 @@ pub trait Scheduler: Send + Sync {
     async fn shutdown(&self);
 }
 
+/// The registry repository of the services image (`<registry>/paas-services@<digest>`), where a
+/// scheduler on other machines pulls it from.
+pub const SERVICES_REPOSITORY: &str = "paas-services";
+
 /// Where an add-on service's data is, inside its container (a host folder of its own, 0700).
 pub const SERVICE_VOLUME: &str = "/var/lib/paas-service";
 /// Where its backups are, inside the container running a backup or restore.
@@ -116,11 +124,15 @@ pub struct ServiceSpec {
     /// The add-on's name: its output goes to the owning app's log as `app[<name>]`.
     pub name: String,
     /// The app that owns the add-on.
-    pub app_id: String,
-    /// The services image's manifest digest in the local layout.
+    pub app: AppRef,
+    /// The services image's manifest digest in the local layout (and the registry's
+    /// `paas-services` repository, when there is one).
     pub image: String,
     /// The service's command line (never a secret: those go in `env` or the volume).
     pub args: Vec<String>,
+    /// Run to its end before the service each time it starts (it must do nothing once the
+    /// volume is ready): the provider's `initdb`.
+    pub init: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
     pub port: u16,
     /// The host folder mounted at [`SERVICE_VOLUME`].

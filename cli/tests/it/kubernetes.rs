@@ -51,6 +51,10 @@ fn kubernetes_server(
 }
 
 fn on_kubernetes() -> Kube {
+    on_kubernetes_with(&[])
+}
+
+fn on_kubernetes_with(extra: &[&str]) -> Kube {
     let cluster = TestCluster::start();
     let kubelet = FakeKubelet::start(&cluster, NEVER_READY);
     // A registry with Basic auth: the cluster pulls with a Secret paas makes.
@@ -60,15 +64,19 @@ fn on_kubernetes() -> Kube {
         &cluster.service_account_kubeconfig(true),
         &registry_prefix,
         &[
-            "--registry-username",
-            "paas",
-            "--domain",
-            "apps.test",
-            "--progress-deadline",
-            "4",
-            "--release-timeout",
-            "5",
-        ],
+            &[
+                "--registry-username",
+                "paas",
+                "--domain",
+                "apps.test",
+                "--progress-deadline",
+                "4",
+                "--release-timeout",
+                "5",
+            ][..],
+            extra,
+        ]
+        .concat(),
         &[("PAAS_REGISTRY_PASSWORD", "s3cret")],
     );
     Kube {
@@ -599,4 +607,117 @@ fn a_run_is_a_pod_attached_through_the_api_server() {
     assert!(!run.status.success());
     assert!(said.contains("cannot attach to pod run-2-"), "{said}");
     eventually("the pod is deleted", || run_pods().is_empty());
+}
+
+#[test]
+fn an_add_on_is_a_stateful_set_with_its_own_claim_and_its_url_lands_in_the_release_secret() {
+    let kube = on_kubernetes_with(&["--storage-class", "fast"]);
+    kube._server.install_stack(Stack::Services);
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
+    let repo = cli.app_repo("procfile");
+    ok(cli, &repo, &["create", "kdb"]);
+    let output = paas(
+        cli,
+        &repo,
+        &["addons:create", "postgresql", "--name", "kdb-db"],
+    );
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        transcript(&output),
+        cluster.logs()
+    );
+
+    // The objects, field by field.
+    let set = cluster
+        .get("/apis/apps/v1/namespaces/paas-kdb/statefulsets/kdb-db")
+        .expect("the StatefulSet");
+    assert_eq!(set["spec"]["replicas"], 1);
+    assert_eq!(set["spec"]["serviceName"], "kdb-db");
+    assert_eq!(set["metadata"]["labels"]["paas/addon"], "kdb-db");
+    let pod = &set["spec"]["template"]["spec"];
+    let image = pod["containers"][0]["image"].as_str().expect("image");
+    assert!(
+        image.starts_with(&format!("{}/paas-services@sha256:", kube.registry_prefix)),
+        "{image}"
+    );
+    assert_eq!(pod["initContainers"][0]["image"], image, "initdb first");
+    assert_eq!(pod["containers"][0]["securityContext"]["runAsUser"], 2100);
+    assert_eq!(pod["securityContext"]["fsGroup"], 2100);
+    assert_eq!(
+        pod["containers"][0]["envFrom"][0]["secretRef"]["name"],
+        "kdb-db-service"
+    );
+    assert_eq!(
+        pod["containers"][0]["volumeMounts"][0]["mountPath"],
+        "/var/lib/paas-service"
+    );
+    assert_eq!(pod["imagePullSecrets"][0]["name"], "paas-registry");
+    let claim = &set["spec"]["volumeClaimTemplates"][0];
+    assert_eq!(claim["metadata"]["name"], "data");
+    assert_eq!(claim["spec"]["storageClassName"], "fast");
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "1Gi");
+    let service = cluster
+        .get("/api/v1/namespaces/paas-kdb/services/kdb-db")
+        .expect("the headless Service");
+    assert_eq!(service["spec"]["clusterIP"], "None");
+    assert_eq!(service["spec"]["selector"]["paas/addon"], "kdb-db");
+    let secret = cluster
+        .get("/api/v1/namespaces/paas-kdb/secrets/kdb-db-service")
+        .expect("the add-on's Secret");
+    for key in [
+        "PAAS_PASSWORD",
+        "PAAS_ADMIN_PASSWORD",
+        "PAAS_PORT",
+        "PAAS_LISTEN",
+    ] {
+        assert!(secret["data"][key].is_string(), "{key} in {secret}");
+    }
+
+    // The app reaches it by the Service's name, through its release Secret.
+    let url = ok(cli, &repo, &["config", "get", "DATABASE_URL"]);
+    assert!(url.contains("@kdb-db.paas-kdb.svc:"), "{url}");
+    let output = push(cli, &repo);
+    assert!(output.status.success(), "{}", transcript(&output));
+    let releases: Value =
+        serde_json::from_str(&ok(cli, &repo, &["releases", "--json"])).expect("JSON");
+    let version = releases[0]["version"].as_u64().expect("version");
+    let release_secret = cluster
+        .get(&format!(
+            "/api/v1/namespaces/paas-kdb/secrets/kdb-env-v{version}"
+        ))
+        .expect("the release Secret");
+    assert!(release_secret["data"]["DATABASE_URL"].is_string());
+    let info: Value =
+        serde_json::from_str(&ok(cli, &repo, &["addons:info", "kdb-db", "--json"])).expect("JSON");
+    assert_eq!(info["state"], "up");
+
+    // What needs the data on this machine says so.
+    let output = paas(cli, &repo, &["pg:backups:capture"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        transcript(&output).contains("backups and credential rotation are not supported yet"),
+        "{}",
+        transcript(&output)
+    );
+
+    // Destroyed: its objects go, and its claim (its data) with them.
+    ok(
+        cli,
+        &repo,
+        &["addons:destroy", "kdb-db", "--confirm", "kdb-db", "--force"],
+    );
+    assert!(!ok(cli, &repo, &["config"]).contains("DATABASE_URL"));
+    for path in [
+        "/apis/apps/v1/namespaces/paas-kdb/statefulsets/kdb-db",
+        "/api/v1/namespaces/paas-kdb/services/kdb-db",
+        "/api/v1/namespaces/paas-kdb/secrets/kdb-db-service",
+    ] {
+        assert!(cluster.get(path).is_none(), "{path} is gone");
+    }
+    eventually("the claim is deleted", || {
+        cluster
+            .get("/api/v1/namespaces/paas-kdb/persistentvolumeclaims/data-kdb-db-0")
+            .is_none_or(|claim| claim["metadata"]["deletionTimestamp"].is_string())
+    });
 }

@@ -1,11 +1,12 @@
 //! The Kubernetes objects of an app (DESIGN §3.9), as server-side-apply documents: namespace
 //! `paas-<app>`, an immutable Secret of config vars per release, a Deployment per process type, a
-//! Service and an Ingress for `web`, and a Job per release phase. Pure functions of the deployment and the cluster settings, so
+//! Service and an Ingress for `web`, a Job per release phase, and per add-on a StatefulSet, a
+//! headless Service and a Secret. Pure functions of the deployment and the cluster settings, so
 //! that what we ask the cluster for is checked field by field without one.
 
 use serde_json::{Value, json};
 
-use crate::scheduler::Deployment;
+use crate::scheduler::{Deployment, ServiceSpec};
 
 /// Labels every object carries; `managed-by` is how paas recognises its own namespaces.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -22,6 +23,10 @@ pub const RESTARTED_AT: &str = "paas/restartedAt";
 pub const CONTAINER_PORT: u16 = 5000;
 /// The image-pull Secret, present when the registry needs credentials.
 pub const PULL_SECRET: &str = "paas-registry";
+/// On an add-on's StatefulSet, Service, Secret and pod: the add-on's name.
+pub const ADDON: &str = "paas/addon";
+/// What each add-on's volume claim asks for.
+pub const ADDON_STORAGE: &str = "1Gi";
 
 /// How the cluster is used, from the server's configuration.
 #[derive(Debug, Clone)]
@@ -35,6 +40,8 @@ pub struct ClusterSettings {
     pub pull_secret: bool,
     /// Whether a failed rollout re-applies the release that ran before.
     pub auto_rollback: bool,
+    /// The storage class of add-ons' volume claims; None: the cluster's default.
+    pub storage_class: Option<String>,
 }
 
 pub fn namespace(app: &str) -> String {
@@ -310,6 +317,109 @@ pub fn ingress_object(app: &str, settings: &ClusterSettings) -> Value {
     })
 }
 
+/// The Secret `<addon>-service` an add-on's pod takes its environment from: its port, secrets and
+/// listening address (every address of the pod).
+pub fn addon_secret(spec: &ServiceSpec) -> Value {
+    let mut env = spec.env.clone();
+    env.insert("PAAS_LISTEN".to_owned(), "0.0.0.0".to_owned());
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": format!("{}-service", spec.name),
+            "namespace": namespace(spec.app.name()),
+            "labels": addon_labels(spec),
+        },
+        "type": "Opaque",
+        "stringData": env,
+    })
+}
+
+fn addon_labels(spec: &ServiceSpec) -> Value {
+    json!({ NAME: spec.app.name(), MANAGED_BY: "paas", ADDON: spec.name })
+}
+
+/// The headless Service `<addon>` that names the add-on's pod in the cluster's DNS
+/// (`<addon>.paas-<app>.svc`).
+pub fn addon_service(spec: &ServiceSpec) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": spec.name,
+            "namespace": namespace(spec.app.name()),
+            "labels": addon_labels(spec),
+        },
+        "spec": {
+            "clusterIP": "None",
+            "selector": { ADDON: spec.name },
+            "ports": [{ "name": "service", "port": spec.port, "targetPort": spec.port, "protocol": "TCP" }],
+        },
+    })
+}
+
+/// The StatefulSet `<addon>`: one pod of the services image (by digest) running the provider's
+/// service as the services user, ready when it accepts TCP on its port, with the provider's init
+/// as an init container, its environment from [`addon_secret`], and its data on a volume claim
+/// of its own (`data-<addon>-0`, [`ADDON_STORAGE`], the configured storage class).
+pub fn addon_statefulset(spec: &ServiceSpec, settings: &ClusterSettings) -> Value {
+    let uid = crate::build::stack::SERVICE_UID;
+    let container = |name: &str, args: &[String]| {
+        json!({
+            "name": name,
+            "image": format!(
+                "{}/{}@{}",
+                settings.registry,
+                crate::scheduler::SERVICES_REPOSITORY,
+                spec.image
+            ),
+            "command": args,
+            "envFrom": [{ "secretRef": { "name": format!("{}-service", spec.name) } }],
+            "volumeMounts": [{ "name": "data", "mountPath": crate::scheduler::SERVICE_VOLUME }],
+            "securityContext": {
+                "runAsUser": uid,
+                "runAsGroup": uid,
+                "runAsNonRoot": true,
+                "allowPrivilegeEscalation": false,
+            },
+        })
+    };
+    let mut service = container("service", &spec.args);
+    service["ports"] = json!([{ "name": "service", "containerPort": spec.port }]);
+    service["readinessProbe"] = json!({ "tcpSocket": { "port": spec.port }, "periodSeconds": 2 });
+    let mut pod = pod_spec(service, settings);
+    pod["securityContext"] = json!({ "fsGroup": uid });
+    if let Some(init) = &spec.init {
+        pod["initContainers"] = json!([container("init", init)]);
+    }
+    let mut claim = json!({
+        "metadata": { "name": "data" },
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": { "requests": { "storage": ADDON_STORAGE } },
+        },
+    });
+    if let Some(class) = &settings.storage_class {
+        claim["spec"]["storageClassName"] = json!(class);
+    }
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {
+            "name": spec.name,
+            "namespace": namespace(spec.app.name()),
+            "labels": addon_labels(spec),
+        },
+        "spec": {
+            "serviceName": spec.name,
+            "replicas": 1,
+            "selector": { "matchLabels": { ADDON: spec.name } },
+            "template": { "metadata": { "labels": addon_labels(spec) }, "spec": pod },
+            "volumeClaimTemplates": [claim],
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +451,7 @@ mod tests {
             progress_deadline_seconds: 120,
             pull_secret: true,
             auto_rollback: true,
+            storage_class: Some("fast".into()),
         }
     }
 

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use k8s_openapi::api::apps::v1::Deployment as KubeDeployment;
+use k8s_openapi::api::apps::v1::{Deployment as KubeDeployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -204,16 +204,25 @@ impl KubernetesScheduler {
         apply(&namespaces, &name, &manifests::namespace_object(app)).await
     }
 
+    /// The app's namespace (checked to be ours) and the registry's pull Secret: what every pod
+    /// of the app needs.
+    async fn prepare_namespace(&self, app: &str) -> anyhow::Result<()> {
+        self.ensure_namespace(app).await?;
+        if let Some((host, username, password)) = &self.pull_credentials {
+            let secrets: Api<Secret> =
+                Api::namespaced(self.client.clone(), &manifests::namespace(app));
+            let secret = manifests::pull_secret(app, host, username, password);
+            apply(&secrets, manifests::PULL_SECRET, &secret).await?;
+        }
+        Ok(())
+    }
+
     /// Applies what every pod of the release needs: the app's namespace, the registry's pull
     /// Secret, and the release's config Secret.
     async fn apply_config(&self, deployment: &Deployment) -> anyhow::Result<()> {
         let app = deployment.app.name();
-        self.ensure_namespace(app).await?;
+        self.prepare_namespace(app).await?;
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
-        if let Some((host, username, password)) = &self.pull_credentials {
-            let secret = manifests::pull_secret(app, host, username, password);
-            apply(&secrets, manifests::PULL_SECRET, &secret).await?;
-        }
         let name = manifests::secret_name(app, deployment.release);
         // Immutable: applying it again with the same data is a no-op, with other data an error.
         apply(&secrets, &name, &manifests::config_secret(deployment)).await
@@ -681,18 +690,102 @@ impl Scheduler for KubernetesScheduler {
     async fn start_service(
         &self,
         spec: &crate::scheduler::ServiceSpec,
-        _ready_within: Duration,
+        ready_within: Duration,
     ) -> anyhow::Result<()> {
-        anyhow::bail!(
-            "add-on {} cannot run here: add-ons run on the local scheduler only so far",
-            spec.name
-        )
+        let app = spec.app.name();
+        self.prepare_namespace(app).await?;
+        let namespace = manifests::namespace(app);
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
+        let services: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(self.client.clone(), &namespace);
+        let sets: Api<StatefulSet> = Api::namespaced(self.client.clone(), &namespace);
+        let secret = manifests::addon_secret(spec);
+        apply(&secrets, &format!("{}-service", spec.name), &secret).await?;
+        apply(&services, &spec.name, &manifests::addon_service(spec)).await?;
+        let set = manifests::addon_statefulset(spec, &self.settings);
+        apply(&sets, &spec.name, &set).await?;
+        self.logs.emit(
+            &spec.app.id,
+            "paas",
+            "scheduler",
+            format!("Applied StatefulSet {} in {namespace}", spec.name),
+        );
+        let deadline = tokio::time::Instant::now() + ready_within;
+        loop {
+            let set = sets
+                .get_opt(&spec.name)
+                .await
+                .with_context(|| format!("cannot read StatefulSet {}", spec.name))?;
+            let ready = set
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0);
+            if ready >= 1 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+                let why = match pods.get_opt(&format!("{}-0", spec.name)).await {
+                    Ok(Some(pod)) => pod_waiting(&pod),
+                    Ok(None) => "its pod was not made".to_owned(),
+                    Err(e) => format!("its pod cannot be read: {e}"),
+                };
+                self.remove_service(spec).await;
+                bail!(
+                    "add-on {} was not ready within {}s: {why}",
+                    spec.name,
+                    ready_within.as_secs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 
-    async fn stop_service(&self, _id: &str) {}
+    async fn remove_service(&self, spec: &crate::scheduler::ServiceSpec) {
+        let namespace = manifests::namespace(spec.app.name());
+        let client = &self.client;
+        let params = DeleteParams::default();
+        let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
+        let services: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(client.clone(), &namespace);
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+        let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+            Api::namespaced(client.clone(), &namespace);
+        let deleted = [
+            sets.delete(&spec.name, &params).await.map(drop),
+            services.delete(&spec.name, &params).await.map(drop),
+            secrets
+                .delete(&format!("{}-service", spec.name), &params)
+                .await
+                .map(drop),
+            // The data: the StatefulSet leaves its claims behind by design.
+            claims
+                .delete(&format!("data-{}-0", spec.name), &params)
+                .await
+                .map(drop),
+        ];
+        for result in deleted {
+            match result {
+                Ok(()) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => {
+                    tracing::error!(addon = %spec.name, error = %e, "cannot delete an add-on's object");
+                }
+            }
+        }
+    }
 
-    fn service_state(&self, _id: &str) -> Option<String> {
-        None
+    async fn service_state(&self, spec: &crate::scheduler::ServiceSpec) -> Option<String> {
+        let sets: Api<StatefulSet> =
+            Api::namespaced(self.client.clone(), &manifests::namespace(spec.app.name()));
+        let set = sets.get_opt(&spec.name).await.ok()??;
+        let ready = set.status.and_then(|s| s.ready_replicas).unwrap_or(0);
+        Some(if ready >= 1 { "up" } else { "starting" }.to_owned())
+    }
+
+    fn service_host(&self, app: &AppRef, name: &str) -> String {
+        format!("{name}.{}.svc", manifests::namespace(app.name()))
     }
 
     async fn run_service_task(
@@ -703,7 +796,7 @@ impl Scheduler for KubernetesScheduler {
         _lines: tokio::sync::mpsc::Sender<String>,
     ) -> anyhow::Result<crate::container::Outcome> {
         anyhow::bail!(
-            "add-on {} cannot run here: add-ons run on the local scheduler only so far",
+            "add-on {} runs on Kubernetes, where backups and credential rotation are not supported yet",
             spec.name
         )
     }
@@ -847,6 +940,38 @@ impl Drop for DeleteOnDrop {
 
 /// Waits (watching it) until pod `name` runs or has already ended, for up to `within`; else
 /// says why not, from its status.
+/// Why a pod is not ready, from its status: its phase, and the first container's waiting
+/// reason (`ImagePullBackOff: …`) or an unscheduled condition's message.
+fn pod_waiting(pod: &Pod) -> String {
+    let Some(status) = &pod.status else {
+        return "its pod has no status yet".to_owned();
+    };
+    let phase = status.phase.as_deref().unwrap_or("Unknown");
+    let waiting = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten())
+        .find_map(|c| c.state.as_ref()?.waiting.as_ref())
+        .map(|w| {
+            format!(
+                "{}: {}",
+                w.reason.as_deref().unwrap_or("waiting"),
+                w.message.as_deref().unwrap_or("")
+            )
+        });
+    let unscheduled = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        .and_then(|c| c.message.clone());
+    match waiting.or(unscheduled) {
+        Some(why) => format!("its pod is {phase} ({why})"),
+        None => format!("its pod is {phase}"),
+    }
+}
+
 async fn await_running(pods: &Api<Pod>, name: &str, within: Duration) -> anyhow::Result<()> {
     let started = |pod: Option<&Pod>| {
         pod.and_then(|p| p.status.as_ref()?.phase.as_deref())

@@ -805,12 +805,16 @@ impl Scheduler for LocalScheduler {
         self.start_service_now(spec, ready_within).await
     }
 
-    async fn stop_service(&self, id: &str) {
-        self.stop_service_now(id).await;
+    async fn remove_service(&self, spec: &super::ServiceSpec) {
+        self.stop_service_now(&spec.id).await;
     }
 
-    fn service_state(&self, id: &str) -> Option<String> {
-        self.service_state_now(id)
+    async fn service_state(&self, spec: &super::ServiceSpec) -> Option<String> {
+        self.service_state_now(&spec.id)
+    }
+
+    fn service_host(&self, _app: &AppRef, _name: &str) -> String {
+        "127.0.0.1".to_owned()
     }
 
     async fn run_service_task(

@@ -16,6 +16,8 @@ use crate::container::{Mount, Spec};
 use crate::scheduler::{SERVICE_BACKUPS, SERVICE_VOLUME, ServiceSpec};
 
 const SERVICE_MEMORY: u64 = 512 << 20;
+/// How long a service's `init` (initdb) may run.
+const INIT_TIMEOUT: Duration = Duration::from_secs(300);
 const SERVICE_PIDS: i64 = 512;
 
 /// A running add-on service.
@@ -49,6 +51,8 @@ impl LocalScheduler {
                 .to_owned(),
             "HOME=/tmp".to_owned(),
             "LANG=C.UTF-8".to_owned(),
+            // The host's loopback only: dynos share the host's network, nothing else reaches it.
+            "PAAS_LISTEN=127.0.0.1".to_owned(),
         ];
         env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
         let runc = Spec {
@@ -86,13 +90,16 @@ impl LocalScheduler {
         ready_within: Duration,
     ) -> anyhow::Result<()> {
         self.stop_service_now(&spec.id).await;
+        if let Some(init) = &spec.init {
+            self.init_service(spec, init.clone()).await?;
+        }
         let layers = self.layers.hold(&spec.image).await?;
         let (container, dir, runc) =
             self.service_container(spec, layers.dirs(), spec.args.clone())?;
         let supervision = Arc::new(Supervision::new());
-        let position = self.log_position(&spec.app_id);
+        let position = self.log_position(&spec.app.id);
         self.logs.emit(
-            &spec.app_id,
+            &spec.app.id,
             "paas",
             "scheduler",
             format!("Starting add-on {} on port {}", spec.name, spec.port),
@@ -100,7 +107,7 @@ impl LocalScheduler {
         let supervisor = Supervisor {
             runtime: Arc::clone(&self.runtime),
             logs: self.logs.clone(),
-            app_id: spec.app_id.clone(),
+            app_id: spec.app.id.clone(),
             name: spec.name.clone(),
             spec: runc,
             bundle: dir.join("bundle"),
@@ -132,9 +139,39 @@ impl LocalScheduler {
                 };
                 self.stop_service_now(&spec.id).await;
                 let lines =
-                    self.last_lines(&spec.app_id, std::slice::from_ref(&spec.name), position);
+                    self.last_lines(&spec.app.id, std::slice::from_ref(&spec.name), position);
                 anyhow::bail!("add-on {} {why}{lines}", spec.name)
             }
+        }
+    }
+
+    /// Runs the service's `init` to its end (its output to the owning app's log); `Err` says
+    /// why it failed, with its last lines.
+    async fn init_service(&self, spec: &ServiceSpec, init: Vec<String>) -> anyhow::Result<()> {
+        let position = self.log_position(&spec.app.id);
+        let (tx, mut rx) = mpsc::channel::<String>(256);
+        let (logs, app_id, name) = (self.logs.clone(), spec.app.id.clone(), spec.name.clone());
+        let forward = tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                logs.emit(&app_id, "app", &name, &line);
+            }
+        });
+        let outcome = self
+            .run_service_task_now(spec, init, INIT_TIMEOUT, tx)
+            .await;
+        let _ = forward.await;
+        let lines = self.last_lines(&spec.app.id, std::slice::from_ref(&spec.name), position);
+        match outcome? {
+            o if o.exit == crate::container::Exit::Code(0) => Ok(()),
+            o if o.oom_killed => anyhow::bail!(
+                "add-on {} ran out of memory as it was made{lines}",
+                spec.name
+            ),
+            o => anyhow::bail!(
+                "add-on {} could not be made ({}){lines}",
+                spec.name,
+                o.describe()
+            ),
         }
     }
 
