@@ -782,22 +782,29 @@ impl Addons {
     }
 
     /// What a one-off dyno of the add-on's client (`psql`, `redis-cli`) runs: the services image,
-    /// with the URL the app has, under the owning app. Returns the deployment and the command.
-    pub async fn client(&self, record: &AddonRecord) -> Result<(Deployment, String), AddonError> {
+    /// under the owning app, with no config vars of its own; the command, and `PAAS_URL` (the URL
+    /// the app has) for its environment.
+    pub async fn client(
+        &self,
+        record: &AddonRecord,
+    ) -> Result<(Deployment, String, BTreeMap<String, String>), AddonError> {
         let provider = provider_of(record)?;
         let image = self.image().await?;
         let url = provider.url(&secrets_of(record)?, &self.host(record)?, record.port);
         Ok((
             Deployment {
                 app: app_of(record)?,
+                // No release of the app: a session of the services image.
                 release: 0,
                 image,
+                image_repository: Some(crate::scheduler::SERVICES_REPOSITORY),
                 process_types: BTreeMap::new(),
                 release_command: None,
                 formation: BTreeMap::new(),
-                config_vars: [("PAAS_URL".to_owned(), url)].into(),
+                config_vars: BTreeMap::new(),
             },
             provider.client().to_owned(),
+            [("PAAS_URL".to_owned(), url)].into(),
         ))
     }
 

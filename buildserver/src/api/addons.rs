@@ -207,12 +207,13 @@ pub async fn session(
         )
         .hint("for other commands, use paas run"));
     }
-    let (deployment, command) = state.addons.client(&record).await.map_err(failure)?;
-    let request = super::one_offs::checked(CreateDyno {
+    let (deployment, command, env) = state.addons.client(&record).await.map_err(failure)?;
+    let mut request = super::one_offs::checked(CreateDyno {
         command,
         attach: true,
         ..body
     })?;
+    request.env.extend(env);
     let mut dyno = state
         .one_offs
         .create(deployment, request)

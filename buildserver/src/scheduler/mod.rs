@@ -212,6 +212,9 @@ pub struct Deployment {
     pub release: u32,
     /// The image's manifest digest in the local layout.
     pub image: String,
+    /// The registry repository of the image when it is not the app's own: an add-on client
+    /// session (`pg:psql`) runs the services image ([`SERVICES_REPOSITORY`]).
+    pub image_repository: Option<&'static str>,
     /// Process type → command of the dynos (never `release`).
     pub process_types: BTreeMap<String, String>,
     /// The Procfile's `release` command: the release phase, run once before the dynos start.
@@ -235,6 +238,7 @@ impl Deployment {
             app: app.clone(),
             release: release.version,
             image: release.image.clone()?,
+            image_repository: None,
             process_types,
             release_command,
             formation: formation
@@ -243,6 +247,12 @@ impl Deployment {
                 .collect(),
             config_vars: release.config_vars.clone(),
         })
+    }
+
+    /// The registry repository of its image: the app's, unless [`Deployment::image_repository`]
+    /// names another.
+    pub fn repository(&self) -> &str {
+        self.image_repository.unwrap_or(self.app.name())
     }
 
     /// The path web dynos must answer on before they count as up, if the app set one.

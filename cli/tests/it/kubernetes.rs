@@ -692,6 +692,39 @@ fn an_add_on_is_a_stateful_set_with_its_own_claim_and_its_url_lands_in_the_relea
         serde_json::from_str(&ok(cli, &repo, &["addons:info", "kdb-db", "--json"])).expect("JSON");
     assert_eq!(info["state"], "up");
 
+    // A psql session is a pod of the services image with the add-on's URL (attaching needs a
+    // real kubelet, which the fixture cluster has not: refused and said).
+    let sessions = || {
+        cluster
+            .get("/api/v1/namespaces/paas-kdb/pods?labelSelector=paas%2Frun")
+            .and_then(|list| list["items"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    let (pod, session) = std::thread::scope(|scope| {
+        let session = scope.spawn(|| paas(cli, &repo, &["pg:psql"]));
+        let mut pod = None;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // It lives from its making to the failed attach: look often.
+        while pod.is_none() && Instant::now() < deadline {
+            pod = sessions().into_iter().next();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (pod, session.join().expect("session thread"))
+    });
+    let pod = pod.unwrap_or_else(|| panic!("the session's pod: {}", transcript(&session)));
+    assert_eq!(pod["spec"]["containers"][0]["image"], image);
+    assert_eq!(
+        pod["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"],
+        "kdb-env-v0"
+    );
+    assert!(
+        transcript(&session).contains("cannot attach to pod"),
+        "{}",
+        transcript(&session)
+    );
+    let env = pod["spec"]["containers"][0]["env"].to_string();
+    assert!(env.contains("PAAS_URL"), "{env}");
+
     // What needs the data on this machine says so.
     let output = paas(cli, &repo, &["pg:backups:capture"]);
     assert_eq!(output.status.code(), Some(1));

@@ -110,7 +110,12 @@ fn container(
     let app = deployment.app.name();
     json!({
         "name": name,
-        "image": format!("{}/{app}@{}", settings.registry, deployment.image),
+        "image": format!(
+            "{}/{}@{}",
+            settings.registry,
+            deployment.repository(),
+            deployment.image
+        ),
         // As on the local scheduler: the command is an argument of the dyno wrapper, never script.
         "command": crate::scheduler::dyno_args(command),
         "workingDir": "/app",
@@ -427,6 +432,7 @@ mod tests {
 
     fn deployment() -> Deployment {
         Deployment {
+            image_repository: None,
             app: crate::app::AppRef {
                 id: "0123456789abcdef".into(),
                 name: paas_share::AppName::parse("shop").expect("valid"),
