@@ -346,3 +346,166 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Db, NewAddon};
+    use crate::store::StoreError;
+    use paas_share::{AppName, UserName};
+
+    fn db_with_app() -> (tempfile::TempDir, Db, crate::store::User, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut db = Db::open(&dir.path().join("paas.db")).expect("open");
+        let user = db
+            .create_user(
+                &UserName::parse("alice").expect("valid"),
+                false,
+                &crate::token::generate(),
+            )
+            .expect("user");
+        let app = db
+            .create_app(&user, &AppName::parse("shop").expect("valid"), None)
+            .expect("app");
+        (dir, db, user, app.id)
+    }
+
+    fn addon(db: &mut Db, app_id: &str, name: &str, port: u16) -> super::AddonRecord {
+        db.create_addon(&NewAddon {
+            name,
+            kind: "postgresql",
+            app_id,
+            port,
+            secrets: "{}",
+        })
+        .expect("addon")
+    }
+
+    #[test]
+    fn names_and_ports_are_one_addon_each() {
+        let (_dir, mut db, _, app) = db_with_app();
+        let first = addon(&mut db, &app, "shop-db", 20001);
+        assert!(first.provisioning);
+        let taken = |r: Result<super::AddonRecord, StoreError>| {
+            matches!(r, Err(StoreError::AlreadyExists(_)))
+        };
+        let again = NewAddon {
+            name: "shop-db",
+            kind: "redis",
+            app_id: &app,
+            port: 20002,
+            secrets: "{}",
+        };
+        assert!(taken(db.create_addon(&again)));
+        let same_port = NewAddon {
+            name: "other",
+            port: 20001,
+            ..again
+        };
+        assert!(taken(db.create_addon(&same_port)));
+        db.addon_created(&first.id).expect("created");
+        assert!(
+            !db.addon_by_name("shop-db")
+                .expect("read")
+                .expect("there")
+                .provisioning
+        );
+        assert_eq!(db.addon_ports().expect("ports"), vec![20001]);
+    }
+
+    #[test]
+    fn an_attachment_and_its_config_var_come_and_go_together() {
+        let (_dir, mut db, user, app) = db_with_app();
+        let record = addon(&mut db, &app, "shop-db", 20001);
+        let release = db
+            .attach_addon(
+                &record.id,
+                &app,
+                &user,
+                "DATABASE",
+                "postgres://x",
+                "Attach",
+            )
+            .expect("attach");
+        assert_eq!(release.config_vars["DATABASE_URL"], "postgres://x");
+        assert!(matches!(
+            db.attach_addon(&record.id, &app, &user, "OTHER", "postgres://x", "Attach"),
+            Err(StoreError::AlreadyExists(_))
+        ));
+        assert_eq!(db.attachment_names(&app).expect("names"), vec!["DATABASE"]);
+        // A failed release put the config back without the var: the attachment follows it.
+        db.update_config(
+            &app,
+            &user,
+            &[("DATABASE_URL".to_owned(), None)].into(),
+            "x",
+            None,
+        )
+        .expect("unset");
+        db.sync_attachment(&record.id, &app, "DATABASE")
+            .expect("sync");
+        assert!(db.attachments(&record.id).expect("list").is_empty());
+        // And back.
+        db.update_config(
+            &app,
+            &user,
+            &[("DATABASE_URL".to_owned(), Some("postgres://x".to_owned()))].into(),
+            "x",
+            None,
+        )
+        .expect("set");
+        db.sync_attachment(&record.id, &app, "DATABASE")
+            .expect("sync");
+        assert_eq!(db.attachments(&record.id).expect("list").len(), 1);
+        let release = db
+            .detach_addon(&record.id, &app, &user, "Detach")
+            .expect("detach")
+            .expect("was attached");
+        assert!(!release.config_vars.contains_key("DATABASE_URL"));
+        assert!(
+            db.detach_addon(&record.id, &app, &user, "Detach")
+                .expect("detach")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn backups_are_numbered_kept_to_a_count_and_failed_when_cut_short() {
+        let (_dir, mut db, _, app) = db_with_app();
+        let record = addon(&mut db, &app, "shop-db", 20001);
+        for _ in 0..4 {
+            let number = db.start_backup(&record.id).expect("start");
+            db.finish_backup(&record.id, number, Ok(10))
+                .expect("finish");
+        }
+        let running = db.start_backup(&record.id).expect("start");
+        assert_eq!(running, 5);
+        let mut pruned = db.prune_backups(&record.id, 2).expect("prune");
+        pruned.sort_unstable();
+        assert_eq!(pruned, vec![1, 2]);
+        let ids: Vec<String> = db
+            .backups(&record.id)
+            .expect("list")
+            .into_iter()
+            .map(|b| b.id)
+            .collect();
+        assert_eq!(
+            ids,
+            ["b005", "b004", "b003"],
+            "the running one is never pruned"
+        );
+        assert_eq!(
+            db.fail_running_backups("interrupted").expect("fail"),
+            vec![(record.id.clone(), 5)]
+        );
+        let newest = &db.backups(&record.id).expect("list")[0];
+        assert_eq!(
+            (newest.status.as_str(), newest.failure.as_deref()),
+            ("failed", Some("interrupted"))
+        );
+        assert_eq!(
+            db.start_backup(&record.id).expect("start"),
+            6,
+            "numbers are never reused"
+        );
+    }
+}
