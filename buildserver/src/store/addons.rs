@@ -234,7 +234,7 @@ impl Db {
         let patch: ConfigPatch = [(format!("{name}_URL"), None)].into();
         let version = patch_config(&tx, app_id, user, &patch, description, None)?;
         tx.commit()?;
-        Ok(self.release(app_id, version)?)
+        self.release(app_id, version)
     }
 
     /// Records the add-on's new secrets (after its service took them).
