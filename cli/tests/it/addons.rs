@@ -146,6 +146,15 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
     assert!(output.status.success(), "{}", transcript(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "2");
 
+    // On a terminal, psql is interactive: its prompt, a query, \q.
+    let (mut screen, mut child) = super::one_off::on_terminal(&cli, &repo, &["pg:psql"], 100, 30);
+    let mut seen = String::new();
+    super::one_off::read_until(&mut screen, &mut seen, "=>");
+    std::io::Write::write_all(&mut screen, b"SELECT 6 * 7 AS answer;\r").expect("type");
+    super::one_off::read_until(&mut screen, &mut seen, "42");
+    std::io::Write::write_all(&mut screen, b"\\q\r").expect("type");
+    assert!(child.wait().expect("pg:psql").success(), "{seen}");
+
     // Backup, drop the table, restore: the rows are back.
     let backup = ok(&cli, &repo, &["pg:backups:capture"]);
     assert_eq!(backup.trim(), "b001");
