@@ -273,18 +273,20 @@ impl Deployment {
 /// starts, gunicorn and its workers), which then have the stop grace to exit. The child shell is
 /// the leader of its own process group (`setsid`), the wrapper stays PID 1 (an init in a pid
 /// namespace ignores signals it has no handler for, and stacks need not ship tini) and sends the
-/// first SIGTERM/SIGINT it gets to that group, then waits for the child shell, which stays until
-/// the command ends (it has a handler, `:`, so it is not killed by the signal, and handlers are
-/// not inherited by what it starts; Debian's dash does not `exec` a `sh -c` command). The trap is
-/// set before anything else, and a stop that comes before the command starts means it never
-/// starts; a signal sent before the shell set its trap is lost, which is why the scheduler sends
-/// SIGTERM again while it waits.
+/// first SIGTERM/SIGINT it gets to that group, then waits for the child shell. That shell stays
+/// until the command it runs ends (a shell runs a trap only once its foreground command has
+/// returned; Debian's dash does not `exec` a `sh -c` command), then exits 143 (130 for SIGINT)
+/// as Heroku's shell would die: a Procfile command that is shell code (`while :; do …; done`)
+/// stops at the end of its current step instead of looping on. Handlers are not inherited by what
+/// it starts. The wrapper's trap is set before anything else, and a stop that comes before the
+/// command starts means it never starts; a signal sent before a shell set its trap is lost,
+/// which is why the scheduler sends SIGTERM again while it waits.
 const DYNO_SCRIPT: &str = "paas_dyno_command=$1 child= stopping=
 trap 'if [ -z \"$stopping\" ]; then stopping=1; [ -n \"$child\" ] && { kill -TERM -$child || kill -TERM $child; } 2>/dev/null; fi' TERM INT
 for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done
 [ -n \"$stopping\" ] && exit 143
 setsid=; command -v setsid > /dev/null && setsid=setsid
-$setsid /bin/sh -c 'trap : TERM INT; eval \"$1\"' paas-command \"$paas_dyno_command\" &
+$setsid /bin/sh -c 'trap \"exit 143\" TERM; trap \"exit 130\" INT; eval \"$1\"' paas-command \"$paas_dyno_command\" &
 child=$!
 [ -n \"$stopping\" ] && { kill -TERM -$child || kill -TERM $child; } 2>/dev/null
 wait $child; status=$?

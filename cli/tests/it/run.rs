@@ -642,3 +642,49 @@ fn waits_show_a_spinner_on_a_terminal_and_only_the_result_elsewhere() {
         "Restarted spun\n"
     );
 }
+
+#[test]
+fn a_shell_loop_stops_on_sigterm_and_one_that_ignores_it_gets_r12_and_sigkill() {
+    let (_server, cli) = serving_with(&["--stop-grace", "4"]);
+    let repo = cli.app_repo("static");
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: busybox httpd -f -p $PORT -h /app/public\n\
+         looper: while true; do echo tick; sleep 1; done\n\
+         stubborn: trap '' TERM; while true; do echo tock; sleep 1; done\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "workers");
+    ok(&cli, &repo, &["create", "loops"]);
+    assert!(push(&cli, &repo).status.success());
+    ok(&cli, &repo, &["scale", "looper=1", "stubborn=1"]);
+    let logs_show = |text: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let logs = ok(&cli, &repo, &["logs", "-n", "500"]);
+            if logs.contains(text) {
+                return logs;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {text:?} in:\n{logs}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    logs_show("app[looper.1]: tick");
+    logs_show("app[stubborn.1]: tock");
+    ok(&cli, &repo, &["scale", "looper=0", "stubborn=0"]);
+    logs_show("Stopped stubborn.1");
+    let logs = logs_show("Stopped looper.1");
+    assert!(
+        logs.contains(
+            "paas[scheduler]: stubborn.1: Error R12 (Exit timeout) -> At least one process failed to exit within 4 seconds of SIGTERM; stopping remaining processes with SIGKILL"
+        ),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("looper.1: Error R12"),
+        "a shell loop ends on SIGTERM, as Heroku's shell does: {logs}"
+    );
+}

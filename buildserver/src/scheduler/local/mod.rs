@@ -571,8 +571,23 @@ impl LocalScheduler {
     }
 
     async fn stop(&self, app_id: &str, dyno: Dyno) {
-        self.end(&dyno.container, &dyno.supervision, dyno.task, dyno.dir)
+        let in_time = self
+            .end(&dyno.container, &dyno.supervision, dyno.task, dyno.dir)
             .await;
+        if !in_time {
+            // Heroku's words for it.
+            self.logs.emit(
+                app_id,
+                "paas",
+                "scheduler",
+                format!(
+                    "{}.{}: Error R12 (Exit timeout) -> At least one process failed to exit within {} seconds of SIGTERM; stopping remaining processes with SIGKILL",
+                    dyno.process_type,
+                    dyno.index,
+                    self.settings.stop_grace.as_secs()
+                ),
+            );
+        }
         self.logs.emit(
             app_id,
             "paas",
@@ -582,14 +597,15 @@ impl LocalScheduler {
     }
 
     /// Ends a supervised container (a dyno or a service): SIGTERM, SIGKILL after the stop grace
-    /// (at once if it has crashed), then its directory goes.
+    /// (at once if it has crashed), then its directory goes. Returns whether it ended before the
+    /// grace ran out.
     async fn end(
         &self,
         container: &str,
         supervision: &Supervision,
         mut task: tokio::task::JoinHandle<()>,
         dir: PathBuf,
-    ) {
+    ) -> bool {
         supervision.stopping.store(true, Ordering::SeqCst);
         let signal = |signal: &'static str| {
             let (runtime, container) = (Arc::clone(&self.runtime), container.to_owned());
@@ -622,6 +638,7 @@ impl LocalScheduler {
         }
         supervision.set(State::Down);
         let _ = tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await;
+        ended || grace.is_zero()
     }
 
     /// The sequence number of the app's newest log line: where an operation's own lines begin.
