@@ -73,6 +73,8 @@ pub struct Push {
 pub struct BuildDir {
     pub id: String,
     pub dir: PathBuf,
+    /// The commit it builds (`SOURCE_VERSION` in the build, as on Heroku).
+    pub commit: String,
 }
 
 impl BuildDir {
@@ -156,9 +158,10 @@ impl Builder {
     /// Records a pending build of `commit` and makes its private directory.
     pub async fn begin(&self, push: &Push, commit: &str) -> anyhow::Result<BuildDir> {
         let (app_id, user, commit) = (push.app.id.clone(), push.user.clone(), commit.to_owned());
+        let recorded = commit.clone();
         let id = self
             .store
-            .call(move |db| db.create_build(&app_id, &user, &commit))
+            .call(move |db| db.create_build(&app_id, &user, &recorded))
             .await?;
         let dir = self.data.build(&id);
         std::fs::DirBuilder::new()
@@ -167,7 +170,7 @@ impl Builder {
             .create(&dir)?;
         // Readers may follow the build from now on; `run` or `abandon` ends the stream.
         self.live.start(&id);
-        Ok(BuildDir { id, dir })
+        Ok(BuildDir { id, dir, commit })
     }
 
     /// Records a build that did not run to its end: the checkout failed, or the pusher went away
@@ -523,7 +526,7 @@ impl Builder {
                 "LANG=C.UTF-8".into(),
                 format!("STACK={}", stacks.app.name),
                 format!("PAAS_STACKS={}", stacks.runtimes_env()),
-                format!("SOURCE_VERSION={}", build.id),
+                format!("SOURCE_VERSION={}", build.commit),
                 format!("PAAS_BUILDPACKS={}", requested.join(" ")),
             ]
             .into_iter()

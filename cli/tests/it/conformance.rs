@@ -92,6 +92,7 @@ const CASES: &[Case] = &[
             &[
                 "-----> Running bin/post_compile",
                 "       wrote build-stamp.txt",
+                "       SOURCE_VERSION is the commit's SHA",
                 "-----> Running: python manage.py collectstatic --noinput",
                 "-----> Running release command: python manage.py migrate --noinput",
             ],
