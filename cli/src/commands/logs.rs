@@ -34,6 +34,8 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let client = ctx.client()?;
     let mut after: Option<u64> = None;
     let mut out = std::io::stdout().lock();
+    // Said once per outage: a server down for a minute is one warning, not sixty.
+    let mut reconnecting = false;
     loop {
         let mut path = format!("/apps/{app}/logs?lines={}&tail={}", args.lines, args.tail);
         if let Some(process) = &args.process {
@@ -49,12 +51,20 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             Ok(stream) => stream,
             // Only a follow that already started retries; a first failure is reported.
             Err(e) if args.tail && after.is_some() && e.id == "connection_failed" => {
-                ctx.printer.warn("the log stream dropped; reconnecting…");
+                if !reconnecting {
+                    ctx.printer
+                        .warn("the log stream dropped; reconnecting (every second)…");
+                    reconnecting = true;
+                }
                 std::thread::sleep(Duration::from_secs(1));
                 continue;
             }
             Err(e) => return Err(e.into()),
         };
+        if reconnecting {
+            ctx.printer.status("Reconnected to the log stream.");
+            reconnecting = false;
+        }
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
             let Ok(parsed) = serde_json::from_str::<LogLine>(&line) else {
@@ -83,7 +93,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         // The server closed a followed stream (a restart, a proxy timeout): pick up after the
         // last line printed. Nothing printed yet: start from now rather than replaying.
         after.get_or_insert(0);
-        ctx.printer.warn("the log stream ended; reconnecting…");
+        ctx.printer
+            .warn("the log stream ended; reconnecting (every second)…");
+        reconnecting = true;
         std::thread::sleep(Duration::from_secs(1));
     }
 }

@@ -114,6 +114,8 @@ fn a_tail_follows_new_lines_and_resumes_after_a_restart() {
 
     // The server restarts (same port); the tail reconnects and goes on without repeats.
     server.stop(Signal::SIGTERM);
+    // Down for a few seconds: the tail tries each second, and says so once.
+    std::thread::sleep(Duration::from_secs(3));
     server.restart();
     cli.ok(&["config", "set", "THIRD=1", "-a", "tailed"]);
     let seen = wait_for("Set THIRD config vars");
@@ -124,5 +126,14 @@ fn a_tail_follows_new_lines_and_resumes_after_a_restart() {
         "no line twice: {seen:?}"
     );
     tail.kill().expect("stop the tail");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut tail.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
     let _ = tail.wait();
+    assert_eq!(
+        stderr.matches("reconnecting").count(),
+        1,
+        "one warning per outage: {stderr}"
+    );
+    assert!(stderr.contains("Reconnected to the log stream."), "{stderr}");
 }
