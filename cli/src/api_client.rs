@@ -214,8 +214,14 @@ impl ApiClient {
         let status = response.status().as_u16();
         let error = response.json::<ApiError>().unwrap_or_else(|_| ApiError {
             id: "http_error".to_owned(),
-            message: format!("the server answered {method} {path} with HTTP {status}"),
-            hint: None,
+            message: format!(
+                "{} answered {method} {path} with HTTP {status}, not as a paas API does",
+                self.host
+            ),
+            hint: Some(
+                "is PAAS_HOST (or `paas login --host`) the API's address (port 5500 by default), not the router's or another server's?"
+                    .to_owned(),
+            ),
         });
         let mut failure = CliError::new(&error.id, error.message);
         failure.hint = error.hint;
@@ -223,6 +229,9 @@ impl ApiClient {
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> CliError {
+        if let Some(tls) = tls_error(e) {
+            return self.tls_failure(tls);
+        }
         CliError::new(
             "connection_failed",
             format!(
@@ -234,6 +243,53 @@ impl ApiClient {
         .hint("check that the server is running and that PAAS_HOST or `paas login --host` names it")
     }
 
+    /// A TLS handshake that failed, said for a person: whose certificate, what is wrong with it,
+    /// and what to do (rustls's own words are for programmers).
+    fn tls_failure(&self, e: &rustls::Error) -> CliError {
+        use rustls::CertificateError as Cert;
+        let host = &self.host;
+        let untrusted = |why: String| {
+            CliError::new(
+                "tls_untrusted",
+                format!("the server at {host} showed a certificate this machine does not accept: {why}"),
+            )
+            .hint(
+                "if the server's certificate comes from a private CA, add that CA to this machine's trust store \
+                 (/usr/local/share/ca-certificates, then update-ca-certificates) or point SSL_CERT_FILE at a bundle with it",
+            )
+        };
+        match e {
+            rustls::Error::InvalidCertificate(cert) => untrusted(match cert {
+                Cert::UnknownIssuer => {
+                    "it is signed by a CA this machine does not trust".to_owned()
+                }
+                Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
+                    "it is for another host name".to_owned()
+                }
+                Cert::Expired | Cert::ExpiredContext { .. } => "it has expired".to_owned(),
+                Cert::NotValidYet | Cert::NotValidYetContext { .. } => {
+                    "it is not valid yet".to_owned()
+                }
+                Cert::Revoked => "it was revoked".to_owned(),
+                Cert::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => {
+                    "it is a CA's certificate, not a server's".to_owned()
+                }
+                other => format!("{other:?}"),
+            }),
+            // Not TLS at all on the other end: a plain-HTTP server answered.
+            rustls::Error::InvalidMessage(_) => CliError::new(
+                "tls_failed",
+                format!("the server at {host} does not speak TLS (https://) on that port"),
+            )
+            .hint("use http:// for it: paas login --host http://HOST:PORT (or PAAS_HOST)"),
+            other => CliError::new(
+                "tls_failed",
+                format!("the TLS handshake with the server at {host} failed: {other}"),
+            )
+            .hint("check the address, and that the server's TLS setup works with curl -v"),
+        }
+    }
+
     fn bad_response(&self, e: impl std::fmt::Display) -> CliError {
         CliError::new(
             "bad_response",
@@ -241,6 +297,22 @@ impl ApiClient {
         )
         .hint("is this a paas server of a matching version?")
     }
+}
+
+/// The TLS error under a failed request, if that is what failed. rustls's error travels inside
+/// io::Errors (nested), whose `source()` skips what they wrap: those are opened too.
+fn tls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
+    fn within<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let wrapped = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|inner| within(inner));
+        wrapped.or_else(|| e.source().and_then(within))
+    }
+    within(e)
 }
 
 /// What went wrong under a failed request (`Connection refused (os error 111)`, `expected value

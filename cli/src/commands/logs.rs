@@ -61,9 +61,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             }
             Err(e) => return Err(e.into()),
         };
+        // Every later end of this stream warns again before reconnecting.
         if reconnecting {
             ctx.printer.status("Reconnected to the log stream.");
-            reconnecting = false;
         }
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };

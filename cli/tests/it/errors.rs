@@ -241,3 +241,89 @@ fn create_never_silently_repoints_an_existing_remote() {
         .expect("run");
     assert!(output.status.success(), "{output:?}");
 }
+
+#[test]
+fn tls_and_wrong_address_errors_say_what_is_wrong_and_what_to_do() {
+    let server = paas_tests::TestServer::start(&super::server_bin());
+    let token = server.admin_token();
+    let failure = |host: &str| {
+        let cli = CliEnv::new(paas_bin(), host);
+        let output = cli
+            .command(&["apps"])
+            .env("PAAS_API_TOKEN", &token)
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(1), "{host}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    // https:// to the plain-HTTP API.
+    let api = server.api.trim_start_matches("http://");
+    let said = failure(&format!("https://{api}"));
+    assert!(
+        said.contains("does not speak TLS (https://) on that port"),
+        "{said}"
+    );
+    assert!(said.contains("use http:// for it"), "{said}");
+    // The router's address instead of the API's.
+    let said = failure(&format!("http://{}", server.router));
+    assert!(said.contains("not as a paas API does"), "{said}");
+    assert!(said.contains("not the router's"), "{said}");
+    // TLS servers whose certificates this machine does not accept: a self-signed server
+    // certificate, and a CA's certificate used as a server's (what `openssl req -x509` makes).
+    let dir = server.scratch();
+    for (constraints, why) in [
+        (
+            "basicConstraints=critical,CA:FALSE",
+            "it is signed by a CA this machine does not trust",
+        ),
+        (
+            "basicConstraints=critical,CA:TRUE",
+            "it is a CA's certificate, not a server's",
+        ),
+    ] {
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .args(["-addext", constraints, "-keyout"])
+            .arg(dir.join("key.pem"))
+            .arg("-out")
+            .arg(dir.join("cert.pem"))
+            .output()
+            .expect("openssl req");
+        assert!(made.status.success(), "{}", paas_tests::transcript(&made));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut tls = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(port.to_string())
+            .arg("-cert")
+            .arg(dir.join("cert.pem"))
+            .arg("-key")
+            .arg(dir.join("key.pem"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        assert!(paas_tests::wait_for_port(port), "the TLS server listens");
+        let said = failure(&format!("https://127.0.0.1:{port}"));
+        let _ = tls.kill();
+        let _ = tls.wait();
+        assert!(
+            said.contains(&format!(
+                "showed a certificate this machine does not accept: {why}"
+            )),
+            "{said}"
+        );
+        assert!(said.contains("SSL_CERT_FILE"), "{said}");
+    }
+}

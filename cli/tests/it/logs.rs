@@ -135,5 +135,8 @@ fn a_tail_follows_new_lines_and_resumes_after_a_restart() {
         1,
         "one warning per outage: {stderr}"
     );
-    assert!(stderr.contains("Reconnected to the log stream."), "{stderr}");
+    assert!(
+        stderr.contains("Reconnected to the log stream."),
+        "{stderr}"
+    );
 }
