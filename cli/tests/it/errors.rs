@@ -325,5 +325,35 @@ fn tls_and_wrong_address_errors_say_what_is_wrong_and_what_to_do() {
             "{said}"
         );
         assert!(said.contains("SSL_CERT_FILE"), "{said}");
+        // The same server, its certificate trusted through SSL_CERT_FILE: TLS is no longer the
+        // problem (openssl's page is not the paas API, which is said instead).
+        if constraints.ends_with("CA:TRUE") {
+            continue;
+        }
+        let mut tls = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(port.to_string())
+            .arg("-cert")
+            .arg(dir.join("cert.pem"))
+            .arg("-key")
+            .arg(dir.join("key.pem"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        assert!(paas_tests::wait_for_port(port), "the TLS server listens");
+        let output = CliEnv::new(paas_bin(), &format!("https://127.0.0.1:{port}"))
+            .command(&["apps"])
+            .env("PAAS_API_TOKEN", &token)
+            .env("SSL_CERT_FILE", dir.join("cert.pem"))
+            .output()
+            .expect("run");
+        let _ = tls.kill();
+        let _ = tls.wait();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            said.contains("unexpected response from https://127.0.0.1"),
+            "SSL_CERT_FILE is trusted: {said}"
+        );
     }
 }
