@@ -702,6 +702,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_input_bytes: config.max_push_bytes,
     });
     let host_key = ssh::host_key::load_or_generate(&data.ssh_host_key())?;
+    // What `git push` asks the user to accept the first time: the log line lets them check it.
+    let host_key_fingerprint = ssh::host_key::fingerprint(&host_key);
 
     let (api_limits, router_limits) = connection_budgets(config.header_timeout);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -741,7 +743,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     restore_releases(&store_for_restore, scheduler.as_ref()).await;
 
-    tracing::info!(api = %api_addr, ssh = %ssh_addr, router = %router_addr, data_dir = %data.root().display(), "paas-buildserver listening");
+    tracing::info!(api = %api_addr, ssh = %ssh_addr, router = %router_addr, data_dir = %data.root().display(), ssh_host_key = %host_key_fingerprint, "paas-buildserver listening");
     if let Some(path) = &config.ready_file {
         let ready = serde_json::json!({
             "api": api_addr.to_string(),

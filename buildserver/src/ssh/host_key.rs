@@ -26,3 +26,11 @@ pub fn load_or_generate(path: &Path) -> anyhow::Result<PrivateKey> {
     tracing::info!(path = %path.display(), "generated the SSH host key");
     Ok(key)
 }
+
+/// The key's fingerprint as `ssh` shows it when it first meets the server
+/// (`SHA256:…`, base64 without padding).
+pub fn fingerprint(key: &PrivateKey) -> String {
+    key.public_key()
+        .fingerprint(russh::keys::HashAlg::Sha256)
+        .to_string()
+}

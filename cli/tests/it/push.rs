@@ -1044,3 +1044,34 @@ fn six_keys_may_be_offered_and_a_silent_session_is_closed() {
         "closed after {closed_after:?}"
     );
 }
+
+#[test]
+fn the_server_log_names_the_ssh_host_key_a_first_push_asks_about() {
+    let server = TestServer::start(&server_bin());
+    let port = server.ssh.rsplit(':').next().expect("port");
+    let scan = std::process::Command::new("ssh-keyscan")
+        .args(["-t", "ed25519", "-p", port, "127.0.0.1"])
+        .output()
+        .expect("ssh-keyscan");
+    let mut keygen = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("ssh-keygen");
+    std::io::Write::write_all(&mut keygen.stdin.take().expect("stdin"), &scan.stdout)
+        .expect("write");
+    let listed = keygen.wait_with_output().expect("ssh-keygen");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let fingerprint = listed
+        .split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .unwrap_or_else(|| panic!("no fingerprint in {listed:?}"));
+    assert!(
+        server
+            .log()
+            .contains(&format!("ssh_host_key={fingerprint}")),
+        "{fingerprint} in:\n{}",
+        server.log()
+    );
+}
