@@ -15,7 +15,14 @@ pub fn attached_as(addon: &Addon) -> String {
     addon
         .attachments
         .iter()
-        .map(|a| format!("{} ({})", a.config_var, a.app))
+        .map(|a| {
+            let rolled_back = if a.in_config {
+                ""
+            } else {
+                ", not in its config since a rollback"
+            };
+            format!("{} ({}{rolled_back})", a.config_var, a.app)
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

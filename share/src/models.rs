@@ -472,6 +472,9 @@ pub struct AddonAttachment {
     pub name: String,
     /// `DATABASE_URL`
     pub config_var: String,
+    /// Whether the app's config has that var now: a rollback to a release from before the
+    /// attach takes it away (and rolling forward brings it back) while the add-on stays attached.
+    pub in_config: bool,
 }
 
 /// `POST /apps/{app}/addons`: provision an add-on owned by the app and attach it there.

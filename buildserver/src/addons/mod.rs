@@ -349,6 +349,7 @@ impl Addons {
                 app: app.name.to_string(),
                 config_var: format!("{name}_URL"),
                 name: name.to_string(),
+                in_config: true,
             },
             release,
         ))

@@ -157,7 +157,9 @@ impl Db {
     /// Where the add-on is attached: app names and attachments, by app.
     pub fn attachments(&self, addon_id: &str) -> Result<Vec<AddonAttachment>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT a.name, t.name FROM addon_attachments t JOIN apps a ON a.id = t.app_id
+            "SELECT a.name, t.name, EXISTS (SELECT 1 FROM config_vars c
+                 WHERE c.app_id = t.app_id AND c.key = t.name || '_URL')
+             FROM addon_attachments t JOIN apps a ON a.id = t.app_id
              WHERE t.addon_id = ?1 ORDER BY a.name, t.name",
         )?;
         let rows = stmt.query_map([addon_id], |r| {
@@ -166,6 +168,7 @@ impl Db {
                 app: r.get(0)?,
                 config_var: format!("{name}_URL"),
                 name,
+                in_config: r.get(2)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

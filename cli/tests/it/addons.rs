@@ -254,6 +254,11 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
         config.contains("DATABASE_URL") && !config.contains("REDIS_URL"),
         "{config}"
     );
+    let listed = ok(&cli, &repo, &["addons"]);
+    assert!(
+        listed.contains("REDIS_URL (notes, not in its config since a rollback)"),
+        "{listed}"
+    );
     assert_eq!(
         notes(&server, "notes"),
         (200, r#"["first", "second"]"#.to_owned())
