@@ -16,12 +16,12 @@ pub fn attached_as(addon: &Addon) -> String {
         .attachments
         .iter()
         .map(|a| {
-            let rolled_back = if a.in_config {
-                ""
-            } else {
-                ", not in its config since a rollback"
+            let state = match a.config.as_str() {
+                "missing" => ", not in its config since a rollback",
+                "changed" => ", its config holds another value: old credentials?",
+                _ => "",
             };
-            format!("{} ({}{rolled_back})", a.config_var, a.app)
+            format!("{} ({}{state})", a.config_var, a.app)
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -37,7 +37,18 @@ pub fn pick(
     name: Option<&str>,
 ) -> Result<Addon, CliError> {
     if let Some(name) = name {
-        return client.get(&format!("/addons/{}", path_segment(name)));
+        let addon: Addon = client.get(&format!("/addons/{}", path_segment(name)))?;
+        if addon.kind != kind {
+            return Err(CliError::usage(format!(
+                "{name} is a {} add-on, not a {kind} one",
+                addon.kind
+            ))
+            .hint(match addon.kind.as_str() {
+                "redis" => "use paas redis:cli for it",
+                _ => "use paas pg:psql and pg:backups for it",
+            }));
+        }
+        return Ok(addon);
     }
     let Some(app) = app else {
         return Err(CliError::usage(format!("which {kind} add-on?"))

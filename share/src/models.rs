@@ -472,9 +472,11 @@ pub struct AddonAttachment {
     pub name: String,
     /// `DATABASE_URL`
     pub config_var: String,
-    /// Whether the app's config has that var now: a rollback to a release from before the
-    /// attach takes it away (and rolling forward brings it back) while the add-on stays attached.
-    pub in_config: bool,
+    /// What the app's config has in that var now: `current` (the add-on's URL), `changed`
+    /// (another value: credentials from before a rotation whose release failed), or `missing` (a
+    /// rollback to a release from before the attach took it away; rolling forward brings it
+    /// back). The add-on stays attached either way.
+    pub config: String,
 }
 
 /// `POST /apps/{app}/addons`: provision an add-on owned by the app and attach it there.

@@ -97,6 +97,13 @@ pub enum AddonError {
     Refused { message: String, hint: String },
     #[error("{0}")]
     Failed(String),
+    /// The app has an attachment of that name (another add-on's).
+    #[error("{0}")]
+    NameTaken(String),
+    /// The add-on took new credentials, and these apps' releases of them failed: their config
+    /// holds the old ones.
+    #[error("{message}")]
+    Stale { message: String, hint: String },
     #[error(transparent)]
     Release(#[from] ReleaseError),
     #[error(transparent)]
@@ -110,6 +117,16 @@ fn refused(message: impl Into<String>, hint: impl Into<String>) -> AddonError {
         message: message.into(),
         hint: hint.into(),
     }
+}
+
+/// Who may reach an add-on for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Users of the app that owns it: everything (its data, backups, credentials, destroy).
+    Owner,
+    /// Also users of an app it is attached to (whose config has its URL anyway): to see it,
+    /// detach it from their app, open a client session.
+    Attached,
 }
 
 /// Every add-on of the server. One operation at a time per add-on.
@@ -158,7 +175,24 @@ impl Addons {
     /// The add-on as the API shows it.
     pub async fn view(&self, record: &AddonRecord) -> Result<Addon, AddonError> {
         let id = record.id.clone();
-        let attachments = self.store.call(move |db| db.attachments(&id)).await?;
+        let url = provider_of(record)?.url(&secrets_of(record)?, &self.host(record)?, record.port);
+        let attachments = self
+            .store
+            .call(move |db| db.attachments(&id))
+            .await?
+            .into_iter()
+            .map(|a| AddonAttachment {
+                config: match &a.value {
+                    Some(value) if *value == url => "current",
+                    Some(_) => "changed",
+                    None => "missing",
+                }
+                .to_owned(),
+                app: a.app,
+                config_var: format!("{}_URL", a.name),
+                name: a.name,
+            })
+            .collect();
         let state = if record.provisioning {
             "provisioning".to_owned()
         } else {
@@ -190,9 +224,15 @@ impl Addons {
         Ok(addons)
     }
 
-    /// Add-on `name`, if `user` may use it: they may use the app that owns it. Another user's
-    /// add-on is "not found", as if it did not exist.
-    pub async fn find(&self, user: &User, name: &str) -> Result<AddonRecord, AddonError> {
+    /// Add-on `name`, if `user` may reach it as `access` asks: through the app that owns it, or
+    /// (for [`Access::Attached`]) also through an app it is attached to. To others it is "not
+    /// found", as if it did not exist.
+    pub async fn find(
+        &self,
+        user: &User,
+        name: &str,
+        access: Access,
+    ) -> Result<AddonRecord, AddonError> {
         let (who, wanted) = (user.clone(), name.to_owned());
         let found = self
             .store
@@ -200,9 +240,17 @@ impl Addons {
                 let Some(record) = db.addon_by_name(&wanted)? else {
                     return Ok::<_, StoreError>(None);
                 };
-                let owner =
-                    paas_share::AppName::parse(&record.app_name).map_err(|_| StoreError::Gone)?;
-                Ok(db.app(&who, &owner)?.map(|_| record))
+                let mut apps = vec![record.app_name.clone()];
+                if access == Access::Attached {
+                    apps.extend(db.attachments(&record.id)?.into_iter().map(|a| a.app));
+                }
+                for app in apps {
+                    let app = paas_share::AppName::parse(&app).map_err(|_| StoreError::Gone)?;
+                    if db.app(&who, &app)?.is_some() {
+                        return Ok(Some(record));
+                    }
+                }
+                Ok(None)
             })
             .await?;
         found.ok_or_else(|| AddonError::NotFound(name.to_owned()))
@@ -287,9 +335,33 @@ impl Addons {
         }
         let id = record.id.clone();
         self.store.call(move |db| db.addon_created(&id)).await?;
-        let release = self
-            .attach_as(&record, provider, &secrets, app, user, &attach_as)
-            .await?;
+        let mut attach_as = attach_as;
+        let mut attempts = 0;
+        let release = loop {
+            match self
+                .attach_as(&record, provider, &secrets, app, user, &attach_as)
+                .await
+            {
+                Ok(release) => break release,
+                // Another add-on took the default name meanwhile (two creates at once): the
+                // next free one.
+                Err(AddonError::NameTaken(_)) if request.attach_as.is_none() && attempts < 3 => {
+                    attempts += 1;
+                    attach_as = self.attachment_name(app, provider, None).await?;
+                }
+                // An add-on the app does not get is not kept: nothing is left half made.
+                Err(e) => {
+                    self.remove(&record).await;
+                    self.logs.emit(
+                        &app.id,
+                        "paas",
+                        "api",
+                        format!("Add-on {} removed: it could not be attached", record.name),
+                    );
+                    return Err(e);
+                }
+            }
+        };
         let record = self.reload(&record).await?;
         Ok((self.view(&record).await?, release))
     }
@@ -338,6 +410,20 @@ impl Addons {
         name: Option<&str>,
     ) -> Result<(AddonAttachment, Release), AddonError> {
         let _turn = self.turns.lock(&record.id).await;
+        let id = record.id.clone();
+        let attached = self.store.call(move |db| db.attachments(&id)).await?;
+        if let Some(there) = attached.iter().find(|a| a.app == app.name.as_str()) {
+            return Err(refused(
+                format!(
+                    "{} is attached to {} already, as {}_URL",
+                    record.name, app.name, there.name
+                ),
+                format!(
+                    "an add-on is attached to an app once; to rename it, detach it first (paas addons:detach {} -a {})",
+                    record.name, app.name
+                ),
+            ));
+        }
         let provider = provider_of(record)?;
         let name = self.attachment_name(app, provider, name).await?;
         let secrets = secrets_of(record)?;
@@ -349,7 +435,7 @@ impl Addons {
                 app: app.name.to_string(),
                 config_var: format!("{name}_URL"),
                 name: name.to_string(),
-                in_config: true,
+                config: "current".to_owned(),
             },
             release,
         ))
@@ -376,18 +462,17 @@ impl Addons {
             .releases
             .run_recorded(app, user, move |db| {
                 db.attach_addon(&addon_id, &app_id, &who, &attachment, &url, &description)
-                    .map_err(|e| match e {
-                        StoreError::AlreadyExists(_) => ReleaseError::Refused {
-                            message: format!("{attachment} is attached to this app already"),
-                            hint: "give another name with --as, or detach the other first",
-                        },
-                        e => e.into(),
-                    })
+                    .map_err(ReleaseError::from)
             })
             .await;
         self.keep_attachments_true(record, app, name.as_str(), &made)
             .await;
-        Ok(made?)
+        match made {
+            Err(ReleaseError::Store(StoreError::AlreadyExists(_))) => Err(AddonError::NameTaken(
+                format!("{} has an attachment named {name} already", app.name),
+            )),
+            made => Ok(made?),
+        }
     }
 
     /// A release that failed has put the app's config back as it was: the attachment rows follow
@@ -480,7 +565,7 @@ impl Addons {
         if !attachments.is_empty() && !force {
             let apps: Vec<String> = attachments
                 .iter()
-                .map(|a| format!("{} ({})", a.app, a.config_var))
+                .map(|a| format!("{} ({}_URL)", a.app, a.name))
                 .collect();
             return Err(refused(
                 format!("{} is attached to {}", record.name, apps.join(", ")),
@@ -537,7 +622,7 @@ impl Addons {
             .collect();
         for record in &owned {
             let id = record.id.clone();
-            let elsewhere: Vec<AddonAttachment> = self
+            let elsewhere: Vec<crate::store::Attached> = self
                 .store
                 .call(move |db| db.attachments(&id))
                 .await?
@@ -616,9 +701,13 @@ impl Addons {
             ),
         );
         let id = record.id.clone();
-        let attached = self.store.call(move |db| db.attachment_apps(&id)).await?;
+        let mut attached = self.store.call(move |db| db.attachment_apps(&id)).await?;
+        // The owning app first, then the others by name; every one is tried, whatever the
+        // others' releases do.
+        attached.sort_by_key(|(app, _)| (app.id != record.app_id, app.name.clone()));
         let url = provider.url(&new, &self.host(record)?, record.port);
         let mut releases = Vec::new();
+        let mut stale = Vec::new();
         for (app, name) in attached {
             let patch: paas_share::models::ConfigPatch =
                 [(format!("{name}_URL"), Some(url.clone()))].into();
@@ -627,27 +716,41 @@ impl Addons {
                 user.clone(),
                 format!("Rotate {} credentials", record.name),
             );
-            releases.push(
-                self.releases
-                    .run_recorded(&app, user, move |db| {
-                        Ok(db.update_config(&app_id, &who, &patch, &description, None)?)
-                    })
-                    .await?,
-            );
+            let made = self
+                .releases
+                .run_recorded(&app, user, move |db| {
+                    Ok(db.update_config(&app_id, &who, &patch, &description, None)?)
+                })
+                .await;
+            match made {
+                Ok(release) => releases.push(release),
+                Err(e) => stale.push(format!("{} ({e})", app.name)),
+            }
         }
-        Ok(releases)
+        if stale.is_empty() {
+            return Ok(releases);
+        }
+        Err(AddonError::Stale {
+            message: format!(
+                "{}'s credentials were rotated, but the release of the new URL failed for {}: its config still holds the old credentials, which no longer work",
+                record.name,
+                stale.join(", ")
+            ),
+            hint: "fix what failed, then run `paas releases:retry -a APP` (the failed release has the new URL); `paas addons` shows which attachments hold old credentials".to_owned(),
+        })
     }
 
     /// What a one-off dyno of the add-on's client (`psql`, `redis-cli`) runs: the services image,
-    /// under the owning app, with no config vars of its own; the command, and `PAAS_URL` (the URL
-    /// the app has) for its environment.
+    /// under the owning app, with no config vars of its own; the command, and the environment
+    /// that connects it as the app (see [`Provider::client`]).
     pub async fn client(
         &self,
         record: &AddonRecord,
     ) -> Result<(Deployment, String, BTreeMap<String, String>), AddonError> {
         let provider = provider_of(record)?;
         let image = self.image().await?;
-        let url = provider.url(&secrets_of(record)?, &self.host(record)?, record.port);
+        let (command, env) =
+            provider.client(&secrets_of(record)?, &self.host(record)?, record.port);
         Ok((
             Deployment {
                 app: app_of(record)?,
@@ -660,8 +763,8 @@ impl Addons {
                 formation: BTreeMap::new(),
                 config_vars: BTreeMap::new(),
             },
-            provider.client().to_owned(),
-            [("PAAS_URL".to_owned(), url)].into(),
+            command.to_owned(),
+            env,
         ))
     }
 

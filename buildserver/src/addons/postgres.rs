@@ -2,6 +2,8 @@
 //! passwords, the app's own non-superuser role owning its database (as Heroku Postgres gives),
 //! `pg_dump` custom-format backups restored with `pg_restore` in one transaction.
 
+use std::collections::BTreeMap;
+
 use super::provider::{Provider, Secrets};
 
 pub struct Postgres;
@@ -127,7 +129,22 @@ impl Provider for Postgres {
         Some((BACKUP, RESTORE))
     }
 
-    fn client(&self) -> &'static str {
-        r#"exec psql "$PAAS_URL""#
+    fn client(
+        &self,
+        secrets: &Secrets,
+        host: &str,
+        port: u16,
+    ) -> (&'static str, BTreeMap<String, String>) {
+        // libpq's own variables; the history goes to the dyno's /tmp (the image's /app is not
+        // the session's to write).
+        let env = super::provider::vars([
+            ("PGHOST", host.to_owned()),
+            ("PGPORT", port.to_string()),
+            ("PGUSER", secrets.user.clone()),
+            ("PGPASSWORD", secrets.password.clone()),
+            ("PGDATABASE", secrets.database.clone()),
+            ("PSQL_HISTORY", "/tmp/.psql_history".to_owned()),
+        ]);
+        ("exec psql", env)
     }
 }

@@ -62,17 +62,19 @@ pub fn script_args(script: &str) -> Vec<String> {
 
 /// The environment every script of an add-on gets: where it is and its secrets, as `PAAS_*`.
 pub fn task_env(secrets: &Secrets, host: &str, port: u16) -> BTreeMap<String, String> {
-    [
+    vars([
         ("PAAS_HOST", host.to_owned()),
         ("PAAS_PORT", port.to_string()),
         ("PAAS_USER", secrets.user.clone()),
         ("PAAS_PASSWORD", secrets.password.clone()),
         ("PAAS_DATABASE", secrets.database.clone()),
         ("PAAS_ADMIN_PASSWORD", secrets.admin_password.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    ])
+}
+
+/// An environment from `(name, value)` pairs.
+pub fn vars<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// A kind of add-on.
@@ -104,6 +106,12 @@ pub trait Provider: Sync {
     /// None for kinds without backups.
     fn backup(&self) -> Option<(&'static str, &'static str)>;
     /// The interactive client (`psql`, `redis-cli`) connected as the app: the command of a
-    /// one-off dyno that gets the URL as `$PAAS_URL`.
-    fn client(&self) -> &'static str;
+    /// one-off dyno, and the environment that tells it where and who (the password in a
+    /// variable the client reads, never in its arguments, which `ps` shows to every local user).
+    fn client(
+        &self,
+        secrets: &Secrets,
+        host: &str,
+        port: u16,
+    ) -> (&'static str, BTreeMap<String, String>);
 }

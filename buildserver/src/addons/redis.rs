@@ -1,6 +1,8 @@
 //! Redis 7 (Debian's `redis-server`): append-only persistence in the add-on's volume, a
 //! password (`requirepass`), listening on `$PAAS_LISTEN` only.
 
+use std::collections::BTreeMap;
+
 use super::provider::{Provider, Secrets};
 
 pub struct Redis;
@@ -61,7 +63,18 @@ impl Provider for Redis {
         None
     }
 
-    fn client(&self) -> &'static str {
-        r#"exec redis-cli --no-auth-warning -u "$PAAS_URL""#
+    fn client(
+        &self,
+        secrets: &Secrets,
+        host: &str,
+        port: u16,
+    ) -> (&'static str, BTreeMap<String, String>) {
+        // redis-cli reads the password from REDISCLI_AUTH.
+        let env = super::provider::vars([
+            ("PAAS_HOST", host.to_owned()),
+            ("PAAS_PORT", port.to_string()),
+            ("REDISCLI_AUTH", secrets.password.clone()),
+        ]);
+        (r#"exec redis-cli -h "$PAAS_HOST" -p "$PAAS_PORT""#, env)
     }
 }

@@ -17,7 +17,7 @@ use paas_share::models::{
 use super::{
     ApiFailure, ApiJson, ApiQuery, ApiResult, AppState, CurrentUser, RequestHost, find_app,
 };
-use crate::addons::AddonError;
+use crate::addons::{Access, AddonError};
 use crate::store::AddonRecord;
 
 pub async fn list(
@@ -50,7 +50,7 @@ pub async fn info(
     CurrentUser(user): CurrentUser,
     Path(addon): Path<String>,
 ) -> ApiResult<Json<Addon>> {
-    let record = find(&state, &user, &addon).await?;
+    let record = find(&state, &user, &addon, Access::Attached).await?;
     Ok(Json(state.addons.view(&record).await.map_err(failure)?))
 }
 
@@ -68,7 +68,7 @@ pub async fn destroy(
     Path(addon): Path<String>,
     ApiQuery(query): ApiQuery<DestroyQuery>,
 ) -> ApiResult<Json<Addon>> {
-    let record = find(&state, &user, &addon).await?;
+    let record = find(&state, &user, &addon, Access::Owner).await?;
     let view = state.addons.view(&record).await.map_err(failure)?;
     state
         .addons
@@ -88,7 +88,7 @@ pub async fn attach(
     Path(addon): Path<String>,
     ApiJson(body): ApiJson<AttachAddon>,
 ) -> ApiResult<(StatusCode, Json<AddonAttachment>)> {
-    let record = find(&state, &user, &addon).await?;
+    let record = find(&state, &user, &addon, Access::Owner).await?;
     let app = find_app(&state, &user, &body.app).await?;
     let (attachment, _) = state
         .addons
@@ -103,7 +103,7 @@ pub async fn detach(
     CurrentUser(user): CurrentUser,
     Path((addon, app)): Path<(String, String)>,
 ) -> ApiResult<Json<Release>> {
-    let record = find(&state, &user, &addon).await?;
+    let record = find(&state, &user, &addon, Access::Attached).await?;
     let app = find_app(&state, &user, &app).await?;
     Ok(Json(
         state
@@ -119,7 +119,7 @@ pub async fn rotate(
     CurrentUser(user): CurrentUser,
     Path(addon): Path<String>,
 ) -> ApiResult<Json<Vec<Release>>> {
-    let record = find(&state, &user, &addon).await?;
+    let record = find(&state, &user, &addon, Access::Owner).await?;
     Ok(Json(
         state.addons.rotate(&record, &user).await.map_err(failure)?,
     ))
@@ -130,7 +130,7 @@ pub async fn backups(
     CurrentUser(user): CurrentUser,
     Path(addon): Path<String>,
 ) -> ApiResult<Json<Vec<Backup>>> {
-    let record = find(&state, &user, &addon).await?;
+    let record = find(&state, &user, &addon, Access::Owner).await?;
     Ok(Json(state.addons.backups(&record).await.map_err(failure)?))
 }
 
@@ -139,7 +139,7 @@ pub async fn capture(
     CurrentUser(user): CurrentUser,
     Path(addon): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Backup>)> {
-    let record = find(&state, &user, &addon).await?;
+    let record = find(&state, &user, &addon, Access::Owner).await?;
     let backup = state.addons.capture(&record).await.map_err(failure)?;
     Ok((StatusCode::CREATED, Json(backup)))
 }
@@ -150,7 +150,7 @@ pub async fn download(
     CurrentUser(user): CurrentUser,
     Path((addon, backup)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let record = find(&state, &user, &addon).await?;
+    let record = find(&state, &user, &addon, Access::Owner).await?;
     let (file, size) = state
         .addons
         .backup_file(&record, &backup)
@@ -177,7 +177,7 @@ pub async fn restore(
     CurrentUser(user): CurrentUser,
     Path((addon, backup)): Path<(String, String)>,
 ) -> ApiResult<Json<Backup>> {
-    let record = find(&state, &user, &addon).await?;
+    let record = find(&state, &user, &addon, Access::Owner).await?;
     state
         .addons
         .restore(&record, &backup)
@@ -200,10 +200,11 @@ pub async fn session(
     Path(addon): Path<String>,
     ApiJson(body): ApiJson<CreateDyno>,
 ) -> ApiResult<(StatusCode, Json<Dyno>)> {
-    let record = find(&state, &user, &addon).await?;
-    if !body.command.is_empty() {
+    let record = find(&state, &user, &addon, Access::Owner).await?;
+    // The add-on's own client, with nothing that changes what it runs or where it connects.
+    if !body.command.is_empty() || body.env.keys().any(|k| k != "TERM") {
         return Err(ApiFailure::invalid(
-            "a session runs the add-on's own client: leave the command out",
+            "a session runs the add-on's own client: leave the command out, and give no variables but TERM",
         )
         .hint("for other commands, use paas run"));
     }
@@ -227,8 +228,13 @@ pub async fn session(
     Ok((StatusCode::CREATED, Json(dyno)))
 }
 
-async fn find(state: &AppState, user: &crate::store::User, name: &str) -> ApiResult<AddonRecord> {
-    state.addons.find(user, name).await.map_err(failure)
+async fn find(
+    state: &AppState,
+    user: &crate::store::User,
+    name: &str,
+    access: Access,
+) -> ApiResult<AddonRecord> {
+    state.addons.find(user, name, access).await.map_err(failure)
 }
 
 /// How an add-on request failed, as the API answers it.
@@ -244,6 +250,11 @@ pub(super) fn failure(e: AddonError) -> ApiFailure {
         ))
         .hint("`paas addons -a APP` lists an app's add-ons"),
         AddonError::Refused { message, hint } => ApiFailure::invalid(message).hint(hint),
+        AddonError::NameTaken(message) => ApiFailure::invalid(message)
+            .hint("give another name with --as, or detach the add-on that has it first"),
+        AddonError::Stale { message, hint } => {
+            ApiFailure::new(StatusCode::UNPROCESSABLE_ENTITY, "release_failed", message).hint(hint)
+        }
         AddonError::Failed(message) => {
             ApiFailure::new(StatusCode::BAD_GATEWAY, "addon_failed", message).hint(
                 "`paas logs --ps ADDON` shows the service's output; nothing was left half made",

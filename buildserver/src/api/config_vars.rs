@@ -71,6 +71,18 @@ pub async fn update(
         }
     }
     let app = find_app(&state, &user, &name).await?;
+    // An attachment's var follows its add-on (attach, rotate, detach), as on Heroku.
+    let id = app.id.clone();
+    let attached = state.store.call(move |db| db.attachment_names(&id)).await?;
+    if let Some(var) = patch
+        .keys()
+        .find(|k| attached.iter().any(|a| format!("{a}_URL") == **k))
+    {
+        return Err(ApiFailure::invalid(format!(
+            "{var} belongs to an add-on attached to {name}: it changes with the add-on"
+        ))
+        .hint("`paas addons` names it; paas addons:detach NAME removes the var, paas addons:credentials:rotate NAME changes it"));
+    }
     let idempotency = key.with_request(&user, &format!("PATCH config-vars {}", app.id), &patch);
     let ended = state
         .releases

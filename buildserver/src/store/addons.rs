@@ -1,7 +1,7 @@
 //! The add-on tables: add-ons, where they are attached, and their backups. Attaching and
 //! detaching change the app's config and record its release in the same transaction.
 
-use paas_share::models::{AddonAttachment, Backup, ConfigPatch, Release};
+use paas_share::models::{Backup, ConfigPatch, Release};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{Db, Result, StoreError, User, is_unique_violation, new_id, patch_config};
@@ -20,6 +20,15 @@ pub struct AddonRecord {
     /// Still provisioning (its service has not yet accepted a connection).
     pub provisioning: bool,
     pub created_at: String,
+}
+
+/// An attachment as the store has it: the app's name, the attachment's (`DATABASE`), and the
+/// value of its config var (`DATABASE_URL`) in the app's config now.
+#[derive(Debug, Clone)]
+pub struct Attached {
+    pub app: String,
+    pub name: String,
+    pub value: Option<String>,
 }
 
 /// An add-on to record as provisioning.
@@ -154,21 +163,20 @@ impl Db {
         Ok(())
     }
 
-    /// Where the add-on is attached: app names and attachments, by app.
-    pub fn attachments(&self, addon_id: &str) -> Result<Vec<AddonAttachment>> {
+    /// Where the add-on is attached, by app name: each app, the attachment's name, and what the
+    /// app's config holds in its var now.
+    pub fn attachments(&self, addon_id: &str) -> Result<Vec<Attached>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT a.name, t.name, EXISTS (SELECT 1 FROM config_vars c
+            "SELECT a.name, t.name, (SELECT c.value FROM config_vars c
                  WHERE c.app_id = t.app_id AND c.key = t.name || '_URL')
              FROM addon_attachments t JOIN apps a ON a.id = t.app_id
              WHERE t.addon_id = ?1 ORDER BY a.name, t.name",
         )?;
         let rows = stmt.query_map([addon_id], |r| {
-            let name: String = r.get(1)?;
-            Ok(AddonAttachment {
+            Ok(Attached {
                 app: r.get(0)?,
-                config_var: format!("{name}_URL"),
-                name,
-                in_config: r.get(2)?,
+                name: r.get(1)?,
+                value: r.get(2)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

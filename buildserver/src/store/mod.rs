@@ -10,7 +10,7 @@
 mod addons;
 mod migrations;
 
-pub use addons::{AddonRecord, NewAddon};
+pub use addons::{AddonRecord, Attached, NewAddon};
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::OpenOptionsExt;

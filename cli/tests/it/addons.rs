@@ -150,6 +150,15 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
     let (mut screen, mut child) = super::one_off::on_terminal(&cli, &repo, &["pg:psql"], 100, 30);
     let mut seen = String::new();
     super::one_off::read_until(&mut screen, &mut seen, "=>");
+    // The password is nowhere in a command line on this host (`ps` shows those to everyone).
+    let shown: Vec<String> = std::fs::read_dir("/proc")
+        .expect("proc")
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(password))
+        .collect();
+    assert!(shown.is_empty(), "{shown:?}");
     std::io::Write::write_all(&mut screen, b"SELECT 6 * 7 AS answer;\r").expect("type");
     super::one_off::read_until(&mut screen, &mut seen, "42");
     std::io::Write::write_all(&mut screen, b"\\q\r").expect("type");
@@ -326,14 +335,6 @@ fn bad_add_on_requests_are_refused_and_leave_nothing() {
             &["addons:create", "mysql"][..],
             "there is no add-on kind \"mysql\"",
         ),
-        (
-            &["addons:create", "redis", "--as", "lower_case"],
-            "invalid attachment name \"lower_case\"",
-        ),
-        (
-            &["addons:create", "redis", "--name", "Bad Name"],
-            "invalid add-on name",
-        ),
         (&["addons:info", "postgresql-nope-1"], "there is no add-on"),
         (&["pg:psql"], "shop has no postgresql add-on"),
     ] {
@@ -347,6 +348,30 @@ fn bad_add_on_requests_are_refused_and_leave_nothing() {
         assert!(
             stderr_of(&output).contains(message),
             "{args:?}: {}",
+            transcript(&output)
+        );
+    }
+    // Names the CLI can check itself are usage errors (exit 2).
+    for (args, message) in [
+        (
+            &["addons:create", "redis", "--as", "lower_case"][..],
+            "invalid attachment name \"lower_case\"",
+        ),
+        (
+            &["addons:create", "redis", "--name", "Bad Name"],
+            "invalid add-on name",
+        ),
+    ] {
+        let output = paas(&cli, &repo, args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            transcript(&output)
+        );
+        assert!(
+            stderr_of(&output).contains(message),
+            "{}",
             transcript(&output)
         );
     }
@@ -412,6 +437,26 @@ fn bad_add_on_requests_are_refused_and_leave_nothing() {
     }
     let output = paas(&other, &mine, &["addons", "-a", "shop"]);
     assert_eq!(output.status.code(), Some(1));
+
+    // Attached to their app (by an admin): they see it there and may detach it from their app,
+    // but reach nothing more of it.
+    ok(
+        &cli,
+        &repo,
+        &["addons:attach", "shop-cache", "-a", "theirs"],
+    );
+    assert!(ok(&other, &mine, &["addons", "-a", "theirs"]).contains("shop-cache"));
+    assert!(ok(&other, &mine, &["addons:info", "shop-cache"]).contains("REDIS_URL (theirs)"));
+    let output = paas(&other, &mine, &["redis:cli", "shop-cache"]);
+    assert!(stderr_of(&output).contains("there is no add-on shop-cache"));
+    let output = paas(&other, &mine, &["addons:credentials:rotate", "shop-cache"]);
+    assert!(stderr_of(&output).contains("there is no add-on shop-cache"));
+    ok(
+        &other,
+        &mine,
+        &["addons:detach", "shop-cache", "-a", "theirs"],
+    );
+    assert!(!ok(&other, &mine, &["config", "-a", "theirs"]).contains("REDIS_URL"));
 }
 
 /// A services stack of busybox and stub programs instead of PostgreSQL and Redis: a PostgreSQL
@@ -608,4 +653,155 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     found
+}
+
+#[test]
+fn rotation_reaches_every_app_and_names_those_whose_release_failed() {
+    let (server, cli) = addon_server();
+    let shop = cli.app_repo("static");
+    ok(&cli, &shop, &["create", "shop"]);
+    assert!(push(&cli, &shop).status.success());
+    ok(
+        &cli,
+        &shop,
+        &["addons:create", "postgresql", "--name", "shop-db"],
+    );
+    // Another app whose release phase fails once its database URL changes.
+    let reporting = cli.app_repo_in("static", "reporting");
+    std::fs::write(
+        reporting.join("Procfile"),
+        "web: busybox httpd -f -p $PORT -h /app/public\n\
+         release: [ -z \"$LOCKED_URL\" ] || [ \"$SHOP_DB_URL\" = \"$LOCKED_URL\" ]\n",
+    )
+    .expect("write");
+    cli.commit_all(&reporting, "locked");
+    ok(&cli, &reporting, &["create", "reporting"]);
+    assert!(push(&cli, &reporting).status.success());
+    ok(
+        &cli,
+        &reporting,
+        &["addons:attach", "shop-db", "--as", "SHOP_DB"],
+    );
+    let old = ok(&cli, &reporting, &["config", "get", "SHOP_DB_URL"]);
+    ok(
+        &cli,
+        &reporting,
+        &["config", "set", &format!("LOCKED_URL={}", old.trim())],
+    );
+
+    // Attached twice, and the attachment's var set by hand: refused, saying why.
+    let output = paas(
+        &cli,
+        &reporting,
+        &["addons:attach", "shop-db", "--as", "OTHER"],
+    );
+    assert!(
+        stderr_of(&output).contains("shop-db is attached to reporting already, as SHOP_DB_URL"),
+        "{}",
+        transcript(&output)
+    );
+    let output = paas(
+        &cli,
+        &reporting,
+        &["config", "set", "SHOP_DB_URL=postgres://elsewhere"],
+    );
+    assert!(
+        stderr_of(&output).contains("SHOP_DB_URL belongs to an add-on attached to reporting"),
+        "{}",
+        transcript(&output)
+    );
+
+    let output = paas(&cli, &shop, &["addons:credentials:rotate", "shop-db"]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let said = stderr_of(&output);
+    assert!(
+        said.contains("shop-db's credentials were rotated, but the release of the new URL failed for reporting"),
+        "{said}"
+    );
+    assert!(said.contains("paas releases:retry -a APP"), "{said}");
+    // The owning app has the new URL; the other kept the old one, and `addons` says so.
+    assert_eq!(
+        ok(&cli, &reporting, &["config", "get", "SHOP_DB_URL"]),
+        old,
+        "the failed release put the old config back"
+    );
+    let shop_url = ok(&cli, &shop, &["config", "get", "DATABASE_URL"]);
+    assert_ne!(shop_url.split('@').next(), old.split('@').next());
+    let listed = ok(&cli, &shop, &["addons"]);
+    assert!(
+        listed.contains("DATABASE_URL (shop)")
+            && listed.contains("SHOP_DB_URL (reporting, its config holds another value"),
+        "{listed}"
+    );
+    let output = with_stdin(&cli, &shop, &["pg:psql"], "SELECT 1 AS ok;\n");
+    assert!(
+        output.status.success(),
+        "the owner works: {}",
+        transcript(&output)
+    );
+
+    // A kind mismatch is a usage error; a session takes no command or variables but TERM.
+    let output = paas(&cli, &shop, &["redis:cli", "shop-db"]);
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    assert!(stderr_of(&output).contains("shop-db is a postgresql add-on, not a redis one"));
+    let token = server.admin_token();
+    let session = std::process::Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "-X", "POST", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .args(["-H", "Content-Type: application/json", "--data"])
+        .arg(r#"{"command":"","attach":true,"env":{"PGHOST":"elsewhere"}}"#)
+        .arg(format!("{}/addons/shop-db/sessions", server.api))
+        .output()
+        .expect("curl");
+    let answer = String::from_utf8_lossy(&session.stdout);
+    assert!(
+        answer.ends_with("\n422") && answer.contains("no variables but TERM"),
+        "{answer}"
+    );
+
+    // Two creates at once on one app: both attached, under different names.
+    let race = cli.app_repo_in("static", "race");
+    // Its release phase refuses more URLs than MAX_URLS says (no limit at first).
+    std::fs::write(
+        race.join("Procfile"),
+        "web: busybox httpd -f -p $PORT -h /app/public\n\
+         release: test \"$(env | grep -c '_URL=')\" -le \"${MAX_URLS:-99}\"\n",
+    )
+    .expect("write");
+    cli.commit_all(&race, "at most MAX_URLS URLs");
+    ok(&cli, &race, &["create", "race"]);
+    assert!(push(&cli, &race).status.success());
+    let both: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            cli.command(&["addons:create", "redis"])
+                .current_dir(&race)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("paas")
+        })
+        .collect();
+    for child in both {
+        let output = child.wait_with_output().expect("paas");
+        assert!(output.status.success(), "{}", transcript(&output));
+    }
+    let config = ok(&cli, &race, &["config"]);
+    assert!(
+        config.contains("REDIS_URL") && config.contains("HEROKU_REDIS_AMBER_URL"),
+        "{config}"
+    );
+
+    // An add-on whose attach release fails is not kept.
+    let before = addon_folders(&server);
+    ok(&cli, &race, &["config", "set", "MAX_URLS=2"]);
+    let output = paas(
+        &cli,
+        &race,
+        &["addons:create", "redis", "--name", "not-kept"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(stderr_of(&output).contains("the release phase failed"));
+    let output = paas(&cli, &race, &["addons:info", "not-kept"]);
+    assert!(stderr_of(&output).contains("there is no add-on not-kept"));
+    assert_eq!(addon_folders(&server), before);
 }

@@ -723,7 +723,10 @@ fn an_add_on_is_a_stateful_set_with_its_own_claim_and_its_url_lands_in_the_relea
         transcript(&session)
     );
     let env = pod["spec"]["containers"][0]["env"].to_string();
-    assert!(env.contains("PAAS_URL"), "{env}");
+    assert!(
+        env.contains("PGPASSWORD") && env.contains("\"kdb-db.paas-kdb.svc\""),
+        "{env}"
+    );
 
     // What needs the data on this machine says so.
     let output = paas(cli, &repo, &["pg:backups:capture"]);

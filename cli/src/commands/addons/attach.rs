@@ -15,7 +15,11 @@ pub struct Args {
     #[arg(value_name = "NAME")]
     name: String,
     /// The attachment's name: the app gets NAME_URL [default: DATABASE or REDIS when free]
-    #[arg(long = "as", value_name = "NAME")]
+    #[arg(
+        long = "as",
+        value_name = "NAME",
+        value_parser = |s: &str| paas_share::AttachmentName::parse(s).map(|n| n.to_string())
+    )]
     attach_as: Option<String>,
 }
 

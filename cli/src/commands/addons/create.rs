@@ -18,10 +18,14 @@ pub struct Args {
     #[arg(value_name = "KIND")]
     kind: String,
     /// The add-on's name [default: generated, like postgresql-shaped-12345]
-    #[arg(long)]
+    #[arg(long, value_parser = |s: &str| paas_share::AddonName::parse(s).map(|n| n.to_string()))]
     name: Option<String>,
     /// The attachment's name: the app gets NAME_URL [default: DATABASE or REDIS when free]
-    #[arg(long = "as", value_name = "NAME")]
+    #[arg(
+        long = "as",
+        value_name = "NAME",
+        value_parser = |s: &str| paas_share::AttachmentName::parse(s).map(|n| n.to_string())
+    )]
     attach_as: Option<String>,
 }
 
@@ -43,13 +47,16 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     );
     spinner.finish_and_clear();
     let addon = created?;
+    let var = addon
+        .attachments
+        .iter()
+        .find(|a| a.app == app.as_str())
+        .map_or("?", |a| a.config_var.as_str());
     ctx.printer.done(
         "Created",
         format_args!(
-            "{} ({}) and attached it to {app} as {}: a new release",
-            addon.name,
-            addon.plan,
-            crate::addons::attached_as(&addon)
+            "{} ({}) and attached it to {app} as {var}: a new release",
+            addon.name, addon.plan
         ),
     );
     ctx.printer

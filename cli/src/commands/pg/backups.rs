@@ -2,6 +2,7 @@
 //! `pg:backups:restore`).
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 
 use paas_share::models::Backup;
 
@@ -32,32 +33,34 @@ pub struct Args {
 enum Command {
     /// List the backups, newest first
     List {
+        /// The add-on [default: the app's DATABASE, else its only PostgreSQL add-on]
         #[arg(value_name = "NAME")]
         name: Option<String>,
     },
     /// Capture a backup now
     Capture {
+        /// The add-on [default: the app's DATABASE, else its only PostgreSQL add-on]
         #[arg(value_name = "NAME")]
         name: Option<String>,
     },
     /// Download a backup [default: the newest that succeeded] to a file [default: latest.dump]
     Download {
         /// `b003`
-        #[arg(value_name = "BACKUP")]
+        #[arg(value_name = "BACKUP", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         backup: Option<String>,
-        /// The add-on
+        /// The add-on [default: the app's DATABASE, else its only PostgreSQL add-on]
         #[arg(long, value_name = "NAME")]
         addon: Option<String>,
-        /// Where to write it
+        /// Where to write it (0600); `-` for stdout
         #[arg(short, long, value_name = "FILE", default_value = "latest.dump")]
         output: std::path::PathBuf,
     },
     /// Restore a backup into the add-on, replacing its data (all or nothing)
     Restore {
         /// `b003`
-        #[arg(value_name = "BACKUP")]
+        #[arg(value_name = "BACKUP", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         backup: String,
-        /// The add-on
+        /// The add-on [default: the app's DATABASE, else its only PostgreSQL add-on]
         #[arg(value_name = "NAME")]
         name: Option<String>,
         /// The app's name again, to confirm (required without a terminal)
@@ -88,7 +91,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                         b.created_at.clone(),
                         match (&b.failure, b.size) {
                             (Some(why), _) => format!("{}: {why}", b.status),
-                            (None, Some(size)) => format!("{} ({})", b.status, megabytes(size)),
+                            (None, Some(bytes)) => format!("{} ({})", b.status, human_size(bytes)),
                             (None, None) => b.status.clone(),
                         },
                     ]
@@ -125,7 +128,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     "backup {} of {} ({})",
                     backup.id,
                     addon.name,
-                    megabytes(backup.size.unwrap_or(0))
+                    human_size(backup.size.unwrap_or(0))
                 ),
             );
             ctx.printer
@@ -216,6 +219,21 @@ fn download(
         path_segment(backup)
     ))?;
     let total = body.content_length().unwrap_or(0);
+    if output == std::path::Path::new("-") {
+        let written = std::io::copy(&mut body, &mut std::io::stdout().lock()).map_err(|e| {
+            CliError::new("connection_lost", format!("the download stopped: {e}"))
+                .hint("download it again")
+        })?;
+        if total != 0 && written != total {
+            return Err(CliError::new(
+                "connection_lost",
+                format!("the download stopped after {written} of {total} bytes"),
+            )
+            .hint("download it again")
+            .into());
+        }
+        return Ok(());
+    }
     let partial = output.with_file_name(format!(
         "{}.partial",
         output
@@ -229,7 +247,14 @@ fn download(
         )
         .hint("pick another file with -o FILE")
     };
-    let mut file = std::fs::File::create(&partial).map_err(write_error)?;
+    // A database's contents: readable by this user only.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)
+        .map_err(write_error)?;
     let bar = ctx.printer.bytes_bar(total);
     let mut buffer = vec![0u8; 256 * 1024];
     let mut written = 0u64;
@@ -266,7 +291,7 @@ fn download(
         format_args!(
             "backup {backup} of {addon} to {} ({})",
             output.display(),
-            megabytes(written)
+            human_size(written)
         ),
     );
     ctx.printer.print(
@@ -275,6 +300,11 @@ fn download(
     )
 }
 
-fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
+/// `812 bytes`, `3.4 kB`, `75.2 MB`.
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} bytes"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
 }
