@@ -2,8 +2,9 @@
 //! `GET|DELETE /addons/{addon}`, `POST /addons/{addon}/attachments`, `DELETE
 //! /addons/{addon}/attachments/{app}`, credential rotation, PostgreSQL backups (list, capture,
 //! download, restore) and client sessions (`paas pg:psql`, `redis:cli`: a one-off dyno of the
-//! services image to attach to). An add-on is reached only by users who may use the app that owns
-//! it; to others it does not exist. No route ever answers with its credentials.
+//! services image to attach to). An add-on is reached by users of the app that owns it; users of
+//! an app it is attached to may see it and detach it from their app ([`Access`]); to others it
+//! does not exist. No route ever answers with its credentials.
 
 use axum::Json;
 use axum::body::Body;
