@@ -7,8 +7,9 @@ use paas_share::models::Stack;
 use super::{ApiFailure, ApiResult, AppState, CurrentUser};
 use crate::build::stack;
 
-/// `GET /stacks`: every installed stack by name, with its runtimes and whether it is the
-/// default (Heroku's `GET /stacks`). Any signed-in user may list them.
+/// `GET /stacks`: every installed stack apps can build on, by name, with its runtimes and whether
+/// it is the default (Heroku's `GET /stacks`); not the add-ons' services image. Any signed-in
+/// user may list them.
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(_): CurrentUser,
@@ -19,6 +20,7 @@ pub async fn list(
         stack::installed(&data).map(|stacks| {
             stacks
                 .into_iter()
+                .filter(|s| s.name != stack::SERVICES)
                 .map(|s| Stack {
                     default: default.as_deref() == Some(s.name.as_str()),
                     python: s.runtimes().python.clone(),
