@@ -330,6 +330,18 @@ fn bad_add_on_requests_are_refused_and_leave_nothing() {
     let (server, cli) = addon_server();
     let repo = cli.app_repo("static");
     ok(&cli, &repo, &["create", "shop"]);
+    // The services image is no stack apps choose.
+    let stacks = ok(&cli, &repo, &["stack", "--json"]);
+    assert!(
+        stacks.contains("bookworm") && !stacks.contains("services"),
+        "{stacks}"
+    );
+    let output = paas(&cli, &repo, &["stack:set", "services"]);
+    assert!(
+        stderr_of(&output).contains("stack services runs the add-ons' services"),
+        "{}",
+        transcript(&output)
+    );
     for (args, message) in [
         (
             &["addons:create", "mysql"][..],
