@@ -15,7 +15,8 @@ use crate::store::{AddonRecord, StoreError};
 impl Addons {
     /// Captures a backup of add-on `record` now; returns it once it has ended (failed or not).
     pub async fn capture(&self, record: &AddonRecord) -> Result<Backup, AddonError> {
-        let _turn = self.turns.lock(&record.id).await;
+        let (_turn, record) = self.turn(record).await?;
+        let record = &record;
         let provider = provider_of(record)?;
         let Some((script, _)) = provider.backup() else {
             return Err(refused(
@@ -128,7 +129,8 @@ impl Addons {
 
     /// Restores backup `backup` into add-on `record`, replacing what it has, all or nothing.
     pub async fn restore(&self, record: &AddonRecord, backup: &str) -> Result<(), AddonError> {
-        let _turn = self.turns.lock(&record.id).await;
+        let (_turn, record) = self.turn(record).await?;
+        let record = &record;
         let provider = provider_of(record)?;
         let Some((_, script)) = provider.backup() else {
             return Err(refused(

@@ -100,10 +100,10 @@ pub enum AddonError {
     /// The app has an attachment of that name (another add-on's).
     #[error("{0}")]
     NameTaken(String),
-    /// The add-on took new credentials, and these apps' releases of them failed: their config
-    /// holds the old ones.
+    /// Part of what was asked happened and part did not: a release it needed failed (the
+    /// message says what was kept or left).
     #[error("{message}")]
-    Stale { message: String, hint: String },
+    Incomplete { message: String, hint: String },
     #[error(transparent)]
     Release(#[from] ReleaseError),
     #[error(transparent)]
@@ -234,26 +234,41 @@ impl Addons {
         access: Access,
     ) -> Result<AddonRecord, AddonError> {
         let (who, wanted) = (user.clone(), name.to_owned());
+        // The add-on, and whether the user reaches it through its owner (else only through an
+        // app it is attached to).
         let found = self
             .store
             .call(move |db| {
                 let Some(record) = db.addon_by_name(&wanted)? else {
                     return Ok::<_, StoreError>(None);
                 };
-                let mut apps = vec![record.app_name.clone()];
-                if access == Access::Attached {
-                    apps.extend(db.attachments(&record.id)?.into_iter().map(|a| a.app));
+                let may_use = |app: &str| -> Result<bool, StoreError> {
+                    let app = paas_share::AppName::parse(app).map_err(|_| StoreError::Gone)?;
+                    Ok(db.app(&who, &app)?.is_some())
+                };
+                if may_use(&record.app_name)? {
+                    return Ok(Some((record, true)));
                 }
-                for app in apps {
-                    let app = paas_share::AppName::parse(&app).map_err(|_| StoreError::Gone)?;
-                    if db.app(&who, &app)?.is_some() {
-                        return Ok(Some(record));
+                for attached in db.attachments(&record.id)? {
+                    if may_use(&attached.app)? {
+                        return Ok(Some((record, false)));
                     }
                 }
                 Ok(None)
             })
             .await?;
-        found.ok_or_else(|| AddonError::NotFound(name.to_owned()))
+        match found {
+            Some((record, true)) => Ok(record),
+            Some((record, false)) if access == Access::Attached => Ok(record),
+            Some((record, false)) => Err(refused(
+                format!(
+                    "only users of {}, which owns {}, may do that",
+                    record.app_name, record.name
+                ),
+                "from an app it is attached to, you may see it (paas addons:info) and detach it from that app",
+            )),
+            None => Err(AddonError::NotFound(name.to_owned())),
+        }
     }
 
     /// Provisions an add-on of `request.kind` owned by `app` and attaches it there (one release).
@@ -333,8 +348,6 @@ impl Addons {
             self.remove(&record).await;
             return Err(e);
         }
-        let id = record.id.clone();
-        self.store.call(move |db| db.addon_created(&id)).await?;
         let mut attach_as = attach_as;
         let mut attempts = 0;
         let release = loop {
@@ -358,10 +371,28 @@ impl Addons {
                         "api",
                         format!("Add-on {} removed: it could not be attached", record.name),
                     );
-                    return Err(e);
+                    return Err(match e {
+                        AddonError::Release(e) => AddonError::Incomplete {
+                            message: format!(
+                                "{} was made and removed again: attaching it to {} failed ({})",
+                                record.name,
+                                app.name,
+                                release_failure(&e)
+                            ),
+                            hint: format!(
+                                "{} keeps its previous config; fix what failed (`paas releases` says what) and create the add-on again",
+                                app.name
+                            ),
+                        },
+                        e => e,
+                    });
                 }
             }
         };
+        // Provisioned and attached: from here on a server start keeps it (one cut short before
+        // this is removed, as a failed create is).
+        let id = record.id.clone();
+        self.store.call(move |db| db.addon_created(&id)).await?;
         let record = self.reload(&record).await?;
         Ok((self.view(&record).await?, release))
     }
@@ -409,7 +440,8 @@ impl Addons {
         user: &User,
         name: Option<&str>,
     ) -> Result<(AddonAttachment, Release), AddonError> {
-        let _turn = self.turns.lock(&record.id).await;
+        let (_turn, record) = self.turn(record).await?;
+        let record = &record;
         let id = record.id.clone();
         let attached = self.store.call(move |db| db.attachments(&id)).await?;
         if let Some(there) = attached.iter().find(|a| a.app == app.name.as_str()) {
@@ -504,7 +536,8 @@ impl Addons {
         app: &AppRecord,
         user: &User,
     ) -> Result<Release, AddonError> {
-        let _turn = self.turns.lock(&record.id).await;
+        let (_turn, record) = self.turn(record).await?;
+        let record = &record;
         self.detach_now(record, app, user).await
     }
 
@@ -559,7 +592,8 @@ impl Addons {
         user: &User,
         force: bool,
     ) -> Result<(), AddonError> {
-        let _turn = self.turns.lock(&record.id).await;
+        let (_turn, record) = self.turn(record).await?;
+        let record = &record;
         let id = record.id.clone();
         let attachments = self.store.call(move |db| db.attachments(&id)).await?;
         if !attachments.is_empty() && !force {
@@ -597,7 +631,23 @@ impl Addons {
                     ),
                 ));
             };
-            self.detach_now(record, &app, user).await?;
+            self.detach_now(record, &app, user)
+                .await
+                .map_err(|e| match e {
+                    AddonError::Release(e) => AddonError::Incomplete {
+                        message: format!(
+                            "{} is kept: detaching it from {} failed ({})",
+                            record.name,
+                            app.name,
+                            release_failure(&e)
+                        ),
+                        hint: format!(
+                            "fix that app's release (`paas releases -a {}`), then destroy again",
+                            app.name
+                        ),
+                    },
+                    e => e,
+                })?;
         }
         self.logs.emit(
             &record.app_id,
@@ -656,7 +706,8 @@ impl Addons {
         record: &AddonRecord,
         user: &User,
     ) -> Result<Vec<Release>, AddonError> {
-        let _turn = self.turns.lock(&record.id).await;
+        let (_turn, record) = self.turn(record).await?;
+        let record = &record;
         let provider = provider_of(record)?;
         let old = secrets_of(record)?;
         let new = old.rotated();
@@ -708,6 +759,7 @@ impl Addons {
         let url = provider.url(&new, &self.host(record)?, record.port);
         let mut releases = Vec::new();
         let mut stale = Vec::new();
+        let mut stale_apps = Vec::new();
         for (app, name) in attached {
             let patch: paas_share::models::ConfigPatch =
                 [(format!("{name}_URL"), Some(url.clone()))].into();
@@ -724,19 +776,26 @@ impl Addons {
                 .await;
             match made {
                 Ok(release) => releases.push(release),
-                Err(e) => stale.push(format!("{} ({e})", app.name)),
+                Err(e) => {
+                    stale.push(format!("{} ({})", app.name, release_failure(&e)));
+                    stale_apps.push(app.name.to_string());
+                }
             }
         }
         if stale.is_empty() {
             return Ok(releases);
         }
-        Err(AddonError::Stale {
+        Err(AddonError::Incomplete {
             message: format!(
                 "{}'s credentials were rotated, but the release of the new URL failed for {}: its config still holds the old credentials, which no longer work",
                 record.name,
                 stale.join(", ")
             ),
-            hint: "fix what failed, then run `paas releases:retry -a APP` (the failed release has the new URL); `paas addons` shows which attachments hold old credentials".to_owned(),
+            hint: format!(
+                "fix what failed, then run `paas releases:retry -a {}` before any other release of it (the failed release has the new URL; later ones would carry the old credentials), or detach and attach {} again there",
+                stale_apps.join(" / "),
+                record.name
+            ),
         })
     }
 
@@ -986,6 +1045,22 @@ impl Addons {
             })
     }
 
+    /// Waits for the add-on's turn and reads it again: what an operation acts on is the add-on
+    /// as the one before it left it (its new credentials after a rotation).
+    async fn turn(
+        &self,
+        record: &AddonRecord,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, AddonRecord), AddonError> {
+        let turn = self.turns.lock(&record.id).await;
+        let id = record.id.clone();
+        let now = self
+            .store
+            .call(move |db| db.addon_by_id(&id))
+            .await?
+            .ok_or_else(|| AddonError::NotFound(record.name.clone()))?;
+        Ok((turn, now))
+    }
+
     async fn reload(&self, record: &AddonRecord) -> Result<AddonRecord, AddonError> {
         let id = record.id.clone();
         Ok(self
@@ -993,6 +1068,14 @@ impl Addons {
             .call(move |db| db.addon_by_id(&id))
             .await?
             .ok_or(StoreError::Gone)?)
+    }
+}
+
+/// How a release failed, for a sentence about it: `release v4: the release phase failed: …`.
+fn release_failure(e: &ReleaseError) -> String {
+    match e {
+        ReleaseError::NotDeployed(version, why) => format!("release v{version}: {why}"),
+        other => other.to_string(),
     }
 }
 

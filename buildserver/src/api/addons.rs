@@ -253,7 +253,7 @@ pub(super) fn failure(e: AddonError) -> ApiFailure {
         AddonError::Refused { message, hint } => ApiFailure::invalid(message).hint(hint),
         AddonError::NameTaken(message) => ApiFailure::invalid(message)
             .hint("give another name with --as, or detach the add-on that has it first"),
-        AddonError::Stale { message, hint } => {
+        AddonError::Incomplete { message, hint } => {
             ApiFailure::new(StatusCode::UNPROCESSABLE_ENTITY, "release_failed", message).hint(hint)
         }
         AddonError::Failed(message) => {

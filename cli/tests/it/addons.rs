@@ -459,10 +459,17 @@ fn bad_add_on_requests_are_refused_and_leave_nothing() {
     );
     assert!(ok(&other, &mine, &["addons", "-a", "theirs"]).contains("shop-cache"));
     assert!(ok(&other, &mine, &["addons:info", "shop-cache"]).contains("REDIS_URL (theirs)"));
-    let output = paas(&other, &mine, &["redis:cli", "shop-cache"]);
-    assert!(stderr_of(&output).contains("there is no add-on shop-cache"));
-    let output = paas(&other, &mine, &["addons:credentials:rotate", "shop-cache"]);
-    assert!(stderr_of(&output).contains("there is no add-on shop-cache"));
+    for args in [
+        &["redis:cli", "shop-cache"][..],
+        &["addons:credentials:rotate", "shop-cache"],
+    ] {
+        let output = paas(&other, &mine, args);
+        assert!(
+            stderr_of(&output).contains("only users of shop, which owns shop-cache, may do that"),
+            "{args:?}: {}",
+            transcript(&output)
+        );
+    }
     ok(
         &other,
         &mine,
@@ -593,6 +600,43 @@ fn a_daemon_killed_while_provisioning_or_backing_up_leaves_whole_states() {
         "{}",
         service_containers(&server)
     );
+
+    // Killed while the attach's release runs (its release phase sleeps): absent too.
+    let slow = cli.app_repo_in("static", "slow");
+    std::fs::write(
+        slow.join("Procfile"),
+        "web: busybox httpd -f -p $PORT -h /app/public\nrelease: sleep 1; test -z \"$DATABASE_URL\" || sleep 60\n",
+    )
+    .expect("write");
+    cli.commit_all(&slow, "a slow release phase");
+    ok(&cli, &slow, &["create", "slow"]);
+    assert!(push(&cli, &slow).status.success());
+    let mut creating = cli
+        .command(&["addons:create", "postgresql", "--name", "slow-db"])
+        .current_dir(&slow)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("paas");
+    let mut waited = 0;
+    while !server.log().contains("Attach slow-db")
+        && !ok(&cli, &slow, &["logs"]).contains("Attach slow-db")
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+        assert!(waited < 300, "the attach did not start");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    server.stop(Signal::SIGKILL);
+    let _ = creating.wait();
+    server.restart();
+    let output = paas(&cli, &slow, &["addons:info", "slow-db"]);
+    assert!(
+        stderr_of(&output).contains("there is no add-on slow-db"),
+        "{}",
+        transcript(&output)
+    );
+    assert_eq!(addon_folders(&server), 0);
 
     // Killed during a backup: the backup is listed as failed, with no file; the add-on is whole.
     ok(
@@ -730,7 +774,7 @@ fn rotation_reaches_every_app_and_names_those_whose_release_failed() {
         said.contains("shop-db's credentials were rotated, but the release of the new URL failed for reporting"),
         "{said}"
     );
-    assert!(said.contains("paas releases:retry -a APP"), "{said}");
+    assert!(said.contains("paas releases:retry -a reporting"), "{said}");
     // The owning app has the new URL; the other kept the old one, and `addons` says so.
     assert_eq!(
         ok(&cli, &reporting, &["config", "get", "SHOP_DB_URL"]),

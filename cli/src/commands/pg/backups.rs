@@ -90,7 +90,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                         b.id.clone(),
                         b.created_at.clone(),
                         match (&b.failure, b.size) {
-                            (Some(why), _) => format!("{}: {why}", b.status),
+                            // The first line: the rest (the tool's output) is in --json.
+                            (Some(why), _) => {
+                                format!("{}: {}", b.status, why.lines().next().unwrap_or(""))
+                            }
                             (None, Some(bytes)) => format!("{} ({})", b.status, human_size(bytes)),
                             (None, None) => b.status.clone(),
                         },
