@@ -110,13 +110,15 @@ pub trait Scheduler: Send + Sync {
 /// scheduler on other machines pulls it from.
 pub const SERVICES_REPOSITORY: &str = "paas-services";
 
-/// Where an add-on service's data is, inside its container (a host folder of its own, 0700).
+/// Where an add-on service's data is, inside its container (a host folder of its own, 0700, on
+/// this host; its volume claim on Kubernetes).
 pub const SERVICE_VOLUME: &str = "/var/lib/paas-service";
 /// Where its backups are, inside the container running a backup or restore.
 pub const SERVICE_BACKUPS: &str = "/var/lib/paas-backups";
 
 /// An add-on's service (DESIGN §5): a container of the services image, as the services user,
-/// with the add-on's volume, listening on its own port on the host's loopback.
+/// with the add-on's volume, listening on a port of its own (on the host's loopback with the
+/// local scheduler, in its pod on Kubernetes).
 #[derive(Debug, Clone)]
 pub struct ServiceSpec {
     /// The add-on's id: its container's name comes from it.
