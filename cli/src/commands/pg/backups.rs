@@ -122,7 +122,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     "backup_failed",
                     format!("backup {} failed: {why}", backup.id),
                 )
-                .hint("the database is as it was; `paas logs --ps ADDON` shows pg_dump's output")
+                .hint(format!(
+                    "the database is as it was; `paas logs -a {} --ps {}` shows pg_dump's output",
+                    addon.app, addon.name
+                ))
                 .into());
             }
             ctx.printer.done(
