@@ -124,8 +124,8 @@ fn refused(message: impl Into<String>, hint: impl Into<String>) -> AddonError {
 pub enum Access {
     /// Users of the app that owns it: everything (its data, backups, credentials, destroy).
     Owner,
-    /// Also users of an app it is attached to (whose config has its URL anyway): to see it,
-    /// detach it from their app, open a client session.
+    /// Also users of an app it is attached to (whose config has its URL anyway): to see it and
+    /// detach it from their app.
     Attached,
 }
 
@@ -141,8 +141,9 @@ pub struct Addons {
     registry: Option<Arc<Registry>>,
     logs: Logs,
     settings: Settings,
-    /// One making of the services image at a time.
-    image: tokio::sync::Mutex<()>,
+    /// One making of the services image at a time, and the digest last pushed to the registry
+    /// (pushed again only when the stack changed).
+    image: tokio::sync::Mutex<Option<String>>,
     turns: AppLocks,
 }
 
@@ -167,7 +168,7 @@ impl Addons {
             registry,
             logs,
             settings,
-            image: tokio::sync::Mutex::new(()),
+            image: tokio::sync::Mutex::new(None),
             turns: AppLocks::default(),
         }
     }
@@ -866,9 +867,10 @@ impl Addons {
 
     /// The services image's manifest digest in the layout, made from stack `services` (built
     /// now, taking minutes, if it is not installed). Made again each time it is asked for
-    /// (links and two small blobs), so that garbage collection never leaves it half there.
+    /// (links and two small blobs, present ones kept), so that garbage collection never leaves
+    /// it half there and a rebuilt stack is used from then on; pushed once per digest.
     async fn image(&self) -> Result<String, AddonError> {
-        let _one = self.image.lock().await;
+        let mut pushed = self.image.lock().await;
         let (data, layout) = (self.data.clone(), Arc::clone(&self.layout));
         let made = tokio::task::spawn_blocking(
             move || -> anyhow::Result<(crate::oci::Descriptor, Vec<String>)> {
@@ -900,7 +902,9 @@ impl Addons {
         let (manifest, layers) = made.map_err(|e| {
             AddonError::Failed(format!("the services image could not be made: {e:#}"))
         })?;
-        if let Some(registry) = &self.registry {
+        if let Some(registry) = &self.registry
+            && pushed.as_deref() != Some(manifest.digest.as_str())
+        {
             // Blobs the registry has are skipped: after the first, a few HEAD requests.
             registry
                 .push(
@@ -914,6 +918,7 @@ impl Addons {
                 .map_err(|e| {
                     AddonError::Failed(format!("the services image could not be pushed: {e}"))
                 })?;
+            *pushed = Some(manifest.digest.clone());
         }
         Ok(manifest.digest)
     }
@@ -1052,22 +1057,16 @@ impl Addons {
         record: &AddonRecord,
     ) -> Result<(tokio::sync::OwnedMutexGuard<()>, AddonRecord), AddonError> {
         let turn = self.turns.lock(&record.id).await;
-        let id = record.id.clone();
-        let now = self
-            .store
-            .call(move |db| db.addon_by_id(&id))
-            .await?
-            .ok_or_else(|| AddonError::NotFound(record.name.clone()))?;
-        Ok((turn, now))
+        Ok((turn, self.reload(record).await?))
     }
 
+    /// The add-on as the store has it now ("not found" once destroyed).
     async fn reload(&self, record: &AddonRecord) -> Result<AddonRecord, AddonError> {
         let id = record.id.clone();
-        Ok(self
-            .store
+        self.store
             .call(move |db| db.addon_by_id(&id))
             .await?
-            .ok_or(StoreError::Gone)?)
+            .ok_or_else(|| AddonError::NotFound(record.name.clone()))
     }
 }
 

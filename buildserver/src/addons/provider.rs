@@ -51,7 +51,7 @@ impl Secrets {
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).expect("the OS has randomness");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    crate::oci::hex(&buf)
 }
 
 /// The argv that runs a provider's script in a container of the services image. Scripts read

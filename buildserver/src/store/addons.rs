@@ -96,28 +96,23 @@ impl Db {
     }
 
     pub fn addon_by_id(&self, id: &str) -> Result<Option<AddonRecord>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT {ADDON_COLUMNS} FROM addons d JOIN apps a ON a.id = d.app_id
-                     WHERE d.id = ?1"
-                ),
-                [id],
-                addon_row,
-            )
-            .optional()?)
+        self.addon_where("d.id", id)
     }
 
     pub fn addon_by_name(&self, name: &str) -> Result<Option<AddonRecord>> {
+        self.addon_where("d.name", name)
+    }
+
+    /// The add-on whose `column` (a fixed column name, never input) is `value`.
+    fn addon_where(&self, column: &'static str, value: &str) -> Result<Option<AddonRecord>> {
         Ok(self
             .conn
             .query_row(
                 &format!(
                     "SELECT {ADDON_COLUMNS} FROM addons d JOIN apps a ON a.id = d.app_id
-                     WHERE d.name = ?1"
+                     WHERE {column} = ?1"
                 ),
-                [name],
+                [value],
                 addon_row,
             )
             .optional()?)

@@ -271,6 +271,27 @@ fn tls_and_wrong_address_errors_say_what_is_wrong_and_what_to_do() {
     // TLS servers whose certificates this machine does not accept: a self-signed server
     // certificate, and a CA's certificate used as a server's (what `openssl req -x509` makes).
     let dir = server.scratch();
+    // openssl's test server with the certificate made last, on `port`.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let serve_tls = || {
+        let tls = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(port.to_string())
+            .arg("-cert")
+            .arg(dir.join("cert.pem"))
+            .arg("-key")
+            .arg(dir.join("key.pem"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        assert!(paas_tests::wait_for_port(port), "the TLS server listens");
+        tls
+    };
     for (constraints, why) in [
         (
             "basicConstraints=critical,CA:FALSE",
@@ -298,23 +319,7 @@ fn tls_and_wrong_address_errors_say_what_is_wrong_and_what_to_do() {
             .output()
             .expect("openssl req");
         assert!(made.status.success(), "{}", paas_tests::transcript(&made));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let mut tls = std::process::Command::new("openssl")
-            .args(["s_server", "-quiet", "-www", "-accept"])
-            .arg(port.to_string())
-            .arg("-cert")
-            .arg(dir.join("cert.pem"))
-            .arg("-key")
-            .arg(dir.join("key.pem"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("openssl s_server");
-        assert!(paas_tests::wait_for_port(port), "the TLS server listens");
+        let mut tls = serve_tls();
         let said = failure(&format!("https://127.0.0.1:{port}"));
         let _ = tls.kill();
         let _ = tls.wait();
@@ -330,18 +335,7 @@ fn tls_and_wrong_address_errors_say_what_is_wrong_and_what_to_do() {
         if constraints.ends_with("CA:TRUE") {
             continue;
         }
-        let mut tls = std::process::Command::new("openssl")
-            .args(["s_server", "-quiet", "-www", "-accept"])
-            .arg(port.to_string())
-            .arg("-cert")
-            .arg(dir.join("cert.pem"))
-            .arg("-key")
-            .arg(dir.join("key.pem"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("openssl s_server");
-        assert!(paas_tests::wait_for_port(port), "the TLS server listens");
+        let mut tls = serve_tls();
         let output = CliEnv::new(paas_bin(), &format!("https://127.0.0.1:{port}"))
             .command(&["apps"])
             .env("PAAS_API_TOKEN", &token)

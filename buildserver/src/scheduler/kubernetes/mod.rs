@@ -938,15 +938,21 @@ impl Drop for DeleteOnDrop {
     }
 }
 
-/// Waits (watching it) until pod `name` runs or has already ended, for up to `within`; else
-/// says why not, from its status.
-/// Why a pod is not ready, from its status: its phase, and the first container's waiting
-/// reason (`ImagePullBackOff: …`) or an unscheduled condition's message.
+/// Why a pod is not ready, from its status: its phase, and why it waits (see [`waiting_reason`]).
 fn pod_waiting(pod: &Pod) -> String {
     let Some(status) = &pod.status else {
         return "its pod has no status yet".to_owned();
     };
     let phase = status.phase.as_deref().unwrap_or("Unknown");
+    match waiting_reason(status) {
+        Some(why) => format!("its pod is {phase} ({why})"),
+        None => format!("its pod is {phase}"),
+    }
+}
+
+/// What a pod waits for, from its status: the first (init) container's waiting reason
+/// (`ImagePullBackOff: …`), else an unscheduled condition's message.
+fn waiting_reason(status: &k8s_openapi::api::core::v1::PodStatus) -> Option<String> {
     let waiting = status
         .container_statuses
         .iter()
@@ -960,18 +966,18 @@ fn pod_waiting(pod: &Pod) -> String {
                 w.message.as_deref().unwrap_or("")
             )
         });
-    let unscheduled = status
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-        .and_then(|c| c.message.clone());
-    match waiting.or(unscheduled) {
-        Some(why) => format!("its pod is {phase} ({why})"),
-        None => format!("its pod is {phase}"),
-    }
+    waiting.or_else(|| {
+        status
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+            .map(|c| c.message.clone().unwrap_or_default())
+    })
 }
 
+/// Waits (watching it) until pod `name` runs or has already ended, for up to `within`; else
+/// says why not, from its status.
 async fn await_running(pods: &Api<Pod>, name: &str, within: Duration) -> anyhow::Result<()> {
     let started = |pod: Option<&Pod>| {
         pod.and_then(|p| p.status.as_ref()?.phase.as_deref())
@@ -994,27 +1000,7 @@ async fn await_running(pods: &Api<Pod>, name: &str, within: Duration) -> anyhow:
         .with_context(|| format!("cannot read pod {name}"))?
         .status
         .unwrap_or_default();
-    let waiting = status
-        .container_statuses
-        .iter()
-        .flatten()
-        .find_map(|c| c.state.as_ref()?.waiting.as_ref())
-        .map(|w| {
-            format!(
-                "{}: {}",
-                w.reason.as_deref().unwrap_or("waiting"),
-                w.message.as_deref().unwrap_or("")
-            )
-        });
-    let unscheduled = status
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-        .map(|c| c.message.clone().unwrap_or_default());
-    let why = waiting
-        .or(unscheduled)
-        .unwrap_or_else(|| "no node has started it".to_owned());
+    let why = waiting_reason(&status).unwrap_or_else(|| "no node has started it".to_owned());
     bail!(
         "pod {name} did not start within {} s ({why})",
         within.as_secs()

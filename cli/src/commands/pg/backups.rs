@@ -94,7 +94,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                             (Some(why), _) => {
                                 format!("{}: {}", b.status, why.lines().next().unwrap_or(""))
                             }
-                            (None, Some(bytes)) => format!("{} ({})", b.status, human_size(bytes)),
+                            (None, Some(bytes)) => {
+                                format!("{} ({})", b.status, indicatif::HumanBytes(bytes))
+                            }
                             (None, None) => b.status.clone(),
                         },
                     ]
@@ -134,7 +136,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     "backup {} of {} ({})",
                     backup.id,
                     addon.name,
-                    human_size(backup.size.unwrap_or(0))
+                    indicatif::HumanBytes(backup.size.unwrap_or(0))
                 ),
             );
             ctx.printer
@@ -297,20 +299,11 @@ fn download(
         format_args!(
             "backup {backup} of {addon} to {} ({})",
             output.display(),
-            human_size(written)
+            indicatif::HumanBytes(written)
         ),
     );
     ctx.printer.print(
         &serde_json::json!({"backup": backup, "file": output, "bytes": written}),
         |_, _| Ok(()),
     )
-}
-
-/// `812 bytes`, `3.4 kB`, `75.2 MB`.
-fn human_size(bytes: u64) -> String {
-    match bytes {
-        0..1_000 => format!("{bytes} bytes"),
-        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
-        _ => format!("{:.1} MB", bytes as f64 / 1e6),
-    }
 }
