@@ -132,8 +132,8 @@ pub struct ServiceSpec {
     pub image: String,
     /// The service's command line (never a secret: those go in `env` or the volume).
     pub args: Vec<String>,
-    /// Run to its end before the service each time it starts (it must do nothing once the
-    /// volume is ready): the provider's `initdb`.
+    /// Run to its end before the service each time the scheduler starts it (not on a restart
+    /// after a crash; it must do nothing once the volume is ready): the provider's `initdb`.
     pub init: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
     pub port: u16,
