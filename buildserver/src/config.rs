@@ -37,9 +37,23 @@ pub struct ServeArgs {
     /// App traffic address [default: 0.0.0.0:8000]
     #[arg(long, env = "PAAS_ROUTER_LISTEN", value_name = "ADDR")]
     pub router_listen: Option<String>,
+    /// HTTPS app traffic address (certificates by SNI: `paas certs`), or `off` [default: 0.0.0.0:443]
+    #[arg(long, env = "PAAS_ROUTER_TLS_LISTEN", value_name = "ADDR|off")]
+    pub router_tls_listen: Option<String>,
     /// Apps are served at <app>.<domain> [default: localhost]
     #[arg(long, env = "PAAS_DOMAIN")]
     pub domain: Option<String>,
+    /// The ACME directory `paas certs:auto:enable` orders certificates from [default: Let's
+    /// Encrypt's, https://acme-v02.api.letsencrypt.org/directory]
+    #[arg(long, env = "PAAS_ACME_DIRECTORY", value_name = "URL")]
+    pub acme_directory: Option<String>,
+    /// The contact address of the server's ACME account (expiry warnings go there)
+    #[arg(long, env = "PAAS_ACME_EMAIL", value_name = "EMAIL")]
+    pub acme_email: Option<String>,
+    /// A PEM file of CA certificates to trust for the ACME directory, besides the system's (a
+    /// private ACME server such as step-ca or pebble)
+    #[arg(long, env = "PAAS_ACME_CA_FILE", value_name = "FILE")]
+    pub acme_ca_file: Option<PathBuf>,
     /// Push images here: host[:port]/prefix (optional with the local scheduler)
     #[arg(long, env = "PAAS_REGISTRY", value_name = "HOST[:PORT]/PREFIX")]
     pub registry: Option<String>,
@@ -113,6 +127,11 @@ pub struct ServeArgs {
     /// Kubernetes: the storage class of add-ons' volume claims [default: the cluster's default]
     #[arg(long, env = "PAAS_STORAGE_CLASS", value_name = "NAME")]
     pub storage_class: Option<String>,
+    /// Kubernetes: the cert-manager (Cluster)Issuer that gets apps' certificates when they turn
+    /// ACM on (the Ingress's `cert-manager.io/cluster-issuer` annotation) [default: none, and
+    /// `paas certs:auto:enable` is refused]
+    #[arg(long, env = "PAAS_K8S_CERT_MANAGER_ISSUER", value_name = "NAME")]
+    pub k8s_cert_manager_issuer: Option<String>,
     /// Kubernetes: seconds a rollout may make no progress before it fails [default: 300]
     #[arg(long, env = "PAAS_PROGRESS_DEADLINE", value_name = "SECONDS")]
     pub progress_deadline: Option<String>,
@@ -134,7 +153,11 @@ struct FileConfig {
     api_listen: Option<String>,
     ssh_listen: Option<String>,
     router_listen: Option<String>,
+    router_tls_listen: Option<String>,
     domain: Option<String>,
+    acme_directory: Option<String>,
+    acme_email: Option<String>,
+    acme_ca_file: Option<PathBuf>,
     registry: Option<String>,
     registry_insecure: Option<bool>,
     registry_username: Option<String>,
@@ -158,6 +181,7 @@ struct FileConfig {
     kubeconfig: Option<PathBuf>,
     ingress_class: Option<String>,
     storage_class: Option<String>,
+    k8s_cert_manager_issuer: Option<String>,
     progress_deadline: Option<u64>,
     auto_rollback: Option<bool>,
     build_env: Option<BTreeMap<String, String>>,
@@ -178,7 +202,11 @@ pub struct Config {
     pub api_listen: SocketAddr,
     pub ssh_listen: SocketAddr,
     pub router_listen: SocketAddr,
+    /// `--router-tls-listen`; `None` when `off`.
+    pub router_tls_listen: Option<SocketAddr>,
     pub domain: String,
+    /// `--acme-directory`, `--acme-email`, `--acme-ca-file`.
+    pub acme: AcmeConfig,
     pub registry: Option<RegistryRef>,
     pub registry_insecure: bool,
     pub registry_credentials: Option<crate::registry::Credentials>,
@@ -207,12 +235,24 @@ pub struct Config {
     pub build_env: BTreeMap<String, String>,
 }
 
+/// Where ACM orders certificates.
+#[derive(Debug, Clone)]
+pub struct AcmeConfig {
+    /// The directory URL (RFC 8555 §7.1.1).
+    pub directory: String,
+    pub email: Option<String>,
+    /// CA certificates (PEM) to trust for the directory besides the system's.
+    pub ca_file: Option<PathBuf>,
+}
+
 /// How the Kubernetes scheduler uses the cluster.
 #[derive(Debug, Clone)]
 pub struct KubernetesConfig {
     pub kubeconfig: Option<PathBuf>,
     pub ingress_class: Option<String>,
     pub storage_class: Option<String>,
+    /// `--k8s-cert-manager-issuer`.
+    pub cert_manager_issuer: Option<String>,
     pub progress_deadline_seconds: u32,
     pub auto_rollback: bool,
 }
@@ -261,7 +301,41 @@ impl ServeArgs {
             pick(self.router_listen, file.router_listen, "router-listen"),
             "0.0.0.0:8000",
         )?;
+        let router_tls_listen = pick(
+            self.router_tls_listen,
+            file.router_tls_listen,
+            "router-tls-listen",
+        )
+        .parse("0.0.0.0:443", |s| match s {
+            "off" => Ok(None),
+            s => s.parse::<SocketAddr>().map(Some).map_err(|e| e.to_string()),
+        })?;
         let domain = pick(self.domain, file.domain, "domain").parse("localhost", parse_domain)?;
+        let acme = AcmeConfig {
+            directory: pick(self.acme_directory, file.acme_directory, "acme-directory").parse(
+                "https://acme-v02.api.letsencrypt.org/directory",
+                |s| match reqwest::Url::parse(s) {
+                    Ok(url) if matches!(url.scheme(), "https" | "http") => Ok(s.to_owned()),
+                    _ => Err("expected an https:// URL".to_owned()),
+                },
+            )?,
+            email: match pick(self.acme_email, file.acme_email, "acme-email") {
+                setting @ Setting { value: Some(_), .. } => {
+                    Some(setting.parse("", |s| match s.split_once('@') {
+                        Some((user, host))
+                            if !user.is_empty()
+                                && host.contains('.')
+                                && !s.contains(char::is_whitespace) =>
+                        {
+                            Ok(s.to_owned())
+                        }
+                        _ => Err("expected an email address (name@example.com)".to_owned()),
+                    })?)
+                }
+                _ => None,
+            },
+            ca_file: self.acme_ca_file.or(file.acme_ca_file),
+        };
         let registry = match pick(self.registry, file.registry, "registry") {
             setting @ Setting { value: Some(_), .. } => Some(setting.parse("", parse_registry)?),
             _ => None,
@@ -409,6 +483,9 @@ impl ServeArgs {
             kubeconfig: self.kubeconfig.or(file.kubeconfig),
             ingress_class: self.ingress_class.or(file.ingress_class),
             storage_class: self.storage_class.or(file.storage_class),
+            cert_manager_issuer: self
+                .k8s_cert_manager_issuer
+                .or(file.k8s_cert_manager_issuer),
             progress_deadline_seconds: progress_deadline,
             auto_rollback: self.auto_rollback.or(file.auto_rollback).unwrap_or(true),
         };
@@ -421,7 +498,9 @@ impl ServeArgs {
             api_listen,
             ssh_listen,
             router_listen,
+            router_tls_listen,
             domain,
+            acme,
             registry,
             registry_insecure: self
                 .registry_insecure

@@ -6,7 +6,11 @@
 //! address (one beyond is answered 503 and closed at accept), so that one listener's clients
 //! cannot take every file descriptor of the daemon, nor one client every place of a listener.
 //!
-//! hyper's HTTP/1.1 connection does the HTTP; this module only accepts, counts and drains.
+//! A listener may also speak TLS (rustls, by `tokio-rustls`): the handshake is held to the same
+//! deadline, and ALPN picks HTTP/2 or HTTP/1.1.
+//!
+//! hyper's HTTP/1.1 and HTTP/2 connections do the HTTP; this module only accepts, counts, shakes
+//! hands and drains.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -44,6 +48,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
+    /// The largest request head, in bytes: answered 431 beyond (RFC 6585 §5). At least 8 KiB.
+    pub max_header_bytes: usize,
 }
 
 /// The soft limit on open file descriptors, raised to the hard limit first (as Go's runtime and
@@ -107,13 +113,16 @@ pub fn axum_service(
 
 /// Serves on `listener` within `limits` until `shutdown` resolves, each connection with the
 /// service `service_for(peer)` makes, then lets requests in flight finish for up to 10 s.
-/// Protocol upgrades (WebSocket) are served.
+/// Protocol upgrades (WebSocket) are served over HTTP/1.1. With `tls`, each connection is a TLS
+/// one first, and speaks HTTP/2 when ALPN chose `h2`.
 pub async fn serve(
     listener: TcpListener,
     service_for: impl Fn(SocketAddr) -> Service,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let budget = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = PerAddress::new((limits.max_connections / 4).max(1));
     let mut refusals = Refusals::default();
@@ -122,7 +131,11 @@ pub async fn serve(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes);
+    let mut h2 = http2::Builder::new(TokioExecutor::new());
+    h2.timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let (stop, stopping) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -153,11 +166,16 @@ pub async fn serve(
         };
         let permit = (permit, place);
         let _ = stream.set_nodelay(true);
-        let (service, builder, mut stopping) =
-            (service_for(peer), builder.clone(), stopping.clone());
+        let (service, builder, h2, tls, stopping) = (
+            service_for(peer),
+            builder.clone(),
+            h2.clone(),
+            tls.clone(),
+            stopping.clone(),
+        );
         tokio::spawn(async move {
             // hyper's head timer starts at the first byte: a client that sends nothing at all is
-            // held to the same deadline here.
+            // held to the same deadline here, and so is its TLS handshake.
             if tokio::time::timeout(limits.header_timeout, stream.peek(&mut [0u8; 1]))
                 .await
                 .is_err()
@@ -165,16 +183,29 @@ pub async fn serve(
                 drop(permit);
                 return;
             }
-            let connection = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            tokio::pin!(connection);
-            // Errors here are the client's (a reset, a timed-out head): nothing to report.
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+            match tls {
+                None => {
+                    let connection = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades();
+                    drive(connection, |c| c.graceful_shutdown(), stopping).await;
+                }
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
+                    else {
+                        drop(permit);
+                        return;
+                    };
+                    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        let connection = h2.serve_connection(TokioIo::new(stream), service);
+                        drive(connection, |c| c.graceful_shutdown(), stopping).await;
+                    } else {
+                        let connection = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .with_upgrades();
+                        drive(connection, |c| c.graceful_shutdown(), stopping).await;
+                    }
                 }
             }
             drop(permit);
@@ -191,6 +222,24 @@ pub async fn serve(
         tracing::warn!(grace = ?DRAIN, "connections still open after the drain period; closing them");
     }
     Ok(())
+}
+
+/// Runs `connection` to its end; once `stopping` turns true, asks it to finish gracefully (the
+/// requests in flight complete, no new one begins) and waits for that. Errors are the client's (a
+/// reset, a timed-out head): nothing to report.
+async fn drive<C: Future>(
+    connection: C,
+    graceful_shutdown: impl FnOnce(std::pin::Pin<&mut C>),
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
+            graceful_shutdown(connection.as_mut());
+            let _ = connection.await;
+        }
+    }
 }
 
 /// Connections open per address, each at most `max`.

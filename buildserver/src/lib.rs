@@ -9,6 +9,7 @@ pub mod build;
 pub mod config;
 pub mod container;
 pub mod data_dir;
+pub mod domains;
 pub mod git;
 pub mod http;
 pub mod logs;

@@ -22,6 +22,7 @@ use paas_buildserver::config::SchedulerKind;
 use paas_buildserver::config::{Config, DataDirArgs, ServeArgs};
 use paas_buildserver::container::Runtime;
 use paas_buildserver::data_dir::{DataDir, write_atomic};
+use paas_buildserver::domains::CertificateAuthority;
 use paas_buildserver::git::{self, hook, push::Pushes};
 use paas_buildserver::logs::Logs;
 use paas_buildserver::oci::Layout;
@@ -47,6 +48,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EXIT_CONFIG: u8 = 64;
 /// How long in-flight requests may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The largest request head the API and the router read, 431 beyond: 32 KiB, what nginx's
+/// default `large_client_header_buffers 4 8k` holds.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 #[derive(Parser)]
 #[command(
@@ -565,6 +569,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 config.router_listen
             )
         })?;
+    let router_tls_listener = match config.router_tls_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} (--router-tls-listen; `off` serves no HTTPS)")
+        })?),
+        None => None,
+    };
+    let router_tls_addr = match &router_tls_listener {
+        Some(listener) => Some(listener.local_addr()?),
+        None => None,
+    };
     let (api_addr, ssh_addr, router_addr) = (
         api_listener.local_addr()?,
         ssh_listener.local_addr()?,
@@ -572,6 +586,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
 
     let layout = Arc::new(Layout::open(&data.oci()).context("opening the OCI image layout")?);
+    let challenges = paas_buildserver::router::Challenges::default();
     let live_builds = LiveBuilds::default();
     let logs = Logs::new();
     let shutdown_logs = logs.clone();
@@ -601,6 +616,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 pull_secret: config.registry_credentials.is_some(),
                 auto_rollback: cluster.auto_rollback,
                 storage_class: cluster.storage_class.clone(),
+                cert_manager_issuer: cluster.cert_manager_issuer.clone(),
             };
             let pull = config.registry_credentials.as_ref().map(|c| {
                 (
@@ -659,8 +675,31 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             backups_kept: config.addon_backups_kept,
         },
     ));
+    let authority = match config.scheduler {
+        SchedulerKind::Local => {
+            CertificateAuthority::Acme(paas_buildserver::domains::acme::Acme::new(
+                config.acme.clone(),
+                data.root().join("acme/account.json"),
+                challenges.clone(),
+            )?)
+        }
+        SchedulerKind::Kubernetes if config.kubernetes.cert_manager_issuer.is_some() => {
+            CertificateAuthority::CertManager
+        }
+        SchedulerKind::Kubernetes => CertificateAuthority::None(
+            "on Kubernetes, certificates come from cert-manager: the server needs --k8s-cert-manager-issuer NAME to turn ACM on",
+        ),
+    };
+    let domains = Arc::new(paas_buildserver::domains::Domains::new(
+        store.clone(),
+        Arc::clone(&scheduler),
+        logs.clone(),
+        config.domain.clone(),
+        authority,
+    ));
     let state = AppState {
         addons: Arc::clone(&addons),
+        domains: Arc::clone(&domains),
         releases: Arc::clone(&releases),
         store: store.clone(),
         data: data.clone(),
@@ -725,11 +764,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
     let router = tokio::spawn(paas_buildserver::router::serve(
-        router_listener.into_std()?,
-        config.domain.clone(),
-        config.router_timeout,
-        router_limits,
-        routes,
+        paas_buildserver::router::Listeners {
+            http: router_listener.into_std()?,
+            tls: router_tls_listener.map(|l| l.into_std()).transpose()?,
+        },
+        paas_buildserver::router::Settings {
+            routes,
+            challenges,
+            domain: config.domain.clone(),
+            timeout: config.router_timeout,
+            limits: router_limits,
+        },
         store_for_restore.clone(),
         logs.clone(),
         stop_rx.clone(),
@@ -741,14 +786,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Err(e) = addons.start_all().await {
         tracing::error!(error = %format!("{e:#}"), "cannot start the add-ons' services");
     }
+    // Domains and certificates before dynos: a restored dyno is reachable at all its names.
+    if let Err(e) = domains.publish_all().await {
+        tracing::error!(error = %format!("{e:#}"), "cannot publish the apps' domains and certificates");
+    }
+    let renewals = tokio::spawn(Arc::clone(&domains).renew_forever(stop_rx.clone()));
     restore_releases(&store_for_restore, scheduler.as_ref()).await;
 
-    tracing::info!(api = %api_addr, ssh = %ssh_addr, router = %router_addr, data_dir = %data.root().display(), ssh_host_key = %host_key_fingerprint, "paas-buildserver listening");
+    tracing::info!(api = %api_addr, ssh = %ssh_addr, router = %router_addr, router_tls = ?router_tls_addr, data_dir = %data.root().display(), ssh_host_key = %host_key_fingerprint, "paas-buildserver listening");
     if let Some(path) = &config.ready_file {
         let ready = serde_json::json!({
             "api": api_addr.to_string(),
             "ssh": ssh_addr.to_string(),
             "router": router_addr.to_string(),
+            "router_tls": router_tls_addr.map(|a| a.to_string()),
         });
         write_ready_file(path, &ready)?;
     }
@@ -758,7 +809,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     stop_tx.send_replace(true);
     // Log tails never end on their own; end them so that draining does not wait for them.
     shutdown_logs.close_all();
-    let _ = tokio::join!(ssh, hooks, router);
+    let _ = tokio::join!(ssh, hooks, router, renewals);
     // Dynos stop with the daemon (SIGTERM, then SIGKILL) and start again from the store on the
     // next start: nothing outlives the daemon unsupervised. One-off dynos end for good.
     one_offs.stop_everything().await;
@@ -794,6 +845,7 @@ fn connection_budgets(
     let limits = |max_connections| paas_buildserver::http::Limits {
         header_timeout,
         max_connections,
+        max_header_bytes: MAX_HEADER_BYTES,
     };
     (limits(api), limits(router))
 }

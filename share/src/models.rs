@@ -521,3 +521,125 @@ pub struct Backup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
 }
+
+/// A hostname an app answers to, as Heroku's Domain object: `GET /apps/{app}/domains`. The app's
+/// default `<app>.<domain>` is listed first, with `kind` `default`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Domain {
+    /// Lowercase ASCII (IDNA A-labels for internationalised names): `www.example.com`,
+    /// `xn--bcher-kva.example`, `*.example.com`.
+    pub hostname: String,
+    /// `default` (`<app>.<domain>`, always there) or `custom` (`paas domains:add`).
+    pub kind: String,
+    /// The name a custom domain's DNS record points at (a CNAME, or an ALIAS/ANAME at the apex):
+    /// the app's default hostname.
+    pub cname: Option<String>,
+    /// Whether HTTPS is served for it: `none` (no certificate covers it), `issued` (an ACM or
+    /// uploaded certificate does), `pending` (ACM is ordering one) or `failing` (ACM's last
+    /// order failed; it is tried again later, see `acm_error`).
+    pub cert_status: String,
+    /// Why ACM's last order for it failed, while `cert_status` is `failing`.
+    pub acm_error: Option<String>,
+    /// When it was added (RFC 3339); `None` for the default domain.
+    pub created_at: Option<String>,
+}
+
+/// `POST /apps/{app}/domains`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDomain {
+    pub hostname: String,
+}
+
+/// A TLS certificate the router serves for some of an app's hostnames, as Heroku's SNI Endpoint:
+/// `GET /apps/{app}/certs`. The private key is never part of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Certificate {
+    /// `cert-3f9a1c2b`: unique on the server.
+    pub name: String,
+    /// `acm` (ordered by Automated Certificate Management) or `manual` (`paas certs:add`).
+    pub source: String,
+    /// The DNS names it covers (its subjectAltName entries).
+    pub names: Vec<String>,
+    /// Which of the app's hostnames it is served for now.
+    pub domains: Vec<String>,
+    /// The issuer's distinguished name (`CN=R11,O=Let's Encrypt,C=US`).
+    pub issuer: String,
+    /// Validity, RFC 3339.
+    pub not_before: String,
+    pub not_after: String,
+    /// `active`, `expiring` (ACM renews from 30 days, or a third of its lifetime, before the end)
+    /// or `expired`.
+    pub state: String,
+}
+
+/// `POST /apps/{app}/certs`: a PEM certificate chain (leaf first) and its PEM private key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCertificate {
+    pub certificate_chain: String,
+    pub private_key: String,
+}
+
+/// What the router does for one app: `GET|PATCH /apps/{app}/router`. In a PATCH each field is
+/// optional and only those given change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RouterSettings {
+    /// Automated Certificate Management: certificates for every custom domain, ordered with ACME
+    /// (RFC 8555) and renewed before they expire (`paas certs:auto:enable`).
+    pub acm: bool,
+    /// HTTP requests for a hostname with a certificate are answered 301 to `https://`.
+    pub redirect_https: bool,
+    /// Every request is answered 503 with a maintenance page; dynos keep running.
+    pub maintenance: bool,
+    /// Seconds a dyno has to begin its response before the router answers 504 (Heroku's H12);
+    /// `None` is the server's `--router-timeout`.
+    pub timeout_seconds: Option<u32>,
+    /// The largest request body the router passes on, in bytes (413 beyond); `None` for no limit.
+    pub max_body_bytes: Option<u64>,
+}
+
+/// `PATCH /apps/{app}/router`. `Some(None)` in an optional field goes back to the default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRouterSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acm: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_https: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<bool>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub timeout_seconds: Option<Option<u32>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub max_body_bytes: Option<Option<u64>>,
+}
+
+/// `Option<Option<T>>` as JSON: absent, `null` (`Some(None)`) or a value.
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<Option<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}

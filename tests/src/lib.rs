@@ -4,6 +4,7 @@
 //! Every process started here is stopped by its own pid when its fixture is dropped, also when a
 //! test fails.
 
+pub mod acme;
 pub mod bench;
 pub mod k8s;
 

@@ -9,6 +9,7 @@ mod addons;
 mod apps;
 mod builds;
 mod config_vars;
+mod domains;
 mod dynos;
 mod formation;
 mod logs;
@@ -49,6 +50,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     /// Backing services (PostgreSQL, Redis).
     pub addons: Arc<crate::addons::Addons>,
+    /// Custom domains, certificates and router settings.
+    pub domains: Arc<crate::domains::Domains>,
     pub store: Store,
     pub data: DataDir,
     /// Output of the builds running now.
@@ -139,6 +142,15 @@ fn routes() -> Routes {
     )
     .add("get", "/apps/{app}/formation", formation::show)
     .add("patch", "/apps/{app}/formation", formation::update)
+    .add("get", "/apps/{app}/domains", domains::list)
+    .add("post", "/apps/{app}/domains", domains::add)
+    .add("get", "/apps/{app}/domains/{hostname}", domains::info)
+    .add("delete", "/apps/{app}/domains/{hostname}", domains::remove)
+    .add("get", "/apps/{app}/certs", domains::certs)
+    .add("post", "/apps/{app}/certs", domains::add_cert)
+    .add("delete", "/apps/{app}/certs/{cert}", domains::remove_cert)
+    .add("get", "/apps/{app}/router", domains::settings)
+    .add("patch", "/apps/{app}/router", domains::update_settings)
     .add("get", "/apps/{app}/addons", addons::list)
     .add("post", "/apps/{app}/addons", addons::create)
     .add("get", "/addons/{addon}", addons::info)
@@ -204,7 +216,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let service = crate::http::axum_service(router(state), limits.header_timeout);
-    crate::http::serve(listener, service, limits, shutdown).await
+    crate::http::serve(listener, service, limits, None, shutdown).await
 }
 
 async fn healthz() -> Json<Health> {

@@ -31,6 +31,13 @@ impl crate::scheduler::Scheduler for Accepting {
     async fn scale(&self, _: &crate::scheduler::Deployment) -> anyhow::Result<()> {
         Ok(())
     }
+    async fn publish_edge(
+        &self,
+        _: &crate::app::AppRef,
+        _: &crate::scheduler::EdgeSpec,
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
     async fn restart(
         &self,
         _: &crate::scheduler::Deployment,
@@ -133,6 +140,13 @@ async fn fixture() -> Fixture {
                 ready_within: std::time::Duration::from_secs(60),
                 backups_kept: 5,
             },
+        )),
+        domains: Arc::new(crate::domains::Domains::new(
+            store.clone(),
+            Arc::clone(&scheduler),
+            crate::logs::Logs::new(),
+            "localhost".into(),
+            crate::domains::CertificateAuthority::None("no ACME in these tests"),
         )),
         store: store.clone(),
         data,

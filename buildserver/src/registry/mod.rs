@@ -745,7 +745,7 @@ fn challenge_params(challenge: &str) -> Vec<(String, String)> {
 /// rustls's crypto is ring's (no OpenSSL, no aws-lc-rs): made the process's default, which
 /// reqwest takes with the platform's verifier, so that the host's trust store (CAs an operator
 /// added, as behind a TLS-inspecting proxy) is trusted.
-fn use_ring() {
+pub fn use_ring() {
     // Already installed by an earlier client: the same provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

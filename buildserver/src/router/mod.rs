@@ -1,10 +1,15 @@
-//! The router (DESIGN §3.11): HTTP/1.1 on `--router-listen`, by `Host: <app>.<domain>` to the
-//! app's healthy web dynos in turn (a client connection keeps its dyno and its dyno connection
-//! while that dyno is up: no pool lookup per request), with `X-Forwarded-For`, `X-Forwarded-Proto` and
-//! `X-Request-Id`; bodies stream both ways; unknown hosts get 404, apps without a running web
-//! dyno 503, a dyno whose response does not begin within `--router-timeout` 503 (Heroku's H12);
-//! hop-by-hop headers (RFC 9110 §7.6.1) are dropped both ways; every request writes a
-//! `paas[router]` line to the app's log.
+//! The router (DESIGN §3.11): HTTP/1.1 on `--router-listen` and HTTPS (HTTP/2 or HTTP/1.1, by
+//! ALPN) on `--router-tls-listen`, by hostname (an app's `<app>.<domain>` or one of its custom
+//! domains) to the app's healthy web dynos in turn (a client connection keeps its dyno and its
+//! dyno connection while that dyno is up: no pool lookup per request), with `X-Forwarded-For`,
+//! `X-Forwarded-Proto` and `X-Request-Id`; bodies stream both ways. Per app (`paas router`,
+//! `paas maintenance`, `paas domains:redirect-https`): a maintenance page (503 with
+//! `Retry-After`), a redirect from HTTP to HTTPS, a limit on request bodies (413) and on the wait
+//! for a dyno's response (504, Heroku's H12; `--router-timeout` by default). Unknown hosts get
+//! 404, apps without a running web dyno 503, every error page names its request id; request heads
+//! over 32 KiB are answered 431. ACME HTTP-01 challenges are answered before anything else.
+//! Hop-by-hop headers (RFC 9110 §7.6.1) are dropped both ways; every request to an app writes a
+//! `paas[router]` line to its log.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,8 +18,9 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header};
 use axum::response::{Html, IntoResponse, Response};
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -23,18 +29,23 @@ use crate::logs::Logs;
 use crate::store::Store;
 
 mod routes;
+mod tls;
 
-pub use routes::{Backend, Routes};
+pub use routes::{Backend, Edge, Routes, ServedCert, name_matches};
+pub use tls::{Challenges, certified_key};
 
 struct Router {
     routes: Routes,
+    challenges: Challenges,
     store: Store,
     logs: Logs,
     suffix: String,
+    /// The TLS listener's port, for redirects to HTTPS (left out of the URL when 443).
+    tls_port: Option<u16>,
     /// Connections to dynos that no client connection holds, by the dyno's port: a client
     /// connection's first request takes one before it opens a new one.
     idle: Mutex<HashMap<u16, Vec<SendRequest<Body>>>>,
-    /// How long a dyno has to begin its response.
+    /// How long a dyno has to begin its response, unless the app says otherwise.
     timeout: std::time::Duration,
 }
 
@@ -55,6 +66,8 @@ struct ClientConnection {
     router: Arc<Router>,
     /// The client's address, as `X-Forwarded-For` and the log line give it.
     peer_ip: HeaderValue,
+    /// Whether it came in over TLS.
+    https: bool,
     upstream: Mutex<Option<Upstream>>,
 }
 
@@ -127,6 +140,22 @@ enum RouteFailure {
     Timeout,
 }
 
+/// The listening sockets of the router: plain HTTP, and TLS when there is one.
+pub struct Listeners {
+    pub http: std::net::TcpListener,
+    pub tls: Option<std::net::TcpListener>,
+}
+
+/// What the router serves and with what: the route table, the ACME challenges, the server's
+/// domain (apps' default hostnames are under it) and the default wait for a dyno's response.
+pub struct Settings {
+    pub routes: Routes,
+    pub challenges: Challenges,
+    pub domain: String,
+    pub timeout: std::time::Duration,
+    pub limits: crate::http::Limits,
+}
+
 /// Headers that belong to one hop and are not forwarded.
 const HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
@@ -142,16 +171,12 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Serves until `stop` turns true, on single-threaded runtimes (one per two cores), each accepting
-/// from the same listening socket and keeping its own pool of keep-alive connections to dynos: a
+/// from the same listening sockets and keeping its own pool of keep-alive connections to dynos: a
 /// request, its dyno connection and their wake-ups stay on one thread. `limits` hold for the
-/// router as a whole (the connection budget is shared out between the threads).
-#[allow(clippy::too_many_arguments)]
+/// router as a whole (the connection budget is shared out between the threads and listeners).
 pub async fn serve(
-    listener: std::net::TcpListener,
-    domain: String,
-    timeout: std::time::Duration,
-    limits: crate::http::Limits,
-    routes: Routes,
+    listeners: Listeners,
+    settings: Settings,
     store: Store,
     logs: Logs,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -159,23 +184,37 @@ pub async fn serve(
     // Half the cores: the dynos the router serves run on this machine too (on 2 cores, a second
     // router thread took CPU from the app and cut throughput by a third).
     let threads = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
-    let per_thread = crate::http::Limits {
-        max_connections: (limits.max_connections / threads).max(1),
-        ..limits
+    let sockets = if listeners.tls.is_some() { 2 } else { 1 };
+    let per_listener = crate::http::Limits {
+        max_connections: (settings.limits.max_connections / threads / sockets).max(1),
+        ..settings.limits
     };
+    let tls_port = match &listeners.tls {
+        Some(listener) => Some(listener.local_addr()?.port()),
+        None => None,
+    };
+    let suffix = format!(".{}", settings.domain);
+    let tls_config = tls::server_config(settings.routes.clone(), suffix.clone());
     let mut finished = Vec::new();
     for index in 0..threads {
-        let listener = listener.try_clone()?;
+        let http = listeners.http.try_clone()?;
+        let tls = match &listeners.tls {
+            Some(listener) => Some(listener.try_clone()?),
+            None => None,
+        };
+        let tls_config = Arc::clone(&tls_config);
         let router = Arc::new(Router {
-            routes: routes.clone(),
+            routes: settings.routes.clone(),
+            challenges: settings.challenges.clone(),
             store: store.clone(),
             logs: logs.clone(),
-            suffix: format!(".{domain}"),
-            timeout,
+            suffix: suffix.clone(),
+            tls_port,
+            timeout: settings.timeout,
             idle: Mutex::default(),
         });
         let (done, outcome) = tokio::sync::oneshot::channel();
-        let mut stop = stop.clone();
+        let stop = stop.clone();
         std::thread::Builder::new()
             .name(format!("router-{index}"))
             .spawn(move || {
@@ -184,29 +223,28 @@ pub async fn serve(
                     .build()
                     .and_then(|runtime| {
                         runtime.block_on(async move {
-                            let service_for = move |peer: SocketAddr| {
-                                let connection = Arc::new(ClientConnection {
-                                    router: Arc::clone(&router),
-                                    peer_ip: HeaderValue::from_str(&peer.ip().to_string())
-                                        .expect("an address is a header value"),
-                                    upstream: Mutex::new(None),
-                                });
-                                crate::http::Service::new(move |request| {
-                                    let connection = Arc::clone(&connection);
-                                    Box::pin(async move {
-                                        Ok(connection.proxy(request.map(Body::new)).await)
-                                    })
-                                })
+                            let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+                                let _ = stop.wait_for(|stop| *stop).await;
                             };
-                            crate::http::serve(
-                                TcpListener::from_std(listener)?,
-                                service_for,
-                                per_thread,
-                                async move {
-                                    let _ = stop.wait_for(|stop| *stop).await;
-                                },
-                            )
-                            .await
+                            let plain = crate::http::serve(
+                                TcpListener::from_std(http)?,
+                                service_for(Arc::clone(&router), false),
+                                per_listener,
+                                None,
+                                stopped(stop.clone()),
+                            );
+                            let Some(tls) = tls else {
+                                return plain.await;
+                            };
+                            let secure = crate::http::serve(
+                                TcpListener::from_std(tls)?,
+                                service_for(router, true),
+                                per_listener,
+                                Some(tls_config),
+                                stopped(stop),
+                            );
+                            let (plain, secure) = tokio::join!(plain, secure);
+                            plain.and(secure)
                         })
                     });
                 let _ = done.send(served);
@@ -217,6 +255,23 @@ pub async fn serve(
         outcome.await.unwrap_or(Ok(()))?;
     }
     Ok(())
+}
+
+/// Each client connection's service: its requests proxied by `router`.
+fn service_for(router: Arc<Router>, https: bool) -> impl Fn(SocketAddr) -> crate::http::Service {
+    move |peer: SocketAddr| {
+        let connection = Arc::new(ClientConnection {
+            router: Arc::clone(&router),
+            peer_ip: HeaderValue::from_str(&peer.ip().to_string())
+                .expect("an address is a header value"),
+            https,
+            upstream: Mutex::new(None),
+        });
+        crate::http::Service::new(move |request| {
+            let connection = Arc::clone(&connection);
+            Box::pin(async move { Ok(connection.proxy(request.map(Body::new)).await) })
+        })
+    }
 }
 
 impl ClientConnection {
@@ -244,8 +299,23 @@ impl ClientConnection {
             )
                 .into_response();
         }
-        // An absolute-form target names the host itself, and Host is then ignored (RFC 9112
-        // §3.2.2).
+        // ACME's HTTP-01 validation (RFC 8555 §8.3) is a plain-HTTP GET of a token the router
+        // holds while an order is under way, for whatever hostname is being validated.
+        if !self.https
+            && let Some(token) = request
+                .uri()
+                .path()
+                .strip_prefix("/.well-known/acme-challenge/")
+            && let Some(key_authorization) = router.challenges.key_authorization(token)
+        {
+            return (
+                [(header::CONTENT_TYPE, "application/octet-stream")],
+                key_authorization,
+            )
+                .into_response();
+        }
+        // An absolute-form target (and HTTP/2's `:authority`) names the host itself, and Host is
+        // then ignored (RFC 9112 §3.2.2).
         let absolute_form = request.uri().authority().is_some();
         let host = match request.uri().authority() {
             Some(authority) => authority.as_str(),
@@ -261,48 +331,131 @@ impl ClientConnection {
             .rsplit_once(':')
             .map_or(host.as_str(), |(name, _)| name);
         let name = name.strip_suffix('.').unwrap_or(name);
-        let no_such_app = || {
-            (
-                StatusCode::NOT_FOUND,
-                Html("<h1>No such app</h1><p>Nothing is deployed at this address.</p>\n"),
-            )
-                .into_response()
-        };
-        let Some(app) = name
-            .strip_suffix(&router.suffix)
-            .and_then(|a| paas_share::AppName::parse(a).ok())
-        else {
-            return no_such_app();
-        };
+        let request_id = request_id();
         // The dyno this connection's last request went to, while it is routed and up.
         let pinned = self.upstream().take();
-        let Some((app_id, port)) = router
+        let routed = router
             .routes
-            .pick_keeping(app.as_str(), pinned.as_ref().map(|u| u.port))
-        else {
-            if let Some(pinned) = pinned {
-                router.give_back(pinned);
-            }
-            let lookup = app.clone();
-            return match router.store.call(move |db| db.app_exists(&lookup)).await {
-                Ok(true) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Html("<h1>Application unavailable</h1><p>No web dyno of this app is up.</p>\n"),
-                )
-                    .into_response(),
-                _ => no_such_app(),
-            };
-        };
-        let pinned = match pinned {
-            Some(upstream) if upstream.port == port => Some(upstream.sender),
-            Some(other) => {
+            .route(name, &router.suffix, pinned.as_ref().map(|u| u.port));
+        let pinned = match (pinned, routed.as_ref().and_then(|r| r.port)) {
+            (Some(upstream), Some(port)) if upstream.port == port => Some(upstream.sender),
+            (Some(other), _) => {
                 router.give_back(other);
                 None
             }
-            None => None,
+            (None, _) => None,
+        };
+        let Some(routed) = routed else {
+            // An app the route table has not heard of yet (created, never deployed): it has no
+            // dyno up.
+            let known = match name
+                .strip_suffix(&router.suffix)
+                .and_then(|a| paas_share::AppName::parse(a).ok())
+            {
+                Some(app) => matches!(
+                    router.store.call(move |db| db.app_exists(&app)).await,
+                    Ok(true)
+                ),
+                None => false,
+            };
+            return if known {
+                no_web_dyno(&request_id)
+            } else {
+                page(
+                    StatusCode::NOT_FOUND,
+                    "No such app",
+                    "Nothing is deployed at this address.",
+                    &request_id,
+                )
+            };
         };
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-        // The dyno gets the origin form (`/path?query`).
+        let log = |status: StatusCode, error: Option<(&str, &str)>| {
+            let at = match error {
+                Some(("", desc)) => format!("at=error desc=\"{desc}\""),
+                Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
+                None => "at=info".to_owned(),
+            };
+            router.logs.emit(
+                &routed.app_id,
+                "paas",
+                "router",
+                format!(
+                    "{at} method={method} path={path} host={host} request_id={request_id} fwd={} protocol={} status={} service={}ms",
+                    self.peer_ip.to_str().unwrap_or_default(),
+                    if self.https { "https" } else { "http" },
+                    status.as_u16(),
+                    started.elapsed().as_millis()
+                ),
+            );
+        };
+        let settings = routed.edge.as_ref().map(|e| &e.settings);
+        if settings.is_some_and(|s| s.maintenance) {
+            log(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(("H80", "Maintenance mode")),
+            );
+            let mut response = page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Down for maintenance",
+                "This app is undergoing maintenance; please try again in a few minutes.",
+                &request_id,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return response;
+        }
+        if !self.https
+            && settings.is_some_and(|s| s.redirect_https)
+            && router.tls_port.is_some()
+            && routed
+                .edge
+                .as_ref()
+                .is_some_and(|e| e.certificate(name).is_some())
+        {
+            let port = match router.tls_port {
+                Some(443) | None => String::new(),
+                Some(port) => format!(":{port}"),
+            };
+            let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+            log(StatusCode::MOVED_PERMANENTLY, None);
+            return match HeaderValue::from_str(&format!("https://{name}{port}{target}")) {
+                Ok(location) => (
+                    StatusCode::MOVED_PERMANENTLY,
+                    [(header::LOCATION, location)],
+                )
+                    .into_response(),
+                Err(_) => (StatusCode::BAD_REQUEST, "bad request target\n").into_response(),
+            };
+        }
+        let max_body = settings.and_then(|s| s.max_body_bytes);
+        if let Some(max) = max_body
+            && request
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .is_some_and(|length| length > max)
+        {
+            log(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some(("", "Request body too large")),
+            );
+            return too_large(max, &request_id);
+        }
+        let Some(port) = routed.port else {
+            log(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(("H14", "No web dynos running")),
+            );
+            return no_web_dyno(&request_id);
+        };
+        let timeout = settings
+            .and_then(|s| s.timeout_seconds)
+            .map_or(router.timeout, |s| {
+                std::time::Duration::from_secs(u64::from(s))
+            });
+        // The dyno gets the origin form (`/path?query`) over HTTP/1.1, whatever the client spoke.
         if absolute_form {
             let target = request
                 .uri()
@@ -312,7 +465,9 @@ impl ClientConnection {
                 .expect("a path and query is a valid URI");
             *request.uri_mut() = target;
         }
-        let request_id = request_id();
+        if request.version() == Version::HTTP_2 {
+            *request.version_mut() = Version::HTTP_11;
+        }
         // A protocol upgrade (WebSocket) is passed on: the dyno answers 101 and both connections
         // are then joined byte for byte.
         let upgrade = request.headers().get(header::UPGRADE).cloned();
@@ -339,9 +494,26 @@ impl ClientConnection {
         if let Some(forwarded_for) = forwarded_for {
             headers.insert(X_FORWARDED_FOR, forwarded_for);
         }
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        headers.insert(
+            X_FORWARDED_PROTO,
+            HeaderValue::from_static(if self.https { "https" } else { "http" }),
+        );
         if let Ok(request_id) = HeaderValue::from_str(&request_id) {
             headers.insert(X_REQUEST_ID, request_id);
+        }
+        // A body over the app's limit that did not say its length is cut where it passes it.
+        let over_limit = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Some(max) = max_body
+            && !axum::body::HttpBody::is_end_stream(request.body())
+        {
+            let over_limit = Arc::clone(&over_limit);
+            request = request.map(|body| {
+                Body::new(CappedBody {
+                    body,
+                    left: max,
+                    over_limit,
+                })
+            });
         }
         // A GET or HEAD without a body can be sent again (it is idempotent, RFC 9110 §9.2.2): if
         // its dyno gave no answer (it refused the connection, or closed a kept one, as it
@@ -358,10 +530,10 @@ impl ClientConnection {
             )
         });
         // The deadline covers the retry too: the client waits at most `timeout` for the response.
-        let deadline = tokio::time::Instant::now() + router.timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut response = self.send(port, pinned, request, deadline).await;
         if let (Err(RouteFailure::NoAnswer), Some((uri, headers, version))) = (&response, replay)
-            && let Some((_, other)) = router.routes.pick(app.as_str())
+            && let Some(other) = router.routes.pick(&routed.app_id)
         {
             let mut again = Request::new(Body::empty());
             *again.method_mut() = method.clone();
@@ -372,7 +544,7 @@ impl ClientConnection {
         }
         // Heroku's router error codes: H12 for a response that did not begin in time, H13 for a
         // connection the dyno closed (or refused) without answering.
-        let (status, error, response) = match response {
+        match response {
             Ok(mut response) => {
                 if response.status() == StatusCode::SWITCHING_PROTOCOLS
                     && let Some(client_side) = client_side
@@ -385,46 +557,46 @@ impl ClientConnection {
                     remove_hop_by_hop(response.headers_mut());
                 }
                 let (parts, body) = response.into_parts();
-                (parts.status, None, Response::from_parts(parts, Body::new(body)))
+                log(parts.status, None);
+                Response::from_parts(parts, Body::new(body))
             }
-            Err(RouteFailure::Timeout) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some(("H12", "Request timeout")),
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Html(format!(
-                        "<h1>Request timeout</h1><p>The app did not begin its response within {} s.</p>\n",
-                        router.timeout.as_secs()
-                    )),
+            Err(RouteFailure::NoAnswer)
+                if over_limit.load(std::sync::atomic::Ordering::Acquire) =>
+            {
+                log(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    Some(("", "Request body too large")),
+                );
+                too_large(max_body.unwrap_or_default(), &request_id)
+            }
+            Err(RouteFailure::Timeout) => {
+                log(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    Some(("H12", "Request timeout")),
+                );
+                page(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "Request timeout",
+                    &format!(
+                        "The app did not begin its response within {} s.",
+                        timeout.as_secs()
+                    ),
+                    &request_id,
                 )
-                    .into_response(),
-            ),
-            Err(RouteFailure::NoAnswer) => (
-                StatusCode::BAD_GATEWAY,
-                Some(("H13", "Connection closed without response")),
-                (
+            }
+            Err(RouteFailure::NoAnswer) => {
+                log(
                     StatusCode::BAD_GATEWAY,
-                    Html("<h1>Bad gateway</h1><p>The app did not answer.</p>\n"),
+                    Some(("H13", "Connection closed without response")),
+                );
+                page(
+                    StatusCode::BAD_GATEWAY,
+                    "Bad gateway",
+                    "The app closed the connection without answering.",
+                    &request_id,
                 )
-                    .into_response(),
-            ),
-        };
-        let at = match error {
-            Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
-            None => "at=info".to_owned(),
-        };
-        router.logs.emit(
-            &app_id,
-            "paas",
-            "router",
-            format!(
-                "{at} method={method} path={path} host={host} request_id={request_id} fwd={} status={} service={}ms",
-                self.peer_ip.to_str().unwrap_or_default(),
-                status.as_u16(),
-                started.elapsed().as_millis()
-            ),
-        );
-        response
+            }
+        }
     }
 
     /// Sends `request` to the dyno on `port` over `pinned` (this connection's, to that dyno) or
@@ -504,6 +676,82 @@ async fn join_upgraded(client: hyper::upgrade::OnUpgrade, dyno: hyper::upgrade::
     };
     let (mut client, mut dyno) = (TokioIo::new(client), TokioIo::new(dyno));
     let _ = tokio::io::copy_bidirectional(&mut client, &mut dyno).await;
+}
+
+/// An error page of the router's: what happened, in a sentence, and the request's id (which the
+/// app's `paas[router]` log line has too).
+fn page(status: StatusCode, title: &str, text: &str, request_id: &str) -> Response {
+    let mut response = (
+        status,
+        Html(format!(
+            "<!DOCTYPE html>\n<title>{title}</title>\n<h1>{title}</h1>\n<p>{text}</p>\n<p>Request ID: <code>{request_id}</code></p>\n"
+        )),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    response
+}
+
+fn no_web_dyno(request_id: &str) -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Application unavailable",
+        "No web dyno of this app is up.",
+        request_id,
+    )
+}
+
+fn too_large(max: u64, request_id: &str) -> Response {
+    page(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Request body too large",
+        &format!("This app accepts request bodies of at most {max} bytes."),
+        request_id,
+    )
+}
+
+/// A request body that ends in an error once more than `left` bytes came through, and says so
+/// in `over_limit`.
+struct CappedBody {
+    body: Body,
+    left: u64,
+    over_limit: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HttpBody for CappedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            let length = data.len() as u64;
+            if length > self.left {
+                self.over_limit
+                    .store(true, std::sync::atomic::Ordering::Release);
+                return std::task::Poll::Ready(Some(Err(axum::Error::new(
+                    "the request body is over the app's limit",
+                ))));
+            }
+            self.left -= length;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// A fresh `X-Request-Id` in UUID v4 form: a random per-process half and a counter, unique

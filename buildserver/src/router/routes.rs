@@ -1,14 +1,19 @@
-//! The route table: each app's web dynos by app name, as the local scheduler publishes them, and
-//! the round-robin pick of the next one that is up. Routes belong to app ids: a rename moves the
-//! app's route, and a deploy that began under the old name publishes under the new one.
+//! The route table: each app's web dynos, as the local scheduler publishes them, and the
+//! round-robin pick of the next one that is up; each app's edge (custom domains, certificates,
+//! router settings), as the domains manager publishes it. Routes belong to app ids: a rename
+//! moves the app's default hostname, and a deploy that began under the old name publishes under
+//! the new one.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use paas_share::models::RouterSettings;
+use rustls::sign::CertifiedKey;
+
 use crate::app::AppRef;
 
-/// Each app's web dynos, by app name: what the router serves. Clones share one table.
+/// Each app's web dynos and edge, by hostname: what the router serves. Clones share one table.
 #[derive(Clone, Default)]
 pub struct Routes {
     table: Arc<Mutex<Table>>,
@@ -16,10 +21,15 @@ pub struct Routes {
 
 #[derive(Default)]
 struct Table {
-    /// App name → its route.
-    by_name: HashMap<String, Route>,
-    /// App id → the name its route is under (the app's current name).
-    names: HashMap<String, String>,
+    /// App id → its web dynos.
+    routes: HashMap<Arc<str>, Route>,
+    /// App id → the name its default hostname is under (the app's current name), and back.
+    names: HashMap<Arc<str>, String>,
+    ids: HashMap<String, Arc<str>>,
+    /// App id → its custom domains, certificates and settings.
+    edges: HashMap<Arc<str>, Arc<Edge>>,
+    /// Custom hostname (`www.example.com`, `*.example.com`) → app id.
+    domains: HashMap<String, Arc<str>>,
 }
 
 /// A web dyno the router may send requests to: its port on 127.0.0.1, and whether it is up now
@@ -32,79 +42,138 @@ pub struct Backend {
 
 /// Where an app's traffic goes.
 struct Route {
-    app_id: Arc<str>,
     backends: Vec<Backend>,
     next: AtomicUsize,
 }
 
+/// What the router does for an app beyond picking a dyno: its custom domains, the certificates
+/// it serves them with and its settings.
+#[derive(Default)]
+pub struct Edge {
+    pub domains: Vec<String>,
+    pub certs: Vec<ServedCert>,
+    pub settings: RouterSettings,
+}
+
+/// A certificate the router serves, with the DNS names it covers.
+pub struct ServedCert {
+    pub names: Vec<String>,
+    pub key: Arc<CertifiedKey>,
+    /// Uploaded (`paas certs:add`): served before an ACM one for the same name.
+    pub manual: bool,
+}
+
+impl Edge {
+    /// The certificate served for `host`: an uploaded one before an ACM one.
+    pub fn certificate(&self, host: &str) -> Option<&Arc<CertifiedKey>> {
+        let covers = |c: &&ServedCert| c.names.iter().any(|n| name_matches(n, host));
+        let mut covering = self.certs.iter().filter(covers);
+        let first = covering.next()?;
+        Some(&covering.find(|c| c.manual).unwrap_or(first).key)
+    }
+}
+
+/// Whether certificate name `pattern` (a DNS name, or `*.` and one) covers `host` (RFC 6125
+/// §6.4.3: a wildcard stands for exactly one whole leftmost label).
+pub fn name_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(parent) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+        None => pattern == host,
+    }
+}
+
+/// Where a request for a hostname goes: the app, its edge, and the port of the dyno picked
+/// (`None` when no web dyno of the app is up).
+pub struct Routed {
+    pub app_id: Arc<str>,
+    pub edge: Option<Arc<Edge>>,
+    pub port: Option<u16>,
+}
+
 impl Routes {
-    /// The app's id and the port of its next `up` web dyno, in turn; `None` if the app has no
-    /// web dyno up.
-    pub fn pick(&self, app: &str) -> Option<(Arc<str>, u16)> {
+    /// The app `host` (lowercase, no port or final dot) belongs to, by custom domain (exact, then
+    /// wildcard) or as `<app><suffix>`, with the port of its next `up` web dyno in turn, or of
+    /// the dyno on port `keep` when that is one of the app's and up (a client connection's
+    /// requests stay with one dyno while they can). `None` if no app the table knows has it.
+    pub fn route(&self, host: &str, suffix: &str, keep: Option<u16>) -> Option<Routed> {
         let table = self.lock();
-        let route = table.by_name.get(app)?;
-        let is_up = |b: &&Backend| b.up.load(Ordering::Acquire);
-        let up = route.backends.iter().filter(is_up).count();
-        if up == 0 {
-            return None;
-        }
-        let nth = route.next.fetch_add(1, Ordering::Relaxed) % up;
-        let backend = route.backends.iter().filter(is_up).nth(nth)?;
-        Some((Arc::clone(&route.app_id), backend.port))
+        let app_id = table.app_for(host, suffix)?;
+        let port = table.routes.get(app_id).and_then(|route| {
+            keep.filter(|port| {
+                route
+                    .backends
+                    .iter()
+                    .any(|b| b.port == *port && b.up.load(Ordering::Acquire))
+            })
+            .or_else(|| route.pick())
+        });
+        Some(Routed {
+            app_id: Arc::clone(app_id),
+            edge: table.edges.get(app_id).cloned(),
+            port,
+        })
     }
 
-    /// As [`Routes::pick`], but the dyno on port `keep` when it is one of the app's and up: a
-    /// client connection's requests stay with one dyno while they can.
-    pub fn pick_keeping(&self, app: &str, keep: Option<u16>) -> Option<(Arc<str>, u16)> {
-        if let Some(port) = keep {
-            let table = self.lock();
-            let route = table.by_name.get(app)?;
-            if route
-                .backends
-                .iter()
-                .any(|b| b.port == port && b.up.load(Ordering::Acquire))
-            {
-                return Some((Arc::clone(&route.app_id), port));
-            }
-        }
-        self.pick(app)
+    /// The port of the app's next `up` web dyno, in turn.
+    pub fn pick(&self, app_id: &str) -> Option<u16> {
+        self.lock().routes.get(app_id)?.pick()
+    }
+
+    /// The certificate for `host`, if the app it belongs to has one covering it.
+    pub fn certificate(&self, host: &str, suffix: &str) -> Option<Arc<CertifiedKey>> {
+        let table = self.lock();
+        let app_id = table.app_for(host, suffix)?;
+        table.edges.get(app_id)?.certificate(host).cloned()
     }
 
     /// Points the app's route at `backends`, replacing what it had, under the app's current name:
     /// the one it was last renamed to here, else `app.name`.
     pub fn set(&self, app: &AppRef, backends: Vec<Backend>) {
         let mut table = self.lock();
-        let name = table
-            .names
-            .entry(app.id.clone())
-            .or_insert_with(|| app.name().to_owned())
-            .clone();
-        table.by_name.insert(
-            name,
+        let id = table.known(app);
+        table.routes.insert(
+            id,
             Route {
-                app_id: Arc::from(app.id.as_str()),
                 backends,
                 next: AtomicUsize::new(0),
             },
         );
     }
 
-    /// Moves the app's route to its new name (`paas apps:rename`); routes it publishes later go
-    /// there too.
-    pub fn rename(&self, app_id: &str, new: &str) {
+    /// Replaces the app's edge: its custom domains route to it from now on, the ones it no
+    /// longer has do not.
+    pub fn set_edge(&self, app: &AppRef, edge: Edge) {
         let mut table = self.lock();
-        let old = table.names.insert(app_id.to_owned(), new.to_owned());
-        if let Some(route) = old.and_then(|old| table.by_name.remove(&old)) {
-            table.by_name.insert(new.to_owned(), route);
+        let id = table.known(app);
+        table.domains.retain(|_, owner| *owner != id);
+        for domain in &edge.domains {
+            table.domains.insert(domain.clone(), Arc::clone(&id));
         }
+        table.edges.insert(id, Arc::new(edge));
     }
 
-    /// Removes the app's route: its host answers 404.
+    /// Moves the app's default hostname to its new name (`paas apps:rename`); routes it publishes
+    /// later go there too.
+    pub fn rename(&self, app_id: &str, new: &str) {
+        let mut table = self.lock();
+        let id: Arc<str> = Arc::from(app_id);
+        if let Some(old) = table.names.insert(Arc::clone(&id), new.to_owned()) {
+            table.ids.remove(&old);
+        }
+        table.ids.insert(new.to_owned(), id);
+    }
+
+    /// Removes the app's route and edge: its hostnames answer 404.
     pub fn remove(&self, app_id: &str) {
         let mut table = self.lock();
         if let Some(name) = table.names.remove(app_id) {
-            table.by_name.remove(&name);
+            table.ids.remove(&name);
         }
+        table.routes.remove(app_id);
+        table.edges.remove(app_id);
+        table.domains.retain(|_, owner| &**owner != app_id);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -112,9 +181,53 @@ impl Routes {
     }
 }
 
+impl Table {
+    /// The app's id as the table keys it, recording its name if the table did not know it.
+    fn known(&mut self, app: &AppRef) -> Arc<str> {
+        if let Some((id, _)) = self.names.get_key_value(app.id.as_str()) {
+            return Arc::clone(id);
+        }
+        let id: Arc<str> = Arc::from(app.id.as_str());
+        self.names.insert(Arc::clone(&id), app.name().to_owned());
+        self.ids.insert(app.name().to_owned(), Arc::clone(&id));
+        id
+    }
+
+    fn app_for(&self, host: &str, suffix: &str) -> Option<&Arc<str>> {
+        if let Some(id) = self.domains.get(host) {
+            return Some(id);
+        }
+        if let Some(id) = host
+            .split_once('.')
+            .and_then(|(_, parent)| self.domains.get(&format!("*.{parent}")))
+        {
+            return Some(id);
+        }
+        self.ids.get(host.strip_suffix(suffix)?)
+    }
+}
+
+impl Route {
+    fn pick(&self) -> Option<u16> {
+        let is_up = |b: &&Backend| b.up.load(Ordering::Acquire);
+        let up = self.backends.iter().filter(is_up).count();
+        if up == 0 {
+            return None;
+        }
+        let nth = self.next.fetch_add(1, Ordering::Relaxed) % up;
+        Some(self.backends.iter().filter(is_up).nth(nth)?.port)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SUFFIX: &str = ".apps.test";
+
+    fn port(routes: &Routes, host: &str) -> Option<u16> {
+        routes.route(host, SUFFIX, None)?.port
+    }
 
     #[test]
     fn picks_up_backends_in_turn() {
@@ -131,19 +244,35 @@ mod tests {
             &app,
             vec![backend(1, true), backend(2, false), backend(3, true)],
         );
-        let picks: Vec<u16> = (0..4).map(|_| routes.pick("shop").expect("up").1).collect();
+        let picks: Vec<u16> = (0..4)
+            .map(|_| port(&routes, "shop.apps.test").expect("up"))
+            .collect();
         assert_eq!(picks, [1, 3, 1, 3]);
+        assert_eq!(
+            routes
+                .route("shop.apps.test", SUFFIX, Some(3))
+                .expect("routed")
+                .port,
+            Some(3),
+            "a kept dyno that is up"
+        );
         routes.rename("id-1", "store");
-        assert!(routes.pick("shop").is_none());
-        assert_eq!(&*routes.pick("store").expect("renamed").0, "id-1");
+        assert!(routes.route("shop.apps.test", SUFFIX, None).is_none());
+        assert_eq!(
+            &*routes
+                .route("store.apps.test", SUFFIX, None)
+                .expect("renamed")
+                .app_id,
+            "id-1"
+        );
         // A deploy that began before the rename publishes under the new name.
         routes.set(&app, vec![backend(4, true)]);
-        assert!(routes.pick("shop").is_none());
-        assert_eq!(routes.pick("store").expect("up").1, 4);
+        assert!(routes.route("shop.apps.test", SUFFIX, None).is_none());
+        assert_eq!(port(&routes, "store.apps.test"), Some(4));
         routes.set(&app, vec![backend(4, false)]);
-        assert!(routes.pick("store").is_none(), "no dyno up");
+        assert_eq!(port(&routes, "store.apps.test"), None, "no dyno up");
         routes.remove("id-1");
-        assert!(routes.pick("store").is_none());
+        assert!(routes.route("store.apps.test", SUFFIX, None).is_none());
         // Renamed before its first deploy: the first route is under the new name.
         let other = AppRef {
             id: "id-2".to_owned(),
@@ -151,7 +280,47 @@ mod tests {
         };
         routes.rename("id-2", "new");
         routes.set(&other, vec![backend(5, true)]);
-        assert!(routes.pick("old").is_none());
-        assert_eq!(routes.pick("new").expect("up").1, 5);
+        assert!(routes.route("old.apps.test", SUFFIX, None).is_none());
+        assert_eq!(port(&routes, "new.apps.test"), Some(5));
+    }
+
+    #[test]
+    fn custom_domains_route_to_their_app() {
+        let routes = Routes::default();
+        let app = AppRef {
+            id: "id-1".to_owned(),
+            name: paas_share::AppName::parse("shop").expect("valid"),
+        };
+        routes.set_edge(
+            &app,
+            Edge {
+                domains: vec!["www.example.com".to_owned(), "*.example.org".to_owned()],
+                ..Edge::default()
+            },
+        );
+        for host in ["www.example.com", "a.example.org", "shop.apps.test"] {
+            let routed = routes.route(host, SUFFIX, None).expect(host);
+            assert_eq!(&*routed.app_id, "id-1");
+            assert_eq!(routed.port, None, "no dyno yet");
+        }
+        for host in [
+            "example.com",
+            "example.org",
+            "a.b.example.org",
+            "www.example.net",
+        ] {
+            assert!(routes.route(host, SUFFIX, None).is_none(), "{host}");
+        }
+        routes.set_edge(&app, Edge::default());
+        assert!(routes.route("www.example.com", SUFFIX, None).is_none());
+    }
+
+    #[test]
+    fn wildcards_match_one_label() {
+        assert!(name_matches("*.example.com", "www.example.com"));
+        assert!(!name_matches("*.example.com", "example.com"));
+        assert!(!name_matches("*.example.com", "a.b.example.com"));
+        assert!(name_matches("www.example.com", "www.example.com"));
+        assert!(!name_matches("www.example.com", "example.com"));
     }
 }

@@ -99,11 +99,50 @@ pub trait Scheduler: Send + Sync {
         lines: tokio::sync::mpsc::Sender<String>,
     ) -> anyhow::Result<crate::container::Outcome>;
 
+    /// Serves the app's edge from now on: its custom domains (besides `<app>.<domain>`), the
+    /// certificates for them and its router settings. Called at start for every app and after
+    /// every change; the last one given holds for the app's later deploys too.
+    async fn publish_edge(&self, app: &AppRef, edge: &EdgeSpec) -> anyhow::Result<()>;
+
     /// Stops every dyno of the app and removes its routes (the app is being destroyed).
     async fn destroy(&self, app: &AppRef);
 
     /// Stops everything this daemon runs (the daemon is stopping).
     async fn shutdown(&self);
+}
+
+/// What the edge serves for one app: its custom domains, the certificates it serves them with
+/// and its router settings.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeSpec {
+    /// Hostnames besides `<app>.<domain>` (`www.example.com`, `*.example.com`).
+    pub domains: Vec<String>,
+    pub certs: Vec<EdgeCert>,
+    pub settings: paas_share::models::RouterSettings,
+}
+
+/// A certificate of an app's, as PEM.
+#[derive(Clone)]
+pub struct EdgeCert {
+    /// `cert-3f9a1c2b`.
+    pub name: String,
+    /// The DNS names it covers.
+    pub names: Vec<String>,
+    /// Leaf first.
+    pub chain: String,
+    pub private_key: String,
+    /// Uploaded (`paas certs:add`) rather than ordered by ACM.
+    pub manual: bool,
+}
+
+impl std::fmt::Debug for EdgeCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdgeCert")
+            .field("name", &self.name)
+            .field("names", &self.names)
+            .field("manual", &self.manual)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The registry repository of the services image (`<registry>/paas-services@<digest>`), where a

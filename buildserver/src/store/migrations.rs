@@ -178,4 +178,42 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (addon_id, number)
     ) STRICT;
     "#,
+    // 7: custom domains, the TLS certificates the router serves (the private key is kept here, in
+    // the 0600 database, never in a log or an answer) and each app's router settings.
+    r#"
+    CREATE TABLE domains (
+        hostname   TEXT PRIMARY KEY,
+        app_id     TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        -- ACM's state for it: NULL (no order yet), 'pending', 'issued' or 'failing'; the last
+        -- failure, how many orders failed in a row, and when to order again (unix seconds).
+        acm_status TEXT CHECK (acm_status IN ('pending', 'issued', 'failing')),
+        acm_error  TEXT,
+        acm_failures INTEGER NOT NULL DEFAULT 0,
+        acm_next_at INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ) STRICT;
+    CREATE TABLE certificates (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        app_id      TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        source      TEXT NOT NULL CHECK (source IN ('acm', 'manual')),
+        chain       TEXT NOT NULL,
+        private_key TEXT NOT NULL,
+        -- The DNS names it covers, as a JSON array.
+        names       TEXT NOT NULL,
+        issuer      TEXT NOT NULL,
+        -- Unix seconds.
+        not_before  INTEGER NOT NULL,
+        not_after   INTEGER NOT NULL,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ) STRICT;
+    CREATE TABLE app_router (
+        app_id          TEXT PRIMARY KEY REFERENCES apps (id) ON DELETE CASCADE,
+        acm             INTEGER NOT NULL DEFAULT 0,
+        redirect_https  INTEGER NOT NULL DEFAULT 0,
+        maintenance     INTEGER NOT NULL DEFAULT 0,
+        timeout_seconds INTEGER,
+        max_body_bytes  INTEGER
+    ) STRICT;
+    "#,
 ];

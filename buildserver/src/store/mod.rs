@@ -8,9 +8,11 @@
 //! types).
 
 mod addons;
+mod domains;
 mod migrations;
 
 pub use addons::{AddonRecord, Attached, NewAddon};
+pub use domains::{AcmOutcome, CertRecord, DomainRecord, NewCert};
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::OpenOptionsExt;
@@ -514,12 +516,22 @@ impl Db {
 
     /// The apps `user` may see: their own, or all of them for an admin.
     pub fn apps(&self, user: &User) -> Result<Vec<AppRecord>> {
+        self.apps_of(Some(&user.id), user.admin)
+    }
+
+    /// Every app on the server.
+    pub fn all_apps(&self) -> Result<Vec<AppRecord>> {
+        self.apps_of(None, true)
+    }
+
+    /// The apps `owner` has (all of them with `None` or `all`), by name.
+    fn apps_of(&self, owner: Option<&str>, all: bool) -> Result<Vec<AppRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {} FROM apps a JOIN users u ON u.id = a.owner_id
              WHERE a.owner_id = ?1 OR ?2 ORDER BY a.name",
             Self::APP_COLUMNS
         ))?;
-        let rows = stmt.query_map(params![user.id, user.admin], Self::app_row)?;
+        let rows = stmt.query_map(params![owner, all], Self::app_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::scheduler::{Deployment, ServiceSpec};
+use crate::scheduler::{Deployment, EdgeCert, EdgeSpec, ServiceSpec};
 
 /// Labels every object carries; `managed-by` is how paas recognises its own namespaces.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -42,6 +42,8 @@ pub struct ClusterSettings {
     pub auto_rollback: bool,
     /// The storage class of add-ons' volume claims; None: the cluster's default.
     pub storage_class: Option<String>,
+    /// The cert-manager ClusterIssuer of apps with ACM on (`--k8s-cert-manager-issuer`).
+    pub cert_manager_issuer: Option<String>,
 }
 
 pub fn namespace(app: &str) -> String {
@@ -300,25 +302,83 @@ pub fn service_object(app: &str) -> Value {
     })
 }
 
-pub fn ingress_object(app: &str, settings: &ClusterSettings) -> Value {
-    let mut spec = json!({
-        "rules": [{
-            "host": format!("{app}.{}", settings.domain),
-            "http": { "paths": [{
-                "path": "/",
-                "pathType": "Prefix",
-                "backend": { "service": { "name": deployment_name(app, "web"), "port": { "name": "http" } } },
-            }] },
-        }],
-    });
+/// The app's Ingress: `<app>.<domain>` and each custom domain to its web Service. TLS: each
+/// uploaded certificate from its Secret ([`tls_secret`]) for the domains it covers; with ACM on
+/// and a cert-manager issuer, cert-manager's `cluster-issuer` annotation and one Secret
+/// `<app>-acm-tls` it fills for every custom domain.
+pub fn ingress_object(app: &str, settings: &ClusterSettings, edge: &EdgeSpec) -> Value {
+    let backend = json!({ "paths": [{
+        "path": "/",
+        "pathType": "Prefix",
+        "backend": { "service": { "name": deployment_name(app, "web"), "port": { "name": "http" } } },
+    }] });
+    let rules: Vec<Value> = std::iter::once(format!("{app}.{}", settings.domain))
+        .chain(edge.domains.iter().cloned())
+        .map(|host| json!({ "host": host, "http": backend }))
+        .collect();
+    let mut tls: Vec<Value> = edge
+        .certs
+        .iter()
+        .filter(|cert| cert.manual)
+        .filter_map(|cert| {
+            let hosts: Vec<&String> = edge
+                .domains
+                .iter()
+                .filter(|d| cert.names.iter().any(|n| crate::router::name_matches(n, d)))
+                .collect();
+            (!hosts.is_empty())
+                .then(|| json!({ "hosts": hosts, "secretName": tls_secret_name(app, &cert.name) }))
+        })
+        .collect();
+    let mut annotations = serde_json::Map::new();
+    if let Some(issuer) = settings
+        .cert_manager_issuer
+        .as_ref()
+        .filter(|_| edge.settings.acm && !edge.domains.is_empty())
+    {
+        annotations.insert(CERT_MANAGER_ISSUER.to_owned(), json!(issuer));
+        tls.push(json!({ "hosts": edge.domains, "secretName": format!("{app}-acm-tls") }));
+    }
+    let mut spec = json!({ "rules": rules });
+    if !tls.is_empty() {
+        spec["tls"] = json!(tls);
+    }
     if let Some(class) = &settings.ingress_class {
         spec["ingressClassName"] = json!(class);
     }
     json!({
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": { "name": app, "namespace": namespace(app), "labels": labels(app) },
+        "metadata": {
+            "name": app,
+            "namespace": namespace(app),
+            "labels": labels(app),
+            "annotations": annotations,
+        },
         "spec": spec,
+    })
+}
+
+/// The annotation that has cert-manager's ingress-shim get a certificate for an Ingress's `tls`
+/// hosts from a ClusterIssuer.
+pub const CERT_MANAGER_ISSUER: &str = "cert-manager.io/cluster-issuer";
+
+pub fn tls_secret_name(app: &str, cert: &str) -> String {
+    format!("{app}-{cert}")
+}
+
+/// The `kubernetes.io/tls` Secret of an uploaded certificate, for the Ingress controller.
+pub fn tls_secret(app: &str, cert: &EdgeCert) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": tls_secret_name(app, &cert.name),
+            "namespace": namespace(app),
+            "labels": labels(app),
+        },
+        "type": "kubernetes.io/tls",
+        "stringData": { "tls.crt": cert.chain, "tls.key": cert.private_key },
     })
 }
 
@@ -458,7 +518,64 @@ mod tests {
             pull_secret: true,
             auto_rollback: true,
             storage_class: Some("fast".into()),
+            cert_manager_issuer: None,
         }
+    }
+
+    #[test]
+    fn custom_domains_become_ingress_rules_with_tls() {
+        let cert = EdgeCert {
+            name: "cert-1a2b3c4d".into(),
+            names: vec!["*.example.org".into()],
+            chain: "CHAIN".into(),
+            private_key: "KEY".into(),
+            manual: true,
+        };
+        let mut edge = EdgeSpec {
+            domains: vec!["www.example.com".into(), "a.example.org".into()],
+            certs: vec![cert.clone()],
+            ..EdgeSpec::default()
+        };
+        let ingress = ingress_object("shop", &settings(), &edge);
+        let hosts: Vec<&str> = ingress["spec"]["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .map(|r| r["host"].as_str().expect("host"))
+            .collect();
+        assert_eq!(
+            hosts,
+            ["shop.apps.example.com", "www.example.com", "a.example.org"]
+        );
+        assert_eq!(
+            ingress["spec"]["tls"],
+            json!([{ "hosts": ["a.example.org"], "secretName": "shop-cert-1a2b3c4d" }])
+        );
+        assert!(ingress["metadata"]["annotations"][CERT_MANAGER_ISSUER].is_null());
+        let secret = tls_secret("shop", &cert);
+        assert_eq!(secret["type"], "kubernetes.io/tls");
+        assert_eq!(secret["metadata"]["name"], "shop-cert-1a2b3c4d");
+        assert_eq!(secret["stringData"]["tls.key"], "KEY");
+
+        // ACM through cert-manager: the annotation, and one Secret for every custom domain.
+        edge.settings.acm = true;
+        edge.certs.clear();
+        let with_issuer = ClusterSettings {
+            cert_manager_issuer: Some("letsencrypt".into()),
+            ..settings()
+        };
+        let ingress = ingress_object("shop", &with_issuer, &edge);
+        assert_eq!(
+            ingress["metadata"]["annotations"][CERT_MANAGER_ISSUER],
+            "letsencrypt"
+        );
+        assert_eq!(
+            ingress["spec"]["tls"],
+            json!([{ "hosts": ["www.example.com", "a.example.org"], "secretName": "shop-acm-tls" }])
+        );
+        // Without an issuer, ACM on Kubernetes adds nothing (the API refuses to turn it on).
+        let ingress = ingress_object("shop", &settings(), &edge);
+        assert!(ingress["spec"]["tls"].is_null());
     }
 
     #[test]
@@ -522,8 +639,12 @@ mod tests {
         assert_eq!(secret["stringData"]["GREETING"], "hi");
         let service = service_object("shop");
         assert_eq!(service["spec"]["selector"][PROCESS_TYPE], "web");
-        let ingress = ingress_object("shop", &settings());
+        let ingress = ingress_object("shop", &settings(), &EdgeSpec::default());
         assert_eq!(ingress["spec"]["rules"][0]["host"], "shop.apps.example.com");
+        assert!(
+            ingress["spec"]["tls"].is_null(),
+            "no certificate, no tls section"
+        );
         assert_eq!(ingress["spec"]["ingressClassName"], "nginx");
         assert_eq!(
             ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],

@@ -100,6 +100,8 @@ pub struct KubernetesScheduler {
     operations: super::AppLocks,
     /// Per app id, the task that follows its pods' logs into the app's log.
     log_followers: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Per app id, the edge it was last given: its Ingress's domains and TLS.
+    edges: Mutex<HashMap<String, super::EdgeSpec>>,
 }
 
 impl KubernetesScheduler {
@@ -131,6 +133,7 @@ impl KubernetesScheduler {
             logs,
             deployed: Mutex::new(HashMap::new()),
             log_followers: Mutex::new(HashMap::new()),
+            edges: Mutex::new(HashMap::new()),
             operations: super::AppLocks::default(),
         })
     }
@@ -272,18 +275,40 @@ impl KubernetesScheduler {
                 &manifests::service_object(app),
             )
             .await?;
-            let ingresses = Api::<k8s_openapi::api::networking::v1::Ingress>::namespaced(
-                self.client.clone(),
-                &namespace,
-            );
+            let edge = self
+                .edges
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&deployment.app.id)
+                .cloned()
+                .unwrap_or_default();
+            self.apply_ingress(&deployment.app, &edge).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies the app's Ingress for `edge`, with the Secrets of its uploaded certificates first.
+    async fn apply_ingress(&self, app: &AppRef, edge: &super::EdgeSpec) -> anyhow::Result<()> {
+        let namespace = manifests::namespace(app.name());
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
+        for cert in edge.certs.iter().filter(|c| c.manual) {
             apply(
-                &ingresses,
-                app,
-                &manifests::ingress_object(app, &self.settings),
+                &secrets,
+                &manifests::tls_secret_name(app.name(), &cert.name),
+                &manifests::tls_secret(app.name(), cert),
             )
             .await?;
         }
-        Ok(())
+        let ingresses = Api::<k8s_openapi::api::networking::v1::Ingress>::namespaced(
+            self.client.clone(),
+            &namespace,
+        );
+        apply(
+            &ingresses,
+            app.name(),
+            &manifests::ingress_object(app.name(), &self.settings, edge),
+        )
+        .await
     }
 
     /// Waits until every Deployment of the app has rolled out, or one fails, watching each and
@@ -801,9 +826,35 @@ impl Scheduler for KubernetesScheduler {
         )
     }
 
+    async fn publish_edge(&self, app: &AppRef, edge: &super::EdgeSpec) -> anyhow::Result<()> {
+        let _one_at_a_time = self.operations.lock(&app.id).await;
+        self.edges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(app.id.clone(), edge.clone());
+        let ingresses = Api::<k8s_openapi::api::networking::v1::Ingress>::namespaced(
+            self.client.clone(),
+            &manifests::namespace(app.name()),
+        );
+        // Before its first web deploy the app has no Ingress: that deploy makes it with this edge.
+        if ingresses
+            .get_opt(app.name())
+            .await
+            .with_context(|| format!("cannot read ingress {}", app.name()))?
+            .is_none()
+        {
+            return Ok(());
+        }
+        self.apply_ingress(app, edge).await
+    }
+
     async fn destroy(&self, app: &AppRef) {
         let app_id = app.id.as_str();
         let _one_at_a_time = self.operations.lock(app_id).await;
+        self.edges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(app_id);
         self.deployed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -844,6 +844,36 @@ impl Scheduler for LocalScheduler {
         self.run_service_task_now(spec, args, timeout, lines).await
     }
 
+    async fn publish_edge(&self, app: &AppRef, edge: &super::EdgeSpec) -> anyhow::Result<()> {
+        let certs = edge
+            .certs
+            .iter()
+            .filter_map(|cert| {
+                match crate::router::certified_key(&cert.chain, &cert.private_key) {
+                    Ok(key) => Some(crate::router::ServedCert {
+                        names: cert.names.clone(),
+                        key: Arc::new(key),
+                        manual: cert.manual,
+                    }),
+                    // Checked when it was added: only a change of rustls could get here.
+                    Err(e) => {
+                        tracing::error!(app = %app.name, cert = %cert.name, error = %e, "cannot serve a certificate");
+                        None
+                    }
+                }
+            })
+            .collect();
+        self.routes.set_edge(
+            app,
+            crate::router::Edge {
+                domains: edge.domains.clone(),
+                certs,
+                settings: edge.settings.clone(),
+            },
+        );
+        Ok(())
+    }
+
     async fn destroy(&self, app: &AppRef) {
         let _one_at_a_time = self.operations.lock(&app.id).await;
         self.routes.remove(&app.id);
