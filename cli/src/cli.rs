@@ -6,8 +6,8 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    addons, apps, builds, completions, config, git, keys, login, logout, logs, open, pg, ps, redis,
-    releases, restart, run, scale, stack, stop, whoami,
+    addons, apps, builds, certs, completions, config, domains, git, keys, login, logout, logs,
+    maintenance, open, pg, ps, redis, releases, restart, router, run, scale, stack, stop, whoami,
 };
 use crate::printer::ColorChoice;
 
@@ -21,6 +21,7 @@ Examples:
   paas rollback                   # back to the previous release
   paas run -- ./manage.py migrate # a one-off dyno of the current release
   paas addons:create postgresql   # a database: the app gets DATABASE_URL
+  paas domains:add www.example.com && paas certs:auto:enable   # your domain, over HTTPS
 
 The app comes from -a/--app, then PAAS_APP, then the `paas` git remote of the current repo.
 Heroku-style spellings work too: apps:create, config:set, releases:rollback, keys:add, git:remote.";
@@ -76,6 +77,10 @@ pub enum Command {
     Rollback(releases::rollback::Args),
     Stack(stack::Args),
     Addons(addons::Args),
+    Domains(domains::Args),
+    Certs(certs::Args),
+    Maintenance(maintenance::Args),
+    Router(router::Args),
     Pg(pg::Args),
     Redis(redis::Args),
     Completions(completions::Args),
@@ -96,6 +101,8 @@ const COLON_ALIASES: &[(&str, &[&str])] = &[
         "addons:credentials:rotate",
         &["addons", "rotate-credentials"],
     ),
+    ("certs:auto:enable", &["certs", "auto", "enable"]),
+    ("certs:auto:disable", &["certs", "auto", "disable"]),
     ("pg:backups:capture", &["pg", "backups", "capture"]),
     ("pg:backups:download", &["pg", "backups", "download"]),
     ("pg:backups:restore", &["pg", "backups", "restore"]),

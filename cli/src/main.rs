@@ -20,8 +20,8 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    apps, builds, completions, config, git, keys, login, logout, logs, open, pg, ps, redis,
-    releases, restart, run, scale, stack, stop, whoami,
+    apps, builds, certs, completions, config, domains, git, keys, login, logout, logs, maintenance,
+    open, pg, ps, redis, releases, restart, router, run, scale, stack, stop, whoami,
 };
 use crate::context::Ctx;
 use crate::error::ExitStatus;
@@ -53,6 +53,10 @@ fn main() -> ExitCode {
         Command::Ps(args) => ps::run(args, &ctx),
         Command::Scale(args) => scale::run(args, &ctx),
         Command::Stack(args) => stack::run(args, &ctx),
+        Command::Domains(args) => domains::run(args, &ctx),
+        Command::Certs(args) => certs::run(args, &ctx),
+        Command::Maintenance(args) => maintenance::run(args, &ctx),
+        Command::Router(args) => router::run(args, &ctx),
         Command::Restart(args) => restart::run(args, &ctx),
         Command::Run(args) => match run::run(args, &ctx) {
             Ok(status) => return status.into(),

@@ -538,7 +538,8 @@ pub struct Domain {
     /// uploaded certificate does), `pending` (ACM is ordering one) or `failing` (ACM's last
     /// order failed; it is tried again later, see `acm_error`).
     pub cert_status: String,
-    /// Why ACM's last order for it failed, while `cert_status` is `failing`.
+    /// Why ACM's last order for it failed (it tries again later), until one succeeds; while a
+    /// certificate it was to renew still serves, `cert_status` stays `issued`.
     pub acm_error: Option<String>,
     /// When it was added (RFC 3339); `None` for the default domain.
     pub created_at: Option<String>,

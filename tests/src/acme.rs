@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::free_port;
+
 /// `pebble-challtestsrv` (DNS) and `pebble` (ACME), killed by their own pids on drop.
 pub struct TestAcme {
     /// pebble-challtestsrv, then pebble, by program name.
@@ -30,14 +32,6 @@ pub struct TestAcme {
     ca_file: PathBuf,
     /// Trusts `ca_file`, no proxy.
     agent: ureq::Agent,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// A port free for both UDP and TCP on 127.0.0.1 (the DNS server listens on both).

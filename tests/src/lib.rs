@@ -7,6 +7,7 @@
 pub mod acme;
 pub mod bench;
 pub mod k8s;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -42,6 +43,15 @@ pub fn bin_next_to(sibling: &str, name: &str) -> PathBuf {
     path
 }
 
+/// A port free on 127.0.0.1 now (bound, then let go).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
 /// A running `paas-buildserver serve`.
 pub struct TestServer {
     bin: PathBuf,
@@ -53,12 +63,15 @@ pub struct TestServer {
     pub ssh: String,
     /// `127.0.0.1:PORT` of the router.
     pub router: String,
+    /// `127.0.0.1:PORT` of the router's TLS listener.
+    pub router_tls: String,
     /// The server's stderr, for failure messages.
     log: PathBuf,
     /// `--api-listen` and `--ssh-listen`: port 0 at first, the same ports after a restart.
     api_listen: String,
     ssh_listen: String,
     router_listen: String,
+    router_tls_listen: String,
     /// The flags and environment it started with, for a restart.
     extra: Vec<String>,
     env: Vec<(String, String)>,
@@ -71,6 +84,18 @@ impl TestServer {
 
     /// Starts the server with extra flags and environment variables on a fresh data dir.
     pub fn start_with(bin: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_with_router(bin, "127.0.0.1:0", extra, env)
+    }
+
+    /// As [`TestServer::start_with`], with the router's HTTP listener on `router_listen`: a port
+    /// picked beforehand ([`free_port`]) for a peer that must know it first, as an ACME server
+    /// validating HTTP-01 does.
+    pub fn start_with_router(
+        bin: &Path,
+        router_listen: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("server.log");
         let mut server = Self {
@@ -80,10 +105,12 @@ impl TestServer {
             api: String::new(),
             ssh: String::new(),
             router: String::new(),
+            router_tls: String::new(),
             log,
             api_listen: "127.0.0.1:0".to_owned(),
             ssh_listen: "127.0.0.1:0".to_owned(),
-            router_listen: "127.0.0.1:0".to_owned(),
+            router_listen: router_listen.to_owned(),
+            router_tls_listen: "127.0.0.1:0".to_owned(),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             env: env
                 .iter()
@@ -123,6 +150,8 @@ impl TestServer {
                 &self.ssh_listen,
                 "--router-listen",
                 &self.router_listen,
+                "--router-tls-listen",
+                &self.router_tls_listen,
             ])
             .arg("--ready-file")
             .arg(self.ready_file())
@@ -161,6 +190,10 @@ impl TestServer {
                 self.api = format!("http://{}", ready["api"].as_str().expect("api address"));
                 self.ssh = ready["ssh"].as_str().expect("ssh address").to_owned();
                 self.router = ready["router"].as_str().expect("router address").to_owned();
+                self.router_tls = ready["router_tls"]
+                    .as_str()
+                    .expect("router_tls address")
+                    .to_owned();
                 return;
             }
             if let Some(status) = self
@@ -249,6 +282,7 @@ impl TestServer {
         self.api_listen = self.api.trim_start_matches("http://").to_owned();
         self.ssh_listen = self.ssh.clone();
         self.router_listen = self.router.clone();
+        self.router_tls_listen = self.router_tls.clone();
         self.launch();
     }
 }

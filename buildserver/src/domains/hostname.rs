@@ -12,6 +12,8 @@ use std::net::IpAddr;
 /// Errors: a sentence saying what is wrong, for the user.
 pub fn parse(input: &str, server_domain: &str) -> Result<String, String> {
     let name = input.strip_suffix('.').unwrap_or(input);
+    // What the messages quote: 40 characters at most.
+    let input = paas_share::names::excerpt(input);
     if name.is_empty() {
         return Err("a hostname cannot be empty".to_owned());
     }
@@ -64,11 +66,6 @@ pub fn parse(input: &str, server_domain: &str) -> Result<String, String> {
             "{input:?} ends in a numeric label, which no domain does"
         ));
     }
-    if ascii == "localhost" || ascii.ends_with(".localhost") {
-        return Err(format!(
-            "{input:?} is a loopback name (RFC 6761); it cannot reach this server"
-        ));
-    }
     let full = if wildcard {
         format!("*.{ascii}")
     } else {
@@ -84,6 +81,11 @@ pub fn parse(input: &str, server_domain: &str) -> Result<String, String> {
     if full == server_domain || full.ends_with(&format!(".{server_domain}")) {
         return Err(format!(
             "{input:?} is under the server's domain {server_domain}, where apps get their default hostnames"
+        ));
+    }
+    if full == "localhost" || full.ends_with(".localhost") {
+        return Err(format!(
+            "{input:?} is a loopback name (RFC 6761); it cannot reach this server"
         ));
     }
     Ok(full)

@@ -112,17 +112,19 @@ impl Domains {
             created_at: None,
         }];
         for domain in domains {
-            let (status, error) = if covered(&domain.hostname) {
-                ("issued", None)
+            // A renewal that failed is reported while the certificate it was to replace serves.
+            let failing = settings.acm && domain.acm_status.as_deref() == Some("failing");
+            let error = if failing { domain.acm_error } else { None };
+            let status = if covered(&domain.hostname) {
+                "issued"
             } else if !settings.acm {
-                ("none", None)
+                "none"
             } else if matches!(self.authority, CertificateAuthority::CertManager) {
-                ("external", None)
+                "external"
+            } else if failing {
+                "failing"
             } else {
-                match domain.acm_status.as_deref() {
-                    Some("failing") => ("failing", domain.acm_error),
-                    _ => ("pending", None),
-                }
+                "pending"
             };
             listed.push(Domain {
                 hostname: domain.hostname,

@@ -5,6 +5,7 @@ mod addons;
 mod app_shapes;
 mod completions;
 mod conformance;
+mod domains;
 mod errors;
 mod kubernetes;
 mod logs;

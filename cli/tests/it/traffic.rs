@@ -259,8 +259,8 @@ fn the_router_keeps_hop_by_hop_headers_to_each_hop_and_times_out_silent_dynos() 
         "{answer}"
     );
 
-    // A dyno that accepts and never answers: the client gets a 503 at the deadline, as
-    // Heroku's H12, instead of waiting forever.
+    // A dyno that accepts and never answers: the client gets a 504 at the deadline (Heroku's
+    // H12), instead of waiting forever.
     std::fs::write(
         repo.join("Procfile"),
         "web: nc -ll -p $PORT -e sleep 3600\n",
@@ -275,7 +275,7 @@ fn the_router_keeps_hop_by_hop_headers_to_each_hop_and_times_out_silent_dynos() 
         Duration::from_secs(20),
     );
     let waited = started.elapsed();
-    assert!(answer.starts_with("http/1.1 503 "), "{answer}");
+    assert!(answer.starts_with("http/1.1 504 "), "{answer}");
     assert!(answer.contains("request timeout"), "{answer}");
     assert!(
         waited >= Duration::from_secs(2) && waited < Duration::from_secs(10),
