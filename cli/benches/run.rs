@@ -18,7 +18,14 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rustls::DigitallySignedStruct;
+use rustls::SignatureScheme;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 use paas_tests::{CliEnv, Stack, TestServer, bin_next_to};
 
@@ -74,6 +81,181 @@ fn wrk(url: &str, host: &str) -> Option<Load> {
     })
 }
 
+/// What `h2load` measured: requests per second and the mean time per request.
+struct H2Load {
+    requests_per_s: f64,
+    mean: String,
+}
+
+/// `h2load` of `url` (64 connections, keep-alive, one request at a time on each, 2 threads, 5 s
+/// after 1 s of warm-up), connecting to `127.0.0.1:port` whatever the URL's host: that stays the
+/// SNI and the Host (`bench.localhost` does not resolve here, and wrk takes both from the URL).
+/// HTTP/1.1 with `h1`, else HTTP/2. Errors: h2load's output when a request failed or none
+/// succeeded.
+fn h2load(url: &str, port: u16, h1: bool) -> Result<H2Load, String> {
+    let output = Command::new("h2load")
+        .args(["-t2", "-c64", "-m1", "-D5s", "--warm-up-time=1s"])
+        .arg(format!("--connect-to=127.0.0.1:{port}"))
+        .args(h1.then_some("--h1"))
+        .arg(url)
+        .output()
+        .map_err(|e| format!("h2load: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let failed = || format!("h2load {url} failed:\n{text}");
+    // `requests: 9 total, 9 started, 9 done, 9 succeeded, 0 failed, 0 errored, 0 timeout`
+    let requests: Vec<u64> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("requests:"))
+        .ok_or_else(failed)?
+        .split(',')
+        .filter_map(|n| n.split_whitespace().next()?.parse().ok())
+        .collect();
+    let [_, _, _, succeeded, 0, 0, 0] = requests[..] else {
+        return Err(failed());
+    };
+    let want = if h1 { "http/1.1" } else { "h2" };
+    let protocol = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Application protocol:"))
+        .map(str::trim);
+    if succeeded == 0 || (url.starts_with("https:") && protocol != Some(want)) {
+        return Err(failed());
+    }
+    // `finished in 5.00s, 12345.67 req/s, 1.23MB/s`
+    let requests_per_s = text
+        .lines()
+        .find_map(|l| l.strip_prefix("finished in"))
+        .and_then(|l| l.split(", ").nth(1)?.strip_suffix(" req/s")?.parse().ok())
+        .ok_or_else(failed)?;
+    // `time for request:  85us  1.53ms  793us  797us  100.00%`: min, max, mean, sd.
+    let mean = text
+        .lines()
+        .find_map(|l| l.strip_prefix("time for request:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .ok_or_else(failed)?
+        .to_owned();
+    Ok(H2Load {
+        requests_per_s,
+        mean,
+    })
+}
+
+/// The benchmark's TLS client takes the server's certificate when it is `leaf`, the one both
+/// servers were given, and checks no signature: it should cost as little CPU as it can, since it
+/// shares the machine with the server whose handshakes it counts (both servers are ours, on
+/// loopback).
+#[derive(Debug)]
+struct Pinned {
+    leaf: CertificateDer<'static>,
+    schemes: Vec<SignatureScheme>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if *end_entity == self.leaf {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "not the certificate uploaded".to_owned(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.schemes.clone()
+    }
+}
+
+/// Full TLS handshakes per second with `127.0.0.1:port`, SNI `name`: 16 clients (threads), each
+/// for 5 s connecting, handshaking (TLS 1.3, X25519, no resumption), sending close_notify and
+/// reading until the server closes, one connection after another. Errors: the first failure.
+fn handshakes(port: u16, name: &str, leaf: &CertificateDer<'static>) -> Result<f64, String> {
+    const CLIENTS: usize = 16;
+    const RUN: Duration = Duration::from_secs(5);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let schemes = provider
+        .signature_verification_algorithms
+        .supported_schemes();
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned {
+            leaf: leaf.clone(),
+            schemes,
+        }))
+        .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    let config = Arc::new(config);
+    let name = ServerName::try_from(name.to_owned()).map_err(|e| e.to_string())?;
+    let handshake = || -> std::io::Result<()> {
+        let mut socket = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        socket.set_nodelay(true)?;
+        socket.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut tls = rustls::ClientConnection::new(Arc::clone(&config), name.clone())
+            .map_err(std::io::Error::other)?;
+        while tls.is_handshaking() {
+            tls.complete_io(&mut socket)?;
+        }
+        tls.send_close_notify();
+        while tls.wants_write() {
+            tls.write_tls(&mut socket)?;
+        }
+        // Whatever the server sent after its handshake (session tickets) is read, so that neither
+        // side closes with data unread (a reset).
+        socket.shutdown(std::net::Shutdown::Write)?;
+        std::io::copy(&mut socket, &mut std::io::sink())?;
+        Ok(())
+    };
+    handshake().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let counts = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut count = 0_u64;
+                    while started.elapsed() < RUN {
+                        handshake()?;
+                        count += 1;
+                    }
+                    Ok::<_, std::io::Error>(count)
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| client.join().expect("a client thread"))
+            .collect::<std::io::Result<Vec<u64>>>()
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(counts.iter().sum::<u64>() as f64 / started.elapsed().as_secs_f64())
+}
+
 /// nginx as a keep-alive reverse proxy to `127.0.0.1:port`, on a port of its own.
 struct Nginx {
     child: std::process::Child,
@@ -81,7 +263,9 @@ struct Nginx {
 }
 
 impl Nginx {
-    fn start(dir: &Path, upstream: u16) -> Option<Self> {
+    /// With `tls` (a PEM chain and its key), nginx terminates TLS (1.2 and 1.3, ALPN h2 and
+    /// http/1.1) with them.
+    fn start(dir: &Path, upstream: u16, tls: Option<(&Path, &Path)>) -> Option<Self> {
         let nginx = ["/usr/sbin/nginx", "/sbin/nginx"]
             .into_iter()
             .find(|p| Path::new(p).exists())?;
@@ -90,7 +274,16 @@ impl Nginx {
             .local_addr()
             .ok()?
             .port();
-        let prefix = dir.join("nginx");
+        let prefix = dir.join(if tls.is_some() { "nginx-tls" } else { "nginx" });
+        let listen = match tls {
+            None => format!("listen 127.0.0.1:{port};"),
+            Some((chain, key)) => format!(
+                "listen 127.0.0.1:{port} ssl http2; ssl_protocols TLSv1.2 TLSv1.3;\n    \
+                 ssl_certificate {}; ssl_certificate_key {};",
+                chain.display(),
+                key.display()
+            ),
+        };
         std::fs::create_dir_all(prefix.join("logs")).ok()?;
         let config = prefix.join("nginx.conf");
         std::fs::write(
@@ -100,7 +293,7 @@ impl Nginx {
                  events {{ worker_connections 1024; }}\n\
                  http {{\n  access_log off;\n\
                  upstream dyno {{ server 127.0.0.1:{upstream}; keepalive 64; }}\n\
-                 server {{\n    listen 127.0.0.1:{port};\n\
+                 server {{\n    {listen}\n\
                  location / {{ proxy_pass http://dyno; proxy_http_version 1.1; proxy_set_header Connection \"\"; \
                  proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr; }}\n  }}\n}}\n",
                 pid = prefix.join("nginx.pid").display(),
@@ -225,7 +418,8 @@ fn main() {
     wrk(&format!("http://{}/", server.router), "bench.localhost");
     let direct = wrk(&format!("http://127.0.0.1:{port}/"), "bench.localhost");
     let routed = wrk(&format!("http://{}/", server.router), "bench.localhost");
-    let nginx = Nginx::start(dir.path(), u16::try_from(port).expect("a port"));
+    let dyno = u16::try_from(port).expect("a port");
+    let nginx = Nginx::start(dir.path(), dyno, None);
     let proxied = nginx
         .as_ref()
         .and_then(|n| wrk(&format!("http://127.0.0.1:{}/", n.port), "bench.localhost"));
@@ -272,6 +466,7 @@ fn main() {
         _ => println!("  (wrk not installed: apt-get install wrk)"),
     }
     drop(nginx);
+    https(&cli, &repo, &server, dir.path(), dyno);
 
     timed(&cli, &repo, &["scale", "worker=1"]);
     let mut tail = cli
@@ -340,6 +535,139 @@ fn main() {
             runs.as_secs_f64() / floor.as_secs_f64()
         ),
     );
+}
+
+/// The port of `127.0.0.1:PORT`.
+fn port_of(address: &str) -> u16 {
+    address
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .expect("an address with a port")
+}
+
+/// The router's TLS listener, with a certificate for `bench.localhost` uploaded: requests/s with
+/// `h2load` (HTTP/1.1 and HTTP/2) against plain HTTP through the router and against nginx
+/// terminating TLS with the same certificate and key in front of the same dyno, in the same run;
+/// then full TLS handshakes per second, the router against that nginx.
+fn https(cli: &CliEnv, repo: &Path, server: &TestServer, dir: &Path, dyno: u16) {
+    let ca = paas_tests::tls::TestCa::new("paas bench CA");
+    let (chain_pem, key_pem) = ca.leaf(&["bench.localhost"]);
+    let (chain, key) = (dir.join("bench-chain.pem"), dir.join("bench-key.pem"));
+    std::fs::write(&chain, &chain_pem).expect("write the chain");
+    std::fs::write(&key, &key_pem).expect("write the key");
+    let utf8 = |path: &Path| path.to_str().expect("a UTF-8 path").to_owned();
+    timed(cli, repo, &["certs:add", &utf8(&chain), &utf8(&key)]);
+    let leaf = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .next()
+        .expect("a certificate")
+        .expect("PEM");
+    let nginx = Nginx::start(dir, dyno, Some((&chain, &key)));
+    let (router, router_tls) = (port_of(&server.router), port_of(&server.router_tls));
+    let nginx_said = |result: Option<&Result<f64, String>>, unit: &str| match result {
+        Some(Ok(rate)) => format!("{rate:.0} {unit}"),
+        Some(Err(e)) => format!("failed ({})", e.lines().next().unwrap_or_default()),
+        None => "not installed".to_owned(),
+    };
+
+    if Command::new("h2load").arg("--version").output().is_err() {
+        println!("  (h2load not installed: apt-get install nghttp2-client)");
+    } else {
+        let load = |scheme: &str, port: u16, h1: bool| {
+            h2load(&format!("{scheme}://bench.localhost:{port}/"), port, h1)
+        };
+        let plain = load("http", router, true);
+        let secure = load("https", router_tls, true);
+        let proxied = nginx.as_ref().map(|n| load("https", n.port, true));
+        let secure_h2 = load("https", router_tls, false);
+        let proxied_h2 = nginx.as_ref().map(|n| load("https", n.port, false));
+        let rate = |load: &Result<H2Load, String>| load.as_ref().ok().map(|l| l.requests_per_s);
+        let ratio = |name, ours: Option<f64>, theirs: Option<f64>| Some((name, ours? / theirs?));
+        let line =
+            |label: &str, load: &Result<H2Load, String>, ratio: Option<(&str, f64)>| match load {
+                Ok(load) => println!(
+                    "{label} {:>9.0} req/s  mean {:>7}{}",
+                    load.requests_per_s,
+                    load.mean,
+                    ratio.map_or(String::new(), |(name, r)| format!("  {name} {r:.2}"))
+                ),
+                Err(e) => println!("{label} {e}"),
+            };
+        let nginx_line = |label: &str, theirs: Option<&Result<H2Load, String>>, ours| match theirs {
+            Some(theirs) => line(label, theirs, ratio("paas/nginx", rate(ours), rate(theirs))),
+            None => println!("{label} (nginx not installed: apt-get install nginx-light)"),
+        };
+        line(
+            "  router HTTPS, h2load 64 connections, HTTP/1.1: HTTP through paas router ",
+            &plain,
+            None,
+        );
+        line(
+            "                                                 HTTPS through paas router",
+            &secure,
+            ratio("HTTPS/HTTP", rate(&secure), rate(&plain)),
+        );
+        nginx_line(
+            "                                                 HTTPS through nginx      ",
+            proxied.as_ref(),
+            &secure,
+        );
+        line(
+            "                                         HTTP/2: HTTPS through paas router",
+            &secure_h2,
+            None,
+        );
+        nginx_line(
+            "                                                 HTTPS through nginx      ",
+            proxied_h2.as_ref(),
+            &secure_h2,
+        );
+        if let Ok(secure) = &secure {
+            let against = |other: Option<f64>| {
+                other.map(|other| format!("{other:.0} req/s: {:.2}", secure.requests_per_s / other))
+            };
+            paas_tests::bench::figure(
+                "router HTTPS, Node dyno, `h2load -c64 --h1` keep-alive",
+                &format!("{:.0} req/s, mean {}", secure.requests_per_s, secure.mean),
+                &format!(
+                    "HTTP through the router {}; nginx HTTPS (same cert) {}",
+                    against(rate(&plain)).unwrap_or_else(|| "failed".to_owned()),
+                    match &proxied {
+                        None => "not installed".to_owned(),
+                        Some(proxied) =>
+                            against(rate(proxied)).unwrap_or_else(|| "failed".to_owned()),
+                    }
+                ),
+            );
+        }
+    }
+
+    let ours = handshakes(router_tls, "bench.localhost", &leaf);
+    let theirs = nginx
+        .as_ref()
+        .map(|n| handshakes(n.port, "bench.localhost", &leaf));
+    match &ours {
+        Ok(ours) => {
+            println!(
+                "  TLS handshakes, 16 clients, new connection each: paas router {ours:>7.0}/s  nginx {}{}",
+                nginx_said(theirs.as_ref(), "/s"),
+                match &theirs {
+                    Some(Ok(theirs)) => format!("  paas/nginx {:.2}", ours / theirs),
+                    _ => String::new(),
+                }
+            );
+            paas_tests::bench::figure(
+                "TLS handshakes/s (new connection each), 16 clients",
+                &format!("{ours:.0}/s"),
+                &match &theirs {
+                    Some(Ok(theirs)) => {
+                        format!("nginx (same cert) {theirs:.0}/s: {:.2}", ours / theirs)
+                    }
+                    other => format!("nginx {}", nginx_said(other.as_ref(), "/s")),
+                },
+            );
+        }
+        Err(e) => println!("  TLS handshakes with the router failed: {e}"),
+    }
 }
 
 /// `runc run` of `/bin/true` on the bookworm stack's root filesystem, read-only, as root: the

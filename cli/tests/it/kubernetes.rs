@@ -11,6 +11,7 @@ use paas_tests::k8s::{FakeKubelet, TestCluster};
 use paas_tests::{CliEnv, Stack, TestRegistry, TestServer, transcript};
 use serde_json::{Value, json};
 
+use super::push::stderr_of;
 use super::run::{ok, paas, push};
 use super::{paas_bin, server_bin};
 
@@ -184,6 +185,48 @@ fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
         .get("/apis/networking.k8s.io/v1/namespaces/paas-kapp/ingresses/kapp")
         .expect("ingress");
     assert_eq!(ingress["spec"]["rules"][0]["host"], "kapp.apps.test");
+
+    // A custom domain is a rule of the Ingress; an uploaded certificate a TLS Secret in its `tls`
+    // section. ACM needs cert-manager, which this server was not given.
+    ok(cli, &repo, &["domains:add", "www.kapp.test"]);
+    let ca = paas_tests::tls::TestCa::new("paas test CA");
+    let (chain, key) = ca.leaf(&["www.kapp.test"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("chain.pem"), chain).expect("write");
+    std::fs::write(dir.path().join("key.pem"), key).expect("write");
+    let cert = ok(
+        cli,
+        &repo,
+        &[
+            "certs:add",
+            dir.path().join("chain.pem").to_str().expect("utf-8"),
+            dir.path().join("key.pem").to_str().expect("utf-8"),
+            "--json",
+        ],
+    );
+    let cert: Value = serde_json::from_str(&cert).expect("JSON");
+    let secret_name = format!("kapp-{}", cert["name"].as_str().expect("name"));
+    let ingress = cluster
+        .get("/apis/networking.k8s.io/v1/namespaces/paas-kapp/ingresses/kapp")
+        .expect("ingress");
+    assert_eq!(ingress["spec"]["rules"][1]["host"], "www.kapp.test");
+    assert_eq!(
+        ingress["spec"]["tls"],
+        json!([{ "hosts": ["www.kapp.test"], "secretName": secret_name }])
+    );
+    let tls = cluster
+        .get(&format!(
+            "/api/v1/namespaces/paas-kapp/secrets/{secret_name}"
+        ))
+        .expect("the certificate's Secret");
+    assert_eq!(tls["type"], "kubernetes.io/tls");
+    let output = paas(cli, &repo, &["certs:auto:enable"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr_of(&output).contains("--k8s-cert-manager-issuer"),
+        "{}",
+        transcript(&output)
+    );
 
     let ps: Vec<Value> = serde_json::from_str(&ok(cli, &repo, &["ps", "--json"])).expect("JSON");
     assert_eq!(ps.len(), 1, "{ps:?}");
