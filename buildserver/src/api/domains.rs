@@ -44,14 +44,11 @@ pub async fn info(
     Path((app, hostname)): Path<(String, String)>,
 ) -> ApiResult<Json<Domain>> {
     let app = find_app(&state, &user, &app).await?;
-    let wanted = hostname.to_ascii_lowercase();
     state
         .domains
-        .list(&app)
+        .find(&app, &hostname)
         .await
         .map_err(failure)?
-        .into_iter()
-        .find(|d| d.hostname == wanted)
         .map(Json)
         .ok_or_else(|| {
             ApiFailure::not_found(format!(

@@ -178,21 +178,31 @@ impl Domains {
             .expect("the domain was just added"))
     }
 
-    /// Removes custom domain `input` from the app, with the ACM certificates only it had.
-    pub async fn remove(&self, app: &AppRecord, input: &str) -> Result<Domain, DomainError> {
+    /// The app's hostname `input` (its default one, or a custom domain), as `list` shows it.
+    pub async fn find(&self, app: &AppRecord, input: &str) -> Result<Option<Domain>, DomainError> {
+        // As added (IDNA, no final dot), or as given: the default hostname is not one to add.
         let hostname = hostname::parse(input, &self.server_domain)
             .unwrap_or_else(|_| input.to_ascii_lowercase());
-        let domain = self
+        Ok(self
             .list(app)
             .await?
             .into_iter()
-            .find(|d| d.hostname == hostname && d.kind == "custom")
+            .find(|d| d.hostname == hostname))
+    }
+
+    /// Removes custom domain `input` from the app, with the ACM certificates only it had.
+    pub async fn remove(&self, app: &AppRecord, input: &str) -> Result<Domain, DomainError> {
+        let domain = self
+            .find(app, input)
+            .await?
+            .filter(|d| d.kind == "custom")
             .ok_or_else(|| {
                 DomainError::NotFound(format!(
                     "app {} has no custom domain {input}; `paas domains` lists them",
                     app.name
                 ))
             })?;
+        let hostname = domain.hostname.clone();
         let (id, host) = (app.id.clone(), hostname.clone());
         self.store
             .call(move |db| {

@@ -21,8 +21,8 @@ pub struct DomainRecord {
     pub created_at: String,
 }
 
-/// A certificate row. `private_key` is PEM, never logged or answered.
-#[derive(Debug, Clone)]
+/// A certificate row. `private_key` is PEM, never logged or answered (not even by `Debug`).
+#[derive(Clone)]
 pub struct CertRecord {
     pub id: String,
     pub name: String,
@@ -36,6 +36,18 @@ pub struct CertRecord {
     /// Unix seconds.
     pub not_before: i64,
     pub not_after: i64,
+}
+
+impl std::fmt::Debug for CertRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertRecord")
+            .field("name", &self.name)
+            .field("app_id", &self.app_id)
+            .field("source", &self.source)
+            .field("names", &self.names)
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A certificate to record.
