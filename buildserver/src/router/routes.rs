@@ -28,8 +28,10 @@ struct Table {
     ids: HashMap<String, Arc<str>>,
     /// App id → its custom domains, certificates and settings.
     edges: HashMap<Arc<str>, Arc<Edge>>,
-    /// Custom hostname (`www.example.com`, `*.example.com`) → app id.
+    /// Custom hostname (`www.example.com`) → app id.
     domains: HashMap<String, Arc<str>>,
+    /// The parent of a wildcard custom domain (`example.com` for `*.example.com`) → app id.
+    wildcards: HashMap<String, Arc<str>>,
 }
 
 /// A web dyno the router may send requests to: its port on 127.0.0.1, and whether it is up now
@@ -148,8 +150,12 @@ impl Routes {
         let mut table = self.lock();
         let id = table.known(app);
         table.domains.retain(|_, owner| *owner != id);
+        table.wildcards.retain(|_, owner| *owner != id);
         for domain in &edge.domains {
-            table.domains.insert(domain.clone(), Arc::clone(&id));
+            match domain.strip_prefix("*.") {
+                Some(parent) => table.wildcards.insert(parent.to_owned(), Arc::clone(&id)),
+                None => table.domains.insert(domain.clone(), Arc::clone(&id)),
+            };
         }
         table.edges.insert(id, Arc::new(edge));
     }
@@ -174,6 +180,7 @@ impl Routes {
         table.routes.remove(app_id);
         table.edges.remove(app_id);
         table.domains.retain(|_, owner| &**owner != app_id);
+        table.wildcards.retain(|_, owner| &**owner != app_id);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -199,7 +206,7 @@ impl Table {
         }
         if let Some(id) = host
             .split_once('.')
-            .and_then(|(_, parent)| self.domains.get(&format!("*.{parent}")))
+            .and_then(|(_, parent)| self.wildcards.get(parent))
         {
             return Some(id);
         }

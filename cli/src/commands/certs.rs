@@ -92,7 +92,20 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 
 fn list(ctx: &Ctx) -> anyhow::Result<()> {
     let app = ctx.app()?;
-    let certs: Vec<Certificate> = ctx.client()?.get(&format!("/apps/{app}/certs"))?;
+    let client = ctx.client()?;
+    let certs: Vec<Certificate> = client.get(&format!("/apps/{app}/certs"))?;
+    if !ctx.printer.json() {
+        // ACM's last errors, which a certificate that still serves would hide.
+        let domains: Vec<Domain> = client.get(&format!("/apps/{app}/domains"))?;
+        for domain in &domains {
+            if let Some(error) = &domain.acm_error {
+                ctx.printer.warn(format_args!(
+                    "ACM could not get a certificate for {}: {error}",
+                    domain.hostname
+                ));
+            }
+        }
+    }
     if certs.is_empty() && !ctx.printer.json() {
         ctx.printer.status(format_args!(
             "{app} has no certificate. `paas certs:auto:enable` gets them from Let's Encrypt; `paas certs:add CERT KEY` uploads one."

@@ -517,6 +517,12 @@ fn acm_orders_renews_and_keeps_serving_through_an_acme_outage() {
     );
     let (code, out) = https(&server, &roots, "www.acme.test", "/", &[]);
     assert_eq!(code, 0, "the old certificate is still served: {out}");
+    let output = paas(&cli, &repo, &["certs"]);
+    assert!(
+        stderr_of(&output).contains("ACM could not get a certificate for www.acme.test"),
+        "{}",
+        transcript(&output)
+    );
     let logs = ok(&cli, &repo, &["logs", "--ps", "acm"]);
     assert!(
         logs.contains("Certificate for www.acme.test issued by"),
