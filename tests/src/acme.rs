@@ -12,7 +12,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -172,17 +171,7 @@ impl TestAcme {
         .expect("write pebble-config.json");
 
         let ca = std::fs::read(&ca_file).expect("ca.pem");
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![
-                ureq::tls::Certificate::from_pem(&ca).expect("a PEM certificate"),
-            ])))
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .proxy(None)
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
+        let agent = crate::agent_trusting(&ca, Duration::from_secs(5));
         // The fixture owns each child as soon as it runs: a panic below drops it, which kills them.
         let mut acme = Self {
             children: Vec::new(),

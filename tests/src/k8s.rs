@@ -149,17 +149,7 @@ impl TestCluster {
             ADMIN_TOKEN,
         );
         let ca = std::fs::read(dir.path().join("ca.crt")).expect("the CA");
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![
-                ureq::tls::Certificate::from_pem(&ca).expect("a PEM certificate"),
-            ])))
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
+        let agent = crate::agent_trusting(&ca, Duration::from_secs(10));
         let mut cluster = Self {
             children,
             dir,

@@ -52,6 +52,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// An HTTP client that trusts only the CA certificates in `ca_pem` (a test server's own CA), goes
+/// through no proxy, answers with every status (not an error) and gives up after `timeout`.
+pub fn agent_trusting(ca_pem: &[u8], timeout: Duration) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+            ureq::tls::Certificate::from_pem(ca_pem).expect("a PEM certificate"),
+        ])))
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .proxy(None)
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
+}
+
 /// A running `paas-buildserver serve`.
 pub struct TestServer {
     bin: PathBuf,

@@ -77,6 +77,22 @@ fn raw(server: &TestServer, head: &[u8]) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// `paas ARGS` fails with exit status `code`, saying `says`.
+fn refused(cli: &CliEnv, repo: &Path, args: &[&str], code: i32, says: &str) {
+    let output = paas(cli, repo, args);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        transcript(&output)
+    );
+    assert!(
+        stderr_of(&output).contains(says),
+        "{args:?}: {}",
+        transcript(&output)
+    );
+}
+
 #[test]
 fn custom_domains_serve_https_and_the_edge_settings_hold() {
     let (server, cli) = serving();
@@ -98,18 +114,7 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
         ("*.com", "top-level"),
         ("shop.localhost", "server's domain"),
     ] {
-        let output = paas(&cli, &repo, &["domains:add", bad]);
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{bad}: {}",
-            transcript(&output)
-        );
-        assert!(
-            stderr_of(&output).contains(says),
-            "{bad}: {}",
-            transcript(&output)
-        );
+        refused(&cli, &repo, &["domains:add", bad], 1, says);
     }
     let added = json(&ok(
         &cli,
@@ -354,18 +359,7 @@ fn a_silent_dyno_times_out_at_the_apps_setting_and_big_bodies_are_refused() {
         ("4000", "from 1 to 3600"),
         ("soon", "from 1 to 3600"),
     ] {
-        let output = paas(&cli, &repo, &["router:timeout", bad]);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{bad}: {}",
-            transcript(&output)
-        );
-        assert!(
-            stderr_of(&output).contains(says),
-            "{bad}: {}",
-            transcript(&output)
-        );
+        refused(&cli, &repo, &["router:timeout", bad], 2, says);
     }
     ok(&cli, &repo, &["router:timeout", "2"]);
     let started = Instant::now();
