@@ -13,6 +13,7 @@ pub mod domains;
 pub mod git;
 pub mod http;
 pub mod logs;
+pub mod metrics;
 pub mod oci;
 pub mod one_off;
 pub mod registry;
@@ -23,3 +24,16 @@ pub mod ssh;
 pub mod store;
 pub mod token;
 pub mod urls;
+
+/// Now, in unix seconds (0 before 1970).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Unix seconds as RFC 3339 (`2026-12-03T10:00:00Z`; 1970 for times before it).
+pub fn rfc3339(unix: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0).unsigned_abs());
+    humantime::format_rfc3339_seconds(time).to_string()
+}

@@ -587,6 +587,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let layout = Arc::new(Layout::open(&data.oci()).context("opening the OCI image layout")?);
     let challenges = paas_buildserver::router::Challenges::default();
+    // Every long-running task of the daemon watches it to stop.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let metrics = paas_buildserver::metrics::Metrics::default();
+    if let Err(e) = metrics.load(&store, paas_buildserver::unix_now()).await {
+        tracing::warn!(error = %e, "cannot read the stored metrics back");
+    }
     let live_builds = LiveBuilds::default();
     let logs = Logs::new();
     let shutdown_logs = logs.clone();
@@ -598,7 +604,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 Arc::clone(&layout),
                 logs.clone(),
                 config.dynos,
+                metrics.clone(),
             ));
+            tokio::spawn(Arc::clone(&local).sample_forever(stop_rx.clone()));
             let routes = local.routes.clone();
             (local, routes, router_addr.port())
         }
@@ -700,6 +708,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState {
         addons: Arc::clone(&addons),
         domains: Arc::clone(&domains),
+        metrics: metrics.clone(),
         releases: Arc::clone(&releases),
         store: store.clone(),
         data: data.clone(),
@@ -745,7 +754,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let host_key_fingerprint = ssh::host_key::fingerprint(&host_key);
 
     let (api_limits, router_limits) = connection_budgets(config.header_timeout);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(api::serve(api_listener, state, api_limits, async move {
         let _ = api_stop.wait_for(|stop| *stop).await;
@@ -771,6 +779,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         paas_buildserver::router::Settings {
             routes,
             challenges,
+            metrics: metrics.clone(),
             domain: config.domain.clone(),
             timeout: config.router_timeout,
             limits: router_limits,
@@ -791,6 +800,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::error!(error = %format!("{e:#}"), "cannot publish the apps' domains and certificates");
     }
     let renewals = tokio::spawn(Arc::clone(&domains).renew_forever(stop_rx.clone()));
+    let metrics_kept = tokio::spawn(
+        metrics
+            .clone()
+            .persist_forever(store_for_restore.clone(), stop_rx.clone()),
+    );
     restore_releases(&store_for_restore, scheduler.as_ref()).await;
 
     tracing::info!(api = %api_addr, ssh = %ssh_addr, router = %router_addr, router_tls = ?router_tls_addr, data_dir = %data.root().display(), ssh_host_key = %host_key_fingerprint, "paas-buildserver listening");
@@ -809,7 +823,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     stop_tx.send_replace(true);
     // Log tails never end on their own; end them so that draining does not wait for them.
     shutdown_logs.close_all();
-    let _ = tokio::join!(ssh, hooks, router, renewals);
+    let _ = tokio::join!(ssh, hooks, router, renewals, metrics_kept);
     // Dynos stop with the daemon (SIGTERM, then SIGKILL) and start again from the store on the
     // next start: nothing outlives the daemon unsupervised. One-off dynos end for good.
     one_offs.stop_everything().await;

@@ -4,13 +4,19 @@
 //! - the router: requests/s and p99 latency with `wrk` (64 connections, keep-alive, 2 threads,
 //!   5 s) to a Node web dyno directly, through our router, and through nginx configured as a
 //!   keep-alive reverse proxy to the same dyno, in the same run;
+//! - HTTPS through the router (a certificate for `bench.localhost` uploaded): requests/s with
+//!   `h2load` (64 connections, keep-alive, HTTP/1.1 and HTTP/2, 5 s) against plain HTTP through
+//!   the router and against nginx terminating TLS with the same certificate and key in front of the
+//!   same dyno; and full TLS handshakes per second (16 clients, a new connection each), the router
+//!   against that nginx. h2load because it connects to 127.0.0.1 and keeps the URL's host as the
+//!   SNI (`bench.localhost` does not resolve here; wrk takes both from the URL);
 //! - log latency: a line printed by a dyno → printed by `paas logs --tail`, median and p99 of 500;
 //! - `paas run -- true` (create, attach, start, exit status back), median of 10, against `runc run`
 //!   of `true` in a bundle on the same stack's root filesystem (the container start that
 //!   `paas run` wraps), in the same run.
 //!
-//! Needs the bookworm stack (built once, cached) and `wrk` and `nginx` (`scripts/bench` installs
-//! them). Run with `scripts/bench`, as root.
+//! Needs the bookworm stack (built once, cached), `wrk`, `h2load` and `nginx` (`scripts/bench`
+//! installs them). Run with `scripts/bench`, as root.
 
 // A benchmark reports its figures on stdout.
 #![allow(clippy::print_stdout)]
@@ -264,7 +270,8 @@ struct Nginx {
 
 impl Nginx {
     /// With `tls` (a PEM chain and its key), nginx terminates TLS (1.2 and 1.3, ALPN h2 and
-    /// http/1.1) with them.
+    /// http/1.1) with them, and keeps client connections however many requests they carry, as the
+    /// router does (after its default 1000, h2load does not reconnect on HTTP/2's GOAWAY).
     fn start(dir: &Path, upstream: u16, tls: Option<(&Path, &Path)>) -> Option<Self> {
         let nginx = ["/usr/sbin/nginx", "/sbin/nginx"]
             .into_iter()
@@ -278,7 +285,8 @@ impl Nginx {
         let listen = match tls {
             None => format!("listen 127.0.0.1:{port};"),
             Some((chain, key)) => format!(
-                "listen 127.0.0.1:{port} ssl http2; ssl_protocols TLSv1.2 TLSv1.3;\n    \
+                "listen 127.0.0.1:{port} ssl http2; keepalive_requests 1000000;\n    \
+                 ssl_protocols TLSv1.2 TLSv1.3;\n    \
                  ssl_certificate {}; ssl_certificate_key {};",
                 chain.display(),
                 key.display()
@@ -564,7 +572,7 @@ fn https(cli: &CliEnv, repo: &Path, server: &TestServer, dir: &Path, dyno: u16) 
     let nginx = Nginx::start(dir, dyno, Some((&chain, &key)));
     let (router, router_tls) = (port_of(&server.router), port_of(&server.router_tls));
     let nginx_said = |result: Option<&Result<f64, String>>, unit: &str| match result {
-        Some(Ok(rate)) => format!("{rate:.0} {unit}"),
+        Some(Ok(rate)) => format!("{rate:.0}{unit}"),
         Some(Err(e)) => format!("failed ({})", e.lines().next().unwrap_or_default()),
         None => "not installed".to_owned(),
     };

@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     addons, apps, builds, certs, completions, config, domains, git, keys, login, logout, logs,
-    maintenance, open, pg, ps, redis, releases, restart, router, run, scale, stack, stop, whoami,
+    maintenance, metrics, open, pg, ps, redis, releases, restart, router, run, scale, stack, stop,
+    whoami,
 };
 use crate::printer::ColorChoice;
 
@@ -65,6 +66,7 @@ pub enum Command {
     Keys(keys::Args),
     Builds(builds::Args),
     Logs(logs::Args),
+    Metrics(metrics::Args),
     Open(open::Args),
     Ps(ps::Args),
     Scale(scale::Args),

@@ -21,7 +21,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::commands::{
     apps, builds, certs, completions, config, domains, git, keys, login, logout, logs, maintenance,
-    open, pg, ps, redis, releases, restart, router, run, scale, stack, stop, whoami,
+    metrics, open, pg, ps, redis, releases, restart, router, run, scale, stack, stop, whoami,
 };
 use crate::context::Ctx;
 use crate::error::ExitStatus;
@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         Command::Certs(args) => certs::run(args, &ctx),
         Command::Maintenance(args) => maintenance::run(args, &ctx),
         Command::Router(args) => router::run(args, &ctx),
+        Command::Metrics(args) => metrics::run(args, &ctx),
         Command::Restart(args) => restart::run(args, &ctx),
         Command::Run(args) => match run::run(args, &ctx) {
             Ok(status) => return status.into(),

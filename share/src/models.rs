@@ -644,3 +644,57 @@ mod double_option {
         Option::<T>::deserialize(deserializer).map(Some)
     }
 }
+
+/// An app's figures minute by minute: `GET /apps/{app}/metrics?since=SECONDS&type=TYPE`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppMetrics {
+    pub app: String,
+    /// Seconds each point covers (60).
+    pub resolution_seconds: u32,
+    /// Requests to the app the router is waiting on a dyno for, now.
+    pub in_flight: i64,
+    pub process_types: Vec<ProcessMetrics>,
+}
+
+/// One process type's figures: the whole window, then each minute (oldest first; the last one
+/// is the current minute so far).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessMetrics {
+    pub process_type: String,
+    pub summary: MetricsPoint,
+    pub points: Vec<MetricsPoint>,
+}
+
+/// Figures over a span of time. Request figures are the router's (web dynos only); latency is how
+/// long the response took to begin, as a histogram's bucket bounds (5, 10, 25, 50, 75, 100, 150,
+/// 250, 400, 600, 1000… ms); resource figures are sampled from the dynos' cgroups every 10 s
+/// (local scheduler only), `None` without a sample.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricsPoint {
+    /// Its start, RFC 3339.
+    pub time: String,
+    /// Seconds it spans (the current minute: so far).
+    pub seconds: u32,
+    /// Responses by status class: `1xx` … `5xx`.
+    pub responses: BTreeMap<String, u64>,
+    pub requests: u64,
+    pub requests_per_minute: f64,
+    pub p50_ms: Option<u64>,
+    pub p95_ms: Option<u64>,
+    pub p99_ms: Option<u64>,
+    /// The share of responses that were 5xx, in percent.
+    pub server_errors_percent: Option<f64>,
+    /// Response bytes (of responses that said their length).
+    pub bytes_out: u64,
+    /// CPU use of the type's dynos together, in percent of one core.
+    pub cpu_percent: Option<f64>,
+    /// Resident memory of the type's dynos together: mean and highest sample, in bytes; and one
+    /// dyno's limit.
+    pub memory_bytes: Option<u64>,
+    pub memory_max_bytes: Option<u64>,
+    pub memory_limit_bytes: Option<u64>,
+    /// The most dynos of the type seen running.
+    pub dynos: u32,
+    pub restarts: u64,
+    pub oom_kills: u64,
+}

@@ -221,6 +221,7 @@ pub async fn destroy(
     }
     state.scheduler.destroy(&app.app_ref()).await;
     state.logs.forget(&app.id);
+    state.metrics.forget(&app.id);
     tracing::info!(app = %app.name, "app destroyed");
     Ok(Json(state.app_view(app, &host)))
 }

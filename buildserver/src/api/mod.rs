@@ -13,6 +13,7 @@ mod domains;
 mod dynos;
 mod formation;
 mod logs;
+mod metrics;
 mod one_offs;
 mod openapi;
 mod releases;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub addons: Arc<crate::addons::Addons>,
     /// Custom domains, certificates and router settings.
     pub domains: Arc<crate::domains::Domains>,
+    /// Every app's request and resource figures.
+    pub metrics: crate::metrics::Metrics,
     pub store: Store,
     pub data: DataDir,
     /// Output of the builds running now.
@@ -131,6 +134,7 @@ fn routes() -> Routes {
         releases::output,
     )
     .add("get", "/apps/{app}/logs", logs::show)
+    .add("get", "/apps/{app}/metrics", metrics::show)
     .add("get", "/apps/{app}/dynos", dynos::list)
     .add("post", "/apps/{app}/dynos", one_offs::create)
     .add("post", "/apps/{app}/dynos/restart", dynos::restart)

@@ -148,6 +148,7 @@ async fn fixture() -> Fixture {
             "localhost".into(),
             crate::domains::CertificateAuthority::None("no ACME in these tests"),
         )),
+        metrics: crate::metrics::Metrics::default(),
         store: store.clone(),
         data,
         builds: LiveBuilds::default(),

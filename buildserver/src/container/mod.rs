@@ -534,6 +534,66 @@ fn winsize(size: WindowSize) -> rustix::termios::Winsize {
     }
 }
 
+/// What a running container's cgroup (`cgroupsPath` `/paas/<id>`) says it uses, on cgroup v1 or
+/// v2: CPU time since it started, resident memory now (anonymous memory: not the page cache the
+/// kernel may reclaim) and its limit, and OOM kills. `None` when it has no cgroup (it is gone).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Nanoseconds of CPU time.
+    pub cpu_ns: u64,
+    /// Bytes.
+    pub memory: u64,
+    /// Bytes; `u64::MAX` for none.
+    pub memory_limit: u64,
+    pub oom_kills: u64,
+}
+
+pub fn usage(id: &str) -> Option<Usage> {
+    let read = |path: String| std::fs::read_to_string(path).ok();
+    let field = |text: &str, name: &str| {
+        text.lines().find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+    };
+    let number = |text: String| text.trim().parse::<u64>().ok();
+    let v2 = format!("/sys/fs/cgroup/paas/{id}");
+    if let Some(cpu) = read(format!("{v2}/cpu.stat")) {
+        let memory = read(format!("{v2}/memory.stat")).unwrap_or_default();
+        return Some(Usage {
+            cpu_ns: field(&cpu, "usage_usec").unwrap_or(0) * 1000,
+            memory: field(&memory, "anon").unwrap_or(0),
+            memory_limit: read(format!("{v2}/memory.max"))
+                .and_then(number)
+                .unwrap_or(u64::MAX),
+            oom_kills: oom_kills(id),
+        });
+    }
+    let cpu_ns = read(format!("/sys/fs/cgroup/cpuacct/paas/{id}/cpuacct.usage"))
+        .or_else(|| {
+            read(format!(
+                "/sys/fs/cgroup/cpu,cpuacct/paas/{id}/cpuacct.usage"
+            ))
+        })
+        .and_then(number)?;
+    let memory = read(format!("/sys/fs/cgroup/memory/paas/{id}/memory.stat")).unwrap_or_default();
+    Some(Usage {
+        cpu_ns,
+        memory: field(&memory, "total_rss")
+            .or_else(|| field(&memory, "rss"))
+            .unwrap_or(0),
+        memory_limit: read(format!(
+            "/sys/fs/cgroup/memory/paas/{id}/memory.limit_in_bytes"
+        ))
+        .and_then(number)
+        .unwrap_or(u64::MAX),
+        oom_kills: oom_kills(id),
+    })
+}
+
 /// OOM kills in the container's memory cgroup (`cgroupsPath` `/paas/<id>`), on cgroup v1 or v2.
 fn oom_kills(id: &str) -> u64 {
     let files = [

@@ -87,19 +87,6 @@ pub fn renew_at(not_before: i64, not_after: i64) -> i64 {
     not_after - THIRTY_DAYS.min((not_after - not_before) / 3)
 }
 
-/// Unix seconds as RFC 3339 (`2026-12-03T10:00:00Z`).
-pub fn rfc3339(unix: i64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0).unsigned_abs());
-    humantime::format_rfc3339_seconds(time).to_string()
-}
-
-/// Now, in unix seconds.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,7 +91,7 @@ impl Domains {
                 Ok::<_, StoreError>((db.domains(&id)?, db.certs(&id)?, db.router_settings(&id)?))
             })
             .await?;
-        let now = certs::now();
+        let now = crate::unix_now();
         let default_host = format!("{}.{}", app.name, self.server_domain);
         let covered = |host: &str| {
             certs.iter().any(|c| {
@@ -241,10 +241,10 @@ impl Domains {
         key: &str,
     ) -> Result<Certificate, DomainError> {
         let inspected = certs::inspect(chain, key).map_err(DomainError::Invalid)?;
-        if inspected.not_after <= certs::now() {
+        if inspected.not_after <= crate::unix_now() {
             return Err(DomainError::Invalid(format!(
                 "the certificate expired at {}; get a new one from its issuer",
-                certs::rfc3339(inspected.not_after)
+                crate::rfc3339(inspected.not_after)
             )));
         }
         let record = self
@@ -382,7 +382,7 @@ impl Domains {
                 Ok::<_, StoreError>((db.domains(&id)?, db.certs(&id)?, db.router_settings(&id)?))
             })
             .await?;
-        let now = certs::now();
+        let now = crate::unix_now();
         let edge = EdgeSpec {
             domains: domains.into_iter().map(|d| d.hostname).collect(),
             certs: records
@@ -472,7 +472,7 @@ impl Domains {
         let mut soonest = i64::MAX;
         for (app, domains, certs) in apps {
             for domain in domains {
-                let now = certs::now();
+                let now = crate::unix_now();
                 if domain.hostname.starts_with("*.") {
                     if domain.acm_status.is_none() {
                         let host = domain.hostname.clone();
@@ -507,7 +507,7 @@ impl Domains {
                 soonest = soonest.min(next);
             }
         }
-        let wait = soonest.saturating_sub(certs::now()).clamp(1, 3600);
+        let wait = soonest.saturating_sub(crate::unix_now()).clamp(1, 3600);
         Ok(Duration::from_secs(wait.unsigned_abs()))
     }
 
@@ -553,7 +553,7 @@ impl Domains {
                     format!(
                         "Certificate for {host} issued by {}, valid until {}",
                         inspected.issuer,
-                        certs::rfc3339(inspected.not_after)
+                        crate::rfc3339(inspected.not_after)
                     ),
                 );
                 Ok(certs::renew_at(inspected.not_before, inspected.not_after))
@@ -561,7 +561,7 @@ impl Domains {
             Err(e) => {
                 let error = format!("{e:#}");
                 let wait = (FIRST_BACKOFF << failures.min(20)).min(MAX_BACKOFF);
-                let next_at = certs::now() + wait;
+                let next_at = crate::unix_now() + wait;
                 self.logs.emit(
                     &app.id,
                     "paas",
@@ -590,7 +590,7 @@ impl Domains {
 
 /// A certificate as the API shows it: which of `hosts` it is served for, and its state.
 fn view(record: &CertRecord, hosts: &[String]) -> Certificate {
-    let now = certs::now();
+    let now = crate::unix_now();
     let state = if record.not_after <= now {
         "expired"
     } else if certs::renew_at(record.not_before, record.not_after) <= now {
@@ -613,8 +613,8 @@ fn view(record: &CertRecord, hosts: &[String]) -> Certificate {
             .cloned()
             .collect(),
         issuer: record.issuer.clone(),
-        not_before: certs::rfc3339(record.not_before),
-        not_after: certs::rfc3339(record.not_after),
+        not_before: crate::rfc3339(record.not_before),
+        not_after: crate::rfc3339(record.not_after),
         state: state.to_owned(),
     }
 }

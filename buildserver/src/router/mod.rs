@@ -37,6 +37,7 @@ pub use tls::{Challenges, certified_key};
 struct Router {
     routes: Routes,
     challenges: Challenges,
+    metrics: crate::metrics::Metrics,
     store: Store,
     logs: Logs,
     suffix: String,
@@ -151,6 +152,8 @@ pub struct Listeners {
 pub struct Settings {
     pub routes: Routes,
     pub challenges: Challenges,
+    /// Where each request to an app is counted.
+    pub metrics: crate::metrics::Metrics,
     pub domain: String,
     pub timeout: std::time::Duration,
     pub limits: crate::http::Limits,
@@ -206,6 +209,7 @@ pub async fn serve(
         let router = Arc::new(Router {
             routes: settings.routes.clone(),
             challenges: settings.challenges.clone(),
+            metrics: settings.metrics.clone(),
             store: store.clone(),
             logs: logs.clone(),
             suffix: suffix.clone(),
@@ -370,7 +374,17 @@ impl ClientConnection {
             };
         };
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-        let log = |status: StatusCode, error: Option<(&str, &str)>| {
+        let _in_flight = router.metrics.begin(&routed.app_id);
+        // Counts the request and writes its log line, once its response (or the router's
+        // answer) begins: `bytes` is the body's length when the response says it.
+        let log = |status: StatusCode, error: Option<(&str, &str)>, bytes: u64| {
+            let elapsed = started.elapsed();
+            router.metrics.request(
+                &routed.app_id,
+                status.as_u16(),
+                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+                bytes,
+            );
             let at = match error {
                 Some(("", desc)) => format!("at=error desc=\"{desc}\""),
                 Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
@@ -385,7 +399,7 @@ impl ClientConnection {
                     self.peer_ip.to_str().unwrap_or_default(),
                     if self.https { "https" } else { "http" },
                     status.as_u16(),
-                    started.elapsed().as_millis()
+                    elapsed.as_millis()
                 ),
             );
         };
@@ -394,6 +408,7 @@ impl ClientConnection {
             log(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(("H80", "Maintenance mode")),
+                0,
             );
             let mut response = page(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -419,7 +434,7 @@ impl ClientConnection {
                 Some(port) => format!(":{port}"),
             };
             let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
-            log(StatusCode::MOVED_PERMANENTLY, None);
+            log(StatusCode::MOVED_PERMANENTLY, None, 0);
             return match HeaderValue::from_str(&format!("https://{name}{port}{target}")) {
                 Ok(location) => (
                     StatusCode::MOVED_PERMANENTLY,
@@ -440,6 +455,7 @@ impl ClientConnection {
             log(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Some(("", "Request body too large")),
+                0,
             );
             return too_large(max, &request_id);
         }
@@ -447,6 +463,7 @@ impl ClientConnection {
             log(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(("H14", "No web dynos running")),
+                0,
             );
             return no_web_dyno(&request_id);
         };
@@ -557,7 +574,12 @@ impl ClientConnection {
                     remove_hop_by_hop(response.headers_mut());
                 }
                 let (parts, body) = response.into_parts();
-                log(parts.status, None);
+                let length = parts
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .unwrap_or(0);
+                log(parts.status, None, length);
                 Response::from_parts(parts, Body::new(body))
             }
             Err(RouteFailure::NoAnswer)
@@ -566,6 +588,7 @@ impl ClientConnection {
                 log(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     Some(("", "Request body too large")),
+                    0,
                 );
                 too_large(max_body.unwrap_or_default(), &request_id)
             }
@@ -573,6 +596,7 @@ impl ClientConnection {
                 log(
                     StatusCode::GATEWAY_TIMEOUT,
                     Some(("H12", "Request timeout")),
+                    0,
                 );
                 page(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -588,6 +612,7 @@ impl ClientConnection {
                 log(
                     StatusCode::BAD_GATEWAY,
                     Some(("H13", "Connection closed without response")),
+                    0,
                 );
                 page(
                     StatusCode::BAD_GATEWAY,

@@ -216,4 +216,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
         max_body_bytes  INTEGER
     ) STRICT;
     "#,
+    // 8: each app's figures, minute by minute (JSON of `metrics::Minute`), for 24 h.
+    r#"
+    CREATE TABLE metrics (
+        app_id       TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        process_type TEXT NOT NULL,
+        -- The minute's start, unix seconds.
+        minute       INTEGER NOT NULL,
+        data         TEXT NOT NULL,
+        PRIMARY KEY (app_id, process_type, minute)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX metrics_minute ON metrics (minute);
+    "#,
 ];

@@ -9,10 +9,12 @@
 
 mod addons;
 mod domains;
+mod metrics;
 mod migrations;
 
 pub use addons::{AddonRecord, Attached, NewAddon};
 pub use domains::{AcmOutcome, CertRecord, DomainRecord, NewCert};
+pub use metrics::MetricsRow;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::OpenOptionsExt;

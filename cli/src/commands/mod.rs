@@ -14,6 +14,7 @@ pub mod login;
 pub mod logout;
 pub mod logs;
 pub mod maintenance;
+pub mod metrics;
 pub mod open;
 pub mod pg;
 pub mod ps;

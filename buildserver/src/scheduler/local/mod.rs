@@ -124,6 +124,9 @@ struct Running {
     dynos: Vec<Dyno>,
 }
 
+/// How often the dynos' cgroups are sampled.
+const SAMPLE_EVERY: Duration = Duration::from_secs(10);
+
 pub struct LocalScheduler {
     data: DataDir,
     logs: Logs,
@@ -137,12 +140,20 @@ pub struct LocalScheduler {
     /// One operation at a time per app (deploy, scale, restart, destroy).
     operations: AppLocks,
     layers: LayerCache,
+    /// Where the dynos' resource use is sampled to.
+    metrics: crate::metrics::Metrics,
     /// Add-on services, by add-on id.
     services: Mutex<HashMap<String, services::Service>>,
 }
 
 impl LocalScheduler {
-    pub fn new(data: DataDir, layout: Arc<Layout>, logs: Logs, settings: Settings) -> Self {
+    pub fn new(
+        data: DataDir,
+        layout: Arc<Layout>,
+        logs: Logs,
+        settings: Settings,
+        metrics: crate::metrics::Metrics,
+    ) -> Self {
         let runtime = Arc::new(Runtime {
             state_dir: data.root().join("run/runc-dynos"),
         });
@@ -166,6 +177,73 @@ impl LocalScheduler {
             incoming: Mutex::new(HashMap::new()),
             operations: AppLocks::default(),
             services: Mutex::default(),
+            metrics,
+        }
+    }
+
+    /// Samples every dyno's cgroup into the metrics every [`SAMPLE_EVERY`] until `stop` turns
+    /// true: per app and process type, the CPU time used since the last sample, the memory of its
+    /// dynos together, how many run, and the restarts and OOM kills since.
+    pub async fn sample_forever(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        // Per container: CPU time, restarts and OOM kills at the last sample.
+        let mut last: HashMap<String, (u64, u32, u64)> = HashMap::new();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(SAMPLE_EVERY) => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
+            let dynos: Vec<(Arc<str>, String, String, u32)> = self
+                .apps()
+                .iter()
+                .flat_map(|(app_id, running)| {
+                    let app_id: Arc<str> = Arc::from(app_id.as_str());
+                    running.dynos.iter().map(move |d| {
+                        (
+                            Arc::clone(&app_id),
+                            d.process_type.clone(),
+                            d.container.clone(),
+                            d.supervision.restarts.load(Ordering::SeqCst),
+                        )
+                    })
+                })
+                .collect();
+            let Ok(read) = tokio::task::spawn_blocking(move || {
+                dynos
+                    .into_iter()
+                    .filter_map(|(app, kind, container, restarts)| {
+                        let usage = crate::container::usage(&container)?;
+                        Some((app, kind, container, restarts, usage))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            else {
+                continue;
+            };
+            let mut per_type: HashMap<(Arc<str>, String), crate::metrics::Minute> = HashMap::new();
+            let mut seen = HashMap::new();
+            for (app, kind, container, restarts, usage) in read {
+                // A counter that went back is a new run of the container: all of it is new.
+                let (cpu, restarted, ooms) = last.get(&container).copied().unwrap_or_default();
+                let since = |now: u64, before: u64| if now >= before { now - before } else { now };
+                let minute = per_type.entry((app, kind)).or_default();
+                minute.cpu_ms += since(usage.cpu_ns, cpu) / 1_000_000;
+                minute.memory_sum += usage.memory;
+                minute.dynos += 1;
+                if usage.memory_limit != u64::MAX {
+                    minute.memory_limit = minute.memory_limit.max(usage.memory_limit);
+                }
+                minute.restarts += u64::from(restarts.saturating_sub(restarted));
+                minute.oom_kills += since(usage.oom_kills, ooms);
+                seen.insert(container, (usage.cpu_ns, restarts, usage.oom_kills));
+            }
+            for ((app, kind), mut minute) in per_type {
+                // One sample of the type's dynos together.
+                minute.memory_samples = 1;
+                minute.memory_max = minute.memory_sum;
+                self.metrics.sample(&app, &kind, &minute);
+            }
+            last = seen;
         }
     }
 
