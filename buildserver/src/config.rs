@@ -87,7 +87,7 @@ pub struct ServeArgs {
     /// How long a new web dyno has to accept connections on $PORT, in seconds [default: 60]
     #[arg(long, env = "PAAS_BOOT_TIMEOUT", value_name = "SECONDS")]
     pub boot_timeout: Option<String>,
-    /// How long the router waits for a dyno's response to begin before answering 503, in
+    /// How long the router waits for a dyno's response to begin before answering 504, in
     /// seconds [default: 30, as Heroku's router]
     #[arg(long, env = "PAAS_ROUTER_TIMEOUT", value_name = "SECONDS")]
     pub router_timeout: Option<String>,
@@ -315,8 +315,11 @@ impl ServeArgs {
             directory: pick(self.acme_directory, file.acme_directory, "acme-directory").parse(
                 "https://acme-v02.api.letsencrypt.org/directory",
                 |s| match reqwest::Url::parse(s) {
-                    Ok(url) if matches!(url.scheme(), "https" | "http") => Ok(s.to_owned()),
-                    _ => Err("expected an https:// URL".to_owned()),
+                    Ok(url) if url.scheme() == "https" => Ok(s.to_owned()),
+                    _ => Err(
+                        "expected an https:// URL (RFC 8555 §6.1: ACME is spoken over HTTPS)"
+                            .to_owned(),
+                    ),
                 },
             )?,
             email: match pick(self.acme_email, file.acme_email, "acme-email") {
@@ -325,7 +328,10 @@ impl ServeArgs {
                         Some((user, host))
                             if !user.is_empty()
                                 && host.contains('.')
-                                && !s.contains(char::is_whitespace) =>
+                                && !host.contains('@')
+                                && !s.contains(|c: char| {
+                                    c.is_whitespace() || ",;<>()[]\\\"".contains(c)
+                                }) =>
                         {
                             Ok(s.to_owned())
                         }
@@ -336,6 +342,16 @@ impl ServeArgs {
             },
             ca_file: self.acme_ca_file.or(file.acme_ca_file),
         };
+        if let Some(path) = &acme.ca_file {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --acme-ca-file {}", path.display()))?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                bail!(
+                    "--acme-ca-file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    path.display()
+                );
+            }
+        }
         let registry = match pick(self.registry, file.registry, "registry") {
             setting @ Setting { value: Some(_), .. } => Some(setting.parse("", parse_registry)?),
             _ => None,

@@ -571,8 +571,8 @@ fn https(cli: &CliEnv, repo: &Path, server: &TestServer, dir: &Path, dyno: u16) 
         .expect("PEM");
     let nginx = Nginx::start(dir, dyno, Some((&chain, &key)));
     let (router, router_tls) = (port_of(&server.router), port_of(&server.router_tls));
-    let nginx_said = |result: Option<&Result<f64, String>>, unit: &str| match result {
-        Some(Ok(rate)) => format!("{rate:.0}{unit}"),
+    let nginx_said = |result: Option<&Result<f64, String>>| match result {
+        Some(Ok(rate)) => format!("{rate:.0}/s"),
         Some(Err(e)) => format!("failed ({})", e.lines().next().unwrap_or_default()),
         None => "not installed".to_owned(),
     };
@@ -657,7 +657,7 @@ fn https(cli: &CliEnv, repo: &Path, server: &TestServer, dir: &Path, dyno: u16) 
         Ok(ours) => {
             println!(
                 "  TLS handshakes, 16 clients, new connection each: paas router {ours:>7.0}/s  nginx {}{}",
-                nginx_said(theirs.as_ref(), "/s"),
+                nginx_said(theirs.as_ref()),
                 match &theirs {
                     Some(Ok(theirs)) => format!("  paas/nginx {:.2}", ours / theirs),
                     _ => String::new(),
@@ -670,7 +670,7 @@ fn https(cli: &CliEnv, repo: &Path, server: &TestServer, dir: &Path, dyno: u16) 
                     Some(Ok(theirs)) => {
                         format!("nginx (same cert) {theirs:.0}/s: {:.2}", ours / theirs)
                     }
-                    other => format!("nginx {}", nginx_said(other.as_ref(), "/s")),
+                    other => format!("nginx {}", nginx_said(other.as_ref())),
                 },
             );
         }

@@ -43,6 +43,15 @@ impl TestCa {
         )
     }
 
+    /// A leaf for `names` valid only from 2099.
+    pub fn future_leaf(&self, names: &[&str]) -> (String, String) {
+        self.signed(
+            names,
+            rcgen::date_time_ymd(2099, 1, 1),
+            rcgen::date_time_ymd(2099, 6, 1),
+        )
+    }
+
     fn signed(
         &self,
         names: &[&str],

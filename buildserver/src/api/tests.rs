@@ -691,3 +691,33 @@ fn openapi_references_resolve() {
         );
     }
 }
+
+#[tokio::test]
+async fn router_settings_out_of_range_are_refused_and_nothing_changes() {
+    let f = fixture().await;
+    let (status, _) = f
+        .send("POST", "/apps", Some(serde_json::json!({ "name": "edge" })))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for body in [
+        serde_json::json!({ "max_body_bytes": u64::MAX }),
+        serde_json::json!({ "max_body_bytes": 0 }),
+        serde_json::json!({ "timeout_seconds": 0 }),
+        serde_json::json!({ "timeout_seconds": 3601 }),
+        serde_json::json!({ "acm": true }),
+    ] {
+        let (status, error) = f
+            .send("PATCH", "/apps/edge/router", Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {error}");
+    }
+    let (status, settings) = f.send("GET", "/apps/edge/router", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        settings,
+        serde_json::json!({
+            "acm": false, "redirect_https": false, "maintenance": false,
+            "timeout_seconds": null, "max_body_bytes": null
+        })
+    );
+}

@@ -90,12 +90,28 @@ impl Acme {
     }
 
     async fn order_now(&self, host: &str) -> anyhow::Result<(String, String)> {
-        let account = self.account().await?;
         let identifiers = [Identifier::Dns(host.to_owned())];
-        let mut order = account
-            .new_order(&NewOrder::new(&identifiers))
-            .await
-            .map_err(|e| anyhow::anyhow!("the ACME server refused the order: {e}"))?;
+        let new_order = NewOrder::new(&identifiers);
+        let mut order = match self.account().await?.new_order(&new_order).await {
+            // The server lost the account (a test server restarted, an account deactivated):
+            // a new one, once.
+            Err(instant_acme::Error::Api(problem))
+                if problem
+                    .r#type
+                    .as_deref()
+                    .is_some_and(|t| t.ends_with(":accountDoesNotExist")) =>
+            {
+                tracing::warn!(directory = %self.config.directory, "the ACME server does not know this server's account; opening a new one");
+                *self.account.lock().await = None;
+                let _ = std::fs::remove_file(&self.account_file);
+                self.account()
+                    .await?
+                    .new_order(&new_order)
+                    .await
+                    .map_err(|e| self.failure(e, "the order"))?
+            }
+            other => other.map_err(|e| self.failure(e, "the order"))?,
+        };
         let mut tokens = Vec::new();
         let validated = async {
             let mut authorizations = order.authorizations();
@@ -191,12 +207,7 @@ impl Acme {
                         None,
                     )
                     .await
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "cannot open an account with the ACME directory {}: {e}",
-                            self.config.directory
-                        )
-                    })?;
+                    .map_err(|e| self.failure(e, "a new account"))?;
                 let saved = SavedAccount {
                     directory: self.config.directory.clone(),
                     credentials,
@@ -215,6 +226,20 @@ impl Acme {
         };
         *cached = Some(account.clone());
         Ok(account)
+    }
+
+    /// What went wrong with `what`, for the user: the ACME server's problem document when it
+    /// answered one, else that it could not be reached (with the cause).
+    fn failure(&self, error: instant_acme::Error, what: &str) -> anyhow::Error {
+        match error {
+            instant_acme::Error::Api(problem) => {
+                anyhow::anyhow!("the ACME server refused {what}: {problem}")
+            }
+            other => anyhow::anyhow!(
+                "cannot reach the ACME directory {}: {other}",
+                self.config.directory
+            ),
+        }
     }
 
     fn builder(&self) -> instant_acme::AccountBuilder {

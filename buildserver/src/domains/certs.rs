@@ -23,10 +23,12 @@ pub struct Inspected {
 /// Errors: a sentence for the user (not PEM, no certificate, no key, the key does not match the
 /// leaf, a certificate not signed by the next one, no DNS name).
 pub fn inspect(chain_pem: &str, key_pem: &str) -> Result<Inspected, String> {
-    crate::router::certified_key(chain_pem, key_pem)?;
     let ders = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("the certificate is not valid PEM ({e})"))?;
+    if ders.is_empty() {
+        return Err(crate::router::NO_CERTIFICATE.to_owned());
+    }
     let certs = ders
         .iter()
         .enumerate()
@@ -53,6 +55,9 @@ pub fn inspect(chain_pem: &str, key_pem: &str) -> Result<Inspected, String> {
             ));
         }
     }
+    // The key last: a chain out of order would otherwise be reported as a key that does not
+    // match its first certificate.
+    crate::router::certified_key(chain_pem, key_pem)?;
     let leaf = &certs[0];
     let names: Vec<String> = match leaf.subject_alternative_name() {
         Ok(Some(san)) => san
@@ -110,7 +115,7 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
             "x",
         )
-        .expect_err("no key");
-        assert!(error.contains("no private key"), "{error}");
+        .expect_err("not a certificate");
+        assert!(error.contains("not a valid X.509 certificate"), "{error}");
     }
 }

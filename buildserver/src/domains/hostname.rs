@@ -6,8 +6,9 @@ use std::net::IpAddr;
 /// A-labels (UTS #46 with the STD3 rules: `Bücher.example` → `xn--bcher-kva.example`), without
 /// a final dot. At least two labels of at most 63 characters each, 253 in all (RFC 1035 §2.3.4);
 /// a wildcard only as a whole leading label over at least two more (`*.example.com`), as TLS
-/// matches them (RFC 6125 §6.4.3). Not an IP address, not `localhost`, and not a name under
-/// `server_domain` (those are apps' default hostnames).
+/// matches them (RFC 6125 §6.4.3). Not an IP address, not `localhost`, not a public suffix nor a
+/// wildcard right under one (`co.uk`, `*.co.uk`), and not a name under `server_domain` (those
+/// are apps' default hostnames).
 ///
 /// Errors: a sentence saying what is wrong, for the user.
 pub fn parse(input: &str, server_domain: &str) -> Result<String, String> {
@@ -77,6 +78,19 @@ pub fn parse(input: &str, server_domain: &str) -> Result<String, String> {
             full.len()
         ));
     }
+    // A public suffix (RFC 6265 §5.3's "public suffix"; Mozilla's list) is no one's to claim, nor
+    // is every name one label under it.
+    let zone = full.strip_prefix("*.").unwrap_or(&full);
+    if psl::suffix_str(zone) == Some(zone) {
+        return Err(format!(
+            "{input:?} {} the public suffix {zone} (like .com or .co.uk), which no one owns; add a domain registered under it",
+            if wildcard {
+                "covers every name under"
+            } else {
+                "is"
+            }
+        ));
+    }
     let server_domain = server_domain.to_ascii_lowercase();
     if full == server_domain || full.ends_with(&format!(".{server_domain}")) {
         return Err(format!(
@@ -103,6 +117,8 @@ mod tests {
         assert_eq!(ok("Bücher.example"), "xn--bcher-kva.example");
         assert_eq!(ok("*.example.com"), "*.example.com");
         assert_eq!(ok("a-b.c-d.example"), "a-b.c-d.example");
+        assert_eq!(ok("shop.co.uk"), "shop.co.uk");
+        assert_eq!(ok("*.shop.co.uk"), "*.shop.co.uk");
     }
 
     #[test]
@@ -129,6 +145,9 @@ mod tests {
             ("shop.apps.example.net", "server's domain"),
             ("apps.example.net", "server's domain"),
             ("1.2.3.999", "numeric"),
+            ("co.uk", "public suffix"),
+            ("*.co.uk", "public suffix"),
+            ("github.io", "public suffix"),
         ] {
             let error = parse(bad, "apps.example.net").expect_err(bad);
             assert!(error.contains(says), "{bad:?}: {error}");

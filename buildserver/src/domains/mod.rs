@@ -20,6 +20,9 @@ use crate::store::{AcmOutcome, AppRecord, CertRecord, NewCert, Store, StoreError
 
 /// The most a dyno may be given to begin its response, in seconds (`paas router:timeout`).
 pub const MAX_TIMEOUT_SECONDS: u32 = 3600;
+/// The largest request body limit (`paas router:max-body-size`), in bytes: what the store's
+/// signed 64-bit integers hold.
+pub const MAX_BODY_BYTES: u64 = i64::MAX as u64;
 /// The first wait after a failed ACM order; it doubles with each failure, up to a day.
 const FIRST_BACKOFF: i64 = 60;
 const MAX_BACKOFF: i64 = 24 * 3600;
@@ -95,7 +98,9 @@ impl Domains {
         let default_host = format!("{}.{}", app.name, self.server_domain);
         let covered = |host: &str| {
             certs.iter().any(|c| {
-                c.not_after > now && c.names.iter().any(|n| crate::router::name_matches(n, host))
+                c.not_before <= now
+                    && c.not_after > now
+                    && c.names.iter().any(|n| crate::router::name_matches(n, host))
             })
         };
         let mut listed = vec![Domain {
@@ -113,7 +118,9 @@ impl Domains {
         }];
         for domain in domains {
             // A renewal that failed is reported while the certificate it was to replace serves.
-            let failing = settings.acm && domain.acm_status.as_deref() == Some("failing");
+            let failing = settings.acm
+                && domain.acm_status.as_deref() == Some("failing")
+                && !(domain.hostname.starts_with("*.") && covered(&domain.hostname));
             let error = if failing { domain.acm_error } else { None };
             let status = if covered(&domain.hostname) {
                 "issued"
@@ -147,10 +154,16 @@ impl Domains {
     ) -> Result<Domain, DomainError> {
         let hostname = hostname::parse(input, &self.server_domain).map_err(DomainError::Invalid)?;
         let (id, host, user) = (app.id.clone(), hostname.clone(), user.clone());
-        let added = self
+        let (this_app, owner) = (app.name.to_string(), app.owner.to_string());
+        let added: crate::store::DomainRecord = self
             .store
-            .call(move |db| match db.add_domain(&id, &host) {
-                Err(StoreError::AlreadyExists(holder)) => {
+            .call(move |db| {
+                let taken = |db: &crate::store::Db, holder: String| {
+                    if holder == this_app {
+                        return Ok(Err(DomainError::Invalid(format!(
+                            "{this_app} already has {host}"
+                        ))));
+                    }
                     let visible = paas_share::AppName::parse(&holder)
                         .ok()
                         .map(|name| db.app(&user, &name))
@@ -158,8 +171,21 @@ impl Domains {
                         .flatten()
                         .is_some();
                     Ok(Err(DomainError::Taken(visible.then_some(holder))))
+                };
+                // Taken as it is first, so that an overlap below never names another user's
+                // domain to someone asking for that very name.
+                if let Some(existing) = db.domain(&host)? {
+                    return taken(db, db.app_by_id(&existing.app_id)?.name.to_string());
                 }
-                other => other.map(Ok),
+                if db.overlapping_domain(&host, &owner)?.is_some() {
+                    return Ok(Err(DomainError::Invalid(format!(
+                        "{host} overlaps a domain of another user's app: a wildcard and the names it covers must belong to one user"
+                    ))));
+                }
+                match db.add_domain(&id, &host) {
+                    Err(StoreError::AlreadyExists(holder)) => taken(db, holder),
+                    other => other.map(Ok),
+                }
             })
             .await??;
         self.publish(app).await?;
@@ -241,10 +267,18 @@ impl Domains {
         key: &str,
     ) -> Result<Certificate, DomainError> {
         let inspected = certs::inspect(chain, key).map_err(DomainError::Invalid)?;
-        if inspected.not_after <= crate::unix_now() {
+        let now = crate::unix_now();
+        if inspected.not_after <= now {
             return Err(DomainError::Invalid(format!(
                 "the certificate expired at {}; get a new one from its issuer",
                 crate::rfc3339(inspected.not_after)
+            )));
+        }
+        // Five minutes' grace for a certificate issued just now by a clock a little ahead.
+        if inspected.not_before > now + 300 {
+            return Err(DomainError::Invalid(format!(
+                "the certificate is not valid before {}; upload it from then on",
+                crate::rfc3339(inspected.not_before)
             )));
         }
         let record = self
@@ -315,10 +349,12 @@ impl Domains {
                 "the timeout is a whole number of seconds from 1 to {MAX_TIMEOUT_SECONDS}"
             )));
         }
-        if update.max_body_bytes == Some(Some(0)) {
-            return Err(DomainError::Invalid(
-                "the body limit is at least 1 byte (or none, for no limit)".to_owned(),
-            ));
+        if let Some(Some(bytes)) = update.max_body_bytes
+            && !(1..=MAX_BODY_BYTES).contains(&bytes)
+        {
+            return Err(DomainError::Invalid(format!(
+                "the body limit is from 1 byte to {MAX_BODY_BYTES} (or none, for no limit)"
+            )));
         }
         if update.acm == Some(true)
             && let CertificateAuthority::None(why) = self.authority
@@ -394,6 +430,8 @@ impl Domains {
                     chain: r.chain,
                     private_key: r.private_key,
                     manual: r.source == "manual",
+                    not_before: r.not_before,
+                    not_after: r.not_after,
                 })
                 .collect(),
             settings,
@@ -499,6 +537,20 @@ impl Domains {
                     .max(domain.acm_next_at);
                 if due_at > now {
                     soonest = soonest.min(due_at);
+                    continue;
+                }
+                // ACM turned off, or the domain removed, since the round began: no order.
+                let (id, host) = (app.id.clone(), domain.hostname.clone());
+                let still = self
+                    .store
+                    .call(move |db| {
+                        Ok::<_, StoreError>(
+                            db.router_settings(&id)?.acm
+                                && db.domain(&host)?.is_some_and(|d| d.app_id == id),
+                        )
+                    })
+                    .await?;
+                if !still {
                     continue;
                 }
                 let next = self

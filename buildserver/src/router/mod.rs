@@ -32,7 +32,7 @@ mod routes;
 mod tls;
 
 pub use routes::{Backend, Edge, Routes, ServedCert, name_matches};
-pub use tls::{Challenges, certified_key};
+pub use tls::{Challenges, NO_CERTIFICATE, certified_key};
 
 struct Router {
     routes: Routes,
@@ -427,20 +427,22 @@ impl ClientConnection {
             && routed
                 .edge
                 .as_ref()
-                .is_some_and(|e| e.certificate(name).is_some())
+                .is_some_and(|e| e.certificate(name, crate::unix_now()).is_some())
         {
             let port = match router.tls_port {
                 Some(443) | None => String::new(),
                 Some(port) => format!(":{port}"),
             };
             let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
-            log(StatusCode::MOVED_PERMANENTLY, None, 0);
+            // 301 as Heroku's ACM does; 308 keeps other methods and their bodies (RFC 9110 §15.4.9).
+            let status = if matches!(*request.method(), Method::GET | Method::HEAD) {
+                StatusCode::MOVED_PERMANENTLY
+            } else {
+                StatusCode::PERMANENT_REDIRECT
+            };
+            log(status, None, 0);
             return match HeaderValue::from_str(&format!("https://{name}{port}{target}")) {
-                Ok(location) => (
-                    StatusCode::MOVED_PERMANENTLY,
-                    [(header::LOCATION, location)],
-                )
-                    .into_response(),
+                Ok(location) => (status, [(header::LOCATION, location)]).into_response(),
                 Err(_) => (StatusCode::BAD_REQUEST, "bad request target\n").into_response(),
             };
         }

@@ -57,21 +57,34 @@ pub struct Edge {
     pub settings: RouterSettings,
 }
 
-/// A certificate the router serves, with the DNS names it covers.
+/// A certificate the router serves, with the DNS names it covers and when it is valid.
 pub struct ServedCert {
     pub names: Vec<String>,
     pub key: Arc<CertifiedKey>,
     /// Uploaded (`paas certs:add`): served before an ACM one for the same name.
     pub manual: bool,
+    /// Validity, unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
 }
 
 impl Edge {
-    /// The certificate served for `host`: an uploaded one before an ACM one.
-    pub fn certificate(&self, host: &str) -> Option<&Arc<CertifiedKey>> {
-        let covers = |c: &&ServedCert| c.names.iter().any(|n| name_matches(n, host));
-        let mut covering = self.certs.iter().filter(covers);
-        let first = covering.next()?;
-        Some(&covering.find(|c| c.manual).unwrap_or(first).key)
+    /// The certificate served for `host` now: of those covering it and valid at `now` (unix
+    /// seconds), an uploaded one before an ACM one, and the newest (last in `certs`) of either.
+    pub fn certificate(&self, host: &str, now: i64) -> Option<&Arc<CertifiedKey>> {
+        let serves = |c: &&ServedCert| {
+            c.not_before <= now
+                && now < c.not_after
+                && c.names.iter().any(|n| name_matches(n, host))
+        };
+        let newest = |manual: bool| {
+            self.certs
+                .iter()
+                .rev()
+                .filter(serves)
+                .find(|c| c.manual == manual)
+        };
+        Some(&newest(true).or_else(|| newest(false))?.key)
     }
 }
 
@@ -127,7 +140,11 @@ impl Routes {
     pub fn certificate(&self, host: &str, suffix: &str) -> Option<Arc<CertifiedKey>> {
         let table = self.lock();
         let app_id = table.app_for(host, suffix)?;
-        table.edges.get(app_id)?.certificate(host).cloned()
+        table
+            .edges
+            .get(app_id)?
+            .certificate(host, crate::unix_now())
+            .cloned()
     }
 
     /// Points the app's route at `backends`, replacing what it had, under the app's current name:

@@ -73,6 +73,10 @@ impl ResolvesServerCert for BySni {
     }
 }
 
+/// What a PEM certificate chain without a certificate is told.
+pub const NO_CERTIFICATE: &str =
+    "no certificate found: expected PEM blocks beginning -----BEGIN CERTIFICATE-----";
+
 /// `chain_pem` (leaf first) with `key_pem` as rustls serves them.
 ///
 /// Errors: a sentence for the user: no certificate in the PEM, no private key (PKCS#8, PKCS#1
@@ -82,10 +86,7 @@ pub fn certified_key(chain_pem: &str, key_pem: &str) -> Result<CertifiedKey, Str
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("the certificate is not valid PEM ({e})"))?;
     if chain.is_empty() {
-        return Err(
-            "no certificate found: expected PEM blocks beginning -----BEGIN CERTIFICATE-----"
-                .to_owned(),
-        );
+        return Err(NO_CERTIFICATE.to_owned());
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| {
         "no private key found: expected a PEM block beginning -----BEGIN PRIVATE KEY----- (or RSA/EC PRIVATE KEY)"

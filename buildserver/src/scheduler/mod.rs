@@ -133,6 +133,9 @@ pub struct EdgeCert {
     pub private_key: String,
     /// Uploaded (`paas certs:add`) rather than ordered by ACM.
     pub manual: bool,
+    /// Validity, unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
 }
 
 impl std::fmt::Debug for EdgeCert {

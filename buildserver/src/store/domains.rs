@@ -128,6 +128,35 @@ impl Db {
             .expect("the domain was just inserted"))
     }
 
+    /// A custom domain of an app another user owns that `hostname` overlaps: the wildcard that
+    /// covers it, or, for a wildcard, a name it covers (`*.example.com` and `www.example.com`):
+    /// adding it would take that name's traffic, or give up some of it.
+    pub fn overlapping_domain(&self, hostname: &str, owner: &str) -> Result<Option<String>> {
+        let (wildcard, parent) = match hostname.strip_prefix("*.") {
+            Some(parent) => (true, parent),
+            None => (false, hostname.split_once('.').map_or("", |(_, p)| p)),
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.hostname FROM domains d JOIN apps a ON a.id = d.app_id
+             JOIN users u ON u.id = a.owner_id
+             WHERE u.name != ?1 AND (d.hostname = '*.' || ?2 OR d.hostname LIKE '%.' || ?2)",
+        )?;
+        let names: Vec<String> = stmt
+            .query_map(params![owner, parent], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(names.into_iter().find(|name| {
+            let one_under = name
+                .strip_suffix(parent)
+                .and_then(|label| label.strip_suffix('.'))
+                .is_some_and(|label| !label.contains('.') && label != "*");
+            if wildcard {
+                one_under
+            } else {
+                *name == format!("*.{parent}")
+            }
+        }))
+    }
+
     pub fn domain(&self, hostname: &str) -> Result<Option<DomainRecord>> {
         Ok(self
             .conn

@@ -139,9 +139,21 @@ fn list(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 fn add(args: AddArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    // A PEM chain is a few KiB: a larger file is not one (and would be over the API's limit).
+    const MOST: u64 = 256 * 1024;
     let read = |path: &std::path::Path, what: &str| {
-        std::fs::read_to_string(path)
-            .map_err(|e| CliError::usage(format!("cannot read the {what} {}: {e}", path.display())))
+        let failed = |e: std::io::Error| {
+            CliError::usage(format!("cannot read the {what} {}: {e}", path.display()))
+        };
+        let size = std::fs::metadata(path).map_err(failed)?.len();
+        if size > MOST {
+            return Err(CliError::usage(format!(
+                "the {what} {} is {}, not a PEM file (those are a few KiB; at most 256 KiB)",
+                path.display(),
+                indicatif::HumanBytes(size)
+            )));
+        }
+        std::fs::read_to_string(path).map_err(failed)
     };
     let body = CreateCertificate {
         certificate_chain: read(&args.chain, "certificate chain")?,

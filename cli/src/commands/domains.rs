@@ -207,6 +207,18 @@ fn wait(hostname: &str, timeout: u64, ctx: &Ctx) -> anyhow::Result<()> {
         let domain: Domain = client.get(&path)?;
         match domain.cert_status.as_str() {
             "issued" => break domain,
+            _ if domain.kind == "default" => {
+                spinner.finish_and_clear();
+                return Err(CliError::new(
+                    "default_domain",
+                    format!(
+                        "{} is the app's default hostname: ACM gets certificates for custom domains only",
+                        domain.hostname
+                    ),
+                )
+                .hint("upload one for it with `paas certs:add CERT KEY`, or wait for a custom domain")
+                .into());
+            }
             "failing" => {
                 spinner.finish_and_clear();
                 return Err(CliError::new(

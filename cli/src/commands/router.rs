@@ -121,9 +121,9 @@ fn parse_size(text: &str) -> Result<Option<u64>, CliError> {
         return Ok(None);
     }
     match text.parse::<bytesize::ByteSize>() {
-        Ok(size) if size.as_u64() > 0 => Ok(Some(size.as_u64())),
+        Ok(size) if (1..=i64::MAX as u64).contains(&size.as_u64()) => Ok(Some(size.as_u64())),
         _ => Err(
-            CliError::usage(format!("{text:?} is not a size of at least 1 byte"))
+            CliError::usage(format!("{text:?} is not a size from 1 byte to 8 EiB"))
                 .hint("give bytes (1048576), a size (500kB, 10MB, 1GiB), or `none`"),
         ),
     }

@@ -113,6 +113,8 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
         ("127.0.0.1", "IP address"),
         ("*.com", "top-level"),
         ("shop.localhost", "server's domain"),
+        ("co.uk", "public suffix"),
+        ("*.github.io", "public suffix"),
     ] {
         refused(&cli, &repo, &["domains:add", bad], 1, says);
     }
@@ -192,6 +194,18 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
         file("expired-key.pem", &expired_key),
     );
     let garbage = file("garbage.pem", "hello, I am not a certificate\n");
+    let (future, future_key) = ca.future_leaf(&["www.shop.test"]);
+    let (future, future_key) = (
+        file("future.pem", &future),
+        file("future-key.pem", &future_key),
+    );
+    let (leaf_only, _) = ca.leaf(&["www.shop.test"]);
+    let leaf_only = leaf_only
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .next()
+        .expect("leaf")
+        .to_owned();
+    let backwards = file("backwards.pem", &format!("{}{leaf_only}", ca.root_pem));
     for (cert, key_file, says) in [
         (garbage.as_str(), key.as_str(), "no certificate found"),
         (chain.as_str(), garbage.as_str(), "no private key found"),
@@ -200,6 +214,16 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
             expired.as_str(),
             expired_key.as_str(),
             "expired at 2020-02-01",
+        ),
+        (
+            future.as_str(),
+            future_key.as_str(),
+            "not valid before 2099-01-01",
+        ),
+        (
+            backwards.as_str(),
+            key.as_str(),
+            "not signed by certificate 2",
         ),
         (
             chain.as_str(),

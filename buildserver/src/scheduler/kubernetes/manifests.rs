@@ -530,6 +530,8 @@ mod tests {
             chain: "CHAIN".into(),
             private_key: "KEY".into(),
             manual: true,
+            not_before: 0,
+            not_after: i64::MAX,
         };
         let mut edge = EdgeSpec {
             domains: vec!["www.example.com".into(), "a.example.org".into()],

@@ -932,6 +932,8 @@ impl Scheduler for LocalScheduler {
                         names: cert.names.clone(),
                         key: Arc::new(key),
                         manual: cert.manual,
+                        not_before: cert.not_before,
+                        not_after: cert.not_after,
                     }),
                     // Checked when it was added: only a change of rustls could get here.
                     Err(e) => {
