@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// HTTPS app traffic address (certificates by SNI: `paas certs`), or `off` [default: 0.0.0.0:443]
     #[arg(long, env = "PAAS_ROUTER_TLS_LISTEN", value_name = "ADDR|off")]
     pub router_tls_listen: Option<String>,
+    /// Serve every app's figures for Prometheus at http://ADDR/metrics (an admin's token) [default: off]
+    #[arg(long, env = "PAAS_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     /// Apps are served at <app>.<domain> [default: localhost]
     #[arg(long, env = "PAAS_DOMAIN")]
     pub domain: Option<String>,
@@ -154,6 +157,7 @@ struct FileConfig {
     ssh_listen: Option<String>,
     router_listen: Option<String>,
     router_tls_listen: Option<String>,
+    metrics_listen: Option<String>,
     domain: Option<String>,
     acme_directory: Option<String>,
     acme_email: Option<String>,
@@ -204,6 +208,8 @@ pub struct Config {
     pub router_listen: SocketAddr,
     /// `--router-tls-listen`; `None` when `off`.
     pub router_tls_listen: Option<SocketAddr>,
+    /// `--metrics-listen`; `None` by default.
+    pub metrics_listen: Option<SocketAddr>,
     pub domain: String,
     /// `--acme-directory`, `--acme-email`, `--acme-ca-file`.
     pub acme: AcmeConfig,
@@ -310,6 +316,13 @@ impl ServeArgs {
             "off" => Ok(None),
             s => s.parse::<SocketAddr>().map(Some).map_err(|e| e.to_string()),
         })?;
+        let metrics_listen = match pick(self.metrics_listen, file.metrics_listen, "metrics-listen")
+        {
+            setting @ Setting { value: Some(_), .. } => {
+                Some(setting.parse("", |s| s.parse::<SocketAddr>().map_err(|e| e.to_string()))?)
+            }
+            _ => None,
+        };
         let domain = pick(self.domain, file.domain, "domain").parse("localhost", parse_domain)?;
         let acme = AcmeConfig {
             directory: pick(self.acme_directory, file.acme_directory, "acme-directory").parse(
@@ -515,6 +528,7 @@ impl ServeArgs {
             ssh_listen,
             router_listen,
             router_tls_listen,
+            metrics_listen,
             domain,
             acme,
             registry,

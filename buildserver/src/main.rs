@@ -575,6 +575,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         })?),
         None => None,
     };
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (--metrics-listen)"))?,
+        ),
+        None => None,
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(listener) => Some(listener.local_addr()?),
+        None => None,
+    };
     let router_tls_addr = match &router_tls_listener {
         Some(listener) => Some(listener.local_addr()?),
         None => None,
@@ -754,6 +766,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let host_key_fingerprint = ssh::host_key::fingerprint(&host_key);
 
     let (api_limits, router_limits) = connection_budgets(config.header_timeout);
+    if let Some(listener) = metrics_listener {
+        let mut metrics_stop = stop_rx.clone();
+        tokio::spawn(api::serve_prometheus(
+            listener,
+            state.clone(),
+            api_limits,
+            async move {
+                let _ = metrics_stop.wait_for(|stop| *stop).await;
+            },
+        ));
+    }
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(api::serve(api_listener, state, api_limits, async move {
         let _ = api_stop.wait_for(|stop| *stop).await;
@@ -814,6 +837,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "ssh": ssh_addr.to_string(),
             "router": router_addr.to_string(),
             "router_tls": router_tls_addr.map(|a| a.to_string()),
+            "metrics": metrics_addr.map(|a| a.to_string()),
         });
         write_ready_file(path, &ready)?;
     }

@@ -82,6 +82,8 @@ pub struct TestServer {
     pub router: String,
     /// `127.0.0.1:PORT` of the router's TLS listener.
     pub router_tls: String,
+    /// `127.0.0.1:PORT` of the Prometheus listener, when started with `--metrics-listen`.
+    pub metrics: Option<String>,
     /// The server's stderr, for failure messages.
     log: PathBuf,
     /// `--api-listen` and `--ssh-listen`: port 0 at first, the same ports after a restart.
@@ -123,6 +125,7 @@ impl TestServer {
             ssh: String::new(),
             router: String::new(),
             router_tls: String::new(),
+            metrics: None,
             log,
             api_listen: "127.0.0.1:0".to_owned(),
             ssh_listen: "127.0.0.1:0".to_owned(),
@@ -211,6 +214,7 @@ impl TestServer {
                     .as_str()
                     .expect("router_tls address")
                     .to_owned();
+                self.metrics = ready["metrics"].as_str().map(str::to_owned);
                 return;
             }
             if let Some(status) = self

@@ -92,3 +92,33 @@ fn point(start: i64, now: i64, minute: &Minute, minutes: usize) -> MetricsPoint 
         oom_kills: minute.oom_kills,
     }
 }
+
+/// `GET /metrics` on `--metrics-listen`: every app's figures in the Prometheus text format, for
+/// admins (they are every user's apps).
+pub async fn prometheus(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    if !user.admin {
+        return Err(ApiFailure::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "the metrics of every app are for admins",
+        )
+        .hint("scrape with an admin's token (`paas-buildserver user create NAME --admin`)"));
+    }
+    let names: std::collections::HashMap<String, String> = state
+        .store
+        .call(|db| db.all_apps())
+        .await?
+        .into_iter()
+        .map(|app| (app.id, app.name.to_string()))
+        .collect();
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::prometheus::render(&state.metrics, &names),
+    ))
+}

@@ -211,6 +211,27 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Serves `GET /metrics` (the Prometheus text exposition of every app's figures) on `listener`,
+/// for an admin's token only (Prometheus's `authorization: credentials`), until `shutdown`.
+pub async fn serve_prometheus(
+    listener: TcpListener,
+    state: AppState,
+    limits: crate::http::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = Router::new()
+        .route("/metrics", axum::routing::get(metrics::prometheus))
+        .fallback(|uri: Uri| async move {
+            ApiFailure::not_found(format!(
+                "no route for {}: Prometheus scrapes /metrics",
+                uri.path()
+            ))
+        })
+        .with_state(state);
+    let service = crate::http::axum_service(router, limits.header_timeout);
+    crate::http::serve(listener, service, limits, None, shutdown).await
+}
+
 /// Serves the API on `listener` within `limits` until `shutdown` resolves, then finishes
 /// in-flight requests.
 pub async fn serve(

@@ -9,6 +9,7 @@ mod domains;
 mod errors;
 mod kubernetes;
 mod logs;
+mod metrics;
 mod one_off;
 mod push;
 mod real_apps;
