@@ -67,6 +67,9 @@ _paas() {
             paas,maintenance)
                 cmd="paas__subcmd__maintenance"
                 ;;
+            paas,metrics)
+                cmd="paas__subcmd__metrics"
+                ;;
             paas,open)
                 cmd="paas__subcmd__open"
                 ;;
@@ -384,6 +387,9 @@ _paas() {
                 ;;
             paas__subcmd__help,maintenance)
                 cmd="paas__subcmd__help__subcmd__maintenance"
+                ;;
+            paas__subcmd__help,metrics)
+                cmd="paas__subcmd__help__subcmd__metrics"
                 ;;
             paas__subcmd__help,open)
                 cmd="paas__subcmd__help__subcmd__open"
@@ -758,7 +764,7 @@ _paas() {
 
     case "${cmd}" in
         paas)
-            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
+            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs metrics open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2512,7 +2518,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help)
-            opts="login logout whoami apps create destroy info git keys builds logs open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
+            opts="login logout whoami apps create destroy info git keys builds logs metrics open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3228,6 +3234,20 @@ _paas() {
         paas__subcmd__help__subcmd__maintenance__subcmd__on)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__metrics)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -4044,6 +4064,40 @@ _paas() {
                 return 0
             fi
             case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__metrics)
+            opts="-a -h --type --since --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --app)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
