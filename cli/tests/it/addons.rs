@@ -11,7 +11,7 @@ use paas_tests::{CliEnv, Stack, TestServer, transcript};
 use serde_json::Value;
 
 use super::push::{debian_server, stderr_of};
-use super::run::{ok, paas, push};
+use super::run::{ok, paas, push, refused};
 
 /// A server with the bookworm stack and the services image.
 fn addon_server() -> (TestServer, CliEnv) {
@@ -366,18 +366,7 @@ fn bad_add_on_requests_are_refused_and_leave_nothing() {
             "invalid add-on name",
         ),
     ] {
-        let output = paas(&cli, &repo, args);
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "{args:?}: {}",
-            transcript(&output)
-        );
-        assert!(
-            stderr_of(&output).contains(message),
-            "{args:?}: {}",
-            transcript(&output)
-        );
+        refused(&cli, &repo, args, code, message);
     }
     ok(
         &cli,

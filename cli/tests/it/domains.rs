@@ -14,7 +14,7 @@ use paas_tests::{CliEnv, TestServer, transcript};
 use serde_json::Value;
 
 use super::push::stderr_of;
-use super::run::{ok, paas, push, serving};
+use super::run::{ok, paas, push, refused, serving};
 
 /// A busybox app whose `/cgi-bin/proto` prints the `X-Forwarded-Proto` it got.
 const PROTO_APP: &str = "web: mkdir -p /tmp/www/cgi-bin && echo hello > /tmp/www/index.html && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho proto=$HTTP_X_FORWARDED_PROTO\\n' > /tmp/www/cgi-bin/proto && chmod +x /tmp/www/cgi-bin/proto && exec busybox httpd -f -p $PORT -h /tmp/www\n";
@@ -75,22 +75,6 @@ fn raw(server: &TestServer, head: &[u8]) -> String {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     String::from_utf8_lossy(&answer).into_owned()
-}
-
-/// `paas ARGS` fails with exit status `code`, saying `says`.
-fn refused(cli: &CliEnv, repo: &Path, args: &[&str], code: i32, says: &str) {
-    let output = paas(cli, repo, args);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "{args:?}: {}",
-        transcript(&output)
-    );
-    assert!(
-        stderr_of(&output).contains(says),
-        "{args:?}: {}",
-        transcript(&output)
-    );
 }
 
 #[test]

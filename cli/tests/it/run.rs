@@ -114,6 +114,22 @@ pub fn ok(cli: &CliEnv, dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
+/// `paas ARGS` fails with exit status `code`, saying `says`.
+pub fn refused(cli: &CliEnv, repo: &Path, args: &[&str], code: i32, says: &str) {
+    let output = paas(cli, repo, args);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        transcript(&output)
+    );
+    assert!(
+        super::push::stderr_of(&output).contains(says),
+        "{args:?}: {}",
+        transcript(&output)
+    );
+}
+
 pub fn push(cli: &CliEnv, repo: &Path) -> std::process::Output {
     cli.git(repo, &["push", "paas", "main"])
         .output()
