@@ -191,13 +191,31 @@ pub async fn serve(
                     drive(connection, |c| c.graceful_shutdown(), stopping).await;
                 }
                 Some(acceptor) => {
-                    let Ok(Ok(stream)) =
-                        tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
-                    else {
+                    // The handshake and the first bytes after it are held to the deadline too:
+                    // hyper's timers start at the first byte of a request (or HTTP/2 preface).
+                    let accepted = tokio::time::timeout(limits.header_timeout, async {
+                        let mut stream = acceptor.accept(stream).await?;
+                        let mut first = vec![0u8; 4096];
+                        let read = tokio::io::AsyncReadExt::read(&mut stream, &mut first).await?;
+                        first.truncate(read);
+                        std::io::Result::Ok((stream, first))
+                    })
+                    .await;
+                    let Ok(Ok((stream, first))) = accepted else {
                         drop(permit);
                         return;
                     };
-                    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    if first.is_empty() {
+                        drop(permit);
+                        return;
+                    }
+                    let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                    let stream = Prefixed {
+                        prefix: first,
+                        read: 0,
+                        inner: stream,
+                    };
+                    if alpn_h2 {
                         let connection = h2.serve_connection(TokioIo::new(stream), service);
                         drive(connection, |c| c.graceful_shutdown(), stopping).await;
                     } else {
@@ -222,6 +240,72 @@ pub async fn serve(
         tracing::warn!(grace = ?DRAIN, "connections still open after the drain period; closing them");
     }
     Ok(())
+}
+
+/// A stream whose first bytes were read already: they come first, then the rest of `inner`.
+/// Written here: hyper-util's `Rewind`, which does this, is private.
+struct Prefixed<S> {
+    prefix: Vec<u8>,
+    /// How much of `prefix` was read.
+    read: usize,
+    inner: S,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Prefixed<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.read < self.prefix.len() {
+            let rest = &self.prefix[self.read..];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            self.read += n;
+            if self.read == self.prefix.len() {
+                self.prefix = Vec::new();
+                self.read = 0;
+            }
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Prefixed<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }
 
 /// Runs `connection` to its end; once `stopping` turns true, asks it to finish gracefully (the

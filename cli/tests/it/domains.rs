@@ -14,7 +14,7 @@ use paas_tests::{CliEnv, TestServer, transcript};
 use serde_json::Value;
 
 use super::push::stderr_of;
-use super::run::{ok, paas, push, refused, serving};
+use super::run::{ok, paas, push, refused, serving, serving_with};
 
 /// A busybox app whose `/cgi-bin/proto` prints the `X-Forwarded-Proto` it got.
 const PROTO_APP: &str = "web: mkdir -p /tmp/www/cgi-bin && echo hello > /tmp/www/index.html && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho proto=$HTTP_X_FORWARDED_PROTO\\n' > /tmp/www/cgi-bin/proto && chmod +x /tmp/www/cgi-bin/proto && exec busybox httpd -f -p $PORT -h /tmp/www\n";
@@ -351,7 +351,7 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
 
 #[test]
 fn a_silent_dyno_times_out_at_the_apps_setting_and_big_bodies_are_refused() {
-    let (server, cli) = serving();
+    let (server, cli) = serving_with(&["--header-timeout", "3"]);
     let repo = cli.app_repo("envpage");
     std::fs::write(
         repo.join("Procfile"),
@@ -407,6 +407,49 @@ fn a_silent_dyno_times_out_at_the_apps_setting_and_big_bodies_are_refused() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     ok(&cli, &repo, &["router:max-body-size", "none"]);
     ok(&cli, &repo, &["router:timeout", "default"]);
+
+    // A TLS client that shakes hands and then says nothing is closed at the header deadline.
+    let ca = TestCa::new("paas test CA");
+    let (chain, key) = ca.leaf(&["silent.localhost"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("chain.pem"), chain).expect("write");
+    std::fs::write(dir.path().join("key.pem"), key).expect("write");
+    let (chain, key) = (dir.path().join("chain.pem"), dir.path().join("key.pem"));
+    ok(
+        &cli,
+        &repo,
+        &[
+            "certs:add",
+            chain.to_str().expect("utf-8"),
+            key.to_str().expect("utf-8"),
+        ],
+    );
+    let started = Instant::now();
+    let mut quiet = std::process::Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect", &server.router_tls])
+        .args(["-servername", "silent.localhost"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    let ended = loop {
+        if let Some(status) = quiet.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            let _ = quiet.kill();
+            let _ = quiet.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(ended.is_some(), "an idle TLS connection was kept open");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     let settings = json(&ok(&cli, &repo, &["router", "--json"]));
     assert_eq!(settings["max_body_bytes"], Value::Null);
     assert_eq!(settings["timeout_seconds"], Value::Null);
