@@ -604,11 +604,23 @@ pub struct RouterSettings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRouterSettings {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
     pub acm: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
     pub redirect_https: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
     pub maintenance: Option<bool>,
     #[serde(
         default,
@@ -622,6 +634,13 @@ pub struct UpdateRouterSettings {
         with = "double_option"
     )]
     pub max_body_bytes: Option<Option<u64>>,
+}
+
+/// A field that may be absent (`None`) but not `null`: a JSON `null` is refused.
+fn not_null<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// `Option<Option<T>>` as JSON: absent, `null` (`Some(None)`) or a value.

@@ -705,6 +705,8 @@ async fn router_settings_out_of_range_are_refused_and_nothing_changes() {
         serde_json::json!({ "timeout_seconds": 0 }),
         serde_json::json!({ "timeout_seconds": 3601 }),
         serde_json::json!({ "acm": true }),
+        serde_json::json!({ "redirect_https": null }),
+        serde_json::json!({ "maintenance": "yes" }),
     ] {
         let (status, error) = f
             .send("PATCH", "/apps/edge/router", Some(body.clone()))
