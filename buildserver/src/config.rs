@@ -40,8 +40,9 @@ pub struct ServeArgs {
     /// HTTPS app traffic address (certificates by SNI: `paas certs`), or `off` [default: 0.0.0.0:443]
     #[arg(long, env = "PAAS_ROUTER_TLS_LISTEN", value_name = "ADDR|off")]
     pub router_tls_listen: Option<String>,
-    /// Serve every app's figures for Prometheus at http://ADDR/metrics (an admin's token) [default: off]
-    #[arg(long, env = "PAAS_METRICS_LISTEN", value_name = "ADDR")]
+    /// Serve every app's figures for Prometheus at http://ADDR/metrics (an admin's token), or
+    /// `off` [default: off]
+    #[arg(long, env = "PAAS_METRICS_LISTEN", value_name = "ADDR|off")]
     pub metrics_listen: Option<String>,
     /// Apps are served at <app>.<domain> [default: localhost]
     #[arg(long, env = "PAAS_DOMAIN")]

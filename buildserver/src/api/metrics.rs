@@ -34,6 +34,26 @@ pub async fn show(
     let now = crate::unix_now();
     let only: Vec<String> = query.process_type.into_iter().collect();
     let history = state.metrics.history(&app.id, now - window, &only);
+    if let Some(wanted) = only.first()
+        && history.is_empty()
+    {
+        let known: Vec<String> = state
+            .metrics
+            .history(&app.id, now - window, &[])
+            .into_iter()
+            .map(|t| t.process_type)
+            .collect();
+        return Err(ApiFailure::not_found(format!(
+            "app {} has no figures for process type {:?} in that time; it has: {}",
+            app.name,
+            paas_share::names::excerpt(wanted),
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
     Ok(Json(AppMetrics {
         app: app.name.to_string(),
         resolution_seconds: 60,
@@ -45,10 +65,9 @@ pub async fn show(
                 for (_, minute) in &t.minutes {
                     whole.merge(minute);
                 }
-                let start = t.minutes.first().map_or(now - window, |(at, _)| *at);
                 ProcessMetrics {
                     process_type: t.process_type,
-                    summary: point(start, now, &whole, t.minutes.len()),
+                    summary: point(now - window, now, &whole, usize::MAX),
                     points: t
                         .minutes
                         .iter()
@@ -65,7 +84,7 @@ pub async fn show(
 fn point(start: i64, now: i64, minute: &Minute, minutes: usize) -> MetricsPoint {
     let span = u32::try_from((now - start).clamp(1, i64::from(u32::MAX))).unwrap_or(u32::MAX);
     let seconds = span
-        .min(u32::try_from(minutes * 60).unwrap_or(u32::MAX))
+        .min(u32::try_from(minutes.saturating_mul(60)).unwrap_or(u32::MAX))
         .max(1);
     let sampled = minute.memory_samples > 0;
     MetricsPoint {

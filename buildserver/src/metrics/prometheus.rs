@@ -85,7 +85,7 @@ pub fn render(metrics: &Metrics, names: &HashMap<String, String>) -> String {
     section(
         "paas_router_response_bytes_total",
         "counter",
-        "Response bytes the router passed on (of responses that said their length).",
+        "Response bytes, as the responses' Content-Length said.",
         &mut |out| {
             for (_, labels, total, _) in &series {
                 if total.total_requests() > 0 {
@@ -109,7 +109,7 @@ pub fn render(metrics: &Metrics, names: &HashMap<String, String>) -> String {
                     let app = labels.split(',').next().unwrap_or_default();
                     let _ = writeln!(
                         out,
-                        "paas_router_requests_in_flight{{{app}}} {}",
+                        "paas_router_requests_in_flight{{{app},process_type=\"web\"}} {}",
                         metrics.in_flight(id)
                     );
                 }
@@ -242,7 +242,7 @@ mod tests {
             "paas_router_response_seconds_bucket{app=\"shop\",process_type=\"web\",le=\"+Inf\"} 2",
             "paas_router_response_seconds_sum{app=\"shop\",process_type=\"web\"} 2.007",
             "paas_router_response_bytes_total{app=\"shop\",process_type=\"web\"} 100",
-            "paas_router_requests_in_flight{app=\"shop\"} 0",
+            "paas_router_requests_in_flight{app=\"shop\",process_type=\"web\"} 0",
             "paas_dyno_cpu_seconds_total{app=\"shop\",process_type=\"web\"} 1.5",
             "paas_dyno_memory_bytes{app=\"shop\",process_type=\"web\"} 4096",
             "paas_dynos{app=\"shop\",process_type=\"web\"} 2",

@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Upper bounds of the latency histogram's buckets, in milliseconds (as Prometheus's `le`); a last
-/// bucket holds the slower ones.
-pub const LATENCY_BOUNDS_MS: [u64; 16] = [
-    5, 10, 25, 50, 75, 100, 150, 250, 400, 600, 1_000, 1_500, 2_500, 5_000, 10_000, 30_000,
+/// Upper bounds of the latency histogram's buckets, in milliseconds (as Prometheus's `le`), up to
+/// the longest router timeout (an hour); a last bucket holds the slower ones.
+pub const LATENCY_BOUNDS_MS: [u64; 21] = [
+    5, 10, 25, 50, 75, 100, 150, 250, 400, 600, 1_000, 1_500, 2_500, 5_000, 10_000, 30_000, 60_000,
+    120_000, 300_000, 900_000, 3_600_000,
 ];
 
 /// What one minute of one process type holds. Request figures come from the router (web dynos);
@@ -17,11 +18,12 @@ pub struct Minute {
     pub requests: [u64; 5],
     /// Requests by how long their response took to begin, by [`LATENCY_BOUNDS_MS`] (one more
     /// bucket at the end for the slower ones).
-    pub latency: [u64; 17],
+    pub latency: [u64; 22],
     /// The latencies' sum, in ms (a Prometheus histogram's `_sum`).
     #[serde(default)]
     pub latency_ms_sum: u64,
-    /// Response body bytes the router passed on, where the response said its length.
+    /// Response body bytes, as the responses' `Content-Length` said (a response without one, a
+    /// HEAD's or one the client cut short counts what it said, or nothing).
     pub bytes_out: u64,
     /// CPU time the type's dynos used, in milliseconds.
     pub cpu_ms: u64,
@@ -132,8 +134,8 @@ mod tests {
         assert_eq!(minute.latency_quantile(0.5), Some(50));
         assert_eq!(minute.latency_quantile(0.95), Some(100));
         assert_eq!(minute.latency_quantile(0.05), Some(5));
-        minute.request(503, 60_000, 0);
-        assert_eq!(minute.latency_quantile(1.0), Some(30_000));
+        minute.request(503, 35_000, 0);
+        assert_eq!(minute.latency_quantile(1.0), Some(60_000));
         assert_eq!(minute.requests, [0, 100, 0, 0, 1]);
         assert_eq!(minute.bytes_out, 1000);
         let errors = minute.server_error_percent().expect("requests");

@@ -10,10 +10,11 @@ use crate::error::CliError;
 
 /// Show the app's request and resource figures, per process type
 ///
-/// Requests per minute, the 95th percentile of how long responses took to begin, the share of
-/// 5xx answers (the router's figures, for web dynos), and CPU and memory of the dynos (sampled
-/// every 10 s), over the last hour by default, kept for 24 h. On a terminal each figure has a
-/// sparkline, one mark per minute.
+/// Requests per minute, the 95th percentile of how long responses took to begin (the upper bound
+/// of its histogram bucket), the share of 5xx answers (the router's figures, for web dynos), and
+/// the CPU (100 % is one core) and memory of each type's dynos together, sampled every 10 s; over
+/// the last hour by default, kept for 24 h. On a terminal each figure has a sparkline, one mark
+/// per minute with figures.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  paas metrics\n  paas metrics --type web --since 6h\n  paas metrics --json"
@@ -53,7 +54,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
         for process in &metrics.process_types {
             let s = &process.summary;
-            writeln!(out, "{}  ({} dynos)", process.process_type, s.dynos)?;
+            let now = process.points.last().map_or(0, |p| p.dynos);
+            writeln!(
+                out,
+                "{}  ({now} dyno{} now)",
+                process.process_type,
+                if now == 1 { "" } else { "s" }
+            )?;
             let spark = |figure: fn(&MetricsPoint) -> Option<f64>| {
                 if sparklines {
                     sparkline(&process.points.iter().map(figure).collect::<Vec<_>>())
@@ -61,36 +68,42 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     String::new()
                 }
             };
-            let rows = [
-                (
-                    "requests",
-                    format!("{:.1}/min", s.requests_per_minute),
-                    spark(|m| Some(m.requests_per_minute)),
-                ),
-                (
-                    "p95",
-                    s.p95_ms.map_or("-".to_owned(), |ms| format!("{ms} ms")),
-                    spark(|m| m.p95_ms.map(|ms| ms as f64)),
-                ),
-                (
-                    "5xx",
-                    s.server_errors_percent
-                        .map_or("-".to_owned(), |pct| format!("{pct:.1} %")),
-                    spark(|m| m.server_errors_percent),
-                ),
+            let mut rows = Vec::new();
+            // Request figures are the router's: web dynos only.
+            if s.requests > 0 || process.process_type == "web" {
+                rows.extend([
+                    (
+                        "requests",
+                        format!("{:.1}/min", s.requests_per_minute),
+                        spark(|m| Some(m.requests_per_minute)),
+                    ),
+                    (
+                        "p95",
+                        s.p95_ms.map_or("-".to_owned(), |ms| format!("≤ {ms} ms")),
+                        spark(|m| m.p95_ms.map(|ms| ms as f64)),
+                    ),
+                    (
+                        "5xx",
+                        s.server_errors_percent
+                            .map_or("-".to_owned(), |pct| format!("{pct:.1} %")),
+                        spark(|m| m.server_errors_percent),
+                    ),
+                ]);
+            }
+            rows.extend([
                 (
                     "CPU",
                     s.cpu_percent
-                        .map_or("-".to_owned(), |pct| format!("{pct:.1} %")),
+                        .map_or("-".to_owned(), |pct| format!("{pct:.1} % of a core")),
                     spark(|m| m.cpu_percent),
                 ),
                 (
                     "memory",
                     s.memory_bytes.map_or("-".to_owned(), |bytes| {
-                        let mut text = indicatif::HumanBytes(bytes).to_string();
+                        let mut text = format!("{} together", indicatif::HumanBytes(bytes));
                         if let Some(limit) = s.memory_limit_bytes {
                             text.push_str(&format!(
-                                " of {} per dyno",
+                                " ({} each at most)",
                                 indicatif::HumanBytes(limit)
                             ));
                         }
@@ -98,14 +111,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     }),
                     spark(|m| m.memory_bytes.map(|b| b as f64)),
                 ),
-            ];
+            ]);
             for (name, value, line) in rows {
-                writeln!(out, "  {name:<9} {value:<24} {line}")?;
+                writeln!(out, "  {name:<9} {value:<34} {line}")?;
             }
             if s.restarts > 0 || s.oom_kills > 0 {
                 writeln!(
                     out,
-                    "  {} restarts, {} killed for memory (R14/R15)",
+                    "  {} restarts, {} killed for running out of memory",
                     s.restarts, s.oom_kills
                 )?;
             }

@@ -38,8 +38,15 @@ fn scrape(metrics: &str, token: Option<&str>) -> (u16, String) {
 }
 
 /// The web summary of `paas metrics --json`.
-fn web(cli: &CliEnv, repo: &std::path::Path) -> Value {
-    let metrics = json(&ok(cli, repo, &["metrics", "--json"]));
+fn web(server: &paas_tests::TestServer, cli: &CliEnv, repo: &std::path::Path) -> Value {
+    let output = paas(cli, repo, &["metrics", "--json"]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        transcript(&output),
+        server.log()
+    );
+    let metrics = json(&String::from_utf8_lossy(&output.stdout));
     metrics["process_types"]
         .as_array()
         .expect("types")
@@ -53,14 +60,23 @@ fn web(cli: &CliEnv, repo: &std::path::Path) -> Value {
 fn requests_and_resources_show_in_metrics_and_survive_a_kill() {
     let (mut server, cli) = serving_with(&["--metrics-listen", "127.0.0.1:0"]);
     let repo = cli.app_repo("envpage");
+    // And a worker that keeps crashing: its restarts are counted.
+    let procfile = std::fs::read_to_string(repo.join("Procfile")).expect("Procfile");
+    std::fs::write(
+        repo.join("Procfile"),
+        format!("{procfile}worker: sleep 1; exit 1\n"),
+    )
+    .expect("write");
+    cli.commit_all(&repo, "a crashing worker");
     ok(&cli, &repo, &["create", "shop"]);
     assert!(push(&cli, &repo).status.success());
+    ok(&cli, &repo, &["scale", "worker=1"]);
     for path in ["/"; 20].iter().chain(&["/missing"; 5]) {
         super::run::status(&server, "shop", path);
     }
     // A cgroup sample every 10 s, the store every 15 s.
     std::thread::sleep(Duration::from_secs(16));
-    let summary = web(&cli, &repo);
+    let summary = web(&server, &cli, &repo);
     assert_eq!(summary["requests"], 25, "{summary}");
     assert_eq!(summary["responses"]["2xx"], 20, "{summary}");
     assert_eq!(summary["responses"]["4xx"], 5, "{summary}");
@@ -74,13 +90,43 @@ fn requests_and_resources_show_in_metrics_and_survive_a_kill() {
     let text = ok(&cli, &repo, &["metrics"]);
     for line in [
         "=== shop metrics, last 1h",
-        "web  (1 dynos)",
+        "web  (1 dyno now)",
         "requests",
         "p95",
         "memory",
     ] {
         assert!(text.contains(line), "{line}: {text}");
     }
+    let output = paas(&cli, &repo, &["metrics", "--json"]);
+    assert!(output.status.success(), "{}", transcript(&output));
+    let all = json(&String::from_utf8_lossy(&output.stdout));
+    let worker = all["process_types"]
+        .as_array()
+        .expect("types")
+        .iter()
+        .find(|t| t["process_type"] == "worker")
+        .unwrap_or_else(|| panic!("no worker figures: {all}"))["summary"]
+        .clone();
+    let ps = json(&ok(&cli, &repo, &["ps", "--json"]));
+    let restarted = ps
+        .as_array()
+        .expect("dynos")
+        .iter()
+        .find(|d| d["name"] == "worker.1")
+        .and_then(|d| d["restarts"].as_u64())
+        .expect("worker.1");
+    let counted = worker["restarts"].as_u64().expect("restarts");
+    assert!(
+        counted >= 1 && counted <= restarted,
+        "{counted} of {restarted}: {worker}"
+    );
+    super::run::refused(
+        &cli,
+        &repo,
+        &["metrics", "--type", "nope"],
+        1,
+        "no figures for process type \"nope\"",
+    );
 
     // Prometheus: admins only.
     let endpoint = server.metrics.clone().expect("metrics listener");
@@ -91,6 +137,7 @@ fn requests_and_resources_show_in_metrics_and_survive_a_kill() {
         "paas_router_requests_total{app=\"shop\",process_type=\"web\",status=\"2xx\"} 20",
         "paas_router_response_seconds_count{app=\"shop\",process_type=\"web\"} 25",
         "paas_dynos{app=\"shop\",process_type=\"web\"} 1",
+        "paas_router_requests_in_flight{app=\"shop\",process_type=\"web\"} 0",
     ] {
         assert!(body.contains(line), "{line}\n{body}");
     }
@@ -114,7 +161,7 @@ fn requests_and_resources_show_in_metrics_and_survive_a_kill() {
     // The daemon killed: what was stored comes back.
     server.stop(Signal::SIGKILL);
     server.restart();
-    let summary = web(&cli, &repo);
+    let summary = web(&server, &cli, &repo);
     assert_eq!(summary["requests"], 25, "{summary}");
 
     // Gone with the app.

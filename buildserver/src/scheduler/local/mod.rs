@@ -183,16 +183,27 @@ impl LocalScheduler {
 
     /// Samples every dyno's cgroup into the metrics every [`SAMPLE_EVERY`] until `stop` turns
     /// true: per app and process type, the CPU time used since the last sample, the memory of its
-    /// dynos together, how many run, and the restarts and OOM kills since.
+    /// dynos together, how many run, and the restarts and OOM kills since (counted by the dynos'
+    /// supervisors: a dyno killed for memory takes its cgroup with it). A type whose dynos all
+    /// went gets one last sample of none.
     pub async fn sample_forever(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        // Per container: CPU time, restarts and OOM kills at the last sample.
-        let mut last: HashMap<String, (u64, u32, u64)> = HashMap::new();
+        /// What a dyno had used, restarted and been killed at the last sample.
+        #[derive(Clone, Default)]
+        struct Seen {
+            container: String,
+            cpu_ns: u64,
+            restarts: u32,
+            oom_kills: u32,
+        }
+        // Per (app, dyno name); and the types sampled last time.
+        let mut last: HashMap<(Arc<str>, String), Seen> = HashMap::new();
+        let mut types_before: std::collections::HashSet<(Arc<str>, String)> = Default::default();
         loop {
             tokio::select! {
                 () = tokio::time::sleep(SAMPLE_EVERY) => {}
                 _ = stop.wait_for(|stop| *stop) => return,
             }
-            let dynos: Vec<(Arc<str>, String, String, u32)> = self
+            let dynos: Vec<(Arc<str>, String, String, String, u32, u32)> = self
                 .apps()
                 .iter()
                 .flat_map(|(app_id, running)| {
@@ -201,8 +212,10 @@ impl LocalScheduler {
                         (
                             Arc::clone(&app_id),
                             d.process_type.clone(),
+                            d.name(),
                             d.container.clone(),
                             d.supervision.restarts.load(Ordering::SeqCst),
+                            d.supervision.oom_kills.load(Ordering::SeqCst),
                         )
                     })
                 })
@@ -210,9 +223,9 @@ impl LocalScheduler {
             let Ok(read) = tokio::task::spawn_blocking(move || {
                 dynos
                     .into_iter()
-                    .filter_map(|(app, kind, container, restarts)| {
-                        let usage = crate::container::usage(&container)?;
-                        Some((app, kind, container, restarts, usage))
+                    .map(|dyno| {
+                        let usage = crate::container::usage(&dyno.3);
+                        (dyno, usage)
                     })
                     .collect::<Vec<_>>()
             })
@@ -222,21 +235,44 @@ impl LocalScheduler {
             };
             let mut per_type: HashMap<(Arc<str>, String), crate::metrics::Minute> = HashMap::new();
             let mut seen = HashMap::new();
-            for (app, kind, container, restarts, usage) in read {
-                // A counter that went back is a new run of the container: all of it is new.
-                let (cpu, restarted, ooms) = last.get(&container).copied().unwrap_or_default();
-                let since = |now: u64, before: u64| if now >= before { now - before } else { now };
-                let minute = per_type.entry((app, kind)).or_default();
-                minute.cpu_ms += since(usage.cpu_ns, cpu) / 1_000_000;
-                minute.memory_sum += usage.memory;
+            for ((app, kind, name, container, restarts, oom_kills), usage) in read {
+                let before = last.remove(&(Arc::clone(&app), name.clone()));
+                let minute = per_type.entry((Arc::clone(&app), kind)).or_default();
                 minute.dynos += 1;
-                if usage.memory_limit != u64::MAX {
-                    minute.memory_limit = minute.memory_limit.max(usage.memory_limit);
+                // A dyno first seen started since the daemon did: all its restarts are new.
+                let known = before.unwrap_or_default();
+                minute.restarts += u64::from(restarts.saturating_sub(known.restarts));
+                minute.oom_kills += u64::from(oom_kills.saturating_sub(known.oom_kills));
+                let fresh_container = known.container != container;
+                let mut now = Seen {
+                    container,
+                    cpu_ns: known.cpu_ns,
+                    restarts,
+                    oom_kills,
+                };
+                if let Some(usage) = usage {
+                    // Another container, or a counter that went back: a new run, all of it new.
+                    let fresh = fresh_container || usage.cpu_ns < known.cpu_ns;
+                    let used = if fresh {
+                        usage.cpu_ns
+                    } else {
+                        usage.cpu_ns - known.cpu_ns
+                    };
+                    minute.cpu_ms += used / 1_000_000;
+                    minute.memory_sum += usage.memory;
+                    if usage.memory_limit != u64::MAX {
+                        minute.memory_limit = minute.memory_limit.max(usage.memory_limit);
+                    }
+                    now.cpu_ns = usage.cpu_ns;
                 }
-                minute.restarts += u64::from(restarts.saturating_sub(restarted));
-                minute.oom_kills += since(usage.oom_kills, ooms);
-                seen.insert(container, (usage.cpu_ns, restarts, usage.oom_kills));
+                seen.insert((app, name), now);
             }
+            let live: std::collections::HashSet<(Arc<str>, String)> =
+                per_type.keys().cloned().collect();
+            for gone in types_before.difference(&live) {
+                per_type.entry(gone.clone()).or_default();
+            }
+            types_before = live;
             for ((app, kind), mut minute) in per_type {
                 // One sample of the type's dynos together.
                 minute.memory_samples = 1;

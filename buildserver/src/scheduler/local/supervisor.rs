@@ -48,6 +48,9 @@ pub(super) struct Supervision {
     /// Set by `stop`: an exit now is the end, not a crash.
     pub(super) stopping: AtomicBool,
     pub(super) restarts: AtomicU32,
+    /// Runs that ended because the kernel killed the dyno for memory (its cgroup is gone with
+    /// it, so the metrics count them here).
+    pub(super) oom_kills: AtomicU32,
     /// How its last run ended: whether it ended by itself (rather than being stopped for not
     /// being ready in time), and what happened (`exited with status 3`).
     pub(super) ended: Mutex<Option<(bool, String)>>,
@@ -61,6 +64,7 @@ impl Supervision {
             up: Arc::new(AtomicBool::new(false)),
             stopping: AtomicBool::new(false),
             restarts: AtomicU32::new(0),
+            oom_kills: AtomicU32::new(0),
             ended: Mutex::new(None),
         }
     }
@@ -236,7 +240,10 @@ impl Supervisor {
                     self.port,
                     self.boot_timeout.as_secs()
                 ),
-                Ok(o) if o.oom_killed => "ran out of memory".to_owned(),
+                Ok(o) if o.oom_killed => {
+                    self.supervision.oom_kills.fetch_add(1, Ordering::SeqCst);
+                    "ran out of memory".to_owned()
+                }
                 Ok(o) => match o.exit {
                     Exit::Code(code) => format!("exited with status {code}"),
                     Exit::Signal(signal) => format!("was killed by signal {signal}"),
