@@ -499,18 +499,7 @@ fn scale_ps_and_restart() {
             "web is given more than once",
         ),
     ] {
-        let output = paas(&cli, &repo, args);
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "{args:?}: {}",
-            transcript(&output)
-        );
-        assert!(
-            String::from_utf8_lossy(&output.stderr).contains(message),
-            "{args:?}: {}",
-            transcript(&output)
-        );
+        refused(&cli, &repo, args, code, message);
     }
     assert_eq!(ok(&cli, &repo, &["scale"]), "web=2\n", "nothing changed");
     assert_eq!(ps(&cli).len(), 2);
