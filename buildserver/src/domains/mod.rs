@@ -37,6 +37,8 @@ pub enum CertificateAuthority {
     None(&'static str),
 }
 
+/// The edge's manager: every change to an app's domains, certificates or router settings goes
+/// through it (and is published to the scheduler), and it runs the ACM loop.
 pub struct Domains {
     store: Store,
     scheduler: Arc<dyn Scheduler>,
