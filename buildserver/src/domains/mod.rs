@@ -16,7 +16,9 @@ use paas_share::models::{Certificate, Domain, RouterSettings, UpdateRouterSettin
 
 use crate::logs::Logs;
 use crate::scheduler::{EdgeCert, EdgeSpec, Scheduler};
-use crate::store::{AcmOutcome, AppRecord, CertRecord, NewCert, Store, StoreError, User};
+use crate::store::{
+    AcmOutcome, AppRecord, CertRecord, DomainRecord, NewCert, Store, StoreError, User,
+};
 
 /// The most a dyno may be given to begin its response, in seconds (`paas router:timeout`).
 pub const MAX_TIMEOUT_SECONDS: u32 = 3600;
@@ -89,13 +91,7 @@ impl Domains {
 
     /// The app's domains: its default hostname first, then its custom ones.
     pub async fn list(&self, app: &AppRecord) -> Result<Vec<Domain>, DomainError> {
-        let id = app.id.clone();
-        let (domains, certs, settings) = self
-            .store
-            .call(move |db| {
-                Ok::<_, StoreError>((db.domains(&id)?, db.certs(&id)?, db.router_settings(&id)?))
-            })
-            .await?;
+        let (domains, certs, settings) = self.edge_of(app).await?;
         let now = crate::unix_now();
         let default_host = format!("{}.{}", app.name, self.server_domain);
         let covered = |host: &str| {
@@ -411,15 +407,20 @@ impl Domains {
         Ok(())
     }
 
+    /// The app's custom domains, certificates and router settings, as the store has them now.
+    async fn edge_of(
+        &self,
+        app: &AppRecord,
+    ) -> Result<(Vec<DomainRecord>, Vec<CertRecord>, RouterSettings), StoreError> {
+        let id = app.id.clone();
+        self.store
+            .call(move |db| Ok((db.domains(&id)?, db.certs(&id)?, db.router_settings(&id)?)))
+            .await
+    }
+
     /// Hands the app's edge, as the store has it now, to the scheduler.
     async fn publish(&self, app: &AppRecord) -> Result<(), DomainError> {
-        let id = app.id.clone();
-        let (domains, records, settings) = self
-            .store
-            .call(move |db| {
-                Ok::<_, StoreError>((db.domains(&id)?, db.certs(&id)?, db.router_settings(&id)?))
-            })
-            .await?;
+        let (domains, records, settings) = self.edge_of(app).await?;
         let now = crate::unix_now();
         let edge = EdgeSpec {
             domains: domains.into_iter().map(|d| d.hostname).collect(),
