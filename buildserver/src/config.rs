@@ -103,6 +103,17 @@ pub struct ServeArgs {
     /// seconds [default: 3600]
     #[arg(long, env = "PAAS_SSH_IDLE_TIMEOUT", value_name = "SECONDS")]
     pub ssh_idle_timeout: Option<String>,
+    /// How often the autoscaler looks at each autoscaled process type, in seconds [default: 5]
+    #[arg(long, env = "PAAS_AUTOSCALE_INTERVAL", value_name = "SECONDS")]
+    pub autoscale_interval: Option<String>,
+    /// How long an autoscaled type must miss a target (p95 or CPU over it) before it gets one
+    /// more dyno, in seconds [default: 60]
+    #[arg(long, env = "PAAS_AUTOSCALE_UP_AFTER", value_name = "SECONDS")]
+    pub autoscale_up_after: Option<String>,
+    /// How long an autoscaled type must stay under half of every target before it loses a dyno,
+    /// in seconds [default: 300]
+    #[arg(long, env = "PAAS_AUTOSCALE_DOWN_AFTER", value_name = "SECONDS")]
+    pub autoscale_down_after: Option<String>,
     /// How long a stopping dyno has between SIGTERM and SIGKILL, in seconds [default: 30]
     #[arg(long, env = "PAAS_STOP_GRACE", value_name = "SECONDS")]
     pub stop_grace: Option<String>,
@@ -178,6 +189,9 @@ struct FileConfig {
     header_timeout: Option<u64>,
     ssh_idle_timeout: Option<u64>,
     stop_grace: Option<u64>,
+    autoscale_interval: Option<u64>,
+    autoscale_up_after: Option<u64>,
+    autoscale_down_after: Option<u64>,
     max_dynos_per_app: Option<u64>,
     max_run_dynos_per_app: Option<u64>,
     max_run_dynos: Option<u64>,
@@ -232,6 +246,8 @@ pub struct Config {
     pub ssh_idle_timeout: std::time::Duration,
     pub dynos: crate::scheduler::local::Settings,
     pub max_dynos_per_app: u32,
+    /// `--autoscale-interval`, `--autoscale-up-after`, `--autoscale-down-after`.
+    pub autoscale: crate::autoscale::Timing,
     /// `--max-run-dynos-per-app`, `--max-run-dynos`, `--run-max-timeout`.
     pub one_offs: crate::one_off::Limits,
     /// `--addon-backups-kept`.
@@ -422,6 +438,31 @@ impl ServeArgs {
                     )),
                 }
             })?;
+        let autoscale_seconds = |flag, file, name, default| {
+            number(flag, file, name)
+                .parse(default, seconds)
+                .map(std::time::Duration::from_secs)
+        };
+        let autoscale = crate::autoscale::Timing {
+            interval: autoscale_seconds(
+                self.autoscale_interval,
+                file.autoscale_interval,
+                "autoscale-interval",
+                "5",
+            )?,
+            up_after: autoscale_seconds(
+                self.autoscale_up_after,
+                file.autoscale_up_after,
+                "autoscale-up-after",
+                "60",
+            )?,
+            down_after: autoscale_seconds(
+                self.autoscale_down_after,
+                file.autoscale_down_after,
+                "autoscale-down-after",
+                "300",
+            )?,
+        };
         let max_dynos_per_app = number(
             self.max_dynos_per_app,
             file.max_dynos_per_app,
@@ -552,6 +593,7 @@ impl ServeArgs {
                 stop_grace: std::time::Duration::from_secs(stop_grace),
             },
             max_dynos_per_app,
+            autoscale,
             one_offs,
             addon_backups_kept,
             kubernetes,

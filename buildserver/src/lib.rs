@@ -5,6 +5,7 @@
 pub mod addons;
 pub mod api;
 pub mod app;
+pub mod autoscale;
 pub mod build;
 pub mod config;
 pub mod container;

@@ -672,7 +672,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         store.clone(),
         Arc::clone(&scheduler),
         logs.clone(),
-        config.release_timeout,
+        paas_buildserver::release::Limits {
+            release_timeout: config.release_timeout,
+            max_dynos_per_app: config.max_dynos_per_app,
+        },
         Arc::clone(&layout),
         registry.clone(),
         Arc::clone(&urls),
@@ -729,7 +732,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         layout: Arc::clone(&layout),
         scheduler: Arc::clone(&scheduler),
         urls: Arc::clone(&urls),
-        max_dynos_per_app: config.max_dynos_per_app,
         renames: Default::default(),
         one_offs: one_offs.clone(),
     };
@@ -791,7 +793,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         hook_listener,
         pushes,
         builder,
-        releases,
+        Arc::clone(&releases),
         stop_rx.clone(),
     ));
     let router = tokio::spawn(paas_buildserver::router::serve(
@@ -823,6 +825,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::error!(error = %format!("{e:#}"), "cannot publish the apps' domains and certificates");
     }
     let renewals = tokio::spawn(Arc::clone(&domains).renew_forever(stop_rx.clone()));
+    if let Err(e) =
+        paas_buildserver::autoscale::publish_all(&store_for_restore, scheduler.as_ref()).await
+    {
+        tracing::error!(error = %format!("{e:#}"), "cannot publish the apps' autoscaling rules");
+    }
+    if !scheduler.autoscales() {
+        let autoscaler = paas_buildserver::autoscale::Autoscaler::new(
+            store_for_restore.clone(),
+            metrics.clone(),
+            Arc::clone(&releases),
+            logs.clone(),
+            config.autoscale,
+        );
+        tokio::spawn(autoscaler.run_forever(stop_rx.clone()));
+    }
     let metrics_kept = tokio::spawn(
         metrics
             .clone()

@@ -338,6 +338,56 @@ pub struct Formation {
     pub command: String,
 }
 
+/// `PATCH /apps/{app}/autoscale/{type}`: the range a process type's dynos are kept in, and the
+/// targets that move it (at least one). Latency targets need the platform's router (the local
+/// scheduler); CPU targets work on both schedulers (a HorizontalPodAutoscaler on Kubernetes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscaleSettings {
+    /// The fewest dynos, at least 1.
+    pub min: u32,
+    /// The most dynos, at most the server's per-app limit.
+    pub max: u32,
+    /// Scale up while the router's p95 response time is over this, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<u32>,
+    /// Scale up while the dynos' mean CPU use is over this, in percent of one core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<u32>,
+}
+
+/// One autoscaled process type, as `GET /apps/{app}/autoscale` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoscaleRule {
+    #[serde(rename = "type")]
+    pub process_type: String,
+    #[serde(flatten)]
+    pub settings: AutoscaleSettings,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// One decision of the autoscaler: a change of a type's dyno count, or why it could not make one
+/// (`from` = `to`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoscaleDecision {
+    /// RFC 3339.
+    pub at: String,
+    #[serde(rename = "type")]
+    pub process_type: String,
+    pub from: u32,
+    pub to: u32,
+    /// What the autoscaler saw: `p95 412ms > 300ms over 60s`.
+    pub reason: String,
+}
+
+/// `GET /apps/{app}/autoscale`: the autoscaled types and the last decisions, newest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Autoscaling {
+    pub rules: Vec<AutoscaleRule>,
+    pub decisions: Vec<AutoscaleDecision>,
+}
+
 /// `PATCH /apps/{app}/formation`: `{"web": 4, "worker": "+1"}`.
 pub type FormationPatch = BTreeMap<String, Quantity>;
 

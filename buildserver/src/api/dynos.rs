@@ -40,8 +40,12 @@ pub async fn restart(
         ))
         .hint("run `paas ps` to see its dynos"));
     }
-    let change = super::DynoChange::Restart(wanted.map(str::to_owned));
-    if !super::change_dynos(&state, &app, change).await? {
+    let restarted = state
+        .releases
+        .restart(&app, wanted.map(str::to_owned))
+        .await
+        .map_err(super::scale_failure)?;
+    if !restarted {
         return Err(
             ApiFailure::invalid(format!("app {name:?} has no release to run"))
                 .hint("push code first: git push paas main"),

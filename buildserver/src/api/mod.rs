@@ -7,6 +7,7 @@
 mod account;
 mod addons;
 mod apps;
+mod autoscale;
 mod builds;
 mod config_vars;
 mod domains;
@@ -68,8 +69,6 @@ pub struct AppState {
     /// Runs releases in version order, recording their states.
     pub releases: Arc<crate::release::Controller>,
     pub urls: Arc<PublicUrls>,
-    /// The most dynos one app may run (`--max-dynos-per-app`).
-    pub max_dynos_per_app: u32,
     /// Renames take this one at a time: each reads the name it changes after the last one ended,
     /// and the scheduler's routes follow them in the order the store records them.
     pub renames: Arc<tokio::sync::Mutex<()>>,
@@ -135,6 +134,9 @@ fn routes() -> Routes {
     )
     .add("get", "/apps/{app}/logs", logs::show)
     .add("get", "/apps/{app}/metrics", metrics::show)
+    .add("get", "/apps/{app}/autoscale", autoscale::show)
+    .add("patch", "/apps/{app}/autoscale/{type}", autoscale::update)
+    .add("delete", "/apps/{app}/autoscale/{type}", autoscale::destroy)
     .add("get", "/apps/{app}/dynos", dynos::list)
     .add("post", "/apps/{app}/dynos", one_offs::create)
     .add("post", "/apps/{app}/dynos/restart", dynos::restart)
@@ -624,43 +626,20 @@ fn scheduler_failure(what: &str, e: &anyhow::Error) -> ApiFailure {
     .hint("the dynos that were running keep running; `paas logs` shows more")
 }
 
-/// A change to the dynos of the release that runs.
-enum DynoChange {
-    /// To the formation the store has now.
-    Scale,
-    /// Fresh dynos for all, one type (`web`) or one dyno (`web.1`).
-    Restart(Option<String>),
-}
-
-/// Applies `change` to what the app runs, after any deploy in flight (so that it acts on the
-/// release that runs), in a task of its own: a client that goes away does not stop it half way
-/// (dynos started and never recorded, or taken out of the route and never stopped). `false` when
-/// the app runs no release.
-async fn change_dynos(state: &AppState, app: &AppRecord, change: DynoChange) -> ApiResult<bool> {
-    let (state, app) = (state.clone(), app.clone());
-    tokio::spawn(async move {
-        let _turn = state.releases.turn(&app.id).await;
-        let Some(deployment) = running_deployment(&state, &app).await? else {
-            return Ok(false);
-        };
-        let (done, what) = match &change {
-            DynoChange::Scale => (
-                state.scheduler.scale(&deployment).await,
-                "cannot start the new dynos",
-            ),
-            DynoChange::Restart(target) => (
-                state
-                    .scheduler
-                    .restart(&deployment, target.as_deref())
-                    .await,
-                "the restart did not complete",
-            ),
-        };
-        done.map_err(|e| scheduler_failure(what, &e))?;
-        Ok(true)
-    })
-    .await
-    .map_err(|e| scheduler_failure("the dynos' change stopped", &anyhow::anyhow!("{e}")))?
+/// The API's answer when a change of the dynos was refused or did not complete.
+fn scale_failure(e: crate::release::ScaleError) -> ApiFailure {
+    use crate::release::ScaleError;
+    match e {
+        ScaleError::Refused { message, hint } => {
+            let failure = ApiFailure::invalid(message);
+            match hint {
+                Some(hint) => failure.hint(hint),
+                None => failure,
+            }
+        }
+        ScaleError::Scheduler { what, error } => scheduler_failure(what, &error),
+        ScaleError::Store(e) => e.into(),
+    }
 }
 
 /// What the scheduler runs for the app.
@@ -670,27 +649,6 @@ async fn dynos_of(state: &AppState, app: &AppRecord) -> ApiResult<Vec<paas_share
         .status(&app.app_ref())
         .await
         .map_err(|e| scheduler_failure("cannot read the app's dynos", &e))
-}
-
-/// What the app should run now: its running release (the newest that succeeded) with its
-/// formation; `None` before its first successful deploy.
-async fn running_deployment(
-    state: &AppState,
-    app: &AppRecord,
-) -> ApiResult<Option<crate::scheduler::Deployment>> {
-    let app = app.app_ref();
-    Ok(state
-        .store
-        .call(move |db| {
-            let Some(release) = db.running_release(&app.id)? else {
-                // Nothing released, or the app was destroyed meanwhile (404, not "no release").
-                db.app_by_id(&app.id)?;
-                return Ok::<_, crate::store::StoreError>(None);
-            };
-            let formation = db.formation(&app.id)?;
-            Ok(crate::scheduler::Deployment::of(&app, &release, &formation))
-        })
-        .await?)
 }
 
 /// App `name` if `user` may see it; 404 otherwise (also for another user's app, so as not to

@@ -44,7 +44,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Dyno>)> {
     let request = checked(body)?;
     let app = find_app(&state, &user, &name).await?;
-    let Some(deployment) = super::running_deployment(&state, &app).await? else {
+    let Some(deployment) = state.releases.running_deployment(&app).await? else {
         return Err(
             ApiFailure::invalid(format!("app {name:?} has no release to run"))
                 .hint("push code first: git push paas main"),

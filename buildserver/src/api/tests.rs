@@ -31,6 +31,16 @@ impl crate::scheduler::Scheduler for Accepting {
     async fn scale(&self, _: &crate::scheduler::Deployment) -> anyhow::Result<()> {
         Ok(())
     }
+    fn autoscales(&self) -> bool {
+        false
+    }
+    async fn publish_autoscaling(
+        &self,
+        _: &crate::app::AppRef,
+        _: &[paas_share::models::AutoscaleRule],
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
     async fn publish_edge(
         &self,
         _: &crate::app::AppRef,
@@ -117,7 +127,10 @@ async fn fixture() -> Fixture {
         store.clone(),
         Arc::clone(&scheduler),
         crate::logs::Logs::new(),
-        std::time::Duration::from_secs(60),
+        crate::release::Limits {
+            release_timeout: std::time::Duration::from_secs(60),
+            max_dynos_per_app: 100,
+        },
         Arc::clone(&layout),
         None,
         Arc::new(PublicUrls {
@@ -161,7 +174,6 @@ async fn fixture() -> Fixture {
             ssh_port: 2222,
             router_port: 8000,
         }),
-        max_dynos_per_app: 100,
         renames: Default::default(),
         one_offs: crate::one_off::OneOffs::new(
             Arc::clone(&scheduler),

@@ -124,6 +124,13 @@ impl Metrics {
             .collect()
     }
 
+    /// One series' totals since the daemon started (counters only grow: two of them a while
+    /// apart give what happened between, see [`Minute::minus`]); `None` before its first figure.
+    pub fn total(&self, app_id: &str, process_type: &str) -> Option<Minute> {
+        let table = self.lock();
+        Some(table.series.get(app_id)?.get(process_type)?.total.clone())
+    }
+
     /// Counts a request to the app in flight until the returned guard drops.
     pub fn begin(&self, app_id: &Arc<str>) -> InFlight {
         let counter = Arc::clone(

@@ -74,6 +74,25 @@ impl Minute {
         self.oom_kills += other.oom_kills;
     }
 
+    /// The counters' growth since `earlier`, a snapshot of the same running totals (what
+    /// happened between the two): requests, latency, bytes, CPU time, restarts and OOM kills.
+    /// Gauges (memory, dynos) are this snapshot's.
+    pub fn minus(&self, earlier: &Minute) -> Minute {
+        let mut delta = self.clone();
+        for (a, b) in delta.requests.iter_mut().zip(earlier.requests) {
+            *a = a.saturating_sub(b);
+        }
+        for (a, b) in delta.latency.iter_mut().zip(earlier.latency) {
+            *a = a.saturating_sub(b);
+        }
+        delta.latency_ms_sum = delta.latency_ms_sum.saturating_sub(earlier.latency_ms_sum);
+        delta.bytes_out = delta.bytes_out.saturating_sub(earlier.bytes_out);
+        delta.cpu_ms = delta.cpu_ms.saturating_sub(earlier.cpu_ms);
+        delta.restarts = delta.restarts.saturating_sub(earlier.restarts);
+        delta.oom_kills = delta.oom_kills.saturating_sub(earlier.oom_kills);
+        delta
+    }
+
     pub fn total_requests(&self) -> u64 {
         self.requests.iter().sum()
     }
@@ -169,5 +188,8 @@ mod tests {
         assert_eq!(a.cpu_percent(60), 100.0);
         assert_eq!(a.memory_mean(), Some(100));
         assert_eq!((a.memory_max, a.dynos, a.restarts), (200, 2, 1));
+        let grown = a.minus(&b);
+        assert_eq!(grown.requests, [0, 1, 0, 0, 0]);
+        assert_eq!((grown.cpu_ms, grown.restarts), (30_000, 0));
     }
 }

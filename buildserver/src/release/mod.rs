@@ -20,6 +20,10 @@ use crate::scheduler::{AppLocks, Deployment, Scheduler};
 use crate::store::{AppRecord, Idempotency, NewRelease, Store, StoreError, User};
 use crate::urls::PublicUrls;
 
+mod formation;
+
+pub use formation::{ScaleError, ScaledBy};
+
 /// What the server says of a release it found `pending` or `deploying` at start.
 pub const INTERRUPTED: &str = "interrupted: the server stopped before this release was up";
 
@@ -41,6 +45,8 @@ pub struct Controller {
     scheduler: Arc<dyn Scheduler>,
     logs: Logs,
     release_timeout: Duration,
+    /// The most dynos one app may run (`--max-dynos-per-app`).
+    max_dynos_per_app: u32,
     /// Where images are tagged `<app>-vN`.
     layout: Arc<Layout>,
     /// Where images are tagged `vN` too, when one is configured.
@@ -48,6 +54,15 @@ pub struct Controller {
     /// For the app's URL at the end of a push.
     urls: Arc<PublicUrls>,
     turns: AppLocks,
+}
+
+/// The controller's bounds, from the server's flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The longest a release phase may run (`--release-timeout`).
+    pub release_timeout: Duration,
+    /// The most dynos one app may run, all types together (`--max-dynos-per-app`).
+    pub max_dynos_per_app: u32,
 }
 
 /// How a deploy ended well.
@@ -111,12 +126,11 @@ fn replay(
 }
 
 impl Controller {
-    /// `release_timeout` bounds the release phase (`--release-timeout`).
     pub fn new(
         store: Store,
         scheduler: Arc<dyn Scheduler>,
         logs: Logs,
-        release_timeout: Duration,
+        limits: Limits,
         layout: Arc<Layout>,
         registry: Option<Arc<Registry>>,
         urls: Arc<PublicUrls>,
@@ -125,7 +139,8 @@ impl Controller {
             store,
             scheduler,
             logs,
-            release_timeout,
+            release_timeout: limits.release_timeout,
+            max_dynos_per_app: limits.max_dynos_per_app,
             layout,
             registry,
             urls,
@@ -609,6 +624,11 @@ impl Controller {
                 }
             }
         }
+    }
+
+    /// The most dynos one app may run (`--max-dynos-per-app`).
+    pub fn max_dynos_per_app(&self) -> u32 {
+        self.max_dynos_per_app
     }
 
     /// Waits for the app's turn: deploys, and scales and restarts of what runs, take it one at a

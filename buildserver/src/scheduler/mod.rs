@@ -104,6 +104,19 @@ pub trait Scheduler: Send + Sync {
     /// every change; the last one given holds for the app's later deploys too.
     async fn publish_edge(&self, app: &AppRef, edge: &EdgeSpec) -> anyhow::Result<()>;
 
+    /// Whether this scheduler scales autoscaled process types by itself (Kubernetes: a
+    /// HorizontalPodAutoscaler on CPU), instead of the platform's autoscaler, which judges the
+    /// router's figures and the local dynos' cgroups ([`crate::autoscale`]).
+    fn autoscales(&self) -> bool;
+
+    /// Hands the app's autoscaling rules (all of them, after every change and at start) to a
+    /// scheduler that [`Self::autoscales`]; the others ignore them.
+    async fn publish_autoscaling(
+        &self,
+        app: &AppRef,
+        rules: &[paas_share::models::AutoscaleRule],
+    ) -> anyhow::Result<()>;
+
     /// Stops every dyno of the app and removes its routes (the app is being destroyed).
     async fn destroy(&self, app: &AppRef);
 

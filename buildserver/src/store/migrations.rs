@@ -228,4 +228,29 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX metrics_minute ON metrics (minute);
     "#,
+    // 9: autoscaling: each autoscaled process type's range and targets, and the autoscaler's
+    // last decisions (a few per app).
+    r#"
+    CREATE TABLE autoscale (
+        app_id       TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        process_type TEXT NOT NULL,
+        min          INTEGER NOT NULL CHECK (min >= 1),
+        max          INTEGER NOT NULL CHECK (max >= min),
+        p95_ms       INTEGER CHECK (p95_ms > 0),
+        cpu_percent  INTEGER CHECK (cpu_percent > 0),
+        updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (app_id, process_type),
+        CHECK (p95_ms IS NOT NULL OR cpu_percent IS NOT NULL)
+    ) STRICT;
+    CREATE TABLE autoscale_decisions (
+        id           INTEGER PRIMARY KEY,
+        app_id       TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        process_type TEXT NOT NULL,
+        at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        from_count   INTEGER NOT NULL,
+        to_count     INTEGER NOT NULL,
+        reason       TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX autoscale_decisions_app ON autoscale_decisions (app_id, id);
+    "#,
 ];

@@ -8,6 +8,7 @@
 //! types).
 
 mod addons;
+mod autoscale;
 mod domains;
 mod metrics;
 mod migrations;

@@ -3,6 +3,7 @@
 
 pub mod addons;
 pub mod apps;
+pub mod autoscale;
 pub mod builds;
 pub mod certs;
 pub mod completions;

@@ -3,6 +3,7 @@
 
 mod addons;
 mod app_shapes;
+mod autoscale;
 mod completions;
 mod conformance;
 mod domains;

@@ -64,7 +64,7 @@ impl Watch {
     }
 }
 
-fn status_at(router: &str, app: &str, path: &str) -> u16 {
+pub fn status_at(router: &str, app: &str, path: &str) -> u16 {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(router) else {
         return 0;

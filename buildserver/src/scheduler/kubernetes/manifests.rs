@@ -149,8 +149,8 @@ fn pod_spec(container: Value, settings: &ClusterSettings) -> Value {
     spec
 }
 
-/// The Deployment running `process_type` with `replicas` pods (replicas always come from the
-/// formation: no other writer owns them).
+/// The Deployment running `process_type` with `replicas` pods (from the formation, or for an
+/// autoscaled type what its HorizontalPodAutoscaler last chose).
 pub fn deployment_object(
     deployment: &Deployment,
     settings: &ClusterSettings,
@@ -200,6 +200,44 @@ pub fn deployment_object(
                 "metadata": { "labels": pod_labels, "annotations": { RELEASE: release } },
                 "spec": pod_spec(container, settings),
             },
+        },
+    })
+}
+
+/// The HorizontalPodAutoscaler (autoscaling/v2) of `process_type`'s Deployment: its range, and
+/// its CPU target as an average per pod in millicores (`cpu_percent` of one core, as `paas
+/// autoscale` means it; an `AverageValue` needs no CPU request on the pods). Named as the
+/// Deployment.
+pub fn autoscaler_object(
+    app: &str,
+    process_type: &str,
+    settings: &paas_share::models::AutoscaleSettings,
+) -> Value {
+    let name = deployment_name(app, process_type);
+    let mut labels = labels(app);
+    labels[PROCESS_TYPE] = json!(process_type);
+    let metrics: Vec<Value> = settings
+        .cpu_percent
+        .map(|percent| {
+            json!({
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": { "type": "AverageValue", "averageValue": format!("{}m", percent * 10) },
+                },
+            })
+        })
+        .into_iter()
+        .collect();
+    json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": { "name": name, "namespace": namespace(app), "labels": labels },
+        "spec": {
+            "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": name },
+            "minReplicas": settings.min,
+            "maxReplicas": settings.max,
+            "metrics": metrics,
         },
     })
 }

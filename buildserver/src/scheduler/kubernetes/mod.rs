@@ -18,11 +18,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::apps::v1::{Deployment as KubeDeployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use paas_share::AppName;
+use paas_share::models::AutoscaleRule;
 use serde_json::{Value, json};
 
 use self::manifests::{ClusterSettings, MANAGED_BY, ONE_OFF, PROCESS_TYPE, RELEASE, RESTARTED_AT};
@@ -102,6 +104,9 @@ pub struct KubernetesScheduler {
     log_followers: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     /// Per app id, the edge it was last given: its Ingress's domains and TLS.
     edges: Mutex<HashMap<String, super::EdgeSpec>>,
+    /// Per app id, its autoscaling rules: their types' replicas belong to their
+    /// HorizontalPodAutoscalers.
+    autoscaling: Mutex<HashMap<String, Vec<AutoscaleRule>>>,
 }
 
 impl KubernetesScheduler {
@@ -134,6 +139,7 @@ impl KubernetesScheduler {
             deployed: Mutex::new(HashMap::new()),
             log_followers: Mutex::new(HashMap::new()),
             edges: Mutex::new(HashMap::new()),
+            autoscaling: Mutex::new(HashMap::new()),
             operations: super::AppLocks::default(),
         })
     }
@@ -231,14 +237,81 @@ impl KubernetesScheduler {
         apply(&secrets, &name, &manifests::config_secret(deployment)).await
     }
 
-    /// Applies every object of `deployment` (replicas from its formation).
+    /// The app's autoscaling rule for `process_type`, if it has one.
+    fn rule(&self, app_id: &str, process_type: &str) -> Option<AutoscaleRule> {
+        self.autoscaling
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(app_id)?
+            .iter()
+            .find(|r| r.process_type == process_type)
+            .cloned()
+    }
+
+    /// Applies the HorizontalPodAutoscalers of the app's rules for the types its release runs,
+    /// and deletes the others'.
+    async fn apply_autoscalers(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        let app = deployment.app.name();
+        let rules: Vec<AutoscaleRule> = self
+            .autoscaling
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&deployment.app.id)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| deployment.process_types.contains_key(&r.process_type))
+            .collect();
+        let autoscalers: Api<HorizontalPodAutoscaler> =
+            Api::namespaced(self.client.clone(), &manifests::namespace(app));
+        for rule in &rules {
+            let object = manifests::autoscaler_object(app, &rule.process_type, &rule.settings);
+            apply(
+                &autoscalers,
+                &manifests::deployment_name(app, &rule.process_type),
+                &object,
+            )
+            .await?;
+        }
+        let existing = autoscalers
+            .list(&ListParams::default().labels(&format!("{MANAGED_BY}=paas")))
+            .await
+            .context("cannot list the app's horizontal pod autoscalers")?;
+        for gone in existing.items.iter().filter(|a| {
+            let process_type = a.metadata.labels.as_ref().and_then(|l| l.get(PROCESS_TYPE));
+            process_type.is_none_or(|t| !rules.iter().any(|r| r.process_type == *t))
+        }) {
+            if let Some(name) = &gone.metadata.name {
+                autoscalers
+                    .delete(name, &DeleteParams::default())
+                    .await
+                    .with_context(|| format!("cannot delete horizontal pod autoscaler {name}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies every object of `deployment`: replicas from its formation, or for an autoscaled
+    /// type what its autoscaler chose (within the range).
     async fn apply_all(&self, deployment: &Deployment) -> anyhow::Result<()> {
         let app = deployment.app.name();
         self.apply_config(deployment).await?;
         let namespace = manifests::namespace(app);
         let deployments = self.deployments(app);
         for process_type in deployment.process_types.keys() {
-            let replicas = deployment.formation.get(process_type).copied().unwrap_or(0);
+            let mut replicas = deployment.formation.get(process_type).copied().unwrap_or(0);
+            if let Some(rule) = self.rule(&deployment.app.id, process_type) {
+                let name = manifests::deployment_name(app, process_type);
+                let live = deployments
+                    .get_opt(&name)
+                    .await
+                    .with_context(|| format!("cannot read deployment {name}"))?
+                    .and_then(|d| d.spec?.replicas)
+                    .and_then(|r| u32::try_from(r).ok());
+                replicas = live
+                    .unwrap_or(rule.settings.min)
+                    .clamp(rule.settings.min, rule.settings.max);
+            }
             let object =
                 manifests::deployment_object(deployment, &self.settings, process_type, replicas);
             apply(
@@ -264,6 +337,7 @@ impl KubernetesScheduler {
                     .with_context(|| format!("cannot delete deployment {name}"))?;
             }
         }
+        self.apply_autoscalers(deployment).await?;
         if deployment.process_types.contains_key("web") {
             let services = Api::<k8s_openapi::api::core::v1::Service>::namespaced(
                 self.client.clone(),
@@ -482,6 +556,9 @@ impl Scheduler for KubernetesScheduler {
         let deployments = self.deployments(deployment.app.name());
         let mut changed = false;
         for process_type in deployment.process_types.keys() {
+            if self.rule(&deployment.app.id, process_type).is_some() {
+                continue; // its autoscaler sets its replicas
+            }
             let wanted = deployment.formation.get(process_type).copied().unwrap_or(0);
             let name = manifests::deployment_name(deployment.app.name(), process_type);
             let Some(live) = deployments
@@ -826,6 +903,35 @@ impl Scheduler for KubernetesScheduler {
         )
     }
 
+    fn autoscales(&self) -> bool {
+        true
+    }
+
+    /// Keeps the rules for the app's later deploys and, when a release of the app runs on the
+    /// cluster, applies its HorizontalPodAutoscalers now.
+    async fn publish_autoscaling(
+        &self,
+        app: &AppRef,
+        rules: &[AutoscaleRule],
+    ) -> anyhow::Result<()> {
+        let _one_at_a_time = self.operations.lock(&app.id).await;
+        self.autoscaling
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(app.id.clone(), rules.to_vec());
+        let deployed = self
+            .deployed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&app.id)
+            .cloned();
+        match deployed {
+            Some(deployment) => self.apply_autoscalers(&deployment).await,
+            // Its first deploy applies them.
+            None => Ok(()),
+        }
+    }
+
     async fn publish_edge(&self, app: &AppRef, edge: &super::EdgeSpec) -> anyhow::Result<()> {
         let _one_at_a_time = self.operations.lock(&app.id).await;
         self.edges
@@ -852,6 +958,10 @@ impl Scheduler for KubernetesScheduler {
         let app_id = app.id.as_str();
         let _one_at_a_time = self.operations.lock(app_id).await;
         self.edges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(app_id);
+        self.autoscaling
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(app_id);

@@ -958,6 +958,19 @@ impl Scheduler for LocalScheduler {
         self.run_service_task_now(spec, args, timeout, lines).await
     }
 
+    fn autoscales(&self) -> bool {
+        false
+    }
+
+    /// The platform's autoscaler scales local dynos: nothing to publish.
+    async fn publish_autoscaling(
+        &self,
+        _app: &AppRef,
+        _rules: &[paas_share::models::AutoscaleRule],
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     async fn publish_edge(&self, app: &AppRef, edge: &super::EdgeSpec) -> anyhow::Result<()> {
         let certs = edge
             .certs
