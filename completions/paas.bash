@@ -22,6 +22,9 @@ _paas() {
             paas,apps)
                 cmd="paas__subcmd__apps"
                 ;;
+            paas,autoscale)
+                cmd="paas__subcmd__autoscale"
+                ;;
             paas,builds)
                 cmd="paas__subcmd__builds"
                 ;;
@@ -193,6 +196,24 @@ _paas() {
             paas__subcmd__apps__subcmd__help,rename)
                 cmd="paas__subcmd__apps__subcmd__help__subcmd__rename"
                 ;;
+            paas__subcmd__autoscale,disable)
+                cmd="paas__subcmd__autoscale__subcmd__disable"
+                ;;
+            paas__subcmd__autoscale,enable)
+                cmd="paas__subcmd__autoscale__subcmd__enable"
+                ;;
+            paas__subcmd__autoscale,help)
+                cmd="paas__subcmd__autoscale__subcmd__help"
+                ;;
+            paas__subcmd__autoscale__subcmd__help,disable)
+                cmd="paas__subcmd__autoscale__subcmd__help__subcmd__disable"
+                ;;
+            paas__subcmd__autoscale__subcmd__help,enable)
+                cmd="paas__subcmd__autoscale__subcmd__help__subcmd__enable"
+                ;;
+            paas__subcmd__autoscale__subcmd__help,help)
+                cmd="paas__subcmd__autoscale__subcmd__help__subcmd__help"
+                ;;
             paas__subcmd__builds,help)
                 cmd="paas__subcmd__builds__subcmd__help"
                 ;;
@@ -343,6 +364,9 @@ _paas() {
             paas__subcmd__help,apps)
                 cmd="paas__subcmd__help__subcmd__apps"
                 ;;
+            paas__subcmd__help,autoscale)
+                cmd="paas__subcmd__help__subcmd__autoscale"
+                ;;
             paas__subcmd__help,builds)
                 cmd="paas__subcmd__help__subcmd__builds"
                 ;;
@@ -465,6 +489,12 @@ _paas() {
                 ;;
             paas__subcmd__help__subcmd__apps,rename)
                 cmd="paas__subcmd__help__subcmd__apps__subcmd__rename"
+                ;;
+            paas__subcmd__help__subcmd__autoscale,disable)
+                cmd="paas__subcmd__help__subcmd__autoscale__subcmd__disable"
+                ;;
+            paas__subcmd__help__subcmd__autoscale,enable)
+                cmd="paas__subcmd__help__subcmd__autoscale__subcmd__enable"
                 ;;
             paas__subcmd__help__subcmd__builds,info)
                 cmd="paas__subcmd__help__subcmd__builds__subcmd__info"
@@ -764,7 +794,7 @@ _paas() {
 
     case "${cmd}" in
         paas)
-            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs metrics open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
+            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs metrics autoscale open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1398,6 +1428,156 @@ _paas() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__autoscale)
+            opts="-a -h --app --json --color --help enable disable help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__autoscale__subcmd__disable)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__autoscale__subcmd__enable)
+            opts="-a -h --min --max --p95 --cpu --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --min)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --p95)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpu)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__autoscale__subcmd__help)
+            opts="enable disable help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__autoscale__subcmd__help__subcmd__disable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__autoscale__subcmd__help__subcmd__enable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__autoscale__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -2518,7 +2698,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help)
-            opts="login logout whoami apps create destroy info git keys builds logs metrics open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
+            opts="login logout whoami apps create destroy info git keys builds logs metrics autoscale open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2714,6 +2894,48 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help__subcmd__apps__subcmd__rename)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__autoscale)
+            opts="enable disable"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__autoscale__subcmd__disable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__autoscale__subcmd__enable)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

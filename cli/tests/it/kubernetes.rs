@@ -329,6 +329,85 @@ fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
         "{web}"
     );
 
+    // Autoscaling is the cluster's: a HorizontalPodAutoscaler on CPU, which owns the replicas.
+    super::run::refused(
+        cli,
+        &repo,
+        &[
+            "autoscale:enable",
+            "web",
+            "--min",
+            "1",
+            "--max",
+            "4",
+            "--p95",
+            "300ms",
+        ],
+        1,
+        "p95 targets need the platform's router",
+    );
+    ok(
+        cli,
+        &repo,
+        &[
+            "autoscale:enable",
+            "web",
+            "--min",
+            "2",
+            "--max",
+            "4",
+            "--cpu",
+            "70%",
+        ],
+    );
+    // autoscaling/v2 from Kubernetes 1.23 on; v2beta2, with the same fields, before.
+    let hpa_path = |version: &str| {
+        format!(
+            "/apis/autoscaling/{version}/namespaces/paas-kapp/horizontalpodautoscalers/kapp-web"
+        )
+    };
+    let hpa = cluster
+        .get(&hpa_path("v2"))
+        .or_else(|| cluster.get(&hpa_path("v2beta2")))
+        .expect("the web HorizontalPodAutoscaler");
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"],
+        json!({ "apiVersion": "apps/v1", "kind": "Deployment", "name": "kapp-web" })
+    );
+    assert_eq!(
+        (
+            hpa["spec"]["minReplicas"].as_u64(),
+            hpa["spec"]["maxReplicas"].as_u64()
+        ),
+        (Some(2), Some(4))
+    );
+    assert_eq!(
+        hpa["spec"]["metrics"],
+        json!([{ "type": "Resource", "resource": { "name": "cpu", "target": { "type": "AverageValue", "averageValue": "700m" } } }])
+    );
+    super::run::refused(
+        cli,
+        &repo,
+        &["scale", "web=1"],
+        1,
+        "web is autoscaled between 2 and 4",
+    );
+    // What the autoscaler chose survives a deploy (the formation says 3).
+    cluster.merge_patch(
+        "/apis/apps/v1/namespaces/paas-kapp/deployments/kapp-web",
+        &json!({ "spec": { "replicas": 4 } }),
+    );
+    ok(cli, &repo, &["config", "set", "GREETING=scaled"]);
+    let web = deployment(&kube, "kapp", "web");
+    assert_eq!(web["metadata"]["annotations"]["paas/release"], "v4");
+    assert_eq!(web["spec"]["replicas"], 4, "{web}");
+    ok(cli, &repo, &["autoscale:disable", "web"]);
+    eventually("the HorizontalPodAutoscaler is gone", || {
+        cluster.get(&hpa_path("v2beta2")).is_none() && cluster.get(&hpa_path("v2")).is_none()
+    });
+    ok(cli, &repo, &["scale", "web=1"]);
+    assert_eq!(deployment(&kube, "kapp", "web")["spec"]["replicas"], 1);
+
     ok(cli, &repo, &["destroy", "--confirm", "kapp"]);
     eventually("the namespace is gone", || {
         cluster.get("/api/v1/namespaces/paas-kapp").is_none()

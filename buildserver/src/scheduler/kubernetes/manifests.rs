@@ -204,11 +204,13 @@ pub fn deployment_object(
     })
 }
 
-/// The HorizontalPodAutoscaler (autoscaling/v2) of `process_type`'s Deployment: its range, and
+/// The HorizontalPodAutoscaler (`api_version`: autoscaling/v2, or v2beta2 on clusters before
+/// 1.23, with the same fields) of `process_type`'s Deployment: its range, and
 /// its CPU target as an average per pod in millicores (`cpu_percent` of one core, as `paas
 /// autoscale` means it; an `AverageValue` needs no CPU request on the pods). Named as the
 /// Deployment.
 pub fn autoscaler_object(
+    api_version: &str,
     app: &str,
     process_type: &str,
     settings: &paas_share::models::AutoscaleSettings,
@@ -230,7 +232,7 @@ pub fn autoscaler_object(
         .into_iter()
         .collect();
     json!({
-        "apiVersion": "autoscaling/v2",
+        "apiVersion": api_version,
         "kind": "HorizontalPodAutoscaler",
         "metadata": { "name": name, "namespace": namespace(app), "labels": labels },
         "spec": {

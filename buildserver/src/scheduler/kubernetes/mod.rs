@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::apps::v1::{Deployment as KubeDeployment, StatefulSet};
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
 use kube::{Api, Client};
 use paas_share::AppName;
 use paas_share::models::AutoscaleRule;
@@ -107,6 +108,8 @@ pub struct KubernetesScheduler {
     /// Per app id, its autoscaling rules: their types' replicas belong to their
     /// HorizontalPodAutoscalers.
     autoscaling: Mutex<HashMap<String, Vec<AutoscaleRule>>>,
+    /// The version of the cluster's autoscaling API group, once looked up.
+    autoscaling_version: tokio::sync::OnceCell<String>,
 }
 
 impl KubernetesScheduler {
@@ -140,6 +143,7 @@ impl KubernetesScheduler {
             log_followers: Mutex::new(HashMap::new()),
             edges: Mutex::new(HashMap::new()),
             autoscaling: Mutex::new(HashMap::new()),
+            autoscaling_version: tokio::sync::OnceCell::new(),
             operations: super::AppLocks::default(),
         })
     }
@@ -248,24 +252,65 @@ impl KubernetesScheduler {
             .cloned()
     }
 
-    /// Applies the HorizontalPodAutoscalers of the app's rules for the types its release runs,
-    /// and deletes the others'.
-    async fn apply_autoscalers(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        let app = deployment.app.name();
-        let rules: Vec<AutoscaleRule> = self
-            .autoscaling
+    /// The app's autoscaling rules as last published.
+    fn rules(&self, app_id: &str) -> Vec<AutoscaleRule> {
+        self.autoscaling
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&deployment.app.id)
+            .get(app_id)
             .cloned()
             .unwrap_or_default()
-            .into_iter()
-            .filter(|r| deployment.process_types.contains_key(&r.process_type))
-            .collect();
-        let autoscalers: Api<HorizontalPodAutoscaler> =
-            Api::namespaced(self.client.clone(), &manifests::namespace(app));
-        for rule in &rules {
-            let object = manifests::autoscaler_object(app, &rule.process_type, &rule.settings);
+    }
+
+    /// The cluster's HorizontalPodAutoscaler API: `autoscaling/v2` (Kubernetes 1.23 on), else
+    /// `autoscaling/v2beta2` (1.12 to 1.25), which has the same fields; looked up once.
+    async fn autoscaling_api(&self) -> anyhow::Result<ApiResource> {
+        let version = self
+            .autoscaling_version
+            .get_or_try_init(|| async {
+                let groups = self
+                    .client
+                    .list_api_groups()
+                    .await
+                    .context("cannot list the cluster's API groups")?;
+                let versions: Vec<String> = groups
+                    .groups
+                    .iter()
+                    .filter(|g| g.name == "autoscaling")
+                    .flat_map(|g| g.versions.iter().map(|v| v.version.clone()))
+                    .collect();
+                ["v2", "v2beta2"]
+                    .into_iter()
+                    .find(|v| versions.iter().any(|have| have == v))
+                    .map(str::to_owned)
+                    .context(
+                        "the cluster serves no autoscaling/v2 or v2beta2 API for HorizontalPodAutoscalers",
+                    )
+            })
+            .await?;
+        Ok(ApiResource {
+            group: "autoscaling".to_owned(),
+            version: version.clone(),
+            api_version: format!("autoscaling/{version}"),
+            kind: "HorizontalPodAutoscaler".to_owned(),
+            plural: "horizontalpodautoscalers".to_owned(),
+        })
+    }
+
+    /// Applies a HorizontalPodAutoscaler per rule and deletes the app's others. The caller has
+    /// made the namespace.
+    async fn apply_autoscalers(&self, app: &AppRef, rules: &[AutoscaleRule]) -> anyhow::Result<()> {
+        let app = app.name();
+        let resource = self.autoscaling_api().await?;
+        let autoscalers: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &manifests::namespace(app), &resource);
+        for rule in rules {
+            let object = manifests::autoscaler_object(
+                &resource.api_version,
+                app,
+                &rule.process_type,
+                &rule.settings,
+            );
             apply(
                 &autoscalers,
                 &manifests::deployment_name(app, &rule.process_type),
@@ -337,7 +382,11 @@ impl KubernetesScheduler {
                     .with_context(|| format!("cannot delete deployment {name}"))?;
             }
         }
-        self.apply_autoscalers(deployment).await?;
+        // Apps without autoscaling never touch HorizontalPodAutoscalers (nor need the grant).
+        let rules = self.rules(&deployment.app.id);
+        if !rules.is_empty() {
+            self.apply_autoscalers(&deployment.app, &rules).await?;
+        }
         if deployment.process_types.contains_key("web") {
             let services = Api::<k8s_openapi::api::core::v1::Service>::namespaced(
                 self.client.clone(),
@@ -907,29 +956,35 @@ impl Scheduler for KubernetesScheduler {
         true
     }
 
-    /// Keeps the rules for the app's later deploys and, when a release of the app runs on the
-    /// cluster, applies its HorizontalPodAutoscalers now.
+    /// Keeps the rules for the app's deploys and, once its namespace exists, applies its
+    /// HorizontalPodAutoscalers (and deletes those of types no longer autoscaled). At start an
+    /// app without rules is left alone: deploys of apps that never autoscale need no grant on
+    /// HorizontalPodAutoscalers.
     async fn publish_autoscaling(
         &self,
         app: &AppRef,
         rules: &[AutoscaleRule],
     ) -> anyhow::Result<()> {
         let _one_at_a_time = self.operations.lock(&app.id).await;
-        self.autoscaling
+        let before = self
+            .autoscaling
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(app.id.clone(), rules.to_vec());
-        let deployed = self
-            .deployed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&app.id)
-            .cloned();
-        match deployed {
-            Some(deployment) => self.apply_autoscalers(&deployment).await,
-            // Its first deploy applies them.
-            None => Ok(()),
+        if rules.is_empty() && before.is_none_or(|b| b.is_empty()) {
+            return Ok(());
         }
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let namespace = manifests::namespace(app.name());
+        if namespaces
+            .get_opt(&namespace)
+            .await
+            .with_context(|| format!("cannot read namespace {namespace}"))?
+            .is_none()
+        {
+            return Ok(()); // its first deploy applies them
+        }
+        self.apply_autoscalers(app, rules).await
     }
 
     async fn publish_edge(&self, app: &AppRef, edge: &super::EdgeSpec) -> anyhow::Result<()> {
