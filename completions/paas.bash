@@ -19,6 +19,9 @@ _paas() {
             paas,addons)
                 cmd="paas__subcmd__addons"
                 ;;
+            paas,alerts)
+                cmd="paas__subcmd__alerts"
+                ;;
             paas,apps)
                 cmd="paas__subcmd__apps"
                 ;;
@@ -159,6 +162,24 @@ _paas() {
                 ;;
             paas__subcmd__addons__subcmd__help,rotate-credentials)
                 cmd="paas__subcmd__addons__subcmd__help__subcmd__rotate__subcmd__credentials"
+                ;;
+            paas__subcmd__alerts,add)
+                cmd="paas__subcmd__alerts__subcmd__add"
+                ;;
+            paas__subcmd__alerts,help)
+                cmd="paas__subcmd__alerts__subcmd__help"
+                ;;
+            paas__subcmd__alerts,remove)
+                cmd="paas__subcmd__alerts__subcmd__remove"
+                ;;
+            paas__subcmd__alerts__subcmd__help,add)
+                cmd="paas__subcmd__alerts__subcmd__help__subcmd__add"
+                ;;
+            paas__subcmd__alerts__subcmd__help,help)
+                cmd="paas__subcmd__alerts__subcmd__help__subcmd__help"
+                ;;
+            paas__subcmd__alerts__subcmd__help,remove)
+                cmd="paas__subcmd__alerts__subcmd__help__subcmd__remove"
                 ;;
             paas__subcmd__apps,create)
                 cmd="paas__subcmd__apps__subcmd__create"
@@ -361,6 +382,9 @@ _paas() {
             paas__subcmd__help,addons)
                 cmd="paas__subcmd__help__subcmd__addons"
                 ;;
+            paas__subcmd__help,alerts)
+                cmd="paas__subcmd__help__subcmd__alerts"
+                ;;
             paas__subcmd__help,apps)
                 cmd="paas__subcmd__help__subcmd__apps"
                 ;;
@@ -474,6 +498,12 @@ _paas() {
                 ;;
             paas__subcmd__help__subcmd__addons,rotate-credentials)
                 cmd="paas__subcmd__help__subcmd__addons__subcmd__rotate__subcmd__credentials"
+                ;;
+            paas__subcmd__help__subcmd__alerts,add)
+                cmd="paas__subcmd__help__subcmd__alerts__subcmd__add"
+                ;;
+            paas__subcmd__help__subcmd__alerts,remove)
+                cmd="paas__subcmd__help__subcmd__alerts__subcmd__remove"
                 ;;
             paas__subcmd__help__subcmd__apps,create)
                 cmd="paas__subcmd__help__subcmd__apps__subcmd__create"
@@ -794,7 +824,7 @@ _paas() {
 
     case "${cmd}" in
         paas)
-            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs metrics autoscale open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
+            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs metrics autoscale alerts open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1144,6 +1174,148 @@ _paas() {
             return 0
             ;;
         paas__subcmd__addons__subcmd__rotate__subcmd__credentials)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__alerts)
+            opts="-a -h --app --json --color --help add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__alerts__subcmd__add)
+            opts="-a -h --on --webhook --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --on)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --webhook)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__alerts__subcmd__help)
+            opts="add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__alerts__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__alerts__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__alerts__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__alerts__subcmd__remove)
             opts="-a -h --app --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2698,7 +2870,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help)
-            opts="login logout whoami apps create destroy info git keys builds logs metrics autoscale open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
+            opts="login logout whoami apps create destroy info git keys builds logs metrics autoscale alerts open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2810,6 +2982,48 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help__subcmd__addons__subcmd__rotate__subcmd__credentials)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__alerts)
+            opts="add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__alerts__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__alerts__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

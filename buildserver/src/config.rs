@@ -114,6 +114,10 @@ pub struct ServeArgs {
     /// in seconds [default: 300]
     #[arg(long, env = "PAAS_AUTOSCALE_DOWN_AFTER", value_name = "SECONDS")]
     pub autoscale_down_after: Option<String>,
+    /// How much recent traffic p95 and 5xx alerts judge, and the least time between two crash
+    /// deliveries of one alert, in seconds [default: 300]
+    #[arg(long, env = "PAAS_ALERT_WINDOW", value_name = "SECONDS")]
+    pub alert_window: Option<String>,
     /// How long a stopping dyno has between SIGTERM and SIGKILL, in seconds [default: 30]
     #[arg(long, env = "PAAS_STOP_GRACE", value_name = "SECONDS")]
     pub stop_grace: Option<String>,
@@ -189,6 +193,7 @@ struct FileConfig {
     header_timeout: Option<u64>,
     ssh_idle_timeout: Option<u64>,
     stop_grace: Option<u64>,
+    alert_window: Option<u64>,
     autoscale_interval: Option<u64>,
     autoscale_up_after: Option<u64>,
     autoscale_down_after: Option<u64>,
@@ -246,6 +251,8 @@ pub struct Config {
     pub ssh_idle_timeout: std::time::Duration,
     pub dynos: crate::scheduler::local::Settings,
     pub max_dynos_per_app: u32,
+    /// `--alert-window`.
+    pub alert_window: std::time::Duration,
     /// `--autoscale-interval`, `--autoscale-up-after`, `--autoscale-down-after`.
     pub autoscale: crate::autoscale::Timing,
     /// `--max-run-dynos-per-app`, `--max-run-dynos`, `--run-max-timeout`.
@@ -438,31 +445,32 @@ impl ServeArgs {
                     )),
                 }
             })?;
-        let autoscale_seconds = |flag, file, name, default| {
+        let duration = |flag, file, name, default| {
             number(flag, file, name)
                 .parse(default, seconds)
                 .map(std::time::Duration::from_secs)
         };
         let autoscale = crate::autoscale::Timing {
-            interval: autoscale_seconds(
+            interval: duration(
                 self.autoscale_interval,
                 file.autoscale_interval,
                 "autoscale-interval",
                 "5",
             )?,
-            up_after: autoscale_seconds(
+            up_after: duration(
                 self.autoscale_up_after,
                 file.autoscale_up_after,
                 "autoscale-up-after",
                 "60",
             )?,
-            down_after: autoscale_seconds(
+            down_after: duration(
                 self.autoscale_down_after,
                 file.autoscale_down_after,
                 "autoscale-down-after",
                 "300",
             )?,
         };
+        let alert_window = duration(self.alert_window, file.alert_window, "alert-window", "300")?;
         let max_dynos_per_app = number(
             self.max_dynos_per_app,
             file.max_dynos_per_app,
@@ -594,6 +602,7 @@ impl ServeArgs {
             },
             max_dynos_per_app,
             autoscale,
+            alert_window,
             one_offs,
             addon_backups_kept,
             kubernetes,

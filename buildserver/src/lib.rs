@@ -3,6 +3,7 @@
 //! subsystems together; each module owns one of them (DESIGN §2).
 
 pub mod addons;
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod autoscale;

@@ -668,6 +668,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             config.registry_credentials.clone(),
         ))
     });
+    let alerts =
+        paas_buildserver::alerts::Alerts::new(store.clone(), metrics.clone(), config.alert_window);
+    tokio::spawn(alerts.clone().run_forever(stop_rx.clone()));
     let releases = Arc::new(paas_buildserver::release::Controller::new(
         store.clone(),
         Arc::clone(&scheduler),
@@ -679,6 +682,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::clone(&layout),
         registry.clone(),
         Arc::clone(&urls),
+        alerts.clone(),
     ));
     let one_offs = paas_buildserver::one_off::OneOffs::new(
         Arc::clone(&scheduler),
@@ -724,6 +728,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         addons: Arc::clone(&addons),
         domains: Arc::clone(&domains),
         metrics: metrics.clone(),
+        alerts,
         releases: Arc::clone(&releases),
         store: store.clone(),
         data: data.clone(),

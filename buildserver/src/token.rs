@@ -17,13 +17,21 @@ pub struct NewToken {
 pub fn generate() -> NewToken {
     let mut bytes = [0u8; 40];
     getrandom::fill(&mut bytes).expect("the OS random source is available");
-    let id = hex(&bytes[..8]);
-    let token = format!("{PREFIX}{id}_{}", hex(&bytes[8..]));
+    let id = crate::oci::hex(&bytes[..8]);
+    let token = format!("{PREFIX}{id}_{}", crate::oci::hex(&bytes[8..]));
     NewToken {
         sha256: Sha256::digest(token.as_bytes()).into(),
         id,
         token,
     }
+}
+
+/// `bytes` random bytes from the OS, as lowercase hex (twice as many digits): passwords and
+/// signing secrets.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the OS random source is available");
+    crate::oci::hex(&buf)
 }
 
 /// The id part of a well-formed token.
@@ -39,10 +47,6 @@ pub fn verify(token: &str, stored_sha256: &[u8]) -> bool {
         .as_slice()
         .ct_eq(stored_sha256)
         .into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

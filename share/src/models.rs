@@ -388,6 +388,47 @@ pub struct Autoscaling {
     pub decisions: Vec<AutoscaleDecision>,
 }
 
+/// `POST /apps/{app}/alerts`: when to call a webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAlert {
+    /// `crash`, `deploy-failed`, `p95>300ms` or `5xx>2%`.
+    pub on: String,
+    /// An `http://` or `https://` URL that gets each delivery as a signed JSON POST.
+    pub webhook: String,
+}
+
+/// An alert: a trigger and the webhook it calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    /// The trigger as given (`p95>300ms`).
+    pub on: String,
+    pub webhook: String,
+    /// The key deliveries are signed with (HMAC-SHA256): in the answer that creates the alert
+    /// only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// For `p95>…` and `5xx>…`: whether the condition holds now.
+    pub firing: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The last delivery, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_delivery: Option<AlertDelivery>,
+}
+
+/// How an alert's last delivery went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertDelivery {
+    /// RFC 3339, when it ended.
+    pub at: String,
+    /// Whether the webhook answered 2xx.
+    pub ok: bool,
+    /// `200 after 1 attempt`, or why it failed (`connection refused after 5 attempts`).
+    pub status: String,
+}
+
 /// `PATCH /apps/{app}/formation`: `{"web": 4, "worker": "+1"}`.
 pub type FormationPatch = BTreeMap<String, Quantity>;
 

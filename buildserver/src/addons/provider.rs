@@ -31,27 +31,21 @@ impl Secrets {
     /// Fresh random credentials (names of 12 and passwords of 32 hex digits, from the OS).
     pub fn generate() -> Self {
         Self {
-            user: format!("u{}", random_hex(6)),
-            password: random_hex(16),
-            database: format!("d{}", random_hex(6)),
-            admin_password: random_hex(16),
+            user: format!("u{}", crate::token::random_hex(6)),
+            password: crate::token::random_hex(16),
+            database: format!("d{}", crate::token::random_hex(6)),
+            admin_password: crate::token::random_hex(16),
         }
     }
 
     /// The same user and database with new passwords.
     pub fn rotated(&self) -> Self {
         Self {
-            password: random_hex(16),
-            admin_password: random_hex(16),
+            password: crate::token::random_hex(16),
+            admin_password: crate::token::random_hex(16),
             ..self.clone()
         }
     }
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).expect("the OS has randomness");
-    crate::oci::hex(&buf)
 }
 
 /// The argv that runs a provider's script in a container of the services image. Scripts read

@@ -6,6 +6,7 @@
 
 mod account;
 mod addons;
+mod alerts;
 mod apps;
 mod autoscale;
 mod builds;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub domains: Arc<crate::domains::Domains>,
     /// Every app's request and resource figures.
     pub metrics: crate::metrics::Metrics,
+    /// Webhooks on crashes, failed releases and thresholds.
+    pub alerts: crate::alerts::Alerts,
     pub store: Store,
     pub data: DataDir,
     /// Output of the builds running now.
@@ -134,6 +137,9 @@ fn routes() -> Routes {
     )
     .add("get", "/apps/{app}/logs", logs::show)
     .add("get", "/apps/{app}/metrics", metrics::show)
+    .add("get", "/apps/{app}/alerts", alerts::list)
+    .add("post", "/apps/{app}/alerts", alerts::create)
+    .add("delete", "/apps/{app}/alerts/{id}", alerts::destroy)
     .add("get", "/apps/{app}/autoscale", autoscale::show)
     .add("patch", "/apps/{app}/autoscale/{type}", autoscale::update)
     .add("delete", "/apps/{app}/autoscale/{type}", autoscale::destroy)

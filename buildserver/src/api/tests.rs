@@ -123,6 +123,12 @@ async fn fixture() -> Fixture {
     let layout = Arc::new(crate::oci::Layout::open(&dir.path().join("oci")).expect("layout"));
     let store = Store::new(db);
     let scheduler: Arc<dyn crate::scheduler::Scheduler> = Arc::new(Accepting);
+    let metrics = crate::metrics::Metrics::default();
+    let alerts = crate::alerts::Alerts::new(
+        store.clone(),
+        metrics.clone(),
+        std::time::Duration::from_secs(300),
+    );
     let releases = Arc::new(crate::release::Controller::new(
         store.clone(),
         Arc::clone(&scheduler),
@@ -138,6 +144,7 @@ async fn fixture() -> Fixture {
             ssh_port: 2222,
             router_port: 8000,
         }),
+        alerts.clone(),
     ));
     let data = DataDir::new(dir.path().to_owned());
     let state = AppState {
@@ -161,7 +168,8 @@ async fn fixture() -> Fixture {
             "localhost".into(),
             crate::domains::CertificateAuthority::None("no ACME in these tests"),
         )),
-        metrics: crate::metrics::Metrics::default(),
+        metrics,
+        alerts,
         store: store.clone(),
         data,
         builds: LiveBuilds::default(),

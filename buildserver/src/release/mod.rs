@@ -53,6 +53,8 @@ pub struct Controller {
     registry: Option<Arc<Registry>>,
     /// For the app's URL at the end of a push.
     urls: Arc<PublicUrls>,
+    /// Told of every failed release (`deploy-failed` alerts).
+    alerts: crate::alerts::Alerts,
     turns: AppLocks,
 }
 
@@ -126,6 +128,7 @@ fn replay(
 }
 
 impl Controller {
+    #[allow(clippy::too_many_arguments)] // each is one service the controller uses
     pub fn new(
         store: Store,
         scheduler: Arc<dyn Scheduler>,
@@ -134,6 +137,7 @@ impl Controller {
         layout: Arc<Layout>,
         registry: Option<Arc<Registry>>,
         urls: Arc<PublicUrls>,
+        alerts: crate::alerts::Alerts,
     ) -> Self {
         Self {
             store,
@@ -144,6 +148,7 @@ impl Controller {
             layout,
             registry,
             urls,
+            alerts,
             turns: AppLocks::default(),
         }
     }
@@ -738,6 +743,7 @@ impl Controller {
             DEPLOY_LOG,
             format!("Release v{version} failed: {reason}"),
         );
+        self.alerts.deploy_failed(app_id, version, &reason);
         let id = app_id.to_owned();
         if let Err(e) = self
             .store

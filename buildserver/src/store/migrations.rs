@@ -253,4 +253,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX autoscale_decisions_app ON autoscale_decisions (app_id, id);
     "#,
+    // 10: alerts: a trigger, the webhook it calls with its signing secret (kept here, in the 0600
+    // database, never in a log; shown once), and how the last delivery went.
+    r#"
+    CREATE TABLE alerts (
+        id          TEXT PRIMARY KEY,
+        app_id      TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        trigger     TEXT NOT NULL,
+        webhook     TEXT NOT NULL,
+        secret      TEXT NOT NULL,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        last_at     TEXT,
+        last_ok     INTEGER,
+        last_status TEXT
+    ) STRICT;
+    CREATE INDEX alerts_app ON alerts (app_id);
+    "#,
 ];

@@ -8,12 +8,14 @@
 //! types).
 
 mod addons;
+mod alerts;
 mod autoscale;
 mod domains;
 mod metrics;
 mod migrations;
 
 pub use addons::{AddonRecord, Attached, NewAddon};
+pub use alerts::AlertRecord;
 pub use domains::{AcmOutcome, CertRecord, DomainRecord, NewCert};
 pub use metrics::MetricsRow;
 

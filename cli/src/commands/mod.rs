@@ -2,6 +2,7 @@
 //! share logic through the crate's modules, never by calling each other.
 
 pub mod addons;
+pub mod alerts;
 pub mod apps;
 pub mod autoscale;
 pub mod builds;

@@ -2,6 +2,7 @@
 //! stdout and stderr in an isolated HOME with `NO_COLOR=1`.
 
 mod addons;
+mod alerts;
 mod app_shapes;
 mod autoscale;
 mod completions;
