@@ -49,6 +49,9 @@ _paas() {
             paas,domains)
                 cmd="paas__subcmd__domains"
                 ;;
+            paas,drains)
+                cmd="paas__subcmd__drains"
+                ;;
             paas,git)
                 cmd="paas__subcmd__git"
                 ;;
@@ -367,6 +370,24 @@ _paas() {
             paas__subcmd__domains__subcmd__help,wait)
                 cmd="paas__subcmd__domains__subcmd__help__subcmd__wait"
                 ;;
+            paas__subcmd__drains,add)
+                cmd="paas__subcmd__drains__subcmd__add"
+                ;;
+            paas__subcmd__drains,help)
+                cmd="paas__subcmd__drains__subcmd__help"
+                ;;
+            paas__subcmd__drains,remove)
+                cmd="paas__subcmd__drains__subcmd__remove"
+                ;;
+            paas__subcmd__drains__subcmd__help,add)
+                cmd="paas__subcmd__drains__subcmd__help__subcmd__add"
+                ;;
+            paas__subcmd__drains__subcmd__help,help)
+                cmd="paas__subcmd__drains__subcmd__help__subcmd__help"
+                ;;
+            paas__subcmd__drains__subcmd__help,remove)
+                cmd="paas__subcmd__drains__subcmd__help__subcmd__remove"
+                ;;
             paas__subcmd__git,help)
                 cmd="paas__subcmd__git__subcmd__help"
                 ;;
@@ -411,6 +432,9 @@ _paas() {
                 ;;
             paas__subcmd__help,domains)
                 cmd="paas__subcmd__help__subcmd__domains"
+                ;;
+            paas__subcmd__help,drains)
+                cmd="paas__subcmd__help__subcmd__drains"
                 ;;
             paas__subcmd__help,git)
                 cmd="paas__subcmd__help__subcmd__git"
@@ -573,6 +597,12 @@ _paas() {
                 ;;
             paas__subcmd__help__subcmd__domains,wait)
                 cmd="paas__subcmd__help__subcmd__domains__subcmd__wait"
+                ;;
+            paas__subcmd__help__subcmd__drains,add)
+                cmd="paas__subcmd__help__subcmd__drains__subcmd__add"
+                ;;
+            paas__subcmd__help__subcmd__drains,remove)
+                cmd="paas__subcmd__help__subcmd__drains__subcmd__remove"
                 ;;
             paas__subcmd__help__subcmd__git,remote)
                 cmd="paas__subcmd__help__subcmd__git__subcmd__remote"
@@ -824,7 +854,7 @@ _paas() {
 
     case "${cmd}" in
         paas)
-            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs metrics autoscale alerts open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
+            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs metrics autoscale alerts drains open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2767,6 +2797,140 @@ _paas() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        paas__subcmd__drains)
+            opts="-a -h --app --json --color --help add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__drains__subcmd__add)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__drains__subcmd__help)
+            opts="add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__drains__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__drains__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__drains__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__drains__subcmd__remove)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         paas__subcmd__git)
             opts="-a -h --app --json --color --help remote help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2870,7 +3034,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help)
-            opts="login logout whoami apps create destroy info git keys builds logs metrics autoscale alerts open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
+            opts="login logout whoami apps create destroy info git keys builds logs metrics autoscale alerts drains open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3472,6 +3636,48 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help__subcmd__domains__subcmd__wait)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__drains)
+            opts="add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__drains__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__drains__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

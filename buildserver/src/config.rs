@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// private ACME server such as step-ca or pebble)
     #[arg(long, env = "PAAS_ACME_CA_FILE", value_name = "FILE")]
     pub acme_ca_file: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust for TLS log drains (syslog+tls://, https://),
+    /// besides the system's (a private CA's log collector)
+    #[arg(long, env = "PAAS_DRAIN_CA_FILE", value_name = "FILE")]
+    pub drain_ca_file: Option<PathBuf>,
     /// Push images here: host[:port]/prefix (optional with the local scheduler)
     #[arg(long, env = "PAAS_REGISTRY", value_name = "HOST[:PORT]/PREFIX")]
     pub registry: Option<String>,
@@ -178,6 +182,7 @@ struct FileConfig {
     acme_directory: Option<String>,
     acme_email: Option<String>,
     acme_ca_file: Option<PathBuf>,
+    drain_ca_file: Option<PathBuf>,
     registry: Option<String>,
     registry_insecure: Option<bool>,
     registry_username: Option<String>,
@@ -251,6 +256,8 @@ pub struct Config {
     pub ssh_idle_timeout: std::time::Duration,
     pub dynos: crate::scheduler::local::Settings,
     pub max_dynos_per_app: u32,
+    /// `--drain-ca-file`.
+    pub drain_ca_file: Option<PathBuf>,
     /// `--alert-window`.
     pub alert_window: std::time::Duration,
     /// `--autoscale-interval`, `--autoscale-up-after`, `--autoscale-down-after`.
@@ -603,6 +610,7 @@ impl ServeArgs {
             max_dynos_per_app,
             autoscale,
             alert_window,
+            drain_ca_file: self.drain_ca_file.or(file.drain_ca_file),
             one_offs,
             addon_backups_kept,
             kubernetes,

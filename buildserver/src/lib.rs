@@ -12,6 +12,7 @@ pub mod config;
 pub mod container;
 pub mod data_dir;
 pub mod domains;
+pub mod drains;
 pub mod git;
 pub mod http;
 pub mod logs;

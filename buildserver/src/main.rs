@@ -668,6 +668,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             config.registry_credentials.clone(),
         ))
     });
+    let drains = Arc::new(paas_buildserver::drains::Drains::new(
+        store.clone(),
+        logs.clone(),
+        config.drain_ca_file.as_deref(),
+    )?);
+    tokio::spawn(Arc::clone(&drains).sync_forever(stop_rx.clone()));
     let alerts =
         paas_buildserver::alerts::Alerts::new(store.clone(), metrics.clone(), config.alert_window);
     tokio::spawn(alerts.clone().run_forever(stop_rx.clone()));
@@ -729,6 +735,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         domains: Arc::clone(&domains),
         metrics: metrics.clone(),
         alerts,
+        drains: Arc::clone(&drains),
         releases: Arc::clone(&releases),
         store: store.clone(),
         data: data.clone(),

@@ -6,9 +6,9 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    addons, alerts, apps, autoscale, builds, certs, completions, config, domains, git, keys, login,
-    logout, logs, maintenance, metrics, open, pg, ps, redis, releases, restart, router, run, scale,
-    stack, stop, whoami,
+    addons, alerts, apps, autoscale, builds, certs, completions, config, domains, drains, git,
+    keys, login, logout, logs, maintenance, metrics, open, pg, ps, redis, releases, restart,
+    router, run, scale, stack, stop, whoami,
 };
 use crate::printer::ColorChoice;
 
@@ -69,6 +69,7 @@ pub enum Command {
     Metrics(metrics::Args),
     Autoscale(autoscale::Args),
     Alerts(alerts::Args),
+    Drains(drains::Args),
     Open(open::Args),
     Ps(ps::Args),
     Scale(scale::Args),

@@ -20,9 +20,9 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    alerts, apps, autoscale, builds, certs, completions, config, domains, git, keys, login, logout,
-    logs, maintenance, metrics, open, pg, ps, redis, releases, restart, router, run, scale, stack,
-    stop, whoami,
+    alerts, apps, autoscale, builds, certs, completions, config, domains, drains, git, keys, login,
+    logout, logs, maintenance, metrics, open, pg, ps, redis, releases, restart, router, run, scale,
+    stack, stop, whoami,
 };
 use crate::context::Ctx;
 use crate::error::ExitStatus;
@@ -61,6 +61,7 @@ fn main() -> ExitCode {
         Command::Metrics(args) => metrics::run(args, &ctx),
         Command::Autoscale(args) => autoscale::run(args, &ctx),
         Command::Alerts(args) => alerts::run(args, &ctx),
+        Command::Drains(args) => drains::run(args, &ctx),
         Command::Restart(args) => restart::run(args, &ctx),
         Command::Run(args) => match run::run(args, &ctx) {
             Ok(status) => return status.into(),

@@ -429,6 +429,34 @@ pub struct AlertDelivery {
     pub status: String,
 }
 
+/// `POST /apps/{app}/log-drains`: where to forward the app's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDrain {
+    /// `syslog+tls://host:port`, `syslog://host:port` (TCP) or `https://…` (`http://…`).
+    pub url: String,
+}
+
+/// A log drain (Heroku's): every line of the app's log, forwarded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drain {
+    pub id: String,
+    pub url: String,
+    /// `d.<uuid>`: the syslog HOSTNAME field and HTTPS drains' `Logplex-Drain-Token` header, so
+    /// a receiver can tell drains apart.
+    pub token: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// `connected`, `connecting` or `failing` (see `last_error`).
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Lines delivered since the server started.
+    pub sent: u64,
+    /// Lines dropped since the server started because the drain could not keep up.
+    pub dropped: u64,
+}
+
 /// `PATCH /apps/{app}/formation`: `{"web": 4, "worker": "+1"}`.
 pub type FormationPatch = BTreeMap<String, Quantity>;
 

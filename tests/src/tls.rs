@@ -71,3 +71,45 @@ impl TestCa {
         )
     }
 }
+
+/// A TLS server on loopback for `chain_pem`/`key_pem` (as [`TestCa::leaf`] makes them): each
+/// connection, once its handshake is done, is handed to `serve` on a thread of its own. Returns
+/// the port. Runs until the test process ends.
+pub fn serve(
+    chain_pem: &str,
+    key_pem: &str,
+    serve: impl Fn(rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>)
+    + Send
+    + Sync
+    + 'static,
+) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .expect("chain");
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key");
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("certificate"),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let serve = std::sync::Arc::new(serve);
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, serve) = (config.clone(), serve.clone());
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).expect("connection");
+                serve(rustls::StreamOwned::new(connection, tcp));
+            });
+        }
+    });
+    port
+}

@@ -222,6 +222,10 @@ pub async fn destroy(
     state.scheduler.destroy(&app.app_ref()).await;
     state.logs.forget(&app.id);
     state.metrics.forget(&app.id);
+    // Its drains went with its rows: stop them now rather than at the next sync.
+    if let Err(e) = state.drains.sync().await {
+        tracing::warn!(error = %format!("{e:#}"), "cannot stop the app's log drains");
+    }
     tracing::info!(app = %app.name, "app destroyed");
     Ok(Json(state.app_view(app, &host)))
 }

@@ -12,6 +12,7 @@ mod autoscale;
 mod builds;
 mod config_vars;
 mod domains;
+mod drains;
 mod dynos;
 mod formation;
 mod logs;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Webhooks on crashes, failed releases and thresholds.
     pub alerts: crate::alerts::Alerts,
+    /// Where apps' logs are forwarded.
+    pub drains: Arc<crate::drains::Drains>,
     pub store: Store,
     pub data: DataDir,
     /// Output of the builds running now.
@@ -137,6 +140,9 @@ fn routes() -> Routes {
     )
     .add("get", "/apps/{app}/logs", logs::show)
     .add("get", "/apps/{app}/metrics", metrics::show)
+    .add("get", "/apps/{app}/log-drains", drains::list)
+    .add("post", "/apps/{app}/log-drains", drains::create)
+    .add("delete", "/apps/{app}/log-drains/{id}", drains::destroy)
     .add("get", "/apps/{app}/alerts", alerts::list)
     .add("post", "/apps/{app}/alerts", alerts::create)
     .add("delete", "/apps/{app}/alerts/{id}", alerts::destroy)

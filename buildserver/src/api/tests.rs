@@ -170,6 +170,10 @@ async fn fixture() -> Fixture {
         )),
         metrics,
         alerts,
+        drains: Arc::new(
+            crate::drains::Drains::new(store.clone(), crate::logs::Logs::new(), None)
+                .expect("drains"),
+        ),
         store: store.clone(),
         data,
         builds: LiveBuilds::default(),

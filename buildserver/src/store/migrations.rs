@@ -269,4 +269,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX alerts_app ON alerts (app_id);
     "#,
+    // 11: log drains: where each app's log is forwarded (the URL may hold a token: never logged).
+    r#"
+    CREATE TABLE drains (
+        id         TEXT PRIMARY KEY,
+        app_id     TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        url        TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        UNIQUE (app_id, url)
+    ) STRICT;
+    "#,
 ];

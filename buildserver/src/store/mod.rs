@@ -11,12 +11,14 @@ mod addons;
 mod alerts;
 mod autoscale;
 mod domains;
+mod drains;
 mod metrics;
 mod migrations;
 
 pub use addons::{AddonRecord, Attached, NewAddon};
 pub use alerts::AlertRecord;
 pub use domains::{AcmOutcome, CertRecord, DomainRecord, NewCert};
+pub use drains::DrainRecord;
 pub use metrics::MetricsRow;
 
 use std::collections::BTreeMap;

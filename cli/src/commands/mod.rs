@@ -10,6 +10,7 @@ pub mod certs;
 pub mod completions;
 pub mod config;
 pub mod domains;
+pub mod drains;
 pub mod git;
 pub mod keys;
 pub mod login;

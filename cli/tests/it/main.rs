@@ -8,6 +8,7 @@ mod autoscale;
 mod completions;
 mod conformance;
 mod domains;
+mod drains;
 mod errors;
 mod kubernetes;
 mod logs;
