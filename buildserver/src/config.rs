@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// HTTPS app traffic address (certificates by SNI: `paas certs`), or `off` [default: 0.0.0.0:443]
     #[arg(long, env = "PAAS_ROUTER_TLS_LISTEN", value_name = "ADDR|off")]
     pub router_tls_listen: Option<String>,
+    /// Record each app's request and resource figures (`paas metrics`, autoscaling and p95, 5xx
+    /// and crash alerts need them) [default: on]
+    #[arg(long, env = "PAAS_METRICS", value_name = "on|off")]
+    pub metrics: Option<String>,
     /// Serve every app's figures for Prometheus at http://ADDR/metrics (an admin's token), or
     /// `off` [default: off]
     #[arg(long, env = "PAAS_METRICS_LISTEN", value_name = "ADDR|off")]
@@ -177,6 +181,7 @@ struct FileConfig {
     ssh_listen: Option<String>,
     router_listen: Option<String>,
     router_tls_listen: Option<String>,
+    metrics: Option<String>,
     metrics_listen: Option<String>,
     domain: Option<String>,
     acme_directory: Option<String>,
@@ -233,6 +238,8 @@ pub struct Config {
     pub router_listen: SocketAddr,
     /// `--router-tls-listen`; `None` when `off`.
     pub router_tls_listen: Option<SocketAddr>,
+    /// `--metrics`: whether figures are recorded.
+    pub metrics: bool,
     /// `--metrics-listen`; `None` by default.
     pub metrics_listen: Option<SocketAddr>,
     pub domain: String,
@@ -354,6 +361,11 @@ impl ServeArgs {
             }
             _ => None,
         };
+        let metrics = pick(self.metrics, file.metrics, "metrics").parse("on", |s| match s {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            _ => Err("expected on or off".to_owned()),
+        })?;
         let domain = pick(self.domain, file.domain, "domain").parse("localhost", parse_domain)?;
         let acme = AcmeConfig {
             directory: pick(self.acme_directory, file.acme_directory, "acme-directory").parse(
@@ -585,6 +597,7 @@ impl ServeArgs {
             ssh_listen,
             router_listen,
             router_tls_listen,
+            metrics,
             metrics_listen,
             domain,
             acme,

@@ -601,7 +601,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let challenges = paas_buildserver::router::Challenges::default();
     // Every long-running task of the daemon watches it to stop.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let metrics = paas_buildserver::metrics::Metrics::default();
+    let metrics = if config.metrics {
+        paas_buildserver::metrics::Metrics::default()
+    } else {
+        paas_buildserver::metrics::Metrics::off()
+    };
     if let Err(e) = metrics.load(&store, paas_buildserver::unix_now()).await {
         tracing::warn!(error = %e, "cannot read the stored metrics back");
     }

@@ -333,6 +333,58 @@ impl Drop for Nginx {
     }
 }
 
+/// The router's throughput with metrics recorded (`server`, the bench app) and with `--metrics
+/// off` (a second server running the same Node app): `wrk` on each in turn, three times, the best
+/// of each.
+fn metrics_overhead(paas: &Path, server: &TestServer) {
+    let off = TestServer::start_with(
+        &bin_next_to(env!("CARGO_BIN_EXE_paas"), "paas-buildserver"),
+        &["--metrics", "off"],
+        &[],
+    );
+    off.install_stack(Stack::Bookworm);
+    let cli = CliEnv::pusher(paas, &off);
+    let repo = cli.app_repo("nodejs");
+    cli.command(&["create", "bench"])
+        .current_dir(&repo)
+        .output()
+        .expect("create");
+    let push = cli
+        .git(&repo, &["push", "-q", "paas", "main"])
+        .output()
+        .expect("git push");
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    let url = |s: &TestServer| format!("http://{}/", s.router);
+    wrk(&url(&off), "bench.localhost"); // warm-up
+    let (mut with, mut without) = (0.0f64, 0.0f64);
+    for _ in 0..3 {
+        let (Some(on), Some(no)) = (
+            wrk(&url(server), "bench.localhost"),
+            wrk(&url(&off), "bench.localhost"),
+        ) else {
+            return;
+        };
+        with = with.max(on.requests_per_s);
+        without = without.max(no.requests_per_s);
+    }
+    println!(
+        "  router with metrics {with:>9.0} req/s, --metrics off {without:>9.0} req/s: overhead {:.1} % (target < 3 %)",
+        (1.0 - with / without) * 100.0
+    );
+    paas_tests::bench::figure(
+        "router throughput with metrics recorded, `wrk -c64`",
+        &format!("{with:.0} req/s"),
+        &format!(
+            "--metrics off {without:.0} req/s: overhead {:.1} % (target < 3 %)",
+            (1.0 - with / without) * 100.0
+        ),
+    );
+}
+
 fn main() {
     let paas = Path::new(env!("CARGO_BIN_EXE_paas"));
     let server = TestServer::start(&bin_next_to(env!("CARGO_BIN_EXE_paas"), "paas-buildserver"));
@@ -474,6 +526,7 @@ fn main() {
         _ => println!("  (wrk not installed: apt-get install wrk)"),
     }
     drop(nginx);
+    metrics_overhead(paas, &server);
     https(&cli, &repo, &server, dir.path(), dyno);
 
     timed(&cli, &repo, &["scale", "worker=1"]);

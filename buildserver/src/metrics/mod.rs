@@ -25,6 +25,8 @@ pub const PERSIST_EVERY: Duration = Duration::from_secs(15);
 /// Every app's figures. Clones share one table.
 #[derive(Clone, Default)]
 pub struct Metrics {
+    /// `--metrics off`: nothing is recorded (every figure stays empty).
+    off: bool,
     table: Arc<Mutex<Table>>,
     /// Requests in flight, by app id.
     in_flight: Arc<Mutex<HashMap<Arc<str>, Arc<AtomicI64>>>>,
@@ -68,11 +70,13 @@ impl Series {
 }
 
 /// A request in flight: counted from [`Metrics::begin`] until dropped.
-pub struct InFlight(Arc<AtomicI64>);
+pub struct InFlight(Option<Arc<AtomicI64>>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        if let Some(counter) = &self.0 {
+            counter.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -85,6 +89,15 @@ pub struct TypeHistory {
 }
 
 impl Metrics {
+    /// Figures that record nothing (`--metrics off`): `paas metrics`, autoscaling and threshold
+    /// alerts then see no traffic.
+    pub fn off() -> Self {
+        Self {
+            off: true,
+            ..Self::default()
+        }
+    }
+
     /// Counts a request to one of the app's web dynos that ended now: its status, how long its
     /// response took to begin (ms), and the response's length when it said it.
     pub fn request(&self, app_id: &Arc<str>, status: u16, latency_ms: u64, bytes_out: u64) {
@@ -133,6 +146,9 @@ impl Metrics {
 
     /// Counts a request to the app in flight until the returned guard drops.
     pub fn begin(&self, app_id: &Arc<str>) -> InFlight {
+        if self.off {
+            return InFlight(None);
+        }
         let counter = Arc::clone(
             self.in_flight
                 .lock()
@@ -141,7 +157,7 @@ impl Metrics {
                 .or_default(),
         );
         counter.fetch_add(1, Ordering::Relaxed);
-        InFlight(counter)
+        InFlight(Some(counter))
     }
 
     /// The app's requests in flight now.
@@ -263,6 +279,9 @@ impl Metrics {
     }
 
     fn with(&self, app_id: &Arc<str>, process_type: &str, f: impl FnOnce(&mut Series, i64)) {
+        if self.off {
+            return;
+        }
         let now = crate::unix_now();
         let mut table = self.lock();
         // Looked up by borrowed keys: no allocation per request once the series exists.

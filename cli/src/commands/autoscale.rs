@@ -104,7 +104,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// `300ms`, `1.5s`.
 fn millis(ms: u32) -> String {
-    if ms >= 1000 && ms % 100 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(100) {
         format!("{}s", f64::from(ms) / 1000.0)
     } else {
         format!("{ms}ms")

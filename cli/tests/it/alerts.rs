@@ -37,8 +37,7 @@ fn receiver(failures: usize) -> (String, mpsc::Receiver<Delivery>) {
     let url = format!("http://{}/hooks/paas", listener.local_addr().expect("addr"));
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut answered = 0;
-        for stream in listener.incoming() {
+        for (answered, stream) in listener.incoming().enumerate() {
             let Ok(mut stream) = stream else { return };
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
             let mut headers = Vec::new();
@@ -65,7 +64,6 @@ fn receiver(failures: usize) -> (String, mpsc::Receiver<Delivery>) {
             } else {
                 "200 OK"
             };
-            answered += 1;
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"

@@ -215,7 +215,10 @@ fn the_log_reaches_syslog_over_tls_and_https_and_a_stalled_drain_stays_bounded()
             ["drained", "paas", "router", "-", "-"],
             "{router}"
         );
-        frame_with(rx, " drained paas api - - Release v2 created by admin: Set DRAINED");
+        frame_with(
+            rx,
+            " drained paas api - - Release v2 created by admin: Set DRAINED",
+        );
     }
     let (said, framed, content_type) = counts.recv_timeout(Duration::from_secs(5)).expect("a POST");
     assert_eq!(said, framed, "Logplex-Msg-Count");
