@@ -32,7 +32,7 @@ fn rss_kib() -> u64 {
 fn busy_minute(i: u64) -> Minute {
     let mut minute = Minute {
         cpu_ms: 30_000 + i,
-        memory_sum: 6 * 200 << 20,
+        memory_sum: (6 * 200) << 20,
         memory_samples: 6,
         memory_max: 210 << 20,
         memory_limit: 512 << 20,

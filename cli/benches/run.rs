@@ -333,6 +333,23 @@ impl Drop for Nginx {
     }
 }
 
+/// Creates app `bench` from `repo` and pushes it.
+fn create_and_push(cli: &CliEnv, repo: &Path) {
+    cli.command(&["create", "bench"])
+        .current_dir(repo)
+        .output()
+        .expect("create");
+    let push = cli
+        .git(repo, &["push", "-q", "paas", "main"])
+        .output()
+        .expect("git push");
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+}
+
 /// The router's throughput with metrics recorded (`server`, the bench app) and with `--metrics
 /// off` (a second server running the same Node app): `wrk` on each in turn, three times, the best
 /// of each.
@@ -345,19 +362,7 @@ fn metrics_overhead(paas: &Path, server: &TestServer) {
     off.install_stack(Stack::Bookworm);
     let cli = CliEnv::pusher(paas, &off);
     let repo = cli.app_repo("nodejs");
-    cli.command(&["create", "bench"])
-        .current_dir(&repo)
-        .output()
-        .expect("create");
-    let push = cli
-        .git(&repo, &["push", "-q", "paas", "main"])
-        .output()
-        .expect("git push");
-    assert!(
-        push.status.success(),
-        "{}",
-        String::from_utf8_lossy(&push.stderr)
-    );
+    create_and_push(&cli, &repo);
     let url = |s: &TestServer| format!("http://{}/", s.router);
     wrk(&url(&off), "bench.localhost"); // warm-up
     let (mut with, mut without) = (0.0f64, 0.0f64);
@@ -403,19 +408,7 @@ fn main() {
     )
     .expect("write");
     cli.commit_all(&repo, "ticker");
-    cli.command(&["create", "bench"])
-        .current_dir(&repo)
-        .output()
-        .expect("create");
-    let push = cli
-        .git(&repo, &["push", "-q", "paas", "main"])
-        .output()
-        .expect("git push");
-    assert!(
-        push.status.success(),
-        "{}",
-        String::from_utf8_lossy(&push.stderr)
-    );
+    create_and_push(&cli, &repo);
     timed(&cli, &repo, &["config", "set", "GREETING=bench"]);
 
     println!(

@@ -129,6 +129,20 @@ impl Printer {
         Ok(())
     }
 
+    /// [`Self::table`], or the line `none` when there are no rows ("None yet. Add one with …").
+    pub fn table_or(
+        &self,
+        out: &mut dyn Write,
+        none: &str,
+        headers: &[&str],
+        rows: &[Vec<String>],
+    ) -> io::Result<()> {
+        if rows.is_empty() {
+            return writeln!(out, "{none}");
+        }
+        self.table(out, headers, rows)
+    }
+
     /// `key: value` lines with the values aligned.
     pub fn fields(&self, out: &mut dyn Write, fields: &[(&str, String)]) -> io::Result<()> {
         let width = fields

@@ -106,7 +106,7 @@ pub trait Scheduler: Send + Sync {
 
     /// Whether this scheduler scales autoscaled process types by itself (Kubernetes: a
     /// HorizontalPodAutoscaler on CPU), instead of the platform's autoscaler, which judges the
-    /// router's figures and the local dynos' cgroups ([`crate::autoscale`]).
+    /// router's figures and the local dynos' cgroups (see the autoscale module).
     fn autoscales(&self) -> bool;
 
     /// Hands the app's autoscaling rules (all of them, after every change and at start) to a

@@ -70,12 +70,6 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             let alerts: Vec<Alert> = client.get(&format!("/apps/{app}/alerts"))?;
             ctx.printer.print(&alerts, |p, out| {
                 p.heading(out, &format!("{app} alerts"))?;
-                if alerts.is_empty() {
-                    return writeln!(
-                        out,
-                        "None yet. Add one with `paas alerts:add --on crash --webhook URL`."
-                    );
-                }
                 let rows: Vec<Vec<String>> = alerts
                     .iter()
                     .map(|a| {
@@ -98,7 +92,12 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                         vec![a.id.clone(), on, a.webhook.clone(), last]
                     })
                     .collect();
-                p.table(out, &["ID", "ON", "WEBHOOK", "LAST DELIVERY"], &rows)
+                p.table_or(
+                    out,
+                    "None yet. Add one with `paas alerts:add --on crash --webhook URL`.",
+                    &["ID", "ON", "WEBHOOK", "LAST DELIVERY"],
+                    &rows,
+                )
             })
         }
         Some(Command::Add(args)) => {

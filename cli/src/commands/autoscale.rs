@@ -127,26 +127,24 @@ fn show(ctx: &Ctx) -> anyhow::Result<()> {
     let autoscaling: Autoscaling = ctx.client()?.get(&format!("/apps/{app}/autoscale"))?;
     ctx.printer.print(&autoscaling, |p, out| {
         p.heading(out, &format!("{app} autoscaling"))?;
-        if autoscaling.rules.is_empty() {
-            writeln!(
-                out,
-                "No process type is autoscaled. Try `paas autoscale:enable web --min 1 --max 4 --p95 300ms`."
-            )?;
-        } else {
-            let rows: Vec<Vec<String>> = autoscaling
-                .rules
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.process_type.clone(),
-                        r.settings.min.to_string(),
-                        r.settings.max.to_string(),
-                        targets(&r.settings),
-                    ]
-                })
-                .collect();
-            p.table(out, &["TYPE", "MIN", "MAX", "TARGETS"], &rows)?;
-        }
+        let rows: Vec<Vec<String>> = autoscaling
+            .rules
+            .iter()
+            .map(|r| {
+                vec![
+                    r.process_type.clone(),
+                    r.settings.min.to_string(),
+                    r.settings.max.to_string(),
+                    targets(&r.settings),
+                ]
+            })
+            .collect();
+        p.table_or(
+            out,
+            "No process type is autoscaled. Try `paas autoscale:enable web --min 1 --max 4 --p95 300ms`.",
+            &["TYPE", "MIN", "MAX", "TARGETS"],
+            &rows,
+        )?;
         if autoscaling.decisions.is_empty() {
             return Ok(());
         }

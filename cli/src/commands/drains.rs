@@ -59,12 +59,6 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             let drains: Vec<Drain> = client.get(&path)?;
             ctx.printer.print(&drains, |p, out| {
                 p.heading(out, &format!("{app} drains"))?;
-                if drains.is_empty() {
-                    return writeln!(
-                        out,
-                        "None yet. Add one with `paas drains:add syslog+tls://logs.example.com:6514`."
-                    );
-                }
                 let rows: Vec<Vec<String>> = drains
                     .iter()
                     .map(|d| {
@@ -77,7 +71,12 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                p.table(out, &["URL", "STATE", "SENT", "DROPPED", "ID"], &rows)?;
+                p.table_or(
+                    out,
+                    "None yet. Add one with `paas drains:add syslog+tls://logs.example.com:6514`.",
+                    &["URL", "STATE", "SENT", "DROPPED", "ID"],
+                    &rows,
+                )?;
                 for drain in &drains {
                     if let Some(error) = &drain.last_error {
                         writeln!(out, "\n{}: {error}", drain.url)?;

@@ -148,14 +148,12 @@ fn add(cli: &CliEnv, repo: &std::path::Path, on: &str, webhook: &str) -> (String
 #[test]
 fn crashes_failed_releases_and_thresholds_call_signed_webhooks() {
     let (server, cli) = serving_with(&["--alert-window", "6"]);
-    let repo = cli.app_repo("envpage");
-    let procfile = std::fs::read_to_string(repo.join("Procfile")).expect("Procfile");
-    std::fs::write(
-        repo.join("Procfile"),
-        format!("{procfile}worker: sleep 1; exit 1\n"),
-    )
-    .expect("write");
-    cli.commit_all(&repo, "a worker that crashes");
+    let repo = super::run::fixture_with(
+        &cli,
+        "envpage",
+        "worker: sleep 1; exit 1",
+        "a worker that crashes",
+    );
     ok(&cli, &repo, &["create", "watched"]);
     assert!(push(&cli, &repo).status.success(), "{}", server.log());
 
@@ -250,6 +248,7 @@ fn crashes_failed_releases_and_thresholds_call_signed_webhooks() {
     ok(&cli, &repo, &["scale", "worker=0"]);
 
     // A release phase that fails: deploy-failed, delivered on the third try.
+    let procfile = std::fs::read_to_string(repo.join("Procfile")).expect("Procfile");
     std::fs::write(
         repo.join("Procfile"),
         format!("{procfile}release: echo migrating; exit 3\n"),

@@ -162,14 +162,12 @@ fn the_log_reaches_syslog_over_tls_and_https_and_a_stalled_drain_stays_bounded()
 
     let ca_path = ca_file.to_str().expect("utf-8").to_owned();
     let (server, cli) = serving_with(&["--drain-ca-file", &ca_path]);
-    let repo = cli.app_repo("envpage");
-    let procfile = std::fs::read_to_string(repo.join("Procfile")).expect("Procfile");
-    std::fs::write(
-        repo.join("Procfile"),
-        format!("{procfile}flood: seq 1 200000 | sed 's/^/flood line /'; sleep 3600\n"),
-    )
-    .expect("write");
-    cli.commit_all(&repo, "a noisy process");
+    let repo = super::run::fixture_with(
+        &cli,
+        "envpage",
+        "flood: seq 1 200000 | sed 's/^/flood line /'; sleep 3600",
+        "a noisy process",
+    );
     ok(&cli, &repo, &["create", "drained"]);
     assert!(push(&cli, &repo).status.success(), "{}", server.log());
 

@@ -59,15 +59,13 @@ fn web(server: &paas_tests::TestServer, cli: &CliEnv, repo: &std::path::Path) ->
 #[test]
 fn requests_and_resources_show_in_metrics_and_survive_a_kill() {
     let (mut server, cli) = serving_with(&["--metrics-listen", "127.0.0.1:0"]);
-    let repo = cli.app_repo("envpage");
     // And a worker that keeps crashing: its restarts are counted.
-    let procfile = std::fs::read_to_string(repo.join("Procfile")).expect("Procfile");
-    std::fs::write(
-        repo.join("Procfile"),
-        format!("{procfile}worker: sleep 1; exit 1\n"),
-    )
-    .expect("write");
-    cli.commit_all(&repo, "a crashing worker");
+    let repo = super::run::fixture_with(
+        &cli,
+        "envpage",
+        "worker: sleep 1; exit 1",
+        "a crashing worker",
+    );
     ok(&cli, &repo, &["create", "shop"]);
     assert!(push(&cli, &repo).status.success());
     ok(&cli, &repo, &["scale", "worker=1"]);

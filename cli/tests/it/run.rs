@@ -22,6 +22,16 @@ pub fn serving_with(flags: &[&str]) -> (TestServer, CliEnv) {
     (server, cli)
 }
 
+/// Fixture app `fixture` with `line` added to its Procfile (a process type of the test's own),
+/// committed as `why`.
+pub fn fixture_with(cli: &CliEnv, fixture: &str, line: &str, why: &str) -> std::path::PathBuf {
+    let repo = cli.app_repo(fixture);
+    let procfile = std::fs::read_to_string(repo.join("Procfile")).expect("Procfile");
+    std::fs::write(repo.join("Procfile"), format!("{procfile}{line}\n")).expect("write");
+    cli.commit_all(&repo, why);
+    repo
+}
+
 /// The status of `GET path` through the router, on a connection of its own.
 pub fn status(server: &TestServer, app: &str, path: &str) -> u16 {
     status_at(&server.router, app, path)
