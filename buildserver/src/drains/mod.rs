@@ -59,32 +59,39 @@ impl Target {
                 paas_share::names::excerpt(url)
             )
         })?;
+        // Some(tls) for syslog, None for HTTP.
+        let syslog_tls = match parsed.scheme() {
+            "http" | "https" => None,
+            "syslog" => Some(false),
+            "syslog+tls" => Some(true),
+            other => {
+                return Err(format!(
+                    "a drain URL cannot have the scheme {:?}: {examples}",
+                    paas_share::names::excerpt(other)
+                ));
+            }
+        };
         let host = parsed.host_str().unwrap_or_default().to_owned();
         if host.is_empty() {
             return Err(format!("the drain URL has no host: {examples}"));
         }
-        match parsed.scheme() {
-            "http" | "https" => Ok(Self::Http(parsed)),
-            scheme @ ("syslog" | "syslog+tls") => {
-                let Some(port) = parsed.port() else {
-                    return Err(format!(
-                        "a syslog drain needs a port ({scheme}://{host}:PORT)"
-                    ));
-                };
-                Ok(Self::Syslog {
-                    host: host
-                        .trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .to_owned(),
-                    port,
-                    tls: scheme == "syslog+tls",
-                })
-            }
-            other => Err(format!(
-                "a drain URL cannot have the scheme {:?}: {examples}",
-                paas_share::names::excerpt(other)
-            )),
-        }
+        let Some(tls) = syslog_tls else {
+            return Ok(Self::Http(parsed));
+        };
+        let Some(port) = parsed.port() else {
+            return Err(format!(
+                "a syslog drain needs a port ({}://{host}:PORT)",
+                parsed.scheme()
+            ));
+        };
+        Ok(Self::Syslog {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port,
+            tls,
+        })
     }
 }
 

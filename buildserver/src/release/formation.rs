@@ -73,7 +73,7 @@ impl Controller {
                 Some("send {\"web\": 2} to run two web dynos"),
             ));
         }
-        let (app_id, name, limit) = (app.id.clone(), app.name.clone(), self.max_dynos_per_app);
+        let (app_id, name, limit) = (app.id.clone(), app.name.to_string(), self.max_dynos_per_app);
         let formation = self
             .store
             .call(move |db| {
