@@ -451,7 +451,8 @@ pub struct Drain {
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
-    /// Lines delivered since the server started.
+    /// Lines written to the receiver's connection (syslog) or accepted by its endpoint (HTTPS)
+    /// since the server started.
     pub sent: u64,
     /// Lines dropped since the server started because the drain could not keep up.
     pub dropped: u64,

@@ -74,7 +74,8 @@ impl TestCa {
 
 /// A TLS server on loopback for `chain_pem`/`key_pem` (as [`TestCa::leaf`] makes them): each
 /// connection, once its handshake is done, is handed to `serve` on a thread of its own. Returns
-/// the port. Runs until the test process ends.
+/// the port. Runs until the test process ends; a client that refuses the certificate never
+/// reaches `serve`.
 pub fn serve(
     chain_pem: &str,
     key_pem: &str,
@@ -106,7 +107,14 @@ pub fn serve(
         for tcp in listener.incoming().flatten() {
             let (config, serve) = (config.clone(), serve.clone());
             std::thread::spawn(move || {
-                let connection = rustls::ServerConnection::new(config).expect("connection");
+                let mut connection = rustls::ServerConnection::new(config).expect("connection");
+                let mut tcp = tcp;
+                // The handshake first: a client that refuses the certificate ends here.
+                while connection.is_handshaking() {
+                    if connection.complete_io(&mut tcp).is_err() {
+                        return;
+                    }
+                }
                 serve(rustls::StreamOwned::new(connection, tcp));
             });
         }

@@ -99,10 +99,16 @@ impl std::fmt::Display for Trigger {
     }
 }
 
-/// Checks a webhook URL: `http` or `https`, with a host, at most 2 KiB. `Err` says why not.
-pub fn check_webhook(url: &str) -> Result<(), String> {
+/// Checks a webhook URL: `http` or `https`, with a host, at most 2 KiB, no spaces or control
+/// characters. Returns it normalized (WHATWG URL); `Err` says why not.
+pub fn check_webhook(url: &str) -> Result<String, String> {
     if url.len() > MAX_URL_BYTES {
         return Err(format!("the webhook URL is over {MAX_URL_BYTES} bytes"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(
+            "the webhook URL holds spaces or control characters: percent-encode them".to_owned(),
+        );
     }
     let parsed = reqwest::Url::parse(url).map_err(|e| {
         format!(
@@ -116,7 +122,7 @@ pub fn check_webhook(url: &str) -> Result<(), String> {
             paas_share::names::excerpt(url)
         ));
     }
-    Ok(())
+    Ok(parsed.to_string())
 }
 
 /// `Paas-Signature`'s value for `body` sent at `t` (unix seconds) with `secret`.
@@ -453,13 +459,18 @@ mod tests {
 
     #[test]
     fn webhooks_are_http_urls() {
-        assert_eq!(check_webhook("https://hooks.example.com/paas?k=v"), Ok(()));
-        assert_eq!(check_webhook("http://127.0.0.1:9000/"), Ok(()));
+        assert_eq!(
+            check_webhook("HTTPS://Hooks.Example.com/paas?k=v").as_deref(),
+            Ok("https://hooks.example.com/paas?k=v")
+        );
+        assert!(check_webhook("http://127.0.0.1:9000/").is_ok());
         for bad in [
             "ftp://example.com/",
             "example.com/hook",
             "https://",
             "file:///etc/passwd",
+            "http://127.0.0.1:9000/a\nb",
+            "http://127.0.0.1:9000/a b",
         ] {
             assert!(check_webhook(bad).is_err(), "{bad}");
         }

@@ -49,7 +49,7 @@ pub async fn create(
     let trigger = Trigger::parse(&body.on).map_err(|e| {
         ApiFailure::invalid(e).hint("for example --on crash, --on p95>300ms or --on 5xx>2%")
     })?;
-    check_webhook(&body.webhook).map_err(ApiFailure::invalid)?;
+    let webhook = check_webhook(&body.webhook).map_err(ApiFailure::invalid)?;
     let secret = format!("whsec_{}", crate::token::random_hex(24));
     let (app_id, key) = (app.id.clone(), secret.clone());
     let record = state
@@ -61,7 +61,7 @@ pub async fn create(
                 ))
                 .hint("remove one with `paas alerts:remove ID`"));
             }
-            Ok(db.add_alert(&app_id, &trigger.to_string(), &body.webhook, &key)?)
+            Ok(db.add_alert(&app_id, &trigger.to_string(), &webhook, &key)?)
         })
         .await?;
     let mut alert = shown(&state, record);

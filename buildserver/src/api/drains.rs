@@ -34,7 +34,9 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateDrain>,
 ) -> ApiResult<(StatusCode, Json<Drain>)> {
     let app = find_app(&state, &user, &name).await?;
-    Target::parse(&body.url).map_err(ApiFailure::invalid)?;
+    let url = Target::parse(&body.url)
+        .map_err(ApiFailure::invalid)?
+        .to_string();
     let record = state
         .store
         .call(move |db| {
@@ -44,7 +46,7 @@ pub async fn create(
                 ))
                 .hint("remove one with `paas drains:remove ID`"));
             }
-            Ok(db.add_drain(&app.id, &body.url)?)
+            Ok(db.add_drain(&app.id, &url)?)
         })
         .await?;
     if let Err(e) = state.drains.sync().await {
@@ -53,19 +55,24 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(state.drains.shown(record))))
 }
 
+/// Removes the drain named by its id or its URL (any spelling of it), as Heroku's API does.
 pub async fn destroy(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Drain>> {
     let app = find_app(&state, &user, &name).await?;
+    let url = Target::parse(&id).map(|t| t.to_string()).ok();
     let wanted = id.clone();
     let removed = state
         .store
         .call(move |db| {
-            let found = db.drains(&app.id)?.into_iter().find(|d| d.id == wanted);
-            if found.is_some() {
-                db.delete_drain(&app.id, &wanted)?;
+            let found = db
+                .drains(&app.id)?
+                .into_iter()
+                .find(|d| d.id == wanted || Some(&d.url) == url.as_ref());
+            if let Some(drain) = &found {
+                db.delete_drain(&app.id, &drain.id)?;
             }
             Ok::<_, crate::store::StoreError>(found)
         })

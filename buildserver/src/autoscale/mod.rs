@@ -5,8 +5,10 @@
 //! Every [`Timing::interval`] it reads each type's running totals ([`Metrics::total`]) and
 //! decides, one dyno at a time:
 //! - below `min` or above `max` (a range just set): straight to the nearest bound;
-//! - **up** by one when, over the last [`Timing::up_after`], the web p95 was over its target or
-//!   the mean CPU per dyno over its target (either);
+//! - **up** by one when a target has been missed without a break for [`Timing::up_after`]: every
+//!   look in that time that saw requests found the web p95 since the look before over its target,
+//!   or every one that saw a CPU sample found the mean CPU per dyno over its target (a look with
+//!   no figures neither breaks nor starts the run); a short burst does not add a dyno;
 //! - **down** by one when, over the last [`Timing::down_after`], every target was under half its
 //!   value (no requests counts as under): the band between half and the target holds the count
 //!   (hysteresis);
@@ -146,6 +148,8 @@ struct Watch {
     /// The last change (or the start of watching): windows do not reach before it.
     since: Instant,
     samples: VecDeque<(Instant, Minute)>,
+    /// Since when every look with figures found a target missed.
+    missed_since: Option<Instant>,
 }
 
 impl Watch {
@@ -153,6 +157,31 @@ impl Watch {
         Self {
             since: now,
             samples: VecDeque::new(),
+            missed_since: None,
+        }
+    }
+
+    /// Takes the look at `now`: whether what happened since the look before missed a target
+    /// (`None`: no figures came). Keeps [`Self::missed_since`].
+    fn look(&mut self, now: Instant, rule: &AutoscaleSettings, current: u32) {
+        let [.., (_, before), (_, latest)] = self.samples.make_contiguous() else {
+            return;
+        };
+        let since = latest.minus(before);
+        let p95 = rule
+            .p95_ms
+            .zip(since.latency_quantile(0.95))
+            .map(|(target, p95)| p95 > u64::from(target));
+        let cpu = rule
+            .cpu_percent
+            .filter(|_| since.sampled_ms > 0)
+            .map(|target| since.cpu_percent(0) / f64::from(current.max(1)) > f64::from(target));
+        match (p95, cpu) {
+            (None, None) => {}
+            (Some(true), _) | (_, Some(true)) => {
+                self.missed_since.get_or_insert(now);
+            }
+            _ => self.missed_since = None,
         }
     }
 
@@ -199,6 +228,7 @@ pub fn decide(
     let cpu = |figures: &Minute, window: Duration| {
         figures.cpu_percent(window.as_secs()) / f64::from(current.max(1))
     };
+    // `up` is given only once a target has been missed for the whole up window.
     if let Some(figures) = up
         && current < rule.max
     {
@@ -356,7 +386,13 @@ impl Autoscaler {
             {
                 watch.samples.pop_front();
             }
-            let up = watch.over(now, self.timing.up_after);
+            watch.look(now, &rule.settings, current);
+            let missed_long_enough = watch
+                .missed_since
+                .is_some_and(|at| now.duration_since(at) >= self.timing.up_after);
+            let up = watch
+                .over(now, self.timing.up_after)
+                .filter(|_| missed_long_enough);
             let down = watch.over(now, self.timing.down_after);
             let Some(decision) = decide(
                 &rule.settings,
@@ -473,6 +509,52 @@ mod tests {
         let refused = check("web", &ok, 100, false).expect_err("p95 on Kubernetes");
         assert!(refused.message.contains("platform's router"), "{refused:?}");
         assert_eq!(check("worker", &rule(None, Some(70)), 100, false), Ok(()));
+    }
+
+    #[test]
+    fn only_a_target_missed_without_a_break_counts() {
+        let rule = rule(Some(300), Some(70));
+        let start = Instant::now();
+        let mut watch = Watch::new(start);
+        let mut total = Minute::default();
+        let mut look = |watch: &mut Watch, secs: u64, slow: usize, fast: usize, cpu_ms: u64| {
+            for _ in 0..slow {
+                total.request(200, 500, 0);
+            }
+            for _ in 0..fast {
+                total.request(200, 20, 0);
+            }
+            total.cpu_ms += cpu_ms;
+            total.sampled_ms += if cpu_ms > 0 { 10_000 } else { 0 };
+            let at = start + Duration::from_secs(secs);
+            watch.samples.push_back((at, total.clone()));
+            watch.look(at, &rule, 1);
+            watch
+                .missed_since
+                .map(|since| since.duration_since(start).as_secs())
+        };
+        assert_eq!(look(&mut watch, 0, 0, 0, 0), None);
+        assert_eq!(
+            look(&mut watch, 5, 4, 0, 0),
+            Some(5),
+            "a slow look starts a run"
+        );
+        assert_eq!(
+            look(&mut watch, 10, 0, 0, 0),
+            Some(5),
+            "no figures: no break"
+        );
+        assert_eq!(
+            look(&mut watch, 15, 0, 20, 0),
+            None,
+            "fast requests break it"
+        );
+        assert_eq!(
+            look(&mut watch, 20, 0, 20, 9_000),
+            Some(20),
+            "90% CPU of one core"
+        );
+        assert_eq!(look(&mut watch, 25, 0, 20, 1_000), None);
     }
 
     #[test]

@@ -53,6 +53,11 @@ impl Target {
         if url.len() > MAX_URL_BYTES {
             return Err(format!("the drain URL is over {MAX_URL_BYTES} bytes"));
         }
+        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(
+                "the drain URL holds spaces or control characters: percent-encode them".to_owned(),
+            );
+        }
         let parsed = reqwest::Url::parse(url).map_err(|e| {
             format!(
                 "{:?} is not a URL ({e}): {examples}",
@@ -78,20 +83,50 @@ impl Target {
         let Some(tls) = syslog_tls else {
             return Ok(Self::Http(parsed));
         };
-        let Some(port) = parsed.port() else {
+        let Some(port) = parsed.port().filter(|p| *p > 0) else {
             return Err(format!(
                 "a syslog drain needs a port ({}://{host}:PORT)",
                 parsed.scheme()
             ));
         };
+        if !parsed.username().is_empty()
+            || parsed.password().is_some()
+            || !matches!(parsed.path(), "" | "/")
+            || parsed.query().is_some()
+            || parsed.fragment().is_some()
+        {
+            return Err(format!(
+                "a syslog drain URL is only {}://HOST:PORT: syslog has no user, password, path or query",
+                parsed.scheme()
+            ));
+        }
         Ok(Self::Syslog {
+            // Hosts of non-special schemes keep their case in a WHATWG URL; DNS ignores it.
             host: host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
-                .to_owned(),
+                .to_ascii_lowercase(),
             port,
             tls,
         })
+    }
+}
+
+impl std::fmt::Display for Target {
+    /// The drain's URL, normalized: `syslog+tls://host:port`, or the HTTP URL as WHATWG
+    /// normalizes it (lowercase scheme and host). Two spellings of one drain print the same.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Syslog { host, port, tls } => {
+                let scheme = if *tls { "syslog+tls" } else { "syslog" };
+                if host.contains(':') {
+                    write!(f, "{scheme}://[{host}]:{port}")
+                } else {
+                    write!(f, "{scheme}://{host}:{port}")
+                }
+            }
+            Self::Http(url) => f.write_str(url.as_str()),
+        }
     }
 }
 
@@ -322,6 +357,44 @@ impl Drains {
     }
 }
 
+/// Why a connection failed, for `paas drains`: a TLS certificate problem in words, with what to
+/// do, else the innermost cause ("Connection refused (os error 111)").
+fn connect_failure(error: &(dyn std::error::Error + 'static)) -> String {
+    use rustls::{CertificateError, Error as TlsError};
+    let mut innermost = error.to_string();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let tls = e.downcast_ref::<TlsError>().or_else(|| {
+            e.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<TlsError>())
+        });
+        if let Some(tls) = tls {
+            let untrusted = "the receiver's certificate is not signed by a CA this server trusts: give the server that CA with --drain-ca-file";
+            return match tls {
+                TlsError::InvalidCertificate(
+                    CertificateError::UnknownIssuer | CertificateError::BadSignature,
+                ) => untrusted.to_owned(),
+                TlsError::InvalidCertificate(CertificateError::Other(other))
+                    if format!("{other:?}").contains("CaUsedAsEndEntity") =>
+                {
+                    "the receiver presents a CA certificate as its own (self-signed): give it a certificate signed by a CA, and that CA to --drain-ca-file".to_owned()
+                }
+                TlsError::InvalidCertificate(
+                    CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+                ) => "the receiver's certificate is not valid for the drain's host name".to_owned(),
+                TlsError::InvalidCertificate(
+                    CertificateError::Expired | CertificateError::ExpiredContext { .. },
+                ) => "the receiver's certificate has expired".to_owned(),
+                other => format!("TLS failed: {other}"),
+            };
+        }
+        innermost = e.to_string();
+        next = e.source();
+    }
+    innermost
+}
+
 /// Backoff after a failure: 1 s, doubling, at most 30 s.
 fn next_backoff(backoff: Duration) -> Duration {
     (backoff * 2).min(Duration::from_secs(30))
@@ -377,7 +450,10 @@ async fn write_syslog(
         let mut connection = match connect(host, port, tls.as_ref()).await {
             Ok(connection) => connection,
             Err(e) => {
-                status.set(Err(format!("{e:#}")));
+                status.set(Err(format!(
+                    "cannot connect: {}",
+                    connect_failure(e.as_ref())
+                )));
                 tokio::time::sleep(backoff).await;
                 backoff = next_backoff(backoff);
                 continue;
@@ -445,7 +521,9 @@ async fn post_batches(
                 Ok(response) if response.status().is_success() => None,
                 Ok(response) => Some(format!("answered {}", response.status())),
                 Err(e) if e.is_timeout() => Some("timed out".to_owned()),
-                Err(e) if e.is_connect() => Some("cannot connect".to_owned()),
+                Err(e) if e.is_connect() => {
+                    Some(format!("cannot connect: {}", connect_failure(&e)))
+                }
                 Err(e) => Some(e.without_url().to_string()),
             };
             match failure {
@@ -493,12 +571,32 @@ mod tests {
             Target::parse("https://logs.example.com/drain?token=x"),
             Ok(Target::Http(_))
         ));
+        for (spelled, normal) in [
+            (
+                "SYSLOG://Logs.Example.com:514",
+                "syslog://logs.example.com:514",
+            ),
+            ("syslog+tls://[::1]:6514/", "syslog+tls://[::1]:6514"),
+            ("HTTPS://Logs.Example.com/d", "https://logs.example.com/d"),
+        ] {
+            assert_eq!(
+                Target::parse(spelled).map(|t| t.to_string()).as_deref(),
+                Ok(normal)
+            );
+        }
         for (bad, says) in [
             ("syslog://logs.example.com", "needs a port"),
             ("ftp://logs.example.com:21", "cannot have the scheme"),
             ("logs.example.com:514", "cannot have the scheme"),
-            ("not a url", "is not a URL"),
+            ("not-a-url", "is not a URL"),
             ("https://", "is not a URL"),
+            ("syslog://127.0.0.1:0", "needs a port"),
+            (
+                "syslog://user:secret@127.0.0.1:514",
+                "only syslog://HOST:PORT",
+            ),
+            ("syslog://127.0.0.1:514/path?x=1", "only syslog://HOST:PORT"),
+            ("syslog://127.0.0.1:514/a\nb", "control characters"),
         ] {
             let e = Target::parse(bad).expect_err(bad);
             assert!(e.contains(says), "{bad}: {e}");

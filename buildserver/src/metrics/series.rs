@@ -27,6 +27,10 @@ pub struct Minute {
     pub bytes_out: u64,
     /// CPU time the type's dynos used, in milliseconds.
     pub cpu_ms: u64,
+    /// The wall time the resource samples of `cpu_ms` cover, in milliseconds (its denominator:
+    /// samples come every 10 s, so a window of figures may hold more or less than its length).
+    #[serde(default)]
+    pub sampled_ms: u64,
     /// Resident memory: the sum and count of samples (for the mean) and the highest sample, in
     /// bytes, of the type's dynos together; and one dyno's limit.
     pub memory_sum: u64,
@@ -65,6 +69,7 @@ impl Minute {
         self.latency_ms_sum += other.latency_ms_sum;
         self.bytes_out += other.bytes_out;
         self.cpu_ms += other.cpu_ms;
+        self.sampled_ms += other.sampled_ms;
         self.memory_sum += other.memory_sum;
         self.memory_samples += other.memory_samples;
         self.memory_max = self.memory_max.max(other.memory_max);
@@ -88,6 +93,7 @@ impl Minute {
         delta.latency_ms_sum = delta.latency_ms_sum.saturating_sub(earlier.latency_ms_sum);
         delta.bytes_out = delta.bytes_out.saturating_sub(earlier.bytes_out);
         delta.cpu_ms = delta.cpu_ms.saturating_sub(earlier.cpu_ms);
+        delta.sampled_ms = delta.sampled_ms.saturating_sub(earlier.sampled_ms);
         delta.restarts = delta.restarts.saturating_sub(earlier.restarts);
         delta.oom_kills = delta.oom_kills.saturating_sub(earlier.oom_kills);
         delta
@@ -128,9 +134,15 @@ impl Minute {
         (total > 0).then(|| self.requests[4] as f64 * 100.0 / total as f64)
     }
 
-    /// Mean CPU use over `seconds` of wall time, in percent of one core.
+    /// Mean CPU use of the type's dynos together, in percent of one core: over the wall time
+    /// the samples cover, or (figures stored before that was kept) over `seconds`.
     pub fn cpu_percent(&self, seconds: u64) -> f64 {
-        self.cpu_ms as f64 / 10.0 / seconds.max(1) as f64
+        let wall_ms = if self.sampled_ms > 0 {
+            self.sampled_ms
+        } else {
+            seconds.max(1) * 1000
+        };
+        self.cpu_ms as f64 * 100.0 / wall_ms as f64
     }
 
     /// Mean resident memory, in bytes; `None` without samples.
@@ -186,6 +198,16 @@ mod tests {
         assert_eq!(a.requests, [0, 1, 0, 1, 0]);
         assert_eq!(a.latency[1], 2);
         assert_eq!(a.cpu_percent(60), 100.0);
+        let sampled = Minute {
+            cpu_ms: 9_000,
+            sampled_ms: 10_000,
+            ..Minute::default()
+        };
+        assert_eq!(
+            sampled.cpu_percent(5),
+            90.0,
+            "over the samples' time, not the window's"
+        );
         assert_eq!(a.memory_mean(), Some(100));
         assert_eq!((a.memory_max, a.dynos, a.restarts), (200, 2, 1));
         let grown = a.minus(&b);

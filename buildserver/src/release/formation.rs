@@ -117,6 +117,13 @@ impl Controller {
                     let rules = db.autoscale_rules(&app_id)?;
                     if let Some(rule) = rules.iter().find(|r| patch.contains_key(&r.process_type)) {
                         let (t, s) = (&rule.process_type, &rule.settings);
+                        let targets: String = [
+                            s.p95_ms.map(|ms| format!(" --p95 {ms}ms")),
+                            s.cpu_percent.map(|cpu| format!(" --cpu {cpu}%")),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect();
                         return Err(refused(
                             format!(
                                 "{t} is autoscaled between {} and {} dynos: the autoscaler \
@@ -124,7 +131,7 @@ impl Controller {
                                 s.min, s.max
                             ),
                             Some(&format!(
-                                "change the range with `paas autoscale:enable {t} --min N --max M`, or scale by hand after `paas autoscale:disable {t}`"
+                                "change the range with `paas autoscale:enable {t} --min N --max M{targets}`, or scale by hand after `paas autoscale:disable {t}`"
                             )),
                         ));
                     }

@@ -59,6 +59,7 @@ struct AddArgs {
 #[derive(Debug, clap::Args)]
 struct RemoveArgs {
     /// Its id, as `paas alerts` lists it
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     id: String,
 }
 

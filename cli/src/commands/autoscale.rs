@@ -63,6 +63,7 @@ struct EnableArgs {
 /// Stop autoscaling a process type; its dyno count stays where it is
 #[derive(Debug, clap::Args)]
 struct DisableArgs {
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     process_type: String,
 }
 

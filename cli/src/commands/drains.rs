@@ -5,7 +5,6 @@ use paas_share::models::{CreateDrain, Drain};
 
 use crate::api_client::path_segment;
 use crate::context::Ctx;
-use crate::error::CliError;
 
 /// Log drains: list them (without a subcommand), add or remove one
 ///
@@ -47,6 +46,7 @@ struct AddArgs {
 #[derive(Debug, clap::Args)]
 struct RemoveArgs {
     /// Its URL or id, as `paas drains` lists them
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     drain: String,
 }
 
@@ -94,19 +94,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             ctx.printer.print(&drain, |_, _| Ok(()))
         }
         Some(Command::Remove(args)) => {
-            let drains: Vec<Drain> = client.get(&path)?;
-            let Some(drain) = drains
-                .iter()
-                .find(|d| d.url == args.drain || d.id == args.drain)
-            else {
-                return Err(CliError::new(
-                    "not_found",
-                    format!("app {app} has no drain {:?}", args.drain),
-                )
-                .hint("`paas drains` lists them")
-                .into());
-            };
-            let removed: Drain = client.delete(&format!("{path}/{}", path_segment(&drain.id)))?;
+            let removed: Drain = client.delete(&format!("{path}/{}", path_segment(&args.drain)))?;
             ctx.printer
                 .done("Removed", format_args!("drain {} from {app}", removed.url));
             ctx.printer.print(&removed, |_, _| Ok(()))

@@ -207,7 +207,13 @@ fn load_scales_web_up_and_idleness_back_down() {
         after["decisions"].as_array().is_some_and(|d| d.len() >= 4),
         "{after}"
     );
-    refused(&cli, &repo, &["scale", "web=2"], 1, "autoscale:disable web");
+    refused(
+        &cli,
+        &repo,
+        &["scale", "web=2"],
+        1,
+        "--min N --max M --p95 300ms`, or scale by hand after `paas autoscale:disable web`",
+    );
 
     // A new range moves the count into it at the next look.
     ok(

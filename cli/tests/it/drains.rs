@@ -149,6 +149,10 @@ fn the_log_reaches_syslog_over_tls_and_https_and_a_stalled_drain_stays_bounded()
             let _ = stream.flush();
         }
     });
+    // A receiver whose certificate another CA signed: not trusted.
+    let (other_chain, other_key) =
+        TestCa::new("a CA the server does not know").leaf(&["localhost"]);
+    let untrusted_port = paas_tests::tls::serve(&other_chain, &other_key, |_| {});
     // A receiver that accepts and never reads.
     let stalled = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let stalled_url = format!(
@@ -186,15 +190,20 @@ fn the_log_reaches_syslog_over_tls_and_https_and_a_stalled_drain_stays_bounded()
     let syslog_url = format!("syslog+tls://localhost:{syslog_port}");
     let https_url = format!("https://localhost:{https_port}/drain?token=abc");
     let down_url = format!("syslog://127.0.0.1:{}", paas_tests::free_port());
+    let untrusted_url = format!("syslog+tls://localhost:{untrusted_port}");
     for url in [&syslog_url, &https_url, &down_url, &stalled_url] {
         ok(&cli, &repo, &["drains:add", url]);
     }
+    // Another spelling of a drain's URL is that drain.
+    let shouted = syslog_url.replace("syslog+tls://localhost", "SYSLOG+TLS://LocalHost");
+    refused(&cli, &repo, &["drains:add", &shouted], 1, "already exists");
+    ok(&cli, &repo, &["drains:add", &untrusted_url]);
     refused(
         &cli,
         &repo,
-        &["drains:add", &syslog_url],
+        &["drains:add", "syslog://127.0.0.1:9"],
         1,
-        "already exists",
+        "has 5 drains, the most one app may have",
     );
 
     // The router's lines and the platform's reach both receivers as RFC 5424 frames.
@@ -231,8 +240,16 @@ fn the_log_reaches_syslog_over_tls_and_https_and_a_stalled_drain_stays_bounded()
     assert!(
         down["last_error"]
             .as_str()
-            .is_some_and(|e| e.contains("cannot connect")),
+            .is_some_and(|e| e.starts_with("cannot connect: Connection refused")),
         "{down}"
+    );
+    let untrusted = await_drain(&cli, &repo, &untrusted_url, Duration::from_secs(10), |d| {
+        d["state"] == "failing"
+    });
+    assert_eq!(
+        untrusted["last_error"],
+        "cannot connect: the receiver's certificate is not signed by a CA this server trusts: give the server that CA with --drain-ca-file",
+        "{untrusted}"
     );
 
     // A flood of lines: the stalled drain fills its queue and drops, memory stays bounded, the
@@ -266,5 +283,23 @@ fn the_log_reaches_syslog_over_tls_and_https_and_a_stalled_drain_stays_bounded()
         "has no drain",
     );
     let left: Value = serde_json::from_str(&ok(&cli, &repo, &["drains", "--json"])).expect("JSON");
-    assert_eq!(left.as_array().map(Vec::len), Some(3), "{left}");
+    assert_eq!(left.as_array().map(Vec::len), Some(4), "{left}");
+    // By another spelling of its URL, or by id.
+    ok(
+        &cli,
+        &repo,
+        &["drains:remove", &down_url.replace("syslog://", "SYSLOG://")],
+    );
+    let id = drain(&cli, &repo, &stalled_url)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ok(&cli, &repo, &["drains:remove", &id]);
+    refused(
+        &cli,
+        &repo,
+        &["drains:remove", ""],
+        2,
+        "a value is required",
+    );
 }

@@ -194,16 +194,23 @@ impl LocalScheduler {
             cpu_ns: u64,
             restarts: u32,
             oom_kills: u32,
+            /// To count, once the dyno is gone, what it did after its last sample.
+            process_type: String,
+            supervision: Option<Arc<Supervision>>,
         }
         // Per (app, dyno name); and the types sampled last time.
         let mut last: HashMap<(Arc<str>, String), Seen> = HashMap::new();
         let mut types_before: std::collections::HashSet<(Arc<str>, String)> = Default::default();
+        let mut sampled_at = std::time::Instant::now();
         loop {
             tokio::select! {
                 () = tokio::time::sleep(SAMPLE_EVERY) => {}
                 _ = stop.wait_for(|stop| *stop) => return,
             }
-            let dynos: Vec<(Arc<str>, String, String, String, u32, u32)> = self
+            // The wall time this sample's CPU use covers.
+            let covered = sampled_at.elapsed();
+            sampled_at = std::time::Instant::now();
+            let dynos: Vec<(Arc<str>, String, String, String, Arc<Supervision>)> = self
                 .apps()
                 .iter()
                 .flat_map(|(app_id, running)| {
@@ -214,8 +221,7 @@ impl LocalScheduler {
                             d.process_type.clone(),
                             d.name(),
                             d.container.clone(),
-                            d.supervision.restarts.load(Ordering::SeqCst),
-                            d.supervision.oom_kills.load(Ordering::SeqCst),
+                            Arc::clone(&d.supervision),
                         )
                     })
                 })
@@ -235,9 +241,13 @@ impl LocalScheduler {
             };
             let mut per_type: HashMap<(Arc<str>, String), crate::metrics::Minute> = HashMap::new();
             let mut seen = HashMap::new();
-            for ((app, kind, name, container, restarts, oom_kills), usage) in read {
+            for ((app, kind, name, container, supervision), usage) in read {
+                let restarts = supervision.restarts.load(Ordering::SeqCst);
+                let oom_kills = supervision.oom_kills.load(Ordering::SeqCst);
                 let before = last.remove(&(Arc::clone(&app), name.clone()));
-                let minute = per_type.entry((Arc::clone(&app), kind)).or_default();
+                let minute = per_type
+                    .entry((Arc::clone(&app), kind.clone()))
+                    .or_default();
                 minute.dynos += 1;
                 // A dyno first seen started since the daemon did: all its restarts are new.
                 let known = before.unwrap_or_default();
@@ -249,6 +259,8 @@ impl LocalScheduler {
                     cpu_ns: known.cpu_ns,
                     restarts,
                     oom_kills,
+                    process_type: kind,
+                    supervision: Some(supervision),
                 };
                 if let Some(usage) = usage {
                     // Another container, or a counter that went back: a new run, all of it new.
@@ -260,12 +272,26 @@ impl LocalScheduler {
                     };
                     minute.cpu_ms += used / 1_000_000;
                     minute.memory_sum += usage.memory;
-                    if usage.memory_limit != u64::MAX {
+                    // No limit reads as u64::MAX (cgroup v2 "max") or near i64::MAX (v1).
+                    if usage.memory_limit < 1 << 62 {
                         minute.memory_limit = minute.memory_limit.max(usage.memory_limit);
                     }
                     now.cpu_ns = usage.cpu_ns;
                 }
                 seen.insert((app, name), now);
+            }
+            // Dynos stopped since the last sample: the crashes they had after it count too.
+            for ((app, _), gone) in last.drain() {
+                let Some(supervision) = &gone.supervision else {
+                    continue;
+                };
+                let restarts = supervision.restarts.load(Ordering::SeqCst);
+                let oom_kills = supervision.oom_kills.load(Ordering::SeqCst);
+                if restarts > gone.restarts || oom_kills > gone.oom_kills {
+                    let minute = per_type.entry((app, gone.process_type)).or_default();
+                    minute.restarts += u64::from(restarts.saturating_sub(gone.restarts));
+                    minute.oom_kills += u64::from(oom_kills.saturating_sub(gone.oom_kills));
+                }
             }
             let live: std::collections::HashSet<(Arc<str>, String)> =
                 per_type.keys().cloned().collect();
@@ -276,6 +302,7 @@ impl LocalScheduler {
             for ((app, kind), mut minute) in per_type {
                 // One sample of the type's dynos together.
                 minute.memory_samples = 1;
+                minute.sampled_ms = u64::try_from(covered.as_millis()).unwrap_or(u64::MAX);
                 minute.memory_max = minute.memory_sum;
                 self.metrics.sample(&app, &kind, &minute);
             }
