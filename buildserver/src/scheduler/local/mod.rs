@@ -198,6 +198,8 @@ impl LocalScheduler {
             process_type: String,
             supervision: Option<Arc<Supervision>>,
         }
+        /// A dyno to sample: app id, process type, name, container, supervision.
+        type ToSample = (Arc<str>, String, String, String, Arc<Supervision>);
         // Per (app, dyno name); and the types sampled last time.
         let mut last: HashMap<(Arc<str>, String), Seen> = HashMap::new();
         let mut types_before: std::collections::HashSet<(Arc<str>, String)> = Default::default();
@@ -210,7 +212,7 @@ impl LocalScheduler {
             // The wall time this sample's CPU use covers.
             let covered = sampled_at.elapsed();
             sampled_at = std::time::Instant::now();
-            let dynos: Vec<(Arc<str>, String, String, String, Arc<Supervision>)> = self
+            let dynos: Vec<ToSample> = self
                 .apps()
                 .iter()
                 .flat_map(|(app_id, running)| {
