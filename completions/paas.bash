@@ -64,6 +64,9 @@ _paas() {
             paas,keys)
                 cmd="paas__subcmd__keys"
                 ;;
+            paas,limits)
+                cmd="paas__subcmd__limits"
+                ;;
             paas,login)
                 cmd="paas__subcmd__login"
                 ;;
@@ -448,6 +451,9 @@ _paas() {
             paas__subcmd__help,keys)
                 cmd="paas__subcmd__help__subcmd__keys"
                 ;;
+            paas__subcmd__help,limits)
+                cmd="paas__subcmd__help__subcmd__limits"
+                ;;
             paas__subcmd__help,login)
                 cmd="paas__subcmd__help__subcmd__login"
                 ;;
@@ -616,6 +622,12 @@ _paas() {
             paas__subcmd__help__subcmd__keys,remove)
                 cmd="paas__subcmd__help__subcmd__keys__subcmd__remove"
                 ;;
+            paas__subcmd__help__subcmd__limits,set)
+                cmd="paas__subcmd__help__subcmd__limits__subcmd__set"
+                ;;
+            paas__subcmd__help__subcmd__limits,unset)
+                cmd="paas__subcmd__help__subcmd__limits__subcmd__unset"
+                ;;
             paas__subcmd__help__subcmd__maintenance,off)
                 cmd="paas__subcmd__help__subcmd__maintenance__subcmd__off"
                 ;;
@@ -690,6 +702,24 @@ _paas() {
                 ;;
             paas__subcmd__keys__subcmd__help,remove)
                 cmd="paas__subcmd__keys__subcmd__help__subcmd__remove"
+                ;;
+            paas__subcmd__limits,help)
+                cmd="paas__subcmd__limits__subcmd__help"
+                ;;
+            paas__subcmd__limits,set)
+                cmd="paas__subcmd__limits__subcmd__set"
+                ;;
+            paas__subcmd__limits,unset)
+                cmd="paas__subcmd__limits__subcmd__unset"
+                ;;
+            paas__subcmd__limits__subcmd__help,help)
+                cmd="paas__subcmd__limits__subcmd__help__subcmd__help"
+                ;;
+            paas__subcmd__limits__subcmd__help,set)
+                cmd="paas__subcmd__limits__subcmd__help__subcmd__set"
+                ;;
+            paas__subcmd__limits__subcmd__help,unset)
+                cmd="paas__subcmd__limits__subcmd__help__subcmd__unset"
                 ;;
             paas__subcmd__maintenance,help)
                 cmd="paas__subcmd__maintenance__subcmd__help"
@@ -854,7 +884,7 @@ _paas() {
 
     case "${cmd}" in
         paas)
-            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs metrics autoscale alerts drains open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
+            opts="-a -h -V --app --json --color --help --version login logout whoami apps create destroy info git keys builds logs metrics autoscale alerts drains open ps scale restart run stop config releases rollback stack addons domains certs maintenance router limits pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3034,7 +3064,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help)
-            opts="login logout whoami apps create destroy info git keys builds logs metrics autoscale alerts drains open ps scale restart run stop config releases rollback stack addons domains certs maintenance router pg redis completions help"
+            opts="login logout whoami apps create destroy info git keys builds logs metrics autoscale alerts drains open ps scale restart run stop config releases rollback stack addons domains certs maintenance router limits pg redis completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3803,6 +3833,48 @@ _paas() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        paas__subcmd__help__subcmd__limits)
+            opts="set unset"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__limits__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__limits__subcmd__unset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         paas__subcmd__help__subcmd__login)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -4469,6 +4541,140 @@ _paas() {
             ;;
         paas__subcmd__keys__subcmd__remove)
             opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__limits)
+            opts="-a -h --app --json --color --help set unset help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__limits__subcmd__help)
+            opts="set unset help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__limits__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__limits__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__limits__subcmd__help__subcmd__unset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__limits__subcmd__set)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__limits__subcmd__unset)
+            opts="-a -h --all --app --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     addons, alerts, apps, autoscale, builds, certs, completions, config, domains, drains, git,
-    keys, login, logout, logs, maintenance, metrics, open, pg, ps, redis, releases, restart,
-    router, run, scale, stack, stop, whoami,
+    keys, limits, login, logout, logs, maintenance, metrics, open, pg, ps, redis, releases,
+    restart, router, run, scale, stack, stop, whoami,
 };
 use crate::printer::ColorChoice;
 
@@ -86,6 +86,7 @@ pub enum Command {
     Certs(certs::Args),
     Maintenance(maintenance::Args),
     Router(router::Args),
+    Limits(limits::Args),
     Pg(pg::Args),
     Redis(redis::Args),
     Completions(completions::Args),

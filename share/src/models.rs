@@ -718,6 +718,23 @@ pub struct RouterSettings {
     pub timeout_seconds: Option<u32>,
     /// The largest request body the router passes on, in bytes (413 beyond); `None` for no limit.
     pub max_body_bytes: Option<u64>,
+    /// Requests per second the app takes (a token bucket refilled at this rate); more are
+    /// answered 429 with `Retry-After`. `None`: no limit.
+    #[serde(default)]
+    pub rate_per_s: Option<u32>,
+    /// How many requests above the rate a burst may bring (the bucket's size); `None` is one
+    /// second's worth of the rate.
+    #[serde(default)]
+    pub burst: Option<u32>,
+    /// Requests each web dyno is given at once; more wait in a queue as long as all the dynos'
+    /// slots together (at most 5 s each, or the router timeout), and beyond it are answered 503
+    /// with `Retry-After` at once (shed, Heroku's H11). `None`: no limit.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Requests per second from one client address (its own bucket, one second's worth deep);
+    /// more are answered 429 with `Retry-After`. `None`: no limit.
+    #[serde(default)]
+    pub per_ip_per_s: Option<u32>,
 }
 
 /// `PATCH /apps/{app}/router`. `Some(None)` in an optional field goes back to the default.
@@ -754,6 +771,30 @@ pub struct UpdateRouterSettings {
         with = "double_option"
     )]
     pub max_body_bytes: Option<Option<u64>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub rate_per_s: Option<Option<u32>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub burst: Option<Option<u32>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub concurrency: Option<Option<u32>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub per_ip_per_s: Option<Option<u32>>,
 }
 
 /// A field that may be absent (`None`) but not `null`: a JSON `null` is refused.
@@ -836,4 +877,10 @@ pub struct MetricsPoint {
     pub dynos: u32,
     pub restarts: u64,
     pub oom_kills: u64,
+    /// Requests refused by the app's limits (`paas limits`): over a rate (429), and shed when
+    /// its queue was full (503). Counted in `responses` too.
+    #[serde(default)]
+    pub limited: u64,
+    #[serde(default)]
+    pub shed: u64,
 }

@@ -109,6 +109,8 @@ fn point(start: i64, now: i64, minute: &Minute, minutes: usize) -> MetricsPoint 
         dynos: minute.dynos,
         restarts: minute.restarts,
         oom_kills: minute.oom_kills,
+        limited: minute.limited,
+        shed: minute.shed,
     }
 }
 

@@ -731,6 +731,10 @@ async fn router_settings_out_of_range_are_refused_and_nothing_changes() {
         serde_json::json!({ "acm": true }),
         serde_json::json!({ "redirect_https": null }),
         serde_json::json!({ "maintenance": "yes" }),
+        serde_json::json!({ "rate_per_s": 0 }),
+        serde_json::json!({ "concurrency": 1_000_001 }),
+        serde_json::json!({ "per_ip_per_s": -1 }),
+        serde_json::json!({ "burst": 10 }),
     ] {
         let (status, error) = f
             .send("PATCH", "/apps/edge/router", Some(body.clone()))
@@ -743,7 +747,8 @@ async fn router_settings_out_of_range_are_refused_and_nothing_changes() {
         settings,
         serde_json::json!({
             "acm": false, "redirect_https": false, "maintenance": false,
-            "timeout_seconds": null, "max_body_bytes": null
+            "timeout_seconds": null, "max_body_bytes": null, "rate_per_s": null,
+            "burst": null, "concurrency": null, "per_ip_per_s": null
         })
     );
 }

@@ -25,6 +25,8 @@ pub const MAX_TIMEOUT_SECONDS: u32 = 3600;
 /// The largest request body limit (`paas router:max-body-size`), in bytes: what the store's
 /// signed 64-bit integers hold.
 pub const MAX_BODY_BYTES: u64 = i64::MAX as u64;
+/// The largest rate, burst or concurrency an app's flow control takes.
+pub const MAX_FLOW_LIMIT: u32 = 1_000_000;
 /// The first wait after a failed ACM order; it doubles with each failure, up to a day.
 const FIRST_BACKOFF: i64 = 60;
 const MAX_BACKOFF: i64 = 24 * 3600;
@@ -334,7 +336,8 @@ impl Domains {
     /// Changes the app's router settings as `update` says.
     ///
     /// Errors: [`DomainError::Invalid`] for a timeout outside 1 s to an hour, a body limit of 0,
-    /// or ACM where no one can order certificates.
+    /// a flow limit outside 1 to [`MAX_FLOW_LIMIT`], a burst without a rate, or ACM where no one
+    /// can order certificates.
     pub async fn update_settings(
         &self,
         app: &AppRecord,
@@ -354,6 +357,20 @@ impl Domains {
                 "the body limit is from 1 byte to {MAX_BODY_BYTES} (or none, for no limit)"
             )));
         }
+        for (value, what) in [
+            (update.rate_per_s, "rate"),
+            (update.burst, "burst"),
+            (update.concurrency, "concurrency"),
+            (update.per_ip_per_s, "per-ip rate"),
+        ] {
+            if let Some(Some(n)) = value
+                && !(1..=MAX_FLOW_LIMIT).contains(&n)
+            {
+                return Err(DomainError::Invalid(format!(
+                    "the {what} is a whole number from 1 to {MAX_FLOW_LIMIT} (or none, for no limit)"
+                )));
+            }
+        }
         if update.acm == Some(true)
             && let CertificateAuthority::None(why) = self.authority
         {
@@ -370,12 +387,22 @@ impl Domains {
                     maintenance: update.maintenance.unwrap_or(before.maintenance),
                     timeout_seconds: update.timeout_seconds.unwrap_or(before.timeout_seconds),
                     max_body_bytes: update.max_body_bytes.unwrap_or(before.max_body_bytes),
+                    rate_per_s: update.rate_per_s.unwrap_or(before.rate_per_s),
+                    burst: update.burst.unwrap_or(before.burst),
+                    concurrency: update.concurrency.unwrap_or(before.concurrency),
+                    per_ip_per_s: update.per_ip_per_s.unwrap_or(before.per_ip_per_s),
                 };
+                if after.burst.is_some() && after.rate_per_s.is_none() {
+                    return Err(DomainError::Invalid(
+                        "a burst needs a rate: it is how far above the rate requests may go"
+                            .to_owned(),
+                    ));
+                }
                 db.set_router_settings(&id, &after)?;
                 if after.acm != before.acm {
                     db.reset_acm(&id)?;
                 }
-                Ok::<_, StoreError>((before, after))
+                Ok::<_, DomainError>((before, after))
             })
             .await?;
         self.publish(app).await?;

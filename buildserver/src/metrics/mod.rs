@@ -69,6 +69,15 @@ impl Series {
     }
 }
 
+/// Why the router's flow control refused a request.
+#[derive(Debug, Clone, Copy)]
+pub enum Refused {
+    /// Over the app's rate or the client's (429).
+    Limited,
+    /// Shed: the app's queue full, or the wait in it too long (503).
+    Shed,
+}
+
 /// A request in flight: counted from [`Metrics::begin`] until dropped.
 pub struct InFlight(Option<Arc<AtomicI64>>);
 
@@ -104,6 +113,18 @@ impl Metrics {
         self.with(app_id, "web", |series, now| {
             series.at(now).request(status, latency_ms, bytes_out);
             series.total.request(status, latency_ms, bytes_out);
+        });
+    }
+
+    /// Counts a request to the app that its flow control refused (besides [`Metrics::request`]).
+    pub fn refused(&self, app_id: &Arc<str>, why: Refused) {
+        self.with(app_id, "web", |series, now| {
+            let count = |minute: &mut Minute| match why {
+                Refused::Limited => minute.limited += 1,
+                Refused::Shed => minute.shed += 1,
+            };
+            count(series.at(now));
+            count(&mut series.total);
         });
     }
 

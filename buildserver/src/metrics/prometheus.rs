@@ -48,6 +48,23 @@ pub fn render(metrics: &Metrics, names: &HashMap<String, String>) -> String {
         },
     );
     section(
+        "paas_router_refused_total",
+        "counter",
+        "Requests the app's flow control refused: over a rate (429), or shed (503).",
+        &mut |out| {
+            for (_, labels, total, _) in &series {
+                for (reason, count) in [("limited", total.limited), ("shed", total.shed)] {
+                    if count > 0 {
+                        let _ = writeln!(
+                            out,
+                            "paas_router_refused_total{{{labels},reason=\"{reason}\"}} {count}"
+                        );
+                    }
+                }
+            }
+        },
+    );
+    section(
         "paas_router_response_seconds",
         "histogram",
         "How long the app's responses took to begin.",

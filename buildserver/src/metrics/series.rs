@@ -42,6 +42,12 @@ pub struct Minute {
     /// Restarts and OOM kills that happened in the minute.
     pub restarts: u64,
     pub oom_kills: u64,
+    /// Requests the app's flow control refused: over a rate (429), and shed (503); counted in
+    /// `requests` too.
+    #[serde(default)]
+    pub limited: u64,
+    #[serde(default)]
+    pub shed: u64,
 }
 
 impl Minute {
@@ -77,11 +83,13 @@ impl Minute {
         self.dynos = self.dynos.max(other.dynos);
         self.restarts += other.restarts;
         self.oom_kills += other.oom_kills;
+        self.limited += other.limited;
+        self.shed += other.shed;
     }
 
     /// The counters' growth since `earlier`, a snapshot of the same running totals (what
-    /// happened between the two): requests, latency, bytes, CPU time, restarts and OOM kills.
-    /// Gauges (memory, dynos) are this snapshot's.
+    /// happened between the two): requests, latency, bytes, CPU time, restarts, OOM kills and
+    /// refusals. Gauges (memory, dynos) are this snapshot's.
     pub fn minus(&self, earlier: &Minute) -> Minute {
         let mut delta = self.clone();
         for (a, b) in delta.requests.iter_mut().zip(earlier.requests) {
@@ -96,6 +104,8 @@ impl Minute {
         delta.sampled_ms = delta.sampled_ms.saturating_sub(earlier.sampled_ms);
         delta.restarts = delta.restarts.saturating_sub(earlier.restarts);
         delta.oom_kills = delta.oom_kills.saturating_sub(earlier.oom_kills);
+        delta.limited = delta.limited.saturating_sub(earlier.limited);
+        delta.shed = delta.shed.saturating_sub(earlier.shed);
         delta
     }
 

@@ -28,10 +28,13 @@ use tokio::net::TcpListener;
 use crate::logs::Logs;
 use crate::store::Store;
 
+mod flow;
 mod routes;
 mod tls;
 
-pub use routes::{Backend, Edge, Routes, ServedCert, name_matches};
+pub use flow::Flow;
+use flow::Refusal;
+pub use routes::{Backend, EJECT_AFTER, EJECT_FOR, Edge, Routes, ServedCert, name_matches};
 pub use tls::{Challenges, NO_CERTIFICATE, certified_key};
 
 struct Router {
@@ -65,7 +68,8 @@ struct Upstream {
 /// client goes, the dyno connection goes back to the router's idle ones.
 struct ClientConnection {
     router: Arc<Router>,
-    /// The client's address, as `X-Forwarded-For` and the log line give it.
+    /// The client's address, and as `X-Forwarded-For` and the log line give it.
+    peer: std::net::IpAddr,
     peer_ip: HeaderValue,
     /// Whether it came in over TLS.
     https: bool,
@@ -266,6 +270,7 @@ fn service_for(router: Arc<Router>, https: bool) -> impl Fn(SocketAddr) -> crate
     move |peer: SocketAddr| {
         let connection = Arc::new(ClientConnection {
             router: Arc::clone(&router),
+            peer: peer.ip(),
             peer_ip: HeaderValue::from_str(&peer.ip().to_string())
                 .expect("an address is a header value"),
             https,
@@ -341,8 +346,10 @@ impl ClientConnection {
         let routed = router
             .routes
             .route(name, &router.suffix, pinned.as_ref().map(|u| u.port));
-        let pinned = match (pinned, routed.as_ref().and_then(|r| r.port)) {
-            (Some(upstream), Some(port)) if upstream.port == port => Some(upstream.sender),
+        let pinned = match (pinned, routed.as_ref().and_then(|r| r.backend.as_ref())) {
+            (Some(upstream), Some(backend)) if upstream.port == backend.port => {
+                Some(upstream.sender)
+            }
             (Some(other), _) => {
                 router.give_back(other);
                 None
@@ -461,7 +468,7 @@ impl ClientConnection {
             );
             return too_large(max, &request_id);
         }
-        let Some(port) = routed.port else {
+        let Some(backend) = routed.backend.clone() else {
             log(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(("H14", "No web dynos running")),
@@ -474,6 +481,49 @@ impl ClientConnection {
             .map_or(router.timeout, |s| {
                 std::time::Duration::from_secs(u64::from(s))
             });
+        // The deadline covers a wait in the app's queue and a retry too: the client waits at
+        // most `timeout` for the response.
+        let deadline = tokio::time::Instant::now() + timeout;
+        let slot = match routed.edge.as_ref().and_then(|e| e.flow.as_ref()) {
+            None => None,
+            Some(flow) => match flow.admit(self.peer, routed.up, deadline).await {
+                Ok(slot) => Some(slot),
+                Err(refusal) => {
+                    let (status, retry_after, code, desc, title, text) = match refusal {
+                        Refusal::Limited { retry_after } => (
+                            StatusCode::TOO_MANY_REQUESTS,
+                            retry_after,
+                            "",
+                            "Rate limit exceeded",
+                            "Too many requests",
+                            "This app takes a limited number of requests per second; please try again in a moment.",
+                        ),
+                        Refusal::Shed => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            1,
+                            "H11",
+                            "Backlog too deep",
+                            "Too busy",
+                            "This app is answering as many requests as it can; please try again in a moment.",
+                        ),
+                    };
+                    router.metrics.refused(
+                        &routed.app_id,
+                        if status == StatusCode::TOO_MANY_REQUESTS {
+                            crate::metrics::Refused::Limited
+                        } else {
+                            crate::metrics::Refused::Shed
+                        },
+                    );
+                    log(status, Some((code, desc)), 0);
+                    let mut response = page(status, title, text, &request_id);
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                    return response;
+                }
+            },
+        };
         // The dyno gets the origin form (`/path?query`) over HTTP/1.1, whatever the client spoke.
         if absolute_form {
             let target = request
@@ -548,9 +598,29 @@ impl ClientConnection {
                 request.version(),
             )
         });
-        // The deadline covers the retry too: the client waits at most `timeout` for the response.
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut response = self.send(port, pinned, request, deadline).await;
+        // A dyno's health is what its responses say (a body cut for being over the limit is
+        // the client's doing, not the dyno's); a dyno that fails too often in a row leaves the
+        // rotation for a while.
+        let observe = |backend: &Backend, response: &Result<_, RouteFailure>| {
+            let ok = match response {
+                Ok(response) => !axum::http::Response::status(response).is_server_error(),
+                Err(_) => over_limit.load(std::sync::atomic::Ordering::Acquire),
+            };
+            if backend.health.record(ok) {
+                router.logs.emit(
+                    &routed.app_id,
+                    "paas",
+                    "router",
+                    format!(
+                        "at=warning dyno={} desc=\"taken out of rotation for {} s after {EJECT_AFTER} failed responses in a row\"",
+                        backend.dyno,
+                        EJECT_FOR.as_secs()
+                    ),
+                );
+            }
+        };
+        let mut response = self.send(backend.port, pinned, request, deadline).await;
+        observe(&backend, &response);
         if let (Err(RouteFailure::NoAnswer), Some((uri, headers, version))) = (&response, replay)
             && let Some(other) = router.routes.pick(&routed.app_id)
         {
@@ -559,7 +629,8 @@ impl ClientConnection {
             *again.uri_mut() = uri;
             *again.headers_mut() = headers;
             *again.version_mut() = version;
-            response = self.send(other, None, again, deadline).await;
+            response = self.send(other.port, None, again, deadline).await;
+            observe(&other, &response);
         }
         // Heroku's router error codes: H12 for a response that did not begin in time, H13 for a
         // connection the dyno closed (or refused) without answering.
@@ -582,6 +653,11 @@ impl ClientConnection {
                     .and_then(|v| v.to_str().ok()?.parse().ok())
                     .unwrap_or(0);
                 log(parts.status, None, length);
+                // The request keeps its slot among the app's until its response's body ends.
+                let body = http_body_util::BodyExt::map_err(body, move |e| {
+                    let _slot = &slot;
+                    e
+                });
                 Response::from_parts(parts, Body::new(body))
             }
             Err(RouteFailure::NoAnswer)

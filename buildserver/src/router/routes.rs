@@ -5,12 +5,13 @@
 //! the new one.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use paas_share::models::RouterSettings;
 use rustls::sign::CertifiedKey;
 
+use super::flow::Flow;
 use crate::app::AppRef;
 
 /// Each app's web dynos and edge, by hostname: what the router serves. Clones share one table.
@@ -34,17 +35,82 @@ struct Table {
     wildcards: HashMap<String, Arc<str>>,
 }
 
-/// A web dyno the router may send requests to: its port on 127.0.0.1, and whether it is up now
-/// (its supervisor keeps the flag; only dynos that are up get requests).
-#[derive(Debug, Clone)]
+/// A web dyno the router may send requests to: its name, its port on 127.0.0.1, whether it is up
+/// now (its supervisor keeps the flag; only dynos that are up get requests) and its health as
+/// the router sees it from its responses.
+#[derive(Debug)]
 pub struct Backend {
+    pub dyno: String,
     pub port: u16,
     pub up: Arc<AtomicBool>,
+    pub health: Health,
+}
+
+/// How many failed responses in a row (5xx, or none: refused, closed or reset) take a dyno out
+/// of rotation.
+pub const EJECT_AFTER: u32 = 5;
+/// How long a dyno stays out of rotation; after it, one more failure takes it out again.
+pub const EJECT_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A dyno's passive health (as nginx's `max_fails`/`fail_timeout` and Envoy's outlier
+/// detection): its failed responses in a row, and until when it is out of rotation.
+#[derive(Debug, Default)]
+pub struct Health {
+    failures: AtomicU32,
+    /// Milliseconds since the Unix epoch; 0 when in rotation.
+    out_until_ms: AtomicU64,
+}
+
+impl Health {
+    /// Counts a response of the dyno's: `ok` is false for a 5xx or no answer. True when this
+    /// failure takes the dyno out of rotation (for [`EJECT_FOR`]).
+    pub fn record(&self, ok: bool) -> bool {
+        if ok {
+            if self.failures.load(Ordering::Relaxed) != 0 {
+                self.failures.store(0, Ordering::Relaxed);
+            }
+            return false;
+        }
+        if self.failures.fetch_add(1, Ordering::AcqRel) + 1 != EJECT_AFTER {
+            return false;
+        }
+        let until = now_ms() + EJECT_FOR.as_millis() as u64;
+        self.out_until_ms.store(until, Ordering::Release);
+        // Back in rotation after the pause, one failure away from the next.
+        self.failures.store(EJECT_AFTER - 1, Ordering::Release);
+        true
+    }
+
+    fn in_rotation(&self) -> bool {
+        let until = self.out_until_ms.load(Ordering::Acquire);
+        until == 0 || until <= now_ms()
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Backend {
+    pub fn new(dyno: String, port: u16, up: Arc<AtomicBool>) -> Backend {
+        Backend {
+            dyno,
+            port,
+            up,
+            health: Health::default(),
+        }
+    }
+
+    fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
 }
 
 /// Where an app's traffic goes.
 struct Route {
-    backends: Vec<Backend>,
+    backends: Vec<Arc<Backend>>,
     next: AtomicUsize,
 }
 
@@ -55,6 +121,8 @@ pub struct Edge {
     pub domains: Vec<String>,
     pub certs: Vec<ServedCert>,
     pub settings: RouterSettings,
+    /// Built from `settings` by [`Routes::set_edge`].
+    pub flow: Option<Arc<Flow>>,
 }
 
 /// A certificate the router serves, with the DNS names it covers and when it is valid.
@@ -99,12 +167,13 @@ pub fn name_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// Where a request for a hostname goes: the app, its edge, and the port of the dyno picked
-/// (`None` when no web dyno of the app is up).
+/// Where a request for a hostname goes: the app, its edge, the dyno picked (`None` when no web
+/// dyno of the app is up) and how many are up.
 pub struct Routed {
     pub app_id: Arc<str>,
     pub edge: Option<Arc<Edge>>,
-    pub port: Option<u16>,
+    pub backend: Option<Arc<Backend>>,
+    pub up: usize,
 }
 
 impl Routes {
@@ -115,24 +184,27 @@ impl Routes {
     pub fn route(&self, host: &str, suffix: &str, keep: Option<u16>) -> Option<Routed> {
         let table = self.lock();
         let app_id = table.app_for(host, suffix)?;
-        let port = table.routes.get(app_id).and_then(|route| {
-            keep.filter(|port| {
+        let route = table.routes.get(app_id);
+        let backend = route.and_then(|route| {
+            keep.and_then(|port| {
                 route
                     .backends
                     .iter()
-                    .any(|b| b.port == *port && b.up.load(Ordering::Acquire))
+                    .find(|b| b.port == port && b.is_up() && b.health.in_rotation())
+                    .cloned()
             })
             .or_else(|| route.pick())
         });
         Some(Routed {
             app_id: Arc::clone(app_id),
             edge: table.edges.get(app_id).cloned(),
-            port,
+            backend,
+            up: route.map_or(0, |r| r.backends.iter().filter(|b| b.is_up()).count()),
         })
     }
 
-    /// The port of the app's next `up` web dyno, in turn.
-    pub fn pick(&self, app_id: &str) -> Option<u16> {
+    /// The app's next web dyno in turn that is up (and in rotation, unless none is).
+    pub fn pick(&self, app_id: &str) -> Option<Arc<Backend>> {
         self.lock().routes.get(app_id)?.pick()
     }
 
@@ -148,10 +220,23 @@ impl Routes {
     }
 
     /// Points the app's route at `backends`, replacing what it had, under the app's current name:
-    /// the one it was last renamed to here, else `app.name`.
+    /// the one it was last renamed to here, else `app.name`. A dyno it had already (the same
+    /// `up` flag) keeps its health.
     pub fn set(&self, app: &AppRef, backends: Vec<Backend>) {
         let mut table = self.lock();
         let id = table.known(app);
+        let before = table.routes.remove(&id);
+        let backends = backends
+            .into_iter()
+            .map(|backend| {
+                before
+                    .iter()
+                    .flat_map(|r| &r.backends)
+                    .find(|b| Arc::ptr_eq(&b.up, &backend.up))
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(backend))
+            })
+            .collect();
         table.routes.insert(
             id,
             Route {
@@ -162,10 +247,13 @@ impl Routes {
     }
 
     /// Replaces the app's edge: its custom domains route to it from now on, the ones it no
-    /// longer has do not.
-    pub fn set_edge(&self, app: &AppRef, edge: Edge) {
+    /// longer has do not. Its flow control is built from its settings (the same limits keep
+    /// their state).
+    pub fn set_edge(&self, app: &AppRef, mut edge: Edge) {
         let mut table = self.lock();
         let id = table.known(app);
+        let before = table.edges.get(&id).and_then(|e| e.flow.as_ref());
+        edge.flow = Flow::new(&edge.settings, before);
         table.domains.retain(|_, owner| *owner != id);
         table.wildcards.retain(|_, owner| *owner != id);
         for domain in &edge.domains {
@@ -232,14 +320,19 @@ impl Table {
 }
 
 impl Route {
-    fn pick(&self) -> Option<u16> {
-        let is_up = |b: &&Backend| b.up.load(Ordering::Acquire);
-        let up = self.backends.iter().filter(is_up).count();
-        if up == 0 {
-            return None;
-        }
-        let nth = self.next.fetch_add(1, Ordering::Relaxed) % up;
-        Some(self.backends.iter().filter(is_up).nth(nth)?.port)
+    /// The next dyno in turn of those up and in rotation; of those up when none is in rotation
+    /// (a dyno that may answer beats none).
+    fn pick(&self) -> Option<Arc<Backend>> {
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        let nth = |usable: &dyn Fn(&Backend) -> bool| {
+            let count = self.backends.iter().filter(|b| usable(b)).count();
+            (count > 0)
+                .then(|| self.backends.iter().filter(|b| usable(b)).nth(turn % count))
+                .flatten()
+        };
+        nth(&|b| b.is_up() && b.health.in_rotation())
+            .or_else(|| nth(&|b| b.is_up()))
+            .cloned()
     }
 }
 
@@ -250,7 +343,7 @@ mod tests {
     const SUFFIX: &str = ".apps.test";
 
     fn port(routes: &Routes, host: &str) -> Option<u16> {
-        routes.route(host, SUFFIX, None)?.port
+        Some(routes.route(host, SUFFIX, None)?.backend?.port)
     }
 
     #[test]
@@ -260,10 +353,8 @@ mod tests {
             id: "id-1".to_owned(),
             name: paas_share::AppName::parse("shop").expect("valid"),
         };
-        let backend = |port, up| Backend {
-            port,
-            up: Arc::new(AtomicBool::new(up)),
-        };
+        let backend =
+            |port, up| Backend::new(format!("web.{port}"), port, Arc::new(AtomicBool::new(up)));
         routes.set(
             &app,
             vec![backend(1, true), backend(2, false), backend(3, true)],
@@ -275,8 +366,8 @@ mod tests {
         assert_eq!(
             routes
                 .route("shop.apps.test", SUFFIX, Some(3))
-                .expect("routed")
-                .port,
+                .and_then(|r| r.backend)
+                .map(|b| b.port),
             Some(3),
             "a kept dyno that is up"
         );
@@ -309,6 +400,56 @@ mod tests {
     }
 
     #[test]
+    fn failing_dynos_leave_the_rotation_for_a_while() {
+        let routes = Routes::default();
+        let app = AppRef {
+            id: "id-1".to_owned(),
+            name: paas_share::AppName::parse("shop").expect("valid"),
+        };
+        let up = || Arc::new(AtomicBool::new(true));
+        let (one, two) = (up(), up());
+        routes.set(
+            &app,
+            vec![
+                Backend::new("web.1".to_owned(), 1, Arc::clone(&one)),
+                Backend::new("web.2".to_owned(), 2, Arc::clone(&two)),
+            ],
+        );
+        let bad = routes.pick("id-1").expect("up");
+        let ejected: Vec<bool> = (0..EJECT_AFTER).map(|_| bad.health.record(false)).collect();
+        assert_eq!(ejected.iter().filter(|e| **e).count(), 1);
+        assert!(
+            ejected[EJECT_AFTER as usize - 1],
+            "on the last failure in a row"
+        );
+        for _ in 0..4 {
+            assert_ne!(port(&routes, "shop.apps.test"), Some(bad.port));
+        }
+        // Republished (a scale): the same dyno keeps its health.
+        routes.set(
+            &app,
+            vec![
+                Backend::new("web.1".to_owned(), 1, one),
+                Backend::new("web.2".to_owned(), 2, two),
+            ],
+        );
+        assert_ne!(port(&routes, "shop.apps.test"), Some(bad.port));
+        // When every dyno is out, they are all tried.
+        let good = routes.pick("id-1").expect("up");
+        for _ in 0..EJECT_AFTER {
+            good.health.record(false);
+        }
+        assert!(port(&routes, "shop.apps.test").is_some());
+        // A success in between starts the count again.
+        let health = Health::default();
+        for _ in 0..EJECT_AFTER - 1 {
+            assert!(!health.record(false));
+        }
+        assert!(!health.record(true));
+        assert!(!health.record(false));
+    }
+
+    #[test]
     fn custom_domains_route_to_their_app() {
         let routes = Routes::default();
         let app = AppRef {
@@ -325,7 +466,7 @@ mod tests {
         for host in ["www.example.com", "a.example.org", "shop.apps.test"] {
             let routed = routes.route(host, SUFFIX, None).expect(host);
             assert_eq!(&*routed.app_id, "id-1");
-            assert_eq!(routed.port, None, "no dyno yet");
+            assert!(routed.backend.is_none(), "no dyno yet");
         }
         for host in [
             "example.com",

@@ -290,8 +290,8 @@ impl Db {
         Ok(self
             .conn
             .query_row(
-                "SELECT acm, redirect_https, maintenance, timeout_seconds, max_body_bytes
-                 FROM app_router WHERE app_id = ?1",
+                "SELECT acm, redirect_https, maintenance, timeout_seconds, max_body_bytes,
+                 rate_per_s, burst, concurrency, per_ip_per_s FROM app_router WHERE app_id = ?1",
                 [app_id],
                 |r| {
                     Ok(RouterSettings {
@@ -300,6 +300,10 @@ impl Db {
                         maintenance: r.get(2)?,
                         timeout_seconds: r.get(3)?,
                         max_body_bytes: r.get(4)?,
+                        rate_per_s: r.get(5)?,
+                        burst: r.get(6)?,
+                        concurrency: r.get(7)?,
+                        per_ip_per_s: r.get(8)?,
                     })
                 },
             )
@@ -310,16 +314,22 @@ impl Db {
     pub fn set_router_settings(&mut self, app_id: &str, settings: &RouterSettings) -> Result<()> {
         self.conn.execute(
             "INSERT INTO app_router (app_id, acm, redirect_https, maintenance, timeout_seconds,
-             max_body_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             max_body_bytes, rate_per_s, burst, concurrency, per_ip_per_s)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (app_id) DO UPDATE SET acm = ?2, redirect_https = ?3, maintenance = ?4,
-             timeout_seconds = ?5, max_body_bytes = ?6",
+             timeout_seconds = ?5, max_body_bytes = ?6, rate_per_s = ?7, burst = ?8,
+             concurrency = ?9, per_ip_per_s = ?10",
             params![
                 app_id,
                 settings.acm,
                 settings.redirect_https,
                 settings.maintenance,
                 settings.timeout_seconds,
-                settings.max_body_bytes
+                settings.max_body_bytes,
+                settings.rate_per_s,
+                settings.burst,
+                settings.concurrency,
+                settings.per_ip_per_s
             ],
         )?;
         Ok(())

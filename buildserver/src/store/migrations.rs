@@ -279,4 +279,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
         UNIQUE (app_id, url)
     ) STRICT;
     "#,
+    // 12: flow control in each app's router settings: a rate and burst, a concurrency cap and a
+    // rate per client address (NULL: no limit).
+    r#"
+    ALTER TABLE app_router ADD COLUMN rate_per_s INTEGER;
+    ALTER TABLE app_router ADD COLUMN burst INTEGER;
+    ALTER TABLE app_router ADD COLUMN concurrency INTEGER;
+    ALTER TABLE app_router ADD COLUMN per_ip_per_s INTEGER;
+    "#,
 ];

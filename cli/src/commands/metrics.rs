@@ -122,6 +122,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     s.restarts, s.oom_kills
                 )?;
             }
+            if s.limited > 0 || s.shed > 0 {
+                writeln!(
+                    out,
+                    "  {} refused over a rate limit (429), {} shed when too busy (503)",
+                    s.limited, s.shed
+                )?;
+            }
         }
         writeln!(out, "in flight now: {}", metrics.in_flight)
     })

@@ -13,6 +13,7 @@ pub mod domains;
 pub mod drains;
 pub mod git;
 pub mod keys;
+pub mod limits;
 pub mod login;
 pub mod logout;
 pub mod logs;

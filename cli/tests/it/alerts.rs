@@ -218,10 +218,11 @@ fn crashes_failed_releases_and_thresholds_call_signed_webhooks() {
     let body = firing.json();
     assert_eq!(body["state"], "firing", "{body}");
     assert_eq!(body["app"], "watched", "{body}");
+    // The p95 is a bucket's bound: 5 ms on an idle machine, more on a busy one.
     assert!(
         body["message"]
             .as_str()
-            .is_some_and(|m| m.starts_with("web p95 5ms > 1ms over the last 6s")),
+            .is_some_and(|m| m.starts_with("web p95 ") && m.contains("ms > 1ms over the last 6s")),
         "{body}"
     );
     assert_eq!(firing.header("content-type"), Some("application/json"));

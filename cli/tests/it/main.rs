@@ -11,6 +11,7 @@ mod domains;
 mod drains;
 mod errors;
 mod kubernetes;
+mod limits;
 mod logs;
 mod metrics;
 mod one_off;

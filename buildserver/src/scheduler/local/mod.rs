@@ -344,10 +344,7 @@ impl LocalScheduler {
             .into_iter()
             .flat_map(|r| &r.dynos)
             .filter(|d| d.is_web())
-            .map(|d| Backend {
-                port: d.port,
-                up: Arc::clone(&d.supervision.up),
-            })
+            .map(|d| Backend::new(d.name(), d.port, Arc::clone(&d.supervision.up)))
             .collect();
         self.routes.set(app, backends);
     }
@@ -1027,6 +1024,7 @@ impl Scheduler for LocalScheduler {
                 domains: edge.domains.clone(),
                 certs,
                 settings: edge.settings.clone(),
+                flow: None,
             },
         );
         Ok(())
