@@ -38,6 +38,8 @@ struct Table {
     series: HashMap<Arc<str>, HashMap<String, Series>>,
     /// The first minute not yet stored whole: it and later ones are written at the next persist.
     persisted_from: i64,
+    /// App id → the requests of its canary split since the canary started: [baseline, canary].
+    canaries: HashMap<Arc<str>, [Minute; 2]>,
 }
 
 #[derive(Default)]
@@ -114,6 +116,33 @@ impl Metrics {
             series.at(now).request(status, latency_ms, bytes_out);
             series.total.request(status, latency_ms, bytes_out);
         });
+    }
+
+    /// Starts counting the requests of the app's canary split afresh (a canary started).
+    pub fn canary_begin(&self, app_id: &str) {
+        self.lock()
+            .canaries
+            .insert(Arc::from(app_id), [Minute::default(), Minute::default()]);
+    }
+
+    /// Stops counting the app's canary split (the canary ended).
+    pub fn canary_end(&self, app_id: &str) {
+        self.lock().canaries.remove(app_id);
+    }
+
+    /// Counts a request of the app's canary split, to the canary's dynos or the baseline's,
+    /// while a canary runs (kept even with `--metrics off`: its decisions rest on them).
+    pub fn canary_request(&self, app_id: &str, to_canary: bool, status: u16, latency_ms: u64) {
+        if let Some(split) = self.lock().canaries.get_mut(app_id) {
+            split[usize::from(to_canary)].request(status, latency_ms, 0);
+        }
+    }
+
+    /// The app's canary split since the canary started: (baseline, canary).
+    pub fn canary_figures(&self, app_id: &str) -> Option<(Minute, Minute)> {
+        let table = self.lock();
+        let [baseline, canary] = table.canaries.get(app_id)?;
+        Some((baseline.clone(), canary.clone()))
     }
 
     /// Counts a request to the app that its flow control refused (besides [`Metrics::request`]).

@@ -34,7 +34,9 @@ mod tls;
 
 pub use flow::Flow;
 use flow::Refusal;
-pub use routes::{Backend, EJECT_AFTER, EJECT_FOR, Edge, Routes, ServedCert, name_matches};
+pub use routes::{
+    Backend, CANARY_COOKIE, EJECT_AFTER, EJECT_FOR, Edge, Routes, ServedCert, Split, name_matches,
+};
 pub use tls::{Challenges, NO_CERTIFICATE, certified_key};
 
 struct Router {
@@ -343,9 +345,12 @@ impl ClientConnection {
         let request_id = request_id();
         // The dyno this connection's last request went to, while it is routed and up.
         let pinned = self.upstream().take();
-        let routed = router
-            .routes
-            .route(name, &router.suffix, pinned.as_ref().map(|u| u.port));
+        let routed = router.routes.route(
+            name,
+            &router.suffix,
+            pinned.as_ref().map(|u| u.port),
+            canary_cookie(request.headers()),
+        );
         let pinned = match (pinned, routed.as_ref().and_then(|r| r.backend.as_ref())) {
             (Some(upstream), Some(backend)) if upstream.port == backend.port => {
                 Some(upstream.sender)
@@ -386,12 +391,18 @@ impl ClientConnection {
         // answer) begins: `bytes` is the body's length when the response says it.
         let log = |status: StatusCode, error: Option<(&str, &str)>, bytes: u64| {
             let elapsed = started.elapsed();
-            router.metrics.request(
-                &routed.app_id,
-                status.as_u16(),
-                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-                bytes,
-            );
+            let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+            router
+                .metrics
+                .request(&routed.app_id, status.as_u16(), ms, bytes);
+            if let Some(placed) = routed.placed {
+                router.metrics.canary_request(
+                    &routed.app_id,
+                    placed.to_canary,
+                    status.as_u16(),
+                    ms,
+                );
+            }
             let at = match error {
                 Some(("", desc)) => format!("at=error desc=\"{desc}\""),
                 Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
@@ -646,7 +657,13 @@ impl ClientConnection {
                     // router must not close the client's connection).
                     remove_hop_by_hop(response.headers_mut());
                 }
-                let (parts, body) = response.into_parts();
+                let (mut parts, body) = response.into_parts();
+                // A client new to the canary split stays on its side from now on.
+                if let Some(placed) = routed.placed.filter(|p| p.fresh)
+                    && let Ok(cookie) = HeaderValue::from_str(&placed.cookie())
+                {
+                    parts.headers.append(header::SET_COOKIE, cookie);
+                }
                 let length = parts
                     .headers
                     .get(header::CONTENT_LENGTH)
@@ -749,6 +766,16 @@ impl ClientConnection {
     fn upstream(&self) -> std::sync::MutexGuard<'_, Option<Upstream>> {
         self.upstream.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The value of the canary cookie ([`CANARY_COOKIE`]) among the request's cookies, if any.
+fn canary_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(CANARY_COOKIE)?.strip_prefix('='))
 }
 
 /// Removes the hop-by-hop headers: the fixed list and every header the `Connection` field names

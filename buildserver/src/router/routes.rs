@@ -108,10 +108,55 @@ impl Backend {
     }
 }
 
-/// Where an app's traffic goes.
+/// Where an app's traffic goes: its web dynos, and a canary's while one runs.
 struct Route {
     backends: Vec<Arc<Backend>>,
     next: AtomicUsize,
+    canary: Option<CanaryRoute>,
+}
+
+/// A canary release's share of an app's requests, as the scheduler gives it to the router.
+pub struct Split {
+    /// The canary's release version.
+    pub release: u32,
+    /// The share of clients sent to the canary, in percent (0 to 100).
+    pub weight: u8,
+    /// The canary's web dynos.
+    pub backends: Vec<Backend>,
+}
+
+struct CanaryRoute {
+    release: u32,
+    weight: u8,
+    backends: Vec<Arc<Backend>>,
+    next: AtomicUsize,
+    /// Clients placed so far: the split spreads them evenly by count.
+    placed: AtomicUsize,
+}
+
+/// The name of the cookie that keeps a client on one side of a canary split: `v5.1` (on canary
+/// v5) or `v5.0` (on the baseline while v5 is the canary).
+pub const CANARY_COOKIE: &str = "paas-canary";
+
+/// Which side of a canary split a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    /// The canary's release version.
+    pub release: u32,
+    pub to_canary: bool,
+    /// The client had no valid cookie for this canary: the response sets one.
+    pub fresh: bool,
+}
+
+impl Placed {
+    /// The `Set-Cookie` value that keeps the client on this side.
+    pub fn cookie(&self) -> String {
+        format!(
+            "{CANARY_COOKIE}=v{}.{}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax",
+            self.release,
+            u8::from(self.to_canary)
+        )
+    }
 }
 
 /// What the router does for an app beyond picking a dyno: its custom domains, the certificates
@@ -168,12 +213,13 @@ pub fn name_matches(pattern: &str, host: &str) -> bool {
 }
 
 /// Where a request for a hostname goes: the app, its edge, the dyno picked (`None` when no web
-/// dyno of the app is up) and how many are up.
+/// dyno of the app is up), how many are up, and the side of a canary split it went to.
 pub struct Routed {
     pub app_id: Arc<str>,
     pub edge: Option<Arc<Edge>>,
     pub backend: Option<Arc<Backend>>,
     pub up: usize,
+    pub placed: Option<Placed>,
 }
 
 impl Routes {
@@ -181,31 +227,44 @@ impl Routes {
     /// wildcard) or as `<app><suffix>`, with the port of its next `up` web dyno in turn, or of
     /// the dyno on port `keep` when that is one of the app's and up (a client connection's
     /// requests stay with one dyno while they can). `None` if no app the table knows has it.
-    pub fn route(&self, host: &str, suffix: &str, keep: Option<u16>) -> Option<Routed> {
+    pub fn route(
+        &self,
+        host: &str,
+        suffix: &str,
+        keep: Option<u16>,
+        cookie: Option<&str>,
+    ) -> Option<Routed> {
         let table = self.lock();
         let app_id = table.app_for(host, suffix)?;
         let route = table.routes.get(app_id);
+        let placed = route.and_then(|r| r.place(cookie));
         let backend = route.and_then(|route| {
+            let (backends, next) = match (&route.canary, placed) {
+                (Some(canary), Some(p)) if p.to_canary => (&canary.backends, &canary.next),
+                _ => (&route.backends, &route.next),
+            };
             keep.and_then(|port| {
-                route
-                    .backends
+                backends
                     .iter()
                     .find(|b| b.port == port && b.is_up() && b.health.in_rotation())
                     .cloned()
             })
-            .or_else(|| route.pick())
+            .or_else(|| pick(backends, next))
         });
         Some(Routed {
             app_id: Arc::clone(app_id),
             edge: table.edges.get(app_id).cloned(),
             backend,
             up: route.map_or(0, |r| r.backends.iter().filter(|b| b.is_up()).count()),
+            placed,
         })
     }
 
     /// The app's next web dyno in turn that is up (and in rotation, unless none is).
     pub fn pick(&self, app_id: &str) -> Option<Arc<Backend>> {
-        self.lock().routes.get(app_id)?.pick()
+        let table = self.lock();
+        let route = table.routes.get(app_id)?;
+        pick(&route.backends, &route.next)
     }
 
     /// The certificate for `host`, if the app it belongs to has one covering it.
@@ -226,24 +285,34 @@ impl Routes {
         let mut table = self.lock();
         let id = table.known(app);
         let before = table.routes.remove(&id);
-        let backends = backends
-            .into_iter()
-            .map(|backend| {
-                before
-                    .iter()
-                    .flat_map(|r| &r.backends)
-                    .find(|b| Arc::ptr_eq(&b.up, &backend.up))
-                    .cloned()
-                    .unwrap_or_else(|| Arc::new(backend))
-            })
-            .collect();
+        let backends = kept(backends, before.iter().flat_map(|r| &r.backends));
         table.routes.insert(
             id,
             Route {
                 backends,
                 next: AtomicUsize::new(0),
+                canary: before.and_then(|r| r.canary),
             },
         );
+    }
+
+    /// Sends `split`'s share of the app's clients to its canary dynos, or (`None`) none.
+    pub fn set_canary(&self, app: &AppRef, split: Option<Split>) {
+        let mut table = self.lock();
+        let id = table.known(app);
+        let route = table.routes.entry(id).or_insert_with(|| Route {
+            backends: Vec::new(),
+            next: AtomicUsize::new(0),
+            canary: None,
+        });
+        let before = route.canary.take();
+        route.canary = split.map(|split| CanaryRoute {
+            release: split.release,
+            weight: split.weight.min(100),
+            backends: kept(split.backends, before.iter().flat_map(|c| &c.backends)),
+            next: AtomicUsize::new(0),
+            placed: AtomicUsize::new(0),
+        });
     }
 
     /// Replaces the app's edge: its custom domains route to it from now on, the ones it no
@@ -319,20 +388,64 @@ impl Table {
     }
 }
 
+/// `backends`, each as it was in `before` when it was there (the same `up` flag): a dyno keeps
+/// its health across republishing.
+fn kept<'a>(
+    backends: Vec<Backend>,
+    before: impl Iterator<Item = &'a Arc<Backend>> + Clone,
+) -> Vec<Arc<Backend>> {
+    backends
+        .into_iter()
+        .map(|backend| {
+            before
+                .clone()
+                .find(|b| Arc::ptr_eq(&b.up, &backend.up))
+                .cloned()
+                .unwrap_or_else(|| Arc::new(backend))
+        })
+        .collect()
+}
+
+/// The next dyno in turn of those up and in rotation; of those up when none is in rotation
+/// (a dyno that may answer beats none).
+fn pick(backends: &[Arc<Backend>], next: &AtomicUsize) -> Option<Arc<Backend>> {
+    let turn = next.fetch_add(1, Ordering::Relaxed);
+    let nth = |usable: &dyn Fn(&Backend) -> bool| {
+        let count = backends.iter().filter(|b| usable(b)).count();
+        (count > 0)
+            .then(|| backends.iter().filter(|b| usable(b)).nth(turn % count))
+            .flatten()
+    };
+    nth(&|b| b.is_up() && b.health.in_rotation())
+        .or_else(|| nth(&|b| b.is_up()))
+        .cloned()
+}
+
 impl Route {
-    /// The next dyno in turn of those up and in rotation; of those up when none is in rotation
-    /// (a dyno that may answer beats none).
-    fn pick(&self) -> Option<Arc<Backend>> {
-        let turn = self.next.fetch_add(1, Ordering::Relaxed);
-        let nth = |usable: &dyn Fn(&Backend) -> bool| {
-            let count = self.backends.iter().filter(|b| usable(b)).count();
-            (count > 0)
-                .then(|| self.backends.iter().filter(|b| usable(b)).nth(turn % count))
-                .flatten()
-        };
-        nth(&|b| b.is_up() && b.health.in_rotation())
-            .or_else(|| nth(&|b| b.is_up()))
-            .cloned()
+    /// The side of the canary split a client goes to, while a canary runs: the one its cookie
+    /// (`v5.1`) names for this canary, else one by the weight, spread evenly over clients
+    /// (the n-th goes to the canary when ⌊n·w/100⌋ grows). A canary with no dyno up gets none.
+    fn place(&self, cookie: Option<&str>) -> Option<Placed> {
+        let canary = self.canary.as_ref()?;
+        let known = cookie
+            .and_then(|c| c.strip_prefix('v')?.split_once('.'))
+            .filter(|(release, _)| release.parse() == Ok(canary.release))
+            .and_then(|(_, side)| match side {
+                "1" => Some(true),
+                "0" => Some(false),
+                _ => None,
+            });
+        let to_canary = known.unwrap_or_else(|| {
+            let n = canary.placed.fetch_add(1, Ordering::Relaxed);
+            let weight = usize::from(canary.weight);
+            (n + 1) * weight / 100 > n * weight / 100
+        });
+        let up = canary.backends.iter().any(|b| b.is_up());
+        Some(Placed {
+            release: canary.release,
+            to_canary: to_canary && up,
+            fresh: known.is_none(),
+        })
     }
 }
 
@@ -343,7 +456,7 @@ mod tests {
     const SUFFIX: &str = ".apps.test";
 
     fn port(routes: &Routes, host: &str) -> Option<u16> {
-        Some(routes.route(host, SUFFIX, None)?.backend?.port)
+        Some(routes.route(host, SUFFIX, None, None)?.backend?.port)
     }
 
     #[test]
@@ -365,29 +478,33 @@ mod tests {
         assert_eq!(picks, [1, 3, 1, 3]);
         assert_eq!(
             routes
-                .route("shop.apps.test", SUFFIX, Some(3))
+                .route("shop.apps.test", SUFFIX, Some(3), None)
                 .and_then(|r| r.backend)
                 .map(|b| b.port),
             Some(3),
             "a kept dyno that is up"
         );
         routes.rename("id-1", "store");
-        assert!(routes.route("shop.apps.test", SUFFIX, None).is_none());
+        assert!(routes.route("shop.apps.test", SUFFIX, None, None).is_none());
         assert_eq!(
             &*routes
-                .route("store.apps.test", SUFFIX, None)
+                .route("store.apps.test", SUFFIX, None, None)
                 .expect("renamed")
                 .app_id,
             "id-1"
         );
         // A deploy that began before the rename publishes under the new name.
         routes.set(&app, vec![backend(4, true)]);
-        assert!(routes.route("shop.apps.test", SUFFIX, None).is_none());
+        assert!(routes.route("shop.apps.test", SUFFIX, None, None).is_none());
         assert_eq!(port(&routes, "store.apps.test"), Some(4));
         routes.set(&app, vec![backend(4, false)]);
         assert_eq!(port(&routes, "store.apps.test"), None, "no dyno up");
         routes.remove("id-1");
-        assert!(routes.route("store.apps.test", SUFFIX, None).is_none());
+        assert!(
+            routes
+                .route("store.apps.test", SUFFIX, None, None)
+                .is_none()
+        );
         // Renamed before its first deploy: the first route is under the new name.
         let other = AppRef {
             id: "id-2".to_owned(),
@@ -395,7 +512,7 @@ mod tests {
         };
         routes.rename("id-2", "new");
         routes.set(&other, vec![backend(5, true)]);
-        assert!(routes.route("old.apps.test", SUFFIX, None).is_none());
+        assert!(routes.route("old.apps.test", SUFFIX, None, None).is_none());
         assert_eq!(port(&routes, "new.apps.test"), Some(5));
     }
 
@@ -450,6 +567,79 @@ mod tests {
     }
 
     #[test]
+    fn a_canary_gets_its_share_and_clients_stay_on_their_side() {
+        let routes = Routes::default();
+        let app = AppRef {
+            id: "id-1".to_owned(),
+            name: paas_share::AppName::parse("shop").expect("valid"),
+        };
+        let up = || Arc::new(AtomicBool::new(true));
+        routes.set(&app, vec![Backend::new("web.1".to_owned(), 1, up())]);
+        let canary_up = up();
+        routes.set_canary(
+            &app,
+            Some(Split {
+                release: 5,
+                weight: 20,
+                backends: vec![Backend::new(
+                    "canary.1".to_owned(),
+                    9,
+                    Arc::clone(&canary_up),
+                )],
+            }),
+        );
+        let routed: Vec<Routed> = (0..100)
+            .map(|_| {
+                routes
+                    .route("shop.apps.test", SUFFIX, None, None)
+                    .expect("routed")
+            })
+            .collect();
+        let to_canary = routed
+            .iter()
+            .filter(|r| r.placed.is_some_and(|p| p.to_canary && p.fresh))
+            .count();
+        assert_eq!(to_canary, 20, "exactly the weight, spread over clients");
+        assert!(routed.iter().all(|r| {
+            let port = r.backend.as_ref().expect("a dyno").port;
+            port == if r.placed.expect("placed").to_canary {
+                9
+            } else {
+                1
+            }
+        }));
+        // A cookie for this canary keeps its side; one for another canary is placed afresh.
+        let on = routes
+            .route("shop.apps.test", SUFFIX, None, Some("v5.1"))
+            .expect("routed");
+        assert_eq!(
+            on.placed.map(|p| (p.to_canary, p.fresh)),
+            Some((true, false))
+        );
+        assert_eq!(on.backend.map(|b| b.port), Some(9));
+        let old = routes
+            .route("shop.apps.test", SUFFIX, None, Some("v4.1"))
+            .expect("routed");
+        assert!(old.placed.is_some_and(|p| p.fresh));
+        // A republished baseline keeps the canary; a canary with no dyno up gets nothing.
+        routes.set(&app, vec![Backend::new("web.1".to_owned(), 1, up())]);
+        canary_up.store(false, Ordering::Release);
+        let down = routes
+            .route("shop.apps.test", SUFFIX, None, Some("v5.1"))
+            .expect("routed");
+        assert_eq!(down.placed.map(|p| p.to_canary), Some(false));
+        assert_eq!(down.backend.map(|b| b.port), Some(1));
+        routes.set_canary(&app, None);
+        assert!(
+            routes
+                .route("shop.apps.test", SUFFIX, None, None)
+                .expect("routed")
+                .placed
+                .is_none()
+        );
+    }
+
+    #[test]
     fn custom_domains_route_to_their_app() {
         let routes = Routes::default();
         let app = AppRef {
@@ -464,7 +654,7 @@ mod tests {
             },
         );
         for host in ["www.example.com", "a.example.org", "shop.apps.test"] {
-            let routed = routes.route(host, SUFFIX, None).expect(host);
+            let routed = routes.route(host, SUFFIX, None, None).expect(host);
             assert_eq!(&*routed.app_id, "id-1");
             assert!(routed.backend.is_none(), "no dyno yet");
         }
@@ -474,10 +664,14 @@ mod tests {
             "a.b.example.org",
             "www.example.net",
         ] {
-            assert!(routes.route(host, SUFFIX, None).is_none(), "{host}");
+            assert!(routes.route(host, SUFFIX, None, None).is_none(), "{host}");
         }
         routes.set_edge(&app, Edge::default());
-        assert!(routes.route("www.example.com", SUFFIX, None).is_none());
+        assert!(
+            routes
+                .route("www.example.com", SUFFIX, None, None)
+                .is_none()
+        );
     }
 
     #[test]
