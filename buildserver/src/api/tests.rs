@@ -41,6 +41,10 @@ impl crate::scheduler::Scheduler for Accepting {
     ) -> anyhow::Result<()> {
         Ok(())
     }
+    async fn start_canary(&self, _: &crate::scheduler::Deployment, _: u8) -> anyhow::Result<()> {
+        Ok(())
+    }
+    async fn stop_canary(&self, _: &crate::app::AppRef) {}
     async fn publish_edge(
         &self,
         _: &crate::app::AppRef,

@@ -17,6 +17,10 @@ pub mod local;
 /// The Procfile type whose command is the release phase (Heroku's `release:`), not a dyno type.
 pub const RELEASE_PHASE_TYPE: &str = "release";
 
+/// The process type of a canary's dynos (`canary.1`): they run the canary release's web command
+/// beside the running release's dynos, and get a share of its requests.
+pub const CANARY_TYPE: &str = "canary";
+
 /// The config var naming an HTTP path that must answer 2xx or 3xx before a web dyno counts as up
 /// (without it, accepting TCP on `$PORT` is enough).
 pub const HEALTH_CHECK_PATH_VAR: &str = "PAAS_HEALTH_CHECK_PATH";
@@ -98,6 +102,16 @@ pub trait Scheduler: Send + Sync {
         timeout: std::time::Duration,
         lines: tokio::sync::mpsc::Sender<String>,
     ) -> anyhow::Result<crate::container::Outcome>;
+
+    /// Starts the deployment's release as a canary beside the running release: its web command
+    /// in `⌈web × weight / 100⌉` (at least one) dynos of type [`CANARY_TYPE`], health-gated as a
+    /// deploy's web dynos are; then `weight` % of clients (sticky by cookie) go to them. Its
+    /// other process types wait for promotion. A canary of the app already running is replaced.
+    /// On failure nothing of it runs and no request reached it; the error says why.
+    async fn start_canary(&self, deployment: &Deployment, weight: u8) -> anyhow::Result<()>;
+
+    /// Sends no more requests to the app's canary and stops its dynos; nothing when none runs.
+    async fn stop_canary(&self, app: &AppRef);
 
     /// Serves the app's edge from now on: its custom domains (besides `<app>.<domain>`), the
     /// certificates for them and its router settings. Called at start for every app and after
@@ -318,6 +332,31 @@ impl Deployment {
             .get(HEALTH_CHECK_PATH_VAR)
             .map(String::as_str)
     }
+}
+
+/// The deployment of `deployment`'s canary at `weight` %: its web command as
+/// [`CANARY_TYPE`], in `⌈web × weight / 100⌉` dynos (at least one), no release phase.
+pub fn canary_deployment(deployment: &Deployment, weight: u8) -> anyhow::Result<Deployment> {
+    let Some(web) = deployment.process_types.get("web") else {
+        anyhow::bail!(
+            "release v{} has no web process type: a canary takes a share of web requests",
+            deployment.release
+        );
+    };
+    if deployment.process_types.contains_key(CANARY_TYPE) {
+        anyhow::bail!(
+            "release v{} has a process type called {CANARY_TYPE}, the name a canary's dynos take",
+            deployment.release
+        );
+    }
+    let web_dynos = deployment.formation.get("web").copied().unwrap_or(1);
+    let count = (web_dynos * u32::from(weight)).div_ceil(100).max(1);
+    Ok(Deployment {
+        process_types: BTreeMap::from([(CANARY_TYPE.to_owned(), web.clone())]),
+        formation: BTreeMap::from([(CANARY_TYPE.to_owned(), count)]),
+        release_command: None,
+        ..deployment.clone()
+    })
 }
 
 /// The script every dyno starts with, on either scheduler, as `/bin/sh -c DYNO_SCRIPT paas-dyno

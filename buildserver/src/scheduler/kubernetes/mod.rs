@@ -987,6 +987,17 @@ impl Scheduler for KubernetesScheduler {
         self.apply_autoscalers(app, rules).await
     }
 
+    /// Not yet: a canary Deployment and an ingress-nginx canary Ingress are to come.
+    async fn start_canary(&self, deployment: &Deployment, _weight: u8) -> anyhow::Result<()> {
+        anyhow::bail!(
+            "canary releases are not available on Kubernetes yet; deploy release v{} without one",
+            deployment.release
+        )
+    }
+
+    /// No canary runs here (see [`Self::start_canary`]).
+    async fn stop_canary(&self, _app: &AppRef) {}
+
     async fn publish_edge(&self, app: &AppRef, edge: &super::EdgeSpec) -> anyhow::Result<()> {
         let _one_at_a_time = self.operations.lock(&app.id).await;
         self.edges

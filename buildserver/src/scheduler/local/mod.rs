@@ -25,7 +25,7 @@ use futures_util::future::join_all;
 use paas_share::AppName;
 use tokio::sync::mpsc;
 
-use super::{AppLocks, Deployment, OneOff, OneOffSpec, OneOffStreams, Scheduler};
+use super::{AppLocks, CANARY_TYPE, Deployment, OneOff, OneOffSpec, OneOffStreams, Scheduler};
 use crate::app::AppRef;
 use crate::container::{Runtime, Spec, Streams};
 use crate::data_dir::DataDir;
@@ -91,6 +91,11 @@ impl Dyno {
     fn is_web(&self) -> bool {
         self.process_type == "web"
     }
+
+    /// Whether it serves requests (a web or canary dyno): it has to be up before it counts.
+    fn serves(&self) -> bool {
+        self.is_web() || self.process_type == CANARY_TYPE
+    }
 }
 
 /// A dyno of a deploy in flight, as `ps` shows it: as it started, with its live state.
@@ -134,6 +139,8 @@ pub struct LocalScheduler {
     settings: Settings,
     pub routes: Routes,
     apps: Mutex<HashMap<String, Running>>,
+    /// Each app's canary, while one runs: its web dynos (`canary.N`) and their release.
+    canaries: Mutex<HashMap<String, Running>>,
     /// The dynos a deploy in flight has started, until they replace the running ones (or are
     /// stopped): `ps` shows them `starting` next to those they replace.
     incoming: Mutex<HashMap<String, Vec<IncomingDyno>>>,
@@ -174,6 +181,7 @@ impl LocalScheduler {
             settings,
             routes: Routes::default(),
             apps: Mutex::new(HashMap::new()),
+            canaries: Mutex::default(),
             incoming: Mutex::new(HashMap::new()),
             operations: AppLocks::default(),
             services: Mutex::default(),
@@ -354,53 +362,7 @@ impl LocalScheduler {
     }
 
     async fn deploy_locked(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        let since = self.log_position(&deployment.app.id);
-        let layers = self.layers.hold(&deployment.image).await?;
-        let mut started = Vec::new();
-        for (process_type, count) in &deployment.formation {
-            if !deployment.process_types.contains_key(process_type) {
-                continue;
-            }
-            for index in 1..=*count {
-                match self.start(deployment, layers.dirs(), process_type, index) {
-                    Ok(dyno) => started.push(dyno),
-                    Err(e) => {
-                        self.stop_all(&deployment.app.id, started).await;
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        let web: Vec<&Dyno> = started.iter().filter(|d| d.is_web()).collect();
-        let incoming = started
-            .iter()
-            .map(|d| IncomingDyno {
-                view: d.view(),
-                supervision: Arc::clone(&d.supervision),
-            })
-            .collect();
-        self.incoming_dynos()
-            .insert(deployment.app.id.clone(), incoming);
-        let waits = web.iter().map(|d| d.supervision.wait_up());
-        let failed: Vec<&Dyno> = join_all(waits)
-            .await
-            .into_iter()
-            .zip(&web)
-            .filter(|(result, _)| result.is_err())
-            .map(|(_, d)| *d)
-            .collect();
-        self.incoming_dynos().remove(&deployment.app.id);
-        if !failed.is_empty() {
-            let requirement = self.boot_requirement(deployment);
-            let why: Vec<String> = failed
-                .iter()
-                .map(|d| format!("{} {}", d.name(), d.supervision.why_not_up(&requirement)))
-                .collect();
-            let names: Vec<String> = failed.iter().map(|d| d.name()).collect();
-            let last = self.last_lines(&deployment.app.id, &names, since);
-            self.stop_all(&deployment.app.id, started).await;
-            anyhow::bail!("{}{last}", why.join("; "));
-        }
+        let (layers, started) = self.boot(deployment).await?;
         let old = self.apps().insert(
             deployment.app.id.clone(),
             Running {
@@ -423,6 +385,60 @@ impl LocalScheduler {
         let layers = self.layers.clone();
         tokio::spawn(async move { layers.collect(layers::IDLE_GRACE).await });
         Ok(())
+    }
+
+    /// Starts the deployment's dynos and waits for its web (and canary) dynos to be up; `ps`
+    /// shows them `starting` meanwhile. If one does not come up, they are all stopped and the
+    /// error says why, with the dynos' last log lines.
+    async fn boot(&self, deployment: &Deployment) -> anyhow::Result<(LayerHold, Vec<Dyno>)> {
+        let since = self.log_position(&deployment.app.id);
+        let layers = self.layers.hold(&deployment.image).await?;
+        let mut started = Vec::new();
+        for (process_type, count) in &deployment.formation {
+            if !deployment.process_types.contains_key(process_type) {
+                continue;
+            }
+            for index in 1..=*count {
+                match self.start(deployment, layers.dirs(), process_type, index) {
+                    Ok(dyno) => started.push(dyno),
+                    Err(e) => {
+                        self.stop_all(&deployment.app.id, started).await;
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        let serving: Vec<&Dyno> = started.iter().filter(|d| d.serves()).collect();
+        let incoming = started
+            .iter()
+            .map(|d| IncomingDyno {
+                view: d.view(),
+                supervision: Arc::clone(&d.supervision),
+            })
+            .collect();
+        self.incoming_dynos()
+            .insert(deployment.app.id.clone(), incoming);
+        let waits = serving.iter().map(|d| d.supervision.wait_up());
+        let failed: Vec<&Dyno> = join_all(waits)
+            .await
+            .into_iter()
+            .zip(&serving)
+            .filter(|(result, _)| result.is_err())
+            .map(|(_, d)| *d)
+            .collect();
+        self.incoming_dynos().remove(&deployment.app.id);
+        if !failed.is_empty() {
+            let requirement = self.boot_requirement(deployment);
+            let why: Vec<String> = failed
+                .iter()
+                .map(|d| format!("{} {}", d.name(), d.supervision.why_not_up(&requirement)))
+                .collect();
+            let names: Vec<String> = failed.iter().map(|d| d.name()).collect();
+            let last = self.last_lines(&deployment.app.id, &names, since);
+            self.stop_all(&deployment.app.id, started).await;
+            anyhow::bail!("{}{last}", why.join("; "));
+        }
+        Ok((layers, started))
     }
 
     /// What a web dyno must do to count as up, for error messages.
@@ -589,10 +605,11 @@ impl LocalScheduler {
             ),
         );
         let supervision = Arc::new(Supervision::new());
-        let readiness = match (process_type, deployment.health_check_path()) {
-            ("web", Some(path)) => Readiness::Http(path.to_owned()),
-            ("web", None) => Readiness::Tcp,
-            _ => Readiness::Immediate,
+        let serves = process_type == "web" || process_type == CANARY_TYPE;
+        let readiness = match (serves, deployment.health_check_path()) {
+            (true, Some(path)) => Readiness::Http(path.to_owned()),
+            (true, None) => Readiness::Tcp,
+            (false, _) => Readiness::Immediate,
         };
         let supervisor = Supervisor {
             runtime: Arc::clone(&self.runtime),
@@ -845,6 +862,15 @@ impl Scheduler for LocalScheduler {
             .map(Dyno::view)
             .collect();
         dynos.extend(
+            self.canaries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&app.id)
+                .into_iter()
+                .flat_map(|r| &r.dynos)
+                .map(Dyno::view),
+        );
+        dynos.extend(
             self.incoming_dynos()
                 .get(&app.id)
                 .into_iter()
@@ -997,6 +1023,67 @@ impl Scheduler for LocalScheduler {
         Ok(())
     }
 
+    async fn start_canary(&self, deployment: &Deployment, weight: u8) -> anyhow::Result<()> {
+        let app = &deployment.app;
+        let _one_at_a_time = self.operations.lock(&app.id).await;
+        let canary = super::canary_deployment(deployment, weight)?;
+        let (layers, dynos) = self.boot(&canary).await?;
+        let backends = dynos
+            .iter()
+            .map(|d| Backend::new(d.name(), d.port, Arc::clone(&d.supervision.up)))
+            .collect();
+        let count = dynos.len();
+        let before = self
+            .canaries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                app.id.clone(),
+                Running {
+                    release: deployment.release,
+                    _layers: layers,
+                    dynos,
+                },
+            );
+        self.routes.set_canary(
+            app,
+            Some(crate::router::Split {
+                release: deployment.release,
+                weight,
+                backends,
+            }),
+        );
+        self.logs.emit(
+            &app.id,
+            "paas",
+            "scheduler",
+            format!(
+                "Canary v{} is up ({count} dyno{}): {weight} % of clients go to it",
+                deployment.release,
+                if count == 1 { "" } else { "s" }
+            ),
+        );
+        if let Some(before) = before {
+            self.stop_all(&app.id, before.dynos).await;
+        }
+        Ok(())
+    }
+
+    async fn stop_canary(&self, app: &AppRef) {
+        let _one_at_a_time = self.operations.lock(&app.id).await;
+        self.routes.set_canary(app, None);
+        let running = self
+            .canaries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&app.id);
+        if let Some(running) = running {
+            self.stop_all(&app.id, running.dynos).await;
+            let layers = self.layers.clone();
+            tokio::spawn(async move { layers.collect(layers::IDLE_GRACE).await });
+        }
+    }
+
     async fn publish_edge(&self, app: &AppRef, edge: &super::EdgeSpec) -> anyhow::Result<()> {
         let certs = edge
             .certs
@@ -1033,8 +1120,13 @@ impl Scheduler for LocalScheduler {
     async fn destroy(&self, app: &AppRef) {
         let _one_at_a_time = self.operations.lock(&app.id).await;
         self.routes.remove(&app.id);
+        let canary = self
+            .canaries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&app.id);
         let running = self.apps().remove(&app.id);
-        if let Some(running) = running {
+        for running in running.into_iter().chain(canary) {
             // Its layers stay held until its dynos are gone.
             self.stop_all(&app.id, running.dynos).await;
         }
@@ -1043,7 +1135,13 @@ impl Scheduler for LocalScheduler {
     }
 
     async fn shutdown(&self) {
-        let all: Vec<(String, Running)> = self.apps().drain().collect();
+        let mut all: Vec<(String, Running)> = self.apps().drain().collect();
+        all.extend(
+            self.canaries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .drain(),
+        );
         join_all(
             all.into_iter().map(|(app_id, running)| async move {
                 self.stop_all(&app_id, running.dynos).await
