@@ -693,6 +693,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         registry.clone(),
         Arc::clone(&urls),
         alerts.clone(),
+        metrics.clone(),
+    ));
+    tokio::spawn(paas_buildserver::release::watch_canaries(
+        Arc::clone(&releases),
+        stop_rx.clone(),
     ));
     let one_offs = paas_buildserver::one_off::OneOffs::new(
         Arc::clone(&scheduler),

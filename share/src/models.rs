@@ -123,7 +123,8 @@ pub type ConfigPatch = BTreeMap<String, Option<String>>;
 pub enum ReleaseStatus {
     /// Recorded; not yet deploying (waiting for the app's earlier deploys).
     Pending,
-    /// Its dynos are starting; the previous release serves until they are up.
+    /// Its dynos are starting; the previous release serves until they are up. A canary stays
+    /// here while it runs beside the previous release (`paas canary`).
     Deploying,
     /// It ran (or, with no build yet, there was nothing to run).
     Succeeded,
@@ -386,6 +387,97 @@ pub struct AutoscaleDecision {
 pub struct Autoscaling {
     pub rules: Vec<AutoscaleRule>,
     pub decisions: Vec<AutoscaleDecision>,
+}
+
+/// How an app's canaries run (`paas canary:config`): the share of clients a canary gets, and
+/// when it decides by itself. Pushes with `-o canary=N` take these with their own weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanarySettings {
+    /// With a weight, every push is a canary with this share of clients, in percent (1 to 99).
+    pub weight: Option<u8>,
+    /// After this long (seconds), a healthy canary is promoted by itself; while it runs, one
+    /// over a threshold is aborted by itself. `None`: only `canary:promote` and `canary:abort`
+    /// end it.
+    pub duration_seconds: Option<u32>,
+    /// Aborted when its share of 5xx responses is more than this many percentage points over the
+    /// baseline's (at least [`CANARY_MIN_REQUESTS`] of its requests seen).
+    pub max_5xx_points: f64,
+    /// Aborted when its p95 response time is over this many times the baseline's (and 50 ms
+    /// more; at least [`CANARY_MIN_REQUESTS`] requests on each side).
+    pub max_p95_factor: f64,
+}
+
+/// The fewest requests a canary (and, for latency, its baseline) must have had for its figures to
+/// decide anything: a quiet app does not flap on one slow request.
+pub const CANARY_MIN_REQUESTS: u64 = 20;
+
+impl Default for CanarySettings {
+    fn default() -> Self {
+        Self {
+            weight: None,
+            duration_seconds: None,
+            max_5xx_points: 1.0,
+            max_p95_factor: 2.0,
+        }
+    }
+}
+
+/// `PATCH /apps/{app}/canary/settings`. `Some(None)` in an optional field goes back to none.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UpdateCanarySettings {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub weight: Option<Option<u8>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub duration_seconds: Option<Option<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_5xx_points: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p95_factor: Option<f64>,
+}
+
+/// A canary that runs: its release beside the baseline (the release that ran before it), the
+/// share of clients it gets and the settings it decides by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Canary {
+    pub release: u32,
+    pub baseline: u32,
+    /// Percent of clients (1 to 99).
+    pub weight: u8,
+    pub duration_seconds: Option<u32>,
+    pub max_5xx_points: f64,
+    pub max_p95_factor: f64,
+    /// Unix seconds.
+    pub started_at: i64,
+}
+
+/// One side of a canary split since the canary started, as the router counted it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CanarySide {
+    pub release: u32,
+    pub requests: u64,
+    pub requests_per_minute: f64,
+    pub server_errors_percent: Option<f64>,
+    /// The upper bound of the latency bucket the 95th percentile falls in.
+    pub p95_ms: Option<u64>,
+}
+
+/// `GET /apps/{app}/canary`: the canary that runs (with both sides' figures), and the settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CanaryStatus {
+    pub canary: Option<Canary>,
+    /// [baseline, canary], while one runs.
+    pub sides: Vec<CanarySide>,
+    /// Seconds until it is promoted by itself, when it has a duration.
+    pub promotes_in_seconds: Option<u64>,
+    pub settings: CanarySettings,
 }
 
 /// `POST /apps/{app}/alerts`: when to call a webhook.

@@ -39,6 +39,8 @@ pub enum Trigger {
     Crash,
     /// A release failed (its build, release phase or start).
     DeployFailed,
+    /// A canary started, or was promoted or aborted (by a person or by itself).
+    Canary,
     /// The web p95 response time is over this, in ms.
     P95Over(u64),
     /// The share of web responses that are 5xx is over this, in percent.
@@ -49,11 +51,13 @@ impl Trigger {
     /// `crash`, `deploy-failed`, `p95>300ms` (`1s`, `1s 500ms`), `5xx>2%` (`0.5%`); `Err` says
     /// what is wrong.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let spelled = "expected crash, deploy-failed, p95>TIME (p95>300ms) or 5xx>PERCENT (5xx>2%)";
+        let spelled =
+            "expected crash, deploy-failed, canary, p95>TIME (p95>300ms) or 5xx>PERCENT (5xx>2%)";
         let text = text.trim();
         match text {
             "crash" => return Ok(Self::Crash),
             "deploy-failed" => return Ok(Self::DeployFailed),
+            "canary" => return Ok(Self::Canary),
             _ => {}
         }
         if let Some(time) = text.strip_prefix("p95>") {
@@ -93,6 +97,7 @@ impl std::fmt::Display for Trigger {
         match self {
             Self::Crash => f.write_str("crash"),
             Self::DeployFailed => f.write_str("deploy-failed"),
+            Self::Canary => f.write_str("canary"),
             Self::P95Over(ms) => write!(f, "p95>{ms}ms"),
             Self::ServerErrorsOver(p) => write!(f, "5xx>{p}%"),
         }
@@ -191,14 +196,23 @@ impl Alerts {
 
     /// A release of the app failed: its `deploy-failed` alerts deliver.
     pub fn deploy_failed(&self, app_id: &str, version: u32, reason: &str) {
+        self.event(
+            app_id,
+            Trigger::DeployFailed,
+            format!("v{version} failed: {reason}"),
+        );
+    }
+
+    /// Something happened to the app that its alerts on `trigger` (an event, not a threshold)
+    /// deliver, as `message`.
+    pub fn event(&self, app_id: &str, trigger: Trigger, message: String) {
         let (alerts, id) = (self.clone(), app_id.to_owned());
-        let message = format!("v{version} failed: {reason}");
         tokio::spawn(async move {
             let Ok(all) = alerts.inner.store.call(move |db| db.alerts(&id)).await else {
                 return;
             };
             for alert in all {
-                if Trigger::parse(&alert.trigger) == Ok(Trigger::DeployFailed) {
+                if Trigger::parse(&alert.trigger) == Ok(trigger) {
                     alerts.deliver(alert, "event", message.clone());
                 }
             }
@@ -436,6 +450,7 @@ mod tests {
         for (text, trigger) in [
             ("crash", Trigger::Crash),
             ("deploy-failed", Trigger::DeployFailed),
+            ("canary", Trigger::Canary),
             ("p95>300ms", Trigger::P95Over(300)),
             ("p95>1s", Trigger::P95Over(1000)),
             ("5xx>2%", Trigger::ServerErrorsOver(2.0)),

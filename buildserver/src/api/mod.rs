@@ -10,6 +10,7 @@ mod alerts;
 mod apps;
 mod autoscale;
 mod builds;
+mod canary;
 mod config_vars;
 mod domains;
 mod drains;
@@ -146,6 +147,14 @@ fn routes() -> Routes {
     .add("get", "/apps/{app}/alerts", alerts::list)
     .add("post", "/apps/{app}/alerts", alerts::create)
     .add("delete", "/apps/{app}/alerts/{id}", alerts::destroy)
+    .add("get", "/apps/{app}/canary", canary::show)
+    .add(
+        "patch",
+        "/apps/{app}/canary/settings",
+        canary::update_settings,
+    )
+    .add("post", "/apps/{app}/canary/promote", canary::promote)
+    .add("post", "/apps/{app}/canary/abort", canary::abort)
     .add("get", "/apps/{app}/autoscale", autoscale::show)
     .add("patch", "/apps/{app}/autoscale/{type}", autoscale::update)
     .add("delete", "/apps/{app}/autoscale/{type}", autoscale::destroy)

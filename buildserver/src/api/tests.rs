@@ -149,6 +149,7 @@ async fn fixture() -> Fixture {
             router_port: 8000,
         }),
         alerts.clone(),
+        metrics.clone(),
     ));
     let data = DataDir::new(dir.path().to_owned());
     let state = AppState {

@@ -66,6 +66,9 @@ pub struct Builder {
 pub struct Push {
     pub app: crate::app::AppRef,
     pub user: crate::store::User,
+    /// `git push -o canary=N`: this push's canary weight in percent, over the app's
+    /// `canary:config` (`Some(0)`: no canary); `None` when the push did not say.
+    pub canary: Option<u8>,
 }
 
 /// A build in progress: its row and its directory (`source/` is the app, later `/app`).

@@ -37,6 +37,9 @@ enum FromHook {
     Push {
         token: String,
         updates: Vec<RefUpdate>,
+        /// `git push -o OPTION`, as git gives them to the hook.
+        #[serde(default)]
+        options: Vec<String>,
     },
     /// The commit is in the build directory; these submodule paths were left empty.
     CheckedOut {
@@ -100,6 +103,39 @@ pub fn check_updates(updates: &[RefUpdate]) -> Result<&RefUpdate, String> {
     Ok(update)
 }
 
+/// The push options paas knows, for the message refusing others.
+const PUSH_OPTIONS: &str = "canary=PERCENT (1 to 99; 0 or off for none)";
+
+/// This push's canary weight from its `git push -o` options (`canary=20`; `canary=0` or
+/// `canary=off` for none, whatever the app's setting): `None` when not given. An option paas
+/// does not know is refused, with the list of those it does.
+pub fn push_options(options: &[String]) -> Result<Option<u8>, String> {
+    let mut canary = None;
+    for option in options {
+        let shown = paas_share::names::excerpt(option);
+        let Some(value) = option.strip_prefix("canary=") else {
+            return Err(format!(
+                "unknown push option {shown:?}; paas knows: {PUSH_OPTIONS}"
+            ));
+        };
+        let weight = match value.trim_end_matches('%') {
+            "off" | "0" => 0,
+            number => match number.parse::<u8>() {
+                Ok(n) if (1..=99).contains(&n) => n,
+                _ => {
+                    return Err(format!(
+                        "push option {shown:?}: a canary's weight is a percent from 1 to 99 (0 or off for none)"
+                    ));
+                }
+            },
+        };
+        if canary.replace(weight).is_some() {
+            return Err("push option canary= is given twice".to_owned());
+        }
+    }
+    Ok(canary)
+}
+
 // ---- daemon side ----
 
 /// Serves hook connections until `shutdown` turns true.
@@ -158,7 +194,12 @@ async fn handle(
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = tokio::io::BufReader::new(read).lines();
-    let FromHook::Push { token, updates } = receive(&mut lines).await? else {
+    let FromHook::Push {
+        token,
+        updates,
+        options,
+    } = receive(&mut lines).await?
+    else {
         return send(
             &mut write,
             &FromDaemon::Refused {
@@ -167,10 +208,18 @@ async fn handle(
         )
         .await;
     };
-    let Some(push) = pushes.find(&token) else {
+    let Some(mut push) = pushes.find(&token) else {
         let message = "this push is unknown to the server; push again".to_owned();
         return send(&mut write, &FromDaemon::Refused { message }).await;
     };
+    push.canary = match push_options(&options) {
+        Ok(canary) => canary,
+        Err(message) => return send(&mut write, &FromDaemon::Refused { message }).await,
+    };
+    // Refused before the build rather than after it: a canary while another runs.
+    if let Err(message) = releases.check_canary_push(&push).await {
+        return send(&mut write, &FromDaemon::Refused { message }).await;
+    }
     let commit = match check_updates(&updates) {
         Ok(update) => update.new.clone(),
         Err(message) => return send(&mut write, &FromDaemon::Refused { message }).await,
@@ -342,7 +391,19 @@ fn run_hook() -> Result<bool, String> {
             .write_all(&line)
             .map_err(|e| format!("the paas server went away: {e}"))
     };
-    send(&FromHook::Push { token, updates })?;
+    // git gives the hook `git push -o` options as GIT_PUSH_OPTION_0… (receive.advertisePushOptions).
+    let count: usize = std::env::var("GIT_PUSH_OPTION_COUNT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let options = (0..count.min(64))
+        .filter_map(|i| std::env::var(format!("GIT_PUSH_OPTION_{i}")).ok())
+        .collect();
+    send(&FromHook::Push {
+        token,
+        updates,
+        options,
+    })?;
     let mut stderr = std::io::stderr().lock();
     for line in BufReader::new(stream).lines() {
         let line = line.map_err(|e| format!("the paas server went away: {e}"))?;
@@ -392,6 +453,29 @@ mod tests {
             old: ZERO_OID.into(),
             new: new.into(),
             name: name.into(),
+        }
+    }
+
+    #[test]
+    fn push_options_are_checked() {
+        let options =
+            |all: &[&str]| push_options(&all.iter().map(|o| (*o).to_owned()).collect::<Vec<_>>());
+        assert_eq!(options(&[]), Ok(None));
+        assert_eq!(options(&["canary=20"]), Ok(Some(20)));
+        assert_eq!(options(&["canary=20%"]), Ok(Some(20)));
+        assert_eq!(options(&["canary=off"]), Ok(Some(0)));
+        for (bad, says) in [
+            (&["canary=100"][..], "from 1 to 99"),
+            (&["canary=-1"], "from 1 to 99"),
+            (&["canary="], "from 1 to 99"),
+            (
+                &["ci.skip"],
+                "unknown push option \"ci.skip\"; paas knows: canary=",
+            ),
+            (&["canary=5", "canary=6"], "twice"),
+        ] {
+            let e = options(bad).expect_err(says);
+            assert!(e.contains(says), "{bad:?}: {e}");
         }
     }
 

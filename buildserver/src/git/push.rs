@@ -81,6 +81,7 @@ mod tests {
                 name: UserName::parse("alice").expect("valid"),
                 admin: false,
             },
+            canary: None,
         }
     }
 

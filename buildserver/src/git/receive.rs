@@ -67,6 +67,9 @@ impl Spawn<'_> {
                 // session.
                 "-c",
                 "receive.keepAlive=2",
+                // `git push -o canary=20`: the options reach the hook (see `git::hook`).
+                "-c",
+                "receive.advertisePushOptions=true",
             ])
             .arg("-c")
             .arg(format!("receive.maxInputSize={}", self.max_input_bytes));

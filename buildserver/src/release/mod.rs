@@ -20,8 +20,10 @@ use crate::scheduler::{AppLocks, Deployment, Scheduler};
 use crate::store::{AppRecord, Idempotency, NewRelease, Store, StoreError, User};
 use crate::urls::PublicUrls;
 
+mod canary;
 mod formation;
 
+pub use canary::{CanaryError, Verdict, judge, watch_forever as watch_canaries};
 pub use formation::{ScaleError, ScaledBy};
 
 /// What the server says of a release it found `pending` or `deploying` at start.
@@ -53,8 +55,10 @@ pub struct Controller {
     registry: Option<Arc<Registry>>,
     /// For the app's URL at the end of a push.
     urls: Arc<PublicUrls>,
-    /// Told of every failed release (`deploy-failed` alerts).
+    /// Told of every failed release (`deploy-failed` alerts) and canary decision.
     alerts: crate::alerts::Alerts,
+    /// Where the router counts canaries' requests.
+    metrics: crate::metrics::Metrics,
     turns: AppLocks,
 }
 
@@ -138,6 +142,7 @@ impl Controller {
         registry: Option<Arc<Registry>>,
         urls: Arc<PublicUrls>,
         alerts: crate::alerts::Alerts,
+        metrics: crate::metrics::Metrics,
     ) -> Self {
         Self {
             store,
@@ -149,6 +154,7 @@ impl Controller {
             registry,
             urls,
             alerts,
+            metrics,
             turns: AppLocks::default(),
         }
     }
@@ -166,6 +172,8 @@ impl Controller {
     ) -> Result<Deployed, DeployError> {
         let app_id = app.id.as_str();
         let _turn = self.turns.lock(app_id).await;
+        // A newer release replaces a canary (promoting one deploys its release the other way).
+        self.supersede_canary(app, release.version).await?;
         let (id, version) = (app.id.clone(), release.version);
         let (running, formation) = self
             .store
@@ -319,31 +327,20 @@ impl Controller {
             }
         ))
         .await;
-        // The scheduler's lines (dynos starting, rollouts progressing) are the push's progress.
-        let progress = crate::logs::Filter {
-            process: Some("scheduler".into()),
-            ..crate::logs::Filter::default()
-        };
-        let (_, mut scheduler_lines) = self.logs.read(&push.app.id, 0, &progress);
-        // The release phase's output goes to the push as it comes (it is kept with the release).
-        let deploying = self.deploy(&push.app, release, Some(out.push));
-        tokio::pin!(deploying);
-        let deployed = loop {
-            tokio::select! {
-                biased;
-                Ok(line) = scheduler_lines.recv() => {
-                    if progress.matches(&line) {
-                        let _ = out.push.send(format!("       {}", line.message)).await;
-                    }
-                }
-                deployed = &mut deploying => break deployed,
-            }
-        };
-        while let Ok(line) = scheduler_lines.try_recv() {
-            if progress.matches(&line) {
-                let _ = out.push.send(format!("       {}", line.message)).await;
-            }
+        if let Some((weight, settings)) = self.canary_plan(push).await.map_err(|_| {
+            Failure::release(
+                "deploy",
+                "the server could not read the canary settings; push again",
+            )
+        })? {
+            return self
+                .canary_pushed(push, release, weight, &settings, out)
+                .await;
         }
+        // The release phase's output goes to the push as it comes (it is kept with the release).
+        let deployed = self
+            .forwarding_progress(push, out, self.deploy(&push.app, release, Some(out.push)))
+            .await;
         match deployed {
             Ok(Deployed::Superseded(newer)) => {
                 out.line(format!(
@@ -421,6 +418,39 @@ impl Controller {
                 })
             }
         }
+    }
+
+    /// Awaits `work` while the scheduler's lines (dynos starting, rollouts progressing) go to the
+    /// push as its progress.
+    async fn forwarding_progress<T>(
+        &self,
+        push: &Push,
+        out: &Progress<'_>,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let progress = crate::logs::Filter {
+            process: Some("scheduler".into()),
+            ..crate::logs::Filter::default()
+        };
+        let (_, mut scheduler_lines) = self.logs.read(&push.app.id, 0, &progress);
+        tokio::pin!(work);
+        let done = loop {
+            tokio::select! {
+                biased;
+                Ok(line) = scheduler_lines.recv() => {
+                    if progress.matches(&line) {
+                        let _ = out.push.send(format!("       {}", line.message)).await;
+                    }
+                }
+                done = &mut work => break done,
+            }
+        };
+        while let Ok(line) = scheduler_lines.try_recv() {
+            if progress.matches(&line) {
+                let _ = out.push.send(format!("       {}", line.message)).await;
+            }
+        }
+        done
     }
 
     /// Records the release of a config change (one release however many keys, on the running

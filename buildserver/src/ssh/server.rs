@@ -396,6 +396,7 @@ impl Connection {
                 let push = Push {
                     app: app.app_ref(),
                     user: user.clone(),
+                    canary: None,
                 };
                 match self.shared.pushes.begin(push) {
                     Some(guard) => Some(guard),

@@ -287,4 +287,25 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE app_router ADD COLUMN concurrency INTEGER;
     ALTER TABLE app_router ADD COLUMN per_ip_per_s INTEGER;
     "#,
+    // 13: canaries: each app's canary while it runs (its release stays `deploying` meanwhile),
+    // and how the app's canaries run.
+    r#"
+    CREATE TABLE canaries (
+        app_id           TEXT PRIMARY KEY REFERENCES apps (id) ON DELETE CASCADE,
+        release          INTEGER NOT NULL,
+        baseline         INTEGER NOT NULL,
+        weight           INTEGER NOT NULL CHECK (weight BETWEEN 1 AND 99),
+        duration_seconds INTEGER,
+        max_5xx_points   REAL NOT NULL,
+        max_p95_factor   REAL NOT NULL,
+        started_at       INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE canary_settings (
+        app_id           TEXT PRIMARY KEY REFERENCES apps (id) ON DELETE CASCADE,
+        weight           INTEGER CHECK (weight BETWEEN 1 AND 99),
+        duration_seconds INTEGER,
+        max_5xx_points   REAL NOT NULL,
+        max_p95_factor   REAL NOT NULL
+    ) STRICT;
+    "#,
 ];

@@ -10,6 +10,7 @@
 mod addons;
 mod alerts;
 mod autoscale;
+mod canary;
 mod domains;
 mod drains;
 mod metrics;
@@ -808,7 +809,8 @@ impl Db {
     }
 
     /// Marks every release a stopped server left `pending` or `deploying` failed, with `reason`
-    /// (each app's config becomes its running release's again). Returns them as (app id,
+    /// (each app's config becomes its running release's again), canaries' included (they are
+    /// forgotten). Returns them as (app id,
     /// version). Run at start, before anything is deployed.
     pub fn fail_unfinished_releases(&mut self, reason: &str) -> Result<Vec<(String, u32)>> {
         let tx = self
@@ -824,6 +826,9 @@ impl Db {
         for (app_id, version) in &unfinished {
             fail_release(&tx, app_id, *version, reason)?;
         }
+        // A canary's release was among them: the canary is over (its dynos stopped with the
+        // server), and its baseline serves every request again.
+        tx.execute("DELETE FROM canaries", [])?;
         tx.commit()?;
         Ok(unfinished)
     }

@@ -43,11 +43,11 @@ enum Command {
 ///
 /// crash: a dyno crashed and was restarted (at most one delivery per --alert-window of the
 /// server, 5 min by default, counting the crashes since the last). deploy-failed: a release
-/// failed. p95>TIME and 5xx>PERCENT: web's requests over the window crossed the threshold
+/// failed. canary: a canary started, or was promoted or aborted. p95>TIME and 5xx>PERCENT: web's requests over the window crossed the threshold
 /// (delivered as firing, then resolved when it no longer holds).
 #[derive(Debug, clap::Args)]
 struct AddArgs {
-    /// crash, deploy-failed, p95>TIME (p95>300ms) or 5xx>PERCENT (5xx>2%)
+    /// crash, deploy-failed, canary, p95>TIME (p95>300ms) or 5xx>PERCENT (5xx>2%)
     #[arg(long, value_name = "TRIGGER")]
     on: String,
     /// The http:// or https:// URL that gets the deliveries

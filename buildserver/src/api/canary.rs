@@ -1,0 +1,169 @@
+//! `/apps/{app}/canary`: the canary that runs beside the app's release, with both sides'
+//! figures, its promotion and abort by hand, and how the app's canaries run
+//! ([`crate::release::Controller::start_canary`]).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use paas_share::models::{CanarySettings, CanarySide, CanaryStatus, Release, UpdateCanarySettings};
+
+use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
+use crate::release::CanaryError;
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<CanaryStatus>> {
+    let app = find_app(&state, &user, &name).await?;
+    let id = app.id.clone();
+    let (canary, settings) = state
+        .store
+        .call(move |db| {
+            Ok::<_, crate::store::StoreError>((db.canary(&id)?, db.canary_settings(&id)?))
+        })
+        .await?;
+    let now = crate::unix_now();
+    let sides = match (&canary, state.metrics.canary_figures(&app.id)) {
+        (Some(canary), Some((baseline, side))) => {
+            let minutes = (now - canary.started_at).max(1) as f64 / 60.0;
+            let figures = |release, m: &crate::metrics::Minute| CanarySide {
+                release,
+                requests: m.total_requests(),
+                requests_per_minute: m.total_requests() as f64 / minutes,
+                server_errors_percent: m.server_error_percent(),
+                p95_ms: m.latency_quantile(0.95),
+            };
+            vec![
+                figures(canary.baseline, &baseline),
+                figures(canary.release, &side),
+            ]
+        }
+        _ => Vec::new(),
+    };
+    let promotes_in_seconds = canary.as_ref().and_then(|c| {
+        let end = c.started_at + i64::from(c.duration_seconds?);
+        Some(u64::try_from(end - now).unwrap_or(0))
+    });
+    Ok(Json(CanaryStatus {
+        canary,
+        sides,
+        promotes_in_seconds,
+        settings,
+    }))
+}
+
+/// Changes how the app's canaries run (a canary that runs keeps the settings it started with).
+pub async fn update_settings(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+    ApiJson(update): ApiJson<UpdateCanarySettings>,
+) -> ApiResult<Json<CanarySettings>> {
+    let app = find_app(&state, &user, &name).await?;
+    if let Some(Some(weight)) = update.weight
+        && !(1..=99).contains(&weight)
+    {
+        return Err(ApiFailure::invalid(format!(
+            "a canary's weight is a percent from 1 to 99, not {weight}"
+        )));
+    }
+    if let Some(Some(seconds)) = update.duration_seconds
+        && !(10..=7 * 24 * 3600).contains(&seconds)
+    {
+        return Err(ApiFailure::invalid(
+            "a canary's duration is from 10 s to 7 days".to_owned(),
+        ));
+    }
+    if update
+        .max_5xx_points
+        .is_some_and(|p| !(p.is_finite() && (0.0..100.0).contains(&p)))
+    {
+        return Err(ApiFailure::invalid(
+            "the 5xx threshold is from 0 to under 100 percentage points over the baseline's"
+                .to_owned(),
+        ));
+    }
+    if update
+        .max_p95_factor
+        .is_some_and(|f| !(f.is_finite() && (1.0..=100.0).contains(&f)))
+    {
+        return Err(ApiFailure::invalid(
+            "the p95 threshold is a factor of the baseline's p95 from 1 to 100".to_owned(),
+        ));
+    }
+    let id = app.id.clone();
+    let settings = state
+        .store
+        .call(move |db| {
+            let before = db.canary_settings(&id)?;
+            let after = CanarySettings {
+                weight: update.weight.unwrap_or(before.weight),
+                duration_seconds: update.duration_seconds.unwrap_or(before.duration_seconds),
+                max_5xx_points: update.max_5xx_points.unwrap_or(before.max_5xx_points),
+                max_p95_factor: update.max_p95_factor.unwrap_or(before.max_p95_factor),
+            };
+            db.set_canary_settings(&id, &after)?;
+            Ok::<_, crate::store::StoreError>(after)
+        })
+        .await?;
+    Ok(Json(settings))
+}
+
+/// Promotes the canary: its release is deployed with the app's formation (the baseline's dynos
+/// drain and stop). Answers with the release, once it runs.
+pub async fn promote(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Release>> {
+    let app = find_app(&state, &user, &name).await?;
+    let version = state
+        .releases
+        .promote_canary(&app.app_ref(), &format!("by {}", user.name))
+        .await
+        .map_err(failure)?;
+    release(&state, &app.id, version).await
+}
+
+/// Aborts the canary: no more requests go to it, its dynos stop, its release is failed.
+pub async fn abort(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Release>> {
+    let app = find_app(&state, &user, &name).await?;
+    let version = state
+        .releases
+        .abort_canary(&app.app_ref(), &format!("by {}", user.name))
+        .await
+        .map_err(failure)?;
+    release(&state, &app.id, version).await
+}
+
+async fn release(state: &AppState, app_id: &str, version: u32) -> ApiResult<Json<Release>> {
+    let id = app_id.to_owned();
+    state
+        .store
+        .call(move |db| db.release(&id, version))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found("the app was destroyed meanwhile"))
+}
+
+fn failure(e: CanaryError) -> ApiFailure {
+    match e {
+        CanaryError::NoCanary => ApiFailure::new(
+            StatusCode::CONFLICT,
+            "no_canary",
+            "the app has no canary running",
+        )
+        .hint("start one with a push: git push -o canary=10 paas main"),
+        CanaryError::Refused(message) => ApiFailure::invalid(message),
+        e @ CanaryError::Promotion(..) => {
+            super::scheduler_failure("promotion", &anyhow::anyhow!("{e}"))
+        }
+        CanaryError::Deploy(e) => ApiFailure::internal(&anyhow::Error::from(e), "canary"),
+        CanaryError::Store(e) => e.into(),
+    }
+}
