@@ -6,8 +6,8 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    addons, alerts, apps, autoscale, builds, certs, completions, config, domains, drains, git,
-    keys, limits, login, logout, logs, maintenance, metrics, open, pg, ps, redis, releases,
+    addons, alerts, apps, autoscale, builds, canary, certs, completions, config, domains, drains,
+    git, keys, limits, login, logout, logs, maintenance, metrics, open, pg, ps, redis, releases,
     restart, router, run, scale, stack, stop, whoami,
 };
 use crate::printer::ColorChoice;
@@ -87,6 +87,7 @@ pub enum Command {
     Maintenance(maintenance::Args),
     Router(router::Args),
     Limits(limits::Args),
+    Canary(canary::Args),
     Pg(pg::Args),
     Redis(redis::Args),
     Completions(completions::Args),

@@ -20,9 +20,9 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    alerts, apps, autoscale, builds, certs, completions, config, domains, drains, git, keys,
-    limits, login, logout, logs, maintenance, metrics, open, pg, ps, redis, releases, restart,
-    router, run, scale, stack, stop, whoami,
+    alerts, apps, autoscale, builds, canary, certs, completions, config, domains, drains, git,
+    keys, limits, login, logout, logs, maintenance, metrics, open, pg, ps, redis, releases,
+    restart, router, run, scale, stack, stop, whoami,
 };
 use crate::context::Ctx;
 use crate::error::ExitStatus;
@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         Command::Maintenance(args) => maintenance::run(args, &ctx),
         Command::Router(args) => router::run(args, &ctx),
         Command::Limits(args) => limits::run(args, &ctx),
+        Command::Canary(args) => canary::run(args, &ctx),
         Command::Metrics(args) => metrics::run(args, &ctx),
         Command::Autoscale(args) => autoscale::run(args, &ctx),
         Command::Alerts(args) => alerts::run(args, &ctx),

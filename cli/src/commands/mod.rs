@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod apps;
 pub mod autoscale;
 pub mod builds;
+pub mod canary;
 pub mod certs;
 pub mod completions;
 pub mod config;

@@ -193,8 +193,16 @@ fn load_scales_web_up_and_idleness_back_down() {
 
     // Idle: one fewer per quiet window, down to the minimum.
     await_web_dynos(&server, &cli, &repo, 1, Duration::from_secs(40));
-    let shown = ok(&cli, &repo, &["autoscale"]);
-    assert!(shown.contains("no requests over 8s: web 2 → 1"), "{shown}");
+    // The decision is recorded once the scale is done (its dyno stopped), after the formation.
+    let recorded = Instant::now();
+    loop {
+        let shown = ok(&cli, &repo, &["autoscale"]);
+        if shown.contains("no requests over 8s: web 2 → 1") {
+            break;
+        }
+        assert!(recorded.elapsed() < Duration::from_secs(20), "{shown}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
 
     // The daemon killed: the settings are still there, and still hold.
     server.stop(Signal::SIGKILL);

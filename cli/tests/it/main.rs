@@ -5,6 +5,7 @@ mod addons;
 mod alerts;
 mod app_shapes;
 mod autoscale;
+mod canary;
 mod completions;
 mod conformance;
 mod domains;

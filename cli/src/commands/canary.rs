@@ -1,0 +1,281 @@
+//! `paas canary`: the canary release beside the running one (`git push -o canary=N`), its
+//! promotion and abort (`canary:promote`, `canary:abort`) and how the app's canaries run
+//! (`canary:config`).
+
+use std::time::Duration;
+
+use paas_share::models::{
+    CANARY_MIN_REQUESTS, CanarySettings, CanaryStatus, Release, UpdateCanarySettings,
+};
+
+use crate::context::Ctx;
+use crate::error::CliError;
+
+/// Canary releases: show the one that runs (without a subcommand), promote or abort it, or set
+/// how the app's canaries run
+///
+/// `git push -o canary=20 paas main` starts the pushed release beside the running one: after
+/// its release phase, its own web dynos (`canary.1`, …) boot, and once they are up 20 % of
+/// clients go to them; a cookie keeps each client on its side. Its other process types wait for
+/// promotion. `paas canary:promote` deploys it (the old dynos drain and stop);
+/// `paas canary:abort` sends everyone back and marks the release failed. With a duration
+/// (`canary:config --duration 10m`) it decides by itself: aborted as soon as its 5xx share or
+/// p95 is over the thresholds relative to the running release's (once it has had 20 requests),
+/// promoted when the duration is over. Another release (a push without a canary, a config
+/// change) replaces a canary; a server restart aborts it.
+#[derive(Debug, clap::Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "\
+Examples:
+  git push -o canary=20 paas main   # 20 % of clients to the new release
+  paas canary                       # both releases side by side
+  paas canary:promote
+  paas canary:abort
+  paas canary:config --duration 10m --max-5xx 1 --max-p95 2
+  paas canary:config --weight 10    # every push a canary (git push -o canary=off to skip)"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Deploy the canary's release to every client: the running release's dynos drain and stop
+    Promote,
+    /// Send every client back to the running release; the canary's release is marked failed
+    Abort,
+    Config(ConfigArgs),
+}
+
+/// How the app's canaries run (the canary that runs keeps the settings it started with)
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// Make every push a canary with this share of clients (1 to 99), or `none`
+    #[arg(long, value_name = "PERCENT|none")]
+    weight: Option<String>,
+    /// Promote a healthy canary by itself after this long (10m, 1h), or `none`
+    #[arg(long, value_name = "TIME|none")]
+    duration: Option<String>,
+    /// Abort when its 5xx share is this many percentage points over the running release's
+    #[arg(long = "max-5xx", value_name = "POINTS")]
+    max_5xx: Option<f64>,
+    /// Abort when its p95 is over this many times the running release's (and 50 ms more)
+    #[arg(long = "max-p95", value_name = "FACTOR")]
+    max_p95: Option<f64>,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let app = ctx.app()?;
+    let client = ctx.client()?;
+    let path = format!("/apps/{app}/canary");
+    match args.command {
+        None => {
+            let status: CanaryStatus = client.get(&path)?;
+            show(app.as_str(), &status, ctx)
+        }
+        Some(command @ (Command::Promote | Command::Abort)) => {
+            let (verb, what) = match command {
+                Command::Promote => ("promote", "Promoted"),
+                _ => ("abort", "Aborted"),
+            };
+            let release: Release = client.post(&format!("{path}/{verb}"), &())?;
+            ctx.printer.done(
+                what,
+                format_args!(
+                    "v{} of {app}{}",
+                    release.version,
+                    if verb == "promote" {
+                        ": every client goes to it"
+                    } else {
+                        ": every client goes to the running release"
+                    }
+                ),
+            );
+            ctx.printer.print(&release, |_, _| Ok(()))
+        }
+        Some(Command::Config(args)) => {
+            let update = config_update(&args)?;
+            let settings: CanarySettings = client.patch(&format!("{path}/settings"), &update)?;
+            ctx.printer
+                .done("Updated", format_args!("{app}'s canary settings"));
+            ctx.printer.print(&settings, |p, out| {
+                p.heading(out, &format!("{app} canary settings"))?;
+                p.fields(out, &settings_fields(&settings))
+            })
+        }
+    }
+}
+
+fn config_update(args: &ConfigArgs) -> Result<UpdateCanarySettings, CliError> {
+    if args.weight.is_none()
+        && args.duration.is_none()
+        && args.max_5xx.is_none()
+        && args.max_p95.is_none()
+    {
+        return Err(CliError::usage("nothing to change")
+            .hint("give --weight, --duration, --max-5xx or --max-p95"));
+    }
+    let weight = match args.weight.as_deref() {
+        None => None,
+        Some("none") => Some(None),
+        Some(text) => match text.trim_end_matches('%').parse::<u8>() {
+            Ok(n) if (1..=99).contains(&n) => Some(Some(n)),
+            _ => {
+                return Err(
+                    CliError::usage(format!("{text:?} is not a weight from 1 to 99"))
+                        .hint("give a percent of clients (10), or `none`"),
+                );
+            }
+        },
+    };
+    let duration = match args.duration.as_deref() {
+        None => None,
+        Some("none") => Some(None),
+        Some(text) => match humantime::parse_duration(text) {
+            Ok(d) if (10..=7 * 24 * 3600).contains(&d.as_secs()) => Some(Some(d.as_secs() as u32)),
+            _ => {
+                return Err(CliError::usage(format!(
+                    "{text:?} is not a duration from 10s to 7 days"
+                ))
+                .hint("give a time such as 10m or 1h, or `none`"));
+            }
+        },
+    };
+    Ok(UpdateCanarySettings {
+        weight,
+        duration_seconds: duration,
+        max_5xx_points: args.max_5xx,
+        max_p95_factor: args.max_p95,
+    })
+}
+
+fn settings_fields(settings: &CanarySettings) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "Every push",
+            settings
+                .weight
+                .map_or("no canary unless pushed with -o canary=N".to_owned(), |w| {
+                    format!("a canary at {w} %")
+                }),
+        ),
+        (
+            "Decides",
+            settings.duration_seconds.map_or(
+                "only by hand (canary:promote, canary:abort)".to_owned(),
+                |s| {
+                    format!(
+                        "by itself: promoted after {} if healthy",
+                        humantime::format_duration(Duration::from_secs(u64::from(s)))
+                    )
+                },
+            ),
+        ),
+        (
+            "Aborted on",
+            format!(
+                "5xx over {} points more, or p95 over {}× (after {CANARY_MIN_REQUESTS} requests)",
+                settings.max_5xx_points, settings.max_p95_factor
+            ),
+        ),
+    ]
+}
+
+fn show(app: &str, status: &CanaryStatus, ctx: &Ctx) -> anyhow::Result<()> {
+    ctx.printer.print(status, |p, out| {
+        let Some(canary) = &status.canary else {
+            writeln!(
+                out,
+                "No canary runs. Start one with: git push -o canary=10 paas main"
+            )?;
+            p.heading(out, &format!("{app} canary settings"))?;
+            return p.fields(out, &settings_fields(&status.settings));
+        };
+        p.heading(
+            out,
+            &format!(
+                "{app} canary v{}: {} % of clients (v{} has the rest)",
+                canary.release, canary.weight, canary.baseline
+            ),
+        )?;
+        let rows: Vec<Vec<String>> = status
+            .sides
+            .iter()
+            .map(|side| {
+                vec![
+                    format!("v{}", side.release),
+                    if side.release == canary.release {
+                        "canary".to_owned()
+                    } else {
+                        "running".to_owned()
+                    },
+                    side.requests.to_string(),
+                    format!("{:.1}", side.requests_per_minute),
+                    side.server_errors_percent
+                        .map_or("-".to_owned(), |p| format!("{p:.1} %")),
+                    side.p95_ms.map_or("-".to_owned(), |ms| format!("≤ {ms} ms")),
+                ]
+            })
+            .collect();
+        p.table(
+            out,
+            &["RELEASE", "ROLE", "REQUESTS", "REQ/MIN", "5XX", "P95"],
+            &rows,
+        )?;
+        match status.promotes_in_seconds {
+            Some(seconds) => writeln!(
+                out,
+                "Promoted by itself in {} if healthy; aborted if its 5xx is over {} points more or its p95 over {}× v{}'s.",
+                humantime::format_duration(Duration::from_secs(seconds)),
+                canary.max_5xx_points,
+                canary.max_p95_factor,
+                canary.baseline
+            ),
+            None => writeln!(
+                out,
+                "It runs until `paas canary:promote` or `paas canary:abort`."
+            ),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(weight: Option<&str>, duration: Option<&str>) -> ConfigArgs {
+        ConfigArgs {
+            weight: weight.map(str::to_owned),
+            duration: duration.map(str::to_owned),
+            max_5xx: None,
+            max_p95: None,
+        }
+    }
+
+    #[test]
+    fn settings_parse_as_written() {
+        let update = config_update(&args(Some("10"), Some("10m"))).expect("valid");
+        assert_eq!(update.weight, Some(Some(10)));
+        assert_eq!(update.duration_seconds, Some(Some(600)));
+        let none = config_update(&args(Some("none"), Some("none"))).expect("valid");
+        assert_eq!(
+            (none.weight, none.duration_seconds),
+            (Some(None), Some(None))
+        );
+        for (weight, duration) in [
+            (Some("0"), None),
+            (Some("100"), None),
+            (Some("half"), None),
+            (None, Some("5s")),
+            (None, Some("soon")),
+            (None, None),
+        ] {
+            assert!(
+                config_update(&args(weight, duration)).is_err(),
+                "{weight:?} {duration:?}"
+            );
+        }
+    }
+}
