@@ -390,6 +390,68 @@ fn metrics_overhead(paas: &Path, server: &TestServer) {
     );
 }
 
+/// The router's throughput with the app's flow control on (limits high enough to refuse
+/// nothing: the cost of the checks) and with a 50 % canary split (a second commit pushed with
+/// `-o canary=50`), each against plain routing measured just before it: the best of three `wrk`
+/// runs each.
+fn flow_overhead(cli: &CliEnv, repo: &Path, server: &TestServer) {
+    let url = format!("http://{}/", server.router);
+    let best = || {
+        (0..3)
+            .filter_map(|_| wrk(&url, "bench.localhost"))
+            .map(|load| load.requests_per_s)
+            .fold(0.0f64, f64::max)
+    };
+    let paas = |args: &[&str]| {
+        let output = cli.command(args).current_dir(repo).output().expect("paas");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let plain = best();
+    paas(&[
+        "limits:set",
+        "rate=1000000/s",
+        "burst=1000000",
+        "concurrency=100000",
+        "per-ip=1000000/s",
+    ]);
+    let limited = best();
+    paas(&["limits:unset", "--all"]);
+    let plain_again = best();
+    cli.commit_all(repo, "a canary");
+    let push = cli
+        .git(repo, &["push", "-q", "-o", "canary=50", "paas", "main"])
+        .output()
+        .expect("git push");
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    let split = best();
+    paas(&["canary:promote"]);
+    println!(
+        "  router with limits {limited:>9.0} req/s, plain {plain:>9.0} req/s: {:.2}",
+        limited / plain
+    );
+    println!(
+        "  router with a 50 % canary split (2 dynos) {split:>9.0} req/s, plain (1) {plain_again:>9.0} req/s: {:.2}",
+        split / plain_again
+    );
+    paas_tests::bench::figure(
+        "router with flow limits on / a 50 % canary split, `wrk -c64`",
+        &format!("{limited:.0} / {split:.0} req/s"),
+        &format!(
+            "plain routing {plain:.0} / {plain_again:.0} req/s: {:.2} / {:.2}",
+            limited / plain,
+            split / plain_again
+        ),
+    );
+}
+
 fn main() {
     let paas = Path::new(env!("CARGO_BIN_EXE_paas"));
     let server = TestServer::start(&bin_next_to(env!("CARGO_BIN_EXE_paas"), "paas-buildserver"));
@@ -521,6 +583,8 @@ fn main() {
     drop(nginx);
     metrics_overhead(paas, &server);
     https(&cli, &repo, &server, dir.path(), dyno);
+    // Last of the router's figures: promoting the canary replaces web.1 (and its port).
+    flow_overhead(&cli, &repo, &server);
 
     timed(&cli, &repo, &["scale", "worker=1"]);
     let mut tail = cli

@@ -245,7 +245,10 @@ impl Metrics {
 
     /// Forgets the app's figures (it was destroyed).
     pub fn forget(&self, app_id: &str) {
-        self.lock().series.remove(app_id);
+        let mut table = self.lock();
+        table.series.remove(app_id);
+        table.canaries.remove(app_id);
+        drop(table);
         self.in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
