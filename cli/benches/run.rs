@@ -339,10 +339,17 @@ fn create_and_push(cli: &CliEnv, repo: &Path) {
         .current_dir(repo)
         .output()
         .expect("create");
-    let push = cli
-        .git(repo, &["push", "-q", "paas", "main"])
-        .output()
-        .expect("git push");
+    git_push(cli, repo, &[]);
+}
+
+/// `git push -q [-o OPTION]… paas main`, which must succeed.
+fn git_push(cli: &CliEnv, repo: &Path, options: &[&str]) {
+    let mut args = vec!["push", "-q"];
+    for option in options {
+        args.extend(["-o", option]);
+    }
+    args.extend(["paas", "main"]);
+    let push = cli.git(repo, &args).output().expect("git push");
     assert!(
         push.status.success(),
         "{}",
@@ -422,15 +429,7 @@ fn flow_overhead(cli: &CliEnv, repo: &Path, server: &TestServer) {
     paas(&["limits:unset", "--all"]);
     let plain_again = best();
     cli.commit_all(repo, "a canary");
-    let push = cli
-        .git(repo, &["push", "-q", "-o", "canary=50", "paas", "main"])
-        .output()
-        .expect("git push");
-    assert!(
-        push.status.success(),
-        "{}",
-        String::from_utf8_lossy(&push.stderr)
-    );
+    git_push(cli, repo, &["canary=50"]);
     let split = best();
     paas(&["canary:promote"]);
     println!(

@@ -117,13 +117,7 @@ pub async fn promote(
     CurrentUser(user): CurrentUser,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Release>> {
-    let app = find_app(&state, &user, &name).await?;
-    let version = state
-        .releases
-        .promote_canary(&app.app_ref(), &format!("by {}", user.name))
-        .await
-        .map_err(failure)?;
-    release(&state, &app.id, version).await
+    decide(&state, &user, &name, Decision::Promote).await
 }
 
 /// Aborts the canary: no more requests go to it, its dynos stop, its release is failed.
@@ -132,17 +126,29 @@ pub async fn abort(
     CurrentUser(user): CurrentUser,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Release>> {
-    let app = find_app(&state, &user, &name).await?;
-    let version = state
-        .releases
-        .abort_canary(&app.app_ref(), &format!("by {}", user.name))
-        .await
-        .map_err(failure)?;
-    release(&state, &app.id, version).await
+    decide(&state, &user, &name, Decision::Abort).await
 }
 
-async fn release(state: &AppState, app_id: &str, version: u32) -> ApiResult<Json<Release>> {
-    let id = app_id.to_owned();
+enum Decision {
+    Promote,
+    Abort,
+}
+
+/// Promotes or aborts the app's canary in `user`'s name; answers with its release as it ended.
+async fn decide(
+    state: &AppState,
+    user: &crate::store::User,
+    name: &str,
+    decision: Decision,
+) -> ApiResult<Json<Release>> {
+    let app = find_app(state, user, name).await?;
+    let (app_ref, why) = (app.app_ref(), format!("by {}", user.name));
+    let version = match decision {
+        Decision::Promote => state.releases.promote_canary(&app_ref, &why).await,
+        Decision::Abort => state.releases.abort_canary(&app_ref, &why).await,
+    }
+    .map_err(failure)?;
+    let id = app.id.clone();
     state
         .store
         .call(move |db| db.release(&id, version))

@@ -3,7 +3,6 @@
 //! by itself from both sides' figures; bad options and a canary that cannot boot are refused
 //! with the running release serving throughout; a server killed mid-canary aborts it.
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -12,34 +11,14 @@ use paas_tests::{CliEnv, transcript};
 use serde_json::Value;
 
 use super::push::stderr_of;
-use super::run::{ok, push, refused, serving_with};
+use super::run::{ok, push, refused, request, serving_with};
 
-/// `GET path` on a connection of its own, with `cookie` if given: (status, body, Set-Cookie).
+/// `GET path`, with `cookie` if given: (status, body, Set-Cookie).
 fn get(router: &str, app: &str, path: &str, cookie: Option<&str>) -> (u16, String, Option<String>) {
-    let mut stream = std::net::TcpStream::connect(router).expect("connect");
-    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: theme=dark; {c}\r\n"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {app}.localhost\r\n{cookie}\r\n"
-    )
-    .expect("send");
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let set_cookie = head
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("set-cookie: ")
-                .or(l.strip_prefix("Set-Cookie: "))
-        })
-        .map(str::to_owned);
-    (status, body.trim().to_owned(), set_cookie)
+    let extra = cookie.map_or(String::new(), |c| format!("Cookie: theme=dark; {c}\r\n"));
+    let answer = request(router, app, path, &extra);
+    let set_cookie = answer.header("set-cookie").map(str::to_owned);
+    (answer.status, answer.body, set_cookie)
 }
 
 fn push_with(cli: &CliEnv, repo: &Path, options: &[&str]) -> std::process::Output {

@@ -6,30 +6,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::run::{ok, push, refused, serving, status_at};
+use super::run::{ok, push, refused, request, serving, status_at};
 
-/// Sends `GET path` on a connection of its own: the status and the `Retry-After` header.
+/// `GET path`: the status and the `Retry-After` header.
 fn get_with_retry_after(router: &str, app: &str, path: &str) -> (u16, Option<String>) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(router).expect("connect");
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {app}.localhost\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).to_ascii_lowercase();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let retry_after = text
-        .lines()
-        .find_map(|l| l.strip_prefix("retry-after:"))
-        .map(|v| v.trim().to_owned());
-    (status, retry_after)
+    let answer = request(router, app, path, "");
+    let retry_after = answer.header("retry-after").map(str::to_owned);
+    (answer.status, retry_after)
 }
 
 #[test]

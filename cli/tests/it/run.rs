@@ -75,21 +75,56 @@ impl Watch {
 }
 
 pub fn status_at(router: &str, app: &str, path: &str) -> u16 {
+    request(router, app, path, "").status
+}
+
+/// What the router answered: its status (0 when there was no answer), its header fields (names
+/// lowercase) and its body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET path` with `Host: <app>.localhost` and the header lines `extra` (each ending in CRLF),
+/// over HTTP/1.0 on a connection of its own.
+pub fn request(router: &str, app: &str, path: &str, extra: &str) -> Answer {
     use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(router) else {
-        return 0;
-    };
-    let _ = write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {app}.localhost\r\n\r\n"
-    );
     let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
+    if let Ok(mut stream) = std::net::TcpStream::connect(router) {
+        let _ = write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: {app}.localhost\r\n{extra}\r\n"
+        );
+        let _ = stream.read_to_end(&mut response);
+    }
     let text = String::from_utf8_lossy(&response);
-    text.split(' ')
-        .nth(1)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.trim().to_owned(),
+    }
 }
 
 /// GET / through the router with `Host: <app>.localhost`: (status, body).
