@@ -332,8 +332,13 @@ impl Controller {
             return Err(CanaryError::Refused("the release has no image".to_owned()));
         };
         if let Err(e) = self.scheduler.deploy(&deployment).await {
-            self.abort_in_turn(app, &canary, &format!("the promotion failed: {e:#}"))
-                .await;
+            self.abort_in_turn(
+                app,
+                &canary,
+                &format!("the promotion failed: {e:#}"),
+                &Self::back_to_baseline(&canary),
+            )
+            .await;
             return Err(CanaryError::Promotion(version, e));
         }
         self.set(&app.id, version, ReleaseStatus::Succeeded).await?;
@@ -360,7 +365,8 @@ impl Controller {
             .call(move |db| db.canary(&id))
             .await?
             .ok_or(CanaryError::NoCanary)?;
-        self.abort_in_turn(app, &canary, reason).await;
+        self.abort_in_turn(app, &canary, reason, &Self::back_to_baseline(&canary))
+            .await;
         Ok(canary.release)
     }
 
@@ -375,23 +381,31 @@ impl Controller {
         if let Some(canary) = self.store.call(move |db| db.canary(&id)).await?
             && canary.release != version
         {
-            self.abort_in_turn(app, &canary, &format!("superseded by v{version}"))
-                .await;
+            self.abort_in_turn(
+                app,
+                &canary,
+                &format!("superseded by v{version}"),
+                &format!("v{version} is deployed instead"),
+            )
+            .await;
         }
         Ok(())
     }
 
-    async fn abort_in_turn(&self, app: &AppRef, canary: &Canary, reason: &str) {
+    /// Aborts `canary`: `reason` says why, `then` what serves now.
+    async fn abort_in_turn(&self, app: &AppRef, canary: &Canary, reason: &str, then: &str) {
         self.forget_canary(app).await;
         self.fail(&app.id, canary.release, format!("canary aborted: {reason}"))
             .await;
         self.decided(
             app,
-            format!(
-                "v{} aborted ({reason}): every client goes to v{} again",
-                canary.release, canary.baseline
-            ),
+            format!("v{} aborted ({reason}): {then}", canary.release),
         );
+    }
+
+    /// What serves once `canary` is aborted without a newer release.
+    fn back_to_baseline(canary: &Canary) -> String {
+        format!("every client goes to v{} again", canary.baseline)
     }
 
     /// Stops the canary's dynos (no more requests go to them first) and forgets it.
@@ -430,25 +444,45 @@ pub async fn watch_forever(
             let Some((baseline, side)) = controller.metrics.canary_figures(&app_id) else {
                 continue;
             };
-            let verdict = judge(&canary, crate::unix_now(), &baseline, &side);
-            if verdict == Verdict::Wait {
-                continue;
-            }
             let id = app_id.clone();
             let Ok(app) = controller.store.call(move |db| db.app_by_id(&id)).await else {
                 continue;
             };
             let app = app.app_ref();
+            let mut verdict = judge(&canary, crate::unix_now(), &baseline, &side);
+            // A canary whose dynos crash is aborted whatever its figures (a crash-looping one
+            // may get no request at all).
+            if canary.duration_seconds.is_some()
+                && let Some(crashed) = crashes(&controller, &app).await
+            {
+                verdict = Verdict::Abort(crashed);
+            }
             let outcome = match verdict {
+                Verdict::Wait => continue,
                 Verdict::Promote(why) => controller.promote_canary(&app, &why).await,
                 Verdict::Abort(why) => controller.abort_canary(&app, &why).await,
-                Verdict::Wait => continue,
             };
             if let Err(e) = outcome {
                 tracing::warn!(app = %app.name, error = %e, "a canary decision did not go through");
             }
         }
     }
+}
+
+/// How many times a canary dyno may restart before its canary is aborted.
+const MAX_CANARY_RESTARTS: u32 = 2;
+
+/// Why the app's canary counts as crashing, if it does: one of its dynos restarted
+/// [`MAX_CANARY_RESTARTS`] times.
+async fn crashes(controller: &Controller, app: &AppRef) -> Option<String> {
+    let dynos = controller.scheduler.status(app).await.ok()?;
+    let dyno = dynos.iter().find(|d| {
+        d.process_type == crate::scheduler::CANARY_TYPE && d.restarts >= MAX_CANARY_RESTARTS
+    })?;
+    Some(format!(
+        "{} crashed and restarted {} times",
+        dyno.name, dyno.restarts
+    ))
 }
 
 #[cfg(test)]

@@ -301,6 +301,26 @@ impl Controller {
         release: &Release,
         out: &Progress<'_>,
     ) -> Result<(), Failure> {
+        match self.canary_plan(push).await.map_err(|_| {
+            Failure::release(
+                "deploy",
+                "the server could not read the canary settings; push again",
+            )
+        })? {
+            Some((weight, settings)) => {
+                return self
+                    .canary_pushed(push, release, weight, &settings, out)
+                    .await;
+            }
+            None if push.canary.is_some_and(|w| w > 0) => {
+                out.line(format!(
+                    "-----> Nothing runs yet for a canary to be compared with: v{} goes to every client",
+                    release.version
+                ))
+                .await;
+            }
+            None => {}
+        }
         let app_id = push.app.id.clone();
         let formation = self
             .store
@@ -327,16 +347,6 @@ impl Controller {
             }
         ))
         .await;
-        if let Some((weight, settings)) = self.canary_plan(push).await.map_err(|_| {
-            Failure::release(
-                "deploy",
-                "the server could not read the canary settings; push again",
-            )
-        })? {
-            return self
-                .canary_pushed(push, release, weight, &settings, out)
-                .await;
-        }
         // The release phase's output goes to the push as it comes (it is kept with the release).
         let deployed = self
             .forwarding_progress(push, out, self.deploy(&push.app, release, Some(out.push)))

@@ -36,8 +36,9 @@ pub struct Flow {
 /// Why a request was not let through.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// Over the app's rate or the client's: try again after this many seconds (at least 1).
-    Limited { retry_after: u64 },
+    /// Over the app's rate or (`client`) the client's: try again after this many seconds (at
+    /// least 1).
+    Limited { retry_after: u64, client: bool },
     /// Every slot busy and the queue full, or the wait in it over [`MAX_QUEUE_WAIT`] (or the
     /// request's own deadline).
     Shed,
@@ -114,10 +115,12 @@ impl Flow {
             if per_client.len() >= MAX_CLIENTS {
                 per_client.retain_recent();
             }
-            per_client.check_key(&client).map_err(limited)?;
+            per_client
+                .check_key(&client)
+                .map_err(|n| limited(n, true))?;
         }
         if let Some(rate) = &self.rate {
-            rate.check().map_err(limited)?;
+            rate.check().map_err(|n| limited(n, false))?;
         }
         let Some(concurrency) = self.concurrency else {
             return Ok(Slot(None));
@@ -158,12 +161,13 @@ impl Flow {
 }
 
 /// A refusal by a rate: `Retry-After` is when the next request would pass, in whole seconds.
-fn limited(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> Refusal {
+fn limited(not_until: governor::NotUntil<governor::clock::QuantaInstant>, client: bool) -> Refusal {
     let wait = not_until.wait_time_from(governor::clock::Clock::now(
         &governor::clock::DefaultClock::default(),
     ));
     Refusal::Limited {
         retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+        client,
     }
 }
 
@@ -200,7 +204,10 @@ mod tests {
         }
         assert_eq!(
             flow.admit(CLIENT, 1, later()).await.err(),
-            Some(Refusal::Limited { retry_after: 1 })
+            Some(Refusal::Limited {
+                retry_after: 1,
+                client: false
+            })
         );
         assert!(Flow::new(&RouterSettings::default(), None).is_none());
     }

@@ -35,7 +35,8 @@ mod tls;
 pub use flow::Flow;
 use flow::Refusal;
 pub use routes::{
-    Backend, CANARY_COOKIE, EJECT_AFTER, EJECT_FOR, Edge, Routes, ServedCert, Split, name_matches,
+    Backend, CANARY_COOKIE, EJECT_AFTER, EJECT_FOR, Edge, Routes, ServedCert, Split, Turn,
+    name_matches,
 };
 pub use tls::{Challenges, NO_CERTIFICATE, certified_key};
 
@@ -395,7 +396,11 @@ impl ClientConnection {
             router
                 .metrics
                 .request(&routed.app_id, status.as_u16(), ms, bytes);
-            if let Some(placed) = routed.placed {
+            // A canary is judged by its dynos' answers (H12 and H13 are theirs), not by the
+            // router's own (limits, maintenance).
+            if let Some(placed) = routed.placed
+                && error.is_none_or(|(code, _)| matches!(code, "H12" | "H13"))
+            {
                 router.metrics.canary_request(
                     &routed.app_id,
                     placed.to_canary,
@@ -501,11 +506,18 @@ impl ClientConnection {
                 Ok(slot) => Some(slot),
                 Err(refusal) => {
                     let (status, retry_after, code, desc, title, text) = match refusal {
-                        Refusal::Limited { retry_after } => (
+                        Refusal::Limited {
+                            retry_after,
+                            client,
+                        } => (
                             StatusCode::TOO_MANY_REQUESTS,
                             retry_after,
                             "",
-                            "Rate limit exceeded",
+                            if client {
+                                "Client rate limit exceeded"
+                            } else {
+                                "Rate limit exceeded"
+                            },
                             "Too many requests",
                             "This app takes a limited number of requests per second; please try again in a moment.",
                         ),
@@ -617,18 +629,30 @@ impl ClientConnection {
                 Ok(response) => !axum::http::Response::status(response).is_server_error(),
                 Err(_) => over_limit.load(std::sync::atomic::Ordering::Acquire),
             };
-            if backend.health.record(ok) {
-                router.logs.emit(
-                    &routed.app_id,
-                    "paas",
-                    "router",
+            let (at, desc) = match backend.health.record(ok) {
+                None => return,
+                Some(Turn::Out { again: false }) => (
+                    "warning",
                     format!(
-                        "at=warning dyno={} desc=\"taken out of rotation for {} s after {EJECT_AFTER} failed responses in a row\"",
-                        backend.dyno,
+                        "taken out of rotation for {} s after {EJECT_AFTER} failed responses in a row",
                         EJECT_FOR.as_secs()
                     ),
-                );
-            }
+                ),
+                Some(Turn::Out { again: true }) => (
+                    "warning",
+                    format!(
+                        "taken out of rotation again for {} s: it failed after its pause",
+                        EJECT_FOR.as_secs()
+                    ),
+                ),
+                Some(Turn::Back) => ("info", "back in rotation".to_owned()),
+            };
+            router.logs.emit(
+                &routed.app_id,
+                "paas",
+                "router",
+                format!("at={at} dyno={} desc=\"{desc}\"", backend.dyno),
+            );
         };
         let mut response = self.send(backend.port, pinned, request, deadline).await;
         observe(&backend, &response);

@@ -61,24 +61,40 @@ pub struct Health {
     out_until_ms: AtomicU64,
 }
 
+/// What a response changed in a dyno's place in the rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Taken out for [`EJECT_FOR`]: after [`EJECT_AFTER`] failures in a row, or (`again`) after
+    /// one failure once back from a pause.
+    Out { again: bool },
+    /// A success after having been out: in rotation for good.
+    Back,
+}
+
 impl Health {
-    /// Counts a response of the dyno's: `ok` is false for a 5xx or no answer. True when this
-    /// failure takes the dyno out of rotation (for [`EJECT_FOR`]).
-    pub fn record(&self, ok: bool) -> bool {
+    /// Counts a response of the dyno's: `ok` is false for a 5xx or no answer. A failure while
+    /// it is out (tried because every dyno is) counts for nothing: its pause stands. Says when
+    /// the response moved it out of the rotation or back.
+    pub fn record(&self, ok: bool) -> Option<Turn> {
         if ok {
             if self.failures.load(Ordering::Relaxed) != 0 {
                 self.failures.store(0, Ordering::Relaxed);
             }
-            return false;
+            let was_out = self.out_until_ms.load(Ordering::Relaxed) != 0
+                && self.out_until_ms.swap(0, Ordering::AcqRel) != 0;
+            return was_out.then_some(Turn::Back);
         }
-        if self.failures.fetch_add(1, Ordering::AcqRel) + 1 != EJECT_AFTER {
-            return false;
+        if !self.in_rotation() {
+            return None;
+        }
+        if self.failures.fetch_add(1, Ordering::AcqRel) + 1 < EJECT_AFTER {
+            return None;
         }
         let until = now_ms() + EJECT_FOR.as_millis() as u64;
-        self.out_until_ms.store(until, Ordering::Release);
+        let again = self.out_until_ms.swap(until, Ordering::AcqRel) != 0;
         // Back in rotation after the pause, one failure away from the next.
         self.failures.store(EJECT_AFTER - 1, Ordering::Release);
-        true
+        Some(Turn::Out { again })
     }
 
     fn in_rotation(&self) -> bool {
@@ -213,7 +229,8 @@ pub fn name_matches(pattern: &str, host: &str) -> bool {
 }
 
 /// Where a request for a hostname goes: the app, its edge, the dyno picked (`None` when no web
-/// dyno of the app is up), how many are up, and the side of a canary split it went to.
+/// dyno of the app is up), how many of its web and canary dynos are up, and the side of a canary
+/// split it went to.
 pub struct Routed {
     pub app_id: Arc<str>,
     pub edge: Option<Arc<Edge>>,
@@ -255,7 +272,14 @@ impl Routes {
             app_id: Arc::clone(app_id),
             edge: table.edges.get(app_id).cloned(),
             backend,
-            up: route.map_or(0, |r| r.backends.iter().filter(|b| b.is_up()).count()),
+            up: route.map_or(0, |r| {
+                let canary = r.canary.iter().flat_map(|c| &c.backends);
+                r.backends
+                    .iter()
+                    .chain(canary)
+                    .filter(|b| b.is_up())
+                    .count()
+            }),
             placed,
         })
     }
@@ -533,12 +557,15 @@ mod tests {
             ],
         );
         let bad = routes.pick("id-1").expect("up");
-        let ejected: Vec<bool> = (0..EJECT_AFTER).map(|_| bad.health.record(false)).collect();
-        assert_eq!(ejected.iter().filter(|e| **e).count(), 1);
-        assert!(
-            ejected[EJECT_AFTER as usize - 1],
+        let turns: Vec<Option<Turn>> = (0..EJECT_AFTER).map(|_| bad.health.record(false)).collect();
+        assert_eq!(turns.iter().flatten().count(), 1);
+        assert_eq!(
+            turns[EJECT_AFTER as usize - 1],
+            Some(Turn::Out { again: false }),
             "on the last failure in a row"
         );
+        // Tried while out: nothing more to say.
+        assert_eq!(bad.health.record(false), None);
         for _ in 0..4 {
             assert_ne!(port(&routes, "shop.apps.test"), Some(bad.port));
         }
@@ -557,13 +584,15 @@ mod tests {
             good.health.record(false);
         }
         assert!(port(&routes, "shop.apps.test").is_some());
-        // A success in between starts the count again.
+        // A success in between starts the count again; one after a pause puts it back.
         let health = Health::default();
         for _ in 0..EJECT_AFTER - 1 {
-            assert!(!health.record(false));
+            assert_eq!(health.record(false), None);
         }
-        assert!(!health.record(true));
-        assert!(!health.record(false));
+        assert_eq!(health.record(true), None);
+        assert_eq!(health.record(false), None);
+        assert_eq!(bad.health.record(true), Some(Turn::Back));
+        assert_eq!(bad.health.record(true), None);
     }
 
     #[test]

@@ -349,7 +349,12 @@ pub fn canary_deployment(deployment: &Deployment, weight: u8) -> anyhow::Result<
             deployment.release
         );
     }
-    let web_dynos = deployment.formation.get("web").copied().unwrap_or(1);
+    let web_dynos = deployment.formation.get("web").copied().unwrap_or(0);
+    if web_dynos == 0 {
+        anyhow::bail!(
+            "web is scaled to 0 dynos: a canary takes a share of web requests; scale web up first (paas scale web=1)"
+        );
+    }
     let count = (web_dynos * u32::from(weight)).div_ceil(100).max(1);
     Ok(Deployment {
         process_types: BTreeMap::from([(CANARY_TYPE.to_owned(), web.clone())]),

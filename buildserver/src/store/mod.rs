@@ -796,9 +796,10 @@ impl Db {
             .optional()?)
     }
 
-    /// Marks release `version` failed with `reason` and makes the config of the release still
-    /// running the app's current config again: after a failed deploy, what `paas config` shows
-    /// is what runs.
+    /// Marks release `version` failed with `reason` and, when it is the app's newest release,
+    /// makes the config of the release still running the app's current config again: after a
+    /// failed deploy, what `paas config` shows is what runs. (A canary aborted because a newer
+    /// release replaced it leaves that release's config.)
     pub fn fail_release(&mut self, app_id: &str, version: u32, reason: &str) -> Result<()> {
         let tx = self
             .conn
@@ -1032,6 +1033,16 @@ fn fail_release(
         "UPDATE releases SET status = 'failed', failure = ?3 WHERE app_id = ?1 AND version = ?2",
         params![app_id, version, reason],
     )?;
+    // The app's config is its newest release's: when a newer one was recorded (a release that
+    // replaced a canary), it stays; else it is the running release's again.
+    let newest: u32 = tx.query_row(
+        "SELECT MAX(version) FROM releases WHERE app_id = ?1",
+        [app_id],
+        |r| r.get(0),
+    )?;
+    if newest > version {
+        return Ok(());
+    }
     let running = tx
         .prepare_cached(Db::RUNNING_RELEASE_QUERY)?
         .query_row([app_id], Db::release_row)

@@ -52,17 +52,17 @@ enum Command {
 /// How the app's canaries run (the canary that runs keeps the settings it started with)
 #[derive(Debug, clap::Args)]
 struct ConfigArgs {
-    /// Make every push a canary with this share of clients (1 to 99), or `none`
+    /// Make every push a canary with this share of clients (1 to 99), or `none` (also `off`, 0)
     #[arg(long, value_name = "PERCENT|none")]
     weight: Option<String>,
-    /// Promote a healthy canary by itself after this long (10m, 1h), or `none`
+    /// Promote a healthy canary by itself after this long (600, 10m, 1h), or `none`
     #[arg(long, value_name = "TIME|none")]
     duration: Option<String>,
     /// Abort when its 5xx share is this many percentage points over the running release's
-    #[arg(long = "max-5xx", value_name = "POINTS")]
+    #[arg(long = "max-5xx", value_name = "POINTS", value_parser = finite)]
     max_5xx: Option<f64>,
     /// Abort when its p95 is over this many times the running release's (and 50 ms more)
-    #[arg(long = "max-p95", value_name = "FACTOR")]
+    #[arg(long = "max-p95", value_name = "FACTOR", value_parser = finite)]
     max_p95: Option<f64>,
 }
 
@@ -96,10 +96,15 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             ctx.printer.print(&release, |_, _| Ok(()))
         }
         Some(Command::Config(args)) => {
-            let update = config_update(&args)?;
-            let settings: CanarySettings = client.patch(&format!("{path}/settings"), &update)?;
-            ctx.printer
-                .done("Updated", format_args!("{app}'s canary settings"));
+            let settings: CanarySettings = match config_update(&args)? {
+                Some(update) => {
+                    let settings = client.patch(&format!("{path}/settings"), &update)?;
+                    ctx.printer
+                        .done("Updated", format_args!("{app}'s canary settings"));
+                    settings
+                }
+                None => client.get::<CanaryStatus>(&path)?.settings,
+            };
             ctx.printer.print(&settings, |p, out| {
                 p.heading(out, &format!("{app} canary settings"))?;
                 p.fields(out, &settings_fields(&settings))
@@ -108,18 +113,26 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
 }
 
-fn config_update(args: &ConfigArgs) -> Result<UpdateCanarySettings, CliError> {
+/// A finite number (NaN and infinities have no JSON spelling).
+fn finite(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() => Ok(n),
+        _ => Err(format!("{text:?} is not a number")),
+    }
+}
+
+/// The change `args` ask for; `None` when they ask for none (the settings are shown).
+fn config_update(args: &ConfigArgs) -> Result<Option<UpdateCanarySettings>, CliError> {
     if args.weight.is_none()
         && args.duration.is_none()
         && args.max_5xx.is_none()
         && args.max_p95.is_none()
     {
-        return Err(CliError::usage("nothing to change")
-            .hint("give --weight, --duration, --max-5xx or --max-p95"));
+        return Ok(None);
     }
     let weight = match args.weight.as_deref() {
         None => None,
-        Some("none") => Some(None),
+        Some("none" | "off" | "0") => Some(None),
         Some(text) => match text.trim_end_matches('%').parse::<u8>() {
             Ok(n) if (1..=99).contains(&n) => Some(Some(n)),
             _ => {
@@ -133,22 +146,27 @@ fn config_update(args: &ConfigArgs) -> Result<UpdateCanarySettings, CliError> {
     let duration = match args.duration.as_deref() {
         None => None,
         Some("none") => Some(None),
-        Some(text) => match humantime::parse_duration(text) {
+        // Bare seconds (600), or a duration (10m, 1h).
+        Some(text) => match text
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .or_else(|_| humantime::parse_duration(text))
+        {
             Ok(d) if (10..=7 * 24 * 3600).contains(&d.as_secs()) => Some(Some(d.as_secs() as u32)),
             _ => {
                 return Err(CliError::usage(format!(
                     "{text:?} is not a duration from 10s to 7 days"
                 ))
-                .hint("give a time such as 10m or 1h, or `none`"));
+                .hint("give seconds (600), a time such as 10m or 1h, or `none`"));
             }
         },
     };
-    Ok(UpdateCanarySettings {
+    Ok(Some(UpdateCanarySettings {
         weight,
         duration_seconds: duration,
         max_5xx_points: args.max_5xx,
         max_p95_factor: args.max_p95,
-    })
+    }))
 }
 
 fn settings_fields(settings: &CanarySettings) -> Vec<(&'static str, String)> {
@@ -176,11 +194,17 @@ fn settings_fields(settings: &CanarySettings) -> Vec<(&'static str, String)> {
         (
             "Aborted on",
             format!(
-                "5xx over {} points more, or p95 over {}× (after {CANARY_MIN_REQUESTS} requests)",
-                settings.max_5xx_points, settings.max_p95_factor
+                "5xx over {} more, or p95 over {}× (after {CANARY_MIN_REQUESTS} requests)",
+                points(settings.max_5xx_points),
+                settings.max_p95_factor
             ),
         ),
     ]
+}
+
+/// `1 point`, `2.5 points`: percentage points.
+fn points(n: f64) -> String {
+    format!("{n} point{}", if n == 1.0 { "" } else { "s" })
 }
 
 fn show(app: &str, status: &CanaryStatus, ctx: &Ctx) -> anyhow::Result<()> {
@@ -227,9 +251,9 @@ fn show(app: &str, status: &CanaryStatus, ctx: &Ctx) -> anyhow::Result<()> {
         match status.promotes_in_seconds {
             Some(seconds) => writeln!(
                 out,
-                "Promoted by itself in {} if healthy; aborted if its 5xx is over {} points more or its p95 over {}× v{}'s.",
+                "Promoted by itself in {} if healthy; aborted if its 5xx is over {} more or its p95 over {}× v{}'s.",
                 humantime::format_duration(Duration::from_secs(seconds)),
-                canary.max_5xx_points,
+                points(canary.max_5xx_points),
                 canary.max_p95_factor,
                 canary.baseline
             ),
@@ -256,21 +280,31 @@ mod tests {
 
     #[test]
     fn settings_parse_as_written() {
-        let update = config_update(&args(Some("10"), Some("10m"))).expect("valid");
+        let update = config_update(&args(Some("10"), Some("10m")))
+            .expect("valid")
+            .expect("a change");
         assert_eq!(update.weight, Some(Some(10)));
         assert_eq!(update.duration_seconds, Some(Some(600)));
-        let none = config_update(&args(Some("none"), Some("none"))).expect("valid");
-        assert_eq!(
-            (none.weight, none.duration_seconds),
-            (Some(None), Some(None))
-        );
+        let seconds = config_update(&args(None, Some("90")))
+            .expect("valid")
+            .expect("a change");
+        assert_eq!(seconds.duration_seconds, Some(Some(90)));
+        for off in ["none", "off", "0"] {
+            let none = config_update(&args(Some(off), Some("none")))
+                .expect("valid")
+                .expect("a change");
+            assert_eq!(
+                (none.weight, none.duration_seconds),
+                (Some(None), Some(None))
+            );
+        }
+        assert!(config_update(&args(None, None)).expect("valid").is_none());
+        assert!(finite("NaN").is_err() && finite("inf").is_err() && finite("1.5").is_ok());
         for (weight, duration) in [
-            (Some("0"), None),
             (Some("100"), None),
             (Some("half"), None),
             (None, Some("5s")),
             (None, Some("soon")),
-            (None, None),
         ] {
             assert!(
                 config_update(&args(weight, duration)).is_err(),

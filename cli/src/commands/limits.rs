@@ -176,8 +176,9 @@ fn parse_value(name: &str, value: &str, rate: bool) -> Result<u32, CliError> {
         }
         None => value,
     };
+    let digits = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
     match number.parse::<u32>() {
-        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        Ok(n) if digits && (1..=1_000_000).contains(&n) => Ok(n),
         _ => Err(CliError::usage(format!(
             "{name}={value}: give a whole number from 1 to 1000000"
         ))
@@ -210,6 +211,7 @@ mod tests {
             "speed=5",
             "rate=5 rate=6",
             "concurrency=-1",
+            "rate=+5/s",
             "rate=",
         ] {
             assert!(parse_set(&words(bad)).is_err(), "{bad}");

@@ -165,14 +165,38 @@ fn a_pushed_canary_gets_its_share_and_is_promoted_by_hand() {
         "the app has no canary running",
     );
 
+    // Another release replaces a canary: a config change is deployed, its config kept (the
+    // canary's abort does not put the old release's config back).
+    let output = push_with(&cli, &repo, &["canary=50"]);
+    assert!(output.status.success(), "{}", transcript(&output));
+    ok(&cli, &repo, &["config:set", "GREETING=hi"]);
+    assert_eq!(canary_json(&cli, &repo)["canary"], Value::Null);
+    let (status, failure) = release_status(&cli, &repo, 3);
+    assert_eq!(
+        (status.as_str(), failure.as_str()),
+        ("failed", "canary aborted: superseded by v4")
+    );
+    assert_eq!(ok(&cli, &repo, &["config:get", "GREETING"]).trim(), "hi");
+    for _ in 0..20 {
+        let (_, body, _) = get(&server.router, "gray", "/", Some("paas-canary=v3.1"));
+        assert_eq!(body, "greeting=hi dyno=web.1");
+    }
+    let logs = ok(&cli, &repo, &["logs", "--ps", "canary"]);
+    assert!(
+        logs.contains("paas[canary]: v3 aborted (superseded by v4): v4 is deployed instead"),
+        "{logs}"
+    );
+
     // A server killed mid-canary: at its start the canary is aborted (its release failed as
     // interrupted), and the running release serves everyone.
+    cli.commit_all(&repo, "a fourth version");
     let output = push_with(&cli, &repo, &["canary=50"]);
     assert!(output.status.success(), "{}", transcript(&output));
     server.stop(Signal::SIGKILL);
     server.restart();
     assert_eq!(canary_json(&cli, &repo)["canary"], Value::Null);
-    let (status, failure) = release_status(&cli, &repo, 3);
+    assert_eq!(ok(&cli, &repo, &["config:get", "GREETING"]).trim(), "hi");
+    let (status, failure) = release_status(&cli, &repo, 5);
     assert_eq!(status, "failed");
     assert!(failure.starts_with("interrupted"), "{failure}");
     let started = Instant::now();
@@ -251,7 +275,11 @@ fn a_failing_canary_aborts_itself_and_a_healthy_one_promotes_itself() {
     ok(&cli, &repo, &["create", "judged"]);
     assert!(push(&cli, &repo).status.success(), "{}", server.log());
     for (args, code, says) in [
-        (&["canary:config"][..], 2, "nothing to change"),
+        (
+            &["canary:config", "--max-5xx", "nan"][..],
+            2,
+            "is not a number",
+        ),
         (
             &["canary:config", "--weight", "100"],
             2,
@@ -270,6 +298,8 @@ fn a_failing_canary_aborts_itself_and_a_healthy_one_promotes_itself() {
     ] {
         refused(&cli, &repo, args, code, says);
     }
+    let shown = ok(&cli, &repo, &["canary:config"]);
+    assert!(shown.contains("only by hand"), "{shown}");
     let set = ok(
         &cli,
         &repo,
@@ -347,5 +377,22 @@ fn a_failing_canary_aborts_itself_and_a_healthy_one_promotes_itself() {
     assert!(
         logs.contains("paas[canary]: v4 promoted (healthy over 15s: "),
         "{logs}"
+    );
+
+    // A canary that comes up, then crashes again and again, is aborted (it may get no request
+    // at all between its crashes, so its figures alone would promote it).
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: mkdir -p /tmp/www && cp -r cgi-bin /tmp/www/ && (busybox httpd -f -p $PORT -h /tmp/www & sleep 2; exit 1)\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "a web that dies after 2 s");
+    assert!(push(&cli, &repo).status.success());
+    load_until(&server, &cli, &repo, |s| s["canary"].is_null());
+    let (status, failure) = release_status(&cli, &repo, 5);
+    assert_eq!(status, "failed");
+    assert!(
+        failure.starts_with("canary aborted: canary.1 crashed and restarted 2 times"),
+        "{failure}"
     );
 }

@@ -879,3 +879,117 @@ fn an_add_on_is_a_stateful_set_with_its_own_claim_and_its_url_lands_in_the_relea
             .is_none_or(|claim| claim["metadata"]["deletionTimestamp"].is_string())
     });
 }
+
+#[test]
+fn a_canary_is_a_second_deployment_behind_an_ingress_nginx_canary_ingress() {
+    let kube = on_kubernetes();
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
+    let repo = cli.app_repo("procfile");
+    ok(cli, &repo, &["create", "kcan"]);
+    assert!(push(cli, &repo).status.success(), "{}", cluster.logs());
+    ok(cli, &repo, &["scale", "worker=1"]);
+    let canary_push = |weight: &str| {
+        cli.commit_all(&repo, "a canary");
+        let option = format!("canary={weight}");
+        let output = cli
+            .git(&repo, &["push", "-o", &option, "paas", "main"])
+            .output()
+            .expect("git push");
+        assert!(
+            output.status.success(),
+            "{}\n{}",
+            transcript(&output),
+            cluster.logs()
+        );
+        stderr_of(&output)
+    };
+    let ingress = |name: &str| {
+        cluster.get(&format!(
+            "/apis/networking.k8s.io/v1/namespaces/paas-kcan/ingresses/{name}"
+        ))
+    };
+    let service = || cluster.get("/api/v1/namespaces/paas-kcan/services/kcan-web-canary");
+    let canary_deployment =
+        || cluster.get("/apis/apps/v1/namespaces/paas-kcan/deployments/kcan-web-canary");
+
+    let said = canary_push("20");
+    assert!(
+        said.contains("v2 is a canary: 20 % of clients go to it, the rest to v1"),
+        "{said}"
+    );
+    let canary = canary_deployment().expect("the canary's Deployment");
+    assert_eq!(canary["spec"]["replicas"], 1, "{canary}");
+    assert_eq!(canary["metadata"]["annotations"]["paas/release"], "v2");
+    assert_eq!(
+        canary["spec"]["template"]["metadata"]["labels"]["paas/process-type"],
+        "canary"
+    );
+    assert_eq!(
+        canary["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        5000
+    );
+    assert_eq!(
+        service().expect("the canary's Service")["spec"]["selector"]["paas/process-type"],
+        "canary"
+    );
+    let split = ingress("kcan-canary").expect("the canary Ingress");
+    assert_eq!(
+        split["metadata"]["annotations"],
+        json!({
+            "nginx.ingress.kubernetes.io/canary": "true",
+            "nginx.ingress.kubernetes.io/canary-weight": "20"
+        })
+    );
+    assert_eq!(split["spec"]["rules"][0]["host"], "kcan.apps.test");
+    assert_eq!(
+        split["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+        "kcan-web-canary"
+    );
+    // Its workers wait for the promotion; the app's own objects still run v1.
+    assert_eq!(
+        deployment(&kube, "kcan", "worker")["metadata"]["annotations"]["paas/release"],
+        "v1"
+    );
+    assert_eq!(
+        deployment(&kube, "kcan", "web")["metadata"]["annotations"]["paas/release"],
+        "v1"
+    );
+    let ps = ok(cli, &repo, &["ps"]);
+    assert!(ps.contains("canary."), "{ps}");
+
+    // Promoted: the release rolls out to the app's Deployments, then the canary's objects go.
+    ok(cli, &repo, &["canary:promote"]);
+    for process_type in ["web", "worker"] {
+        assert_eq!(
+            deployment(&kube, "kcan", process_type)["metadata"]["annotations"]["paas/release"],
+            "v2"
+        );
+    }
+    assert!(ingress("kcan-canary").is_none() && service().is_none());
+    eventually("the canary's Deployment is gone", || {
+        canary_deployment().is_none()
+    });
+    assert!(ingress("kcan").is_some(), "the app's own Ingress stays");
+
+    // Aborted: the canary's objects go, its release is failed, the app's stay on v2.
+    canary_push("30");
+    assert_eq!(
+        ingress("kcan-canary").expect("the canary Ingress")["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"],
+        "30"
+    );
+    ok(cli, &repo, &["canary:abort"]);
+    assert!(ingress("kcan-canary").is_none() && service().is_none());
+    assert_eq!(
+        deployment(&kube, "kcan", "web")["metadata"]["annotations"]["paas/release"],
+        "v2"
+    );
+    let releases: Value =
+        serde_json::from_str(&ok(cli, &repo, &["releases", "--json"])).expect("JSON");
+    assert_eq!(releases[0]["status"], "failed", "{releases}");
+    assert!(
+        releases[0]["failure"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("canary aborted: by ")),
+        "{releases}"
+    );
+}

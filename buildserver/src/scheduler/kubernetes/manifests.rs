@@ -1,12 +1,13 @@
 //! The Kubernetes objects of an app (DESIGN §3.9), as server-side-apply documents: namespace
 //! `paas-<app>`, an immutable Secret of config vars per release, a Deployment per process type, a
-//! Service and an Ingress for `web`, a Job per release phase, and per add-on a StatefulSet, a
+//! Service and an Ingress for `web` (and, while a canary runs, its Deployment, Service and
+//! ingress-nginx canary Ingress), a Job per release phase, and per add-on a StatefulSet, a
 //! headless Service and a Secret. Pure functions of the deployment and the cluster settings, so
 //! that what we ask the cluster for is checked field by field without one.
 
 use serde_json::{Value, json};
 
-use crate::scheduler::{Deployment, EdgeCert, EdgeSpec, ServiceSpec};
+use crate::scheduler::{CANARY_TYPE, Deployment, EdgeCert, EdgeSpec, ServiceSpec};
 
 /// Labels every object carries; `managed-by` is how paas recognises its own namespaces.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -50,9 +51,23 @@ pub fn namespace(app: &str) -> String {
     format!("paas-{app}")
 }
 
+/// `<app>-<type>`; a canary's is `<app>-web-canary`.
 pub fn deployment_name(app: &str, process_type: &str) -> String {
+    if process_type == CANARY_TYPE {
+        return format!("{app}-web-canary");
+    }
     format!("{app}-{process_type}")
 }
+
+/// The name of the canary Ingress beside the app's own.
+pub fn canary_ingress_name(app: &str) -> String {
+    format!("{app}-canary")
+}
+
+/// ingress-nginx's canary annotations: the Ingress is a canary of the one for the same hosts, and
+/// gets this percent of their requests.
+pub const NGINX_CANARY: &str = "nginx.ingress.kubernetes.io/canary";
+pub const NGINX_CANARY_WEIGHT: &str = "nginx.ingress.kubernetes.io/canary-weight";
 
 pub fn secret_name(app: &str, release: u32) -> String {
     format!("{app}-env-v{release}")
@@ -167,7 +182,7 @@ pub fn deployment_object(
     pod_labels[MANAGED_BY] = json!("paas");
     let release = format!("v{}", deployment.release);
     let mut container = container(deployment, settings, process_type, command);
-    if process_type == "web" {
+    if process_type == "web" || process_type == CANARY_TYPE {
         // `protocol` is part of the list's key: server-side apply needs it spelled out.
         container["ports"] =
             json!([{ "name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP" }]);
@@ -330,13 +345,14 @@ pub fn one_off_pod_object(
     })
 }
 
-pub fn service_object(app: &str) -> Value {
+/// The Service of the app's `web` pods, or (`process_type` [`CANARY_TYPE`]) its canary's.
+pub fn service_object(app: &str, process_type: &str) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": { "name": deployment_name(app, "web"), "namespace": namespace(app), "labels": labels(app) },
+        "metadata": { "name": deployment_name(app, process_type), "namespace": namespace(app), "labels": labels(app) },
         "spec": {
-            "selector": { NAME: app, PROCESS_TYPE: "web" },
+            "selector": { NAME: app, PROCESS_TYPE: process_type },
             "ports": [{ "name": "http", "port": 80, "targetPort": "http", "protocol": "TCP" }],
         },
     })
@@ -397,6 +413,34 @@ pub fn ingress_object(app: &str, settings: &ClusterSettings, edge: &EdgeSpec) ->
         },
         "spec": spec,
     })
+}
+
+/// The canary Ingress of a canary at `weight` percent: the app's Ingress for the same hosts,
+/// sending that share of requests to the canary's Service (ingress-nginx's weight-based canary,
+/// chosen per request: the ingress sets no cookie). TLS stays with the app's own Ingress.
+pub fn canary_ingress_object(
+    app: &str,
+    settings: &ClusterSettings,
+    edge: &EdgeSpec,
+    weight: u8,
+) -> Value {
+    let mut ingress = ingress_object(app, settings, edge);
+    ingress["metadata"]["name"] = json!(canary_ingress_name(app));
+    ingress["metadata"]["annotations"] =
+        json!({ NGINX_CANARY: "true", NGINX_CANARY_WEIGHT: weight.to_string() });
+    if let Some(spec) = ingress["spec"].as_object_mut() {
+        spec.remove("tls");
+    }
+    for rule in ingress["spec"]["rules"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        for path in rule["http"]["paths"].as_array_mut().into_iter().flatten() {
+            path["backend"]["service"]["name"] = json!(deployment_name(app, CANARY_TYPE));
+        }
+    }
+    ingress
 }
 
 /// The annotation that has cert-manager's ingress-shim get a certificate for an Ingress's `tls`
@@ -618,6 +662,24 @@ mod tests {
         // Without an issuer, ACM on Kubernetes adds nothing (the API refuses to turn it on).
         let ingress = ingress_object("shop", &settings(), &edge);
         assert!(ingress["spec"]["tls"].is_null());
+
+        // A canary's Ingress: the same hosts to the canary's Service, ingress-nginx's canary
+        // annotations and nothing else (TLS stays with the app's Ingress).
+        let canary = canary_ingress_object("shop", &with_issuer, &edge, 20);
+        assert_eq!(canary["metadata"]["name"], "shop-canary");
+        assert_eq!(
+            canary["metadata"]["annotations"],
+            json!({ NGINX_CANARY: "true", NGINX_CANARY_WEIGHT: "20" })
+        );
+        assert!(canary["spec"]["tls"].is_null());
+        assert_eq!(canary["spec"]["ingressClassName"], "nginx");
+        for rule in canary["spec"]["rules"].as_array().expect("rules") {
+            assert_eq!(
+                rule["http"]["paths"][0]["backend"]["service"]["name"],
+                "shop-web-canary"
+            );
+        }
+        assert_eq!(canary["spec"]["rules"].as_array().map(Vec::len), Some(3));
     }
 
     #[test]
@@ -679,7 +741,7 @@ mod tests {
         assert_eq!(secret["metadata"]["name"], "shop-env-v7");
         assert_eq!(secret["immutable"], true);
         assert_eq!(secret["stringData"]["GREETING"], "hi");
-        let service = service_object("shop");
+        let service = service_object("shop", "web");
         assert_eq!(service["spec"]["selector"][PROCESS_TYPE], "web");
         let ingress = ingress_object("shop", &settings(), &EdgeSpec::default());
         assert_eq!(ingress["spec"]["rules"][0]["host"], "shop.apps.example.com");

@@ -105,6 +105,8 @@ pub struct KubernetesScheduler {
     log_followers: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     /// Per app id, the edge it was last given: its Ingress's domains and TLS.
     edges: Mutex<HashMap<String, super::EdgeSpec>>,
+    /// Per app id, the weight of its canary while one runs (its Ingress follows edge changes).
+    canaries: Mutex<HashMap<String, u8>>,
     /// Per app id, its autoscaling rules: their types' replicas belong to their
     /// HorizontalPodAutoscalers.
     autoscaling: Mutex<HashMap<String, Vec<AutoscaleRule>>>,
@@ -142,6 +144,7 @@ impl KubernetesScheduler {
             deployed: Mutex::new(HashMap::new()),
             log_followers: Mutex::new(HashMap::new()),
             edges: Mutex::new(HashMap::new()),
+            canaries: Mutex::default(),
             autoscaling: Mutex::new(HashMap::new()),
             autoscaling_version: tokio::sync::OnceCell::new(),
             operations: super::AppLocks::default(),
@@ -371,9 +374,12 @@ impl KubernetesScheduler {
             .list(&ListParams::default().labels(&format!("{MANAGED_BY}=paas")))
             .await
             .context("cannot list the app's deployments")?;
+        // A canary's Deployment is the canary's to remove (after a promotion has rolled out).
         for gone in existing.items.iter().filter(|d| {
             let process_type = d.metadata.labels.as_ref().and_then(|l| l.get(PROCESS_TYPE));
-            process_type.is_none_or(|t| !deployment.process_types.contains_key(t))
+            process_type.is_none_or(|t| {
+                t != super::CANARY_TYPE && !deployment.process_types.contains_key(t)
+            })
         }) {
             if let Some(name) = &gone.metadata.name {
                 deployments
@@ -395,7 +401,7 @@ impl KubernetesScheduler {
             apply(
                 &services,
                 &manifests::deployment_name(app, "web"),
-                &manifests::service_object(app),
+                &manifests::service_object(app, "web"),
             )
             .await?;
             let edge = self
@@ -408,6 +414,70 @@ impl KubernetesScheduler {
             self.apply_ingress(&deployment.app, &edge).await?;
         }
         Ok(())
+    }
+
+    /// Applies the app's canary Ingress at `weight` percent, for the app's hosts as last published.
+    async fn apply_canary_ingress(&self, app: &AppRef, weight: u8) -> anyhow::Result<()> {
+        let edge = self
+            .edges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&app.id)
+            .cloned()
+            .unwrap_or_default();
+        let ingresses = Api::<k8s_openapi::api::networking::v1::Ingress>::namespaced(
+            self.client.clone(),
+            &manifests::namespace(app.name()),
+        );
+        apply(
+            &ingresses,
+            &manifests::canary_ingress_name(app.name()),
+            &manifests::canary_ingress_object(app.name(), &self.settings, &edge, weight),
+        )
+        .await
+    }
+
+    /// Deletes the app's canary: its Ingress first (no more requests go to it), then its Service
+    /// and Deployment. What is not there is skipped; other failures are logged.
+    async fn remove_canary(&self, app: &AppRef) {
+        self.canaries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&app.id);
+        let namespace = manifests::namespace(app.name());
+        let name = manifests::deployment_name(app.name(), super::CANARY_TYPE);
+        let ingresses = Api::<k8s_openapi::api::networking::v1::Ingress>::namespaced(
+            self.client.clone(),
+            &namespace,
+        );
+        let services =
+            Api::<k8s_openapi::api::core::v1::Service>::namespaced(self.client.clone(), &namespace);
+        let deleted = [
+            ingresses
+                .delete(
+                    &manifests::canary_ingress_name(app.name()),
+                    &DeleteParams::default(),
+                )
+                .await
+                .map(|_| ()),
+            services
+                .delete(&name, &DeleteParams::default())
+                .await
+                .map(|_| ()),
+            self.deployments(app.name())
+                .delete(&name, &DeleteParams::default())
+                .await
+                .map(|_| ()),
+        ];
+        for result in deleted {
+            match result {
+                Ok(()) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => {
+                    tracing::warn!(app = %app.name, error = %e, "cannot delete the canary's objects");
+                }
+            }
+        }
     }
 
     /// Applies the app's Ingress for `edge`, with the Secrets of its uploaded certificates first.
@@ -987,16 +1057,63 @@ impl Scheduler for KubernetesScheduler {
         self.apply_autoscalers(app, rules).await
     }
 
-    /// Not yet: a canary Deployment and an ingress-nginx canary Ingress are to come.
-    async fn start_canary(&self, deployment: &Deployment, _weight: u8) -> anyhow::Result<()> {
-        anyhow::bail!(
-            "canary releases are not available on Kubernetes yet; deploy release v{} without one",
-            deployment.release
+    /// A Deployment `<app>-web-canary` of the canary's web command (with the release's config
+    /// Secret), rolled out, then its Service and a canary Ingress with ingress-nginx's
+    /// `canary-weight`: the split is the ingress controller's, per request.
+    async fn start_canary(&self, deployment: &Deployment, weight: u8) -> anyhow::Result<()> {
+        let app = &deployment.app;
+        let _one_at_a_time = self.operations.lock(&app.id).await;
+        let canary = super::canary_deployment(deployment, weight)?;
+        self.apply_config(deployment).await?;
+        let name = manifests::deployment_name(app.name(), super::CANARY_TYPE);
+        let replicas = canary
+            .formation
+            .get(super::CANARY_TYPE)
+            .copied()
+            .unwrap_or(1);
+        let object =
+            manifests::deployment_object(&canary, &self.settings, super::CANARY_TYPE, replicas);
+        let rolled_out = async {
+            apply(&self.deployments(app.name()), &name, &object).await?;
+            self.await_rollouts(&canary).await
+        }
+        .await;
+        if let Err(e) = rolled_out {
+            self.remove_canary(app).await;
+            return Err(e);
+        }
+        let services = Api::<k8s_openapi::api::core::v1::Service>::namespaced(
+            self.client.clone(),
+            &manifests::namespace(app.name()),
+        );
+        apply(
+            &services,
+            &name,
+            &manifests::service_object(app.name(), super::CANARY_TYPE),
         )
+        .await?;
+        self.canaries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(app.id.clone(), weight);
+        self.apply_canary_ingress(app, weight).await?;
+        self.logs.emit(
+            &app.id,
+            "paas",
+            "scheduler",
+            format!(
+                "Canary v{} is up ({replicas} pod{}): the ingress sends it {weight} % of requests",
+                deployment.release,
+                if replicas == 1 { "" } else { "s" }
+            ),
+        );
+        Ok(())
     }
 
-    /// No canary runs here (see [`Self::start_canary`]).
-    async fn stop_canary(&self, _app: &AppRef) {}
+    async fn stop_canary(&self, app: &AppRef) {
+        let _one_at_a_time = self.operations.lock(&app.id).await;
+        self.remove_canary(app).await;
+    }
 
     async fn publish_edge(&self, app: &AppRef, edge: &super::EdgeSpec) -> anyhow::Result<()> {
         let _one_at_a_time = self.operations.lock(&app.id).await;
@@ -1017,13 +1134,27 @@ impl Scheduler for KubernetesScheduler {
         {
             return Ok(());
         }
-        self.apply_ingress(app, edge).await
+        self.apply_ingress(app, edge).await?;
+        let canary = self
+            .canaries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&app.id)
+            .copied();
+        match canary {
+            Some(weight) => self.apply_canary_ingress(app, weight).await,
+            None => Ok(()),
+        }
     }
 
     async fn destroy(&self, app: &AppRef) {
         let app_id = app.id.as_str();
         let _one_at_a_time = self.operations.lock(app_id).await;
         self.edges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(app_id);
+        self.canaries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(app_id);
