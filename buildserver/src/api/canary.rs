@@ -161,7 +161,7 @@ fn failure(e: CanaryError) -> ApiFailure {
     match e {
         CanaryError::NoCanary => ApiFailure::new(
             StatusCode::CONFLICT,
-            "no_canary",
+            "conflict",
             "the app has no canary running",
         )
         .hint("start one with a push: git push -o canary=10 paas main"),
