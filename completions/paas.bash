@@ -280,6 +280,9 @@ _paas() {
             paas__subcmd__canary,promote)
                 cmd="paas__subcmd__canary__subcmd__promote"
                 ;;
+            paas__subcmd__canary,start)
+                cmd="paas__subcmd__canary__subcmd__start"
+                ;;
             paas__subcmd__canary__subcmd__help,abort)
                 cmd="paas__subcmd__canary__subcmd__help__subcmd__abort"
                 ;;
@@ -291,6 +294,9 @@ _paas() {
                 ;;
             paas__subcmd__canary__subcmd__help,promote)
                 cmd="paas__subcmd__canary__subcmd__help__subcmd__promote"
+                ;;
+            paas__subcmd__canary__subcmd__help,start)
+                cmd="paas__subcmd__canary__subcmd__help__subcmd__start"
                 ;;
             paas__subcmd__certs,add)
                 cmd="paas__subcmd__certs__subcmd__add"
@@ -603,6 +609,9 @@ _paas() {
                 ;;
             paas__subcmd__help__subcmd__canary,promote)
                 cmd="paas__subcmd__help__subcmd__canary__subcmd__promote"
+                ;;
+            paas__subcmd__help__subcmd__canary,start)
+                cmd="paas__subcmd__help__subcmd__canary__subcmd__start"
                 ;;
             paas__subcmd__help__subcmd__certs,add)
                 cmd="paas__subcmd__help__subcmd__certs__subcmd__add"
@@ -2031,7 +2040,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__canary)
-            opts="-a -h --app --json --color --help promote abort config help"
+            opts="-a -h --app --json --color --help promote abort start config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2125,7 +2134,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__canary__subcmd__help)
-            opts="promote abort config help"
+            opts="promote abort start config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2194,6 +2203,20 @@ _paas() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        paas__subcmd__canary__subcmd__help__subcmd__start)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         paas__subcmd__canary__subcmd__promote)
             opts="-a -h --app --json --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2201,6 +2224,48 @@ _paas() {
                 return 0
             fi
             case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__canary__subcmd__start)
+            opts="-a -h --weight --duration --max-5xx --max-p95 --cancel --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --weight)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-5xx)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-p95)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --app)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3643,7 +3708,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help__subcmd__canary)
-            opts="promote abort config"
+            opts="promote abort start config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3685,6 +3750,20 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help__subcmd__canary__subcmd__promote)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__canary__subcmd__start)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

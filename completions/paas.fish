@@ -711,16 +711,17 @@ complete -c paas -n "__fish_paas_using_subcommand limits; and __fish_seen_subcom
 complete -c paas -n "__fish_paas_using_subcommand limits; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set limits (the others stay as they are)'
 complete -c paas -n "__fish_paas_using_subcommand limits; and __fish_seen_subcommand_from help" -f -a "unset" -d 'Remove limits (`rate` takes its `burst` with it)'
 complete -c paas -n "__fish_paas_using_subcommand limits; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort config help" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
-complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort config help" -l color -d 'When to use colour' -r -f -a "auto\t''
+complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort start config help" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort start config help" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort config help" -l json -d 'Print machine-readable JSON on stdout'
-complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort config help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort config help" -f -a "promote" -d 'Deploy the canary\'s release to every client: the running release\'s dynos drain and stop'
-complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort config help" -f -a "abort" -d 'Send every client back to the running release; the canary\'s release is marked failed'
-complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort config help" -f -a "config" -d 'How the app\'s canaries run (the canary that runs keeps the settings it started with)'
-complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort start config help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort start config help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort start config help" -f -a "promote" -d 'Deploy the canary\'s release to every client: the running release\'s dynos drain and stop'
+complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort start config help" -f -a "abort" -d 'Send every client back to the running release; the canary\'s release is marked failed'
+complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort start config help" -f -a "start" -d 'Make the app\'s next push a canary (what it leaves out comes from canary:config)'
+complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort start config help" -f -a "config" -d 'How the app\'s canaries run (the canary that runs keeps the settings it started with)'
+complete -c paas -n "__fish_paas_using_subcommand canary; and not __fish_seen_subcommand_from promote abort start config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from promote" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from promote" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
@@ -733,8 +734,19 @@ always\t''
 never\t''"
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from abort" -l json -d 'Print machine-readable JSON on stdout'
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from abort" -s h -l help -d 'Print help'
-complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from config" -l weight -d 'Make every push a canary with this share of clients (1 to 99), or `none`' -r
-complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from config" -l duration -d 'Promote a healthy canary by itself after this long (10m, 1h), or `none`' -r
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from start" -l weight -d 'The share of clients the canary gets, in percent' -r
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from start" -l duration -d 'Promote it by itself after this long if healthy (600, 10m, 1h), or `none`' -r
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from start" -l max-5xx -d 'Abort when its 5xx share is this many percentage points over the running release\'s' -r
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from start" -l max-p95 -d 'Abort when its p95 is over this many times the running release\'s (and 50 ms more)' -r
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from start" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from start" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from start" -l cancel -d 'Forget the canary set for the next push'
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from start" -l json -d 'Print machine-readable JSON on stdout'
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from config" -l weight -d 'Make every push a canary with this share of clients (1 to 99), or `none` (also `off`, 0)' -r
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from config" -l duration -d 'Promote a healthy canary by itself after this long (600, 10m, 1h), or `none`' -r
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from config" -l max-5xx -d 'Abort when its 5xx share is this many percentage points over the running release\'s' -r
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from config" -l max-p95 -d 'Abort when its p95 is over this many times the running release\'s (and 50 ms more)' -r
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from config" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
@@ -745,6 +757,7 @@ complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcom
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from config" -s h -l help -d 'Print help'
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Deploy the canary\'s release to every client: the running release\'s dynos drain and stop'
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "abort" -d 'Send every client back to the running release; the canary\'s release is marked failed'
+complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "start" -d 'Make the app\'s next push a canary (what it leaves out comes from canary:config)'
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "config" -d 'How the app\'s canaries run (the canary that runs keeps the settings it started with)'
 complete -c paas -n "__fish_paas_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c paas -n "__fish_paas_using_subcommand pg; and not __fish_seen_subcommand_from psql backups help" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
@@ -884,6 +897,7 @@ complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcomma
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from limits" -f -a "unset" -d 'Remove limits (`rate` takes its `burst` with it)'
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "promote" -d 'Deploy the canary\'s release to every client: the running release\'s dynos drain and stop'
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "abort" -d 'Send every client back to the running release; the canary\'s release is marked failed'
+complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "start" -d 'Make the app\'s next push a canary (what it leaves out comes from canary:config)'
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "config" -d 'How the app\'s canaries run (the canary that runs keeps the settings it started with)'
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from pg" -f -a "psql" -d 'Open psql on a PostgreSQL add-on, connected as its app, from any machine with this CLI'
 complete -c paas -n "__fish_paas_using_subcommand help; and __fish_seen_subcommand_from pg" -f -a "backups" -d 'PostgreSQL backups (pg_dump custom format): list, capture, download, restore'

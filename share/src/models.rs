@@ -443,6 +443,24 @@ pub struct UpdateCanarySettings {
     pub max_p95_factor: Option<f64>,
 }
 
+/// `POST /apps/{app}/canary/next` (`paas canary:start`): the app's next push is a canary at
+/// `weight` percent; the fields left out are the app's `canary:config` ones (`Some(None)` for
+/// `duration_seconds`: none).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StartCanary {
+    pub weight: u8,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub duration_seconds: Option<Option<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_5xx_points: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p95_factor: Option<f64>,
+}
+
 /// A canary that runs: its release beside the baseline (the release that ran before it), the
 /// share of clients it gets and the settings it decides by.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -478,6 +496,8 @@ pub struct CanaryStatus {
     /// Seconds until it is promoted by itself, when it has a duration.
     pub promotes_in_seconds: Option<u64>,
     pub settings: CanarySettings,
+    /// What `paas canary:start` set for the app's next push (its weight is always there).
+    pub next_push: Option<CanarySettings>,
 }
 
 /// `POST /apps/{app}/alerts`: when to call a webhook.

@@ -5,7 +5,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use paas_share::models::{CanarySettings, CanarySide, CanaryStatus, Release, UpdateCanarySettings};
+use paas_share::models::{
+    CanarySettings, CanarySide, CanaryStatus, Release, StartCanary, UpdateCanarySettings,
+};
 
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, find_app};
 use crate::release::CanaryError;
@@ -17,10 +19,14 @@ pub async fn show(
 ) -> ApiResult<Json<CanaryStatus>> {
     let app = find_app(&state, &user, &name).await?;
     let id = app.id.clone();
-    let (canary, settings) = state
+    let (canary, settings, next_push) = state
         .store
         .call(move |db| {
-            Ok::<_, crate::store::StoreError>((db.canary(&id)?, db.canary_settings(&id)?))
+            Ok::<_, crate::store::StoreError>((
+                db.canary(&id)?,
+                db.canary_settings(&id)?,
+                db.next_canary(&id)?,
+            ))
         })
         .await?;
     let now = crate::unix_now();
@@ -50,6 +56,7 @@ pub async fn show(
         sides,
         promotes_in_seconds,
         settings,
+        next_push,
     }))
 }
 
@@ -61,37 +68,12 @@ pub async fn update_settings(
     ApiJson(update): ApiJson<UpdateCanarySettings>,
 ) -> ApiResult<Json<CanarySettings>> {
     let app = find_app(&state, &user, &name).await?;
-    if let Some(Some(weight)) = update.weight
-        && !(1..=99).contains(&weight)
-    {
-        return Err(ApiFailure::invalid(format!(
-            "a canary's weight is a percent from 1 to 99, not {weight}"
-        )));
-    }
-    if let Some(Some(seconds)) = update.duration_seconds
-        && !(10..=7 * 24 * 3600).contains(&seconds)
-    {
-        return Err(ApiFailure::invalid(
-            "a canary's duration is from 10 s to 7 days".to_owned(),
-        ));
-    }
-    if update
-        .max_5xx_points
-        .is_some_and(|p| !(p.is_finite() && (0.0..100.0).contains(&p)))
-    {
-        return Err(ApiFailure::invalid(
-            "the 5xx threshold is from 0 to under 100 percentage points over the baseline's"
-                .to_owned(),
-        ));
-    }
-    if update
-        .max_p95_factor
-        .is_some_and(|f| !(f.is_finite() && (1.0..=100.0).contains(&f)))
-    {
-        return Err(ApiFailure::invalid(
-            "the p95 threshold is a factor of the baseline's p95 from 1 to 100".to_owned(),
-        ));
-    }
+    check(
+        update.weight.flatten(),
+        update.duration_seconds.flatten(),
+        update.max_5xx_points,
+        update.max_p95_factor,
+    )?;
     let id = app.id.clone();
     let settings = state
         .store
@@ -108,6 +90,94 @@ pub async fn update_settings(
         })
         .await?;
     Ok(Json(settings))
+}
+
+/// Refuses a weight outside 1 to 99, a duration outside 10 s to 7 days, a 5xx threshold
+/// outside 0 to under 100 points or a p95 factor outside 1 to 100.
+fn check(
+    weight: Option<u8>,
+    duration_seconds: Option<u32>,
+    max_5xx_points: Option<f64>,
+    max_p95_factor: Option<f64>,
+) -> Result<(), ApiFailure> {
+    if let Some(weight) = weight
+        && !(1..=99).contains(&weight)
+    {
+        return Err(ApiFailure::invalid(format!(
+            "a canary's weight is a percent from 1 to 99, not {weight}"
+        )));
+    }
+    if duration_seconds.is_some_and(|s| !(10..=7 * 24 * 3600).contains(&s)) {
+        return Err(ApiFailure::invalid(
+            "a canary's duration is from 10 s to 7 days".to_owned(),
+        ));
+    }
+    if max_5xx_points.is_some_and(|p| !(p.is_finite() && (0.0..100.0).contains(&p))) {
+        return Err(ApiFailure::invalid(
+            "the 5xx threshold is from 0 to under 100 percentage points over the baseline's"
+                .to_owned(),
+        ));
+    }
+    if max_p95_factor.is_some_and(|f| !(f.is_finite() && (1.0..=100.0).contains(&f))) {
+        return Err(ApiFailure::invalid(
+            "the p95 threshold is a factor of the baseline's p95 from 1 to 100".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Makes the app's next push a canary (`paas canary:start`), with the app's settings where
+/// `start` leaves them out. Answers with what the next push will use.
+pub async fn start_next(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+    ApiJson(start): ApiJson<StartCanary>,
+) -> ApiResult<Json<CanarySettings>> {
+    let app = find_app(&state, &user, &name).await?;
+    check(
+        Some(start.weight),
+        start.duration_seconds.flatten(),
+        start.max_5xx_points,
+        start.max_p95_factor,
+    )?;
+    let id = app.id.clone();
+    let next = state
+        .store
+        .call(move |db| {
+            let settings = db.canary_settings(&id)?;
+            let next = CanarySettings {
+                weight: Some(start.weight),
+                duration_seconds: start.duration_seconds.unwrap_or(settings.duration_seconds),
+                max_5xx_points: start.max_5xx_points.unwrap_or(settings.max_5xx_points),
+                max_p95_factor: start.max_p95_factor.unwrap_or(settings.max_p95_factor),
+            };
+            db.set_next_canary(&id, &next)?;
+            Ok::<_, crate::store::StoreError>(next)
+        })
+        .await?;
+    Ok(Json(next))
+}
+
+/// Forgets the canary set for the app's next push; answers with it, 404 when none was.
+pub async fn cancel_next(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<CanarySettings>> {
+    let app = find_app(&state, &user, &name).await?;
+    let id = app.id.clone();
+    let next = state
+        .store
+        .call(move |db| {
+            let next = db.next_canary(&id)?;
+            db.delete_next_canary(&id)?;
+            Ok::<_, crate::store::StoreError>(next)
+        })
+        .await?;
+    next.map(Json).ok_or_else(|| {
+        ApiFailure::not_found(format!("no canary is set for the next push of {name}"))
+    })
 }
 
 /// Promotes the canary: its release is deployed with the app's formation (the baseline's dynos

@@ -153,6 +153,8 @@ fn routes() -> Routes {
         "/apps/{app}/canary/settings",
         canary::update_settings,
     )
+    .add("post", "/apps/{app}/canary/next", canary::start_next)
+    .add("delete", "/apps/{app}/canary/next", canary::cancel_next)
     .add("post", "/apps/{app}/canary/promote", canary::promote)
     .add("post", "/apps/{app}/canary/abort", canary::abort)
     .add("get", "/apps/{app}/autoscale", autoscale::show)

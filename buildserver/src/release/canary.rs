@@ -111,31 +111,40 @@ pub fn judge(canary: &Canary, now: i64, baseline: &Minute, side: &Minute) -> Ver
 }
 
 impl Controller {
-    /// The canary `push` asks for, as (weight, settings): its `-o canary=N`, else the app's
-    /// `canary:config` weight; `None` for none, and when nothing runs yet (the first release has
-    /// nothing to be compared with, and is deployed as usual).
+    /// The canary `push` asks for, as (weight, settings): its `-o canary=N` (0: none), else
+    /// what `paas canary:start` set for the next push, else the app's `canary:config` weight;
+    /// thresholds and duration from `canary:start` when it was used, else `canary:config`.
+    /// `None` for none, and when nothing runs yet (the first release has nothing to be compared
+    /// with, and is deployed as usual). With `take`, a `canary:start` it uses is used up.
     pub(super) async fn canary_plan(
         &self,
         push: &Push,
+        take: bool,
     ) -> Result<Option<(u8, CanarySettings)>, StoreError> {
-        let id = push.app.id.clone();
-        let (settings, running) = self
-            .store
+        let (id, asked) = (push.app.id.clone(), push.canary);
+        self.store
             .call(move |db| {
-                Ok::<_, StoreError>((db.canary_settings(&id)?, db.running_release(&id)?))
+                if db.running_release(&id)?.is_none() || asked == Some(0) {
+                    return Ok(None);
+                }
+                let next = db.next_canary(&id)?;
+                if take && next.is_some() {
+                    db.delete_next_canary(&id)?;
+                }
+                let settings = match next {
+                    Some(next) => next,
+                    None => db.canary_settings(&id)?,
+                };
+                Ok(asked.or(settings.weight).map(|weight| (weight, settings)))
             })
-            .await?;
-        let weight = push.canary.or(settings.weight).filter(|w| *w > 0);
-        Ok(weight
-            .filter(|_| running.is_some())
-            .map(|weight| (weight, settings)))
+            .await
     }
 
     /// Refuses a push that asks for a canary while one runs (before its build); `Err` is what the
     /// pusher is told.
     pub async fn check_canary_push(&self, push: &Push) -> Result<(), String> {
         let plan = self
-            .canary_plan(push)
+            .canary_plan(push, false)
             .await
             .map_err(|_| "the server could not read the canary settings; push again".to_owned())?;
         let id = push.app.id.clone();

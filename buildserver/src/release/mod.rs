@@ -301,7 +301,7 @@ impl Controller {
         release: &Release,
         out: &Progress<'_>,
     ) -> Result<(), Failure> {
-        match self.canary_plan(push).await.map_err(|_| {
+        match self.canary_plan(push, true).await.map_err(|_| {
             Failure::release(
                 "deploy",
                 "the server could not read the canary settings; push again",

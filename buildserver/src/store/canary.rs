@@ -112,4 +112,49 @@ impl Db {
         )?;
         Ok(())
     }
+
+    /// Sets the canary of the app's next push (its weight must be there).
+    pub fn set_next_canary(&mut self, app_id: &str, next: &CanarySettings) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO canary_next (app_id, weight, duration_seconds, max_5xx_points,
+             max_p95_factor) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (app_id) DO UPDATE SET weight = ?2, duration_seconds = ?3,
+             max_5xx_points = ?4, max_p95_factor = ?5",
+            params![
+                app_id,
+                next.weight,
+                next.duration_seconds,
+                next.max_5xx_points,
+                next.max_p95_factor
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The canary of the app's next push, if one is set.
+    pub fn next_canary(&self, app_id: &str) -> Result<Option<CanarySettings>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT weight, duration_seconds, max_5xx_points, max_p95_factor
+                 FROM canary_next WHERE app_id = ?1",
+                [app_id],
+                |r| {
+                    Ok(CanarySettings {
+                        weight: r.get(0)?,
+                        duration_seconds: r.get(1)?,
+                        max_5xx_points: r.get(2)?,
+                        max_p95_factor: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Forgets the canary of the app's next push.
+    pub fn delete_next_canary(&mut self, app_id: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM canary_next WHERE app_id = ?1", [app_id])?;
+        Ok(())
+    }
 }

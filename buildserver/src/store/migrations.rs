@@ -308,4 +308,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
         max_p95_factor   REAL NOT NULL
     ) STRICT;
     "#,
+    // 14: the canary `paas canary:start` set for an app's next push (taken by that push).
+    r#"
+    CREATE TABLE canary_next (
+        app_id           TEXT PRIMARY KEY REFERENCES apps (id) ON DELETE CASCADE,
+        weight           INTEGER NOT NULL CHECK (weight BETWEEN 1 AND 99),
+        duration_seconds INTEGER,
+        max_5xx_points   REAL NOT NULL,
+        max_p95_factor   REAL NOT NULL
+    ) STRICT;
+    "#,
 ];

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use paas_share::models::{
-    CANARY_MIN_REQUESTS, CanarySettings, CanaryStatus, Release, UpdateCanarySettings,
+    CANARY_MIN_REQUESTS, CanarySettings, CanaryStatus, Release, StartCanary, UpdateCanarySettings,
 };
 
 use crate::context::Ctx;
@@ -30,6 +30,7 @@ use crate::error::CliError;
 Examples:
   git push -o canary=20 paas main   # 20 % of clients to the new release
   paas canary                       # both releases side by side
+  paas canary:start --weight 10 --duration 10m   # the next push is a canary
   paas canary:promote
   paas canary:abort
   paas canary:config --duration 10m --max-5xx 1 --max-p95 2
@@ -46,7 +47,28 @@ enum Command {
     Promote,
     /// Send every client back to the running release; the canary's release is marked failed
     Abort,
+    Start(StartArgs),
     Config(ConfigArgs),
+}
+
+/// Make the app's next push a canary (what it leaves out comes from canary:config)
+#[derive(Debug, clap::Args)]
+struct StartArgs {
+    /// The share of clients the canary gets, in percent
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=99), required_unless_present = "cancel")]
+    weight: Option<u8>,
+    /// Promote it by itself after this long if healthy (600, 10m, 1h), or `none`
+    #[arg(long, value_name = "TIME|none")]
+    duration: Option<String>,
+    /// Abort when its 5xx share is this many percentage points over the running release's
+    #[arg(long = "max-5xx", value_name = "POINTS", value_parser = finite)]
+    max_5xx: Option<f64>,
+    /// Abort when its p95 is over this many times the running release's (and 50 ms more)
+    #[arg(long = "max-p95", value_name = "FACTOR", value_parser = finite)]
+    max_p95: Option<f64>,
+    /// Forget the canary set for the next push
+    #[arg(long, conflicts_with_all = ["weight", "duration", "max_5xx", "max_p95"])]
+    cancel: bool,
 }
 
 /// How the app's canaries run (the canary that runs keeps the settings it started with)
@@ -94,6 +116,32 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 ),
             );
             ctx.printer.print(&release, |_, _| Ok(()))
+        }
+        Some(Command::Start(args)) => {
+            if args.cancel {
+                let _: CanarySettings = client.delete(&format!("{path}/next"))?;
+                ctx.printer
+                    .done("Cancelled", format_args!("the canary of {app}'s next push"));
+                return Ok(());
+            }
+            let start = StartCanary {
+                weight: args.weight.expect("required unless --cancel"),
+                duration_seconds: args.duration.as_deref().map(parse_duration).transpose()?,
+                max_5xx_points: args.max_5xx,
+                max_p95_factor: args.max_p95,
+            };
+            let next: CanarySettings = client.post(&format!("{path}/next"), &start)?;
+            ctx.printer.done(
+                "Set",
+                format_args!(
+                    "{app}'s next push to start as a canary at {} %: git push paas main",
+                    start.weight
+                ),
+            );
+            ctx.printer.print(&next, |p, out| {
+                p.heading(out, &format!("{app}'s next push"))?;
+                p.fields(out, &settings_fields(&next))
+            })
         }
         Some(Command::Config(args)) => {
             let settings: CanarySettings = match config_update(&args)? {
@@ -143,24 +191,7 @@ fn config_update(args: &ConfigArgs) -> Result<Option<UpdateCanarySettings>, CliE
             }
         },
     };
-    let duration = match args.duration.as_deref() {
-        None => None,
-        Some("none") => Some(None),
-        // Bare seconds (600), or a duration (10m, 1h).
-        Some(text) => match text
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .or_else(|_| humantime::parse_duration(text))
-        {
-            Ok(d) if (10..=7 * 24 * 3600).contains(&d.as_secs()) => Some(Some(d.as_secs() as u32)),
-            _ => {
-                return Err(CliError::usage(format!(
-                    "{text:?} is not a duration from 10s to 7 days"
-                ))
-                .hint("give seconds (600), a time such as 10m or 1h, or `none`"));
-            }
-        },
-    };
+    let duration = args.duration.as_deref().map(parse_duration).transpose()?;
     Ok(Some(UpdateCanarySettings {
         weight,
         duration_seconds: duration,
@@ -202,6 +233,24 @@ fn settings_fields(settings: &CanarySettings) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Bare seconds (600), a duration (10m, 1h) from 10 s to 7 days, or `none`.
+fn parse_duration(text: &str) -> Result<Option<u32>, CliError> {
+    if text == "none" {
+        return Ok(None);
+    }
+    match text
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .or_else(|_| humantime::parse_duration(text))
+    {
+        Ok(d) if (10..=7 * 24 * 3600).contains(&d.as_secs()) => Ok(Some(d.as_secs() as u32)),
+        _ => Err(
+            CliError::usage(format!("{text:?} is not a duration from 10s to 7 days"))
+                .hint("give seconds (600), a time such as 10m or 1h, or `none`"),
+        ),
+    }
+}
+
 /// `1 point`, `2.5 points`: percentage points.
 fn points(n: f64) -> String {
     format!("{n} point{}", if n == 1.0 { "" } else { "s" })
@@ -210,10 +259,17 @@ fn points(n: f64) -> String {
 fn show(app: &str, status: &CanaryStatus, ctx: &Ctx) -> anyhow::Result<()> {
     ctx.printer.print(status, |p, out| {
         let Some(canary) = &status.canary else {
-            writeln!(
-                out,
-                "No canary runs. Start one with: git push -o canary=10 paas main"
-            )?;
+            match &status.next_push {
+                Some(next) => writeln!(
+                    out,
+                    "No canary runs. The next push starts one at {} % (paas canary:start).",
+                    next.weight.unwrap_or_default()
+                )?,
+                None => writeln!(
+                    out,
+                    "No canary runs. Start one with: git push -o canary=10 paas main"
+                )?,
+            }
             p.heading(out, &format!("{app} canary settings"))?;
             return p.fields(out, &settings_fields(&status.settings));
         };

@@ -212,6 +212,43 @@ fn a_pushed_canary_gets_its_share_and_is_promoted_by_hand() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // `canary:start` sets the next push's canary (used up by it); `--cancel` with none is refused.
+    refused(
+        &cli,
+        &repo,
+        &["canary:start", "--cancel"],
+        1,
+        "no canary is set for the next push",
+    );
+    refused(
+        &cli,
+        &repo,
+        &["canary:start", "--weight", "0"],
+        2,
+        "0 is not in 1..=99",
+    );
+    ok(
+        &cli,
+        &repo,
+        &["canary:start", "--weight", "30", "--duration", "none"],
+    );
+    assert!(
+        ok(&cli, &repo, &["canary"]).contains("The next push starts one at 30 %"),
+        "{}",
+        ok(&cli, &repo, &["canary"])
+    );
+    cli.commit_all(&repo, "a fifth version");
+    let output = push(&cli, &repo);
+    assert!(
+        stderr_of(&output).contains("-----> v6 is a canary: 30 % of clients go to it"),
+        "{}",
+        transcript(&output)
+    );
+    let status = canary_json(&cli, &repo);
+    assert_eq!(status["canary"]["weight"], 30, "{status}");
+    assert_eq!(status["next_push"], Value::Null, "used up: {status}");
+    ok(&cli, &repo, &["canary:abort"]);
 }
 
 /// `paas ARGS` succeeds: its stderr.
