@@ -23,6 +23,24 @@ fn canary(row: &Row<'_>) -> rusqlite::Result<(String, Canary)> {
     ))
 }
 
+/// The two tables of canary settings, with the same columns.
+#[derive(Clone, Copy)]
+enum Settings {
+    /// `canary:config`: how the app's canaries run.
+    App,
+    /// `canary:start`: the next push's canary.
+    NextPush,
+}
+
+impl Settings {
+    fn table(self) -> &'static str {
+        match self {
+            Self::App => "canary_settings",
+            Self::NextPush => "canary_next",
+        }
+    }
+}
+
 impl Db {
     /// Records the app's canary; `false` (and nothing recorded) when one runs already.
     pub fn insert_canary(&mut self, app_id: &str, canary: &Canary) -> Result<bool> {
@@ -77,67 +95,34 @@ impl Db {
     /// How the app's canaries run (the defaults until set).
     pub fn canary_settings(&self, app_id: &str) -> Result<CanarySettings> {
         Ok(self
-            .conn
-            .query_row(
-                "SELECT weight, duration_seconds, max_5xx_points, max_p95_factor
-                 FROM canary_settings WHERE app_id = ?1",
-                [app_id],
-                |r| {
-                    Ok(CanarySettings {
-                        weight: r.get(0)?,
-                        duration_seconds: r.get(1)?,
-                        max_5xx_points: r.get(2)?,
-                        max_p95_factor: r.get(3)?,
-                    })
-                },
-            )
-            .optional()?
+            .read_settings(Settings::App, app_id)?
             .unwrap_or_default())
     }
 
     /// Sets how the app's canaries run; the caller has checked `settings`.
     pub fn set_canary_settings(&mut self, app_id: &str, settings: &CanarySettings) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO canary_settings (app_id, weight, duration_seconds, max_5xx_points,
-             max_p95_factor) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (app_id) DO UPDATE SET weight = ?2, duration_seconds = ?3,
-             max_5xx_points = ?4, max_p95_factor = ?5",
-            params![
-                app_id,
-                settings.weight,
-                settings.duration_seconds,
-                settings.max_5xx_points,
-                settings.max_p95_factor
-            ],
-        )?;
-        Ok(())
+        self.write_settings(Settings::App, app_id, settings)
     }
 
     /// Sets the canary of the app's next push (its weight must be there).
     pub fn set_next_canary(&mut self, app_id: &str, next: &CanarySettings) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO canary_next (app_id, weight, duration_seconds, max_5xx_points,
-             max_p95_factor) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (app_id) DO UPDATE SET weight = ?2, duration_seconds = ?3,
-             max_5xx_points = ?4, max_p95_factor = ?5",
-            params![
-                app_id,
-                next.weight,
-                next.duration_seconds,
-                next.max_5xx_points,
-                next.max_p95_factor
-            ],
-        )?;
-        Ok(())
+        self.write_settings(Settings::NextPush, app_id, next)
     }
 
     /// The canary of the app's next push, if one is set.
     pub fn next_canary(&self, app_id: &str) -> Result<Option<CanarySettings>> {
+        self.read_settings(Settings::NextPush, app_id)
+    }
+
+    fn read_settings(&self, which: Settings, app_id: &str) -> Result<Option<CanarySettings>> {
         Ok(self
             .conn
             .query_row(
-                "SELECT weight, duration_seconds, max_5xx_points, max_p95_factor
-                 FROM canary_next WHERE app_id = ?1",
+                &format!(
+                    "SELECT weight, duration_seconds, max_5xx_points, max_p95_factor
+                     FROM {} WHERE app_id = ?1",
+                    which.table()
+                ),
                 [app_id],
                 |r| {
                     Ok(CanarySettings {
@@ -149,6 +134,31 @@ impl Db {
                 },
             )
             .optional()?)
+    }
+
+    fn write_settings(
+        &mut self,
+        which: Settings,
+        app_id: &str,
+        settings: &CanarySettings,
+    ) -> Result<()> {
+        self.conn.execute(
+            &format!(
+                "INSERT INTO {} (app_id, weight, duration_seconds, max_5xx_points,
+                 max_p95_factor) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (app_id) DO UPDATE SET weight = ?2, duration_seconds = ?3,
+                 max_5xx_points = ?4, max_p95_factor = ?5",
+                which.table()
+            ),
+            params![
+                app_id,
+                settings.weight,
+                settings.duration_seconds,
+                settings.max_5xx_points,
+                settings.max_p95_factor
+            ],
+        )?;
+        Ok(())
     }
 
     /// Forgets the canary of the app's next push.

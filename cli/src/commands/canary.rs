@@ -60,15 +60,22 @@ struct StartArgs {
     /// Promote it by itself after this long if healthy (600, 10m, 1h), or `none`
     #[arg(long, value_name = "TIME|none")]
     duration: Option<String>,
+    #[command(flatten)]
+    thresholds: Thresholds,
+    /// Forget the canary set for the next push
+    #[arg(long, conflicts_with_all = ["weight", "duration", "max_5xx", "max_p95"])]
+    cancel: bool,
+}
+
+/// When a canary with a duration aborts itself.
+#[derive(Debug, clap::Args)]
+struct Thresholds {
     /// Abort when its 5xx share is this many percentage points over the running release's
     #[arg(long = "max-5xx", value_name = "POINTS", value_parser = finite)]
     max_5xx: Option<f64>,
     /// Abort when its p95 is over this many times the running release's (and 50 ms more)
     #[arg(long = "max-p95", value_name = "FACTOR", value_parser = finite)]
     max_p95: Option<f64>,
-    /// Forget the canary set for the next push
-    #[arg(long, conflicts_with_all = ["weight", "duration", "max_5xx", "max_p95"])]
-    cancel: bool,
 }
 
 /// How the app's canaries run (the canary that runs keeps the settings it started with)
@@ -80,12 +87,8 @@ struct ConfigArgs {
     /// Promote a healthy canary by itself after this long (600, 10m, 1h), or `none`
     #[arg(long, value_name = "TIME|none")]
     duration: Option<String>,
-    /// Abort when its 5xx share is this many percentage points over the running release's
-    #[arg(long = "max-5xx", value_name = "POINTS", value_parser = finite)]
-    max_5xx: Option<f64>,
-    /// Abort when its p95 is over this many times the running release's (and 50 ms more)
-    #[arg(long = "max-p95", value_name = "FACTOR", value_parser = finite)]
-    max_p95: Option<f64>,
+    #[command(flatten)]
+    thresholds: Thresholds,
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
@@ -127,8 +130,8 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             let start = StartCanary {
                 weight: args.weight.expect("required unless --cancel"),
                 duration_seconds: args.duration.as_deref().map(parse_duration).transpose()?,
-                max_5xx_points: args.max_5xx,
-                max_p95_factor: args.max_p95,
+                max_5xx_points: args.thresholds.max_5xx,
+                max_p95_factor: args.thresholds.max_p95,
             };
             let next: CanarySettings = client.post(&format!("{path}/next"), &start)?;
             ctx.printer.done(
@@ -173,8 +176,8 @@ fn finite(text: &str) -> Result<f64, String> {
 fn config_update(args: &ConfigArgs) -> Result<Option<UpdateCanarySettings>, CliError> {
     if args.weight.is_none()
         && args.duration.is_none()
-        && args.max_5xx.is_none()
-        && args.max_p95.is_none()
+        && args.thresholds.max_5xx.is_none()
+        && args.thresholds.max_p95.is_none()
     {
         return Ok(None);
     }
@@ -195,8 +198,8 @@ fn config_update(args: &ConfigArgs) -> Result<Option<UpdateCanarySettings>, CliE
     Ok(Some(UpdateCanarySettings {
         weight,
         duration_seconds: duration,
-        max_5xx_points: args.max_5xx,
-        max_p95_factor: args.max_p95,
+        max_5xx_points: args.thresholds.max_5xx,
+        max_p95_factor: args.thresholds.max_p95,
     }))
 }
 
@@ -329,8 +332,10 @@ mod tests {
         ConfigArgs {
             weight: weight.map(str::to_owned),
             duration: duration.map(str::to_owned),
-            max_5xx: None,
-            max_p95: None,
+            thresholds: Thresholds {
+                max_5xx: None,
+                max_p95: None,
+            },
         }
     }
 
