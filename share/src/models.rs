@@ -838,9 +838,10 @@ pub struct RouterSettings {
     /// second's worth of the rate.
     #[serde(default)]
     pub burst: Option<u32>,
-    /// Requests each web dyno is given at once; more wait in a queue as long as all the dynos'
-    /// slots together (at most 5 s each, or the router timeout), and beyond it are answered 503
-    /// with `Retry-After` at once (shed, Heroku's H11). `None`: no limit.
+    /// Requests per web (or canary) dyno that is up the app is given at once, pooled (the app's
+    /// capacity, not a cap on one dyno); more wait in a queue as long as all the slots together
+    /// (at most 5 s each, or the router timeout), and beyond it are answered 503 with
+    /// `Retry-After` at once (shed, Heroku's H11). `None`: no limit.
     #[serde(default)]
     pub concurrency: Option<u32>,
     /// Requests per second from one client address (its own bucket, one second's worth deep);

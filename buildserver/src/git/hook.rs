@@ -104,7 +104,7 @@ pub fn check_updates(updates: &[RefUpdate]) -> Result<&RefUpdate, String> {
 }
 
 /// The push options paas knows, for the message refusing others.
-const PUSH_OPTIONS: &str = "canary=PERCENT (1 to 99; 0 or off for none)";
+const PUSH_OPTIONS: &str = "canary=PERCENT (1 to 99; 0, off or none for none)";
 
 /// This push's canary weight from its `git push -o` options (`canary=20`; `canary=0` or
 /// `canary=off` for none, whatever the app's setting): `None` when not given. An option paas
@@ -118,13 +118,13 @@ pub fn push_options(options: &[String]) -> Result<Option<u8>, String> {
                 "unknown push option {shown:?}; paas knows: {PUSH_OPTIONS}"
             ));
         };
-        let weight = match value.trim_end_matches('%') {
-            "off" | "0" => 0,
+        let weight = match value.trim_end_matches('%').to_ascii_lowercase().as_str() {
+            "off" | "none" | "0" => 0,
             number => match number.parse::<u8>() {
                 Ok(n) if (1..=99).contains(&n) => n,
                 _ => {
                     return Err(format!(
-                        "push option {shown:?}: a canary's weight is a percent from 1 to 99 (0 or off for none)"
+                        "push option {shown:?}: a canary's weight is a percent from 1 to 99 (0, off or none for none)"
                     ));
                 }
             },
@@ -396,8 +396,10 @@ fn run_hook() -> Result<bool, String> {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
+    // Not UTF-8: kept (lossily) so that the daemon refuses it rather than it being dropped.
     let options = (0..count.min(64))
-        .filter_map(|i| std::env::var(format!("GIT_PUSH_OPTION_{i}")).ok())
+        .filter_map(|i| std::env::var_os(format!("GIT_PUSH_OPTION_{i}")))
+        .map(|o| o.to_string_lossy().into_owned())
         .collect();
     send(&FromHook::Push {
         token,
@@ -464,6 +466,7 @@ mod tests {
         assert_eq!(options(&["canary=20"]), Ok(Some(20)));
         assert_eq!(options(&["canary=20%"]), Ok(Some(20)));
         assert_eq!(options(&["canary=off"]), Ok(Some(0)));
+        assert_eq!(options(&["canary=None"]), Ok(Some(0)));
         for (bad, says) in [
             (&["canary=100"][..], "from 1 to 99"),
             (&["canary=-1"], "from 1 to 99"),

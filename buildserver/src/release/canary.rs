@@ -21,6 +21,9 @@ use crate::metrics::Minute;
 use crate::scheduler::Deployment;
 use crate::store::StoreError;
 
+/// How an aborted canary's release failure begins.
+pub(super) const CANARY_ABORTED: &str = "canary aborted: ";
+
 /// The process name of the canary's log lines (`paas[canary]`).
 const CANARY_LOG: &str = "canary";
 /// How often the watcher looks at the canaries' figures.
@@ -115,11 +118,10 @@ impl Controller {
     /// what `paas canary:start` set for the next push, else the app's `canary:config` weight;
     /// thresholds and duration from `canary:start` when it was used, else `canary:config`.
     /// `None` for none, and when nothing runs yet (the first release has nothing to be compared
-    /// with, and is deployed as usual). With `take`, a `canary:start` it uses is used up.
+    /// with, and is deployed as usual). A `canary:start` is used up once its canary is up.
     pub(super) async fn canary_plan(
         &self,
         push: &Push,
-        take: bool,
     ) -> Result<Option<(u8, CanarySettings)>, StoreError> {
         let (id, asked) = (push.app.id.clone(), push.canary);
         self.store
@@ -128,9 +130,6 @@ impl Controller {
                     return Ok(None);
                 }
                 let next = db.next_canary(&id)?;
-                if take && next.is_some() {
-                    db.delete_next_canary(&id)?;
-                }
                 let settings = match next {
                     Some(next) => next,
                     None => db.canary_settings(&id)?,
@@ -144,7 +143,7 @@ impl Controller {
     /// pusher is told.
     pub async fn check_canary_push(&self, push: &Push) -> Result<(), String> {
         let plan = self
-            .canary_plan(push, false)
+            .canary_plan(push)
             .await
             .map_err(|_| "the server could not read the canary settings; push again".to_owned())?;
         let id = push.app.id.clone();
@@ -153,11 +152,24 @@ impl Controller {
             .call(move |db| db.canary(&id))
             .await
             .map_err(|_| "the server could not read the canary settings; push again".to_owned())?;
+        let id = push.app.id.clone();
+        let web_dynos = self
+            .store
+            .call(move |db| db.formation(&id))
+            .await
+            .map_err(|_| "the server could not read the formation; push again".to_owned())?
+            .iter()
+            .find(|f| f.process_type == "web")
+            .map_or(0, |f| f.quantity);
         match (plan, running) {
             (Some(_), Some(canary)) => Err(format!(
                 "canary v{} runs already: promote or abort it first (paas canary:promote, paas canary:abort), or push with -o canary=off to replace it",
                 canary.release
             )),
+            (Some(_), None) if web_dynos == 0 => Err(
+                "web is scaled to 0 dynos: a canary takes a share of web requests; scale web up first (paas scale web=1), or push with -o canary=off"
+                    .to_owned(),
+            ),
             _ => Ok(()),
         }
     }
@@ -271,6 +283,17 @@ impl Controller {
                 .await;
             return Err(DeployError::ReleasePhase(reason).into());
         }
+        // A release recorded meanwhile (during the release phase) replaces this one.
+        let id = app.id.clone();
+        let newest = self
+            .store
+            .call(move |db| db.releases(&id))
+            .await?
+            .first()
+            .map_or(version, |r| r.version);
+        if newest > version {
+            return refuse(format!("superseded by v{newest}, recorded meanwhile")).await;
+        }
         self.set(app_id, version, ReleaseStatus::Deploying).await?;
         let canary = Canary {
             release: version,
@@ -291,6 +314,11 @@ impl Controller {
             self.fail(app_id, version, format!("{e:#}")).await;
             return Err(DeployError::Start(e).into());
         }
+        // A `canary:start` did its work.
+        let id = app.id.clone();
+        self.store
+            .call(move |db| db.delete_next_canary(&id))
+            .await?;
         let judged = match canary.duration_seconds {
             Some(seconds) => format!(
                 "promoted by itself after {} if healthy (5xx at most {} point{} over v{}'s, p95 at most {}× v{}'s)",
@@ -404,7 +432,7 @@ impl Controller {
     /// Aborts `canary`: `reason` says why, `then` what serves now.
     async fn abort_in_turn(&self, app: &AppRef, canary: &Canary, reason: &str, then: &str) {
         self.forget_canary(app).await;
-        self.fail(&app.id, canary.release, format!("canary aborted: {reason}"))
+        self.fail(&app.id, canary.release, format!("{CANARY_ABORTED}{reason}"))
             .await;
         self.decided(
             app,

@@ -23,6 +23,7 @@ use crate::urls::PublicUrls;
 mod canary;
 mod formation;
 
+use canary::CANARY_ABORTED;
 pub use canary::{CanaryError, Verdict, judge, watch_forever as watch_canaries};
 pub use formation::{ScaleError, ScaledBy};
 
@@ -301,7 +302,7 @@ impl Controller {
         release: &Release,
         out: &Progress<'_>,
     ) -> Result<(), Failure> {
-        match self.canary_plan(push, true).await.map_err(|_| {
+        match self.canary_plan(push).await.map_err(|_| {
             Failure::release(
                 "deploy",
                 "the server could not read the canary settings; push again",
@@ -534,9 +535,14 @@ impl Controller {
                 }
                 // A build no release ever ran came from a push that was rejected: the app's
                 // repository does not have that code, so it is not deployed behind its back.
+                // (A canary's push was accepted: an aborted one's code is in the repository.)
                 let ran = releases
                     .iter()
-                    .any(|r| r.status == ReleaseStatus::Succeeded && r.image == newest.image);
+                    .any(|r| r.status == ReleaseStatus::Succeeded && r.image == newest.image)
+                    || newest
+                        .failure
+                        .as_deref()
+                        .is_some_and(|f| f.starts_with(CANARY_ABORTED));
                 if !ran {
                     return Err(ReleaseError::Refused {
                         message: format!(

@@ -143,7 +143,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             );
             ctx.printer.print(&next, |p, out| {
                 p.heading(out, &format!("{app}'s next push"))?;
-                p.fields(out, &settings_fields(&next))
+                p.fields(out, &settings_fields(NEXT_PUSH, &next))
             })
         }
         Some(Command::Config(args)) => {
@@ -158,7 +158,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             };
             ctx.printer.print(&settings, |p, out| {
                 p.heading(out, &format!("{app} canary settings"))?;
-                p.fields(out, &settings_fields(&settings))
+                p.fields(out, &settings_fields(EVERY_PUSH, &settings))
             })
         }
     }
@@ -203,10 +203,12 @@ fn config_update(args: &ConfigArgs) -> Result<Option<UpdateCanarySettings>, CliE
     }))
 }
 
-fn settings_fields(settings: &CanarySettings) -> Vec<(&'static str, String)> {
+/// The fields of `settings`, which hold for `whom`: `Every push` (canary:config) or `Next push`
+/// (canary:start).
+fn settings_fields(whom: &'static str, settings: &CanarySettings) -> Vec<(&'static str, String)> {
     vec![
         (
-            "Every push",
+            whom,
             settings
                 .weight
                 .map_or("no canary unless pushed with -o canary=N".to_owned(), |w| {
@@ -254,6 +256,9 @@ fn parse_duration(text: &str) -> Result<Option<u32>, CliError> {
     }
 }
 
+const EVERY_PUSH: &str = "Every push";
+const NEXT_PUSH: &str = "Next push";
+
 /// `1 point`, `2.5 points`: percentage points.
 fn points(n: f64) -> String {
     format!("{n} point{}", if n == 1.0 { "" } else { "s" })
@@ -273,8 +278,16 @@ fn show(app: &str, status: &CanaryStatus, ctx: &Ctx) -> anyhow::Result<()> {
                     "No canary runs. Start one with: git push -o canary=10 paas main"
                 )?,
             }
-            p.heading(out, &format!("{app} canary settings"))?;
-            return p.fields(out, &settings_fields(&status.settings));
+            return match &status.next_push {
+                Some(next) => {
+                    p.heading(out, &format!("{app}'s next push"))?;
+                    p.fields(out, &settings_fields(NEXT_PUSH, next))
+                }
+                None => {
+                    p.heading(out, &format!("{app} canary settings"))?;
+                    p.fields(out, &settings_fields(EVERY_PUSH, &status.settings))
+                }
+            };
         };
         p.heading(
             out,

@@ -11,7 +11,8 @@ use crate::error::CliError;
 /// The router enforces them before a request reaches a dyno. Over `rate` (requests per second
 /// to the app, with bursts up to `burst` above it) or `per-ip` (requests per second from one
 /// client address), a request gets 429 Too Many Requests with `Retry-After`. With `concurrency`,
-/// each web dyno gets at most that many requests at once; more wait in a queue as deep (up to
+/// the app's dynos get at most that many times their number at once (pooled, not per dyno); more
+/// wait in a queue as deep (up to
 /// 5 s, or the router timeout), and beyond it get 503 with `Retry-After: 1` at once (shed,
 /// Heroku's H11) instead of piling up. Refusals show in `paas metrics` and the app's log.
 #[derive(Debug, clap::Args)]
@@ -104,8 +105,9 @@ fn show(app: &str, settings: &RouterSettings, ctx: &Ctx) -> anyhow::Result<()> {
                 (
                     "Concurrency",
                     settings.concurrency.map_or_else(none, |n| {
+                        let requests = if n == 1 { "request" } else { "requests" };
                         format!(
-                            "{n} requests at once per web dyno (as many more wait, 5 s at most)"
+                            "{n} {requests} at once per dyno up, pooled (as many more wait, 5 s at most)"
                         )
                     }),
                 ),

@@ -347,9 +347,22 @@ fn a_failing_canary_aborts_itself_and_a_healthy_one_promotes_itself() {
         "{set}"
     );
 
-    // A canary that never boots: the push fails, no request ever reached it.
+    // An app scaled to web=0 cannot have a canary: refused before the build.
+    ok(&cli, &repo, &["scale", "web=0"]);
     std::fs::write(repo.join("Procfile"), "web: echo broken; exit 1\n").expect("write");
     cli.commit_all(&repo, "a web that exits");
+    let output = push(&cli, &repo);
+    assert!(!output.status.success(), "{}", transcript(&output));
+    let said = stderr_of(&output);
+    assert!(
+        said.contains("web is scaled to 0 dynos") && !said.contains("Building"),
+        "{said}"
+    );
+    ok(&cli, &repo, &["scale", "web=1"]);
+
+    // A canary that never boots: the push fails, no request ever reached it, and a
+    // `canary:start` is still there for the next push.
+    ok(&cli, &repo, &["canary:start", "--weight", "40"]);
     let output = push(&cli, &repo);
     assert!(!output.status.success(), "{}", transcript(&output));
     assert!(
@@ -357,6 +370,8 @@ fn a_failing_canary_aborts_itself_and_a_healthy_one_promotes_itself() {
         "{}",
         transcript(&output)
     );
+    assert_eq!(canary_json(&cli, &repo)["next_push"]["weight"], 40);
+    ok(&cli, &repo, &["canary:start", "--cancel"]);
     for _ in 0..20 {
         let (status, body, cookie) = get(&server.router, "judged", "/cgi-bin/page", None);
         assert_eq!((status, body.as_str(), cookie), (200, "one", None));
