@@ -49,6 +49,11 @@ pub enum CanaryError {
     Store(#[from] StoreError),
 }
 
+/// `1 point`, `2.5 points`: percentage points.
+fn points(n: f64) -> String {
+    format!("{n} point{}", if n == 1.0 { "" } else { "s" })
+}
+
 /// What the watcher makes of a canary's figures.
 #[derive(Debug, PartialEq)]
 pub enum Verdict {
@@ -73,14 +78,9 @@ pub fn judge(canary: &Canary, now: i64, baseline: &Minute, side: &Minute) -> Ver
         let ours = side.server_error_percent().unwrap_or(0.0);
         if ours > theirs + canary.max_5xx_points {
             return Verdict::Abort(format!(
-                "5xx {ours:.1} % of {n} requests, v{} {theirs:.1} %: over {} point{} more",
+                "5xx {ours:.1} % of {n} requests, v{} {theirs:.1} %: over {} more",
                 canary.baseline,
-                canary.max_5xx_points,
-                if canary.max_5xx_points == 1.0 {
-                    ""
-                } else {
-                    "s"
-                }
+                points(canary.max_5xx_points)
             ));
         }
         if base_n >= CANARY_MIN_REQUESTS
@@ -321,14 +321,9 @@ impl Controller {
             .await?;
         let judged = match canary.duration_seconds {
             Some(seconds) => format!(
-                "promoted by itself after {} if healthy (5xx at most {} point{} over v{}'s, p95 at most {}× v{}'s)",
+                "promoted by itself after {} if healthy (5xx at most {} over v{}'s, p95 at most {}× v{}'s)",
                 humantime::format_duration(Duration::from_secs(u64::from(seconds))),
-                canary.max_5xx_points,
-                if canary.max_5xx_points == 1.0 {
-                    ""
-                } else {
-                    "s"
-                },
+                points(canary.max_5xx_points),
                 canary.baseline,
                 canary.max_p95_factor,
                 canary.baseline

@@ -43,8 +43,9 @@ enum Command {
 ///
 /// crash: a dyno crashed and was restarted (at most one delivery per --alert-window of the
 /// server, 5 min by default, counting the crashes since the last). deploy-failed: a release
-/// failed. canary: a canary started, or was promoted or aborted. p95>TIME and 5xx>PERCENT: web's requests over the window crossed the threshold
-/// (delivered as firing, then resolved when it no longer holds).
+/// failed. canary: a canary started, or was promoted or aborted. p95>TIME and 5xx>PERCENT:
+/// web's requests over the window crossed the threshold (delivered as firing, then resolved
+/// when it no longer holds).
 #[derive(Debug, clap::Args)]
 struct AddArgs {
     /// crash, deploy-failed, canary, p95>TIME (p95>300ms) or 5xx>PERCENT (5xx>2%)
