@@ -142,36 +142,32 @@ impl Controller {
     /// Refuses a push that asks for a canary while one runs (before its build); `Err` is what the
     /// pusher is told.
     pub async fn check_canary_push(&self, push: &Push) -> Result<(), String> {
-        let plan = self
-            .canary_plan(push)
-            .await
-            .map_err(|_| "the server could not read the canary settings; push again".to_owned())?;
+        let unreadable = |_| "the server could not read the canary settings; push again".to_owned();
+        if self.canary_plan(push).await.map_err(unreadable)?.is_none() {
+            return Ok(());
+        }
         let id = push.app.id.clone();
-        let running = self
+        let (running, formation) = self
             .store
-            .call(move |db| db.canary(&id))
+            .call(move |db| Ok::<_, StoreError>((db.canary(&id)?, db.formation(&id)?)))
             .await
-            .map_err(|_| "the server could not read the canary settings; push again".to_owned())?;
-        let id = push.app.id.clone();
-        let web_dynos = self
-            .store
-            .call(move |db| db.formation(&id))
-            .await
-            .map_err(|_| "the server could not read the formation; push again".to_owned())?
-            .iter()
-            .find(|f| f.process_type == "web")
-            .map_or(0, |f| f.quantity);
-        match (plan, running) {
-            (Some(_), Some(canary)) => Err(format!(
+            .map_err(unreadable)?;
+        if let Some(canary) = running {
+            return Err(format!(
                 "canary v{} runs already: promote or abort it first (paas canary:promote, paas canary:abort), or push with -o canary=off to replace it",
                 canary.release
-            )),
-            (Some(_), None) if web_dynos == 0 => Err(
+            ));
+        }
+        if formation
+            .iter()
+            .all(|f| f.process_type != "web" || f.quantity == 0)
+        {
+            return Err(
                 "web is scaled to 0 dynos: a canary takes a share of web requests; scale web up first (paas scale web=1), or push with -o canary=off"
                     .to_owned(),
-            ),
-            _ => Ok(()),
+            );
         }
+        Ok(())
     }
 
     /// Runs a push's release as a canary (see [`Controller::start_canary`]), telling the push.
