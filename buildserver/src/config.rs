@@ -141,6 +141,10 @@ pub struct ServeArgs {
     /// The longest a one-off dyno may run (`paas run --timeout`), in seconds [default: 86400]
     #[arg(long, env = "PAAS_RUN_MAX_TIMEOUT", value_name = "SECONDS")]
     pub run_max_timeout: Option<String>,
+    /// Login tokens stop working this many seconds after they were made (`90d` is 7776000);
+    /// scoped tokens have their own expiry (`paas tokens:create --expires`) [default: never]
+    #[arg(long, env = "PAAS_TOKEN_MAX_AGE", value_name = "SECONDS")]
+    pub token_max_age: Option<String>,
     /// How many backups of each PostgreSQL add-on are kept (`paas pg:backups:capture`); older
     /// ones are deleted [default: 5]
     #[arg(long, env = "PAAS_ADDON_BACKUPS_KEPT", value_name = "N")]
@@ -211,6 +215,7 @@ struct FileConfig {
     max_run_dynos_per_app: Option<u64>,
     max_run_dynos: Option<u64>,
     run_max_timeout: Option<u64>,
+    token_max_age: Option<u64>,
     addon_backups_kept: Option<u64>,
     kubeconfig: Option<PathBuf>,
     ingress_class: Option<String>,
@@ -271,6 +276,8 @@ pub struct Config {
     pub autoscale: crate::autoscale::Timing,
     /// `--max-run-dynos-per-app`, `--max-run-dynos`, `--run-max-timeout`.
     pub one_offs: crate::one_off::Limits,
+    /// `--token-max-age`, in seconds.
+    pub token_max_age: Option<u64>,
     /// `--addon-backups-kept`.
     pub addon_backups_kept: u32,
     pub kubernetes: KubernetesConfig,
@@ -521,6 +528,10 @@ impl ServeArgs {
                 .parse("86400", seconds)?,
             ),
         };
+        let token_max_age = match number(self.token_max_age, file.token_max_age, "token-max-age") {
+            setting @ Setting { value: Some(_), .. } => Some(setting.parse("", seconds)?),
+            _ => None,
+        };
         let addon_backups_kept = number(
             self.addon_backups_kept,
             file.addon_backups_kept,
@@ -625,6 +636,7 @@ impl ServeArgs {
             alert_window,
             drain_ca_file: self.drain_ca_file.or(file.drain_ca_file),
             one_offs,
+            token_max_age,
             addon_backups_kept,
             kubernetes,
             build_env,

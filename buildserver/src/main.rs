@@ -423,9 +423,32 @@ fn create_user(name: &str, admin: bool, data: &DataDirArgs) -> anyhow::Result<()
     let mut db = open_store(&DataDir::new(data.resolve()?))?;
     let new = token::generate();
     db.create_user(&name, admin, &new)?;
+    operator_did(
+        &mut db,
+        "user.create",
+        serde_json::json!({ "user": name, "admin": admin }),
+    );
     eprintln!("Created user {name}. Their API token (shown once; log in with `paas login`):");
     writeln!(std::io::stdout(), "{}", new.token).context("writing the token")?;
     Ok(())
+}
+
+/// Appends what an operator command did to the audit log (actor `operator`, source `server`).
+fn operator_did(db: &mut Db, action: &str, detail: serde_json::Value) {
+    let entry = paas_buildserver::store::AuditRecord {
+        actor: "operator".to_owned(),
+        token_id: None,
+        source: "server".to_owned(),
+        app_id: None,
+        app: None,
+        action: action.to_owned(),
+        detail,
+        outcome: "success",
+        status: None,
+    };
+    if let Err(e) = db.record_audit(&entry) {
+        eprintln!("warning: the audit log could not record this: {e}");
+    }
 }
 
 /// User `name` of the store in `data`, or an error naming the command that lists users.
@@ -450,6 +473,7 @@ fn delete_user(name: &str, data: &DataDirArgs) -> anyhow::Result<()> {
                 .join(", ")
         ),
         deleted => {
+            operator_did(&mut db, "user.delete", serde_json::json!({ "user": name }));
             eprintln!(
                 "Deleted user {name}: their API tokens and SSH keys no longer work{}",
                 if deleted == UserDeletion::KeptForHistory {
@@ -467,6 +491,11 @@ fn revoke_tokens(name: &str, new: bool, data: &DataDirArgs) -> anyhow::Result<()
     let (mut db, user) = existing_user(name, data)?;
     let fresh = new.then(token::generate);
     let revoked = db.revoke_tokens(&user, fresh.as_ref())?;
+    operator_did(
+        &mut db,
+        "token.revoke",
+        serde_json::json!({ "user": name, "revoked": revoked, "new": new }),
+    );
     eprintln!("Revoked {revoked} API token(s) of {name}.");
     if let Some(fresh) = fresh {
         eprintln!("Their new API token (shown once; log in with `paas login`):");
@@ -755,6 +784,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         urls: Arc::clone(&urls),
         renames: Default::default(),
         one_offs: one_offs.clone(),
+        token_max_age: config.token_max_age,
     };
     let pushes = Pushes::default();
     let runtime = Runtime {

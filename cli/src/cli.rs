@@ -6,9 +6,9 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    addons, alerts, apps, autoscale, builds, canary, certs, completions, config, domains, drains,
-    git, keys, limits, login, logout, logs, maintenance, metrics, open, pg, ps, redis, releases,
-    restart, router, run, scale, stack, stop, whoami,
+    access, addons, alerts, apps, audit, autoscale, builds, canary, certs, completions, config,
+    domains, drains, git, keys, limits, login, logout, logs, maintenance, metrics, open, pg, ps,
+    redis, releases, restart, router, run, scale, stack, stop, tokens, whoami,
 };
 use crate::printer::ColorChoice;
 
@@ -64,6 +64,9 @@ pub enum Command {
     Info(apps::info::Args),
     Git(git::Args),
     Keys(keys::Args),
+    Tokens(tokens::Args),
+    Access(access::Args),
+    Audit(audit::Args),
     Builds(builds::Args),
     Logs(logs::Args),
     Metrics(metrics::Args),

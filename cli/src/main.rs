@@ -20,9 +20,9 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    alerts, apps, autoscale, builds, canary, certs, completions, config, domains, drains, git,
-    keys, limits, login, logout, logs, maintenance, metrics, open, pg, ps, redis, releases,
-    restart, router, run, scale, stack, stop, whoami,
+    access, alerts, apps, audit, autoscale, builds, canary, certs, completions, config, domains,
+    drains, git, keys, limits, login, logout, logs, maintenance, metrics, open, pg, ps, redis,
+    releases, restart, router, run, scale, stack, stop, tokens, whoami,
 };
 use crate::context::Ctx;
 use crate::error::ExitStatus;
@@ -64,6 +64,9 @@ fn main() -> ExitCode {
         Command::Autoscale(args) => autoscale::run(args, &ctx),
         Command::Alerts(args) => alerts::run(args, &ctx),
         Command::Drains(args) => drains::run(args, &ctx),
+        Command::Tokens(args) => tokens::run(args, &ctx),
+        Command::Access(args) => access::run(args, &ctx),
+        Command::Audit(args) => audit::run(args, &ctx),
         Command::Restart(args) => restart::run(args, &ctx),
         Command::Run(args) => match run::run(args, &ctx) {
             Ok(status) => return status.into(),

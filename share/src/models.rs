@@ -997,3 +997,156 @@ pub struct MetricsPoint {
     #[serde(default)]
     pub shed: u64,
 }
+
+/// What a user may do on an app (DESIGN §5 "access"), least to most. The app's owner and the
+/// server's admins have `admin` on it; a collaborator has the role they were given; a scoped token
+/// has at most its own role.
+///
+/// - `viewer`: read everything (releases, dynos, logs, build output, metrics) but config values,
+///   which are shown redacted.
+/// - `deployer`: also push, scale, restart, run, config, rollback, canaries, backups.
+/// - `admin`: also collaborators, domains and certificates, add-ons, drains, alerts, router
+///   settings, rename and destroy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Deployer,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Deployer, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Deployer => "deployer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A role name other than `viewer`, `deployer` and `admin`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a role: use viewer, deployer or admin")]
+pub struct UnknownRole(pub String);
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+
+    /// `viewer`, `deployer` or `admin`, as written.
+    fn from_str(text: &str) -> Result<Role, UnknownRole> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or_else(|| UnknownRole(text.to_owned()))
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `GET /apps/{app}/collaborators`: who may use the app, the owner first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collaborator {
+    pub user: UserName,
+    /// `admin` for the owner.
+    pub role: Role,
+    /// The app's owner, who cannot be removed or given another role.
+    pub owner: bool,
+    /// RFC 3339, when they were added (the app's creation for its owner).
+    pub created_at: String,
+}
+
+/// `POST /apps/{app}/collaborators`: give a user a role on the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddCollaborator {
+    pub user: UserName,
+    pub role: Role,
+}
+
+/// `PATCH /apps/{app}/collaborators/{user}`: change a collaborator's role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCollaborator {
+    pub role: Role,
+}
+
+/// An API token of the caller's (`GET /account/tokens`). The secret is never shown again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// The 16 hex digits after `paas_` in the token.
+    pub id: String,
+    pub description: String,
+    /// The app the token is limited to; None for every app its user may use.
+    pub app: Option<AppName>,
+    /// The most the token may do; None for a login token (everything its user may, including
+    /// keys and tokens).
+    pub role: Option<Role>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, to the minute; None if never used.
+    pub last_used_at: Option<String>,
+    /// RFC 3339; None if it never expires.
+    pub expires_at: Option<String>,
+    /// Whether this is the token the request was made with.
+    pub current: bool,
+}
+
+/// `POST /account/tokens`: a scoped token for CI and scripts. It works for the API, `paas run`
+/// and log streams within its app and role, never to manage keys, tokens or collaborators'
+/// users, and never for more than its user may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// What it is for (`CI`), 1 to 100 characters.
+    pub description: String,
+    /// Limit it to this app; omitted for every app the user may use.
+    #[serde(default)]
+    pub app: Option<AppName>,
+    pub role: Role,
+    /// Seconds until it stops working (1 to 10 years); omitted for never.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+/// The answer to `POST /account/tokens`: the token, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub info: TokenInfo,
+    pub token: String,
+}
+
+/// One entry of the audit log (`GET /apps/{app}/audit`, `GET /audit`): a change someone made,
+/// or tried to. Entries are never changed or removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Increasing: later entries have larger ids.
+    pub id: u64,
+    /// RFC 3339 with milliseconds.
+    pub at: String,
+    /// The user's name; `paas` for the platform itself (autoscaling, canary decisions), `operator`
+    /// for `paas-buildserver` commands on the server.
+    pub actor: String,
+    /// The id of the API token used, if one was.
+    pub token: Option<String>,
+    /// The client's IP address (`ssh 192.0.2.1` for a push); `server` for the platform.
+    pub source: String,
+    /// The app's name at the time, if the change was to an app.
+    pub app: Option<String>,
+    /// What was done: `config.update`, `formation.update`, `release.rollback`, `push`, … as
+    /// `GET /apps/{app}/audit` lists them.
+    pub action: String,
+    /// What it was done to: config keys (never values), the scale, a user, a domain, …
+    pub detail: serde_json::Value,
+    /// `success`, `failure` (it was allowed and did not succeed) or `denied` (the actor may not).
+    pub outcome: String,
+    /// The HTTP status of the answer, for API requests.
+    pub status: Option<u16>,
+}

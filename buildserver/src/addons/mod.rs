@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use paas_share::models::{Addon, AddonAttachment, CreateAddon, Release};
+use paas_share::models::{Addon, AddonAttachment, CreateAddon, Release, Role};
 use paas_share::{AddonName, AttachmentName};
 use tokio::sync::mpsc;
 
@@ -227,13 +227,13 @@ impl Addons {
 
     /// Add-on `name`, if `user` may reach it as `access` asks: through the app that owns it, or
     /// (for [`Access::Attached`]) also through an app it is attached to. To others it is "not
-    /// found", as if it did not exist.
+    /// found", as if it did not exist. With the role the user has on the app it was reached by.
     pub async fn find(
         &self,
         user: &User,
         name: &str,
         access: Access,
-    ) -> Result<AddonRecord, AddonError> {
+    ) -> Result<(AddonRecord, Role), AddonError> {
         let (who, wanted) = (user.clone(), name.to_owned());
         // The add-on, and whether the user reaches it through its owner (else only through an
         // app it is attached to).
@@ -243,25 +243,25 @@ impl Addons {
                 let Some(record) = db.addon_by_name(&wanted)? else {
                     return Ok::<_, StoreError>(None);
                 };
-                let may_use = |app: &str| -> Result<bool, StoreError> {
+                let role_on = |app: &str| -> Result<Option<Role>, StoreError> {
                     let app = paas_share::AppName::parse(app).map_err(|_| StoreError::Gone)?;
-                    Ok(db.app(&who, &app)?.is_some())
+                    Ok(db.app_role(&who, &app)?.map(|(_, role)| role))
                 };
-                if may_use(&record.app_name)? {
-                    return Ok(Some((record, true)));
+                if let Some(role) = role_on(&record.app_name)? {
+                    return Ok(Some((record, true, role)));
                 }
                 for attached in db.attachments(&record.id)? {
-                    if may_use(&attached.app)? {
-                        return Ok(Some((record, false)));
+                    if let Some(role) = role_on(&attached.app)? {
+                        return Ok(Some((record, false, role)));
                     }
                 }
                 Ok(None)
             })
             .await?;
         match found {
-            Some((record, true)) => Ok(record),
-            Some((record, false)) if access == Access::Attached => Ok(record),
-            Some((record, false)) => Err(refused(
+            Some((record, true, role)) => Ok((record, role)),
+            Some((record, false, role)) if access == Access::Attached => Ok((record, role)),
+            Some((record, false, _)) => Err(refused(
                 format!(
                     "only users of {}, which owns {}, may do that",
                     record.app_name, record.name
@@ -617,7 +617,11 @@ impl Addons {
                 .call(move |db| {
                     let name =
                         paas_share::AppName::parse(&app_name).map_err(|_| StoreError::Gone)?;
-                    db.app(&who, &name)
+                    Ok::<_, StoreError>(
+                        db.app_role(&who, &name)?
+                            .filter(|(_, role)| *role == Role::Admin)
+                            .map(|(app, _)| app),
+                    )
                 })
                 .await?;
             let Some(app) = app else {

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use paas_share::models::{
-    Addon, AddonAttachment, AttachAddon, Backup, CreateAddon, CreateDyno, Dyno, Release,
+    Addon, AddonAttachment, AttachAddon, Backup, CreateAddon, CreateDyno, Dyno, Release, Role,
 };
 
 use super::{
@@ -34,8 +34,10 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(app): Path<String>,
+    note: super::guard::AuditNote,
     ApiJson(body): ApiJson<CreateAddon>,
 ) -> ApiResult<(StatusCode, Json<Addon>)> {
+    note.set("kind", paas_share::names::excerpt(&body.kind));
     let app = find_app(&state, &user, &app).await?;
     let (addon, release) = state
         .addons
@@ -90,7 +92,7 @@ pub async fn attach(
     ApiJson(body): ApiJson<AttachAddon>,
 ) -> ApiResult<(StatusCode, Json<AddonAttachment>)> {
     let record = find(&state, &user, &addon, Access::Owner).await?;
-    let app = find_app(&state, &user, &body.app).await?;
+    let app = super::guard::app_needing(&state, &user, &body.app, Role::Admin).await?;
     let (attachment, _) = state
         .addons
         .attach(&record, &app, &user, body.attach_as.as_deref())
@@ -235,7 +237,12 @@ async fn find(
     name: &str,
     access: Access,
 ) -> ApiResult<AddonRecord> {
-    state.addons.find(user, name, access).await.map_err(failure)
+    state
+        .addons
+        .find(user, name, access)
+        .await
+        .map(|(record, _)| record)
+        .map_err(failure)
 }
 
 /// How an add-on request failed, as the API answers it.

@@ -9,6 +9,7 @@ use paas_share::AppName;
 use paas_share::models::{App, CreateApp, UpdateApp};
 use paas_share::names::excerpt;
 
+use super::guard::AuditNote;
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, RequestHost, find_app};
 use crate::git;
 use crate::store::{AppRecord, StoreError};
@@ -41,7 +42,9 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<App>>> {
     let apps = state.store.call(move |db| db.apps(&user)).await?;
     Ok(Json(
-        apps.into_iter().map(|a| state.app_view(a, &host)).collect(),
+        apps.into_iter()
+            .map(|(a, _)| state.app_view(a, &host))
+            .collect(),
     ))
 }
 
@@ -49,6 +52,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     host: RequestHost,
+    note: AuditNote,
     ApiJson(body): ApiJson<CreateApp>,
 ) -> ApiResult<(StatusCode, Json<App>)> {
     // New apps get the server's default stack, and keep it when the default moves on (Heroku).
@@ -83,6 +87,7 @@ pub async fn create(
         ));
     }
     tracing::info!(app = %app.name, "app created");
+    note.app(&app.id, app.name.as_str());
     Ok((StatusCode::CREATED, Json(state.app_view(app, &host))))
 }
 
@@ -103,8 +108,10 @@ pub async fn update(
     CurrentUser(user): CurrentUser,
     host: RequestHost,
     Path(name): Path<String>,
+    note: AuditNote,
     ApiJson(body): ApiJson<UpdateApp>,
 ) -> ApiResult<Json<App>> {
+    note.set("change", serde_json::to_value(&body).unwrap_or_default());
     let renames = Arc::clone(&state.renames);
     let _one_rename_at_a_time = match body.name {
         Some(_) => Some(renames.lock().await),

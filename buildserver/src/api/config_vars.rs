@@ -4,23 +4,25 @@ use axum::Json;
 use axum::extract::{Path, State};
 use paas_share::ConfigKey;
 use paas_share::models::{ConfigPatch, ConfigVars, Release};
-use paas_share::names::MAX_CONFIG_VALUE_BYTES;
+use paas_share::names::{MAX_CONFIG_VALUE_BYTES, excerpt};
 
+use super::guard::{AuditNote, Granted};
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, IdempotencyKey, find_app};
 use crate::scheduler::{HEALTH_CHECK_PATH_VAR, valid_health_check_path};
 
 /// What every dyno gets from the platform, whatever the config says (as on Heroku).
 const DYNO_VARS: &[&str] = &["PORT", "DYNO", "PS"];
 
+/// The app's config vars; a viewer gets every value as [`REDACTED`].
 pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    granted: Granted,
     Path(name): Path<String>,
 ) -> ApiResult<Json<ConfigVars>> {
     let app = find_app(&state, &user, &name).await?;
-    Ok(Json(
-        state.store.call(move |db| db.config_vars(&app.id)).await?,
-    ))
+    let vars = state.store.call(move |db| db.config_vars(&app.id)).await?;
+    Ok(Json(granted.shown(vars)))
 }
 
 /// Applies `{"K": "v", "OLD": null}` and answers with the release it recorded (with an
@@ -30,8 +32,19 @@ pub async fn update(
     CurrentUser(user): CurrentUser,
     Path(name): Path<String>,
     key: IdempotencyKey,
+    note: AuditNote,
     ApiJson(patch): ApiJson<ConfigPatch>,
 ) -> ApiResult<Json<Release>> {
+    // Keys only: values are secrets.
+    let (set, unset): (Vec<_>, Vec<_>) = patch.iter().partition(|(_, v)| v.is_some());
+    note.set(
+        "set",
+        set.iter().map(|(k, _)| excerpt(k)).collect::<Vec<_>>(),
+    );
+    note.set(
+        "unset",
+        unset.iter().map(|(k, _)| excerpt(k)).collect::<Vec<_>>(),
+    );
     if patch.is_empty() {
         return Err(ApiFailure::invalid("no config vars given")
             .hint("send {\"KEY\": \"value\"} to set, {\"KEY\": null} to unset"));

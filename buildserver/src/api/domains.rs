@@ -26,8 +26,10 @@ pub async fn add(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(app): Path<String>,
+    note: super::guard::AuditNote,
     ApiJson(body): ApiJson<CreateDomain>,
 ) -> ApiResult<(StatusCode, Json<Domain>)> {
+    note.set("hostname", paas_share::names::excerpt(&body.hostname));
     let app = find_app(&state, &user, &app).await?;
     let domain = state
         .domains

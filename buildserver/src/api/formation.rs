@@ -6,6 +6,7 @@ use paas_share::models::{Formation, FormationPatch};
 
 use crate::release::ScaledBy;
 
+use super::guard::AuditNote;
 use super::{ApiJson, ApiResult, AppState, CurrentUser, find_app};
 
 pub async fn show(
@@ -26,8 +27,10 @@ pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(name): Path<String>,
+    note: AuditNote,
     ApiJson(patch): ApiJson<FormationPatch>,
 ) -> ApiResult<Json<Vec<Formation>>> {
+    note.set("scale", serde_json::to_value(&patch).unwrap_or_default());
     let app = find_app(&state, &user, &name).await?;
     let formation = state
         .releases

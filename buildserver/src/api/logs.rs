@@ -11,8 +11,9 @@ use paas_share::models::LogLine;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use super::{ApiFailure, ApiQuery, ApiResult, AppState, CurrentUser, authenticate, find_app};
+use super::{ApiFailure, ApiQuery, ApiResult, AppState, CurrentUser, find_app};
 use crate::logs::{Filter, RING_LINES};
+use paas_share::models::Role;
 
 /// How often a tailing stream checks that its token still works and its app still exists.
 const TAIL_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
@@ -139,11 +140,9 @@ impl Tail {
     /// Why the stream may no longer go on, if it may not (a store failure is not a reason: the
     /// next check decides).
     async fn ended_because(&self) -> Option<String> {
-        let checked = match authenticate(&self.state, &self.headers).await {
-            Ok(user) => find_app(&self.state, &user, &self.app).await.map(drop),
-            Err(refused) => Err(refused),
-        };
-        let refused = checked.err()?;
+        let refused = super::guard::recheck(&self.state, &self.headers, &self.app, Role::Viewer)
+            .await
+            .err()?;
         match refused.status() {
             StatusCode::NOT_FOUND => {
                 Some("the app was destroyed, or you no longer have access to it".to_owned())

@@ -13,6 +13,7 @@ use paas_share::models::{CreateRelease, LogLine, Release, ReleaseStatus, parse_r
 use paas_share::names::excerpt;
 use tokio::sync::broadcast;
 
+use super::guard::{AuditNote, Granted};
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, IdempotencyKey, find_app};
 use crate::store::Store;
 
@@ -165,9 +166,11 @@ pub async fn retry(
     Ok((StatusCode::CREATED, Json(ended)))
 }
 
+/// One release with its config vars (values redacted for a viewer).
 pub async fn info(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    granted: Granted,
     Path((name, version)): Path<(String, String)>,
 ) -> ApiResult<Json<Release>> {
     let app = find_app(&state, &user, &name).await?;
@@ -176,9 +179,9 @@ pub async fn info(
         .store
         .call(move |db| db.release(&app.id, number))
         .await?;
-    found
-        .map(Json)
-        .ok_or_else(|| release_not_found(&name, number))
+    let mut release = found.ok_or_else(|| release_not_found(&name, number))?;
+    release.config_vars = granted.shown(release.config_vars);
+    Ok(Json(release))
 }
 
 /// `{"rollback_to": N}`: a new release with vN's build and config vars, no rebuild (DESIGN §3.4).
@@ -187,8 +190,10 @@ pub async fn rollback(
     CurrentUser(user): CurrentUser,
     Path(name): Path<String>,
     key: IdempotencyKey,
+    note: AuditNote,
     ApiJson(body): ApiJson<CreateRelease>,
 ) -> ApiResult<(StatusCode, Json<Release>)> {
+    note.set("rollback_to", body.rollback_to);
     let app = find_app(&state, &user, &name).await?;
     let target = body.rollback_to;
     let idempotency = key.with_request(&user, &format!("POST releases {}", app.id), &target);

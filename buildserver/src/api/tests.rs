@@ -201,6 +201,7 @@ async fn fixture() -> Fixture {
                 max_timeout: std::time::Duration::from_secs(86_400),
             },
         ),
+        token_max_age: None,
     };
     Fixture {
         _dir: dir,
@@ -755,5 +756,372 @@ async fn router_settings_out_of_range_are_refused_and_nothing_changes() {
             "timeout_seconds": null, "max_body_bytes": null, "rate_per_s": null,
             "burst": null, "concurrency": null, "per_ip_per_s": null
         })
+    );
+}
+
+/// A user of the fixture's server with a login token.
+async fn other_user(f: &Fixture, name: &str) -> String {
+    let new = token::generate();
+    let name = UserName::parse(name).expect("valid");
+    let token = new.token.clone();
+    f.state
+        .store
+        .call(move |db| db.create_user(&name, false, &new))
+        .await
+        .expect("user");
+    token
+}
+
+impl Fixture {
+    async fn send_as(
+        &self,
+        token: &str,
+        method: &str,
+        uri: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let bearer = format!("Bearer {token}");
+        self.send_with(method, uri, body, &[("Authorization", bearer.as_str())])
+            .await
+    }
+}
+
+#[tokio::test]
+async fn each_role_may_do_what_its_table_row_says_and_no_more() {
+    use paas_share::models::Role;
+    let f = fixture().await;
+    f.built_app("shared", &[("web", "serve")]).await;
+    let mut tokens = Vec::new();
+    for (user, role) in [
+        ("viewer-v", Some(Role::Viewer)),
+        ("deployer-d", Some(Role::Deployer)),
+        ("admin-a", Some(Role::Admin)),
+        ("stranger", None),
+    ] {
+        let token = other_user(&f, user).await;
+        if let Some(role) = role {
+            let (status, body) = f
+                .send(
+                    "POST",
+                    "/apps/shared/collaborators",
+                    Some(serde_json::json!({ "user": user, "role": role })),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        tokens.push((user, role, token));
+    }
+    other_user(&f, "newcomer").await;
+    let routes: &[(&str, &str, Option<serde_json::Value>, Role)] = &[
+        ("GET", "/apps/shared", None, Role::Viewer),
+        ("GET", "/apps/shared/releases", None, Role::Viewer),
+        ("GET", "/apps/shared/collaborators", None, Role::Viewer),
+        ("GET", "/apps/shared/log-drains", None, Role::Deployer),
+        (
+            "PATCH",
+            "/apps/shared/config-vars",
+            Some(serde_json::json!({ "SECRET": "s3cret" })),
+            Role::Deployer,
+        ),
+        (
+            "PATCH",
+            "/apps/shared/formation",
+            Some(serde_json::json!({ "web": 1 })),
+            Role::Deployer,
+        ),
+        (
+            "POST",
+            "/apps/shared/dynos/restart",
+            Some(serde_json::json!({})),
+            Role::Deployer,
+        ),
+        (
+            "POST",
+            "/apps/shared/domains",
+            Some(serde_json::json!({ "hostname": "www.example.com" })),
+            Role::Admin,
+        ),
+        ("GET", "/apps/shared/audit", None, Role::Admin),
+        (
+            "PATCH",
+            "/apps/shared/router",
+            Some(serde_json::json!({ "maintenance": false })),
+            Role::Admin,
+        ),
+    ];
+    for (user, role, token) in &tokens {
+        for (method, path, body, need) in routes {
+            let (status, answer) = f.send_as(token, method, path, body.clone()).await;
+            let expected = match role {
+                None => "404",
+                Some(role) if role < need => "403",
+                Some(_) => "allowed",
+            };
+            let got = match status.as_u16() {
+                404 => "404",
+                403 => "403",
+                401 => "401",
+                _ => "allowed",
+            };
+            assert_eq!(got, expected, "{user} {method} {path}: {status} {answer}");
+            if expected == "403" {
+                assert_eq!(answer["id"], "forbidden");
+                assert!(
+                    answer["hint"]
+                        .as_str()
+                        .expect("present")
+                        .contains("paas access"),
+                    "{answer}"
+                );
+            }
+        }
+    }
+    // Viewers see the keys of the config, never the values.
+    let viewer = &tokens[0].2;
+    let (_, config) = f
+        .send_as(viewer, "GET", "/apps/shared/config-vars", None)
+        .await;
+    assert_eq!(config["SECRET"], "[redacted]");
+    let (_, release) = f
+        .send_as(viewer, "GET", "/apps/shared/releases/v2", None)
+        .await;
+    assert_eq!(release["config_vars"]["SECRET"], "[redacted]", "{release}");
+    let (_, config) = f
+        .send_as(&tokens[1].2, "GET", "/apps/shared/config-vars", None)
+        .await;
+    assert_eq!(config["SECRET"], "s3cret");
+    // Only admins change who has access; nobody removes the owner or adds an unknown user.
+    let admin = &tokens[2].2;
+    let (status, _) = f
+        .send_as(
+            &tokens[1].2,
+            "POST",
+            "/apps/shared/collaborators",
+            Some(serde_json::json!({ "user": "newcomer", "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, answer) = f
+        .send_as(admin, "DELETE", "/apps/shared/collaborators/alice", None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let (status, answer) = f
+        .send_as(
+            admin,
+            "POST",
+            "/apps/shared/collaborators",
+            Some(serde_json::json!({ "user": "nobody", "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    let (status, _) = f
+        .send_as(
+            admin,
+            "POST",
+            "/apps/shared/collaborators",
+            Some(serde_json::json!({ "user": "viewer-v", "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, answer) = f
+        .send_as(
+            admin,
+            "PATCH",
+            "/apps/shared/collaborators/viewer-v",
+            Some(serde_json::json!({ "role": "deployer" })),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["role"].as_str()),
+        (StatusCode::OK, Some("deployer"))
+    );
+    let (status, _) = f
+        .send_as(admin, "DELETE", "/apps/shared/collaborators/viewer-v", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = f.send_as(viewer, "GET", "/apps/shared", None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "removed: the app is gone from their view"
+    );
+    // The audit log has each change with its actor and outcome, config keys but no values.
+    let (status, entries) = f.send("GET", "/apps/shared/audit", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let entries = entries.as_array().expect("entries");
+    let config: Vec<_> = entries
+        .iter()
+        .filter(|e| e["action"] == "config.update")
+        .collect();
+    assert!(config.iter().any(|e| e["actor"] == "deployer-d"
+        && e["outcome"] == "success"
+        && e["detail"]["set"][0] == "SECRET"));
+    assert!(
+        config
+            .iter()
+            .any(|e| e["actor"] == "viewer-v" && e["outcome"] == "denied" && e["status"] == 403)
+    );
+    assert!(
+        config
+            .iter()
+            .any(|e| e["actor"] == "stranger" && e["outcome"] == "denied" && e["status"] == 404)
+    );
+    assert!(
+        !serde_json::to_string(entries)
+            .expect("present")
+            .contains("s3cret"),
+        "a config value reached the audit log"
+    );
+    for action in [
+        "access.add",
+        "access.update",
+        "access.remove",
+        "formation.update",
+        "restart",
+        "domain.add",
+        "router.update",
+    ] {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["action"] == action && e["outcome"] == "success"),
+            "no {action} entry"
+        );
+    }
+    // The server-wide log is a server admin's only.
+    let (status, _) = f.send_as(admin, "GET", "/audit", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn scoped_tokens_stay_in_their_app_and_role_and_expire() {
+    let f = fixture().await;
+    f.built_app("first", &[("web", "serve")]).await;
+    f.built_app("second", &[("web", "serve")]).await;
+    let (status, created) = f
+        .send(
+            "POST",
+            "/account/tokens",
+            Some(serde_json::json!({ "description": "CI", "app": "first", "role": "deployer" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let scoped = created["token"].as_str().expect("token").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    let (status, _) = f
+        .send_as(
+            &scoped,
+            "PATCH",
+            "/apps/first/config-vars",
+            Some(serde_json::json!({ "A": "1" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = f.send_as(&scoped, "GET", "/apps/second", None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a token for app A used on app B"
+    );
+    let (status, apps) = f.send_as(&scoped, "GET", "/apps", None).await;
+    assert_eq!(
+        (status, apps.as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1))
+    );
+    for (method, path, body) in [
+        (
+            "POST",
+            "/apps/first/collaborators",
+            Some(serde_json::json!({ "user": "alice", "role": "viewer" })),
+        ),
+        ("GET", "/account/tokens", None),
+        (
+            "POST",
+            "/account/tokens",
+            Some(serde_json::json!({ "description": "more", "role": "viewer" })),
+        ),
+        (
+            "POST",
+            "/account/keys",
+            Some(serde_json::json!({ "public_key": "ssh-ed25519 AAAA" })),
+        ),
+        (
+            "POST",
+            "/apps",
+            Some(serde_json::json!({ "name": "third" })),
+        ),
+    ] {
+        let (status, answer) = f.send_as(&scoped, method, path, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
+    }
+    // Listed with its scope and use, never its secret; revoked, it answers 401 with a hint.
+    let (_, listed) = f.send("GET", "/account/tokens", None).await;
+    let row = listed
+        .as_array()
+        .expect("present")
+        .iter()
+        .find(|t| t["id"] == id.as_str())
+        .expect("listed")
+        .clone();
+    assert_eq!(
+        (row["app"].as_str(), row["role"].as_str()),
+        (Some("first"), Some("deployer"))
+    );
+    assert!(row["last_used_at"].is_string(), "{row}");
+    assert!(!listed.to_string().contains(&scoped));
+    let (status, _) = f
+        .send("DELETE", &format!("/account/tokens/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, answer) = f.send_as(&scoped, "GET", "/apps/first", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert!(answer["hint"].is_string());
+    // More than the user has, and bad expiries, are refused.
+    let bob = other_user(&f, "bob").await;
+    let (status, _) = f
+        .send(
+            "POST",
+            "/apps/first/collaborators",
+            Some(serde_json::json!({ "user": "bob", "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for body in [
+        serde_json::json!({ "description": "x", "app": "first", "role": "deployer" }),
+        serde_json::json!({ "description": "", "role": "viewer" }),
+        serde_json::json!({ "description": "x", "role": "viewer", "expires_in": 0 }),
+        serde_json::json!({ "description": "x", "role": "owner" }),
+    ] {
+        let (status, answer) = f
+            .send_as(&bob, "POST", "/account/tokens", Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+    }
+    // An expired token: 401 saying so.
+    let (status, created) = f
+        .send_as(
+            &bob,
+            "POST",
+            "/account/tokens",
+            Some(serde_json::json!({ "description": "short", "role": "viewer", "expires_in": 1 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, answer) = f
+        .send_as(
+            created["token"].as_str().expect("present"),
+            "GET",
+            "/apps",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        answer["message"]
+            .as_str()
+            .expect("present")
+            .contains("expired"),
+        "{answer}"
     );
 }

@@ -436,6 +436,19 @@ impl Autoscaler {
             ),
         };
         self.logs.emit(app_id, "paas", LOG, reason.clone());
+        self.store
+            .audit(crate::store::AuditRecord {
+                actor: "paas".to_owned(),
+                token_id: None,
+                source: "server".to_owned(),
+                app_id: Some(app_id.to_owned()),
+                app: Some(app.name.to_string()),
+                action: "autoscale".to_owned(),
+                detail: serde_json::json!({ "process_type": process_type, "from": current, "to": to, "reason": reason }),
+                outcome: if to == decision.to { "success" } else { "failure" },
+                status: None,
+            })
+            .await;
         let id = app_id.to_owned();
         if let Err(e) = self
             .store

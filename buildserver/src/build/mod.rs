@@ -69,6 +69,8 @@ pub struct Push {
     /// `git push -o canary=N`: this push's canary weight in percent, over the app's
     /// `canary:config` (`Some(0)`: no canary); `None` when the push did not say.
     pub canary: Option<u8>,
+    /// Where it came from, for the audit log (`ssh 192.0.2.1`).
+    pub source: String,
 }
 
 /// A build in progress: its row and its directory (`source/` is the app, later `/app`).

@@ -342,6 +342,24 @@ async fn checkout_and_build(
         let _ = send(write, &FromDaemon::Output { line }).await;
     }
     tracing::info!(app = %push.app.name, build = %build.id, ok = result.is_ok(), "build finished");
+    let mut detail = serde_json::json!({ "commit": commit, "build": build.id });
+    if let Err(failure) = &result {
+        detail["failed"] = format!("{} ({})", failure.stage, failure.step).into();
+    }
+    builder
+        .store
+        .audit(crate::store::AuditRecord {
+            actor: push.user.name.to_string(),
+            token_id: None,
+            source: push.source.clone(),
+            app_id: Some(push.app.id.clone()),
+            app: Some(push.app.name.to_string()),
+            action: "push".to_owned(),
+            detail,
+            outcome: if result.is_ok() { "success" } else { "failure" },
+            status: None,
+        })
+        .await;
     let _ = send(write, &FromDaemon::Done { ok: result.is_ok() }).await;
     Ok(())
 }

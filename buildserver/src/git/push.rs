@@ -80,8 +80,10 @@ mod tests {
                 id: "u".into(),
                 name: UserName::parse("alice").expect("valid"),
                 admin: false,
+                token: None,
             },
             canary: None,
+            source: "ssh 127.0.0.1".into(),
         }
     }
 

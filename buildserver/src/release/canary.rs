@@ -485,14 +485,40 @@ pub async fn watch_forever(
             {
                 verdict = Verdict::Abort(crashed);
             }
-            let outcome = match verdict {
+            let (action, why, outcome) = match verdict {
                 Verdict::Wait => continue,
-                Verdict::Promote(why) => controller.promote_canary(&app, &why).await,
-                Verdict::Abort(why) => controller.abort_canary(&app, &why).await,
+                Verdict::Promote(why) => (
+                    "canary.promote",
+                    why.clone(),
+                    controller.promote_canary(&app, &why).await,
+                ),
+                Verdict::Abort(why) => (
+                    "canary.abort",
+                    why.clone(),
+                    controller.abort_canary(&app, &why).await,
+                ),
             };
-            if let Err(e) = outcome {
+            if let Err(e) = &outcome {
                 tracing::warn!(app = %app.name, error = %e, "a canary decision did not go through");
             }
+            controller
+                .store
+                .audit(crate::store::AuditRecord {
+                    actor: "paas".to_owned(),
+                    token_id: None,
+                    source: "server".to_owned(),
+                    app_id: Some(app.id.clone()),
+                    app: Some(app.name.to_string()),
+                    action: action.to_owned(),
+                    detail: serde_json::json!({ "release": canary.release, "why": why }),
+                    outcome: if outcome.is_ok() {
+                        "success"
+                    } else {
+                        "failure"
+                    },
+                    status: None,
+                })
+                .await;
         }
     }
 }

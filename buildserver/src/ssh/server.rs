@@ -30,7 +30,8 @@ use crate::git::push::{PushGuard, Pushes};
 use crate::git::receive::GitService;
 use crate::git::receive::{Spawn, valid_git_protocol};
 use crate::store::PublicKey;
-use crate::store::{Store, User};
+use crate::store::{AuditRecord, Store, User};
+use paas_share::models::Role;
 
 /// How long a client has from connecting to being authenticated.
 const LOGIN_GRACE: Duration = Duration::from_secs(10);
@@ -374,17 +375,47 @@ impl Connection {
         let app = self
             .shared
             .store
-            .call(move |db| db.app(&lookup.0, &lookup.1))
+            .call(move |db| {
+                let found = db.app_role(&lookup.0, &lookup.1)?;
+                let id = match &found {
+                    Some((app, _)) => Some(app.id.clone()),
+                    None => db.app_id_named(&lookup.1)?,
+                };
+                Ok::<_, crate::store::StoreError>((found, id))
+            })
             .await;
+        // Reading the code is a viewer's; pushing it a deployer's (DESIGN §5 "access").
+        let need = match command.service {
+            GitService::ReceivePack => Role::Deployer,
+            GitService::UploadPack => Role::Viewer,
+        };
         let app = match app {
-            Ok(Some(app)) => app,
-            Ok(None) => {
+            Ok((Some((app, role)), _)) if role >= need => app,
+            Ok((found, app_id)) => {
                 tracing::info!(user = %user.name, app = %name, "git access refused");
-                return Self::refuse_git(
-                    session,
-                    channel,
-                    &format!("app '{name}' does not exist or you have no access to it"),
-                );
+                let message = match found {
+                    Some((_, role)) => format!(
+                        "you are a {role} of '{name}': pushing needs deployer (ask an admin of the app: `paas access -a {name}` lists them)"
+                    ),
+                    None => format!("app '{name}' does not exist or you have no access to it"),
+                };
+                if command.service == GitService::ReceivePack {
+                    self.shared
+                        .store
+                        .audit(AuditRecord {
+                            actor: user.name.to_string(),
+                            token_id: None,
+                            source: format!("ssh {}", self.peer.ip()),
+                            app_id,
+                            app: Some(name.to_string()),
+                            action: "push".to_owned(),
+                            detail: serde_json::json!({}),
+                            outcome: "denied",
+                            status: None,
+                        })
+                        .await;
+                }
+                return Self::refuse_git(session, channel, &message);
             }
             Err(e) => {
                 tracing::error!(error = %anyhow::Error::from(e), "store failure during ssh exec");
@@ -397,6 +428,7 @@ impl Connection {
                     app: app.app_ref(),
                     user: user.clone(),
                     canary: None,
+                    source: format!("ssh {}", self.peer.ip()),
                 };
                 match self.shared.pushes.begin(push) {
                     Some(guard) => Some(guard),

@@ -318,4 +318,42 @@ pub(super) const MIGRATIONS: &[&str] = &[
         max_p95_factor   REAL NOT NULL
     ) STRICT;
     "#,
+    // 15: access. Collaborators and their role on an app (its owner is not one: it has `admin`).
+    // Tokens get a description, an expiry, when they were last used, and for scoped tokens an app
+    // and a most-they-may role (NULL: a login token, everything its user may). The audit log is
+    // append-only: the triggers refuse to change or remove an entry, and it names apps and users
+    // by their name at the time, so that it outlives them.
+    r#"
+    CREATE TABLE collaborators (
+        app_id     TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        role       TEXT NOT NULL CHECK (role IN ('viewer', 'deployer', 'admin')),
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (app_id, user_id)
+    ) STRICT;
+    CREATE INDEX collaborators_user ON collaborators (user_id);
+    ALTER TABLE api_tokens ADD COLUMN description TEXT NOT NULL DEFAULT 'login';
+    ALTER TABLE api_tokens ADD COLUMN app_id TEXT REFERENCES apps (id) ON DELETE CASCADE;
+    ALTER TABLE api_tokens ADD COLUMN role TEXT CHECK (role IN ('viewer', 'deployer', 'admin'));
+    ALTER TABLE api_tokens ADD COLUMN expires_at TEXT;
+    ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT;
+    CREATE TABLE audit (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        actor    TEXT NOT NULL,
+        token_id TEXT,
+        source   TEXT NOT NULL,
+        app_id   TEXT,
+        app      TEXT,
+        action   TEXT NOT NULL,
+        detail   TEXT NOT NULL DEFAULT '{}',
+        outcome  TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'denied')),
+        status   INTEGER
+    ) STRICT;
+    CREATE INDEX audit_app ON audit (app_id, id);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    "#,
 ];

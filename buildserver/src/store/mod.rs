@@ -7,6 +7,7 @@
 //! (one transaction per change, immutable releases, formation following the release's process
 //! types).
 
+mod access;
 mod addons;
 mod alerts;
 mod autoscale;
@@ -16,6 +17,7 @@ mod drains;
 mod metrics;
 mod migrations;
 
+pub use access::{AuditRecord, Authenticated};
 pub use addons::{AddonRecord, Attached, NewAddon};
 pub use alerts::AlertRecord;
 pub use domains::{AcmOutcome, CertRecord, DomainRecord, NewCert};
@@ -30,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use paas_share::models::{
-    Account, Build, ConfigPatch, ConfigVars, Formation, Release, ReleaseStatus, SshKey,
+    Account, Build, ConfigPatch, ConfigVars, Formation, Release, ReleaseStatus, Role, SshKey,
 };
 use paas_share::names::MAX_CONFIG_TOTAL_BYTES;
 use paas_share::{AppName, UserName};
@@ -101,12 +103,47 @@ impl From<rusqlite::Error> for StoreError {
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// A user as the server sees one.
+/// A user as the server sees one: for a request, with the token it came with.
 #[derive(Debug, Clone)]
 pub struct User {
     pub id: String,
     pub name: UserName,
     pub admin: bool,
+    /// The API token of the request (None over SSH and for the server's own work).
+    pub token: Option<Grant>,
+}
+
+/// What the API token of a request allows: a login token everything its user may do, a scoped
+/// token at most its role, on its app only if it names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub token_id: String,
+    /// The one app a scoped token may reach.
+    pub app_id: Option<String>,
+    /// A scoped token's most; None for a login token.
+    pub role: Option<Role>,
+}
+
+impl User {
+    /// Whether the request came with a scoped token (which never manages keys, tokens or apps).
+    pub fn scoped(&self) -> bool {
+        self.token.as_ref().is_some_and(|t| t.role.is_some())
+    }
+
+    /// What this request may do on app `app_id`, where the user has role `had` (None: nothing),
+    /// within its token's limits.
+    pub fn role_on(&self, app_id: &str, had: Option<Role>) -> Option<Role> {
+        let had = had?;
+        match &self.token {
+            Some(Grant {
+                app_id: Some(only), ..
+            }) if only != app_id => None,
+            Some(Grant {
+                role: Some(most), ..
+            }) => Some(had.min(*most)),
+            _ => Some(had),
+        }
+    }
 }
 
 /// An app row; the API adds its URLs.
@@ -286,6 +323,7 @@ impl Db {
             id,
             name: name.clone(),
             admin,
+            token: None,
         })
     }
 
@@ -295,6 +333,7 @@ impl Db {
             id: r.get(0)?,
             name: parse(r, 1)?,
             admin: r.get(2)?,
+            token: None,
         })
     }
 
@@ -344,6 +383,7 @@ impl Db {
         }
         tx.execute("DELETE FROM api_tokens WHERE user_id = ?1", [&user.id])?;
         tx.execute("DELETE FROM ssh_keys WHERE user_id = ?1", [&user.id])?;
+        tx.execute("DELETE FROM collaborators WHERE user_id = ?1", [&user.id])?;
         let history: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM builds WHERE user_id = ?1)
                  OR EXISTS (SELECT 1 FROM releases WHERE user_id = ?1)",
@@ -359,28 +399,6 @@ impl Db {
         } else {
             UserDeletion::Deleted
         })
-    }
-
-    /// The stored hash of token `token_id` and its owner.
-    pub fn token_owner(&self, token_id: &str) -> Result<Option<(Vec<u8>, User)>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT t.token_sha256, u.id, u.name, u.admin
-                 FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1",
-                [token_id],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        User {
-                            id: r.get(1)?,
-                            name: parse(r, 2)?,
-                            admin: r.get(3)?,
-                        },
-                    ))
-                },
-            )
-            .optional()?)
     }
 
     pub fn account(&self, user_id: &str) -> Result<Account> {
@@ -522,37 +540,69 @@ impl Db {
         )?)
     }
 
-    /// The apps `user` may see: their own, or all of them for an admin.
-    pub fn apps(&self, user: &User) -> Result<Vec<AppRecord>> {
-        self.apps_of(Some(&user.id), user.admin)
+    /// The apps `user` may see (their own, those they collaborate on, all for an admin, the one
+    /// app of a token limited to one), by name, with what the request may do on each.
+    pub fn apps(&self, user: &User) -> Result<Vec<(AppRecord, Role)>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {}, {} {} ORDER BY a.name",
+            Self::APP_COLUMNS,
+            Self::ROLE_COLUMN,
+            Self::VISIBLE_APPS
+        ))?;
+        let rows = stmt.query_map(params![user.id, user.admin], Self::app_and_role)?;
+        let mut apps = Vec::new();
+        for row in rows {
+            let (app, had) = row?;
+            if let Some(role) = user.role_on(&app.id, Some(had)) {
+                apps.push((app, role));
+            }
+        }
+        Ok(apps)
     }
 
     /// Every app on the server.
     pub fn all_apps(&self) -> Result<Vec<AppRecord>> {
-        self.apps_of(None, true)
-    }
-
-    /// The apps `owner` has (all of them with `None` or `all`), by name.
-    fn apps_of(&self, owner: Option<&str>, all: bool) -> Result<Vec<AppRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {} FROM apps a JOIN users u ON u.id = a.owner_id
-             WHERE a.owner_id = ?1 OR ?2 ORDER BY a.name",
+            "SELECT {} FROM apps a JOIN users u ON u.id = a.owner_id ORDER BY a.name",
             Self::APP_COLUMNS
         ))?;
-        let rows = stmt.query_map(params![owner, all], Self::app_row)?;
+        let rows = stmt.query_map([], Self::app_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// App `name`, if it exists and `user` may see it.
     pub fn app(&self, user: &User, name: &AppName) -> Result<Option<AppRecord>> {
+        Ok(self.app_role(user, name)?.map(|(app, _)| app))
+    }
+
+    /// App `name` and what `user`'s request may do on it, if it may see it.
+    pub fn app_role(&self, user: &User, name: &AppName) -> Result<Option<(AppRecord, Role)>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {} FROM apps a JOIN users u ON u.id = a.owner_id
-             WHERE a.name = ?1 AND (a.owner_id = ?2 OR ?3)",
-            Self::APP_COLUMNS
+            "SELECT {}, {} {} AND a.name = ?3",
+            Self::APP_COLUMNS,
+            Self::ROLE_COLUMN,
+            Self::VISIBLE_APPS
         ))?;
-        Ok(stmt
-            .query_row(params![name.as_str(), user.id, user.admin], Self::app_row)
-            .optional()?)
+        let found = stmt
+            .query_row(
+                params![user.id, user.admin, name.as_str()],
+                Self::app_and_role,
+            )
+            .optional()?;
+        Ok(found.and_then(|(app, had)| Some((app.clone(), user.role_on(&app.id, Some(had))?))))
+    }
+
+    /// The user's role on each app (after [`Self::APP_COLUMNS`]): `admin` for the owner and the
+    /// server's admins (`?2`), else their collaborator role.
+    const ROLE_COLUMN: &str = "CASE WHEN ?2 OR a.owner_id = ?1 THEN 'admin' ELSE c.role END";
+
+    /// The apps user `?1` (a server admin if `?2`) may see.
+    const VISIBLE_APPS: &str = "FROM apps a JOIN users u ON u.id = a.owner_id
+         LEFT JOIN collaborators c ON c.app_id = a.id AND c.user_id = ?1
+         WHERE (?2 OR a.owner_id = ?1 OR c.role IS NOT NULL)";
+
+    fn app_and_role(r: &Row<'_>) -> rusqlite::Result<(AppRecord, Role)> {
+        Ok((Self::app_row(r)?, parse(r, 7)?))
     }
 
     /// Whether an app of that name exists (for the router's 404 versus 503).
@@ -1190,6 +1240,15 @@ impl Store {
         })
         .await
         .unwrap_or_else(|join_err| std::panic::resume_unwind(join_err.into_panic()))
+    }
+
+    /// Appends `entry` to the audit log. A failure to (a full disk) is logged, not returned: the
+    /// change it records has happened.
+    pub async fn audit(&self, entry: AuditRecord) {
+        let action = entry.action.clone();
+        if let Err(e) = self.call(move |db| db.record_audit(&entry)).await {
+            tracing::error!(error = %anyhow::Error::from(e), %action, "cannot append to the audit log");
+        }
     }
 }
 

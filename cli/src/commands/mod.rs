@@ -1,9 +1,11 @@
 //! One module per command (`<noun>/<verb>.rs`), each with its clap `Args` and a `run`. Commands
 //! share logic through the crate's modules, never by calling each other.
 
+pub mod access;
 pub mod addons;
 pub mod alerts;
 pub mod apps;
+pub mod audit;
 pub mod autoscale;
 pub mod builds;
 pub mod canary;
@@ -31,4 +33,5 @@ pub mod run;
 pub mod scale;
 pub mod stack;
 pub mod stop;
+pub mod tokens;
 pub mod whoami;

@@ -1,0 +1,410 @@
+//! Who may do what (DESIGN §5 "access"), in one place: every route declares a [`Rule`] in the
+//! route table, and [`guard`] runs before its handler. It authenticates the bearer token, checks
+//! the caller's role on the app (or add-on) the path names, answers 401, 403 or 404 itself, and
+//! appends every change (any method but GET), allowed or not, to the audit log.
+//!
+//! Apps the caller may not see answer 404, as if they did not exist (GitHub's rule); apps they
+//! may see but not change answer 403 with the role they have and the role it needs.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use paas_share::models::Role;
+use paas_share::names::excerpt;
+use paas_share::{AppName, UserName};
+
+use super::{ApiFailure, AppState};
+use crate::addons::Access;
+use crate::store::{AuditRecord, User};
+use crate::token;
+
+/// What a route asks of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Nothing: no token (health, the OpenAPI document).
+    Nothing,
+    /// Any valid token, scoped or not.
+    Token,
+    /// A login token: scoped tokens never manage keys or tokens, nor make apps.
+    Login,
+    /// A server admin's login token.
+    ServerAdmin,
+    /// At least this role on the path's `{app}`.
+    App(Role),
+    /// At least this role on the app that owns the path's `{addon}` (with [`Access::Attached`],
+    /// or on an app it is attached to).
+    Addon(Role, Access),
+}
+
+/// A route's [`Need`], and for a change the action its audit entries name.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub need: Need,
+    /// `config.update`, …; None for reads, which are not audited.
+    pub action: Option<&'static str>,
+}
+
+/// The caller's role on the app of the path, for handlers that show less to viewers (a route
+/// without an app gives the least, [`Role::Viewer`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Granted(pub Role);
+
+/// What a viewer sees of a config var's value.
+pub const REDACTED: &str = "[redacted]";
+
+impl Granted {
+    /// `vars` as the caller may see them: values only from deployer up.
+    pub fn shown(self, mut vars: paas_share::models::ConfigVars) -> paas_share::models::ConfigVars {
+        if self.0 < Role::Deployer {
+            for value in vars.values_mut() {
+                REDACTED.clone_into(value);
+            }
+        }
+        vars
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Granted {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Self>()
+            .copied()
+            .unwrap_or(Self(Role::Viewer)))
+    }
+}
+
+/// What a handler adds to its request's audit entry: the app it made, the config keys it
+/// changed, … (never secrets).
+#[derive(Clone, Default)]
+pub struct AuditNote(Arc<Mutex<Note>>);
+
+#[derive(Default)]
+struct Note {
+    app: Option<(String, String)>,
+    detail: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AuditNote {
+    /// Adds `key: value` to the entry's detail.
+    pub fn set(&self, key: &str, value: impl Into<serde_json::Value>) {
+        self.lock().detail.insert(key.to_owned(), value.into());
+    }
+
+    /// Files the entry under this app (one the request made or found by other means).
+    pub fn app(&self, id: &str, name: &str) {
+        self.lock().app = Some((id.to_owned(), name.to_owned()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Note> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuditNote {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Self>().cloned().unwrap_or_default())
+    }
+}
+
+/// Every route's rule by `(method, path)`, from the route table.
+fn rules() -> &'static HashMap<(&'static str, &'static str), Rule> {
+    static RULES: OnceLock<HashMap<(&'static str, &'static str), Rule>> = OnceLock::new();
+    RULES.get_or_init(|| super::routes().rules.into_iter().collect())
+}
+
+/// The middleware of every route: see the module's documentation.
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_ascii_lowercase();
+    let rule = request
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|path| rules().get(&(method.as_str(), path.as_str())))
+        .copied();
+    let Some(rule) = rule else {
+        // A route without a rule cannot happen (the table makes both): refuse rather than serve.
+        return ApiFailure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "this route has no access rule",
+        )
+        .into_response();
+    };
+    if rule.need == Need::Nothing {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let user = match authenticate(&state, &parts.headers).await {
+        Ok(user) => user,
+        Err(refused) => return refused.into_response(),
+    };
+    let params: HashMap<String, String> = RawPathParams::from_request_parts(&mut parts, &state)
+        .await
+        .map(|p| {
+            p.iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let source = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let note = AuditNote::default();
+    let checked = check(&state, &user, rule.need, &params, &note).await;
+    let denied = checked.is_err();
+    let response = match checked {
+        Ok(granted) => {
+            parts.extensions.insert(user.clone());
+            parts.extensions.insert(note.clone());
+            if let Some(role) = granted {
+                parts.extensions.insert(Granted(role));
+            }
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(refused) => refused.into_response(),
+    };
+    if let Some(action) = rule.action {
+        let status = response.status();
+        let outcome = match status.as_u16() {
+            200..=399 => "success",
+            _ if denied => "denied",
+            _ => "failure",
+        };
+        let Note { app, mut detail } = std::mem::take(&mut *note.lock());
+        for (key, value) in &params {
+            if key != "app" {
+                detail
+                    .entry(key.clone())
+                    .or_insert_with(|| excerpt(value).to_string().into());
+            }
+        }
+        let (app_id, app) = match (app, params.get("app")) {
+            (Some((id, name)), _) => (Some(id), Some(name)),
+            (None, Some(name)) => (
+                app_id_named(&state, name).await,
+                Some(excerpt(name).to_string()),
+            ),
+            (None, None) => (None, None),
+        };
+        state
+            .store
+            .audit(AuditRecord {
+                actor: user.name.to_string(),
+                token_id: user.token.as_ref().map(|t| t.token_id.clone()),
+                source,
+                app_id,
+                app,
+                action: action.to_owned(),
+                detail: detail.into(),
+                outcome,
+                status: Some(status.as_u16()),
+            })
+            .await;
+    }
+    response
+}
+
+/// The id of app `name`, if there is one (whoever may see it).
+async fn app_id_named(state: &AppState, name: &str) -> Option<String> {
+    let name = AppName::parse(name).ok()?;
+    state
+        .store
+        .call(move |db| db.app_id_named(&name))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Whether `user` may do what `need` asks with these path parameters; `Some(role)` is the role
+/// they have on the path's app.
+async fn check(
+    state: &AppState,
+    user: &User,
+    need: Need,
+    params: &HashMap<String, String>,
+    note: &AuditNote,
+) -> Result<Option<Role>, ApiFailure> {
+    match need {
+        Need::Nothing | Need::Token => Ok(None),
+        Need::Login if user.scoped() => Err(ApiFailure::forbidden(
+            "a scoped token cannot manage keys or tokens, nor create apps",
+        )
+        .hint("use your login token (`paas login`) for that")),
+        Need::Login => Ok(None),
+        Need::ServerAdmin if user.admin && !user.scoped() => Ok(None),
+        Need::ServerAdmin => Err(ApiFailure::forbidden(
+            "only the server's admins, with their login token, may do that",
+        )
+        .hint("`paas audit -a APP` shows the audit log of an app you are an admin of")),
+        Need::App(role) => {
+            let name = params.get("app").map_or("", String::as_str);
+            let (app, had) = app_role(state, user, name).await?;
+            note.app(&app.id, app.name.as_str());
+            allowed(&app.name.to_string(), had, role).map(Some)
+        }
+        Need::Addon(role, access) => {
+            let name = params.get("addon").map_or("", String::as_str);
+            let (record, had) = state
+                .addons
+                .find(user, name, access)
+                .await
+                .map_err(super::addons::failure)?;
+            note.app(&record.app_id, &record.app_name);
+            allowed(&record.app_name, had, role).map(Some)
+        }
+    }
+}
+
+/// 403 unless `had` is at least `need`.
+fn allowed(app: &str, had: Role, need: Role) -> Result<Role, ApiFailure> {
+    if had >= need {
+        return Ok(had);
+    }
+    Err(
+        ApiFailure::forbidden(format!("you are a {had} of {app}: this needs {need}")).hint(
+            format!(
+                "ask an admin of {app} for the {need} role (`paas access -a {app}` lists them)"
+            ),
+        ),
+    )
+}
+
+/// App `name` if `user` has at least role `need` on it: 404 or 403 as [`guard`] answers (for an
+/// app a request names in its body).
+pub async fn app_needing(
+    state: &AppState,
+    user: &User,
+    name: &str,
+    need: Role,
+) -> Result<crate::store::AppRecord, ApiFailure> {
+    let (app, had) = app_role(state, user, name).await?;
+    allowed(app.name.as_str(), had, need)?;
+    Ok(app)
+}
+
+/// App `name` and `user`'s role on it; 404 when they may not see it (also for another user's
+/// app, so as not to reveal that it exists).
+pub async fn app_role(
+    state: &AppState,
+    user: &User,
+    name: &str,
+) -> Result<(crate::store::AppRecord, Role), ApiFailure> {
+    let not_found = || {
+        ApiFailure::not_found(format!("app {:?} not found", excerpt(name)))
+            .hint("run `paas apps` to list the apps you can access")
+    };
+    let app_name = AppName::parse(name).map_err(|_| not_found())?;
+    let user = user.clone();
+    state
+        .store
+        .call(move |db| db.app_role(&user, &app_name))
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// The user whose API token is in the request's one `Authorization` header (`Bearer <token>`,
+/// RFC 6750 §2.1), with the token's grant; 401 when it is missing, repeated, malformed, unknown,
+/// revoked or expired. Long responses (`logs --tail`) call [`recheck`] as they go, so that a
+/// revoked token or a removed collaborator stops them too.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &header::HeaderMap,
+) -> Result<User, ApiFailure> {
+    let mut sent = headers.get_all(header::AUTHORIZATION).iter();
+    let header = sent
+        .next()
+        .ok_or_else(|| ApiFailure::unauthorized("missing API token"))?;
+    if sent.next().is_some() {
+        return Err(ApiFailure::unauthorized(
+            "send one Authorization header, not several",
+        ));
+    }
+    let token = header
+        .to_str()
+        .ok()
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        .and_then(|h| {
+            h.get(..7)
+                .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+                .map(|_| &h[7..])
+        })
+        .map(|t| t.trim().to_owned())
+        .ok_or_else(|| {
+            ApiFailure::unauthorized("the Authorization header must be `Bearer <token>`")
+        })?;
+    let invalid = || ApiFailure::unauthorized("invalid or revoked API token");
+    let id = token::id_of(&token).ok_or_else(invalid)?.to_owned();
+    let max_age = state.token_max_age;
+    let lookup = id.clone();
+    let found = state
+        .store
+        .call(move |db| db.token_owner(&lookup, max_age))
+        .await?;
+    let found = match found {
+        Some(found) if token::verify(&token, &found.sha256) => found,
+        _ => return Err(invalid()),
+    };
+    if let Some(at) = found.expired {
+        let hint = if found.user.scoped() {
+            "create another with `paas tokens:create` (and revoke this one: `paas tokens:revoke ID`)"
+        } else {
+            "ask an operator for a new one (`paas-buildserver user tokens revoke --new NAME`), then `paas login`"
+        };
+        return Err(ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            format!("this API token expired at {at}"),
+        )
+        .hint(hint));
+    }
+    if found.stale_use {
+        // At most once a minute per token: `paas tokens` shows when each was last used.
+        let _ = state.store.call(move |db| db.touch_token(&id)).await;
+    }
+    Ok(found.user)
+}
+
+/// Whether the request behind `headers` may still read app `name` (for streams that outlive
+/// their request's check): the same answers as [`guard`]'s.
+pub async fn recheck(
+    state: &AppState,
+    headers: &header::HeaderMap,
+    name: &str,
+    need: Role,
+) -> Result<(), ApiFailure> {
+    let user = authenticate(state, headers).await?;
+    let (app, had) = app_role(state, &user, name).await?;
+    allowed(app.name.as_str(), had, need).map(drop)
+}
+
+/// User `name`, for a request that names one; 404 with a hint when there is none.
+pub async fn user_named(state: &AppState, name: &str) -> Result<User, ApiFailure> {
+    let not_found = || {
+        ApiFailure::not_found(format!("there is no user {:?}", excerpt(name)))
+            .hint("user names are as `paas whoami` prints them; an operator creates users (`paas-buildserver user create NAME`)")
+    };
+    let parsed = UserName::parse(name).map_err(|_| not_found())?;
+    state
+        .store
+        .call(move |db| db.user_named(&parsed))
+        .await?
+        .ok_or_else(not_found)
+}
