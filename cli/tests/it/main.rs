@@ -1,6 +1,7 @@
 //! Integration tests of the `paas` CLI against a real `paas-buildserver`: snapshots of exit code,
 //! stdout and stderr in an isolated HOME with `NO_COLOR=1`.
 
+mod access;
 mod addons;
 mod alerts;
 mod app_shapes;
