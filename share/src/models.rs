@@ -58,6 +58,9 @@ pub struct App {
     pub stack: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// What the caller may do on it ([`Role`]): `admin` for its owner and the server's admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
 }
 
 /// `GET /stacks`: a stack installed on the server, with the language runtimes it has.
@@ -1149,4 +1152,21 @@ pub struct AuditEntry {
     pub outcome: String,
     /// The HTTP status of the answer, for API requests.
     pub status: Option<u16>,
+}
+
+/// `POST /session`: sign in to the dashboard with an API token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    pub token: String,
+}
+
+/// A dashboard session (`POST`/`GET /session`); its cookie is HttpOnly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub user: UserName,
+    /// A server admin.
+    pub admin: bool,
+    /// Sent back in `X-CSRF-Token` with every request of the session that changes something.
+    pub csrf: String,
 }

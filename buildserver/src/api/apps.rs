@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use paas_share::AppName;
-use paas_share::models::{App, CreateApp, UpdateApp};
+use paas_share::models::{App, CreateApp, Role, UpdateApp};
 use paas_share::names::excerpt;
 
 use super::guard::AuditNote;
@@ -16,7 +16,8 @@ use crate::store::{AppRecord, StoreError};
 
 impl AppState {
     /// The API view of an app, with the URLs to push to and to browse.
-    fn app_view(&self, app: AppRecord, host: &RequestHost) -> App {
+    /// `app` as the API shows it to a caller with `role` on it.
+    fn app_view(&self, app: AppRecord, role: Role, host: &RequestHost) -> App {
         let urls = &self.urls;
         let ssh_host = host.0.as_deref().unwrap_or(&urls.domain);
         App {
@@ -31,6 +32,7 @@ impl AppState {
                 .or_else(|| crate::build::stack::default_name(&self.data)),
             created_at: app.created_at,
             updated_at: app.updated_at,
+            role: Some(role),
         }
     }
 }
@@ -43,7 +45,7 @@ pub async fn list(
     let apps = state.store.call(move |db| db.apps(&user)).await?;
     Ok(Json(
         apps.into_iter()
-            .map(|(a, _)| state.app_view(a, &host))
+            .map(|(a, role)| state.app_view(a, role, &host))
             .collect(),
     ))
 }
@@ -88,17 +90,21 @@ pub async fn create(
     }
     tracing::info!(app = %app.name, "app created");
     note.app(&app.id, app.name.as_str());
-    Ok((StatusCode::CREATED, Json(state.app_view(app, &host))))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.app_view(app, Role::Admin, &host)),
+    ))
 }
 
 pub async fn info(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    granted: super::guard::Granted,
     host: RequestHost,
     Path(name): Path<String>,
 ) -> ApiResult<Json<App>> {
     let app = find_app(&state, &user, &name).await?;
-    Ok(Json(state.app_view(app, &host)))
+    Ok(Json(state.app_view(app, granted.0, &host)))
 }
 
 /// `PATCH /apps/{app}`: renames the app and/or moves it to another installed stack (from its
@@ -158,7 +164,7 @@ pub async fn update(
         tracing::info!(app = %app.name, stack = ?app.stack, "app moved to another stack");
     }
     let Some(new_name) = body.name else {
-        return Ok(Json(state.app_view(app, &host)));
+        return Ok(Json(state.app_view(app, Role::Admin, &host)));
     };
     let before = app.app_ref();
     if let Err(e) = state.scheduler.rename(&before, &new_name).await {
@@ -191,7 +197,7 @@ pub async fn update(
         "api",
         format!("Renamed from {name} to {} by {}", renamed.name, user.name),
     );
-    Ok(Json(state.app_view(renamed, &host)))
+    Ok(Json(state.app_view(renamed, Role::Admin, &host)))
 }
 
 pub async fn destroy(
@@ -234,7 +240,7 @@ pub async fn destroy(
         tracing::warn!(error = %format!("{e:#}"), "cannot stop the app's log drains");
     }
     tracing::info!(app = %app.name, "app destroyed");
-    Ok(Json(state.app_view(app, &host)))
+    Ok(Json(state.app_view(app, Role::Admin, &host)))
 }
 
 /// `adjective-noun-1234`, like Heroku's generated names.

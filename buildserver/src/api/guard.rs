@@ -151,8 +151,14 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let user = match authenticate(&state, &parts.headers).await {
-        Ok(user) => user,
+    let user = match identify(&state, &parts.headers).await {
+        Ok((user, Some(csrf))) if parts.method != axum::http::Method::GET => {
+            if let Err(refused) = check_csrf(&parts, &csrf) {
+                return refused.into_response();
+            }
+            user
+        }
+        Ok((user, _)) => user,
         Err(refused) => return refused.into_response(),
     };
     let params: HashMap<String, String> = RawPathParams::from_request_parts(&mut parts, &state)
@@ -163,10 +169,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                 .collect()
         })
         .unwrap_or_default();
-    let source = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let source = source(&parts.extensions);
     let note = AuditNote::default();
     let checked = check(&state, &user, rule.need, &params, &note).await;
     let denied = checked.is_err();
@@ -220,6 +223,13 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             .await;
     }
     response
+}
+
+/// The client's address, as audit entries name it.
+pub fn source(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
 }
 
 /// The id of app `name`, if there is one (whoever may see it).
@@ -320,18 +330,40 @@ pub async fn app_role(
         .ok_or_else(not_found)
 }
 
-/// The user whose API token is in the request's one `Authorization` header (`Bearer <token>`,
-/// RFC 6750 §2.1), with the token's grant; 401 when it is missing, repeated, malformed, unknown,
-/// revoked or expired. Long responses (`logs --tail`) call [`recheck`] as they go, so that a
-/// revoked token or a removed collaborator stops them too.
+/// The cookie a dashboard session is in (HttpOnly, SameSite=Strict).
+pub const SESSION_COOKIE: &str = "paas_session";
+
+/// The header a dashboard request that changes something carries its session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The user behind the request: the API token in its one `Authorization` header (`Bearer
+/// <token>`, RFC 6750 §2.1), else the dashboard session in its [`SESSION_COOKIE`], with the
+/// token's grant; 401 when it is missing, repeated, malformed, unknown, revoked or expired. Long
+/// responses (`logs --tail`) call [`recheck`] as they go, so that a revoked token or a removed
+/// collaborator stops them too.
 pub async fn authenticate(
     state: &AppState,
     headers: &header::HeaderMap,
 ) -> Result<User, ApiFailure> {
+    identify(state, headers).await.map(|(user, _)| user)
+}
+
+/// [`authenticate`], with the session's CSRF token when the request came with a session cookie.
+async fn identify(
+    state: &AppState,
+    headers: &header::HeaderMap,
+) -> Result<(User, Option<String>), ApiFailure> {
     let mut sent = headers.get_all(header::AUTHORIZATION).iter();
-    let header = sent
-        .next()
-        .ok_or_else(|| ApiFailure::unauthorized("missing API token"))?;
+    let Some(header) = sent.next() else {
+        let secret =
+            session_cookie(headers).ok_or_else(|| ApiFailure::unauthorized("missing API token"))?;
+        let id = session_id(&secret);
+        let session = state.store.call(move |db| db.session(&id)).await?;
+        let (token_id, csrf) = session.ok_or_else(|| {
+            ApiFailure::unauthorized("the dashboard session ended (signed out, expired or revoked)")
+        })?;
+        return Ok((token_user(state, &token_id, None).await?, Some(csrf)));
+    };
     if sent.next().is_some() {
         return Err(ApiFailure::unauthorized(
             "send one Authorization header, not several",
@@ -350,17 +382,31 @@ pub async fn authenticate(
         .ok_or_else(|| {
             ApiFailure::unauthorized("the Authorization header must be `Bearer <token>`")
         })?;
-    let invalid = || ApiFailure::unauthorized("invalid or revoked API token");
-    let id = token::id_of(&token).ok_or_else(invalid)?.to_owned();
+    Ok((user_of_token(state, &token).await?, None))
+}
+
+/// The user of API token `token` (`paas_<id>_<secret>`), as [`authenticate`] answers.
+pub async fn user_of_token(state: &AppState, token: &str) -> Result<User, ApiFailure> {
+    let id = token::id_of(token).ok_or_else(invalid_token)?.to_owned();
+    token_user(state, &id, Some(token)).await
+}
+
+fn invalid_token() -> ApiFailure {
+    ApiFailure::unauthorized("invalid or revoked API token")
+}
+
+/// The user of token `id`, checked against the whole `token` when one was sent (a session proved
+/// it when it was made); 401 when unknown, wrong or expired.
+async fn token_user(state: &AppState, id: &str, token: Option<&str>) -> Result<User, ApiFailure> {
     let max_age = state.token_max_age;
-    let lookup = id.clone();
+    let lookup = id.to_owned();
     let found = state
         .store
         .call(move |db| db.token_owner(&lookup, max_age))
         .await?;
     let found = match found {
-        Some(found) if token::verify(&token, &found.sha256) => found,
-        _ => return Err(invalid()),
+        Some(found) if token.is_none_or(|t| token::verify(t, &found.sha256)) => found,
+        _ => return Err(invalid_token()),
     };
     if let Some(at) = found.expired {
         let hint = if found.user.scoped() {
@@ -377,9 +423,63 @@ pub async fn authenticate(
     }
     if found.stale_use {
         // At most once a minute per token: `paas tokens` shows when each was last used.
+        let id = id.to_owned();
         let _ = state.store.call(move |db| db.touch_token(&id)).await;
     }
     Ok(found.user)
+}
+
+/// The value of the request's session cookie, if it has one.
+pub fn session_cookie(headers: &header::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// How the store finds a session: the SHA-256 of its cookie's secret, in hex.
+pub fn session_id(secret: &str) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// A request that came with a session cookie and changes something must carry the session's
+/// CSRF token in [`CSRF_HEADER`], and, when it says where it comes from (`Origin`), come from the
+/// dashboard's own origin (OWASP's CSRF prevention: a synchronizer token plus an origin check).
+fn check_csrf(parts: &axum::http::request::Parts, csrf: &str) -> Result<(), ApiFailure> {
+    use subtle::ConstantTimeEq;
+    let sent = parts
+        .headers
+        .get(CSRF_HEADER)
+        .map(|v| v.as_bytes().ct_eq(csrf.as_bytes()).into())
+        .unwrap_or(false);
+    if !sent {
+        return Err(ApiFailure::forbidden(
+            "this request came with the dashboard's cookie but without its CSRF token",
+        )
+        .hint("reload the dashboard; scripts send `Authorization: Bearer TOKEN` instead"));
+    }
+    if let Some(origin) = parts.headers.get(header::ORIGIN) {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let same = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .is_some_and(|(_, authority)| Some(authority) == host);
+        if !same {
+            return Err(ApiFailure::forbidden(
+                "this request came from another site's page",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the request behind `headers` may still read app `name` (for streams that outlive

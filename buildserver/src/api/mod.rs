@@ -13,6 +13,7 @@ mod autoscale;
 mod builds;
 mod canary;
 mod config_vars;
+mod dashboard;
 mod domains;
 mod drains;
 mod dynos;
@@ -145,6 +146,10 @@ fn routes() -> Routes {
     }
     .add("get", "/healthz", read(Need::Nothing), healthz)
     .add("get", "/openapi.json", read(Need::Nothing), openapi::document)
+    // Sign-in records its own audit entry: before it, there is no user.
+    .add("post", "/session", change(Need::Nothing, "session.create"), dashboard::create)
+    .add("get", "/session", read(Need::Token), dashboard::show)
+    .add("delete", "/session", change(Need::Token, "session.delete"), dashboard::destroy)
     .add("get", "/account", read(Need::Token), account::show)
     .add("get", "/account/keys", read(Need::Login), account::list_keys)
     .add("post", "/account/keys", change(Need::Login, "key.add"), account::add_key)
@@ -234,6 +239,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             guard::guard,
         ))
+        .merge(dashboard::assets())
         .fallback(|method: Method, uri: Uri| async move {
             ApiFailure::new(
                 StatusCode::NOT_FOUND,

@@ -1125,3 +1125,134 @@ async fn scoped_tokens_stay_in_their_app_and_role_and_expire() {
         "{answer}"
     );
 }
+
+impl Fixture {
+    /// A request with these headers only (no bearer token): status, headers, body text.
+    async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if body.is_some() {
+            request = request.header("Content-Type", "application/json");
+        }
+        let request = request
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .expect("request");
+        let response = router(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("response");
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_signs_in_with_a_cookie_and_refuses_cross_site_changes() {
+    let f = fixture().await;
+    f.built_app("web", &[("web", "serve")]).await;
+    let (status, headers, page) = f.raw("GET", "/", &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("/dashboard.js"), "{page}");
+    let csp = headers["content-security-policy"].to_str().expect("text");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    let (status, headers, _) = f.raw("GET", "/dashboard.js", &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .expect("text")
+            .starts_with("text/javascript")
+    );
+
+    let (status, _, _) = f
+        .raw(
+            "POST",
+            "/session",
+            &[],
+            Some(serde_json::json!({ "token": "paas_nope" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, headers, body) = f
+        .raw(
+            "POST",
+            "/session",
+            &[],
+            Some(serde_json::json!({ "token": f.token })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let set = headers["set-cookie"].to_str().expect("text").to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().expect("pair").to_owned();
+    let csrf = serde_json::from_str::<serde_json::Value>(&body).expect("JSON")["csrf"]
+        .as_str()
+        .expect("csrf")
+        .to_owned();
+    let host = ("Host", "paas.example.com");
+    let (status, _, _) = f.raw("GET", "/apps", &[("Cookie", &cookie)], None).await;
+    assert_eq!(status, StatusCode::OK, "a session reads");
+    let change = Some(serde_json::json!({ "A": "1" }));
+    for headers in [
+        vec![("Cookie", cookie.as_str()), host],
+        vec![("Cookie", cookie.as_str()), host, ("X-CSRF-Token", "wrong")],
+        vec![
+            ("Cookie", cookie.as_str()),
+            host,
+            ("X-CSRF-Token", csrf.as_str()),
+            ("Origin", "https://evil.example.com"),
+        ],
+    ] {
+        let (status, _, body) = f
+            .raw("PATCH", "/apps/web/config-vars", &headers, change.clone())
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}: {body}");
+    }
+    let (status, _, body) = f
+        .raw(
+            "PATCH",
+            "/apps/web/config-vars",
+            &[
+                ("Cookie", &cookie),
+                host,
+                ("X-CSRF-Token", &csrf),
+                ("Origin", "http://paas.example.com"),
+            ],
+            change.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, _) = f
+        .raw(
+            "DELETE",
+            "/session",
+            &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, body) = f.raw("GET", "/apps", &[("Cookie", &cookie)], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "signed out: {body}");
+}

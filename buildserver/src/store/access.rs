@@ -174,6 +174,49 @@ impl Db {
         )? == 1)
     }
 
+    // ---- dashboard sessions ----
+
+    /// A session of token `token_id` for `seconds`, found by `id` (the SHA-256 of its cookie).
+    pub fn create_session(
+        &mut self,
+        id: &str,
+        token_id: &str,
+        csrf: &str,
+        seconds: u64,
+    ) -> Result<()> {
+        self.conn.execute(
+            &format!("DELETE FROM sessions WHERE expires_at <= {NOW}"),
+            [],
+        )?;
+        self.conn.execute(
+            "INSERT INTO sessions (id, token_id, csrf, expires_at)
+             VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || ?4 || ' seconds'))",
+            params![id, token_id, csrf, seconds],
+        )?;
+        Ok(())
+    }
+
+    /// The token and CSRF token of session `id`, if it exists and has not expired.
+    pub fn session(&self, id: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT token_id, csrf FROM sessions WHERE id = ?1 AND expires_at > {NOW}"
+                ),
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Ends session `id`.
+    pub fn delete_session(&mut self, id: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM sessions WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
     // ---- collaborators ----
 
     /// Who may use app `app_id`: its owner (as `admin`), then collaborators by name.

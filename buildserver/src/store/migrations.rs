@@ -355,5 +355,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    -- Dashboard sessions: the SHA-256 of the cookie's secret, the token signed in with (revoking
+    -- it ends the session), and the session's CSRF token.
+    CREATE TABLE sessions (
+        id         TEXT PRIMARY KEY,
+        token_id   TEXT NOT NULL REFERENCES api_tokens (id) ON DELETE CASCADE,
+        csrf       TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    ) STRICT;
     "#,
 ];

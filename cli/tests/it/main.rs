@@ -9,6 +9,7 @@ mod autoscale;
 mod canary;
 mod completions;
 mod conformance;
+mod dashboard;
 mod domains;
 mod drains;
 mod errors;
