@@ -38,8 +38,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
 use paas_share::models::Health;
-use paas_share::names::excerpt;
-use paas_share::{ApiError, AppName};
+use paas_share::ApiError;
 use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 
@@ -668,19 +667,9 @@ async fn dynos_of(state: &AppState, app: &AppRecord) -> ApiResult<Vec<paas_share
 }
 
 /// App `name` if `user` may see it; 404 otherwise (also for another user's app, so as not to
-/// reveal that it exists).
+/// reveal that it exists). What they may do there, [`guard::guard`] checked before the handler.
 async fn find_app(state: &AppState, user: &User, name: &str) -> ApiResult<AppRecord> {
-    let not_found = || {
-        ApiFailure::not_found(format!("app {:?} not found", excerpt(name)))
-            .hint("run `paas apps` to list the apps you can access")
-    };
-    let app_name = AppName::parse(name).map_err(|_| not_found())?;
-    let user = user.clone();
-    state
-        .store
-        .call(move |db| db.app(&user, &app_name))
-        .await?
-        .ok_or_else(not_found)
+    guard::app_role(state, user, name).await.map(|(app, _)| app)
 }
 
 #[cfg(test)]

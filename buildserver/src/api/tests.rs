@@ -228,33 +228,18 @@ impl Fixture {
         body: Option<serde_json::Value>,
         headers: &[(&str, &str)],
     ) -> (StatusCode, serde_json::Value) {
-        let mut request = Request::builder().method(method).uri(uri);
+        let bearer = format!("Bearer {}", self.token);
+        let mut all = headers.to_vec();
         if !headers
             .iter()
             .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
         {
-            request = request.header("Authorization", format!("Bearer {}", self.token));
+            all.push(("Authorization", bearer.as_str()));
         }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if body.is_some() {
-            request = request.header("Content-Type", "application/json");
-        }
-        let request = request
-            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-            .expect("request");
-        let response = router(self.state.clone())
-            .oneshot(request)
-            .await
-            .expect("response");
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
+        let (status, _, text) = self.raw(method, uri, &all, body).await;
         (
             status,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
         )
     }
 

@@ -1,5 +1,5 @@
 //! Access rows: API tokens (login and scoped), collaborators and the append-only audit log.
-//! Who may do what is decided by the API ([`crate::api`]); here the rows stay consistent.
+//! Who may do what is decided by the API's guard; here the rows stay consistent.
 
 use paas_share::models::{AuditEntry, Collaborator, Role, TokenInfo};
 use paas_share::{AppName, UserName};
