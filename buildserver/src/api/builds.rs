@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use paas_share::models::Build;
+use paas_share::models::{Build, Role};
 use tokio::sync::broadcast;
 
 use super::{ApiFailure, ApiResult, AppState, CurrentUser, find_app};
@@ -41,6 +41,7 @@ pub async fn info(
 pub async fn output(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    headers: axum::http::HeaderMap,
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let app: AppRecord = find_app(&state, &user, &name).await?;
@@ -60,10 +61,11 @@ pub async fn output(
             };
             Some((Ok::<_, std::io::Error>(text), rx))
         });
-        let body = stream::once(async move { Ok(past) });
+        let body = futures_util::StreamExt::chain(stream::once(async move { Ok(past) }), rest);
+        let revoked = super::guard::revoked(state, headers, name, Role::Viewer);
         return Ok((
             text,
-            Body::from_stream(futures_util::StreamExt::chain(body, rest)),
+            Body::from_stream(super::guard::until_revoked(body, revoked)),
         )
             .into_response());
     }

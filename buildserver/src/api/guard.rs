@@ -482,17 +482,69 @@ fn check_csrf(parts: &axum::http::request::Parts, csrf: &str) -> Result<(), ApiF
     Ok(())
 }
 
-/// Whether the request behind `headers` may still read app `name` (for streams that outlive
-/// their request's check): the same answers as [`guard`]'s.
-pub async fn recheck(
+/// How often a long response (a log tail, build or release output while it runs, a one-off
+/// dyno's session) checks again that its request may go on.
+pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why the request behind `headers` may no longer do `need` on app `name`, if it may not: its
+/// token revoked or expired, its session ended, its user's role taken away, the app destroyed.
+/// A store failure is not a reason: the next check decides.
+pub async fn refused_now(
     state: &AppState,
     headers: &header::HeaderMap,
     name: &str,
     need: Role,
-) -> Result<(), ApiFailure> {
-    let user = authenticate(state, headers).await?;
-    let (app, had) = app_role(state, &user, name).await?;
-    allowed(app.name.as_str(), had, need).map(drop)
+) -> Option<String> {
+    let checked = async {
+        let user = authenticate(state, headers).await?;
+        let (app, had) = app_role(state, &user, name).await?;
+        allowed(app.name.as_str(), had, need).map(drop)
+    };
+    let refused = checked.await.err()?;
+    match refused.status() {
+        StatusCode::NOT_FOUND => {
+            Some("the app was destroyed, or you no longer have access to it".to_owned())
+        }
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Some(refused.message().to_owned()),
+        _ => None,
+    }
+}
+
+/// Resolves, with the reason, once [`refused_now`] says the request may no longer go on
+/// (checked every [`RECHECK`]).
+pub async fn revoked(
+    state: AppState,
+    headers: header::HeaderMap,
+    name: String,
+    need: Role,
+) -> String {
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Some(reason) = refused_now(&state, &headers, &name, need).await {
+            return reason;
+        }
+    }
+}
+
+/// `body`, a text stream, cut short once `revoked` resolves, with a last line saying why.
+pub fn until_revoked<S>(
+    body: S,
+    revoked: impl std::future::Future<Output = String> + Send + 'static,
+) -> impl futures_util::Stream<Item = std::io::Result<String>> + Send
+where
+    S: futures_util::Stream<Item = std::io::Result<String>> + Send + 'static,
+{
+    use futures_util::StreamExt;
+    let state = Some((body.boxed(), Box::pin(revoked)));
+    futures_util::stream::unfold(state, |state| async move {
+        let (mut body, mut revoked) = state?;
+        tokio::select! {
+            next = body.next() => next.map(|item| (item, Some((body, revoked)))),
+            reason = &mut revoked => Some((Ok(format!("[this stream ended: {reason}]\n")), None)),
+        }
+    })
 }
 
 /// User `name`, for a request that names one; 404 with a hint when there is none.

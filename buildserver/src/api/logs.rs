@@ -1,22 +1,20 @@
 //! `/apps/{app}/logs`: the app's recent log lines as NDJSON; with `tail=true`, then every new
 //! line until the client goes away, the token is revoked or the app is destroyed (checked every
-//! [`TAIL_RECHECK`]; the stream's last line says which).
+//! [`super::guard::RECHECK`]; the stream's last line says which).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 use paas_share::models::LogLine;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
+use super::guard::{RECHECK, refused_now};
 use super::{ApiFailure, ApiQuery, ApiResult, AppState, CurrentUser, find_app};
 use crate::logs::{Filter, RING_LINES};
 use paas_share::models::Role;
-
-/// How often a tailing stream checks that its token still works and its app still exists.
-const TAIL_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,8 +65,7 @@ pub async fn show(
     if !query.tail {
         return Ok((ndjson_type, Body::from_stream(past)).into_response());
     }
-    let mut recheck =
-        tokio::time::interval_at(tokio::time::Instant::now() + TAIL_RECHECK, TAIL_RECHECK);
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let tail = Tail {
         live,
@@ -137,19 +134,9 @@ impl Tail {
         }
     }
 
-    /// Why the stream may no longer go on, if it may not (a store failure is not a reason: the
-    /// next check decides).
+    /// Why the stream may no longer go on, if it may not.
     async fn ended_because(&self) -> Option<String> {
-        let refused = super::guard::recheck(&self.state, &self.headers, &self.app, Role::Viewer)
-            .await
-            .err()?;
-        match refused.status() {
-            StatusCode::NOT_FOUND => {
-                Some("the app was destroyed, or you no longer have access to it".to_owned())
-            }
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Some(refused.message().to_owned()),
-            _ => None,
-        }
+        refused_now(&self.state, &self.headers, &self.app, Role::Viewer).await
     }
 
     /// The stream's last line, saying why it ends.

@@ -37,8 +37,8 @@ use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
-use paas_share::models::Health;
 use paas_share::ApiError;
+use paas_share::models::Health;
 use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 

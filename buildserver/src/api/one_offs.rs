@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use paas_share::ConfigKey;
-use paas_share::models::{CreateDyno, Dyno, RunExit};
+use paas_share::models::{CreateDyno, Dyno, Role, RunExit};
 use paas_share::names::excerpt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -170,6 +170,7 @@ pub(super) fn failure(e: OneOffError) -> ApiFailure {
 pub async fn attach(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    headers: axum::http::HeaderMap,
     Path((name, dyno)): Path<(String, String)>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
@@ -192,6 +193,7 @@ pub async fn attach(
         .map_err(failure)?;
     tracing::info!(app = %name, %dyno, user = %user.name, "one-off dyno attached");
     let one_offs = state.one_offs.clone();
+    let revoked = super::guard::revoked(state, headers, name, Role::Deployer);
     Ok(upgrade
         .protocols([PROTOCOL])
         .on_upgrade(move |socket| async move {
@@ -214,7 +216,7 @@ pub async fn attach(
             };
             let ended =
                 one_offs.until_end(&app.id, &dyno, one_off.exit, &*one_off.terminate, &stop);
-            if !bridge(socket, input, outputs, resize, ended).await {
+            if !bridge(socket, input, outputs, resize, ended, revoked).await {
                 one_offs.client_gone(&app.id, &dyno);
             }
             drop(listed);
@@ -222,14 +224,16 @@ pub async fn attach(
         .into_response())
 }
 
-/// Copies the dyno's streams to and from the client until the dyno ends (then sends how; true)
-/// or the client goes away (then the dyno is killed: `ended` is dropped; false).
+/// Copies the dyno's streams to and from the client until the dyno ends (then sends how; true),
+/// the client goes away, or the request may no longer go on (`revoked`: said on stderr first);
+/// in those two cases the dyno is killed (`ended` is dropped; false).
 async fn bridge(
     socket: WebSocket,
     input: Input,
     outputs: Vec<(u8, Output)>,
     resize: Option<Box<dyn Fn(paas_share::models::WindowSize) + Send + Sync>>,
     ended: impl std::future::Future<Output = (anyhow::Result<Outcome>, bool)>,
+    revoked: impl std::future::Future<Output = String>,
 ) -> bool {
     let (mut sink, mut incoming) = socket.split();
     // Bounded: a client that reads slowly slows the dyno's output down, memory stays flat.
@@ -264,6 +268,13 @@ async fn bridge(
             true
         }
         () = client_gone => false,
+        reason = revoked => {
+            let mut frame = vec![2u8];
+            frame.extend(format!("\r\npaas: this session ended: {reason}\r\n").into_bytes());
+            let _ = sink.send(Message::Binary(frame.into())).await;
+            let _ = sink.send(Message::Close(None)).await;
+            false
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use paas_share::models::{CreateRelease, LogLine, Release, ReleaseStatus, parse_release_version};
+use paas_share::models::{
+    CreateRelease, LogLine, Release, ReleaseStatus, Role, parse_release_version,
+};
 use paas_share::names::excerpt;
 use tokio::sync::broadcast;
 
@@ -53,6 +55,7 @@ fn version_of(version: &str) -> Result<u32, ApiFailure> {
 pub async fn output(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    headers: axum::http::HeaderMap,
     Path((name, version)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let app = find_app(&state, &user, &name).await?;
@@ -88,10 +91,11 @@ pub async fn output(
         ended: false,
     };
     let rest = stream::unfold(follow, Follow::next);
-    let body = stream::once(async move { Ok(past) });
+    let body = futures_util::StreamExt::chain(stream::once(async move { Ok(past) }), rest);
+    let revoked = super::guard::revoked(state, headers, name, Role::Viewer);
     Ok((
         text,
-        Body::from_stream(futures_util::StreamExt::chain(body, rest)),
+        Body::from_stream(super::guard::until_revoked(body, revoked)),
     )
         .into_response())
 }

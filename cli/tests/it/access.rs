@@ -200,7 +200,13 @@ fn two_users_share_an_app_with_roles_a_scoped_token_deploys_and_the_audit_log_ha
             let _ = tx.send(line);
         }
     });
-    std::thread::sleep(Duration::from_secs(1));
+    let session = bob
+        .command(&["run", "-a", "team-app", "--", "sleep", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("paas run");
+    std::thread::sleep(Duration::from_secs(2));
     ok(&owner, &repo, &["access:remove", "bob"]);
     let mut said = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(15)) {
@@ -211,6 +217,16 @@ fn two_users_share_an_app_with_roles_a_scoped_token_deploys_and_the_audit_log_ha
     assert!(
         said.join("\n").contains("no longer have access"),
         "{said:?}"
+    );
+    // So does a one-off dyno's session: said on its stderr, the dyno stopped.
+    let ran = session.wait_with_output().expect("paas run ends");
+    assert!(!ran.status.success());
+    assert!(
+        transcript(&ran).contains(
+            "this session ended: the app was destroyed, or you no longer have access to it"
+        ),
+        "{}",
+        transcript(&ran)
     );
     // Removed, bob's token goes with his role.
     let output = with_token(&["ps", "-a", "team-app"]);
