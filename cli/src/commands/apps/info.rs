@@ -23,6 +23,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             &[
                 ("Owner", app.owner.to_string()),
                 (
+                    "Your role",
+                    app.role.map_or_else(String::new, |r| r.to_string()),
+                ),
+                (
                     "Release",
                     app.release
                         .map_or_else(|| "none running".to_owned(), |v| format!("v{v}")),

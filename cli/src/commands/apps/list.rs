@@ -24,12 +24,13 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
             vec![
                 a.name.to_string(),
                 a.owner.to_string(),
+                a.role.map_or_else(String::new, |r| r.to_string()),
                 release,
                 a.web_url.clone(),
             ]
         })
         .collect();
     ctx.printer.print(&apps, |p, out| {
-        p.table(out, &["NAME", "OWNER", "RELEASE", "URL"], &rows)
+        p.table(out, &["NAME", "OWNER", "YOUR ROLE", "RELEASE", "URL"], &rows)
     })
 }
