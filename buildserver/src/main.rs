@@ -418,8 +418,17 @@ fn collect_garbage(keep: usize, grace: u64, data: &DataDirArgs) -> anyhow::Resul
     Ok(())
 }
 
+/// Names the audit log gives the platform itself and operator commands: no user may hold one,
+/// or their changes would read as the platform's.
+const RESERVED_USER_NAMES: &[&str] = &["paas", "operator"];
+
 fn create_user(name: &str, admin: bool, data: &DataDirArgs) -> anyhow::Result<()> {
     let name = UserName::parse(name)?;
+    if RESERVED_USER_NAMES.contains(&name.as_str()) {
+        bail!(
+            "{name} is reserved: the audit log names the platform `paas` and operator commands `operator`; pick another name"
+        );
+    }
     let mut db = open_store(&DataDir::new(data.resolve()?))?;
     let new = token::generate();
     db.create_user(&name, admin, &new)?;

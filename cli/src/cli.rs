@@ -107,6 +107,13 @@ const COLON_ALIASES: &[(&str, &[&str])] = &[
     ("auth:login", &["login"]),
     ("auth:logout", &["logout"]),
     ("auth:whoami", &["whoami"]),
+    // Heroku's older spellings of `access` and `tokens`.
+    ("sharing", &["access"]),
+    ("sharing:add", &["access", "add"]),
+    ("sharing:remove", &["access", "remove"]),
+    ("authorizations", &["tokens"]),
+    ("authorizations:create", &["tokens", "create"]),
+    ("authorizations:revoke", &["tokens", "revoke"]),
     (
         "addons:credentials:rotate",
         &["addons", "rotate-credentials"],

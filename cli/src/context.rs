@@ -61,6 +61,11 @@ impl Ctx {
         Ok(answer?)
     }
 
+    /// Whether `-a/--app` was given on the command line.
+    pub fn app_flag_given(&self) -> bool {
+        self.app_flag.is_some()
+    }
+
     /// The app: `-a/--app`, then `PAAS_APP`, then the `paas` remote of the git repo here.
     pub fn app(&self) -> Result<AppName, CliError> {
         self.app_or(None)

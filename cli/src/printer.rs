@@ -224,6 +224,8 @@ impl Printer {
         if err.chain().any(|e| {
             e.downcast_ref::<io::Error>()
                 .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+                || e.downcast_ref::<serde_json::Error>()
+                    .is_some_and(|e| e.io_error_kind() == Some(io::ErrorKind::BrokenPipe))
         }) {
             return ExitStatus::Success;
         }

@@ -20,6 +20,9 @@ pub struct Account {
     pub name: UserName,
     pub admin: bool,
     pub created_at: String,
+    /// The scoped token the request came with, if it did: what it is limited to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenInfo>,
 }
 
 /// An SSH public key that may push as its owner.
@@ -117,6 +120,9 @@ pub struct UpdateApp {
 
 /// `GET /apps/{app}/config-vars`.
 pub type ConfigVars = BTreeMap<String, String>;
+
+/// What a viewer sees instead of a config var's value.
+pub const REDACTED: &str = "[redacted]";
 
 /// `PATCH /apps/{app}/config-vars`: a value sets the key, `null` removes it.
 pub type ConfigPatch = BTreeMap<String, Option<String>>;
@@ -1061,6 +1067,8 @@ pub struct Collaborator {
     pub role: Role,
     /// The app's owner, who cannot be removed or given another role.
     pub owner: bool,
+    /// A server admin, who has `admin` on every app whatever the role here says.
+    pub server_admin: bool,
     /// RFC 3339, when they were added (the app's creation for its owner).
     pub created_at: String,
 }
@@ -1097,6 +1105,8 @@ pub struct TokenInfo {
     pub last_used_at: Option<String>,
     /// RFC 3339; None if it never expires.
     pub expires_at: Option<String>,
+    /// Whether `expires_at` has passed (it answers 401 now).
+    pub expired: bool,
     /// Whether this is the token the request was made with.
     pub current: bool,
 }

@@ -12,7 +12,7 @@ use paas_share::models::{
 use paas_share::names::excerpt;
 use serde::Deserialize;
 
-use super::guard::{AuditNote, app_role, user_named};
+use super::guard::{AuditNote, app_role, article, user_named};
 use super::{ApiFailure, ApiJson, ApiQuery, ApiResult, AppState, CurrentUser, find_app};
 use crate::token;
 
@@ -137,8 +137,11 @@ async fn collaborator_of(
 
 // ---- tokens ----
 
-/// The longest a scoped token may live: ten years, in seconds.
-const MAX_TOKEN_SECONDS: u64 = 10 * 365 * 24 * 3600;
+/// The longest a scoped token may live: ten years (of 365.25 days), in seconds.
+const MAX_TOKEN_SECONDS: u64 = 315_576_000;
+
+/// The furthest back the audit log is read: a hundred years (of 365.25 days), in seconds.
+const MAX_AUDIT_SECONDS: u64 = 3_155_760_000;
 
 pub async fn tokens(
     State(state): State<AppState>,
@@ -182,14 +185,17 @@ pub async fn create_token(
         None => None,
         Some(name) => {
             let (app, had) = app_role(&state, &user, name.as_str()).await?;
+            note.app(&app.id, app.name.as_str());
+            note.set("role", body.role.as_str());
             if had < body.role {
                 return Err(ApiFailure::invalid(format!(
-                    "you are a {had} of {name}: a token of yours cannot be a {}",
+                    "you are {} {had} of {name}: a token of yours cannot be {} {}",
+                    article(had),
+                    article(body.role),
                     body.role
                 ))
                 .hint(format!("ask for --role {had} or less")));
             }
-            note.app(&app.id, app.name.as_str());
             Some(app.id)
         }
     };
@@ -222,14 +228,19 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    note: AuditNote,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let wanted = id.clone();
-    if state
+    let revoked = state
         .store
         .call(move |db| db.revoke_token(&user, &wanted))
-        .await?
-    {
+        .await?;
+    if let Some(scope) = revoked {
+        // Filed under the app a scoped token was for, so that the app's admins see it.
+        if let Some((app_id, app)) = scope {
+            note.app(&app_id, &app);
+        }
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(
@@ -263,10 +274,7 @@ fn a_hundred() -> u32 {
 
 impl AuditQuery {
     fn checked(self) -> ApiResult<(u64, u32)> {
-        if self.since == 0
-            || self.since > 100 * 365 * 24 * 3600
-            || !(1..=1000).contains(&self.limit)
-        {
+        if self.since == 0 || self.since > MAX_AUDIT_SECONDS || !(1..=1000).contains(&self.limit) {
             return Err(ApiFailure::invalid(
                 "since is 1 second to 100 years (in seconds), limit 1 to 1000",
             ));

@@ -8,12 +8,23 @@ use paas_share::models::{Account, AddKey, SshKey};
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser};
 use crate::store::PublicKey;
 
+/// Who the caller is, with the limits of the scoped token the request came with.
 pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
 ) -> ApiResult<Json<Account>> {
+    let max_age = state.token_max_age;
     Ok(Json(
-        state.store.call(move |db| db.account(&user.id)).await?,
+        state
+            .store
+            .call(move |db| {
+                let mut account = db.account(&user.id)?;
+                if user.scoped() {
+                    account.token = db.tokens(&user, max_age)?.into_iter().find(|t| t.current);
+                }
+                Ok::<_, crate::store::StoreError>(account)
+            })
+            .await?,
     ))
 }
 
@@ -27,9 +38,11 @@ pub async fn list_keys(
 pub async fn add_key(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    note: super::guard::AuditNote,
     ApiJson(body): ApiJson<AddKey>,
 ) -> ApiResult<(StatusCode, Json<SshKey>)> {
     let key = PublicKey::parse(&body.public_key).map_err(|e| ApiFailure::invalid(e.to_string()))?;
+    note.set("fingerprint", key.fingerprint.as_str());
     let added = state
         .store
         .call(move |db| db.add_key(&user.id, &key))

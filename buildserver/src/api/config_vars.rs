@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use paas_share::ConfigKey;
 use paas_share::models::{ConfigPatch, ConfigVars, Release};
-use paas_share::names::{MAX_CONFIG_VALUE_BYTES, excerpt};
+use paas_share::names::MAX_CONFIG_VALUE_BYTES;
 
 use super::guard::{AuditNote, Granted};
 use super::{ApiFailure, ApiJson, ApiResult, AppState, CurrentUser, IdempotencyKey, find_app};
@@ -13,7 +13,7 @@ use crate::scheduler::{HEALTH_CHECK_PATH_VAR, valid_health_check_path};
 /// What every dyno gets from the platform, whatever the config says (as on Heroku).
 const DYNO_VARS: &[&str] = &["PORT", "DYNO", "PS"];
 
-/// The app's config vars; a viewer gets every value as [`REDACTED`].
+/// The app's config vars; a viewer gets every value as [`paas_share::models::REDACTED`].
 pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -39,11 +39,11 @@ pub async fn update(
     let (set, unset): (Vec<_>, Vec<_>) = patch.iter().partition(|(_, v)| v.is_some());
     note.set(
         "set",
-        set.iter().map(|(k, _)| excerpt(k)).collect::<Vec<_>>(),
+        set.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
     );
     note.set(
         "unset",
-        unset.iter().map(|(k, _)| excerpt(k)).collect::<Vec<_>>(),
+        unset.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
     );
     if patch.is_empty() {
         return Err(ApiFailure::invalid("no config vars given")

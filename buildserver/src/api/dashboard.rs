@@ -82,6 +82,8 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateSession>,
 ) -> ApiResult<Response> {
     let source = super::guard::source(&extensions);
+    // No signing a browser in to someone else's account from another site's page.
+    super::guard::same_origin(&headers)?;
     let user = match user_of_token(&state, body.token.trim()).await {
         Ok(user) => user,
         Err(refused) => {

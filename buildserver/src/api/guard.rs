@@ -54,15 +54,12 @@ pub struct Rule {
 #[derive(Debug, Clone, Copy)]
 pub struct Granted(pub Role);
 
-/// What a viewer sees of a config var's value.
-pub const REDACTED: &str = "[redacted]";
-
 impl Granted {
     /// `vars` as the caller may see them: values only from deployer up.
     pub fn shown(self, mut vars: paas_share::models::ConfigVars) -> paas_share::models::ConfigVars {
         if self.0 < Role::Deployer {
             for value in vars.values_mut() {
-                REDACTED.clone_into(value);
+                paas_share::models::REDACTED.clone_into(value);
             }
         }
         vars
@@ -132,7 +129,11 @@ fn rules() -> &'static HashMap<(&'static str, &'static str), Rule> {
 
 /// The middleware of every route: see the module's documentation.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_ascii_lowercase();
+    // HEAD is answered by the GET route (RFC 9110 §9.3.2), under its rule.
+    let method = match request.method().as_str() {
+        "HEAD" => "get".to_owned(),
+        other => other.to_ascii_lowercase(),
+    };
     let rule = request
         .extensions()
         .get::<MatchedPath>()
@@ -194,9 +195,9 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         let Note { app, mut detail } = std::mem::take(&mut *note.lock());
         for (key, value) in &params {
             if key != "app" {
-                detail
-                    .entry(key.clone())
-                    .or_insert_with(|| excerpt(value).to_string().into());
+                // Cut only what no real name reaches (a fingerprint is 50 characters).
+                let shown: String = value.chars().take(200).collect();
+                detail.entry(key.clone()).or_insert_with(|| shown.into());
             }
         }
         let (app_id, app) = match (app, params.get("app")) {
@@ -268,7 +269,7 @@ async fn check(
             let name = params.get("app").map_or("", String::as_str);
             let (app, had) = app_role(state, user, name).await?;
             note.app(&app.id, app.name.as_str());
-            allowed(&app.name.to_string(), had, role).map(Some)
+            allowed(user, app.name.as_str(), had, role).map(Some)
         }
         Need::Addon(role, access) => {
             let name = params.get("addon").map_or("", String::as_str);
@@ -278,23 +279,43 @@ async fn check(
                 .await
                 .map_err(super::addons::failure)?;
             note.app(&record.app_id, &record.app_name);
-            allowed(&record.app_name, had, role).map(Some)
+            allowed(user, &record.app_name, had, role).map(Some)
         }
     }
 }
 
-/// 403 unless `had` is at least `need`.
-fn allowed(app: &str, had: Role, need: Role) -> Result<Role, ApiFailure> {
+/// 403 unless `had` (what `user`'s request may do on `app`) is at least `need`, saying whether
+/// the user's role or their token's limit is short.
+fn allowed(user: &User, app: &str, had: Role, need: Role) -> Result<Role, ApiFailure> {
     if had >= need {
         return Ok(had);
     }
-    Err(
-        ApiFailure::forbidden(format!("you are a {had} of {app}: this needs {need}")).hint(
-            format!(
-                "ask an admin of {app} for the {need} role (`paas access -a {app}` lists them)"
-            ),
-        ),
-    )
+    if let Some(most) = user.token.as_ref().and_then(|t| t.role)
+        && most < need
+    {
+        return Err(ApiFailure::forbidden(format!(
+            "this token may do at most what {} {most} may: this needs {need}",
+            article(most)
+        ))
+        .hint(format!(
+            "use a token made with --role {need} (`paas tokens:create`), or your login token"
+        )));
+    }
+    Err(ApiFailure::forbidden(format!(
+        "you are {} {had} of {app}: this needs {need}",
+        article(had)
+    ))
+    .hint(format!(
+        "ask an admin of {app} for the {need} role (`paas access -a {app}` lists them)"
+    )))
+}
+
+/// `a` or `an`, for a role's name.
+pub fn article(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "an",
+        Role::Viewer | Role::Deployer => "a",
+    }
 }
 
 /// App `name` if `user` has at least role `need` on it: 404 or 403 as [`guard`] answers (for an
@@ -306,7 +327,7 @@ pub async fn app_needing(
     need: Role,
 ) -> Result<crate::store::AppRecord, ApiFailure> {
     let (app, had) = app_role(state, user, name).await?;
-    allowed(app.name.as_str(), had, need)?;
+    allowed(user, app.name.as_str(), had, need)?;
     Ok(app)
 }
 
@@ -463,23 +484,28 @@ fn check_csrf(parts: &axum::http::request::Parts, csrf: &str) -> Result<(), ApiF
         )
         .hint("reload the dashboard; scripts send `Authorization: Bearer TOKEN` instead"));
     }
-    if let Some(origin) = parts.headers.get(header::ORIGIN) {
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok());
-        let same = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .is_some_and(|(_, authority)| Some(authority) == host);
-        if !same {
-            return Err(ApiFailure::forbidden(
-                "this request came from another site's page",
-            ));
-        }
+    same_origin(&parts.headers)
+}
+
+/// 403 when the request says it comes from a page (`Origin`) of another origin than the one it
+/// was sent to (`Host`).
+pub fn same_origin(headers: &header::HeaderMap) -> Result<(), ApiFailure> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let same = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .is_some_and(|(_, authority)| Some(authority) == host);
+    if same {
+        Ok(())
+    } else {
+        Err(ApiFailure::forbidden(
+            "this request came from another site's page",
+        ))
     }
-    Ok(())
 }
 
 /// How often a long response (a log tail, build or release output while it runs, a one-off
@@ -498,7 +524,7 @@ pub async fn refused_now(
     let checked = async {
         let user = authenticate(state, headers).await?;
         let (app, had) = app_role(state, &user, name).await?;
-        allowed(app.name.as_str(), had, need).map(drop)
+        allowed(&user, app.name.as_str(), had, need).map(drop)
     };
     let refused = checked.await.err()?;
     match refused.status() {

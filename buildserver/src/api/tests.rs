@@ -1241,3 +1241,79 @@ async fn the_dashboard_signs_in_with_a_cookie_and_refuses_cross_site_changes() {
     let (status, _, body) = f.raw("GET", "/apps", &[("Cookie", &cookie)], None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "signed out: {body}");
 }
+
+#[tokio::test]
+async fn trial_findings_head_foreign_sign_in_token_wording_and_token_audit() {
+    let f = fixture().await;
+    f.built_app("first", &[("web", "serve")]).await;
+    // HEAD is GET without a body, under GET's rule (it used to find no rule: 500).
+    let bearer = format!("Bearer {}", f.token);
+    let (status, _, _) = f
+        .raw("HEAD", "/apps", &[("Authorization", &bearer)], None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = f.raw("HEAD", "/apps", &[], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // No sign-in from another site's page (login CSRF).
+    let (status, _, _) = f
+        .raw(
+            "POST",
+            "/session",
+            &[
+                ("Host", "paas.example.com"),
+                ("Origin", "https://evil.example.com"),
+            ],
+            Some(serde_json::json!({ "token": f.token })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A scoped token's refusal names the token's limit, not its owner's role.
+    let (_, created) = f
+        .send(
+            "POST",
+            "/account/tokens",
+            Some(serde_json::json!({ "description": "CI", "app": "first", "role": "deployer" })),
+        )
+        .await;
+    let (scoped, id) = (
+        created["token"].as_str().expect("token").to_owned(),
+        created["id"].as_str().expect("id").to_owned(),
+    );
+    let (status, answer) = f
+        .send_as(
+            &scoped,
+            "PATCH",
+            "/apps/first/router",
+            Some(serde_json::json!({ "maintenance": false })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        answer["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("this token may do at most what a deployer may"),
+        "{answer}"
+    );
+    let (_, account) = f.send_as(&scoped, "GET", "/account", None).await;
+    assert_eq!(account["token"]["app"], "first", "{account}");
+    // The app's admins see its tokens made and revoked in its log.
+    let (status, _) = f
+        .send("DELETE", &format!("/account/tokens/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, entries) = f.send("GET", "/apps/first/audit", None).await;
+    let entries = entries.as_array().expect("entries");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "token.create" && e["detail"]["token"] == id.as_str()),
+        "{entries:?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "token.revoke" && e["detail"]["id"] == id.as_str()),
+        "{entries:?}"
+    );
+}

@@ -54,7 +54,10 @@ pub struct AuditRecord {
 
 const TOKEN_COLUMNS: &str = concat!(
     "t.id, t.description, a.name, t.role, t.created_at, t.last_used_at, ",
-    expires_at!("?2")
+    expires_at!("?2"),
+    ", ",
+    expires_at!("?2"),
+    " <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 );
 
 impl Db {
@@ -161,17 +164,40 @@ impl Db {
                 created_at: r.get(4)?,
                 last_used_at: r.get(5)?,
                 expires_at: r.get(6)?,
+                expired: r.get::<_, Option<bool>>(7)?.unwrap_or(false),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Revokes `user`'s token `id`; false when they have none of that id.
-    pub fn revoke_token(&mut self, user: &User, id: &str) -> Result<bool> {
-        Ok(self.conn.execute(
+    /// Revokes `user`'s token `id`: None when they have none of that id, else the app (id and
+    /// name) it was limited to, if any.
+    pub fn revoke_token(
+        &mut self,
+        user: &User,
+        id: &str,
+    ) -> Result<Option<Option<(String, String)>>> {
+        let tx = self.conn.transaction()?;
+        let found: Option<Option<(String, String)>> = tx
+            .query_row(
+                "SELECT a.id, a.name FROM api_tokens t LEFT JOIN apps a ON a.id = t.app_id
+                 WHERE t.id = ?1 AND t.user_id = ?2",
+                params![id, user.id],
+                |r| {
+                    let app: Option<String> = r.get(0)?;
+                    Ok(match app {
+                        Some(app) => Some((app, r.get(1)?)),
+                        None => None,
+                    })
+                },
+            )
+            .optional()?;
+        tx.execute(
             "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2",
             params![id, user.id],
-        )? == 1)
+        )?;
+        tx.commit()?;
+        Ok(found)
     }
 
     // ---- dashboard sessions ----
@@ -222,10 +248,10 @@ impl Db {
     /// Who may use app `app_id`: its owner (as `admin`), then collaborators by name.
     pub fn collaborators(&self, app_id: &str) -> Result<Vec<Collaborator>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT u.name, 'admin', 1, a.created_at FROM apps a JOIN users u ON u.id = a.owner_id
-             WHERE a.id = ?1
+            "SELECT u.name, 'admin', 1, a.created_at, u.admin
+             FROM apps a JOIN users u ON u.id = a.owner_id WHERE a.id = ?1
              UNION ALL
-             SELECT * FROM (SELECT u.name, c.role, 0, c.created_at
+             SELECT * FROM (SELECT u.name, c.role, 0, c.created_at, u.admin
                  FROM collaborators c JOIN users u ON u.id = c.user_id
                  WHERE c.app_id = ?1 ORDER BY u.name)",
         )?;
@@ -239,6 +265,7 @@ impl Db {
             role: parse(r, 1)?,
             owner: r.get(2)?,
             created_at: r.get(3)?,
+            server_admin: r.get(4)?,
         })
     }
 

@@ -411,6 +411,7 @@ impl Db {
                     name: parse(r, 1)?,
                     admin: r.get(2)?,
                     created_at: r.get(3)?,
+                    token: None,
                 })
             },
         )?)

@@ -69,8 +69,7 @@ pub fn parse_role(text: &str) -> Result<Role, String> {
 
 fn user_name(text: &str) -> Result<UserName, CliError> {
     UserName::parse(text).map_err(|e| {
-        CliError::usage(format!("{text:?} is not a user name: {e}"))
-            .hint("user names are as `paas whoami` prints them")
+        CliError::usage(e.to_string()).hint("user names are as `paas whoami` prints them")
     })
 }
 
@@ -86,10 +85,12 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 let rows: Vec<Vec<String>> = people
                     .iter()
                     .map(|c| {
-                        let role = if c.owner {
-                            "admin (owner)".to_owned()
-                        } else {
-                            c.role.to_string()
+                        let role = match (c.owner, c.server_admin) {
+                            (true, _) => "admin (owner)".to_owned(),
+                            (false, true) => {
+                                format!("{} (a server admin: admin on every app)", c.role)
+                            }
+                            (false, false) => c.role.to_string(),
                         };
                         vec![c.user.to_string(), role, c.created_at.clone()]
                     })

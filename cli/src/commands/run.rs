@@ -95,7 +95,27 @@ fn command_line(args: &[OsString]) -> Result<String, CliError> {
     Ok(line)
 }
 
+/// Without `--`, an `-a APP` (`--app APP`, `--app=APP`) among the command's words is ambiguous:
+/// the user may mean the app (Heroku's `heroku run CMD -a APP`) or the command's own flag. Refused
+/// rather than guessed, so that nothing runs on an app nobody meant.
+fn no_app_flag_in(command: &[OsString], separated: bool) -> Result<(), CliError> {
+    if separated {
+        return Ok(());
+    }
+    let words: Vec<&str> = command.iter().filter_map(|w| w.to_str()).collect();
+    let flagged = words.windows(2).any(|w| matches!(w[0], "-a" | "--app"))
+        || words.iter().any(|w| w.starts_with("--app="));
+    if flagged {
+        return Err(CliError::usage(
+            "-a/--app after the command is part of the command",
+        )
+        .hint("put paas's flags before the command and separate it with --: paas run -a APP -- COMMAND"));
+    }
+    Ok(())
+}
+
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+    no_app_flag_in(&args.command, std::env::args_os().any(|a| a == "--"))?;
     let command = command_line(&args.command)?;
     let app = ctx.app()?;
     let client = ctx.client()?;

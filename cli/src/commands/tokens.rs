@@ -33,6 +33,10 @@ enum Command {
     Revoke(RevokeArgs),
 }
 
+/// The longest `--expires` the server takes: ten years (of 365.25 days, as `10y` means), in
+/// seconds.
+const MAX_EXPIRES_SECONDS: u64 = 315_576_000;
+
 /// Create a scoped token (printed once)
 #[derive(Debug, clap::Args)]
 struct CreateArgs {
@@ -97,7 +101,11 @@ fn list(ctx: &Ctx) -> anyhow::Result<()> {
                     scope,
                     t.created_at.clone(),
                     t.last_used_at.clone().unwrap_or_else(|| "never".to_owned()),
-                    t.expires_at.clone().unwrap_or_else(|| "never".to_owned()),
+                    match (&t.expires_at, t.expired) {
+                        (Some(at), true) => format!("expired {at}"),
+                        (Some(at), false) => at.clone(),
+                        (None, _) => "never".to_owned(),
+                    },
                 ]
             })
             .collect();
@@ -117,6 +125,11 @@ fn list(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    if args.all_apps && ctx.app_flag_given() {
+        return Err(CliError::usage("-a APP and --all-apps ask for different tokens")
+            .hint("give -a APP for a token limited to that app, or --all-apps for every app you may use")
+            .into());
+    }
     let app = if args.all_apps {
         None
     } else {
@@ -130,10 +143,12 @@ fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<()> {
             humantime::parse_duration(text)
                 .ok()
                 .map(|d| d.as_secs())
-                .filter(|s| *s > 0)
+                .filter(|s| (1..=MAX_EXPIRES_SECONDS).contains(s))
                 .ok_or_else(|| {
-                    CliError::usage(format!("{text:?} is not a duration"))
-                        .hint("such as 1h, 30d, 90d or 1y")
+                    CliError::usage(format!(
+                        "{text:?} is not a duration from 1 second to 10 years"
+                    ))
+                    .hint("such as 1h, 30d, 90d or 1y")
                 })?,
         ),
     };

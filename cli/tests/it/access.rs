@@ -92,6 +92,13 @@ fn two_users_share_an_app_with_roles_a_scoped_token_deploys_and_the_audit_log_ha
     refused(
         &bob,
         &bobs,
+        &["config", "get", "SECRET"],
+        1,
+        "hidden from viewers",
+    );
+    refused(
+        &bob,
+        &bobs,
         &["scale", "web=2"],
         1,
         "you are a viewer of team-app: this needs deployer",
@@ -311,4 +318,66 @@ fn login_tokens_expire_after_the_servers_maximum_age() {
         said.contains("this API token expired at") && said.contains("paas login"),
         "{said}"
     );
+}
+
+#[test]
+fn ambiguous_or_conflicting_flags_are_refused_and_reserved_names_are_kept() {
+    let server = paas_tests::TestServer::start(&server_bin());
+    let cli = CliEnv::new(paas_bin(), &server.api);
+    cli.login(&server.admin_token());
+    cli.ok(&["create", "flags"]);
+    // `-a` after the command, without `--`, is the command's: refused rather than guessed.
+    let output = cli.run(&["run", "echo", "hi", "-a", "flags"]);
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    assert!(transcript(&output).contains("paas run -a APP -- COMMAND"));
+    let output = cli.run(&["tokens:create", "-d", "CI", "-a", "flags", "--all-apps"]);
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    let output = cli.run(&[
+        "tokens:create",
+        "-d",
+        "CI",
+        "-a",
+        "flags",
+        "--expires",
+        "1000y",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    // Heroku's older spellings.
+    assert!(
+        cli.ok(&["sharing", "-a", "flags"])
+            .contains("admin (owner)")
+    );
+    // A scoped token says what it is limited to.
+    let created: Value = serde_json::from_str(&cli.ok(&[
+        "authorizations:create",
+        "-d",
+        "CI",
+        "-a",
+        "flags",
+        "--role",
+        "viewer",
+        "--json",
+    ]))
+    .expect("JSON");
+    let whoami = cli
+        .command(&["whoami"])
+        .env("PAAS_API_TOKEN", created["token"].as_str().expect("token"))
+        .output()
+        .expect("whoami");
+    let said = String::from_utf8_lossy(&whoami.stdout);
+    assert!(said.contains("viewer on flags"), "{said}");
+    // The audit log's names for the platform and the operator are no user's.
+    for name in ["paas", "operator"] {
+        let output = std::process::Command::new(server_bin())
+            .args(["user", "create", name, "--data-dir"])
+            .arg(server.data_dir())
+            .output()
+            .expect("user create");
+        assert!(!output.status.success());
+        assert!(
+            transcript(&output).contains("is reserved"),
+            "{}",
+            transcript(&output)
+        );
+    }
 }

@@ -72,8 +72,8 @@ function say(message, hint, isError) {
 
 function failed(error) {
   if (error.status === 401) {
-    signedOut();
-    say(error.message, error.hint, true);
+    if (session.user !== null) signedOut();
+    say(error.message, "sign in again with a valid token", true);
     return;
   }
   say(error.message, error.hint, true);
@@ -128,7 +128,7 @@ function signedOut() {
       document.getElementById("status").hidden = true;
       signedIn(answer);
     } catch (error) {
-      say(error.message, error.hint, true);
+      say(error.message, error.status === 401 ? "use a token from `paas-buildserver user create` or `paas tokens:create`" : error.hint, true);
     }
   });
   main(form);
@@ -209,9 +209,11 @@ async function showApp(name) {
   const fill = (section, load) =>
     load()
       .then((content) => section.replaceChildren(section.firstChild, content))
-      .catch((error) =>
-        section.replaceChildren(section.firstChild, el("p", { class: "muted" }, error.message)),
-      );
+      .catch((error) => {
+        // The session ended (signed out elsewhere, expired, its token revoked): sign in again.
+        if (error.status === 401) return failed(error);
+        section.replaceChildren(section.firstChild, el("p", { class: "muted" }, error.message));
+      });
   const live = () => {
     fill(sections.dynos, () => dynos(name));
     fill(sections.releases, () => releases(name, canDeploy));
@@ -243,9 +245,15 @@ async function formation(name, canDeploy, changed) {
       });
       const go = el("button", { type: "button", id: `scale-${t.type}-button`, disabled: !canDeploy }, "Scale");
       go.addEventListener("click", async () => {
+        const text = input.value.trim();
+        if (!/^[0-9]{1,5}$/.test(text)) {
+          say(`${JSON.stringify(input.value)} is not a number of dynos`, "give a whole number: 0 stops every dyno of the type", true);
+          return;
+        }
+        const count = Number(text);
+        if (count === 0 && t.quantity > 0 && !window.confirm(`Stop every ${t.type} dyno of ${name}?`)) return;
         go.disabled = true;
         try {
-          const count = Number(input.value);
           say(`Scaling ${t.type} to ${count}…`);
           await api("PATCH", `/apps/${name}/formation`, { [t.type]: count });
           say(`Scaled ${t.type} to ${count}.`);
@@ -382,6 +390,10 @@ function logs(name) {
   return el("div", {}, button, out);
 }
 
+function fixed(number) {
+  return Number(number).toFixed(1);
+}
+
 function chart(values) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
@@ -408,7 +420,7 @@ async function metrics(name) {
         "div",
         { class: "metrics-type" },
         el("h3", {}, p.process_type),
-        el("p", {}, `${s.requests} requests · p95 ${s.p95_ms ?? "–"} ms · 5xx ${s.server_errors_percent ?? 0}% · CPU ${s.cpu_percent ?? "–"}%`),
+        el("p", {}, `${s.requests} requests · p95 ${s.p95_ms ?? "–"} ms · 5xx ${fixed(s.server_errors_percent ?? 0)}% · CPU ${s.cpu_percent === null || s.cpu_percent === undefined ? "–" : fixed(s.cpu_percent)}%`),
         el("p", { class: "muted" }, "Requests per minute"),
         chart(p.points.map((point) => point.requests_per_minute)),
         el("p", { class: "muted" }, "p95 latency (ms)"),

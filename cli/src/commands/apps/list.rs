@@ -31,6 +31,10 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
         })
         .collect();
     ctx.printer.print(&apps, |p, out| {
-        p.table(out, &["NAME", "OWNER", "YOUR ROLE", "RELEASE", "URL"], &rows)
+        p.table(
+            out,
+            &["NAME", "OWNER", "YOUR ROLE", "RELEASE", "URL"],
+            &rows,
+        )
     })
 }

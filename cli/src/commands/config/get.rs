@@ -23,6 +23,16 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         )
         .hint("run `paas config` to list them")
     })?;
+    if value == paas_share::models::REDACTED {
+        return Err(CliError::new(
+            "forbidden",
+            format!("the value of {} is hidden from viewers of {app}", args.key),
+        )
+        .hint(format!(
+            "ask an admin of {app} for the deployer role (`paas access -a {app}` lists them)"
+        ))
+        .into());
+    }
     ctx.printer.print(value, |p, out| {
         // Exactly as set for a script; on a terminal, with control characters shown.
         if std::io::IsTerminal::is_terminal(&std::io::stdout()) {

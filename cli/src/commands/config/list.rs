@@ -1,6 +1,6 @@
 //! `paas config list`.
 
-use paas_share::models::ConfigVars;
+use paas_share::models::{ConfigVars, REDACTED};
 
 use crate::context::Ctx;
 
@@ -17,6 +17,11 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let app = ctx.app()?;
     let vars: ConfigVars = ctx.client()?.get(&format!("/apps/{app}/config-vars"))?;
+    if !vars.is_empty() && vars.values().all(|v| v == REDACTED) {
+        ctx.printer.warn(format_args!(
+            "the values are hidden: viewers of {app} see the keys only"
+        ));
+    }
     ctx.printer.print(&vars, |p, out| {
         if args.shell {
             for (key, value) in &vars {
