@@ -1317,3 +1317,117 @@ async fn trial_findings_head_foreign_sign_in_token_wording_and_token_audit() {
         "{entries:?}"
     );
 }
+
+#[tokio::test]
+async fn every_kind_of_change_is_in_the_audit_log() {
+    let f = fixture().await;
+    f.built_app("kinds", &[("web", "serve")]).await;
+    other_user(&f, "pat").await;
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEqHYOq6wMGuGwLQZ3sDmq2ytJ3N1Xy4cWjbpZkz0vNo audit@test";
+    let changes: &[(&str, &str, Option<serde_json::Value>)] = &[
+        (
+            "PATCH",
+            "/apps/kinds/config-vars",
+            Some(serde_json::json!({ "A": "1" })),
+        ),
+        (
+            "PATCH",
+            "/apps/kinds/formation",
+            Some(serde_json::json!({ "web": 2 })),
+        ),
+        (
+            "POST",
+            "/apps/kinds/releases",
+            Some(serde_json::json!({ "rollback_to": 1 })),
+        ),
+        (
+            "POST",
+            "/apps/kinds/collaborators",
+            Some(serde_json::json!({ "user": "pat", "role": "viewer" })),
+        ),
+        (
+            "POST",
+            "/apps/kinds/domains",
+            Some(serde_json::json!({ "hostname": "www.example.org" })),
+        ),
+        ("DELETE", "/apps/kinds/domains/www.example.org", None),
+        (
+            "POST",
+            "/apps/kinds/addons",
+            Some(serde_json::json!({ "kind": "no-such-kind" })),
+        ),
+        (
+            "POST",
+            "/account/keys",
+            Some(serde_json::json!({ "public_key": key })),
+        ),
+        (
+            "POST",
+            "/account/tokens",
+            Some(serde_json::json!({ "description": "x", "role": "viewer" })),
+        ),
+        (
+            "PATCH",
+            "/apps/kinds",
+            Some(serde_json::json!({ "name": "renamed" })),
+        ),
+        ("DELETE", "/apps/renamed", None),
+    ];
+    for (method, path, body) in changes {
+        f.send(method, path, body.clone()).await;
+    }
+    let new = token::generate();
+    let operator = new.token.clone();
+    f.state
+        .store
+        .call(move |db| db.create_user(&UserName::parse("root").expect("valid"), true, &new))
+        .await
+        .expect("admin");
+    let (status, entries) = f.send_as(&operator, "GET", "/audit", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let entries = entries.as_array().expect("entries");
+    for action in [
+        "app.create",
+        "config.update",
+        "formation.update",
+        "release.rollback",
+        "access.add",
+        "domain.add",
+        "domain.remove",
+        "addon.create",
+        "key.add",
+        "token.create",
+        "app.update",
+        "app.destroy",
+    ] {
+        let entry = entries
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} entry in {entries:?}"));
+        assert_eq!(entry["actor"], "alice", "{entry}");
+        assert!(
+            entry["at"].is_string() && entry["source"].is_string(),
+            "{entry}"
+        );
+        assert!(
+            matches!(entry["outcome"].as_str(), Some("success" | "failure")),
+            "{entry}"
+        );
+    }
+    let key_added = entries
+        .iter()
+        .find(|e| e["action"] == "key.add")
+        .expect("key.add");
+    assert!(
+        key_added["detail"]["fingerprint"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("SHA256:")),
+        "{key_added}"
+    );
+    // Renamed and destroyed, the app's entries keep their app: its log outlives it.
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "app.destroy" && e["app"] == "renamed")
+    );
+}

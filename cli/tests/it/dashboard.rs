@@ -1,8 +1,8 @@
 //! The web dashboard in a real headless browser (Debian's `chromium`, driven over WebDriver by
 //! `chromedriver` from the `fantoccini` client): sign in, see an app, scale it, roll it back,
 //! watch a log line arrive, read build output; and app data that holds HTML (a config value, a
-//! dyno's log line) shows as text and runs nothing. A failure saves a screenshot next to the test
-//! binaries (`dashboard-failure.png`).
+//! dyno's log line, a build's output) shows as text and runs nothing. A failure saves a
+//! screenshot next to the test binaries (`dashboard-failure.png`).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::run::{fixture_with, ok, push, serving};
 
 const XSS_CONFIG: &str = "<script>window.__xss = 'config'</script>";
+const XSS_BUILD: &str = "<img src=x onerror=window.__xss=2>";
 const XSS_LOG: &str = "<img src=x onerror=\"window.__xss=1\">";
 
 /// `chromedriver` on a free port of 127.0.0.1, stopped on drop.
@@ -159,6 +160,24 @@ async fn walk(
     // Build output.
     click(client, "#build-output-button").await?;
     text_when(client, "#build-output", |t| !t.is_empty()).await?;
+
+    // A build that fails quoting the app's HTML: its output is text too.
+    let procfile = std::fs::read_to_string(repo.join("Procfile")).map_err(|e| e.to_string())?;
+    std::fs::write(repo.join("Procfile"), format!("{procfile}{XSS_BUILD}\n"))
+        .map_err(|e| e.to_string())?;
+    cli.commit_all(repo, "a Procfile line that is HTML");
+    check(
+        !push(cli, repo).status.success(),
+        "the bad Procfile is refused",
+    )?;
+    client
+        .goto(&format!("{}/#/apps/dash", server.api))
+        .await
+        .map_err(|e| e.to_string())?;
+    client.refresh().await.map_err(|e| e.to_string())?;
+    text_when(client, "#build", |t| t.contains("failed")).await?;
+    click(client, "#build-output-button").await?;
+    text_when(client, "#build-output", |t| t.contains(XSS_BUILD)).await?;
 
     // Nothing that came from data ran, and nothing from it became an element.
     let ran = client
