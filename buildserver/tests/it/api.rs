@@ -53,7 +53,7 @@ fn healthz_needs_no_token_and_everything_else_does() {
         let (status, body) = Http::new(&server, Some(token)).get("/apps");
         assert_eq!(
             (status, body["message"].as_str()),
-            (401, Some("invalid API token")),
+            (401, Some("invalid or revoked API token")),
             "{token}"
         );
     }
@@ -147,7 +147,12 @@ fn invalid_app_names_state_the_rule() {
             "{bad}: {message}"
         );
     }
+    // Who may change the app is decided first: an app that is not there is not found, whatever
+    // the body; one that is gets the name's rule.
     let (status, _) = http.send("PATCH", "/apps/nope", &json!({"name": "Bad"}));
+    assert_eq!(status, 404);
+    assert_eq!(http.send("POST", "/apps", &json!({"name": "there"})).0, 201);
+    let (status, _) = http.send("PATCH", "/apps/there", &json!({"name": "Bad"}));
     assert_eq!(status, 422);
 }
 
@@ -618,7 +623,7 @@ fn a_revoked_token_ends_its_log_stream_and_one_authorization_header_is_allowed()
     assert!(
         text.lines()
             .last()
-            .is_some_and(|l| l.contains("this stream ended: invalid API token")),
+            .is_some_and(|l| l.contains("this stream ended: invalid or revoked API token")),
         "{text}"
     );
     assert!(took < std::time::Duration::from_secs(10), "{took:?}");
