@@ -1,7 +1,8 @@
 //! A real Kubernetes control plane on loopback for the Kubernetes scheduler's tests
 //! (`../shared/k8s-test-cluster.md`): etcd, kube-apiserver and kube-controller-manager v1.20.2,
 //! built once from Debian's source by `scripts/k8s-test-cluster-build` and cached outside the
-//! repository. There is no kubelet: [`FakeKubelet`] marks pods Ready, as kwok does.
+//! repository. [`RealNode`] adds a real node (containerd, CNI, kube-scheduler, the kubelet) on
+//! which pods really run; without one, [`FakeKubelet`] marks pods Ready, as kwok does.
 //!
 //! The apiserver serves TLS with a certificate from a throwaway CA and authorizes with RBAC: the
 //! fixture itself (and the controller manager) use a static admin token; the server under test
@@ -117,7 +118,10 @@ impl TestCluster {
         }
         std::fs::write(
             dir.path().join("tokens.csv"),
-            format!("{ADMIN_TOKEN},admin,admin,system:masters\n"),
+            format!(
+                "{ADMIN_TOKEN},admin,admin,system:masters\n\
+                 {KUBELET_TOKEN},system:node:127.0.0.1,kubelet,system:nodes\n"
+            ),
         )
         .expect("write the token file");
         let api_port = free_port();
@@ -131,7 +135,11 @@ impl TestCluster {
                 format!("--tls-private-key-file={}", file("tls.key")),
                 "--anonymous-auth=false".into(),
                 format!("--token-auth-file={}", file("tokens.csv")),
-                "--authorization-mode=RBAC".into(),
+                // As on a real cluster: a kubelet ([`RealNode`]) is a node, not an admin.
+                "--authorization-mode=Node,RBAC".into(),
+                "--enable-admission-plugins=NodeRestriction".into(),
+                // No node lifecycle controller here to take a new node's taints away.
+                "--disable-admission-plugins=TaintNodesByCondition".into(),
                 "--endpoint-reconciler-type=none".into(),
                 "--service-account-issuer=https://kubernetes.default.svc".into(),
                 format!("--service-account-key-file={}", file("sa.pub")),
@@ -463,5 +471,510 @@ fn mark_pods_ready(agent: &ureq::Agent, api: &str, marker: &str) {
             .header("Authorization", ADMIN)
             .header("Content-Type", "application/merge-patch+json")
             .send_json(&status);
+    }
+}
+
+/// The kubelet's own credentials: a node identity (`system:node:127.0.0.1`, group
+/// `system:nodes`), authorized by the Node authorizer and NodeRestriction as on a real cluster.
+const KUBELET_TOKEN: &str = "paas-test-kubelet-token";
+
+/// How many [`RealNode`]s of this process are up: the kernel settings the kubelet changes are
+/// global, so the last one down restores them.
+static NODES_UP: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// The kernel settings the kubelet 1.20 sets whatever its flags (`setupKernelTunables`), as found
+/// before the first node of this process started.
+static SYSCTLS_BEFORE: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+const KUBELET_SYSCTLS: &[&str] = &[
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+];
+
+/// The cgroup v1 controllers the kubelet makes its pod cgroups in.
+const CGROUP_CONTROLLERS: &[&str] = &[
+    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd",
+];
+
+/// A real node for a [`TestCluster`] (`../shared/k8s-test-cluster.md`, appendix): Debian's
+/// containerd with its own root, state, socket and runc root; Debian's CNI plugins on a bridge and
+/// a /24 of its own; kube-scheduler; and the kubelet, with its own ports and cgroup root. Pods
+/// really run: images are pulled (the sandbox's `pause` from `registry`), probes probe, logs are
+/// logs. Everything it starts is stopped by pid on drop, in the order the appendix gives, and what
+/// the kubelet leaves on the host (mounts, bridge, cgroups, pod log directories, kernel settings)
+/// is removed or restored.
+pub struct RealNode {
+    children: Vec<(&'static str, Child)>,
+    dir: tempfile::TempDir,
+    /// `pt<N>`: the bridge's name and the cgroup root's.
+    name: String,
+    api: String,
+    agent: ureq::Agent,
+}
+
+impl RealNode {
+    /// Starts a node for `cluster` that pulls from `registries` (`127.0.0.1:PORT`, plain HTTP;
+    /// its sandbox image is pushed to the first, which must need no login), and waits until it is
+    /// Ready (about 20 s).
+    pub fn start(cluster: &TestCluster, registries: &[&str]) -> Self {
+        let bin = binaries();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let n = std::process::id() % 200 + 20;
+        let name = format!("pt{n}");
+        let path = |p: &str| dir.path().join(p).display().to_string();
+        sweep(&name);
+        {
+            let mut up = NODES_UP.lock().expect("lock");
+            if *up == 0 {
+                *SYSCTLS_BEFORE.lock().expect("lock") = KUBELET_SYSCTLS
+                    .iter()
+                    .map(|k| {
+                        let v =
+                            std::fs::read_to_string(format!("/proc/sys/{k}")).unwrap_or_default();
+                        ((*k).to_owned(), v.trim().to_owned())
+                    })
+                    .collect();
+            }
+            *up += 1;
+        }
+        let pause = push_pause_image(&bin, dir.path(), registries[0]);
+        let mirrors: String = registries
+            .iter()
+            .map(|r| {
+                format!(
+                    "    [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"{r}\"]\n      endpoint = [\"http://{r}\"]\n"
+                )
+            })
+            .collect();
+        for sub in ["containerd", "cni/net.d", "cni/ipam", "kubelet", "logs"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        }
+        std::fs::write(
+            dir.path().join("containerd/config.toml"),
+            format!(
+                r#"version = 2
+root = "{root}"
+state = "{state}"
+[grpc]
+  address = "{sock}"
+[ttrpc]
+  address = "{sock}.ttrpc"
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "{opt}"
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "{pause}"
+    restrict_oom_score_adj = true
+    netns_mounts_under_state_dir = true
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+    disable_apparmor = true
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          BinaryName = "/usr/sbin/runc"
+          Root = "{runc}"
+          SystemdCgroup = false
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "{cni}"
+{mirrors}"#,
+                root = path("containerd/root"),
+                state = path("containerd/state"),
+                sock = path("containerd/containerd.sock"),
+                opt = path("containerd/opt"),
+                runc = path("containerd/runc"),
+                cni = path("cni/net.d"),
+            ),
+        )
+        .expect("write containerd's config");
+        std::fs::write(
+            dir.path().join("cni/net.d/10-paas-test.conflist"),
+            json!({
+                "cniVersion": "0.4.0", "name": name, "plugins": [{
+                    "type": "bridge", "bridge": name, "isGateway": true, "ipMasq": false,
+                    "hairpinMode": true,
+                    "ipam": {
+                        "type": "host-local", "dataDir": path("cni/ipam"),
+                        "ranges": [[{ "subnet": format!("10.244.{n}.0/24") }]],
+                        "routes": [{ "dst": "0.0.0.0/0" }],
+                    },
+                }],
+            })
+            .to_string(),
+        )
+        .expect("write the CNI config");
+        for controller in CGROUP_CONTROLLERS {
+            let _ = std::fs::create_dir_all(format!("/sys/fs/cgroup/{controller}/{name}"));
+        }
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let parent = std::fs::read_to_string(format!("/sys/fs/cgroup/cpuset/{file}"))
+                .expect("cgroup v1 cpuset");
+            std::fs::write(
+                format!("/sys/fs/cgroup/cpuset/{name}/{file}"),
+                parent.trim(),
+            )
+            .expect("the node's cpuset");
+        }
+        let log =
+            |file: &str| std::fs::File::create(dir.path().join("logs").join(file)).expect("log");
+        let spawn = |program: &Path, args: Vec<String>, file: &str| -> Child {
+            let out = log(file);
+            Command::new(program)
+                .args(args)
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .stdin(Stdio::null())
+                .stdout(out.try_clone().expect("log"))
+                .stderr(out)
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {}: {e}", program.display()))
+        };
+        let mut children = Vec::new();
+        children.push((
+            "containerd",
+            spawn(
+                Path::new("/usr/bin/containerd"),
+                vec!["--config".into(), path("containerd/config.toml")],
+                "containerd.log",
+            ),
+        ));
+        children.push((
+            "kube-scheduler",
+            spawn(
+                &bin.join("kube-scheduler"),
+                vec![
+                    format!(
+                        "--kubeconfig={}",
+                        cluster.dir.path().join("admin.kubeconfig").display()
+                    ),
+                    "--leader-elect=false".into(),
+                    "--bind-address=127.0.0.1".into(),
+                    "--secure-port=0".into(),
+                    "--port=0".into(),
+                ],
+                "kube-scheduler.log",
+            ),
+        ));
+        let kubeconfig = dir.path().join("kubelet.kubeconfig");
+        write_kubeconfig(
+            &kubeconfig,
+            &cluster.api,
+            &cluster.dir.path().join("ca.crt").display().to_string(),
+            KUBELET_TOKEN,
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !dir.path().join("containerd/containerd.sock").exists() {
+            assert!(Instant::now() < deadline, "containerd did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        children.push((
+            "kubelet",
+            spawn(
+                &bin.join("kubelet"),
+                vec![
+                    format!("--kubeconfig={}", kubeconfig.display()),
+                    "--hostname-override=127.0.0.1".into(),
+                    "--address=127.0.0.1".into(),
+                    format!("--port={}", free_port()),
+                    "--read-only-port=0".into(),
+                    "--healthz-bind-address=127.0.0.1".into(),
+                    format!("--healthz-port={}", free_port()),
+                    "--container-runtime=remote".into(),
+                    format!(
+                        "--container-runtime-endpoint=unix://{}",
+                        path("containerd/containerd.sock")
+                    ),
+                    "--cgroup-driver=cgroupfs".into(),
+                    format!("--cgroup-root=/{name}"),
+                    "--fail-swap-on=false".into(),
+                    format!("--root-dir={}", path("kubelet")),
+                    format!("--cert-dir={}", path("kubelet/pki")),
+                    format!("--volume-plugin-dir={}", path("kubelet/volume-plugins")),
+                    "--make-iptables-util-chains=false".into(),
+                    "--node-status-update-frequency=1s".into(),
+                    "--v=2".into(),
+                ],
+                "kubelet.log",
+            ),
+        ));
+        let node = Self {
+            children,
+            dir,
+            name,
+            api: cluster.api.clone(),
+            agent: cluster.agent.clone(),
+        };
+        node.wait_ready();
+        node
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let ready = self
+                .agent
+                .get(format!("{}/api/v1/nodes/127.0.0.1", self.api))
+                .header("Authorization", ADMIN)
+                .call()
+                .ok()
+                .filter(|r| r.status() == 200)
+                .and_then(|r| r.into_body().read_json::<Value>().ok())
+                .is_some_and(|node| {
+                    node["status"]["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                });
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node is not Ready after 90 s:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// The tails of containerd's, the scheduler's and the kubelet's logs, for failure messages.
+    pub fn logs(&self) -> String {
+        ["containerd.log", "kube-scheduler.log", "kubelet.log"]
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(self.dir.path().join("logs").join(f))
+                    .unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                format!(
+                    "--- {f}\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The UIDs of the pods the node has (their log directories are named after them).
+    fn pod_uids(&self) -> Vec<String> {
+        self.agent
+            .get(format!("{}/api/v1/pods", self.api))
+            .header("Authorization", ADMIN)
+            .call()
+            .ok()
+            .and_then(|r| r.into_body().read_json::<Value>().ok())
+            .map(|pods| {
+                pods["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["metadata"]["uid"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Force-deletes every pod and waits (up to 20 s) until containerd runs no task, so that the
+    /// kubelet has torn their sandboxes down (CNI DEL, netns, volume mounts).
+    fn drain(&self) {
+        let namespaces = self
+            .agent
+            .get(format!("{}/api/v1/namespaces", self.api))
+            .header("Authorization", ADMIN)
+            .call()
+            .ok()
+            .and_then(|r| r.into_body().read_json::<Value>().ok())
+            .unwrap_or_default();
+        for ns in namespaces["items"].as_array().into_iter().flatten() {
+            let ns = ns["metadata"]["name"].as_str().unwrap_or_default();
+            let _ = self
+                .agent
+                .delete(format!(
+                    "{}/api/v1/namespaces/{ns}/pods?gracePeriodSeconds=0",
+                    self.api
+                ))
+                .header("Authorization", ADMIN)
+                .call();
+        }
+        let socket = self.dir.path().join("containerd/containerd.sock");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let tasks = Command::new("ctr")
+                .arg("-a")
+                .arg(&socket)
+                .args(["-n", "k8s.io", "tasks", "ls", "-q"])
+                .output();
+            match tasks {
+                Ok(out)
+                    if out.status.success() && out.stdout.iter().all(u8::is_ascii_whitespace) =>
+                {
+                    return;
+                }
+                Err(_) => return,
+                _ => std::thread::sleep(Duration::from_millis(250)),
+            }
+        }
+    }
+}
+
+impl Drop for RealNode {
+    fn drop(&mut self) {
+        let pods = self.pod_uids();
+        self.drain();
+        // The kubelet first, then the scheduler, then containerd.
+        for (_, child) in self.children.iter_mut().rev() {
+            crate::stop_child(child, Duration::from_secs(10));
+        }
+        kill_shims(&self.dir.path().join("containerd/containerd.sock"));
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path().join("kubelet"))
+            .stderr(Stdio::null())
+            .status();
+        sweep(&self.name);
+        for uid in pods {
+            remove_pod_logs(&uid);
+        }
+        let mut up = NODES_UP.lock().expect("lock");
+        *up -= 1;
+        if *up == 0 {
+            for (key, value) in SYSCTLS_BEFORE.lock().expect("lock").iter() {
+                let _ = std::fs::write(format!("/proc/sys/{key}"), value);
+            }
+        }
+    }
+}
+
+/// Builds the sandbox image (the cached static `pause`, as the node's `pause:1`) into an OCI
+/// layout with umoci and pushes it to `registry` with skopeo; returns its reference.
+fn push_pause_image(bin: &Path, dir: &Path, registry: &str) -> String {
+    let run = |program: &str, args: &[&str]| {
+        let output = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run("umoci", &["init", "--layout", "pause-oci"]);
+    run("umoci", &["new", "--image", "pause-oci:pause"]);
+    run(
+        "umoci",
+        &[
+            "unpack",
+            "--rootless",
+            "--image",
+            "pause-oci:pause",
+            "pause-bundle",
+        ],
+    );
+    std::fs::copy(bin.join("pause"), dir.join("pause-bundle/rootfs/pause")).expect("copy pause");
+    run(
+        "umoci",
+        &["repack", "--image", "pause-oci:pause", "pause-bundle"],
+    );
+    run(
+        "umoci",
+        &[
+            "config",
+            "--image",
+            "pause-oci:pause",
+            "--config.entrypoint",
+            "/pause",
+            "--config.user",
+            "65535:65535",
+        ],
+    );
+    let reference = format!("{registry}/paas-test/pause:1");
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            "oci:pause-oci:pause",
+            &format!("docker://{reference}"),
+        ],
+    );
+    reference
+}
+
+/// Kills the containerd shims of the containerd at `socket` (they outlive it), found by their
+/// command lines.
+fn kill_shims(socket: &Path) {
+    let socket = socket.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains("containerd-shim-runc-v2") && cmdline.contains(&socket) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Removes what a node named `name` leaves on the host: its bridge and its cgroup tree (also a
+/// crashed earlier run's, before a node of that name starts).
+fn sweep(name: &str) {
+    let _ = Command::new("ip")
+        .args(["link", "del", name])
+        .stderr(Stdio::null())
+        .status();
+    for controller in CGROUP_CONTROLLERS {
+        remove_cgroup_tree(&PathBuf::from(format!(
+            "/sys/fs/cgroup/{controller}/{name}"
+        )));
+    }
+}
+
+/// `rmdir` of a cgroup directory and everything under it, deepest first.
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// The kubelet 1.20 writes pod logs under the fixed `/var/log/pods/<ns>_<pod>_<uid>`, with links
+/// in `/var/log/containers`: remove those of pod `uid`.
+fn remove_pod_logs(uid: &str) {
+    let suffix = format!("_{uid}");
+    if let Ok(entries) = std::fs::read_dir("/var/log/pods") {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().ends_with(&suffix) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir("/var/log/containers") {
+        for entry in entries.flatten() {
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            if target.to_string_lossy().contains(&suffix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }

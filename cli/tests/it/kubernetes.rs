@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use paas_tests::k8s::{FakeKubelet, TestCluster};
+use paas_tests::k8s::{FakeKubelet, RealNode, TestCluster};
 use paas_tests::{CliEnv, Stack, TestRegistry, TestServer, transcript};
 use serde_json::{Value, json};
 
@@ -991,5 +991,104 @@ fn a_canary_is_a_second_deployment_behind_an_ingress_nginx_canary_ingress() {
             .as_str()
             .is_some_and(|f| f.starts_with("canary aborted: by ")),
         "{releases}"
+    );
+}
+
+/// On a real node (containerd, CNI, kube-scheduler, the kubelet; no fake): a pushed app's image
+/// is pulled by digest from the registry with paas's pull Secret, its pod passes the real
+/// readiness probe and serves at its pod IP from the host. Prints how long the node took to be
+/// Ready and the push to roll out.
+#[test]
+#[allow(clippy::print_stdout)]
+fn a_pushed_app_runs_and_serves_on_a_real_node() {
+    let cluster = TestCluster::start();
+    // The node's own images (the sandbox's pause) come from a registry without a login; the
+    // app's from one with Basic auth, through the Secret paas makes.
+    let images = TestRegistry::start();
+    let registry = TestRegistry::start_with_htpasswd("paas", "s3cret");
+    let started = Instant::now();
+    let node = RealNode::start(&cluster, &[&images.addr, &registry.addr]);
+    println!(
+        "a real node was Ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let (server, cli) = kubernetes_server(
+        &cluster.service_account_kubeconfig(true),
+        &format!("{}/paas", registry.addr),
+        &[
+            "--registry-username",
+            "paas",
+            "--domain",
+            "apps.test",
+            "--progress-deadline",
+            "90",
+            "--release-timeout",
+            "120",
+        ],
+        &[("PAAS_REGISTRY_PASSWORD", "s3cret")],
+    );
+    let repo = cli.app_repo("static");
+    ok(&cli, &repo, &["create", "onnode"]);
+    let started = Instant::now();
+    let output = push(&cli, &repo);
+    assert!(
+        output.status.success(),
+        "{}\n{}\n{}",
+        transcript(&output),
+        server.log(),
+        node.logs()
+    );
+    println!(
+        "push → rolled out on the real node in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let pods = cluster
+        .get("/api/v1/namespaces/paas-onnode/pods")
+        .expect("the app's namespace");
+    let pod = pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| {
+            p["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+        .unwrap_or_else(|| panic!("no Ready pod: {pods}\n{}", node.logs()))
+        .clone();
+    let container = &pod["spec"]["containers"][0];
+    assert!(
+        container["image"]
+            .as_str()
+            .is_some_and(|i| i.contains("@sha256:")),
+        "pulled by digest: {container}"
+    );
+    assert!(
+        pod["spec"]["imagePullSecrets"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{pod}"
+    );
+    assert!(
+        pod["status"]["containerStatuses"][0]["imageID"]
+            .as_str()
+            .is_some_and(|id| id.contains("sha256:")),
+        "the node pulled it: {pod}"
+    );
+    let ip = pod["status"]["podIP"].as_str().expect("a pod IP");
+    let port = container["ports"][0]["containerPort"]
+        .as_u64()
+        .expect("a container port");
+    let page = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "5", &format!("http://{ip}:{port}/")])
+        .output()
+        .expect("curl");
+    let body = String::from_utf8_lossy(&page.stdout);
+    assert!(
+        page.status.success() && body.contains("<"),
+        "the pod serves at {ip}:{port}: {body} {}",
+        String::from_utf8_lossy(&page.stderr)
     );
 }
