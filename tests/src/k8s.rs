@@ -486,6 +486,13 @@ static NODES_UP: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
 /// before the first node of this process started.
 static SYSCTLS_BEFORE: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
 
+/// Fixed paths the kubelet and containerd 1.6 create whatever their flags: removed when the last
+/// node is down, if they were not there before the first one started.
+const FIXED_PATHS: &[&str] = &["/var/lib/kubelet", "/run/containerd", "/var/lib/cni"];
+
+/// Which of [`FIXED_PATHS`] did not exist before the first node of this process started.
+static FIXED_PATHS_NEW: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
 const KUBELET_SYSCTLS: &[&str] = &[
     "vm/overcommit_memory",
     "vm/panic_on_oom",
@@ -530,6 +537,11 @@ impl RealNode {
         {
             let mut up = NODES_UP.lock().expect("lock");
             if *up == 0 {
+                *FIXED_PATHS_NEW.lock().expect("lock") = FIXED_PATHS
+                    .iter()
+                    .copied()
+                    .filter(|p| !Path::new(p).exists())
+                    .collect();
                 *SYSCTLS_BEFORE.lock().expect("lock") = KUBELET_SYSCTLS
                     .iter()
                     .map(|k| {
@@ -698,6 +710,12 @@ state = "{state}"
                     format!("--cert-dir={}", path("kubelet/pki")),
                     format!("--volume-plugin-dir={}", path("kubelet/volume-plugins")),
                     "--make-iptables-util-chains=false".into(),
+                    // The test machines' disks can be 85 % full: the default thresholds (15 %
+                    // free for images) would refuse every pod for DiskPressure and collect the
+                    // sandbox image. A test node evicts nothing and collects no image.
+                    "--eviction-hard=memory.available<1Mi,nodefs.available<1%,nodefs.inodesFree<1%,imagefs.available<1%".into(),
+                    "--image-gc-high-threshold=100".into(),
+                    "--image-gc-low-threshold=99".into(),
                     "--node-status-update-frequency=1s".into(),
                     "--v=2".into(),
                 ],
@@ -781,8 +799,9 @@ state = "{state}"
             .unwrap_or_default()
     }
 
-    /// Force-deletes every pod and waits (up to 20 s) until containerd runs no task, so that the
-    /// kubelet has torn their sandboxes down (CNI DEL, netns, volume mounts).
+    /// Deletes every workload (so that no controller makes pods again), force-deletes every pod and
+    /// waits (up to 20 s) until containerd runs no task, so that the kubelet has torn their
+    /// sandboxes down (CNI DEL, netns, volume mounts).
     fn drain(&self) {
         let namespaces = self
             .agent
@@ -794,14 +813,23 @@ state = "{state}"
             .unwrap_or_default();
         for ns in namespaces["items"].as_array().into_iter().flatten() {
             let ns = ns["metadata"]["name"].as_str().unwrap_or_default();
-            let _ = self
-                .agent
-                .delete(format!(
-                    "{}/api/v1/namespaces/{ns}/pods?gracePeriodSeconds=0",
-                    self.api
-                ))
-                .header("Authorization", ADMIN)
-                .call();
+            for collection in [
+                "apis/apps/v1/namespaces/{ns}/deployments",
+                "apis/apps/v1/namespaces/{ns}/replicasets",
+                "apis/apps/v1/namespaces/{ns}/statefulsets",
+                "apis/batch/v1/namespaces/{ns}/jobs",
+                "api/v1/namespaces/{ns}/pods",
+            ] {
+                let _ = self
+                    .agent
+                    .delete(format!(
+                        "{}/{}?gracePeriodSeconds=0&propagationPolicy=Background",
+                        self.api,
+                        collection.replace("{ns}", ns)
+                    ))
+                    .header("Authorization", ADMIN)
+                    .call();
+            }
         }
         let socket = self.dir.path().join("containerd/containerd.sock");
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -826,8 +854,10 @@ state = "{state}"
 
 impl Drop for RealNode {
     fn drop(&mut self) {
-        let pods = self.pod_uids();
+        let mut pods = self.pod_uids();
         self.drain();
+        // A controller may have made a pod between the listing and the deletions.
+        pods.extend(self.pod_uids());
         // The kubelet first, then the scheduler, then containerd.
         for (_, child) in self.children.iter_mut().rev() {
             crate::stop_child(child, Duration::from_secs(10));
@@ -847,6 +877,9 @@ impl Drop for RealNode {
         if *up == 0 {
             for (key, value) in SYSCTLS_BEFORE.lock().expect("lock").iter() {
                 let _ = std::fs::write(format!("/proc/sys/{key}"), value);
+            }
+            for path in FIXED_PATHS_NEW.lock().expect("lock").iter() {
+                let _ = std::fs::remove_dir_all(path);
             }
         }
     }

@@ -2,7 +2,8 @@
 //! cluster; a fake kubelet marks pods Ready): push → rollout → config → scale → rollback → restart
 //! → destroy, with the objects read back from the cluster; a release phase as a Job that passes,
 //! fails and times out; a rollout that never gets ready; a cluster that cannot be reached; a
-//! namespace paas did not make.
+//! namespace paas did not make. And on a real node (containerd, CNI, the kubelet): a pushed app
+//! pulled with paas's pull Secret, Ready by its real probe, serving from its pod.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
