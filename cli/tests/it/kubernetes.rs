@@ -997,8 +997,8 @@ fn a_canary_is_a_second_deployment_behind_an_ingress_nginx_canary_ingress() {
 
 /// On a real node (containerd, CNI, kube-scheduler, the kubelet; no fake): a pushed app's image
 /// is pulled by digest from the registry with paas's pull Secret, its pod passes the real
-/// readiness probe and serves at its pod IP from the host. Prints how long the node took to be
-/// Ready and the push to roll out.
+/// readiness probe and serves at its pod IP from the host, and its output reaches `paas logs`.
+/// Prints how long the node took to be Ready and the push to roll out.
 #[test]
 #[allow(clippy::print_stdout)]
 fn a_pushed_app_runs_and_serves_on_a_real_node() {
@@ -1092,4 +1092,18 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
         "the pod serves at {ip}:{port}: {body} {}",
         String::from_utf8_lossy(&page.stderr)
     );
+    // The pod's own output (busybox httpd -v logs each request) reaches `paas logs`.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = ok(&cli, &repo, &["logs", "--ps", "web"]);
+        if logs.contains("response:200") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no request line from the pod in `paas logs`:\n{logs}\n{}",
+            node.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
