@@ -417,11 +417,33 @@ for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done
 status=$?
 exit $status";
 
-/// The argv of one-off dyno running `command`: see [`ONE_OFF_SCRIPT`].
-pub fn one_off_args(command: &str) -> Vec<String> {
-    ["/bin/sh", "-c", ONE_OFF_SCRIPT, "paas-run", command]
-        .map(str::to_owned)
-        .to_vec()
+/// What a one-off dyno on Kubernetes does before [`ONE_OFF_SCRIPT`]: wait for the line the server
+/// sends once it has attached. The kubelet starts a pod's process before anyone can attach, so
+/// without it a quick command's output would be lost, or it would have ended and left nothing to
+/// attach to. On a terminal, echo is off meanwhile, so that the line does not show.
+const ATTACH_GATE: &str = "if [ -t 0 ]; then stty -echo 2>/dev/null; fi
+IFS= read -r paas_attached
+if [ -t 0 ]; then stty echo 2>/dev/null; fi
+";
+
+/// The line the server sends a gated one-off dyno once attached (see [`ATTACH_GATE`]).
+pub const ATTACHED: &[u8] = b"\n";
+
+/// The argv of one-off dyno running `command`: see [`ONE_OFF_SCRIPT`]; `gated` first waits for
+/// [`ATTACHED`] on stdin (see [`ATTACH_GATE`]).
+pub fn one_off_args(command: &str, gated: bool) -> Vec<String> {
+    let script = if gated {
+        format!("{ATTACH_GATE}{ONE_OFF_SCRIPT}")
+    } else {
+        ONE_OFF_SCRIPT.to_owned()
+    };
+    vec![
+        "/bin/sh".to_owned(),
+        "-c".to_owned(),
+        script,
+        "paas-run".to_owned(),
+        command.to_owned(),
+    ]
 }
 
 /// Whether `path` can be a health check path: absolute, printable ASCII, no spaces.

@@ -997,8 +997,9 @@ fn a_canary_is_a_second_deployment_behind_an_ingress_nginx_canary_ingress() {
 
 /// On a real node (containerd, CNI, kube-scheduler, the kubelet; no fake): a pushed app's image
 /// is pulled by digest from the registry with paas's pull Secret, its pod passes the real
-/// readiness probe and serves at its pod IP from the host, and its output reaches `paas logs`.
-/// Prints how long the node took to be Ready and the push to roll out.
+/// readiness probe and serves at its pod IP from the host, its output reaches `paas logs`, and
+/// `paas run` attaches to a real pod (its output, its exit status). Prints how long the node took
+/// to be Ready and the push to roll out.
 #[test]
 #[allow(clippy::print_stdout)]
 fn a_pushed_app_runs_and_serves_on_a_real_node() {
@@ -1106,4 +1107,23 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // `paas run` attaches to a real pod before its command starts: a quick command's output and
+    // exit status arrive whole.
+    let ran = paas(
+        &cli,
+        &repo,
+        &["run", "--", "sh", "-c", "echo from-the-pod; exit 3"],
+    );
+    assert_eq!(
+        ran.status.code(),
+        Some(3),
+        "{}\n{}",
+        transcript(&ran),
+        node.logs()
+    );
+    assert!(
+        String::from_utf8_lossy(&ran.stdout).contains("from-the-pod"),
+        "{}",
+        transcript(&ran)
+    );
 }

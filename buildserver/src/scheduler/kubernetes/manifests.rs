@@ -315,7 +315,7 @@ pub fn one_off_pod_object(
 ) -> Value {
     let app = deployment.app.name();
     let mut container = container(deployment, settings, "run", &spec.command);
-    container["command"] = json!(crate::scheduler::one_off_args(&spec.command));
+    container["command"] = json!(crate::scheduler::one_off_args(&spec.command, true));
     let mut env: Vec<Value> = spec
         .env
         .iter()

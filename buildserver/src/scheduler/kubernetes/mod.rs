@@ -809,7 +809,11 @@ impl Scheduler for KubernetesScheduler {
             .await
             .with_context(|| format!("cannot attach to pod {name}"))?;
         let missing = || anyhow::anyhow!("the attach to pod {name} has no stream");
-        let stdin = attached.stdin().ok_or_else(missing)?;
+        let mut stdin = attached.stdin().ok_or_else(missing)?;
+        // Attached: the one-off's script may start its command now.
+        tokio::io::AsyncWriteExt::write_all(&mut stdin, crate::scheduler::ATTACHED)
+            .await
+            .with_context(|| format!("cannot write to pod {name}"))?;
         let stdout = attached.stdout().ok_or_else(missing)?;
         let streams = match attached.terminal_size() {
             Some(sizes) if tty => {

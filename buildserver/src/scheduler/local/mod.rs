@@ -927,7 +927,7 @@ impl Scheduler for LocalScheduler {
             deployment,
             layers.dirs(),
             &one_off.name,
-            super::one_off_args(&one_off.command),
+            super::one_off_args(&one_off.command, false),
             &one_off.env,
             None,
         )?;
