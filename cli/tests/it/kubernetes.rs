@@ -998,8 +998,9 @@ fn a_canary_is_a_second_deployment_behind_an_ingress_nginx_canary_ingress() {
 /// On a real node (containerd, CNI, kube-scheduler, the kubelet; no fake): a pushed app's image
 /// is pulled by digest from the registry with paas's pull Secret, its pod passes the real
 /// readiness probe and serves at its pod IP from the host, its output reaches `paas logs`, and
-/// `paas run` attaches to a real pod (its output, its exit status). Prints how long the node took
-/// to be Ready and the push to roll out.
+/// `paas run` attaches to a real pod (its output, its exit status), and the release phase runs as
+/// a real Job that gates the rollout. Prints how long the node took to be Ready and the push to
+/// roll out.
 #[test]
 #[allow(clippy::print_stdout)]
 fn a_pushed_app_runs_and_serves_on_a_real_node() {
@@ -1126,4 +1127,40 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
         "{}",
         transcript(&ran)
     );
+    // The release phase is a real Job on the node: when its command fails the rollout never
+    // starts and the running pod keeps serving; when it passes, its output is kept.
+    let with_release = |command: &str, message: &str| {
+        std::fs::write(
+            repo.join("Procfile"),
+            format!("web: busybox httpd -f -v -p $PORT -h /app/public\nrelease: {command}\n"),
+        )
+        .expect("write");
+        cli.commit_all(&repo, message);
+        push(&cli, &repo)
+    };
+    let failed = with_release("echo migrating; exit 3", "a failing migration");
+    assert!(!failed.status.success());
+    assert!(
+        stderr_of(&failed).contains("exited with status 3"),
+        "{}\n{}",
+        transcript(&failed),
+        node.logs()
+    );
+    let still = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "5", &format!("http://{ip}:{port}/")])
+        .output()
+        .expect("curl");
+    assert!(still.status.success(), "the running pod keeps serving");
+    let passed = with_release("echo migrated", "a migration");
+    assert!(
+        passed.status.success(),
+        "{}\n{}",
+        transcript(&passed),
+        node.logs()
+    );
+    let releases: Value =
+        serde_json::from_str(&ok(&cli, &repo, &["releases", "--json"])).expect("JSON");
+    let newest = format!("v{}", releases[0]["version"]);
+    let output = ok(&cli, &repo, &["releases:output", &newest]);
+    assert!(output.contains("migrated"), "{newest}: {output}");
 }
