@@ -163,6 +163,7 @@ pub async fn create_token(
     note: AuditNote,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    note.set("role", body.role.as_str());
     let description = body.description.trim().to_owned();
     if description.is_empty()
         || description.chars().count() > 100
@@ -186,7 +187,6 @@ pub async fn create_token(
         Some(name) => {
             let (app, had) = app_role(&state, &user, name.as_str()).await?;
             note.app(&app.id, app.name.as_str());
-            note.set("role", body.role.as_str());
             if had < body.role {
                 return Err(ApiFailure::invalid(format!(
                     "you are {} {had} of {name}: a token of yours cannot be {} {}",
@@ -201,7 +201,6 @@ pub async fn create_token(
     };
     let new = token::generate();
     note.set("token", new.id.as_str());
-    note.set("role", body.role.as_str());
     note.set("description", excerpt(&description));
     let role = body.role;
     let info = state

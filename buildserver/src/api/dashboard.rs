@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use paas_share::models::{CreateSession, Session};
 
-use super::guard::{SESSION_COOKIE, session_cookie, session_id, user_of_token};
+use super::guard::{SESSION_COOKIE, SessionCsrf, session_cookie, session_id, user_of_token};
 use super::{ApiJson, ApiResult, AppState, CurrentUser};
 use crate::store::AuditRecord;
 
@@ -145,16 +145,10 @@ pub async fn create(
 
 /// `GET /session`: who the session is, and its CSRF token (for a page loaded again).
 pub async fn show(
-    State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    headers: HeaderMap,
+    SessionCsrf(csrf): SessionCsrf,
 ) -> ApiResult<Json<Session>> {
-    let id = session_cookie(&headers).map(|s| session_id(&s));
-    let found = match id {
-        Some(id) => state.store.call(move |db| db.session(&id)).await?,
-        None => None,
-    };
-    let (_, csrf) = found.ok_or_else(|| {
+    let csrf = csrf.ok_or_else(|| {
         super::ApiFailure::not_found("this request has no dashboard session")
             .hint("sign in with POST /session {\"token\": …}")
     })?;

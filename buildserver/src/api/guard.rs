@@ -54,6 +54,26 @@ pub struct Rule {
 #[derive(Debug, Clone, Copy)]
 pub struct Granted(pub Role);
 
+/// The CSRF token of the dashboard session a request came with (None with a bearer token), as
+/// [`guard`] found it.
+#[derive(Debug, Clone)]
+pub struct SessionCsrf(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionCsrf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Self>()
+            .cloned()
+            .unwrap_or(Self(None)))
+    }
+}
+
 impl Granted {
     /// `vars` as the caller may see them: values only from deployer up.
     pub fn shown(self, mut vars: paas_share::models::ConfigVars) -> paas_share::models::ConfigVars {
@@ -152,16 +172,16 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let user = match identify(&state, &parts.headers).await {
-        Ok((user, Some(csrf))) if parts.method != axum::http::Method::GET => {
-            if let Err(refused) = check_csrf(&parts, &csrf) {
-                return refused.into_response();
-            }
-            user
-        }
-        Ok((user, _)) => user,
+    let (user, csrf) = match identify(&state, &parts.headers).await {
+        Ok(found) => found,
         Err(refused) => return refused.into_response(),
     };
+    if let Some(csrf) = &csrf
+        && parts.method != axum::http::Method::GET
+        && let Err(refused) = check_csrf(&parts, csrf)
+    {
+        return refused.into_response();
+    }
     let params: HashMap<String, String> = RawPathParams::from_request_parts(&mut parts, &state)
         .await
         .map(|p| {
@@ -177,6 +197,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let response = match checked {
         Ok(granted) => {
             parts.extensions.insert(user.clone());
+            parts.extensions.insert(SessionCsrf(csrf));
             parts.extensions.insert(note.clone());
             if let Some(role) = granted {
                 parts.extensions.insert(Granted(role));

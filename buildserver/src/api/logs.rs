@@ -11,7 +11,7 @@ use paas_share::models::LogLine;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use super::guard::{RECHECK, refused_now};
+use super::guard::{refused_now, revoked};
 use super::{ApiFailure, ApiQuery, ApiResult, AppState, CurrentUser, find_app};
 use crate::logs::{Filter, RING_LINES};
 use paas_share::models::Role;
@@ -65,13 +65,16 @@ pub async fn show(
     if !query.tail {
         return Ok((ndjson_type, Body::from_stream(past)).into_response());
     }
-    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
-    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let tail = Tail {
         live,
         filter,
         last_seq,
-        recheck,
+        revoked: Box::pin(revoked(
+            state.clone(),
+            headers.clone(),
+            name.clone(),
+            Role::Viewer,
+        )),
         state,
         headers,
         app: name,
@@ -92,9 +95,10 @@ struct Tail {
     live: broadcast::Receiver<std::sync::Arc<LogLine>>,
     filter: Filter,
     last_seq: u64,
-    recheck: tokio::time::Interval,
+    /// Resolves once the request may no longer read the app ([`revoked`]).
+    revoked: std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>,
     state: AppState,
-    /// The request's, for checking its token again.
+    /// The request's, for checking its token again when the log closes.
     headers: HeaderMap,
     app: String,
     /// The last line (why the stream ends) was sent.
@@ -125,18 +129,16 @@ impl Tail {
                         return Some(self.end(&reason));
                     }
                 },
-                _ = self.recheck.tick() => {
-                    if let Some(reason) = self.ended_because().await {
-                        return Some(self.end(&reason));
-                    }
-                }
+                reason = &mut self.revoked => return Some(self.end(&reason)),
             }
         }
     }
 
-    /// Why the stream may no longer go on, if it may not.
-    async fn ended_because(&self) -> Option<String> {
-        refused_now(&self.state, &self.headers, &self.app, Role::Viewer).await
+    /// Why the stream may no longer go on, if it may not (no borrow of the tail across the
+    /// check: its `revoked` future is not `Sync`).
+    fn ended_because(&self) -> impl std::future::Future<Output = Option<String>> + Send + use<> {
+        let (state, headers, app) = (self.state.clone(), self.headers.clone(), self.app.clone());
+        async move { refused_now(&state, &headers, &app, Role::Viewer).await }
     }
 
     /// The stream's last line, saying why it ends.

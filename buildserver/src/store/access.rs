@@ -72,16 +72,17 @@ impl Db {
     ) -> Result<Option<Authenticated>> {
         let mut stmt = self.conn.prepare_cached(concat!(
             "SELECT t.token_sha256, u.id, u.name, u.admin, t.app_id, t.role, ",
-            "CASE WHEN e.at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN e.at END, ",
-            "t.last_used_at IS NULL OR t.last_used_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds') ",
-            "FROM api_tokens t JOIN users u ON u.id = t.user_id, ",
-            "(SELECT ",
             expires_at!("?2"),
-            " AS at FROM api_tokens t WHERE t.id = ?1) e WHERE t.id = ?1"
+            ", ",
+            expires_at!("?2"),
+            " <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ",
+            "t.last_used_at IS NULL OR t.last_used_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds') ",
+            "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1"
         ))?;
         Ok(stmt
             .query_row(params![token_id, max_age], |r| {
                 let role: Option<String> = r.get(5)?;
+                let past = r.get::<_, Option<bool>>(7)?.unwrap_or(false);
                 Ok(Authenticated {
                     sha256: r.get(0)?,
                     user: User {
@@ -94,8 +95,8 @@ impl Db {
                             role: role.map(|_| parse(r, 5)).transpose()?,
                         }),
                     },
-                    expired: r.get(6)?,
-                    stale_use: r.get(7)?,
+                    expired: if past { r.get(6)? } else { None },
+                    stale_use: r.get(8)?,
                 })
             })
             .optional()?)
