@@ -126,7 +126,8 @@ pub struct ServeArgs {
     /// deliveries of one alert, in seconds [default: 300]
     #[arg(long, env = "PAAS_ALERT_WINDOW", value_name = "SECONDS")]
     pub alert_window: Option<String>,
-    /// How long a stopping dyno has between SIGTERM and SIGKILL, in seconds [default: 30]
+    /// How long a stopping dyno (a pod on Kubernetes) has between SIGTERM and SIGKILL, in
+    /// seconds [default: 30]
     #[arg(long, env = "PAAS_STOP_GRACE", value_name = "SECONDS")]
     pub stop_grace: Option<String>,
     /// The most dynos one app may run, all process types together [default: 100]

@@ -675,6 +675,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 domain: config.domain.clone(),
                 ingress_class: cluster.ingress_class.clone(),
                 progress_deadline_seconds: cluster.progress_deadline_seconds,
+                termination_grace_seconds: config.dynos.stop_grace.as_secs(),
                 pull_secret: config.registry_credentials.is_some(),
                 auto_rollback: cluster.auto_rollback,
                 storage_class: cluster.storage_class.clone(),

@@ -191,8 +191,11 @@ impl TestCluster {
                     "--root-ca-file={}",
                     self.dir.path().join("ca.crt").display()
                 ),
-                "--controllers=*,-nodeipam,-nodelifecycle,-route,-service,-cloud-node-lifecycle"
-                    .into(),
+                "--controllers=*,-nodeipam,-route,-service,-cloud-node-lifecycle".into(),
+                // A real node's lost kubelet shows within seconds (NotReady, its pods not
+                // Ready), not the default 40 s.
+                "--node-monitor-period=1s".into(),
+                "--node-monitor-grace-period=10s".into(),
             ])
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -338,6 +341,18 @@ impl TestCluster {
         // 409: it exists already (a second ServiceAccount kubeconfig from the same cluster).
         assert!(matches!(status, 201 | 409), "POST {path}: {status}");
     }
+
+    /// `DELETE path` (an object, by hand); a missing one is no error.
+    pub fn delete(&self, path: &str) {
+        let response = self
+            .agent
+            .delete(format!("{}{path}", self.api))
+            .header("Authorization", ADMIN)
+            .call()
+            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"));
+        let status = response.status().as_u16();
+        assert!(matches!(status, 200 | 202 | 404), "DELETE {path}: {status}");
+    }
 }
 
 impl Drop for TestCluster {
@@ -478,20 +493,15 @@ fn mark_pods_ready(agent: &ureq::Agent, api: &str, marker: &str) {
 /// `system:nodes`), authorized by the Node authorizer and NodeRestriction as on a real cluster.
 const KUBELET_TOKEN: &str = "paas-test-kubelet-token";
 
-/// How many [`RealNode`]s of this process are up: the kernel settings the kubelet changes are
-/// global, so the last one down restores them.
-static NODES_UP: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
-
-/// The kernel settings the kubelet 1.20 sets whatever its flags (`setupKernelTunables`), as found
-/// before the first node of this process started.
-static SYSCTLS_BEFORE: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+/// Where the nodes of every test process on this machine register (`<name>` holds the owner's
+/// pid), under `.lock`: nextest runs each test in a process of its own, and the kernel settings
+/// and fixed paths the kubelet changes are the machine's, so the last node down anywhere restores
+/// them (from `sysctls.before` and `paths.new`, written when the first one came up).
+const NODES_DIR: &str = "/run/paas-test-nodes";
 
 /// Fixed paths the kubelet and containerd 1.6 create whatever their flags: removed when the last
 /// node is down, if they were not there before the first one started.
 const FIXED_PATHS: &[&str] = &["/var/lib/kubelet", "/run/containerd", "/var/lib/cni"];
-
-/// Which of [`FIXED_PATHS`] did not exist before the first node of this process started.
-static FIXED_PATHS_NEW: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
 
 const KUBELET_SYSCTLS: &[&str] = &[
     "vm/overcommit_memory",
@@ -516,6 +526,8 @@ const CGROUP_CONTROLLERS: &[&str] = &[
 /// is removed or restored.
 pub struct RealNode {
     children: Vec<(&'static str, Child)>,
+    /// The kubelet's program and arguments, to start it again.
+    kubelet: (PathBuf, Vec<String>),
     dir: tempfile::TempDir,
     /// `pt<N>`: the bridge's name and the cgroup root's.
     name: String,
@@ -530,29 +542,9 @@ impl RealNode {
     pub fn start(cluster: &TestCluster, registries: &[&str]) -> Self {
         let bin = binaries();
         let dir = tempfile::tempdir().expect("temp dir");
-        let n = std::process::id() % 200 + 20;
+        let n = register_node();
         let name = format!("pt{n}");
         let path = |p: &str| dir.path().join(p).display().to_string();
-        sweep(&name);
-        {
-            let mut up = NODES_UP.lock().expect("lock");
-            if *up == 0 {
-                *FIXED_PATHS_NEW.lock().expect("lock") = FIXED_PATHS
-                    .iter()
-                    .copied()
-                    .filter(|p| !Path::new(p).exists())
-                    .collect();
-                *SYSCTLS_BEFORE.lock().expect("lock") = KUBELET_SYSCTLS
-                    .iter()
-                    .map(|k| {
-                        let v =
-                            std::fs::read_to_string(format!("/proc/sys/{k}")).unwrap_or_default();
-                        ((*k).to_owned(), v.trim().to_owned())
-                    })
-                    .collect();
-            }
-            *up += 1;
-        }
         let pause = push_pause_image(&bin, dir.path(), registries[0]);
         let mirrors: String = registries
             .iter()
@@ -686,11 +678,7 @@ state = "{state}"
             assert!(Instant::now() < deadline, "containerd did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        children.push((
-            "kubelet",
-            spawn(
-                &bin.join("kubelet"),
-                vec![
+        let kubelet_args: Vec<String> = vec![
                     format!("--kubeconfig={}", kubeconfig.display()),
                     "--hostname-override=127.0.0.1".into(),
                     "--address=127.0.0.1".into(),
@@ -718,12 +706,14 @@ state = "{state}"
                     "--image-gc-low-threshold=99".into(),
                     "--node-status-update-frequency=1s".into(),
                     "--v=2".into(),
-                ],
-                "kubelet.log",
-            ),
+                ];
+        children.push((
+            "kubelet",
+            spawn(&bin.join("kubelet"), kubelet_args.clone(), "kubelet.log"),
         ));
         let node = Self {
             children,
+            kubelet: (bin.join("kubelet"), kubelet_args),
             dir,
             name,
             api: cluster.api.clone(),
@@ -735,25 +725,7 @@ state = "{state}"
 
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let ready = self
-                .agent
-                .get(format!("{}/api/v1/nodes/127.0.0.1", self.api))
-                .header("Authorization", ADMIN)
-                .call()
-                .ok()
-                .filter(|r| r.status() == 200)
-                .and_then(|r| r.into_body().read_json::<Value>().ok())
-                .is_some_and(|node| {
-                    node["status"]["conditions"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                });
-            if ready {
-                return;
-            }
+        while !self.is_ready() {
             assert!(
                 Instant::now() < deadline,
                 "the node is not Ready after 90 s:\n{}",
@@ -761,6 +733,60 @@ state = "{state}"
             );
             std::thread::sleep(Duration::from_millis(250));
         }
+    }
+
+    /// Kills the kubelet (SIGKILL, as a crash would): the pods' containers keep running under
+    /// containerd, and the cluster sees the node go NotReady after the controller manager's grace.
+    pub fn kill_kubelet(&mut self) {
+        let (_, kubelet) = self
+            .children
+            .iter_mut()
+            .find(|(name, _)| *name == "kubelet")
+            .expect("a kubelet");
+        let _ = kubelet.kill();
+        let _ = kubelet.wait();
+    }
+
+    /// Starts the kubelet again (after [`Self::kill_kubelet`]), its log appended to the old one,
+    /// and waits until the node is Ready.
+    pub fn start_kubelet(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("logs/kubelet.log"))
+            .expect("the kubelet's log");
+        let child = Command::new(&self.kubelet.0)
+            .args(&self.kubelet.1)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start the kubelet again");
+        let slot = self
+            .children
+            .iter_mut()
+            .find(|(name, _)| *name == "kubelet")
+            .expect("a kubelet");
+        slot.1 = child;
+        self.wait_ready();
+    }
+
+    /// Whether the cluster has the node Ready now.
+    pub fn is_ready(&self) -> bool {
+        self.agent
+            .get(format!("{}/api/v1/nodes/127.0.0.1", self.api))
+            .header("Authorization", ADMIN)
+            .call()
+            .ok()
+            .filter(|r| r.status() == 200)
+            .and_then(|r| r.into_body().read_json::<Value>().ok())
+            .is_some_and(|node| {
+                node["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
     }
 
     /// The tails of containerd's, the scheduler's and the kubelet's logs, for failure messages.
@@ -872,17 +898,95 @@ impl Drop for RealNode {
         for uid in pods {
             remove_pod_logs(&uid);
         }
-        let mut up = NODES_UP.lock().expect("lock");
-        *up -= 1;
-        if *up == 0 {
-            for (key, value) in SYSCTLS_BEFORE.lock().expect("lock").iter() {
-                let _ = std::fs::write(format!("/proc/sys/{key}"), value);
-            }
-            for path in FIXED_PATHS_NEW.lock().expect("lock").iter() {
-                let _ = std::fs::remove_dir_all(path);
-            }
+        unregister_node(&self.name);
+    }
+}
+
+/// Holds [`NODES_DIR`]'s lock while alive.
+fn lock_nodes() -> std::fs::File {
+    std::fs::create_dir_all(NODES_DIR).expect("mkdir /run/paas-test-nodes");
+    let lock = std::fs::File::create(Path::new(NODES_DIR).join(".lock")).expect("the nodes' lock");
+    lock.lock().expect("lock the nodes' registry");
+    lock
+}
+
+/// The registered nodes (`pt<N>` → its owner's pid); those of dead processes (a crashed or killed
+/// run) are swept and unregistered on the way.
+fn live_nodes() -> Vec<String> {
+    let mut live = Vec::new();
+    for entry in std::fs::read_dir(NODES_DIR).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("pt") {
+            continue;
+        }
+        let pid: i32 = std::fs::read_to_string(entry.path())
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0);
+        if pid > 0 && Path::new(&format!("/proc/{pid}")).exists() {
+            live.push(name);
+        } else {
+            sweep(&name);
+            let _ = std::fs::remove_file(entry.path());
         }
     }
+    live
+}
+
+/// Registers a node of this process and returns its number N (bridge `ptN`, subnet
+/// 10.244.N.0/24), one no live node uses. The first node on the machine records the kernel
+/// settings and which fixed paths are new; an earlier record (a crashed run's) is kept, since it
+/// holds the settings from before that run.
+fn register_node() -> u32 {
+    let _lock = lock_nodes();
+    let live = live_nodes();
+    let dir = Path::new(NODES_DIR);
+    if live.is_empty() && !dir.join("sysctls.before").exists() {
+        let sysctls: String = KUBELET_SYSCTLS
+            .iter()
+            .map(|k| {
+                let v = std::fs::read_to_string(format!("/proc/sys/{k}")).unwrap_or_default();
+                format!("{k} {}\n", v.trim())
+            })
+            .collect();
+        let new: String = FIXED_PATHS
+            .iter()
+            .filter(|p| !Path::new(p).exists())
+            .map(|p| format!("{p}\n"))
+            .collect();
+        std::fs::write(dir.join("paths.new"), new).expect("write paths.new");
+        std::fs::write(dir.join("sysctls.before"), sysctls).expect("write sysctls.before");
+    }
+    let n = (20..250)
+        .find(|n| !live.contains(&format!("pt{n}")))
+        .expect("a free node number");
+    sweep(&format!("pt{n}"));
+    std::fs::write(dir.join(format!("pt{n}")), std::process::id().to_string())
+        .expect("register the node");
+    n
+}
+
+/// Unregisters node `name`; when no node is left on the machine, restores the kernel settings and
+/// removes the fixed paths that were new.
+fn unregister_node(name: &str) {
+    let _lock = lock_nodes();
+    let dir = Path::new(NODES_DIR);
+    let _ = std::fs::remove_file(dir.join(name));
+    if !live_nodes().is_empty() {
+        return;
+    }
+    let sysctls = std::fs::read_to_string(dir.join("sysctls.before")).unwrap_or_default();
+    for line in sysctls.lines() {
+        if let Some((key, value)) = line.split_once(' ') {
+            let _ = std::fs::write(format!("/proc/sys/{key}"), value);
+        }
+    }
+    let paths = std::fs::read_to_string(dir.join("paths.new")).unwrap_or_default();
+    for path in paths.lines() {
+        let _ = std::fs::remove_dir_all(path);
+    }
+    let _ = std::fs::remove_file(dir.join("sysctls.before"));
+    let _ = std::fs::remove_file(dir.join("paths.new"));
 }
 
 /// Builds the sandbox image (the cached static `pause`, as the node's `pause:1`) into an OCI

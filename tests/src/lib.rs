@@ -558,6 +558,11 @@ impl FaultyProxy {
         }
     }
 
+    /// Answers with `faults` from now on, instead of the ones before.
+    pub fn set_faults(&self, faults: Vec<Fault>) {
+        *self.faults.lock().expect("faults") = faults;
+    }
+
     /// How many more times each fault would answer (in the order given).
     pub fn remaining(&self) -> Vec<usize> {
         self.faults

@@ -420,11 +420,23 @@ exit $status";
 /// What a one-off dyno on Kubernetes does before [`ONE_OFF_SCRIPT`]: wait for the line the server
 /// sends once it has attached. The kubelet starts a pod's process before anyone can attach, so
 /// without it a quick command's output would be lost, or it would have ended and left nothing to
-/// attach to. On a terminal, echo is off meanwhile, so that the line does not show.
+/// attach to. An attach's stdin can be live before its stdout is (containerd adds the attach's
+/// stdout after it starts copying its stdin), so the gate says [`ATTACH_PING`] on stdout every
+/// 0.2 s until the line comes, and the server sends the line only once it has read a ping: the
+/// command's first byte then has a reader. On a terminal, echo is off meanwhile, so that the line
+/// does not show.
 const ATTACH_GATE: &str = "if [ -t 0 ]; then stty -echo 2>/dev/null; fi
+while :; do printf '\\033]paas-attach\\007'; sleep 0.2; done &
+paas_pinger=$!
 IFS= read -r paas_attached
+kill $paas_pinger; wait $paas_pinger 2>/dev/null
 if [ -t 0 ]; then stty echo 2>/dev/null; fi
 ";
+
+/// What [`ATTACH_GATE`] writes on stdout until it is let through: an OSC sequence, which a
+/// terminal shows as nothing should one ever reach it. The server reads them off the start of the
+/// dyno's stdout.
+pub const ATTACH_PING: &[u8] = b"\x1b]paas-attach\x07";
 
 /// The line the server sends a gated one-off dyno once attached (see [`ATTACH_GATE`]).
 pub const ATTACHED: &[u8] = b"\n";
@@ -449,4 +461,41 @@ pub fn one_off_args(command: &str, gated: bool) -> Vec<String> {
 /// Whether `path` can be a health check path: absolute, printable ASCII, no spaces.
 pub fn valid_health_check_path(path: &str) -> bool {
     path.starts_with('/') && path.len() <= 1024 && path.bytes().all(|b| b.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gated one-off script, run by Debian's dash and by busybox's ash (the stacks' shells):
+    /// it pings until it gets its line, then runs the command, whose output follows the pings.
+    #[test]
+    fn a_gated_one_off_pings_until_let_through_then_runs_its_command() {
+        use std::io::{Read, Write};
+        for shell in [&["/bin/sh"][..], &["busybox", "sh"][..]] {
+            let args = one_off_args("echo from-the-command; exit 3", true);
+            let mut child = std::process::Command::new(shell[0])
+                .args(&shell[1..])
+                .args(&args[1..])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("a shell");
+            let mut stdout = child.stdout.take().expect("stdout");
+            let mut first = vec![0u8; ATTACH_PING.len()];
+            stdout.read_exact(&mut first).expect("a ping");
+            assert_eq!(first, ATTACH_PING, "{shell:?}");
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(ATTACHED).expect("let through");
+            let mut rest = Vec::new();
+            stdout.read_to_end(&mut rest).expect("the rest");
+            let status = child.wait().expect("ends");
+            assert_eq!(status.code(), Some(3), "{shell:?}");
+            let mut text = rest.as_slice();
+            while let Some(after) = text.strip_prefix(ATTACH_PING) {
+                text = after;
+            }
+            assert_eq!(text, b"from-the-command\n", "{shell:?}");
+        }
+    }
 }

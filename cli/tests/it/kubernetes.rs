@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use paas_tests::k8s::{FakeKubelet, RealNode, TestCluster};
-use paas_tests::{CliEnv, Stack, TestRegistry, TestServer, transcript};
+use paas_tests::{CliEnv, Fault, FaultyProxy, Stack, TestRegistry, TestServer, transcript};
 use serde_json::{Value, json};
 
 use super::push::stderr_of;
@@ -19,13 +19,47 @@ use super::{paas_bin, server_bin};
 /// The marker that keeps a pod from ever becoming Ready.
 const NEVER_READY: &str = "never-ready";
 
+/// What runs the tests' pods.
+enum Node {
+    /// Pods are marked Ready and nothing runs: for tests that read objects back or need a pod
+    /// that can never start.
+    Fake { _kubelet: FakeKubelet },
+    /// A real node; its sandbox image comes from a registry of its own, without a login.
+    Real {
+        node: RealNode,
+        _images: TestRegistry,
+    },
+}
+
+/// A server on a test cluster. Fields drop in order: the node drains its pods through the
+/// cluster, which goes last.
 struct Kube {
-    cluster: TestCluster,
-    _kubelet: FakeKubelet,
-    _registry: TestRegistry,
-    _server: TestServer,
     cli: CliEnv,
+    server: TestServer,
+    node: Node,
+    /// In front of the registry, for both the server and the node, when a test asked for one.
+    proxy: Option<FaultyProxy>,
+    _registry: TestRegistry,
     registry_prefix: String,
+    cluster: TestCluster,
+}
+
+impl Kube {
+    /// The real node, for its logs and its kubelet.
+    fn node(&mut self) -> &mut RealNode {
+        match &mut self.node {
+            Node::Real { node, .. } => node,
+            Node::Fake { .. } => panic!("a test on the fake kubelet"),
+        }
+    }
+
+    /// The node's logs (a real node's) and the cluster's, for failure messages.
+    fn logs(&self) -> String {
+        match &self.node {
+            Node::Real { node, .. } => format!("{}\n{}", self.server.log(), node.logs()),
+            Node::Fake { .. } => format!("{}\n{}", self.server.log(), self.cluster.logs()),
+        }
+    }
 }
 
 /// A server on the cluster of `kubeconfig`, pushing to `registry`, with the busybox stack, and a
@@ -56,39 +90,149 @@ fn on_kubernetes() -> Kube {
     on_kubernetes_with(&[])
 }
 
+/// On the fake kubelet, with short deadlines (4 s to roll out, 5 s for a release phase).
 fn on_kubernetes_with(extra: &[&str]) -> Kube {
     let cluster = TestCluster::start();
     let kubelet = FakeKubelet::start(&cluster, NEVER_READY);
+    let flags = ["--progress-deadline", "4", "--release-timeout", "5"];
+    start_server(
+        cluster,
+        Node::Fake { _kubelet: kubelet },
+        &[&flags[..], extra].concat(),
+    )
+}
+
+/// On a real node, with `progress_deadline` seconds to roll out, 10 s for a release phase and 3 s
+/// of stop grace.
+fn on_a_real_node(progress_deadline: u32) -> Kube {
+    real_node(progress_deadline, None)
+}
+
+/// [`on_a_real_node`], with the registry behind a [`FaultyProxy`] (no faults yet) that the server
+/// pushes through and the node pulls through.
+fn on_a_real_node_behind_a_proxy(progress_deadline: u32) -> Kube {
+    let registry = TestRegistry::start_with_htpasswd("paas", "s3cret");
+    let proxy = FaultyProxy::start(&registry.addr, Vec::new());
+    real_node(progress_deadline, Some((registry, proxy)))
+}
+
+fn real_node(progress_deadline: u32, proxied: Option<(TestRegistry, FaultyProxy)>) -> Kube {
+    let cluster = TestCluster::start();
+    let images = TestRegistry::start();
+    let started = Instant::now();
+    // The app's registry is known before the node starts: the node trusts it as a mirror.
+    let (registry, proxy) = match proxied {
+        Some((registry, proxy)) => (registry, Some(proxy)),
+        None => (TestRegistry::start_with_htpasswd("paas", "s3cret"), None),
+    };
+    let app_registry = proxy.as_ref().map_or(&registry.addr, |p| &p.addr);
+    let node = RealNode::start(&cluster, &[&images.addr, app_registry]);
+    eprintln!(
+        "a real node was Ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let deadline = progress_deadline.to_string();
+    let flags = [
+        "--progress-deadline",
+        &deadline,
+        "--release-timeout",
+        "10",
+        "--stop-grace",
+        "3",
+    ];
+    start_server_with(
+        cluster,
+        Node::Real {
+            node,
+            _images: images,
+        },
+        (registry, proxy),
+        &flags,
+    )
+}
+
+fn start_server(cluster: TestCluster, node: Node, extra: &[&str]) -> Kube {
     // A registry with Basic auth: the cluster pulls with a Secret paas makes.
     let registry = TestRegistry::start_with_htpasswd("paas", "s3cret");
-    let registry_prefix = format!("{}/paas", registry.addr);
+    start_server_with(cluster, node, (registry, None), extra)
+}
+
+fn start_server_with(
+    cluster: TestCluster,
+    node: Node,
+    (registry, proxy): (TestRegistry, Option<FaultyProxy>),
+    extra: &[&str],
+) -> Kube {
+    let registry_prefix = format!(
+        "{}/paas",
+        proxy.as_ref().map_or(&registry.addr, |p| &p.addr)
+    );
     let (server, cli) = kubernetes_server(
         &cluster.service_account_kubeconfig(true),
         &registry_prefix,
         &[
-            &[
-                "--registry-username",
-                "paas",
-                "--domain",
-                "apps.test",
-                "--progress-deadline",
-                "4",
-                "--release-timeout",
-                "5",
-            ][..],
+            &["--registry-username", "paas", "--domain", "apps.test"][..],
             extra,
         ]
         .concat(),
         &[("PAAS_REGISTRY_PASSWORD", "s3cret")],
     );
     Kube {
-        cluster,
-        _kubelet: kubelet,
-        _registry: registry,
-        _server: server,
         cli,
+        server,
+        node,
+        proxy,
+        _registry: registry,
         registry_prefix,
+        cluster,
     }
+}
+
+/// The pods of `app` that are Ready and not going, as the cluster has them.
+fn ready_pods(kube: &Kube, app: &str) -> Vec<Value> {
+    let pods = kube
+        .cluster
+        .get(&format!("/api/v1/namespaces/paas-{app}/pods"))
+        .unwrap_or_default();
+    pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| {
+            p["metadata"]["deletionTimestamp"].is_null()
+                && p["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+        .cloned()
+        .collect()
+}
+
+/// What each Ready web pod of `app` serves at `/`, fetched from the host at its pod IP.
+fn pages(kube: &Kube, app: &str) -> Vec<String> {
+    ready_pods(kube, app)
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["paas/process-type"] == "web")
+        .map(|pod| {
+            let ip = pod["status"]["podIP"].as_str().expect("a pod IP");
+            get_page(&format!("http://{ip}:5000/"))
+        })
+        .collect()
+}
+
+/// The body at `url`, or the error.
+fn get_page(url: &str) -> String {
+    let page = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "5", url])
+        .output()
+        .expect("curl");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&page.stdout),
+        String::from_utf8_lossy(&page.stderr)
+    )
 }
 
 fn deployment(kube: &Kube, app: &str, process_type: &str) -> Value {
@@ -118,19 +262,38 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// The page of the envpage web process (`greeting=$GREETING dyno=$DYNO`), with a worker.
+const ENVPAGE: &str = "web: mkdir -p /tmp/www && echo \"greeting=$GREETING dyno=$DYNO\" > /tmp/www/index.html && exec busybox httpd -f -p $PORT -h /tmp/www\nworker: sh -c \"echo working; sleep 3600\"\n";
+
+/// Every page `app`'s web pods serve says `greeting=<greeting>`, and there are `count` of them.
+fn assert_pages(kube: &Kube, app: &str, greeting: &str, count: usize) {
+    let pages = pages(kube, app);
+    assert!(
+        pages.len() == count
+            && pages
+                .iter()
+                .all(|p| p.starts_with(&format!("greeting={greeting} dyno={app}-web-"))),
+        "{count} pods saying greeting={greeting}: {pages:?}\n{}",
+        kube.logs()
+    );
+}
+
 #[test]
-fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
-    let kube = on_kubernetes();
+fn push_scale_rollback_restart_and_destroy_on_a_real_node() {
+    let kube = on_a_real_node(60);
     let (cli, cluster) = (&kube.cli, &kube.cluster);
     let repo = cli.app_repo("procfile");
+    std::fs::write(repo.join("Procfile"), ENVPAGE).expect("write");
+    cli.commit_all(&repo, "a page");
     ok(cli, &repo, &["create", "kapp"]);
     let output = push(cli, &repo);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}\n{}", cluster.logs());
+    assert!(output.status.success(), "{stderr}\n{}", kube.logs());
     assert!(
         stderr.contains("remote: -----> v1 is up: http://kapp.apps.test/"),
         "{stderr}"
     );
+    assert_pages(&kube, "kapp", "", 1);
 
     // The objects, field by field (DESIGN §3.9).
     let namespace = cluster
@@ -146,7 +309,7 @@ fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
     assert_eq!(web["metadata"]["annotations"]["paas/release"], "v1");
     assert_eq!(web["metadata"]["labels"]["paas/process-type"], "web");
     assert_eq!(web["metadata"]["labels"]["app.kubernetes.io/name"], "kapp");
-    assert_eq!(web["spec"]["progressDeadlineSeconds"], 4);
+    assert_eq!(web["spec"]["progressDeadlineSeconds"], 60);
     assert_eq!(
         web["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
         0
@@ -154,7 +317,7 @@ fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
     let template = &web["spec"]["template"];
     assert_eq!(template["metadata"]["annotations"]["paas/release"], "v1");
     let pod = &template["spec"];
-    assert_eq!(pod["terminationGracePeriodSeconds"], 30);
+    assert_eq!(pod["terminationGracePeriodSeconds"], 3, "--stop-grace");
     assert_eq!(pod["imagePullSecrets"][0]["name"], "paas-registry");
     let pull = cluster
         .get("/api/v1/namespaces/paas-kapp/secrets/paas-registry")
@@ -259,6 +422,7 @@ fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
 
     // A config change is a new release: a new Secret and a rollout; the old ReplicaSet empties.
     ok(cli, &repo, &["config", "set", "GREETING=hi"]);
+    assert_pages(&kube, "kapp", "hi", 1);
     let web = deployment(&kube, "kapp", "web");
     assert_eq!(web["metadata"]["annotations"]["paas/release"], "v2");
     assert_eq!(
@@ -295,6 +459,8 @@ fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
         .map(|d| d["name"].as_str().expect("name"))
         .collect();
     assert_eq!(names, ["web.1", "web.2", "web.3"]);
+    assert!(ps.iter().all(|d| d["state"] == "up"), "{ps:?}");
+    assert_pages(&kube, "kapp", "hi", 3);
     // Replicas changed by hand (kubectl scale) come back to the formation at the next scale.
     cluster.merge_patch(
         "/apis/apps/v1/namespaces/paas-kapp/deployments/kapp-web",
@@ -321,14 +487,29 @@ fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
         secret["data"].get("GREETING").is_none(),
         "v1's config: {secret}"
     );
+    assert_pages(&kube, "kapp", "", 3);
 
-    // Restart: a new pod template annotation, so new pods.
+    // Restart: a new pod template annotation, so new pods, rolled one at a time.
+    let names = |kube: &Kube| -> Vec<String> {
+        ready_pods(kube, "kapp")
+            .iter()
+            .filter(|p| p["metadata"]["labels"]["paas/process-type"] == "web")
+            .map(|p| p["metadata"]["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    let before = names(&kube);
     ok(cli, &repo, &["restart", "web"]);
     let web = deployment(&kube, "kapp", "web");
     assert!(
         web["spec"]["template"]["metadata"]["annotations"]["paas/restartedAt"].is_string(),
         "{web}"
     );
+    let after = names(&kube);
+    assert!(
+        after.len() == 3 && after.iter().all(|n| !before.contains(n)),
+        "new pods: {before:?} → {after:?}"
+    );
+    assert_pages(&kube, "kapp", "", 3);
 
     // Autoscaling is the cluster's: a HorizontalPodAutoscaler on CPU, which owns the replicas.
     super::run::refused(
@@ -408,6 +589,41 @@ fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
     });
     ok(cli, &repo, &["scale", "web=1"]);
     assert_eq!(deployment(&kube, "kapp", "web")["spec"]["replicas"], 1);
+    assert_pages(&kube, "kapp", "scaled", 1);
+
+    // A web process that ignores SIGTERM is killed after the stop grace (3 s here), as a local
+    // dyno is: its pod is gone within seconds, not the default 30.
+    std::fs::write(
+        repo.join("Procfile"),
+        ENVPAGE.replace("web: ", "web: trap '' TERM; "),
+    )
+    .expect("write");
+    cli.commit_all(&repo, "ignores SIGTERM");
+    let output = push(cli, &repo);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        transcript(&output),
+        kube.logs()
+    );
+    let stubborn = names(&kube);
+    assert_eq!(stubborn.len(), 1, "{stubborn:?}");
+    let started = Instant::now();
+    ok(cli, &repo, &["scale", "web=0"]);
+    let pod_path = format!("/api/v1/namespaces/paas-kapp/pods/{}", stubborn[0]);
+    while cluster.get(&pod_path).is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(25),
+            "the pod outlived its grace:\n{}",
+            kube.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(2500),
+        "it ignored SIGTERM, so it ran out its grace: gone in {took:?}"
+    );
 
     ok(cli, &repo, &["destroy", "--confirm", "kapp"]);
     eventually("the namespace is gone", || {
@@ -416,20 +632,29 @@ fn push_scale_rollback_restart_and_destroy_on_a_cluster() {
 }
 
 #[test]
-fn a_release_that_never_gets_ready_fails_and_the_previous_one_is_applied_again() {
-    let kube = on_kubernetes();
+fn a_release_that_never_gets_ready_or_crashes_fails_and_the_previous_one_is_applied_again() {
+    let kube = on_a_real_node(10);
     let (cli, cluster) = (&kube.cli, &kube.cluster);
     let repo = cli.app_repo("procfile");
+    std::fs::write(repo.join("Procfile"), ENVPAGE).expect("write");
+    cli.commit_all(&repo, "a page");
     ok(cli, &repo, &["create", "stuck"]);
-    assert!(push(cli, &repo).status.success(), "{}", cluster.logs());
-    std::fs::write(
-        repo.join("Procfile"),
-        format!("web: echo {NEVER_READY}; busybox httpd -f -p $PORT -h /app\n"),
-    )
-    .expect("write");
-    cli.commit_all(&repo, "never ready");
     let output = push(cli, &repo);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        transcript(&output),
+        kube.logs()
+    );
+    let with_web = |command: &str, message: &str| {
+        std::fs::write(repo.join("Procfile"), format!("web: {command}\n")).expect("write");
+        cli.commit_all(&repo, message);
+        push(cli, &repo)
+    };
+    // Running but never listening on $PORT: the readiness probe never passes, the cluster fails
+    // the rollout at its progress deadline (10 s here), and v1 is applied again.
+    let output = with_web("echo never listening; sleep 600", "never ready");
+    let stderr = stderr_of(&output);
     assert!(!output.status.success(), "{stderr}");
     assert!(
         stderr.contains("v2 did not start") && stderr.contains("progress deadline exceeded"),
@@ -441,18 +666,42 @@ fn a_release_that_never_gets_ready_fails_and_the_previous_one_is_applied_again()
     assert_eq!(releases[0]["status"], "failed");
     let web = deployment(&kube, "stuck", "web");
     assert_eq!(web["metadata"]["annotations"]["paas/release"], "v1");
-    eventually("v1 is available again", || {
-        deployment(&kube, "stuck", "web")["status"]["availableReplicas"] == 1
+    eventually("only v1's pod is left", || {
+        ready_pods(&kube, "stuck").len() == 1
+            && cluster
+                .get("/api/v1/namespaces/paas-stuck/pods")
+                .is_some_and(|p| p["items"].as_array().is_some_and(|i| i.len() == 1))
     });
+    assert_pages(&kube, "stuck", "", 1);
+
+    // A web process that exits as it starts: the node backs off restarting it, and the push fails
+    // at once (not at the deadline) naming the pod and CrashLoopBackOff; v1 keeps serving.
+    let output = with_web("echo crashing; exit 1", "crashes");
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("v3 did not start")
+            && stderr.contains("pod stuck-web-")
+            && stderr.contains("CrashLoopBackOff"),
+        "{stderr}\n{}",
+        kube.logs()
+    );
+    assert!(stderr.contains("v1 was applied again"), "{stderr}");
+    assert!(
+        !stderr.contains("progress deadline exceeded"),
+        "failed at once, not at the deadline: {stderr}"
+    );
+    assert_pages(&kube, "stuck", "", 1);
 }
 
 #[test]
-fn the_release_phase_is_a_job_that_gates_the_rollout() {
-    let kube = on_kubernetes();
+fn the_release_phase_is_a_real_job_that_gates_the_rollout() {
+    let kube = on_a_real_node(60);
     let (cli, cluster) = (&kube.cli, &kube.cluster);
     let repo = cli.app_repo("procfile");
     ok(cli, &repo, &["create", "phased"]);
-    assert!(push(cli, &repo).status.success(), "{}", cluster.logs());
+    assert!(push(cli, &repo).status.success(), "{}", kube.logs());
+    let serving = pages(&kube, "phased");
     let job = |version: u32| {
         cluster.get(&format!(
             "/apis/batch/v1/namespaces/paas-phased/jobs/release-{version}"
@@ -480,9 +729,10 @@ fn the_release_phase_is_a_job_that_gates_the_rollout() {
         deployment(&kube, "phased", "web")["metadata"]["annotations"]["paas/release"],
         "v1"
     );
+    assert_eq!(pages(&kube, "phased"), serving, "v1's pod keeps serving");
     let failed = job(2).expect("job release-2");
     assert_eq!(failed["spec"]["backoffLimit"], 0);
-    assert_eq!(failed["spec"]["activeDeadlineSeconds"], 5);
+    assert_eq!(failed["spec"]["activeDeadlineSeconds"], 10);
     let pod = &failed["spec"]["template"]["spec"];
     assert_eq!(pod["restartPolicy"], "Never");
     assert_eq!(
@@ -508,10 +758,15 @@ fn the_release_phase_is_a_job_that_gates_the_rollout() {
     // before.
     let output = with_release(&repo, "echo migrated", "migration");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}\n{}", cluster.logs());
+    assert!(output.status.success(), "{stderr}\n{}", kube.logs());
     assert!(
         stderr.contains("Running release command: echo migrated"),
         "{stderr}"
+    );
+    // Its real output is the release's.
+    assert!(
+        ok(cli, &repo, &["releases:output", "v3"]).contains("migrated"),
+        "the release phase's output is kept"
     );
     assert_eq!(
         deployment(&kube, "phased", "web")["metadata"]["annotations"]["paas/release"],
@@ -521,10 +776,10 @@ fn the_release_phase_is_a_job_that_gates_the_rollout() {
     assert!(job(2).is_none(), "an earlier one goes");
 
     // One that never ends: the cluster stops it at activeDeadlineSeconds (--release-timeout).
-    let output = with_release(&repo, &format!("sleep 600 # {NEVER_READY}"), "slow");
+    let output = with_release(&repo, "sleep 600", "slow");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
-    assert!(stderr.contains("ran longer than 5s"), "{stderr}");
+    assert!(stderr.contains("ran longer than 10s"), "{stderr}");
     let conditions = job(4).expect("job release-4")["status"]["conditions"].clone();
     assert_eq!(conditions[0]["reason"], "DeadlineExceeded", "{conditions}");
     assert_eq!(
@@ -735,7 +990,7 @@ fn a_run_is_a_pod_attached_through_the_api_server() {
 #[test]
 fn an_add_on_is_a_stateful_set_with_its_own_claim_and_its_url_lands_in_the_release_secret() {
     let kube = on_kubernetes_with(&["--storage-class", "fast"]);
-    kube._server.install_stack(Stack::Services);
+    kube.server.install_stack(Stack::Services);
     let (cli, cluster) = (&kube.cli, &kube.cluster);
     let repo = cli.app_repo("procfile");
     ok(cli, &repo, &["create", "kdb"]);
@@ -1004,42 +1259,17 @@ fn a_canary_is_a_second_deployment_behind_an_ingress_nginx_canary_ingress() {
 #[test]
 #[allow(clippy::print_stdout)]
 fn a_pushed_app_runs_and_serves_on_a_real_node() {
-    let cluster = TestCluster::start();
-    // The node's own images (the sandbox's pause) come from a registry without a login; the
-    // app's from one with Basic auth, through the Secret paas makes.
-    let images = TestRegistry::start();
-    let registry = TestRegistry::start_with_htpasswd("paas", "s3cret");
-    let started = Instant::now();
-    let node = RealNode::start(&cluster, &[&images.addr, &registry.addr]);
-    println!(
-        "a real node was Ready in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let (server, cli) = kubernetes_server(
-        &cluster.service_account_kubeconfig(true),
-        &format!("{}/paas", registry.addr),
-        &[
-            "--registry-username",
-            "paas",
-            "--domain",
-            "apps.test",
-            "--progress-deadline",
-            "90",
-            "--release-timeout",
-            "120",
-        ],
-        &[("PAAS_REGISTRY_PASSWORD", "s3cret")],
-    );
+    let kube = on_a_real_node(90);
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
     let repo = cli.app_repo("static");
-    ok(&cli, &repo, &["create", "onnode"]);
+    ok(cli, &repo, &["create", "onnode"]);
     let started = Instant::now();
-    let output = push(&cli, &repo);
+    let output = push(cli, &repo);
     assert!(
         output.status.success(),
-        "{}\n{}\n{}",
+        "{}\n{}",
         transcript(&output),
-        server.log(),
-        node.logs()
+        kube.logs()
     );
     println!(
         "push → rolled out on the real node in {:.1} s",
@@ -1059,7 +1289,7 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
                 .flatten()
                 .any(|c| c["type"] == "Ready" && c["status"] == "True")
         })
-        .unwrap_or_else(|| panic!("no Ready pod: {pods}\n{}", node.logs()))
+        .unwrap_or_else(|| panic!("no Ready pod: {pods}\n{}", kube.logs()))
         .clone();
     let container = &pod["spec"]["containers"][0];
     assert!(
@@ -1097,21 +1327,21 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
     // The pod's own output (busybox httpd -v logs each request) reaches `paas logs`.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let logs = ok(&cli, &repo, &["logs", "--ps", "web"]);
+        let logs = ok(cli, &repo, &["logs", "--ps", "web"]);
         if logs.contains("response:200") {
             break;
         }
         assert!(
             Instant::now() < deadline,
             "no request line from the pod in `paas logs`:\n{logs}\n{}",
-            node.logs()
+            kube.logs()
         );
         std::thread::sleep(Duration::from_millis(500));
     }
     // `paas run` attaches to a real pod before its command starts: a quick command's output and
     // exit status arrive whole.
     let ran = paas(
-        &cli,
+        cli,
         &repo,
         &["run", "--", "sh", "-c", "echo from-the-pod; exit 3"],
     );
@@ -1120,47 +1350,156 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
         Some(3),
         "{}\n{}",
         transcript(&ran),
-        node.logs()
+        kube.logs()
     );
     assert!(
         String::from_utf8_lossy(&ran.stdout).contains("from-the-pod"),
         "{}",
         transcript(&ran)
     );
-    // The release phase is a real Job on the node: when its command fails the rollout never
-    // starts and the running pod keeps serving; when it passes, its output is kept.
-    let with_release = |command: &str, message: &str| {
-        std::fs::write(
-            repo.join("Procfile"),
-            format!("web: busybox httpd -f -v -p $PORT -h /app/public\nrelease: {command}\n"),
-        )
-        .expect("write");
-        cli.commit_all(&repo, message);
-        push(&cli, &repo)
-    };
-    let failed = with_release("echo migrating; exit 3", "a failing migration");
-    assert!(!failed.status.success());
+}
+
+/// Faults on a real node, each with a clear error and the running release serving on: a namespace
+/// quota that forbids the new pods, an image the node cannot pull, and a kubelet that dies mid-way
+/// (the node goes NotReady: `paas ps` says so, a rollout fails by its deadline and is rolled back;
+/// the kubelet back, the pods are up again).
+#[test]
+fn quotas_pull_errors_and_a_lost_kubelet_fail_clearly_and_the_old_release_serves() {
+    let mut kube = on_a_real_node_behind_a_proxy(30);
+    let repo = kube.cli.app_repo("procfile");
+    std::fs::write(repo.join("Procfile"), ENVPAGE).expect("write");
+    kube.cli.commit_all(&repo, "a page");
+    ok(&kube.cli, &repo, &["create", "faulty"]);
+    let output = push(&kube.cli, &repo);
     assert!(
-        stderr_of(&failed).contains("exited with status 3"),
+        output.status.success(),
         "{}\n{}",
-        transcript(&failed),
-        node.logs()
+        transcript(&output),
+        kube.logs()
     );
-    let still = std::process::Command::new("curl")
-        .args(["-sS", "--max-time", "5", &format!("http://{ip}:{port}/")])
-        .output()
-        .expect("curl");
-    assert!(still.status.success(), "the running pod keeps serving");
-    let passed = with_release("echo migrated", "a migration");
+    assert_pages(&kube, "faulty", "", 1);
+
+    // A quota of one pod: the rollout's surge pod is forbidden. The push fails at once with the
+    // cluster's reason; v1 was never stopped.
+    let quota = "/api/v1/namespaces/paas-faulty/resourcequotas";
+    kube.cluster.post(
+        quota,
+        &json!({
+            "apiVersion": "v1", "kind": "ResourceQuota",
+            "metadata": { "name": "one-pod", "namespace": "paas-faulty" },
+            "spec": { "hard": { "pods": "1" } },
+        }),
+    );
+    let output = paas(&kube.cli, &repo, &["config:set", "GREETING=quota"]);
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "{}", transcript(&output));
     assert!(
-        passed.status.success(),
-        "{}\n{}",
-        transcript(&passed),
-        node.logs()
+        stderr.contains("the cluster refused its pods (FailedCreate)")
+            && stderr.contains("exceeded quota"),
+        "{stderr}\n{}",
+        kube.logs()
     );
-    let releases: Value =
-        serde_json::from_str(&ok(&cli, &repo, &["releases", "--json"])).expect("JSON");
-    let newest = format!("v{}", releases[0]["version"]);
-    let output = ok(&cli, &repo, &["releases:output", &newest]);
-    assert!(output.contains("migrated"), "{newest}: {output}");
+    assert!(stderr.contains("v1 was applied again"), "{stderr}");
+    assert_pages(&kube, "faulty", "", 1);
+    kube.cluster.delete(&format!("{quota}/one-pod"));
+
+    // The registry fails the node's pulls (every blob download answers 503, as a registry that
+    // is down behind its load balancer does): a new image cannot be pulled, and the push fails
+    // at once, naming the pod and the node's pull error. v1 keeps serving.
+    let proxy = kube.proxy.as_ref().expect("a proxy");
+    proxy.set_faults(vec![Fault {
+        method: "GET",
+        path_contains: "/blobs/sha256:",
+        times: 10_000,
+        response:
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                .into(),
+    }]);
+    std::fs::write(repo.join("CHANGES"), "a new image\n").expect("write");
+    kube.cli.commit_all(&repo, "a change");
+    let output = push(&kube.cli, &repo);
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("pod faulty-web-")
+            && (stderr.contains("ErrImagePull") || stderr.contains("ImagePullBackOff"))
+            && stderr.contains("503")
+            && !stderr.contains("progress deadline exceeded"),
+        "{stderr}\n{}",
+        kube.logs()
+    );
+    assert!(stderr.contains("v1 was applied again"), "{stderr}");
+    assert_pages(&kube, "faulty", "", 1);
+    proxy.set_faults(Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pods = kube
+            .cluster
+            .get("/api/v1/namespaces/paas-faulty/pods?labelSelector=paas%2Fprocess-type%3Dweb")
+            .unwrap_or_default();
+        if pods["items"].as_array().is_some_and(|i| i.len() == 1) {
+            break;
+        }
+        let summary: Vec<String> = pods["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "{} deleting={} {} {}",
+                    p["metadata"]["name"],
+                    p["metadata"]["deletionTimestamp"],
+                    p["status"]["phase"],
+                    p["status"]["containerStatuses"]
+                )
+            })
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "the unpulled pod is gone: {summary:#?}\n{}",
+            kube.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // The kubelet dies: the containers run on, but the cluster cannot know. Once the node is
+    // NotReady, `paas ps` says the dyno's state is unknown rather than up.
+    kube.node().kill_kubelet();
+    eventually("the node is NotReady", || !kube.node().is_ready());
+    eventually("ps no longer says up", || {
+        let ps: Vec<Value> =
+            serde_json::from_str(&ok(&kube.cli, &repo, &["ps", "--json"])).expect("JSON");
+        ps.iter().any(|d| d["state"] == "unknown")
+    });
+    // A release now cannot roll out: it fails by its deadline, and v1 is applied again.
+    let output = paas(&kube.cli, &repo, &["config:set", "GREETING=lost"]);
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "{}", transcript(&output));
+    assert!(
+        stderr.contains("progress deadline exceeded") && stderr.contains("v1 was applied again"),
+        "{stderr}\n{}",
+        kube.logs()
+    );
+    // The kubelet back: the same pod is Ready again, and the next release rolls out.
+    kube.node().start_kubelet();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ps = ok(&kube.cli, &repo, &["ps", "--json"]);
+        let dynos: Vec<Value> = serde_json::from_str(&ps).expect("JSON");
+        if dynos.len() == 1 && dynos[0]["state"] == "up" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ps says up again: {ps}\n{}\n{}",
+            kube.cluster
+                .get("/api/v1/namespaces/paas-faulty/pods")
+                .unwrap_or_default(),
+            kube.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_pages(&kube, "faulty", "", 1);
+    ok(&kube.cli, &repo, &["config:set", "GREETING=back"]);
+    assert_pages(&kube, "faulty", "back", 1);
 }

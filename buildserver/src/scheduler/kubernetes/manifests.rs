@@ -37,6 +37,9 @@ pub struct ClusterSettings {
     pub domain: String,
     pub ingress_class: Option<String>,
     pub progress_deadline_seconds: u32,
+    /// A stopping pod's time between SIGTERM and SIGKILL (`--stop-grace`, as for local dynos):
+    /// its `terminationGracePeriodSeconds`.
+    pub termination_grace_seconds: u64,
     /// Whether a pull Secret exists for the registry.
     pub pull_secret: bool,
     /// Whether a failed rollout re-applies the release that ran before.
@@ -155,7 +158,7 @@ fn container(
 fn pod_spec(container: Value, settings: &ClusterSettings) -> Value {
     let mut spec = json!({
         "containers": [container],
-        "terminationGracePeriodSeconds": 30,
+        "terminationGracePeriodSeconds": settings.termination_grace_seconds,
         "automountServiceAccountToken": false,
     });
     if settings.pull_secret {
@@ -599,6 +602,7 @@ mod tests {
             domain: "apps.example.com".into(),
             ingress_class: Some("nginx".into()),
             progress_deadline_seconds: 120,
+            termination_grace_seconds: 30,
             pull_secret: true,
             auto_rollback: true,
             storage_class: Some("fast".into()),

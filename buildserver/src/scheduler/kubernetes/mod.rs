@@ -68,6 +68,20 @@ pub fn rollout(deployment: &KubeDeployment) -> Rollout {
             condition.message.as_deref().unwrap_or("no message")
         ));
     }
+    // The ReplicaSet cannot make the pods at all (a quota, a LimitRange, an admission webhook):
+    // the controller would retry until the deadline with the same answer.
+    if let Some(condition) = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
+    {
+        return Rollout::Failed(format!(
+            "the cluster refused its pods ({}): {}",
+            condition.reason.as_deref().unwrap_or("ReplicaFailure"),
+            condition.message.as_deref().unwrap_or("no message")
+        ));
+    }
     let wanted = deployment
         .spec
         .as_ref()
@@ -505,34 +519,86 @@ impl KubernetesScheduler {
     }
 
     /// Waits until every Deployment of the app has rolled out, or one fails, watching each and
-    /// writing its progress to the app's log as it changes.
+    /// its pods and writing its progress to the app's log as it changes. A pod made since the
+    /// rollout began that cannot start for good ([`PodFaults::judge`]: its image pull fails again
+    /// after a back-off, it crashes as it starts) fails the rollout at once, naming the pod and the node's reason; a
+    /// rollout past its deadline says what its newest pod was waiting for.
     async fn await_rollouts(&self, deployment: &Deployment) -> anyhow::Result<()> {
-        use futures_util::TryStreamExt;
-        let deployments = self.deployments(deployment.app.name());
+        use futures_util::{StreamExt, TryStreamExt};
+        use kube::runtime::WatchStreamExt;
+        let app = deployment.app.name();
+        let deployments = self.deployments(app);
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
+        // Creation times have whole seconds.
+        let began = k8s_openapi::jiff::Timestamp::now()
+            .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(1))
+            .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
         // The cluster fails a stuck rollout at its deadline; the margin covers its reaction.
         let limit = Duration::from_secs(u64::from(self.settings.progress_deadline_seconds) + 60);
         let deadline = tokio::time::Instant::now() + limit;
         for process_type in deployment.process_types.keys() {
-            let name = manifests::deployment_name(deployment.app.name(), process_type);
+            let name = manifests::deployment_name(app, process_type);
             let events = kube::runtime::watcher::watch_object(deployments.clone(), &name);
-            futures_util::pin_mut!(events);
+            let selector = format!("{}={app},{PROCESS_TYPE}={process_type}", manifests::NAME);
+            let pod_events = kube::runtime::watcher(
+                pods.clone(),
+                kube::runtime::watcher::Config::default().labels(&selector),
+            )
+            .applied_objects()
+            .fuse();
+            futures_util::pin_mut!(events, pod_events);
             let mut reported = String::new();
+            // What the newest pod of this rollout waits for, for a deadline's message.
+            let mut waiting: Option<String> = None;
+            let mut faults = PodFaults::default();
+            let failed = |why: String, waiting: &Option<String>| match waiting {
+                Some(pod) => anyhow::anyhow!("{process_type} did not roll out: {why} ({pod})"),
+                None => anyhow::anyhow!("{process_type} did not roll out: {why}"),
+            };
             loop {
-                let event = tokio::time::timeout_at(deadline, events.try_next())
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "the rollout of {name} did not settle within {}s",
-                            limit.as_secs()
-                        )
-                    })?
-                    .with_context(|| format!("cannot watch deployment {name}"))?;
+                let next = tokio::time::timeout_at(deadline, async {
+                    tokio::select! {
+                        event = events.try_next() => Ok(event),
+                        Some(pod) = pod_events.next() => Err(pod),
+                    }
+                });
+                let event = match next.await {
+                    Err(_) => {
+                        let why = format!("it did not settle within {}s", limit.as_secs());
+                        return Err(failed(why, &waiting));
+                    }
+                    Ok(Err(Ok(pod))) => {
+                        let created = pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
+                        if pod.metadata.deletion_timestamp.is_some()
+                            || created.is_none_or(|t| t < began)
+                        {
+                            continue;
+                        }
+                        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+                        if let Some(fault) = faults.judge(&pod) {
+                            bail!("{process_type} did not roll out: pod {pod_name}: {fault}");
+                        }
+                        if let Some(why) = pod.status.as_ref().and_then(waiting_reason) {
+                            waiting = Some(format!("pod {pod_name}: {why}"));
+                        }
+                        continue;
+                    }
+                    // A failed pod watch (say, no right to watch pods): the Deployment's own
+                    // status still settles the rollout.
+                    Ok(Err(Err(e))) => {
+                        tracing::debug!(error = %e, "cannot watch the rollout's pods");
+                        continue;
+                    }
+                    Ok(Ok(event)) => {
+                        event.with_context(|| format!("cannot watch deployment {name}"))?
+                    }
+                };
                 let Some(Some(live)) = event else {
                     bail!("deployment {name} disappeared during its rollout");
                 };
                 match rollout(&live) {
                     Rollout::Complete => break,
-                    Rollout::Failed(why) => bail!("{process_type} did not roll out: {why}"),
+                    Rollout::Failed(why) => return Err(failed(why, &waiting)),
                     Rollout::Progressing(what) => {
                         if what != reported {
                             self.logs.emit(
@@ -796,25 +862,49 @@ impl Scheduler for KubernetesScheduler {
             Duration::from_secs(self.settings.progress_deadline_seconds.into()).min(spec.timeout);
         await_running(&pods, &name, start_within).await?;
         let tty = spec.terminal.is_some();
-        let mut attached = pods
-            .attach(
-                &name,
-                &kube::api::AttachParams::default()
-                    .container("run")
-                    .stdin(true)
-                    .stdout(true)
-                    .stderr(!tty)
-                    .tty(tty),
-            )
-            .await
-            .with_context(|| format!("cannot attach to pod {name}"))?;
+        let params = kube::api::AttachParams::default()
+            .container("run")
+            .stdin(true)
+            .stdout(true)
+            .stderr(!tty)
+            .tty(tty);
+        // The pod's status says Running once the kubelet has started the container, and the
+        // kubelet's runtime cache (which serves attaches) can lag behind it a little: "container
+        // run not found in pod", at once or as the attach's status, for a moment. Until the gate
+        // is passed the command waits, so attaching again is safe.
+        let attach_by = tokio::time::Instant::now() + Duration::from_secs(10);
         let missing = || anyhow::anyhow!("the attach to pod {name} has no stream");
-        let mut stdin = attached.stdin().ok_or_else(missing)?;
-        // Attached: the one-off's script may start its command now.
-        tokio::io::AsyncWriteExt::write_all(&mut stdin, crate::scheduler::ATTACHED)
+        let (mut attached, mut stdin, stdout, pending) = loop {
+            let retry = tokio::time::Instant::now() < attach_by;
+            let mut attached = match pods.attach(&name, &params).await {
+                Err(kube::Error::Api(e)) if e.message.contains("not found in pod") && retry => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                attached => attached.with_context(|| format!("cannot attach to pod {name}"))?,
+            };
+            let stdin = attached.stdin().ok_or_else(missing)?;
+            let mut stdout = attached.stdout().ok_or_else(missing)?;
+            match await_attach_ping(&mut stdout, start_within).await {
+                Ok(pending) => break (attached, stdin, stdout, pending),
+                Err(_) if retry => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(e) => {
+                    let status = match attached.take_status() {
+                        Some(status) => status.await.and_then(|s| s.message),
+                        None => None,
+                    };
+                    let e = e.context(format!("cannot start the command of pod {name}"));
+                    return Err(match status {
+                        Some(why) => e.context(why),
+                        None => e,
+                    });
+                }
+            }
+        };
+        // Attached both ways: the one-off's script may start its command now.
+        let stdout = let_through_attach_gate(stdout, pending, &mut stdin)
             .await
             .with_context(|| format!("cannot write to pod {name}"))?;
-        let stdout = attached.stdout().ok_or_else(missing)?;
         let streams = match attached.terminal_size() {
             Some(sizes) if tty => {
                 let sizes = Mutex::new(sizes);
@@ -1338,6 +1428,120 @@ fn waiting_reason(status: &k8s_openapi::api::core::v1::PodStatus) -> Option<Stri
     })
 }
 
+/// Reads a gated one-off's `stdout` until the gate's first ping (see `scheduler::ATTACH_GATE`),
+/// for up to `within`: its attach is live both ways then. Returns what was read from the ping on.
+async fn await_attach_ping(
+    stdout: &mut (impl tokio::io::AsyncRead + Unpin),
+    within: Duration,
+) -> anyhow::Result<Vec<u8>> {
+    use crate::scheduler::ATTACH_PING;
+    use tokio::io::AsyncReadExt;
+    let mut pending = Vec::new();
+    let mut chunk = vec![0u8; 4096];
+    let pinged = async {
+        loop {
+            if let Some(at) = pending
+                .windows(ATTACH_PING.len())
+                .position(|w| w == ATTACH_PING)
+            {
+                pending.drain(..at);
+                return Ok(pending);
+            }
+            let n = stdout.read(&mut chunk).await?;
+            if n == 0 {
+                bail!("the attach ended before the pod said it was waiting");
+            }
+            pending.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(within, pinged)
+        .await
+        .with_context(|| format!("it said nothing within {} s", within.as_secs()))?
+}
+
+/// Lets a gated one-off's command start (sends the line on `stdin`), and returns its `stdout`
+/// (of which `pending` was read already) without the pings that came before the command's own
+/// output.
+async fn let_through_attach_gate(
+    mut stdout: impl tokio::io::AsyncRead + Send + Unpin + 'static,
+    mut pending: Vec<u8>,
+    stdin: &mut (impl tokio::io::AsyncWrite + Unpin),
+) -> anyhow::Result<tokio::io::DuplexStream> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stdin.write_all(crate::scheduler::ATTACHED).await?;
+    let (mut output, reader) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let mut chunk = vec![0u8; 4096];
+        loop {
+            let (pings, maybe_more) = leading_pings(&pending);
+            pending.drain(..pings);
+            if !maybe_more {
+                break;
+            }
+            match stdout.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            }
+        }
+        if output.write_all(&pending).await.is_ok() {
+            let _ = tokio::io::copy(&mut stdout, &mut output).await;
+        }
+    });
+    Ok(reader)
+}
+
+/// How many bytes of whole [`crate::scheduler::ATTACH_PING`]s `output` starts with, and whether
+/// what follows them could still be (the start of) another: nothing yet, or a ping's first bytes.
+fn leading_pings(output: &[u8]) -> (usize, bool) {
+    use crate::scheduler::ATTACH_PING;
+    let mut at = 0;
+    while output[at..].starts_with(ATTACH_PING) {
+        at += ATTACH_PING.len();
+    }
+    (at, ATTACH_PING.starts_with(&output[at..]))
+}
+
+/// What a rollout has seen of its new pods, to tell a pod that can never start as it is from one
+/// that failed once: the node may try a pull before it has the namespace's new pull Secret, and
+/// back off and succeed.
+#[derive(Default)]
+struct PodFaults {
+    /// The pods seen backing off a failed pull (`ImagePullBackOff`).
+    backed_off: std::collections::HashSet<String>,
+}
+
+impl PodFaults {
+    /// Why `pod` can never start as it is, from its containers' waiting reasons (the kubelet's,
+    /// as `kubectl get pods` shows them): it crashes as it starts (`CrashLoopBackOff`: it failed
+    /// and is backing off), its image is no image name, or its image pull failed again after
+    /// backing off from a failed one. The node would go on retrying, but the same image and config
+    /// fail the same way, so a rollout need not wait for its deadline.
+    fn judge(&mut self, pod: &Pod) -> Option<String> {
+        let status = pod.status.as_ref()?;
+        let waiting = status
+            .container_statuses
+            .iter()
+            .flatten()
+            .chain(status.init_container_statuses.iter().flatten())
+            .find_map(|c| c.state.as_ref()?.waiting.as_ref())?;
+        let reason = waiting.reason.as_deref()?;
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let fatal = match reason {
+            "CrashLoopBackOff" | "InvalidImageName" | "ErrImageNeverPull" => true,
+            "ErrImagePull" => self.backed_off.contains(&name),
+            "ImagePullBackOff" => {
+                self.backed_off.insert(name);
+                false
+            }
+            _ => false,
+        };
+        fatal.then(|| match waiting.message.as_deref() {
+            Some(message) if !message.is_empty() => format!("{reason}: {message}"),
+            _ => reason.to_owned(),
+        })
+    }
+}
+
 /// Waits (watching it) until pod `name` runs or has already ended, for up to `within`; else
 /// says why not, from its status.
 async fn await_running(pods: &Api<Pod>, name: &str, within: Duration) -> anyhow::Result<()> {
@@ -1549,17 +1753,24 @@ fn dyno(pod: &Pod, process_type: &str, ordinal: u32, pod_name: String) -> paas_s
                     .is_some_and(|w| w.reason.as_deref() == Some("CrashLoopBackOff"))
         })
     });
-    let ready = status
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let condition = |type_: &str| {
+        status
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| c.type_ == type_ && c.status == "True")
+    };
+    let ready = condition("Ready");
     let state = if pod.metadata.deletion_timestamp.is_some() {
         "down"
     } else if crashed {
         "crashed"
     } else if ready {
         "up"
+    } else if condition("ContainersReady") {
+        // The kubelet said its containers were ready, and the node controller has since marked
+        // the pod not Ready: its node stopped reporting (NotReady), so no one knows.
+        "unknown"
     } else {
         "starting"
     };
@@ -1673,6 +1884,71 @@ mod tests {
         let one = dynos_of_pods(vec![pod("shop-web-a", "2026-01-01T00:00:01Z", json!({}))]);
         assert_eq!(one[0].1.command, "busybox httpd -f");
         assert_eq!(one[0].1.release, 4);
+        // Its node stopped reporting: the node controller took Ready away, the containers' last
+        // word stands.
+        let lost = json!({ "conditions": [
+            { "type": "Ready", "status": "False" },
+            { "type": "ContainersReady", "status": "True" },
+        ] });
+        let lost = dynos_of_pods(vec![pod("shop-web-a", "2026-01-01T00:00:01Z", lost)]);
+        assert_eq!(lost[0].1.state, "unknown");
+    }
+
+    #[test]
+    fn the_gate_s_pings_are_read_off_the_start_of_the_output() {
+        let ping = crate::scheduler::ATTACH_PING;
+        let twice = [ping, ping].concat();
+        assert_eq!(leading_pings(b""), (0, true));
+        assert_eq!(leading_pings(&twice), (2 * ping.len(), true));
+        assert_eq!(
+            leading_pings(&[ping, &ping[..3]].concat()),
+            (ping.len(), true),
+            "a ping cut in two"
+        );
+        assert_eq!(
+            leading_pings(&[ping, b"hello", ping].concat()),
+            (ping.len(), false),
+            "the command's output, kept whole"
+        );
+        assert_eq!(leading_pings(b"\x1b[1mbold"), (0, false));
+    }
+
+    #[test]
+    fn a_pod_that_can_never_start_is_a_fault_and_one_that_waits_or_failed_once_is_not() {
+        let pod = |name: &str, waiting: Value| -> Pod {
+            serde_json::from_value(json!({
+                "metadata": { "name": name },
+                "status": { "containerStatuses": [{
+                    "name": "web", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                    "state": { "waiting": waiting },
+                }] },
+            }))
+            .expect("a Pod")
+        };
+        let failed = json!({
+            "reason": "ErrImagePull",
+            "message": "unexpected status: 503 Service Unavailable",
+        });
+        let mut faults = PodFaults::default();
+        assert_eq!(faults.judge(&pod("a", failed.clone())), None, "once");
+        let backing_off =
+            json!({ "reason": "ImagePullBackOff", "message": "Back-off pulling image" });
+        assert_eq!(faults.judge(&pod("a", backing_off)), None);
+        assert_eq!(faults.judge(&pod("b", failed.clone())), None, "another pod");
+        assert_eq!(
+            faults.judge(&pod("a", failed)),
+            Some("ErrImagePull: unexpected status: 503 Service Unavailable".into()),
+            "again, after backing off"
+        );
+        assert_eq!(
+            faults.judge(&pod("c", json!({ "reason": "CrashLoopBackOff" }))),
+            Some("CrashLoopBackOff".into())
+        );
+        assert_eq!(
+            faults.judge(&pod("c", json!({ "reason": "ContainerCreating" }))),
+            None
+        );
+        assert_eq!(faults.judge(&pod("c", json!({}))), None);
     }
 
     #[test]
@@ -1721,6 +1997,18 @@ mod tests {
         );
         assert!(
             matches!(rollout(&failed), Rollout::Failed(m) if m.contains("timed out progressing"))
+        );
+        let refused = with(
+            3,
+            2,
+            json!({
+                "observedGeneration": 3, "updatedReplicas": 0, "replicas": 1, "availableReplicas": 1,
+                "conditions": [{ "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                                 "message": "pods \"shop-web-2\" is forbidden: exceeded quota: one-pod" }],
+            }),
+        );
+        assert!(
+            matches!(rollout(&refused), Rollout::Failed(m) if m == "the cluster refused its pods (FailedCreate): pods \"shop-web-2\" is forbidden: exceeded quota: one-pod")
         );
     }
 
