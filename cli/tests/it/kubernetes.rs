@@ -26,7 +26,7 @@ enum Node {
     Fake { _kubelet: FakeKubelet },
     /// A real node; its sandbox image comes from a registry of its own, without a login.
     Real {
-        node: RealNode,
+        node: Box<RealNode>,
         _images: TestRegistry,
     },
 }
@@ -143,7 +143,7 @@ fn real_node(progress_deadline: u32, proxied: Option<(TestRegistry, FaultyProxy)
     start_server_with(
         cluster,
         Node::Real {
-            node,
+            node: Box::new(node),
             _images: images,
         },
         (registry, proxy),
@@ -186,6 +186,17 @@ fn start_server_with(
         registry_prefix,
         cluster,
     }
+}
+
+/// Pushes `repo` and checks that it went live.
+fn push_ok(kube: &Kube, repo: &Path) {
+    let output = push(&kube.cli, repo);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        transcript(&output),
+        kube.logs()
+    );
 }
 
 /// The pods of `app` that are Ready and not going, as the cluster has them.
@@ -599,13 +610,7 @@ fn push_scale_rollback_restart_and_destroy_on_a_real_node() {
     )
     .expect("write");
     cli.commit_all(&repo, "ignores SIGTERM");
-    let output = push(cli, &repo);
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        transcript(&output),
-        kube.logs()
-    );
+    push_ok(&kube, &repo);
     let stubborn = names(&kube);
     assert_eq!(stubborn.len(), 1, "{stubborn:?}");
     let started = Instant::now();
@@ -639,13 +644,7 @@ fn a_release_that_never_gets_ready_or_crashes_fails_and_the_previous_one_is_appl
     std::fs::write(repo.join("Procfile"), ENVPAGE).expect("write");
     cli.commit_all(&repo, "a page");
     ok(cli, &repo, &["create", "stuck"]);
-    let output = push(cli, &repo);
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        transcript(&output),
-        kube.logs()
-    );
+    push_ok(&kube, &repo);
     let with_web = |command: &str, message: &str| {
         std::fs::write(repo.join("Procfile"), format!("web: {command}\n")).expect("write");
         cli.commit_all(&repo, message);
@@ -1264,13 +1263,7 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
     let repo = cli.app_repo("static");
     ok(cli, &repo, &["create", "onnode"]);
     let started = Instant::now();
-    let output = push(cli, &repo);
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        transcript(&output),
-        kube.logs()
-    );
+    push_ok(&kube, &repo);
     println!(
         "push → rolled out on the real node in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -1370,13 +1363,7 @@ fn quotas_pull_errors_and_a_lost_kubelet_fail_clearly_and_the_old_release_serves
     std::fs::write(repo.join("Procfile"), ENVPAGE).expect("write");
     kube.cli.commit_all(&repo, "a page");
     ok(&kube.cli, &repo, &["create", "faulty"]);
-    let output = push(&kube.cli, &repo);
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        transcript(&output),
-        kube.logs()
-    );
+    push_ok(&kube, &repo);
     assert_pages(&kube, "faulty", "", 1);
 
     // A quota of one pod: the rollout's surge pod is forbidden. The push fails at once with the
