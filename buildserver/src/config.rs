@@ -156,6 +156,11 @@ pub struct ServeArgs {
     /// Kubernetes: the ingress class of apps' Ingresses [default: the cluster's default]
     #[arg(long, env = "PAAS_INGRESS_CLASS", value_name = "NAME")]
     pub ingress_class: Option<String>,
+    /// Kubernetes: what serves apps' traffic. `ingress`: an Ingress per app, for the cluster's
+    /// ingress controller; `router`: the paas router, to the ready pod IPs of each app's
+    /// EndpointSlices (this host must reach the pod network) [default: ingress]
+    #[arg(long, env = "PAAS_K8S_EDGE", value_name = "ingress|router")]
+    pub k8s_edge: Option<String>,
     /// Kubernetes: the storage class of add-ons' volume claims [default: the cluster's default]
     #[arg(long, env = "PAAS_STORAGE_CLASS", value_name = "NAME")]
     pub storage_class: Option<String>,
@@ -220,6 +225,7 @@ struct FileConfig {
     addon_backups_kept: Option<u64>,
     kubeconfig: Option<PathBuf>,
     ingress_class: Option<String>,
+    k8s_edge: Option<String>,
     storage_class: Option<String>,
     k8s_cert_manager_issuer: Option<String>,
     progress_deadline: Option<u64>,
@@ -229,6 +235,15 @@ struct FileConfig {
 
 /// The longest duration a setting may name, in seconds (10 years).
 const MAX_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
+/// What serves the traffic of apps on Kubernetes (`--k8s-edge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KubernetesEdge {
+    /// An Ingress per app, for the cluster's ingress controller.
+    Ingress,
+    /// The paas router, to the ready pod IPs of each app's EndpointSlices.
+    Router,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchedulerKind {
@@ -302,6 +317,8 @@ pub struct AcmeConfig {
 pub struct KubernetesConfig {
     pub kubeconfig: Option<PathBuf>,
     pub ingress_class: Option<String>,
+    /// `--k8s-edge`.
+    pub edge: KubernetesEdge,
     pub storage_class: Option<String>,
     /// `--k8s-cert-manager-issuer`.
     pub cert_manager_issuer: Option<String>,
@@ -589,9 +606,16 @@ impl ServeArgs {
             &self.build_env,
             self.data.config.as_deref(),
         )?;
+        let edge =
+            pick(self.k8s_edge, file.k8s_edge, "k8s-edge").parse("ingress", |s| match s {
+                "ingress" => Ok(KubernetesEdge::Ingress),
+                "router" => Ok(KubernetesEdge::Router),
+                _ => Err("expected `ingress` or `router`".to_owned()),
+            })?;
         let kubernetes = KubernetesConfig {
             kubeconfig: self.kubeconfig.or(file.kubeconfig),
             ingress_class: self.ingress_class.or(file.ingress_class),
+            edge,
             storage_class: self.storage_class.or(file.storage_class),
             cert_manager_issuer: self
                 .k8s_cert_manager_issuer

@@ -18,8 +18,8 @@ use futures_util::future::join_all;
 use paas_buildserver::api::{self, AppState};
 use paas_buildserver::build::live::LiveBuilds;
 use paas_buildserver::build::{self, Builder, stack};
-use paas_buildserver::config::SchedulerKind;
 use paas_buildserver::config::{Config, DataDirArgs, ServeArgs};
+use paas_buildserver::config::{KubernetesEdge, SchedulerKind};
 use paas_buildserver::container::Runtime;
 use paas_buildserver::data_dir::{DataDir, write_atomic};
 use paas_buildserver::domains::CertificateAuthority;
@@ -650,7 +650,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let live_builds = LiveBuilds::default();
     let logs = Logs::new();
     let shutdown_logs = logs.clone();
-    // The router serves the local scheduler's dynos; on Kubernetes the cluster's ingress does.
+    // The router serves the local scheduler's dynos; on Kubernetes, pods (`--k8s-edge router`)
+    // or nothing (the cluster's ingress controller does).
     let (scheduler, routes, web_port): (Arc<dyn Scheduler>, Routes, u16) = match config.scheduler {
         SchedulerKind::Local => {
             let local = Arc::new(LocalScheduler::new(
@@ -688,14 +689,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                     c.password.clone(),
                 )
             });
+            // The paas router serves the apps (from their EndpointSlices), or the cluster's
+            // ingress controller on port 80 does.
+            let (routes, web_port) = match cluster.edge {
+                KubernetesEdge::Router => (Some(Routes::default()), router_addr.port()),
+                KubernetesEdge::Ingress => (None, 80),
+            };
             let kubernetes = KubernetesScheduler::connect(
                 cluster.kubeconfig.as_deref(),
                 settings,
                 pull,
                 logs.clone(),
+                routes.clone(),
             )
             .await?;
-            (Arc::new(kubernetes), Routes::default(), 80)
+            (Arc::new(kubernetes), routes.unwrap_or_default(), web_port)
         }
     };
     let store_for_restore = store.clone();

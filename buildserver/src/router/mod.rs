@@ -49,9 +49,9 @@ struct Router {
     suffix: String,
     /// The TLS listener's port, for redirects to HTTPS (left out of the URL when 443).
     tls_port: Option<u16>,
-    /// Connections to dynos that no client connection holds, by the dyno's port: a client
+    /// Connections to dynos that no client connection holds, by the dyno's address: a client
     /// connection's first request takes one before it opens a new one.
-    idle: Mutex<HashMap<u16, Vec<SendRequest<Body>>>>,
+    idle: Mutex<HashMap<SocketAddr, Vec<SendRequest<Body>>>>,
     /// How long a dyno has to begin its response, unless the app says otherwise.
     timeout: std::time::Duration,
 }
@@ -61,7 +61,7 @@ const IDLE_PER_DYNO: usize = 64;
 
 /// A connection to a dyno.
 struct Upstream {
-    port: u16,
+    addr: SocketAddr,
     sender: SendRequest<Body>,
 }
 
@@ -92,26 +92,26 @@ impl Drop for ClientConnection {
 }
 
 impl Router {
-    /// A ready connection to the dyno on `port`: an idle one, else a new one (then `true`).
-    async fn connect(&self, port: u16) -> Result<(SendRequest<Body>, bool), RouteFailure> {
+    /// A ready connection to the dyno at `addr`: an idle one, else a new one (then `true`).
+    async fn connect(&self, addr: SocketAddr) -> Result<(SendRequest<Body>, bool), RouteFailure> {
         loop {
             let idle = self
                 .idle
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .get_mut(&port)
+                .get_mut(&addr)
                 .and_then(Vec::pop);
             let Some(mut sender) = idle else { break };
             if sender.ready().await.is_ok() {
                 return Ok((sender, false));
             }
         }
-        Ok((self.open(port).await?, true))
+        Ok((self.open(addr).await?, true))
     }
 
-    /// A new connection to the dyno on `port`.
-    async fn open(&self, port: u16) -> Result<SendRequest<Body>, RouteFailure> {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    /// A new connection to the dyno at `addr`.
+    async fn open(&self, addr: SocketAddr) -> Result<SendRequest<Body>, RouteFailure> {
+        let stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|_| RouteFailure::NoAnswer)?;
         let _ = stream.set_nodelay(true);
@@ -133,7 +133,7 @@ impl Router {
             senders.retain(|s| !s.is_closed());
             !senders.is_empty()
         });
-        let senders = idle.entry(upstream.port).or_default();
+        let senders = idle.entry(upstream.addr).or_default();
         if senders.len() < IDLE_PER_DYNO {
             senders.push(upstream.sender);
         }
@@ -349,11 +349,11 @@ impl ClientConnection {
         let routed = router.routes.route(
             name,
             &router.suffix,
-            pinned.as_ref().map(|u| u.port),
+            pinned.as_ref().map(|u| u.addr),
             canary_cookie(request.headers()),
         );
         let pinned = match (pinned, routed.as_ref().and_then(|r| r.backend.as_ref())) {
-            (Some(upstream), Some(backend)) if upstream.port == backend.port => {
+            (Some(upstream), Some(backend)) if upstream.addr == backend.addr => {
                 Some(upstream.sender)
             }
             (Some(other), _) => {
@@ -654,7 +654,7 @@ impl ClientConnection {
                 format!("at={at} dyno={} desc=\"{desc}\"", backend.dyno),
             );
         };
-        let mut response = self.send(backend.port, pinned, request, deadline).await;
+        let mut response = self.send(backend.addr, pinned, request, deadline).await;
         observe(&backend, &response);
         if let (Err(RouteFailure::NoAnswer), Some((uri, headers, version))) = (&response, replay)
             && let Some(other) = router.routes.pick(&routed.app_id)
@@ -664,7 +664,7 @@ impl ClientConnection {
             *again.uri_mut() = uri;
             *again.headers_mut() = headers;
             *again.version_mut() = version;
-            response = self.send(other.port, None, again, deadline).await;
+            response = self.send(other.addr, None, again, deadline).await;
             observe(&other, &response);
         }
         // Heroku's router error codes: H12 for a response that did not begin in time, H13 for a
@@ -743,12 +743,12 @@ impl ClientConnection {
         }
     }
 
-    /// Sends `request` to the dyno on `port` over `pinned` (this connection's, to that dyno) or
+    /// Sends `request` to the dyno at `addr` over `pinned` (this connection's, to that dyno) or
     /// another connection, and keeps the connection for this client's next request once the
     /// response has begun (an upgraded one is the tunnel's).
     async fn send(
         &self,
-        port: u16,
+        addr: SocketAddr,
         pinned: Option<SendRequest<Body>>,
         request: Request,
         deadline: tokio::time::Instant,
@@ -757,12 +757,12 @@ impl ClientConnection {
         let exchange = async {
             let (mut sender, mut fresh) = match pinned {
                 Some(sender) => (sender, false),
-                None => self.router.connect(port).await?,
+                None => self.router.connect(addr).await?,
             };
             let mut request = request;
             let response = loop {
                 if sender.ready().await.is_err() {
-                    (sender, fresh) = (self.router.open(port).await?, true);
+                    (sender, fresh) = (self.router.open(addr).await?, true);
                 }
                 match sender.try_send_request(request).await {
                     Ok(response) => break response,
@@ -771,14 +771,14 @@ impl ClientConnection {
                     Err(mut failed) => match failed.take_message() {
                         Some(unsent) if !fresh => {
                             request = unsent;
-                            (sender, fresh) = (self.router.open(port).await?, true);
+                            (sender, fresh) = (self.router.open(addr).await?, true);
                         }
                         _ => return Err(RouteFailure::NoAnswer),
                     },
                 }
             };
             if !upgrade {
-                *self.upstream() = Some(Upstream { port, sender });
+                *self.upstream() = Some(Upstream { addr, sender });
             }
             Ok(response)
         };

@@ -35,13 +35,14 @@ struct Table {
     wildcards: HashMap<String, Arc<str>>,
 }
 
-/// A web dyno the router may send requests to: its name, its port on 127.0.0.1, whether it is up
-/// now (its supervisor keeps the flag; only dynos that are up get requests) and its health as
-/// the router sees it from its responses.
+/// A web dyno the router may send requests to: its name, its address (`127.0.0.1:PORT` for a
+/// local dyno, `POD_IP:5000` for a pod), whether it is up now (its supervisor, or its pod's
+/// readiness, keeps the flag; only dynos that are up get requests) and its health as the router
+/// sees it from its responses.
 #[derive(Debug)]
 pub struct Backend {
     pub dyno: String,
-    pub port: u16,
+    pub addr: std::net::SocketAddr,
     pub up: Arc<AtomicBool>,
     pub health: Health,
 }
@@ -110,10 +111,10 @@ fn now_ms() -> u64 {
 }
 
 impl Backend {
-    pub fn new(dyno: String, port: u16, up: Arc<AtomicBool>) -> Backend {
+    pub fn new(dyno: String, addr: std::net::SocketAddr, up: Arc<AtomicBool>) -> Backend {
         Backend {
             dyno,
-            port,
+            addr,
             up,
             health: Health::default(),
         }
@@ -248,7 +249,7 @@ impl Routes {
         &self,
         host: &str,
         suffix: &str,
-        keep: Option<u16>,
+        keep: Option<std::net::SocketAddr>,
         cookie: Option<&str>,
     ) -> Option<Routed> {
         let table = self.lock();
@@ -260,10 +261,10 @@ impl Routes {
                 (Some(canary), Some(p)) if p.to_canary => (&canary.backends, &canary.next),
                 _ => (&route.backends, &route.next),
             };
-            keep.and_then(|port| {
+            keep.and_then(|addr| {
                 backends
                     .iter()
-                    .find(|b| b.port == port && b.is_up() && b.health.in_rotation())
+                    .find(|b| b.addr == addr && b.is_up() && b.health.in_rotation())
                     .cloned()
             })
             .or_else(|| pick(backends, next))
@@ -479,8 +480,12 @@ mod tests {
 
     const SUFFIX: &str = ".apps.test";
 
+    fn local(port: u16) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
     fn port(routes: &Routes, host: &str) -> Option<u16> {
-        Some(routes.route(host, SUFFIX, None, None)?.backend?.port)
+        Some(routes.route(host, SUFFIX, None, None)?.backend?.addr.port())
     }
 
     #[test]
@@ -490,8 +495,13 @@ mod tests {
             id: "id-1".to_owned(),
             name: paas_share::AppName::parse("shop").expect("valid"),
         };
-        let backend =
-            |port, up| Backend::new(format!("web.{port}"), port, Arc::new(AtomicBool::new(up)));
+        let backend = |port, up| {
+            Backend::new(
+                format!("web.{port}"),
+                local(port),
+                Arc::new(AtomicBool::new(up)),
+            )
+        };
         routes.set(
             &app,
             vec![backend(1, true), backend(2, false), backend(3, true)],
@@ -502,9 +512,9 @@ mod tests {
         assert_eq!(picks, [1, 3, 1, 3]);
         assert_eq!(
             routes
-                .route("shop.apps.test", SUFFIX, Some(3), None)
+                .route("shop.apps.test", SUFFIX, Some(local(3)), None)
                 .and_then(|r| r.backend)
-                .map(|b| b.port),
+                .map(|b| b.addr.port()),
             Some(3),
             "a kept dyno that is up"
         );
@@ -552,8 +562,8 @@ mod tests {
         routes.set(
             &app,
             vec![
-                Backend::new("web.1".to_owned(), 1, Arc::clone(&one)),
-                Backend::new("web.2".to_owned(), 2, Arc::clone(&two)),
+                Backend::new("web.1".to_owned(), local(1), Arc::clone(&one)),
+                Backend::new("web.2".to_owned(), local(2), Arc::clone(&two)),
             ],
         );
         let bad = routes.pick("id-1").expect("up");
@@ -567,17 +577,17 @@ mod tests {
         // Tried while out: nothing more to say.
         assert_eq!(bad.health.record(false), None);
         for _ in 0..4 {
-            assert_ne!(port(&routes, "shop.apps.test"), Some(bad.port));
+            assert_ne!(port(&routes, "shop.apps.test"), Some(bad.addr.port()));
         }
         // Republished (a scale): the same dyno keeps its health.
         routes.set(
             &app,
             vec![
-                Backend::new("web.1".to_owned(), 1, one),
-                Backend::new("web.2".to_owned(), 2, two),
+                Backend::new("web.1".to_owned(), local(1), one),
+                Backend::new("web.2".to_owned(), local(2), two),
             ],
         );
-        assert_ne!(port(&routes, "shop.apps.test"), Some(bad.port));
+        assert_ne!(port(&routes, "shop.apps.test"), Some(bad.addr.port()));
         // When every dyno is out, they are all tried.
         let good = routes.pick("id-1").expect("up");
         for _ in 0..EJECT_AFTER {
@@ -603,7 +613,7 @@ mod tests {
             name: paas_share::AppName::parse("shop").expect("valid"),
         };
         let up = || Arc::new(AtomicBool::new(true));
-        routes.set(&app, vec![Backend::new("web.1".to_owned(), 1, up())]);
+        routes.set(&app, vec![Backend::new("web.1".to_owned(), local(1), up())]);
         let canary_up = up();
         routes.set_canary(
             &app,
@@ -612,7 +622,7 @@ mod tests {
                 weight: 20,
                 backends: vec![Backend::new(
                     "canary.1".to_owned(),
-                    9,
+                    local(9),
                     Arc::clone(&canary_up),
                 )],
             }),
@@ -630,7 +640,7 @@ mod tests {
             .count();
         assert_eq!(to_canary, 20, "exactly the weight, spread over clients");
         assert!(routed.iter().all(|r| {
-            let port = r.backend.as_ref().expect("a dyno").port;
+            let port = r.backend.as_ref().expect("a dyno").addr.port();
             port == if r.placed.expect("placed").to_canary {
                 9
             } else {
@@ -645,19 +655,19 @@ mod tests {
             on.placed.map(|p| (p.to_canary, p.fresh)),
             Some((true, false))
         );
-        assert_eq!(on.backend.map(|b| b.port), Some(9));
+        assert_eq!(on.backend.map(|b| b.addr.port()), Some(9));
         let old = routes
             .route("shop.apps.test", SUFFIX, None, Some("v4.1"))
             .expect("routed");
         assert!(old.placed.is_some_and(|p| p.fresh));
         // A republished baseline keeps the canary; a canary with no dyno up gets nothing.
-        routes.set(&app, vec![Backend::new("web.1".to_owned(), 1, up())]);
+        routes.set(&app, vec![Backend::new("web.1".to_owned(), local(1), up())]);
         canary_up.store(false, Ordering::Release);
         let down = routes
             .route("shop.apps.test", SUFFIX, None, Some("v5.1"))
             .expect("routed");
         assert_eq!(down.placed.map(|p| p.to_canary), Some(false));
-        assert_eq!(down.backend.map(|b| b.port), Some(1));
+        assert_eq!(down.backend.map(|b| b.addr.port()), Some(1));
         routes.set_canary(&app, None);
         assert!(
             routes

@@ -364,6 +364,37 @@ pub fn canary_deployment(deployment: &Deployment, weight: u8) -> anyhow::Result<
     })
 }
 
+/// The router's edge of an app (its domains, served certificates and settings) from what the
+/// domains manager published; a certificate rustls cannot load is left out and logged (each was
+/// checked when it was added, so only a change of rustls gets there).
+pub fn router_edge(app: &AppRef, edge: &EdgeSpec) -> crate::router::Edge {
+    let certs = edge
+        .certs
+        .iter()
+        .filter_map(
+            |cert| match crate::router::certified_key(&cert.chain, &cert.private_key) {
+                Ok(key) => Some(crate::router::ServedCert {
+                    names: cert.names.clone(),
+                    key: std::sync::Arc::new(key),
+                    manual: cert.manual,
+                    not_before: cert.not_before,
+                    not_after: cert.not_after,
+                }),
+                Err(e) => {
+                    tracing::error!(app = %app.name, cert = %cert.name, error = %e, "cannot serve a certificate");
+                    None
+                }
+            },
+        )
+        .collect();
+    crate::router::Edge {
+        domains: edge.domains.clone(),
+        certs,
+        settings: edge.settings.clone(),
+        flow: None,
+    }
+}
+
 /// The script every dyno starts with, on either scheduler, as `/bin/sh -c DYNO_SCRIPT paas-dyno
 /// COMMAND` (see [`dyno_args`]). It sources the buildpacks' `.profile.d/*.sh` (as Heroku does),
 /// then runs the Procfile command with `eval` in a child shell, from `$1`: the command is never

@@ -21,7 +21,7 @@ fn get(router: &str, app: &str, path: &str, cookie: Option<&str>) -> (u16, Strin
     (answer.status, answer.body, set_cookie)
 }
 
-fn push_with(cli: &CliEnv, repo: &Path, options: &[&str]) -> std::process::Output {
+pub fn push_with(cli: &CliEnv, repo: &Path, options: &[&str]) -> std::process::Output {
     let mut args = vec!["push"];
     for option in options {
         args.extend(["-o", option]);

@@ -105,7 +105,7 @@ fn on_kubernetes_with(extra: &[&str]) -> Kube {
 /// On a real node, with `progress_deadline` seconds to roll out, 10 s for a release phase and 3 s
 /// of stop grace.
 fn on_a_real_node(progress_deadline: u32) -> Kube {
-    real_node(progress_deadline, None)
+    real_node(progress_deadline, None, &[])
 }
 
 /// [`on_a_real_node`], with the registry behind a [`FaultyProxy`] (no faults yet) that the server
@@ -113,10 +113,14 @@ fn on_a_real_node(progress_deadline: u32) -> Kube {
 fn on_a_real_node_behind_a_proxy(progress_deadline: u32) -> Kube {
     let registry = TestRegistry::start_with_htpasswd("paas", "s3cret");
     let proxy = FaultyProxy::start(&registry.addr, Vec::new());
-    real_node(progress_deadline, Some((registry, proxy)))
+    real_node(progress_deadline, Some((registry, proxy)), &[])
 }
 
-fn real_node(progress_deadline: u32, proxied: Option<(TestRegistry, FaultyProxy)>) -> Kube {
+fn real_node(
+    progress_deadline: u32,
+    proxied: Option<(TestRegistry, FaultyProxy)>,
+    extra: &[&str],
+) -> Kube {
     let cluster = TestCluster::start();
     let images = TestRegistry::start();
     let started = Instant::now();
@@ -147,7 +151,7 @@ fn real_node(progress_deadline: u32, proxied: Option<(TestRegistry, FaultyProxy)
             _images: images,
         },
         (registry, proxy),
-        &flags,
+        &[&flags[..], extra].concat(),
     )
 }
 
@@ -235,8 +239,14 @@ fn pages(kube: &Kube, app: &str) -> Vec<String> {
 
 /// The body at `url`, or the error.
 fn get_page(url: &str) -> String {
+    get_page_with(&[url])
+}
+
+/// What `curl -sS --max-time 5 ARGS` prints: the body, or the error.
+fn get_page_with(args: &[&str]) -> String {
     let page = std::process::Command::new("curl")
-        .args(["-sS", "--max-time", "5", url])
+        .args(["-sS", "--max-time", "5"])
+        .args(args)
         .output()
         .expect("curl");
     format!(
@@ -1489,4 +1499,130 @@ fn quotas_pull_errors_and_a_lost_kubelet_fail_clearly_and_the_old_release_serves
     assert_pages(&kube, "faulty", "", 1);
     ok(&kube.cli, &repo, &["config:set", "GREETING=back"]);
     assert_pages(&kube, "faulty", "back", 1);
+}
+
+/// With `--k8s-edge router` the paas router is the edge of apps on the cluster: requests for
+/// `<app>.<domain>` reach the ready pods of the app's EndpointSlices, in turn; a rollout moves
+/// traffic to the new pods; a custom domain's certificate is served over TLS; a canary's weight
+/// splits clients between its pods and the release's; a destroyed app answers 404. No Ingress is
+/// made.
+#[test]
+fn the_paas_router_serves_apps_on_a_real_node_from_their_endpoint_slices() {
+    let kube = real_node(60, None, &["--k8s-edge", "router"]);
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
+    let repo = cli.app_repo("procfile");
+    std::fs::write(repo.join("Procfile"), ENVPAGE).expect("write");
+    cli.commit_all(&repo, "a page");
+    ok(cli, &repo, &["create", "edged"]);
+    let output = push(cli, &repo);
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}\n{}", kube.logs());
+    let router_port = kube.server.router.rsplit(':').next().expect("a port");
+    assert!(
+        stderr.contains(&format!("v1 is up: http://edged.apps.test:{router_port}/")),
+        "the app's URL is the router's: {stderr}"
+    );
+    let via_router = |host: &str| {
+        get_page_with(&[
+            "-H",
+            &format!("Host: {host}"),
+            &format!("http://{}/", kube.server.router),
+        ])
+    };
+    let pages =
+        |n: usize| -> Vec<String> { (0..n).map(|_| via_router("edged.apps.test")).collect() };
+    eventually("the router serves the pod", || {
+        via_router("edged.apps.test").starts_with("greeting= dyno=edged-web-")
+    });
+    assert!(
+        cluster
+            .get("/apis/networking.k8s.io/v1/namespaces/paas-edged/ingresses/edged")
+            .is_none(),
+        "no Ingress with the router as the edge"
+    );
+
+    // Two pods: requests go to both, in turn.
+    ok(cli, &repo, &["scale", "web=2"]);
+    eventually("both pods get requests", || {
+        let dynos: std::collections::BTreeSet<String> = pages(6)
+            .iter()
+            .filter_map(|p| p.split("dyno=").nth(1).map(|d| d.trim().to_owned()))
+            .collect();
+        dynos.len() == 2
+    });
+
+    // A new release: once its rollout is done, every request reaches its pods.
+    ok(cli, &repo, &["config:set", "GREETING=hello"]);
+    eventually("the new pods answer", || {
+        pages(6).iter().all(|p| p.starts_with("greeting=hello "))
+    });
+
+    // A custom domain with an uploaded certificate: the router's TLS listener serves it.
+    ok(cli, &repo, &["domains:add", "www.edged.test"]);
+    let ca = paas_tests::tls::TestCa::new("paas test CA");
+    let (chain, key) = ca.leaf(&["www.edged.test"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in [
+        ("chain.pem", &chain),
+        ("key.pem", &key),
+        ("ca.pem", &ca.root_pem),
+    ] {
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    ok(
+        cli,
+        &repo,
+        &["certs:add", &path("chain.pem"), &path("key.pem")],
+    );
+    let tls_port = kube.server.router_tls.rsplit(':').next().expect("a port");
+    eventually("the custom domain is served over TLS", || {
+        get_page_with(&[
+            "--cacert",
+            &path("ca.pem"),
+            "--resolve",
+            &format!("www.edged.test:{tls_port}:127.0.0.1"),
+            &format!("https://www.edged.test:{tls_port}/"),
+        ])
+        .starts_with("greeting=hello ")
+    });
+
+    // A canary at 50 %: new clients are split between its pod and the release's.
+    std::fs::write(
+        repo.join("Procfile"),
+        ENVPAGE.replace("greeting=$GREETING", "canary greeting=$GREETING"),
+    )
+    .expect("write");
+    cli.commit_all(&repo, "a canary");
+    let output = super::canary::push_with(cli, &repo, &["canary=50"]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        transcript(&output),
+        kube.logs()
+    );
+    eventually("both releases get clients", || {
+        let pages = pages(10);
+        pages
+            .iter()
+            .any(|p| p.starts_with("canary greeting=hello "))
+            && pages.iter().any(|p| p.starts_with("greeting=hello "))
+    });
+    ok(cli, &repo, &["canary:abort"]);
+    eventually("the canary gets no more clients", || {
+        pages(6).iter().all(|p| p.starts_with("greeting=hello "))
+    });
+
+    // Destroyed: the router no longer knows the app.
+    ok(cli, &repo, &["destroy", "--confirm", "edged"]);
+    let answer = get_page_with(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "Host: edged.apps.test",
+        &format!("http://{}/", kube.server.router),
+    ]);
+    assert_eq!(answer, "404", "a destroyed app");
 }

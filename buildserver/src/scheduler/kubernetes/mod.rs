@@ -10,6 +10,7 @@
 //! `activeDeadlineSeconds` from `--release-timeout`) awaited before the Deployments are applied;
 //! its pod's log is streamed while it runs, and it stays until the next release phase.
 
+pub mod edge;
 pub mod manifests;
 
 use std::collections::{BTreeMap, HashMap};
@@ -126,16 +127,21 @@ pub struct KubernetesScheduler {
     autoscaling: Mutex<HashMap<String, Vec<AutoscaleRule>>>,
     /// The version of the cluster's autoscaling API group, once looked up.
     autoscaling_version: tokio::sync::OnceCell<String>,
+    /// With `--k8s-edge router`: the paas router serves the apps, from their EndpointSlices,
+    /// and no Ingress is made.
+    router_edge: Option<edge::RouterEdge>,
 }
 
 impl KubernetesScheduler {
     /// Connects with the kubeconfig at `kubeconfig`, else `KUBECONFIG` or `~/.kube/config`, else
-    /// the in-cluster service account.
+    /// the in-cluster service account. With `routes` (`--k8s-edge router`) apps are served by the
+    /// router from that route table instead of an Ingress each.
     pub async fn connect(
         kubeconfig: Option<&std::path::Path>,
         settings: ClusterSettings,
         pull_credentials: Option<(String, String, String)>,
         logs: Logs,
+        routes: Option<crate::router::Routes>,
     ) -> anyhow::Result<Self> {
         let config = match kubeconfig {
             Some(path) => {
@@ -162,6 +168,7 @@ impl KubernetesScheduler {
             autoscaling: Mutex::new(HashMap::new()),
             autoscaling_version: tokio::sync::OnceCell::new(),
             operations: super::AppLocks::default(),
+            router_edge: routes.map(edge::RouterEdge::new),
         })
     }
 
@@ -418,6 +425,10 @@ impl KubernetesScheduler {
                 &manifests::service_object(app, "web"),
             )
             .await?;
+            if let Some(router) = &self.router_edge {
+                router.follow(&self.client, &deployment.app).await?;
+                return Ok(());
+            }
             let edge = self
                 .edges
                 .lock()
@@ -458,6 +469,9 @@ impl KubernetesScheduler {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&app.id);
+        if let Some(router) = &self.router_edge {
+            router.set_canary(app, None);
+        }
         let namespace = manifests::namespace(app.name());
         let name = manifests::deployment_name(app.name(), super::CANARY_TYPE);
         let ingresses = Api::<k8s_openapi::api::networking::v1::Ingress>::namespaced(
@@ -1190,13 +1204,22 @@ impl Scheduler for KubernetesScheduler {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(app.id.clone(), weight);
-        self.apply_canary_ingress(app, weight).await?;
+        let edge = match &self.router_edge {
+            Some(router) => {
+                router.set_canary(app, Some((deployment.release, weight)));
+                "router"
+            }
+            None => {
+                self.apply_canary_ingress(app, weight).await?;
+                "ingress"
+            }
+        };
         self.logs.emit(
             &app.id,
             "paas",
             "scheduler",
             format!(
-                "Canary v{} is up ({replicas} pod{}): the ingress sends it {weight} % of requests",
+                "Canary v{} is up ({replicas} pod{}): the {edge} sends it {weight} % of requests",
                 deployment.release,
                 if replicas == 1 { "" } else { "s" }
             ),
@@ -1210,6 +1233,10 @@ impl Scheduler for KubernetesScheduler {
     }
 
     async fn publish_edge(&self, app: &AppRef, edge: &super::EdgeSpec) -> anyhow::Result<()> {
+        if let Some(router) = &self.router_edge {
+            router.routes().set_edge(app, super::router_edge(app, edge));
+            return Ok(());
+        }
         let _one_at_a_time = self.operations.lock(&app.id).await;
         self.edges
             .lock()
@@ -1267,6 +1294,9 @@ impl Scheduler for KubernetesScheduler {
             .remove(app_id)
         {
             follower.abort();
+        }
+        if let Some(router) = &self.router_edge {
+            router.forget(app);
         }
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         let name = manifests::namespace(app.name());

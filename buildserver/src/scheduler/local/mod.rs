@@ -88,6 +88,11 @@ impl Dyno {
         live(view, &self.supervision)
     }
 
+    /// Where the router reaches it: its port on loopback.
+    fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     fn is_web(&self) -> bool {
         self.process_type == "web"
     }
@@ -352,7 +357,7 @@ impl LocalScheduler {
             .into_iter()
             .flat_map(|r| &r.dynos)
             .filter(|d| d.is_web())
-            .map(|d| Backend::new(d.name(), d.port, Arc::clone(&d.supervision.up)))
+            .map(|d| Backend::new(d.name(), d.addr(), Arc::clone(&d.supervision.up)))
             .collect();
         self.routes.set(app, backends);
     }
@@ -1030,7 +1035,7 @@ impl Scheduler for LocalScheduler {
         let (layers, dynos) = self.boot(&canary).await?;
         let backends = dynos
             .iter()
-            .map(|d| Backend::new(d.name(), d.port, Arc::clone(&d.supervision.up)))
+            .map(|d| Backend::new(d.name(), d.addr(), Arc::clone(&d.supervision.up)))
             .collect();
         let count = dynos.len();
         let before = self
@@ -1085,35 +1090,7 @@ impl Scheduler for LocalScheduler {
     }
 
     async fn publish_edge(&self, app: &AppRef, edge: &super::EdgeSpec) -> anyhow::Result<()> {
-        let certs = edge
-            .certs
-            .iter()
-            .filter_map(|cert| {
-                match crate::router::certified_key(&cert.chain, &cert.private_key) {
-                    Ok(key) => Some(crate::router::ServedCert {
-                        names: cert.names.clone(),
-                        key: Arc::new(key),
-                        manual: cert.manual,
-                        not_before: cert.not_before,
-                        not_after: cert.not_after,
-                    }),
-                    // Checked when it was added: only a change of rustls could get here.
-                    Err(e) => {
-                        tracing::error!(app = %app.name, cert = %cert.name, error = %e, "cannot serve a certificate");
-                        None
-                    }
-                }
-            })
-            .collect();
-        self.routes.set_edge(
-            app,
-            crate::router::Edge {
-                domains: edge.domains.clone(),
-                certs,
-                settings: edge.settings.clone(),
-                flow: None,
-            },
-        );
+        self.routes.set_edge(app, super::router_edge(app, edge));
         Ok(())
     }
 
