@@ -764,20 +764,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             backups_kept: config.addon_backups_kept,
         },
     ));
-    let authority = match config.scheduler {
-        SchedulerKind::Local => {
-            CertificateAuthority::Acme(paas_buildserver::domains::acme::Acme::new(
-                config.acme.clone(),
-                data.root().join("acme/account.json"),
-                challenges.clone(),
-            )?)
-        }
-        SchedulerKind::Kubernetes if config.kubernetes.cert_manager_issuer.is_some() => {
-            CertificateAuthority::CertManager
-        }
-        SchedulerKind::Kubernetes => CertificateAuthority::None(
-            "on Kubernetes, certificates come from cert-manager: the server needs --k8s-cert-manager-issuer NAME to turn ACM on",
-        ),
+    // The paas router answers HTTP-01 challenges wherever it is the edge; behind the cluster's
+    // ingress controller, cert-manager orders certificates, if the server names its issuer.
+    let router_is_edge = config.scheduler == SchedulerKind::Local
+        || config.kubernetes.edge == KubernetesEdge::Router;
+    let authority = if router_is_edge {
+        CertificateAuthority::Acme(paas_buildserver::domains::acme::Acme::new(
+            config.acme.clone(),
+            data.root().join("acme/account.json"),
+            challenges.clone(),
+        )?)
+    } else if config.kubernetes.cert_manager_issuer.is_some() {
+        CertificateAuthority::CertManager
+    } else {
+        CertificateAuthority::None(
+            "on Kubernetes behind an ingress controller, certificates come from cert-manager: the server needs --k8s-cert-manager-issuer NAME (or --k8s-edge router) to turn ACM on",
+        )
     };
     let domains = Arc::new(paas_buildserver::domains::Domains::new(
         store.clone(),
