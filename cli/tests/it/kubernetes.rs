@@ -5,6 +5,7 @@
 //! namespace paas did not make. And on a real node (containerd, CNI, the kubelet): a pushed app
 //! pulled with paas's pull Secret, Ready by its real probe, serving from its pod.
 
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,8 @@ use paas_tests::{CliEnv, Fault, FaultyProxy, Stack, TestRegistry, TestServer, tr
 use serde_json::{Value, json};
 
 use super::push::stderr_of;
-use super::run::{ok, paas, push};
+use super::one_off::{on_terminal, read_until};
+use super::run::{ok, paas, paas_with_stdin, push};
 use super::{paas_bin, server_bin};
 
 /// The marker that keeps a pod from ever becoming Ready.
@@ -1360,6 +1362,44 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
         "{}",
         transcript(&ran)
     );
+    // Without a terminal: piped input and its end reach the command, every line of its output
+    // arrives (stdout and stderr apart), and `$` reaches the shell as typed (Kubernetes would
+    // expand `$(NAME)` in a container's args).
+    let ran = paas_with_stdin(
+        cli,
+        &repo,
+        &[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "tr a-z A-Z; seq 1 300; echo '$(HOME) $$' >&2",
+        ],
+        b"piped\ninput\n",
+    );
+    let expected: String = std::iter::once("PIPED\nINPUT\n".to_owned())
+        .chain((1..=300).map(|n| format!("{n}\n")))
+        .collect();
+    assert_eq!(
+        (ran.status.code(), String::from_utf8_lossy(&ran.stdout)),
+        (Some(0), expected.into()),
+        "{}",
+        transcript(&ran)
+    );
+    assert!(stderr_of(&ran).contains("$(HOME) $$"), "{}", transcript(&ran));
+    // With a terminal: the pod's shell has one, of the client's size, and its exit status is the
+    // run's.
+    let (mut screen, mut child) = on_terminal(cli, &repo, &["run", "sh"], 100, 30);
+    let mut seen = String::new();
+    read_until(&mut screen, &mut seen, "up, run.");
+    screen
+        .write_all(b"echo tty=$(tty) size=$(stty size)\r")
+        .expect("type");
+    read_until(&mut screen, &mut seen, "size=30 100");
+    assert!(seen.contains("tty=/dev/pts/"), "{seen:?}");
+    screen.write_all(b"exit 7\r").expect("type");
+    let status = child.wait().expect("paas run");
+    assert_eq!(status.code(), Some(7), "{seen:?}\n{}", kube.logs());
 }
 
 /// Faults on a real node, each with a clear error and the running release serving on: a namespace

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use paas_tests::{CliEnv, TestServer};
 
-use super::run::{ok, paas, push, serving_with};
+use super::run::{ok, paas, paas_with_stdin, push, serving_with};
 
 use std::os::fd::OwnedFd;
 
@@ -23,21 +23,7 @@ fn deployed(flags: &[&str], app: &str) -> (TestServer, CliEnv, std::path::PathBu
 
 /// `paas run ARGS` with `stdin` piped in: (status, stdout, stderr).
 fn run_with(cli: &CliEnv, repo: &Path, args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
-    let mut child = cli
-        .command(&[&["run"], args].concat())
-        .current_dir(repo)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("paas run");
-    let mut input = child.stdin.take().expect("stdin");
-    let stdin = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let output = child.wait_with_output().expect("paas run");
-    writer.join().expect("writer");
+    let output = paas_with_stdin(cli, repo, &[&["run"], args].concat(), stdin);
     (
         output.status.code().unwrap_or(-1),
         output.stdout,

@@ -149,6 +149,34 @@ pub fn paas(cli: &CliEnv, dir: &Path, args: &[&str]) -> std::process::Output {
     cli.command(args).current_dir(dir).output().expect("paas")
 }
 
+/// `paas ARGS` with `input` piped in (no terminal), written from a thread so that a command that
+/// answers before reading it all cannot dead-lock the test.
+pub fn paas_with_stdin(
+    cli: &CliEnv,
+    dir: &Path,
+    args: &[&str],
+    input: &[u8],
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cli
+        .command(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("paas");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().expect("paas");
+    writer.join().expect("writer");
+    output
+}
+
 pub fn ok(cli: &CliEnv, dir: &Path, args: &[&str]) -> String {
     let output = paas(cli, dir, args);
     assert!(

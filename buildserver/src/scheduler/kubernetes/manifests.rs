@@ -121,6 +121,17 @@ pub fn pull_secret(app: &str, registry_host: &str, username: &str, password: &st
 
 /// The container of a dyno of `deployment` named `name` (`web`, `release`) running `command`:
 /// the image by digest, the dyno wrapper, `$PORT`, and the release's config Secret.
+/// A container's `command`, kept as written: Kubernetes expands `$(NAME)` in commands to the
+/// container's variables and turns `$$` into `$` (the kubelet's `expansion.Expand`), so every
+/// `$` is doubled, and what runs is what the Procfile or `paas run` said (`$$`, `$(date)`).
+fn literal_args(args: Vec<String>) -> Value {
+    json!(
+        args.into_iter()
+            .map(|arg| arg.replace('$', "$$"))
+            .collect::<Vec<_>>()
+    )
+}
+
 fn container(
     deployment: &Deployment,
     settings: &ClusterSettings,
@@ -137,7 +148,7 @@ fn container(
             deployment.image
         ),
         // As on the local scheduler: the command is an argument of the dyno wrapper, never script.
-        "command": crate::scheduler::dyno_args(command),
+        "command": literal_args(crate::scheduler::dyno_args(command)),
         "workingDir": "/app",
         "env": [
             { "name": "PORT", "value": CONTAINER_PORT.to_string() },
@@ -318,7 +329,7 @@ pub fn one_off_pod_object(
 ) -> Value {
     let app = deployment.app.name();
     let mut container = container(deployment, settings, "run", &spec.command);
-    container["command"] = json!(crate::scheduler::one_off_args(&spec.command, true));
+    container["command"] = literal_args(crate::scheduler::one_off_args(&spec.command, true));
     let mut env: Vec<Value> = spec
         .env
         .iter()
@@ -525,7 +536,7 @@ pub fn addon_statefulset(spec: &ServiceSpec, settings: &ClusterSettings) -> Valu
                 crate::scheduler::SERVICES_REPOSITORY,
                 spec.image
             ),
-            "command": args,
+            "command": literal_args(args.to_vec()),
             "envFrom": [{ "secretRef": { "name": format!("{}-service", spec.name) } }],
             "volumeMounts": [{ "name": "data", "mountPath": crate::scheduler::SERVICE_VOLUME }],
             "securityContext": {
@@ -712,7 +723,8 @@ mod tests {
             "registry.example.com/paas/shop@sha256:abc"
         );
         assert_eq!(container["command"][0], "/bin/sh");
-        assert_eq!(container["command"][4], "busybox httpd -f -p $PORT");
+        // Doubled: Kubernetes would expand `$(NAME)` and turn `$$` into `$`.
+        assert_eq!(container["command"][4], "busybox httpd -f -p $$PORT");
         assert_eq!(
             container["env"][0],
             json!({ "name": "PORT", "value": "5000" })

@@ -10,6 +10,7 @@
 //! `activeDeadlineSeconds` from `--release-timeout`) awaited before the Deployments are applied;
 //! its pod's log is streamed while it runs, and it stays until the next release phase.
 
+mod attach;
 pub mod edge;
 pub mod manifests;
 
@@ -899,7 +900,7 @@ impl Scheduler for KubernetesScheduler {
             };
             let stdin = attached.stdin().ok_or_else(missing)?;
             let mut stdout = attached.stdout().ok_or_else(missing)?;
-            match await_attach_ping(&mut stdout, start_within).await {
+            match attach::await_ping(&mut stdout, start_within).await {
                 Ok(pending) => break (attached, stdin, stdout, pending),
                 Err(_) if retry => tokio::time::sleep(Duration::from_millis(200)).await,
                 Err(e) => {
@@ -916,9 +917,15 @@ impl Scheduler for KubernetesScheduler {
             }
         };
         // Attached both ways: the one-off's script may start its command now.
-        let stdout = let_through_attach_gate(stdout, pending, &mut stdin)
+        tokio::io::AsyncWriteExt::write_all(&mut stdin, crate::scheduler::ATTACHED)
             .await
             .with_context(|| format!("cannot write to pod {name}"))?;
+        let stderr = if tty {
+            None
+        } else {
+            Some(attached.stderr().ok_or_else(missing)?)
+        };
+        let streams = attach::Streams::new(stdin, stdout, pending, stderr);
         let streams = match attached.terminal_size() {
             Some(sizes) if tty => {
                 let sizes = Mutex::new(sizes);
@@ -935,15 +942,15 @@ impl Scheduler for KubernetesScheduler {
                     resize(size);
                 }
                 crate::scheduler::OneOffStreams::Terminal {
-                    input: Box::new(stdin),
-                    output: Box::new(stdout),
+                    input: Box::new(streams.stdin),
+                    output: Box::new(streams.stdout),
                     resize: Box::new(resize),
                 }
             }
             _ => crate::scheduler::OneOffStreams::Pipes {
-                stdin: Box::new(stdin),
-                stdout: Box::new(stdout),
-                stderr: Box::new(attached.stderr().ok_or_else(missing)?),
+                stdin: Box::new(streams.stdin),
+                stdout: Box::new(streams.stdout),
+                stderr: Box::new(streams.stderr.ok_or_else(missing)?),
             },
         };
         let status = attached.take_status().ok_or_else(missing)?;
@@ -1458,79 +1465,6 @@ fn waiting_reason(status: &k8s_openapi::api::core::v1::PodStatus) -> Option<Stri
     })
 }
 
-/// Reads a gated one-off's `stdout` until the gate's first ping (see `scheduler::ATTACH_GATE`),
-/// for up to `within`: its attach is live both ways then. Returns what was read from the ping on.
-async fn await_attach_ping(
-    stdout: &mut (impl tokio::io::AsyncRead + Unpin),
-    within: Duration,
-) -> anyhow::Result<Vec<u8>> {
-    use crate::scheduler::ATTACH_PING;
-    use tokio::io::AsyncReadExt;
-    let mut pending = Vec::new();
-    let mut chunk = vec![0u8; 4096];
-    let pinged = async {
-        loop {
-            if let Some(at) = pending
-                .windows(ATTACH_PING.len())
-                .position(|w| w == ATTACH_PING)
-            {
-                pending.drain(..at);
-                return Ok(pending);
-            }
-            let n = stdout.read(&mut chunk).await?;
-            if n == 0 {
-                bail!("the attach ended before the pod said it was waiting");
-            }
-            pending.extend_from_slice(&chunk[..n]);
-        }
-    };
-    tokio::time::timeout(within, pinged)
-        .await
-        .with_context(|| format!("it said nothing within {} s", within.as_secs()))?
-}
-
-/// Lets a gated one-off's command start (sends the line on `stdin`), and returns its `stdout`
-/// (of which `pending` was read already) without the pings that came before the command's own
-/// output.
-async fn let_through_attach_gate(
-    mut stdout: impl tokio::io::AsyncRead + Send + Unpin + 'static,
-    mut pending: Vec<u8>,
-    stdin: &mut (impl tokio::io::AsyncWrite + Unpin),
-) -> anyhow::Result<tokio::io::DuplexStream> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stdin.write_all(crate::scheduler::ATTACHED).await?;
-    let (mut output, reader) = tokio::io::duplex(64 * 1024);
-    tokio::spawn(async move {
-        let mut chunk = vec![0u8; 4096];
-        loop {
-            let (pings, maybe_more) = leading_pings(&pending);
-            pending.drain(..pings);
-            if !maybe_more {
-                break;
-            }
-            match stdout.read(&mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => pending.extend_from_slice(&chunk[..n]),
-            }
-        }
-        if output.write_all(&pending).await.is_ok() {
-            let _ = tokio::io::copy(&mut stdout, &mut output).await;
-        }
-    });
-    Ok(reader)
-}
-
-/// How many bytes of whole [`crate::scheduler::ATTACH_PING`]s `output` starts with, and whether
-/// what follows them could still be (the start of) another: nothing yet, or a ping's first bytes.
-fn leading_pings(output: &[u8]) -> (usize, bool) {
-    use crate::scheduler::ATTACH_PING;
-    let mut at = 0;
-    while output[at..].starts_with(ATTACH_PING) {
-        at += ATTACH_PING.len();
-    }
-    (at, ATTACH_PING.starts_with(&output[at..]))
-}
-
 /// What a rollout has seen of its new pods, to tell a pod that can never start as it is from one
 /// that failed once: the node may try a pull before it has the namespace's new pull Secret, and
 /// back off and succeed.
@@ -1817,7 +1751,9 @@ fn dyno(pod: &Pod, process_type: &str, ordinal: u32, pod_name: String) -> paas_s
         .and_then(|s| s.containers.first())
         .and_then(|c| c.command.as_ref())
         .and_then(|c| c.last())
-        .and_then(|script| script.rsplit_once("exec ").map(|(_, c)| c.to_owned()))
+        // The Procfile command is the dyno wrapper's last argument, its `$` doubled (see
+        // `manifests::literal_args`).
+        .map(|command| command.replace("$$", "$"))
         .unwrap_or_default();
     let since = status
         .and_then(|s| s.start_time.as_ref())
@@ -1869,7 +1805,7 @@ mod tests {
                 },
                 "spec": { "containers": [{
                     "name": "web",
-                    "command": ["/bin/sh", "-c", "for f in x; do :; done\nexec busybox httpd -f"],
+                    "command": ["/bin/sh", "-c", "the dyno script", "paas-dyno", "busybox httpd -f -p $$PORT"],
                 }] },
                 "status": status,
             }))
@@ -1912,7 +1848,7 @@ mod tests {
             ]
         );
         let one = dynos_of_pods(vec![pod("shop-web-a", "2026-01-01T00:00:01Z", json!({}))]);
-        assert_eq!(one[0].1.command, "busybox httpd -f");
+        assert_eq!(one[0].1.command, "busybox httpd -f -p $PORT");
         assert_eq!(one[0].1.release, 4);
         // Its node stopped reporting: the node controller took Ready away, the containers' last
         // word stands.
@@ -1922,25 +1858,6 @@ mod tests {
         ] });
         let lost = dynos_of_pods(vec![pod("shop-web-a", "2026-01-01T00:00:01Z", lost)]);
         assert_eq!(lost[0].1.state, "unknown");
-    }
-
-    #[test]
-    fn the_gate_s_pings_are_read_off_the_start_of_the_output() {
-        let ping = crate::scheduler::ATTACH_PING;
-        let twice = [ping, ping].concat();
-        assert_eq!(leading_pings(b""), (0, true));
-        assert_eq!(leading_pings(&twice), (2 * ping.len(), true));
-        assert_eq!(
-            leading_pings(&[ping, &ping[..3]].concat()),
-            (ping.len(), true),
-            "a ping cut in two"
-        );
-        assert_eq!(
-            leading_pings(&[ping, b"hello", ping].concat()),
-            (ping.len(), false),
-            "the command's output, kept whole"
-        );
-        assert_eq!(leading_pings(b"\x1b[1mbold"), (0, false));
     }
 
     #[test]
