@@ -232,6 +232,9 @@ pub async fn destroy(
     {
         tracing::warn!(error = %e, app = %app.name, "cannot remove the app's build cache");
     }
+    // Its release phase in flight stops and its queued releases never run: nothing deploys
+    // the app again once the scheduler has taken it down.
+    let _turn = state.releases.destroying(&app.id).await;
     state.scheduler.destroy(&app.app_ref()).await;
     state.logs.forget(&app.id);
     state.metrics.forget(&app.id);

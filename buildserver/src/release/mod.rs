@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use paas_share::models::{ConfigPatch, Release, ReleaseStatus};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::app::AppRef;
 use crate::build::{Built, Failure, Push};
@@ -61,6 +62,9 @@ pub struct Controller {
     /// Where the router counts canaries' requests.
     metrics: crate::metrics::Metrics,
     turns: AppLocks,
+    /// Per app with a deploy in flight or waiting for its turn: cancelled when the app is
+    /// destroyed (see [`Controller::destroying`]).
+    destroyed: std::sync::Mutex<std::collections::HashMap<String, CancellationToken>>,
 }
 
 /// The controller's bounds, from the server's flags.
@@ -93,6 +97,9 @@ pub enum DeployError {
     /// The new dynos did not come up (with the dyno's last log lines).
     #[error("{0:#}")]
     Start(anyhow::Error),
+    /// The app was destroyed before this release ran (or during its release phase).
+    #[error("the app was destroyed")]
+    Destroyed,
     /// How the deploy of this release ended for the request that made it (a request repeated
     /// with its Idempotency-Key is told the same).
     #[error("{0}")]
@@ -157,7 +164,34 @@ impl Controller {
             alerts,
             metrics,
             turns: AppLocks::default(),
+            destroyed: std::sync::Mutex::default(),
         }
+    }
+
+    /// The app is being destroyed (its row is gone): its release phase in flight stops, its
+    /// releases waiting for their turn never run, and this returns the app's turn once no deploy
+    /// of it runs (a rollout in progress ends first, within its boot timeout), so that the
+    /// scheduler's destroy is the last thing done to the app.
+    pub async fn destroying(&self, app_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        if let Some(token) = self
+            .destroyed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(app_id)
+        {
+            token.cancel();
+        }
+        self.turns.lock(app_id).await
+    }
+
+    /// Cancelled when the app is destroyed.
+    fn destroyed_token(&self, app_id: &str) -> CancellationToken {
+        self.destroyed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(app_id.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// Runs `release` of `app` with the app's formation: its release phase
@@ -172,26 +206,57 @@ impl Controller {
         progress: Option<&mpsc::Sender<String>>,
     ) -> Result<Deployed, DeployError> {
         let app_id = app.id.as_str();
-        let _turn = self.turns.lock(app_id).await;
+        let destroyed = self.destroyed_token(app_id);
+        let turn = tokio::time::timeout(Duration::from_secs(1), self.turns.lock(app_id)).await;
+        let _turn = match (turn, progress) {
+            (Ok(turn), _) => turn,
+            (Err(_), Some(progress)) => {
+                let _ = progress
+                    .send(format!(
+                        "-----> Waiting for the app's release in progress to end first (`paas releases` shows it; a release phase may run up to {}s, --release-timeout)",
+                        self.release_timeout.as_secs()
+                    ))
+                    .await;
+                self.turns.lock(app_id).await
+            }
+            (Err(_), None) => self.turns.lock(app_id).await,
+        };
+        let (id, version) = (app.id.clone(), release.version);
+        // The app may have been destroyed (its releases with it) while this waited.
+        let (recorded, running, formation) = self
+            .store
+            .call(move |db| {
+                Ok::<_, StoreError>((
+                    db.release(&id, version)?.is_some(),
+                    db.running_release(&id)?,
+                    db.formation(&id)?,
+                ))
+            })
+            .await?;
+        if !recorded || destroyed.is_cancelled() {
+            return Err(DeployError::Destroyed);
+        }
         // A newer release replaces a canary (promoting one deploys its release the other way).
         self.supersede_canary(app, release.version).await?;
-        let (id, version) = (app.id.clone(), release.version);
-        let (running, formation) = self
-            .store
-            .call(move |db| Ok::<_, StoreError>((db.running_release(&id)?, db.formation(&id)?)))
-            .await?;
         let outcome = match (running, Deployment::of(app, release, &formation)) {
             (Some(running), _) if running.version > version => {
                 Deployed::Superseded(running.version)
             }
             (_, None) => Deployed::NothingToRun,
             (_, Some(deployment)) => {
-                if let Some(command) = &deployment.release_command
-                    && let Err(reason) = self.release_phase(&deployment, command, progress).await
-                {
-                    self.fail(app_id, version, format!("release phase: {reason}"))
-                        .await;
-                    return Err(DeployError::ReleasePhase(reason));
+                if let Some(command) = &deployment.release_command {
+                    let phase = tokio::select! {
+                        phase = self.release_phase(&deployment, command, progress) => phase,
+                        () = destroyed.cancelled() => return Err(DeployError::Destroyed),
+                    };
+                    if let Err(reason) = phase {
+                        self.fail(app_id, version, format!("release phase: {reason}"))
+                            .await;
+                        return Err(DeployError::ReleasePhase(reason));
+                    }
+                }
+                if destroyed.is_cancelled() {
+                    return Err(DeployError::Destroyed);
                 }
                 self.set(app_id, version, ReleaseStatus::Deploying).await?;
                 if let Err(e) = self.scheduler.deploy(&deployment).await {
@@ -415,6 +480,13 @@ impl Controller {
                     None => "Nothing ran before it, so the app has no dynos yet.".to_owned(),
                 };
                 Err(match e {
+                    DeployError::Destroyed => Failure::release(
+                        "deploy",
+                        format!(
+                            "v{} was not deployed: the app was destroyed meanwhile",
+                            release.version
+                        ),
+                    ),
                     DeployError::ReleasePhase(reason) => Failure::release(
                         "release phase",
                         format!(
@@ -646,11 +718,9 @@ impl Controller {
             // Deploys hold the app's turn: once we have it, none of this release's is in flight.
             drop(self.turns.lock(app_id).await);
             let id = app_id.to_owned();
-            let now = self
-                .store
-                .call(move |db| db.release(&id, version))
-                .await?
-                .unwrap_or_else(|| release.clone());
+            let Some(now) = self.store.call(move |db| db.release(&id, version)).await? else {
+                return Err(ReleaseError::NotDeployed(version, DeployError::Destroyed));
+            };
             match now.status {
                 ReleaseStatus::Succeeded => return Ok(now),
                 ReleaseStatus::Failed => {

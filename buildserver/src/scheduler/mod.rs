@@ -52,7 +52,9 @@ pub trait Scheduler: Send + Sync {
 
     /// Runs `command` once, to its end, as one-off dyno `name` (`release.3`): a container of the
     /// deployment's image with its config vars, never counted in the formation. Its output lines
-    /// go to `lines`; it is killed after `timeout`. Its stdin is empty.
+    /// go to `lines`; it is killed after `timeout`. Its stdin is empty. Dropped before it ends
+    /// (its app destroyed), the run stops and leaves nothing behind on this host (on a cluster,
+    /// its Job goes with the app's namespace).
     async fn run_once(
         &self,
         deployment: &Deployment,

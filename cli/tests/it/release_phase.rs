@@ -203,6 +203,89 @@ fn a_push_stopped_during_its_release_phase_lets_the_release_run_to_its_end() {
     assert_eq!(containers, dynos.len(), "{dynos:?}");
 }
 
+/// Destroying an app whose release phase hangs: the destroy does not wait for it, the release
+/// command stops, the release queued behind it never runs, and a new app of the same name starts
+/// empty.
+#[test]
+fn destroying_an_app_stops_its_release_phase_and_its_queued_releases() {
+    let (server, cli) = serving();
+    let repo = cli.app_repo("static");
+    std::fs::write(
+        repo.join("Procfile"),
+        format!("web: {HTTPD}/public\nrelease: echo migrating; sleep 600\n"),
+    )
+    .expect("write");
+    cli.commit_all(&repo, "a migration that hangs");
+    ok(&cli, &repo, &["create", "hung"]);
+    let mut git = cli
+        .git(&repo, &["push", "paas", "main"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("git push");
+    let (seen, said) = std::sync::mpsc::channel();
+    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
+            let _ = seen.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    while !said.recv().expect("the push ran its release phase").contains("migrating") {}
+    // A config change waits for v1's turn.
+    let queued = cli
+        .command(&["config:set", "LATER=1"])
+        .current_dir(&repo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("paas config:set");
+    let pending = || {
+        let releases: Vec<Value> =
+            serde_json::from_str(&ok(&cli, &repo, &["releases", "--json"])).expect("JSON");
+        releases.len() == 2
+    };
+    while !pending() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let started = std::time::Instant::now();
+    ok(&cli, &repo, &["destroy", "--confirm", "hung"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the destroy waited for the release phase: {:?}",
+        started.elapsed()
+    );
+    git.wait().expect("git push");
+    let pushed = reader.join().expect("reader");
+    assert!(
+        pushed.contains("v1 was not deployed: the app was destroyed meanwhile"),
+        "{pushed}"
+    );
+    let queued = queued.wait_with_output().expect("config:set");
+    assert!(!queued.status.success(), "{}", transcript(&queued));
+    assert!(
+        stderr_of(&queued).contains("v2 was not deployed: app \"hung\" was destroyed meanwhile"),
+        "{}",
+        transcript(&queued)
+    );
+    // Nothing of it runs, and a new app of its name has no releases and no dynos.
+    let runc = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(server.data_dir().join("run/runc-dynos"))
+        .args(["list", "-q"])
+        .output()
+        .expect("runc list");
+    assert_eq!(String::from_utf8_lossy(&runc.stdout).trim(), "");
+    ok(&cli, &repo, &["create", "hung"]);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let releases: Vec<Value> =
+        serde_json::from_str(&ok(&cli, &repo, &["releases", "--json"])).expect("JSON");
+    assert_eq!(releases, Vec::<Value>::new());
+    assert_eq!(ok(&cli, &repo, &["ps", "--json"]).trim(), "[]");
+}
+
 /// A stand-in for a database the release command needs: answers HTTP on a port while it runs.
 struct Database {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,

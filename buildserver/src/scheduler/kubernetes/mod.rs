@@ -988,19 +988,22 @@ impl Scheduler for KubernetesScheduler {
         timeout: Duration,
         lines: tokio::sync::mpsc::Sender<String>,
     ) -> anyhow::Result<Outcome> {
-        let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
-        self.apply_config(deployment).await?;
         let namespace = manifests::namespace(deployment.app.name());
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
         let job = manifests::job_name(name);
-        // The last one-off Job stays (for `kubectl logs`) until the next one starts; so does one
-        // a daemon killed during its release phase left running.
-        remove_one_off_jobs(&jobs).await?;
-        let object =
-            manifests::job_object(deployment, &self.settings, name, command, timeout.as_secs());
-        jobs.create(&PostParams::default(), &serde_json::from_value(object)?)
-            .await
-            .with_context(|| format!("cannot create job {job}"))?;
+        {
+            // Not while the Job runs: a destroy deletes the namespace (and the Job) meanwhile.
+            let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
+            self.apply_config(deployment).await?;
+            // The last one-off Job stays (for `kubectl logs`) until the next one starts; so does
+            // one a daemon killed during its release phase left running.
+            remove_one_off_jobs(&jobs).await?;
+            let object =
+                manifests::job_object(deployment, &self.settings, name, command, timeout.as_secs());
+            jobs.create(&PostParams::default(), &serde_json::from_value(object)?)
+                .await
+                .with_context(|| format!("cannot create job {job}"))?;
+        }
         self.logs.emit(
             &deployment.app.id,
             "paas",
@@ -1011,10 +1014,14 @@ impl Scheduler for KubernetesScheduler {
             ),
         );
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
-        let follower = tokio::spawn(follow_job_pod(pods.clone(), job.clone(), lines));
+        let follower = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(follow_job_pod(
+            pods.clone(),
+            job.clone(),
+            lines,
+        )));
         let outcome = await_job(&jobs, &pods, &job, timeout).await;
         // The log's last lines may trail the Job's end a little.
-        if tokio::time::timeout(Duration::from_secs(5), &mut Box::pin(follower))
+        if tokio::time::timeout(Duration::from_secs(5), follower)
             .await
             .is_err()
         {

@@ -907,18 +907,18 @@ impl Scheduler for LocalScheduler {
             &BTreeMap::new(),
             Some(self.dyno_port()?),
         )?;
+        // Also when the run is dropped (its app destroyed): its container goes first.
+        let dir = RemoveOnDrop(dir);
         self.logs.emit(
             &deployment.app.id,
             "paas",
             "scheduler",
             format!("Running {name} (v{}): {command}", deployment.release),
         );
-        let outcome = self
+        Ok(self
             .runtime
-            .run(&spec, &dir.join("bundle"), timeout, lines)
-            .await;
-        tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await?;
-        Ok(outcome?)
+            .run(&spec, &dir.0.join("bundle"), timeout, lines)
+            .await?)
     }
 
     async fn start_one_off(
@@ -1170,7 +1170,8 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Unmounts and removes a one-off dyno's directory when dropped (its container is gone by then).
+/// Unmounts and removes a one-off dyno's (or release phase's) directory when dropped (its
+/// container is gone by then).
 struct RemoveOnDrop(PathBuf);
 
 impl Drop for RemoveOnDrop {
