@@ -948,6 +948,7 @@ impl Addons {
             port: record.port,
             volume: dir.join("volume"),
             backups: dir.join("backups"),
+            readiness: provider.readiness(),
         })
     }
 

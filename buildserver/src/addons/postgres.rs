@@ -114,6 +114,10 @@ impl Provider for Postgres {
         SERVICE
     }
 
+    fn readiness(&self) -> crate::scheduler::ServiceReadiness {
+        crate::scheduler::ServiceReadiness::Postgres
+    }
+
     fn url(&self, secrets: &Secrets, host: &str, port: u16) -> String {
         format!(
             "postgres://{}:{}@{host}:{port}/{}",

@@ -90,6 +90,10 @@ pub trait Provider: Sync {
     /// The service, in the foreground, listening on `$PAAS_LISTEN:$PAAS_PORT` (the scheduler sets
     /// `PAAS_LISTEN`), stopping cleanly on SIGTERM. Tasks reach it at `$PAAS_HOST:$PAAS_PORT`.
     fn service(&self) -> &'static str;
+    /// When the service counts as up.
+    fn readiness(&self) -> crate::scheduler::ServiceReadiness {
+        crate::scheduler::ServiceReadiness::Tcp
+    }
     /// The URL an app gets (`postgres://user:password@127.0.0.1:5432/database`), for the service
     /// at `host:port`.
     fn url(&self, secrets: &Secrets, host: &str, port: u16) -> String;

@@ -10,6 +10,7 @@
 pub mod buildpacks;
 pub mod live;
 pub mod process_types;
+pub mod remote;
 pub mod stack;
 pub mod untrusted;
 

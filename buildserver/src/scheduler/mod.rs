@@ -212,6 +212,19 @@ pub struct ServiceSpec {
     pub volume: std::path::PathBuf,
     /// The host folder mounted at [`SERVICE_BACKUPS`].
     pub backups: std::path::PathBuf,
+    /// When the service counts as up.
+    pub readiness: ServiceReadiness,
+}
+
+/// When an add-on's service counts as up (and apps may use it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceReadiness {
+    /// It accepts TCP on its port.
+    Tcp,
+    /// A PostgreSQL server that accepts sessions: not one that accepts TCP and still refuses
+    /// them, as during crash recovery (SQLSTATE 57P03, "the database system is not yet accepting
+    /// connections").
+    Postgres,
 }
 
 /// A one-off dyno to start (`paas run`).

@@ -7,7 +7,9 @@
 
 use serde_json::{Value, json};
 
-use crate::scheduler::{CANARY_TYPE, Deployment, EdgeCert, EdgeSpec, ServiceSpec};
+use crate::scheduler::{
+    CANARY_TYPE, Deployment, EdgeCert, EdgeSpec, ServiceReadiness, ServiceSpec,
+};
 
 /// Labels every object carries; `managed-by` is how paas recognises its own namespaces.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -549,7 +551,13 @@ pub fn addon_statefulset(spec: &ServiceSpec, settings: &ClusterSettings) -> Valu
     };
     let mut service = container("service", &spec.args);
     service["ports"] = json!([{ "name": "service", "containerPort": spec.port }]);
-    service["readinessProbe"] = json!({ "tcpSocket": { "port": spec.port }, "periodSeconds": 2 });
+    service["readinessProbe"] = match spec.readiness {
+        ServiceReadiness::Tcp => json!({ "tcpSocket": { "port": spec.port }, "periodSeconds": 2 }),
+        ServiceReadiness::Postgres => json!({
+            "exec": { "command": ["pg_isready", "--quiet", "--host=127.0.0.1", format!("--port={}", spec.port)] },
+            "periodSeconds": 2,
+        }),
+    };
     let mut pod = pod_spec(service, settings);
     pod["securityContext"] = json!({ "fsGroup": uid });
     if let Some(init) = &spec.init {

@@ -591,9 +591,12 @@ impl KubernetesScheduler {
                         }
                         let pod_name = pod.metadata.name.clone().unwrap_or_default();
                         if let Some(fault) = faults.judge(&pod) {
-                            bail!("{process_type} did not roll out: pod {pod_name}: {fault}");
+                            let output = last_output(&pods, &pod_name).await;
+                            bail!(
+                                "{process_type} did not roll out: pod {pod_name}: {fault}{output}"
+                            );
                         }
-                        if let Some(why) = pod.status.as_ref().and_then(waiting_reason) {
+                        if let Some(why) = pod.status.as_ref().and_then(not_ready_reason) {
                             waiting = Some(format!("pod {pod_name}: {why}"));
                         }
                         continue;
@@ -1456,11 +1459,11 @@ fn waiting_reason(status: &k8s_openapi::api::core::v1::PodStatus) -> Option<Stri
         .chain(status.init_container_statuses.iter().flatten())
         .find_map(|c| c.state.as_ref()?.waiting.as_ref())
         .map(|w| {
-            format!(
-                "{}: {}",
-                w.reason.as_deref().unwrap_or("waiting"),
-                w.message.as_deref().unwrap_or("")
-            )
+            let reason = w.reason.as_deref().unwrap_or("waiting");
+            match w.message.as_deref() {
+                Some(message) if !message.is_empty() => format!("{reason}: {message}"),
+                _ => reason.to_owned(),
+            }
         });
     waiting.or_else(|| {
         status
@@ -1470,6 +1473,42 @@ fn waiting_reason(status: &k8s_openapi::api::core::v1::PodStatus) -> Option<Stri
             .find(|c| c.type_ == "PodScheduled" && c.status == "False")
             .map(|c| c.message.clone().unwrap_or_default())
     })
+}
+
+/// Why a rollout's pod is not ready yet, from its status: what it waits for (see
+/// [`waiting_reason`]), or, once its container runs, that its readiness probe has not passed.
+fn not_ready_reason(status: &k8s_openapi::api::core::v1::PodStatus) -> Option<String> {
+    waiting_reason(status).or_else(|| {
+        let running = status
+            .container_statuses
+            .iter()
+            .flatten()
+            .any(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()) && !c.ready);
+        running.then(|| {
+            format!(
+                "it runs but is not ready: its readiness probe fails (a web process must answer on $PORT, {})",
+                manifests::CONTAINER_PORT
+            )
+        })
+    })
+}
+
+/// The last lines a pod's container printed before it last ended (from the kubelet's log of
+/// its previous run), as lines to add to an error; empty when there are none.
+async fn last_output(pods: &Api<Pod>, pod: &str) -> String {
+    let params = kube::api::LogParams {
+        previous: true,
+        tail_lines: Some(20),
+        limit_bytes: Some(8 * 1024),
+        ..kube::api::LogParams::default()
+    };
+    match pods.logs(pod, &params).await {
+        Ok(log) if !log.trim().is_empty() => {
+            let lines: String = log.lines().map(|l| format!("\n  | {l}")).collect();
+            format!("\nits last output:{lines}")
+        }
+        _ => String::new(),
+    }
 }
 
 /// What a rollout has seen of its new pods, to tell a pod that can never start as it is from one
@@ -1657,7 +1696,7 @@ async fn follow_job_pod(pods: Api<Pod>, job: String, lines: tokio::sync::mpsc::S
     };
     let mut log = stream.lines();
     while let Ok(Some(line)) = log.try_next().await {
-        if lines.send(line).await.is_err() {
+        if !kubelet_log_error(&line) && lines.send(line).await.is_err() {
             return;
         }
     }
@@ -1702,8 +1741,20 @@ async fn follow_pod(pods: &Api<Pod>, pod: &str, logs: &Logs, app_id: &str, dyno:
     };
     let mut lines = stream.lines();
     while let Ok(Some(line)) = lines.try_next().await {
-        logs.emit(app_id, "app", dyno, &line);
+        if !kubelet_log_error(&line) {
+            logs.emit(app_id, "app", dyno, &line);
+        }
     }
+}
+
+/// Whether a line of a followed pod log is the kubelet's, not the app's: a log stream that ends
+/// as its container goes (a restart, a pod deleted) can end with the kubelet's error as text
+/// (`rpc error: code = NotFound desc = an error occurred when try to find container "…"`,
+/// `unable to retrieve container logs for containerd://…`).
+fn kubelet_log_error(line: &str) -> bool {
+    line.starts_with("unable to retrieve container logs for ")
+        || (line.starts_with("rpc error: code = ")
+            && line.contains("an error occurred when try to find container"))
 }
 
 /// A pod as `paas ps` shows it: `web.N` by its place among the type's pods, its state from its
@@ -1865,6 +1916,51 @@ mod tests {
         ] });
         let lost = dynos_of_pods(vec![pod("shop-web-a", "2026-01-01T00:00:01Z", lost)]);
         assert_eq!(lost[0].1.state, "unknown");
+    }
+
+    #[test]
+    fn the_kubelet_s_errors_at_a_log_s_end_are_not_app_output() {
+        assert!(kubelet_log_error(
+            "rpc error: code = NotFound desc = an error occurred when try to find container \"0d1f\": not found"
+        ));
+        assert!(kubelet_log_error(
+            "unable to retrieve container logs for containerd://0d1f"
+        ));
+        assert!(!kubelet_log_error(
+            "rpc error: code = Unavailable desc = upstream down"
+        ));
+        assert!(!kubelet_log_error("GET / 200"));
+    }
+
+    #[test]
+    fn a_pod_not_ready_says_what_it_waits_for_or_that_its_probe_fails() {
+        let status = |containers: Value| -> k8s_openapi::api::core::v1::PodStatus {
+            serde_json::from_value(json!({ "containerStatuses": containers })).expect("status")
+        };
+        let container = |state: Value, ready: bool| {
+            json!([{ "name": "web", "image": "i", "imageID": "", "ready": ready,
+                     "restartCount": 0, "state": state }])
+        };
+        assert_eq!(
+            not_ready_reason(&status(container(
+                json!({ "waiting": { "reason": "ContainerCreating" } }),
+                false
+            ))),
+            Some("ContainerCreating".to_owned())
+        );
+        let running = not_ready_reason(&status(container(
+            json!({ "running": { "startedAt": "2026-12-03T00:00:00Z" } }),
+            false,
+        )))
+        .expect("a reason");
+        assert!(running.contains("readiness probe fails") && running.contains("5000"), "{running}");
+        assert_eq!(
+            not_ready_reason(&status(container(
+                json!({ "running": { "startedAt": "2026-12-03T00:00:00Z" } }),
+                true
+            ))),
+            None
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::supervisor::{Readiness, Supervision, Supervisor};
 use super::{LocalScheduler, unique, unmount_and_remove};
 use crate::build::stack::SERVICE_UID;
 use crate::container::{Mount, Spec};
-use crate::scheduler::{SERVICE_BACKUPS, SERVICE_VOLUME, ServiceSpec};
+use crate::scheduler::{SERVICE_BACKUPS, SERVICE_VOLUME, ServiceReadiness, ServiceSpec};
 
 const SERVICE_MEMORY: u64 = 512 << 20;
 /// How long a service's `init` (initdb) may run.
@@ -112,7 +112,10 @@ impl LocalScheduler {
             spec: runc,
             bundle: dir.join("bundle"),
             port: spec.port,
-            readiness: Readiness::Tcp,
+            readiness: match spec.readiness {
+                ServiceReadiness::Tcp => Readiness::Tcp,
+                ServiceReadiness::Postgres => Readiness::Postgres,
+            },
             boot_timeout: ready_within,
             supervision: Arc::clone(&supervision),
         };

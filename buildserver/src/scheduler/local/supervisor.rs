@@ -120,6 +120,8 @@ pub(super) enum Readiness {
     Tcp,
     /// When `GET <path>` on `$PORT` answers 2xx or 3xx.
     Http(String),
+    /// When a PostgreSQL server on the port accepts sessions (see [`postgres_accepts`]).
+    Postgres,
 }
 
 impl Readiness {
@@ -146,6 +148,14 @@ impl Readiness {
                     _ => false,
                 }
             }
+            Self::Postgres => match connect.await {
+                Ok(stream) => {
+                    tokio::time::timeout(Duration::from_secs(5), postgres_accepts(stream))
+                        .await
+                        .is_ok_and(|accepts| accepts)
+                }
+                Err(_) => false,
+            },
         }
     }
 
@@ -161,6 +171,42 @@ impl Readiness {
             }
             tokio::time::sleep(PROBE_INTERVAL).await;
         }
+    }
+}
+
+/// Whether the PostgreSQL server at the other end of `stream` accepts sessions, as `pg_isready`
+/// tells (which the host need not have): a startup message (protocol 3.0, user `paas-probe`)
+/// gets an authentication request or an error; the error SQLSTATE 57P03 (`cannot_connect_now`:
+/// starting up, in crash recovery, shutting down) means no, any other answer yes. Hand-written
+/// because client crates need credentials and a whole session for what is one exchange here
+/// (PostgreSQL's "Message Flow: Start-up" and "Error and Notice Message Fields").
+async fn postgres_accepts(mut stream: tokio::net::TcpStream) -> bool {
+    const PROTOCOL_3_0: u32 = 196_608;
+    let parameters = b"user\0paas-probe\0database\0postgres\0\0";
+    let length = u32::try_from(8 + parameters.len()).expect("a short message");
+    let mut startup = Vec::with_capacity(64);
+    startup.extend_from_slice(&length.to_be_bytes());
+    startup.extend_from_slice(&PROTOCOL_3_0.to_be_bytes());
+    startup.extend_from_slice(parameters);
+    if stream.write_all(&startup).await.is_err() {
+        return false;
+    }
+    let mut head = [0u8; 5];
+    if stream.read_exact(&mut head).await.is_err() {
+        return false;
+    }
+    match head[0] {
+        b'R' => true,
+        b'E' => {
+            // The length counts itself; an error is a few hundred bytes.
+            let length = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+            let mut fields = vec![0u8; (length.saturating_sub(4) as usize).min(4096)];
+            if stream.read_exact(&mut fields).await.is_err() {
+                return false;
+            }
+            !fields.split(|&b| b == 0).any(|field| field == b"C57P03")
+        }
+        _ => false,
     }
 }
 
@@ -276,5 +322,49 @@ impl Supervisor {
             }
             self.supervision.restarts.fetch_add(1, Ordering::SeqCst);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers one startup message with `answer` and says whether the probe took it as ready.
+    async fn probed(answer: &'static [u8]) -> bool {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut startup = [0u8; 8];
+            stream.read_exact(&mut startup).await.expect("startup");
+            stream.write_all(answer).await.expect("answer");
+            stream.flush().await.expect("flush");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        });
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let accepts = postgres_accepts(stream).await;
+        server.await.expect("server");
+        accepts
+    }
+
+    fn error(code: &str) -> &'static [u8] {
+        let fields = format!("SFATAL\0C{code}\0Mnot now\0\0");
+        let length = u32::try_from(4 + fields.len()).expect("short");
+        let mut message = vec![b'E'];
+        message.extend_from_slice(&length.to_be_bytes());
+        message.extend_from_slice(fields.as_bytes());
+        message.leak()
+    }
+
+    #[tokio::test]
+    async fn a_postgres_server_in_recovery_is_not_ready_and_one_that_asks_for_a_password_is() {
+        assert!(!probed(error("57P03")).await, "cannot_connect_now");
+        assert!(probed(b"R\0\0\0\x08\0\0\0\x05").await, "a password request");
+        assert!(probed(error("28000")).await, "no such role: it accepts sessions");
+        assert!(!probed(b"HTTP/1.1 400 Bad Request\r\n\r\n").await);
     }
 }
