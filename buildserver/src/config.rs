@@ -161,6 +161,11 @@ pub struct ServeArgs {
     /// EndpointSlices (this host must reach the pod network) [default: ingress]
     #[arg(long, env = "PAAS_K8S_EDGE", value_name = "ingress|router")]
     pub k8s_edge: Option<String>,
+    /// Kubernetes: where builds run. `local`: a runc sandbox on this host; `job`: a Job in the
+    /// app's namespace, from the stack's build image (pushed to --registry), the source and
+    /// build cache sent in and the result sent back through the API server [default: local]
+    #[arg(long, env = "PAAS_K8S_BUILDS", value_name = "local|job")]
+    pub k8s_builds: Option<String>,
     /// Kubernetes: the storage class of add-ons' volume claims [default: the cluster's default]
     #[arg(long, env = "PAAS_STORAGE_CLASS", value_name = "NAME")]
     pub storage_class: Option<String>,
@@ -226,6 +231,7 @@ struct FileConfig {
     kubeconfig: Option<PathBuf>,
     ingress_class: Option<String>,
     k8s_edge: Option<String>,
+    k8s_builds: Option<String>,
     storage_class: Option<String>,
     k8s_cert_manager_issuer: Option<String>,
     progress_deadline: Option<u64>,
@@ -319,6 +325,8 @@ pub struct KubernetesConfig {
     pub ingress_class: Option<String>,
     /// `--k8s-edge`.
     pub edge: KubernetesEdge,
+    /// `--k8s-builds job`: builds run as Jobs on the cluster.
+    pub build_jobs: bool,
     pub storage_class: Option<String>,
     /// `--k8s-cert-manager-issuer`.
     pub cert_manager_issuer: Option<String>,
@@ -612,10 +620,22 @@ impl ServeArgs {
                 "router" => Ok(KubernetesEdge::Router),
                 _ => Err("expected `ingress` or `router`".to_owned()),
             })?;
+        let build_jobs =
+            pick(self.k8s_builds, file.k8s_builds, "k8s-builds").parse("local", |s| match s {
+                "local" => Ok(false),
+                "job" => Ok(true),
+                _ => Err("expected `local` or `job`".to_owned()),
+            })?;
+        if build_jobs && scheduler != SchedulerKind::Kubernetes {
+            bail!(
+                "--k8s-builds job needs --scheduler kubernetes: builds run as Jobs on its cluster"
+            );
+        }
         let kubernetes = KubernetesConfig {
             kubeconfig: self.kubeconfig.or(file.kubeconfig),
             ingress_class: self.ingress_class.or(file.ingress_class),
             edge,
+            build_jobs,
             storage_class: self.storage_class.or(file.storage_class),
             cert_manager_issuer: self
                 .k8s_cert_manager_issuer

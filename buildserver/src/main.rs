@@ -652,6 +652,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown_logs = logs.clone();
     // The router serves the local scheduler's dynos; on Kubernetes, pods (`--k8s-edge router`)
     // or nothing (the cluster's ingress controller does).
+    // `--k8s-builds job`: builds run on the cluster too.
+    let mut build_jobs: Option<Arc<dyn paas_buildserver::build::remote::BuildJobs>> = None;
     let (scheduler, routes, web_port): (Arc<dyn Scheduler>, Routes, u16) = match config.scheduler {
         SchedulerKind::Local => {
             let local = Arc::new(LocalScheduler::new(
@@ -703,7 +705,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 routes.clone(),
             )
             .await?;
-            (Arc::new(kubernetes), routes.unwrap_or_default(), web_port)
+            let kubernetes = Arc::new(kubernetes);
+            if cluster.build_jobs {
+                build_jobs = Some(Arc::clone(&kubernetes) as _);
+            }
+            (kubernetes, routes.unwrap_or_default(), web_port)
         }
     };
     let store_for_restore = store.clone();
@@ -827,6 +833,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             memory_bytes: config.build_memory_bytes,
         },
         env: config.build_env.clone(),
+        jobs: build_jobs,
+        build_images: std::sync::Mutex::default(),
     });
     let ssh_shared = Arc::new(SshShared {
         store,

@@ -617,12 +617,10 @@ fn release_failure(app: &str, e: crate::release::ReleaseError) -> ApiFailure {
                 "the previous release keeps serving, with its config vars; `paas releases info v{version}` says why"
             ),
         ),
-        ReleaseError::NotDeployed(version, DeployError::Destroyed) => {
-            ApiFailure::not_found(format!(
-                "v{version} was not deployed: app {app:?} was destroyed meanwhile"
-            ))
-            .hint("run `paas apps` to list your apps")
-        }
+        ReleaseError::NotDeployed(version, DeployError::Destroyed) => ApiFailure::not_found(
+            format!("v{version} was not deployed: app {app:?} was destroyed meanwhile"),
+        )
+        .hint("run `paas apps` to list your apps"),
         ReleaseError::NotDeployed(version, e) => release_failed(
             format!("v{version} did not start: {e}"),
             "the previous release keeps serving, with its config vars; `paas logs` shows why"

@@ -15,6 +15,8 @@ pub mod stack;
 pub mod untrusted;
 
 use std::collections::BTreeMap;
+
+use anyhow::Context;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -60,6 +62,10 @@ pub struct Builder {
     pub limits: Limits,
     /// `--build-env`: for every build step, never for dynos; values are never printed.
     pub env: BTreeMap<String, String>,
+    /// Where builds run off this host (`--k8s-builds job`); `None`: in `runtime`, here.
+    pub jobs: Option<std::sync::Arc<dyn remote::BuildJobs>>,
+    /// The stacks' build images pushed to the registry since the start (by manifest digest).
+    pub build_images: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// What the daemon knows of a push when its hook calls.
@@ -580,7 +586,18 @@ impl Builder {
         };
         let (tx, mut rx) = mpsc::channel::<String>(256);
         let bundle = build.dir.join("bundle");
-        let run = self.runtime.run(&spec, &bundle, self.limits.time, tx);
+        let run = async {
+            match &self.jobs {
+                Some(jobs) => {
+                    self.run_as_job(jobs.as_ref(), push, build, &stacks.app, &spec, tx)
+                        .await
+                }
+                None => Ok(self
+                    .runtime
+                    .run(&spec, &bundle, self.limits.time, tx)
+                    .await?),
+            }
+        };
         tokio::pin!(run);
         let exit = loop {
             tokio::select! {
@@ -592,7 +609,10 @@ impl Builder {
             out.line(line).await;
         }
         let outcome = exit.map_err(|e| {
-            Failure::new("sandbox", format!("the build sandbox could not start: {e}"))
+            Failure::new(
+                "sandbox",
+                format!("the build sandbox could not start: {e:#}"),
+            )
         })?;
         // What the driver reports, written by code the app controls: never followed, capped.
         let read = |name: &str| {
@@ -680,6 +700,186 @@ impl Builder {
         })
     }
 }
+
+impl Builder {
+    /// Runs the build `spec` describes as a job off this host (see [`remote`]): the stack's build
+    /// image pushed first (once), the spec's directories packed in, and what the build left in
+    /// them unpacked back (atomically: a job that ends without its output leaves the source and
+    /// the cache as they were).
+    async fn run_as_job(
+        &self,
+        jobs: &dyn remote::BuildJobs,
+        push: &Push,
+        build: &BuildDir,
+        stack: &Stack,
+        spec: &Spec,
+        lines: mpsc::Sender<String>,
+    ) -> anyhow::Result<crate::container::Outcome> {
+        let image = self.build_image(stack, &lines).await?;
+        let dir_of = |at: &str| {
+            spec.mounts
+                .iter()
+                .find(|m| m.destination.trim_start_matches('/') == at)
+                .map(|m| m.source.clone())
+                .with_context(|| format!("the build has no /{at}"))
+        };
+        let (source, cache, env, out, buildpacks) = (
+            dir_of(remote::SOURCE)?,
+            dir_of(remote::CACHE)?,
+            dir_of(remote::ENV)?,
+            dir_of(remote::OUT)?,
+            dir_of(remote::BUILDPACKS)?,
+        );
+        let (input, output, staged) = (
+            build.dir.join("input.tar"),
+            build.dir.join("output.tar"),
+            build.dir.join("staged"),
+        );
+        let build_env = self.env.clone();
+        {
+            let (input, source, cache) = (input.clone(), source.clone(), cache.clone());
+            tokio::task::spawn_blocking(move || {
+                remote::pack_input(
+                    &input,
+                    &[
+                        (remote::SOURCE, &source),
+                        (remote::CACHE, &cache),
+                        (remote::ENV, &env),
+                        (remote::BUILDPACKS, &buildpacks),
+                    ],
+                    &build_env,
+                )
+            })
+            .await??;
+        }
+        let job = remote::BuildJob {
+            app: push.app.clone(),
+            id: build.id.clone(),
+            image,
+            env: spec
+                .env
+                .iter()
+                .filter_map(|pair| pair.split_once('='))
+                .filter(|(key, _)| !self.env.contains_key(*key))
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .collect(),
+            uid: spec.uid,
+            memory_bytes: spec.memory_bytes,
+            timeout: self.limits.time,
+        };
+        let outcome = jobs
+            .run(
+                &job,
+                tokio::fs::File::open(&input).await?,
+                tokio::fs::File::create(&output).await?,
+                lines,
+            )
+            .await?;
+        let unpacked = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let (new_source, new_cache, new_out) = (
+                staged.join("source"),
+                staged.join("cache"),
+                staged.join("out"),
+            );
+            remote::unpack_output(
+                &output,
+                &[
+                    (remote::SOURCE, &new_source),
+                    (remote::CACHE, &new_cache),
+                    (remote::OUT, &new_out),
+                ],
+            )?;
+            for (new, old) in [(new_source, source), (new_cache, cache), (new_out, out)] {
+                std::fs::remove_dir_all(&old)?;
+                std::fs::rename(&new, &old)?;
+                chown_tree(&old, BUILD_UID)?;
+            }
+            let _ = std::fs::remove_file(&output);
+            let _ = std::fs::remove_file(&input);
+            Ok(())
+        })
+        .await?;
+        match unpacked {
+            Ok(()) => Ok(outcome),
+            // A build that failed may have ended before its output.
+            Err(_) if outcome.exit != Exit::Code(0) => Ok(outcome),
+            Err(e) => Err(e.context("the build job's output could not be read")),
+        }
+    }
+
+    /// The stack's build image in the registry, by digest: made from the stack's build root
+    /// (once per stack) and pushed (once per server start; the registry skips the blobs it has).
+    async fn build_image(
+        &self,
+        stack: &Stack,
+        lines: &mpsc::Sender<String>,
+    ) -> anyhow::Result<String> {
+        let registry = self
+            .registry
+            .as_ref()
+            .context("builds off this host need --registry")?;
+        let (stack_owned, layout) = (stack.clone(), std::sync::Arc::clone(&self.layout));
+        let (notes_tx, mut notes) = mpsc::unbounded_channel::<String>();
+        let made = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let (stack_layout, layers) = stack_owned.build_layers(|line| {
+                let _ = notes_tx.send(line);
+            })?;
+            for layer in &layers {
+                layout.share_blob(&stack_layout, &layer.digest)?;
+            }
+            let image = crate::oci::image::BuildImage {
+                stack: &stack_owned.name,
+                layers: &layers,
+            };
+            let digests: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
+            Ok((image.store(&layout)?, digests))
+        });
+        tokio::pin!(made);
+        let (manifest, layers) = loop {
+            tokio::select! {
+                Some(line) = notes.recv() => { let _ = lines.send(line).await; }
+                made = &mut made => break made??,
+            }
+        };
+        let pushed = self
+            .build_images
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&manifest.digest);
+        if !pushed {
+            let _ = lines
+                .send(format!(
+                    "-----> Pushing stack {}'s build image to {}",
+                    stack.name,
+                    registry.reference(BUILD_REPOSITORY)
+                ))
+                .await;
+            // Its layers are the stack's: mounted from the stack repository (or uploaded there).
+            registry
+                .push(
+                    &self.layout,
+                    &manifest,
+                    BUILD_REPOSITORY,
+                    std::slice::from_ref(&stack.name),
+                    &layers,
+                )
+                .await
+                .context("the stack's build image could not be pushed")?;
+            self.build_images
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(manifest.digest.clone());
+        }
+        Ok(format!(
+            "{}@{}",
+            registry.reference(BUILD_REPOSITORY),
+            manifest.digest
+        ))
+    }
+}
+
+/// The registry repository of the stacks' build images (tagged by stack name).
+pub const BUILD_REPOSITORY: &str = "paas-build";
 
 /// What the buildpacks made of the app.
 #[derive(Debug, Clone)]

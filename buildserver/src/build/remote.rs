@@ -59,7 +59,8 @@ const BUILD_ENV: &str = "tmp/paas-build-env";
 /// What the build's container runs (a shell command line, after the one-off gate): unpack the
 /// input from stdin at `/`, run the driver (its output on stderr), then write the built source,
 /// the cache and the reports to stdout as a base64 tar, and exit with the driver's status.
-pub const JOB_SCRIPT: &str = "tar -x -f - -C / || exit 70
+pub const JOB_SCRIPT: &str = "mkdir -p /tmp/cache /tmp/env /tmp/paas-out || exit 70
+tar -x -f - -C / || exit 70
 cd /tmp/build || exit 70
 status=0
 ( [ -f /tmp/paas-build-env ] && . /tmp/paas-build-env; exec /bin/sh /paas/buildpacks/builder ) >&2 || status=$?
@@ -84,7 +85,10 @@ pub fn pack_input(
     let mut assignments = String::new();
     for (key, value) in build_env {
         // Keys are validated variable names; values are single-quoted.
-        assignments.push_str(&format!("export {key}='{}'\n", value.replace('\'', "'\\''")));
+        assignments.push_str(&format!(
+            "export {key}='{}'\n",
+            value.replace('\'', "'\\''")
+        ));
     }
     let mut header = tar::Header::new_gnu();
     header.set_size(assignments.len() as u64);
@@ -138,13 +142,19 @@ pub fn unpack_output(from: &Path, into: &[(&str, &Path)]) -> anyhow::Result<()> 
             let rest = path.strip_prefix(at).ok()?;
             Some((*dir, rest.to_owned()))
         }) else {
-            bail!("the build's output has {} outside its directories", path.display());
+            bail!(
+                "the build's output has {} outside its directories",
+                path.display()
+            );
         };
         if rest.as_os_str().is_empty() {
             continue; // the directory itself
         }
         if !rest.components().all(|c| matches!(c, Component::Normal(_))) {
-            bail!("the build's output has a path that is not plain: {}", path.display());
+            bail!(
+                "the build's output has a path that is not plain: {}",
+                path.display()
+            );
         }
         let target = root.join(&rest);
         reject_symlinked_parents(root, &rest)?;
@@ -269,7 +279,12 @@ mod tests {
         }
         assert_eq!(
             seen,
-            ["tmp/build/link", "tmp/build/sub", "tmp/build/sub/a.txt", BUILD_ENV]
+            [
+                "tmp/build/link",
+                "tmp/build/sub",
+                "tmp/build/sub/a.txt",
+                BUILD_ENV
+            ]
         );
     }
 
@@ -304,7 +319,11 @@ mod tests {
         let good = tar_of(&[
             ("tmp/build/", tar::EntryType::Directory, ""),
             ("tmp/build/app.py", tar::EntryType::Regular, "print(1)"),
-            ("tmp/build/.venv/bin/python", tar::EntryType::Symlink, "/usr/bin/python3"),
+            (
+                "tmp/build/.venv/bin/python",
+                tar::EntryType::Symlink,
+                "/usr/bin/python3",
+            ),
             ("tmp/cache/pip/x", tar::EntryType::Regular, "cached"),
         ]);
         unpack_output(good.path(), &into).expect("unpacks");
@@ -325,7 +344,11 @@ mod tests {
         let escapes = [
             tar_of(&[("tmp/build/../../outside/x", tar::EntryType::Regular, "x")]),
             tar_of(&[
-                ("tmp/build/out", tar::EntryType::Symlink, outside.to_str().expect("utf-8")),
+                (
+                    "tmp/build/out",
+                    tar::EntryType::Symlink,
+                    outside.to_str().expect("utf-8"),
+                ),
                 ("tmp/build/out/x", tar::EntryType::Regular, "x"),
             ]),
             tar_of(&[("etc/x", tar::EntryType::Regular, "x")]),

@@ -6,7 +6,9 @@
 //! - `rootfs/`: the run image's root, whose layers (`oci/`, `layers.json`) are the base of every
 //!   app image built on it — what every dyno unpacks, so it stays slim;
 //! - `build/rootfs/`: the build image's root, the run image plus compilers and headers, which
-//!   builds run on; stacks without one (busybox, imported) build on `rootfs/`;
+//!   builds run on; stacks without one (busybox, imported) build on `rootfs/`; its layer
+//!   (`build-layers.json`, made on first use) is the build image that builds off this host run
+//!   (`--k8s-builds job`);
 //! - `layers/<hex>/`: the run image's layers unpacked, one per digest, which dynos' lower dirs
 //!   are hard-linked from.
 //!
@@ -245,9 +247,32 @@ impl Stack {
     /// digest ever after), then its trust layer if the host has CAs of its own. Returns the
     /// stack's layout and its layers, bottom first.
     pub fn layers(&self, progress: impl FnMut(String)) -> anyhow::Result<(Layout, Vec<Layer>)> {
+        self.image_layers(&self.run_rootfs(), "layers.json", progress)
+    }
+
+    /// The build image as image layers (as [`Stack::layers`], from the build image's root: the
+    /// run image's layers when the stack has no build image of its own), for builds that run
+    /// off this host.
+    pub fn build_layers(
+        &self,
+        progress: impl FnMut(String),
+    ) -> anyhow::Result<(Layout, Vec<Layer>)> {
+        if !self.has_build_image() {
+            return self.layers(progress);
+        }
+        self.image_layers(&self.build_rootfs(), "build-layers.json", progress)
+    }
+
+    /// `rootfs`'s layer (recorded in `record`) and the trust layer.
+    fn image_layers(
+        &self,
+        rootfs: &Path,
+        record: &str,
+        progress: impl FnMut(String),
+    ) -> anyhow::Result<(Layout, Vec<Layer>)> {
         let _lock = self.lock()?;
         let layout = Layout::open(&self.dir.join("oci"))?;
-        let mut layers = self.own_layers(&layout, progress)?;
+        let mut layers = self.own_layers(&layout, rootfs, record, progress)?;
         if let Some(trust) = read_trust(&self.dir)?.and_then(|t| t.layer) {
             if !layout.has_blob(&trust.digest) {
                 bail!(
@@ -317,9 +342,11 @@ impl Stack {
     fn own_layers(
         &self,
         layout: &Layout,
+        rootfs: &Path,
+        record: &str,
         mut progress: impl FnMut(String),
     ) -> anyhow::Result<Vec<Layer>> {
-        let record = self.dir.join("layers.json");
+        let record = self.dir.join(record);
         if let Ok(text) = std::fs::read_to_string(&record) {
             let layers: Vec<Layer> =
                 serde_json::from_str(&text).context("reading the stack's layers.json")?;
@@ -332,13 +359,7 @@ impl Stack {
             self.name
         ));
         let mut skipped = Vec::new();
-        let layer = layer::write(
-            layout,
-            &self.run_rootfs(),
-            "",
-            Owner::Preserved,
-            &mut skipped,
-        )?;
+        let layer = layer::write(layout, rootfs, "", Owner::Preserved, &mut skipped)?;
         if !skipped.is_empty() {
             progress(format!(
                 "       {} special files (devices, FIFOs, sockets) left out",

@@ -66,22 +66,60 @@ impl AppImage<'_> {
     /// Stores config and manifest (the layers are already in the layout) and returns the
     /// manifest's descriptor.
     pub fn store(&self, layout: &Layout) -> std::io::Result<Descriptor> {
-        let config = layout.put_blob(MEDIA_CONFIG, &canonical_json(&self.config()))?;
-        let layers: Vec<serde_json::Value> = self
-            .layers()
-            .map(|l| json!({"mediaType": MEDIA_LAYER_GZIP, "digest": l.digest, "size": l.size}))
-            .collect();
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": MEDIA_MANIFEST,
-            "config": {"mediaType": MEDIA_CONFIG, "digest": config.digest, "size": config.size},
-            "layers": layers,
-        });
-        layout.put_blob(MEDIA_MANIFEST, &canonical_json(&manifest))
+        store(layout, &self.config(), self.layers())
     }
 
     /// Every layer, bottom first.
     fn layers(&self) -> impl Iterator<Item = &Layer> {
         self.stack_layers.iter().chain(self.app_layers)
     }
+}
+
+/// A stack's build image, for builds that run off this host: its layers and a config with the
+/// build user and a plain `PATH` (what the build sandbox has).
+pub struct BuildImage<'a> {
+    pub stack: &'a str,
+    pub layers: &'a [Layer],
+}
+
+impl BuildImage<'_> {
+    /// Stores config and manifest (the layers are already in the layout) and returns the
+    /// manifest's descriptor.
+    pub fn store(&self, layout: &Layout) -> std::io::Result<Descriptor> {
+        let diff_ids: Vec<&str> = self.layers.iter().map(|l| l.diff_id.as_str()).collect();
+        let config = json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "created": CREATED,
+            "config": {
+                "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                "WorkingDir": "/tmp/build",
+                "User": USER,
+                "Labels": { "io.paas.stack": self.stack, "io.paas.image": "build" },
+            },
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": self.layers.iter().map(|_| json!({"created": CREATED, "created_by": "paas stack"})).collect::<Vec<_>>(),
+        });
+        store(layout, &config, self.layers.iter())
+    }
+}
+
+/// Stores an image's config and manifest (its layers are in the layout already) and returns the
+/// manifest's descriptor.
+fn store<'a>(
+    layout: &Layout,
+    config: &serde_json::Value,
+    layers: impl Iterator<Item = &'a Layer>,
+) -> std::io::Result<Descriptor> {
+    let config = layout.put_blob(MEDIA_CONFIG, &canonical_json(config))?;
+    let layers: Vec<serde_json::Value> = layers
+        .map(|l| json!({"mediaType": MEDIA_LAYER_GZIP, "digest": l.digest, "size": l.size}))
+        .collect();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_MANIFEST,
+        "config": {"mediaType": MEDIA_CONFIG, "digest": config.digest, "size": config.size},
+        "layers": layers,
+    });
+    layout.put_blob(MEDIA_MANIFEST, &canonical_json(&manifest))
 }

@@ -110,7 +110,12 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
     );
 
     // psql and redis-cli from the CLI, without a terminal: SQL and commands on stdin.
-    let output = paas_with_stdin(&cli, &repo, &["pg:psql"], b"SELECT count(*) AS total FROM notes;\n");
+    let output = paas_with_stdin(
+        &cli,
+        &repo,
+        &["pg:psql"],
+        b"SELECT count(*) AS total FROM notes;\n",
+    );
     assert!(output.status.success(), "{}", transcript(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

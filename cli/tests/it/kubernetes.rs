@@ -13,8 +13,8 @@ use paas_tests::k8s::{FakeKubelet, RealNode, TestCluster};
 use paas_tests::{CliEnv, Fault, FaultyProxy, Stack, TestRegistry, TestServer, transcript};
 use serde_json::{Value, json};
 
-use super::push::stderr_of;
 use super::one_off::{on_terminal, read_until};
+use super::push::stderr_of;
 use super::run::{ok, paas, paas_with_stdin, push};
 use super::{paas_bin, server_bin};
 
@@ -672,6 +672,10 @@ fn a_release_that_never_gets_ready_or_crashes_fails_and_the_previous_one_is_appl
         "{stderr}"
     );
     assert!(stderr.contains("v1 was applied again"), "{stderr}");
+    assert!(
+        stderr.contains("it runs but is not ready: its readiness probe fails"),
+        "says why the pod is not ready: {stderr}"
+    );
     let releases: Vec<Value> =
         serde_json::from_str(&ok(cli, &repo, &["releases", "--json"])).expect("JSON");
     assert_eq!(releases[0]["status"], "failed");
@@ -686,8 +690,9 @@ fn a_release_that_never_gets_ready_or_crashes_fails_and_the_previous_one_is_appl
     assert_pages(&kube, "stuck", "", 1);
 
     // A web process that exits as it starts: the node backs off restarting it, and the push fails
-    // at once (not at the deadline) naming the pod and CrashLoopBackOff; v1 keeps serving.
-    let output = with_web("echo crashing; exit 1", "crashes");
+    // at once (not at the deadline) naming the pod and CrashLoopBackOff, with what it printed
+    // before it ended; v1 keeps serving.
+    let output = with_web("echo crashing: no DATABASE_URL >&2; exit 1", "crashes");
     let stderr = stderr_of(&output);
     assert!(!output.status.success(), "{stderr}");
     assert!(
@@ -701,6 +706,10 @@ fn a_release_that_never_gets_ready_or_crashes_fails_and_the_previous_one_is_appl
     assert!(
         !stderr.contains("progress deadline exceeded"),
         "failed at once, not at the deadline: {stderr}"
+    );
+    assert!(
+        stderr.contains("its last output:") && stderr.contains("| crashing: no DATABASE_URL"),
+        "{stderr}"
     );
     assert_pages(&kube, "stuck", "", 1);
 }
@@ -1386,7 +1395,11 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
         "{}",
         transcript(&ran)
     );
-    assert!(stderr_of(&ran).contains("$(HOME) $$"), "{}", transcript(&ran));
+    assert!(
+        stderr_of(&ran).contains("$(HOME) $$"),
+        "{}",
+        transcript(&ran)
+    );
     // With a terminal: the pod's shell has one, of the client's size, and its exit status is the
     // run's.
     let (mut screen, mut child) = on_terminal(cli, &repo, &["run", "sh"], 100, 30);
@@ -1665,4 +1678,52 @@ fn the_paas_router_serves_apps_on_a_real_node_from_their_endpoint_slices() {
         &format!("http://{}/", kube.server.router),
     ]);
     assert_eq!(answer, "404", "a destroyed app");
+}
+
+/// `--k8s-builds job`: a push builds in a Job on the real node (the stack's build image from the
+/// registry, the source sent in and the built app sent back through the attach), its output
+/// streams into the push, the Job goes once the build ends, and a build that fails in its Job
+/// fails the push with the buildpack's own words while the running release serves on.
+#[test]
+fn builds_run_as_jobs_on_a_real_node() {
+    let kube = real_node(60, None, &["--k8s-builds", "job"]);
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
+    let repo = cli.app_repo("static");
+    ok(cli, &repo, &["create", "built"]);
+    let output = push(cli, &repo);
+    let pushed = transcript(&output);
+    assert!(output.status.success(), "{pushed}\n{}", kube.logs());
+    assert!(
+        pushed.contains("Building in job build-") && pushed.contains("Static site detected"),
+        "{pushed}"
+    );
+    // The static buildpack's report came back from the pod: the image serves the site.
+    let served = pages(&kube, "built");
+    assert!(
+        served.len() == 1 && served[0].contains("Hello from a static site"),
+        "{served:?}\n{}",
+        kube.logs()
+    );
+    let build_jobs = || {
+        cluster
+            .get("/apis/batch/v1/namespaces/paas-built/jobs?labelSelector=paas%2Fbuild")
+            .and_then(|jobs| jobs["items"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    };
+    eventually("the build's job is deleted", || build_jobs() == 0);
+
+    // Python on the busybox stack: the buildpack fails in the Job, and says why.
+    std::fs::write(repo.join("requirements.txt"), "flask==3.0.3\n").expect("write");
+    cli.commit_all(&repo, "now with Python");
+    let output = push(cli, &repo);
+    let failed = transcript(&output);
+    assert!(!output.status.success(), "{failed}");
+    assert!(
+        failed.contains("Building in job build-")
+            && failed.contains("Push rejected: the build failed"),
+        "{failed}\n{}",
+        kube.logs()
+    );
+    assert_eq!(pages(&kube, "built").len(), 1, "v1 serves on");
+    eventually("the failed build's job is deleted", || build_jobs() == 0);
 }

@@ -233,7 +233,11 @@ fn destroying_an_app_stops_its_release_phase_and_its_queued_releases() {
         }
         all
     });
-    while !said.recv().expect("the push ran its release phase").contains("migrating") {}
+    while !said
+        .recv()
+        .expect("the push ran its release phase")
+        .contains("migrating")
+    {}
     // A config change waits for v1's turn.
     let queued = cli
         .command(&["config:set", "LATER=1"])

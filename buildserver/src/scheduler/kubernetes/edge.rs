@@ -28,11 +28,14 @@ use crate::scheduler::CANARY_TYPE;
 /// The label EndpointSlices carry with the name of their Service.
 const SERVICE_NAME: &str = "kubernetes.io/service-name";
 
+/// The task following an app's EndpointSlices, and how to make it publish again.
+type Follower = (tokio::task::JoinHandle<()>, Arc<tokio::sync::Notify>);
+
 /// Follows apps' EndpointSlices into the router's route table.
 pub struct RouterEdge {
     routes: Routes,
     /// Per app id: the task following its EndpointSlices, and how to make it publish again.
-    followers: Mutex<HashMap<String, (tokio::task::JoinHandle<()>, Arc<tokio::sync::Notify>)>>,
+    followers: Mutex<HashMap<String, Follower>>,
     /// Per app id: the release and weight of its canary while one runs.
     canaries: Arc<Mutex<HashMap<String, (u32, u8)>>>,
     /// The EndpointSlice API the cluster serves, once looked up.

@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 
+use crate::build::remote::BuildJob;
 use crate::scheduler::{
     CANARY_TYPE, Deployment, EdgeCert, EdgeSpec, ServiceReadiness, ServiceSpec,
 };
@@ -20,6 +21,8 @@ pub const RELEASE: &str = "paas/release";
 pub const ONE_OFF: &str = "paas/one-off";
 /// On a `paas run` pod: its name.
 pub const RUN: &str = "paas/run";
+/// The label of a build's Job and pod: the build's id.
+pub const BUILD: &str = "paas/build";
 /// Set on the pod template (by its own field manager) to restart a process type's pods.
 pub const RESTARTED_AT: &str = "paas/restartedAt";
 /// The port every dyno listens on inside its pod (`$PORT`).
@@ -121,8 +124,6 @@ pub fn pull_secret(app: &str, registry_host: &str, username: &str, password: &st
     })
 }
 
-/// The container of a dyno of `deployment` named `name` (`web`, `release`) running `command`:
-/// the image by digest, the dyno wrapper, `$PORT`, and the release's config Secret.
 /// A container's `command`, kept as written: Kubernetes expands `$(NAME)` in commands to the
 /// container's variables and turns `$$` into `$` (the kubelet's `expansion.Expand`), so every
 /// `$` is doubled, and what runs is what the Procfile or `paas run` said (`$$`, `$(date)`).
@@ -134,6 +135,8 @@ fn literal_args(args: Vec<String>) -> Value {
     )
 }
 
+/// The container of a dyno of `deployment` named `name` (`web`, `release`) running `command`:
+/// the image by digest, the dyno wrapper, `$PORT`, and the release's config Secret.
 fn container(
     deployment: &Deployment,
     settings: &ClusterSettings,
@@ -316,6 +319,59 @@ pub fn job_object(
                 "metadata": { "labels": labels, "annotations": { RELEASE: release } },
                 "spec": pod_spec,
             },
+        },
+    })
+}
+
+/// The Job of build `job` (`--k8s-builds job`), named `name`: one pod of the stack's build image,
+/// as the local build sandbox runs it (the build user, a read-only root, the build's memory
+/// limit, the driver's environment), whose directories are empty volumes the gated script
+/// ([`crate::build::remote::JOB_SCRIPT`]) fills from its stdin; never retried, stopped by the
+/// cluster after the build's time limit.
+pub fn build_job_object(job: &BuildJob, settings: &ClusterSettings, name: &str) -> Value {
+    let app = job.app.name();
+    let labels = json!({ NAME: app, MANAGED_BY: "paas", BUILD: &job.id });
+    let env: Vec<Value> = job
+        .env
+        .iter()
+        .map(|(name, value)| json!({ "name": name, "value": value }))
+        .collect();
+    let volume = |name: &str| json!({ "name": name, "emptyDir": {} });
+    let mount = |name: &str, at: &str| json!({ "name": name, "mountPath": format!("/{at}") });
+    let container = json!({
+        "name": "build",
+        "image": job.image,
+        "command": literal_args(crate::scheduler::one_off_args(crate::build::remote::JOB_SCRIPT, true)),
+        "workingDir": "/",
+        "env": env,
+        "stdin": true,
+        "stdinOnce": true,
+        "volumeMounts": [
+            mount("tmp", "tmp"),
+            mount("app", "app"),
+            mount("app", crate::build::remote::SOURCE),
+            mount("buildpacks", crate::build::remote::BUILDPACKS),
+        ],
+        "resources": { "limits": { "memory": job.memory_bytes.to_string() } },
+        "securityContext": {
+            "runAsUser": job.uid,
+            "runAsGroup": job.uid,
+            "runAsNonRoot": true,
+            "allowPrivilegeEscalation": false,
+            "readOnlyRootFilesystem": true,
+        },
+    });
+    let mut pod_spec = pod_spec(container, settings);
+    pod_spec["restartPolicy"] = json!("Never");
+    pod_spec["volumes"] = json!([volume("tmp"), volume("app"), volume("buildpacks")]);
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": { "name": name, "namespace": namespace(app), "labels": labels },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": job.timeout.as_secs().max(1),
+            "template": { "metadata": { "labels": labels }, "spec": pod_spec },
         },
     })
 }

@@ -11,6 +11,7 @@
 //! its pod's log is streamed while it runs, and it stays until the next release phase.
 
 mod attach;
+mod build;
 pub mod edge;
 pub mod manifests;
 
@@ -880,55 +881,8 @@ impl Scheduler for KubernetesScheduler {
             Duration::from_secs(self.settings.progress_deadline_seconds.into()).min(spec.timeout);
         await_running(&pods, &name, start_within).await?;
         let tty = spec.terminal.is_some();
-        let params = kube::api::AttachParams::default()
-            .container("run")
-            .stdin(true)
-            .stdout(true)
-            .stderr(!tty)
-            .tty(tty);
-        // The pod's status says Running once the kubelet has started the container, and the
-        // kubelet's runtime cache (which serves attaches) can lag behind it a little: "container
-        // run not found in pod", at once or as the attach's status, for a moment. Until the gate
-        // is passed the command waits, so attaching again is safe.
-        let attach_by = tokio::time::Instant::now() + Duration::from_secs(10);
+        let (mut attached, streams) = attach_gated(&pods, &name, "run", tty, start_within).await?;
         let missing = || anyhow::anyhow!("the attach to pod {name} has no stream");
-        let (mut attached, mut stdin, stdout, pending) = loop {
-            let retry = tokio::time::Instant::now() < attach_by;
-            let mut attached = match pods.attach(&name, &params).await {
-                Err(kube::Error::Api(e)) if e.message.contains("not found in pod") && retry => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
-                attached => attached.with_context(|| format!("cannot attach to pod {name}"))?,
-            };
-            let stdin = attached.stdin().ok_or_else(missing)?;
-            let mut stdout = attached.stdout().ok_or_else(missing)?;
-            match attach::await_ping(&mut stdout, start_within).await {
-                Ok(pending) => break (attached, stdin, stdout, pending),
-                Err(_) if retry => tokio::time::sleep(Duration::from_millis(200)).await,
-                Err(e) => {
-                    let status = match attached.take_status() {
-                        Some(status) => status.await.and_then(|s| s.message),
-                        None => None,
-                    };
-                    let e = e.context(format!("cannot start the command of pod {name}"));
-                    return Err(match status {
-                        Some(why) => e.context(why),
-                        None => e,
-                    });
-                }
-            }
-        };
-        // Attached both ways: the one-off's script may start its command now.
-        tokio::io::AsyncWriteExt::write_all(&mut stdin, crate::scheduler::ATTACHED)
-            .await
-            .with_context(|| format!("cannot write to pod {name}"))?;
-        let stderr = if tty {
-            None
-        } else {
-            Some(attached.stderr().ok_or_else(missing)?)
-        };
-        let streams = attach::Streams::new(stdin, stdout, pending, stderr);
         let streams = match attached.terminal_size() {
             Some(sizes) if tty => {
                 let sizes = Mutex::new(sizes);
@@ -1552,6 +1506,68 @@ impl PodFaults {
     }
 }
 
+/// Attaches to the gated one-off script ([`crate::scheduler::one_off_args`] with `gated`) in
+/// container `container` of running pod `name` (stdin, stdout, and stderr without a `tty`), lets
+/// it through once the attach is live both ways, and returns the attach and its streams (see
+/// [`attach`]). The pod's status says Running once the kubelet has started the container, and
+/// the kubelet's runtime cache (which serves attaches) can lag behind it a little: "container
+/// not found in pod", at once or as the attach's status, for a moment. Until the gate is passed
+/// the command waits, so attaching again is safe (for up to 10 s).
+async fn attach_gated(
+    pods: &Api<Pod>,
+    name: &str,
+    container: &str,
+    tty: bool,
+    start_within: Duration,
+) -> anyhow::Result<(kube::api::AttachedProcess, attach::Streams)> {
+    let params = kube::api::AttachParams::default()
+        .container(container)
+        .stdin(true)
+        .stdout(true)
+        .stderr(!tty)
+        .tty(tty);
+    let attach_by = tokio::time::Instant::now() + Duration::from_secs(10);
+    let missing = || anyhow::anyhow!("the attach to pod {name} has no stream");
+    let (mut attached, mut stdin, stdout, pending) = loop {
+        let retry = tokio::time::Instant::now() < attach_by;
+        let mut attached = match pods.attach(name, &params).await {
+            Err(kube::Error::Api(e)) if e.message.contains("not found in pod") && retry => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            attached => attached.with_context(|| format!("cannot attach to pod {name}"))?,
+        };
+        let stdin = attached.stdin().ok_or_else(missing)?;
+        let mut stdout = attached.stdout().ok_or_else(missing)?;
+        match attach::await_ping(&mut stdout, start_within).await {
+            Ok(pending) => break (attached, stdin, stdout, pending),
+            Err(_) if retry => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(e) => {
+                let status = match attached.take_status() {
+                    Some(status) => status.await.and_then(|s| s.message),
+                    None => None,
+                };
+                let e = e.context(format!("cannot start the command of pod {name}"));
+                return Err(match status {
+                    Some(why) => e.context(why),
+                    None => e,
+                });
+            }
+        }
+    };
+    // Attached both ways: the script may start its command now.
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, crate::scheduler::ATTACHED)
+        .await
+        .with_context(|| format!("cannot write to pod {name}"))?;
+    let stderr = if tty {
+        None
+    } else {
+        Some(attached.stderr().ok_or_else(missing)?)
+    };
+    let streams = attach::Streams::new(stdin, stdout, pending, stderr);
+    Ok((attached, streams))
+}
+
 /// Waits (watching it) until pod `name` runs or has already ended, for up to `within`; else
 /// says why not, from its status.
 async fn await_running(pods: &Api<Pod>, name: &str, within: Duration) -> anyhow::Result<()> {
@@ -1953,7 +1969,10 @@ mod tests {
             false,
         )))
         .expect("a reason");
-        assert!(running.contains("readiness probe fails") && running.contains("5000"), "{running}");
+        assert!(
+            running.contains("readiness probe fails") && running.contains("5000"),
+            "{running}"
+        );
         assert_eq!(
             not_ready_reason(&status(container(
                 json!({ "running": { "startedAt": "2026-12-03T00:00:00Z" } }),

@@ -364,7 +364,10 @@ mod tests {
     async fn a_postgres_server_in_recovery_is_not_ready_and_one_that_asks_for_a_password_is() {
         assert!(!probed(error("57P03")).await, "cannot_connect_now");
         assert!(probed(b"R\0\0\0\x08\0\0\0\x05").await, "a password request");
-        assert!(probed(error("28000")).await, "no such role: it accepts sessions");
+        assert!(
+            probed(error("28000")).await,
+            "no such role: it accepts sessions"
+        );
         assert!(!probed(b"HTTP/1.1 400 Bad Request\r\n\r\n").await);
     }
 }

@@ -1,0 +1,130 @@
+//! Builds as Jobs (`--k8s-builds job`): each build is a Job in the app's namespace, from the
+//! stack's build image, fed and read through an attach to its pod (see `build::remote`).
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::{DeleteParams, ListParams, PostParams};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::{KubernetesScheduler, attach_gated, await_running, await_terminated, manifests};
+use crate::build::remote::{Base64Writer, BuildJob, BuildJobs};
+use crate::container::{Exit, Outcome};
+
+/// Deletes a build's Job (and its pod) when dropped: the build ended, or its push went away.
+struct DeleteJobOnDrop {
+    jobs: Api<Job>,
+    name: String,
+}
+
+impl Drop for DeleteJobOnDrop {
+    fn drop(&mut self) {
+        let (jobs, name) = (self.jobs.clone(), std::mem::take(&mut self.name));
+        tokio::spawn(async move {
+            if let Err(e) = jobs.delete(&name, &DeleteParams::background()).await {
+                tracing::warn!(job = %name, error = %e, "cannot delete a build's job");
+            }
+        });
+    }
+}
+
+#[async_trait::async_trait]
+impl BuildJobs for KubernetesScheduler {
+    async fn run(
+        &self,
+        job: &BuildJob,
+        input: tokio::fs::File,
+        output: tokio::fs::File,
+        lines: mpsc::Sender<String>,
+    ) -> anyhow::Result<Outcome> {
+        let app = job.app.name();
+        self.prepare_namespace(app).await?;
+        let namespace = manifests::namespace(app);
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        let name = format!("build-{}", job.id.to_lowercase());
+        let object = manifests::build_job_object(job, &self.settings, &name);
+        jobs.create(&PostParams::default(), &serde_json::from_value(object)?)
+            .await
+            .with_context(|| format!("cannot create job {name}"))?;
+        let _job = DeleteJobOnDrop {
+            jobs: jobs.clone(),
+            name: name.clone(),
+        };
+        let _ = lines
+            .send(format!(
+                "-----> Building in job {name} (namespace {namespace})"
+            ))
+            .await;
+        let start_within = Duration::from_secs(self.settings.progress_deadline_seconds.into());
+        let pod = job_pod(&pods, &job.id, start_within).await?;
+        await_running(&pods, &pod, start_within).await?;
+        let (_attached, streams) = attach_gated(&pods, &pod, "build", false, start_within).await?;
+        let (mut stdin, mut stdout) = (streams.stdin, streams.stdout);
+        let stderr = streams.stderr.context("the build's attach has no stderr")?;
+        let feed = async move {
+            let mut input = input;
+            tokio::io::copy(&mut input, &mut stdin).await?;
+            stdin.shutdown().await?;
+            // Held open until the output is whole: the acknowledgement goes through it.
+            Ok::<_, std::io::Error>(stdin)
+        };
+        let read = async move {
+            let mut decoded = Base64Writer::new(std::io::BufWriter::new(output.into_std().await));
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let n = stdout.read(&mut chunk).await?;
+                if n == 0 {
+                    break;
+                }
+                decoded.write(&chunk[..n])?;
+            }
+            decoded.finish().map(drop)
+        };
+        let say = async move {
+            let mut stderr = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = stderr.next_line().await {
+                let _ = lines.send(line).await;
+            }
+        };
+        let ran = async {
+            let (fed, read, ()) = tokio::join!(feed, read, say);
+            let _stdin = fed.context("cannot send the build its input")?;
+            read.context("cannot read the build's output")?;
+            await_terminated(&pods, &pod).await
+        };
+        match tokio::time::timeout(job.timeout + Duration::from_secs(60), ran).await {
+            Ok(outcome) => outcome,
+            Err(_) => Ok(Outcome {
+                exit: Exit::TimedOut,
+                oom_killed: false,
+            }),
+        }
+    }
+}
+
+/// The pod of build `id`'s Job, once the Job controller has made it (within `within`).
+async fn job_pod(pods: &Api<Pod>, id: &str, within: Duration) -> anyhow::Result<String> {
+    let selector = ListParams::default().labels(&format!("{}={id}", manifests::BUILD));
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let listed = pods
+            .list(&selector)
+            .await
+            .context("cannot list the build's pod")?;
+        if let Some(name) = listed.items.into_iter().find_map(|p| p.metadata.name) {
+            return Ok(name);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "the build's job made no pod within {}s (a quota, or no room on the nodes?)",
+                within.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
