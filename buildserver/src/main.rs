@@ -909,16 +909,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     {
         tracing::error!(error = %format!("{e:#}"), "cannot publish the apps' autoscaling rules");
     }
-    if !scheduler.autoscales() {
-        let autoscaler = paas_buildserver::autoscale::Autoscaler::new(
-            store_for_restore.clone(),
-            metrics.clone(),
-            Arc::clone(&releases),
-            logs.clone(),
-            config.autoscale,
-        );
-        tokio::spawn(autoscaler.run_forever(stop_rx.clone()));
-    }
+    // Every rule the scheduler does not scale by itself (all of them on the local scheduler).
+    let autoscaler = paas_buildserver::autoscale::Autoscaler::new(
+        store_for_restore.clone(),
+        metrics.clone(),
+        Arc::clone(&releases),
+        Arc::clone(&scheduler),
+        logs.clone(),
+        config.autoscale,
+    );
+    tokio::spawn(autoscaler.run_forever(stop_rx.clone()));
     let metrics_kept = tokio::spawn(
         metrics
             .clone()

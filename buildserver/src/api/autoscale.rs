@@ -41,7 +41,8 @@ pub async fn update(
         &process_type,
         &settings,
         state.releases.max_dynos_per_app(),
-        !state.scheduler.autoscales(),
+        state.scheduler.routes_web(),
+        state.scheduler.autoscales_cpu(),
     )
     .map_err(|r| ApiFailure::invalid(r.message).hint(r.hint))?;
     let (app_id, wanted) = (app.id.clone(), process_type.clone());

@@ -31,7 +31,10 @@ impl crate::scheduler::Scheduler for Accepting {
     async fn scale(&self, _: &crate::scheduler::Deployment) -> anyhow::Result<()> {
         Ok(())
     }
-    fn autoscales(&self) -> bool {
+    fn routes_web(&self) -> bool {
+        true
+    }
+    fn autoscales_cpu(&self) -> bool {
         false
     }
     async fn publish_autoscaling(

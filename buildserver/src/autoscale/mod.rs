@@ -17,8 +17,9 @@
 //!
 //! Each decision goes to the app's log as `paas[autoscale]` ("p95 412ms > 300ms over 60s: web 2
 //! → 3") and to the store (`paas autoscale` lists the last ones). The figures are the router's
-//! (web only) and the local scheduler's cgroup samples; on Kubernetes the cluster's
-//! HorizontalPodAutoscaler scales CPU targets instead (the scheduler publishes it).
+//! (web only: the local scheduler's, and Kubernetes' with `--k8s-edge router`) and the local
+//! scheduler's cgroup samples; on Kubernetes the cluster's HorizontalPodAutoscaler scales CPU
+//! targets instead (the scheduler publishes it), and a rule has one kind of target or the other.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use paas_share::models::{AutoscaleRule, AutoscaleSettings, FormationPatch, Quant
 use crate::logs::Logs;
 use crate::metrics::{Metrics, Minute};
 use crate::release::{Controller, ScaledBy};
+use crate::scheduler::Scheduler;
 use crate::store::Store;
 
 /// The process name of the autoscaler's log lines (`paas[autoscale]`).
@@ -65,13 +67,16 @@ fn refusal(message: impl Into<String>, hint: impl Into<String>) -> Refusal {
 }
 
 /// Checks `settings` for `process_type` under a per-app limit of `max_dynos` (the caller checks
-/// that the running release has the type). `latency` is whether the scheduler's traffic passes
-/// the platform's router, which measures p95 (the local scheduler).
+/// that the running release has the type). `latency` is whether the scheduler's web traffic
+/// passes the platform's router, which measures p95 ([`crate::scheduler::Scheduler::routes_web`]);
+/// `cpu_by_scheduler` whether CPU targets are the scheduler's to follow (Kubernetes), so that
+/// one rule cannot have both kinds of target.
 pub fn check(
     process_type: &str,
     settings: &AutoscaleSettings,
     max_dynos: u32,
     latency: bool,
+    cpu_by_scheduler: bool,
 ) -> Result<(), Refusal> {
     let range_hint = "give a range such as --min 1 --max 4";
     if settings.min == 0 {
@@ -128,8 +133,14 @@ pub fn check(
     }
     if settings.p95_ms.is_some() && !latency {
         return Err(refusal(
-            "p95 targets need the platform's router, which the Kubernetes scheduler does not use",
-            "use a CPU target (--cpu 70%), which a HorizontalPodAutoscaler follows",
+            "p95 targets need the paas router, which this server's Kubernetes apps are not behind",
+            "use a CPU target (--cpu 70%), which a HorizontalPodAutoscaler follows, or run the server with --k8s-edge router",
+        ));
+    }
+    if settings.p95_ms.is_some() && settings.cpu_percent.is_some() && cpu_by_scheduler {
+        return Err(refusal(
+            "on Kubernetes a type autoscales on p95 (the paas router's figures) or on CPU (a HorizontalPodAutoscaler), not both",
+            "give --p95 or --cpu",
         ));
     }
     if settings.p95_ms.is_some() && process_type != "web" {
@@ -302,6 +313,8 @@ pub struct Autoscaler {
     store: Store,
     metrics: Metrics,
     releases: Arc<Controller>,
+    /// Which rules are not the scheduler's own to follow.
+    scheduler: Arc<dyn Scheduler>,
     logs: Logs,
     timing: Timing,
     /// (app id, process type) → its watch.
@@ -313,6 +326,7 @@ impl Autoscaler {
         store: Store,
         metrics: Metrics,
         releases: Arc<Controller>,
+        scheduler: Arc<dyn Scheduler>,
         logs: Logs,
         timing: Timing,
     ) -> Self {
@@ -320,6 +334,7 @@ impl Autoscaler {
             store,
             metrics,
             releases,
+            scheduler,
             logs,
             timing,
             watches: HashMap::new(),
@@ -341,12 +356,16 @@ impl Autoscaler {
 
     /// One pass over every autoscaled type.
     async fn evaluate(&mut self) -> anyhow::Result<()> {
+        let scheduler = Arc::clone(&self.scheduler);
         let rules = self
             .store
-            .call(|db| {
+            .call(move |db| {
                 let rules = db.all_autoscale_rules()?;
                 let mut counted = Vec::with_capacity(rules.len());
                 for (app_id, rule) in rules {
+                    if scheduler.autoscales(&rule.settings) {
+                        continue; // the cluster's HorizontalPodAutoscaler scales it
+                    }
                     // Types the running release does not define are left alone.
                     let Some(release) = db.running_release(&app_id)? else {
                         continue;
@@ -484,7 +503,7 @@ mod tests {
     #[test]
     fn settings_are_checked() {
         let ok = rule(Some(300), None);
-        assert_eq!(check("web", &ok, 100, true), Ok(()));
+        assert_eq!(check("web", &ok, 100, true, false), Ok(()));
         let bad = [
             (
                 AutoscaleSettings {
@@ -514,14 +533,27 @@ mod tests {
             (rule(None, Some(150)), "from 1% to 100%"),
         ];
         for (settings, says) in bad {
-            let refused = check("web", &settings, 100, true).expect_err(says);
+            let refused = check("web", &settings, 100, true, false).expect_err(says);
             assert!(refused.message.contains(says), "{refused:?}");
         }
-        let refused = check("worker", &ok, 100, true).expect_err("p95 of a worker");
+        let refused = check("worker", &ok, 100, true, false).expect_err("p95 of a worker");
         assert!(refused.message.contains("needs web dynos"), "{refused:?}");
-        let refused = check("web", &ok, 100, false).expect_err("p95 on Kubernetes");
-        assert!(refused.message.contains("platform's router"), "{refused:?}");
-        assert_eq!(check("worker", &rule(None, Some(70)), 100, false), Ok(()));
+        let refused = check("web", &ok, 100, false, true).expect_err("p95 on Kubernetes");
+        assert!(refused.message.contains("paas router"), "{refused:?}");
+        assert!(refused.hint.contains("--k8s-edge router"), "{refused:?}");
+        let both = rule(Some(300), Some(70));
+        assert_eq!(check("web", &both, 100, true, false), Ok(()), "locally");
+        let refused = check("web", &both, 100, true, true).expect_err("both on Kubernetes");
+        assert!(refused.message.contains("not both"), "{refused:?}");
+        assert_eq!(
+            check("web", &ok, 100, true, true),
+            Ok(()),
+            "p95 behind the router"
+        );
+        assert_eq!(
+            check("worker", &rule(None, Some(70)), 100, false, true),
+            Ok(())
+        );
     }
 
     #[test]

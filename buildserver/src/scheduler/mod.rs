@@ -120,13 +120,24 @@ pub trait Scheduler: Send + Sync {
     /// every change; the last one given holds for the app's later deploys too.
     async fn publish_edge(&self, app: &AppRef, edge: &EdgeSpec) -> anyhow::Result<()>;
 
-    /// Whether this scheduler scales autoscaled process types by itself (Kubernetes: a
-    /// HorizontalPodAutoscaler on CPU), instead of the platform's autoscaler, which judges the
-    /// router's figures and the local dynos' cgroups (see the autoscale module).
-    fn autoscales(&self) -> bool;
+    /// Whether the paas router carries the web traffic of this scheduler's apps (and so measures
+    /// their p95): the local scheduler's, and Kubernetes' with `--k8s-edge router`.
+    fn routes_web(&self) -> bool;
 
-    /// Hands the app's autoscaling rules (all of them, after every change and at start) to a
-    /// scheduler that [`Self::autoscales`]; the others ignore them.
+    /// Whether this scheduler scales CPU targets by itself (Kubernetes: a
+    /// HorizontalPodAutoscaler), instead of the platform's autoscaler, which judges the router's
+    /// figures and the local dynos' cgroups (see the autoscale module).
+    fn autoscales_cpu(&self) -> bool;
+
+    /// Whether this scheduler scales a type autoscaled with `settings` by itself: a rule with
+    /// only a CPU target, on a scheduler that [`Self::autoscales_cpu`]. The platform's autoscaler
+    /// scales the others (a p95 target needs the router's figures).
+    fn autoscales(&self, settings: &paas_share::models::AutoscaleSettings) -> bool {
+        self.autoscales_cpu() && settings.p95_ms.is_none()
+    }
+
+    /// Hands the app's autoscaling rules (all of them, after every change and at start) to the
+    /// scheduler; one that [`Self::autoscales_cpu`] scales those it [`Self::autoscales`].
     async fn publish_autoscaling(
         &self,
         app: &AppRef,

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::run::{ok, push, refused, serving_with};
 
 /// The web dyno count of the app's formation.
-fn web_dynos(cli: &CliEnv, repo: &std::path::Path) -> u64 {
+pub(super) fn web_dynos(cli: &CliEnv, repo: &std::path::Path) -> u64 {
     let formation: Value =
         serde_json::from_str(&ok(cli, repo, &["scale", "--json"])).expect("JSON");
     formation
@@ -26,7 +26,7 @@ fn web_dynos(cli: &CliEnv, repo: &std::path::Path) -> u64 {
 }
 
 /// Polls until the web count is `wanted`, for at most `within`.
-fn await_web_dynos(
+pub(super) fn await_web_dynos(
     server: &paas_tests::TestServer,
     cli: &CliEnv,
     repo: &std::path::Path,

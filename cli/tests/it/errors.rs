@@ -240,6 +240,22 @@ fn create_never_silently_repoints_an_existing_remote() {
         .output()
         .expect("run");
     assert!(output.status.success(), "{output:?}");
+    // The app made again after a destroy: its remote already names it and is kept.
+    let output = cli
+        .command(&["destroy", "first", "--confirm", "first"])
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{output:?}");
+    let output = cli
+        .command(&["create", "first"])
+        .current_dir(&repo)
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("Kept git remote paas"),
+        "{output:?}"
+    );
 }
 
 #[test]

@@ -1727,3 +1727,98 @@ fn builds_run_as_jobs_on_a_real_node() {
     assert_eq!(pages(&kube, "built").len(), 1, "v1 serves on");
     eventually("the failed build's job is deleted", || build_jobs() == 0);
 }
+
+/// With the paas router as the edge, p95 targets work on Kubernetes as on the local scheduler:
+/// the router measures the pods' responses, the platform's autoscaler scales the Deployment (no
+/// HorizontalPodAutoscaler), and a rule with both a p95 and a CPU target is refused.
+#[test]
+fn p95_autoscaling_scales_web_pods_behind_the_router() {
+    let kube = real_node(
+        60,
+        None,
+        &[
+            "--k8s-edge",
+            "router",
+            "--autoscale-interval",
+            "1",
+            "--autoscale-up-after",
+            "3",
+            "--autoscale-down-after",
+            "600",
+            "--max-dynos-per-app",
+            "5",
+        ],
+    );
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
+    let repo = cli.app_repo("one-at-a-time");
+    ok(cli, &repo, &["create", "queue"]);
+    push_ok(&kube, &repo);
+    super::run::refused(
+        cli,
+        &repo,
+        &[
+            "autoscale:enable",
+            "web",
+            "--min",
+            "1",
+            "--max",
+            "2",
+            "--p95",
+            "200ms",
+            "--cpu",
+            "70%",
+        ],
+        1,
+        "on Kubernetes a type autoscales on p95",
+    );
+    ok(
+        cli,
+        &repo,
+        &[
+            "autoscale:enable",
+            "web",
+            "--min",
+            "1",
+            "--max",
+            "2",
+            "--p95",
+            "200ms",
+        ],
+    );
+    // Eight clients at once against one-request-at-a-time pods, through the router.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..8)
+        .map(|_| {
+            let (stop, url) = (
+                std::sync::Arc::clone(&stop),
+                format!("http://{}/cgi-bin/work", kube.server.router),
+            );
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst)
+                    && started.elapsed() < Duration::from_secs(90)
+                {
+                    get_page_with(&["-H", "Host: queue.apps.test", &url]);
+                }
+            })
+        })
+        .collect();
+    super::autoscale::await_web_dynos(&kube.server, cli, &repo, 2, Duration::from_secs(80));
+    eventually("two web pods are ready", || {
+        ready_pods(&kube, "queue").len() == 2
+    });
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for thread in load {
+        thread.join().expect("load");
+    }
+    let shown = ok(cli, &repo, &["autoscale"]);
+    assert!(shown.contains("over 3s: web 1 → 2"), "{shown}");
+    let autoscalers = cluster
+        .get("/apis/autoscaling/v2beta2/namespaces/paas-queue/horizontalpodautoscalers")
+        .expect("the autoscaling API");
+    assert_eq!(
+        autoscalers["items"],
+        json!([]),
+        "no HorizontalPodAutoscaler"
+    );
+}

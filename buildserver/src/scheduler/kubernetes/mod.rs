@@ -267,25 +267,25 @@ impl KubernetesScheduler {
         apply(&secrets, &name, &manifests::config_secret(deployment)).await
     }
 
-    /// The app's autoscaling rule for `process_type`, if it has one.
+    /// The app's autoscaling rule for `process_type`, if it has one the cluster follows (a
+    /// HorizontalPodAutoscaler's: see [`Scheduler::autoscales`]).
     fn rule(&self, app_id: &str, process_type: &str) -> Option<AutoscaleRule> {
-        self.autoscaling
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(app_id)?
-            .iter()
+        self.rules(app_id)
+            .into_iter()
             .find(|r| r.process_type == process_type)
-            .cloned()
     }
 
-    /// The app's autoscaling rules as last published.
+    /// The app's autoscaling rules as last published that the cluster follows.
     fn rules(&self, app_id: &str) -> Vec<AutoscaleRule> {
         self.autoscaling
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(app_id)
+            .into_iter()
+            .flatten()
+            .filter(|r| self.autoscales(&r.settings))
             .cloned()
-            .unwrap_or_default()
+            .collect()
     }
 
     /// The cluster's HorizontalPodAutoscaler API: `autoscaling/v2` (Kubernetes 1.23 on), else
@@ -1101,7 +1101,11 @@ impl Scheduler for KubernetesScheduler {
         )
     }
 
-    fn autoscales(&self) -> bool {
+    fn routes_web(&self) -> bool {
+        self.router_edge.is_some()
+    }
+
+    fn autoscales_cpu(&self) -> bool {
         true
     }
 
@@ -1133,7 +1137,7 @@ impl Scheduler for KubernetesScheduler {
         {
             return Ok(()); // its first deploy applies them
         }
-        self.apply_autoscalers(app, rules).await
+        self.apply_autoscalers(app, &self.rules(&app.id)).await
     }
 
     /// A Deployment `<app>-web-canary` of the canary's web command (with the release's config

@@ -1015,7 +1015,11 @@ impl Scheduler for LocalScheduler {
         self.run_service_task_now(spec, args, timeout, lines).await
     }
 
-    fn autoscales(&self) -> bool {
+    fn routes_web(&self) -> bool {
+        true
+    }
+
+    fn autoscales_cpu(&self) -> bool {
         false
     }
 

@@ -29,11 +29,18 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let repo = (!args.no_remote).then(git_remote::current_repo).flatten();
     // A remote of that name that points elsewhere (another app, another server) is replaced only
-    // when asked on a terminal; elsewhere nothing is created.
-    if let Some(existing) = repo
+    // when asked on a terminal; elsewhere nothing is created. One that already names this app
+    // (made again after a destroy) is kept: it is checked once the app's URL is known.
+    let existing = repo
         .as_ref()
-        .and_then(|r| git_remote::remote_url(r, &args.remote))
-    {
+        .and_then(|r| git_remote::remote_url(r, &args.remote));
+    let wanted = args.name.clone();
+    let names_this_app = |url: &str| {
+        wanted.as_ref().is_some_and(|name| {
+            url.trim_end_matches('/').rsplit('/').next() == Some(&format!("{name}.git"))
+        })
+    };
+    if let Some(existing) = existing.as_deref().filter(|url| !names_this_app(url)) {
         let replace = ctx.interactive()
             && dialoguer::Confirm::new()
                 .with_prompt(format!(
@@ -60,12 +67,23 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .post("/apps", &CreateApp { name: args.name })?;
     ctx.printer
         .done("Created", format_args!("app {}", app.name));
-    if let Some(repo) = repo {
-        git_remote::set_remote(&repo, &args.remote, &app.git_url)?;
-        ctx.printer.done(
-            "Added",
+    match (repo, existing) {
+        (Some(_), Some(existing)) if existing == app.git_url => ctx.printer.done(
+            "Kept",
             format_args!("git remote {} → {}", args.remote, app.git_url),
-        );
+        ),
+        (Some(_), Some(existing)) if names_this_app(&existing) => ctx.printer.warn(format_args!(
+            "git remote {} points at {existing}, another server's app of this name; left as it is (`git remote set-url {} {}` to use this one)",
+            args.remote, args.remote, app.git_url
+        )),
+        (Some(repo), _) => {
+            git_remote::set_remote(&repo, &args.remote, &app.git_url)?;
+            ctx.printer.done(
+                "Added",
+                format_args!("git remote {} → {}", args.remote, app.git_url),
+            );
+        }
+        (None, _) => {}
     }
     ctx.printer
         .print(&app, |_, out| writeln!(out, "{}", super::urls_line(&app)))
