@@ -14,17 +14,32 @@ fn release(cli: &paas_tests::CliEnv, repo: &std::path::Path, version: &str) -> V
     serde_json::from_str(&ok(cli, repo, &["releases", "info", version, "--json"])).expect("JSON")
 }
 
+/// The static fixture with `procfile` as its Procfile (committed as `message`), created as app
+/// `app`: its repository.
+fn app_with_procfile(
+    cli: &paas_tests::CliEnv,
+    app: &str,
+    procfile: &str,
+    message: &str,
+) -> std::path::PathBuf {
+    let repo = cli.app_repo("static");
+    std::fs::write(repo.join("Procfile"), procfile).expect("write");
+    cli.commit_all(&repo, message);
+    ok(cli, &repo, &["create", app]);
+    repo
+}
+
 #[test]
 fn the_release_command_runs_once_per_release_before_the_dynos() {
     let (server, cli) = serving();
-    let repo = cli.app_repo("static");
-    std::fs::write(
-        repo.join("Procfile"),
-        format!("web: {HTTPD}/public\nrelease: echo \"migrating greeting=$GREETING as $DYNO\"; cat; echo migrated\n"),
-    )
-    .expect("write");
-    cli.commit_all(&repo, "release phase");
-    ok(&cli, &repo, &["create", "phased"]);
+    let repo = app_with_procfile(
+        &cli,
+        "phased",
+        &format!(
+            "web: {HTTPD}/public\nrelease: echo \"migrating greeting=$GREETING as $DYNO\"; cat; echo migrated\n"
+        ),
+        "release phase",
+    );
     let output = push(&cli, &repo);
     let stderr = stderr_of(&output);
     assert!(output.status.success(), "{stderr}");
@@ -168,14 +183,14 @@ fn a_failing_release_command_keeps_the_running_release_and_can_be_retried() {
 #[test]
 fn a_push_stopped_during_its_release_phase_lets_the_release_run_to_its_end() {
     let (server, cli) = serving();
-    let repo = cli.app_repo("static");
-    std::fs::write(
-        repo.join("Procfile"),
-        format!("web: {HTTPD}/public\nworker: sleep 3600\nrelease: echo migrating; sleep 2; echo migrated\n"),
-    )
-    .expect("write");
-    cli.commit_all(&repo, "slow migration");
-    ok(&cli, &repo, &["create", "stopped"]);
+    let repo = app_with_procfile(
+        &cli,
+        "stopped",
+        &format!(
+            "web: {HTTPD}/public\nworker: sleep 3600\nrelease: echo migrating; sleep 2; echo migrated\n"
+        ),
+        "slow migration",
+    );
     let mut git = super::push::push_until(&cli, &repo, "migrating");
     // Ctrl-C: git and its ssh go.
     let group = nix::unistd::Pid::from_raw(i32::try_from(git.id()).expect("pid"));
@@ -209,14 +224,12 @@ fn a_push_stopped_during_its_release_phase_lets_the_release_run_to_its_end() {
 #[test]
 fn destroying_an_app_stops_its_release_phase_and_its_queued_releases() {
     let (server, cli) = serving();
-    let repo = cli.app_repo("static");
-    std::fs::write(
-        repo.join("Procfile"),
-        format!("web: {HTTPD}/public\nrelease: echo migrating; sleep 600\n"),
-    )
-    .expect("write");
-    cli.commit_all(&repo, "a migration that hangs");
-    ok(&cli, &repo, &["create", "hung"]);
+    let repo = app_with_procfile(
+        &cli,
+        "hung",
+        &format!("web: {HTTPD}/public\nrelease: echo migrating; sleep 600\n"),
+        "a migration that hangs",
+    );
     let mut git = cli
         .git(&repo, &["push", "paas", "main"])
         .stderr(std::process::Stdio::piped())
@@ -338,14 +351,12 @@ fn a_release_phase_that_failed_for_a_reason_outside_the_app_can_be_retried() {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let repo = cli.app_repo("static");
-    std::fs::write(
-        repo.join("Procfile"),
-        format!("web: {HTTPD}/public\nrelease: busybox wget -q -O - http://127.0.0.1:$DB_PORT/\n"),
-    )
-    .expect("write");
-    cli.commit_all(&repo, "needs its database");
-    ok(&cli, &repo, &["create", "retried"]);
+    let repo = app_with_procfile(
+        &cli,
+        "retried",
+        &format!("web: {HTTPD}/public\nrelease: busybox wget -q -O - http://127.0.0.1:$DB_PORT/\n"),
+        "needs its database",
+    );
     ok(&cli, &repo, &["config:set", &format!("DB_PORT={port}")]);
     let database = Database::start(port);
     let output = push(&cli, &repo);
@@ -379,14 +390,12 @@ fn a_release_phase_that_failed_for_a_reason_outside_the_app_can_be_retried() {
 #[test]
 fn long_release_output_is_kept_up_to_a_mebibyte() {
     let (_server, cli) = serving();
-    let repo = cli.app_repo("static");
-    std::fs::write(
-        repo.join("Procfile"),
-        format!("web: {HTTPD}/public\nrelease: seq 1 300000\n"),
-    )
-    .expect("write");
-    cli.commit_all(&repo, "chatty");
-    ok(&cli, &repo, &["create", "chatty"]);
+    let repo = app_with_procfile(
+        &cli,
+        "chatty",
+        &format!("web: {HTTPD}/public\nrelease: seq 1 300000\n"),
+        "chatty",
+    );
     let output = push(&cli, &repo);
     assert!(output.status.success(), "{}", stderr_of(&output));
     assert!(stderr_of(&output).contains("remote:        300000"));

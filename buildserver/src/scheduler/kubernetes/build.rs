@@ -7,30 +7,15 @@ use anyhow::{Context, bail};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::api::{ListParams, PostParams};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::{KubernetesScheduler, attach_gated, await_running, await_terminated, manifests};
+use super::{
+    DeleteOnDrop, KubernetesScheduler, attach_gated, await_running, await_terminated, manifests,
+};
 use crate::build::remote::{Base64Writer, BuildJob, BuildJobs};
 use crate::container::{Exit, Outcome};
-
-/// Deletes a build's Job (and its pod) when dropped: the build ended, or its push went away.
-struct DeleteJobOnDrop {
-    jobs: Api<Job>,
-    name: String,
-}
-
-impl Drop for DeleteJobOnDrop {
-    fn drop(&mut self) {
-        let (jobs, name) = (self.jobs.clone(), std::mem::take(&mut self.name));
-        tokio::spawn(async move {
-            if let Err(e) = jobs.delete(&name, &DeleteParams::background()).await {
-                tracing::warn!(job = %name, error = %e, "cannot delete a build's job");
-            }
-        });
-    }
-}
 
 #[async_trait::async_trait]
 impl BuildJobs for KubernetesScheduler {
@@ -51,8 +36,9 @@ impl BuildJobs for KubernetesScheduler {
         jobs.create(&PostParams::default(), &serde_json::from_value(object)?)
             .await
             .with_context(|| format!("cannot create job {name}"))?;
-        let _job = DeleteJobOnDrop {
-            jobs: jobs.clone(),
+        // Also when the push goes away.
+        let _job = DeleteOnDrop {
+            api: jobs.clone(),
             name: name.clone(),
         };
         let _ = lines

@@ -865,7 +865,7 @@ impl Scheduler for KubernetesScheduler {
             .await
             .with_context(|| format!("cannot create pod {name}"))?;
         let pod = DeleteOnDrop {
-            pods: pods.clone(),
+            api: pods.clone(),
             name: name.clone(),
         };
         self.logs.emit(
@@ -926,7 +926,7 @@ impl Scheduler for KubernetesScheduler {
             // The stream's end (and the attach's status) come before the pod's own status.
             let _ = status.await;
             let _attached = attached;
-            let outcome = await_terminated(&pod.pods, &pod.name).await;
+            let outcome = await_terminated(&pod.api, &pod.name).await;
             drop(pod);
             outcome
         };
@@ -1376,20 +1376,25 @@ fn job_end(job: &Job) -> Option<JobEnd> {
     }
 }
 
-/// Waits for Job `name` to end; its container's exit status is the outcome. The cluster stops it
-/// at its deadline; if the cluster does not say so within a minute of it, it is deleted here.
-/// Deletes a `paas run` pod when dropped (the run ended, or its client went away).
-struct DeleteOnDrop {
-    pods: Api<Pod>,
+/// Deletes an object when dropped (in the background, its dependents with it): a `paas run`
+/// pod or a build's Job, once it ended or its client went away.
+struct DeleteOnDrop<K>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    api: Api<K>,
     name: String,
 }
 
-impl Drop for DeleteOnDrop {
+impl<K> Drop for DeleteOnDrop<K>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
     fn drop(&mut self) {
-        let (pods, name) = (self.pods.clone(), std::mem::take(&mut self.name));
+        let (api, name) = (self.api.clone(), std::mem::take(&mut self.name));
         tokio::spawn(async move {
-            if let Err(e) = pods.delete(&name, &DeleteParams::background()).await {
-                tracing::warn!(pod = %name, error = %e, "cannot delete a one-off dyno's pod");
+            if let Err(e) = api.delete(&name, &DeleteParams::background()).await {
+                tracing::warn!(object = %name, error = %e, "cannot delete a finished run's object");
             }
         });
     }
@@ -1633,6 +1638,8 @@ fn pod_end(pod: &Pod) -> Option<Outcome> {
     })
 }
 
+/// Waits for Job `name` to end; its container's exit status is the outcome. The cluster stops it
+/// at its deadline; if the cluster does not say so within a minute of it, it is deleted here.
 async fn await_job(
     jobs: &Api<Job>,
     pods: &Api<Pod>,
