@@ -819,10 +819,31 @@ impl Db {
         status: ReleaseStatus,
     ) -> Result<()> {
         debug_assert!(status != ReleaseStatus::Failed, "use fail_release");
-        self.conn.execute(
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
             "UPDATE releases SET status = ?3 WHERE app_id = ?1 AND version = ?2",
             params![app_id, version, status.as_str()],
         )?;
+        // The release that runs now decides which types have counts: those it dropped go (and
+        // `release`, which is never a dyno type). An older release marked succeeded as superseded
+        // does not run, and changes nothing.
+        if status == ReleaseStatus::Succeeded {
+            tx.execute(
+                concat!(
+                    "DELETE FROM formation WHERE app_id = ?1 AND (process_type = 'release' OR (",
+                    "?2 = ",
+                    running_version!("?1"),
+                    " AND EXISTS (SELECT 1 FROM releases WHERE app_id = ?1 AND version = ?2 ",
+                    "AND build_id IS NOT NULL)",
+                    " AND process_type NOT IN (SELECT key FROM json_each((",
+                    "SELECT process_types FROM releases WHERE app_id = ?1 AND version = ?2)))))"
+                ),
+                params![app_id, version],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -1183,13 +1204,10 @@ fn insert_release(
         ],
     )?;
     if release.build_id.is_some() {
-        let types = to_json(&release.process_types);
-        tx.execute(
-            "DELETE FROM formation WHERE app_id = ?1
-             AND (process_type NOT IN (SELECT key FROM json_each(?2)) OR process_type = 'release')",
-            params![app_id, types],
-        )?;
+        // New types get a count (web 1, others 0) for the release's deploy; types it drops keep
+        // theirs until it runs (`set_release_status`): a release that fails changes no count.
         // `release` is the release phase's command: it runs once per release, never as dynos.
+        let types = to_json(&release.process_types);
         tx.execute(
             "INSERT OR IGNORE INTO formation (app_id, process_type, quantity)
              SELECT ?1, key, key = 'web' FROM json_each(?2) WHERE key != 'release'",
@@ -1318,6 +1336,68 @@ mod tests {
         assert!(err.to_string().contains("releases are immutable"), "{err}");
         conn.execute("UPDATE releases SET status = 'failed'", [])
             .expect("status may move");
+    }
+
+    /// A release that drops a type changes the formation only once it runs: one that fails keeps
+    /// every count (the worker that runs keeps running at the next deploy).
+    #[test]
+    fn a_failed_release_keeps_the_formation_and_one_that_runs_drops_its_old_types() {
+        use paas_share::models::ReleaseStatus;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut db = Db::open(&dir.path().join("paas.db")).expect("open");
+        let owner = db
+            .create_user(
+                &paas_share::UserName::parse("alice").expect("a name"),
+                false,
+                &crate::token::generate(),
+            )
+            .expect("user");
+        let app = db
+            .create_app(&owner, &AppName::parse("demo").expect("a name"), None)
+            .expect("app");
+        let release = |db: &mut Db, types: &[&str]| {
+            let build = db.create_build(&app.id, &owner, "abc").expect("build");
+            let new = super::NewRelease {
+                build_id: Some(build),
+                image: Some("sha256:0".to_owned()),
+                process_types: types
+                    .iter()
+                    .map(|t| ((*t).to_owned(), "run".to_owned()))
+                    .collect(),
+                description: "Deploy".to_owned(),
+            };
+            db.create_release(&app.id, &owner, &new)
+                .expect("release")
+                .version
+        };
+        let counts = |db: &Db| -> Vec<(String, u32)> {
+            db.formation(&app.id)
+                .expect("formation")
+                .into_iter()
+                .map(|f| (f.process_type, f.quantity))
+                .collect()
+        };
+        let v1 = release(&mut db, &["web", "worker"]);
+        db.set_release_status(&app.id, v1, ReleaseStatus::Succeeded)
+            .expect("runs");
+        db.update_formation(&app.id, &[("worker".to_owned(), 2)].into())
+            .expect("scale");
+        let v2 = release(&mut db, &["web", "release"]);
+        db.fail_release(&app.id, v2, "release phase: exit 1")
+            .expect("fails");
+        assert_eq!(
+            counts(&db),
+            [("web".to_owned(), 1), ("worker".to_owned(), 2)],
+            "a failed release changes no count"
+        );
+        let v3 = release(&mut db, &["web", "clock"]);
+        db.set_release_status(&app.id, v3, ReleaseStatus::Succeeded)
+            .expect("runs");
+        assert_eq!(
+            counts(&db),
+            [("clock".to_owned(), 0), ("web".to_owned(), 1)],
+            "the running release's types"
+        );
     }
 
     #[test]

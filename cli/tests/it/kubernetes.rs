@@ -1413,6 +1413,44 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
     screen.write_all(b"exit 7\r").expect("type");
     let status = child.wait().expect("paas run");
     assert_eq!(status.code(), Some(7), "{seen:?}\n{}", kube.logs());
+    // Stopped runs end: a detached one leaves `ps` (and its slot), an attached one's client
+    // returns, though the pod's attach may outlive its pod.
+    let detached = ok(cli, &repo, &["run", "--detached", "--", "sleep", "60"]);
+    let detached = detached.trim();
+    let attached = cli
+        .command(&["run", "--", "sleep", "60"])
+        .current_dir(&repo)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("paas run");
+    let listed = || {
+        let dynos: Vec<Value> =
+            serde_json::from_str(&ok(cli, &repo, &["ps", "--json"])).expect("JSON");
+        dynos
+            .iter()
+            .filter(|d| d["type"] == "run" && d["state"] == "up")
+            .filter_map(|d| d["name"].as_str().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    eventually("both runs are up", || listed().len() == 2);
+    let attached_name = listed()
+        .into_iter()
+        .find(|n| n != detached)
+        .expect("the attached run");
+    ok(cli, &repo, &["stop", detached]);
+    ok(cli, &repo, &["stop", &attached_name]);
+    let mut attached = attached;
+    let mut ended = None;
+    eventually("the stopped run's client returns", || {
+        ended = attached.try_wait().expect("paas run");
+        ended.is_some()
+    });
+    assert!(ended.is_some_and(|s| !s.success()), "a stopped run fails");
+    eventually("stopped runs leave ps", || {
+        let ps = ok(cli, &repo, &["ps"]);
+        !ps.contains(detached) && !ps.contains(&attached_name)
+    });
 }
 
 /// Faults on a real node, each with a clear error and the running release serving on: a namespace
@@ -1726,6 +1764,39 @@ fn builds_run_as_jobs_on_a_real_node() {
     );
     assert_eq!(pages(&kube, "built").len(), 1, "v1 serves on");
     eventually("the failed build's job is deleted", || build_jobs() == 0);
+
+    // The app destroyed while its build runs (a big site still going in): the push ends soon,
+    // not at the build's time limit.
+    std::fs::remove_file(repo.join("requirements.txt")).expect("remove");
+    let noise: Vec<u8> = (0..12_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(repo.join("public/big.bin"), noise).expect("write");
+    cli.commit_all(&repo, "a big site");
+    let mut git = cli
+        .git(&repo, &["push", "paas", "main"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("git push");
+    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
+    let (seen, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
+            let _ = seen.send(line);
+        }
+    });
+    while !said
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the build started")
+        .contains("Building in job build-")
+    {}
+    ok(cli, &repo, &["destroy", "--confirm", "built"]);
+    let mut pushed = None;
+    eventually("the push ends once the app is gone", || {
+        pushed = git.try_wait().expect("git push");
+        pushed.is_some()
+    });
+    assert!(pushed.is_some_and(|s| !s.success()));
 }
 
 /// With the paas router as the edge, p95 targets work on Kubernetes as on the local scheduler:

@@ -18,6 +18,7 @@ use std::time::Duration;
 use anyhow::bail;
 use base64::Engine;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::scheduler::{ATTACH_END, ATTACH_PING};
 
@@ -66,6 +67,15 @@ pub struct Streams {
     pub stdout: DuplexStream,
     /// Without a terminal.
     pub stderr: Option<DuplexStream>,
+    /// The tasks between these and the attach: dropped, they stop, and the user's side ends
+    /// (for a pod that ended without its end marker, stopped or deleted, whose attach may never
+    /// close). Once the pod has ended after its marker, its output is all in the streams.
+    pub tasks: Tasks,
+}
+
+/// Tasks stopped when dropped.
+pub struct Tasks {
+    _running: Vec<AbortOnDropHandle<()>>,
 }
 
 impl Streams {
@@ -79,12 +89,16 @@ impl Streams {
         stderr: Option<impl AsyncRead + Send + Unpin + 'static>,
     ) -> Self {
         let framed = stderr.is_some();
+        let mut tasks = Vec::new();
         let (out_end, out_ended) = tokio::sync::oneshot::channel();
-        let stdout = output(stdout, pending, true, out_end);
+        let (stdout, task) = output(stdout, pending, true, out_end);
+        tasks.push(task);
         let (stderr, err_ended) = match stderr {
             Some(stderr) => {
                 let (end, ended) = tokio::sync::oneshot::channel();
-                (Some(output(stderr, Vec::new(), false, end)), Some(ended))
+                let (stderr, task) = output(stderr, Vec::new(), false, end);
+                tasks.push(task);
+                (Some(stderr), Some(ended))
             }
             None => (None, None),
         };
@@ -95,10 +109,13 @@ impl Streams {
                     None => true,
                 }
         };
+        let (stdin, task) = input(stdin, framed, all_ended);
+        tasks.push(task);
         Self {
-            stdin: input(stdin, framed, all_ended),
+            stdin,
             stdout,
             stderr,
+            tasks: Tasks { _running: tasks },
         }
     }
 }
@@ -110,9 +127,9 @@ fn input(
     mut stdin: impl AsyncWrite + Send + Unpin + 'static,
     framed: bool,
     all_ended: impl std::future::Future<Output = bool> + Send + 'static,
-) -> DuplexStream {
+) -> (DuplexStream, AbortOnDropHandle<()>) {
     let (user, mut from_user) = tokio::io::duplex(64 * 1024);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         tokio::pin!(all_ended);
         let mut chunk = vec![0u8; 16 * 1024];
         let mut carry = Vec::new();
@@ -148,7 +165,7 @@ fn input(
             }
         }
     });
-    user
+    (user, AbortOnDropHandle::new(task))
 }
 
 /// Copies one output stream of the pod to the returned reader: without the gate's pings at its
@@ -158,9 +175,9 @@ fn output(
     mut pending: Vec<u8>,
     pings: bool,
     ended: tokio::sync::oneshot::Sender<()>,
-) -> DuplexStream {
+) -> (DuplexStream, AbortOnDropHandle<()>) {
     let (mut to, reader) = tokio::io::duplex(64 * 1024);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut chunk = vec![0u8; 16 * 1024];
         let mut started = !pings;
         loop {
@@ -193,7 +210,7 @@ fn output(
             }
         }
     });
-    reader
+    (reader, AbortOnDropHandle::new(task))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -343,7 +360,8 @@ mod tests {
                 .await
                 .expect("let through");
             let streams = Streams::new(stdin, stdout, pending, child.stderr.take());
-            let (mut user_in, mut user_out) = (streams.stdin, streams.stdout);
+            let (mut user_in, mut user_out, _tasks) =
+                (streams.stdin, streams.stdout, streams.tasks);
             let mut user_err = streams.stderr.expect("stderr");
             user_in.write_all(b"piped input\n").await.expect("write");
             user_in.shutdown().await.expect("the end of input");

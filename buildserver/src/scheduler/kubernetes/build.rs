@@ -50,7 +50,7 @@ impl BuildJobs for KubernetesScheduler {
         let pod = job_pod(&pods, &job.id, start_within).await?;
         await_running(&pods, &pod, start_within).await?;
         let (_attached, streams) = attach_gated(&pods, &pod, "build", false, start_within).await?;
-        let (mut stdin, mut stdout) = (streams.stdin, streams.stdout);
+        let (mut stdin, mut stdout, _tasks) = (streams.stdin, streams.stdout, streams.tasks);
         let stderr = streams.stderr.context("the build's attach has no stderr")?;
         let feed = async move {
             let mut input = input;
@@ -77,11 +77,32 @@ impl BuildJobs for KubernetesScheduler {
                 let _ = lines.send(line).await;
             }
         };
-        let ran = async {
+        let streamed = async {
             let (fed, read, ()) = tokio::join!(feed, read, say);
             let _stdin = fed.context("cannot send the build its input")?;
-            read.context("cannot read the build's output")?;
-            await_terminated(&pods, &pod).await
+            read.context("cannot read the build's output")
+        };
+        // The pod may end without its output (killed, deleted with its namespace, its node
+        // gone), and its attach may stay open: its end (or deletion) ends the build then.
+        let ran = async {
+            tokio::pin!(streamed);
+            let ended = await_terminated(&pods, &pod);
+            tokio::pin!(ended);
+            tokio::select! {
+                streamed = &mut streamed => {
+                    streamed?;
+                    ended.await
+                }
+                ended = &mut ended => {
+                    let outcome = ended.context("the build's pod went away before it ended")?;
+                    // Its last output may trail its end a little.
+                    match tokio::time::timeout(Duration::from_secs(10), streamed).await {
+                        Ok(streamed) => streamed.map(|()| outcome),
+                        Err(_) if outcome.exit != Exit::Code(0) => Ok(outcome),
+                        Err(_) => bail!("the build's pod ended before all its output arrived"),
+                    }
+                }
+            }
         };
         match tokio::time::timeout(job.timeout + Duration::from_secs(60), ran).await {
             Ok(outcome) => outcome,

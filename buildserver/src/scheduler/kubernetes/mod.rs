@@ -882,6 +882,7 @@ impl Scheduler for KubernetesScheduler {
         await_running(&pods, &name, start_within).await?;
         let tty = spec.terminal.is_some();
         let (mut attached, streams) = attach_gated(&pods, &name, "run", tty, start_within).await?;
+        let tasks = streams.tasks;
         let missing = || anyhow::anyhow!("the attach to pod {name} has no stream");
         let streams = match attached.terminal_size() {
             Some(sizes) if tty => {
@@ -923,6 +924,8 @@ impl Scheduler for KubernetesScheduler {
             }
         };
         let exit = async move {
+            // Ended (or dropped: the run was stopped), the run's streams end too.
+            let _tasks = tasks;
             // The stream's end (and the attach's status) come before the pod's own status.
             let _ = status.await;
             let _attached = attached;
