@@ -500,7 +500,8 @@ pub const ATTACHED: &[u8] = b"\n";
 
 /// What a one-off dyno on Kubernetes runs after [`ATTACH_GATE`] instead of [`ONE_OFF_SCRIPT`]
 /// (the protocol is `scheduler::kubernetes::attach`'s): without a terminal, the command's stdin
-/// is a FIFO fed from base64 lines until a line `.` (an attach cannot close stdin); after the
+/// is a FIFO fed from base64 lines, each decoded as it comes (one `base64 -d` per line: one
+/// reading a stream waits for a block), until a line `.` (an attach cannot close stdin); after the
 /// command, [`ATTACH_END`] on stdout (and stderr without a terminal), then lines are read until
 /// `paas-ack`, which the server sends once it has all the output, and the wrapper exits with the
 /// command's status. Only the feeder reads stdin while the command runs without a terminal (from
@@ -519,7 +520,7 @@ fi
 paas_in=$(mktemp -u /tmp/paas-stdin.XXXXXX) && mkfifo -m 600 \"$paas_in\" || exit 1
 exec 3<&0
 (
-  while IFS= read -r paas_line && [ \"$paas_line\" != . ]; do printf '%s\\n' \"$paas_line\"; done | base64 -d > \"$paas_in\"
+  while IFS= read -r paas_line && [ \"$paas_line\" != . ]; do printf '%s\\n' \"$paas_line\" | base64 -d; done > \"$paas_in\"
   while IFS= read -r paas_line && [ \"$paas_line\" != paas-ack ]; do :; done
 ) <&3 &
 paas_feeder=$!

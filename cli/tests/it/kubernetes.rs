@@ -712,6 +712,23 @@ fn a_release_that_never_gets_ready_or_crashes_fails_and_the_previous_one_is_appl
         "{stderr}"
     );
     assert_pages(&kube, "stuck", "", 1);
+
+    // A Procfile type Kubernetes cannot name: refused before anything is applied, in one line.
+    std::fs::write(
+        repo.join("Procfile"),
+        format!("{ENVPAGE}my_worker: sleep 3600\n"),
+    )
+    .expect("write");
+    cli.commit_all(&repo, "a type with an underscore");
+    let output = push(cli, &repo);
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("process type \"my_worker\" cannot name a Kubernetes Deployment")
+            && !stderr.contains("StatusCause"),
+        "{stderr}"
+    );
+    assert_pages(&kube, "stuck", "", 1);
 }
 
 #[test]

@@ -4,8 +4,9 @@
 //! can be lost when its container ends before the kubelet has passed it on. So:
 //!
 //! - the pod's script pings ([`ATTACH_PING`]) until it is let through, once the attach is live;
-//! - without a terminal, stdin goes as base64 lines, and its end as a line `.`, which the script
-//!   turns back into bytes and an end of input for the command;
+//! - without a terminal, stdin goes as base64 lines, one per piece the user wrote (each decoded
+//!   as it comes: input streams through), and its end as a line `.`, which the script turns
+//!   back into bytes and an end of input for the command;
 //! - after the command, the script writes [`END`] on stdout (and stderr) and waits for a line
 //!   `paas-ack`, which the server sends once it has read every marker: all the output has
 //!   arrived before the container ends.
@@ -30,9 +31,6 @@ const STDIN_END: &[u8] = b"\n.\n";
 
 /// The line that lets the script end once its output has arrived.
 const ACK: &[u8] = b"\npaas-ack\n";
-
-/// Base64 line length (as `base64` writes).
-const LINE: usize = 76;
 
 /// Reads a gated one-off's `stdout` until the gate's first ping, for up to `within`: its attach
 /// is live both ways then. Returns what was read from the ping on.
@@ -132,7 +130,6 @@ fn input(
     let task = tokio::spawn(async move {
         tokio::pin!(all_ended);
         let mut chunk = vec![0u8; 16 * 1024];
-        let mut carry = Vec::new();
         let mut input_open = true;
         let mut ended_sent = !framed;
         loop {
@@ -145,9 +142,9 @@ fn input(
                                 continue;
                             }
                             ended_sent = true;
-                            [finish_lines(&mut carry), STDIN_END.to_vec()].concat()
+                            STDIN_END.to_vec()
                         }
-                        Ok(n) if framed => base64_lines(&mut carry, &chunk[..n]),
+                        Ok(n) if framed => base64_line(&chunk[..n]),
                         Ok(n) => chunk[..n].to_vec(),
                     };
                     if stdin.write_all(&bytes).await.is_err() || stdin.flush().await.is_err() {
@@ -247,31 +244,13 @@ fn until_end(output: &[u8]) -> Until {
     Until::Pass(output.len() - keep)
 }
 
-/// `data` as base64 lines, after the bytes `carry` held back; what does not fill a group of three
-/// bytes is held back for the next call, so that the lines are one base64 text without padding
-/// until [`finish_lines`].
-fn base64_lines(carry: &mut Vec<u8>, data: &[u8]) -> Vec<u8> {
-    carry.extend_from_slice(data);
-    let whole = carry.len() / 3 * 3;
-    let text = base64::engine::general_purpose::STANDARD.encode(&carry[..whole]);
-    carry.drain(..whole);
-    lines(&text)
-}
-
-/// The last bytes `carry` held back, padded.
-fn finish_lines(carry: &mut Vec<u8>) -> Vec<u8> {
-    let text = base64::engine::general_purpose::STANDARD.encode(&carry[..]);
-    carry.clear();
-    lines(&text)
-}
-
-fn lines(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() + text.len() / LINE + 1);
-    for line in text.as_bytes().chunks(LINE) {
-        out.extend_from_slice(line);
-        out.push(b'\n');
-    }
-    out
+/// `data` as one base64 line (padded: the script decodes each line by itself).
+fn base64_line(data: &[u8]) -> Vec<u8> {
+    let mut line = base64::engine::general_purpose::STANDARD
+        .encode(data)
+        .into_bytes();
+    line.push(b'\n');
+    line
 }
 
 #[cfg(test)]
@@ -311,25 +290,19 @@ mod tests {
     }
 
     #[test]
-    fn stdin_goes_as_one_base64_text_in_lines() {
-        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
-        let mut carry = Vec::new();
-        let mut framed = Vec::new();
-        for piece in data.chunks(7) {
-            framed.extend(base64_lines(&mut carry, piece));
+    fn stdin_goes_as_base64_lines_none_of_them_an_end() {
+        for data in [&b""[..], b"a", b"ab\n", &[0u8, 255, 10, 46, 10]] {
+            let line = base64_line(data);
+            let text = std::str::from_utf8(&line).expect("ASCII");
+            let text = text.strip_suffix('\n').expect("a line");
+            assert!(!text.contains('\n') && text != "." && text != "paas-ack");
+            assert_eq!(
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .expect("base64"),
+                data
+            );
         }
-        framed.extend(finish_lines(&mut carry));
-        let text: String = String::from_utf8(framed)
-            .expect("ASCII")
-            .lines()
-            .inspect(|l| assert!(l.len() <= LINE && *l != "." && *l != "paas-ack"))
-            .collect();
-        assert_eq!(
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .expect("one base64 text"),
-            data
-        );
     }
 
     /// The whole protocol against the script itself, run by Debian's dash and by busybox's ash (the
@@ -339,7 +312,7 @@ mod tests {
     async fn a_piped_run_gets_its_input_and_end_and_all_its_output() {
         for shell in [&["/bin/sh"][..], &["busybox", "sh"][..]] {
             let args = crate::scheduler::one_off_args(
-                "tr a-z A-Z; echo done >&2; for i in 1 2 3; do echo $i; done; exit 4",
+                "read first; echo \"got $first\"; tr a-z A-Z; echo done >&2; for i in 1 2 3; do echo $i; done; exit 4",
                 true,
             );
             let mut child = tokio::process::Command::new(shell[0])
@@ -363,15 +336,22 @@ mod tests {
             let (mut user_in, mut user_out, _tasks) =
                 (streams.stdin, streams.stdout, streams.tasks);
             let mut user_err = streams.stderr.expect("stderr");
+            // A line reaches the command as it is written, before the input ends.
+            user_in.write_all(b"first\n").await.expect("write");
+            let mut out = vec![0u8; 10];
+            tokio::time::timeout(Duration::from_secs(5), user_out.read_exact(&mut out))
+                .await
+                .expect("the first line streamed through")
+                .expect("stdout");
             user_in.write_all(b"piped input\n").await.expect("write");
             user_in.shutdown().await.expect("the end of input");
-            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let mut err = Vec::new();
             user_out.read_to_end(&mut out).await.expect("stdout");
             user_err.read_to_end(&mut err).await.expect("stderr");
             let status = child.wait().await.expect("ends");
             assert_eq!(
                 String::from_utf8_lossy(&out),
-                "PIPED INPUT\n1\n2\n3\n",
+                "got first\nPIPED INPUT\n1\n2\n3\n",
                 "{shell:?}"
             );
             assert_eq!(String::from_utf8_lossy(&err), "done\n", "{shell:?}");

@@ -60,6 +60,23 @@ pub fn namespace(app: &str) -> String {
 }
 
 /// `<app>-<type>`; a canary's is `<app>-web-canary`.
+/// Why `process_type` of `app` cannot be the name of Kubernetes objects (`<app>-<type>`, an RFC
+/// 1123 label: lowercase letters, digits and `-`, at most 63 characters), if it cannot. A
+/// Procfile may name types Kubernetes refuses (`my_worker`, `Web`).
+pub fn process_type_refused(app: &str, process_type: &str) -> Option<String> {
+    let name = deployment_name(app, process_type);
+    let valid = name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.ends_with('-');
+    (!valid).then(|| {
+        format!(
+            "process type {process_type:?} cannot name a Kubernetes Deployment ({name:?}): Kubernetes allows lowercase letters, digits and '-' (at most 63 characters with the app's name); rename it in the Procfile"
+        )
+    })
+}
+
 pub fn deployment_name(app: &str, process_type: &str) -> String {
     if process_type == CANARY_TYPE {
         return format!("{app}-web-canary");
@@ -759,6 +776,16 @@ mod tests {
             );
         }
         assert_eq!(canary["spec"]["rules"].as_array().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn process_types_kubernetes_refuses_are_named() {
+        assert_eq!(process_type_refused("shop", "worker"), None);
+        assert_eq!(process_type_refused("shop", "clock-2"), None);
+        for refused in ["my_worker", "Web", &"w".repeat(60)] {
+            let said = process_type_refused("shop", refused).expect(refused);
+            assert!(said.contains("rename it in the Procfile"), "{said}");
+        }
     }
 
     #[test]

@@ -642,6 +642,13 @@ impl KubernetesScheduler {
     }
 
     async fn deploy_locked(&self, deployment: &Deployment) -> anyhow::Result<()> {
+        if let Some(why) = deployment
+            .process_types
+            .keys()
+            .find_map(|t| manifests::process_type_refused(deployment.app.name(), t))
+        {
+            bail!(why);
+        }
         let rolled_out = async {
             self.apply_all(deployment).await?;
             self.await_rollouts(deployment).await
