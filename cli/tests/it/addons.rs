@@ -585,7 +585,12 @@ fn a_daemon_killed_while_provisioning_or_backing_up_leaves_whole_states() {
     {
         std::thread::sleep(std::time::Duration::from_millis(100));
         waited += 1;
-        assert!(waited < 300, "the attach did not start");
+        assert!(
+            waited < 300,
+            "the attach did not start: {}\n{}",
+            server.log(),
+            ok(&cli, &slow, &["logs"])
+        );
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
     server.stop(Signal::SIGKILL);

@@ -549,7 +549,7 @@ fn push_scale_rollback_restart_and_destroy_on_a_real_node() {
             "300ms",
         ],
         1,
-        "p95 targets need the platform's router",
+        "p95 targets need the paas router",
     );
     ok(
         cli,

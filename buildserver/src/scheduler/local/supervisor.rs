@@ -152,7 +152,7 @@ impl Readiness {
                 Ok(stream) => {
                     tokio::time::timeout(Duration::from_secs(5), postgres_accepts(stream))
                         .await
-                        .is_ok_and(|accepts| accepts)
+                        .unwrap_or(true)
                 }
                 Err(_) => false,
             },
@@ -177,9 +177,10 @@ impl Readiness {
 /// Whether the PostgreSQL server at the other end of `stream` accepts sessions, as `pg_isready`
 /// tells (which the host need not have): a startup message (protocol 3.0, user `paas-probe`)
 /// gets an authentication request or an error; the error SQLSTATE 57P03 (`cannot_connect_now`:
-/// starting up, in crash recovery, shutting down) means no, any other answer yes. Hand-written
-/// because client crates need credentials and a whole session for what is one exchange here
-/// (PostgreSQL's "Message Flow: Start-up" and "Error and Notice Message Fields").
+/// starting up, in crash recovery, shutting down) means no. Anything else counts as yes, as
+/// accepting TCP did before: the point is only to wait out a server that says it is not ready.
+/// Hand-written because client crates need credentials and a whole session for what is one
+/// exchange here (PostgreSQL's "Message Flow: Start-up" and "Error and Notice Message Fields").
 async fn postgres_accepts(mut stream: tokio::net::TcpStream) -> bool {
     const PROTOCOL_3_0: u32 = 196_608;
     let parameters = b"user\0paas-probe\0database\0postgres\0\0";
@@ -188,26 +189,20 @@ async fn postgres_accepts(mut stream: tokio::net::TcpStream) -> bool {
     startup.extend_from_slice(&length.to_be_bytes());
     startup.extend_from_slice(&PROTOCOL_3_0.to_be_bytes());
     startup.extend_from_slice(parameters);
-    if stream.write_all(&startup).await.is_err() {
-        return false;
-    }
     let mut head = [0u8; 5];
-    if stream.read_exact(&mut head).await.is_err() {
-        return false;
+    if stream.write_all(&startup).await.is_err()
+        || stream.read_exact(&mut head).await.is_err()
+        || head[0] != b'E'
+    {
+        return true;
     }
-    match head[0] {
-        b'R' => true,
-        b'E' => {
-            // The length counts itself; an error is a few hundred bytes.
-            let length = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
-            let mut fields = vec![0u8; (length.saturating_sub(4) as usize).min(4096)];
-            if stream.read_exact(&mut fields).await.is_err() {
-                return false;
-            }
-            !fields.split(|&b| b == 0).any(|field| field == b"C57P03")
-        }
-        _ => false,
+    // The length counts itself; an error is a few hundred bytes.
+    let length = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+    let mut fields = vec![0u8; (length.saturating_sub(4) as usize).min(4096)];
+    if stream.read_exact(&mut fields).await.is_err() {
+        return true;
     }
+    !fields.split(|&b| b == 0).any(|field| field == b"C57P03")
 }
 
 /// The task that runs one dyno: starts its container, marks it up when ready, restarts it with
@@ -368,6 +363,9 @@ mod tests {
             probed(error("28000")).await,
             "no such role: it accepts sessions"
         );
-        assert!(!probed(b"HTTP/1.1 400 Bad Request\r\n\r\n").await);
+        assert!(
+            probed(b"HTTP/1.1 400 Bad Request\r\n\r\n").await,
+            "not PostgreSQL: as TCP"
+        );
     }
 }
