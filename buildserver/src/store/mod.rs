@@ -1317,6 +1317,23 @@ mod tests {
     use super::Db;
     use paas_share::AppName;
 
+    /// A fresh store with user alice and her app demo (and the directory holding it).
+    fn demo_app() -> (tempfile::TempDir, Db, super::User, super::AppRecord) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut db = Db::open(&dir.path().join("paas.db")).expect("open");
+        let owner = db
+            .create_user(
+                &paas_share::UserName::parse("alice").expect("a name"),
+                false,
+                &crate::token::generate(),
+            )
+            .expect("user");
+        let app = db
+            .create_app(&owner, &AppName::parse("demo").expect("a name"), None)
+            .expect("app");
+        (dir, db, owner, app)
+    }
+
     #[test]
     fn releases_are_immutable_in_the_database() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1343,18 +1360,7 @@ mod tests {
     #[test]
     fn a_failed_release_keeps_the_formation_and_one_that_runs_drops_its_old_types() {
         use paas_share::models::ReleaseStatus;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut db = Db::open(&dir.path().join("paas.db")).expect("open");
-        let owner = db
-            .create_user(
-                &paas_share::UserName::parse("alice").expect("a name"),
-                false,
-                &crate::token::generate(),
-            )
-            .expect("user");
-        let app = db
-            .create_app(&owner, &AppName::parse("demo").expect("a name"), None)
-            .expect("app");
+        let (_dir, mut db, owner, app) = demo_app();
         let release = |db: &mut Db, types: &[&str]| {
             let build = db.create_build(&app.id, &owner, "abc").expect("build");
             let new = super::NewRelease {
@@ -1402,18 +1408,7 @@ mod tests {
 
     #[test]
     fn a_full_disk_is_its_own_error_and_changes_nothing() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut db = Db::open(&dir.path().join("paas.db")).expect("open");
-        let owner = db
-            .create_user(
-                &paas_share::UserName::parse("alice").expect("a name"),
-                false,
-                &crate::token::generate(),
-            )
-            .expect("user");
-        let app = db
-            .create_app(&owner, &AppName::parse("demo").expect("a name"), None)
-            .expect("app");
+        let (_dir, mut db, owner, app) = demo_app();
         // SQLite's own limit on the file's size: the next page it needs fails as on a full disk.
         let pages: i64 = db
             .conn

@@ -12,7 +12,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use anyhow::Context;
 use futures_util::StreamExt;
 use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
@@ -61,30 +60,13 @@ impl RouterEdge {
     /// endpoints have the same `addresses`, `conditions.ready` and `targetRef`.
     async fn api(&self, client: &Client) -> anyhow::Result<ApiResource> {
         self.api
-            .get_or_try_init(|| async {
-                let groups = client
-                    .list_api_groups()
-                    .await
-                    .context("cannot list the cluster's API groups")?;
-                let versions: Vec<String> = groups
-                    .groups
-                    .iter()
-                    .filter(|g| g.name == "discovery.k8s.io")
-                    .flat_map(|g| g.versions.iter().map(|v| v.version.clone()))
-                    .collect();
-                let version = ["v1", "v1beta1"]
-                    .into_iter()
-                    .find(|v| versions.iter().any(|have| have == v))
-                    .context(
-                        "the cluster serves no discovery.k8s.io EndpointSlice API (Kubernetes 1.17 or later is needed for --k8s-edge router)",
-                    )?;
-                Ok(ApiResource {
-                    group: "discovery.k8s.io".to_owned(),
-                    version: version.to_owned(),
-                    api_version: format!("discovery.k8s.io/{version}"),
-                    kind: "EndpointSlice".to_owned(),
-                    plural: "endpointslices".to_owned(),
-                })
+            .get_or_try_init(|| {
+                super::served_api(
+                    client,
+                    ("discovery.k8s.io", &["v1", "v1beta1"]),
+                    ("EndpointSlice", "endpointslices"),
+                    "the cluster serves no discovery.k8s.io EndpointSlice API (Kubernetes 1.17 or later is needed for --k8s-edge router)",
+                )
             })
             .await
             .cloned()

@@ -127,8 +127,8 @@ pub struct KubernetesScheduler {
     /// Per app id, its autoscaling rules: their types' replicas belong to their
     /// HorizontalPodAutoscalers.
     autoscaling: Mutex<HashMap<String, Vec<AutoscaleRule>>>,
-    /// The version of the cluster's autoscaling API group, once looked up.
-    autoscaling_version: tokio::sync::OnceCell<String>,
+    /// The cluster's HorizontalPodAutoscaler API, once looked up.
+    autoscaling_api: tokio::sync::OnceCell<ApiResource>,
     /// With `--k8s-edge router`: the paas router serves the apps, from their EndpointSlices,
     /// and no Ingress is made.
     router_edge: Option<edge::RouterEdge>,
@@ -168,7 +168,7 @@ impl KubernetesScheduler {
             edges: Mutex::new(HashMap::new()),
             canaries: Mutex::default(),
             autoscaling: Mutex::new(HashMap::new()),
-            autoscaling_version: tokio::sync::OnceCell::new(),
+            autoscaling_api: tokio::sync::OnceCell::new(),
             operations: super::AppLocks::default(),
             router_edge: routes.map(edge::RouterEdge::new),
         })
@@ -291,36 +291,17 @@ impl KubernetesScheduler {
     /// The cluster's HorizontalPodAutoscaler API: `autoscaling/v2` (Kubernetes 1.23 on), else
     /// `autoscaling/v2beta2` (1.12 to 1.25), which has the same fields; looked up once.
     async fn autoscaling_api(&self) -> anyhow::Result<ApiResource> {
-        let version = self
-            .autoscaling_version
-            .get_or_try_init(|| async {
-                let groups = self
-                    .client
-                    .list_api_groups()
-                    .await
-                    .context("cannot list the cluster's API groups")?;
-                let versions: Vec<String> = groups
-                    .groups
-                    .iter()
-                    .filter(|g| g.name == "autoscaling")
-                    .flat_map(|g| g.versions.iter().map(|v| v.version.clone()))
-                    .collect();
-                ["v2", "v2beta2"]
-                    .into_iter()
-                    .find(|v| versions.iter().any(|have| have == v))
-                    .map(str::to_owned)
-                    .context(
-                        "the cluster serves no autoscaling/v2 or v2beta2 API for HorizontalPodAutoscalers",
-                    )
+        self.autoscaling_api
+            .get_or_try_init(|| {
+                served_api(
+                    &self.client,
+                    ("autoscaling", &["v2", "v2beta2"]),
+                    ("HorizontalPodAutoscaler", "horizontalpodautoscalers"),
+                    "the cluster serves no autoscaling/v2 or v2beta2 API for HorizontalPodAutoscalers",
+                )
             })
-            .await?;
-        Ok(ApiResource {
-            group: "autoscaling".to_owned(),
-            version: version.clone(),
-            api_version: format!("autoscaling/{version}"),
-            kind: "HorizontalPodAutoscaler".to_owned(),
-            plural: "horizontalpodautoscalers".to_owned(),
-        })
+            .await
+            .cloned()
     }
 
     /// Applies a HorizontalPodAutoscaler per rule and deletes the app's others. The caller has
@@ -1384,6 +1365,37 @@ fn job_end(job: &Job) -> Option<JobEnd> {
         ))),
         _ => None,
     }
+}
+
+/// The API of `kind` (plural `plural`) in API group `group` at the first of `versions` (newest
+/// first) the cluster serves, from its discovery document; else an error saying `missing`.
+async fn served_api(
+    client: &Client,
+    (group, versions): (&str, &[&str]),
+    (kind, plural): (&str, &str),
+    missing: &str,
+) -> anyhow::Result<ApiResource> {
+    let groups = client
+        .list_api_groups()
+        .await
+        .context("cannot list the cluster's API groups")?;
+    let served: Vec<&str> = groups
+        .groups
+        .iter()
+        .filter(|g| g.name == group)
+        .flat_map(|g| g.versions.iter().map(|v| v.version.as_str()))
+        .collect();
+    let version = versions
+        .iter()
+        .find(|v| served.contains(v))
+        .with_context(|| missing.to_owned())?;
+    Ok(ApiResource {
+        group: group.to_owned(),
+        version: (*version).to_owned(),
+        api_version: format!("{group}/{version}"),
+        kind: kind.to_owned(),
+        plural: plural.to_owned(),
+    })
 }
 
 /// Deletes an object when dropped (in the background, its dependents with it): a `paas run`
