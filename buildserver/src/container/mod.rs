@@ -653,10 +653,27 @@ fn finish_line(line: &mut Vec<u8>, cut: &mut bool) -> String {
     }
     let mut text = String::from_utf8_lossy(line).into_owned();
     if std::mem::take(cut) {
-        text.push_str(" [line cut at 16 KiB]");
+        text.push_str(LINE_CUT);
     }
     line.clear();
     text
+}
+
+/// What ends a line [`forward`] cut.
+const LINE_CUT: &str = " [line cut at 16 KiB]";
+
+/// A line read whole elsewhere (a pod's log), cut as [`forward`] cuts it: its first
+/// [`MAX_LINE_BYTES`] (on a character boundary), marked.
+pub fn cut_line(mut line: String) -> String {
+    if line.len() > MAX_LINE_BYTES {
+        let mut at = MAX_LINE_BYTES;
+        while !line.is_char_boundary(at) {
+            at -= 1;
+        }
+        line.truncate(at);
+        line.push_str(LINE_CUT);
+    }
+    line
 }
 
 /// Kills and deletes the container when dropped: on completion, timeout or cancellation alike.
@@ -706,7 +723,17 @@ mod tests {
         assert_eq!(got[0], "caf\u{fffd} latin-1");
         assert_eq!(got[1], "ok");
         assert!(got[2].starts_with("aaaa") && got[2].ends_with(" [line cut at 16 KiB]"));
-        assert_eq!(got[2].len(), MAX_LINE_BYTES + " [line cut at 16 KiB]".len());
+        assert_eq!(got[2].len(), MAX_LINE_BYTES + LINE_CUT.len());
+        assert_eq!(
+            cut_line("a".repeat(3 * MAX_LINE_BYTES)),
+            got[2],
+            "cut alike"
+        );
+        assert_eq!(
+            cut_line("é".repeat(MAX_LINE_BYTES)).len(),
+            MAX_LINE_BYTES + LINE_CUT.len()
+        );
+        assert_eq!(cut_line("short".to_owned()), "short");
         assert_eq!(got[3], "last without newline");
     }
 

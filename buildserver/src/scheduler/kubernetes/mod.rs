@@ -1745,7 +1745,8 @@ async fn follow_job_pod(pods: Api<Pod>, job: String, lines: tokio::sync::mpsc::S
     };
     let mut log = stream.lines();
     while let Ok(Some(line)) = log.try_next().await {
-        if !kubelet_log_error(&line) && lines.send(line).await.is_err() {
+        if !kubelet_log_error(&line) && lines.send(crate::container::cut_line(line)).await.is_err()
+        {
             return;
         }
     }
