@@ -361,7 +361,12 @@ const CASES: &[Case] = &[
             edit(cli, repo, "package.json", "\">=18\"", "\"20.x\"");
         },
         expect: Expect::Serves(
-            &["on the trixie stack", "-----> Using node v20."],
+            &[
+                "on the trixie stack",
+                "-----> Using node v20.",
+                // No dev packages in its lockfile: npm prune is not run for nothing.
+                "-----> Pruning dev dependencies: package-lock.json has none",
+            ],
             "one day is 86400000 ms",
         ),
     },
