@@ -1816,7 +1816,8 @@ fn builds_run_as_jobs_on_a_real_node() {
     while pushed.is_none() {
         assert!(
             Instant::now() < deadline,
-            "the push did not end once the app was gone"
+            "the push did not end once the app was gone\n{}",
+            kube.logs()
         );
         std::thread::sleep(Duration::from_millis(200));
         pushed = git.try_wait().expect("git push");
