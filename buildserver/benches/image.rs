@@ -80,6 +80,7 @@ fn ours(
         "app",
         &folders,
         Owner::Fixed(2000, 2000),
+        layer::EPOCH,
         &mut Vec::new(),
     )
     .expect("layers")

@@ -199,12 +199,14 @@ impl Builder {
         }
     }
 
-    /// Builds the checked-out source, streaming output to `live`, and records the outcome.
+    /// Builds the checked-out source of `commit` (made at `committed`, unix seconds), streaming
+    /// output to `live`, and records the outcome.
     pub async fn run(
         &self,
         push: &Push,
         build: &BuildDir,
         commit: &str,
+        committed: u64,
         submodules: &[String],
         live: mpsc::Sender<String>,
     ) -> Result<Built, Failure> {
@@ -253,7 +255,14 @@ impl Builder {
         let result = match stacks {
             Ok(stacks) => match self.build(push, build, &stacks, &mut out).await {
                 Ok(compiled) => self
-                    .image(push, build, &stacks.app, commit, &compiled, &mut out)
+                    .image(
+                        push,
+                        build,
+                        &stacks.app,
+                        (commit, committed),
+                        &compiled,
+                        &mut out,
+                    )
                     .await
                     .map(|manifest| (compiled.buildpack, compiled.process_types, manifest)),
                 Err(failure) => Err(failure),
@@ -317,7 +326,7 @@ impl Builder {
         push: &Push,
         build: &BuildDir,
         stack: &Stack,
-        commit: &str,
+        (commit, committed): (&str, u64),
         compiled: &Compiled,
         out: &mut Output<'_>,
     ) -> Result<crate::oci::Descriptor, Failure> {
@@ -344,6 +353,7 @@ impl Builder {
                     "app",
                     &compiled.dependencies,
                     Owner::Fixed(BUILD_UID, BUILD_UID),
+                    committed,
                     &mut skipped,
                 )?;
                 let names = compiled.dependencies.iter().map(|d| d.name.as_str());

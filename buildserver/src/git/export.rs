@@ -29,13 +29,21 @@ pub enum ExportError {
     },
 }
 
+/// What [`export`] wrote.
+#[derive(Debug)]
+pub struct Exported {
+    /// The paths of the submodules left empty, in tree order.
+    pub submodules: Vec<String>,
+    /// The commit's committer time, in unix seconds (`git log --format=%ct`; 0 before 1970).
+    pub committed: u64,
+}
+
 /// Writes the tree of `oid` (which must name a commit) into `dir` (created, must not exist).
-/// Returns the paths of the submodules left empty, in tree order.
 pub fn export(
     repo: &git2::Repository,
     oid: git2::Oid,
     dir: &Path,
-) -> Result<Vec<String>, ExportError> {
+) -> Result<Exported, ExportError> {
     let object = repo.find_object(oid, None)?;
     let commit = match object.kind() {
         Some(git2::ObjectType::Commit) => object.peel_to_commit()?,
@@ -59,7 +67,10 @@ pub fn export(
     mkdir(dir, "")?;
     let mut submodules = Vec::new();
     write_tree(repo, &tree, dir, "", &mut submodules)?;
-    Ok(submodules)
+    Ok(Exported {
+        submodules,
+        committed: u64::try_from(commit.committer().when().seconds()).unwrap_or(0),
+    })
 }
 
 fn write_tree(

@@ -41,9 +41,11 @@ enum FromHook {
         #[serde(default)]
         options: Vec<String>,
     },
-    /// The commit is in the build directory; these submodule paths were left empty.
+    /// The commit is in the build directory; these submodule paths were left empty. `committed`
+    /// is the commit's time (unix seconds).
     CheckedOut {
         submodules: Vec<String>,
+        committed: u64,
     },
     CheckoutFailed {
         error: String,
@@ -263,8 +265,11 @@ async fn checkout_and_build(
     )
     .await
     .map_err(gone)?;
-    let submodules = match receive(lines).await.map_err(gone)? {
-        FromHook::CheckedOut { submodules } => submodules,
+    let (submodules, committed) = match receive(lines).await.map_err(gone)? {
+        FromHook::CheckedOut {
+            submodules,
+            committed,
+        } => (submodules, committed),
         FromHook::CheckoutFailed { error } => {
             let message = format!("cannot deploy {commit}: {error}");
             let _ = send(
@@ -282,7 +287,7 @@ async fn checkout_and_build(
     let (tx, mut rx) = mpsc::channel::<String>(256);
     // The build ends at a stored image. The hook never writes again: a read returning means it
     // is gone, and the build stops.
-    let building = builder.run(push, build, commit, &submodules, tx.clone());
+    let building = builder.run(push, build, commit, committed, &submodules, tx.clone());
     tokio::pin!(building);
     let hook_gone = lines.next_line();
     tokio::pin!(hook_gone);
@@ -435,7 +440,10 @@ fn run_hook() -> Result<bool, String> {
                 return Ok(false);
             }
             FromDaemon::Checkout { commit, dir } => match checkout(&commit, &dir) {
-                Ok(submodules) => send(&FromHook::CheckedOut { submodules })?,
+                Ok(exported) => send(&FromHook::CheckedOut {
+                    submodules: exported.submodules,
+                    committed: exported.committed,
+                })?,
                 Err(e) => send(&FromHook::CheckoutFailed {
                     error: e.to_string(),
                 })?,
@@ -455,11 +463,11 @@ fn run_hook() -> Result<bool, String> {
 }
 
 /// Writes `commit`'s tree into `dir`, reading objects from git's quarantine (the environment git
-/// gives its hooks) and writing nothing into the repository. Returns the submodules left empty.
+/// gives its hooks) and writing nothing into the repository.
 fn checkout(
     commit: &str,
     dir: &std::path::Path,
-) -> Result<Vec<String>, super::export::ExportError> {
+) -> Result<super::export::Exported, super::export::ExportError> {
     let repo = git2::Repository::open_from_env()?;
     super::export::export(&repo, git2::Oid::from_str(commit)?, dir)
 }

@@ -2,8 +2,8 @@
 //! hashed as it is written (the diff_id), gzipped, hashed again (the digest) and written to a
 //! temporary blob file that is renamed to its digest. Memory stays bounded whatever the tree.
 //!
-//! Reproducible (DESIGN §3.7): entries sorted by name bytes, parent directories explicit, a fixed
-//! mtime, fixed or preserved ownership with empty user/group names, symlinks stored (never
+//! Reproducible (DESIGN §3.7): entries sorted by name bytes, parent directories explicit, one
+//! mtime per layer, fixed or preserved ownership with empty user/group names, symlinks stored (never
 //! followed), PAX records for long or non-UTF-8 names, no sparse files, device nodes, FIFOs or
 //! sockets (skipped with a warning), gzip (see `pgzip`) with header mtime 0 and a pinned level.
 
@@ -19,7 +19,8 @@ use tar::{EntryType, Header};
 use super::pgzip::ParallelGzip;
 use super::{Layout, hex};
 
-/// 1980-01-01T00:00:01Z, the mtime of every entry.
+/// 1980-01-01T00:00:01Z, the mtime of every entry of a stack's or a dependency folder's layer
+/// (an app's code gets its commit's time: see [`app_layers`]).
 pub const EPOCH: u64 = 315_532_801;
 /// Pinned: the same tree gives the same bytes with this level, whatever the machine.
 const GZIP_LEVEL: u32 = 1;
@@ -110,7 +111,7 @@ pub fn write(
     owner: Owner,
     warnings: &mut Vec<String>,
 ) -> io::Result<Layer> {
-    write_part(layout, source, prefix, Part::All, owner, warnings)
+    write_part(layout, source, prefix, Part::All, (owner, EPOCH), warnings)
 }
 
 /// [`write`] of `part` of the tree. The layout remembers the layer by its diff_id, for
@@ -120,7 +121,7 @@ fn write_part(
     source: &Path,
     prefix: &str,
     part: Part<'_>,
-    owner: Owner,
+    stamp: Stamp,
     warnings: &mut Vec<String>,
 ) -> io::Result<Layer> {
     let tmp = layout.root().join(format!(
@@ -131,7 +132,7 @@ fn write_part(
     let file = std::fs::File::create(&tmp)?;
     let blob = Hashing::new(BufWriter::with_capacity(1 << 20, file));
     let gzip = ParallelGzip::new(blob, GZIP_LEVEL)?;
-    let (gzip, diff_id) = tar_tree(gzip, source, prefix, part, owner, warnings)?;
+    let (gzip, diff_id) = tar_tree(gzip, source, prefix, part, stamp, warnings)?;
     let (mut blob, digest, size) = gzip.finish()?.finish();
     blob.flush()?;
     blob.into_inner()
@@ -160,14 +161,14 @@ fn reuse_or_write(
     source: &Path,
     prefix: &str,
     part: Part<'_>,
-    owner: Owner,
+    stamp: Stamp,
     warnings: &mut Vec<String>,
 ) -> io::Result<(Layer, bool)> {
-    let (_, diff_id) = tar_tree(io::sink(), source, prefix, part, owner, &mut Vec::new())?;
+    let (_, diff_id) = tar_tree(io::sink(), source, prefix, part, stamp, &mut Vec::new())?;
     if let Some(layer) = layout.known_layer(&diff_id) {
         return Ok((layer, true));
     }
-    write_part(layout, source, prefix, part, owner, warnings).map(|layer| (layer, false))
+    write_part(layout, source, prefix, part, stamp, warnings).map(|layer| (layer, false))
 }
 
 /// A dependency folder of an app's tree, which gets a layer of its own.
@@ -182,22 +183,29 @@ pub struct Folder {
 
 /// An app's layers, bottom first, stable to volatile: one per dependency folder, then the rest
 /// of the tree (the code), all under `prefix`. Returns each layer and whether it was reused.
+///
+/// The code's entries have the mtime `committed` (unix seconds: the commit's time), the
+/// folders' [`EPOCH`]: a static file server's `Last-Modified` and mtime-based `ETag` (busybox
+/// httpd, Express's serve-static, nginx) then change with each commit, and a file edited to
+/// the same size is not served stale from a browser's cache after a deploy, while one commit
+/// still makes the same layers (and a restored folder the same layer) every time.
 pub fn app_layers(
     layout: &Layout,
     source: &Path,
     prefix: &str,
     folders: &[Folder],
     owner: Owner,
+    committed: u64,
     warnings: &mut Vec<String>,
 ) -> io::Result<Vec<(Layer, bool)>> {
     let mut layers = Vec::new();
     for folder in folders {
         let part = Part::Only(&folder.name);
         layers.push(if folder.restored {
-            reuse_or_write(layout, source, prefix, part, owner, warnings)?
+            reuse_or_write(layout, source, prefix, part, (owner, EPOCH), warnings)?
         } else {
             (
-                write_part(layout, source, prefix, part, owner, warnings)?,
+                write_part(layout, source, prefix, part, (owner, EPOCH), warnings)?,
                 false,
             )
         });
@@ -208,7 +216,7 @@ pub fn app_layers(
         source,
         prefix,
         Part::Without(&names),
-        owner,
+        (owner, committed),
         warnings,
     )?;
     layers.push((code, false));
@@ -222,7 +230,7 @@ fn tar_tree<W: Write>(
     source: &Path,
     prefix: &str,
     part: Part<'_>,
-    owner: Owner,
+    (owner, mtime): Stamp,
     warnings: &mut Vec<String>,
 ) -> io::Result<(W, String)> {
     let mut tar = tar::Builder::new(Hashing::new(out));
@@ -231,6 +239,7 @@ fn tar_tree<W: Write>(
     let mut writer = TreeWriter {
         tar: &mut tar,
         owner,
+        mtime,
         warnings,
     };
     let root_meta = std::fs::metadata(source)?;
@@ -254,9 +263,13 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Who owns a layer's entries, and their mtime (unix seconds).
+type Stamp = (Owner, u64);
+
 struct TreeWriter<'a, W: Write> {
     tar: &'a mut tar::Builder<W>,
     owner: Owner,
+    mtime: u64,
     warnings: &'a mut Vec<String>,
 }
 
@@ -333,7 +346,7 @@ impl<W: Write> TreeWriter<'_, W> {
         };
         header.set_uid(u64::from(uid));
         header.set_gid(u64::from(gid));
-        header.set_mtime(EPOCH);
+        header.set_mtime(self.mtime);
         header.set_size(size);
         // Names that do not fit the ustar fields (or are not UTF-8) go in a PAX record first; the
         // header keeps a truncated copy, which PAX readers ignore.
@@ -353,7 +366,7 @@ impl<W: Write> TreeWriter<'_, W> {
             let mut pax = Header::new_ustar();
             pax.set_entry_type(EntryType::XHeader);
             pax.set_mode(0o644);
-            pax.set_mtime(EPOCH);
+            pax.set_mtime(self.mtime);
             pax.set_size(records.len() as u64);
             copy_field(&mut pax.as_old_mut().name, b"././@PaxHeader");
             pax.set_cksum();
@@ -491,7 +504,16 @@ mod tests {
         let app = tree();
         let owner = Owner::Fixed(2000, 2000);
         let folders = ["b".to_owned()];
-        let write = |part| write_part(&layout, app.path(), "app", part, owner, &mut Vec::new());
+        let write = |part| {
+            write_part(
+                &layout,
+                app.path(),
+                "app",
+                part,
+                (owner, EPOCH),
+                &mut Vec::new(),
+            )
+        };
         let (deps, code) = (
             write(Part::Only("b")).expect("deps"),
             write(Part::Without(&folders)).expect("code"),
@@ -508,7 +530,7 @@ mod tests {
                 app.path(),
                 "app",
                 Part::Only("b"),
-                owner,
+                (owner, EPOCH),
                 &mut Vec::new(),
             )
             .expect("layer")
@@ -524,5 +546,54 @@ mod tests {
         layout.forget_missing_layers().expect("forget");
         assert_eq!(layout.known_layer(&changed.diff_id), None);
         assert_eq!(reuse(), (changed, false));
+    }
+
+    /// The mtimes of layer `layer`'s entries.
+    fn mtimes(layout: &Layout, layer: &Layer) -> Vec<u64> {
+        let blob = std::fs::File::open(layout.blob_path(&layer.digest)).expect("blob");
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(blob));
+        let entries = archive.entries().expect("entries");
+        entries
+            .map(|e| e.expect("entry").header().mtime().expect("mtime"))
+            .collect()
+    }
+
+    #[test]
+    fn the_code_has_its_commits_time_and_the_folders_a_fixed_one() {
+        let layout_dir = tempfile::tempdir().expect("temp dir");
+        let layout = Layout::open(layout_dir.path()).expect("layout");
+        let app = tree();
+        let folders = [Folder {
+            name: "b".to_owned(),
+            restored: false,
+        }];
+        let layers = |committed| -> Vec<Layer> {
+            app_layers(
+                &layout,
+                app.path(),
+                "app",
+                &folders,
+                Owner::Fixed(2000, 2000),
+                committed,
+                &mut Vec::new(),
+            )
+            .expect("layers")
+            .into_iter()
+            .map(|(layer, _)| layer)
+            .collect()
+        };
+        let first = layers(1_700_000_000);
+        assert!(mtimes(&layout, &first[0]).iter().all(|&t| t == EPOCH));
+        assert!(
+            mtimes(&layout, &first[1])
+                .iter()
+                .all(|&t| t == 1_700_000_000)
+        );
+        // The same commit: the same layers. Another commit of the same tree: a new code layer
+        // (a static server's Last-Modified and ETag change), the same folder layer.
+        assert_eq!(layers(1_700_000_000), first);
+        let next = layers(1_700_000_060);
+        assert_eq!(next[0], first[0]);
+        assert_ne!(next[1].digest, first[1].digest);
     }
 }

@@ -10,7 +10,7 @@ use paas_tests::{CliEnv, Stack, TestServer};
 use serde_json::Value;
 
 use super::push::{debian_server, stderr_of};
-use super::run::{get, ok};
+use super::run::{get, ok, request};
 use super::server_bin;
 
 fn pushed(cli: &CliEnv, repo: &Path, args: &[&str]) -> String {
@@ -463,4 +463,60 @@ fn stack_update_ca_carries_the_hosts_cas_into_a_new_layer() {
     let said = update(&server);
     assert!(!said.contains("trusting"), "{said}");
     assert_eq!(list(&server).lines().collect::<Vec<_>>(), after);
+}
+
+/// A static file edited to the same size is not served stale after a deploy: the code layer's
+/// files carry their commit's time, so busybox httpd's `Last-Modified` and `ETag` change with
+/// the commit (with every file dated 1980 they never changed, and a browser revalidating its
+/// copy was told 304 Not Modified).
+#[test]
+fn a_file_edited_to_the_same_size_is_not_served_stale_after_a_deploy() {
+    let (server, cli) = debian_server(&[]);
+    let repo = cli.app_repo("static");
+    ok(&cli, &repo, &["create", "site"]);
+    let commit = |text: &str, date: &str| {
+        std::fs::write(repo.join("public/page.txt"), text).expect("write");
+        ok_git(&cli, &repo, &["add", "-A"], date);
+        ok_git(&cli, &repo, &["commit", "-q", "-m", text], date);
+        pushed(&cli, &repo, &["paas", "main"]);
+    };
+    commit("version one\n", "2026-03-01T10:00:00Z");
+    let first = request(&server.router, "site", "/page.txt", "");
+    assert_eq!((first.status, first.body.as_str()), (200, "version one"));
+    let etag = first.header("etag").expect("an ETag").to_owned();
+    let modified = first
+        .header("last-modified")
+        .expect("Last-Modified")
+        .to_owned();
+    assert!(modified.contains("01 Mar 2026 10:00:00"), "{modified}");
+
+    commit("version two\n", "2026-03-01T10:05:00Z");
+    let revalidated = request(
+        &server.router,
+        "site",
+        "/page.txt",
+        &format!("If-None-Match: {etag}\r\nIf-Modified-Since: {modified}\r\n"),
+    );
+    assert_eq!(
+        (revalidated.status, revalidated.body.as_str()),
+        (200, "version two"),
+        "{:?}",
+        revalidated.headers
+    );
+    assert_ne!(revalidated.header("etag"), Some(etag.as_str()));
+}
+
+/// `git ARGS` in `repo` as of `date` (its author and committer date).
+fn ok_git(cli: &CliEnv, repo: &Path, args: &[&str], date: &str) {
+    let output = cli
+        .git(repo, args)
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .output()
+        .expect("git");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        stderr_of(&output)
+    );
 }
