@@ -480,21 +480,23 @@ mod tests {
         assert!(record.starts_with(b"105 path="));
     }
 
-    /// The entry names of layer `layer`'s tar.
-    fn entries(layout: &Layout, layer: &Layer) -> Vec<String> {
+    /// What `read` says of each entry of layer `layer`'s tar, in order.
+    fn each_entry<T>(
+        layout: &Layout,
+        layer: &Layer,
+        read: impl Fn(&tar::Entry<'_, flate2::read::GzDecoder<std::fs::File>>) -> T,
+    ) -> Vec<T> {
         let blob = std::fs::File::open(layout.blob_path(&layer.digest)).expect("blob");
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(blob));
-        archive
-            .entries()
-            .expect("entries")
-            .map(|e| {
-                e.expect("entry")
-                    .path()
-                    .expect("path")
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect()
+        let entries = archive.entries().expect("entries");
+        entries.map(|e| read(&e.expect("entry"))).collect()
+    }
+
+    /// The entry names of layer `layer`'s tar.
+    fn entries(layout: &Layout, layer: &Layer) -> Vec<String> {
+        each_entry(layout, layer, |e| {
+            e.path().expect("path").to_string_lossy().into_owned()
+        })
     }
 
     #[test]
@@ -550,12 +552,7 @@ mod tests {
 
     /// The mtimes of layer `layer`'s entries.
     fn mtimes(layout: &Layout, layer: &Layer) -> Vec<u64> {
-        let blob = std::fs::File::open(layout.blob_path(&layer.digest)).expect("blob");
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(blob));
-        let entries = archive.entries().expect("entries");
-        entries
-            .map(|e| e.expect("entry").header().mtime().expect("mtime"))
-            .collect()
+        each_entry(layout, layer, |e| e.header().mtime().expect("mtime"))
     }
 
     #[test]

@@ -14,7 +14,7 @@ use paas_tests::{CliEnv, Fault, FaultyProxy, Stack, TestRegistry, TestServer, tr
 use serde_json::{Value, json};
 
 use super::one_off::{on_terminal, read_until};
-use super::push::stderr_of;
+use super::push::{push_watched, stderr_of};
 use super::run::{ok, paas, paas_with_stdin, push};
 use super::{paas_bin, server_bin};
 
@@ -1791,18 +1791,7 @@ fn builds_run_as_jobs_on_a_real_node() {
         .collect();
     std::fs::write(repo.join("public/big.bin"), noise).expect("write");
     cli.commit_all(&repo, "a big site");
-    let mut git = cli
-        .git(&repo, &["push", "paas", "main"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("git push");
-    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
-    let (seen, said) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
-            let _ = seen.send(line);
-        }
-    });
+    let (mut git, said, _reader) = push_watched(cli, &repo);
     while !said
         .recv_timeout(Duration::from_secs(60))
         .expect("the build started")

@@ -467,6 +467,35 @@ pub fn push_until(cli: &CliEnv, repo: &Path, text: &str) -> std::process::Child 
     git
 }
 
+/// Starts `git push paas main` and returns it with its output's lines as they come, and a thread
+/// that returns the whole output once the push has ended.
+pub fn push_watched(
+    cli: &CliEnv,
+    repo: &Path,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<String>,
+    std::thread::JoinHandle<String>,
+) {
+    let mut git = cli
+        .git(repo, &["push", "paas", "main"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("git push");
+    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
+    let (seen, said) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = seen.send(line);
+        }
+        all
+    });
+    (git, said, reader)
+}
+
 pub fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -945,18 +974,7 @@ fn a_daemon_killed_mid_build_cleans_up_on_restart() {
     let (mut server, cli) = debian_server(&[]);
     let slow = cli.app_repo("nodejs-slow");
     run_in(&cli, &slow, &["create", "orphan"]);
-    let mut git = cli
-        .git(&slow, &["push", "paas", "main"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("git push");
-    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
-    let mut lines = std::io::BufRead::lines(stderr);
-    for line in lines.by_ref() {
-        if line.expect("line").contains("installing slowly") {
-            break;
-        }
-    }
+    let mut git = push_until(&cli, &slow, "installing slowly");
     assert_ne!(containers(&server), "", "the build runs");
     let app: Value =
         serde_json::from_str(&run_in(&cli, &slow, &["apps", "info", "--json"])).expect("JSON");

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::push::stderr_of;
+use super::push::{push_watched, stderr_of};
 use super::run::{get, ok, paas, push, serving, serving_with};
 use paas_tests::transcript;
 
@@ -230,22 +230,7 @@ fn destroying_an_app_stops_its_release_phase_and_its_queued_releases() {
         &format!("web: {HTTPD}/public\nrelease: echo migrating; sleep 600\n"),
         "a migration that hangs",
     );
-    let mut git = cli
-        .git(&repo, &["push", "paas", "main"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("git push");
-    let (seen, said) = std::sync::mpsc::channel();
-    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
-            let _ = seen.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let (mut git, said, reader) = push_watched(&cli, &repo);
     while !said
         .recv()
         .expect("the push ran its release phase")

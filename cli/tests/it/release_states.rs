@@ -2,12 +2,10 @@
 //! what a server killed mid-deploy does with the release at its next start, and deploys applied
 //! in version order.
 
-use std::io::BufRead;
-
 use paas_tests::transcript;
 use serde_json::Value;
 
-use super::push::stderr_of;
+use super::push::{push_until, stderr_of};
 use super::run::{get, ok, paas, push, serving, serving_with};
 
 fn releases(cli: &paas_tests::CliEnv, repo: &std::path::Path) -> Vec<Value> {
@@ -49,17 +47,7 @@ fn a_server_killed_mid_deploy_fails_the_release_and_serves_the_current_one() {
     )
     .expect("write");
     cli.commit_all(&repo, "v2 never gets ready");
-    let mut git = cli
-        .git(&repo, &["push", "paas", "main"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("git push");
-    let stderr = std::io::BufReader::new(git.stderr.take().expect("stderr"));
-    for line in stderr.lines() {
-        if line.expect("line").contains("Launching v2") {
-            break;
-        }
-    }
+    let mut git = push_until(&cli, &repo, "Launching v2");
     let during = releases(&cli, &repo);
     assert_eq!(
         (during[0]["version"].as_u64(), during[0]["status"].as_str()),
