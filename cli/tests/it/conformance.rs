@@ -454,6 +454,56 @@ const CASES: &[Case] = &[
         expect: Expect::Rejected("compile (nodejs)"),
     },
     Case {
+        app: "node-bad-lockfile",
+        fixture: "node-deps",
+        stack: None,
+        // Cut short, as a bad merge leaves it: said as such, not as npm's usage text.
+        change: |cli, repo| {
+            let lock = std::fs::read_to_string(repo.join("package-lock.json")).expect("read");
+            std::fs::write(repo.join("package-lock.json"), &lock[..lock.len() / 2]).expect("write");
+            cli.commit_all(repo, "a cut lockfile");
+        },
+        expect: Expect::Rejected("compile (nodejs)"),
+    },
+    Case {
+        app: "node-bom",
+        fixture: "node-deps",
+        stack: None,
+        // Saved by an editor that writes a byte-order mark.
+        change: |cli, repo| {
+            let text = std::fs::read_to_string(repo.join("package.json")).expect("read");
+            std::fs::write(repo.join("package.json"), format!("\u{feff}{text}")).expect("write");
+            cli.commit_all(repo, "a BOM");
+        },
+        expect: Expect::Rejected("compile (nodejs)"),
+    },
+    Case {
+        app: "node-npm-version",
+        fixture: "node-deps",
+        stack: None,
+        // An npm the stack does not have: said, and built with the stack's. The build script's
+        // backslash is shown as it is written (dash's echo once cut the line at `\c`).
+        change: |cli, repo| {
+            let (from, to) = (
+                "\"private\": true,",
+                "\"private\": true,\n  \"packageManager\": \"npm@10.x\",",
+            );
+            edit(cli, repo, "package.json", from, to);
+            let (from, to) = (
+                "\"scripts\": {",
+                "\"scripts\": {\n    \"build\": \"echo 'built\\\\c here'\",",
+            );
+            edit(cli, repo, "package.json", from, to);
+        },
+        expect: Expect::Serves(
+            &[
+                " !     warning: package.json asks for npm 10.x (packageManager); this stack builds with npm 9.",
+                "-----> Running build: echo 'built\\c here'",
+            ],
+            "one day is 86400000 ms",
+        ),
+    },
+    Case {
         app: "node-npm",
         fixture: "node-deps",
         stack: None,
