@@ -357,21 +357,10 @@ impl Db {
 mod tests {
     use super::{Db, NewAddon};
     use crate::store::StoreError;
-    use paas_share::{AppName, UserName};
 
+    /// A fresh store with a user and an app, as the store's own tests make it: the app by id.
     fn db_with_app() -> (tempfile::TempDir, Db, crate::store::User, String) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut db = Db::open(&dir.path().join("paas.db")).expect("open");
-        let user = db
-            .create_user(
-                &UserName::parse("alice").expect("valid"),
-                false,
-                &crate::token::generate(),
-            )
-            .expect("user");
-        let app = db
-            .create_app(&user, &AppName::parse("shop").expect("valid"), None)
-            .expect("app");
+        let (dir, db, user, app) = crate::store::tests::demo_app();
         (dir, db, user, app.id)
     }
 

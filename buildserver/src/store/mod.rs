@@ -1318,7 +1318,7 @@ mod tests {
     use paas_share::AppName;
 
     /// A fresh store with user alice and her app demo (and the directory holding it).
-    fn demo_app() -> (tempfile::TempDir, Db, super::User, super::AppRecord) {
+    pub(super) fn demo_app() -> (tempfile::TempDir, Db, super::User, super::AppRecord) {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut db = Db::open(&dir.path().join("paas.db")).expect("open");
         let owner = db
