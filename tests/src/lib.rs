@@ -723,13 +723,15 @@ impl CliEnv {
 }
 
 /// Fixed identity and dates, so that fixture commits have the same ids in every run.
+/// When test commits are made, unless a test says otherwise: one commit, one image.
+const GIT_DATE: &str = "2026-01-01T00:00:00Z";
 const GIT_ENV: &[(&str, &str)] = &[
     ("GIT_AUTHOR_NAME", "Test"),
     ("GIT_AUTHOR_EMAIL", "test@example.com"),
-    ("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z"),
+    ("GIT_AUTHOR_DATE", GIT_DATE),
     ("GIT_COMMITTER_NAME", "Test"),
     ("GIT_COMMITTER_EMAIL", "test@example.com"),
-    ("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"),
+    ("GIT_COMMITTER_DATE", GIT_DATE),
     ("GIT_CONFIG_NOSYSTEM", "1"),
 ];
 
@@ -745,11 +747,22 @@ impl CliEnv {
 
     /// `git add -A && git commit -m MESSAGE` in `repo`.
     pub fn commit_all(&self, repo: &Path, message: &str) {
+        self.commit_all_at(repo, message, GIT_DATE);
+    }
+
+    /// [`CliEnv::commit_all`] as of `date` (its author and committer date, ISO 8601), where a
+    /// test needs commits made at different times.
+    pub fn commit_all_at(&self, repo: &Path, message: &str, date: &str) {
         for args in [
             &["add", "-A"][..],
             &["commit", "-q", "--allow-empty", "-m", message],
         ] {
-            let output = self.git(repo, args).output().expect("git");
+            let output = self
+                .git(repo, args)
+                .env("GIT_AUTHOR_DATE", date)
+                .env("GIT_COMMITTER_DATE", date)
+                .output()
+                .expect("git");
             assert!(
                 output.status.success(),
                 "git {args:?}: {}",

@@ -476,8 +476,7 @@ fn a_file_edited_to_the_same_size_is_not_served_stale_after_a_deploy() {
     ok(&cli, &repo, &["create", "site"]);
     let commit = |text: &str, date: &str| {
         std::fs::write(repo.join("public/page.txt"), text).expect("write");
-        ok_git(&cli, &repo, &["add", "-A"], date);
-        ok_git(&cli, &repo, &["commit", "-q", "-m", text], date);
+        cli.commit_all_at(&repo, text, date);
         pushed(&cli, &repo, &["paas", "main"]);
     };
     commit("version one\n", "2026-03-01T10:00:00Z");
@@ -504,19 +503,4 @@ fn a_file_edited_to_the_same_size_is_not_served_stale_after_a_deploy() {
         revalidated.headers
     );
     assert_ne!(revalidated.header("etag"), Some(etag.as_str()));
-}
-
-/// `git ARGS` in `repo` as of `date` (its author and committer date).
-fn ok_git(cli: &CliEnv, repo: &Path, args: &[&str], date: &str) {
-    let output = cli
-        .git(repo, args)
-        .env("GIT_AUTHOR_DATE", date)
-        .env("GIT_COMMITTER_DATE", date)
-        .output()
-        .expect("git");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        stderr_of(&output)
-    );
 }
