@@ -1791,7 +1791,7 @@ fn builds_run_as_jobs_on_a_real_node() {
         .collect();
     std::fs::write(repo.join("public/big.bin"), noise).expect("write");
     cli.commit_all(&repo, "a big site");
-    let (mut git, said, _reader) = push_watched(cli, &repo);
+    let (mut git, said, reader) = push_watched(cli, &repo);
     while !said
         .recv_timeout(Duration::from_secs(60))
         .expect("the build started")
@@ -1815,6 +1815,12 @@ fn builds_run_as_jobs_on_a_real_node() {
         kube.logs()
     );
     assert!(!pushed.success());
+    // Ended by the app's deletion, not by its pod's end after its grace period.
+    let said = reader.join().expect("the push's output");
+    assert!(
+        said.contains("the app was destroyed while it was building"),
+        "{said}"
+    );
 }
 
 /// With the paas router as the edge, p95 targets work on Kubernetes as on the local scheduler:

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
@@ -46,93 +46,108 @@ impl BuildJobs for KubernetesScheduler {
                 "-----> Building in job {name} (namespace {namespace})"
             ))
             .await;
-        // The app's destruction ends the build at once (its pod would take its grace period to
-        // go, and a pod not made yet never comes).
-        let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        let gone = async {
-            let deleted =
-                |n: Option<&Namespace>| n.is_none_or(|n| n.metadata.deletion_timestamp.is_some());
-            if kube::runtime::wait::await_condition(namespaces, &namespace, deleted)
-                .await
-                .is_err()
-            {
-                // Unwatchable: the pod's own end still ends the build.
-                std::future::pending::<()>().await;
-            }
-        };
+        let within = Duration::from_secs(self.settings.progress_deadline_seconds.into());
         let built = async {
-            let start_within = Duration::from_secs(self.settings.progress_deadline_seconds.into());
-            let pod = job_pod(&pods, &job.id, start_within).await?;
-            await_running(&pods, &pod, start_within).await?;
-            let (_attached, streams) =
-                attach_gated(&pods, &pod, "build", false, start_within).await?;
-            let (mut stdin, mut stdout, _tasks) = (streams.stdin, streams.stdout, streams.tasks);
-            let stderr = streams.stderr.context("the build's attach has no stderr")?;
-            let feed = async move {
-                let mut input = input;
-                tokio::io::copy(&mut input, &mut stdin).await?;
-                stdin.shutdown().await?;
-                // Held open until the output is whole: the acknowledgement goes through it.
-                Ok::<_, std::io::Error>(stdin)
-            };
-            let read = async move {
-                let mut decoded =
-                    Base64Writer::new(std::io::BufWriter::new(output.into_std().await));
-                let mut chunk = vec![0u8; 64 * 1024];
-                loop {
-                    let n = stdout.read(&mut chunk).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    decoded.write(&chunk[..n])?;
-                }
-                decoded.finish().map(drop)
-            };
-            let say = async move {
-                let mut stderr = tokio::io::BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = stderr.next_line().await {
-                    let _ = lines.send(line).await;
-                }
-            };
-            let streamed = async {
-                let (fed, read, ()) = tokio::join!(feed, read, say);
-                let _stdin = fed.context("cannot send the build its input")?;
-                read.context("cannot read the build's output")
-            };
-            // The pod may end without its output (killed, deleted with its namespace, its node
-            // gone), and its attach may stay open: its end (or deletion) ends the build then.
-            let ran = async {
-                tokio::pin!(streamed);
-                let ended = await_terminated(&pods, &pod);
-                tokio::pin!(ended);
-                tokio::select! {
-                    streamed = &mut streamed => {
-                        streamed?;
-                        ended.await
-                    }
-                    ended = &mut ended => {
-                        let outcome = ended.context("the build's pod went away before it ended")?;
-                        // Its last output may trail its end a little.
-                        match tokio::time::timeout(Duration::from_secs(10), streamed).await {
-                            Ok(streamed) => streamed.map(|()| outcome),
-                            Err(_) if outcome.exit != Exit::Code(0) => Ok(outcome),
-                            Err(_) => bail!("the build's pod ended before all its output arrived"),
-                        }
-                    }
-                }
-            };
-            match tokio::time::timeout(job.timeout + Duration::from_secs(60), ran).await {
-                Ok(outcome) => outcome,
-                Err(_) => Ok(Outcome {
-                    exit: Exit::TimedOut,
-                    oom_killed: false,
-                }),
-            }
+            let pod = job_pod(&pods, &job.id, within).await?;
+            await_running(&pods, &pod, within).await?;
+            attached(&pods, &pod, within, job.timeout, (input, output), lines).await
         };
+        // The app's destruction (its namespace's deletion deletes the Job) ends the build at once:
+        // its pod would take its grace period to go, and a pod not made yet never comes.
         tokio::select! {
-            () = gone => bail!("the app was destroyed while it was building"),
+            () = deleting(&jobs, &name) => {
+                bail!("the app was destroyed while it was building")
+            }
             built = built => built,
         }
+    }
+}
+
+/// Resolves once Job `name` is being deleted (or is gone); never if it cannot be watched (the
+/// build's pod's own end still ends the build then). The Job, not the namespace: the
+/// buildserver's role may watch Jobs, not namespaces.
+async fn deleting(jobs: &Api<Job>, name: &str) {
+    let deleted = |j: Option<&Job>| j.is_none_or(|j| j.metadata.deletion_timestamp.is_some());
+    if kube::runtime::wait::await_condition(jobs.clone(), name, deleted)
+        .await
+        .is_err()
+    {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Runs the build in its running pod `pod` through a gated attach: `input` (the packed
+/// directories) in, the output tar (base64 on stdout) decoded into `output`, stderr's lines to
+/// `lines`; the pod's exit is the outcome, or [`Exit::TimedOut`] a minute past `timeout`.
+async fn attached(
+    pods: &Api<Pod>,
+    pod: &str,
+    within: Duration,
+    timeout: Duration,
+    (input, output): (tokio::fs::File, tokio::fs::File),
+    lines: mpsc::Sender<String>,
+) -> anyhow::Result<Outcome> {
+    let (_attached, streams) = attach_gated(pods, pod, "build", false, within).await?;
+    let (mut stdin, mut stdout, _tasks) = (streams.stdin, streams.stdout, streams.tasks);
+    let stderr = streams.stderr.context("the build's attach has no stderr")?;
+    let feed = async move {
+        let mut input = input;
+        tokio::io::copy(&mut input, &mut stdin).await?;
+        stdin.shutdown().await?;
+        // Held open until the output is whole: the acknowledgement goes through it.
+        Ok::<_, std::io::Error>(stdin)
+    };
+    let read = async move {
+        let mut decoded = Base64Writer::new(std::io::BufWriter::new(output.into_std().await));
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = stdout.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            decoded.write(&chunk[..n])?;
+        }
+        decoded.finish().map(drop)
+    };
+    let say = async move {
+        let mut stderr = tokio::io::BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = stderr.next_line().await {
+            let _ = lines.send(line).await;
+        }
+    };
+    let streamed = async {
+        let (fed, read, ()) = tokio::join!(feed, read, say);
+        let _stdin = fed.context("cannot send the build its input")?;
+        read.context("cannot read the build's output")
+    };
+    // The pod may end without its output (killed, deleted with its namespace, its node gone),
+    // and its attach may stay open: its end (or deletion) ends the build then.
+    let ran = async {
+        tokio::pin!(streamed);
+        let ended = await_terminated(pods, pod);
+        tokio::pin!(ended);
+        tokio::select! {
+            streamed = &mut streamed => {
+                streamed?;
+                ended.await
+            }
+            ended = &mut ended => {
+                let outcome = ended.context("the build's pod went away before it ended")?;
+                // Its last output may trail its end a little.
+                match tokio::time::timeout(Duration::from_secs(10), streamed).await {
+                    Ok(streamed) => streamed.map(|()| outcome),
+                    Err(_) if outcome.exit != Exit::Code(0) => Ok(outcome),
+                    Err(_) => bail!("the build's pod ended before all its output arrived"),
+                }
+            }
+        }
+    };
+    match tokio::time::timeout(timeout + Duration::from_secs(60), ran).await {
+        Ok(outcome) => outcome,
+        Err(_) => Ok(Outcome {
+            exit: Exit::TimedOut,
+            oom_killed: false,
+        }),
     }
 }
 
