@@ -650,7 +650,7 @@ fn push_scale_rollback_restart_and_destroy_on_a_real_node() {
 
 #[test]
 fn a_release_that_never_gets_ready_or_crashes_fails_and_the_previous_one_is_applied_again() {
-    let kube = on_a_real_node(25);
+    let kube = on_a_real_node(40);
     let (cli, cluster) = (&kube.cli, &kube.cluster);
     let repo = cli.app_repo("procfile");
     std::fs::write(repo.join("Procfile"), ENVPAGE).expect("write");
@@ -663,8 +663,9 @@ fn a_release_that_never_gets_ready_or_crashes_fails_and_the_previous_one_is_appl
         push(cli, &repo)
     };
     // Running but never listening on $PORT: the readiness probe never passes, the cluster fails
-    // the rollout at its progress deadline (25 s here: below, a crash loop shows only once the
-    // kubelet's first 10 s back-off has begun, well before it), and v1 is applied again.
+    // the rollout at its progress deadline (40 s here: below, a crash loop shows only once the
+    // kubelet's first 10 s back-off has begun, well before it; at 25 s a busy CI machine's
+    // kubelet had not yet reported a failed probe), and v1 is applied again.
     let output = with_web("echo never listening; sleep 600", "never ready");
     let stderr = stderr_of(&output);
     assert!(!output.status.success(), "{stderr}");
