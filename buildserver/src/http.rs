@@ -9,8 +9,8 @@
 //! A listener may also speak TLS (rustls, by `tokio-rustls`): the handshake is held to the same
 //! deadline, and ALPN picks HTTP/2 or HTTP/1.1.
 //!
-//! hyper's HTTP/1.1 and HTTP/2 connections do the HTTP; this module only accepts, counts, shakes
-//! hands and drains.
+//! hyper's HTTP/1.1 and HTTP/2 connections do the HTTP (the router serves HTTP/1.1 itself, see
+//! [`Connections`]); this module only accepts, counts, shakes hands and drains.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -99,7 +99,7 @@ pub type ResponseFuture = std::pin::Pin<
 pub fn axum_service(
     app: axum::Router,
     header_timeout: Duration,
-) -> impl Fn(SocketAddr) -> Service + Send + 'static {
+) -> impl Fn(SocketAddr) -> Service + Send + Sync + 'static {
     move |peer| {
         let app = app.clone();
         Service::new(move |mut request| {
@@ -111,13 +111,51 @@ pub fn axum_service(
     }
 }
 
-/// Serves on `listener` within `limits` until `shutdown` resolves, each connection with the
-/// service `service_for(peer)` makes, then lets requests in flight finish for up to 10 s.
-/// Protocol upgrades (WebSocket) are served over HTTP/1.1. With `tls`, each connection is a TLS
-/// one first, and speaks HTTP/2 when ALPN chose `h2`.
+/// How a listener's connections are served once accepted (and, with TLS, once their handshake is
+/// done): by hyper with [`Connections::service`], unless an implementation serves HTTP/1.1
+/// connections itself ([`Connections::http1`], the router's proxy loop).
+pub trait Connections {
+    /// The service for the requests of a connection from `peer`.
+    fn service(&self, peer: SocketAddr) -> Service;
+
+    /// Serves an HTTP/1.1 connection from `peer` to its end: by default with hyper (protocol
+    /// upgrades included), holding each request head to `limits`, finishing gracefully once
+    /// `stopping` turns true. `stream`'s first bytes are there to read (over TLS, after the
+    /// handshake).
+    fn http1<S>(
+        &self,
+        peer: SocketAddr,
+        stream: S,
+        limits: Limits,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send + 'static
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .max_header_size(limits.max_header_bytes);
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), self.service(peer))
+            .with_upgrades();
+        drive(connection, |c| c.graceful_shutdown(), stopping)
+    }
+}
+
+impl<F: Fn(SocketAddr) -> Service> Connections for F {
+    fn service(&self, peer: SocketAddr) -> Service {
+        self(peer)
+    }
+}
+
+/// Serves on `listener` within `limits` until `shutdown` resolves, each connection as
+/// `connections` serves it, then lets requests in flight finish for up to 10 s. With `tls`, each
+/// connection is a TLS one first, and speaks HTTP/2 when ALPN chose `h2`.
 pub async fn serve(
     listener: TcpListener,
-    service_for: impl Fn(SocketAddr) -> Service,
+    connections: Arc<impl Connections + Send + Sync + 'static>,
     limits: Limits,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()>,
@@ -126,13 +164,9 @@ pub async fn serve(
     let budget = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = PerAddress::new((limits.max_connections / 4).max(1));
     let mut refusals = Refusals::default();
-    // HTTP/1.1 only: a version-sniffing server waits for a whole HTTP/2 preface, and a client
-    // that sends its first byte and no more was never held to the deadline.
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_header_size(limits.max_header_bytes);
+    // HTTP/1.1 on plain connections (not version-sniffing: such a server waits for a whole
+    // HTTP/2 preface, and a client that sends its first byte and no more was never held to the
+    // deadline).
     let mut h2 = http2::Builder::new(TokioExecutor::new());
     h2.timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
@@ -166,9 +200,8 @@ pub async fn serve(
         };
         let permit = (permit, place);
         let _ = stream.set_nodelay(true);
-        let (service, builder, h2, tls, stopping) = (
-            service_for(peer),
-            builder.clone(),
+        let (connections, h2, tls, stopping) = (
+            Arc::clone(&connections),
             h2.clone(),
             tls.clone(),
             stopping.clone(),
@@ -184,12 +217,7 @@ pub async fn serve(
                 return;
             }
             match tls {
-                None => {
-                    let connection = builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades();
-                    drive(connection, |c| c.graceful_shutdown(), stopping).await;
-                }
+                None => connections.http1(peer, stream, limits, stopping).await,
                 Some(acceptor) => {
                     // The handshake and the first bytes after it are held to the deadline too:
                     // hyper's timers start at the first byte of a request (or HTTP/2 preface).
@@ -216,13 +244,11 @@ pub async fn serve(
                         inner: stream,
                     };
                     if alpn_h2 {
-                        let connection = h2.serve_connection(TokioIo::new(stream), service);
+                        let connection =
+                            h2.serve_connection(TokioIo::new(stream), connections.service(peer));
                         drive(connection, |c| c.graceful_shutdown(), stopping).await;
                     } else {
-                        let connection = builder
-                            .serve_connection(TokioIo::new(stream), service)
-                            .with_upgrades();
-                        drive(connection, |c| c.graceful_shutdown(), stopping).await;
+                        connections.http1(peer, stream, limits, stopping).await;
                     }
                 }
             }

@@ -275,7 +275,14 @@ pub async fn serve_prometheus(
         })
         .with_state(state);
     let service = crate::http::axum_service(router, limits.header_timeout);
-    crate::http::serve(listener, service, limits, None, shutdown).await
+    crate::http::serve(
+        listener,
+        std::sync::Arc::new(service),
+        limits,
+        None,
+        shutdown,
+    )
+    .await
 }
 
 /// Serves the API on `listener` within `limits` until `shutdown` resolves, then finishes
@@ -287,7 +294,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let service = crate::http::axum_service(router(state), limits.header_timeout);
-    crate::http::serve(listener, service, limits, None, shutdown).await
+    crate::http::serve(
+        listener,
+        std::sync::Arc::new(service),
+        limits,
+        None,
+        shutdown,
+    )
+    .await
 }
 
 async fn healthz() -> Json<Health> {

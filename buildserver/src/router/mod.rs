@@ -10,6 +10,10 @@
 //! over 32 KiB are answered 431. ACME HTTP-01 challenges are answered before anything else.
 //! Hop-by-hop headers (RFC 9110 §7.6.1) are dropped both ways; every request to an app writes a
 //! `paas[router]` line to its log.
+//!
+//! HTTP/1.1 clients (plain or over TLS) are served by the router's own proxy loop ([`h1`]);
+//! HTTP/2 ones by hyper, their requests sent on to dynos with hyper's client. Both decide on a
+//! request the same way ([`Client::decide`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,7 +23,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -29,8 +33,10 @@ use crate::logs::Logs;
 use crate::store::Store;
 
 mod flow;
+mod h1;
 mod routes;
 mod tls;
+mod wire;
 
 pub use flow::Flow;
 use flow::Refusal;
@@ -49,9 +55,11 @@ struct Router {
     suffix: String,
     /// The TLS listener's port, for redirects to HTTPS (left out of the URL when 443).
     tls_port: Option<u16>,
-    /// Connections to dynos that no client connection holds, by the dyno's address: a client
-    /// connection's first request takes one before it opens a new one.
+    /// hyper's connections to dynos that no HTTP/2 client connection holds, by the dyno's
+    /// address: a client connection's first request takes one before it opens a new one.
     idle: Mutex<HashMap<SocketAddr, Vec<SendRequest<Body>>>>,
+    /// The same for the HTTP/1.1 proxy loop's connections.
+    idle_dynos: Mutex<HashMap<SocketAddr, Vec<h1::Dyno>>>,
     /// How long a dyno has to begin its response, unless the app says otherwise.
     timeout: std::time::Duration,
 }
@@ -63,32 +71,6 @@ const IDLE_PER_DYNO: usize = 64;
 struct Upstream {
     addr: SocketAddr,
     sender: SendRequest<Body>,
-}
-
-/// What one client connection keeps between its requests: the dyno connection its last request
-/// went through. The next request goes to the same dyno over it (per-connection upstream
-/// affinity, with no pool to consult per request) while that dyno is routed and up; when the
-/// client goes, the dyno connection goes back to the router's idle ones.
-struct ClientConnection {
-    router: Arc<Router>,
-    /// The client's address, and as `X-Forwarded-For` and the log line give it.
-    peer: std::net::IpAddr,
-    peer_ip: HeaderValue,
-    /// Whether it came in over TLS.
-    https: bool,
-    upstream: Mutex<Option<Upstream>>,
-}
-
-impl Drop for ClientConnection {
-    fn drop(&mut self) {
-        let upstream = self
-            .upstream
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(upstream) = upstream.take() {
-            self.router.give_back(upstream);
-        }
-    }
 }
 
 impl Router {
@@ -118,8 +100,8 @@ impl Router {
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|_| RouteFailure::NoAnswer)?;
-        // Ends when the dyno or the router closes it (an upgraded one when the tunnel ends).
-        tokio::spawn(connection.with_upgrades());
+        // Ends when the dyno or the router closes it.
+        tokio::spawn(connection);
         Ok(sender)
     }
 
@@ -140,14 +122,6 @@ impl Router {
     }
 }
 
-/// Why a request got no response from a dyno.
-enum RouteFailure {
-    /// Refused, closed or reset without an answer (Heroku's H13).
-    NoAnswer,
-    /// No response began within the router's timeout (H12).
-    Timeout,
-}
-
 /// The listening sockets of the router: plain HTTP, and TLS when there is one.
 pub struct Listeners {
     pub http: std::net::TcpListener,
@@ -166,16 +140,6 @@ pub struct Settings {
     pub limits: crate::http::Limits,
 }
 
-/// Headers that belong to one hop and are not forwarded.
-const HOP_BY_HOP: [HeaderName; 7] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -223,6 +187,7 @@ pub async fn serve(
             tls_port,
             timeout: settings.timeout,
             idle: Mutex::default(),
+            idle_dynos: Mutex::default(),
         });
         let (done, outcome) = tokio::sync::oneshot::channel();
         let stop = stop.clone();
@@ -239,7 +204,10 @@ pub async fn serve(
                             };
                             let plain = crate::http::serve(
                                 TcpListener::from_std(http)?,
-                                service_for(Arc::clone(&router), false),
+                                Arc::new(Connections {
+                                    router: Arc::clone(&router),
+                                    https: false,
+                                }),
                                 per_listener,
                                 None,
                                 stopped(stop.clone()),
@@ -249,7 +217,10 @@ pub async fn serve(
                             };
                             let secure = crate::http::serve(
                                 TcpListener::from_std(tls)?,
-                                service_for(router, true),
+                                Arc::new(Connections {
+                                    router,
+                                    https: true,
+                                }),
                                 per_listener,
                                 Some(tls_config),
                                 stopped(stop),
@@ -268,15 +239,16 @@ pub async fn serve(
     Ok(())
 }
 
-/// Each client connection's service: its requests proxied by `router`.
-fn service_for(router: Arc<Router>, https: bool) -> impl Fn(SocketAddr) -> crate::http::Service {
-    move |peer: SocketAddr| {
+/// The router's client connections on one listener (`https`: the TLS one).
+struct Connections {
+    router: Arc<Router>,
+    https: bool,
+}
+
+impl crate::http::Connections for Connections {
+    fn service(&self, peer: SocketAddr) -> crate::http::Service {
         let connection = Arc::new(ClientConnection {
-            router: Arc::clone(&router),
-            peer: peer.ip(),
-            peer_ip: HeaderValue::from_str(&peer.ip().to_string())
-                .expect("an address is a header value"),
-            https,
+            client: Client::new(Arc::clone(&self.router), peer, self.https),
             upstream: Mutex::new(None),
         });
         crate::http::Service::new(move |request| {
@@ -284,85 +256,196 @@ fn service_for(router: Arc<Router>, https: bool) -> impl Fn(SocketAddr) -> crate
             Box::pin(async move { Ok(connection.proxy(request.map(Body::new)).await) })
         })
     }
+
+    fn http1<S>(
+        &self,
+        peer: SocketAddr,
+        stream: S,
+        limits: crate::http::Limits,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send + 'static
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let client = Client::new(Arc::clone(&self.router), peer, self.https);
+        h1::serve(client, stream, limits, stopping)
+    }
 }
 
-impl ClientConnection {
-    async fn proxy(&self, mut request: Request) -> Response {
+/// A request's head as the router decides on it, whichever protocol brought it.
+struct Head<'a> {
+    method: &'a str,
+    /// The target's path and query (`*` for `OPTIONS *`).
+    path_and_query: &'a str,
+    /// The target's authority: an absolute-form target's (RFC 9112 §3.2.2), or HTTP/2's
+    /// `:authority`.
+    authority: Option<&'a str>,
+    /// The first Host field, and whether there is another.
+    host: Option<&'a str>,
+    more_hosts: bool,
+    content_length: Option<u64>,
+    /// The value of the canary cookie ([`CANARY_COOKIE`]), if the request has one.
+    canary: Option<&'a str>,
+}
+
+impl Head<'_> {
+    fn path(&self) -> &str {
+        self.path_and_query
+            .split_once('?')
+            .map_or(self.path_and_query, |(path, _)| path)
+    }
+}
+
+/// The host a request is routed by, lowercase: its target's authority when it has one (then Host
+/// is ignored, RFC 9112 §3.2.2), else its Host field.
+fn routed_host(authority: Option<&str>, host: Option<&str>) -> String {
+    authority.or(host).unwrap_or_default().to_ascii_lowercase()
+}
+
+/// A host's name: without its port, or the final dot a fully qualified name may end with
+/// (`shop.example.com.`, RFC 1034 §3.1).
+fn bare_name(host: &str) -> &str {
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    name.strip_suffix('.').unwrap_or(name)
+}
+
+/// What the router does with a request.
+enum Decision {
+    /// Answers it itself (an error page, a redirect, an ACME challenge), its log line written.
+    Answer(Answer),
+    /// Sends it to a dyno.
+    Forward(Forward),
+}
+
+/// A response of the router's own.
+struct Answer {
+    status: StatusCode,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: String,
+}
+
+impl Answer {
+    fn text(status: StatusCode, text: &str) -> Answer {
+        Answer {
+            status,
+            headers: vec![(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )],
+            body: text.to_owned(),
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        let headers = response.headers_mut();
+        headers.remove(header::CONTENT_TYPE);
+        for (name, value) in self.headers {
+            headers.append(name, value);
+        }
+        response
+    }
+}
+
+/// What the log line and the metrics of a request routed to an app need.
+struct Ticket {
+    app_id: Arc<str>,
+    placed: Option<routes::Placed>,
+    started: Instant,
+    method: String,
+    path: String,
+    host: String,
+    request_id: String,
+    _in_flight: crate::metrics::InFlight,
+}
+
+/// A request on its way to a dyno: which one, until when, within which limits.
+struct Forward {
+    ticket: Ticket,
+    backend: Arc<Backend>,
+    /// The request's deadline for the response to begin (covering a wait in the app's queue and
+    /// a retry): `timeout` after the request came.
+    deadline: tokio::time::Instant,
+    timeout: std::time::Duration,
+    /// The app's limit on request bodies, in bytes.
+    max_body: Option<u64>,
+    /// The request's place among the app's, kept until its response's body ends.
+    _slot: Option<flow::Slot>,
+}
+
+/// Why a request got no response from a dyno.
+enum RouteFailure {
+    /// Refused, closed or reset without an answer (Heroku's H13).
+    NoAnswer,
+    /// No response began within the router's timeout (H12).
+    Timeout,
+    /// The request's body went over the app's limit (it did not say its length).
+    OverLimit,
+}
+
+/// A client connection, as the router decides on its requests.
+struct Client {
+    router: Arc<Router>,
+    /// The client's address, and as `X-Forwarded-For` and the log line give it.
+    peer: std::net::IpAddr,
+    peer_ip: HeaderValue,
+    /// Whether it came in over TLS.
+    https: bool,
+}
+
+impl Client {
+    fn new(router: Arc<Router>, peer: SocketAddr, https: bool) -> Client {
+        Client {
+            router,
+            peer: peer.ip(),
+            peer_ip: HeaderValue::from_str(&peer.ip().to_string())
+                .expect("an address is a header value"),
+            https,
+        }
+    }
+
+    /// What to do with the request `head`: an answer of the router's own, or a dyno to send it
+    /// to (the one at `keep`, this connection's last, while it is routed and up).
+    async fn decide(&self, head: &Head<'_>, keep: Option<SocketAddr>) -> Decision {
         let router = &*self.router;
         let started = Instant::now();
         // RFC 9112 §3.2: a request with more than one Host field is answered 400.
-        if request
-            .headers()
-            .get_all(header::HOST)
-            .iter()
-            .nth(1)
-            .is_some()
-        {
-            return (StatusCode::BAD_REQUEST, "more than one Host header\n").into_response();
+        if head.more_hosts {
+            return Decision::Answer(Answer::text(
+                StatusCode::BAD_REQUEST,
+                "more than one Host header\n",
+            ));
         }
         // `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): answered here.
-        if request.method() == Method::OPTIONS && request.uri() == "*" {
-            return (
-                StatusCode::OK,
-                [(
+        if head.method == "OPTIONS" && head.path_and_query == "*" {
+            return Decision::Answer(Answer {
+                status: StatusCode::OK,
+                headers: vec![(
                     header::ALLOW,
-                    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+                    HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
                 )],
-            )
-                .into_response();
+                body: String::new(),
+            });
         }
         // ACME's HTTP-01 validation (RFC 8555 §8.3) is a plain-HTTP GET of a token the router
         // holds while an order is under way, for whatever hostname is being validated.
         if !self.https
-            && let Some(token) = request
-                .uri()
-                .path()
-                .strip_prefix("/.well-known/acme-challenge/")
+            && let Some(token) = head.path().strip_prefix("/.well-known/acme-challenge/")
             && let Some(key_authorization) = router.challenges.key_authorization(token)
         {
-            return (
-                [(header::CONTENT_TYPE, "application/octet-stream")],
-                key_authorization,
-            )
-                .into_response();
+            return Decision::Answer(Answer {
+                status: StatusCode::OK,
+                headers: vec![(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                )],
+                body: key_authorization,
+            });
         }
-        // An absolute-form target (and HTTP/2's `:authority`) names the host itself, and Host is
-        // then ignored (RFC 9112 §3.2.2).
-        let absolute_form = request.uri().authority().is_some();
-        let host = match request.uri().authority() {
-            Some(authority) => authority.as_str(),
-            None => request
-                .headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or_default(),
-        }
-        .to_ascii_lowercase();
-        // A fully qualified name may end with a dot (`shop.example.com.`, RFC 1034 §3.1).
-        let name = host
-            .rsplit_once(':')
-            .map_or(host.as_str(), |(name, _)| name);
-        let name = name.strip_suffix('.').unwrap_or(name);
+        let host = routed_host(head.authority, head.host);
+        let name = bare_name(&host);
         let request_id = request_id();
-        // The dyno this connection's last request went to, while it is routed and up.
-        let pinned = self.upstream().take();
-        let routed = router.routes.route(
-            name,
-            &router.suffix,
-            pinned.as_ref().map(|u| u.addr),
-            canary_cookie(request.headers()),
-        );
-        let pinned = match (pinned, routed.as_ref().and_then(|r| r.backend.as_ref())) {
-            (Some(upstream), Some(backend)) if upstream.addr == backend.addr => {
-                Some(upstream.sender)
-            }
-            (Some(other), _) => {
-                router.give_back(other);
-                None
-            }
-            (None, _) => None,
-        };
-        let Some(routed) = routed else {
+        let Some(routed) = router.routes.route(name, &router.suffix, keep, head.canary) else {
             // An app the route table has not heard of yet (created, never deployed): it has no
             // dyno up.
             let known = match name
@@ -375,7 +458,7 @@ impl ClientConnection {
                 ),
                 None => false,
             };
-            return if known {
+            return Decision::Answer(if known {
                 no_web_dyno(&request_id)
             } else {
                 page(
@@ -384,65 +467,37 @@ impl ClientConnection {
                     "Nothing is deployed at this address.",
                     &request_id,
                 )
-            };
+            });
         };
-        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-        let _in_flight = router.metrics.begin(&routed.app_id);
-        // Counts the request and writes its log line, once its response (or the router's
-        // answer) begins: `bytes` is the body's length when the response says it.
-        let log = |status: StatusCode, error: Option<(&str, &str)>, bytes: u64| {
-            let elapsed = started.elapsed();
-            let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-            router
-                .metrics
-                .request(&routed.app_id, status.as_u16(), ms, bytes);
-            // A canary is judged by its dynos' answers (H12 and H13 are theirs), not by the
-            // router's own (limits, maintenance).
-            if let Some(placed) = routed.placed
-                && error.is_none_or(|(code, _)| matches!(code, "H12" | "H13"))
-            {
-                router.metrics.canary_request(
-                    &routed.app_id,
-                    placed.to_canary,
-                    status.as_u16(),
-                    ms,
-                );
-            }
-            let at = match error {
-                Some(("", desc)) => format!("at=error desc=\"{desc}\""),
-                Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
-                None => "at=info".to_owned(),
-            };
-            router.logs.emit(
-                &routed.app_id,
-                "paas",
-                "router",
-                format!(
-                    "{at} method={method} path={path} host={host} request_id={request_id} fwd={} protocol={} status={} service={}ms",
-                    self.peer_ip.to_str().unwrap_or_default(),
-                    if self.https { "https" } else { "http" },
-                    status.as_u16(),
-                    elapsed.as_millis()
-                ),
-            );
+        let ticket = Ticket {
+            _in_flight: router.metrics.begin(&routed.app_id),
+            app_id: routed.app_id,
+            placed: routed.placed,
+            started,
+            method: head.method.to_owned(),
+            path: head.path().to_owned(),
+            request_id,
+            host,
         };
+        let name = bare_name(&ticket.host);
         let settings = routed.edge.as_ref().map(|e| &e.settings);
         if settings.is_some_and(|s| s.maintenance) {
-            log(
+            ticket.log(
+                self,
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(("H80", "Maintenance mode")),
                 0,
             );
-            let mut response = page(
+            let mut answer = page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Down for maintenance",
                 "This app is undergoing maintenance; please try again in a few minutes.",
-                &request_id,
+                &ticket.request_id,
             );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-            return response;
+            answer
+                .headers
+                .push((header::RETRY_AFTER, HeaderValue::from_static("60")));
+            return Decision::Answer(answer);
         }
         if !self.https
             && settings.is_some_and(|s| s.redirect_https)
@@ -456,41 +511,44 @@ impl ClientConnection {
                 Some(443) | None => String::new(),
                 Some(port) => format!(":{port}"),
             };
-            let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
             // 301 as Heroku's ACM does; 308 keeps other methods and their bodies (RFC 9110 §15.4.9).
-            let status = if matches!(*request.method(), Method::GET | Method::HEAD) {
+            let status = if matches!(head.method, "GET" | "HEAD") {
                 StatusCode::MOVED_PERMANENTLY
             } else {
                 StatusCode::PERMANENT_REDIRECT
             };
-            log(status, None, 0);
-            return match HeaderValue::from_str(&format!("https://{name}{port}{target}")) {
-                Ok(location) => (status, [(header::LOCATION, location)]).into_response(),
-                Err(_) => (StatusCode::BAD_REQUEST, "bad request target\n").into_response(),
-            };
+            ticket.log(self, status, None, 0);
+            let location =
+                HeaderValue::from_str(&format!("https://{name}{port}{}", head.path_and_query));
+            return Decision::Answer(match location {
+                Ok(location) => Answer {
+                    status,
+                    headers: vec![(header::LOCATION, location)],
+                    body: String::new(),
+                },
+                Err(_) => Answer::text(StatusCode::BAD_REQUEST, "bad request target\n"),
+            });
         }
         let max_body = settings.and_then(|s| s.max_body_bytes);
         if let Some(max) = max_body
-            && request
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-                .is_some_and(|length| length > max)
+            && head.content_length.is_some_and(|length| length > max)
         {
-            log(
+            ticket.log(
+                self,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Some(("", "Request body too large")),
                 0,
             );
-            return too_large(max, &request_id);
+            return Decision::Answer(too_large(max, &ticket.request_id));
         }
-        let Some(backend) = routed.backend.clone() else {
-            log(
+        let Some(backend) = routed.backend else {
+            ticket.log(
+                self,
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(("H14", "No web dynos running")),
                 0,
             );
-            return no_web_dyno(&request_id);
+            return Decision::Answer(no_web_dyno(&ticket.request_id));
         };
         let timeout = settings
             .and_then(|s| s.timeout_seconds)
@@ -504,49 +562,258 @@ impl ClientConnection {
             None => None,
             Some(flow) => match flow.admit(self.peer, routed.up, deadline).await {
                 Ok(slot) => Some(slot),
-                Err(refusal) => {
-                    let (status, retry_after, code, desc, title, text) = match refusal {
-                        Refusal::Limited {
-                            retry_after,
-                            client,
-                        } => (
-                            StatusCode::TOO_MANY_REQUESTS,
-                            retry_after,
-                            "",
-                            if client {
-                                "Client rate limit exceeded"
-                            } else {
-                                "Rate limit exceeded"
-                            },
-                            "Too many requests",
-                            "This app takes a limited number of requests per second; please try again in a moment.",
-                        ),
-                        Refusal::Shed => (
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            1,
-                            "H11",
-                            "Backlog too deep",
-                            "Too busy",
-                            "This app is answering as many requests as it can; please try again in a moment.",
-                        ),
-                    };
-                    router.metrics.refused(
-                        &routed.app_id,
-                        if status == StatusCode::TOO_MANY_REQUESTS {
-                            crate::metrics::Refused::Limited
-                        } else {
-                            crate::metrics::Refused::Shed
-                        },
-                    );
-                    log(status, Some((code, desc)), 0);
-                    let mut response = page(status, title, text, &request_id);
-                    response
-                        .headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-                    return response;
-                }
+                Err(refusal) => return Decision::Answer(ticket.refused(self, refusal)),
             },
         };
+        Decision::Forward(Forward {
+            ticket,
+            backend,
+            deadline,
+            timeout,
+            max_body,
+            _slot: slot,
+        })
+    }
+}
+
+impl Ticket {
+    /// Counts the request and writes its log line, once its response (or the router's answer)
+    /// begins: `bytes` is the body's length when the response says it.
+    fn log(&self, client: &Client, status: StatusCode, error: Option<(&str, &str)>, bytes: u64) {
+        let router = &*client.router;
+        let elapsed = self.started.elapsed();
+        let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        router
+            .metrics
+            .request(&self.app_id, status.as_u16(), ms, bytes);
+        // A canary is judged by its dynos' answers (H12 and H13 are theirs), not by the router's
+        // own (limits, maintenance).
+        if let Some(placed) = self.placed
+            && error.is_none_or(|(code, _)| matches!(code, "H12" | "H13"))
+        {
+            router
+                .metrics
+                .canary_request(&self.app_id, placed.to_canary, status.as_u16(), ms);
+        }
+        let at = match error {
+            Some(("", desc)) => format!("at=error desc=\"{desc}\""),
+            Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
+            None => "at=info".to_owned(),
+        };
+        router.logs.emit(
+            &self.app_id,
+            "paas",
+            "router",
+            format!(
+                "{at} method={} path={} host={} request_id={} fwd={} protocol={} status={} service={}ms",
+                self.method,
+                self.path,
+                self.host,
+                self.request_id,
+                client.peer_ip.to_str().unwrap_or_default(),
+                if client.https { "https" } else { "http" },
+                status.as_u16(),
+                elapsed.as_millis()
+            ),
+        );
+    }
+
+    /// The answer to a request the app's flow control refused (429 or 503 with `Retry-After`).
+    fn refused(&self, client: &Client, refusal: Refusal) -> Answer {
+        let (status, retry_after, code, desc, title, text) = match refusal {
+            Refusal::Limited {
+                retry_after,
+                client,
+            } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                retry_after,
+                "",
+                if client {
+                    "Client rate limit exceeded"
+                } else {
+                    "Rate limit exceeded"
+                },
+                "Too many requests",
+                "This app takes a limited number of requests per second; please try again in a moment.",
+            ),
+            Refusal::Shed => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                1,
+                "H11",
+                "Backlog too deep",
+                "Too busy",
+                "This app is answering as many requests as it can; please try again in a moment.",
+            ),
+        };
+        client.router.metrics.refused(
+            &self.app_id,
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                crate::metrics::Refused::Limited
+            } else {
+                crate::metrics::Refused::Shed
+            },
+        );
+        self.log(client, status, Some((code, desc)), 0);
+        let mut answer = page(status, title, text, &self.request_id);
+        answer
+            .headers
+            .push((header::RETRY_AFTER, HeaderValue::from(retry_after)));
+        answer
+    }
+}
+
+impl Forward {
+    /// Records whether `backend` answered well: a dyno's health is what its responses say (a body
+    /// cut for being over the limit is the client's doing, not the dyno's); a dyno that fails too
+    /// often in a row leaves the rotation for a while.
+    fn observe(&self, client: &Client, backend: &Backend, ok: bool) {
+        let (at, desc) = match backend.health.record(ok) {
+            None => return,
+            Some(Turn::Out { again: false }) => (
+                "warning",
+                format!(
+                    "taken out of rotation for {} s after {EJECT_AFTER} failed responses in a row",
+                    EJECT_FOR.as_secs()
+                ),
+            ),
+            Some(Turn::Out { again: true }) => (
+                "warning",
+                format!(
+                    "taken out of rotation again for {} s: it failed after its pause",
+                    EJECT_FOR.as_secs()
+                ),
+            ),
+            Some(Turn::Back) => ("info", "back in rotation".to_owned()),
+        };
+        client.router.logs.emit(
+            &self.ticket.app_id,
+            "paas",
+            "router",
+            format!("at={at} dyno={} desc=\"{desc}\"", backend.dyno),
+        );
+    }
+
+    /// Logs a dyno's response as it begins (`bytes`: its length when it says it); the
+    /// `Set-Cookie` value a client new to the canary split gets, to stay on its side.
+    fn responded(&self, client: &Client, status: StatusCode, bytes: u64) -> Option<HeaderValue> {
+        self.ticket.log(client, status, None, bytes);
+        let placed = self.ticket.placed.filter(|p| p.fresh)?;
+        HeaderValue::from_str(&placed.cookie()).ok()
+    }
+
+    /// The router's answer when no dyno's response began: Heroku's router error codes, H12 for
+    /// a response that did not begin in time, H13 for a connection the dyno closed (or refused)
+    /// without answering.
+    fn failed(&self, client: &Client, failure: &RouteFailure) -> Answer {
+        let request_id = &self.ticket.request_id;
+        match failure {
+            RouteFailure::OverLimit => {
+                self.ticket.log(
+                    client,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    Some(("", "Request body too large")),
+                    0,
+                );
+                too_large(self.max_body.unwrap_or_default(), request_id)
+            }
+            RouteFailure::Timeout => {
+                self.ticket.log(
+                    client,
+                    StatusCode::GATEWAY_TIMEOUT,
+                    Some(("H12", "Request timeout")),
+                    0,
+                );
+                page(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "Request timeout",
+                    &format!(
+                        "The app did not begin its response within {} s.",
+                        self.timeout.as_secs()
+                    ),
+                    request_id,
+                )
+            }
+            RouteFailure::NoAnswer => {
+                self.ticket.log(
+                    client,
+                    StatusCode::BAD_GATEWAY,
+                    Some(("H13", "Connection closed without response")),
+                    0,
+                );
+                page(
+                    StatusCode::BAD_GATEWAY,
+                    "Bad gateway",
+                    "The app closed the connection without answering.",
+                    request_id,
+                )
+            }
+        }
+    }
+}
+
+/// An HTTP/2 connection (hyper serves it): each request is decided on and sent to a dyno over
+/// HTTP/1.1 with hyper's client, and keeps its dyno connection for the next.
+struct ClientConnection {
+    client: Client,
+    upstream: Mutex<Option<Upstream>>,
+}
+
+impl Drop for ClientConnection {
+    fn drop(&mut self) {
+        let upstream = self
+            .upstream
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(upstream) = upstream.take() {
+            self.client.router.give_back(upstream);
+        }
+    }
+}
+
+impl ClientConnection {
+    async fn proxy(&self, mut request: Request) -> Response {
+        let client = &self.client;
+        let router = &*client.router;
+        // The dyno this connection's last request went to, while it is routed and up.
+        let pinned = self.upstream().take();
+        let decision = {
+            let headers = request.headers();
+            let mut hosts = headers
+                .get_all(header::HOST)
+                .iter()
+                .filter_map(|h| h.to_str().ok());
+            let head = Head {
+                method: request.method().as_str(),
+                path_and_query: request.uri().path_and_query().map_or("/", |p| p.as_str()),
+                authority: request.uri().authority().map(|a| a.as_str()),
+                host: hosts.next(),
+                more_hosts: hosts.next().is_some(),
+                content_length: headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok()),
+                canary: canary_cookie(headers),
+            };
+            client.decide(&head, pinned.as_ref().map(|u| u.addr)).await
+        };
+        let forward = match decision {
+            Decision::Answer(answer) => {
+                if let Some(pinned) = pinned {
+                    router.give_back(pinned);
+                }
+                return answer.into_response();
+            }
+            Decision::Forward(forward) => forward,
+        };
+        let pinned = match pinned {
+            Some(upstream) if upstream.addr == forward.backend.addr => Some(upstream.sender),
+            Some(other) => {
+                router.give_back(other);
+                None
+            }
+            None => None,
+        };
+        let absolute_form = request.uri().authority().is_some();
+        let method = request.method().clone();
         // The dyno gets the origin form (`/path?query`) over HTTP/1.1, whatever the client spoke.
         if absolute_form {
             let target = request
@@ -557,45 +824,34 @@ impl ClientConnection {
                 .expect("a path and query is a valid URI");
             *request.uri_mut() = target;
         }
-        if request.version() == Version::HTTP_2 {
-            *request.version_mut() = Version::HTTP_11;
-        }
-        // A protocol upgrade (WebSocket) is passed on: the dyno answers 101 and both connections
-        // are then joined byte for byte.
-        let upgrade = request.headers().get(header::UPGRADE).cloned();
-        let client_side = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
+        *request.version_mut() = Version::HTTP_11;
         let headers = request.headers_mut();
         remove_hop_by_hop(headers);
-        // The dyno is told the host it was routed by (RFC 9112 §3.2.2: a proxy replaces Host),
-        // and an HTTP/1.0 request without one gets it.
+        // The dyno is told the host it was routed by (RFC 9112 §3.2.2: a proxy replaces Host).
         if (absolute_form || !headers.contains_key(header::HOST))
-            && let Ok(value) = HeaderValue::from_str(&host)
+            && let Ok(value) = HeaderValue::from_str(&forward.ticket.host)
         {
             headers.insert(header::HOST, value);
         }
-        if let Some(protocol) = upgrade {
-            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-            headers.insert(header::UPGRADE, protocol);
-        }
         let forwarded_for = match headers.get(X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
             Some(previous) => {
-                HeaderValue::from_bytes(&[previous, b", ", self.peer_ip.as_bytes()].concat()).ok()
+                HeaderValue::from_bytes(&[previous, b", ", client.peer_ip.as_bytes()].concat()).ok()
             }
-            None => Some(self.peer_ip.clone()),
+            None => Some(client.peer_ip.clone()),
         };
         if let Some(forwarded_for) = forwarded_for {
             headers.insert(X_FORWARDED_FOR, forwarded_for);
         }
         headers.insert(
             X_FORWARDED_PROTO,
-            HeaderValue::from_static(if self.https { "https" } else { "http" }),
+            HeaderValue::from_static(if client.https { "https" } else { "http" }),
         );
-        if let Ok(request_id) = HeaderValue::from_str(&request_id) {
+        if let Ok(request_id) = HeaderValue::from_str(&forward.ticket.request_id) {
             headers.insert(X_REQUEST_ID, request_id);
         }
         // A body over the app's limit that did not say its length is cut where it passes it.
         let over_limit = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        if let Some(max) = max_body
+        if let Some(max) = forward.max_body
             && !axum::body::HttpBody::is_end_stream(request.body())
         {
             let over_limit = Arc::clone(&over_limit);
@@ -612,140 +868,61 @@ impl ClientConnection {
         // stopped), another dyno that is up gets it, as nginx's `proxy_next_upstream error`
         // does.
         let replay = (matches!(method, Method::GET | Method::HEAD)
-            && client_side.is_none()
             && axum::body::HttpBody::is_end_stream(request.body()))
-        .then(|| {
-            (
-                request.uri().clone(),
-                request.headers().clone(),
-                request.version(),
-            )
-        });
-        // A dyno's health is what its responses say (a body cut for being over the limit is
-        // the client's doing, not the dyno's); a dyno that fails too often in a row leaves the
-        // rotation for a while.
-        let observe = |backend: &Backend, response: &Result<_, RouteFailure>| {
-            let ok = match response {
-                Ok(response) => !axum::http::Response::status(response).is_server_error(),
-                Err(_) => over_limit.load(std::sync::atomic::Ordering::Acquire),
-            };
-            let (at, desc) = match backend.health.record(ok) {
-                None => return,
-                Some(Turn::Out { again: false }) => (
-                    "warning",
-                    format!(
-                        "taken out of rotation for {} s after {EJECT_AFTER} failed responses in a row",
-                        EJECT_FOR.as_secs()
-                    ),
-                ),
-                Some(Turn::Out { again: true }) => (
-                    "warning",
-                    format!(
-                        "taken out of rotation again for {} s: it failed after its pause",
-                        EJECT_FOR.as_secs()
-                    ),
-                ),
-                Some(Turn::Back) => ("info", "back in rotation".to_owned()),
-            };
-            router.logs.emit(
-                &routed.app_id,
-                "paas",
-                "router",
-                format!("at={at} dyno={} desc=\"{desc}\"", backend.dyno),
-            );
+        .then(|| (request.uri().clone(), request.headers().clone()));
+        let answered = |response: &Result<axum::http::Response<_>, RouteFailure>| match response {
+            Ok(response) => !response.status().is_server_error(),
+            Err(_) => over_limit.load(std::sync::atomic::Ordering::Acquire),
         };
-        let mut response = self.send(backend.addr, pinned, request, deadline).await;
-        observe(&backend, &response);
-        if let (Err(RouteFailure::NoAnswer), Some((uri, headers, version))) = (&response, replay)
-            && let Some(other) = router.routes.pick(&routed.app_id)
+        let mut response = self
+            .send(forward.backend.addr, pinned, request, forward.deadline)
+            .await;
+        forward.observe(client, &forward.backend, answered(&response));
+        if let (Err(RouteFailure::NoAnswer), Some((uri, headers))) = (&response, replay)
+            && let Some(other) = router.routes.pick(&forward.ticket.app_id)
         {
             let mut again = Request::new(Body::empty());
-            *again.method_mut() = method.clone();
+            *again.method_mut() = method;
             *again.uri_mut() = uri;
             *again.headers_mut() = headers;
-            *again.version_mut() = version;
-            response = self.send(other.addr, None, again, deadline).await;
-            observe(&other, &response);
+            response = self.send(other.addr, None, again, forward.deadline).await;
+            forward.observe(client, &other, answered(&response));
         }
-        // Heroku's router error codes: H12 for a response that did not begin in time, H13 for a
-        // connection the dyno closed (or refused) without answering.
         match response {
             Ok(mut response) => {
-                if response.status() == StatusCode::SWITCHING_PROTOCOLS
-                    && let Some(client_side) = client_side
-                {
-                    let dyno_side = hyper::upgrade::on(&mut response);
-                    tokio::spawn(join_upgraded(client_side, dyno_side));
-                } else {
-                    // The dyno's connection management is its own (a `Connection: close` to the
-                    // router must not close the client's connection).
-                    remove_hop_by_hop(response.headers_mut());
-                }
+                // The dyno's connection management is its own (a `Connection: close` to the
+                // router must not close the client's connection).
+                remove_hop_by_hop(response.headers_mut());
                 let (mut parts, body) = response.into_parts();
-                // A client new to the canary split stays on its side from now on.
-                if let Some(placed) = routed.placed.filter(|p| p.fresh)
-                    && let Ok(cookie) = HeaderValue::from_str(&placed.cookie())
-                {
-                    parts.headers.append(header::SET_COOKIE, cookie);
-                }
                 let length = parts
                     .headers
                     .get(header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse().ok())
                     .unwrap_or(0);
-                log(parts.status, None, length);
+                if let Some(cookie) = forward.responded(client, parts.status, length) {
+                    parts.headers.append(header::SET_COOKIE, cookie);
+                }
                 // The request keeps its slot among the app's until its response's body ends.
                 let body = http_body_util::BodyExt::map_err(body, move |e| {
-                    let _slot = &slot;
+                    let _forward = &forward;
                     e
                 });
                 Response::from_parts(parts, Body::new(body))
             }
-            Err(RouteFailure::NoAnswer)
-                if over_limit.load(std::sync::atomic::Ordering::Acquire) =>
-            {
-                log(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    Some(("", "Request body too large")),
-                    0,
-                );
-                too_large(max_body.unwrap_or_default(), &request_id)
-            }
-            Err(RouteFailure::Timeout) => {
-                log(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    Some(("H12", "Request timeout")),
-                    0,
-                );
-                page(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "Request timeout",
-                    &format!(
-                        "The app did not begin its response within {} s.",
-                        timeout.as_secs()
-                    ),
-                    &request_id,
-                )
-            }
-            Err(RouteFailure::NoAnswer) => {
-                log(
-                    StatusCode::BAD_GATEWAY,
-                    Some(("H13", "Connection closed without response")),
-                    0,
-                );
-                page(
-                    StatusCode::BAD_GATEWAY,
-                    "Bad gateway",
-                    "The app closed the connection without answering.",
-                    &request_id,
-                )
+            Err(failure) => {
+                let failure = if over_limit.load(std::sync::atomic::Ordering::Acquire) {
+                    RouteFailure::OverLimit
+                } else {
+                    failure
+                };
+                forward.failed(client, &failure).into_response()
             }
         }
     }
 
     /// Sends `request` to the dyno at `addr` over `pinned` (this connection's, to that dyno) or
     /// another connection, and keeps the connection for this client's next request once the
-    /// response has begun (an upgraded one is the tunnel's).
+    /// response has begun.
     async fn send(
         &self,
         addr: SocketAddr,
@@ -753,16 +930,16 @@ impl ClientConnection {
         request: Request,
         deadline: tokio::time::Instant,
     ) -> Result<axum::http::Response<hyper::body::Incoming>, RouteFailure> {
-        let upgrade = request.headers().contains_key(header::UPGRADE);
+        let router = &*self.client.router;
         let exchange = async {
             let (mut sender, mut fresh) = match pinned {
                 Some(sender) => (sender, false),
-                None => self.router.connect(addr).await?,
+                None => router.connect(addr).await?,
             };
             let mut request = request;
             let response = loop {
                 if sender.ready().await.is_err() {
-                    (sender, fresh) = (self.router.open(addr).await?, true);
+                    (sender, fresh) = (router.open(addr).await?, true);
                 }
                 match sender.try_send_request(request).await {
                     Ok(response) => break response,
@@ -771,15 +948,13 @@ impl ClientConnection {
                     Err(mut failed) => match failed.take_message() {
                         Some(unsent) if !fresh => {
                             request = unsent;
-                            (sender, fresh) = (self.router.open(addr).await?, true);
+                            (sender, fresh) = (router.open(addr).await?, true);
                         }
                         _ => return Err(RouteFailure::NoAnswer),
                     },
                 }
             };
-            if !upgrade {
-                *self.upstream() = Some(Upstream { addr, sender });
-            }
+            *self.upstream() = Some(Upstream { addr, sender });
             Ok(response)
         };
         tokio::time::timeout_at(deadline, exchange)
@@ -798,7 +973,13 @@ fn canary_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
+        .find_map(canary_in)
+}
+
+/// The value of the canary cookie in one `Cookie` field's value.
+fn canary_in(cookies: &str) -> Option<&str> {
+    cookies
+        .split(';')
         .find_map(|pair| pair.trim().strip_prefix(CANARY_COOKIE)?.strip_prefix('='))
 }
 
@@ -817,38 +998,31 @@ fn remove_hop_by_hop(headers: &mut axum::http::HeaderMap) {
             headers.remove(name);
         }
     }
-    for name in &HOP_BY_HOP {
+    for name in wire::HOP_BY_HOP {
         headers.remove(name);
     }
 }
 
-/// Copies bytes both ways between an upgraded client connection and the dyno's, until either
-/// side closes.
-async fn join_upgraded(client: hyper::upgrade::OnUpgrade, dyno: hyper::upgrade::OnUpgrade) {
-    let (Ok(client), Ok(dyno)) = tokio::join!(client, dyno) else {
-        return;
-    };
-    let (mut client, mut dyno) = (TokioIo::new(client), TokioIo::new(dyno));
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut dyno).await;
-}
-
 /// An error page of the router's: what happened, in a sentence, and the request's id (which the
 /// app's `paas[router]` log line has too).
-fn page(status: StatusCode, title: &str, text: &str, request_id: &str) -> Response {
-    let mut response = (
-        status,
-        Html(format!(
-            "<!DOCTYPE html>\n<title>{title}</title>\n<h1>{title}</h1>\n<p>{text}</p>\n<p>Request ID: <code>{request_id}</code></p>\n"
-        )),
-    )
-        .into_response();
+fn page(status: StatusCode, title: &str, text: &str, request_id: &str) -> Answer {
+    let mut headers = vec![(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    )];
     if let Ok(value) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert(X_REQUEST_ID, value);
+        headers.push((X_REQUEST_ID, value));
     }
-    response
+    Answer {
+        status,
+        headers,
+        body: format!(
+            "<!DOCTYPE html>\n<title>{title}</title>\n<h1>{title}</h1>\n<p>{text}</p>\n<p>Request ID: <code>{request_id}</code></p>\n"
+        ),
+    }
 }
 
-fn no_web_dyno(request_id: &str) -> Response {
+fn no_web_dyno(request_id: &str) -> Answer {
     page(
         StatusCode::SERVICE_UNAVAILABLE,
         "Application unavailable",
@@ -857,7 +1031,7 @@ fn no_web_dyno(request_id: &str) -> Response {
     )
 }
 
-fn too_large(max: u64, request_id: &str) -> Response {
+fn too_large(max: u64, request_id: &str) -> Answer {
     page(
         StatusCode::PAYLOAD_TOO_LARGE,
         "Request body too large",

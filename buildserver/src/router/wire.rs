@@ -1,0 +1,523 @@
+//! HTTP/1.1 message framing for the router's proxy loop ([`super::h1`]), by RFC 9112: how long a
+//! request's or a response's body is (§6.1–6.3), chunked bodies read (§7.1) and written again in
+//! canonical form (so a dyno never sees framing the router read differently: no request
+//! smuggling), and the header fields that belong to one hop (RFC 9110 §7.6.1). Heads themselves
+//! are parsed by `httparse`; only what it leaves to its callers is here.
+
+/// The most header fields a request or response head may have (nginx and hyper allow 100).
+pub const MAX_HEADERS: usize = 100;
+
+/// Headers that belong to one hop and are not forwarded (RFC 9110 §7.6.1), lowercase, besides
+/// those the `Connection` field names.
+pub const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Whether a header field named `name` belongs to one hop by its name alone.
+pub fn is_hop_by_hop(name: &str) -> bool {
+    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// How a message's body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body.
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Until the connection closes (a response's only).
+    Close,
+}
+
+/// A head whose framing cannot be read; the text says why (for a 400 or 502 page's log line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed(pub &'static str);
+
+/// A transfer coding the router does not decode (answered 501, RFC 9112 §6.1).
+pub const OTHER_CODING: Malformed = Malformed("a transfer coding other than chunked");
+
+/// What a request's or response's `Connection` fields say (RFC 9110 §7.6.1): `close`,
+/// `keep-alive`, `upgrade`, and the other header names they list (hop-by-hop too).
+#[derive(Debug, Default)]
+pub struct ConnectionOptions<'a> {
+    pub close: bool,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+    named: Vec<&'a str>,
+}
+
+impl<'a> ConnectionOptions<'a> {
+    pub fn of(headers: &[httparse::Header<'a>]) -> Self {
+        let mut options = ConnectionOptions::default();
+        for header in headers {
+            if !header.name.eq_ignore_ascii_case("connection") {
+                continue;
+            }
+            let Ok(value) = std::str::from_utf8(header.value) else {
+                continue;
+            };
+            for token in value.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    options.close = true;
+                } else if token.eq_ignore_ascii_case("keep-alive") {
+                    options.keep_alive = true;
+                } else if token.eq_ignore_ascii_case("upgrade") {
+                    options.upgrade = true;
+                } else if !token.is_empty() {
+                    options.named.push(token);
+                }
+            }
+        }
+        options
+    }
+
+    /// Whether the header field `name` is for this hop only: by its name, or named here.
+    pub fn drops(&self, name: &str) -> bool {
+        is_hop_by_hop(name) || self.named.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The comma-separated elements of every field named `name`, trimmed.
+fn elements<'a>(
+    headers: &'a [httparse::Header<'a>],
+    name: &'static str,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    headers
+        .iter()
+        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+        .flat_map(|h| h.value.split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+}
+
+/// The one length all `Content-Length` fields agree on (a list of equal values is one value, RFC
+/// 9110 §8.6), `None` without any.
+pub fn content_length(headers: &[httparse::Header]) -> Result<Option<u64>, Malformed> {
+    let mut length = None;
+    for element in elements(headers, "content-length") {
+        if element.is_empty() || element.len() > 19 || !element.iter().all(u8::is_ascii_digit) {
+            return Err(Malformed("an invalid Content-Length"));
+        }
+        let value = element
+            .iter()
+            .fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0'));
+        if length.is_some_and(|l| l != value) {
+            return Err(Malformed("Content-Length fields that disagree"));
+        }
+        length = Some(value);
+    }
+    Ok(length)
+}
+
+/// Whether the message has `Transfer-Encoding: chunked` and nothing else (`Ok(false)` without
+/// the field). Any other coding is refused: the router does not decode them.
+fn chunked(headers: &[httparse::Header]) -> Result<bool, Malformed> {
+    let mut codings = elements(headers, "transfer-encoding").peekable();
+    if codings.peek().is_none() {
+        return Ok(false);
+    }
+    let mut seen = false;
+    for coding in codings {
+        if seen || !coding.eq_ignore_ascii_case(b"chunked") {
+            return Err(OTHER_CODING);
+        }
+        seen = true;
+    }
+    Ok(true)
+}
+
+/// How a request's body is delimited (RFC 9112 §6.1, §6.3). Stricter than the RFC where it
+/// allows a choice, against request smuggling (as nginx and hyper are): both `Content-Length`
+/// and `Transfer-Encoding`, or `Transfer-Encoding` in HTTP/1.0, are refused.
+pub fn request_framing(headers: &[httparse::Header], http10: bool) -> Result<Framing, Malformed> {
+    let length = content_length(headers)?;
+    if chunked(headers)? {
+        if length.is_some() {
+            return Err(Malformed("both Content-Length and Transfer-Encoding"));
+        }
+        if http10 {
+            return Err(Malformed("Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        return Ok(Framing::Chunked);
+    }
+    Ok(match length {
+        None | Some(0) => Framing::Empty,
+        Some(length) => Framing::Length(length),
+    })
+}
+
+/// How a response to a request (`head`: a HEAD one) is delimited (RFC 9112 §6.3).
+pub fn response_framing(
+    status: u16,
+    head: bool,
+    headers: &[httparse::Header],
+) -> Result<Framing, Malformed> {
+    if head || status < 200 || status == 204 || status == 304 {
+        return Ok(Framing::Empty);
+    }
+    if chunked(headers)? {
+        return Ok(Framing::Chunked);
+    }
+    Ok(match content_length(headers)? {
+        Some(0) => Framing::Empty,
+        Some(length) => Framing::Length(length),
+        None => Framing::Close,
+    })
+}
+
+/// The most bytes of trailer fields a chunked body may end with (they are read and dropped).
+const MAX_TRAILERS: usize = 16 * 1024;
+/// The longest chunk-size line (with its extensions, which are dropped).
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// What [`BodyReader::step`] found in its input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// Body bytes to pass on.
+    Data(&'a [u8]),
+    /// The input ends before the body does: read more.
+    More,
+    /// The body is complete.
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers(usize),
+}
+
+/// Reads one message body of a given [`Framing`] out of the bytes of a connection as they come.
+#[derive(Debug)]
+pub struct BodyReader {
+    framing: Framing,
+    /// Bytes left of a `Length` body.
+    left: u64,
+    chunk: Chunk,
+    done: bool,
+}
+
+impl BodyReader {
+    pub fn new(framing: Framing) -> Self {
+        BodyReader {
+            framing,
+            left: match framing {
+                Framing::Length(length) => length,
+                _ => 0,
+            },
+            chunk: Chunk::Size,
+            done: matches!(framing, Framing::Empty | Framing::Length(0)),
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// Steps over `input` (what was read and not yet used; `eof` when the connection sent all it
+    /// will): how many of its bytes were used, and what they held. A `Close` body ends at `eof`;
+    /// any other ending there is an error.
+    pub fn step<'a>(
+        &mut self,
+        input: &'a [u8],
+        eof: bool,
+    ) -> Result<(usize, Piece<'a>), Malformed> {
+        if self.done {
+            return Ok((0, Piece::Done));
+        }
+        match self.framing {
+            Framing::Empty => Ok((0, Piece::Done)),
+            Framing::Length(_) => {
+                if input.is_empty() {
+                    return if eof {
+                        Err(Malformed("the body ended before its Content-Length"))
+                    } else {
+                        Ok((0, Piece::More))
+                    };
+                }
+                let n = usize::try_from(self.left).map_or(input.len(), |l| l.min(input.len()));
+                self.left -= n as u64;
+                self.done = self.left == 0;
+                Ok((n, Piece::Data(&input[..n])))
+            }
+            Framing::Close => {
+                if input.is_empty() {
+                    self.done = eof;
+                    return Ok((0, if eof { Piece::Done } else { Piece::More }));
+                }
+                Ok((input.len(), Piece::Data(input)))
+            }
+            Framing::Chunked => {
+                let (used, piece) = self.step_chunked(input)?;
+                if piece == Piece::More && eof {
+                    return Err(Malformed("the chunked body ended early"));
+                }
+                Ok((used, piece))
+            }
+        }
+    }
+
+    fn step_chunked<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Piece<'a>), Malformed> {
+        let mut used = 0;
+        loop {
+            let rest = &input[used..];
+            match self.chunk {
+                Chunk::Size => {
+                    let Some(first) = rest.first() else {
+                        return Ok((used, Piece::More));
+                    };
+                    if !first.is_ascii_hexdigit() {
+                        return Err(Malformed("an invalid chunk size"));
+                    }
+                    match httparse::parse_chunk_size(rest) {
+                        Ok(httparse::Status::Complete((n, size))) => {
+                            used += n;
+                            self.chunk = if size == 0 {
+                                Chunk::Trailers(0)
+                            } else {
+                                Chunk::Data(size)
+                            };
+                        }
+                        Ok(httparse::Status::Partial) if rest.len() <= MAX_CHUNK_LINE => {
+                            return Ok((used, Piece::More));
+                        }
+                        _ => return Err(Malformed("an invalid chunk size")),
+                    }
+                }
+                Chunk::Data(left) => {
+                    if rest.is_empty() {
+                        return Ok((used, Piece::More));
+                    }
+                    let n = usize::try_from(left).map_or(rest.len(), |l| l.min(rest.len()));
+                    let left = left - n as u64;
+                    self.chunk = if left == 0 {
+                        Chunk::DataEnd
+                    } else {
+                        Chunk::Data(left)
+                    };
+                    return Ok((used + n, Piece::Data(&rest[..n])));
+                }
+                Chunk::DataEnd => match rest {
+                    [b'\r', b'\n', ..] => {
+                        used += 2;
+                        self.chunk = Chunk::Size;
+                    }
+                    [] | [b'\r'] => return Ok((used, Piece::More)),
+                    _ => return Err(Malformed("a chunk longer than its size")),
+                },
+                Chunk::Trailers(seen) => {
+                    let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
+                        if seen + rest.len() > MAX_TRAILERS {
+                            return Err(Malformed("trailer fields too large"));
+                        }
+                        return Ok((used, Piece::More));
+                    };
+                    used += end + 2;
+                    if end == 0 {
+                        self.done = true;
+                        return Ok((used, Piece::Done));
+                    }
+                    if seen + end + 2 > MAX_TRAILERS {
+                        return Err(Malformed("trailer fields too large"));
+                    }
+                    self.chunk = Chunk::Trailers(seen + end + 2);
+                }
+            }
+        }
+    }
+}
+
+/// Appends `data` to `out` as one chunk (RFC 9112 §7.1), or as it is when not `chunked`.
+pub fn put_data(out: &mut Vec<u8>, data: &[u8], chunked: bool) {
+    if data.is_empty() {
+        return;
+    }
+    if chunked {
+        use std::io::Write;
+        let _ = write!(out, "{:x}\r\n", data.len());
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+    } else {
+        out.extend_from_slice(data);
+    }
+}
+
+/// Appends the last chunk (with no trailer fields) when `chunked`.
+pub fn put_end(out: &mut Vec<u8>, chunked: bool) {
+    if chunked {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+}
+
+/// Appends a header line `name: value`.
+pub fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(lines: &[(&'static str, &'static str)]) -> Vec<httparse::Header<'static>> {
+        lines
+            .iter()
+            .map(|(name, value)| httparse::Header {
+                name,
+                value: value.as_bytes(),
+            })
+            .collect()
+    }
+
+    /// The body's bytes, fed `at_a_time` bytes at a time, re-chunked when `chunked`.
+    fn read_all(
+        framing: Framing,
+        input: &[u8],
+        at_a_time: usize,
+        eof: bool,
+    ) -> Result<(Vec<u8>, usize), Malformed> {
+        let mut reader = BodyReader::new(framing);
+        let mut body = Vec::new();
+        let (mut buffered, mut fed) = (Vec::new(), 0);
+        loop {
+            let (used, piece) = {
+                let at_end = fed == input.len();
+                let (used, piece) = reader.step(&buffered, at_end && eof)?;
+                let piece = match piece {
+                    Piece::Data(data) => {
+                        body.extend_from_slice(data);
+                        None
+                    }
+                    Piece::More if at_end => return Err(Malformed("stuck")),
+                    Piece::More => Some(false),
+                    Piece::Done => Some(true),
+                };
+                (used, piece)
+            };
+            buffered.drain(..used);
+            match piece {
+                Some(true) => return Ok((body, buffered.len() + input.len() - fed)),
+                Some(false) => {
+                    let next = (fed + at_a_time).min(input.len());
+                    buffered.extend_from_slice(&input[fed..next]);
+                    fed = next;
+                }
+                None => {}
+            }
+        }
+    }
+
+    #[test]
+    fn request_framing_refuses_what_could_be_smuggled() {
+        let framing = |lines, http10| request_framing(&headers(lines), http10);
+        assert_eq!(framing(&[], false), Ok(Framing::Empty));
+        assert_eq!(
+            framing(&[("Content-Length", "12")], false),
+            Ok(Framing::Length(12))
+        );
+        assert_eq!(
+            framing(
+                &[("content-length", "5, 5"), ("Content-Length", "5")],
+                false
+            ),
+            Ok(Framing::Length(5))
+        );
+        assert_eq!(
+            framing(&[("Transfer-Encoding", "Chunked")], false),
+            Ok(Framing::Chunked)
+        );
+        for refused in [
+            &[("Content-Length", "5"), ("Content-Length", "6")][..],
+            &[("Content-Length", "+5")],
+            &[("Content-Length", "")],
+            &[("Content-Length", "99999999999999999999")],
+            &[("Transfer-Encoding", "chunked"), ("Content-Length", "5")],
+            &[("Transfer-Encoding", "gzip, chunked")],
+            &[
+                ("Transfer-Encoding", "chunked"),
+                ("Transfer-Encoding", "chunked"),
+            ],
+            &[("Transfer-Encoding", "")],
+        ] {
+            assert!(framing(refused, false).is_err(), "{refused:?}");
+        }
+        assert!(framing(&[("Transfer-Encoding", "chunked")], true).is_err());
+    }
+
+    #[test]
+    fn response_framing_follows_the_status_and_the_request() {
+        let cl = headers(&[("Content-Length", "3")]);
+        assert_eq!(response_framing(200, false, &cl), Ok(Framing::Length(3)));
+        assert_eq!(response_framing(200, true, &cl), Ok(Framing::Empty));
+        assert_eq!(response_framing(304, false, &cl), Ok(Framing::Empty));
+        assert_eq!(response_framing(204, false, &[]), Ok(Framing::Empty));
+        assert_eq!(response_framing(200, false, &[]), Ok(Framing::Close));
+        let te = headers(&[("Transfer-Encoding", "chunked"), ("Content-Length", "3")]);
+        assert_eq!(response_framing(200, false, &te), Ok(Framing::Chunked));
+    }
+
+    #[test]
+    fn chunked_bodies_are_read_whole_in_any_slices() {
+        let input =
+            b"5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+        for at_a_time in [1, 2, 3, 7, 100] {
+            let (body, left) = read_all(Framing::Chunked, input, at_a_time, false)
+                .unwrap_or_else(|e| panic!("{at_a_time}: {e:?}"));
+            assert_eq!(body, b"helloabcdefghijklmnopqrstuvwxyz");
+            assert_eq!(left, 4, "the next message's bytes are not the body's");
+        }
+        for bad in [
+            &b"5\r\nhelloX\r\n0\r\n\r\n"[..],
+            b"\r\n",
+            b"zz\r\n",
+            b"5\nhello\r\n0\r\n\r\n",
+        ] {
+            assert!(
+                read_all(Framing::Chunked, bad, 100, true).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(read_all(Framing::Chunked, b"5\r\nhel", 100, true).is_err());
+    }
+
+    #[test]
+    fn length_and_close_bodies_end_where_they_say() {
+        let (body, left) = read_all(Framing::Length(3), b"abcdef", 2, false).expect("length");
+        assert_eq!((body.as_slice(), left), (&b"abc"[..], 3));
+        assert!(read_all(Framing::Length(9), b"abc", 2, true).is_err());
+        let (body, _) = read_all(Framing::Close, b"all of it", 4, true).expect("close");
+        assert_eq!(body, b"all of it");
+    }
+
+    #[test]
+    fn chunks_are_written_canonically() {
+        let mut out = Vec::new();
+        put_data(&mut out, b"hello world, hello world!", true);
+        put_data(&mut out, b"", true);
+        put_end(&mut out, true);
+        assert_eq!(out, b"19\r\nhello world, hello world!\r\n0\r\n\r\n");
+    }
+
+    #[test]
+    fn connection_names_its_hop_by_hop_fields() {
+        let lines = headers(&[("Connection", "keep-alive, X-Secret , Upgrade")]);
+        let options = ConnectionOptions::of(&lines);
+        assert!(options.keep_alive && options.upgrade && !options.close);
+        assert!(options.drops("x-secret") && options.drops("TE") && !options.drops("x-other"));
+    }
+}
