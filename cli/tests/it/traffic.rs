@@ -379,3 +379,165 @@ fn a_keep_alive_client_stays_with_its_dyno_until_the_dyno_goes() {
     let (status, body) = keep_alive_request(&mut stream, post);
     assert_eq!((status, body.ends_with(" POST")), (200, true), "{body}");
 }
+
+/// A Node app on the Debian stack, named `name`, whose `/echo` answers `METHOD LENGTH BODY` (with
+/// its `Content-Length`) and `/stream` a chunked body (`one`, `two`, `three`).
+fn node_echo(name: &str) -> (paas_tests::TestServer, paas_tests::CliEnv) {
+    let (server, cli) = super::push::debian_server(&[]);
+    let repo = cli.home().join(name);
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    std::fs::write(
+        repo.join("server.js"),
+        "require('http').createServer((req, res) => {\n\
+         if (req.url === '/stream') { res.write('one'); res.write('two'); return res.end('three'); }\n\
+         let body = '';\n\
+         req.on('data', (d) => body += d);\n\
+         req.on('end', () => {\n\
+         const text = `${req.method} ${body.length} ${body}`;\n\
+         res.setHeader('Content-Length', Buffer.byteLength(text));\n\
+         res.end(req.method === 'HEAD' ? undefined : text);\n\
+         });\n\
+         }).listen(process.env.PORT);\n",
+    )
+    .expect("write");
+    std::fs::write(
+        repo.join("package.json"),
+        r#"{"name": "echo", "version": "1.0.0"}"#,
+    )
+    .expect("write");
+    std::fs::write(repo.join("Procfile"), "web: node server.js\n").expect("write");
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "echo"],
+    ] {
+        assert!(cli.git(&repo, args).status().expect("git").success());
+    }
+    ok(&cli, &repo, &["create", name]);
+    assert!(push(&cli, &repo).status.success());
+    (server, cli)
+}
+
+#[test]
+fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
+    let (server, _cli) = node_echo("framed");
+    let wait = Duration::from_secs(10);
+    let host = "Host: framed.localhost\r\n";
+    // A chunked body (with a chunk extension) reaches the dyno whole.
+    let answer = exchange(
+        &server.router,
+        &format!(
+            "POST /echo HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        ),
+        wait,
+    );
+    assert!(answer.starts_with("http/1.1 200 "), "{answer}");
+    assert!(answer.ends_with("post 11 hello world"), "{answer}");
+    // Pipelined requests with bodies, each answered in turn on one connection.
+    let answer = exchange(
+        &server.router,
+        &format!(
+            "POST /echo HTTP/1.1\r\n{host}Content-Length: 3\r\n\r\nabcPUT /echo HTTP/1.1\r\n{host}Content-Length: 2\r\nConnection: close\r\n\r\nxy"
+        ),
+        wait,
+    );
+    assert!(
+        answer.contains("post 3 abc") && answer.ends_with("put 2 xy"),
+        "{answer}"
+    );
+    // Ambiguous lengths are refused before any dyno sees them (request smuggling).
+    for (request, status) in [
+        (
+            format!(
+                "POST /echo HTTP/1.1\r\n{host}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            ),
+            "400",
+        ),
+        (
+            format!(
+                "POST /echo HTTP/1.1\r\n{host}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"
+            ),
+            "400",
+        ),
+        (
+            format!("POST /echo HTTP/1.0\r\n{host}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            "400",
+        ),
+        (
+            format!(
+                "POST /echo HTTP/1.1\r\n{host}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+            ),
+            "501",
+        ),
+        (
+            format!(
+                "POST /echo HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX\r\n0\r\n\r\n"
+            ),
+            "400",
+        ),
+    ] {
+        let answer = exchange(&server.router, &request, wait);
+        assert!(
+            answer.starts_with(&format!("http/1.1 {status} ")),
+            "{request:?}: {answer}"
+        );
+        assert!(answer.contains("connection: close"), "{answer}");
+    }
+    // `Expect: 100-continue`: the router says continue, then the body goes through.
+    let mut stream = TcpStream::connect(&server.router).expect("connect");
+    stream.set_read_timeout(Some(wait)).expect("timeout");
+    write!(
+        stream,
+        "PUT /echo HTTP/1.1\r\n{host}Content-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).expect("100 Continue");
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(b"data").expect("body");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.ends_with("PUT 4 data"), "{answer}");
+    // HTTP/1.0 with keep-alive: both requests answered on one connection, each saying so.
+    let keep = format!("GET /echo HTTP/1.0\r\n{host}Connection: keep-alive\r\n\r\n");
+    let answer = exchange(
+        &server.router,
+        &format!("{keep}GET /echo HTTP/1.0\r\n{host}\r\n"),
+        wait,
+    );
+    assert_eq!(answer.matches("get 0 ").count(), 2, "{answer}");
+    assert_eq!(
+        answer.matches("connection: keep-alive").count(),
+        1,
+        "{answer}"
+    );
+    // A chunked response: chunked to an HTTP/1.1 client, whole (closed after) to HTTP/1.0.
+    let answer = exchange(
+        &server.router,
+        &format!("GET /stream HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+        wait,
+    );
+    assert!(
+        answer.contains("transfer-encoding: chunked") && answer.contains("\r\n3\r\none\r\n"),
+        "{answer}"
+    );
+    let answer = exchange(
+        &server.router,
+        &format!("GET /stream HTTP/1.0\r\n{host}\r\n"),
+        wait,
+    );
+    assert!(
+        !answer.contains("transfer-encoding") && answer.ends_with("\r\n\r\nonetwothree"),
+        "{answer}"
+    );
+    // HEAD: the length the body would have, and no body.
+    let answer = exchange(
+        &server.router,
+        &format!("HEAD /echo HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+        wait,
+    );
+    assert!(
+        answer.contains("content-length: 7") && answer.ends_with("\r\n\r\n"),
+        "{answer}"
+    );
+}
