@@ -275,7 +275,9 @@ impl Connection {
         loop {
             if !self.buf.is_empty() {
                 let parsed = self.parse_request()?;
-                let length = parsed.as_ref().map_or(self.buf.len(), |(length, _)| *length);
+                let length = parsed
+                    .as_ref()
+                    .map_or(self.buf.len(), |(length, _)| *length);
                 if length > self.limits.max_header_bytes {
                     return Err(Unread::Refused(
                         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
