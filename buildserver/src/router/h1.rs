@@ -413,7 +413,7 @@ impl Connection {
         }
         match framing {
             Framing::Length(length) => {
-                wire::put_header(out, "content-length", length.to_string().as_bytes());
+                wire::put_length(out, length);
             }
             Framing::Chunked => wire::put_header(out, "transfer-encoding", b"chunked"),
             Framing::Empty if content_length.is_some() => {
@@ -847,7 +847,7 @@ fn parse_response(
     match framing {
         Framing::Length(n) => {
             logged = n;
-            wire::put_header(out, "content-length", n.to_string().as_bytes());
+            wire::put_length(out, n);
         }
         // A response to HEAD (or a 304) says the length its body would have.
         Framing::Empty => {
@@ -855,7 +855,7 @@ fn parse_response(
                 && !switching
                 && let Ok(Some(n)) = wire::content_length(fields)
             {
-                wire::put_header(out, "content-length", n.to_string().as_bytes());
+                wire::put_length(out, n);
             }
         }
         Framing::Chunked | Framing::Close => {
@@ -936,11 +936,7 @@ fn put_answer(out: &mut Vec<u8>, answer: &Answer, head: bool, http10: bool, keep
     for (name, value) in &answer.headers {
         wire::put_header(out, name.as_str(), value.as_bytes());
     }
-    wire::put_header(
-        out,
-        "content-length",
-        answer.body.len().to_string().as_bytes(),
-    );
+    wire::put_length(out, answer.body.len() as u64);
     put_connection(out, http10, keep);
     out.extend_from_slice(b"\r\n");
     if !head {

@@ -362,6 +362,12 @@ pub fn put_end(out: &mut Vec<u8>, chunked: bool) {
     }
 }
 
+/// Appends a `Content-Length` field.
+pub fn put_length(out: &mut Vec<u8>, length: u64) {
+    use std::io::Write;
+    let _ = write!(out, "content-length: {length}\r\n");
+}
+
 /// Appends a header line `name: value`.
 pub fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
