@@ -94,13 +94,16 @@ pub type ResponseFuture = std::pin::Pin<
     Box<dyn Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send>,
 >;
 
-/// Each connection to `app` as a [`Service`]: its handlers see the peer as
+/// Serves `app` on `listener` as [`serve`] does (plain HTTP/1.1): its handlers see the peer as
 /// `ConnectInfo<SocketAddr>` and the request's [`BodyDeadline`].
-pub fn axum_service(
+pub async fn serve_axum(
+    listener: TcpListener,
     app: axum::Router,
-    header_timeout: Duration,
-) -> impl Fn(SocketAddr) -> Service + Send + Sync + 'static {
-    move |peer| {
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let header_timeout = limits.header_timeout;
+    let connections = move |peer| {
         let app = app.clone();
         Service::new(move |mut request| {
             let extensions = request.extensions_mut();
@@ -108,7 +111,8 @@ pub fn axum_service(
             extensions.insert(BodyDeadline(tokio::time::Instant::now() + header_timeout));
             Box::pin(app.clone().oneshot(request.map(axum::body::Body::new)))
         })
-    }
+    };
+    serve(listener, Arc::new(connections), limits, None, shutdown).await
 }
 
 /// How a listener's connections are served once accepted (and, with TLS, once their handshake is

@@ -274,15 +274,7 @@ pub async fn serve_prometheus(
             ))
         })
         .with_state(state);
-    let service = crate::http::axum_service(router, limits.header_timeout);
-    crate::http::serve(
-        listener,
-        std::sync::Arc::new(service),
-        limits,
-        None,
-        shutdown,
-    )
-    .await
+    crate::http::serve_axum(listener, router, limits, shutdown).await
 }
 
 /// Serves the API on `listener` within `limits` until `shutdown` resolves, then finishes
@@ -293,15 +285,7 @@ pub async fn serve(
     limits: crate::http::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = crate::http::axum_service(router(state), limits.header_timeout);
-    crate::http::serve(
-        listener,
-        std::sync::Arc::new(service),
-        limits,
-        None,
-        shutdown,
-    )
-    .await
+    crate::http::serve_axum(listener, router(state), limits, shutdown).await
 }
 
 async fn healthz() -> Json<Health> {

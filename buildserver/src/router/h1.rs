@@ -243,15 +243,7 @@ impl Connection {
                     let keep = parsed.keep_alive
                         && parsed.framing == Framing::Empty
                         && !*stopping.borrow();
-                    self.reply.clear();
-                    put_answer(
-                        &mut self.reply,
-                        &answer,
-                        parsed.is_head(),
-                        parsed.http10,
-                        keep,
-                    );
-                    write(stream, &self.reply).await.is_ok() && keep
+                    self.answer(stream, &parsed, &answer, keep).await
                 }
                 Decision::Forward(forward) => {
                     let stop = *stopping.borrow();
@@ -267,6 +259,26 @@ impl Connection {
             idle.as_mut()
                 .reset(tokio::time::Instant::now() + self.limits.header_timeout);
         }
+    }
+
+    /// Writes the router's own `answer` to the request `parsed`: whether the connection is kept
+    /// (`keep`, unless the client is gone).
+    async fn answer<S: AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        parsed: &Parsed,
+        answer: &Answer,
+        keep: bool,
+    ) -> bool {
+        self.reply.clear();
+        put_answer(
+            &mut self.reply,
+            answer,
+            parsed.is_head(),
+            parsed.http10,
+            keep,
+        );
+        write(stream, &self.reply).await.is_ok() && keep
     }
 
     /// Reads the next request head and writes it again into `self.head` for the dyno (all but
@@ -588,15 +600,7 @@ impl Connection {
             Err(Failure::Route(failure)) => {
                 let answer = forward.failed(&self.client, &failure);
                 let keep = parsed.keep_alive && body.is_done() && !stopping;
-                self.reply.clear();
-                put_answer(
-                    &mut self.reply,
-                    &answer,
-                    parsed.is_head(),
-                    parsed.http10,
-                    keep,
-                );
-                return write(stream, &self.reply).await.is_ok() && keep;
+                return self.answer(stream, parsed, &answer, keep).await;
             }
         };
         if let Some(cookie) = forward.responded(&self.client, head.status, head.length) {
