@@ -937,6 +937,12 @@ fn put_answer(out: &mut Vec<u8>, answer: &Answer, head: bool, http10: bool, keep
     out.push(b' ');
     out.extend_from_slice(answer.status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
+    // An origin server with a clock sends Date (RFC 9110 §6.6.1): the router is the origin here.
+    wire::put_header(
+        out,
+        "date",
+        httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes(),
+    );
     for (name, value) in &answer.headers {
         wire::put_header(out, name.as_str(), value.as_bytes());
     }

@@ -481,7 +481,11 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
             answer.starts_with(&format!("http/1.1 {status} ")),
             "{request:?}: {answer}"
         );
-        assert!(answer.contains("connection: close"), "{answer}");
+        // The router's own answers are dated (RFC 9110 §6.6.1) and close the connection.
+        assert!(
+            answer.contains("\r\ndate: ") && answer.contains("connection: close"),
+            "{answer}"
+        );
     }
     // `Expect: 100-continue`: the router says continue, then the body goes through.
     let mut stream = TcpStream::connect(&server.router).expect("connect");
