@@ -175,8 +175,16 @@ struct ResponseHead {
     closes: bool,
     /// The dyno closes its connection after it.
     dyno_closes: bool,
+}
+
+impl ResponseHead {
     /// The body's length when the head says it, for the log line.
-    length: u64,
+    fn length(&self) -> u64 {
+        match self.framing {
+            Framing::Length(length) => length,
+            _ => 0,
+        }
+    }
 }
 
 /// Why a dyno's response did not begin.
@@ -603,7 +611,7 @@ impl Connection {
                 return self.answer(stream, parsed, &answer, keep).await;
             }
         };
-        if let Some(cookie) = forward.responded(&self.client, head.status, head.length) {
+        if let Some(cookie) = forward.responded(&self.client, head.status, head.length()) {
             wire::put_header(&mut self.reply, "set-cookie", cookie.as_bytes());
         }
         if head.status == StatusCode::SWITCHING_PROTOCOLS {
@@ -813,7 +821,6 @@ fn parse_response(
             chunked: false,
             closes: false,
             dyno_closes: false,
-            length: 0,
         };
         return Ok(Some((length, head)));
     }
@@ -847,12 +854,8 @@ fn parse_response(
         wire::put_header(out, "connection", b"upgrade");
         wire::put_header(out, "upgrade", upgrade.value);
     }
-    let mut logged = 0;
     match framing {
-        Framing::Length(n) => {
-            logged = n;
-            wire::put_length(out, n);
-        }
+        Framing::Length(n) => wire::put_length(out, n),
         // A response to HEAD (or a 304) says the length its body would have.
         Framing::Empty => {
             if status != StatusCode::NO_CONTENT
@@ -874,7 +877,6 @@ fn parse_response(
         chunked,
         closes: delimited_by_end && request.http10,
         dyno_closes: options.close || (response.version == Some(0) && !options.keep_alive),
-        length: logged,
     };
     Ok(Some((length, head)))
 }

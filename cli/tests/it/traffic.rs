@@ -324,31 +324,12 @@ fn keep_alive_request(stream: &mut BufReader<TcpStream>, request: &str) -> (u16,
 
 #[test]
 fn a_keep_alive_client_stays_with_its_dyno_until_the_dyno_goes() {
-    let (server, cli) = super::push::debian_server(&[]);
-    let repo = cli.home().join("sticky");
-    std::fs::create_dir_all(&repo).expect("mkdir");
     // Node keeps connections alive (and closes idle ones after 5 s).
-    std::fs::write(
-        repo.join("server.js"),
+    let (server, cli, repo) = node_app(
+        "sticky",
         "require('http').createServer((req, res) => { req.resume(); req.on('end', () => \
          res.end(`${process.env.DYNO} ${req.method}`)); }).listen(process.env.PORT);\n",
-    )
-    .expect("write");
-    std::fs::write(
-        repo.join("package.json"),
-        r#"{"name": "sticky", "version": "1.0.0"}"#,
-    )
-    .expect("write");
-    std::fs::write(repo.join("Procfile"), "web: node server.js\n").expect("write");
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "-A"],
-        &["commit", "-q", "-m", "sticky"],
-    ] {
-        assert!(cli.git(&repo, args).status().expect("git").success());
-    }
-    ok(&cli, &repo, &["create", "sticky"]);
-    assert!(push(&cli, &repo).status.success());
+    );
     ok(&cli, &repo, &["scale", "web=2"]);
 
     let mut stream = BufReader::new(TcpStream::connect(&server.router).expect("connect"));
@@ -380,14 +361,43 @@ fn a_keep_alive_client_stays_with_its_dyno_until_the_dyno_goes() {
     assert_eq!((status, body.ends_with(" POST")), (200, true), "{body}");
 }
 
-/// A Node app on the Debian stack, named `name`, whose `/echo` answers `METHOD LENGTH BODY` (with
-/// its `Content-Length`) and `/stream` a chunked body (`one`, `two`, `three`).
-fn node_echo(name: &str) -> (paas_tests::TestServer, paas_tests::CliEnv) {
-    let (server, cli) = super::push::debian_server(&[]);
+/// A Node app on the Debian stack named `name`, its `server.js` being `server`, created and
+/// pushed: the server, the CLI and the app's repository.
+fn node_app(
+    name: &str,
+    server: &str,
+) -> (
+    paas_tests::TestServer,
+    paas_tests::CliEnv,
+    std::path::PathBuf,
+) {
+    let (test_server, cli) = super::push::debian_server(&[]);
     let repo = cli.home().join(name);
     std::fs::create_dir_all(&repo).expect("mkdir");
+    std::fs::write(repo.join("server.js"), server).expect("write");
     std::fs::write(
-        repo.join("server.js"),
+        repo.join("package.json"),
+        format!(r#"{{"name": "{name}", "version": "1.0.0"}}"#),
+    )
+    .expect("write");
+    std::fs::write(repo.join("Procfile"), "web: node server.js\n").expect("write");
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", name],
+    ] {
+        assert!(cli.git(&repo, args).status().expect("git").success());
+    }
+    ok(&cli, &repo, &["create", name]);
+    assert!(push(&cli, &repo).status.success());
+    (test_server, cli, repo)
+}
+
+/// A Node app named `name` whose `/echo` answers `METHOD LENGTH BODY` (with its
+/// `Content-Length`) and `/stream` a chunked body (`one`, `two`, `three`).
+fn node_echo(name: &str) -> (paas_tests::TestServer, paas_tests::CliEnv) {
+    let (server, cli, _) = node_app(
+        name,
         "require('http').createServer((req, res) => {\n\
          if (req.url === '/stream') { res.write('one'); res.write('two'); return res.end('three'); }\n\
          let body = '';\n\
@@ -398,23 +408,7 @@ fn node_echo(name: &str) -> (paas_tests::TestServer, paas_tests::CliEnv) {
          res.end(req.method === 'HEAD' ? undefined : text);\n\
          });\n\
          }).listen(process.env.PORT);\n",
-    )
-    .expect("write");
-    std::fs::write(
-        repo.join("package.json"),
-        r#"{"name": "echo", "version": "1.0.0"}"#,
-    )
-    .expect("write");
-    std::fs::write(repo.join("Procfile"), "web: node server.js\n").expect("write");
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "-A"],
-        &["commit", "-q", "-m", "echo"],
-    ] {
-        assert!(cli.git(&repo, args).status().expect("git").success());
-    }
-    ok(&cli, &repo, &["create", name]);
-    assert!(push(&cli, &repo).status.success());
+    );
     (server, cli)
 }
 
