@@ -615,9 +615,33 @@ fn proxy_connection(
                 .map(|v| v.trim().parse().unwrap_or(0))
         })
         .unwrap_or(0);
+    let chunked = text
+        .to_ascii_lowercase()
+        .contains("\ntransfer-encoding: chunked");
     let mut body = vec![0u8; length];
     if reader.read_exact(&mut body).is_err() {
         return;
+    }
+    // A chunked body (a streamed upload), relayed as it came: its chunks up to the last one
+    // and the empty line after it.
+    let mut last = !chunked;
+    while !last {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let digits = String::from_utf8_lossy(&line);
+        let digits = digits.trim().split(';').next().unwrap_or("");
+        let Ok(size) = usize::from_str_radix(digits, 16) else {
+            return;
+        };
+        body.extend_from_slice(&line);
+        last = size == 0;
+        let mut data = vec![0u8; if last { 2 } else { size + 2 }];
+        if reader.read_exact(&mut data).is_err() {
+            return;
+        }
+        body.extend_from_slice(&data);
     }
     let canned = {
         let mut faults = faults.lock().expect("faults");

@@ -31,7 +31,7 @@ use crate::logs::Logs;
 use crate::oci::Layout;
 use crate::oci::image::AppImage;
 use crate::oci::layer::{self, Folder, Owner};
-use crate::registry::Registry;
+use crate::registry::{EarlyUploads, Registry};
 use crate::store::{BuildEnd, Store};
 
 /// The most the server reads of a file the app or its build controls (Procfile, `.buildpacks`,
@@ -338,6 +338,12 @@ impl Builder {
             build.source(),
         );
         let (commit_owned, compiled) = (commit.to_owned(), compiled.clone());
+        // A big layer's upload begins while it is written.
+        let early = self
+            .registry
+            .as_ref()
+            .map(|registry| EarlyUploads::new(std::sync::Arc::clone(registry), push.app.name()));
+        let tees = early.clone();
         let task = tokio::task::spawn_blocking(
             move || -> anyhow::Result<(crate::oci::Descriptor, Vec<String>, Vec<String>)> {
                 let (stack_layout, stack_layers) = stack.layers(|line| {
@@ -350,10 +356,10 @@ impl Builder {
                 let layers = layer::app_layers(
                     &layout,
                     &source,
-                    "app",
                     &compiled.dependencies,
                     Owner::Fixed(BUILD_UID, BUILD_UID),
                     committed,
+                    &|| tees.as_ref().map(EarlyUploads::tee),
                     &mut skipped,
                 )?;
                 let names = compiled.dependencies.iter().map(|d| d.name.as_str());
@@ -402,12 +408,13 @@ impl Builder {
             sizes.join("; ")
         ))
         .await;
-        if let Some(registry) = &self.registry {
+        if let (Some(registry), Some(early)) = (&self.registry, early) {
             out.line(format!(
                 "-----> Pushing {}",
                 registry.reference(push.app.name())
             ))
             .await;
+            let early = early.finish().await;
             let uploaded = registry
                 .push(
                     &self.layout,
@@ -423,8 +430,19 @@ impl Builder {
                         format!("{e}.\nNothing was released; push again once the registry works."),
                     )
                 })?;
-            out.line(format!("       {:.1} MB uploaded", uploaded as f64 / 1e6))
-                .await;
+            let during = if early > 0 {
+                format!(
+                    " ({:.1} MB of it as the image was assembled)",
+                    early as f64 / 1e6
+                )
+            } else {
+                String::new()
+            };
+            out.line(format!(
+                "       {:.1} MB uploaded{during}",
+                (early + uploaded) as f64 / 1e6
+            ))
+            .await;
         }
         Ok(manifest)
     }

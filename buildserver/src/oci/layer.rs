@@ -44,6 +44,39 @@ pub struct Layer {
     pub diff_id: String,
 }
 
+/// A copy of a layer's gzip bytes as they are written, for an upload that begins before the
+/// image is done (the registry's `EarlyUpload`): one per layer written, never for one reused.
+pub trait Tee: Send {
+    /// The blob's next bytes. It cannot fail the layer: a copy that cannot go on stops.
+    fn write(&mut self, bytes: &[u8]);
+    /// The blob is whole, in the layout: `layer` says its digest. A tee dropped without this
+    /// call had its layer fail.
+    fn finish(self: Box<Self>, layer: &Layer);
+}
+
+/// Makes a [`Tee`] for each layer written (`None`: no copy).
+pub type Tees<'a> = &'a (dyn Fn() -> Option<Box<dyn Tee>> + Sync);
+
+/// The blob file, and a [`Tee`] of what goes into it.
+struct Teed {
+    file: std::fs::File,
+    tee: Option<Box<dyn Tee>>,
+}
+
+impl Write for Teed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        if let Some(tee) = &mut self.tee {
+            tee.write(&buf[..n]);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// Counts and hashes what passes through.
 struct Hashing<W> {
     inner: W,
@@ -111,17 +144,26 @@ pub fn write(
     owner: Owner,
     warnings: &mut Vec<String>,
 ) -> io::Result<Layer> {
-    write_part(layout, source, prefix, Part::All, (owner, EPOCH), warnings)
+    write_part(
+        layout,
+        source,
+        prefix,
+        Part::All,
+        (owner, EPOCH),
+        None,
+        warnings,
+    )
 }
 
-/// [`write`] of `part` of the tree. The layout remembers the layer by its diff_id, for
-/// [`reuse_or_write`].
+/// [`write`] of `part` of the tree, its gzip bytes copied to `tee` too. The layout remembers the
+/// layer by its diff_id, for [`reuse_or_write`].
 fn write_part(
     layout: &Layout,
     source: &Path,
     prefix: &str,
     part: Part<'_>,
     stamp: Stamp,
+    tee: Option<Box<dyn Tee>>,
     warnings: &mut Vec<String>,
 ) -> io::Result<Layer> {
     let tmp = layout.root().join(format!(
@@ -130,14 +172,13 @@ fn write_part(
         unique()
     ));
     let file = std::fs::File::create(&tmp)?;
-    let blob = Hashing::new(BufWriter::with_capacity(1 << 20, file));
+    let blob = Hashing::new(BufWriter::with_capacity(1 << 20, Teed { file, tee }));
     let gzip = ParallelGzip::new(blob, GZIP_LEVEL)?;
     let (gzip, diff_id) = tar_tree(gzip, source, prefix, part, stamp, warnings)?;
     let (mut blob, digest, size) = gzip.finish()?.finish();
     blob.flush()?;
-    blob.into_inner()
-        .map_err(io::IntoInnerError::into_error)?
-        .sync_all()?;
+    let Teed { file, tee } = blob.into_inner().map_err(io::IntoInnerError::into_error)?;
+    file.sync_all()?;
     let path = layout.blob_path(&digest);
     if path.exists() {
         std::fs::remove_file(&tmp)?;
@@ -150,6 +191,9 @@ fn write_part(
         diff_id,
     };
     layout.remember_layer(&layer)?;
+    if let Some(tee) = tee {
+        tee.finish(&layer);
+    }
     Ok(layer)
 }
 
@@ -162,13 +206,14 @@ fn reuse_or_write(
     prefix: &str,
     part: Part<'_>,
     stamp: Stamp,
+    tees: Tees<'_>,
     warnings: &mut Vec<String>,
 ) -> io::Result<(Layer, bool)> {
     let (_, diff_id) = tar_tree(io::sink(), source, prefix, part, stamp, &mut Vec::new())?;
     if let Some(layer) = layout.known_layer(&diff_id) {
         return Ok((layer, true));
     }
-    write_part(layout, source, prefix, part, stamp, warnings).map(|layer| (layer, false))
+    write_part(layout, source, prefix, part, stamp, tees(), warnings).map(|layer| (layer, false))
 }
 
 /// A dependency folder of an app's tree, which gets a layer of its own.
@@ -182,7 +227,9 @@ pub struct Folder {
 }
 
 /// An app's layers, bottom first, stable to volatile: one per dependency folder, then the rest
-/// of the tree (the code), all under `prefix`. Returns each layer and whether it was reused.
+/// of the tree (the code), all under `app/` (the image's working directory). Returns each layer
+/// and whether it was reused.
+/// Each layer written is copied to a tee `tees` makes as it is written.
 ///
 /// The code's entries have the mtime `committed` (unix seconds: the commit's time), the
 /// folders' [`EPOCH`]: a static file server's `Last-Modified` and mtime-based `ETag` (busybox
@@ -192,22 +239,21 @@ pub struct Folder {
 pub fn app_layers(
     layout: &Layout,
     source: &Path,
-    prefix: &str,
     folders: &[Folder],
     owner: Owner,
     committed: u64,
+    tees: Tees<'_>,
     warnings: &mut Vec<String>,
 ) -> io::Result<Vec<(Layer, bool)>> {
+    let prefix = "app";
     let mut layers = Vec::new();
     for folder in folders {
-        let part = Part::Only(&folder.name);
+        let (part, stamp) = (Part::Only(&folder.name), (owner, EPOCH));
         layers.push(if folder.restored {
-            reuse_or_write(layout, source, prefix, part, (owner, EPOCH), warnings)?
+            reuse_or_write(layout, source, prefix, part, stamp, tees, warnings)?
         } else {
-            (
-                write_part(layout, source, prefix, part, (owner, EPOCH), warnings)?,
-                false,
-            )
+            let layer = write_part(layout, source, prefix, part, stamp, tees(), warnings)?;
+            (layer, false)
         });
     }
     let names: Vec<String> = folders.iter().map(|f| f.name.clone()).collect();
@@ -217,6 +263,7 @@ pub fn app_layers(
         prefix,
         Part::Without(&names),
         (owner, committed),
+        tees(),
         warnings,
     )?;
     layers.push((code, false));
@@ -513,6 +560,7 @@ mod tests {
                 "app",
                 part,
                 (owner, EPOCH),
+                None,
                 &mut Vec::new(),
             )
         };
@@ -533,6 +581,7 @@ mod tests {
                 "app",
                 Part::Only("b"),
                 (owner, EPOCH),
+                &|| None,
                 &mut Vec::new(),
             )
             .expect("layer")
@@ -564,14 +613,27 @@ mod tests {
             name: "b".to_owned(),
             restored: false,
         }];
+        // Each layer written is copied whole to its tee, which learns its digest at the end.
+        struct Copy(Vec<u8>);
+        impl Tee for Copy {
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.extend_from_slice(bytes);
+            }
+            fn finish(self: Box<Self>, layer: &Layer) {
+                assert_eq!(super::super::sha256_digest(&self.0), layer.digest);
+                assert_eq!(self.0.len() as u64, layer.size);
+                COPIED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        static COPIED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let layers = |committed| -> Vec<Layer> {
             app_layers(
                 &layout,
                 app.path(),
-                "app",
                 &folders,
                 Owner::Fixed(2000, 2000),
                 committed,
+                &|| Some(Box::new(Copy(Vec::new()))),
                 &mut Vec::new(),
             )
             .expect("layers")
@@ -592,5 +654,6 @@ mod tests {
         let next = layers(1_700_000_060);
         assert_eq!(next[0], first[0]);
         assert_ne!(next[1].digest, first[1].digest);
+        assert_eq!(COPIED.load(std::sync::atomic::Ordering::Relaxed), 6);
     }
 }

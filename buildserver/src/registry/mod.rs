@@ -10,7 +10,13 @@
 //! Every call is async (reqwest), for the build's task to await; a sync caller blocks on a
 //! runtime of its own.
 //!
+//! Layers can begin their upload while they are written ([`EarlyUploads`], in `early`).
+//!
 //! It must not assemble images (that is `oci/`) nor decide when to push (the build step does).
+
+mod early;
+
+pub use early::EarlyUploads;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -143,6 +149,16 @@ impl Registry {
         self.target.to_string()
     }
 
+    /// The repositories a push to `app` needs a token for: its own, and the stack repository
+    /// its stack layers are mounted from (`stack`).
+    fn scopes(&self, app: &str, stack: bool) -> Vec<String> {
+        let mut scopes = vec![self.repository(app)];
+        if stack {
+            scopes.push(self.repository(STACK_REPOSITORY));
+        }
+        scopes
+    }
+
     /// Pushes the image `manifest` of `layout` as `<prefix>/<app>`, tagged with each of `tags`.
     /// Returns the number of blob bytes uploaded (blobs the registry had are skipped).
     pub async fn push(
@@ -167,12 +183,8 @@ impl Registry {
             .blobs()
             .map(|d| (d.digest.clone(), d.size))
             .collect();
-        let scopes = if stack_layers.is_empty() {
-            vec![repository.clone()]
-        } else {
-            vec![repository.clone(), stack_repository.clone()]
-        };
-        self.authenticate(&scopes, "pull,push").await?;
+        self.authenticate(&self.scopes(app, !stack_layers.is_empty()), "pull,push")
+            .await?;
         let mut missing = Vec::new();
         for (digest, size) in &blobs {
             if !self.has_blob(&repository, digest).await? {
@@ -381,8 +393,12 @@ impl Registry {
         repositories: &[String],
         actions: &str,
     ) -> Result<(), RegistryError> {
-        *lock(&self.scope) = Some((repositories.to_vec(), actions.to_owned()));
-        if let Some((_, Some(renew_at))) = &*lock(&self.auth)
+        let scope = Some((repositories.to_vec(), actions.to_owned()));
+        // A token is for its scope: another scope needs another.
+        let same_scope = *lock(&self.scope) == scope;
+        *lock(&self.scope) = scope;
+        if same_scope
+            && let Some((_, Some(renew_at))) = &*lock(&self.auth)
             && Instant::now() < *renew_at
         {
             return Ok(());
@@ -541,21 +557,8 @@ impl Registry {
         let response = self
             .send(&what, || self.authorized(self.client.post(&start)))
             .await?;
-        if response.status() != StatusCode::ACCEPTED {
-            return Err(self.status_error(
-                &what,
-                response.status().as_u16(),
-                detail_of(response).await,
-            ));
-        }
-        let location = header(response.headers(), "location").unwrap_or_default();
-        let location = if location.starts_with('/') {
-            format!("{}{location}", self.base)
-        } else {
-            location
-        };
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{separator}digest={digest}");
+        let location = self.upload_location(&what, response).await?;
+        let url = with_digest(&location, digest);
         let path = layout.blob_path(digest);
         let response = self
             .send(&what, || {
@@ -567,6 +570,28 @@ impl Registry {
             .await?;
         self.expect(&what, response, StatusCode::CREATED, Some(digest))
             .await
+    }
+
+    /// Where an upload goes on, from the registry's `202 Accepted` to its start (`POST`) or a
+    /// chunk of it (`PATCH`): the `Location` header, absolute.
+    async fn upload_location(
+        &self,
+        what: &str,
+        response: Response,
+    ) -> Result<String, RegistryError> {
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(self.status_error(
+                what,
+                response.status().as_u16(),
+                detail_of(response).await,
+            ));
+        }
+        let location = header(response.headers(), "location").unwrap_or_default();
+        Ok(if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            location
+        })
     }
 
     /// Sends the request `request` builds (again on each attempt), with retries on 5xx, 429
@@ -680,6 +705,12 @@ fn file_body(path: PathBuf) -> reqwest::Body {
 /// message names only the URL.
 fn cause(e: &reqwest::Error) -> &(dyn std::error::Error + 'static) {
     anyhow::Chain::new(e).last().unwrap_or(e)
+}
+
+/// An upload's `location` with the `digest` query parameter that completes it (`PUT`).
+fn with_digest(location: &str, digest: &str) -> String {
+    let separator = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{separator}digest={digest}")
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

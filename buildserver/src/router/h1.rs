@@ -190,8 +190,23 @@ impl ResponseHead {
 /// Why a dyno's response did not begin.
 enum Failure {
     Route(RouteFailure),
-    /// The client closed its connection (or sent a malformed body) before the response began.
-    Client(Option<wire::Malformed>),
+    /// The dyno closed or reset the connection without sending a byte: a kept connection it
+    /// closed while the request was on its way (otherwise as [`RouteFailure::NoAnswer`]).
+    Silent,
+    /// The client's request body did not come whole.
+    Client(ClientFault),
+}
+
+/// Why a request body did not come whole from the client.
+#[derive(Clone, Copy)]
+enum ClientFault {
+    /// It closed its connection first.
+    Gone,
+    /// It framed the body wrong.
+    Malformed(wire::Malformed),
+    /// It sent nothing for [`crate::http::Limits::header_timeout`] (nginx's
+    /// `client_body_timeout`, Heroku's H28).
+    Idle,
 }
 
 impl From<RouteFailure> for Failure {
@@ -330,6 +345,14 @@ impl Connection {
                     "too many header fields\n",
                 ));
             }
+            // HTTP/2 over plain TCP (`PRI * HTTP/2.0`, h2c) or another version (RFC 9110
+            // §15.6.6).
+            Err(httparse::Error::Version) => {
+                return Err(Unread::Refused(
+                    StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                    "only HTTP/1.0 and HTTP/1.1 are served here (HTTP/2 over TLS)\n",
+                ));
+            }
             Err(_) => {
                 return Err(Unread::Refused(
                     StatusCode::BAD_REQUEST,
@@ -370,7 +393,8 @@ impl Connection {
             let uri = target
                 .parse::<axum::http::Uri>()
                 .map_err(|_| bad("a malformed request target\n"))?;
-            let Some(authority) = uri.authority() else {
+            // The authority form (`host:port`) is CONNECT's only (RFC 9112 §3.2.3).
+            let (Some(_), Some(authority)) = (uri.scheme(), uri.authority()) else {
                 return Err(bad("a malformed request target\n"));
             };
             (
@@ -382,8 +406,18 @@ impl Connection {
         let mut hosts = fields
             .iter()
             .filter(|f| f.name.eq_ignore_ascii_case("host"))
-            .map(|f| std::str::from_utf8(f.value).unwrap_or_default());
+            .map(|f| f.value);
         let (host, more_hosts) = (hosts.next(), hosts.next().is_some());
+        // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with an invalid one, is answered
+        // 400.
+        match host {
+            None if !http10 && authority.is_none() => {
+                return Err(bad("an HTTP/1.1 request needs a Host header\n"));
+            }
+            Some(host) if !is_host(host) => return Err(bad("an invalid Host header\n")),
+            _ => {}
+        }
+        let host = host.and_then(|host| std::str::from_utf8(host).ok());
         let content_length = wire::content_length(fields).ok().flatten();
         let canary = fields
             .iter()
@@ -522,7 +556,10 @@ impl Connection {
         // does.
         let replayable =
             matches!(parsed.method.as_str(), "GET" | "HEAD") && body.is_done() && !parsed.upgrade;
-        let exchanged = tokio::time::timeout_at(forward.deadline, async {
+        // The response must begin by the deadline; the time the client takes to send its body
+        // does not count (it has its own, between reads).
+        let mut deadline = forward.deadline;
+        let exchanged = async {
             let mut backend = std::sync::Arc::clone(&forward.backend);
             let mut dyno = pinned.or_else(|| router.idle_dyno(backend.addr));
             let mut replayed = false;
@@ -530,7 +567,10 @@ impl Connection {
                 let reused = dyno.is_some();
                 let mut connection = match dyno.take() {
                     Some(dyno) => dyno,
-                    None => match Dyno::connect(backend.addr).await {
+                    None => match tokio::time::timeout_at(deadline, Dyno::connect(backend.addr))
+                        .await
+                        .unwrap_or(Err(RouteFailure::Timeout))
+                    {
                         Ok(dyno) => dyno,
                         Err(failure) => {
                             forward.observe(&self.client, &backend, false);
@@ -545,19 +585,35 @@ impl Connection {
                         }
                     },
                 };
-                match self
-                    .exchange(stream, &mut connection, parsed, &mut body, forward.max_body)
-                    .await
-                {
+                // A kept connection the dyno closes as the request goes out (Node closes idle
+                // ones after 5 s) got nothing of it: the request goes again on a new one, if its
+                // body is all read already (kept here to be sent again).
+                let fresh_again = reused && body.ends_within(&self.buf);
+                let kept_body =
+                    (fresh_again && !body.is_done()).then(|| (self.buf.clone(), body.clone()));
+                let exchanged = self
+                    .exchange(
+                        stream,
+                        &mut connection,
+                        parsed,
+                        &mut body,
+                        forward.max_body,
+                        &mut deadline,
+                    )
+                    .await;
+                match exchanged {
                     Ok((head, sent)) => {
                         forward.observe(&self.client, &backend, !head.status.is_server_error());
                         return Ok((connection, head, sent));
                     }
-                    // A kept connection the dyno had closed: the request goes again on a new
-                    // one (it had no body).
-                    Err(Failure::Route(RouteFailure::NoAnswer))
-                        if reused && parsed.framing == Framing::Empty => {}
-                    Err(Failure::Route(RouteFailure::NoAnswer)) if replayable && !replayed => {
+                    Err(Failure::Silent) if fresh_again => {
+                        if let Some((buf, kept)) = kept_body {
+                            (self.buf, body) = (buf, kept);
+                        }
+                    }
+                    Err(Failure::Route(RouteFailure::NoAnswer) | Failure::Silent)
+                        if replayable && !replayed =>
+                    {
                         forward.observe(&self.client, &backend, false);
                         match router.routes.pick(&forward.ticket.app_id) {
                             Some(other) => (backend, replayed) = (other, true),
@@ -569,34 +625,36 @@ impl Connection {
                         return Err(Failure::Route(RouteFailure::OverLimit));
                     }
                     Err(failure) => {
-                        if matches!(failure, Failure::Route(_)) {
+                        if matches!(failure, Failure::Route(_) | Failure::Silent) {
                             forward.observe(&self.client, &backend, false);
                         }
                         return Err(failure);
                     }
                 }
             }
-        })
-        .await
-        .unwrap_or(Err(Failure::Route(RouteFailure::Timeout)));
+        }
+        .await;
         let (mut dyno, head, sent) = match exchanged {
             Ok(exchanged) => exchanged,
-            Err(Failure::Client(malformed)) => {
-                let (status, desc) = match malformed {
-                    Some(_) => (StatusCode::BAD_REQUEST, "Malformed request body"),
-                    None => (
-                        StatusCode::from_u16(499).expect("a status"),
-                        "Client closed the request",
+            Err(Failure::Client(fault)) => {
+                let (status, error, text) = match fault {
+                    ClientFault::Gone => (499, ("", "Client closed the request"), None),
+                    ClientFault::Malformed(malformed) => {
+                        (400, ("", "Malformed request body"), Some(malformed.0))
+                    }
+                    ClientFault::Idle => (
+                        408,
+                        ("H28", "Client Connection Idle"),
+                        Some("the request body stopped coming"),
                     ),
                 };
-                forward
-                    .ticket
-                    .log(&self.client, status, Some(("", desc)), 0);
-                if let Some(malformed) = malformed {
+                let status = StatusCode::from_u16(status).expect("a status");
+                forward.ticket.log(&self.client, status, Some(error), 0);
+                if let Some(text) = text {
                     self.reply.clear();
                     put_answer(
                         &mut self.reply,
-                        &Answer::text(status, &format!("{}\n", malformed.0)),
+                        &Answer::text(status, &format!("{text}\n")),
                         parsed.is_head(),
                         parsed.http10,
                         false,
@@ -605,7 +663,11 @@ impl Connection {
                 }
                 return false;
             }
-            Err(Failure::Route(failure)) => {
+            Err(failure) => {
+                let failure = match failure {
+                    Failure::Route(failure) => failure,
+                    Failure::Silent | Failure::Client(_) => RouteFailure::NoAnswer,
+                };
                 let answer = forward.failed(&self.client, &failure);
                 let keep = parsed.keep_alive && body.is_done() && !stopping;
                 return self.answer(stream, parsed, &answer, keep).await;
@@ -657,6 +719,7 @@ impl Connection {
     /// One round with a dyno: the request head (`self.head`) and its body go to `dyno` while its
     /// response head is read; the response head (written again for the client into
     /// `self.reply`, all but its last fields) and whether the request's body was sent whole.
+    /// The response must begin by `deadline`, which moves on by the time the body took to come.
     async fn exchange<S: AsyncRead + Unpin>(
         &mut self,
         stream: &mut S,
@@ -664,16 +727,22 @@ impl Connection {
         parsed: &Parsed,
         body: &mut BodyReader,
         max_body: Option<u64>,
+        deadline: &mut tokio::time::Instant,
     ) -> Result<(ResponseHead, bool), Failure> {
         if body.is_done() {
-            dyno.stream
-                .write_all(&self.head)
+            let round = async {
+                dyno.stream
+                    .write_all(&self.head)
+                    .await
+                    .map_err(|_| Failure::Silent)?;
+                read_response(&mut dyno.stream, &mut dyno.buf, parsed, &mut self.reply).await
+            };
+            let head = tokio::time::timeout_at(*deadline, round)
                 .await
-                .map_err(|_| RouteFailure::NoAnswer)?;
-            let head =
-                read_response(&mut dyno.stream, &mut dyno.buf, parsed, &mut self.reply).await?;
+                .unwrap_or(Err(Failure::Route(RouteFailure::Timeout)))?;
             return Ok((head, true));
         }
+        let started = tokio::time::Instant::now();
         let (mut from_dyno, mut to_dyno) = dyno.stream.split();
         let sending = send_body(
             stream,
@@ -682,22 +751,33 @@ impl Connection {
             &mut to_dyno,
             &self.head,
             max_body,
+            self.limits.header_timeout,
         );
         let receiving = read_response(&mut from_dyno, &mut dyno.buf, parsed, &mut self.reply);
-        tokio::pin!(sending, receiving);
+        let late = tokio::time::sleep_until(*deadline);
+        tokio::pin!(sending, receiving, late);
         // Whether the body was sent whole, once sending ended.
         let mut sent = None;
         loop {
             tokio::select! {
                 biased;
                 head = &mut receiving => return Ok((head?, sent == Some(true))),
-                result = &mut sending, if sent.is_none() => match result {
-                    Ok(()) => sent = Some(true),
-                    // The dyno stopped reading: its response may still come.
-                    Err(Sending::Dyno) => sent = Some(false),
-                    Err(Sending::Client(malformed)) => return Err(Failure::Client(malformed)),
-                    Err(Sending::OverLimit) => return Err(Failure::Route(RouteFailure::OverLimit)),
-                },
+                result = &mut sending, if sent.is_none() => {
+                    sent = Some(match result {
+                        Ok(()) => true,
+                        // The dyno stopped reading: its response may still come.
+                        Err(Sending::Dyno) => false,
+                        Err(Sending::Client(fault)) => return Err(Failure::Client(fault)),
+                        Err(Sending::OverLimit) => {
+                            return Err(Failure::Route(RouteFailure::OverLimit));
+                        }
+                    });
+                    *deadline += started.elapsed();
+                    late.as_mut().reset(*deadline);
+                }
+                () = &mut late, if sent.is_some() => {
+                    return Err(Failure::Route(RouteFailure::Timeout));
+                }
             }
         }
     }
@@ -705,8 +785,8 @@ impl Connection {
 
 /// Why a request body did not reach its dyno whole.
 enum Sending {
-    /// The client closed its connection before the body's end, or framed it wrong.
-    Client(Option<wire::Malformed>),
+    /// The client did not send it whole.
+    Client(ClientFault),
     /// The dyno closed its connection.
     Dyno,
     /// It went over the app's limit.
@@ -714,7 +794,8 @@ enum Sending {
 }
 
 /// Writes `head` and then the request body `body` reads out of the client's bytes (`buf`, then
-/// `stream`) to the dyno, framed again; at most `max_body` bytes of it.
+/// `stream`) to the dyno, framed again; at most `max_body` bytes of it, the client silent for at
+/// most `idle` at a time.
 async fn send_body<S: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,
@@ -722,13 +803,16 @@ async fn send_body<S: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     dyno: &mut W,
     head: &[u8],
     max_body: Option<u64>,
+    idle: std::time::Duration,
 ) -> Result<(), Sending> {
     let chunked = body.framing() == Framing::Chunked;
     let mut out = head.to_vec();
     let mut sent = 0u64;
     let mut eof = false;
     loop {
-        let (used, piece) = body.step(buf, eof).map_err(|e| Sending::Client(Some(e)))?;
+        let (used, piece) = body
+            .step(buf, eof)
+            .map_err(|e| Sending::Client(ClientFault::Malformed(e)))?;
         match piece {
             Piece::Data(data) => {
                 sent += data.len() as u64;
@@ -749,10 +833,11 @@ async fn send_body<S: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                     out.clear();
                 }
                 buf.reserve(CHUNK);
-                match stream.read_buf(buf).await {
-                    Ok(0) => eof = true,
-                    Ok(_) => {}
-                    Err(_) => return Err(Sending::Client(None)),
+                match tokio::time::timeout(idle, stream.read_buf(buf)).await {
+                    Ok(Ok(0)) => eof = true,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) => return Err(Sending::Client(ClientFault::Gone)),
+                    Err(_) => return Err(Sending::Client(ClientFault::Idle)),
                 }
             }
             Piece::Done => {
@@ -771,7 +856,8 @@ async fn read_response<R: AsyncRead + Unpin>(
     buf: &mut BytesMut,
     request: &Parsed,
     out: &mut Vec<u8>,
-) -> Result<ResponseHead, RouteFailure> {
+) -> Result<ResponseHead, Failure> {
+    let mut heard = !buf.is_empty();
     loop {
         if !buf.is_empty() {
             match parse_response(buf, request, out) {
@@ -785,13 +871,14 @@ async fn read_response<R: AsyncRead + Unpin>(
                     continue;
                 }
                 Ok(None) if buf.len() <= MAX_RESPONSE_HEAD => {}
-                Ok(None) | Err(()) => return Err(RouteFailure::NoAnswer),
+                Ok(None) | Err(()) => return Err(Failure::Route(RouteFailure::NoAnswer)),
             }
         }
         buf.reserve(8 * 1024);
         match dyno.read_buf(buf).await {
-            Ok(0) | Err(_) => return Err(RouteFailure::NoAnswer),
-            Ok(_) => {}
+            Ok(0) | Err(_) if !heard => return Err(Failure::Silent),
+            Ok(0) | Err(_) => return Err(Failure::Route(RouteFailure::NoAnswer)),
+            Ok(_) => heard = true,
         }
     }
 }
@@ -923,6 +1010,13 @@ async fn relay<S: AsyncWrite + Unpin>(
             }
         }
     }
+}
+
+/// Whether `host` is a `Host` field's value: `uri-host [ ":" port ]` (RFC 9110 §7.2), its
+/// characters those of a registered name, an IPv4 address or an IP literal (RFC 3986 §3.2.2).
+fn is_host(host: &[u8]) -> bool {
+    host.iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b))
 }
 
 /// Writes `bytes` to the client and flushes them (a TLS stream holds them until then).

@@ -125,8 +125,12 @@ fn chunked(headers: &[httparse::Header]) -> Result<bool, Malformed> {
     }
     let mut seen = false;
     for coding in codings {
-        if seen || !coding.eq_ignore_ascii_case(b"chunked") {
+        if !coding.eq_ignore_ascii_case(b"chunked") {
             return Err(OTHER_CODING);
+        }
+        // Chunked applied twice (RFC 9112 §6.1: a sender MUST NOT): a malformed message.
+        if seen {
+            return Err(Malformed("chunked applied more than once"));
         }
         seen = true;
     }
@@ -197,7 +201,7 @@ enum Chunk {
 }
 
 /// Reads one message body of a given [`Framing`] out of the bytes of a connection as they come.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct BodyReader {
     framing: Framing,
     /// Bytes left of a `Length` body.
@@ -225,6 +229,20 @@ impl BodyReader {
 
     pub fn framing(&self) -> Framing {
         self.framing
+    }
+
+    /// Whether the rest of the body is all in `input` (read already), which this reader is not
+    /// moved over.
+    pub fn ends_within(&self, input: &[u8]) -> bool {
+        let mut reader = self.clone();
+        let mut at = 0;
+        loop {
+            match reader.step(&input[at..], false) {
+                Ok((_, Piece::Done)) => return true,
+                Ok((used, Piece::Data(_))) => at += used,
+                Ok((_, Piece::More)) | Err(_) => return false,
+            }
+        }
     }
 
     /// Steps over `input` (what was read and not yet used; `eof` when the connection sent all it
@@ -283,6 +301,11 @@ impl BodyReader {
                         return Err(Malformed("an invalid chunk size"));
                     }
                     match httparse::parse_chunk_size(rest) {
+                        // httparse passes over any byte of an extension; a control byte (a bare
+                        // LF most of all) may end the line for another parser: refused.
+                        Ok(httparse::Status::Complete((n, _))) if !is_line(&rest[..n - 2]) => {
+                            return Err(Malformed("a control character in a chunk extension"));
+                        }
                         Ok(httparse::Status::Complete((n, size))) => {
                             used += n;
                             self.chunk = if size == 0 {
@@ -291,7 +314,10 @@ impl BodyReader {
                                 Chunk::Data(size)
                             };
                         }
-                        Ok(httparse::Status::Partial) if rest.len() <= MAX_CHUNK_LINE => {
+                        Ok(httparse::Status::Partial)
+                            if rest.len() <= MAX_CHUNK_LINE
+                                && is_line(rest.strip_suffix(b"\r").unwrap_or(rest)) =>
+                        {
                             return Ok((used, Piece::More));
                         }
                         _ => return Err(Malformed("an invalid chunk size")),
@@ -333,11 +359,35 @@ impl BodyReader {
                     if seen + end + 2 > MAX_TRAILERS {
                         return Err(Malformed("trailer fields too large"));
                     }
+                    if !is_field_line(&rest[..end]) {
+                        return Err(Malformed("a malformed trailer field"));
+                    }
                     self.chunk = Chunk::Trailers(seen + end + 2);
                 }
             }
         }
     }
+}
+
+/// Whether `line` (without its CRLF) holds no control character but HTAB (RFC 9110 §5.5: a field
+/// value's and a chunk extension's bytes are visible, SP, HTAB or obs-text).
+fn is_line(line: &[u8]) -> bool {
+    line.iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+}
+
+/// Whether `line` is a field line (RFC 9112 §5): a token, a colon, then a value.
+fn is_field_line(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    !name.is_empty() && name.iter().all(|&b| is_token(b)) && is_line(value)
+}
+
+/// Whether `b` may be in a token (RFC 9110 §5.6.2).
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Appends `data` to `out` as one chunk (RFC 9112 §7.1), or as it is when not `chunked`.
@@ -462,6 +512,11 @@ mod tests {
         ] {
             assert!(framing(refused, false).is_err(), "{refused:?}");
         }
+        // Only a coding the router does not know is 501; chunked twice is malformed (400).
+        assert_ne!(
+            framing(&[("Transfer-Encoding", "chunked, chunked")], false),
+            Err(OTHER_CODING)
+        );
         assert!(framing(&[("Transfer-Encoding", "chunked")], true).is_err());
     }
 
@@ -480,7 +535,7 @@ mod tests {
     #[test]
     fn chunked_bodies_are_read_whole_in_any_slices() {
         let input =
-            b"5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+            b"5;ext=1;q=\"a b\"\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: x\r\n\r\nNEXT";
         for at_a_time in [1, 2, 3, 7, 100] {
             let (body, left) = read_all(Framing::Chunked, input, at_a_time, false)
                 .unwrap_or_else(|e| panic!("{at_a_time}: {e:?}"));
@@ -492,6 +547,12 @@ mod tests {
             b"\r\n",
             b"zz\r\n",
             b"5\nhello\r\n0\r\n\r\n",
+            b"5;a\nb\r\nhello\r\n0\r\n\r\n",
+            b"5;a\nb",
+            b"5;a\x00b\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nno colon here\r\n\r\n",
+            b"5\r\nhello\r\n0\r\n: no name\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nA: b\nc\r\n\r\n",
         ] {
             assert!(
                 read_all(Framing::Chunked, bad, 100, true).is_err(),
@@ -499,6 +560,18 @@ mod tests {
             );
         }
         assert!(read_all(Framing::Chunked, b"5\r\nhel", 100, true).is_err());
+    }
+
+    #[test]
+    fn a_body_read_already_is_known_to_end_within_it() {
+        let chunked = BodyReader::new(Framing::Chunked);
+        assert!(chunked.ends_within(b"3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1"));
+        assert!(!chunked.ends_within(b"3\r\nabc\r\n0\r\n"));
+        assert!(!chunked.ends_within(b"3\r\nab"));
+        let length = BodyReader::new(Framing::Length(4));
+        assert!(length.ends_within(b"abcdef") && !length.ends_within(b"abc"));
+        assert!(BodyReader::new(Framing::Empty).ends_within(b""));
+        assert!(!BodyReader::new(Framing::Close).ends_within(b"all"));
     }
 
     #[test]

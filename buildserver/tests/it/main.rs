@@ -3,6 +3,7 @@
 
 mod api;
 mod daemon;
+mod images;
 mod ssh;
 
 use std::path::Path;

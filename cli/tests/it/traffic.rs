@@ -329,6 +329,7 @@ fn a_keep_alive_client_stays_with_its_dyno_until_the_dyno_goes() {
         "sticky",
         "require('http').createServer((req, res) => { req.resume(); req.on('end', () => \
          res.end(`${process.env.DYNO} ${req.method}`)); }).listen(process.env.PORT);\n",
+        &[],
     );
     ok(&cli, &repo, &["scale", "web=2"]);
 
@@ -366,12 +367,13 @@ fn a_keep_alive_client_stays_with_its_dyno_until_the_dyno_goes() {
 fn node_app(
     name: &str,
     server: &str,
+    args: &[&str],
 ) -> (
     paas_tests::TestServer,
     paas_tests::CliEnv,
     std::path::PathBuf,
 ) {
-    let (test_server, cli) = super::push::debian_server(&[]);
+    let (test_server, cli) = super::push::debian_server(args);
     let repo = cli.home().join(name);
     std::fs::create_dir_all(&repo).expect("mkdir");
     std::fs::write(repo.join("server.js"), server).expect("write");
@@ -408,6 +410,7 @@ fn node_echo(name: &str) -> (paas_tests::TestServer, paas_tests::CliEnv) {
          res.end(req.method === 'HEAD' ? undefined : text);\n\
          });\n\
          }).listen(process.env.PORT);\n",
+        &[],
     );
     (server, cli)
 }
@@ -469,6 +472,37 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
             ),
             "400",
         ),
+        (
+            format!(
+                "POST /echo HTTP/1.1\r\n{host}Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"
+            ),
+            "400",
+        ),
+        // A bare LF in a chunk extension, a trailer line without a colon.
+        (
+            format!(
+                "POST /echo HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n"
+            ),
+            "400",
+        ),
+        (
+            format!(
+                "POST /echo HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nno colon\r\n\r\n"
+            ),
+            "400",
+        ),
+        // RFC 9112 §3.2: no Host in HTTP/1.1, an invalid one, an authority-form target.
+        ("GET /echo HTTP/1.1\r\n\r\n".to_owned(), "400"),
+        (
+            "GET /echo HTTP/1.1\r\nHost: framed.localhost/x\r\n\r\n".to_owned(),
+            "400",
+        ),
+        (
+            format!("GET framed.localhost:80 HTTP/1.1\r\n{host}\r\n"),
+            "400",
+        ),
+        // HTTP/2 with prior knowledge over plain TCP (h2c).
+        ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_owned(), "505"),
     ] {
         let answer = exchange(&server.router, &request, wait);
         assert!(
@@ -537,5 +571,102 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
     assert!(
         answer.contains("content-length: 7") && answer.ends_with("\r\n\r\n"),
         "{answer}"
+    );
+}
+
+#[test]
+fn the_router_sends_again_what_a_closing_dyno_never_took_and_times_bodies_fairly() {
+    // A dyno that drops each connection's second request: unanswered on `/drop`, after half a
+    // status line on `/half` (so the router cannot tell whether it was taken).
+    let (server, cli, _) = node_app(
+        "closing",
+        "let taken = 0;\n\
+         require('http').createServer((req, res) => {\n\
+         const n = req.socket.n = (req.socket.n || 0) + 1;\n\
+         if (req.url === '/taken') return res.end(String(taken));\n\
+         if (req.url === '/hang') return;\n\
+         let body = '';\n\
+         req.on('data', (d) => body += d);\n\
+         req.on('end', () => {\n\
+         if (req.url === '/half') taken += 1;\n\
+         if (n === 2 && req.url === '/drop') return req.socket.destroy();\n\
+         if (n === 2 && req.url === '/half') { req.socket.write('HTTP/1.1 200'); return req.socket.destroy(); }\n\
+         res.end(`${req.method} ${body}`);\n\
+         });\n\
+         }).listen(process.env.PORT);\n",
+        &["--router-timeout", "2", "--header-timeout", "3"],
+    );
+    let wait = Duration::from_secs(10);
+    let host = "Host: closing.localhost\r\n";
+    // The second POST reaches the dyno on the kept connection, which it closes unanswered: sent
+    // again on a new one, it is answered (it used to get 502).
+    let post = |path: &str, body: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\n{host}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let connect = || {
+        let stream = TcpStream::connect(&server.router).expect("connect");
+        stream.set_read_timeout(Some(wait)).expect("timeout");
+        BufReader::new(stream)
+    };
+    let mut stream = connect();
+    for body in ["one", "two", "three"] {
+        assert_eq!(
+            keep_alive_request(&mut stream, &post("/drop", body)),
+            (200, format!("POST {body}"))
+        );
+    }
+    // One the dyno began to answer is not sent again (it may have acted on it): 502, and the
+    // dyno took it once.
+    let mut stream = connect();
+    for (body, status) in [("a", 200), ("b", 502)] {
+        let (answered, _) = keep_alive_request(&mut stream, &post("/half", body));
+        assert_eq!(answered, status, "{body}");
+    }
+    let answer = exchange(
+        &server.router,
+        &format!("GET /taken HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+        wait,
+    );
+    assert!(answer.ends_with("\r\n\r\n2"), "{answer}");
+
+    // An upload slower than the router's 2 s timeout, never silent for the 3 s header timeout,
+    // is answered: the timeout counts from the body's end.
+    let mut stream = connect();
+    let started = std::time::Instant::now();
+    let head = format!("PUT /slow HTTP/1.1\r\n{host}Content-Length: 5\r\n\r\n");
+    for piece in [head.as_str(), "a", "b", "c", "d"] {
+        stream
+            .get_mut()
+            .write_all(piece.as_bytes())
+            .expect("a piece");
+        std::thread::sleep(Duration::from_millis(900));
+    }
+    assert!(started.elapsed() > Duration::from_secs(4));
+    assert_eq!(
+        keep_alive_request(&mut stream, "e"),
+        (200, "PUT abcde".to_owned())
+    );
+    // A dyno that never answers a whole body still gets H12's 504.
+    assert_eq!(keep_alive_request(&mut stream, &post("/hang", "x")).0, 504);
+    // A client that stops sending its body for the header timeout gets 408 (H28).
+    let mut stream = connect();
+    let started = std::time::Instant::now();
+    let stalled = format!("POST /drop HTTP/1.1\r\n{host}Content-Length: 10\r\n\r\nabc");
+    assert_eq!(
+        keep_alive_request(&mut stream, &stalled),
+        (408, "the request body stopped coming\n".to_owned())
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(2900),
+        "{:?}",
+        started.elapsed()
+    );
+    let logs = cli.ok(&["logs", "-a", "closing", "--ps", "router"]);
+    assert!(
+        logs.contains("code=H28") && logs.contains("status=408"),
+        "{logs}"
     );
 }
