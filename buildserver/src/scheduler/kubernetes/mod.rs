@@ -526,6 +526,8 @@ impl KubernetesScheduler {
         let app = deployment.app.name();
         let deployments = self.deployments(app);
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
+        let pod_events: Api<k8s_openapi::api::core::v1::Event> =
+            Api::namespaced(self.client.clone(), &manifests::namespace(app));
         // Creation times have whole seconds.
         let began = k8s_openapi::jiff::Timestamp::now()
             .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(1))
@@ -537,13 +539,16 @@ impl KubernetesScheduler {
             let name = manifests::deployment_name(app, process_type);
             let events = kube::runtime::watcher::watch_object(deployments.clone(), &name);
             let selector = format!("{}={app},{PROCESS_TYPE}={process_type}", manifests::NAME);
-            let pod_events = kube::runtime::watcher(
+            let pod_changes = kube::runtime::watcher(
                 pods.clone(),
                 kube::runtime::watcher::Config::default().labels(&selector),
             )
             .applied_objects()
             .fuse();
-            futures_util::pin_mut!(events, pod_events);
+            futures_util::pin_mut!(events, pod_changes);
+            // While a pod backs off a failed pull, its events are read now and then: the pod's
+            // own status may never show the next failure (see `PodFaults::pull_failed_again`).
+            let mut ask_events = tokio::time::interval(Duration::from_secs(2));
             let mut reported = String::new();
             // What the newest pod of this rollout waits for, for a deadline's message.
             let mut waiting: Option<String> = None;
@@ -555,8 +560,9 @@ impl KubernetesScheduler {
             loop {
                 let next = tokio::time::timeout_at(deadline, async {
                     tokio::select! {
-                        event = events.try_next() => Ok(event),
-                        Some(pod) = pod_events.next() => Err(pod),
+                        event = events.try_next() => Some(Ok(event)),
+                        Some(pod) = pod_changes.next() => Some(Err(pod)),
+                        _ = ask_events.tick(), if faults.backing_off() => None,
                     }
                 });
                 let event = match next.await {
@@ -564,7 +570,14 @@ impl KubernetesScheduler {
                         let why = format!("it did not settle within {}s", limit.as_secs());
                         return Err(failed(why, &waiting));
                     }
-                    Ok(Err(Ok(pod))) => {
+                    Ok(None) => {
+                        if let Some((pod_name, fault)) = faults.pull_failed_again(&pod_events).await
+                        {
+                            bail!("{process_type} did not roll out: pod {pod_name}: {fault}");
+                        }
+                        continue;
+                    }
+                    Ok(Some(Err(Ok(pod)))) => {
                         let created = pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
                         if pod.metadata.deletion_timestamp.is_some()
                             || created.is_none_or(|t| t < began)
@@ -585,11 +598,11 @@ impl KubernetesScheduler {
                     }
                     // A failed pod watch (say, no right to watch pods): the Deployment's own
                     // status still settles the rollout.
-                    Ok(Err(Err(e))) => {
+                    Ok(Some(Err(Err(e)))) => {
                         tracing::debug!(error = %e, "cannot watch the rollout's pods");
                         continue;
                     }
-                    Ok(Ok(event)) => {
+                    Ok(Some(Ok(event))) => {
                         event.with_context(|| format!("cannot watch deployment {name}"))?
                     }
                 };
@@ -1501,8 +1514,9 @@ async fn last_output(pods: &Api<Pod>, pod: &str) -> String {
 /// back off and succeed.
 #[derive(Default)]
 struct PodFaults {
-    /// The pods seen backing off a failed pull (`ImagePullBackOff`).
-    backed_off: std::collections::HashSet<String>,
+    /// The pods seen backing off a failed pull (`ImagePullBackOff`), and whether they still were
+    /// when last seen.
+    backed_off: std::collections::HashMap<String, bool>,
 }
 
 impl PodFaults {
@@ -1521,11 +1535,14 @@ impl PodFaults {
             .find_map(|c| c.state.as_ref()?.waiting.as_ref())?;
         let reason = waiting.reason.as_deref()?;
         let name = pod.metadata.name.clone().unwrap_or_default();
+        if let Some(still) = self.backed_off.get_mut(&name) {
+            *still = reason == "ImagePullBackOff";
+        }
         let fatal = match reason {
             "CrashLoopBackOff" | "InvalidImageName" | "ErrImageNeverPull" => true,
-            "ErrImagePull" => self.backed_off.contains(&name),
+            "ErrImagePull" => self.backed_off.contains_key(&name),
             "ImagePullBackOff" => {
-                self.backed_off.insert(name);
+                self.backed_off.insert(name, true);
                 false
             }
             _ => false,
@@ -1534,6 +1551,61 @@ impl PodFaults {
             Some(message) if !message.is_empty() => format!("{reason}: {message}"),
             _ => reason.to_owned(),
         })
+    }
+}
+
+impl PodFaults {
+    /// Whether a pod is backing off a failed pull now.
+    fn backing_off(&self) -> bool {
+        self.backed_off.values().any(|still| *still)
+    }
+
+    /// A pod backing off a failed pull whose pull failed again since, from its events (the
+    /// kubelet's `Failed` ones, counted), and the last failure's message. Its status shows the
+    /// new `ErrImagePull` only for as long as the pull took: a registry that fails at once can go
+    /// back to `ImagePullBackOff` within one status update, and the watch never sees it. Events
+    /// that cannot be read (no right to) leave the rollout to its deadline.
+    async fn pull_failed_again(
+        &self,
+        events: &Api<k8s_openapi::api::core::v1::Event>,
+    ) -> Option<(String, String)> {
+        let backing_off = self.backed_off.iter().filter(|(_, still)| **still);
+        for (pod, _) in backing_off {
+            let params = kube::api::ListParams::default()
+                .fields(&format!("involvedObject.name={pod},reason=Failed"));
+            let Ok(list) = events.list(&params).await else {
+                continue;
+            };
+            let pulls: Vec<_> = list
+                .items
+                .iter()
+                .filter(|e| {
+                    e.message
+                        .as_deref()
+                        .is_some_and(|m| m.starts_with("Failed to pull image"))
+                })
+                .collect();
+            let failures: i32 = pulls
+                .iter()
+                .map(|e| {
+                    e.series
+                        .as_ref()
+                        .and_then(|s| s.count)
+                        .or(e.count)
+                        .unwrap_or(1)
+                })
+                .sum();
+            let last = pulls
+                .iter()
+                .max_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0))
+                .and_then(|e| e.message.clone());
+            if failures >= 2
+                && let Some(message) = last
+            {
+                return Some((pod.clone(), format!("ErrImagePull: {message}")));
+            }
+        }
+        None
     }
 }
 
@@ -2036,7 +2108,9 @@ mod tests {
         assert_eq!(faults.judge(&pod("a", failed.clone())), None, "once");
         let backing_off =
             json!({ "reason": "ImagePullBackOff", "message": "Back-off pulling image" });
+        assert!(!faults.backing_off());
         assert_eq!(faults.judge(&pod("a", backing_off)), None);
+        assert!(faults.backing_off(), "its events are read from now on");
         assert_eq!(faults.judge(&pod("b", failed.clone())), None, "another pod");
         assert_eq!(
             faults.judge(&pod("a", failed)),
