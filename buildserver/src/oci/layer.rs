@@ -363,7 +363,9 @@ impl<W: Write> TreeWriter<'_, W> {
                     None,
                     &meta,
                     meta.len(),
-                    file.take(meta.len()),
+                    // Read 1 MiB at a time (io::copy fills a BufReader's buffer whole, where
+                    // it would read a bare file 8 KiB at a time).
+                    io::BufReader::with_capacity(1 << 20, file.take(meta.len())),
                 )?;
             } else {
                 self.warnings.push(format!(
