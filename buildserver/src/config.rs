@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// File holding the registry password
     #[arg(long, env = "PAAS_REGISTRY_PASSWORD_FILE", value_name = "FILE")]
     pub registry_password_file: Option<PathBuf>,
+    /// How long the registry may go without reading what is sent or answering before the push
+    /// fails, in seconds [default: 60]
+    #[arg(long, env = "PAAS_REGISTRY_TIMEOUT", value_name = "SECONDS")]
+    pub registry_timeout: Option<String>,
     /// Where dynos run: local (runc on this host) or kubernetes [default: local]
     #[arg(long, env = "PAAS_SCHEDULER", value_name = "local|kubernetes")]
     pub scheduler: Option<String>,
@@ -207,6 +211,7 @@ struct FileConfig {
     registry_insecure: Option<bool>,
     registry_username: Option<String>,
     registry_password_file: Option<PathBuf>,
+    registry_timeout: Option<u64>,
     scheduler: Option<String>,
     ready_file: Option<PathBuf>,
     max_push_bytes: Option<u64>,
@@ -275,6 +280,8 @@ pub struct Config {
     pub registry: Option<RegistryRef>,
     pub registry_insecure: bool,
     pub registry_credentials: Option<crate::registry::Credentials>,
+    /// `--registry-timeout`: how long the registry may go without reading or answering.
+    pub registry_timeout: std::time::Duration,
     pub scheduler: SchedulerKind,
     pub ready_file: Option<PathBuf>,
     pub max_push_bytes: u64,
@@ -482,6 +489,12 @@ impl ServeArgs {
             .parse("30", seconds)?;
         let header_timeout = number(self.header_timeout, file.header_timeout, "header-timeout")
             .parse("30", seconds)?;
+        let registry_timeout = number(
+            self.registry_timeout,
+            file.registry_timeout,
+            "registry-timeout",
+        )
+        .parse("60", seconds)?;
         let ssh_idle_timeout = number(
             self.ssh_idle_timeout,
             file.ssh_idle_timeout,
@@ -663,6 +676,7 @@ impl ServeArgs {
                 .or(file.registry_insecure)
                 .unwrap_or(false),
             registry_credentials,
+            registry_timeout: std::time::Duration::from_secs(registry_timeout),
             scheduler,
             ready_file: self.ready_file.or(file.ready_file),
             max_push_bytes,

@@ -719,11 +719,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         router_port: web_port,
     });
     let registry = config.registry.clone().map(|target| {
-        Arc::new(Registry::new(
-            target,
-            config.registry_insecure,
-            config.registry_credentials.clone(),
-        ))
+        Arc::new(
+            Registry::new(
+                target,
+                config.registry_insecure,
+                config.registry_credentials.clone(),
+            )
+            .with_timeout(config.registry_timeout),
+        )
     });
     let drains = Arc::new(paas_buildserver::drains::Drains::new(
         store.clone(),

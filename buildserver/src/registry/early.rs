@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Registry, RegistryError, lock, with_digest};
+use super::{Clock, Registry, RegistryError, lock, with_digest};
 use crate::oci::layer::{Layer, Tee};
 
 /// The size from which a layer's upload begins while it is written, in bytes: what was written
@@ -94,23 +94,30 @@ impl EarlyUploads {
             .await?;
         let location = registry.upload_location(what, response).await?;
         // Not through `send`: a streamed body goes once (a failure leaves the layer to `push`).
+        // The clock stands still while the layer writer is slower than the registry too, which
+        // is not the registry hanging: it is touched as each chunk arrives and as it is taken.
         let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counted = Arc::clone(&sent);
+        let (counted, clock) = (Arc::clone(&sent), Clock::new());
+        let touched = clock.clone();
         let chunks = futures_util::stream::unfold(body, move |mut body| {
-            let counted = Arc::clone(&counted);
+            let (counted, touched) = (Arc::clone(&counted), touched.clone());
             async move {
                 let chunk = body.recv().await?;
+                touched.touch();
                 counted.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 Some((Ok::<_, std::io::Error>(chunk), body))
             }
         });
-        let response = registry
+        let patch = registry
             .authorized(registry.client.patch(&location))
             .header(CONTENT_TYPE, "application/octet-stream")
             .body(reqwest::Body::wrap_stream(chunks))
-            .send()
-            .await
-            .map_err(|e| registry.unreachable(e))?;
+            .send();
+        let response = registry
+            .within(what, &clock, async {
+                patch.await.map_err(|e| registry.unreachable(e))
+            })
+            .await?;
         let location = registry.upload_location(what, response).await?;
         let Ok(digest) = digest.await else {
             // The layer failed: the registry may drop what it got (DELETE is optional for it).

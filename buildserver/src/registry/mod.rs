@@ -32,6 +32,8 @@ use crate::oci::{Descriptor, Layout, Manifest, valid_digest};
 
 const ATTEMPTS: u32 = 4;
 const PARALLEL_UPLOADS: usize = 4;
+/// How long a registry may go without reading what is sent or answering, by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A registry to push to: `host[:port]` and an optional repository prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +77,14 @@ pub enum RegistryError {
         expected: String,
         got: String,
     },
+    #[error(
+        "the registry {registry} stopped answering {what}: nothing moved for {seconds} s (it accepts connections but hangs; --registry-timeout sets the wait)"
+    )]
+    Stalled {
+        registry: String,
+        what: String,
+        seconds: u64,
+    },
     #[error("cannot read {what} from the local image layout")]
     Local {
         what: String,
@@ -109,6 +119,26 @@ pub struct Registry {
     auth: Mutex<Option<(String, Option<Instant>)>>,
     /// The repository and actions the current token is for, to renew it.
     scope: Mutex<Option<(Vec<String>, String)>>,
+    /// How long the registry may go without reading or answering.
+    timeout: Duration,
+}
+
+/// When bytes last moved on a request: a body stream touches it as the registry reads it.
+#[derive(Clone)]
+struct Clock(std::sync::Arc<Mutex<tokio::time::Instant>>);
+
+impl Clock {
+    fn new() -> Clock {
+        Clock(std::sync::Arc::new(Mutex::new(tokio::time::Instant::now())))
+    }
+
+    fn touch(&self) {
+        *lock(&self.0) = tokio::time::Instant::now();
+    }
+
+    fn last(&self) -> tokio::time::Instant {
+        *lock(&self.0)
+    }
 }
 
 impl Registry {
@@ -129,6 +159,52 @@ impl Registry {
             credentials,
             auth: Mutex::new(None),
             scope: Mutex::new(None),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// This client with `timeout` as how long the registry may go without reading what is
+    /// sent or answering (default [`DEFAULT_TIMEOUT`]).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The next bytes of `response`'s body (of `what`), within the timeout.
+    async fn next_chunk(
+        &self,
+        what: &str,
+        response: &mut Response,
+    ) -> Result<Option<bytes::Bytes>, RegistryError> {
+        self.within(what, &Clock::new(), async {
+            response.chunk().await.map_err(|e| self.unreachable(e))
+        })
+        .await
+    }
+
+    /// Runs `request` until it is done, or fails it once `clock` stood still for the timeout.
+    async fn within<T>(
+        &self,
+        what: &str,
+        clock: &Clock,
+        request: impl Future<Output = Result<T, RegistryError>>,
+    ) -> Result<T, RegistryError> {
+        clock.touch();
+        tokio::pin!(request);
+        loop {
+            let by = clock.last() + self.timeout;
+            tokio::select! {
+                done = &mut request => return done,
+                () = tokio::time::sleep_until(by) => {
+                    if clock.last() + self.timeout <= tokio::time::Instant::now() {
+                        return Err(RegistryError::Stalled {
+                            registry: self.name(),
+                            what: what.to_owned(),
+                            seconds: self.timeout.as_secs(),
+                        });
+                    }
+                }
+            }
         }
     }
 
@@ -289,7 +365,7 @@ impl Registry {
             ));
         }
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(e))? {
+        while let Some(chunk) = self.next_chunk(&what, &mut response).await? {
             if bytes.len() + chunk.len() > LIMIT {
                 return Err(self.bad_content(reference, "is larger than 4 MiB"));
             }
@@ -334,7 +410,7 @@ impl Registry {
         let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
         let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
         let mut size = 0u64;
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(e))? {
+        while let Some(chunk) = self.next_chunk(&what, &mut response).await? {
             sha2::Digest::update(&mut hasher, &chunk);
             file.write_all(&chunk).await.map_err(local)?;
             size += chunk.len() as u64;
@@ -454,7 +530,12 @@ impl Registry {
         if let Some(credentials) = &self.credentials {
             request = request.header("Authorization", basic(credentials));
         }
-        let response = request.send().await.map_err(|e| self.unreachable(e))?;
+        let what = "the token request";
+        let response = self
+            .within(what, &Clock::new(), async {
+                request.send().await.map_err(|e| self.unreachable(e))
+            })
+            .await?;
         if response.status() != StatusCode::OK {
             return Err(self.status_error(
                 "the token request",
@@ -560,12 +641,13 @@ impl Registry {
         let location = self.upload_location(&what, response).await?;
         let url = with_digest(&location, digest);
         let path = layout.blob_path(digest);
+        let clock = Clock::new();
         let response = self
-            .send(&what, || {
+            .send_with(&what, &clock, || {
                 self.authorized(self.client.put(&url))
                     .header(CONTENT_TYPE, "application/octet-stream")
                     .header(CONTENT_LENGTH, size)
-                    .body(file_body(path.clone()))
+                    .body(file_body(path.clone(), clock.clone()))
             })
             .await?;
         self.expect(&what, response, StatusCode::CREATED, Some(digest))
@@ -595,17 +677,28 @@ impl Registry {
     }
 
     /// Sends the request `request` builds (again on each attempt), with retries on 5xx, 429
-    /// and connection failures.
+    /// and connection failures; one the registry leaves hanging fails.
     async fn send(
         &self,
         what: &str,
+        request: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, RegistryError> {
+        self.send_with(what, &Clock::new(), request).await
+    }
+
+    /// [`Registry::send`] of a request whose body touches `clock` as it is read.
+    async fn send_with(
+        &self,
+        what: &str,
+        clock: &Clock,
         request: impl Fn() -> RequestBuilder,
     ) -> Result<Response, RegistryError> {
         let mut delay = Duration::from_millis(200);
         let mut renewed = false;
         for attempt in 1..=ATTEMPTS {
             let last = attempt == ATTEMPTS;
-            match request().send().await {
+            let sent = self.within(what, clock, async { Ok(request().send().await) });
+            match sent.await? {
                 // A token that expired early (or was revoked): get a new one, once.
                 Ok(response)
                     if response.status() == StatusCode::UNAUTHORIZED
@@ -691,13 +784,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The file at `path` as a request body, opened when the body is first read: a retried upload
-/// starts again from the first byte.
-fn file_body(path: PathBuf) -> reqwest::Body {
+/// starts again from the first byte. Each chunk the registry takes touches `clock`.
+fn file_body(path: PathBuf, clock: Clock) -> reqwest::Body {
     // Each read is a trip to tokio's blocking pool: 256 KiB, not ReaderStream's default 4 KiB.
     const CHUNK: usize = 256 << 10;
     let chunks = futures_util::stream::once(tokio::fs::File::open(path))
         .map_ok(|file| tokio_util::io::ReaderStream::with_capacity(file, CHUNK))
-        .try_flatten();
+        .try_flatten()
+        .inspect(move |_| clock.touch());
     reqwest::Body::wrap_stream(chunks)
 }
 

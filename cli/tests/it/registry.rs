@@ -108,6 +108,47 @@ fn a_forbidden_upload_names_the_registry_and_status() {
 }
 
 #[test]
+fn a_registry_that_hangs_fails_the_push_after_the_registry_timeout() {
+    // Accepts connections, reads what comes, never answers (a registry wedged behind its load
+    // balancer): the push used to wait forever.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = hung.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        for client in hung.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut client = client;
+                let _ = std::io::copy(&mut client, &mut std::io::sink());
+            });
+        }
+    });
+    let target = format!("{addr}/paas");
+    let server = TestServer::start_with(
+        &server_bin(),
+        &[
+            "--registry",
+            &target,
+            "--registry-insecure",
+            "--registry-timeout",
+            "2",
+        ],
+        &[],
+    );
+    server.install_stack(Stack::Busybox);
+    let started = std::time::Instant::now();
+    let (cli, output) = push_fixture(&server, "procfile", "hung");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert!(
+        stderr.contains(&format!(
+            "the registry {target} stopped answering the API check (GET /v2/): nothing moved for 2 s"
+        )) && stderr.contains("Nothing was released"),
+        "{stderr}"
+    );
+    assert_eq!(cli.ok(&["releases", "--json", "-a", "hung"]).trim(), "[]");
+}
+
+#[test]
 fn a_wrong_digest_from_the_registry_fails_the_push() {
     let wrong = format!("sha256:{}", "0".repeat(64));
     let faults = vec![Fault {
