@@ -159,8 +159,8 @@ impl Parsed {
 enum Unread {
     /// The client closed the connection, or sent nothing in time.
     Gone,
-    /// It sent something the router answers with this status and text, then closes.
-    Refused(StatusCode, &'static str),
+    /// It sent something the router answers so, then closes.
+    Refused(Answer),
 }
 
 /// A response head from a dyno, its parts the router needs.
@@ -233,15 +233,9 @@ impl Connection {
             let parsed = match read {
                 Ok(parsed) => parsed,
                 Err(Unread::Gone) => return,
-                Err(Unread::Refused(status, text)) => {
+                Err(Unread::Refused(answer)) => {
                     self.reply.clear();
-                    put_answer(
-                        &mut self.reply,
-                        &Answer::text(status, text),
-                        false,
-                        false,
-                        false,
-                    );
+                    put_answer(&mut self.reply, &answer, false, false, false);
                     let _ = write(stream, &self.reply).await;
                     linger(stream).await;
                     return;
@@ -262,9 +256,10 @@ impl Connection {
             };
             let kept = match decision {
                 Decision::Answer(answer) => {
-                    // Its body is not read: the connection closes after.
+                    // Its body is not read: the connection closes after, as after a bad request.
                     let keep = parsed.keep_alive
                         && parsed.framing == Framing::Empty
+                        && answer.status != StatusCode::BAD_REQUEST
                         && !*stopping.borrow();
                     self.answer(stream, &parsed, &answer, keep).await
                 }
@@ -314,9 +309,9 @@ impl Connection {
                     .as_ref()
                     .map_or(self.buf.len(), |(length, _)| *length);
                 if length > self.limits.max_header_bytes {
-                    return Err(Unread::Refused(
+                    return Err(refused(
                         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                        "the request head is too large\n",
+                        "the request head is too large",
                     ));
                 }
                 if let Some((length, parsed)) = parsed {
@@ -340,49 +335,57 @@ impl Connection {
             Ok(httparse::Status::Complete(length)) => length,
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(httparse::Error::TooManyHeaders) => {
-                return Err(Unread::Refused(
+                return Err(refused(
                     StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                    "too many header fields\n",
+                    "too many header fields",
                 ));
             }
             // HTTP/2 over plain TCP (`PRI * HTTP/2.0`, h2c) or another version (RFC 9110
-            // §15.6.6).
-            Err(httparse::Error::Version) => {
-                return Err(Unread::Refused(
+            // §15.6.6); a request line that only looks wrong there (a space in its target) is
+            // malformed.
+            Err(httparse::Error::Version) if other_version(&self.buf) => {
+                return Err(refused(
                     StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-                    "only HTTP/1.0 and HTTP/1.1 are served here (HTTP/2 over TLS)\n",
+                    "only HTTP/1.0 and HTTP/1.1 are served here (HTTP/2 over TLS)",
                 ));
             }
             Err(_) => {
-                return Err(Unread::Refused(
-                    StatusCode::BAD_REQUEST,
-                    "a malformed request head\n",
-                ));
+                return Err(refused(StatusCode::BAD_REQUEST, "a malformed request head"));
             }
         };
-        let bad = |text| Unread::Refused(StatusCode::BAD_REQUEST, text);
+        let bad = |text| refused(StatusCode::BAD_REQUEST, text);
         let (Some(method), Some(target), Some(version)) =
             (request.method, request.path, request.version)
         else {
-            return Err(bad("a malformed request head\n"));
+            return Err(bad("a malformed request head"));
         };
         let fields = &*request.headers;
         let http10 = version == 0;
         let framing = wire::request_framing(fields, http10).map_err(|e| {
             if e == wire::OTHER_CODING {
-                Unread::Refused(
+                refused(
                     StatusCode::NOT_IMPLEMENTED,
-                    "transfer codings other than chunked are not supported\n",
+                    "transfer codings other than chunked are not supported",
                 )
             } else {
-                Unread::Refused(StatusCode::BAD_REQUEST, e.0)
+                bad(e.0)
             }
         })?;
         if method == "CONNECT" {
-            return Err(Unread::Refused(
+            let mut answer = Answer::text(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "CONNECT is not supported here\n",
+            );
+            // RFC 9110 §15.5.6: a 405 lists the methods the target allows.
+            answer.headers.push((
+                axum::http::header::ALLOW,
+                axum::http::HeaderValue::from_static(super::ALLOWED_METHODS),
             ));
+            return Err(Unread::Refused(answer));
+        }
+        // RFC 9112 §3.2: a request target carries no fragment.
+        if target.contains('#') {
+            return Err(bad("a malformed request target (a fragment)"));
         }
         // The origin form (`/path?query`), `*` for OPTIONS, or the absolute form (RFC 9112 §3.2).
         let (path_and_query, authority) = if target.starts_with('/') {
@@ -392,11 +395,15 @@ impl Connection {
         } else {
             let uri = target
                 .parse::<axum::http::Uri>()
-                .map_err(|_| bad("a malformed request target\n"))?;
-            // The authority form (`host:port`) is CONNECT's only (RFC 9112 §3.2.3).
-            let (Some(_), Some(authority)) = (uri.scheme(), uri.authority()) else {
-                return Err(bad("a malformed request target\n"));
+                .map_err(|_| bad("a malformed request target"))?;
+            // The authority form (`host:port`) is CONNECT's only (RFC 9112 §3.2.3); an http(s)
+            // URI has no user info (RFC 9110 §4.2.4).
+            let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+                return Err(bad("a malformed request target"));
             };
+            if !matches!(scheme, "http" | "https") || !is_host(authority.as_str().as_bytes()) {
+                return Err(bad("a malformed request target"));
+            }
             (
                 uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
                 Some(authority.as_str().to_owned()),
@@ -412,9 +419,9 @@ impl Connection {
         // 400.
         match host {
             None if !http10 && authority.is_none() => {
-                return Err(bad("an HTTP/1.1 request needs a Host header\n"));
+                return Err(bad("an HTTP/1.1 request needs a Host header"));
             }
-            Some(host) if !is_host(host) => return Err(bad("an invalid Host header\n")),
+            Some(host) if !is_host(host) => return Err(bad("an invalid Host header")),
             _ => {}
         }
         let host = host.and_then(|host| std::str::from_utf8(host).ok());
@@ -637,24 +644,34 @@ impl Connection {
         let (mut dyno, head, sent) = match exchanged {
             Ok(exchanged) => exchanged,
             Err(Failure::Client(fault)) => {
-                let (status, error, text) = match fault {
+                let idle = self.limits.header_timeout.as_secs();
+                let (status, error, page) = match fault {
                     ClientFault::Gone => (499, ("", "Client closed the request"), None),
-                    ClientFault::Malformed(malformed) => {
-                        (400, ("", "Malformed request body"), Some(malformed.0))
-                    }
+                    ClientFault::Malformed(malformed) => (
+                        400,
+                        ("", "Malformed request body"),
+                        Some((
+                            "Bad request",
+                            format!("The request body is malformed: {}.", malformed.0),
+                        )),
+                    ),
                     ClientFault::Idle => (
                         408,
                         ("H28", "Client Connection Idle"),
-                        Some("the request body stopped coming"),
+                        Some((
+                            "Request body timeout",
+                            format!("The request body stopped coming for {idle} s."),
+                        )),
                     ),
                 };
                 let status = StatusCode::from_u16(status).expect("a status");
                 forward.ticket.log(&self.client, status, Some(error), 0);
-                if let Some(text) = text {
+                if let Some((title, text)) = page {
+                    let answer = super::page(status, title, &text, &forward.ticket.request_id);
                     self.reply.clear();
                     put_answer(
                         &mut self.reply,
-                        &Answer::text(status, &format!("{text}\n")),
+                        &answer,
                         parsed.is_head(),
                         parsed.http10,
                         false,
@@ -810,9 +827,14 @@ async fn send_body<S: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     let mut sent = 0u64;
     let mut eof = false;
     loop {
-        let (used, piece) = body
-            .step(buf, eof)
-            .map_err(|e| Sending::Client(ClientFault::Malformed(e)))?;
+        // A body cut short by the client's leaving is not a malformed one.
+        let (used, piece) = body.step(buf, eof).map_err(|e| {
+            Sending::Client(if eof {
+                ClientFault::Gone
+            } else {
+                ClientFault::Malformed(e)
+            })
+        })?;
         match piece {
             Piece::Data(data) => {
                 sent += data.len() as u64;
@@ -1013,10 +1035,43 @@ async fn relay<S: AsyncWrite + Unpin>(
 }
 
 /// Whether `host` is a `Host` field's value: `uri-host [ ":" port ]` (RFC 9110 §7.2), its
-/// characters those of a registered name, an IPv4 address or an IP literal (RFC 3986 §3.2.2).
+/// characters those of a registered name, an IPv4 address or an IP literal (RFC 3986 §3.2.2),
+/// its port (if any) a number up to 65535.
 fn is_host(host: &[u8]) -> bool {
-    host.iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b))
+    let (name, port) = match host.iter().rposition(|&b| b == b':') {
+        // An IPv6 literal's colons are inside its brackets.
+        Some(colon) if !host[colon..].contains(&b']') => (&host[..colon], Some(&host[colon + 1..])),
+        _ => (host, None),
+    };
+    let port_ok = port.is_none_or(|port| {
+        port.is_empty()
+            || (port.len() <= 5
+                && port.iter().all(u8::is_ascii_digit)
+                && std::str::from_utf8(port)
+                    .is_ok_and(|p| p.parse::<u32>().is_ok_and(|p| p <= 65535)))
+    });
+    port_ok
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=[]:".contains(&b))
+}
+
+/// Whether the request line at the start of `buf` is `method target HTTP/<digit>.<digit>` (so
+/// of an HTTP version other than 1.0 and 1.1, as httparse refused it), rather than malformed.
+fn other_version(buf: &[u8]) -> bool {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    matches!(
+        words.as_slice(),
+        [_, _, [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]]
+            if major.is_ascii_digit() && minor.is_ascii_digit()
+    )
+}
+
+/// The router's answer to a request it will not read further: `text` as a plain page.
+fn refused(status: StatusCode, text: &str) -> Unread {
+    Unread::Refused(Answer::text(status, &format!("{text}\n")))
 }
 
 /// Writes `bytes` to the client and flushes them (a TLS stream holds them until then).

@@ -296,6 +296,9 @@ impl Head<'_> {
     }
 }
 
+/// The methods the router passes to apps, as `Allow` lists them (`OPTIONS *`, a 405).
+const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
 /// The host a request is routed by, lowercase: its target's authority when it has one (then Host
 /// is ignored, RFC 9112 §3.2.2), else its Host field.
 fn routed_host(authority: Option<&str>, host: Option<&str>) -> String {
@@ -420,10 +423,7 @@ impl Client {
         if head.method == "OPTIONS" && head.path_and_query == "*" {
             return Decision::Answer(Answer {
                 status: StatusCode::OK,
-                headers: vec![(
-                    header::ALLOW,
-                    HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
-                )],
+                headers: vec![(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS))],
                 body: String::new(),
             });
         }

@@ -125,6 +125,9 @@ fn chunked(headers: &[httparse::Header]) -> Result<bool, Malformed> {
     }
     let mut seen = false;
     for coding in codings {
+        if coding.is_empty() {
+            return Err(Malformed("an empty transfer coding"));
+        }
         if !coding.eq_ignore_ascii_case(b"chunked") {
             return Err(OTHER_CODING);
         }
@@ -301,10 +304,12 @@ impl BodyReader {
                         return Err(Malformed("an invalid chunk size"));
                     }
                     match httparse::parse_chunk_size(rest) {
-                        // httparse passes over any byte of an extension; a control byte (a bare
-                        // LF most of all) may end the line for another parser: refused.
-                        Ok(httparse::Status::Complete((n, _))) if !is_line(&rest[..n - 2]) => {
-                            return Err(Malformed("a control character in a chunk extension"));
+                        // httparse passes over any byte of an extension; one another parser
+                        // would read otherwise (a bare LF above all) is refused.
+                        Ok(httparse::Status::Complete((n, _)))
+                            if !is_chunk_line(&rest[..n - 2]) =>
+                        {
+                            return Err(Malformed("a malformed chunk extension"));
                         }
                         Ok(httparse::Status::Complete((n, size))) => {
                             used += n;
@@ -374,6 +379,58 @@ impl BodyReader {
 fn is_line(line: &[u8]) -> bool {
     line.iter()
         .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+}
+
+/// Whether `line` (without its CRLF) is a chunk's size line: hex digits, then extensions
+/// `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )` (RFC 9112 §7.1.1).
+fn is_chunk_line(line: &[u8]) -> bool {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let mut rest = &line[digits..];
+    let blank = |rest: &mut &[u8]| {
+        while let [b' ' | b'\t', tail @ ..] = *rest {
+            *rest = tail;
+        }
+    };
+    let token = |rest: &mut &[u8]| {
+        let n = rest.iter().take_while(|&&b| is_token(b)).count();
+        *rest = &rest[n..];
+        n > 0
+    };
+    while !rest.is_empty() {
+        blank(&mut rest);
+        let [b';', tail @ ..] = rest else {
+            return false;
+        };
+        rest = tail;
+        blank(&mut rest);
+        if !token(&mut rest) {
+            return false;
+        }
+        blank(&mut rest);
+        let [b'=', tail @ ..] = rest else {
+            continue;
+        };
+        rest = tail;
+        blank(&mut rest);
+        if let [b'"', tail @ ..] = rest {
+            // A quoted string: qdtext or quoted pairs, to the closing quote.
+            rest = tail;
+            loop {
+                match rest {
+                    [b'"', tail @ ..] => {
+                        rest = tail;
+                        break;
+                    }
+                    [b'\\', b, tail @ ..] if is_line(&[*b]) => rest = tail,
+                    [b, tail @ ..] if *b != b'\\' && is_line(&[*b]) => rest = tail,
+                    _ => return false,
+                }
+            }
+        } else if !token(&mut rest) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Whether `line` is a field line (RFC 9112 §5): a token, a colon, then a value.
@@ -535,7 +592,7 @@ mod tests {
     #[test]
     fn chunked_bodies_are_read_whole_in_any_slices() {
         let input =
-            b"5;ext=1;q=\"a b\"\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+            b"5;ext=1 ; q=\"a \\\"b\\\"\";flag\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: x\r\n\r\nNEXT";
         for at_a_time in [1, 2, 3, 7, 100] {
             let (body, left) = read_all(Framing::Chunked, input, at_a_time, false)
                 .unwrap_or_else(|e| panic!("{at_a_time}: {e:?}"));
@@ -550,6 +607,10 @@ mod tests {
             b"5;a\nb\r\nhello\r\n0\r\n\r\n",
             b"5;a\nb",
             b"5;a\x00b\r\nhello\r\n0\r\n\r\n",
+            b"5;foo=\"bar\r\nhello\r\n0\r\n\r\n",
+            b"5;=bar\r\nhello\r\n0\r\n\r\n",
+            b"5;\r\nhello\r\n0\r\n\r\n",
+            b"5 \r\nhello\r\n0\r\n\r\n",
             b"5\r\nhello\r\n0\r\nno colon here\r\n\r\n",
             b"5\r\nhello\r\n0\r\n: no name\r\n\r\n",
             b"5\r\nhello\r\n0\r\nA: b\nc\r\n\r\n",

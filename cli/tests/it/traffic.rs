@@ -501,13 +501,37 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
             format!("GET framed.localhost:80 HTTP/1.1\r\n{host}\r\n"),
             "400",
         ),
+        (
+            "GET /echo HTTP/1.1\r\nHost: framed.localhost:99999\r\n\r\n".to_owned(),
+            "400",
+        ),
+        // A space in the target, user info, another scheme, a fragment.
+        (format!("GET /a b HTTP/1.1\r\n{host}\r\n"), "400"),
+        (
+            format!("GET http://u:p@framed.localhost/echo HTTP/1.1\r\n{host}\r\n"),
+            "400",
+        ),
+        (
+            format!("GET ftp://framed.localhost/echo HTTP/1.1\r\n{host}\r\n"),
+            "400",
+        ),
+        (format!("GET /echo#top HTTP/1.1\r\n{host}\r\n"), "400"),
         // HTTP/2 with prior knowledge over plain TCP (h2c).
         ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_owned(), "505"),
+        (
+            format!("CONNECT framed.localhost:443 HTTP/1.1\r\n{host}\r\n"),
+            "405",
+        ),
     ] {
         let answer = exchange(&server.router, &request, wait);
         assert!(
             answer.starts_with(&format!("http/1.1 {status} ")),
             "{request:?}: {answer}"
+        );
+        // A 405 says what is allowed (RFC 9110 §15.5.6).
+        assert!(
+            status != "405" || answer.contains("\r\nallow: get, head"),
+            "{answer}"
         );
         // The router's own answers are dated (RFC 9110 §6.6.1) and close the connection.
         assert!(
@@ -655,18 +679,34 @@ fn the_router_sends_again_what_a_closing_dyno_never_took_and_times_bodies_fairly
     let mut stream = connect();
     let started = std::time::Instant::now();
     let stalled = format!("POST /drop HTTP/1.1\r\n{host}Content-Length: 10\r\n\r\nabc");
-    assert_eq!(
-        keep_alive_request(&mut stream, &stalled),
-        (408, "the request body stopped coming\n".to_owned())
+    let (status, page) = keep_alive_request(&mut stream, &stalled);
+    assert_eq!(status, 408, "{page}");
+    assert!(
+        page.contains("The request body stopped coming for 3 s.") && page.contains("Request ID"),
+        "{page}"
     );
     assert!(
         started.elapsed() >= Duration::from_millis(2900),
         "{:?}",
         started.elapsed()
     );
+    // One that leaves in the middle of its body is logged as gone (499), not malformed.
+    let mut stream = connect();
+    stream
+        .get_mut()
+        .write_all(format!("POST /drop HTTP/1.1\r\n{host}Content-Length: 10\r\n\r\nabc").as_bytes())
+        .expect("send");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(stream);
+    std::thread::sleep(Duration::from_millis(300));
     let logs = cli.ok(&["logs", "-a", "closing", "--ps", "router"]);
     assert!(
         logs.contains("code=H28") && logs.contains("status=408"),
         "{logs}"
     );
+    assert!(
+        logs.contains("desc=\"Client closed the request\"") && logs.contains("status=499"),
+        "{logs}"
+    );
+    assert!(!logs.contains("Malformed request body"), "{logs}");
 }
