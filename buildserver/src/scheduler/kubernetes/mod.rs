@@ -519,8 +519,13 @@ impl KubernetesScheduler {
     /// its pods and writing its progress to the app's log as it changes. A pod made since the
     /// rollout began that cannot start for good ([`PodFaults::judge`]: its image pull fails again
     /// after a back-off, it crashes as it starts) fails the rollout at once, naming the pod and the node's reason; a
-    /// rollout past its deadline says what its newest pod was waiting for.
-    async fn await_rollouts(&self, deployment: &Deployment) -> anyhow::Result<()> {
+    /// rollout past its deadline says what its newest pod was waiting for. `began` is from
+    /// [`rollout_began`], taken before the rollout's objects were applied.
+    async fn await_rollouts(
+        &self,
+        deployment: &Deployment,
+        began: k8s_openapi::jiff::Timestamp,
+    ) -> anyhow::Result<()> {
         use futures_util::{StreamExt, TryStreamExt};
         use kube::runtime::WatchStreamExt;
         let app = deployment.app.name();
@@ -528,10 +533,6 @@ impl KubernetesScheduler {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
         let pod_events: Api<k8s_openapi::api::core::v1::Event> =
             Api::namespaced(self.client.clone(), &manifests::namespace(app));
-        // Creation times have whole seconds.
-        let began = k8s_openapi::jiff::Timestamp::now()
-            .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(1))
-            .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
         // The cluster fails a stuck rollout at its deadline; the margin covers its reaction.
         let limit = Duration::from_secs(u64::from(self.settings.progress_deadline_seconds) + 60);
         let deadline = tokio::time::Instant::now() + limit;
@@ -644,8 +645,9 @@ impl KubernetesScheduler {
             bail!(why);
         }
         let rolled_out = async {
+            let began = rollout_began();
             self.apply_all(deployment).await?;
-            self.await_rollouts(deployment).await
+            self.await_rollouts(deployment, began).await
         }
         .await;
         let previous = self
@@ -760,6 +762,7 @@ impl Scheduler for KubernetesScheduler {
         let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
         let deployments = self.deployments(deployment.app.name());
         let mut changed = false;
+        let began = rollout_began();
         for process_type in deployment.process_types.keys() {
             if self.rule(&deployment.app.id, process_type).is_some() {
                 continue; // its autoscaler sets its replicas
@@ -785,7 +788,7 @@ impl Scheduler for KubernetesScheduler {
         if !changed {
             return Ok(());
         }
-        self.await_rollouts(deployment).await
+        self.await_rollouts(deployment, began).await
     }
 
     async fn restart(&self, deployment: &Deployment, target: Option<&str>) -> anyhow::Result<()> {
@@ -813,6 +816,7 @@ impl Scheduler for KubernetesScheduler {
             field_manager: Some("paas-restart".into()),
             ..PatchParams::default()
         };
+        let began = rollout_began();
         for process_type in deployment
             .process_types
             .keys()
@@ -824,7 +828,7 @@ impl Scheduler for KubernetesScheduler {
                 .await
                 .with_context(|| format!("cannot restart deployment {name}"))?;
         }
-        self.await_rollouts(deployment).await
+        self.await_rollouts(deployment, began).await
     }
 
     async fn status(&self, app: &AppRef) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
@@ -1161,8 +1165,9 @@ impl Scheduler for KubernetesScheduler {
         let object =
             manifests::deployment_object(&canary, &self.settings, super::CANARY_TYPE, replicas);
         let rolled_out = async {
+            let began = rollout_began();
             apply(&self.deployments(app.name()), &name, &object).await?;
-            self.await_rollouts(&canary).await
+            self.await_rollouts(&canary, began).await
         }
         .await;
         if let Err(e) = rolled_out {
@@ -1471,6 +1476,15 @@ fn waiting_reason(status: &k8s_openapi::api::core::v1::PodStatus) -> Option<Stri
             .find(|c| c.type_ == "PodScheduled" && c.status == "False")
             .map(|c| c.message.clone().unwrap_or_default())
     })
+}
+
+/// When a rollout begins, for [`KubernetesScheduler::await_rollouts`] to tell its pods from older
+/// ones: taken before its objects are applied (applying several can take seconds, and its pods
+/// are made meanwhile), a second early (creation times have whole seconds).
+fn rollout_began() -> k8s_openapi::jiff::Timestamp {
+    k8s_openapi::jiff::Timestamp::now()
+        .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(1))
+        .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
 }
 
 /// Why a rollout's pod is not ready yet, from its status: what it waits for (see
