@@ -88,14 +88,10 @@ impl EarlyUploads {
             .authenticate(&registry.scopes(&self.app, true), "pull,push")
             .await?;
         let what = "an early layer upload";
-        let start = format!("{}/v2/{repository}/blobs/uploads/", registry.base);
-        let response = registry
-            .send(what, || registry.authorized(registry.client.post(&start)))
-            .await?;
-        let location = registry.upload_location(what, response).await?;
+        let location = registry.open_upload(what, &repository).await?;
         // Not through `send`: a streamed body goes once (a failure leaves the layer to `push`).
-        // The clock stands still while the layer writer is slower than the registry too, which
-        // is not the registry hanging: it is touched as each chunk arrives and as it is taken.
+        // The clock is touched as the registry takes each chunk: one that stops reading (or,
+        // once the body ended, answering) for the timeout fails the upload.
         let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (counted, clock) = (Arc::clone(&sent), Clock::new());
         let touched = clock.clone();
@@ -121,9 +117,13 @@ impl EarlyUploads {
         let location = registry.upload_location(what, response).await?;
         let Ok(digest) = digest.await else {
             // The layer failed: the registry may drop what it got (DELETE is optional for it).
-            let _ = registry
+            let delete = registry
                 .authorized(registry.client.delete(&location))
-                .send()
+                .send();
+            let _ = registry
+                .within(what, &Clock::new(), async {
+                    delete.await.map_err(|e| registry.unreachable(e))
+                })
                 .await;
             return Ok(0);
         };

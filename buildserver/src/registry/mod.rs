@@ -634,11 +634,7 @@ impl Registry {
         size: u64,
     ) -> Result<(), RegistryError> {
         let what = format!("the upload of {digest}");
-        let start = format!("{}/v2/{repository}/blobs/uploads/", self.base);
-        let response = self
-            .send(&what, || self.authorized(self.client.post(&start)))
-            .await?;
-        let location = self.upload_location(&what, response).await?;
+        let location = self.open_upload(&what, repository).await?;
         let url = with_digest(&location, digest);
         let path = layout.blob_path(digest);
         let clock = Clock::new();
@@ -652,6 +648,15 @@ impl Registry {
             .await?;
         self.expect(&what, response, StatusCode::CREATED, Some(digest))
             .await
+    }
+
+    /// Opens an upload of a blob to `repository` (`POST`): where it goes on.
+    async fn open_upload(&self, what: &str, repository: &str) -> Result<String, RegistryError> {
+        let start = format!("{}/v2/{repository}/blobs/uploads/", self.base);
+        let response = self
+            .send(what, || self.authorized(self.client.post(&start)))
+            .await?;
+        self.upload_location(what, response).await
     }
 
     /// Where an upload goes on, from the registry's `202 Accepted` to its start (`POST`) or a
