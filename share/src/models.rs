@@ -433,6 +433,7 @@ impl Default for CanarySettings {
 
 /// `PATCH /apps/{app}/canary/settings`. `Some(None)` in an optional field goes back to none.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateCanarySettings {
     #[serde(
         default,
@@ -456,6 +457,7 @@ pub struct UpdateCanarySettings {
 /// `weight` percent; the fields left out are the app's `canary:config` ones (`Some(None)` for
 /// `duration_seconds`: none).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StartCanary {
     pub weight: u8,
     #[serde(
@@ -649,6 +651,37 @@ impl<'de> Deserialize<'de> for Quantity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every request body refuses a field it does not know (the OpenAPI document says
+    /// `additionalProperties: false`; a misspelt field must not be dropped in silence).
+    #[test]
+    fn request_bodies_refuse_unknown_fields() {
+        fn refuses<T: serde::de::DeserializeOwned>(name: &str) {
+            let err = serde_json::from_str::<T>(r#"{"zzz": 1}"#).err();
+            let err = err.map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.starts_with("unknown field `zzz`"), "{name}: {err:?}");
+        }
+        refuses::<AddKey>("AddKey");
+        refuses::<CreateApp>("CreateApp");
+        refuses::<UpdateApp>("UpdateApp");
+        refuses::<CreateRelease>("CreateRelease");
+        refuses::<CreateDyno>("CreateDyno");
+        refuses::<Restart>("Restart");
+        refuses::<AutoscaleSettings>("AutoscaleSettings");
+        refuses::<CreateAlert>("CreateAlert");
+        refuses::<CreateDrain>("CreateDrain");
+        refuses::<CreateAddon>("CreateAddon");
+        refuses::<AttachAddon>("AttachAddon");
+        refuses::<CreateDomain>("CreateDomain");
+        refuses::<CreateCertificate>("CreateCertificate");
+        refuses::<UpdateRouterSettings>("UpdateRouterSettings");
+        refuses::<UpdateCanarySettings>("UpdateCanarySettings");
+        refuses::<StartCanary>("StartCanary");
+        refuses::<AddCollaborator>("AddCollaborator");
+        refuses::<UpdateCollaborator>("UpdateCollaborator");
+        refuses::<CreateToken>("CreateToken");
+        refuses::<CreateSession>("CreateSession");
+    }
 
     #[test]
     fn quantities() {
