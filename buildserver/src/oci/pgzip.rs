@@ -5,7 +5,6 @@
 //! the output bytes are the same on every machine. 64 KiB pieces that look incompressible (byte
 //! entropy near 8 bits) are stored instead of compressed: random bytes cost a copy.
 
-use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -26,8 +25,44 @@ struct Job {
     reply: mpsc::Sender<io::Result<Vec<u8>>>,
 }
 
-pub struct ParallelGzip<W: Write> {
-    out: W,
+/// A block's compressed bytes, once its worker is done with it.
+type Compressed = mpsc::Receiver<io::Result<Vec<u8>>>;
+
+/// Buffers of [`CAPACITY`] bytes, given back once used (a block, or its compressed bytes): a
+/// new one costs a page fault and a cleared page per 4 KiB.
+#[derive(Clone, Default)]
+struct Buffers(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+/// Room for a block, or for one compressed (stored pieces add a few bytes each).
+const CAPACITY: usize = BLOCK + BLOCK / 100 + 4096;
+
+impl Buffers {
+    fn take(&self) -> Vec<u8> {
+        let kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        kept.unwrap_or_else(|| Vec::with_capacity(CAPACITY))
+    }
+
+    fn give(&self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Blocks in flight are bounded: so are the buffers kept.
+        if kept.len() < 16 {
+            kept.push(buffer);
+        }
+    }
+}
+
+/// The gzip stream of what is written to it, written to `W` by a thread of its own (in block
+/// order, whichever worker ends first): the writer's own work (hashing, writing a file, an
+/// upload's copy) then runs alongside the input's (reading, hashing the tar).
+pub struct ParallelGzip<W: Write + Send + 'static> {
     level: u32,
     block: Vec<u8>,
     dictionary: Vec<u8>,
@@ -35,19 +70,23 @@ pub struct ParallelGzip<W: Write> {
     size: u64,
     jobs: Option<mpsc::Sender<Job>>,
     workers: Vec<JoinHandle<()>>,
-    pending: VecDeque<mpsc::Receiver<io::Result<Vec<u8>>>>,
-    max_pending: usize,
+    /// The blocks submitted, in order, to the output thread.
+    order: Option<mpsc::SyncSender<Compressed>>,
+    output: Option<JoinHandle<io::Result<W>>>,
+    buffers: Buffers,
 }
 
-impl<W: Write> ParallelGzip<W> {
+impl<W: Write + Send + 'static> ParallelGzip<W> {
     pub fn new(mut out: W, level: u32) -> io::Result<Self> {
         out.write_all(&HEADER)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let buffers = Buffers::default();
         let workers = (0..threads)
             .map(|_| {
                 let rx = std::sync::Arc::clone(&rx);
+                let buffers = buffers.clone();
                 std::thread::spawn(move || {
                     loop {
                         let job = match rx
@@ -58,27 +97,42 @@ impl<W: Write> ParallelGzip<W> {
                             Ok(job) => job,
                             Err(_) => return,
                         };
-                        let _ = job.reply.send(deflate(&job));
+                        let compressed = deflate(&job, buffers.take());
+                        buffers.give(job.block);
+                        let _ = job.reply.send(compressed);
                     }
                 })
             })
             .collect();
+        // Blocks in flight, compressing or waiting to be written: the input waits beyond.
+        let (order, blocks) = mpsc::sync_channel::<Compressed>(threads * 2);
+        let given = buffers.clone();
+        let output = std::thread::spawn(move || {
+            for block in blocks {
+                let compressed = block
+                    .recv()
+                    .map_err(|_| io::Error::other("a gzip worker stopped"))??;
+                out.write_all(&compressed)?;
+                given.give(compressed);
+            }
+            Ok(out)
+        });
         Ok(Self {
-            out,
             level,
-            block: Vec::with_capacity(BLOCK),
+            block: buffers.take(),
             dictionary: Vec::new(),
             crc: crc32fast::Hasher::new(),
             size: 0,
             jobs: Some(tx),
             workers,
-            pending: VecDeque::new(),
-            max_pending: threads * 2,
+            order: Some(order),
+            output: Some(output),
+            buffers,
         })
     }
 
     fn submit(&mut self, last: bool) -> io::Result<()> {
-        let block = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK));
+        let block = std::mem::replace(&mut self.block, self.buffers.take());
         let level = self.level;
         let dictionary = std::mem::take(&mut self.dictionary);
         self.dictionary = block[block.len().saturating_sub(DICTIONARY)..].to_vec();
@@ -95,39 +149,51 @@ impl<W: Write> ParallelGzip<W> {
             .expect("open until finish")
             .send(job)
             .map_err(|_| io::Error::other("gzip workers stopped"))?;
-        self.pending.push_back(result);
-        while self.pending.len() > self.max_pending || (last && !self.pending.is_empty()) {
-            self.write_oldest()?;
+        self.send(result)
+    }
+
+    /// Sends the next bytes to the output thread; its error if it stopped.
+    fn send(&mut self, compressed: Compressed) -> io::Result<()> {
+        let sent = self
+            .order
+            .as_ref()
+            .expect("open until finish")
+            .send(compressed);
+        if sent.is_err() {
+            return Err(self
+                .join_output()
+                .err()
+                .unwrap_or_else(|| io::Error::other("the gzip output stopped")));
         }
         Ok(())
     }
 
-    fn write_oldest(&mut self) -> io::Result<()> {
-        if let Some(result) = self.pending.pop_front() {
-            let compressed = result
-                .recv()
-                .map_err(|_| io::Error::other("a gzip worker stopped"))??;
-            self.out.write_all(&compressed)?;
-        }
-        Ok(())
+    fn join_output(&mut self) -> io::Result<W> {
+        self.order = None;
+        self.output
+            .take()
+            .expect("joined once")
+            .join()
+            .map_err(|_| io::Error::other("the gzip output panicked"))?
     }
 
     /// Compresses what is left, writes the trailer, and returns the output writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.submit(true)?;
-        let crc = self.crc.clone().finalize();
-        self.out.write_all(&crc.to_le_bytes())?;
-        self.out.write_all(&(self.size as u32).to_le_bytes())?;
+        let mut trailer = self.crc.clone().finalize().to_le_bytes().to_vec();
+        trailer.extend_from_slice(&(self.size as u32).to_le_bytes());
+        let (reply, result) = mpsc::channel();
+        let _ = reply.send(Ok(trailer));
+        self.send(result)?;
         self.jobs = None;
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
-        // `self` implements Drop-free fields only; move the writer out.
-        Ok(self.out)
+        self.join_output()
     }
 }
 
-impl<W: Write> Write for ParallelGzip<W> {
+impl<W: Write + Send + 'static> Write for ParallelGzip<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = buf.len().min(BLOCK - self.block.len());
         self.block.extend_from_slice(&buf[..n]);
@@ -148,16 +214,24 @@ impl<W: Write> Write for ParallelGzip<W> {
 /// compressed piece sees the 32 KiB before it as its dictionary). Every piece ends with a sync
 /// flush, so the pieces concatenate; the block's last piece carries the final bit if the block
 /// is the last.
-fn deflate(job: &Job) -> io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(job.block.len() + job.block.len() / 100 + 4096);
+fn deflate(job: &Job, mut out: Vec<u8>) -> io::Result<Vec<u8>> {
     let pieces: Vec<&[u8]> = if job.block.is_empty() {
         vec![&[]]
     } else {
         job.block.chunks(SAMPLE).collect()
     };
+    // One compressor per level, reset for each piece: the same bytes as a new one, without
+    // its allocation.
+    let mut compressors: [Option<Compress>; 2] = [None, None];
     for (i, piece) in pieces.iter().enumerate() {
         let level = if looks_random(piece) { 0 } else { job.level };
-        let mut compress = Compress::new(Compression::new(level), false);
+        let compress = match &mut compressors[usize::from(level > 0)] {
+            Some(compress) => {
+                compress.reset();
+                compress
+            }
+            slot => slot.insert(Compress::new(Compression::new(level), false)),
+        };
         if level > 0 {
             let offset = i * SAMPLE;
             let joined: Vec<u8>;
@@ -181,7 +255,7 @@ fn deflate(job: &Job) -> io::Result<Vec<u8>> {
         } else {
             FlushCompress::Sync
         };
-        feed(&mut compress, piece, &mut out, flush)?;
+        feed(compress, piece, &mut out, flush)?;
     }
     Ok(out)
 }
@@ -224,10 +298,18 @@ fn looks_random(block: &[u8]) -> bool {
     if sample.len() < 4096 {
         return false;
     }
-    let mut counts = [0u32; 256];
-    for &b in sample {
-        counts[usize::from(b)] += 1;
+    // Four tables, summed after: a run of one byte value does not wait on its own count.
+    let mut tables = [[0u32; 256]; 4];
+    let mut quads = sample.chunks_exact(4);
+    for quad in &mut quads {
+        for (table, &b) in tables.iter_mut().zip(quad) {
+            table[usize::from(b)] += 1;
+        }
     }
+    for &b in quads.remainder() {
+        tables[0][usize::from(b)] += 1;
+    }
+    let counts: [u32; 256] = std::array::from_fn(|i| tables.iter().map(|t| t[i]).sum());
     let n = sample.len() as f64;
     let entropy: f64 = counts
         .iter()
