@@ -347,7 +347,9 @@ fn malformed_bodies() {
         (status, body["id"].as_str()),
         (405, Some("method_not_allowed"))
     );
-    let (status, body) = http.get("/nope");
+    // On a new connection: hyper closes one whose request body the handler left unread (the
+    // 405's), and a pooled one may be taken just before its close is seen.
+    let (status, body) = Http::admin(&server).get("/nope");
     assert_eq!((status, body["id"].as_str()), (404, Some("not_found")));
 }
 

@@ -238,15 +238,18 @@ impl Supervisor {
     }
 
     pub(super) async fn run(self) {
-        let (tx, mut rx) = mpsc::channel::<String>(1024);
-        let (logs, app_id, dyno) = (self.logs.clone(), self.app_id.clone(), self.name.clone());
-        tokio::spawn(async move {
-            while let Some(line) = rx.recv().await {
-                logs.emit(&app_id, "app", &dyno, &line);
-            }
-        });
         let mut delay: Option<Duration> = None;
         loop {
+            // The run's output lines, into the app's logs: emitted whole (the channel closes as
+            // the run ends) before the run's end is told, so that a crash's last lines are
+            // in the logs whoever reads them on seeing `crashed`.
+            let (tx, mut rx) = mpsc::channel::<String>(1024);
+            let (logs, app_id, dyno) = (self.logs.clone(), self.app_id.clone(), self.name.clone());
+            let emitted = tokio::spawn(async move {
+                while let Some(line) = rx.recv().await {
+                    logs.emit(&app_id, "app", &dyno, &line);
+                }
+            });
             let started = Instant::now();
             self.set_state(State::Starting);
             // Dynos run until stopped; a year stands for "no limit".
@@ -254,7 +257,7 @@ impl Supervisor {
                 &self.spec,
                 &self.bundle,
                 Duration::from_secs(365 * 86_400),
-                tx.clone(),
+                tx,
             );
             tokio::pin!(run);
             let mut booted = true;
@@ -272,6 +275,7 @@ impl Supervisor {
                     run.await
                 }
             };
+            let _ = emitted.await;
             if self.supervision.stopping.load(Ordering::SeqCst) {
                 return;
             }
