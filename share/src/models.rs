@@ -656,31 +656,32 @@ mod tests {
     /// `additionalProperties: false`; a misspelt field must not be dropped in silence).
     #[test]
     fn request_bodies_refuse_unknown_fields() {
-        fn refuses<T: serde::de::DeserializeOwned>(name: &str) {
+        fn refuses<T: serde::de::DeserializeOwned>() {
             let err = serde_json::from_str::<T>(r#"{"zzz": 1}"#).err();
             let err = err.map(|e| e.to_string()).unwrap_or_default();
+            let name = std::any::type_name::<T>();
             assert!(err.starts_with("unknown field `zzz`"), "{name}: {err:?}");
         }
-        refuses::<AddKey>("AddKey");
-        refuses::<CreateApp>("CreateApp");
-        refuses::<UpdateApp>("UpdateApp");
-        refuses::<CreateRelease>("CreateRelease");
-        refuses::<CreateDyno>("CreateDyno");
-        refuses::<Restart>("Restart");
-        refuses::<AutoscaleSettings>("AutoscaleSettings");
-        refuses::<CreateAlert>("CreateAlert");
-        refuses::<CreateDrain>("CreateDrain");
-        refuses::<CreateAddon>("CreateAddon");
-        refuses::<AttachAddon>("AttachAddon");
-        refuses::<CreateDomain>("CreateDomain");
-        refuses::<CreateCertificate>("CreateCertificate");
-        refuses::<UpdateRouterSettings>("UpdateRouterSettings");
-        refuses::<UpdateCanarySettings>("UpdateCanarySettings");
-        refuses::<StartCanary>("StartCanary");
-        refuses::<AddCollaborator>("AddCollaborator");
-        refuses::<UpdateCollaborator>("UpdateCollaborator");
-        refuses::<CreateToken>("CreateToken");
-        refuses::<CreateSession>("CreateSession");
+        refuses::<AddKey>();
+        refuses::<CreateApp>();
+        refuses::<UpdateApp>();
+        refuses::<CreateRelease>();
+        refuses::<CreateDyno>();
+        refuses::<Restart>();
+        refuses::<AutoscaleSettings>();
+        refuses::<CreateAlert>();
+        refuses::<CreateDrain>();
+        refuses::<CreateAddon>();
+        refuses::<AttachAddon>();
+        refuses::<CreateDomain>();
+        refuses::<CreateCertificate>();
+        refuses::<UpdateRouterSettings>();
+        refuses::<UpdateCanarySettings>();
+        refuses::<StartCanary>();
+        refuses::<AddCollaborator>();
+        refuses::<UpdateCollaborator>();
+        refuses::<CreateToken>();
+        refuses::<CreateSession>();
     }
 
     #[test]

@@ -68,7 +68,7 @@ const SYNC_EVERY: u64 = 16 << 20;
 struct Teed {
     file: std::fs::File,
     tee: Option<Box<dyn Tee>>,
-    sync: Option<std::sync::mpsc::SyncSender<()>>,
+    sync: std::sync::mpsc::SyncSender<()>,
     unsynced: u64,
 }
 
@@ -81,10 +81,8 @@ impl Write for Teed {
         self.unsynced += n as u64;
         if self.unsynced >= SYNC_EVERY {
             self.unsynced = 0;
-            if let Some(sync) = &self.sync {
-                // Full: a sync is under way or asked for already.
-                let _ = sync.try_send(());
-            }
+            // Full: a sync is under way or asked for already.
+            let _ = self.sync.try_send(());
         }
         Ok(n)
     }
@@ -200,7 +198,7 @@ fn write_part(
     let teed = Teed {
         file,
         tee,
-        sync: Some(sync),
+        sync,
         unsynced: 0,
     };
     // Unbuffered: the gzip writes whole compressed blocks.

@@ -29,9 +29,12 @@ struct Job {
 type Compressed = mpsc::Receiver<io::Result<Vec<u8>>>;
 
 /// Buffers of [`CAPACITY`] bytes, given back once used (a block, or its compressed bytes): a
-/// new one costs a page fault and a cleared page per 4 KiB.
-#[derive(Clone, Default)]
-struct Buffers(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+/// new one costs a page fault and a cleared page per 4 KiB. At most `keep` are kept.
+#[derive(Clone)]
+struct Buffers {
+    kept: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    keep: usize,
+}
 
 /// Room for a block, or for one compressed (stored pieces add a few bytes each).
 const CAPACITY: usize = BLOCK + BLOCK / 100 + 4096;
@@ -39,7 +42,7 @@ const CAPACITY: usize = BLOCK + BLOCK / 100 + 4096;
 impl Buffers {
     fn take(&self) -> Vec<u8> {
         let kept = self
-            .0
+            .kept
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop();
@@ -49,11 +52,10 @@ impl Buffers {
     fn give(&self, mut buffer: Vec<u8>) {
         buffer.clear();
         let mut kept = self
-            .0
+            .kept
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Blocks in flight are bounded: so are the buffers kept.
-        if kept.len() < 16 {
+        if kept.len() < self.keep {
             kept.push(buffer);
         }
     }
@@ -82,7 +84,15 @@ impl<W: Write + Send + 'static> ParallelGzip<W> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
-        let buffers = Buffers::default();
+        // Blocks queued to the output thread (compressing or compressed): the input waits
+        // beyond.
+        let queued = threads * 2;
+        let buffers = Buffers {
+            kept: std::sync::Arc::default(),
+            // A block holds one buffer, in or out: those queued, one being written, one waiting
+            // to be queued, one filling.
+            keep: queued + 3,
+        };
         let workers = (0..threads)
             .map(|_| {
                 let rx = std::sync::Arc::clone(&rx);
@@ -104,8 +114,7 @@ impl<W: Write + Send + 'static> ParallelGzip<W> {
                 })
             })
             .collect();
-        // Blocks in flight, compressing or waiting to be written: the input waits beyond.
-        let (order, blocks) = mpsc::sync_channel::<Compressed>(threads * 2);
+        let (order, blocks) = mpsc::sync_channel::<Compressed>(queued);
         let given = buffers.clone();
         let output = std::thread::spawn(move || {
             for block in blocks {
