@@ -116,21 +116,24 @@ impl DataDir {
     }
 }
 
-/// Writes `bytes` to `path` atomically (a temporary file, fsync, rename): a crash leaves the old
-/// file or the new one, never half of it. A new file gets `mode` (0o600 for secrets).
+/// Writes `bytes` to `path` atomically (a temporary file beside it, fsync, rename): a crash
+/// leaves the old file or the new one, never half of it, and a failed write (a full disk) leaves
+/// neither a half file nor the temporary one (`.<name>.<random>.tmp`). A new file gets `mode`
+/// (0o600 for secrets; the umask applies).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)?;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Whether `s` looks like an id the server made (a UUID): safe as a path component.

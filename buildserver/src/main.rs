@@ -1036,9 +1036,6 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 
 /// Writes the ready file atomically, so a watcher never reads half of it.
 fn write_ready_file(path: &Path, content: &serde_json::Value) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("{content}\n"))
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    write_atomic(path, format!("{content}\n").as_bytes(), 0o644)
+        .with_context(|| format!("cannot write {}", path.display()))
 }

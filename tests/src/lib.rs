@@ -43,6 +43,35 @@ pub fn bin_next_to(sibling: &str, name: &str) -> PathBuf {
     path
 }
 
+/// A tmpfs of `size` (mount's syntax: `48m`) mounted over a directory until dropped (then lazily
+/// unmounted, so that a panic with a server still using it leaves nothing mounted), for tests of
+/// a full disk. Needs root, as the server itself does.
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount_over(dir: &Path, size: &str) -> Self {
+        let status = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "paas-test",
+            ])
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mount tmpfs");
+        Self(dir.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
 /// A port free on 127.0.0.1 now (bound, then let go).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

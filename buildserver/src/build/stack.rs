@@ -32,7 +32,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 use sha2::Digest;
 
-use crate::data_dir::DataDir;
+use crate::data_dir::{DataDir, write_atomic};
 use crate::oci::layer::{self, Layer, Owner};
 use crate::oci::{Layout, Manifest, valid_digest};
 use crate::registry::{Credentials, Registry, RegistryRef};
@@ -367,7 +367,7 @@ impl Stack {
             ));
         }
         let layers = vec![layer];
-        std::fs::write(&record, serde_json::to_string(&layers)?)?;
+        write_atomic(&record, serde_json::to_string(&layers)?.as_bytes(), 0o644)?;
         Ok(layers)
     }
 
@@ -485,7 +485,7 @@ impl Stack {
             certificates,
             layer,
         };
-        crate::data_dir::write_atomic(&record, serde_json::to_string(&trust)?.as_bytes(), 0o644)?;
+        write_atomic(&record, serde_json::to_string(&trust)?.as_bytes(), 0o644)?;
         Ok(found.len())
     }
 }
@@ -607,7 +607,7 @@ fn record_runtimes(dir: &Path) -> anyhow::Result<()> {
     let path = dir.join("stack.json");
     let mut meta: Meta = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
     meta.runtimes = runtimes_of(&dir.join("rootfs"));
-    std::fs::write(&path, serde_json::to_string(&meta)?)?;
+    write_atomic(&path, serde_json::to_string(&meta)?.as_bytes(), 0o644)?;
     Ok(())
 }
 

@@ -1,11 +1,12 @@
-//! Garbage collection of the image layout: blobs that no kept image uses are deleted, and
-//! references to images no longer kept leave index.json. Safe while builds run: blobs younger
+//! Garbage collection of the image layout: blobs that no kept image uses are deleted, as are
+//! temporary files a crash left behind, and references to images no longer kept leave
+//! index.json. Safe while builds run: blobs younger
 //! than a grace period are left alone (a build writes its layers before its release exists).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
-use super::{Layout, valid_digest};
+use super::{Layout, is_temporary, valid_digest};
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -41,7 +42,9 @@ pub fn collect(
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let digest = format!("sha256:{name}");
-        if !valid_digest(&digest) || live.contains(&digest) {
+        let unused = valid_digest(&digest) && !live.contains(&digest);
+        // A temporary file older than the grace period was left by a crash mid-write.
+        if !(unused || is_temporary(&name)) {
             continue;
         }
         let meta = entry.metadata()?;
@@ -54,4 +57,33 @@ pub fn collect(
     }
     layout.forget_missing_layers()?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_files_a_crash_left_are_removed_after_the_grace_period() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let layout = Layout::open(dir.path()).expect("layout");
+        let old = layout
+            .temporary_blob()
+            .expect("temporary")
+            .keep()
+            .expect("keep")
+            .1;
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(hour_ago))
+            .expect("age it");
+        let young = layout.temporary_blob().expect("temporary");
+
+        let report = collect(&layout, &BTreeSet::new(), Duration::from_secs(60)).expect("gc");
+        assert_eq!(report.removed_blobs, 1);
+        assert!(!old.exists(), "the old one is gone");
+        assert!(young.path().exists(), "a blob being written now stays");
+    }
 }

@@ -181,12 +181,9 @@ fn write_part(
     tee: Option<Box<dyn Tee>>,
     warnings: &mut Vec<String>,
 ) -> io::Result<Layer> {
-    let tmp = layout.root().join(format!(
-        "blobs/sha256/.layer-{}-{}.tmp",
-        std::process::id(),
-        unique()
-    ));
-    let file = std::fs::File::create(&tmp)?;
+    // Removed when dropped: a layer that fails (a tree read error, a full disk) leaves nothing.
+    let tmp = layout.temporary_blob()?;
+    let file = tmp.as_file().try_clone()?;
     let syncing = file.try_clone()?;
     let (sync, asked) = std::sync::mpsc::sync_channel::<()>(1);
     // Its errors are the final `fsync`'s to report.
@@ -222,10 +219,8 @@ fn write_part(
     }
     file.sync_all()?;
     let path = layout.blob_path(&layer.digest);
-    if path.exists() {
-        std::fs::remove_file(&tmp)?;
-    } else {
-        std::fs::rename(&tmp, &path)?;
+    if !path.exists() {
+        tmp.persist(&path).map_err(|e| e.error)?;
     }
     layout.remember_layer(&layer)?;
     Ok(layer)
@@ -337,11 +332,6 @@ fn tar_tree<W: Write>(
     writer.tree(source, prefix.as_bytes(), Some(part))?;
     let (out, diff_id, _) = tar.into_inner()?.finish();
     Ok((out, diff_id))
-}
-
-fn unique() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Who owns a layer's entries, and their mtime (unix seconds).

@@ -102,7 +102,7 @@ impl Layout {
         std::fs::create_dir_all(root.join("blobs/sha256"))?;
         let marker = root.join("oci-layout");
         if !marker.exists() {
-            std::fs::write(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+            write_atomic(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         }
         if !root.join("index.json").exists() {
             write_atomic(
@@ -137,13 +137,32 @@ impl Layout {
     }
 
     /// Makes blob `digest` of `from` (a stack's layout) available here: a hard link where
-    /// possible, else a copy.
+    /// possible, else a copy (whole or none: a failed copy leaves nothing under the digest).
     pub fn share_blob(&self, from: &Layout, digest: &str) -> std::io::Result<()> {
         if self.has_blob(digest) {
             return Ok(());
         }
         let (source, target) = (from.blob_path(digest), self.blob_path(digest));
-        std::fs::hard_link(&source, &target).or_else(|_| std::fs::copy(&source, &target).map(drop))
+        if std::fs::hard_link(&source, &target).is_ok() {
+            return Ok(());
+        }
+        let mut copy = self.temporary_blob()?;
+        std::io::copy(&mut std::fs::File::open(&source)?, copy.as_file_mut())?;
+        copy.as_file().sync_all()?;
+        copy.persist(&target).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// A new empty file in `blobs/sha256` (named `.blob-<random>.tmp`, 0644), deleted when
+    /// dropped unless `persist`ed to its blob's path: a blob is whole under its digest or absent.
+    /// Ones a crash left behind are removed by [`gc::collect`].
+    pub fn temporary_blob(&self) -> std::io::Result<tempfile::NamedTempFile> {
+        use std::os::unix::fs::PermissionsExt;
+        tempfile::Builder::new()
+            .prefix(".blob-")
+            .suffix(".tmp")
+            .permissions(std::fs::Permissions::from_mode(0o644))
+            .tempfile_in(self.root.join("blobs/sha256"))
     }
 
     /// Stores a small blob (config, manifest) and describes it.
@@ -233,7 +252,83 @@ impl Layout {
     }
 }
 
+/// Whether `name` in `blobs/sha256` is a temporary file: a blob being written
+/// ([`Layout::temporary_blob`]) or a small one being stored ([`write_atomic`]'s).
+fn is_temporary(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
+}
+
 /// Layout files are public (0644), written atomically.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     crate::data_dir::write_atomic(path, bytes, 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random(len: u64) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::fs::File::open("/dev/urandom").expect("urandom"), len),
+            &mut bytes,
+        )
+        .expect("read");
+        bytes
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_full_disk_leaves_no_half_blob_and_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("layout");
+        std::fs::create_dir(&root).expect("mkdir");
+        let _disk = paas_tests::Tmpfs::mount_over(&root, "1m");
+        let layout = Layout::open(&root).expect("layout");
+        let tree = dir.path().join("tree");
+        std::fs::create_dir(&tree).expect("mkdir");
+        std::fs::write(tree.join("data.bin"), random(3 << 20)).expect("write");
+
+        let no_room = |e: std::io::Error| {
+            assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
+        };
+        let layer = layer::write(
+            &layout,
+            &tree,
+            "app",
+            layer::Owner::Fixed(2000, 2000),
+            &mut Vec::new(),
+        );
+        no_room(layer.expect_err("a 3 MB layer on a 1 MB disk"));
+        no_room(
+            layout
+                .put_blob(MEDIA_CONFIG, &random(2 << 20))
+                .expect_err("a 2 MB blob on a 1 MB disk"),
+        );
+        // A stack's blob on another filesystem is copied (no hard link across them).
+        let stack = Layout::open(&dir.path().join("stack")).expect("stack layout");
+        let blob = stack
+            .put_blob(MEDIA_LAYER_GZIP, &random(2 << 20))
+            .expect("blob");
+        no_room(
+            layout
+                .share_blob(&stack, &blob.digest)
+                .expect_err("a 2 MB copy on a 1 MB disk"),
+        );
+
+        assert!(!layout.has_blob(&blob.digest));
+        assert_eq!(names(&root.join("blobs/sha256")), Vec::<String>::new());
+        assert_eq!(names(&root.join("diffs")), Vec::<String>::new());
+    }
 }

@@ -383,7 +383,8 @@ impl Registry {
     }
 
     /// Downloads blob `digest` into `dest`, hashing as it streams; a blob whose bytes do not
-    /// match its digest is refused (and `dest` removed). Returns its size in bytes.
+    /// match its digest is refused. On any error `dest` is removed (no half blob stays under a
+    /// digest's name). Returns its size in bytes.
     pub async fn pull_blob(
         &self,
         repository: &str,
@@ -408,30 +409,36 @@ impl Registry {
             source,
         };
         let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
-        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-        let mut size = 0u64;
-        while let Some(chunk) = self.next_chunk(&what, &mut response).await? {
-            sha2::Digest::update(&mut hasher, &chunk);
-            file.write_all(&chunk).await.map_err(local)?;
-            size += chunk.len() as u64;
-            progress(size);
+        let streamed = async {
+            let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+            let mut size = 0u64;
+            while let Some(chunk) = self.next_chunk(&what, &mut response).await? {
+                sha2::Digest::update(&mut hasher, &chunk);
+                file.write_all(&chunk).await.map_err(local)?;
+                size += chunk.len() as u64;
+                progress(size);
+            }
+            // tokio writes in the background: the last write's error shows only here.
+            file.flush().await.map_err(local)?;
+            let got = format!(
+                "sha256:{}",
+                crate::oci::hex(&sha2::Digest::finalize(hasher))
+            );
+            if got != digest {
+                return Err(RegistryError::DigestMismatch {
+                    registry: self.name(),
+                    what: what.clone(),
+                    expected: digest.to_owned(),
+                    got,
+                });
+            }
+            Ok(size)
         }
-        // tokio writes in the background: the last write's error shows only here.
-        file.flush().await.map_err(local)?;
-        let got = format!(
-            "sha256:{}",
-            crate::oci::hex(&sha2::Digest::finalize(hasher))
-        );
-        if got != digest {
+        .await;
+        if streamed.is_err() {
             let _ = tokio::fs::remove_file(dest).await;
-            return Err(RegistryError::DigestMismatch {
-                registry: self.name(),
-                what,
-                expected: digest.to_owned(),
-                got,
-            });
         }
-        Ok(size)
+        streamed
     }
 
     fn bad_content(&self, reference: &str, problem: &str) -> RegistryError {

@@ -2,41 +2,13 @@
 //! build pending, and once space is freed everything works again. The data dir is a small tmpfs
 //! mounted for the test (the tests run as root, as the server must).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use nix::sys::signal::Signal;
-use paas_tests::{CliEnv, Stack, TestServer};
+use paas_tests::{CliEnv, Stack, TestServer, Tmpfs};
 
 use super::server_bin;
-
-/// A tmpfs mounted over a directory until dropped (lazily unmounted, so that a panic with the
-/// server still up leaves nothing mounted).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount_over(dir: &Path, size: &str) -> Self {
-        let status = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "paas-test",
-            ])
-            .arg(dir)
-            .status()
-            .expect("mount");
-        assert!(status.success(), "mount tmpfs");
-        Self(dir.to_owned())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 fn ok(output: &std::process::Output) -> bool {
     output.status.success()
