@@ -3,7 +3,7 @@
 //!   then), median of 5 each;
 //! - the router: requests/s and p99 latency with `wrk` (64 connections, keep-alive, 2 threads,
 //!   5 s) to a Node web dyno directly, through our router, and through nginx configured as a
-//!   keep-alive reverse proxy to the same dyno, in the same run: three rounds of the three, the
+//!   keep-alive reverse proxy to the same dyno, in the same run: five rounds of the three, the
 //!   median round of each;
 //! - HTTPS through the router (a certificate for `bench.localhost` uploaded): requests/s with
 //!   `h2load` (64 connections, keep-alive, HTTP/1.1 and HTTP/2, 5 s) against plain HTTP through
@@ -452,6 +452,9 @@ fn flow_overhead(cli: &CliEnv, repo: &Path, server: &TestServer) {
     );
 }
 
+/// Rounds of (direct, router, nginx) `wrk` runs; each one's median round is reported.
+const ROUTER_ROUNDS: usize = 5;
+
 fn main() {
     let paas = Path::new(env!("CARGO_BIN_EXE_paas"));
     let server = TestServer::start(&bin_next_to(env!("CARGO_BIN_EXE_paas"), "paas-buildserver"));
@@ -533,7 +536,7 @@ fn main() {
     wrk(&format!("http://{}/", server.router), "bench.localhost");
     let dyno = u16::try_from(port).expect("a port");
     let nginx = Nginx::start(dir.path(), dyno, None);
-    // Three rounds of the three, one after the other, and each one's median round: one 5 s
+    // Five rounds of the three, one after the other, and each one's median round: one 5 s
     // run on 2 busy cores varies by ±5 %, and a slow moment then falls on all three alike.
     let urls = [
         Some(format!("http://127.0.0.1:{port}/")),
@@ -543,7 +546,7 @@ fn main() {
             .map(|n| format!("http://127.0.0.1:{}/", n.port)),
     ];
     let mut rounds: [Vec<Load>; 3] = Default::default();
-    for _ in 0..3 {
+    for _ in 0..ROUTER_ROUNDS {
         for (url, loads) in urls.iter().zip(&mut rounds) {
             if let Some(load) = url.as_ref().and_then(|url| wrk(url, "bench.localhost")) {
                 loads.push(load);
@@ -577,7 +580,9 @@ fn main() {
                 None => println!("  (nginx not installed: apt-get install nginx-light)"),
             }
             paas_tests::bench::figure(
-                "router, Node dyno, `wrk -c64` keep-alive, median of 3 rounds",
+                &format!(
+                    "router, Node dyno, `wrk -c64` keep-alive, median of {ROUTER_ROUNDS} rounds"
+                ),
                 &format!("{:.0} req/s, p99 {}", routed.requests_per_s, routed.p99),
                 &format!(
                     "direct {:.0} req/s (p99 {}): {:.2} (target ≥ 0.9); {}",

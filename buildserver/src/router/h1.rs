@@ -20,12 +20,16 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::wire::{self, BodyReader, ConnectionOptions, Framing, Piece};
-use super::{Answer, Client, Decision, Forward, Head, IDLE_PER_DYNO, RouteFailure, Router};
+use super::{
+    Answer, Client, Decision, Forward, Head, IDLE_PER_DYNO, INTERRUPTED, RouteFailure, Router,
+};
 
 /// The largest response head a dyno may send.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// How much is read from a socket at a time, and written to one at most once.
 const CHUNK: usize = 64 * 1024;
+/// How long a response may take to begin before the router watches its client for leaving.
+const WATCH_CLIENT_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 /// How long a connection closed with a request body unread still reads (and drops) what the
 /// client sends, so that the client reads the response rather than a reset (nginx's
 /// `lingering_close`).
@@ -200,7 +204,8 @@ enum Failure {
 /// Why a request body did not come whole from the client.
 #[derive(Clone, Copy)]
 enum ClientFault {
-    /// It closed its connection first.
+    /// It closed its connection (or its sending side) before its response began (Heroku's
+    /// H27, logged with nginx's 499).
     Gone,
     /// It framed the body wrong.
     Malformed(wire::Malformed),
@@ -340,15 +345,25 @@ impl Connection {
                     "too many header fields",
                 ));
             }
-            // HTTP/2 over plain TCP (`PRI * HTTP/2.0`, h2c) or another version (RFC 9110
-            // §15.6.6); a request line that only looks wrong there (a space in its target) is
-            // malformed.
-            Err(httparse::Error::Version) if other_version(&self.buf) => {
-                return Err(refused(
-                    StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-                    "only HTTP/1.0 and HTTP/1.1 are served here (HTTP/2 over TLS)",
-                ));
-            }
+            // A later HTTP/1 (`HTTP/1.2`) is served as HTTP/1.1, the highest minor version the
+            // router implements (RFC 9110 §6.2); HTTP/2 over plain TCP (`PRI * HTTP/2.0`, h2c)
+            // or another major version is refused (§15.6.6); a request line that only looks
+            // wrong there (a space in its target) is malformed.
+            Err(httparse::Error::Version) => match other_version(&self.buf) {
+                Some((b'1', minor_at)) => {
+                    self.buf[minor_at] = b'1';
+                    return self.parse_request();
+                }
+                Some(_) => {
+                    return Err(refused(
+                        StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                        "only HTTP/1.0 and HTTP/1.1 are served here (HTTP/2 over TLS)",
+                    ));
+                }
+                None => {
+                    return Err(refused(StatusCode::BAD_REQUEST, "a malformed request head"));
+                }
+            },
             Err(_) => {
                 return Err(refused(StatusCode::BAD_REQUEST, "a malformed request head"));
             }
@@ -646,7 +661,7 @@ impl Connection {
             Err(Failure::Client(fault)) => {
                 let idle = self.limits.header_timeout.as_secs();
                 let (status, error, page) = match fault {
-                    ClientFault::Gone => (499, ("", "Client closed the request"), None),
+                    ClientFault::Gone => (INTERRUPTED.0, INTERRUPTED.1, None),
                     ClientFault::Malformed(malformed) => (
                         400,
                         ("", "Malformed request body"),
@@ -746,56 +761,82 @@ impl Connection {
         max_body: Option<u64>,
         deadline: &mut tokio::time::Instant,
     ) -> Result<(ResponseHead, bool), Failure> {
+        let limit = self.limits.max_header_bytes;
         if body.is_done() {
+            let (head, reply) = (&self.head, &mut self.reply);
             let round = async {
                 dyno.stream
-                    .write_all(&self.head)
+                    .write_all(head)
                     .await
                     .map_err(|_| Failure::Silent)?;
-                read_response(&mut dyno.stream, &mut dyno.buf, parsed, &mut self.reply).await
+                read_response(&mut dyno.stream, &mut dyno.buf, parsed, reply).await
             };
-            let head = tokio::time::timeout_at(*deadline, round)
-                .await
-                .unwrap_or(Err(Failure::Route(RouteFailure::Timeout)))?;
+            tokio::pin!(round);
+            let head = await_response(stream, &mut self.buf, limit, round, *deadline).await?;
             return Ok((head, true));
         }
         let started = tokio::time::Instant::now();
         let (mut from_dyno, mut to_dyno) = dyno.stream.split();
-        let sending = send_body(
-            stream,
-            &mut self.buf,
-            body,
-            &mut to_dyno,
-            &self.head,
-            max_body,
-            self.limits.header_timeout,
-        );
         let receiving = read_response(&mut from_dyno, &mut dyno.buf, parsed, &mut self.reply);
-        let late = tokio::time::sleep_until(*deadline);
-        tokio::pin!(sending, receiving, late);
-        // Whether the body was sent whole, once sending ended.
-        let mut sent = None;
-        loop {
+        tokio::pin!(receiving);
+        // Whether the body was sent whole.
+        let sent = {
+            let sending = send_body(
+                stream,
+                &mut self.buf,
+                body,
+                &mut to_dyno,
+                &self.head,
+                max_body,
+                self.limits.header_timeout,
+            );
+            tokio::pin!(sending);
             tokio::select! {
                 biased;
-                head = &mut receiving => return Ok((head?, sent == Some(true))),
-                result = &mut sending, if sent.is_none() => {
-                    sent = Some(match result {
-                        Ok(()) => true,
-                        // The dyno stopped reading: its response may still come.
-                        Err(Sending::Dyno) => false,
-                        Err(Sending::Client(fault)) => return Err(Failure::Client(fault)),
-                        Err(Sending::OverLimit) => {
-                            return Err(Failure::Route(RouteFailure::OverLimit));
-                        }
-                    });
-                    *deadline += started.elapsed();
-                    late.as_mut().reset(*deadline);
-                }
-                () = &mut late, if sent.is_some() => {
-                    return Err(Failure::Route(RouteFailure::Timeout));
+                head = &mut receiving => return Ok((head?, false)),
+                result = &mut sending => match result {
+                    Ok(()) => true,
+                    // The dyno stopped reading: its response may still come.
+                    Err(Sending::Dyno) => false,
+                    Err(Sending::Client(fault)) => return Err(Failure::Client(fault)),
+                    Err(Sending::OverLimit) => return Err(Failure::Route(RouteFailure::OverLimit)),
+                },
+            }
+        };
+        *deadline += started.elapsed();
+        let head = await_response(stream, &mut self.buf, limit, receiving, *deadline).await?;
+        Ok((head, sent))
+    }
+}
+
+/// Waits for the dyno's response head (`round`) until `deadline` (then H12's timeout). Once it
+/// is slow to begin ([`WATCH_CLIENT_AFTER`]; a quick one costs no read of the client), a client
+/// that leaves ends the wait (Heroku's H27, nginx's 499; a half-close counts as leaving, as with
+/// both). What else the client sends meanwhile (its next pipelined request, or the rest of a
+/// body the dyno stopped reading) is kept in `buf`, up to `limit` bytes.
+async fn await_response<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    limit: usize,
+    mut round: std::pin::Pin<&mut impl Future<Output = Result<ResponseHead, Failure>>>,
+    deadline: tokio::time::Instant,
+) -> Result<ResponseHead, Failure> {
+    let watch_from = (tokio::time::Instant::now() + WATCH_CLIENT_AFTER).min(deadline);
+    if let Ok(head) = tokio::time::timeout_at(watch_from, &mut round).await {
+        return head;
+    }
+    let late = tokio::time::sleep_until(deadline);
+    tokio::pin!(late);
+    loop {
+        tokio::select! {
+            biased;
+            head = &mut round => return head,
+            read = stream.read_buf(buf), if buf.len() < limit => {
+                if matches!(read, Ok(0) | Err(_)) {
+                    return Err(Failure::Client(ClientFault::Gone));
                 }
             }
+            () = &mut late => return Err(Failure::Route(RouteFailure::Timeout)),
         }
     }
 }
@@ -946,7 +987,7 @@ fn parse_response(
     out.push(b' ');
     match response.reason {
         Some(reason) if !reason.is_empty() => out.extend_from_slice(reason.as_bytes()),
-        _ => out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes()),
+        _ => out.extend_from_slice(reason(status).as_bytes()),
     }
     out.extend_from_slice(b"\r\n");
     for field in fields {
@@ -1057,21 +1098,35 @@ fn is_host(host: &[u8]) -> bool {
 }
 
 /// Whether the request line at the start of `buf` is `method target HTTP/<digit>.<digit>` (so
-/// of an HTTP version other than 1.0 and 1.1, as httparse refused it), rather than malformed.
-fn other_version(buf: &[u8]) -> bool {
+/// of an HTTP version other than 1.0 and 1.1, as httparse refused it), rather than malformed:
+/// the major version's digit and the index of the minor one in `buf`.
+fn other_version(buf: &[u8]) -> Option<(u8, usize)> {
     let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-    matches!(
-        words.as_slice(),
+    match words.as_slice() {
         [_, _, [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]]
-            if major.is_ascii_digit() && minor.is_ascii_digit()
-    )
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Some((*major, line.len() - 1))
+        }
+        _ => None,
+    }
 }
 
 /// The router's answer to a request it will not read further: `text` as a plain page.
 fn refused(status: StatusCode, text: &str) -> Unread {
     Unread::Refused(Answer::text(status, &format!("{text}\n")))
+}
+
+/// The reason phrase for `status`: RFC 9110's (§15), which renamed two the http crate still
+/// spells as RFC 7231 did.
+fn reason(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Content Too Large",
+        StatusCode::UNPROCESSABLE_ENTITY => "Unprocessable Content",
+        _ => status.canonical_reason().unwrap_or(""),
+    }
 }
 
 /// Writes `bytes` to the client and flushes them (a TLS stream holds them until then).
@@ -1086,7 +1141,7 @@ fn put_answer(out: &mut Vec<u8>, answer: &Answer, head: bool, http10: bool, keep
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(answer.status.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(answer.status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(reason(answer.status).as_bytes());
     out.extend_from_slice(b"\r\n");
     // An origin server with a clock sends Date (RFC 9110 §6.6.1): the router is the origin here.
     wire::put_header(

@@ -751,6 +751,25 @@ impl Forward {
     }
 }
 
+/// What an HTTP/2 request's client is told when it leaves before its response begins, and the
+/// HTTP/1 one's too: Heroku's H27, logged with nginx's 499.
+const INTERRUPTED: (u16, (&str, &str)) = (499, ("H27", "Client Request Interrupted"));
+
+/// Logs its request as [`INTERRUPTED`] when dropped: forgotten once a response (or the router's
+/// own answer) is there.
+struct Waiting<'a> {
+    forward: &'a Forward,
+    client: &'a Client,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let (status, error) = INTERRUPTED;
+        let status = StatusCode::from_u16(status).expect("a status");
+        self.forward.ticket.log(self.client, status, Some(error), 0);
+    }
+}
+
 /// An HTTP/2 connection (hyper serves it): each request is decided on and sent to a dyno over
 /// HTTP/1.1 with hyper's client, and keeps its dyno connection for the next.
 struct ClientConnection {
@@ -874,6 +893,12 @@ impl ClientConnection {
             Ok(response) => !response.status().is_server_error(),
             Err(_) => over_limit.load(std::sync::atomic::Ordering::Acquire),
         };
+        // Until a response begins: hyper drops this future when the client resets the stream
+        // or leaves, and the request is then logged as interrupted.
+        let waiting = Waiting {
+            forward: &forward,
+            client,
+        };
         let mut response = self
             .send(forward.backend.addr, pinned, request, forward.deadline)
             .await;
@@ -888,6 +913,7 @@ impl ClientConnection {
             response = self.send(other.addr, None, again, forward.deadline).await;
             forward.observe(client, &other, answered(&response));
         }
+        std::mem::forget(waiting);
         match response {
             Ok(mut response) => {
                 // The dyno's connection management is its own (a `Connection: close` to the

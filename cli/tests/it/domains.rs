@@ -16,8 +16,9 @@ use serde_json::Value;
 use super::push::stderr_of;
 use super::run::{ok, paas, push, refused, serving, serving_with};
 
-/// A busybox app whose `/cgi-bin/proto` prints the `X-Forwarded-Proto` it got.
-const PROTO_APP: &str = "web: mkdir -p /tmp/www/cgi-bin && echo hello > /tmp/www/index.html && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho proto=$HTTP_X_FORWARDED_PROTO\\n' > /tmp/www/cgi-bin/proto && chmod +x /tmp/www/cgi-bin/proto && exec busybox httpd -f -p $PORT -h /tmp/www\n";
+/// A busybox app whose `/cgi-bin/proto` prints the `X-Forwarded-Proto` it got, and whose
+/// `/cgi-bin/slow` takes 5 s to answer.
+const PROTO_APP: &str = "web: mkdir -p /tmp/www/cgi-bin && echo hello > /tmp/www/index.html && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho proto=$HTTP_X_FORWARDED_PROTO\\n' > /tmp/www/cgi-bin/proto && printf '#!/bin/sh\\nsleep 5\\necho\\n' > /tmp/www/cgi-bin/slow && chmod +x /tmp/www/cgi-bin/proto /tmp/www/cgi-bin/slow && exec busybox httpd -f -p $PORT -h /tmp/www\n";
 
 /// `curl ARGS` (no proxy): (exit code, `%{http_code} %{http_version}` then the body).
 fn curl(args: &[&str]) -> (i32, String) {
@@ -265,6 +266,26 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
     assert_eq!(code, 0, "{out}");
     assert!(out.ends_with("200 1.1") && out.contains("hello"), "{out}");
     assert!(http(&server, "www.shop.test", "/cgi-bin/proto", &[]).contains("proto=http\n"));
+    // An HTTP/2 client that gives up before its response begins is logged as interrupted
+    // (Heroku's H27, 499) as it leaves.
+    let (code, out) = https(
+        &server,
+        &root,
+        "www.shop.test",
+        "/cgi-bin/slow",
+        &["--http2", "--max-time", "0.5"],
+    );
+    assert_eq!(code, 28, "curl's timeout: {out}");
+    std::thread::sleep(Duration::from_millis(300));
+    let logs = ok(&cli, &repo, &["logs", "--ps", "router"]);
+    let left = logs
+        .lines()
+        .find(|line| line.contains("path=/cgi-bin/slow"))
+        .unwrap_or_default();
+    assert!(
+        left.contains("code=H27") && left.contains("status=499") && left.contains("protocol=https"),
+        "{logs}"
+    );
     // No SNI (an IP address in the URL), or a name no app has a certificate for: refused in the
     // handshake (curl's 35).
     let port = server.router_tls.rsplit_once(':').expect("port").1;
@@ -397,7 +418,10 @@ fn a_silent_dyno_times_out_at_the_apps_setting_and_big_bodies_are_refused() {
         "/upload",
         &["--data-binary", &body],
     );
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 413 Content Too Large\r\n"),
+        "{answer}"
+    );
     let answer = http(
         &server,
         "silent.localhost",

@@ -518,6 +518,7 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
         (format!("GET /echo#top HTTP/1.1\r\n{host}\r\n"), "400"),
         // HTTP/2 with prior knowledge over plain TCP (h2c).
         ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_owned(), "505"),
+        (format!("GET /echo HTTP/3.0\r\n{host}\r\n"), "505"),
         (
             format!("CONNECT framed.localhost:443 HTTP/1.1\r\n{host}\r\n"),
             "405",
@@ -554,6 +555,16 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     assert!(answer.ends_with("PUT 4 data"), "{answer}");
+    // A later HTTP/1 is served as HTTP/1.1, the highest the router implements (RFC 9110 §6.2).
+    let answer = exchange(
+        &server.router,
+        &format!("GET /echo HTTP/1.2\r\n{host}Connection: close\r\n\r\n"),
+        wait,
+    );
+    assert!(
+        answer.starts_with("http/1.1 200 ") && answer.ends_with("get 0 "),
+        "{answer}"
+    );
     // HTTP/1.0 with keep-alive: both requests answered on one connection, each saying so.
     let keep = format!("GET /echo HTTP/1.0\r\n{host}Connection: keep-alive\r\n\r\n");
     let answer = exchange(
@@ -705,8 +716,28 @@ fn the_router_sends_again_what_a_closing_dyno_never_took_and_times_bodies_fairly
         "{logs}"
     );
     assert!(
-        logs.contains("desc=\"Client closed the request\"") && logs.contains("status=499"),
+        logs.contains("code=H27 desc=\"Client Request Interrupted\"")
+            && logs.contains("status=499"),
         "{logs}"
     );
     assert!(!logs.contains("Malformed request body"), "{logs}");
+    // One that leaves before its response begins is logged as interrupted (H27, 499) as it
+    // leaves, not as the dyno's timeout (H12, 504) two seconds later.
+    let mut stream = connect();
+    stream
+        .get_mut()
+        .write_all(format!("GET /hang HTTP/1.1\r\n{host}\r\n").as_bytes())
+        .expect("send");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(stream);
+    std::thread::sleep(Duration::from_millis(300));
+    let logs = cli.ok(&["logs", "-a", "closing", "--ps", "router"]);
+    let left = logs
+        .lines()
+        .find(|line| line.contains("method=GET path=/hang"))
+        .unwrap_or_default();
+    assert!(
+        left.contains("code=H27") && left.contains("status=499"),
+        "{logs}"
+    );
 }
