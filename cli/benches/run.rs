@@ -553,6 +553,13 @@ fn main() {
             }
         }
     }
+    for (name, loads) in ["direct", "router", "nginx"].iter().zip(&rounds) {
+        let each: Vec<String> = loads
+            .iter()
+            .map(|l| format!("{:.0}", l.requests_per_s))
+            .collect();
+        println!("  router rounds, {name:<6} req/s: {}", each.join(" "));
+    }
     let [direct, routed, proxied] = rounds.map(|mut loads| {
         loads.sort_by(|a, b| a.requests_per_s.total_cmp(&b.requests_per_s));
         let middle = loads.len() / 2;

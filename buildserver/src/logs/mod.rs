@@ -24,6 +24,9 @@ pub struct Logs {
 struct Inner {
     next_seq: u64,
     apps: HashMap<String, AppLog>,
+    /// The last line's second (unix seconds) and its time: the next line in the same second
+    /// changes only its microseconds (the router writes a line per request).
+    second: (u64, String),
 }
 
 struct AppLog {
@@ -66,6 +69,24 @@ impl Filter {
     }
 }
 
+impl Inner {
+    /// [`rfc3339_micros`] of `time`, its date and time of day taken from the last line's when
+    /// in the same second.
+    fn stamp(&mut self, time: SystemTime) -> String {
+        let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        if self.second.0 != since.as_secs() || self.second.1.is_empty() {
+            self.second = (since.as_secs(), rfc3339_micros(time));
+            return self.second.1.clone();
+        }
+        // `YYYY-MM-DDTHH:MM:SS.` then the microseconds and `Z`.
+        let mut text = String::with_capacity(27);
+        text.push_str(&self.second.1[..20]);
+        push_digits(&mut text, u64::from(since.subsec_micros()), 6);
+        text.push('Z');
+        text
+    }
+}
+
 impl Default for Logs {
     fn default() -> Self {
         Self::new()
@@ -83,6 +104,7 @@ impl Logs {
             inner: Arc::new(Mutex::new(Inner {
                 next_seq: start,
                 apps: HashMap::new(),
+                second: (0, String::new()),
             })),
         }
     }
@@ -105,9 +127,10 @@ impl Logs {
         }
         let mut inner = self.lock();
         inner.next_seq += 1;
+        let time = inner.stamp(SystemTime::now());
         let line = Arc::new(LogLine {
             seq: inner.next_seq,
-            time: rfc3339_micros(SystemTime::now()),
+            time,
             source: source.to_owned(),
             process: process.to_owned(),
             message,
@@ -175,10 +198,7 @@ pub fn rfc3339_micros(time: SystemTime) -> String {
     // the router's time).
     let mut text = String::with_capacity(27);
     let mut digits = |value: u64, width: u32, after: char| {
-        for place in (0..width).rev() {
-            let digit = (value / 10u64.pow(place)) % 10;
-            text.push(char::from(b'0' + digit as u8));
-        }
+        push_digits(&mut text, value, width);
         text.push(after);
     };
     digits(u64::try_from(year).unwrap_or(0), 4, '-');
@@ -189,6 +209,14 @@ pub fn rfc3339_micros(time: SystemTime) -> String {
     digits(rem % 60, 2, '.');
     digits(u64::from(since.subsec_micros()), 6, 'Z');
     text
+}
+
+/// Appends the last `width` decimal digits of `value`, zero-padded.
+fn push_digits(text: &mut String, value: u64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10u64.pow(place)) % 10;
+        text.push(char::from(b'0' + digit as u8));
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +233,23 @@ mod tests {
             rfc3339_micros(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00.000000Z"
         );
+    }
+
+    #[test]
+    fn a_stamp_in_the_same_second_is_the_full_timestamp() {
+        let logs = Logs::new();
+        let mut inner = logs.lock();
+        for micros in [
+            1_795_660_206_123_456,
+            1_795_660_206_999_999,
+            1_795_660_206_000_001,
+            1_795_660_207_000_000,
+            1_795_660_207_042_000,
+            1_795_660_186_500_000,
+        ] {
+            let time = UNIX_EPOCH + Duration::from_micros(micros);
+            assert_eq!(inner.stamp(time), rfc3339_micros(time), "{micros}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! request the same way ([`Client::decide`]).
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -595,27 +596,26 @@ impl Ticket {
                 .metrics
                 .canary_request(&self.app_id, placed.to_canary, status.as_u16(), ms);
         }
-        let at = match error {
-            Some(("", desc)) => format!("at=error desc=\"{desc}\""),
-            Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
-            None => "at=info".to_owned(),
+        // Heroku's router log line, written once into a buffer sized for it (a line per request).
+        let mut line = String::with_capacity(256);
+        let _ = match error {
+            Some(("", desc)) => write!(line, "at=error desc=\"{desc}\""),
+            Some((code, desc)) => write!(line, "at=error code={code} desc=\"{desc}\""),
+            None => write!(line, "at=info"),
         };
-        router.logs.emit(
-            &self.app_id,
-            "paas",
-            "router",
-            format!(
-                "{at} method={} path={} host={} request_id={} fwd={} protocol={} status={} service={}ms",
-                self.method,
-                self.path,
-                self.host,
-                self.request_id,
-                client.peer_ip.to_str().unwrap_or_default(),
-                if client.https { "https" } else { "http" },
-                status.as_u16(),
-                elapsed.as_millis()
-            ),
+        let _ = write!(
+            line,
+            " method={} path={} host={} request_id={} fwd={} protocol={} status={} service={}ms",
+            self.method,
+            self.path,
+            self.host,
+            self.request_id,
+            client.peer_ip.to_str().unwrap_or_default(),
+            if client.https { "https" } else { "http" },
+            status.as_u16(),
+            elapsed.as_millis()
         );
+        router.logs.emit(&self.app_id, "paas", "router", line);
     }
 
     /// The answer to a request the app's flow control refused (429 or 503 with `Retry-After`).
