@@ -209,9 +209,6 @@ enum ClientFault {
     Gone,
     /// It framed the body wrong.
     Malformed(wire::Malformed),
-    /// It sent nothing for [`crate::http::Limits::header_timeout`] (nginx's
-    /// `client_body_timeout`, Heroku's H28).
-    Idle,
 }
 
 impl From<RouteFailure> for Failure {
@@ -642,9 +639,12 @@ impl Connection {
                             None => return Err(Failure::Route(RouteFailure::NoAnswer)),
                         }
                     }
-                    Err(Failure::Route(RouteFailure::OverLimit)) => {
+                    // The client's doing: the dyno is well.
+                    Err(Failure::Route(
+                        refused @ (RouteFailure::OverLimit | RouteFailure::BodyIdle),
+                    )) => {
                         forward.observe(&self.client, &backend, true);
-                        return Err(Failure::Route(RouteFailure::OverLimit));
+                        return Err(Failure::Route(refused));
                     }
                     Err(failure) => {
                         if matches!(failure, Failure::Route(_) | Failure::Silent) {
@@ -659,7 +659,6 @@ impl Connection {
         let (mut dyno, head, sent) = match exchanged {
             Ok(exchanged) => exchanged,
             Err(Failure::Client(fault)) => {
-                let idle = self.limits.header_timeout.as_secs();
                 let (status, error, page) = match fault {
                     ClientFault::Gone => (INTERRUPTED.0, INTERRUPTED.1, None),
                     ClientFault::Malformed(malformed) => (
@@ -668,14 +667,6 @@ impl Connection {
                         Some((
                             "Bad request",
                             format!("The request body is malformed: {}.", malformed.0),
-                        )),
-                    ),
-                    ClientFault::Idle => (
-                        408,
-                        ("H28", "Client Connection Idle"),
-                        Some((
-                            "Request body timeout",
-                            format!("The request body stopped coming for {idle} s."),
                         )),
                     ),
                 };
@@ -800,6 +791,7 @@ impl Connection {
                     Err(Sending::Dyno) => false,
                     Err(Sending::Client(fault)) => return Err(Failure::Client(fault)),
                     Err(Sending::OverLimit) => return Err(Failure::Route(RouteFailure::OverLimit)),
+                    Err(Sending::Idle) => return Err(Failure::Route(RouteFailure::BodyIdle)),
                 },
             }
         };
@@ -849,6 +841,8 @@ enum Sending {
     Dyno,
     /// It went over the app's limit.
     OverLimit,
+    /// The client sent nothing of it for [`crate::http::Limits::header_timeout`].
+    Idle,
 }
 
 /// Writes `head` and then the request body `body` reads out of the client's bytes (`buf`, then
@@ -900,7 +894,7 @@ async fn send_body<S: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                     Ok(Ok(0)) => eof = true,
                     Ok(Ok(_)) => {}
                     Ok(Err(_)) => return Err(Sending::Client(ClientFault::Gone)),
-                    Err(_) => return Err(Sending::Client(ClientFault::Idle)),
+                    Err(_) => return Err(Sending::Idle),
                 }
             }
             Piece::Done => {

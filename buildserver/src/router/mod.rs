@@ -63,6 +63,8 @@ struct Router {
     idle_dynos: Mutex<HashMap<SocketAddr, Vec<h1::Dyno>>>,
     /// How long a dyno has to begin its response, unless the app says otherwise.
     timeout: std::time::Duration,
+    /// How long a client may send nothing of a request's body (`--header-timeout`).
+    body_idle: std::time::Duration,
 }
 
 /// The most idle connections kept to one dyno (as nginx's `keepalive`).
@@ -187,6 +189,7 @@ pub async fn serve(
             suffix: suffix.clone(),
             tls_port,
             timeout: settings.timeout,
+            body_idle: settings.limits.header_timeout,
             idle: Mutex::default(),
             idle_dynos: Mutex::default(),
         });
@@ -385,6 +388,9 @@ enum RouteFailure {
     Timeout,
     /// The request's body went over the app's limit (it did not say its length).
     OverLimit,
+    /// The client sent nothing of the request's body for the header timeout (Heroku's H28,
+    /// nginx's `client_body_timeout`).
+    BodyIdle,
 }
 
 /// A client connection, as the router decides on its requests.
@@ -733,6 +739,23 @@ impl Forward {
                     request_id,
                 )
             }
+            RouteFailure::BodyIdle => {
+                self.ticket.log(
+                    client,
+                    StatusCode::REQUEST_TIMEOUT,
+                    Some(("H28", "Client Connection Idle")),
+                    0,
+                );
+                page(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "Request body timeout",
+                    &format!(
+                        "The request body stopped coming for {} s.",
+                        client.router.body_idle.as_secs()
+                    ),
+                    request_id,
+                )
+            }
             RouteFailure::NoAnswer => {
                 self.ticket.log(
                     client,
@@ -868,20 +891,25 @@ impl ClientConnection {
         if let Ok(request_id) = HeaderValue::from_str(&forward.ticket.request_id) {
             headers.insert(X_REQUEST_ID, request_id);
         }
-        // A body over the app's limit that did not say its length is cut where it passes it.
-        let over_limit = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        if let Some(max) = forward.max_body
-            && !axum::body::HttpBody::is_end_stream(request.body())
-        {
-            let over_limit = Arc::clone(&over_limit);
-            request = request.map(|body| {
-                Body::new(CappedBody {
+        // A body is watched as it goes: over the app's limit (if it did not say its length, where
+        // it passes it), silent for the header timeout, and when it ended (the response's
+        // deadline counts from there, as over HTTP/1.1).
+        let body = (!axum::body::HttpBody::is_end_stream(request.body())).then(|| {
+            let watch = Arc::new(BodyWatch::default());
+            let (max, idle, started) = (forward.max_body, router.body_idle, Instant::now());
+            let watched = Arc::clone(&watch);
+            request = std::mem::take(&mut request).map(|body| {
+                Body::new(WatchedBody {
                     body,
                     left: max,
-                    over_limit,
+                    idle,
+                    silence: Box::pin(tokio::time::sleep(idle)),
+                    started,
+                    watch: watched,
                 })
             });
-        }
+            (watch, started)
+        });
         // A GET or HEAD without a body can be sent again (it is idempotent, RFC 9110 §9.2.2): if
         // its dyno gave no answer (it refused the connection, or closed a kept one, as it
         // stopped), another dyno that is up gets it, as nginx's `proxy_next_upstream error`
@@ -889,9 +917,11 @@ impl ClientConnection {
         let replay = (matches!(method, Method::GET | Method::HEAD)
             && axum::body::HttpBody::is_end_stream(request.body()))
         .then(|| (request.uri().clone(), request.headers().clone()));
+        // The client's fault, not the dyno's.
+        let refused = || body.as_ref().and_then(|(watch, _)| watch.refused());
         let answered = |response: &Result<axum::http::Response<_>, RouteFailure>| match response {
             Ok(response) => !response.status().is_server_error(),
-            Err(_) => over_limit.load(std::sync::atomic::Ordering::Acquire),
+            Err(_) => refused().is_some(),
         };
         // Until a response begins: hyper drops this future when the client resets the stream
         // or leaves, and the request is then logged as interrupted.
@@ -900,7 +930,13 @@ impl ClientConnection {
             client,
         };
         let mut response = self
-            .send(forward.backend.addr, pinned, request, forward.deadline)
+            .send(
+                forward.backend.addr,
+                pinned,
+                request,
+                forward.deadline,
+                body.as_ref(),
+            )
             .await;
         forward.observe(client, &forward.backend, answered(&response));
         if let (Err(RouteFailure::NoAnswer), Some((uri, headers))) = (&response, replay)
@@ -910,7 +946,9 @@ impl ClientConnection {
             *again.method_mut() = method;
             *again.uri_mut() = uri;
             *again.headers_mut() = headers;
-            response = self.send(other.addr, None, again, forward.deadline).await;
+            response = self
+                .send(other.addr, None, again, forward.deadline, None)
+                .await;
             forward.observe(client, &other, answered(&response));
         }
         std::mem::forget(waiting);
@@ -936,11 +974,7 @@ impl ClientConnection {
                 Response::from_parts(parts, Body::new(body))
             }
             Err(failure) => {
-                let failure = if over_limit.load(std::sync::atomic::Ordering::Acquire) {
-                    RouteFailure::OverLimit
-                } else {
-                    failure
-                };
+                let failure = refused().unwrap_or(failure);
                 forward.failed(client, &failure).into_response()
             }
         }
@@ -948,13 +982,15 @@ impl ClientConnection {
 
     /// Sends `request` to the dyno at `addr` over `pinned` (this connection's, to that dyno) or
     /// another connection, and keeps the connection for this client's next request once the
-    /// response has begun.
+    /// response has begun. The response must begin by `deadline`, moved on by the time the
+    /// request's `body` (its watch, and when sending began) took to come whole.
     async fn send(
         &self,
         addr: SocketAddr,
         pinned: Option<SendRequest<Body>>,
         request: Request,
         deadline: tokio::time::Instant,
+        body: Option<&(Arc<BodyWatch>, Instant)>,
     ) -> Result<axum::http::Response<hyper::body::Incoming>, RouteFailure> {
         let router = &*self.client.router;
         let exchange = async {
@@ -983,9 +1019,24 @@ impl ClientConnection {
             *self.upstream() = Some(Upstream { addr, sender });
             Ok(response)
         };
-        tokio::time::timeout_at(deadline, exchange)
-            .await
-            .unwrap_or(Err(RouteFailure::Timeout))
+        tokio::pin!(exchange);
+        let mut until = deadline;
+        loop {
+            if let Ok(response) = tokio::time::timeout_at(until, &mut exchange).await {
+                return response;
+            }
+            let Some((watch, started)) = body else {
+                return Err(RouteFailure::Timeout);
+            };
+            let now = tokio::time::Instant::now();
+            let timeout = deadline.saturating_duration_since((*started).into());
+            until = match watch.took() {
+                Some(took) if deadline + took > now => deadline + took,
+                Some(_) => return Err(RouteFailure::Timeout),
+                // Still coming: the deadline is at least this far off once it has come.
+                None => now + timeout.max(std::time::Duration::from_millis(100)),
+            };
+        }
     }
 
     fn upstream(&self) -> std::sync::MutexGuard<'_, Option<Upstream>> {
@@ -1066,15 +1117,58 @@ fn too_large(max: u64, request_id: &str) -> Answer {
     )
 }
 
-/// A request body that ends in an error once more than `left` bytes came through, and says so
-/// in `over_limit`.
-struct CappedBody {
-    body: Body,
-    left: u64,
-    over_limit: Arc<std::sync::atomic::AtomicBool>,
+/// What became of an HTTP/2 request's body as it went to the dyno ([`WatchedBody`]).
+#[derive(Default)]
+struct BodyWatch {
+    over_limit: std::sync::atomic::AtomicBool,
+    idle: std::sync::atomic::AtomicBool,
+    /// When it ended: one more than the nanoseconds after sending began (0 until then).
+    ended_after: std::sync::atomic::AtomicU64,
 }
 
-impl HttpBody for CappedBody {
+impl BodyWatch {
+    /// How long the body took to come whole, once it has.
+    fn took(&self) -> Option<std::time::Duration> {
+        let nanos = self.ended_after.load(std::sync::atomic::Ordering::Acquire);
+        (nanos != 0).then(|| std::time::Duration::from_nanos(nanos - 1))
+    }
+
+    /// The failure the client's body caused, if it did.
+    fn refused(&self) -> Option<RouteFailure> {
+        use std::sync::atomic::Ordering::Acquire;
+        if self.over_limit.load(Acquire) {
+            Some(RouteFailure::OverLimit)
+        } else if self.idle.load(Acquire) {
+            Some(RouteFailure::BodyIdle)
+        } else {
+            None
+        }
+    }
+}
+
+/// An HTTP/2 request's body on its way to the dyno, as HTTP/1.1's is watched ([`h1`]): it ends
+/// in an error once more than `left` bytes came through, or when nothing came for `idle`; the
+/// watch says which, and when the body ended.
+struct WatchedBody {
+    body: Body,
+    left: Option<u64>,
+    idle: std::time::Duration,
+    silence: std::pin::Pin<Box<tokio::time::Sleep>>,
+    started: Instant,
+    watch: Arc<BodyWatch>,
+}
+
+impl WatchedBody {
+    fn ended(&self) {
+        // Stored plus one: zero is "not yet".
+        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        self.watch
+            .ended_after
+            .store(nanos + 1, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl HttpBody for WatchedBody {
     type Data = bytes::Bytes;
     type Error = axum::Error;
 
@@ -1082,19 +1176,43 @@ impl HttpBody for CappedBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
         let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
-        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            let length = data.len() as u64;
-            if length > self.left {
-                self.over_limit
-                    .store(true, std::sync::atomic::Ordering::Release);
-                return std::task::Poll::Ready(Some(Err(axum::Error::new(
-                    "the request body is over the app's limit",
-                ))));
+        match &polled {
+            Poll::Pending => {
+                if self.silence.as_mut().poll(cx).is_ready() {
+                    self.watch
+                        .idle
+                        .store(true, std::sync::atomic::Ordering::Release);
+                    return Poll::Ready(Some(Err(axum::Error::new(
+                        "the request body stopped coming",
+                    ))));
+                }
+                return Poll::Pending;
             }
-            self.left -= length;
+            Poll::Ready(None) => self.ended(),
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let length = data.len() as u64;
+                    if self.left.is_some_and(|left| length > left) {
+                        self.watch
+                            .over_limit
+                            .store(true, std::sync::atomic::Ordering::Release);
+                        return Poll::Ready(Some(Err(axum::Error::new(
+                            "the request body is over the app's limit",
+                        ))));
+                    }
+                    if let Some(left) = &mut self.left {
+                        *left -= length;
+                    }
+                }
+                let next = tokio::time::Instant::now() + self.idle;
+                self.silence.as_mut().reset(next);
+                if self.body.is_end_stream() {
+                    self.ended();
+                }
+            }
+            Poll::Ready(Some(Err(_))) => {}
         }
         polled
     }

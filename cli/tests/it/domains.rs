@@ -474,9 +474,89 @@ fn a_silent_dyno_times_out_at_the_apps_setting_and_big_bodies_are_refused() {
         "{:?}",
         started.elapsed()
     );
+
+    // Over HTTP/2 as over HTTP/1.1: a body that stops coming for the header timeout gets 408
+    // (H28), and the response's timeout counts from the body's end. (curl ends when its upload
+    // does, so the router's log line says when each was answered.)
+    std::fs::write(dir.path().join("root.pem"), &ca.root_pem).expect("write");
+    let root = dir.path().join("root.pem");
+    let hold = Duration::from_secs(6);
+    let answer = slow_h2_upload(&server, &root, &["abc"], Duration::ZERO, hold);
+    assert!(answer.ends_with("408 2"), "{answer}");
+    assert!(
+        answer.contains("The request body stopped coming for 3 s."),
+        "{answer}"
+    );
+    ok(&cli, &repo, &["router:timeout", "2"]);
+    let gap = Duration::from_millis(900);
+    let pieces = ["a", "b", "c", "d", "e"];
+    let answer = slow_h2_upload(&server, &root, &pieces, gap, Duration::ZERO);
+    assert!(answer.ends_with("504 2"), "{answer}");
+    ok(&cli, &repo, &["router:timeout", "default"]);
+    let logs = ok(&cli, &repo, &["logs", "--ps", "router"]);
+    let service = |status: &str| -> Duration {
+        let line = logs
+            .lines()
+            .find(|l| l.contains("protocol=https") && l.contains(&format!("status={status}")))
+            .unwrap_or_else(|| panic!("no HTTPS {status} in {logs}"));
+        let ms = line
+            .rsplit_once("service=")
+            .and_then(|(_, ms)| ms.trim().strip_suffix("ms")?.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        Duration::from_millis(ms)
+    };
+    let idle = service("408");
+    assert!(idle >= Duration::from_secs(3) && idle < hold, "{logs}");
+    assert!(logs.contains("code=H28"), "{logs}");
+    // Its body took five gaps from its head (curl's start counted in the first).
+    assert!(service("504") >= gap * 4 + Duration::from_secs(2), "{logs}");
+
     let settings = json(&ok(&cli, &repo, &["router", "--json"]));
     assert_eq!(settings["max_body_bytes"], Value::Null);
     assert_eq!(settings["timeout_seconds"], Value::Null);
+}
+
+/// `curl --http2 -T -` to `https://silent.localhost/upload` through the router, trusting `ca`:
+/// `pieces` of the body `gap` apart, then the body ends after `hold`. The body of the answer,
+/// then its status and HTTP version.
+fn slow_h2_upload(
+    server: &TestServer,
+    ca: &Path,
+    pieces: &[&str],
+    gap: Duration,
+    hold: Duration,
+) -> String {
+    let port = server.router_tls.rsplit_once(':').expect("port").1;
+    let mut curl = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--http2",
+            "--max-time",
+            "20",
+            "--noproxy",
+            "*",
+            "-T",
+            "-",
+        ])
+        .arg("--cacert")
+        .arg(ca)
+        .args(["--resolve", &format!("silent.localhost:{port}:127.0.0.1")])
+        .args(["-w", "\n%{http_code} %{http_version}"])
+        .arg(format!("https://silent.localhost:{port}/upload"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl");
+    let mut body = curl.stdin.take().expect("stdin");
+    for piece in pieces {
+        std::thread::sleep(gap);
+        body.write_all(piece.as_bytes()).expect("a piece");
+        body.flush().expect("flush");
+    }
+    std::thread::sleep(hold);
+    drop(body);
+    let output = curl.wait_with_output().expect("curl");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]
