@@ -102,6 +102,9 @@ pub struct Failure {
     pub stage: &'static str,
     pub step: String,
     pub message: String,
+    /// The buildpack detected before the failure, when the build got that far (`paas builds`
+    /// shows it, as Heroku's build list does).
+    pub buildpack: Option<String>,
 }
 
 impl Failure {
@@ -111,6 +114,7 @@ impl Failure {
             stage: "build",
             step: step.to_owned(),
             message: message.into(),
+            buildpack: None,
         }
     }
 
@@ -264,6 +268,10 @@ impl Builder {
                         &mut out,
                     )
                     .await
+                    .map_err(|failure| Failure {
+                        buildpack: Some(compiled.buildpack.clone()),
+                        ..failure
+                    })
                     .map(|manifest| (compiled.buildpack, compiled.process_types, manifest)),
                 Err(failure) => Err(failure),
             },
@@ -279,6 +287,7 @@ impl Builder {
                 for line in failure.lines() {
                     out.line(line).await;
                 }
+                end.buildpack.clone_from(&failure.buildpack);
                 end.failure = Some(format!("{}: {}", failure.step, failure.message));
             }
         }
@@ -650,8 +659,12 @@ impl Builder {
                 .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
         };
         let step = || read("failed").unwrap_or_else(|| "compile".to_owned());
+        let failed = |step: &str, message: String| Failure {
+            buildpack: read("buildpack"),
+            ..Failure::new(step, message)
+        };
         if outcome.oom_killed && outcome.exit != Exit::Code(0) {
-            return Err(Failure::new(
+            return Err(failed(
                 &step(),
                 format!(
                     "the build ran out of memory: it exceeded its memory limit of {} MiB (--build-memory).",
@@ -662,7 +675,7 @@ impl Builder {
         match outcome.exit {
             Exit::Code(0) => {}
             Exit::TimedOut => {
-                return Err(Failure::new(
+                return Err(failed(
                     &step(),
                     format!(
                         "the build exceeded its time limit of {}s and was stopped (--build-timeout).",
@@ -671,14 +684,14 @@ impl Builder {
                 ));
             }
             Exit::Signal(signal) => {
-                return Err(Failure::new(
+                return Err(failed(
                     &step(),
                     format!("the build was killed by signal {signal}."),
                 ));
             }
             Exit::Code(code) => {
                 let step = read("failed").unwrap_or_else(|| "sandbox".to_owned());
-                return Err(Failure::new(
+                return Err(failed(
                     &step,
                     format!("{step} exited with status {code} (see the output above)."),
                 ));

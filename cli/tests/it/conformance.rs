@@ -577,6 +577,22 @@ fn check(server: &paas_tests::TestServer, cli: &CliEnv, case: &Case) -> Result<(
             insta::with_settings!({filters => vec![(r"(Python |node v)(\d+\.\d+)\.\d+", "$1$2.x")]}, {
                 insta::assert_snapshot!(format!("conformance_{}", case.app), block.join("\n"));
             });
+            // A build that failed in its buildpack's compile still names the buildpack.
+            if let Some(buildpack) = step
+                .strip_prefix("compile (")
+                .and_then(|s| s.strip_suffix(')'))
+            {
+                let builds = cli
+                    .command(&["builds", "--json"])
+                    .current_dir(&repo)
+                    .output()
+                    .map_err(|e| format!("paas builds: {e}"))?;
+                let builds: serde_json::Value = serde_json::from_slice(&builds.stdout)
+                    .map_err(|e| format!("paas builds --json: {e}"))?;
+                if builds[0]["status"] != "failed" || builds[0]["buildpack"] != buildpack {
+                    return Err(format!("the failed build is not {buildpack}'s: {builds}"));
+                }
+            }
         }
     }
     Ok(())
