@@ -360,21 +360,23 @@ impl Routes {
     }
 
     /// Moves the app's default hostname to its new name (`paas apps:rename`); routes it publishes
-    /// later go there too.
+    /// later go there too. A name another app's route holds stays with that app: a rename the
+    /// store then refuses (the name is taken) neither takes its hostname for a moment nor, when
+    /// it is undone, removes it.
     pub fn rename(&self, app_id: &str, new: &str) {
         let mut table = self.lock();
         let id: Arc<str> = Arc::from(app_id);
         if let Some(old) = table.names.insert(Arc::clone(&id), new.to_owned()) {
-            table.ids.remove(&old);
+            table.release(&old, &id);
         }
-        table.ids.insert(new.to_owned(), id);
+        table.ids.entry(new.to_owned()).or_insert(id);
     }
 
     /// Removes the app's route and edge: its hostnames answer 404.
     pub fn remove(&self, app_id: &str) {
         let mut table = self.lock();
         if let Some(name) = table.names.remove(app_id) {
-            table.ids.remove(&name);
+            table.release(&name, app_id);
         }
         table.routes.remove(app_id);
         table.edges.remove(app_id);
@@ -395,8 +397,17 @@ impl Table {
         }
         let id: Arc<str> = Arc::from(app.id.as_str());
         self.names.insert(Arc::clone(&id), app.name().to_owned());
-        self.ids.insert(app.name().to_owned(), Arc::clone(&id));
+        self.ids
+            .entry(app.name().to_owned())
+            .or_insert_with(|| Arc::clone(&id));
         id
+    }
+
+    /// Lets go of `name` as `id`'s hostname, if it is `id`'s.
+    fn release(&mut self, name: &str, id: &str) {
+        if self.ids.get(name).is_some_and(|holder| &**holder == id) {
+            self.ids.remove(name);
+        }
     }
 
     fn app_for(&self, host: &str, suffix: &str) -> Option<&Arc<str>> {
@@ -676,6 +687,32 @@ mod tests {
                 .placed
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_rename_to_a_name_another_app_holds_leaves_it_with_that_app() {
+        let routes = Routes::default();
+        let shop = AppRef {
+            id: "id-1".to_owned(),
+            name: paas_share::AppName::parse("shop").expect("valid"),
+        };
+        let up = || Arc::new(AtomicBool::new(true));
+        routes.set(&shop, vec![Backend::new("web.1".into(), local(1), up())]);
+        // `paas apps:rename shop -a other`: the route is renamed first, the store refuses (the
+        // name is taken), the route is renamed back.
+        routes.rename("id-2", "shop");
+        assert_eq!(port(&routes, "shop.apps.test"), Some(1), "not taken");
+        routes.rename("id-2", "other");
+        assert_eq!(port(&routes, "shop.apps.test"), Some(1), "not removed");
+        // Nor does another app's route, published under a name that is not its own (a stale
+        // one), or removed.
+        let stale = AppRef {
+            id: "id-3".to_owned(),
+            name: paas_share::AppName::parse("shop").expect("valid"),
+        };
+        routes.set(&stale, vec![Backend::new("web.1".into(), local(3), up())]);
+        routes.remove("id-3");
+        assert_eq!(port(&routes, "shop.apps.test"), Some(1));
     }
 
     #[test]

@@ -87,6 +87,18 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
     ok(&cli, &repo, &["create", "shop"]);
     let pushed = push(&cli, &repo);
     assert!(pushed.status.success(), "{}", stderr_of(&pushed));
+    // Another app renamed to this one's name is refused, and this one keeps its hostname (the
+    // refused rename used to take it over, then remove it when undone).
+    ok(&cli, &repo, &["create", "other", "--no-remote"]);
+    let output = paas(&cli, &repo, &["apps", "rename", "shop", "-a", "other"]);
+    assert!(
+        !output.status.success() && stderr_of(&output).contains("already exists"),
+        "{}",
+        transcript(&output)
+    );
+    ok(&cli, &repo, &["apps", "rename", "other", "-a", "other"]);
+    assert!(http(&server, "shop.localhost", "/", &[]).contains("hello"));
+    ok(&cli, &repo, &["destroy", "-a", "other", "--confirm", "other"]);
 
     // Hostnames users get wrong, each refused with what is wrong.
     let long = format!("{}example.com", "a.".repeat(150));
