@@ -454,27 +454,39 @@ impl Client {
         let request_id = request_id();
         let Some(routed) = router.routes.route(name, &router.suffix, keep, head.canary) else {
             // An app the route table has not heard of yet (created, never deployed): it has no
-            // dyno up.
+            // dyno up (Heroku's H14, in its log).
             let known = match name
                 .strip_suffix(&router.suffix)
                 .and_then(|a| paas_share::AppName::parse(a).ok())
             {
-                Some(app) => matches!(
-                    router.store.call(move |db| db.app_exists(&app)).await,
-                    Ok(true)
-                ),
-                None => false,
+                Some(app) => router
+                    .store
+                    .call(move |db| db.app_id_named(&app))
+                    .await
+                    .ok()
+                    .flatten(),
+                None => None,
             };
-            return Decision::Answer(if known {
-                no_web_dyno(&request_id)
-            } else {
-                page(
+            let Some(app_id) = known else {
+                return Decision::Answer(page(
                     StatusCode::NOT_FOUND,
                     "No such app",
                     "Nothing is deployed at this address.",
                     &request_id,
-                )
-            });
+                ));
+            };
+            let app_id: Arc<str> = Arc::from(app_id);
+            let ticket = Ticket {
+                _in_flight: router.metrics.begin(&app_id),
+                app_id,
+                placed: None,
+                started,
+                method: head.method.to_owned(),
+                path: head.path().to_owned(),
+                request_id,
+                host,
+            };
+            return Decision::Answer(ticket.no_web_dyno(self));
         };
         let ticket = Ticket {
             _in_flight: router.metrics.begin(&routed.app_id),
@@ -549,13 +561,7 @@ impl Client {
             return Decision::Answer(too_large(max, &ticket.request_id));
         }
         let Some(backend) = routed.backend else {
-            ticket.log(
-                self,
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some(("H14", "No web dynos running")),
-                0,
-            );
-            return Decision::Answer(no_web_dyno(&ticket.request_id));
+            return Decision::Answer(ticket.no_web_dyno(self));
         };
         let timeout = settings
             .and_then(|s| s.timeout_seconds)
@@ -622,6 +628,22 @@ impl Ticket {
             elapsed.as_millis()
         );
         router.logs.emit(&self.app_id, "paas", "router", line);
+    }
+
+    /// The answer when no web dyno of the app is up (Heroku's H14), logged.
+    fn no_web_dyno(&self, client: &Client) -> Answer {
+        self.log(
+            client,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(("H14", "No web dynos running")),
+            0,
+        );
+        page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Application unavailable",
+            "No web dyno of this app is up.",
+            &self.request_id,
+        )
     }
 
     /// The answer to a request the app's flow control refused (429 or 503 with `Retry-After`).
@@ -1097,15 +1119,6 @@ fn page(status: StatusCode, title: &str, text: &str, request_id: &str) -> Answer
             "<!DOCTYPE html>\n<title>{title}</title>\n<h1>{title}</h1>\n<p>{text}</p>\n<p>Request ID: <code>{request_id}</code></p>\n"
         ),
     }
-}
-
-fn no_web_dyno(request_id: &str) -> Answer {
-    page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Application unavailable",
-        "No web dyno of this app is up.",
-        request_id,
-    )
 }
 
 fn too_large(max: u64, request_id: &str) -> Answer {

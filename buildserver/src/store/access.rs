@@ -370,7 +370,7 @@ impl Db {
     }
 
     /// The id of app `name`, whoever may see it (to file an audit entry of a refused request
-    /// under the app it named).
+    /// under the app it named; for the router's 404 versus 503 and the 503's log line).
     pub fn app_id_named(&self, name: &AppName) -> Result<Option<String>> {
         Ok(self
             .conn

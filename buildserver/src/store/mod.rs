@@ -606,15 +606,6 @@ impl Db {
         Ok((Self::app_row(r)?, parse(r, 7)?))
     }
 
-    /// Whether an app of that name exists (for the router's 404 versus 503).
-    pub fn app_exists(&self, name: &AppName) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM apps WHERE name = ?1)",
-            [name.as_str()],
-            |r| r.get(0),
-        )?)
-    }
-
     /// Puts every app that has no stack of its own (made before stacks had names, or while the
     /// server had none) on `stack`, so that moving the default later leaves them where they are.
     /// Returns how many there were.

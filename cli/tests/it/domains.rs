@@ -90,6 +90,17 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
     // Another app renamed to this one's name is refused, and this one keeps its hostname (the
     // refused rename used to take it over, then remove it when undone).
     ok(&cli, &repo, &["create", "other", "--no-remote"]);
+    // Never deployed: 503, logged in its log as Heroku's H14.
+    let answer = http(&server, "other.localhost", "/", &[]);
+    assert!(
+        answer.starts_with("HTTP/1.1 503") && answer.contains("No web dyno of this app is up."),
+        "{answer}"
+    );
+    let logs = ok(&cli, &repo, &["logs", "-a", "other", "--ps", "router"]);
+    assert!(
+        logs.contains("code=H14") && logs.contains("status=503"),
+        "{logs}"
+    );
     let output = paas(&cli, &repo, &["apps", "rename", "shop", "-a", "other"]);
     assert!(
         !output.status.success() && stderr_of(&output).contains("already exists"),
@@ -98,7 +109,11 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
     );
     ok(&cli, &repo, &["apps", "rename", "other", "-a", "other"]);
     assert!(http(&server, "shop.localhost", "/", &[]).contains("hello"));
-    ok(&cli, &repo, &["destroy", "-a", "other", "--confirm", "other"]);
+    ok(
+        &cli,
+        &repo,
+        &["destroy", "-a", "other", "--confirm", "other"],
+    );
 
     // Hostnames users get wrong, each refused with what is wrong.
     let long = format!("{}example.com", "a.".repeat(150));
@@ -139,6 +154,17 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
 
     // Unique across apps: the owner is named to a user who can see it, not to others.
     ok(&cli, &repo, &["create", "other", "--no-remote"]);
+    // Never deployed: 503, logged in its log as Heroku's H14.
+    let answer = http(&server, "other.localhost", "/", &[]);
+    assert!(
+        answer.starts_with("HTTP/1.1 503") && answer.contains("No web dyno of this app is up."),
+        "{answer}"
+    );
+    let logs = ok(&cli, &repo, &["logs", "-a", "other", "--ps", "router"]);
+    assert!(
+        logs.contains("code=H14") && logs.contains("status=503"),
+        "{logs}"
+    );
     let output = paas(
         &cli,
         &repo,
