@@ -61,6 +61,31 @@ impl Ctx {
         Ok(answer?)
     }
 
+    /// The name a new app is given (`paas create`): the argument, else `-a` (never `PAAS_APP`,
+    /// which names an app to act on); both only if they agree.
+    pub fn new_app_name(&self, positional: Option<AppName>) -> Result<Option<AppName>, CliError> {
+        self.given_once(positional.as_ref().map(AppName::as_str))?;
+        match (positional, self.app_flag.as_deref()) {
+            (Some(name), _) => Ok(Some(name)),
+            (None, Some(flag)) => AppName::parse(flag)
+                .map(Some)
+                .map_err(|e| CliError::usage(e.to_string())),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Refuses an app given both as an argument and with `-a`, unless they agree: a typo must
+    /// not pick one of two apps silently.
+    fn given_once(&self, positional: Option<&str>) -> Result<(), CliError> {
+        match (positional, self.app_flag.as_deref()) {
+            (Some(arg), Some(flag)) if arg != flag => Err(CliError::usage(format!(
+                "the app is given twice: -a {flag} and {arg}"
+            ))
+            .hint("give the app once, either as an argument or with -a")),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether `-a/--app` was given on the command line.
     pub fn app_flag_given(&self) -> bool {
         self.app_flag.is_some()
@@ -75,14 +100,7 @@ impl Ctx {
     /// `open` do: the argument, then what [`Ctx::app`] finds. The argument and `-a` may both be
     /// given only if they name the same app, so that a typo cannot pick one of two apps silently.
     pub fn app_or(&self, positional: Option<&str>) -> Result<AppName, CliError> {
-        if let (Some(arg), Some(flag)) = (positional, self.app_flag.as_deref())
-            && arg != flag
-        {
-            return Err(
-                CliError::usage(format!("the app is given twice: -a {flag} and {arg}"))
-                    .hint("give the app once, either as an argument or with -a"),
-            );
-        }
+        self.given_once(positional)?;
         let given = positional
             .map(str::to_owned)
             .or_else(|| self.app_flag.clone())

@@ -49,6 +49,14 @@ pub fn parse_procfile(bytes: &[u8]) -> Result<BTreeMap<String, String>, String> 
             && name
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        // `web gunicorn app:app`: the colon found is the command's, the type's is missing.
+        if let Some((first, _)) = name.split_once(char::is_whitespace) {
+            return Err(format!(
+                "Procfile line {n}: expected `type: command`, got {line:?} (a colon after \
+                 the type is missing: `{first}: {}`?)",
+                line[first.len()..].trim_start()
+            ));
+        }
         if !valid {
             return Err(format!(
                 "Procfile line {n}: invalid process type {name:?}: a type is 1 to 30 lowercase \
@@ -127,6 +135,12 @@ mod tests {
         let error = |text: &[u8]| parse_procfile(text).expect_err("invalid");
         assert!(error(b"web python app.py").contains("line 1: expected `type: command`"));
         assert!(error(b"Web: x").contains("invalid process type \"Web\""));
+        let no_colon = error(b"web gunicorn app:app\n");
+        assert!(
+            no_colon.contains("line 1: expected `type: command`")
+                && no_colon.contains("`web: gunicorn app:app`?"),
+            "{no_colon}"
+        );
         assert!(error(b"web:").contains("web has no command"));
         assert!(
             error(b"web: a\nworker: b\nweb: c\n")

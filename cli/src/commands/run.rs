@@ -65,12 +65,16 @@ fn parse_timeout(arg: &str) -> Result<Duration, String> {
     // A bare number is seconds, as elsewhere in paas.
     let parsed = match arg.parse::<u64>() {
         Ok(seconds) => Ok(Duration::from_secs(seconds)),
-        Err(_) => humantime::parse_duration(arg).map_err(|e| e.to_string()),
+        Err(_) => humantime::parse_duration(arg),
     };
     match parsed {
         Ok(d) if d.as_secs() >= 1 => Ok(d),
         Ok(_) => Err("the timeout must be at least 1 second".to_owned()),
-        Err(e) => Err(format!("{e}: write it like 90s, 10m or 2h")),
+        // humantime's own words ("expected number at 0") name a parser's position, not the fix.
+        Err(_) => Err(format!(
+            "{:?} is not a duration: write it like 90s, 10m or 2h",
+            paas_share::names::excerpt(arg)
+        )),
     }
 }
 

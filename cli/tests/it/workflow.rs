@@ -192,6 +192,22 @@ fn app_as_argument() {
         cli,
         &["apps:destroy", "other", "--confirm", "other"]
     );
+    // `create` takes its name from -a too (never from PAAS_APP), and refuses two names.
+    let output = cli
+        .command(&["create", "-a", "named", "--json"])
+        .env("PAAS_APP", "elsewhere")
+        .output()
+        .expect("run");
+    let created: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    assert_eq!(created["name"], "named");
+    let output = cli.run(&["create", "one", "-a", "two"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("the app is given twice: -a two and one"),
+        "{}",
+        paas_tests::transcript(&output)
+    );
+    cli.ok(&["destroy", "named", "--confirm", "named"]);
     assert_eq!(json(&cli, &["apps", "--json"]), serde_json::json!([]));
 }
 

@@ -12,7 +12,7 @@ use crate::git_remote;
 /// Inside a git repository this also adds a `paas` remote, so that `git push paas main` deploys.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  paas create\n  paas create my-app\n  paas apps create my-app --remote staging"
+    after_help = "Examples:\n  paas create\n  paas create my-app          (or: paas create -a my-app)\n  paas apps create my-app --remote staging"
 )]
 pub struct Args {
     /// 1 to 30 lowercase letters, digits and dashes, starting with a letter [default: generated]
@@ -26,7 +26,8 @@ pub struct Args {
     no_remote: bool,
 }
 
-pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+pub fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    args.name = ctx.new_app_name(args.name)?;
     let repo = (!args.no_remote).then(git_remote::current_repo).flatten();
     // A remote of that name that points elsewhere (another app, another server) is replaced only
     // when asked on a terminal; elsewhere nothing is created. One that already names this app
