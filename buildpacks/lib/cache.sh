@@ -42,12 +42,14 @@ deps_restore() {
   if [ ! -f "$saved" ]; then
     why="nothing cached yet"
   else
-    # The first input that differs: a changed or new line of the listing, else a gone one.
+    # Every input that differs, in the listing's order: changed or new lines, then gone ones.
     why=$(awk 'NR == FNR { old[$1] = $2; next }
-      !($1 in old) { print $1 " is new"; exit }
-      old[$1] != $2 { if (length($2) == 64) print $1 " changed"; else print $1 " changed (" old[$1] " -> " $2 ")"; exit }' \
-      "$saved" "$2")
-    [ -n "$why" ] || why=$(awk 'NR == FNR { now[$1]; next } !($1 in now) { print $1 " is gone"; exit }' "$2" "$saved")
+      !($1 in old) { why = why sep $1 " is new"; sep = ", "; next }
+      old[$1] != $2 { why = why sep $1 " changed"; if (length($2) != 64) why = why " (" old[$1] " -> " $2 ")"; sep = ", " }
+      END { printf "%s", why }' "$saved" "$2")
+    gone=$(awk 'NR == FNR { now[$1]; next } !($1 in now) { gone = gone sep $1 " is gone"; sep = ", " }
+      END { printf "%s", gone }' "$2" "$saved")
+    why="$why${why:+${gone:+, }}$gone"
     [ -n "$why" ] || why="the cached copy is incomplete"
   fi
   echo "-----> $1: cache miss ($why): installing"
