@@ -1031,6 +1031,14 @@ impl Addons {
                     "for example: --as ANALYTICS_DB (the app gets ANALYTICS_DB_URL)",
                 )
             })?;
+            // An add-on's attachment holds it (its config var cannot be unset), else the user's var.
+            if names.iter().any(|n| n == name.as_str()) {
+                return Err(refused(
+                    format!("{} has an add-on attached as {name} already", app.name),
+                    "give another name with --as, or detach that add-on first (`paas addons` \
+                     lists them, `paas addons:detach ADDON`)",
+                ));
+            }
             if !free(name.as_str()) {
                 return Err(refused(
                     format!("{} has config var {name}_URL already", app.name),

@@ -359,12 +359,29 @@ fn bad_add_on_requests_are_refused_and_leave_nothing() {
         &["addons:create", "redis", "--name", "shop-cache"],
     );
     assert!(stderr_of(&output).contains("add-on \"shop-cache\" exists already"));
+    // A name an add-on's attachment holds: detach it (its var cannot be unset); a var of the
+    // user's: unset it.
     let output = paas(&cli, &repo, &["addons:create", "redis", "--as", "REDIS"]);
+    let said = stderr_of(&output);
     assert!(
-        stderr_of(&output).contains("shop has config var REDIS_URL already"),
+        said.contains("shop has an add-on attached as REDIS already")
+            && said.contains("addons:detach"),
         "{}",
         transcript(&output)
     );
+    ok(
+        &cli,
+        &repo,
+        &["config", "set", "CACHE_URL=redis://elsewhere"],
+    );
+    let output = paas(&cli, &repo, &["addons:create", "redis", "--as", "CACHE"]);
+    let said = stderr_of(&output);
+    assert!(
+        said.contains("shop has config var CACHE_URL already") && said.contains("unset"),
+        "{}",
+        transcript(&output)
+    );
+    ok(&cli, &repo, &["config", "unset", "CACHE_URL"]);
     let output = paas(&cli, &repo, &["addons:create", "redis"]);
     assert!(output.status.success(), "{}", transcript(&output));
     assert!(
