@@ -45,7 +45,7 @@ deps_restore() {
     # Every input that differs, in the listing's order: changed or new lines, then gone ones.
     why=$(awk 'NR == FNR { old[$1] = $2; next }
       !($1 in old) { why = why sep $1 " is new"; sep = ", "; next }
-      old[$1] != $2 { why = why sep $1 " changed"; if (length($2) != 64) why = why " (" old[$1] " -> " $2 ")"; sep = ", " }
+      old[$1] "" != $2 "" { why = why sep $1 " changed"; if (length($2) != 64) why = why " (" old[$1] " -> " $2 ")"; sep = ", " }
       END { printf "%s", why }' "$saved" "$2")
     gone=$(awk 'NR == FNR { now[$1]; next } !($1 in now) { gone = gone sep $1 " is gone"; sep = ", " }
       END { printf "%s", gone }' "$2" "$saved")

@@ -166,30 +166,22 @@ pub async fn update(
     let Some(new_name) = body.name else {
         return Ok(Json(state.app_view(app, Role::Admin, &host)));
     };
+    // The scheduler may refuse (Kubernetes namespaces keep their names); then the store, which
+    // refuses a name taken; only then does the route move (told first, a route took the other
+    // app's hostname, then removed it when the store's refusal undid it).
     let before = app.app_ref();
-    if let Err(e) = state.scheduler.rename(&before, &new_name).await {
+    if let Err(e) = state.scheduler.can_rename(&before) {
         return Err(ApiFailure::invalid(format!("{e:#}"))
             .hint("create a new app and push the code to it, then destroy this one"));
     }
-    let renamed = match state
+    let renamed = state
         .store
         .call({
             let new_name = new_name.clone();
             move |db| db.rename_app(&app.id, &new_name)
         })
-        .await
-    {
-        Ok(renamed) => renamed,
-        Err(e) => {
-            // Put the route back: the app keeps its name.
-            let after = crate::app::AppRef {
-                id: before.id.clone(),
-                name: new_name,
-            };
-            let _ = state.scheduler.rename(&after, &before.name).await;
-            return Err(e.into());
-        }
-    };
+        .await?;
+    state.scheduler.renamed(&before, &new_name).await;
     tracing::info!(from = %name, to = %renamed.name, "app renamed");
     state.logs.emit(
         &renamed.id,

@@ -65,9 +65,10 @@ impl crate::scheduler::Scheduler for Accepting {
     async fn status(&self, _: &AppRef) -> anyhow::Result<Vec<paas_share::models::Dyno>> {
         Ok(Vec::new())
     }
-    async fn rename(&self, _: &AppRef, _: &paas_share::AppName) -> anyhow::Result<()> {
+    fn can_rename(&self, _: &AppRef) -> anyhow::Result<()> {
         Ok(())
     }
+    async fn renamed(&self, _: &AppRef, _: &paas_share::AppName) {}
     async fn start_one_off(
         &self,
         _: &crate::scheduler::Deployment,

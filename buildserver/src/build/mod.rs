@@ -698,12 +698,16 @@ impl Builder {
             }
         }
         let buildpack = read("buildpack").unwrap_or_default();
+        let procfile_failed = |message: String| Failure {
+            buildpack: Some(buildpack.clone()),
+            ..Failure::new("procfile", message)
+        };
         // The Procfile's types are the app's; a buildpack's defaults apply only without one.
         let procfile = untrusted::read(&source, "Procfile", APP_FILE_LIMIT)
-            .map_err(|e| Failure::new("procfile", e.to_string()))?;
+            .map_err(|e| procfile_failed(e.to_string()))?;
         let (types, origin) = match procfile {
             Some(bytes) => (
-                process_types::parse_procfile(&bytes).map_err(|e| Failure::new("procfile", e))?,
+                process_types::parse_procfile(&bytes).map_err(procfile_failed)?,
                 "Procfile declares types".to_owned(),
             ),
             None => (

@@ -47,11 +47,18 @@ pub fn collect(
         if !(unused || is_temporary(&name)) {
             continue;
         }
-        let meta = entry.metadata()?;
+        // A build running meanwhile renames or deletes its temporaries: one gone is skipped.
+        let meta = match entry.metadata() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            meta => meta?,
+        };
         if meta.modified()? > cutoff {
             continue;
         }
-        std::fs::remove_file(entry.path())?;
+        match std::fs::remove_file(entry.path()) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            removed => removed?,
+        }
         report.removed_blobs += 1;
         report.freed_bytes += meta.len();
     }

@@ -205,9 +205,15 @@ impl Layout {
         };
         for entry in entries {
             let entry = entry?;
-            let diff_id = format!("sha256:{}", entry.file_name().to_string_lossy());
-            if self.known_layer(&diff_id).is_none() {
-                std::fs::remove_file(entry.path())?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // A record being written by a build running meanwhile (`write_atomic`'s
+            // temporary) is the build's; one gone already is skipped.
+            if is_temporary(&name) || self.known_layer(&format!("sha256:{name}")).is_some() {
+                continue;
+            }
+            match std::fs::remove_file(entry.path()) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                removed => removed?,
             }
         }
         Ok(())
@@ -252,8 +258,8 @@ impl Layout {
     }
 }
 
-/// Whether `name` in `blobs/sha256` is a temporary file: a blob being written
-/// ([`Layout::temporary_blob`]) or a small one being stored ([`write_atomic`]'s).
+/// Whether `name` in `blobs/sha256` (or `diffs`) is a temporary file: a blob being written
+/// ([`Layout::temporary_blob`]) or a small file being stored ([`write_atomic`]'s).
 fn is_temporary(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
 }

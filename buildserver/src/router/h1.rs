@@ -752,7 +752,14 @@ impl Connection {
         max_body: Option<u64>,
         deadline: &mut tokio::time::Instant,
     ) -> Result<(ResponseHead, bool), Failure> {
-        let limit = self.limits.max_header_bytes;
+        // The client is not read while a body it sent whole may go again from a copy of `buf`
+        // (`kept_body`): what it sent meanwhile would be lost with the copy put back.
+        let resendable = !body.is_done() && body.ends_within(&self.buf);
+        let limit = if resendable {
+            0
+        } else {
+            self.limits.max_header_bytes
+        };
         if body.is_done() {
             let (head, reply) = (&self.head, &mut self.reply);
             let round = async {
@@ -805,7 +812,8 @@ impl Connection {
 /// is slow to begin ([`WATCH_CLIENT_AFTER`]; a quick one costs no read of the client), a client
 /// that leaves ends the wait (Heroku's H27, nginx's 499; a half-close counts as leaving, as with
 /// both). What else the client sends meanwhile (its next pipelined request, or the rest of a
-/// body the dyno stopped reading) is kept in `buf`, up to `limit` bytes.
+/// body the dyno stopped reading) is kept in `buf`, up to `limit` bytes (0: the client is not
+/// read).
 async fn await_response<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,

@@ -332,14 +332,22 @@ struct Answer {
 }
 
 impl Answer {
+    /// The router's refusal of a request it cannot route (malformed, or a method or version it
+    /// does not serve): `text` (one line), then a request id, also in `X-Request-Id`, for the
+    /// client to quote (the refusal is not logged: no app is known yet).
     fn text(status: StatusCode, text: &str) -> Answer {
+        let request_id = request_id();
+        let mut headers = vec![(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )];
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            headers.push((X_REQUEST_ID, value));
+        }
         Answer {
             status,
-            headers: vec![(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            )],
-            body: text.to_owned(),
+            headers,
+            body: format!("{text}Request ID: {request_id}\n"),
         }
     }
 
@@ -536,16 +544,27 @@ impl Client {
             } else {
                 StatusCode::PERMANENT_REDIRECT
             };
-            ticket.log(self, status, None, 0);
             let location =
                 HeaderValue::from_str(&format!("https://{name}{port}{}", head.path_and_query));
-            return Decision::Answer(match location {
-                Ok(location) => Answer {
-                    status,
-                    headers: vec![(header::LOCATION, location)],
-                    body: String::new(),
-                },
-                Err(_) => Answer::text(StatusCode::BAD_REQUEST, "bad request target\n"),
+            let Ok(location) = location else {
+                ticket.log(
+                    self,
+                    StatusCode::BAD_REQUEST,
+                    Some(("", "Bad request target")),
+                    0,
+                );
+                return Decision::Answer(page(
+                    StatusCode::BAD_REQUEST,
+                    "Bad request",
+                    "The request target cannot be redirected to HTTPS.",
+                    &ticket.request_id,
+                ));
+            };
+            ticket.log(self, status, None, 0);
+            return Decision::Answer(Answer {
+                status,
+                headers: vec![(header::LOCATION, location)],
+                body: String::new(),
             });
         }
         let max_body = settings.and_then(|s| s.max_body_bytes);
@@ -930,7 +949,7 @@ impl ClientConnection {
                     watch: watched,
                 })
             });
-            (watch, started)
+            watch
         });
         // A GET or HEAD without a body can be sent again (it is idempotent, RFC 9110 §9.2.2): if
         // its dyno gave no answer (it refused the connection, or closed a kept one, as it
@@ -940,7 +959,7 @@ impl ClientConnection {
             && axum::body::HttpBody::is_end_stream(request.body()))
         .then(|| (request.uri().clone(), request.headers().clone()));
         // The client's fault, not the dyno's.
-        let refused = || body.as_ref().and_then(|(watch, _)| watch.refused());
+        let refused = || body.as_ref().and_then(|watch| watch.refused());
         let answered = |response: &Result<axum::http::Response<_>, RouteFailure>| match response {
             Ok(response) => !response.status().is_server_error(),
             Err(_) => refused().is_some(),
@@ -1005,14 +1024,15 @@ impl ClientConnection {
     /// Sends `request` to the dyno at `addr` over `pinned` (this connection's, to that dyno) or
     /// another connection, and keeps the connection for this client's next request once the
     /// response has begun. The response must begin by `deadline`, moved on by the time the
-    /// request's `body` (its watch, and when sending began) took to come whole.
+    /// request's `body` (its watch) took to come whole, or, while it is still coming, until it
+    /// last moved.
     async fn send(
         &self,
         addr: SocketAddr,
         pinned: Option<SendRequest<Body>>,
         request: Request,
         deadline: tokio::time::Instant,
-        body: Option<&(Arc<BodyWatch>, Instant)>,
+        body: Option<&Arc<BodyWatch>>,
     ) -> Result<axum::http::Response<hyper::body::Incoming>, RouteFailure> {
         let router = &*self.client.router;
         let exchange = async {
@@ -1047,17 +1067,17 @@ impl ClientConnection {
             if let Ok(response) = tokio::time::timeout_at(until, &mut exchange).await {
                 return response;
             }
-            let Some((watch, started)) = body else {
+            let Some(watch) = body else {
                 return Err(RouteFailure::Timeout);
             };
-            let now = tokio::time::Instant::now();
-            let timeout = deadline.saturating_duration_since((*started).into());
-            until = match watch.took() {
-                Some(took) if deadline + took > now => deadline + took,
-                Some(_) => return Err(RouteFailure::Timeout),
-                // Still coming: the deadline is at least this far off once it has come.
-                None => now + timeout.max(std::time::Duration::from_millis(100)),
-            };
+            // Still coming, the deadline is as far from the body's last progress as it was
+            // from its start: a body the dyno stopped taking (or a connection that never
+            // opened) still times out.
+            let took = watch.took().unwrap_or_else(|| watch.moved());
+            if deadline + took <= tokio::time::Instant::now() {
+                return Err(RouteFailure::Timeout);
+            }
+            until = deadline + took;
         }
     }
 
@@ -1137,6 +1157,8 @@ struct BodyWatch {
     idle: std::sync::atomic::AtomicBool,
     /// When it ended: one more than the nanoseconds after sending began (0 until then).
     ended_after: std::sync::atomic::AtomicU64,
+    /// When a piece of it last went on (nanoseconds after sending began).
+    moved_after: std::sync::atomic::AtomicU64,
 }
 
 impl BodyWatch {
@@ -1144,6 +1166,12 @@ impl BodyWatch {
     fn took(&self) -> Option<std::time::Duration> {
         let nanos = self.ended_after.load(std::sync::atomic::Ordering::Acquire);
         (nanos != 0).then(|| std::time::Duration::from_nanos(nanos - 1))
+    }
+
+    /// How long after sending began a piece of the body last went on to the dyno.
+    fn moved(&self) -> std::time::Duration {
+        let nanos = self.moved_after.load(std::sync::atomic::Ordering::Acquire);
+        std::time::Duration::from_nanos(nanos)
     }
 
     /// The failure the client's body caused, if it did.
@@ -1172,12 +1200,23 @@ struct WatchedBody {
 }
 
 impl WatchedBody {
+    fn nanos(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
+    fn moved(&self) {
+        let nanos = self.nanos();
+        self.watch
+            .moved_after
+            .store(nanos, std::sync::atomic::Ordering::Release);
+    }
+
     fn ended(&self) {
         // Stored plus one: zero is "not yet".
-        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        let nanos = self.nanos() + 1;
         self.watch
             .ended_after
-            .store(nanos + 1, std::sync::atomic::Ordering::Release);
+            .store(nanos, std::sync::atomic::Ordering::Release);
     }
 }
 
@@ -1221,7 +1260,10 @@ impl HttpBody for WatchedBody {
                 }
                 let next = tokio::time::Instant::now() + self.idle;
                 self.silence.as_mut().reset(next);
-                if self.body.is_end_stream() {
+                self.moved();
+                // A body of a said length ends with its last byte: the dyno's HTTP/1.1 client
+                // stops polling it there, before a separate END_STREAM would be seen.
+                if self.body.is_end_stream() || self.body.size_hint().exact() == Some(0) {
                     self.ended();
                 }
             }

@@ -359,17 +359,15 @@ impl Routes {
         table.edges.insert(id, Arc::new(edge));
     }
 
-    /// Moves the app's default hostname to its new name (`paas apps:rename`); routes it publishes
-    /// later go there too. A name another app's route holds stays with that app: a rename the
-    /// store then refuses (the name is taken) neither takes its hostname for a moment nor, when
-    /// it is undone, removes it.
+    /// Moves the app's default hostname to its new name (`paas apps:rename`, once the store has
+    /// given the app that name); routes it publishes later go there too.
     pub fn rename(&self, app_id: &str, new: &str) {
         let mut table = self.lock();
         let id: Arc<str> = Arc::from(app_id);
         if let Some(old) = table.names.insert(Arc::clone(&id), new.to_owned()) {
             table.release(&old, &id);
         }
-        table.ids.entry(new.to_owned()).or_insert(id);
+        table.ids.insert(new.to_owned(), id);
     }
 
     /// Removes the app's route and edge: its hostnames answer 404.
@@ -390,10 +388,16 @@ impl Routes {
 }
 
 impl Table {
-    /// The app's id as the table keys it, recording its name if the table did not know it.
+    /// The app's id as the table keys it, recording its name if the table did not know it. A
+    /// name another app's route holds stays with it (an `AppRef` taken before a rename may carry
+    /// a name that is another app's now); the app's own name, if it was let go, is taken back.
     fn known(&mut self, app: &AppRef) -> Arc<str> {
-        if let Some((id, _)) = self.names.get_key_value(app.id.as_str()) {
-            return Arc::clone(id);
+        if let Some((id, name)) = self.names.get_key_value(app.id.as_str()) {
+            let id = Arc::clone(id);
+            if !self.ids.contains_key(name) {
+                self.ids.insert(name.clone(), Arc::clone(&id));
+            }
+            return id;
         }
         let id: Arc<str> = Arc::from(app.id.as_str());
         self.names.insert(Arc::clone(&id), app.name().to_owned());
@@ -690,7 +694,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rename_to_a_name_another_app_holds_leaves_it_with_that_app() {
+    fn another_apps_stale_name_neither_takes_nor_removes_a_hostname() {
         let routes = Routes::default();
         let shop = AppRef {
             id: "id-1".to_owned(),
@@ -698,21 +702,25 @@ mod tests {
         };
         let up = || Arc::new(AtomicBool::new(true));
         routes.set(&shop, vec![Backend::new("web.1".into(), local(1), up())]);
-        // `paas apps:rename shop -a other`: the route is renamed first, the store refuses (the
-        // name is taken), the route is renamed back.
-        routes.rename("id-2", "shop");
-        assert_eq!(port(&routes, "shop.apps.test"), Some(1), "not taken");
-        routes.rename("id-2", "other");
-        assert_eq!(port(&routes, "shop.apps.test"), Some(1), "not removed");
-        // Nor does another app's route, published under a name that is not its own (a stale
-        // one), or removed.
+        // Another app's route published under a name that is not its own (an `AppRef` taken
+        // before a rename), then removed: `shop` stays where it is.
         let stale = AppRef {
             id: "id-3".to_owned(),
             name: paas_share::AppName::parse("shop").expect("valid"),
         };
         routes.set(&stale, vec![Backend::new("web.1".into(), local(3), up())]);
+        assert_eq!(port(&routes, "shop.apps.test"), Some(1), "not taken");
         routes.remove("id-3");
+        assert_eq!(port(&routes, "shop.apps.test"), Some(1), "not removed");
+        // A rename away and back (a scheduler that refused it) leaves the name with its app.
+        routes.rename("id-1", "store");
+        routes.rename("id-1", "shop");
         assert_eq!(port(&routes, "shop.apps.test"), Some(1));
+        assert!(
+            routes
+                .route("store.apps.test", SUFFIX, None, None)
+                .is_none()
+        );
     }
 
     #[test]

@@ -46,9 +46,12 @@ pub trait Scheduler: Send + Sync {
     /// The app's dynos, as `paas ps` shows them.
     async fn status(&self, app: &AppRef) -> anyhow::Result<Vec<paas_share::models::Dyno>>;
 
-    /// Follows an app's rename (its address changes with its name), or refuses it; called before
-    /// the rename is recorded.
-    async fn rename(&self, app: &AppRef, new: &AppName) -> anyhow::Result<()>;
+    /// Refuses to rename the app if it cannot follow (asked before the store records the new
+    /// name).
+    fn can_rename(&self, app: &AppRef) -> anyhow::Result<()>;
+
+    /// Follows a rename the store has recorded: the app's address changes with its name.
+    async fn renamed(&self, app: &AppRef, new: &AppName);
 
     /// Runs `command` once, to its end, as one-off dyno `name` (`release.3`): a container of the
     /// deployment's image with its config vars, never counted in the formation. Its output lines

@@ -259,6 +259,22 @@ const CASES: &[Case] = &[
         expect: Expect::Rejected("compile (python)"),
     },
     Case {
+        app: "py-missing-include",
+        fixture: "python-deps",
+        stack: None,
+        // A `-r` line naming a file that was never committed.
+        change: |cli, repo| {
+            edit(
+                cli,
+                repo,
+                "requirements.txt",
+                "MarkupSafe==2.1.5",
+                "MarkupSafe==2.1.5\n-r requirements-dev.txt",
+            )
+        },
+        expect: Expect::Rejected("compile (python)"),
+    },
+    Case {
         app: "py-bad-line",
         fixture: "python-deps",
         stack: None,

@@ -534,9 +534,13 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
             status != "405" || answer.contains("\r\nallow: get, head"),
             "{answer}"
         );
-        // The router's own answers are dated (RFC 9110 §6.6.1) and close the connection.
+        // The router's own answers are dated (RFC 9110 §6.6.1), carry a request id and close
+        // the connection.
         assert!(
-            answer.contains("\r\ndate: ") && answer.contains("connection: close"),
+            answer.contains("\r\ndate: ")
+                && answer.contains("connection: close")
+                && answer.contains("\r\nx-request-id: ")
+                && answer.contains("request id: "),
             "{answer}"
         );
     }

@@ -842,12 +842,15 @@ impl Scheduler for KubernetesScheduler {
         Ok(dynos_of_pods(pods).into_iter().map(|(_, d)| d).collect())
     }
 
-    async fn rename(&self, app: &AppRef, _new: &AppName) -> anyhow::Result<()> {
+    fn can_rename(&self, app: &AppRef) -> anyhow::Result<()> {
         bail!(
             "apps on Kubernetes cannot be renamed: namespace {} cannot change its name",
             manifests::namespace(app.name())
         )
     }
+
+    /// Never asked: [`Scheduler::can_rename`] refuses every rename.
+    async fn renamed(&self, _: &AppRef, _: &AppName) {}
 
     async fn start_one_off(
         &self,

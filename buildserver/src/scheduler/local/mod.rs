@@ -885,9 +885,12 @@ impl Scheduler for LocalScheduler {
         Ok(dynos)
     }
 
-    async fn rename(&self, app: &AppRef, new: &AppName) -> anyhow::Result<()> {
-        self.routes.rename(&app.id, new.as_str());
+    fn can_rename(&self, _: &AppRef) -> anyhow::Result<()> {
         Ok(())
+    }
+
+    async fn renamed(&self, app: &AppRef, new: &AppName) {
+        self.routes.rename(&app.id, new.as_str());
     }
 
     async fn run_once(
