@@ -154,17 +154,6 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
 
     // Unique across apps: the owner is named to a user who can see it, not to others.
     ok(&cli, &repo, &["create", "other", "--no-remote"]);
-    // Never deployed: 503, logged in its log as Heroku's H14.
-    let answer = http(&server, "other.localhost", "/", &[]);
-    assert!(
-        answer.starts_with("HTTP/1.1 503") && answer.contains("No web dyno of this app is up."),
-        "{answer}"
-    );
-    let logs = ok(&cli, &repo, &["logs", "-a", "other", "--ps", "router"]);
-    assert!(
-        logs.contains("code=H14") && logs.contains("status=503"),
-        "{logs}"
-    );
     let output = paas(
         &cli,
         &repo,
