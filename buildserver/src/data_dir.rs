@@ -122,18 +122,30 @@ impl DataDir {
 /// (0o600 for secrets; the umask applies).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let mut file = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .permissions(std::fs::Permissions::from_mode(mode))
-        .tempfile_in(dir)?;
+    let mut file = temporary_file(dir, &format!(".{name}."), mode)?;
     file.write_all(bytes)?;
     file.as_file().sync_all()?;
     file.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// A new empty file in `dir` named `<prefix><random>.tmp` with `mode` (the umask applies),
+/// deleted when dropped unless `persist`ed: the one way the server writes a file that must be
+/// whole or absent. A `prefix` starting with `.` keeps it out of listings; ones a crash left
+/// behind are recognised by that prefix and the `.tmp` suffix.
+pub fn temporary_file(
+    dir: &Path,
+    prefix: &str,
+    mode: u32,
+) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)
 }
 
 /// Whether `s` looks like an id the server made (a UUID): safe as a path component.

@@ -232,10 +232,13 @@ impl Printer {
         let cli = err.downcast_ref::<CliError>();
         let mut stderr = io::stderr().lock();
         if self.json {
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "error": format!("{err:#}"),
                 "id": cli.map_or("error", |c| c.id.as_str()),
             });
+            if let Some(hint) = cli.and_then(|c| c.hint.as_deref()) {
+                body["hint"] = hint.into();
+            }
             let _ = writeln!(stderr, "{body}");
         } else {
             let _ = writeln!(

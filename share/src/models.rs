@@ -103,7 +103,7 @@ pub fn runtimes_line(python: Option<&str>, node: Option<&str>) -> String {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApp {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::names::new_app_name")]
     pub name: Option<AppName>,
 }
 
@@ -111,7 +111,11 @@ pub struct CreateApp {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApp {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::names::new_app_name"
+    )]
     pub name: Option<AppName>,
     /// An installed stack's name (`GET /stacks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     #[error(
-        "invalid app name {0:?}: use 1 to 30 characters, lowercase letters, digits and dashes, starting with a letter"
+        "invalid app name {0:?}: use 1 to 30 characters, lowercase letters, digits and dashes, starting with a letter and ending with a letter or digit"
     )]
     App(String),
     #[error(
@@ -100,6 +100,28 @@ validated_name!(
     is_slug,
     NameError::App
 );
+impl AppName {
+    /// A new app's name (`apps:create`, `apps:rename`): [`AppName::parse`]'s rule, ending with a
+    /// letter or digit, so that `NAME.<domain>` and the Kubernetes namespace `paas-NAME` are DNS
+    /// labels (RFC 1123 §2.1, as Heroku's names are). Apps named before this rule (`ab-`) keep
+    /// their names: `parse` still reads them.
+    pub fn parse_new(s: &str) -> Result<Self, NameError> {
+        match Self::parse(s)? {
+            name if name.0.ends_with('-') => Err(NameError::App(excerpt(s))),
+            name => Ok(name),
+        }
+    }
+}
+
+/// Serde's `deserialize_with` for a new app's name in a request body: [`AppName::parse_new`].
+pub fn new_app_name<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<AppName>, D::Error> {
+    Option::<String>::deserialize(deserializer)?
+        .map(|s| AppName::parse_new(&s).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
 validated_name!(
     /// A user's name: the same rule as app names.
     UserName,
@@ -201,8 +223,28 @@ mod tests {
         let err = AppName::parse("My_App").expect_err("uppercase is refused");
         assert_eq!(
             err.to_string(),
-            "invalid app name \"My_App\": use 1 to 30 characters, lowercase letters, digits and dashes, starting with a letter"
+            "invalid app name \"My_App\": use 1 to 30 characters, lowercase letters, digits and dashes, starting with a letter and ending with a letter or digit"
         );
+    }
+
+    #[test]
+    fn new_app_names_end_with_a_letter_or_digit_and_old_ones_still_read() {
+        assert!(AppName::parse_new("my-app2").is_ok());
+        assert_eq!(
+            AppName::parse_new("ab-"),
+            Err(NameError::App("ab-".to_owned()))
+        );
+        assert!(
+            AppName::parse("ab-").is_ok(),
+            "an existing app keeps its name"
+        );
+        let refused = serde_json::from_str::<crate::models::UpdateApp>(r#"{"name": "shop-"}"#)
+            .expect_err("a new name ending with a dash");
+        assert!(
+            refused.to_string().contains("invalid app name"),
+            "{refused}"
+        );
+        assert!(serde_json::from_str::<crate::models::CreateApp>(r#"{"name": null}"#).is_ok());
     }
 
     #[test]

@@ -128,6 +128,12 @@ pub async fn update(
         return Err(ApiFailure::invalid("nothing to change")
             .hint("send {\"name\": NEW} to rename the app or {\"stack\": NAME} to move it"));
     }
+    if body.name.as_ref() == Some(&app.name) {
+        return Err(
+            ApiFailure::invalid(format!("the app is already named {}", app.name))
+                .hint("give another name: paas apps:rename NEW -a APP"),
+        );
+    }
     if let Some(stack) = body.stack {
         let data = state.data.clone();
         let checked = tokio::task::spawn_blocking(move || {

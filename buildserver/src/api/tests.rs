@@ -451,6 +451,24 @@ async fn config_the_runtime_cannot_take_is_refused_and_nothing_changes() {
 }
 
 #[tokio::test]
+async fn renaming_an_app_to_its_own_name_is_refused_and_changes_nothing() {
+    let f = fixture().await;
+    f.built_app("demo", &[("web", "python app.py")]).await;
+    let (status, error) = f
+        .send(
+            "PATCH",
+            "/apps/demo",
+            Some(serde_json::json!({ "name": "demo", "stack": "nope" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["message"], "the app is already named demo");
+    let (status, app) = f.send("GET", "/apps/demo", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app["name"], "demo");
+}
+
+#[tokio::test]
 async fn bodies_are_objects_and_the_bearer_scheme_is_case_insensitive() {
     let f = fixture().await;
     // serde builds a struct from an array of its fields; the API takes objects only.

@@ -126,6 +126,11 @@ impl Failure {
         }
     }
 
+    /// The same failure, naming the buildpack detected before it.
+    pub fn with_buildpack(self, buildpack: Option<String>) -> Self {
+        Self { buildpack, ..self }
+    }
+
     /// The block a refused push ends with: which step failed, why, and that `main` did not move.
     pub fn lines(&self) -> Vec<String> {
         let mut lines = vec![format!(
@@ -268,10 +273,7 @@ impl Builder {
                         &mut out,
                     )
                     .await
-                    .map_err(|failure| Failure {
-                        buildpack: Some(compiled.buildpack.clone()),
-                        ..failure
-                    })
+                    .map_err(|failure| failure.with_buildpack(Some(compiled.buildpack.clone())))
                     .map(|manifest| (compiled.buildpack, compiled.process_types, manifest)),
                 Err(failure) => Err(failure),
             },
@@ -659,9 +661,8 @@ impl Builder {
                 .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
         };
         let step = || read("failed").unwrap_or_else(|| "compile".to_owned());
-        let failed = |step: &str, message: String| Failure {
-            buildpack: read("buildpack"),
-            ..Failure::new(step, message)
+        let failed = |step: &str, message: String| {
+            Failure::new(step, message).with_buildpack(read("buildpack"))
         };
         if outcome.oom_killed && outcome.exit != Exit::Code(0) {
             return Err(failed(
@@ -698,9 +699,8 @@ impl Builder {
             }
         }
         let buildpack = read("buildpack").unwrap_or_default();
-        let procfile_failed = |message: String| Failure {
-            buildpack: Some(buildpack.clone()),
-            ..Failure::new("procfile", message)
+        let procfile_failed = |message: String| {
+            Failure::new("procfile", message).with_buildpack(Some(buildpack.clone()))
         };
         // The Procfile's types are the app's; a buildpack's defaults apply only without one.
         let procfile = untrusted::read(&source, "Procfile", APP_FILE_LIMIT)

@@ -157,12 +157,7 @@ impl Layout {
     /// dropped unless `persist`ed to its blob's path: a blob is whole under its digest or absent.
     /// Ones a crash left behind are removed by [`gc::collect`].
     pub fn temporary_blob(&self) -> std::io::Result<tempfile::NamedTempFile> {
-        use std::os::unix::fs::PermissionsExt;
-        tempfile::Builder::new()
-            .prefix(".blob-")
-            .suffix(".tmp")
-            .permissions(std::fs::Permissions::from_mode(0o644))
-            .tempfile_in(self.root.join("blobs/sha256"))
+        crate::data_dir::temporary_file(&self.root.join("blobs/sha256"), ".blob-", 0o644)
     }
 
     /// Stores a small blob (config, manifest) and describes it.

@@ -354,7 +354,7 @@ impl Connection {
                 Some(_) => {
                     return Err(refused(
                         StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-                        "only HTTP/1.0 and HTTP/1.1 are served here (HTTP/2 over TLS)",
+                        "only HTTP/1.0 and HTTP/1.1 are served on this connection",
                     ));
                 }
                 None => {
@@ -755,11 +755,7 @@ impl Connection {
         // The client is not read while a body it sent whole may go again from a copy of `buf`
         // (`kept_body`): what it sent meanwhile would be lost with the copy put back.
         let resendable = !body.is_done() && body.ends_within(&self.buf);
-        let limit = if resendable {
-            0
-        } else {
-            self.limits.max_header_bytes
-        };
+        let limit = (!resendable).then_some(self.limits.max_header_bytes);
         if body.is_done() {
             let (head, reply) = (&self.head, &mut self.reply);
             let round = async {
@@ -812,12 +808,12 @@ impl Connection {
 /// is slow to begin ([`WATCH_CLIENT_AFTER`]; a quick one costs no read of the client), a client
 /// that leaves ends the wait (Heroku's H27, nginx's 499; a half-close counts as leaving, as with
 /// both). What else the client sends meanwhile (its next pipelined request, or the rest of a
-/// body the dyno stopped reading) is kept in `buf`, up to `limit` bytes (0: the client is not
-/// read).
+/// body the dyno stopped reading) is kept in `buf`, up to `limit` bytes (`None`: the client is
+/// not read).
 async fn await_response<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,
-    limit: usize,
+    limit: Option<usize>,
     mut round: std::pin::Pin<&mut impl Future<Output = Result<ResponseHead, Failure>>>,
     deadline: tokio::time::Instant,
 ) -> Result<ResponseHead, Failure> {
@@ -831,7 +827,7 @@ async fn await_response<S: AsyncRead + Unpin>(
         tokio::select! {
             biased;
             head = &mut round => return head,
-            read = stream.read_buf(buf), if buf.len() < limit => {
+            read = stream.read_buf(buf), if limit.is_some_and(|limit| buf.len() < limit) => {
                 if matches!(read, Ok(0) | Err(_)) {
                     return Err(Failure::Client(ClientFault::Gone));
                 }

@@ -21,7 +21,7 @@ pub enum Refusal {
     #[error("only git push and git clone are supported (git@host: commands are not a shell)")]
     NotGit,
     #[error(
-        "invalid repository path: use '<app>.git', where app names are 1 to 30 lowercase letters, digits and dashes, starting with a letter"
+        "invalid repository path: use '<app>.git', where app names are 1 to 30 lowercase letters, digits and dashes, starting with a letter and ending with a letter or digit"
     )]
     BadPath,
 }

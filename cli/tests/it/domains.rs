@@ -21,22 +21,38 @@ use super::run::{ok, paas, push, refused, serving, serving_with};
 const PROTO_APP: &str = "web: mkdir -p /tmp/www/cgi-bin && echo hello > /tmp/www/index.html && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho proto=$HTTP_X_FORWARDED_PROTO\\n' > /tmp/www/cgi-bin/proto && printf '#!/bin/sh\\nsleep 5\\necho\\n' > /tmp/www/cgi-bin/slow && chmod +x /tmp/www/cgi-bin/proto /tmp/www/cgi-bin/slow && exec busybox httpd -f -p $PORT -h /tmp/www\n";
 
 /// `curl ARGS` (no proxy): (exit code, `%{http_code} %{http_version}` then the body).
-fn curl(args: &[&str]) -> (i32, String) {
-    let output = std::process::Command::new("curl")
+/// curl with the tests' common arguments: no proxy, a 20 s limit, the status and HTTP version
+/// after the body.
+fn curl_command(args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new("curl");
+    command
         .args(["-s", "--noproxy", "*", "--max-time", "20"])
         .args(["-w", "\n%{http_code} %{http_version}"])
-        .args(args)
-        .output()
-        .expect("curl");
+        .args(args);
+    command
+}
+
+/// What `curl_command` printed: its exit code and output.
+fn run_curl(mut command: std::process::Command) -> (i32, String) {
+    let output = command.output().expect("curl");
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
     )
 }
 
-/// `https://HOST:PORT/path` through the router's TLS listener, trusting `ca`: curl's exit code
-/// and output (the body, then status and HTTP version).
-fn https(server: &TestServer, ca: &Path, host: &str, path: &str, extra: &[&str]) -> (i32, String) {
+fn curl(args: &[&str]) -> (i32, String) {
+    run_curl(curl_command(args))
+}
+
+/// curl to `https://HOST:PORT/path` through the router's TLS listener, trusting `ca`.
+fn https_command(
+    server: &TestServer,
+    ca: &Path,
+    host: &str,
+    path: &str,
+    extra: &[&str],
+) -> std::process::Command {
     let port = server.router_tls.rsplit_once(':').expect("port").1;
     let resolve = format!("{host}:{port}:127.0.0.1");
     let url = format!("https://{host}:{port}{path}");
@@ -48,7 +64,13 @@ fn https(server: &TestServer, ca: &Path, host: &str, path: &str, extra: &[&str])
     ];
     args.extend_from_slice(extra);
     args.push(&url);
-    curl(&args)
+    curl_command(&args)
+}
+
+/// `https://HOST:PORT/path` through the router's TLS listener, trusting `ca`: curl's exit code
+/// and output (the body, then status and HTTP version).
+fn https(server: &TestServer, ca: &Path, host: &str, path: &str, extra: &[&str]) -> (i32, String) {
+    run_curl(https_command(server, ca, host, path, extra))
 }
 
 /// `http://router/path` with `Host: host`, headers included in the output.
@@ -107,7 +129,12 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
         "{}",
         transcript(&output)
     );
-    ok(&cli, &repo, &["apps", "rename", "other", "-a", "other"]);
+    let output = paas(&cli, &repo, &["apps", "rename", "other", "-a", "other"]);
+    assert!(
+        !output.status.success() && stderr_of(&output).contains("already named other"),
+        "{}",
+        transcript(&output)
+    );
     assert!(http(&server, "shop.localhost", "/", &[]).contains("hello"));
     ok(
         &cli,
@@ -553,27 +580,17 @@ fn slow_h2_upload(
     gap: Duration,
     hold: Duration,
 ) -> String {
-    let port = server.router_tls.rsplit_once(':').expect("port").1;
-    let mut curl = std::process::Command::new("curl")
-        .args([
-            "-sS",
-            "--http2",
-            "--max-time",
-            "20",
-            "--noproxy",
-            "*",
-            "-T",
-            "-",
-        ])
-        .arg("--cacert")
-        .arg(ca)
-        .args(["--resolve", &format!("silent.localhost:{port}:127.0.0.1")])
-        .args(["-w", "\n%{http_code} %{http_version}"])
-        .arg(format!("https://silent.localhost:{port}/upload"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("curl");
+    let mut curl = https_command(
+        server,
+        ca,
+        "silent.localhost",
+        "/upload",
+        &["--http2", "-T", "-"],
+    )
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .expect("curl");
     let mut body = curl.stdin.take().expect("stdin");
     for piece in pieces {
         std::thread::sleep(gap);

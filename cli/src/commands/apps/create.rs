@@ -16,7 +16,7 @@ use crate::git_remote;
 )]
 pub struct Args {
     /// 1 to 30 lowercase letters, digits and dashes, starting with a letter [default: generated]
-    #[arg(value_parser = AppName::parse)]
+    #[arg(value_parser = AppName::parse_new)]
     name: Option<AppName>,
     /// Name of the git remote to add
     #[arg(short, long, default_value = git_remote::DEFAULT_REMOTE, value_name = "NAME")]

@@ -12,7 +12,7 @@ use crate::git_remote;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The new name
-    #[arg(value_parser = AppName::parse)]
+    #[arg(value_parser = AppName::parse_new)]
     new_name: AppName,
 }
 
