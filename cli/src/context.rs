@@ -67,7 +67,7 @@ impl Ctx {
         self.given_once(positional.as_ref().map(AppName::as_str))?;
         match (positional, self.app_flag.as_deref()) {
             (Some(name), _) => Ok(Some(name)),
-            (None, Some(flag)) => AppName::parse(flag)
+            (None, Some(flag)) => AppName::parse_new(flag)
                 .map(Some)
                 .map_err(|e| CliError::usage(e.to_string())),
             (None, None) => Ok(None),

@@ -89,6 +89,15 @@ fn app_errors() {
     assert_cli_snapshot!("unknown_app", cli, &["config", "-a", "ghost"]);
     assert_cli_snapshot!("invalid_app_flag", cli, &["config", "-a", "Ghost"]);
     assert_cli_snapshot!("create_invalid_name", cli, &["create", "My_App"]);
+    // Not a DNS label: refused as a new name, as an argument or with -a.
+    for args in [&["create", "shop-"][..], &["create", "-a", "shop-"]] {
+        let output = cli.command(args).output().expect("paas");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("ending with a letter or digit"),
+            "{args:?}"
+        );
+    }
     cli.ok(&["create", "demo"]);
     assert_cli_snapshot!("create_duplicate", cli, &["create", "demo"]);
     assert_cli_snapshot!("rollback_nothing", cli, &["rollback", "-a", "demo"]);
