@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 
 use paas_share::AppName;
+use paas_share::models::Dyno;
 
 use crate::api_client::ApiClient;
 use crate::credentials::{self, Credentials};
@@ -48,17 +49,57 @@ impl Ctx {
     /// a terminal while it runs: a release command can take minutes.
     pub fn send_release_request<B: serde::Serialize, T: serde::de::DeserializeOwned>(
         &self,
+        app: &AppName,
         method: &reqwest::Method,
         path: &str,
         body: &B,
     ) -> anyhow::Result<T> {
         let client = self.client()?;
-        let spinner = self.printer.spinner(
-            "Releasing: the release command runs first, if the app has one (Ctrl-C does not stop it)…",
+        let answer = self.showing_dynos(
+            &client,
+            app,
+            "Releasing: the release command runs first, if the app has one (Ctrl-C does not stop it)",
+            || client.send_release_request(method, path, body),
         );
-        let answer = client.send_release_request(method, path, body);
-        spinner.finish_and_clear();
         Ok(answer?)
+    }
+
+    /// Runs `wait` (a request the server answers once the app's dynos changed) under a spinner
+    /// saying `label` and, as they change, the app's dynos by state (`1 up, 1 starting`, polled
+    /// every 250 ms); only on a terminal (else nothing is polled or drawn).
+    pub fn showing_dynos<T>(
+        &self,
+        client: &ApiClient,
+        app: &AppName,
+        label: &str,
+        wait: impl FnOnce() -> T,
+    ) -> T {
+        let spinner = self.printer.spinner(label.to_owned());
+        let answer = if spinner.is_hidden() {
+            wait()
+        } else {
+            let (answered, poll) = std::sync::mpsc::channel::<()>();
+            let shown = spinner.clone();
+            std::thread::scope(|scope| {
+                scope.spawn(move || {
+                    let path = format!("/apps/{app}/dynos");
+                    loop {
+                        if let Ok(dynos) = client.get::<Vec<Dyno>>(&path) {
+                            shown.set_message(format!("{label} ({})", dyno_states(&dynos)));
+                        }
+                        let next = poll.recv_timeout(std::time::Duration::from_millis(250));
+                        if next != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                            return;
+                        }
+                    }
+                });
+                let answer = wait();
+                drop(answered);
+                answer
+            })
+        };
+        spinner.finish_and_clear();
+        answer
     }
 
     /// The name a new app is given (`paas create`): the argument, else `-a` (never `PAAS_APP`,
@@ -122,6 +163,32 @@ impl Ctx {
     }
 }
 
+/// The dynos by state, as a spinner shows them: `2 up, 1 starting, 1 stopping` (one-off dynos
+/// left out; `down` is a dyno stopping).
+fn dyno_states(dynos: &[Dyno]) -> String {
+    let states = [
+        ("up", "up"),
+        ("starting", "starting"),
+        ("crashed", "crashed"),
+        ("down", "stopping"),
+    ];
+    let counts: Vec<String> = states
+        .iter()
+        .filter_map(|(state, said)| {
+            let n = dynos
+                .iter()
+                .filter(|d| d.process_type != "run" && d.state == *state)
+                .count();
+            (n > 0).then(|| format!("{n} {said}"))
+        })
+        .collect();
+    if counts.is_empty() {
+        "no dynos".to_owned()
+    } else {
+        counts.join(", ")
+    }
+}
+
 fn host_from(stored: Option<&Credentials>) -> String {
     match env_vars::get(env_vars::PAAS_HOST) {
         Some(host) => normalize_host(&host),
@@ -136,5 +203,38 @@ pub fn normalize_host(host: &str) -> String {
         host.to_owned()
     } else {
         format!("http://{host}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dyno(process_type: &str, state: &str) -> Dyno {
+        Dyno {
+            name: format!("{process_type}.1"),
+            process_type: process_type.to_owned(),
+            state: state.to_owned(),
+            release: 1,
+            restarts: 0,
+            command: "node server.js".to_owned(),
+            port: 5000,
+            since: "2026-12-04T18:00:00Z".to_owned(),
+            pod: None,
+            attach_url: None,
+        }
+    }
+
+    #[test]
+    fn dyno_states_count_the_formation_by_state() {
+        let dynos = [
+            dyno("web", "down"),
+            dyno("web", "up"),
+            dyno("worker", "up"),
+            dyno("web", "starting"),
+            dyno("run", "up"),
+        ];
+        assert_eq!(dyno_states(&dynos), "2 up, 1 starting, 1 stopping");
+        assert_eq!(dyno_states(&[dyno("run", "up")]), "no dynos");
     }
 }

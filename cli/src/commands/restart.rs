@@ -27,12 +27,12 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     };
     let client = ctx.client()?;
     // The server answers once the new dynos are up.
-    let spinner = ctx.printer.spinner(format!(
-        "Restarting {app}: new dynos start before the old ones stop"
-    ));
-    let dynos = client.post::<_, Vec<Dyno>>(&format!("/apps/{app}/dynos/restart"), &body);
-    spinner.finish_and_clear();
-    let dynos = dynos?;
+    let dynos = ctx.showing_dynos(
+        &client,
+        &app,
+        &format!("Restarting {app}: new dynos start before the old ones stop"),
+        || client.post::<_, Vec<Dyno>>(&format!("/apps/{app}/dynos/restart"), &body),
+    )?;
     ctx.printer.done("Restarted", format_args!("{app}"));
     ctx.printer.print(&dynos, |_, _| Ok(()))
 }

@@ -719,6 +719,15 @@ fn waits_show_a_spinner_on_a_terminal_and_only_the_result_elsewhere() {
         String::from_utf8_lossy(&restarted.stderr),
         "Restarted spun\n"
     );
+    // A restart's spinner shows the dynos as they change: the new one starting beside the old.
+    let (mut screen, mut child) = super::one_off::on_terminal(&cli, &repo, &["restart"], 100, 30);
+    let mut seen = String::new();
+    super::one_off::read_until(&mut screen, &mut seen, "Restarted spun");
+    assert!(child.wait().expect("paas").success(), "{seen:?}");
+    assert!(
+        seen.contains("the old ones stop (1 up, 1 starting)"),
+        "the spinner counts the dynos: {seen:?}"
+    );
 }
 
 #[test]

@@ -110,6 +110,13 @@ struct IncomingDyno {
 }
 
 impl IncomingDyno {
+    fn of(dyno: &Dyno) -> Self {
+        Self {
+            view: dyno.view(),
+            supervision: Arc::clone(&dyno.supervision),
+        }
+    }
+
     fn view(&self) -> paas_share::models::Dyno {
         live(self.view.clone(), &self.supervision)
     }
@@ -414,13 +421,7 @@ impl LocalScheduler {
             }
         }
         let serving: Vec<&Dyno> = started.iter().filter(|d| d.serves()).collect();
-        let incoming = started
-            .iter()
-            .map(|d| IncomingDyno {
-                view: d.view(),
-                supervision: Arc::clone(&d.supervision),
-            })
-            .collect();
+        let incoming = started.iter().map(IncomingDyno::of).collect();
         self.incoming_dynos()
             .insert(deployment.app.id.clone(), incoming);
         let waits = serving.iter().map(|d| d.supervision.wait_up());
@@ -547,7 +548,17 @@ impl LocalScheduler {
             let since = self.log_position(&deployment.app.id);
             let fresh = self.start(deployment, layers.dirs(), &process_type, index)?;
             let name = fresh.name();
-            if fresh.is_web() && fresh.supervision.wait_up().await.is_err() {
+            // `ps` shows it starting beside the one it replaces, as during a deploy.
+            let up = if fresh.is_web() {
+                self.incoming_dynos()
+                    .insert(deployment.app.id.clone(), vec![IncomingDyno::of(&fresh)]);
+                let up = fresh.supervision.wait_up().await;
+                self.incoming_dynos().remove(&deployment.app.id);
+                up
+            } else {
+                Ok(())
+            };
+            if up.is_err() {
                 let why = fresh
                     .supervision
                     .why_not_up(&self.boot_requirement(deployment));

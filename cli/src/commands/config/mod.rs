@@ -41,6 +41,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 fn change(ctx: &Ctx, patch: &ConfigPatch, verb: &str) -> anyhow::Result<Release> {
     let app = ctx.app()?;
     let release: Release = ctx.send_release_request(
+        &app,
         &reqwest::Method::PATCH,
         &format!("/apps/{app}/config-vars"),
         patch,

@@ -15,6 +15,7 @@ pub struct Args {}
 pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let app = ctx.app()?;
     let release: Release = ctx.send_release_request(
+        &app,
         &reqwest::Method::POST,
         &format!("/apps/{app}/releases/retry"),
         &serde_json::json!({}),

@@ -43,6 +43,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
     };
     let release: Release = ctx.send_release_request(
+        &app,
         &reqwest::Method::POST,
         &format!("/apps/{app}/releases"),
         &CreateRelease {
