@@ -312,6 +312,8 @@ fn a_release_that_does_not_start_leaves_the_old_one_serving() {
             stderr.contains(last_line),
             "the dyno's last lines: {stderr}"
         );
+        // The deploy stops a new dyno whose first boot failed: it is not restarted meanwhile.
+        assert!(!stderr.contains("restarting"), "{stderr}");
         assert_eq!(
             get(&server, "fragile"),
             (200, "greeting= dyno=web.1\n".to_owned())

@@ -39,7 +39,7 @@ mod supervisor;
 
 use layers::{LayerCache, LayerHold};
 
-use supervisor::{Readiness, State, Supervision, Supervisor};
+use supervisor::{FirstBoot, Readiness, State, Supervision, Supervisor};
 
 const DYNO_MEMORY: u64 = 512 << 20;
 const DYNO_PIDS: i64 = 1024;
@@ -411,7 +411,13 @@ impl LocalScheduler {
                 continue;
             }
             for index in 1..=*count {
-                match self.start(deployment, layers.dirs(), process_type, index) {
+                match self.start(
+                    deployment,
+                    layers.dirs(),
+                    process_type,
+                    index,
+                    FirstBoot::Decides,
+                ) {
                     Ok(dyno) => started.push(dyno),
                     Err(e) => {
                         self.stop_all(&deployment.app.id, started).await;
@@ -507,7 +513,13 @@ impl LocalScheduler {
                 let missing = (wanted as usize).saturating_sub(indexes.len());
                 let free = (1..).filter(|i| !indexes.contains(i)).take(missing);
                 for index in free {
-                    match self.start(deployment, layers.dirs(), &process_type, index) {
+                    match self.start(
+                        deployment,
+                        layers.dirs(),
+                        &process_type,
+                        index,
+                        FirstBoot::Retries,
+                    ) {
                         Ok(dyno) => started.push(dyno),
                         Err(e) => {
                             running.dynos.append(&mut started);
@@ -546,10 +558,16 @@ impl LocalScheduler {
         let layers = self.layers.hold(&deployment.image).await?;
         for (process_type, index) in chosen {
             let since = self.log_position(&deployment.app.id);
-            let fresh = self.start(deployment, layers.dirs(), &process_type, index)?;
+            let fresh = self.start(
+                deployment,
+                layers.dirs(),
+                &process_type,
+                index,
+                FirstBoot::Decides,
+            )?;
             let name = fresh.name();
             // `ps` shows it starting beside the one it replaces, as during a deploy.
-            let up = if fresh.is_web() {
+            let up = if fresh.serves() {
                 self.incoming_dynos()
                     .insert(deployment.app.id.clone(), vec![IncomingDyno::of(&fresh)]);
                 let up = fresh.supervision.wait_up().await;
@@ -590,6 +608,7 @@ impl LocalScheduler {
         layers: &[PathBuf],
         process_type: &str,
         index: u32,
+        first_boot: FirstBoot,
     ) -> anyhow::Result<Dyno> {
         let command = deployment
             .process_types
@@ -637,6 +656,12 @@ impl LocalScheduler {
             port,
             readiness,
             boot_timeout: self.settings.boot_timeout,
+            // Only a serving dyno's first boot is waited for; others count as up as they start.
+            first_boot: if serves {
+                first_boot
+            } else {
+                FirstBoot::Retries
+            },
             supervision: Arc::clone(&supervision),
         };
         Ok(Dyno {

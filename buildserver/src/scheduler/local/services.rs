@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::layers::LayerHold;
-use super::supervisor::{Readiness, Supervision, Supervisor};
+use super::supervisor::{FirstBoot, Readiness, Supervision, Supervisor};
 use super::{LocalScheduler, unique, unmount_and_remove};
 use crate::build::stack::SERVICE_UID;
 use crate::container::{Mount, Spec};
@@ -117,6 +117,7 @@ impl LocalScheduler {
                 ServiceReadiness::Postgres => Readiness::Postgres,
             },
             boot_timeout: ready_within,
+            first_boot: FirstBoot::Retries,
             supervision: Arc::clone(&supervision),
         };
         let service = Service {

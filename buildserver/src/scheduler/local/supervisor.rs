@@ -205,6 +205,16 @@ async fn postgres_accepts(mut stream: tokio::net::TcpStream) -> bool {
     !fields.split(|&b| b == 0).any(|field| field == b"C57P03")
 }
 
+/// What a dyno does when its first boot fails (it ends, or is not ready in time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FirstBoot {
+    /// It restarts with backoff, as after any crash (a dyno a scale added).
+    Retries,
+    /// It stays crashed: the deploy or restart that started it waits for it, fails on it, and
+    /// stops it (a restart would only be stopped, and "restarting" in the logs would mislead).
+    Decides,
+}
+
 /// The task that runs one dyno: starts its container, marks it up when ready, restarts it with
 /// backoff when it ends, until it is stopped.
 pub(super) struct Supervisor {
@@ -217,6 +227,7 @@ pub(super) struct Supervisor {
     pub(super) port: u16,
     pub(super) readiness: Readiness,
     pub(super) boot_timeout: Duration,
+    pub(super) first_boot: FirstBoot,
     pub(super) supervision: Arc<Supervision>,
 }
 
@@ -260,11 +271,13 @@ impl Supervisor {
                 tx,
             );
             tokio::pin!(run);
-            let mut booted = true;
+            // Not stopped for being slow to get ready; and up on the way.
+            let (mut booted, mut was_up) = (true, false);
             let outcome = tokio::select! {
                 outcome = &mut run => outcome,
                 ready = self.readiness.wait(self.port, self.boot_timeout) => {
                     if ready {
+                        was_up = true;
                         self.set_state(State::Up);
                     } else {
                         booted = false;
@@ -303,6 +316,13 @@ impl Supervisor {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner) = Some((booted, how.clone()));
             self.set_state(State::Crashed);
+            if self.first_boot == FirstBoot::Decides
+                && !was_up
+                && self.supervision.restarts.load(Ordering::SeqCst) == 0
+            {
+                self.log(&format!("{} {how}", self.name));
+                return;
+            }
             // Immediately once, then 1 s doubling to a cap; a dyno that stayed up long enough
             // starts the count again.
             if started.elapsed() >= BACKOFF_RESET {
