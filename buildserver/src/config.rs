@@ -100,7 +100,7 @@ pub struct ServeArgs {
     /// Longest a release phase (the Procfile's `release:` command) may run, in seconds [default: 1800]
     #[arg(long, env = "PAAS_RELEASE_TIMEOUT", value_name = "SECONDS")]
     pub release_timeout: Option<String>,
-    /// How long a new web dyno has to accept connections on $PORT, in seconds [default: 60]
+    /// How long a new web dyno has to answer HTTP on $PORT, in seconds [default: 60]
     #[arg(long, env = "PAAS_BOOT_TIMEOUT", value_name = "SECONDS")]
     pub boot_timeout: Option<String>,
     /// How long the router waits for a dyno's response to begin before answering 504, in

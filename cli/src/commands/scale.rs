@@ -14,7 +14,7 @@ use crate::error::CliError;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Only the named types change; the command waits until their new dynos are \
-up (a web dyno is up once it accepts connections on $PORT).\n\n\
+up (a web dyno is up once it answers HTTP on $PORT).\n\n\
 Examples:\n  paas scale\n  paas scale web=2 worker=1\n  paas scale web+1\n  paas scale web=0 --no-wait"
 )]
 pub struct Args {

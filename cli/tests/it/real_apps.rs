@@ -197,6 +197,36 @@ fn the_same_commit_gives_the_same_image_for_any_app_and_any_cache() {
 }
 
 #[test]
+fn a_gunicorn_app_that_cannot_load_never_replaces_the_running_release() {
+    // gunicorn's master listens before its workers import the app; a worker that exits at
+    // import is started again and again, and the port accepts connections all along.
+    let (server, cli) = debian_server(&["--boot-timeout", "10"]);
+    let repo = cli.app_repo("python-django");
+    ok(&cli, &repo, &["create", "dj"]);
+    pushed(&cli, &repo, &["paas", "main"]);
+    let (status, page) = get(&server, "dj");
+    assert_eq!(status, 200, "{page}");
+    let wsgi = repo.join("mysite/wsgi.py");
+    let mut text = std::fs::read_to_string(&wsgi).expect("read");
+    text.push_str("\nraise SystemExit(\"boom at import\")\n");
+    std::fs::write(&wsgi, text).expect("write");
+    cli.commit_all(&repo, "breaks at import");
+    let output = cli
+        .git(&repo, &["push", "paas", "main"])
+        .output()
+        .expect("git push");
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "web.1 did not come up: a web dyno must answer HTTP requests on $PORT (listening on 0.0.0.0, not 127.0.0.1) within 10s"
+        ) && stderr.contains("keeps serving."),
+        "{stderr}"
+    );
+    assert_eq!(get(&server, "dj"), (status, page));
+}
+
+#[test]
 fn build_env_reaches_every_build_and_no_dyno() {
     // An index on a port nothing listens on, with a password that must never be printed.
     let index = "http://paas:s3cret-index-pass@127.0.0.1:9/simple/";

@@ -276,8 +276,15 @@ fn a_release_that_does_not_start_leaves_the_old_one_serving() {
         ),
         (
             "web: echo never listening; exec sleep 3600\n",
-            "did not come up: a web dyno must accept connections on $PORT (listening on 0.0.0.0, not 127.0.0.1) within 3s",
-            "was not ready on $PORT",
+            "did not come up: a web dyno must answer HTTP requests on $PORT (listening on 0.0.0.0, not 127.0.0.1) within 3s",
+            // Among a hundred router lines of the requests to the release that keeps serving.
+            "app[web.1]: never listening",
+        ),
+        (
+            // Listening and never answering, as a server whose workers never load the app.
+            "web: echo listening, never answering; sleep 3600 | busybox nc -l -p $PORT\n",
+            "did not come up: a web dyno must answer HTTP requests on $PORT (listening on 0.0.0.0, not 127.0.0.1) within 3s",
+            "app[web.1]: listening, never answering",
         ),
         (
             // busybox httpd cannot bind port 0 as the dyno's user: it exits.

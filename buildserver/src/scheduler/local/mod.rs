@@ -461,7 +461,7 @@ impl LocalScheduler {
                 "a web dyno must answer GET {path} with 2xx or 3xx on $PORT within {within}s"
             ),
             None => format!(
-                "a web dyno must accept connections on $PORT (listening on 0.0.0.0, not 127.0.0.1) within {within}s"
+                "a web dyno must answer HTTP requests on $PORT (listening on 0.0.0.0, not 127.0.0.1) within {within}s"
             ),
         }
     }
@@ -643,7 +643,7 @@ impl LocalScheduler {
         let serves = process_type == "web" || process_type == CANARY_TYPE;
         let readiness = match (serves, deployment.health_check_path()) {
             (true, Some(path)) => Readiness::Http(path.to_owned()),
-            (true, None) => Readiness::Tcp,
+            (true, None) => Readiness::Answers,
             (false, _) => Readiness::Immediate,
         };
         let supervisor = Supervisor {
@@ -851,7 +851,9 @@ impl LocalScheduler {
             after,
             ..crate::logs::Filter::default()
         };
-        let (lines, _) = self.logs.read(app_id, 200, &since);
+        // All the app's lines since then, filtered here: a busy app's router lines would push
+        // the dynos' out of any fixed number read first.
+        let (lines, _) = self.logs.read(app_id, usize::MAX, &since);
         let mine: Vec<String> = lines
             .iter()
             .filter(|l| dynos.contains(&l.process) || l.process == "scheduler")

@@ -118,8 +118,13 @@ pub(super) enum Readiness {
     Immediate,
     /// When it accepts TCP on `$PORT`.
     Tcp,
-    /// When `GET <path>` on `$PORT` answers 2xx or 3xx.
+    /// When `GET <path>` on `$PORT` answers 2xx or 3xx (`PAAS_HEALTH_CHECK_PATH`).
     Http(String),
+    /// When `GET /` on `$PORT` gets an HTTP response, of any status: a web dyno's default. A
+    /// server that listens before its app has loaded (gunicorn's master, whose workers fail to
+    /// import the app) accepts connections but never answers, and is not up; a `/` that
+    /// answers 404 or 500 is, as its server serves.
+    Answers,
     /// When a PostgreSQL server on the port accepts sessions (see [`postgres_accepts`]).
     Postgres,
 }
@@ -130,24 +135,10 @@ impl Readiness {
         match self {
             Self::Immediate => true,
             Self::Tcp => connect.await.is_ok(),
-            Self::Http(path) => {
-                let Ok(mut stream) = connect.await else {
-                    return false;
-                };
-                let request = format!(
-                    "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: paas-health-check\r\n\r\n"
-                );
-                let mut head = [0u8; 12];
-                let answered = async {
-                    stream.write_all(request.as_bytes()).await?;
-                    stream.read_exact(&mut head).await
-                };
-                match tokio::time::timeout(Duration::from_secs(5), answered).await {
-                    // `HTTP/1.x 2xx` or `3xx`.
-                    Ok(Ok(_)) => head.starts_with(b"HTTP/1.") && matches!(head[9], b'2' | b'3'),
-                    _ => false,
-                }
-            }
+            Self::Http(path) => http_status(connect, port, path)
+                .await
+                .is_some_and(|status| matches!(status, b'2' | b'3')),
+            Self::Answers => http_status(connect, port, "/").await.is_some(),
             Self::Postgres => match connect.await {
                 Ok(stream) => {
                     tokio::time::timeout(Duration::from_secs(5), postgres_accepts(stream))
@@ -163,7 +154,9 @@ impl Readiness {
     async fn wait(&self, port: u16, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
-            if self.probe(port).await {
+            // A probe that waits for an answer ends with the time the dyno has.
+            let probe = tokio::time::timeout_at(deadline.into(), self.probe(port));
+            if probe.await.unwrap_or(false) {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -171,6 +164,30 @@ impl Readiness {
             }
             tokio::time::sleep(PROBE_INTERVAL).await;
         }
+    }
+}
+
+/// The first digit of the status with which the server `connect` reaches answers `GET path`
+/// (HTTP/1.0, as a health checker's request), within 5 s; `None` when it refuses, closes, is
+/// silent or answers something other than HTTP/1.x.
+async fn http_status(
+    connect: impl Future<Output = std::io::Result<tokio::net::TcpStream>>,
+    port: u16,
+    path: &str,
+) -> Option<u8> {
+    let mut stream = connect.await.ok()?;
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: paas-health-check\r\n\r\n"
+    );
+    let mut head = [0u8; 12];
+    let answered = async {
+        stream.write_all(request.as_bytes()).await?;
+        stream.read_exact(&mut head).await
+    };
+    match tokio::time::timeout(Duration::from_secs(5), answered).await {
+        // `HTTP/1.x NNN`.
+        Ok(Ok(_)) if head.starts_with(b"HTTP/1.") && head[8] == b' ' => Some(head[9]),
+        _ => None,
     }
 }
 
@@ -391,5 +408,56 @@ mod tests {
             probed(b"HTTP/1.1 400 Bad Request\r\n\r\n").await,
             "not PostgreSQL: as TCP"
         );
+    }
+
+    /// Whether `readiness` takes a server that answers each connection with `answer` (`None`:
+    /// it accepts and never answers) as ready within a second.
+    async fn ready(readiness: Readiness, answer: Option<&'static [u8]>) -> bool {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            loop {
+                let (mut stream, _) = listener.accept().await.expect("accept");
+                if let Some(answer) = answer {
+                    let mut request = [0u8; 16];
+                    let _ = stream.read(&mut request).await;
+                    let _ = stream.write_all(answer).await;
+                }
+                held.push(stream);
+            }
+        });
+        let started = Instant::now();
+        let ready = readiness.wait(port, Duration::from_secs(1)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a probe ends with the time given"
+        );
+        server.abort();
+        ready
+    }
+
+    #[tokio::test]
+    async fn a_web_dyno_is_up_once_it_answers_http_of_any_status() {
+        let answers = |status: &'static str| Some(status.as_bytes());
+        assert!(
+            !ready(Readiness::Answers, None).await,
+            "accepts, never answers"
+        );
+        assert!(
+            ready(
+                Readiness::Answers,
+                answers("HTTP/1.1 404 Not Found\r\n\r\n")
+            )
+            .await
+        );
+        assert!(ready(Readiness::Answers, answers("HTTP/1.0 500 Oops\r\n\r\n")).await);
+        assert!(!ready(Readiness::Answers, answers("SSH-2.0-OpenSSH_9.2\r\n")).await);
+        let health = || Readiness::Http("/health".to_owned());
+        assert!(!ready(health(), answers("HTTP/1.1 404 Not Found\r\n\r\n")).await);
+        assert!(ready(health(), answers("HTTP/1.1 302 Found\r\n\r\n")).await);
+        assert!(ready(Readiness::Tcp, None).await);
     }
 }
