@@ -594,6 +594,70 @@ pub fn usage(id: &str) -> Option<Usage> {
     })
 }
 
+/// Who listens on a TCP port of the host's network (which dynos and services share).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortListener {
+    Nobody,
+    /// A process of the container.
+    Container,
+    /// Only processes outside it: another app's dyno that took the port first, say.
+    Other,
+}
+
+/// Who listens on TCP `port` (IPv4 or IPv6, any address): container `id` (a process in its
+/// cgroup, `cgroupsPath` `/paas/<id>`, v1 or v2, holds a listening socket of that port) or
+/// another process, as `ss -ltnp` tells, from `/proc/net/tcp{,6}` and the processes'
+/// descriptors (read with the `procfs` crate; a descriptor's link is read, never followed).
+/// A probe that only connects cannot tell the container's listener from one that took its port.
+pub fn port_listener(id: &str, port: u16) -> PortListener {
+    let procs = [
+        format!("/sys/fs/cgroup/paas/{id}/cgroup.procs"),
+        format!("/sys/fs/cgroup/pids/paas/{id}/cgroup.procs"),
+        format!("/sys/fs/cgroup/memory/paas/{id}/cgroup.procs"),
+    ];
+    let pids: Vec<i32> = procs
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect();
+    listener_among(port, &pids)
+}
+
+/// [`port_listener`] for the processes `pids`.
+fn listener_among(port: u16, pids: &[i32]) -> PortListener {
+    use procfs::process::FDTarget;
+    let listening: std::collections::HashSet<u64> = [procfs::net::tcp(), procfs::net::tcp6()]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|socket| {
+            socket.state == procfs::net::TcpState::Listen && socket.local_address.port() == port
+        })
+        .map(|socket| socket.inode)
+        .collect();
+    if listening.is_empty() {
+        return PortListener::Nobody;
+    }
+    let holds = |pid: i32| {
+        procfs::process::Process::new(pid)
+            .and_then(|process| process.fd())
+            .is_ok_and(|mut fds| {
+                fds.any(|fd| {
+                    fd.is_ok_and(|fd| {
+                        matches!(fd.target, FDTarget::Socket(inode) if listening.contains(&inode))
+                    })
+                })
+            })
+    };
+    if pids.iter().any(|&pid| holds(pid)) {
+        PortListener::Container
+    } else {
+        PortListener::Other
+    }
+}
+
 /// OOM kills in the container's memory cgroup (`cgroupsPath` `/paas/<id>`), on cgroup v1 or v2.
 fn oom_kills(id: &str) -> u64 {
     let files = [
@@ -701,6 +765,26 @@ impl Drop for Cleanup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_is_the_containers_only_while_one_of_its_processes_listens_on_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let me = i32::try_from(std::process::id()).expect("a pid");
+        assert_eq!(listener_among(port, &[me]), PortListener::Container);
+        // Held by this process, not by pid 1 or an empty cgroup's.
+        assert_eq!(listener_among(port, &[1]), PortListener::Other);
+        assert_eq!(
+            port_listener("no-such-container", port),
+            PortListener::Other
+        );
+        drop(listener);
+        assert_eq!(listener_among(port, &[me]), PortListener::Nobody);
+        // IPv6 listeners count too.
+        let v6 = std::net::TcpListener::bind("[::1]:0").expect("bind IPv6");
+        let port = v6.local_addr().expect("address").port();
+        assert_eq!(listener_among(port, &[me]), PortListener::Container);
+    }
 
     #[tokio::test]
     async fn forwarded_lines_survive_bad_bytes_and_long_lines() {

@@ -2,6 +2,7 @@
 //! restart the dynos, a release that does not start leaves the old one serving, and nothing is
 //! left behind by destroy or a server restart.
 
+use std::io::Write;
 use std::path::Path;
 
 use nix::sys::signal::Signal;
@@ -157,7 +158,6 @@ pub fn paas_with_stdin(
     args: &[&str],
     input: &[u8],
 ) -> std::process::Output {
-    use std::io::Write;
     use std::process::Stdio;
     let mut child = cli
         .command(args)
@@ -259,6 +259,69 @@ fn config_changes_and_rollbacks_restart_the_dynos() {
         get(&server, "envy"),
         (200, "greeting= dyno=web.1\n".to_owned())
     );
+}
+
+#[test]
+fn a_dyno_whose_port_another_process_took_is_never_up_nor_routed_to() {
+    let (server, cli) = serving_with(&["--boot-timeout", "5"]);
+    let repo = cli.app_repo("envpage");
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: sleep 2; exec busybox httpd -f -p $PORT -h /app\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "slow to bind");
+    ok(&cli, &repo, &["create", "victim"]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (output, served) = std::thread::scope(|scope| {
+        // Another process (this one) takes the new dyno's port before it binds it, and answers.
+        let squatter = scope.spawn(|| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let port = loop {
+                assert!(std::time::Instant::now() < deadline, "no web.1 port");
+                let dynos: Vec<Value> =
+                    serde_json::from_slice(&paas(&cli, &repo, &["ps", "--json"]).stdout)
+                        .unwrap_or_default();
+                if let Some(port) = dynos.iter().find_map(|d| d["port"].as_u64()) {
+                    break u16::try_from(port).expect("a port");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            let listener = std::net::TcpListener::bind(("0.0.0.0", port)).expect("squat");
+            listener.set_nonblocking(true).expect("nonblocking");
+            let mut served = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        served += 1;
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nEVIL\n",
+                        );
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+            served
+        });
+        let output = push(&cli, &repo);
+        let served_to_router = get(&server, "victim");
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        (
+            output,
+            (served_to_router, squatter.join().expect("squatter")),
+        )
+    });
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("v1 did not start: web.1 exited with status 1 before it was up")
+            && stderr.contains("Address already in use"),
+        "{stderr}"
+    );
+    let ((status, body), probed) = served;
+    assert!(probed > 0, "the health check reached the squatter");
+    assert!(!body.contains("EVIL"), "{status} {body}");
 }
 
 #[test]

@@ -150,13 +150,15 @@ impl Readiness {
         }
     }
 
-    /// Probes until ready (true) or `timeout` passes (false).
-    async fn wait(&self, port: u16, timeout: Duration) -> bool {
+    /// Probes until ready (true) or `timeout` passes (false). With `container`, only its own
+    /// listener on `port` counts ([`crate::container::port_listener`]): dynos share the host's
+    /// ports, and one that took another's port before it bound it must not get its requests.
+    async fn wait(&self, port: u16, timeout: Duration, container: Option<&str>) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
             // A probe that waits for an answer ends with the time the dyno has.
             let probe = tokio::time::timeout_at(deadline.into(), self.probe(port));
-            if probe.await.unwrap_or(false) {
+            if probe.await.unwrap_or(false) && self.listens(port, container).await {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -164,6 +166,17 @@ impl Readiness {
             }
             tokio::time::sleep(PROBE_INTERVAL).await;
         }
+    }
+
+    /// Whether `container` (if any) is who listens on `port` (nothing to tell without a port).
+    async fn listens(&self, port: u16, container: Option<&str>) -> bool {
+        let Some(id) = container.filter(|_| !matches!(self, Self::Immediate)) else {
+            return true;
+        };
+        let id = id.to_owned();
+        tokio::task::spawn_blocking(move || crate::container::port_listener(&id, port))
+            .await
+            .is_ok_and(|listener| listener == crate::container::PortListener::Container)
     }
 }
 
@@ -292,7 +305,7 @@ impl Supervisor {
             let (mut booted, mut was_up) = (true, false);
             let outcome = tokio::select! {
                 outcome = &mut run => outcome,
-                ready = self.readiness.wait(self.port, self.boot_timeout) => {
+                ready = self.readiness.wait(self.port, self.boot_timeout, Some(&self.spec.id)) => {
                     if ready {
                         was_up = true;
                         self.set_state(State::Up);
@@ -430,7 +443,7 @@ mod tests {
             }
         });
         let started = Instant::now();
-        let ready = readiness.wait(port, Duration::from_secs(1)).await;
+        let ready = readiness.wait(port, Duration::from_secs(1), None).await;
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "a probe ends with the time given"
