@@ -104,6 +104,12 @@ impl Recipe {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part);
         }
+        // The app stacks name the dyno user (the services' stack has its own, above).
+        if self != Recipe::Services {
+            let user = dyno_user();
+            hasher.update((user.len() as u64).to_le_bytes());
+            hasher.update(user);
+        }
         format!("sha256:{:x}", hasher.finalize())
     }
 
@@ -682,13 +688,22 @@ pub fn build(data: &DataDir, recipe: Recipe, keep_current: bool) -> anyhow::Resu
     std::fs::create_dir_all(&rootfs)?;
     match recipe {
         Recipe::Bookworm | Recipe::Trixie => {
-            debian(name, &work, RUN_PACKAGES, Some(BUILD_PACKAGES))?
+            debian(name, &work, RUN_PACKAGES, Some(BUILD_PACKAGES))?;
+            add_users(&rootfs, &dyno_user())?;
         }
         Recipe::Services => {
             debian("bookworm", &work, SERVICES_PACKAGES, None)?;
-            add_service_user(&rootfs)?;
+            add_users(
+                &rootfs,
+                &format!(
+                    "paas-service:x:{SERVICE_UID}:{SERVICE_UID}:paas add-on service:/tmp:/bin/sh\n"
+                ),
+            )?;
         }
-        Recipe::Busybox => busybox(&rootfs)?,
+        Recipe::Busybox => {
+            busybox(&rootfs)?;
+            add_users(&rootfs, &dyno_user())?;
+        }
     }
     let meta = Meta {
         recipe: name.to_owned(),
@@ -954,22 +969,35 @@ fn debian(
     Ok(())
 }
 
-/// The user the add-ons' services run as ([`SERVICE_UID`]): PostgreSQL refuses to run as a uid
-/// without a name.
-fn add_service_user(rootfs: &Path) -> anyhow::Result<()> {
-    let append = |file: &str, line: String| -> anyhow::Result<()> {
+/// The `/etc/passwd` line of the user builds and dynos run as ([`crate::build::BUILD_UID`]),
+/// `dyno`, home `/app`: a uid without a name breaks `whoami`, `id -un`, Python's
+/// `getpass.getuser()` and what derives a cache directory from them (Heroku's dynos run as a
+/// named user too).
+fn dyno_user() -> String {
+    let uid = crate::build::BUILD_UID;
+    format!("dyno:x:{uid}:{uid}:paas dyno:/app:/bin/sh\n")
+}
+
+/// Adds users (`passwd` lines) to the stack's `/etc/passwd`, each with a group of its name and
+/// id in `/etc/group` (PostgreSQL, for one, refuses to run as a uid without a name).
+fn add_users(rootfs: &Path, passwd: &str) -> anyhow::Result<()> {
+    let append = |file: &str, lines: String| -> anyhow::Result<()> {
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(rootfs.join(file))
-            .with_context(|| format!("adding the service user to {file}"))?;
-        std::io::Write::write_all(&mut f, line.as_bytes())?;
+            .with_context(|| format!("adding users to {file}"))?;
+        std::io::Write::write_all(&mut f, lines.as_bytes())?;
         Ok(())
     };
-    append(
-        "etc/passwd",
-        format!("paas-service:x:{SERVICE_UID}:{SERVICE_UID}:paas add-on service:/tmp:/bin/sh\n"),
-    )?;
-    append("etc/group", format!("paas-service:x:{SERVICE_UID}:\n"))
+    let groups: String = passwd
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            Some(format!("{}:x:{}:\n", fields.first()?, fields.get(3)?))
+        })
+        .collect();
+    append("etc/passwd", passwd.to_owned())?;
+    append("etc/group", groups)
 }
 
 /// A package list's names: one per line, `#` comments and blank lines skipped.

@@ -58,14 +58,15 @@ fn runs_see_the_config_pass_bytes_and_exit_with_the_commands_status() {
             "--",
             "sh",
             "-c",
-            "echo \"$GREETING\" $DYNO; echo oops >&2; exit 3",
+            "echo \"$GREETING\" $DYNO $(id -un); echo oops >&2; exit 3",
         ],
         b"",
     );
     assert_eq!(status, 3, "{stderr}");
+    // The dyno's user has a name (`whoami` and friends fail on a uid without one).
     assert_eq!(
         String::from_utf8_lossy(&stdout),
-        "hello from config run.1\n"
+        "hello from config run.1 dyno\n"
     );
     assert!(stderr.contains("oops\n"), "stderr stays separate: {stderr}");
     assert!(stderr.contains("Running `sh -c"), "{stderr}");

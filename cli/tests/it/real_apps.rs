@@ -206,6 +206,19 @@ fn a_gunicorn_app_that_cannot_load_never_replaces_the_running_release() {
     pushed(&cli, &repo, &["paas", "main"]);
     let (status, page) = get(&server, "dj");
     assert_eq!(status, 200, "{page}");
+    // Python finds the dyno's user by its uid.
+    let user = ok(
+        &cli,
+        &repo,
+        &[
+            "run",
+            "--",
+            "python",
+            "-c",
+            "import getpass; print(getpass.getuser())",
+        ],
+    );
+    assert_eq!(user, "dyno\n");
     let wsgi = repo.join("mysite/wsgi.py");
     let mut text = std::fs::read_to_string(&wsgi).expect("read");
     text.push_str("\nraise SystemExit(\"boom at import\")\n");
