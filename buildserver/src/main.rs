@@ -797,6 +797,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.domain.clone(),
         authority,
     ));
+    let pushes = Pushes::default();
     let state = AppState {
         addons: Arc::clone(&addons),
         domains: Arc::clone(&domains),
@@ -813,9 +814,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         urls: Arc::clone(&urls),
         renames: Default::default(),
         one_offs: one_offs.clone(),
+        pushes: pushes.clone(),
         token_max_age: config.token_max_age,
     };
-    let pushes = Pushes::default();
     let runtime = Runtime {
         state_dir: data.root().join("run/runc"),
     };

@@ -213,6 +213,7 @@ pub async fn destroy(
         .map_err(super::addons::failure)?;
     let id = app.id.clone();
     state.store.call(move |db| db.delete_app(&id)).await?;
+    state.pushes.app_destroyed(&app.id);
     state.one_offs.stop_all(&app.id);
     let (data, id) = (state.data.clone(), app.id.clone());
     let removed = tokio::task::spawn_blocking(move || {

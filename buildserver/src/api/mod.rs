@@ -85,6 +85,8 @@ pub struct AppState {
     pub renames: Arc<tokio::sync::Mutex<()>>,
     /// One-off dynos (`paas run`).
     pub one_offs: crate::one_off::OneOffs,
+    /// Pushes in flight: destroying an app stops its build.
+    pub pushes: crate::git::push::Pushes,
     /// Login tokens stop working this many seconds after they were made (`--token-max-age`).
     pub token_max_age: Option<u64>,
 }

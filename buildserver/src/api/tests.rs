@@ -205,6 +205,7 @@ async fn fixture() -> Fixture {
                 max_timeout: std::time::Duration::from_secs(86_400),
             },
         ),
+        pushes: Default::default(),
         token_max_age: None,
     };
     Fixture {

@@ -126,6 +126,18 @@ impl Failure {
         }
     }
 
+    /// The app was destroyed while its push was built or released (its repository, cache and
+    /// rows went under the step).
+    pub fn app_destroyed(stage: &'static str, step: &str, app: &paas_share::AppName) -> Self {
+        Self {
+            stage,
+            ..Self::new(
+                step,
+                format!("app {app} was destroyed during the push: nothing was released."),
+            )
+        }
+    }
+
     /// The same failure, naming the buildpack detected before it.
     pub fn with_buildpack(self, buildpack: Option<String>) -> Self {
         Self { buildpack, ..self }

@@ -210,7 +210,7 @@ async fn handle(
         )
         .await;
     };
-    let Some(mut push) = pushes.find(&token) else {
+    let Some((mut push, destroyed)) = pushes.find(&token) else {
         let message = "this push is unknown to the server; push again".to_owned();
         return send(&mut write, &FromDaemon::Refused { message }).await;
     };
@@ -235,7 +235,7 @@ async fn handle(
         }
     };
     if let Err(reason) = checkout_and_build(
-        &mut lines, &mut write, &push, builder, releases, &build, &commit,
+        &mut lines, &mut write, &push, builder, releases, &build, &commit, &destroyed,
     )
     .await
     {
@@ -245,7 +245,9 @@ async fn handle(
 }
 
 /// Has the hook check `commit` out, then builds it, streaming the output to the hook. `Err` says
-/// why the build did not run to its end (it is recorded as such).
+/// why the build did not run to its end (it is recorded as such). `destroyed` stops the build
+/// (the app was destroyed); a release already running reports that itself.
+#[allow(clippy::too_many_arguments)] // the hook's two halves, the push and the services it uses
 async fn checkout_and_build(
     lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>,
     write: &mut tokio::net::unix::OwnedWriteHalf,
@@ -254,6 +256,7 @@ async fn checkout_and_build(
     releases: &Arc<Controller>,
     build: &crate::build::BuildDir,
     commit: &str,
+    destroyed: &tokio_util::sync::CancellationToken,
 ) -> Result<(), String> {
     let gone = |e: std::io::Error| format!("interrupted: the push went away ({e})");
     send(
@@ -298,6 +301,16 @@ async fn checkout_and_build(
             _ = &mut hook_gone => {
                 tracing::info!(app = %push.app.name, build = %build.id, "pusher went away; build stopped");
                 return Err("interrupted: the client disconnected before the build finished".to_owned());
+            }
+            // Dropped, the build's sandbox goes, as for a pusher gone.
+            () = destroyed.cancelled() => {
+                tracing::info!(app = %push.app.name, build = %build.id, "app destroyed; build stopped");
+                let failure = crate::build::Failure::app_destroyed("build", "build", &push.app.name);
+                for line in failure.lines() {
+                    let _ = send(write, &FromDaemon::Output { line }).await;
+                }
+                let _ = send(write, &FromDaemon::Done { ok: false }).await;
+                return Err("interrupted: the app was destroyed".to_owned());
             }
         }
     };

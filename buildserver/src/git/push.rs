@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::build::Push;
 
 #[derive(Default)]
 struct Table {
     /// app id → token of its push in flight.
     locked: HashMap<String, String>,
-    /// token → push.
-    by_token: HashMap<String, Push>,
+    /// token → push, and what cancels its build when the app is destroyed.
+    by_token: HashMap<String, (Push, CancellationToken)>,
 }
 
 #[derive(Clone, Default)]
@@ -42,7 +44,9 @@ impl Pushes {
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         table.locked.insert(push.app.id.clone(), token.clone());
         let app_id = push.app.id.clone();
-        table.by_token.insert(token.clone(), push);
+        table
+            .by_token
+            .insert(token.clone(), (push, CancellationToken::new()));
         Some(PushGuard {
             table: Arc::clone(&self.table),
             token,
@@ -50,9 +54,21 @@ impl Pushes {
         })
     }
 
-    /// The push a hook's token belongs to.
-    pub fn find(&self, token: &str) -> Option<Push> {
+    /// The push a hook's token belongs to, and what is cancelled if its app is destroyed.
+    pub fn find(&self, token: &str) -> Option<(Push, CancellationToken)> {
         self.lock().by_token.get(token).cloned()
+    }
+
+    /// The app was destroyed: its push in flight (if any) stops building.
+    pub fn app_destroyed(&self, app_id: &str) {
+        let table = self.lock();
+        if let Some((_, destroyed)) = table
+            .locked
+            .get(app_id)
+            .and_then(|token| table.by_token.get(token))
+        {
+            destroyed.cancel();
+        }
     }
 }
 
@@ -99,9 +115,14 @@ mod tests {
             .begin(push("b"))
             .expect("other apps push in parallel");
         assert_eq!(
-            pushes.find(&first.token).map(|p| p.app.id),
+            pushes.find(&first.token).map(|(p, _)| p.app.id),
             Some("a".to_owned())
         );
+        // Destroying an app cancels its push's build, and no other's.
+        pushes.app_destroyed("a");
+        let cancelled = |token: &str| pushes.find(token).map(|(_, c)| c.is_cancelled());
+        assert_eq!(cancelled(&first.token), Some(true));
+        assert_eq!(cancelled(&other.token), Some(false));
         let token = first.token.clone();
         drop(first);
         assert!(pushes.find(&token).is_none());

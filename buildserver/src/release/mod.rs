@@ -317,11 +317,14 @@ impl Controller {
             .store
             .call(move |db| db.create_release(&app_id, &user, &new))
             .await
-            .map_err(|_| {
-                Failure::release(
+            .map_err(|e| match e {
+                crate::store::StoreError::Gone => {
+                    Failure::app_destroyed("release", "release", &push.app.name)
+                }
+                _ => Failure::release(
                     "release",
                     "the server could not record the release; push again",
-                )
+                ),
             })?;
         if let Err(e) = self.layout.tag(
             &format!("{}-v{}", push.app.name, release.version),

@@ -609,6 +609,34 @@ fn builds_over_their_time_or_memory_limit_are_stopped() {
 }
 
 #[test]
+fn destroying_an_app_stops_its_build_and_the_push_says_why() {
+    let (server, cli) = debian_server(&[]);
+    let slow = cli.app_repo("nodejs-slow");
+    run_in(&cli, &slow, &["create", "doomed"]);
+    let (mut git, said, output) = push_watched(&cli, &slow);
+    while let Ok(line) = said.recv() {
+        if line.contains("installing slowly") {
+            break;
+        }
+    }
+    let started = std::time::Instant::now();
+    run_in(&cli, &slow, &["destroy", "--confirm", "doomed"]);
+    assert!(!git.wait().expect("git push").success());
+    let stderr = output.join().expect("output");
+    assert!(
+        stderr.contains(
+            "remote:  !     app doomed was destroyed during the push: nothing was released."
+        ),
+        "{stderr}"
+    );
+    // Stopped, not left to sleep out its 300 s.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    eventually("the build container is gone", || {
+        containers(&server).is_empty()
+    });
+}
+
+#[test]
 fn a_client_killed_mid_build_leaves_nothing_behind() {
     let (server, cli) = debian_server(&[]);
     let slow = cli.app_repo("nodejs-slow");
