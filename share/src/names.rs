@@ -13,6 +13,10 @@ pub enum NameError {
     )]
     App(String),
     #[error(
+        "invalid app name {0:?}: \"--\" as the 3rd and 4th characters is kept for internationalized domain names (xn--), which browsers show as other letters"
+    )]
+    ReservedApp(String),
+    #[error(
         "invalid user name {0:?}: use 1 to 30 characters, lowercase letters, digits and dashes, starting with a letter"
     )]
     User(String),
@@ -103,11 +107,14 @@ validated_name!(
 impl AppName {
     /// A new app's name (`apps:create`, `apps:rename`): [`AppName::parse`]'s rule, ending with a
     /// letter or digit, so that `NAME.<domain>` and the Kubernetes namespace `paas-NAME` are DNS
-    /// labels (RFC 1123 §2.1, as Heroku's names are). Apps named before this rule (`ab-`) keep
-    /// their names: `parse` still reads them.
+    /// labels (RFC 1123 §2.1, as Heroku's names are), and without `--` as its 3rd and 4th
+    /// characters (RFC 5891 §4.2.3.1: `xn--` names are punycode, shown as other letters, such
+    /// as Cyrillic ones that look like Latin). Apps named before this rule (`ab-`) keep their
+    /// names: `parse` still reads them.
     pub fn parse_new(s: &str) -> Result<Self, NameError> {
         match Self::parse(s)? {
             name if name.0.ends_with('-') => Err(NameError::App(excerpt(s))),
+            name if name.0.get(2..4) == Some("--") => Err(NameError::ReservedApp(excerpt(s))),
             name => Ok(name),
         }
     }
@@ -238,6 +245,13 @@ mod tests {
             AppName::parse("ab-").is_ok(),
             "an existing app keeps its name"
         );
+        for reserved in ["xn--80ak6aa92e", "ab--c"] {
+            assert_eq!(
+                AppName::parse_new(reserved),
+                Err(NameError::ReservedApp(reserved.to_owned()))
+            );
+        }
+        assert!(AppName::parse_new("a--b").is_ok());
         let refused = serde_json::from_str::<crate::models::UpdateApp>(r#"{"name": "shop-"}"#)
             .expect_err("a new name ending with a dash");
         assert!(

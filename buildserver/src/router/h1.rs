@@ -1089,10 +1089,18 @@ fn is_host(host: &[u8]) -> bool {
                 && std::str::from_utf8(port)
                     .is_ok_and(|p| p.parse::<u32>().is_ok_and(|p| p <= 65535)))
     });
-    port_ok
-        && name
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=[]:".contains(&b))
+    let reg_name = |name: &[u8]| {
+        name.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b))
+    };
+    // Colons and brackets only in an IP literal, which is all in brackets.
+    let name_ok = match name.strip_prefix(b"[").and_then(|n| n.strip_suffix(b"]")) {
+        Some(literal) => {
+            !literal.is_empty() && literal.iter().all(|&b| b == b':' || reg_name(&[b]))
+        }
+        None => reg_name(name),
+    };
+    port_ok && name_ok
 }
 
 /// Whether the request line at the start of `buf` is `method target HTTP/<digit>.<digit>` (so
@@ -1185,4 +1193,37 @@ async fn linger<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_names_addresses_or_ip_literals_with_one_port() {
+        for ok in [
+            "shop.localhost",
+            "shop.localhost:8000",
+            "shop.localhost:",
+            "127.0.0.1:80",
+            "[::1]:8000",
+            "[::1]",
+            "xn--bcher-kva.example",
+        ] {
+            assert!(is_host(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "shop.localhost:8000:99",
+            "shop:localhost",
+            "shop.localhost:65536",
+            "[::1",
+            "::1]",
+            "[]",
+            "a b",
+            "shop/x",
+            "[::1]]:80",
+        ] {
+            assert!(!is_host(bad.as_bytes()), "{bad}");
+        }
+    }
 }

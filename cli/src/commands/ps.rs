@@ -1,6 +1,6 @@
 //! `paas ps`: the app's dynos.
 
-use paas_share::models::{Dyno, Formation};
+use paas_share::models::{App, Dyno, Formation};
 
 use crate::context::Ctx;
 
@@ -12,6 +12,15 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let app = ctx.app()?;
     let dynos: Vec<Dyno> = ctx.client()?.get(&format!("/apps/{app}/dynos"))?;
     if dynos.is_empty() && !ctx.printer.json() {
+        // Scaling needs a release that runs (one never deployed, or whose every release
+        // failed, has none).
+        let running: App = ctx.client()?.get(&format!("/apps/{app}"))?;
+        if running.release.is_none() {
+            ctx.printer.status(format_args!(
+                "{app} runs no dynos: no release of it runs yet. Deploy with `git push paas main` (`paas releases` shows why a release failed)."
+            ));
+            return Ok(());
+        }
         // Name a type the app has: `web` is not a given (a worker-only app has none).
         let formation: Vec<Formation> = ctx.client()?.get(&format!("/apps/{app}/formation"))?;
         let first = formation

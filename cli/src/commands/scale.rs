@@ -95,11 +95,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .filter(|f| patch.contains_key(&f.process_type))
             .map(|f| (f.process_type.clone(), f.quantity))
             .collect();
-        if !args.no_wait {
-            wait_up(ctx, &client, app.as_str(), &wanted)?;
-        }
+        let now = if args.no_wait {
+            None
+        } else {
+            wait_up(ctx, &client, app.as_str(), &wanted)?
+        };
         ctx.printer.done("Scaled", format_args!("{app}"));
-        formation
+        // What runs, when another scale changed it meanwhile.
+        now.unwrap_or(formation)
     };
     ctx.printer.print(&formation, |_, out| {
         let line: Vec<String> = formation
@@ -111,13 +114,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// Polls the app's dynos until every changed type runs exactly its new count, all up; fails if
-/// one of them crashes on the way.
+/// one of them crashes on the way. The formation now when another scale changed those counts
+/// meanwhile (this one's are not what runs, and are not waited for).
 fn wait_up(
     ctx: &Ctx,
     client: &crate::api_client::ApiClient,
     app: &str,
     patch: &BTreeMap<String, u32>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Vec<Formation>>> {
     let started = Instant::now();
     let spinner = ctx.printer.spinner("Waiting for dynos");
     loop {
@@ -150,7 +154,7 @@ fn wait_up(
         }
         if settled {
             spinner.finish_and_clear();
-            return Ok(());
+            return Ok(None);
         }
         // Another scale may have changed a count since: its counts are what runs now, and
         // waiting for ours would never end.
@@ -166,7 +170,7 @@ fn wait_up(
                 "another scale changed the formation meanwhile ({}); not waiting for this one",
                 superseded.join(" ")
             ));
-            return Ok(());
+            return Ok(Some(formation));
         }
         if started.elapsed() > WAIT_LIMIT {
             spinner.finish_and_clear();

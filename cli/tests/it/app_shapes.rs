@@ -404,4 +404,13 @@ fn scaling_an_app_that_never_ran_fails_at_once() {
         transcript(&output)
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // `ps` does not suggest the scale that cannot work.
+    let output = paas(&cli, &repo, &["ps"]);
+    assert!(
+        stderr_of(&output).contains(
+            "never runs no dynos: no release of it runs yet. Deploy with `git push paas main`"
+        ),
+        "{}",
+        transcript(&output)
+    );
 }

@@ -800,6 +800,27 @@ fn waits_show_a_spinner_on_a_terminal_and_only_the_result_elsewhere() {
         seen.contains("the old ones stop (1 up, 1 starting)"),
         "the spinner counts the dynos: {seen:?}"
     );
+
+    // A scale another one supersedes while it waits prints what runs, not its own counts.
+    let first = cli
+        .command(&["scale", "web=4", "--json"])
+        .current_dir(&repo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("paas scale");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ok(&cli, &repo, &["scale", "web=1"]);
+    let first = first.wait_with_output().expect("paas scale");
+    assert!(first.status.success(), "{}", transcript(&first));
+    let formation: Vec<Value> = serde_json::from_slice(&first.stdout).expect("JSON");
+    assert_eq!(formation[0]["quantity"], 1, "{}", transcript(&first));
+    assert!(
+        String::from_utf8_lossy(&first.stderr)
+            .contains("another scale changed the formation meanwhile (web=1)"),
+        "{}",
+        transcript(&first)
+    );
 }
 
 #[test]
