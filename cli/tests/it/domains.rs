@@ -428,12 +428,7 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
 fn a_silent_dyno_times_out_at_the_apps_setting_and_big_bodies_are_refused() {
     let (server, cli) = serving_with(&["--header-timeout", "3"]);
     let repo = cli.app_repo("envpage");
-    std::fs::write(
-        repo.join("Procfile"),
-        "web: nc -ll -p $PORT -e sleep 3600\n",
-    )
-    .expect("write");
-    cli.commit_all(&repo, "a dyno that never answers");
+    super::run::silent_dyno(&cli, &repo);
     ok(&cli, &repo, &["create", "silent"]);
     assert!(push(&cli, &repo).status.success());
 
@@ -446,7 +441,7 @@ fn a_silent_dyno_times_out_at_the_apps_setting_and_big_bodies_are_refused() {
     }
     ok(&cli, &repo, &["router:timeout", "2"]);
     let started = Instant::now();
-    let answer = http(&server, "silent.localhost", "/", &[]);
+    let answer = http(&server, "silent.localhost", "/stuck", &[]);
     let waited = started.elapsed();
     assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
     assert!(

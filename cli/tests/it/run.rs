@@ -261,6 +261,26 @@ fn config_changes_and_rollbacks_restart_the_dynos() {
     );
 }
 
+/// Makes `repo`'s web dyno one that answers paas's health check (`GET /`) and nothing else: a
+/// request to any other path is accepted and never answered (a stuck app, for the router's
+/// timeouts). Committed.
+pub fn silent_dyno(cli: &CliEnv, repo: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = repo.join("silent.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nread -r method target version\nif [ \"$target\" = / ]; then printf 'HTTP/1.0 200 OK\\r\\n\\r\\nup\\n'; else exec sleep 3600; fi\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: nc -ll -p $PORT -e /app/silent.sh\n",
+    )
+    .expect("write");
+    cli.commit_all(repo, "a dyno that never answers but its health check");
+}
+
 #[test]
 fn a_dyno_whose_port_another_process_took_is_never_up_nor_routed_to() {
     let (server, cli) = serving_with(&["--boot-timeout", "5"]);

@@ -261,17 +261,12 @@ fn the_router_keeps_hop_by_hop_headers_to_each_hop_and_times_out_silent_dynos() 
 
     // A dyno that accepts and never answers: the client gets a 504 at the deadline (Heroku's
     // H12), instead of waiting forever.
-    std::fs::write(
-        repo.join("Procfile"),
-        "web: nc -ll -p $PORT -e sleep 3600\n",
-    )
-    .expect("write");
-    cli.commit_all(&repo, "a dyno that never answers");
+    super::run::silent_dyno(&cli, &repo);
     assert!(push(&cli, &repo).status.success());
     let started = Instant::now();
     let answer = exchange(
         &server.router,
-        "GET / HTTP/1.1\r\nHost: hops.localhost\r\nConnection: close\r\n\r\n",
+        "GET /stuck HTTP/1.1\r\nHost: hops.localhost\r\nConnection: close\r\n\r\n",
         Duration::from_secs(20),
     );
     let waited = started.elapsed();
