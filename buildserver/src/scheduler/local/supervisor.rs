@@ -181,8 +181,10 @@ impl Readiness {
 }
 
 /// The first digit of the status with which the server `connect` reaches answers `GET path`
-/// (HTTP/1.0, as a health checker's request), within 5 s; `None` when it refuses, closes, is
-/// silent or answers something other than HTTP/1.x.
+/// (HTTP/1.0, as a health checker's request); `None` when it refuses, closes or answers
+/// something other than HTTP/1.x. It waits as long as the server takes: the caller's deadline
+/// (the boot timeout) bounds it, so that a slow first page (or a server that answers once its
+/// app has loaded) is up when it answers, not retried every few seconds until the deadline.
 async fn http_status(
     connect: impl Future<Output = std::io::Result<tokio::net::TcpStream>>,
     port: u16,
@@ -197,9 +199,9 @@ async fn http_status(
         stream.write_all(request.as_bytes()).await?;
         stream.read_exact(&mut head).await
     };
-    match tokio::time::timeout(Duration::from_secs(5), answered).await {
+    match answered.await {
         // `HTTP/1.x NNN`.
-        Ok(Ok(_)) if head.starts_with(b"HTTP/1.") && head[8] == b' ' => Some(head[9]),
+        Ok(_) if head.starts_with(b"HTTP/1.") && head[8] == b' ' => Some(head[9]),
         _ => None,
     }
 }
@@ -426,6 +428,15 @@ mod tests {
     /// Whether `readiness` takes a server that answers each connection with `answer` (`None`:
     /// it accepts and never answers) as ready within a second.
     async fn ready(readiness: Readiness, answer: Option<&'static [u8]>) -> bool {
+        ready_after(readiness, answer, Duration::ZERO).await
+    }
+
+    /// [`ready`] for a server that takes `delay` to answer.
+    async fn ready_after(
+        readiness: Readiness,
+        answer: Option<&'static [u8]>,
+        delay: Duration,
+    ) -> bool {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -437,6 +448,7 @@ mod tests {
                 if let Some(answer) = answer {
                     let mut request = [0u8; 16];
                     let _ = stream.read(&mut request).await;
+                    tokio::time::sleep(delay).await;
                     let _ = stream.write_all(answer).await;
                 }
                 held.push(stream);
@@ -472,5 +484,12 @@ mod tests {
         assert!(!ready(health(), answers("HTTP/1.1 404 Not Found\r\n\r\n")).await);
         assert!(ready(health(), answers("HTTP/1.1 302 Found\r\n\r\n")).await);
         assert!(ready(Readiness::Tcp, None).await);
+        // A first page slower than any fixed probe timeout is up when it comes.
+        let slow = ready_after(
+            Readiness::Answers,
+            answers("HTTP/1.1 200 OK\r\n\r\n"),
+            Duration::from_millis(800),
+        );
+        assert!(slow.await);
     }
 }
