@@ -441,13 +441,17 @@ impl Controller {
                 Ok(())
             }
             Ok(Deployed::Up) => {
+                // Its name now: the app may have been renamed while this push ran, or
+                // destroyed (its destroy waits for this deploy, then takes the dynos down).
+                let id = push.app.id.clone();
+                let name = match self.store.call(move |db| db.app_by_id(&id)).await {
+                    Ok(app) => app.name,
+                    Err(crate::store::StoreError::Gone) => {
+                        return Err(destroyed_meanwhile(release.version));
+                    }
+                    Err(_) => push.app.name.clone(),
+                };
                 let line = if release.process_types.contains_key("web") {
-                    // Its name now: the app may have been renamed while this push ran.
-                    let id = push.app.id.clone();
-                    let name = match self.store.call(move |db| db.app_by_id(&id)).await {
-                        Ok(app) => app.name,
-                        Err(_) => push.app.name.clone(),
-                    };
                     format!(
                         "-----> v{} is up: {}",
                         release.version,
@@ -483,13 +487,7 @@ impl Controller {
                     None => "Nothing ran before it, so the app has no dynos yet.".to_owned(),
                 };
                 Err(match e {
-                    DeployError::Destroyed => Failure::release(
-                        "deploy",
-                        format!(
-                            "v{} was not deployed: the app was destroyed meanwhile",
-                            release.version
-                        ),
-                    ),
+                    DeployError::Destroyed => destroyed_meanwhile(release.version),
                     DeployError::ReleasePhase(reason) => Failure::release(
                         "release phase",
                         format!(
@@ -906,6 +904,15 @@ fn keep(output: &mut String, line: &str) {
 
 /// Which release a rollback may target: one that succeeded, with a build whose image the
 /// layout still holds.
+/// A pushed release's deploy found its app destroyed (its release phase stopped, or its
+/// dynos about to be taken down).
+fn destroyed_meanwhile(version: u32) -> Failure {
+    Failure::release(
+        "deploy",
+        format!("v{version} was not deployed: the app was destroyed meanwhile"),
+    )
+}
+
 fn rollback_target(from: &Release, layout: &Layout) -> Result<(), ReleaseError> {
     let target = from.version;
     let refuse = |message: String, hint| Err(ReleaseError::Refused { message, hint });

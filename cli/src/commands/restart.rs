@@ -27,12 +27,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     };
     let client = ctx.client()?;
     // The server answers once the new dynos are up.
-    let dynos = ctx.showing_dynos(
-        &client,
-        &app,
-        &format!("Restarting {app}: new dynos start before the old ones stop"),
-        || client.post::<_, Vec<Dyno>>(&format!("/apps/{app}/dynos/restart"), &body),
-    )?;
+    let dynos = ctx.showing_dynos(&client, &app, &format!("Restarting {app}"), || {
+        client.post::<_, Vec<Dyno>>(&format!("/apps/{app}/dynos/restart"), &body)
+    })?;
     ctx.printer.done("Restarted", format_args!("{app}"));
     ctx.printer.print(&dynos, |_, _| Ok(()))
 }

@@ -637,6 +637,33 @@ fn destroying_an_app_stops_its_build_and_the_push_says_why() {
 }
 
 #[test]
+fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
+    let (_server, cli) = super::run::serving();
+    let slow = cli.app_repo("envpage");
+    std::fs::write(
+        slow.join("Procfile"),
+        "web: sleep 6; exec busybox httpd -f -p $PORT -h /app\n",
+    )
+    .expect("write");
+    cli.commit_all(&slow, "slow to boot");
+    run_in(&cli, &slow, &["create", "doomed"]);
+    let (mut git, said, output) = push_watched(&cli, &slow);
+    while let Ok(line) = said.recv() {
+        if line.contains("Starting web.1") {
+            break;
+        }
+    }
+    run_in(&cli, &slow, &["destroy", "--confirm", "doomed"]);
+    assert!(!git.wait().expect("git push").success());
+    let stderr = output.join().expect("output");
+    assert!(
+        stderr.contains("remote:  !     v1 was not deployed: the app was destroyed meanwhile")
+            && !stderr.contains("-----> v1 is up"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_client_killed_mid_build_leaves_nothing_behind() {
     let (server, cli) = debian_server(&[]);
     let slow = cli.app_repo("nodejs-slow");

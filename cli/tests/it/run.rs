@@ -359,14 +359,14 @@ fn a_release_that_does_not_start_leaves_the_old_one_serving() {
         ),
         (
             "web: echo never listening; exec sleep 3600\n",
-            "did not come up: a web dyno must answer HTTP requests on $PORT (listening on 0.0.0.0, not 127.0.0.1) within 3s",
+            "did not come up: a web dyno must answer HTTP requests (GET /, any status) on $PORT within 3s",
             // Among a hundred router lines of the requests to the release that keeps serving.
             "app[web.1]: never listening",
         ),
         (
             // Listening and never answering, as a server whose workers never load the app.
             "web: echo listening, never answering; sleep 3600 | busybox nc -l -p $PORT\n",
-            "did not come up: a web dyno must answer HTTP requests on $PORT (listening on 0.0.0.0, not 127.0.0.1) within 3s",
+            "did not come up: a web dyno must answer HTTP requests (GET /, any status) on $PORT within 3s",
             "app[web.1]: listening, never answering",
         ),
         (
@@ -817,7 +817,7 @@ fn waits_show_a_spinner_on_a_terminal_and_only_the_result_elsewhere() {
     super::one_off::read_until(&mut screen, &mut seen, "Restarted spun");
     assert!(child.wait().expect("paas").success(), "{seen:?}");
     assert!(
-        seen.contains("the old ones stop (1 up, 1 starting)"),
+        seen.contains("Restarting spun (1 up, 1 starting)"),
         "the spinner counts the dynos: {seen:?}"
     );
 

@@ -461,7 +461,7 @@ impl LocalScheduler {
                 "a web dyno must answer GET {path} with 2xx or 3xx on $PORT within {within}s"
             ),
             None => format!(
-                "a web dyno must answer HTTP requests on $PORT (listening on 0.0.0.0, not 127.0.0.1) within {within}s"
+                "a web dyno must answer HTTP requests (GET /, any status) on $PORT within {within}s"
             ),
         }
     }
