@@ -23,6 +23,17 @@ fn pushed(cli: &CliEnv, repo: &Path, args: &[&str]) -> String {
     stderr
 }
 
+/// `git push paas main`, which must be refused: its output.
+fn refused_push(cli: &CliEnv, repo: &Path) -> String {
+    let output = cli
+        .git(repo, &["push", "paas", "main"])
+        .output()
+        .expect("git push");
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "{stderr}");
+    stderr
+}
+
 fn image_of(cli: &CliEnv, repo: &Path, app: &str) -> String {
     let release: Value =
         serde_json::from_str(&ok(cli, repo, &["releases", "info", "--json", "-a", app]))
@@ -224,12 +235,7 @@ fn a_gunicorn_app_that_cannot_load_never_replaces_the_running_release() {
     text.push_str("\nraise SystemExit(\"boom at import\")\n");
     std::fs::write(&wsgi, text).expect("write");
     cli.commit_all(&repo, "breaks at import");
-    let output = cli
-        .git(&repo, &["push", "paas", "main"])
-        .output()
-        .expect("git push");
-    let stderr = stderr_of(&output);
-    assert!(!output.status.success(), "{stderr}");
+    let stderr = refused_push(&cli, &repo);
     assert!(
         stderr.contains(
             "web.1 did not come up: a web dyno must answer HTTP requests (GET /, any status) on $PORT within 10s"
@@ -259,12 +265,7 @@ fn build_env_reaches_every_build_and_no_dyno() {
 
     std::fs::write(repo.join("requirements.txt"), "MarkupSafe==2.1.5\n").expect("write");
     cli.commit_all(&repo, "a dependency");
-    let output = cli
-        .git(&repo, &["push", "paas", "main"])
-        .output()
-        .expect("git push");
-    let stderr = stderr_of(&output);
-    assert!(!output.status.success(), "{stderr}");
+    let stderr = refused_push(&cli, &repo);
     assert!(
         stderr.contains("127.0.0.1:9"),
         "pip used the index: {stderr}"
@@ -305,12 +306,7 @@ fn apps_move_between_stacks() {
     // A Python only the other stack has: the build says which stack and how to move.
     std::fs::write(repo.join(".python-version"), "3.13\n").expect("write");
     cli.commit_all(&repo, "Python 3.13");
-    let output = cli
-        .git(&repo, &["push", "paas", "main"])
-        .output()
-        .expect("push");
-    let stderr = stderr_of(&output);
-    assert!(!output.status.success(), "{stderr}");
+    let stderr = refused_push(&cli, &repo);
     for line in [
         "remote: -----> Building py-stacks (",
         ") on the bookworm stack",
@@ -398,12 +394,7 @@ fn build_reports_linked_out_of_the_sandbox_are_not_read() {
     .expect("write");
     cli.commit_all(&repo, "hostile install script");
     ok(&cli, &repo, &["create", "hostile"]);
-    let output = cli
-        .git(&repo, &["push", "paas", "main"])
-        .output()
-        .expect("push");
-    let stderr = stderr_of(&output);
-    assert!(!output.status.success(), "{stderr}");
+    let stderr = refused_push(&cli, &repo);
     assert!(
         stderr.contains("Push rejected: the build failed"),
         "{stderr}"
