@@ -1819,7 +1819,7 @@ fn builds_run_as_jobs_on_a_real_node() {
     // Ended by the app's deletion, not by its pod's end after its grace period.
     let said = reader.join().expect("the push's output");
     assert!(
-        said.contains("the app was destroyed while it was building"),
+        said.contains("app built was destroyed during the push: nothing was released."),
         "{said}"
     );
 }

@@ -52,11 +52,12 @@ impl BuildJobs for KubernetesScheduler {
             await_running(&pods, &pod, within).await?;
             attached(&pods, &pod, within, job.timeout, (input, output), lines).await
         };
-        // The app's destruction (its namespace's deletion deletes the Job) ends the build at once:
-        // its pod would take its grace period to go, and a pod not made yet never comes.
+        // The Job's deletion (the app's `destroy` stops its push first; its namespace or Job
+        // deleted by hand) ends the build at once: its pod would take its grace period to go,
+        // and a pod not made yet never comes.
         tokio::select! {
             () = deleting(&jobs, &name) => {
-                bail!("the app was destroyed while it was building")
+                bail!("the build's Job {name} was deleted (its namespace deleted, or the Job) while it ran")
             }
             built = built => built,
         }
