@@ -9,6 +9,7 @@ use std::process::Output;
 use paas_tests::{CliEnv, Stack, TestServer, transcript};
 use serde_json::Value;
 
+use super::run::{get, request};
 use super::{logged_in, paas_bin, server_bin};
 
 /// A logged-in CLI with its SSH key registered, against a server with the busybox stack.
@@ -132,7 +133,7 @@ fn procfile_app_builds_and_main_moves() {
 
 #[test]
 fn static_app_builds() {
-    let (_server, cli) = pushable();
+    let (server, cli) = pushable();
     let repo = cli.app_repo("static");
     run_in(&cli, &repo, &["create", "site"]);
     let output = push(&cli, &repo, &["main"]);
@@ -148,8 +149,39 @@ fn static_app_builds() {
     );
     assert_eq!(
         builds(&cli, &repo)[0]["process_types"]["web"],
-        "busybox httpd -f -v -p $PORT -h /app/public"
+        "busybox httpd -f -v -p $PORT -h /app/.paas-static"
     );
+    assert!(get(&server, "site").1.contains("Hello from a static site"));
+
+    // A site at the top of its repository, with the dotfiles real ones commit: none is served
+    // (busybox httpd cannot deny a path), /.well-known/ (RFC 8615) is.
+    let repo = cli.app_repo("static-top");
+    run_in(&cli, &repo, &["create", "notes"]);
+    let output = push(&cli, &repo, &["main"]);
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for line in [
+        "remote:        Serving ./ (6 files) with the stack's busybox httpd",
+        "remote:        Not serving dotfiles (.well-known/ is served): .env .gitignore .nojekyll",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in:\n{stderr}");
+    }
+    for (path, status, body) in [
+        ("/", 200, "Ada's notes"),
+        ("/docs/getting%20started.html", 200, "Read the notes."),
+        ("/.well-known/security.txt", 200, "Contact: mailto:"),
+        ("/CNAME", 200, "notes.example.org"),
+        ("/.env", 404, ""),
+        ("/.gitignore", 404, ""),
+        ("/docs/../.env", 404, ""),
+        ("/%2eenv", 404, ""),
+        ("/.paas-static/index.html", 404, ""),
+    ] {
+        let answer = request(&server.router, "notes", path, "");
+        assert_eq!(answer.status, status, "{path}: {}", answer.body);
+        assert!(answer.body.contains(body), "{path}: {}", answer.body);
+        assert!(!answer.body.contains("s3cr3t"), "{path}: {}", answer.body);
+    }
 }
 
 #[test]
