@@ -23,7 +23,7 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
             let marker = if r.current { " (current)" } else { "" };
             vec![
                 format!("v{}", r.version),
-                r.description.clone(),
+                brief(&r.description),
                 format!("{}{marker}", r.status.as_str()),
                 r.user.to_string(),
                 r.created_at.clone(),
@@ -37,4 +37,33 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
             &rows,
         )
     })
+}
+
+/// The longest description a row shows, in characters: setting 500 config vars at once makes a
+/// description of thousands, which would widen every row (Heroku's CLI cuts them too).
+/// `releases info` shows it whole.
+const DESCRIPTION_CHARS: usize = 60;
+
+/// `description`, cut to [`DESCRIPTION_CHARS`] with `…` at the end when longer.
+fn brief(description: &str) -> String {
+    match description.char_indices().nth(DESCRIPTION_CHARS - 1) {
+        Some((cut, _)) if description.chars().count() > DESCRIPTION_CHARS => {
+            format!("{}…", &description[..cut])
+        }
+        _ => description.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_descriptions_are_cut() {
+        assert_eq!(super::brief("Deploy 1a2b3c4"), "Deploy 1a2b3c4");
+        let exact = "é".repeat(super::DESCRIPTION_CHARS);
+        assert_eq!(super::brief(&exact), exact);
+        let long = format!("Set {} config vars", "VAR_NAME, ".repeat(50));
+        let brief = super::brief(&long);
+        assert_eq!(brief.chars().count(), super::DESCRIPTION_CHARS);
+        assert!(brief.starts_with("Set VAR_NAME, VAR_NAME,") && brief.ends_with('…'));
+    }
 }
