@@ -34,55 +34,28 @@ pub fn parse_procfile(bytes: &[u8]) -> Result<BTreeMap<String, String>, String> 
     })?;
     let mut types = BTreeMap::new();
     let mut first_line: BTreeMap<String, usize> = BTreeMap::new();
+    // Every bad line is named, not only the first: one push to find them all.
+    let mut errors = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let n = n + 1;
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (name, command) = line.split_once(':').ok_or_else(|| {
-            format!("Procfile line {n}: expected `type: command` (such as `web: python app.py`), got {line:?}")
-        })?;
-        let (name, command) = (name.trim(), command.trim());
-        let valid = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-            && name.len() <= 30
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        // `web gunicorn app:app`: the colon found is the command's, the type's is missing.
-        if let Some((first, _)) = name.split_once(char::is_whitespace) {
-            return Err(format!(
-                "Procfile line {n}: expected `type: command`, got {line:?} (a colon after \
-                 the type is missing: `{first}: {}`?)",
-                line[first.len()..].trim_start()
-            ));
+        match procfile_entry(n, line) {
+            Err(error) => errors.push(error),
+            Ok((name, _)) if first_line.contains_key(name) => errors.push(format!(
+                "Procfile line {n}: {name} is declared twice (lines {} and {n}); keep one",
+                first_line[name]
+            )),
+            Ok((name, command)) => {
+                first_line.insert(name.to_owned(), n);
+                types.insert(name.to_owned(), command.to_owned());
+            }
         }
-        if !valid {
-            return Err(format!(
-                "Procfile line {n}: invalid process type {name:?}: a type is 1 to 30 lowercase \
-                 letters, digits, - and _, starting with a letter"
-            ));
-        }
-        if command.is_empty() {
-            return Err(format!("Procfile line {n}: {name} has no command"));
-        }
-        if command.contains('\r') {
-            return Err(format!(
-                "Procfile line {n}: the command of {name} contains a carriage return: the file \
-                 has old Mac (CR) line ends; save it with LF (or CRLF) line ends"
-            ));
-        }
-        if command.chars().any(|c| c.is_control() && c != '\t') {
-            return Err(format!(
-                "Procfile line {n}: the command of {name} contains a control character"
-            ));
-        }
-        if let Some(first) = first_line.insert(name.to_owned(), n) {
-            return Err(format!(
-                "Procfile line {n}: {name} is declared twice (lines {first} and {n}); keep one"
-            ));
-        }
-        types.insert(name.to_owned(), command.to_owned());
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
     }
     if types.is_empty() {
         return Err(
@@ -91,6 +64,49 @@ pub fn parse_procfile(bytes: &[u8]) -> Result<BTreeMap<String, String>, String> 
         );
     }
     Ok(types)
+}
+
+/// Line `n` of a Procfile, trimmed and neither blank nor a comment: its (type, command), or what
+/// is wrong with it, naming the line.
+fn procfile_entry(n: usize, line: &str) -> Result<(&str, &str), String> {
+    let (name, command) = line.split_once(':').ok_or_else(|| {
+        format!("Procfile line {n}: expected `type: command` (such as `web: python app.py`), got {line:?}")
+    })?;
+    let (name, command) = (name.trim(), command.trim());
+    let valid = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && name.len() <= 30
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    // `web gunicorn app:app`: the colon found is the command's, the type's is missing.
+    if let Some((first, _)) = name.split_once(char::is_whitespace) {
+        return Err(format!(
+            "Procfile line {n}: expected `type: command`, got {line:?} (a colon after \
+             the type is missing: `{first}: {}`?)",
+            line[first.len()..].trim_start()
+        ));
+    }
+    if !valid {
+        return Err(format!(
+            "Procfile line {n}: invalid process type {name:?}: a type is 1 to 30 lowercase \
+             letters, digits, - and _, starting with a letter"
+        ));
+    }
+    if command.is_empty() {
+        return Err(format!("Procfile line {n}: {name} has no command"));
+    }
+    if command.contains('\r') {
+        return Err(format!(
+            "Procfile line {n}: the command of {name} contains a carriage return: the file \
+             has old Mac (CR) line ends; save it with LF (or CRLF) line ends"
+        ));
+    }
+    if command.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(format!(
+            "Procfile line {n}: the command of {name} contains a control character"
+        ));
+    }
+    Ok((name, command))
 }
 
 /// Reads `default_process_types` from `bin/release` output: the subset of YAML that classic
@@ -155,6 +171,15 @@ mod tests {
         );
         assert!(error(b"\xff\xfew\x00e\x00b\x00").contains("UTF-16"));
         assert!(error(b"web: a\rworker: b\r").contains("old Mac (CR) line ends"));
+        // Every bad line, in order, one per line of the message.
+        assert_eq!(
+            error(b"web gunicorn app:app\nworker: w\nClock: c\nworker: again\n"),
+            "Procfile line 1: expected `type: command`, got \"web gunicorn app:app\" (a colon \
+             after the type is missing: `web: gunicorn app:app`?)\n\
+             Procfile line 3: invalid process type \"Clock\": a type is 1 to 30 lowercase \
+             letters, digits, - and _, starting with a letter\n\
+             Procfile line 4: worker is declared twice (lines 2 and 4); keep one"
+        );
     }
 
     #[test]

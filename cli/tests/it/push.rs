@@ -239,7 +239,7 @@ fn failing_compile_and_bad_buildpack_names() {
 }
 
 #[test]
-fn a_bad_procfile_names_the_line() {
+fn a_bad_procfile_names_its_bad_lines() {
     let (_server, cli) = pushable();
     let repo = cli.app_repo("bad-procfile");
     run_in(&cli, &repo, &["create", "bad-procfile"]);
@@ -250,12 +250,13 @@ fn a_bad_procfile_names_the_line() {
         stderr.contains("remote:  !     Push rejected: the build failed at step `procfile`."),
         "{stderr}"
     );
-    assert!(
-        stderr.contains(
-            "remote:  !     Procfile line 1: expected `type: command` (such as `web: python app.py`), got \"web python app.py\""
-        ),
-        "{stderr}"
-    );
+    // Every bad line, so that one push finds them all.
+    for line in [
+        "remote:  !     Procfile line 1: expected `type: command` (such as `web: python app.py`), got \"web python app.py\"",
+        "remote:  !     Procfile line 2: invalid process type \"Worker\": a type is 1 to 30 lowercase letters, digits, - and _, starting with a letter",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in:\n{stderr}");
+    }
 }
 
 #[test]
