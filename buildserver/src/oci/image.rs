@@ -12,7 +12,10 @@ use super::{Descriptor, Layout, MEDIA_CONFIG, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, 
 /// The fixed creation date of every image (reproducible builds).
 pub const CREATED: &str = "1980-01-01T00:00:01Z";
 pub const USER: &str = "2000:2000";
-const PATH: &str = "/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// A dyno's `PATH` (the image's `Env`, and what the local scheduler sets): the app's virtualenv
+/// first, so that `python` and its scripts are the app's in every dyno and `paas run`.
+pub const PATH: &str =
+    "/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What goes into an app image. Nothing app-specific beyond the build: the same commit built on
 /// the same stack gives the same image for any app.

@@ -552,6 +552,11 @@ fn python_and_node_apps_build_on_the_debian_stack() {
         builds(&cli, &python)[0]["process_types"]["web"],
         "python app.py"
     );
+    // The virtualenv leads PATH once (the image has it; `.profile.d` does not add it again).
+    assert_eq!(
+        run_in(&cli, &python, &["run", "--", "printenv", "PATH"]).trim_end(),
+        "/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    );
 
     let node = cli.app_repo("nodejs");
     run_in(&cli, &node, &["create", "node"]);

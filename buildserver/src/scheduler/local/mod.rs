@@ -699,8 +699,7 @@ impl LocalScheduler {
         );
         let (dir, merged) = self.overlay(&container, layers)?;
         let env_base = vec![
-            "PATH=/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                .to_owned(),
+            format!("PATH={}", crate::oci::image::PATH),
             "HOME=/app".to_owned(),
         ];
         let mut vars = deployment.config_vars.clone();
