@@ -198,6 +198,9 @@ pub async fn update(
     Ok(Json(state.app_view(renamed, Role::Admin, &host)))
 }
 
+/// How long destroying an app waits for its cancelled push to end.
+const PUSH_END_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub async fn destroy(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -215,6 +218,16 @@ pub async fn destroy(
     state.store.call(move |db| db.delete_app(&id)).await?;
     state.pushes.app_destroyed(&app.id);
     state.one_offs.stop_all(&app.id);
+    // Its release phase in flight stops and its queued releases never run: nothing deploys
+    // the app again once the scheduler has taken it down.
+    let _turn = state.releases.destroying(&app.id).await;
+    state.scheduler.destroy(&app.app_ref()).await;
+    // Its push, cancelled (or its rollout ended above), ends before its repository goes: git
+    // then ends the push with the push's own message. A push that does not end soon loses its
+    // repository anyway.
+    if !state.pushes.ended(&app.id, PUSH_END_LIMIT).await {
+        tracing::warn!(app = %app.name, "a push to the destroyed app did not end in time");
+    }
     let (data, id) = (state.data.clone(), app.id.clone());
     let removed = tokio::task::spawn_blocking(move || {
         let cache = std::fs::remove_dir_all(data.cache(&id));
@@ -231,10 +244,6 @@ pub async fn destroy(
     {
         tracing::warn!(error = %e, app = %app.name, "cannot remove the app's build cache");
     }
-    // Its release phase in flight stops and its queued releases never run: nothing deploys
-    // the app again once the scheduler has taken it down.
-    let _turn = state.releases.destroying(&app.id).await;
-    state.scheduler.destroy(&app.app_ref()).await;
     state.logs.forget(&app.id);
     state.metrics.forget(&app.id);
     // Its drains went with its rows: stop them now rather than at the next sync.

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::build::Push;
@@ -19,11 +21,15 @@ struct Table {
 #[derive(Clone, Default)]
 pub struct Pushes {
     table: Arc<Mutex<Table>>,
+    /// Woken whenever a push ends.
+    ended: Arc<Notify>,
 }
 
-/// Held while a push runs; dropping it releases the app's lock and retires the token.
+/// Held while a push runs (until its `git-receive-pack` exits); dropping it releases the app's
+/// lock and retires the token.
 pub struct PushGuard {
     table: Arc<Mutex<Table>>,
+    ended: Arc<Notify>,
     pub token: String,
     app_id: String,
 }
@@ -49,6 +55,7 @@ impl Pushes {
             .insert(token.clone(), (push, CancellationToken::new()));
         Some(PushGuard {
             table: Arc::clone(&self.table),
+            ended: Arc::clone(&self.ended),
             token,
             app_id,
         })
@@ -70,6 +77,26 @@ impl Pushes {
             destroyed.cancel();
         }
     }
+
+    /// Waits until app `app_id` has no push in flight, for at most `limit`; whether it has none.
+    /// Destroying an app waits so for its cancelled push before removing the repository that
+    /// push's `git-receive-pack` runs in (git would end the push with "Unable to read current
+    /// working directory" instead of the push's own message).
+    pub async fn ended(&self, app_id: &str, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            // Registered before the check: a push ending in between still wakes it.
+            ended.as_mut().enable();
+            if !self.lock().locked.contains_key(app_id) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return false;
+            }
+        }
+    }
 }
 
 impl Drop for PushGuard {
@@ -77,6 +104,7 @@ impl Drop for PushGuard {
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         table.locked.remove(&self.app_id);
         table.by_token.remove(&self.token);
+        self.ended.notify_waiters();
     }
 }
 
@@ -101,6 +129,23 @@ mod tests {
             canary: None,
             source: "ssh 127.0.0.1".into(),
         }
+    }
+
+    #[tokio::test]
+    async fn ended_waits_for_the_apps_push() {
+        let pushes = Pushes::default();
+        assert!(pushes.ended("a", Duration::ZERO).await);
+        let guard = pushes.begin(push("a")).expect("free");
+        let _other = pushes.begin(push("b")).expect("free");
+        assert!(!pushes.ended("a", Duration::from_millis(50)).await);
+        let waiting = tokio::spawn({
+            let pushes = pushes.clone();
+            async move { pushes.ended("a", Duration::from_secs(30)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        drop(guard);
+        assert!(waiting.await.expect("joined"), "woken by the push's end");
     }
 
     #[test]

@@ -667,6 +667,8 @@ fn destroying_an_app_stops_its_build_and_the_push_says_why() {
         ),
         "{stderr}"
     );
+    // The repository outlived the push: git says nothing of its own after the push's message.
+    assert!(!stderr.contains("fatal:"), "{stderr}");
     // Stopped, not left to sleep out its 300 s.
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     eventually("the build container is gone", || {
@@ -696,7 +698,8 @@ fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
     let stderr = output.join().expect("output");
     assert!(
         stderr.contains("remote:  !     v1 was not deployed: the app was destroyed meanwhile")
-            && !stderr.contains("-----> v1 is up"),
+            && !stderr.contains("-----> v1 is up")
+            && !stderr.contains("fatal:"),
         "{stderr}"
     );
 }
