@@ -154,14 +154,15 @@ impl Readiness {
     /// listener on `port` counts ([`crate::container::port_listener`]): dynos share the host's
     /// ports, and one that took another's port before it bound it must not get its requests.
     async fn wait(&self, port: u16, timeout: Duration, container: Option<&str>) -> bool {
-        let deadline = Instant::now() + timeout;
+        // Tokio's clock: the same as the system's, and testable with paused time.
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
             // A probe that waits for an answer ends with the time the dyno has.
-            let probe = tokio::time::timeout_at(deadline.into(), self.probe(port));
+            let probe = tokio::time::timeout_at(deadline, self.probe(port));
             if probe.await.unwrap_or(false) && self.listens(port, container).await {
                 return true;
             }
-            if Instant::now() >= deadline {
+            if tokio::time::Instant::now() >= deadline {
                 return false;
             }
             tokio::time::sleep(PROBE_INTERVAL).await;
@@ -437,6 +438,16 @@ mod tests {
         answer: Option<&'static [u8]>,
         delay: Duration,
     ) -> bool {
+        ready_within(readiness, answer, delay, Duration::from_secs(1)).await
+    }
+
+    /// [`ready_after`] with `limit` for the dyno to get ready.
+    async fn ready_within(
+        readiness: Readiness,
+        answer: Option<&'static [u8]>,
+        delay: Duration,
+        limit: Duration,
+    ) -> bool {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -454,10 +465,10 @@ mod tests {
                 held.push(stream);
             }
         });
-        let started = Instant::now();
-        let ready = readiness.wait(port, Duration::from_secs(1), None).await;
+        let started = tokio::time::Instant::now();
+        let ready = readiness.wait(port, limit, None).await;
         assert!(
-            started.elapsed() < Duration::from_secs(2),
+            started.elapsed() < limit + Duration::from_secs(1),
             "a probe ends with the time given"
         );
         server.abort();
@@ -491,5 +502,17 @@ mod tests {
             Duration::from_millis(800),
         );
         assert!(slow.await);
+    }
+
+    /// Time paused (it jumps ahead whenever all tasks wait): a first page that takes 30 s comes
+    /// within a 60 s boot timeout, with no probe given up on and retried meanwhile.
+    #[tokio::test(start_paused = true)]
+    async fn a_first_page_slower_than_any_probe_timeout_is_up_when_it_comes() {
+        let ok = Some(b"HTTP/1.1 200 OK\r\n\r\n".as_slice());
+        let (delay, limit) = (Duration::from_secs(30), Duration::from_secs(60));
+        assert!(ready_within(Readiness::Answers, ok, delay, limit).await);
+        let health = Readiness::Http("/health".to_owned());
+        assert!(ready_within(health, ok, delay, limit).await);
+        assert!(!ready_within(Readiness::Answers, ok, limit + delay, limit).await);
     }
 }
