@@ -149,26 +149,57 @@ fn static_app_builds() {
     );
     assert_eq!(
         builds(&cli, &repo)[0]["process_types"]["web"],
-        "busybox httpd -f -v -p $PORT -h /app/.paas-static"
+        "busybox httpd -f -v -p $PORT -h /app/.paas-static -c /dev/null"
     );
     assert!(get(&server, "site").1.contains("Hello from a static site"));
 
     // A site at the top of its repository, with the dotfiles real ones commit: none is served
     // (busybox httpd cannot deny a path), /.well-known/ (RFC 8615) is.
+    // Its symlinks: two within the site are served (as their targets are), those that lead to
+    // a dotfile or out of the site are not; nor are a CGI script and an httpd.conf, which
+    // busybox httpd would run and read.
     let repo = cli.app_repo("static-top");
+    for (link, target) in [
+        ("latest", "docs"),
+        ("start.html", "docs/getting started.html"),
+        ("env-link", ".env"),
+        (".well-known/env.txt", "../.env"),
+        ("passwd-link", "../../../../etc/passwd"),
+        ("abs-link", "/etc/hostname"),
+    ] {
+        std::os::unix::fs::symlink(target, repo.join(link)).expect("symlink");
+    }
+    std::fs::create_dir(repo.join("cgi-bin")).expect("mkdir");
+    std::fs::write(
+        repo.join("cgi-bin/hello.sh"),
+        "#!/bin/sh\necho; echo CGI ran\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(
+        repo.join("cgi-bin/hello.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    std::fs::write(repo.join("httpd.conf"), ".md:text/x-custom\n").expect("write");
+    cli.commit_all(&repo, "links and scripts");
     run_in(&cli, &repo, &["create", "notes"]);
     let output = push(&cli, &repo, &["main"]);
     assert!(output.status.success(), "{}", transcript(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     for line in [
-        "remote:        Serving ./ (6 files) with the stack's busybox httpd",
+        "remote:        Serving ./ (8 files) with the stack's busybox httpd",
         "remote:        Not serving dotfiles (.well-known/ is served): .env .gitignore .nojekyll",
+        "remote:        Not serving symlinks that lead out of the site, to a dotfile or nowhere: \
+         abs-link env-link passwd-link .well-known/env.txt",
+        "remote:        Not serving what busybox httpd would run or read as its config: cgi-bin httpd.conf",
     ] {
         assert!(stderr.contains(line), "{line:?} in:\n{stderr}");
     }
     for (path, status, body) in [
         ("/", 200, "Ada's notes"),
         ("/docs/getting%20started.html", 200, "Read the notes."),
+        ("/start.html", 200, "Read the notes."),
+        ("/latest/getting%20started.html", 200, "Read the notes."),
         ("/.well-known/security.txt", 200, "Contact: mailto:"),
         ("/CNAME", 200, "notes.example.org"),
         ("/.env", 404, ""),
@@ -176,12 +207,24 @@ fn static_app_builds() {
         ("/docs/../.env", 404, ""),
         ("/%2eenv", 404, ""),
         ("/.paas-static/index.html", 404, ""),
+        ("/env-link", 404, ""),
+        ("/.well-known/env.txt", 404, ""),
+        ("/passwd-link", 404, ""),
+        ("/abs-link", 404, ""),
+        ("/cgi-bin/hello.sh", 404, ""),
     ] {
         let answer = request(&server.router, "notes", path, "");
         assert_eq!(answer.status, status, "{path}: {}", answer.body);
         assert!(answer.body.contains(body), "{path}: {}", answer.body);
-        assert!(!answer.body.contains("s3cr3t"), "{path}: {}", answer.body);
+        assert!(
+            !answer.body.contains("s3cr3t") && !answer.body.contains("root:"),
+            "{path}: {}",
+            answer.body
+        );
     }
+    // httpd.conf was not read: README.md keeps busybox's own type.
+    let readme = request(&server.router, "notes", "/README.md", "");
+    assert_ne!(readme.header("content-type"), Some("text/x-custom"));
 }
 
 #[test]
