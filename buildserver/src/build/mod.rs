@@ -105,6 +105,8 @@ pub struct Failure {
     /// The buildpack detected before the failure, when the build got that far (`paas builds`
     /// shows it, as Heroku's build list does).
     pub buildpack: Option<String>,
+    /// The app was destroyed under the step: nothing to fix, nothing to push again.
+    pub app_gone: bool,
 }
 
 impl Failure {
@@ -115,6 +117,7 @@ impl Failure {
             step: step.to_owned(),
             message: message.into(),
             buildpack: None,
+            app_gone: false,
         }
     }
 
@@ -129,12 +132,19 @@ impl Failure {
     /// The app was destroyed while its push was built or released (its repository, cache and
     /// rows went under the step).
     pub fn app_destroyed(stage: &'static str, step: &str, app: &paas_share::AppName) -> Self {
+        Self::app_gone(
+            stage,
+            step,
+            format!("app {app} was destroyed during the push: nothing was released."),
+        )
+    }
+
+    /// The app was destroyed under `step`, as `message` says.
+    pub fn app_gone(stage: &'static str, step: &str, message: impl Into<String>) -> Self {
         Self {
             stage,
-            ..Self::new(
-                step,
-                format!("app {app} was destroyed during the push: nothing was released."),
-            )
+            app_gone: true,
+            ..Self::new(step, message)
         }
     }
 
@@ -143,8 +153,16 @@ impl Failure {
         Self { buildpack, ..self }
     }
 
-    /// The block a refused push ends with: which step failed, why, and that `main` did not move.
+    /// The block a refused push ends with: which step failed, why, and that `main` did not move
+    /// (only why, when the app was destroyed: no step failed, and there is nothing to push to).
     pub fn lines(&self) -> Vec<String> {
+        if self.app_gone {
+            return self
+                .message
+                .lines()
+                .map(|line| format!(" !     Push rejected: {line}"))
+                .collect();
+        }
         let mut lines = vec![format!(
             " !     Push rejected: the {} failed at step `{}`.",
             self.stage, self.step

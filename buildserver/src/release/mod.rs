@@ -907,9 +907,10 @@ fn keep(output: &mut String, line: &str) {
 /// A pushed release's deploy found its app destroyed (its release phase stopped, or its
 /// dynos about to be taken down).
 fn destroyed_meanwhile(version: u32) -> Failure {
-    Failure::release(
+    Failure::app_gone(
+        "release",
         "deploy",
-        format!("v{version} was not deployed: the app was destroyed meanwhile"),
+        format!("v{version} was not deployed: the app was destroyed meanwhile."),
     )
 }
 

@@ -706,12 +706,18 @@ fn destroying_an_app_stops_its_build_and_the_push_says_why() {
     let stderr = output.join().expect("output");
     assert!(
         stderr.contains(
-            "remote:  !     app doomed was destroyed during the push: nothing was released."
+            "remote:  !     Push rejected: app doomed was destroyed during the push: nothing was released."
         ),
         "{stderr}"
     );
-    // The repository outlived the push: git says nothing of its own after the push's message.
-    assert!(!stderr.contains("fatal:"), "{stderr}");
+    // No step failed and there is nothing to push to again; the repository outlived the push,
+    // so git says nothing of its own after the push's message.
+    assert!(
+        !stderr.contains("failed at step")
+            && !stderr.contains("push again")
+            && !stderr.contains("fatal:"),
+        "{stderr}"
+    );
     // Stopped, not left to sleep out its 300 s.
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     eventually("the build container is gone", || {
@@ -740,8 +746,10 @@ fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
     assert!(!git.wait().expect("git push").success());
     let stderr = output.join().expect("output");
     assert!(
-        stderr.contains("remote:  !     v1 was not deployed: the app was destroyed meanwhile")
-            && !stderr.contains("-----> v1 is up")
+        stderr.contains(
+            "remote:  !     Push rejected: v1 was not deployed: the app was destroyed meanwhile."
+        ) && !stderr.contains("-----> v1 is up")
+            && !stderr.contains("push again")
             && !stderr.contains("fatal:"),
         "{stderr}"
     );
