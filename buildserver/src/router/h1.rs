@@ -144,6 +144,8 @@ struct Parsed {
     more_hosts: bool,
     content_length: Option<u64>,
     canary: Option<String>,
+    /// The client's own `X-Request-Id`.
+    request_id: Option<String>,
     framing: Framing,
     http10: bool,
     /// The client keeps the connection for another request.
@@ -253,6 +255,7 @@ impl Connection {
                     more_hosts: parsed.more_hosts,
                     content_length: parsed.content_length,
                     canary: parsed.canary.as_deref(),
+                    request_id: parsed.request_id.as_deref(),
                 };
                 self.client.decide(&head, keep).await
             };
@@ -458,20 +461,24 @@ impl Connection {
         out.push(b' ');
         out.extend_from_slice(path_and_query.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
-        let mut forwarded_for = None;
+        let mut forwarded_for: Vec<&[u8]> = Vec::new();
+        let mut request_id = None;
         for field in fields {
             let name = field.name;
             if options.drops(name)
                 || name.eq_ignore_ascii_case("content-length")
                 || name.eq_ignore_ascii_case("x-forwarded-proto")
-                || name.eq_ignore_ascii_case("x-request-id")
                 || (name.eq_ignore_ascii_case("host") && authority.is_some())
                 || (name.eq_ignore_ascii_case("expect") && expect_continue)
             {
                 continue;
             }
             if name.eq_ignore_ascii_case("x-forwarded-for") {
-                forwarded_for.get_or_insert(field.value);
+                forwarded_for.push(field.value);
+                continue;
+            }
+            if name.eq_ignore_ascii_case("x-request-id") {
+                request_id.get_or_insert(field.value);
                 continue;
             }
             wire::put_header(out, name, field.value);
@@ -498,17 +505,15 @@ impl Connection {
             wire::put_header(out, "connection", b"upgrade");
             wire::put_header(out, "upgrade", upgrade.value);
         }
-        let peer = self.client.peer_ip.as_bytes();
-        match forwarded_for {
-            Some(previous) => {
-                out.extend_from_slice(b"x-forwarded-for: ");
-                out.extend_from_slice(previous);
-                out.extend_from_slice(b", ");
-                out.extend_from_slice(peer);
-                out.extend_from_slice(b"\r\n");
-            }
-            None => wire::put_header(out, "x-forwarded-for", peer),
+        // Every X-Forwarded-For field the client sent, in order, then the client (RFC 9110
+        // §5.3: fields of one name combine as one list).
+        out.extend_from_slice(b"x-forwarded-for: ");
+        for previous in forwarded_for {
+            out.extend_from_slice(previous);
+            out.extend_from_slice(b", ");
         }
+        out.extend_from_slice(self.client.peer_ip.as_bytes());
+        out.extend_from_slice(b"\r\n");
         let proto: &[u8] = if self.client.https { b"https" } else { b"http" };
         wire::put_header(out, "x-forwarded-proto", proto);
 
@@ -520,6 +525,9 @@ impl Connection {
             more_hosts,
             content_length,
             canary,
+            request_id: request_id
+                .and_then(|id| std::str::from_utf8(id).ok())
+                .map(str::to_owned),
             framing,
             http10,
             keep_alive: if http10 {

@@ -290,6 +290,8 @@ struct Head<'a> {
     content_length: Option<u64>,
     /// The value of the canary cookie ([`CANARY_COOKIE`]), if the request has one.
     canary: Option<&'a str>,
+    /// The client's own `X-Request-Id`, if it sent one (kept when [`client_request_id`]).
+    request_id: Option<&'a str>,
 }
 
 impl Head<'_> {
@@ -459,7 +461,10 @@ impl Client {
         }
         let host = routed_host(head.authority, head.host);
         let name = bare_name(&host);
-        let request_id = request_id();
+        let request_id = head
+            .request_id
+            .filter(|id| client_request_id(id))
+            .map_or_else(request_id, str::to_owned);
         let Some(routed) = router.routes.route(name, &router.suffix, keep, head.canary) else {
             // An app the route table has not heard of yet (created, never deployed): it has no
             // dyno up (Heroku's H14, in its log).
@@ -875,6 +880,7 @@ impl ClientConnection {
                     .get(header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse().ok()),
                 canary: canary_cookie(headers),
+                request_id: headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()),
             };
             client.decide(&head, pinned.as_ref().map(|u| u.addr)).await
         };
@@ -916,13 +922,15 @@ impl ClientConnection {
         {
             headers.insert(header::HOST, value);
         }
-        let forwarded_for = match headers.get(X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
-            Some(previous) => {
-                HeaderValue::from_bytes(&[previous, b", ", client.peer_ip.as_bytes()].concat()).ok()
-            }
-            None => Some(client.peer_ip.clone()),
-        };
-        if let Some(forwarded_for) = forwarded_for {
+        // Every X-Forwarded-For field the client sent, in order, then the client (RFC 9110
+        // §5.3: fields of one name combine as one list).
+        let mut forwarded_for = Vec::new();
+        for previous in headers.get_all(X_FORWARDED_FOR) {
+            forwarded_for.extend_from_slice(previous.as_bytes());
+            forwarded_for.extend_from_slice(b", ");
+        }
+        forwarded_for.extend_from_slice(client.peer_ip.as_bytes());
+        if let Ok(forwarded_for) = HeaderValue::from_bytes(&forwarded_for) {
             headers.insert(X_FORWARDED_FOR, forwarded_for);
         }
         headers.insert(
@@ -1281,6 +1289,15 @@ impl HttpBody for WatchedBody {
     }
 }
 
+/// Whether a client's own `X-Request-Id` is kept, as Heroku's router keeps it: 20 to 200
+/// characters of letters, digits, `+`, `/`, `=` and `-` (anything else gets a fresh one).
+fn client_request_id(id: &str) -> bool {
+    (20..=200).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-'))
+}
+
 /// A fresh `X-Request-Id`: a random UUID v4 (RFC 9562 §5.4), as Heroku's router sends. Random,
 /// not a counter, so that ids do not tell a client how many requests the router has served.
 /// uuid's `fast-rng` draws from rand's thread-local ChaCha generator: no `getrandom` system
@@ -1299,5 +1316,16 @@ mod tests {
         // Nothing in common: a counter in either half would tell clients the router's traffic.
         assert_ne!(a.as_bytes()[..8], b.as_bytes()[..8]);
         assert_ne!(a.as_bytes()[8..], b.as_bytes()[8..]);
+    }
+
+    #[test]
+    fn a_clients_request_id_is_kept_when_heroku_would() {
+        use super::client_request_id as kept;
+        assert!(kept("0123456789abcdefghij"));
+        assert!(kept(&"aZ09+/=-".repeat(25)));
+        assert!(!kept("0123456789abcdefghi"), "19 characters");
+        assert!(!kept(&"a".repeat(201)));
+        assert!(!kept("0123456789abcdefghij\r\nx-evil: 1"));
+        assert!(!kept("0123456789 abcdefghij"));
     }
 }

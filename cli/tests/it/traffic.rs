@@ -391,12 +391,14 @@ fn node_app(
 }
 
 /// A Node app named `name` whose `/echo` answers `METHOD LENGTH BODY` (with its
-/// `Content-Length`) and `/stream` a chunked body (`one`, `two`, `three`).
+/// `Content-Length`), `/stream` a chunked body (`one`, `two`, `three`) and `/headers` its
+/// `X-Forwarded-For|X-Request-Id`.
 fn node_echo(name: &str) -> (paas_tests::TestServer, paas_tests::CliEnv) {
     let (server, cli, _) = node_app(
         name,
         "require('http').createServer((req, res) => {\n\
          if (req.url === '/stream') { res.write('one'); res.write('two'); return res.end('three'); }\n\
+         if (req.url === '/headers') return res.end(`${req.headers['x-forwarded-for']}|${req.headers['x-request-id']}`);\n\
          let body = '';\n\
          req.on('data', (d) => body += d);\n\
          req.on('end', () => {\n\
@@ -605,6 +607,30 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
     assert!(
         answer.contains("content-length: 7") && answer.ends_with("\r\n\r\n"),
         "{answer}"
+    );
+    // Every X-Forwarded-For field goes on, in order, before the client; a client's request id
+    // is kept when Heroku's router keeps it (20 to 200 of [A-Za-z0-9+/=-]), else replaced.
+    let answer = exchange(
+        &server.router,
+        &format!(
+            "GET /headers HTTP/1.1\r\n{host}X-Forwarded-For: 6.6.6.6\r\nX-Request-Id: trace-0123456789abcdef\r\n\
+             X-Forwarded-For: 7.7.7.7, 8.8.8.8\r\nConnection: close\r\n\r\n"
+        ),
+        wait,
+    );
+    assert!(
+        answer.ends_with("\r\n\r\n6.6.6.6, 7.7.7.7, 8.8.8.8, 127.0.0.1|trace-0123456789abcdef"),
+        "{answer}"
+    );
+    let answer = exchange(
+        &server.router,
+        &format!("GET /headers HTTP/1.1\r\n{host}X-Request-Id: short\r\nConnection: close\r\n\r\n"),
+        wait,
+    );
+    let (_, id) = answer.rsplit_once("127.0.0.1|").expect("the dyno's answer");
+    assert!(
+        id.len() == 36 && id.split('-').count() == 5,
+        "a fresh UUID, not {id:?}"
     );
 }
 
