@@ -35,7 +35,7 @@ pub async fn restart(
             .any(|d| d.name == wanted || d.process_type == wanted)
     {
         return Err(ApiFailure::not_found(format!(
-            "app {name:?} runs no dyno {:?}",
+            "app {name:?} runs no dyno or process type {:?}",
             excerpt(wanted)
         ))
         .hint("run `paas ps` to see its dynos"));

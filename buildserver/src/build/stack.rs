@@ -558,19 +558,19 @@ pub fn set_default(data: &DataDir, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `installed: bookworm, trixie`, or how to make the first.
+/// The stacks apps can build on: `installed: bookworm, trixie` (not the add-ons' services
+/// stack), or how to make the first.
 pub fn installed_line(data: &DataDir) -> String {
-    match installed(data) {
-        Ok(stacks) if !stacks.is_empty() => format!(
-            "installed: {}",
-            stacks
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        _ => "none is installed (paas-buildserver stack build)".to_owned(),
+    let names: Vec<String> = installed(data)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|name| name != SERVICES)
+        .collect();
+    if names.is_empty() {
+        return "none is installed (paas-buildserver stack build)".to_owned();
     }
+    format!("installed: {}", names.join(", "))
 }
 
 /// Moves a stack from before stacks had names (a directory `stacks/default`) to its name

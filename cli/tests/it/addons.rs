@@ -317,8 +317,10 @@ fn bad_add_on_requests_are_refused_and_leave_nothing() {
         "{stacks}"
     );
     let output = paas(&cli, &repo, &["stack:set", "services"]);
+    let said = stderr_of(&output);
     assert!(
-        stderr_of(&output).contains("stack services runs the add-ons' services"),
+        said.contains("stack services runs the add-ons' services")
+            && said.contains("(installed: bookworm)"),
         "{}",
         transcript(&output)
     );

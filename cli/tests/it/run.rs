@@ -657,7 +657,16 @@ fn scale_ps_and_restart() {
             1,
             "cannot scale web below 0 (it runs 2)",
         ),
-        (&["restart", "worker.3"], 1, "runs no dyno \"worker.3\""),
+        (
+            &["restart", "worker.3"],
+            1,
+            "runs no dyno or process type \"worker.3\"",
+        ),
+        (
+            &["restart", "worker"],
+            1,
+            "runs no dyno or process type \"worker\"",
+        ),
         (
             &["scale", "web=1", "web=3"],
             2,
