@@ -143,19 +143,22 @@ impl Printer {
         self.table(out, headers, rows)
     }
 
-    /// `key: value` lines with the values aligned.
+    /// `key: value` lines with the values aligned; a value's later lines are indented to its
+    /// column.
     pub fn fields(&self, out: &mut dyn Write, fields: &[(&str, String)]) -> io::Result<()> {
         let width = fields
             .iter()
             .map(|(k, _)| k.chars().count())
             .max()
             .unwrap_or(0);
+        let indent = format!("\n{}", " ".repeat(width + 2));
         for (key, value) in fields {
             let label = Self::paint(self.color_out, Style::Bold, &format!("{key}:"));
             writeln!(
                 out,
-                "{label}{} {value}",
-                " ".repeat(width - key.chars().count())
+                "{label}{} {}",
+                " ".repeat(width - key.chars().count()),
+                value.replace('\n', &indent)
             )?;
         }
         Ok(())
@@ -262,5 +265,27 @@ impl Printer {
             }
         }
         cli.map_or(ExitStatus::Failure, |c| c.exit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fields_align_values_and_their_later_lines() {
+        let printer = super::Printer::new(false, super::ColorChoice::Never);
+        let mut out = Vec::new();
+        printer
+            .fields(
+                &mut out,
+                &[
+                    ("A", "one".to_owned()),
+                    ("LONGER", "line1\nline2".to_owned()),
+                ],
+            )
+            .expect("write");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            "A:      one\nLONGER: line1\n        line2\n"
+        );
     }
 }
