@@ -79,6 +79,17 @@ fn not_logged_in_and_bad_tokens() {
         "a failed login stores nothing"
     );
     assert_cli_snapshot!("login_without_terminal", fresh, &["login"]);
+    // A --host that is no server address is a usage error, before any token is asked for.
+    let output = fresh
+        .command(&["login", "--host", "not a url"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).starts_with("error: invalid --host \"not a url\""),
+        "{}",
+        paas_tests::transcript(&output)
+    );
     drop(cli);
 }
 
