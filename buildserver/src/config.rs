@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// besides the system's (a private CA's log collector)
     #[arg(long, env = "PAAS_DRAIN_CA_FILE", value_name = "FILE")]
     pub drain_ca_file: Option<PathBuf>,
+    /// Let log drains and alert webhooks reach loopback and private addresses (default: public
+    /// addresses only)
+    #[arg(long, env = "PAAS_ALLOW_PRIVATE_TARGETS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_private_targets: Option<bool>,
     /// Push images here: host[:port]/prefix (optional with the local scheduler)
     #[arg(long, env = "PAAS_REGISTRY", value_name = "HOST[:PORT]/PREFIX")]
     pub registry: Option<String>,
@@ -207,6 +211,7 @@ struct FileConfig {
     acme_email: Option<String>,
     acme_ca_file: Option<PathBuf>,
     drain_ca_file: Option<PathBuf>,
+    allow_private_targets: Option<bool>,
     registry: Option<String>,
     registry_insecure: Option<bool>,
     registry_username: Option<String>,
@@ -299,6 +304,8 @@ pub struct Config {
     pub max_dynos_per_app: u32,
     /// `--drain-ca-file`.
     pub drain_ca_file: Option<PathBuf>,
+    /// `--allow-private-targets`: where drains and webhooks may connect.
+    pub targets: crate::outbound::Targets,
     /// `--alert-window`.
     pub alert_window: std::time::Duration,
     /// `--autoscale-interval`, `--autoscale-up-after`, `--autoscale-down-after`.
@@ -694,6 +701,15 @@ impl ServeArgs {
             autoscale,
             alert_window,
             drain_ca_file: self.drain_ca_file.or(file.drain_ca_file),
+            targets: if self
+                .allow_private_targets
+                .or(file.allow_private_targets)
+                .unwrap_or(false)
+            {
+                crate::outbound::Targets::Any
+            } else {
+                crate::outbound::Targets::Public
+            },
             one_offs,
             token_max_age,
             addon_backups_kept,

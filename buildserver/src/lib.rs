@@ -19,6 +19,7 @@ pub mod logs;
 pub mod metrics;
 pub mod oci;
 pub mod one_off;
+pub mod outbound;
 pub mod registry;
 pub mod release;
 pub mod router;

@@ -732,10 +732,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         store.clone(),
         logs.clone(),
         config.drain_ca_file.as_deref(),
+        config.targets,
     )?);
     tokio::spawn(Arc::clone(&drains).sync_forever(stop_rx.clone()));
-    let alerts =
-        paas_buildserver::alerts::Alerts::new(store.clone(), metrics.clone(), config.alert_window);
+    let alerts = paas_buildserver::alerts::Alerts::new(
+        store.clone(),
+        metrics.clone(),
+        config.alert_window,
+        config.targets,
+    );
     tokio::spawn(alerts.clone().run_forever(stop_rx.clone()));
     let releases = Arc::new(paas_buildserver::release::Controller::new(
         store.clone(),

@@ -23,6 +23,7 @@ use paas_share::models::AlertDelivery;
 use serde_json::json;
 
 use crate::metrics::{Metrics, Minute};
+use crate::outbound::Targets;
 use crate::store::{AlertRecord, Store};
 
 /// How often thresholds and crashes are evaluated.
@@ -162,6 +163,8 @@ struct Inner {
     store: Store,
     metrics: Metrics,
     http: reqwest::Client,
+    /// Where webhooks may connect (`--allow-private-targets`).
+    targets: Targets,
     /// `--alert-window`.
     window: Duration,
     /// Alert id → its watch.
@@ -169,12 +172,13 @@ struct Inner {
 }
 
 impl Alerts {
-    pub fn new(store: Store, metrics: Metrics, window: Duration) -> Self {
+    pub fn new(store: Store, metrics: Metrics, window: Duration, targets: Targets) -> Self {
         crate::registry::use_ring();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(targets.resolver())
             .user_agent(concat!("paas/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("reqwest takes a rustls::ClientConfig of the rustls it is built with");
@@ -183,10 +187,16 @@ impl Alerts {
                 store,
                 metrics,
                 http,
+                targets,
                 window,
                 watches: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// Where webhooks may connect.
+    pub fn targets(&self) -> Targets {
+        self.inner.targets
     }
 
     /// Whether threshold alert `id` holds now.
@@ -360,7 +370,17 @@ impl Alerts {
             .to_string();
             let mut status = String::new();
             let mut ok = false;
-            for attempt in 1..=ATTEMPTS {
+            // reqwest resolves names through `targets`; an address literal is checked here.
+            let refused = reqwest::Url::parse(&alert.webhook)
+                .ok()
+                .and_then(|url| inner.targets.refusal(url.host_str()?));
+            let attempts = if let Some(why) = refused {
+                status = format!("cannot connect: {why}");
+                0
+            } else {
+                ATTEMPTS
+            };
+            for attempt in 1..=attempts {
                 let t = crate::unix_now();
                 let sent = inner
                     .http
@@ -430,6 +450,16 @@ fn reqwest_reason(e: reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".to_owned()
     } else if e.is_connect() {
+        // A name whose addresses `Targets` refused says so; other causes stay short.
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            if let Some(io) = cause.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::PermissionDenied
+            {
+                return format!("cannot connect: {io}");
+            }
+            source = cause.source();
+        }
         "cannot connect".to_owned()
     } else {
         let e = e.without_url();

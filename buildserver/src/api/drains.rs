@@ -34,9 +34,11 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateDrain>,
 ) -> ApiResult<(StatusCode, Json<Drain>)> {
     let app = find_app(&state, &user, &name).await?;
-    let url = Target::parse(&body.url)
-        .map_err(ApiFailure::invalid)?
-        .to_string();
+    let target = Target::parse(&body.url).map_err(ApiFailure::invalid)?;
+    if let Some(why) = state.drains.targets().refusal(target.host()) {
+        return Err(ApiFailure::invalid(why).hint("give a drain at a public address"));
+    }
+    let url = target.to_string();
     let record = state
         .store
         .call(move |db| {

@@ -136,6 +136,7 @@ async fn fixture() -> Fixture {
         store.clone(),
         metrics.clone(),
         std::time::Duration::from_secs(300),
+        crate::outbound::Targets::Any,
     );
     let releases = Arc::new(crate::release::Controller::new(
         store.clone(),
@@ -180,8 +181,13 @@ async fn fixture() -> Fixture {
         metrics,
         alerts,
         drains: Arc::new(
-            crate::drains::Drains::new(store.clone(), crate::logs::Logs::new(), None)
-                .expect("drains"),
+            crate::drains::Drains::new(
+                store.clone(),
+                crate::logs::Logs::new(),
+                None,
+                crate::outbound::Targets::Any,
+            )
+            .expect("drains"),
         ),
         store: store.clone(),
         data,

@@ -24,6 +24,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::logs::{Filter, Logs};
+use crate::outbound::Targets;
 use crate::store::{DrainRecord, Store};
 
 /// Lines a drain holds while its receiver is slow or down; more are dropped and counted.
@@ -47,6 +48,14 @@ pub enum Target {
 }
 
 impl Target {
+    /// The host it connects to.
+    pub fn host(&self) -> &str {
+        match self {
+            Self::Syslog { host, .. } => host,
+            Self::Http(url) => url.host_str().unwrap_or_default(),
+        }
+    }
+
     /// Parses a drain URL; `Err` says what is wrong.
     pub fn parse(url: &str) -> Result<Self, String> {
         let examples = "give syslog+tls://logs.example.com:6514, syslog://logs.example.com:514 or https://logs.example.com/drain";
@@ -167,14 +176,22 @@ pub struct Drains {
     logs: Logs,
     tls: tokio_rustls::TlsConnector,
     http: reqwest::Client,
+    /// Where drains may connect (`--allow-private-targets`).
+    targets: Targets,
     /// Drain id → what runs.
     running: Mutex<HashMap<String, Running>>,
 }
 
 impl Drains {
     /// `ca_file`: PEM CA certificates to trust for TLS drains besides the system's
-    /// (`--drain-ca-file`). Errors: it cannot be read or holds no certificate.
-    pub fn new(store: Store, logs: Logs, ca_file: Option<&Path>) -> anyhow::Result<Self> {
+    /// (`--drain-ca-file`); `targets`: the addresses drains may reach. Errors: the file cannot
+    /// be read or holds no certificate.
+    pub fn new(
+        store: Store,
+        logs: Logs,
+        ca_file: Option<&Path>,
+        targets: Targets,
+    ) -> anyhow::Result<Self> {
         crate::registry::use_ring();
         let extra = match ca_file {
             Some(path) => {
@@ -212,6 +229,7 @@ impl Drains {
             .connect_timeout(WRITE_TIMEOUT)
             .timeout(WRITE_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(targets.resolver())
             .user_agent(concat!("paas/", env!("CARGO_PKG_VERSION")));
         for cert in extra {
             http = http.add_root_certificate(
@@ -223,8 +241,14 @@ impl Drains {
             logs,
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
             http: http.build().context("building the drains' HTTP client")?,
+            targets,
             running: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Where drains may connect.
+    pub fn targets(&self) -> Targets {
+        self.targets
     }
 
     /// The drain as the API shows it.
@@ -333,7 +357,7 @@ impl Drains {
         };
         let writer = {
             let status = Arc::clone(&status);
-            let (tls, http) = (self.tls.clone(), self.http.clone());
+            let (tls, http, targets) = (self.tls.clone(), self.http.clone(), self.targets);
             let token = format!("d.{}", drain.id);
             tokio::spawn(async move {
                 match target {
@@ -343,9 +367,11 @@ impl Drains {
                         tls: secure,
                     } => {
                         let tls = secure.then_some(tls);
-                        write_syslog(&host, port, tls, rx, &status).await;
+                        write_syslog(&host, port, tls, targets, rx, &status).await;
                     }
-                    Target::Http(url) => post_batches(&http, url, &token, rx, &status).await,
+                    Target::Http(url) => {
+                        post_batches(&http, url, &token, targets, rx, &status).await;
+                    }
                 }
             })
         };
@@ -419,8 +445,10 @@ async fn connect(
     host: &str,
     port: u16,
     tls: Option<&tokio_rustls::TlsConnector>,
+    targets: Targets,
 ) -> anyhow::Result<Connection> {
-    let tcp = tokio::time::timeout(WRITE_TIMEOUT, tokio::net::TcpStream::connect((host, port)))
+    let addrs = targets.resolve(host, port).await?;
+    let tcp = tokio::time::timeout(WRITE_TIMEOUT, tokio::net::TcpStream::connect(&addrs[..]))
         .await
         .context("timed out connecting")?
         .context("cannot connect")?;
@@ -441,13 +469,14 @@ async fn write_syslog(
     host: &str,
     port: u16,
     tls: Option<tokio_rustls::TlsConnector>,
+    targets: Targets,
     mut rx: mpsc::Receiver<Vec<u8>>,
     status: &Status,
 ) {
     let mut backoff = Duration::from_secs(1);
     let mut pending: Option<Vec<Vec<u8>>> = None;
     loop {
-        let mut connection = match connect(host, port, tls.as_ref()).await {
+        let mut connection = match connect(host, port, tls.as_ref(), targets).await {
             Ok(connection) => connection,
             Err(e) => {
                 status.set(Err(format!(
@@ -501,9 +530,18 @@ async fn post_batches(
     http: &reqwest::Client,
     url: reqwest::Url,
     token: &str,
+    targets: Targets,
     mut rx: mpsc::Receiver<Vec<u8>>,
     status: &Status,
 ) {
+    // reqwest resolves names through `targets`; an address literal is checked here.
+    if let Some(why) = url.host_str().and_then(|host| targets.refusal(host)) {
+        status.set(Err(format!("cannot connect: {why}")));
+        while rx.recv().await.is_some() {
+            status.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        return;
+    }
     let mut backoff = Duration::from_secs(1);
     while let Some(frames) = batch(&mut rx, BATCH_LINES).await {
         let body = frames.concat();

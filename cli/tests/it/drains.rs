@@ -176,7 +176,8 @@ fn the_log_reaches_syslog_over_tls_and_https_and_a_stalled_drain_stays_bounded()
     });
 
     let ca_path = ca_file.to_str().expect("utf-8").to_owned();
-    let (server, cli) = serving_with(&["--drain-ca-file", &ca_path]);
+    // The receivers are this machine's: the operator allows private targets.
+    let (server, cli) = serving_with(&["--drain-ca-file", &ca_path, "--allow-private-targets"]);
     let repo = super::run::fixture_with(
         &cli,
         "envpage",
@@ -321,5 +322,50 @@ fn the_log_reaches_syslog_over_tls_and_https_and_a_stalled_drain_stays_bounded()
         &["drains:remove", ""],
         2,
         "a value is required",
+    );
+}
+
+/// By default drains and webhooks go to public addresses only: an app's admin cannot have the
+/// server probe its own network (its API, registry and add-ons on loopback, a cloud's metadata
+/// service) and read the answers in the drain's or the alert's status.
+#[test]
+fn drains_and_webhooks_reach_public_addresses_only_by_default() {
+    let (_server, cli) = serving_with(&[]);
+    let repo = cli.app_repo("envpage");
+    ok(&cli, &repo, &["create", "fenced"]);
+    for url in [
+        "https://127.0.0.1:5500/drain",
+        "syslog://localhost:514",
+        "syslog+tls://[::1]:6514",
+        "http://10.0.0.7/logs",
+        "https://api.localhost/drain",
+    ] {
+        refused(
+            &cli,
+            &repo,
+            &["drains:add", url],
+            1,
+            "is not a public address",
+        );
+    }
+    for webhook in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::ffff:127.0.0.1]:5500/",
+        "http://localhost./hook",
+    ] {
+        refused(
+            &cli,
+            &repo,
+            &["alerts:add", "--on", "crash", "--webhook", webhook],
+            1,
+            "is not a public address",
+        );
+    }
+    assert!(ok(&cli, &repo, &["drains"]).contains("None yet"));
+    // A public name is taken; its addresses are checked each time it is resolved.
+    ok(
+        &cli,
+        &repo,
+        &["drains:add", "https://logs.example.com/drain"],
     );
 }

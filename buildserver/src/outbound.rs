@@ -1,0 +1,228 @@
+//! Where the server may connect for what an app's admins configure (log drains, alert
+//! webhooks): public addresses only, unless the operator allows private ones
+//! (`--allow-private-targets`), as GitLab refuses webhooks to the local network by default.
+//! Otherwise anyone who may add a drain could have the server probe its own network (its API,
+//! registry and add-ons on loopback, a cloud's metadata service) and read the answers in the
+//! drain's status. Addresses are checked at every connection, as DNS gives them then: a name
+//! that resolves to 127.0.0.1 later is refused too.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+/// The addresses drains and webhooks may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Targets {
+    /// Public addresses only (the default).
+    Public,
+    /// Any address, loopback and private ones included (`--allow-private-targets`).
+    Any,
+}
+
+impl Targets {
+    pub fn allows(self, ip: IpAddr) -> bool {
+        self == Self::Any || is_public(ip)
+    }
+
+    /// Why a URL's `host` is refused before any lookup: an address literal that is not public,
+    /// or a `localhost` name (RFC 6761 §6.3: always loopback). `None` when it may be tried;
+    /// a name's addresses are checked when it is resolved ([`Self::resolve`]).
+    pub fn refusal(self, host: &str) -> Option<String> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let local = match bare.parse::<IpAddr>() {
+            Ok(ip) => !self.allows(ip),
+            Err(_) => {
+                let name = bare.trim_end_matches('.').to_ascii_lowercase();
+                self == Self::Public && (name == "localhost" || name.ends_with(".localhost"))
+            }
+        };
+        local.then(|| refused(host))
+    }
+
+    /// The addresses of `host` that may be reached, on `port`; an error when there are none
+    /// (the lookup failed, or every address it gave is refused).
+    pub async fn resolve(self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        if let Some(why) = self.refusal(host) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                why,
+            ));
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let found: Vec<SocketAddr> = tokio::net::lookup_host((bare, port)).await?.collect();
+        self.allowed_of(host, &found)
+    }
+
+    /// The addresses `host` resolved to (`found`) that may be reached; an error when none.
+    fn allowed_of(self, host: &str, found: &[SocketAddr]) -> std::io::Result<Vec<SocketAddr>> {
+        let allowed: Vec<SocketAddr> = found
+            .iter()
+            .copied()
+            .filter(|a| self.allows(a.ip()))
+            .collect();
+        if allowed.is_empty() {
+            let first = found
+                .first()
+                .map_or_else(String::new, |a| a.ip().to_string());
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                refused(&format!("{host} ({first})")),
+            ));
+        }
+        Ok(allowed)
+    }
+
+    /// A resolver for reqwest that gives only the addresses [`Self::resolve`] allows. reqwest
+    /// does not resolve address literals: check those with [`Self::refusal`].
+    pub fn resolver(self) -> Arc<dyn reqwest::dns::Resolve> {
+        Arc::new(Resolver(self))
+    }
+}
+
+fn refused(host: &str) -> String {
+    format!(
+        "{host} is not a public address: this server sends log drains and alert webhooks to \
+         public addresses only (its operator may allow others with --allow-private-targets)"
+    )
+}
+
+struct Resolver(Targets);
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let targets = self.0;
+        Box::pin(async move {
+            let addrs = targets.resolve(name.as_str(), 0).await?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Whether `ip` is reachable on the public internet: not loopback, private (RFC 1918, RFC 4193),
+/// link-local (cloud metadata services live there), shared (RFC 6598), documentation,
+/// benchmarking, reserved, multicast or unspecified; an IPv4-mapped IPv6 address as its IPv4.
+/// (`Ipv4Addr::is_global` is not stable.)
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (18..20).contains(&b))
+        || a >= 240)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
+        || (first == 0x0064 && ip.segments()[1] == 0xff9b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_unless_allowed() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "192.0.2.2",
+            "198.18.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "2001:db8::1",
+        ] {
+            let ip: IpAddr = ip.parse().expect("an address");
+            assert!(!Targets::Public.allows(ip), "{ip}");
+            assert!(Targets::Any.allows(ip), "{ip}");
+        }
+        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+            assert!(
+                Targets::Public.allows(ip.parse().expect("an address")),
+                "{ip}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn literals_and_localhost_names_are_refused_before_any_lookup() {
+        for host in [
+            "127.0.0.1",
+            "[::1]",
+            "localhost",
+            "LOCALHOST.",
+            "api.localhost",
+        ] {
+            let why = Targets::Public.refusal(host).expect(host);
+            assert!(why.contains("is not a public address"), "{why}");
+            assert!(Targets::Any.refusal(host).is_none(), "{host}");
+        }
+        assert!(Targets::Public.refusal("logs.example.com").is_none());
+        assert!(Targets::Public.refusal("1.1.1.1").is_none());
+        let e = Targets::Public
+            .resolve("localhost", 514)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(
+            !Targets::Any
+                .resolve("localhost", 514)
+                .await
+                .expect("resolves")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_name_is_checked_on_what_it_resolves_to() {
+        let addr = |a: &str| a.parse::<SocketAddr>().expect("an address");
+        let rebound = [addr("127.0.0.1:443"), addr("[fd00::1]:443")];
+        let e = Targets::Public
+            .allowed_of("logs.example.com", &rebound)
+            .expect_err("refused");
+        assert!(
+            e.to_string()
+                .starts_with("logs.example.com (127.0.0.1) is not a public address"),
+            "{e}"
+        );
+        let mixed = [addr("10.0.0.1:443"), addr("93.184.216.34:443")];
+        assert_eq!(
+            Targets::Public.allowed_of("x", &mixed).expect("one public"),
+            [addr("93.184.216.34:443")]
+        );
+        assert_eq!(
+            Targets::Any.allowed_of("x", &rebound).expect("any").len(),
+            2
+        );
+    }
+}
