@@ -474,7 +474,9 @@ impl Connection {
                 continue;
             }
             if name.eq_ignore_ascii_case("x-forwarded-for") {
-                forwarded_for.push(field.value);
+                if !field.value.is_empty() {
+                    forwarded_for.push(field.value);
+                }
                 continue;
             }
             if name.eq_ignore_ascii_case("x-request-id") {

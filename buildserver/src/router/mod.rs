@@ -925,7 +925,11 @@ impl ClientConnection {
         // Every X-Forwarded-For field the client sent, in order, then the client (RFC 9110
         // §5.3: fields of one name combine as one list).
         let mut forwarded_for = Vec::new();
-        for previous in headers.get_all(X_FORWARDED_FOR) {
+        for previous in headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .filter(|v| !v.is_empty())
+        {
             forwarded_for.extend_from_slice(previous.as_bytes());
             forwarded_for.extend_from_slice(b", ");
         }
