@@ -181,17 +181,24 @@ fn static_app_builds() {
     )
     .expect("chmod");
     std::fs::write(repo.join("httpd.conf"), ".md:text/x-custom\n").expect("write");
+    // busybox also reads an httpd.conf in the requested file's folder, and runs what it says.
+    std::fs::write(repo.join("docs/httpd.conf"), "*.sh:/bin/sh\n").expect("write");
+    std::fs::write(repo.join("docs/hello.sh"), "echo; echo SCRIPT RAN\n").expect("write");
+    // A link to a file whose name is an option of ln.
+    std::fs::write(repo.join("-f"), "dash file\n").expect("write");
+    std::os::unix::fs::symlink("-f", repo.join("dash-link")).expect("symlink");
     cli.commit_all(&repo, "links and scripts");
     run_in(&cli, &repo, &["create", "notes"]);
     let output = push(&cli, &repo, &["main"]);
     assert!(output.status.success(), "{}", transcript(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     for line in [
-        "remote:        Serving ./ (8 files) with the stack's busybox httpd",
+        "remote:        Serving ./ (11 files) with the stack's busybox httpd",
         "remote:        Not serving dotfiles (.well-known/ is served): .env .gitignore .nojekyll",
         "remote:        Not serving symlinks that lead out of the site, to a dotfile or nowhere: \
          abs-link env-link passwd-link .well-known/env.txt",
-        "remote:        Not serving what busybox httpd would run or read as its config: cgi-bin httpd.conf",
+        "remote:        Not serving what busybox httpd would run or read as its config: \
+         cgi-bin docs/httpd.conf httpd.conf",
     ] {
         assert!(stderr.contains(line), "{line:?} in:\n{stderr}");
     }
@@ -212,6 +219,8 @@ fn static_app_builds() {
         ("/passwd-link", 404, ""),
         ("/abs-link", 404, ""),
         ("/cgi-bin/hello.sh", 404, ""),
+        ("/docs/hello.sh", 200, "echo; echo SCRIPT RAN"),
+        ("/dash-link", 200, "dash file"),
     ] {
         let answer = request(&server.router, "notes", path, "");
         assert_eq!(answer.status, status, "{path}: {}", answer.body);
@@ -225,6 +234,20 @@ fn static_app_builds() {
     // httpd.conf was not read: README.md keeps busybox's own type.
     let readme = request(&server.router, "notes", "/README.md", "");
     assert_ne!(readme.header("content-type"), Some("text/x-custom"));
+
+    // A public/ that leads out of the app is refused, and the running release keeps serving.
+    std::os::unix::fs::symlink("/etc", repo.join("public")).expect("symlink");
+    cli.commit_all(&repo, "public is /etc");
+    let output = push(&cli, &repo, &["main"]);
+    assert!(!output.status.success(), "{}", transcript(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "public/ leads out of the app (a symlink): paas serves only the app's own files."
+        ),
+        "{}",
+        transcript(&output)
+    );
+    assert!(get(&server, "notes").1.contains("Ada's notes"));
 }
 
 #[test]
