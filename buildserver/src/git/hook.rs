@@ -178,6 +178,19 @@ async fn send(
     writer.write_all(&line).await
 }
 
+/// Ends the push with why: its app was destroyed during `stage`.
+async fn tell_destroyed(
+    writer: &mut (impl AsyncWriteExt + Unpin),
+    push: &crate::build::Push,
+    stage: &'static str,
+) {
+    let failure = crate::build::Failure::app_destroyed(stage, stage, &push.app.name);
+    for line in failure.lines() {
+        let _ = send(writer, &FromDaemon::Output { line }).await;
+    }
+    let _ = send(writer, &FromDaemon::Done { ok: false }).await;
+}
+
 async fn receive(
     lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>,
 ) -> std::io::Result<FromHook> {
@@ -228,6 +241,12 @@ async fn handle(
     };
     let build = match builder.begin(&push, &commit).await {
         Ok(build) => build,
+        // Destroyed while the push was uploaded: its rows went before the build could begin.
+        Err(_) if destroyed.is_cancelled() => {
+            tracing::info!(app = %push.app.name, "app destroyed before its build began");
+            tell_destroyed(&mut write, &push, "build").await;
+            return Ok(());
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot start a build");
             let message = "the server could not start the build; try again".to_owned();
@@ -305,11 +324,7 @@ async fn checkout_and_build(
             // Dropped, the build's sandbox goes, as for a pusher gone.
             () = destroyed.cancelled() => {
                 tracing::info!(app = %push.app.name, build = %build.id, "app destroyed; build stopped");
-                let failure = crate::build::Failure::app_destroyed("build", "build", &push.app.name);
-                for line in failure.lines() {
-                    let _ = send(write, &FromDaemon::Output { line }).await;
-                }
-                let _ = send(write, &FromDaemon::Done { ok: false }).await;
+                tell_destroyed(write, push, "build").await;
                 return Err("interrupted: the app was destroyed".to_owned());
             }
         }

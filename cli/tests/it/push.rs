@@ -748,6 +748,42 @@ fn destroying_an_app_stops_its_build_and_the_push_says_why() {
     });
 }
 
+/// Destroyed while the push is still uploading: its build cannot begin (the app's rows are
+/// gone), and the push says why in one line, as for a destroy during the build.
+#[test]
+fn destroying_an_app_while_its_push_uploads_says_so() {
+    let (server, cli) = pushable();
+    let repo = cli.app_repo("static");
+    // 100 MB that does not compress: an upload that lasts long enough to destroy the app in.
+    let mut noise = vec![0u8; 100 << 20];
+    getrandom(&mut noise);
+    std::fs::write(repo.join("public/noise.bin"), noise).expect("write");
+    cli.commit_all(&repo, "noise");
+    run_in(&cli, &repo, &["create", "uploading"]);
+    let (mut git, _said, output) = push_watched(&cli, &repo);
+    let repos = server.data_dir().join("repos");
+    eventually("git's quarantine directory of the upload", || {
+        std::fs::read_dir(&repos)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|r| std::fs::read_dir(r.path().join("objects")).ok())
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("incoming-"))
+    });
+    run_in(&cli, &repo, &["destroy", "--confirm", "uploading"]);
+    assert!(!git.wait().expect("git push").success());
+    let stderr = output.join().expect("output");
+    assert!(
+        stderr.contains(
+            "remote:  !     Push rejected: app uploading was destroyed during the push: nothing was released."
+        ) && !stderr.contains("could not start the build")
+            && !stderr.contains("fatal:"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
     let (_server, cli) = super::run::serving();
