@@ -99,14 +99,21 @@ impl reqwest::dns::Resolve for Resolver {
 
 /// Whether `ip` is reachable on the public internet: not loopback, private (RFC 1918, RFC 4193),
 /// link-local (cloud metadata services live there), shared (RFC 6598), documentation,
-/// benchmarking, reserved, multicast or unspecified; an IPv4-mapped IPv6 address as its IPv4.
+/// benchmarking, reserved, multicast or unspecified; an IPv6 address that carries an IPv4 one
+/// (IPv4-mapped or -compatible `::a.b.c.d`, 6to4 `2002:aabb:ccdd::`) as that IPv4 address;
+/// Teredo and NAT64 prefixes never.
 /// (`Ipv4Addr::is_global` is not stable.)
 fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(v4),
-            None => is_public_v6(v6),
+        IpAddr::V6(v6) => match (v6.to_ipv4(), v6.segments()) {
+            (Some(v4), _) => is_public_v4(v4),
+            (None, [0x2002, high, low, ..]) => {
+                let [a, b] = high.to_be_bytes();
+                let [c, d] = low.to_be_bytes();
+                is_public_v4(Ipv4Addr::new(a, b, c, d))
+            }
+            (None, _) => is_public_v6(v6),
         },
     }
 }
@@ -134,7 +141,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00
         || (first & 0xffc0) == 0xfe80
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
+        || (first == 0x2001 && matches!(ip.segments()[1], 0x0db8 | 0x0000))
         || (first == 0x0064 && ip.segments()[1] == 0xff9b))
 }
 
@@ -160,13 +167,23 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "2001:0:4136:e378::1",
+            "64:ff9b::7f00:1",
             "2001:db8::1",
         ] {
             let ip: IpAddr = ip.parse().expect("an address");
             assert!(!Targets::Public.allows(ip), "{ip}");
             assert!(Targets::Any.allows(ip), "{ip}");
         }
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "2002:5db8:d822::1",
+        ] {
             assert!(
                 Targets::Public.allows(ip.parse().expect("an address")),
                 "{ip}"
