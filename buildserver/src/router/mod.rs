@@ -923,18 +923,23 @@ impl ClientConnection {
             headers.insert(header::HOST, value);
         }
         // Every X-Forwarded-For field the client sent, in order, then the client (RFC 9110
-        // §5.3: fields of one name combine as one list).
-        let mut forwarded_for = Vec::new();
-        for previous in headers
-            .get_all(X_FORWARDED_FOR)
-            .iter()
-            .filter(|v| !v.is_empty())
-        {
-            forwarded_for.extend_from_slice(previous.as_bytes());
-            forwarded_for.extend_from_slice(b", ");
-        }
-        forwarded_for.extend_from_slice(client.peer_ip.as_bytes());
-        if let Ok(forwarded_for) = HeaderValue::from_bytes(&forwarded_for) {
+        // §5.3: fields of one name combine as one list); without one, the client's address as
+        // it is (no copy per request).
+        let forwarded_for = {
+            let previous = headers.get_all(X_FORWARDED_FOR);
+            if previous.iter().all(HeaderValue::is_empty) {
+                Some(client.peer_ip.clone())
+            } else {
+                let mut list = Vec::new();
+                for value in previous.iter().filter(|v| !v.is_empty()) {
+                    list.extend_from_slice(value.as_bytes());
+                    list.extend_from_slice(b", ");
+                }
+                list.extend_from_slice(client.peer_ip.as_bytes());
+                HeaderValue::from_bytes(&list).ok()
+            }
+        };
+        if let Some(forwarded_for) = forwarded_for {
             headers.insert(X_FORWARDED_FOR, forwarded_for);
         }
         headers.insert(
