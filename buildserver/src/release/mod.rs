@@ -902,8 +902,6 @@ fn keep(output: &mut String, line: &str) {
     }
 }
 
-/// Which release a rollback may target: one that succeeded, with a build whose image the
-/// layout still holds.
 /// A pushed release's deploy found its app destroyed (its release phase stopped, or its
 /// dynos about to be taken down).
 fn destroyed_meanwhile(version: u32) -> Failure {
@@ -914,6 +912,8 @@ fn destroyed_meanwhile(version: u32) -> Failure {
     )
 }
 
+/// Which release a rollback may target: one that succeeded, with a build whose image the
+/// layout still holds.
 fn rollback_target(from: &Release, layout: &Layout) -> Result<(), ReleaseError> {
     let target = from.version;
     let refuse = |message: String, hint| Err(ReleaseError::Refused { message, hint });
