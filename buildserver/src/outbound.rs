@@ -38,6 +38,13 @@ impl Targets {
         local.then(|| refused(host))
     }
 
+    /// [`Self::refusal`] of the host of `url` (an `http(s)` URL), if it parses.
+    pub fn url_refusal(self, url: &str) -> Option<String> {
+        reqwest::Url::parse(url)
+            .ok()
+            .and_then(|url| self.refusal(url.host_str()?))
+    }
+
     /// The addresses of `host` that may be reached, on `port`; an error when there are none
     /// (the lookup failed, or every address it gave is refused).
     pub async fn resolve(self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {

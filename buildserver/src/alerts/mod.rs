@@ -371,10 +371,7 @@ impl Alerts {
             let mut status = String::new();
             let mut ok = false;
             // reqwest resolves names through `targets`; an address literal is checked here.
-            let refused = reqwest::Url::parse(&alert.webhook)
-                .ok()
-                .and_then(|url| inner.targets.refusal(url.host_str()?));
-            let attempts = if let Some(why) = refused {
+            let attempts = if let Some(why) = inner.targets.url_refusal(&alert.webhook) {
                 status = format!("cannot connect: {why}");
                 0
             } else {

@@ -50,10 +50,7 @@ pub async fn create(
         ApiFailure::invalid(e).hint("for example --on crash, --on p95>300ms or --on 5xx>2%")
     })?;
     let webhook = check_webhook(&body.webhook).map_err(ApiFailure::invalid)?;
-    if let Some(why) = reqwest::Url::parse(&webhook)
-        .ok()
-        .and_then(|url| state.alerts.targets().refusal(url.host_str()?))
-    {
+    if let Some(why) = state.alerts.targets().url_refusal(&webhook) {
         return Err(ApiFailure::invalid(why).hint("give a webhook at a public address"));
     }
     let secret = format!("whsec_{}", crate::token::random_hex(24));

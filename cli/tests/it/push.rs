@@ -712,21 +712,32 @@ fn builds_over_their_time_or_memory_limit_are_stopped() {
     assert_eq!(containers(&server), "");
 }
 
+/// Destroys `app` while `git` pushes to it: what the push said (it must fail).
+fn destroyed_during_push(
+    cli: &CliEnv,
+    repo: &Path,
+    app: &str,
+    mut git: std::process::Child,
+    output: std::thread::JoinHandle<String>,
+) -> String {
+    run_in(cli, repo, &["destroy", "--confirm", app]);
+    assert!(!git.wait().expect("git push").success());
+    output.join().expect("output")
+}
+
 #[test]
 fn destroying_an_app_stops_its_build_and_the_push_says_why() {
     let (server, cli) = debian_server(&[]);
     let slow = cli.app_repo("nodejs-slow");
     run_in(&cli, &slow, &["create", "doomed"]);
-    let (mut git, said, output) = push_watched(&cli, &slow);
+    let (git, said, output) = push_watched(&cli, &slow);
     while let Ok(line) = said.recv() {
         if line.contains("installing slowly") {
             break;
         }
     }
     let started = std::time::Instant::now();
-    run_in(&cli, &slow, &["destroy", "--confirm", "doomed"]);
-    assert!(!git.wait().expect("git push").success());
-    let stderr = output.join().expect("output");
+    let stderr = destroyed_during_push(&cli, &slow, "doomed", git, output);
     assert!(
         stderr.contains(
             "remote:  !     Push rejected: app doomed was destroyed during the push: nothing was released."
@@ -760,7 +771,7 @@ fn destroying_an_app_while_its_push_uploads_says_so() {
     std::fs::write(repo.join("public/noise.bin"), noise).expect("write");
     cli.commit_all(&repo, "noise");
     run_in(&cli, &repo, &["create", "uploading"]);
-    let (mut git, _said, output) = push_watched(&cli, &repo);
+    let (git, _said, output) = push_watched(&cli, &repo);
     let repos = server.data_dir().join("repos");
     eventually("git's quarantine directory of the upload", || {
         std::fs::read_dir(&repos)
@@ -772,9 +783,7 @@ fn destroying_an_app_while_its_push_uploads_says_so() {
             .flatten()
             .any(|e| e.file_name().to_string_lossy().contains("incoming-"))
     });
-    run_in(&cli, &repo, &["destroy", "--confirm", "uploading"]);
-    assert!(!git.wait().expect("git push").success());
-    let stderr = output.join().expect("output");
+    let stderr = destroyed_during_push(&cli, &repo, "uploading", git, output);
     assert!(
         stderr.contains(
             "remote:  !     Push rejected: app uploading was destroyed during the push: nothing was released."
@@ -795,15 +804,13 @@ fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
     .expect("write");
     cli.commit_all(&slow, "slow to boot");
     run_in(&cli, &slow, &["create", "doomed"]);
-    let (mut git, said, output) = push_watched(&cli, &slow);
+    let (git, said, output) = push_watched(&cli, &slow);
     while let Ok(line) = said.recv() {
         if line.contains("Starting web.1") {
             break;
         }
     }
-    run_in(&cli, &slow, &["destroy", "--confirm", "doomed"]);
-    assert!(!git.wait().expect("git push").success());
-    let stderr = output.join().expect("output");
+    let stderr = destroyed_during_push(&cli, &slow, "doomed", git, output);
     assert!(
         stderr.contains(
             "remote:  !     Push rejected: v1 was not deployed: the app was destroyed meanwhile."

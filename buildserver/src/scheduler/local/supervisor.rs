@@ -429,19 +429,10 @@ mod tests {
     /// Whether `readiness` takes a server that answers each connection with `answer` (`None`:
     /// it accepts and never answers) as ready within a second.
     async fn ready(readiness: Readiness, answer: Option<&'static [u8]>) -> bool {
-        ready_after(readiness, answer, Duration::ZERO).await
+        ready_within(readiness, answer, Duration::ZERO, Duration::from_secs(1)).await
     }
 
-    /// [`ready`] for a server that takes `delay` to answer.
-    async fn ready_after(
-        readiness: Readiness,
-        answer: Option<&'static [u8]>,
-        delay: Duration,
-    ) -> bool {
-        ready_within(readiness, answer, delay, Duration::from_secs(1)).await
-    }
-
-    /// [`ready_after`] with `limit` for the dyno to get ready.
+    /// [`ready`] for a server that takes `delay` to answer, within `limit`.
     async fn ready_within(
         readiness: Readiness,
         answer: Option<&'static [u8]>,
@@ -496,10 +487,11 @@ mod tests {
         assert!(ready(health(), answers("HTTP/1.1 302 Found\r\n\r\n")).await);
         assert!(ready(Readiness::Tcp, None).await);
         // A first page slower than any fixed probe timeout is up when it comes.
-        let slow = ready_after(
+        let slow = ready_within(
             Readiness::Answers,
             answers("HTTP/1.1 200 OK\r\n\r\n"),
             Duration::from_millis(800),
+            Duration::from_secs(1),
         );
         assert!(slow.await);
     }

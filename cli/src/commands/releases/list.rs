@@ -46,12 +46,11 @@ const DESCRIPTION_CHARS: usize = 60;
 
 /// `description`, cut to [`DESCRIPTION_CHARS`] with `…` at the end when longer.
 fn brief(description: &str) -> String {
-    match description.char_indices().nth(DESCRIPTION_CHARS - 1) {
-        Some((cut, _)) if description.chars().count() > DESCRIPTION_CHARS => {
-            format!("{}…", &description[..cut])
-        }
-        _ => description.to_owned(),
+    if description.chars().count() <= DESCRIPTION_CHARS {
+        return description.to_owned();
     }
+    let kept: String = description.chars().take(DESCRIPTION_CHARS - 1).collect();
+    format!("{kept}…")
 }
 
 #[cfg(test)]
