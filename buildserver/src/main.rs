@@ -662,7 +662,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 logs.clone(),
                 config.dynos,
                 metrics.clone(),
-            ));
+            )?);
             tokio::spawn(Arc::clone(&local).sample_forever(stop_rx.clone()));
             let routes = local.routes.clone();
             (local, routes, router_addr.port())

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use paas_tests::{CliEnv, TestServer};
 
-use super::run::{ok, paas, paas_with_stdin, push, serving_with};
+use super::run::{get, ok, paas, paas_with_stdin, push, serving_with};
 
 use std::os::fd::OwnedFd;
 
@@ -117,6 +117,64 @@ fn runs_see_the_config_pass_bytes_and_exit_with_the_commands_status() {
         "{:?}",
         one_off_containers(&server)
     );
+}
+
+/// Local dynos share the host's network, yet an app's containers cannot reach another app's
+/// dynos on loopback (refused at once); they reach their own app's, and the router and the
+/// server's health checks reach every dyno.
+#[test]
+fn apps_on_one_server_cannot_reach_each_others_dynos() {
+    let (server, cli, first) = deployed(&[], "first");
+    let second = cli.app_repo_in("static", "second");
+    ok(&cli, &second, &["create", "second"]);
+    assert!(push(&cli, &second).status.success());
+    let port = |repo: &Path| {
+        let dynos: serde_json::Value =
+            serde_json::from_str(&ok(&cli, repo, &["ps", "--json"])).expect("ps --json");
+        dynos[0]["port"].as_u64().expect("a port").to_string()
+    };
+    let (first_port, second_port) = (port(&first), port(&second));
+    let fetch = |repo: &Path, host: &str, port: &str| {
+        run_with(
+            &cli,
+            repo,
+            &[&format!(
+                "busybox wget -q -O /dev/null http://{host}:{port}/ 2>&1; echo status=$?"
+            )],
+            b"",
+        )
+    };
+    for host in ["127.0.0.1", "[::1]"] {
+        let (_, out, err) = fetch(&second, host, &first_port);
+        let out = String::from_utf8_lossy(&out);
+        assert!(
+            out.contains("Connection refused") && !out.contains("status=0"),
+            "{host}: {out} {err}"
+        );
+        let (_, out, err) = fetch(&first, host, &second_port);
+        let out = String::from_utf8_lossy(&out);
+        assert!(
+            out.contains("Connection refused") && !out.contains("status=0"),
+            "{host}: {out} {err}"
+        );
+    }
+    // Their own app's dynos, yes.
+    let (_, out, err) = fetch(&first, "127.0.0.1", &first_port);
+    assert_eq!(String::from_utf8_lossy(&out), "status=0\n", "{err}");
+    // Each app has a group of its own.
+    let group = |repo: &Path| {
+        String::from_utf8_lossy(&run_with(&cli, repo, &["id -g"], b"").1).into_owned()
+    };
+    assert_ne!(group(&first), group(&second));
+    // The router and this machine's other users reach both.
+    assert_eq!(get(&server, "first").0, 200);
+    assert_eq!(get(&server, "second").0, 200);
+    let direct = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://127.0.0.1:{first_port}/"))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&direct.stdout), "200");
 }
 
 /// `paas ARGS` in `repo` on a new terminal of `columns` × `lines` (stdin, stdout and stderr,

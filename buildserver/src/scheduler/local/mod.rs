@@ -1,6 +1,7 @@
 //! The local scheduler: each dyno (`web.1`) is a runc container whose root is an overlay of the
 //! image's layers (each unpacked once per digest) under a fresh upper dir, on the host network
-//! with its own `$PORT`, as the image's user, with config vars in its environment.
+//! with its own `$PORT` (which other apps' containers cannot reach: `isolation`), as the image's
+//! user with its app's group, with config vars in its environment.
 //!
 //! Every dyno has a supervising task (`supervisor`) that runs it, tells when it is up and
 //! restarts it when it ends. The web dynos of the release that runs are published in the
@@ -33,10 +34,12 @@ use crate::logs::Logs;
 use crate::oci::Layout;
 use crate::router::{Backend, Routes};
 
+mod isolation;
 mod layers;
 mod services;
 mod supervisor;
 
+use isolation::{AdmittedPort, Isolation};
 use layers::{LayerCache, LayerHold};
 
 use supervisor::{FirstBoot, Readiness, State, Supervision, Supervisor};
@@ -58,7 +61,7 @@ struct Dyno {
     index: u32,
     supervision: Arc<Supervision>,
     container: String,
-    port: u16,
+    port: AdmittedPort,
     release: u32,
     command: String,
     task: tokio::task::JoinHandle<()>,
@@ -80,7 +83,7 @@ impl Dyno {
             restarts: 0,
             release: self.release,
             command: self.command.clone(),
-            port: self.port,
+            port: self.port.number,
             since: String::new(),
             pod: None,
             attach_url: None,
@@ -90,7 +93,7 @@ impl Dyno {
 
     /// Where the router reaches it: its port on loopback.
     fn addr(&self) -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port.number))
     }
 
     fn is_web(&self) -> bool {
@@ -163,6 +166,8 @@ pub struct LocalScheduler {
     metrics: crate::metrics::Metrics,
     /// Add-on services, by add-on id.
     services: Mutex<HashMap<String, services::Service>>,
+    /// Keeps apps from each other's dynos.
+    isolation: Isolation,
 }
 
 impl LocalScheduler {
@@ -172,7 +177,8 @@ impl LocalScheduler {
         logs: Logs,
         settings: Settings,
         metrics: crate::metrics::Metrics,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
+        let isolation = Isolation::install()?;
         let runtime = Arc::new(Runtime {
             state_dir: data.root().join("run/runc-dynos"),
         });
@@ -185,7 +191,7 @@ impl LocalScheduler {
                 unmount_and_remove(&entry.path());
             }
         }
-        Self {
+        Ok(Self {
             layers: LayerCache::new(data.clone(), layout),
             data,
             logs,
@@ -198,7 +204,8 @@ impl LocalScheduler {
             operations: AppLocks::default(),
             services: Mutex::default(),
             metrics,
-        }
+            isolation,
+        })
     }
 
     /// Samples every dyno's cgroup into the metrics every [`SAMPLE_EVERY`] until `stop` turns
@@ -336,16 +343,17 @@ impl LocalScheduler {
         self.services.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A free port for a dyno: not one an add-on service holds (one restarting has let it go).
-    fn dyno_port(&self) -> std::io::Result<u16> {
+    /// A free port for a dyno of `app_id`: not one an add-on service holds (one restarting has
+    /// let it go); only the app's own containers may reach it over loopback.
+    fn dyno_port(&self, app_id: &str) -> anyhow::Result<AdmittedPort> {
         let held = self.service_ports();
         for _ in 0..100 {
             let port = free_port()?;
             if !held.contains(&port) {
-                return Ok(port);
+                return self.isolation.admit(port, self.isolation.group(app_id));
             }
         }
-        Err(std::io::Error::other("no free port for the dyno"))
+        anyhow::bail!("no free port for the dyno")
     }
 
     fn apps(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
@@ -621,22 +629,22 @@ impl LocalScheduler {
             })?
             .clone();
         let name = format!("{process_type}.{index}");
-        let port = self.dyno_port()?;
+        let port = self.dyno_port(&deployment.app.id)?;
         let (container, dir, spec) = self.prepare(
             deployment,
             layers,
             &name,
             super::dyno_args(&command),
             &BTreeMap::new(),
-            Some(port),
+            Some(port.number),
         )?;
         self.logs.emit(
             &deployment.app.id,
             "paas",
             "scheduler",
             format!(
-                "Starting {name} (v{}) on port {port}: {command}",
-                deployment.release
+                "Starting {name} (v{}) on port {}: {command}",
+                deployment.release, port.number
             ),
         );
         let supervision = Arc::new(Supervision::new());
@@ -653,7 +661,7 @@ impl LocalScheduler {
             name,
             spec,
             bundle: dir.join("bundle"),
-            port,
+            port: port.number,
             readiness,
             boot_timeout: self.settings.boot_timeout,
             // Only a serving dyno's first boot is waited for; others count as up as they start.
@@ -719,7 +727,7 @@ impl LocalScheduler {
             env,
             cwd: "/app",
             uid: crate::build::BUILD_UID,
-            gid: crate::build::BUILD_UID,
+            gid: self.isolation.group(&deployment.app.id),
             mounts: Vec::new(),
             memory_bytes: DYNO_MEMORY,
             pids_limit: DYNO_PIDS,
@@ -939,13 +947,14 @@ impl Scheduler for LocalScheduler {
         lines: mpsc::Sender<String>,
     ) -> anyhow::Result<crate::container::Outcome> {
         let layers = self.layers.hold(&deployment.image).await?;
+        let port = self.dyno_port(&deployment.app.id)?;
         let (_, dir, spec) = self.prepare(
             deployment,
             layers.dirs(),
             name,
             super::dyno_args(command),
             &BTreeMap::new(),
-            Some(self.dyno_port()?),
+            Some(port.number),
         )?;
         // Also when the run is dropped (its app destroyed): its container goes first.
         let dir = RemoveOnDrop(dir);
@@ -1171,6 +1180,7 @@ impl Scheduler for LocalScheduler {
         .await;
         // After the dynos: apps close their connections to their databases first.
         self.stop_services().await;
+        self.isolation.remove();
     }
 }
 
