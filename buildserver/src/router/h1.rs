@@ -1,6 +1,6 @@
 //! The router's HTTP/1.1 proxy loop: one task per client connection reads a request head
 //! (`httparse`), decides on it ([`Client::decide`]), writes it again for the dyno (hop-by-hop
-//! fields dropped, `X-Forwarded-*` and `X-Request-Id` added) over this connection's own
+//! fields dropped, `X-Forwarded-*`, `X-Request-Start` and `X-Request-Id` added) over this connection's own
 //! keep-alive connection to that dyno, streams the request body there while it reads the
 //! response head, and copies the response back, framing both bodies again by RFC 9112
 //! ([`wire`]). `Expect: 100-continue` is answered here; interim 1xx responses are not passed on;
@@ -468,6 +468,8 @@ impl Connection {
             if options.drops(name)
                 || name.eq_ignore_ascii_case("content-length")
                 || name.eq_ignore_ascii_case("x-forwarded-proto")
+                || name.eq_ignore_ascii_case("x-forwarded-port")
+                || name.eq_ignore_ascii_case("x-request-start")
                 || (name.eq_ignore_ascii_case("host") && authority.is_some())
                 || (name.eq_ignore_ascii_case("expect") && expect_continue)
             {
@@ -518,6 +520,11 @@ impl Connection {
         out.extend_from_slice(b"\r\n");
         let proto: &[u8] = if self.client.https { b"https" } else { b"http" };
         wire::put_header(out, "x-forwarded-proto", proto);
+        wire::put_header(out, "x-forwarded-port", self.client.port.as_bytes());
+        {
+            use std::io::Write;
+            let _ = write!(out, "x-request-start: t={}\r\n", super::request_start());
+        }
 
         let parsed = Parsed {
             method: method.to_owned(),

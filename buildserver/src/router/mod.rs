@@ -2,8 +2,9 @@
 //! ALPN) on `--router-tls-listen`, by hostname (an app's `<app>.<domain>` or one of its custom
 //! domains) to the app's healthy web dynos in turn (a client connection keeps its dyno and its
 //! dyno connection while that dyno is up: no pool lookup per request), with `X-Forwarded-For`,
-//! `X-Forwarded-Proto` and `X-Request-Id`; bodies stream both ways. Per app (`paas router`,
-//! `paas maintenance`, `paas domains:redirect-https`): a maintenance page (503 with
+//! `-Proto` and `-Port`, `X-Request-Start` and `X-Request-Id` (as Heroku's router); bodies
+//! stream both ways. Per app (`paas router`, `paas maintenance`,
+//! `paas domains:redirect-https`): a maintenance page (503 with
 //! `Retry-After`), a redirect from HTTP to HTTPS, a limit on request bodies (413) and on the wait
 //! for a dyno's response (504, Heroku's H12; `--router-timeout` by default). Unknown hosts get
 //! 404, apps without a running web dyno 503, every error page names its request id; request heads
@@ -145,6 +146,8 @@ pub struct Settings {
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_REQUEST_START: HeaderName = HeaderName::from_static("x-request-start");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Serves until `stop` turns true, on single-threaded runtimes (one per two cores), each accepting
@@ -170,14 +173,15 @@ pub async fn serve(
         Some(listener) => Some(listener.local_addr()?.port()),
         None => None,
     };
+    let http_port = listeners.http.local_addr()?.port();
     let suffix = format!(".{}", settings.domain);
     let tls_config = tls::server_config(settings.routes.clone(), suffix.clone());
     let mut finished = Vec::new();
     for index in 0..threads {
         let http = listeners.http.try_clone()?;
-        let tls = match &listeners.tls {
-            Some(listener) => Some(listener.try_clone()?),
-            None => None,
+        let tls = match (&listeners.tls, tls_port) {
+            (Some(listener), Some(port)) => Some((listener.try_clone()?, port)),
+            _ => None,
         };
         let tls_config = Arc::clone(&tls_config);
         let router = Arc::new(Router {
@@ -211,12 +215,13 @@ pub async fn serve(
                                 Arc::new(Connections {
                                     router: Arc::clone(&router),
                                     https: false,
+                                    port: HeaderValue::from(http_port),
                                 }),
                                 per_listener,
                                 None,
                                 stopped(stop.clone()),
                             );
-                            let Some(tls) = tls else {
+                            let Some((tls, tls_port)) = tls else {
                                 return plain.await;
                             };
                             let secure = crate::http::serve(
@@ -224,6 +229,7 @@ pub async fn serve(
                                 Arc::new(Connections {
                                     router,
                                     https: true,
+                                    port: HeaderValue::from(tls_port),
                                 }),
                                 per_listener,
                                 Some(tls_config),
@@ -243,16 +249,22 @@ pub async fn serve(
     Ok(())
 }
 
-/// The router's client connections on one listener (`https`: the TLS one).
+/// The router's client connections on one listener (`https`: the TLS one, on `port`).
 struct Connections {
     router: Arc<Router>,
     https: bool,
+    port: HeaderValue,
 }
 
 impl crate::http::Connections for Connections {
     fn service(&self, peer: SocketAddr) -> crate::http::Service {
         let connection = Arc::new(ClientConnection {
-            client: Client::new(Arc::clone(&self.router), peer, self.https),
+            client: Client::new(
+                Arc::clone(&self.router),
+                peer,
+                self.https,
+                self.port.clone(),
+            ),
             upstream: Mutex::new(None),
         });
         crate::http::Service::new(move |request| {
@@ -271,7 +283,12 @@ impl crate::http::Connections for Connections {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let client = Client::new(Arc::clone(&self.router), peer, self.https);
+        let client = Client::new(
+            Arc::clone(&self.router),
+            peer,
+            self.https,
+            self.port.clone(),
+        );
         h1::serve(client, stream, limits, stopping)
     }
 }
@@ -403,6 +420,15 @@ enum RouteFailure {
     BodyIdle,
 }
 
+/// When the router took a request, as Heroku's `X-Request-Start: t=<ms>` gives it: milliseconds
+/// since the Unix epoch (APM agents subtract it from their own clock to tell the time a request
+/// waited before the app took it).
+fn request_start() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
 /// A client connection, as the router decides on its requests.
 struct Client {
     router: Arc<Router>,
@@ -411,16 +437,19 @@ struct Client {
     peer_ip: HeaderValue,
     /// Whether it came in over TLS.
     https: bool,
+    /// The port it connected to, as `X-Forwarded-Port` gives it.
+    port: HeaderValue,
 }
 
 impl Client {
-    fn new(router: Arc<Router>, peer: SocketAddr, https: bool) -> Client {
+    fn new(router: Arc<Router>, peer: SocketAddr, https: bool, port: HeaderValue) -> Client {
         Client {
             router,
             peer: peer.ip(),
             peer_ip: HeaderValue::from_str(&peer.ip().to_string())
                 .expect("an address is a header value"),
             https,
+            port,
         }
     }
 
@@ -946,6 +975,10 @@ impl ClientConnection {
             X_FORWARDED_PROTO,
             HeaderValue::from_static(if client.https { "https" } else { "http" }),
         );
+        headers.insert(X_FORWARDED_PORT, client.port.clone());
+        if let Ok(start) = HeaderValue::try_from(format!("t={}", request_start())) {
+            headers.insert(X_REQUEST_START, start);
+        }
         if let Ok(request_id) = HeaderValue::from_str(&forward.ticket.request_id) {
             headers.insert(X_REQUEST_ID, request_id);
         }

@@ -392,13 +392,13 @@ fn node_app(
 
 /// A Node app named `name` whose `/echo` answers `METHOD LENGTH BODY` (with its
 /// `Content-Length`), `/stream` a chunked body (`one`, `two`, `three`) and `/headers` its
-/// `X-Forwarded-For|X-Request-Id`.
+/// `X-Forwarded-For|X-Request-Id|X-Forwarded-Port|X-Request-Start`.
 fn node_echo(name: &str) -> (paas_tests::TestServer, paas_tests::CliEnv) {
     let (server, cli, _) = node_app(
         name,
         "require('http').createServer((req, res) => {\n\
          if (req.url === '/stream') { res.write('one'); res.write('two'); return res.end('three'); }\n\
-         if (req.url === '/headers') return res.end(`${req.headers['x-forwarded-for']}|${req.headers['x-request-id']}`);\n\
+         if (req.url === '/headers') return res.end(['x-forwarded-for', 'x-request-id', 'x-forwarded-port', 'x-request-start'].map((h) => req.headers[h]).join('|'));\n\
          let body = '';\n\
          req.on('data', (d) => body += d);\n\
          req.on('end', () => {\n\
@@ -609,18 +609,34 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
         "{answer}"
     );
     // Every X-Forwarded-For field goes on, in order, before the client; a client's request id
-    // is kept when Heroku's router keeps it (20 to 200 of [A-Za-z0-9+/=-]), else replaced.
+    // is kept when Heroku's router keeps it (20 to 200 of [A-Za-z0-9+/=-]), else replaced. As on
+    // Heroku, the dyno is told the port the client connected to and when the router took the
+    // request (milliseconds since the epoch), whatever the client said.
+    let sent = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
     let answer = exchange(
         &server.router,
         &format!(
             "GET /headers HTTP/1.1\r\n{host}X-Forwarded-For: 6.6.6.6\r\nX-Request-Id: trace-0123456789abcdef\r\n\
-             X-Forwarded-For: 7.7.7.7, 8.8.8.8\r\nConnection: close\r\n\r\n"
+             X-Forwarded-For: 7.7.7.7, 8.8.8.8\r\nX-Forwarded-Port: 1\r\nX-Request-Start: t=1\r\n\
+             Connection: close\r\n\r\n"
         ),
         wait,
     );
-    assert!(
-        answer.ends_with("\r\n\r\n6.6.6.6, 7.7.7.7, 8.8.8.8, 127.0.0.1|trace-0123456789abcdef"),
+    let router_port = server.router.rsplit_once(':').expect("a port").1;
+    let (_, echoed) = answer.split_once("\r\n\r\n").expect("a body");
+    let (head, start) = echoed.rsplit_once("|t=").expect("X-Request-Start");
+    assert_eq!(
+        head,
+        format!("6.6.6.6, 7.7.7.7, 8.8.8.8, 127.0.0.1|trace-0123456789abcdef|{router_port}"),
         "{answer}"
+    );
+    let start: u128 = start.parse().expect("milliseconds");
+    assert!(
+        (sent..sent + 10_000).contains(&start),
+        "{start} is not when the request came ({sent})"
     );
     let answer = exchange(
         &server.router,
@@ -633,6 +649,7 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
     let (_, id) = answer
         .rsplit_once("\r\n\r\n127.0.0.1|")
         .expect("the dyno's answer");
+    let (id, _) = id.split_once('|').expect("more headers");
     assert!(
         id.len() == 36 && id.split('-').count() == 5,
         "a fresh UUID, not {id:?}"
