@@ -169,10 +169,12 @@ impl Controller {
     }
 
     /// The app is being destroyed (its row is gone): its release phase in flight stops, its
-    /// releases waiting for their turn never run, and this returns the app's turn once no deploy
-    /// of it runs (a rollout in progress ends first, within its boot timeout), so that the
-    /// scheduler's destroy is the last thing done to the app.
+    /// releases waiting for their turn never run, its dynos starting stop (the local scheduler;
+    /// a Kubernetes rollout ends first, within its deadline), and this returns the app's turn
+    /// once no deploy of it runs, so that the scheduler's destroy is the last thing done to the
+    /// app.
     pub async fn destroying(&self, app_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        self.scheduler.destroying(app_id);
         if let Some(token) = self
             .destroyed
             .lock()
@@ -260,6 +262,9 @@ impl Controller {
                 }
                 self.set(app_id, version, ReleaseStatus::Deploying).await?;
                 if let Err(e) = self.scheduler.deploy(&deployment).await {
+                    if destroyed.is_cancelled() {
+                        return Err(DeployError::Destroyed);
+                    }
                     self.fail(app_id, version, format!("{e:#}")).await;
                     return Err(DeployError::Start(e));
                 }

@@ -147,6 +147,12 @@ pub trait Scheduler: Send + Sync {
         rules: &[paas_share::models::AutoscaleRule],
     ) -> anyhow::Result<()>;
 
+    /// The app is being destroyed (before [`Self::destroy`], which waits for the operation in
+    /// progress): a deploy or restart waiting for its new dynos to come up stops waiting, stops
+    /// those dynos and fails, so that a destroy does not wait out a boot. Later operations on the
+    /// app fail the same way. Without it (the default), they end as they would have.
+    fn destroying(&self, _app_id: &str) {}
+
     /// Stops every dyno of the app and removes its routes (the app is being destroyed).
     async fn destroy(&self, app: &AppRef);
 

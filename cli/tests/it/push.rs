@@ -793,13 +793,15 @@ fn destroying_an_app_while_its_push_uploads_says_so() {
     );
 }
 
+/// A destroy does not wait out the boot of the dynos a push starts (a web dyno that would listen
+/// only after 10 minutes): they stop, and the push says the release was not deployed.
 #[test]
 fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
-    let (_server, cli) = super::run::serving();
+    let (server, cli) = super::run::serving();
     let slow = cli.app_repo("envpage");
     std::fs::write(
         slow.join("Procfile"),
-        "web: sleep 6; exec busybox httpd -f -p $PORT -h /app\n",
+        "web: sleep 600; exec busybox httpd -f -p $PORT -h /app\n",
     )
     .expect("write");
     cli.commit_all(&slow, "slow to boot");
@@ -810,7 +812,24 @@ fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
             break;
         }
     }
+    let started = std::time::Instant::now();
     let stderr = destroyed_during_push(&cli, &slow, "doomed", git, output);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the destroy took {:?}",
+        started.elapsed()
+    );
+    let dynos = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(server.data_dir().join("run/runc-dynos"))
+        .args(["list", "-q"])
+        .output()
+        .expect("runc list");
+    assert_eq!(
+        String::from_utf8_lossy(&dynos.stdout),
+        "",
+        "no dyno is left"
+    );
     assert!(
         stderr.contains(
             "remote:  !     Push rejected: v1 was not deployed: the app was destroyed meanwhile."

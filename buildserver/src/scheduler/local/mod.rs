@@ -25,6 +25,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use paas_share::AppName;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{AppLocks, CANARY_TYPE, Deployment, OneOff, OneOffSpec, OneOffStreams, Scheduler};
 use crate::app::AppRef;
@@ -168,6 +169,8 @@ pub struct LocalScheduler {
     services: Mutex<HashMap<String, services::Service>>,
     /// Keeps apps from each other's dynos.
     isolation: Isolation,
+    /// Per app, cancelled once it is being destroyed (until its destroy ends).
+    destroyed: Mutex<HashMap<String, CancellationToken>>,
 }
 
 impl LocalScheduler {
@@ -205,6 +208,7 @@ impl LocalScheduler {
             services: Mutex::default(),
             metrics,
             isolation,
+            destroyed: Mutex::default(),
         })
     }
 
@@ -377,6 +381,29 @@ impl LocalScheduler {
         self.routes.set(app, backends);
     }
 
+    /// Cancelled once the app is being destroyed.
+    fn destroyed_token(&self, app_id: &str) -> CancellationToken {
+        self.destroyed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(app_id.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// `wait`, unless the app is being destroyed first (`None`).
+    async fn unless_destroyed<T>(
+        &self,
+        app_id: &str,
+        wait: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        let destroyed = self.destroyed_token(app_id);
+        tokio::select! {
+            out = wait => Some(out),
+            () = destroyed.cancelled() => None,
+        }
+    }
+
     fn running_release(&self, app_id: &str) -> Option<u32> {
         self.apps().get(app_id).map(|r| r.release)
     }
@@ -439,8 +466,15 @@ impl LocalScheduler {
         self.incoming_dynos()
             .insert(deployment.app.id.clone(), incoming);
         let waits = serving.iter().map(|d| d.supervision.wait_up());
-        let failed: Vec<&Dyno> = join_all(waits)
+        let Some(results) = self
+            .unless_destroyed(&deployment.app.id, join_all(waits))
             .await
+        else {
+            self.incoming_dynos().remove(&deployment.app.id);
+            self.stop_all(&deployment.app.id, started).await;
+            anyhow::bail!("the app is being destroyed");
+        };
+        let failed: Vec<&Dyno> = results
             .into_iter()
             .zip(&serving)
             .filter(|(result, _)| result.is_err())
@@ -578,8 +612,14 @@ impl LocalScheduler {
             let up = if fresh.serves() {
                 self.incoming_dynos()
                     .insert(deployment.app.id.clone(), vec![IncomingDyno::of(&fresh)]);
-                let up = fresh.supervision.wait_up().await;
+                let up = self
+                    .unless_destroyed(&deployment.app.id, fresh.supervision.wait_up())
+                    .await;
                 self.incoming_dynos().remove(&deployment.app.id);
+                let Some(up) = up else {
+                    self.stop_all(&deployment.app.id, vec![fresh]).await;
+                    anyhow::bail!("the app is being destroyed");
+                };
                 up
             } else {
                 Ok(())
@@ -1162,6 +1202,14 @@ impl Scheduler for LocalScheduler {
         }
         // Its layers go too, unless other dynos use them.
         self.layers.collect(Duration::ZERO).await;
+        self.destroyed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&app.id);
+    }
+
+    fn destroying(&self, app_id: &str) {
+        self.destroyed_token(app_id).cancel();
     }
 
     async fn shutdown(&self) {
