@@ -28,9 +28,13 @@ impl Targets {
     /// a name's addresses are checked when it is resolved ([`Self::resolve`]).
     pub fn refusal(self, host: &str) -> Option<String> {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let local = match bare.parse::<IpAddr>() {
-            Ok(ip) => !self.allows(ip),
-            Err(_) => {
+        let literal = bare
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| inet_aton(bare).map(IpAddr::V4));
+        let local = match literal {
+            Some(ip) => !self.allows(ip),
+            None => {
                 let name = bare.trim_end_matches('.').to_ascii_lowercase();
                 self == Self::Public && (name == "localhost" || name.ends_with(".localhost"))
             }
@@ -83,6 +87,44 @@ impl Targets {
     pub fn resolver(self) -> Arc<dyn reqwest::dns::Resolve> {
         Arc::new(Resolver(self))
     }
+}
+
+/// `host` as an IPv4 address in any form inet_aton(3) takes: `2130706433`, `127.1`, `0x7f.1`,
+/// `0177.0.0.1` (one to four parts, each decimal, octal after a `0` or hex after `0x`; the last
+/// fills the bytes left). The resolver a connection goes through (glibc's getaddrinfo) reads
+/// such hosts as addresses, while std parses only the dotted quad; the form is short and no
+/// crate offers it, so it is written here.
+pub fn inet_aton(host: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let (digits, radix) = match part.strip_prefix("0x").or(part.strip_prefix("0X")) {
+            Some(hex) => (hex, 16),
+            None if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),
+            None => (*part, 10),
+        };
+        if (digits.is_empty() && radix != 16) || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        values.push(if digits.is_empty() {
+            0
+        } else {
+            u32::from_str_radix(digits, radix).ok()?
+        });
+    }
+    let (last, bytes) = values.split_last()?;
+    let last_bits = 32 - 8 * bytes.len() as u32;
+    if bytes.iter().any(|b| *b > 255) || (last_bits < 32 && *last >= 1 << last_bits) {
+        return None;
+    }
+    let high = bytes
+        .iter()
+        .enumerate()
+        .fold(0u32, |address, (i, b)| address | b << (24 - 8 * i as u32));
+    Some(Ipv4Addr::from(high | last))
 }
 
 fn refused(host: &str) -> String {
@@ -155,6 +197,42 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_hosts_read_as_inet_aton_reads_them() {
+        for (host, ip) in [
+            ("2130706433", Some("127.0.0.1")),
+            ("127.1", Some("127.0.0.1")),
+            ("127.0.1", Some("127.0.0.1")),
+            ("0x7f.1", Some("127.0.0.1")),
+            ("0177.0.0.1", Some("127.0.0.1")),
+            ("0X7F000001", Some("127.0.0.1")),
+            ("10.0.65535", Some("10.0.255.255")),
+            ("8.8.8.8", Some("8.8.8.8")),
+            ("0", Some("0.0.0.0")),
+            ("4294967296", None),
+            ("256.1", None),
+            ("10.0.65536", None),
+            ("1.2.3.4.5", None),
+            ("09.1.1.1", None),
+            ("+1", None),
+            ("1..2", None),
+            ("", None),
+            ("example.com", None),
+            ("1e100.net", None),
+            ("deadbeef", None),
+        ] {
+            assert_eq!(
+                inet_aton(host),
+                ip.map(|ip| ip.parse().expect("ip")),
+                "{host}"
+            );
+        }
+        assert!(Targets::Public.refusal("127.1").is_some());
+        assert!(Targets::Public.refusal("2130706433").is_some());
+        assert!(Targets::Public.refusal("134744072").is_none(), "8.8.8.8");
+        assert!(Targets::Any.refusal("127.1").is_none());
+    }
 
     #[test]
     fn only_public_addresses_unless_allowed() {

@@ -128,6 +128,12 @@ pub fn check_webhook(url: &str) -> Result<String, String> {
             paas_share::names::excerpt(url)
         ));
     }
+    if parsed.port() == Some(0) {
+        return Err(
+            "the webhook URL has port 0, which nothing listens on: give its port, or none"
+                .to_owned(),
+        );
+    }
     Ok(parsed.to_string())
 }
 
@@ -513,6 +519,7 @@ mod tests {
             "file:///etc/passwd",
             "http://127.0.0.1:9000/a\nb",
             "http://127.0.0.1:9000/a b",
+            "https://hooks.example.com:0/paas",
         ] {
             assert!(check_webhook(bad).is_err(), "{bad}");
         }

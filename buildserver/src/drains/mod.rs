@@ -90,6 +90,11 @@ impl Target {
             return Err(format!("the drain URL has no host: {examples}"));
         }
         let Some(tls) = syslog_tls else {
+            if parsed.port() == Some(0) {
+                return Err(format!(
+                    "the drain URL has port 0, which nothing listens on: {examples}"
+                ));
+            }
             return Ok(Self::Http(parsed));
         };
         let Some(port) = parsed.port().filter(|p| *p > 0) else {
@@ -109,15 +114,14 @@ impl Target {
                 parsed.scheme()
             ));
         }
-        Ok(Self::Syslog {
-            // Hosts of non-special schemes keep their case in a WHATWG URL; DNS ignores it.
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_ascii_lowercase(),
-            port,
-            tls,
-        })
+        // Hosts of non-special schemes keep their case and numeric form in a WHATWG URL; DNS
+        // ignores case, and the resolver reads `127.1` as 127.0.0.1 (said so from the start).
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let host = match crate::outbound::inet_aton(host) {
+            Some(ip) => ip.to_string(),
+            None => host.to_ascii_lowercase(),
+        };
+        Ok(Self::Syslog { host, port, tls })
     }
 }
 
@@ -616,6 +620,9 @@ mod tests {
             ),
             ("syslog+tls://[::1]:6514/", "syslog+tls://[::1]:6514"),
             ("HTTPS://Logs.Example.com/d", "https://logs.example.com/d"),
+            ("syslog://127.1:514", "syslog://127.0.0.1:514"),
+            ("syslog://2130706433:514", "syslog://127.0.0.1:514"),
+            ("http://2130706433/d", "http://127.0.0.1/d"),
         ] {
             assert_eq!(
                 Target::parse(spelled).map(|t| t.to_string()).as_deref(),
@@ -629,6 +636,7 @@ mod tests {
             ("not-a-url", "is not a URL"),
             ("https://", "is not a URL"),
             ("syslog://127.0.0.1:0", "needs a port"),
+            ("https://logs.example.com:0/d", "port 0"),
             (
                 "syslog://user:secret@127.0.0.1:514",
                 "only syslog://HOST:PORT",
