@@ -476,7 +476,7 @@ impl Connection {
                 continue;
             }
             if name.eq_ignore_ascii_case("x-forwarded-for") {
-                if !field.value.is_empty() {
+                if !wire::is_empty_list(field.value) {
                     forwarded_for.push(field.value);
                 }
                 continue;

@@ -956,11 +956,12 @@ impl ClientConnection {
         // it is (no copy per request).
         let forwarded_for = {
             let previous = headers.get_all(X_FORWARDED_FOR);
-            if previous.iter().all(HeaderValue::is_empty) {
+            let blank = |v: &HeaderValue| wire::is_empty_list(v.as_bytes());
+            if previous.iter().all(blank) {
                 Some(client.peer_ip.clone())
             } else {
                 let mut list = Vec::new();
-                for value in previous.iter().filter(|v| !v.is_empty()) {
+                for value in previous.iter().filter(|v| !blank(v)) {
                     list.extend_from_slice(value.as_bytes());
                     list.extend_from_slice(b", ");
                 }

@@ -475,6 +475,12 @@ pub fn put_length(out: &mut Vec<u8>, length: u64) {
     let _ = write!(out, "content-length: {length}\r\n");
 }
 
+/// Whether a list field's value has no element (RFC 9110 §5.6.1: empty elements, commas and
+/// whitespace alone, are ignored): `X-Forwarded-For: ,` adds nothing.
+pub fn is_empty_list(value: &[u8]) -> bool {
+    value.iter().all(|b| matches!(b, b',' | b' ' | b'\t'))
+}
+
 /// Appends a header line `name: value`.
 pub fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());

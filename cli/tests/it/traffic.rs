@@ -641,11 +641,11 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
     let answer = exchange(
         &server.router,
         &format!(
-            "GET /headers HTTP/1.1\r\n{host}X-Request-Id: short\r\nX-Forwarded-For:\r\nConnection: close\r\n\r\n"
+            "GET /headers HTTP/1.1\r\n{host}X-Request-Id: short\r\nX-Forwarded-For:\r\nX-Forwarded-For: , ,\r\nConnection: close\r\n\r\n"
         ),
         wait,
     );
-    // An empty X-Forwarded-For adds nothing before the client.
+    // An empty X-Forwarded-For (or one of commas) adds nothing before the client.
     let (_, id) = answer
         .rsplit_once("\r\n\r\n127.0.0.1|")
         .expect("the dyno's answer");
