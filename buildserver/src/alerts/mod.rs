@@ -411,7 +411,11 @@ impl Alerts {
                         status = format!("answered {} after {tries}", response.status().as_u16());
                     }
                     Err(e) => {
-                        status = format!("{} after {tries}", reqwest_reason(e));
+                        let (reason, refused) = reqwest_reason(e);
+                        status = format!("{reason} after {tries}");
+                        if refused {
+                            break; // it would be refused again
+                        }
                     }
                 }
                 if attempt < ATTEMPTS {
@@ -448,10 +452,11 @@ fn crash_message(process_type: &str, restarts: u64, ooms: u64) -> String {
     message
 }
 
-/// Why a request did not get an answer, without the URL (it may hold a token).
-fn reqwest_reason(e: reqwest::Error) -> String {
+/// Why a request did not get an answer, without the URL (it may hold a token), and whether it
+/// was refused for its address ([`crate::outbound::Targets`]): trying again would not help.
+fn reqwest_reason(e: reqwest::Error) -> (String, bool) {
     if e.is_timeout() {
-        "timed out".to_owned()
+        ("timed out".to_owned(), false)
     } else if e.is_connect() {
         // A name whose addresses `Targets` refused says so; other causes stay short.
         let mut source = std::error::Error::source(&e);
@@ -459,18 +464,18 @@ fn reqwest_reason(e: reqwest::Error) -> String {
             if let Some(io) = cause.downcast_ref::<std::io::Error>()
                 && io.kind() == std::io::ErrorKind::PermissionDenied
             {
-                return format!("cannot connect: {io}");
+                return (format!("cannot connect: {io}"), true);
             }
             source = cause.source();
         }
-        "cannot connect".to_owned()
+        ("cannot connect".to_owned(), false)
     } else {
         let e = e.without_url();
         let mut reason = e.to_string();
         if let Some(source) = std::error::Error::source(&e) {
             reason = format!("{reason}: {source}");
         }
-        reason
+        (reason, false)
     }
 }
 
@@ -503,6 +508,37 @@ mod tests {
             let e = Trigger::parse(text).expect_err(text);
             assert!(e.contains(says), "{text}: {e}");
         }
+    }
+
+    /// A webhook whose name the resolver refuses is not tried again (nothing would change).
+    #[tokio::test]
+    async fn a_refused_address_is_not_worth_another_attempt() {
+        crate::registry::use_ring();
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .dns_resolver(crate::outbound::Targets::Public.resolver())
+            .build()
+            .expect("client");
+        let refused = client
+            .get("http://localhost:9/")
+            .send()
+            .await
+            .expect_err("refused");
+        let (reason, final_) = reqwest_reason(refused);
+        assert!(final_, "{reason}");
+        assert!(reason.contains("is not a public address"), "{reason}");
+        // A connection that fails for another reason is tried again.
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let failed = client
+            .get("http://127.0.0.1:9/")
+            .send()
+            .await
+            .expect_err("closed");
+        let (reason, final_) = reqwest_reason(failed);
+        assert!(!final_, "{reason}");
     }
 
     #[test]

@@ -339,6 +339,8 @@ fn drains_and_webhooks_reach_public_addresses_only_by_default() {
         "syslog+tls://[::1]:6514",
         "http://10.0.0.7/logs",
         "https://api.localhost/drain",
+        "syslog://127.1:514",
+        "syslog://2130706433:514",
     ] {
         refused(
             &cli,
