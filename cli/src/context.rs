@@ -196,19 +196,39 @@ fn host_from(stored: Option<&Credentials>) -> String {
     }
 }
 
-/// `example.com:5500` → `http://example.com:5500`; no trailing slash.
+/// `example.com:5500` → `http://example.com:5500`; no trailing slash (but `http://` stays as
+/// it is: a URL without a host, not a host named `http`).
 pub fn normalize_host(host: &str) -> String {
-    let host = host.trim().trim_end_matches('/');
-    if host.contains("://") {
+    let host = host.trim();
+    let url = if host.contains("://") {
         host.to_owned()
     } else {
         format!("http://{host}")
+    };
+    let trimmed = url.trim_end_matches('/');
+    if trimmed.ends_with(':') {
+        url
+    } else {
+        trimmed.to_owned()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_become_urls() {
+        for (given, url) in [
+            ("example.com:5500", "http://example.com:5500"),
+            (" https://example.com/ ", "https://example.com"),
+            ("http://example.com:5500//", "http://example.com:5500"),
+            ("http://", "http://"),
+            ("https:///", "https:///"),
+        ] {
+            assert_eq!(normalize_host(given), url, "{given}");
+        }
+    }
 
     fn dyno(process_type: &str, state: &str) -> Dyno {
         Dyno {
