@@ -272,7 +272,10 @@ struct Nginx {
 impl Nginx {
     /// With `tls` (a PEM chain and its key), nginx terminates TLS (1.2 and 1.3, ALPN h2 and
     /// http/1.1) with them, and keeps client connections however many requests they carry, as the
-    /// router does (after its default 1000, h2load does not reconnect on HTTP/2's GOAWAY).
+    /// router does (after its default 1000, h2load does not reconnect on HTTP/2's GOAWAY). It is
+    /// set up as a Heroku-style router: it adds the headers the paas router adds
+    /// (`X-Forwarded-For`/`-Proto`/`-Port`, `X-Request-Id`, `X-Request-Start`), so that both
+    /// send the dyno the same requests; its access log stays off (the paas router logs each one).
     fn start(dir: &Path, upstream: u16, tls: Option<(&Path, &Path)>) -> Option<Self> {
         let nginx = ["/usr/sbin/nginx", "/sbin/nginx"]
             .into_iter()
@@ -304,7 +307,9 @@ impl Nginx {
                  upstream dyno {{ server 127.0.0.1:{upstream}; keepalive 64; }}\n\
                  server {{\n    {listen}\n\
                  location / {{ proxy_pass http://dyno; proxy_http_version 1.1; proxy_set_header Connection \"\"; \
-                 proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr; }}\n  }}\n}}\n",
+                 proxy_set_header Host $host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; \
+                 proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Forwarded-Port $server_port; \
+                 proxy_set_header X-Request-Id $request_id; proxy_set_header X-Request-Start \"t=${{msec}}\"; }}\n  }}\n}}\n",
                 pid = prefix.join("nginx.pid").display(),
                 prefix = prefix.display(),
             ),
