@@ -179,6 +179,30 @@ impl TestServer {
         self.dir.path().join("data")
     }
 
+    /// The ids of the server's build containers, as runc lists them.
+    pub fn build_containers(&self) -> Vec<String> {
+        self.runc_list("run/runc")
+    }
+
+    /// The ids of the server's dyno containers (one-off dynos and add-on services included), as
+    /// runc lists them.
+    pub fn dyno_containers(&self) -> Vec<String> {
+        self.runc_list("run/runc-dynos")
+    }
+
+    fn runc_list(&self, state_dir: &str) -> Vec<String> {
+        let output = Command::new("runc")
+            .arg("--root")
+            .arg(self.data_dir().join(state_dir))
+            .args(["list", "-q"])
+            .output()
+            .expect("runc list");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     pub fn admin_token(&self) -> String {
         std::fs::read_to_string(self.data_dir().join("admin-token"))
             .expect("admin-token")

@@ -506,17 +506,6 @@ fn stub_services(server: &TestServer) {
     std::fs::write(services.join("stack.json"), r#"{"recipe":"busybox"}"#).expect("write");
 }
 
-/// What runc runs for the server's dynos and services.
-fn service_containers(server: &TestServer) -> String {
-    let output = std::process::Command::new("runc")
-        .arg("--root")
-        .arg(server.data_dir().join("run/runc-dynos"))
-        .args(["list", "-q"])
-        .output()
-        .expect("runc list");
-    String::from_utf8(output.stdout).expect("utf-8")
-}
-
 fn addon_folders(server: &TestServer) -> usize {
     std::fs::read_dir(server.data_dir().join("addons")).map_or(0, |d| d.count())
 }
@@ -543,7 +532,7 @@ fn a_service_that_never_comes_up_fails_its_provisioning_and_leaves_nothing() {
     assert_eq!(ok(&cli, &repo, &["addons", "--json"]).trim(), "[]");
     assert!(!ok(&cli, &repo, &["config"]).contains("REDIS_URL"));
     assert_eq!(addon_folders(&server), 0);
-    assert_eq!(service_containers(&server), "");
+    assert_eq!(server.dyno_containers(), Vec::<String>::new());
 }
 
 #[test]
@@ -564,7 +553,8 @@ fn a_daemon_killed_while_provisioning_or_backing_up_leaves_whole_states() {
         .spawn()
         .expect("paas");
     let mut waited = 0;
-    while !server.log().contains("never listening") && !service_containers(&server).contains("svc")
+    while !server.log().contains("never listening")
+        && !server.dyno_containers().iter().any(|c| c.contains("svc"))
     {
         std::thread::sleep(std::time::Duration::from_millis(100));
         waited += 1;
@@ -576,9 +566,9 @@ fn a_daemon_killed_while_provisioning_or_backing_up_leaves_whole_states() {
     assert_eq!(ok(&cli, &repo, &["addons", "--json"]).trim(), "[]");
     assert_eq!(addon_folders(&server), 0);
     assert!(
-        !service_containers(&server).contains("svc"),
-        "{}",
-        service_containers(&server)
+        !server.dyno_containers().iter().any(|c| c.contains("svc")),
+        "{:?}",
+        server.dyno_containers()
     );
 
     // Killed while the attach's release runs (its release phase sleeps): absent too.

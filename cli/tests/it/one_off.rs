@@ -33,17 +33,9 @@ fn run_with(cli: &CliEnv, repo: &Path, args: &[&str], stdin: &[u8]) -> (i32, Vec
 
 /// The runc containers of one-off dynos still on the server.
 fn one_off_containers(server: &TestServer) -> Vec<String> {
-    let output = Command::new("runc")
-        .arg("--root")
-        .arg(server.data_dir().join("run/runc-dynos"))
-        .args(["list", "-q"])
-        .output()
-        .expect("runc list");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|id| id.contains("-run."))
-        .map(str::to_owned)
-        .collect()
+    let mut containers = server.dyno_containers();
+    containers.retain(|id| id.contains("-run."));
+    containers
 }
 
 #[test]

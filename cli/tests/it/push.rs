@@ -538,16 +538,6 @@ pub fn debian_server(extra: &[&str]) -> (TestServer, CliEnv) {
 }
 
 /// Containers runc still knows of for this server.
-fn containers(server: &TestServer) -> String {
-    let output = std::process::Command::new("runc")
-        .arg("--root")
-        .arg(server.data_dir().join("run/runc"))
-        .args(["list", "-q"])
-        .output()
-        .expect("runc list");
-    String::from_utf8(output.stdout).expect("utf-8")
-}
-
 /// Starts `git push paas main` in a process group of its own and returns once its output shows
 /// `text`, so that the test can interrupt it there (the rest of its output is not read).
 pub fn push_until(cli: &CliEnv, repo: &Path, text: &str) -> std::process::Child {
@@ -701,7 +691,7 @@ fn builds_over_their_time_or_memory_limit_are_stopped() {
     assert!(!output.status.success());
     assert!(stderr.contains("remote:  !     the build exceeded its time limit of 20s and was stopped (--build-timeout)."), "{stderr}");
     assert_eq!(remote_main(&cli, &slow), None);
-    assert_eq!(containers(&server), "");
+    assert_eq!(server.build_containers(), Vec::<String>::new());
 
     let hungry = cli.app_repo("nodejs-hungry");
     run_in(&cli, &hungry, &["create", "hungry"]);
@@ -709,7 +699,7 @@ fn builds_over_their_time_or_memory_limit_are_stopped() {
     let stderr = stderr_of(&output);
     assert!(!output.status.success());
     assert!(stderr.contains("remote:  !     the build ran out of memory: it exceeded its memory limit of 256 MiB (--build-memory)."), "{stderr}");
-    assert_eq!(containers(&server), "");
+    assert_eq!(server.build_containers(), Vec::<String>::new());
 }
 
 /// Destroys `app` while `git` pushes to it: what the push said (it must fail).
@@ -755,7 +745,7 @@ fn destroying_an_app_stops_its_build_and_the_push_says_why() {
     // Stopped, not left to sleep out its 300 s.
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     eventually("the build container is gone", || {
-        containers(&server).is_empty()
+        server.build_containers().is_empty()
     });
 }
 
@@ -819,15 +809,9 @@ fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
         "the destroy took {:?}",
         started.elapsed()
     );
-    let dynos = std::process::Command::new("runc")
-        .arg("--root")
-        .arg(server.data_dir().join("run/runc-dynos"))
-        .args(["list", "-q"])
-        .output()
-        .expect("runc list");
     assert_eq!(
-        String::from_utf8_lossy(&dynos.stdout),
-        "",
+        server.dyno_containers(),
+        Vec::<String>::new(),
         "no dyno is left"
     );
     assert!(
@@ -846,13 +830,13 @@ fn a_client_killed_mid_build_leaves_nothing_behind() {
     let slow = cli.app_repo("nodejs-slow");
     run_in(&cli, &slow, &["create", "slow"]);
     let mut git = push_until(&cli, &slow, "installing slowly");
-    assert_ne!(containers(&server), "", "the build runs");
+    assert!(!server.build_containers().is_empty(), "the build runs");
     // Kill git and its ssh, as a closed laptop would.
     let group = nix::unistd::Pid::from_raw(i32::try_from(git.id()).expect("pid"));
     nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).expect("kill the push");
     git.wait().expect("wait");
     eventually("the build container is gone", || {
-        containers(&server).is_empty()
+        server.build_containers().is_empty()
     });
     eventually("the server has no child process left", || {
         git_children(&server).is_empty()
@@ -1207,7 +1191,7 @@ fn a_daemon_killed_mid_build_cleans_up_on_restart() {
     let slow = cli.app_repo("nodejs-slow");
     run_in(&cli, &slow, &["create", "orphan"]);
     let mut git = push_until(&cli, &slow, "installing slowly");
-    assert_ne!(containers(&server), "", "the build runs");
+    assert!(!server.build_containers().is_empty(), "the build runs");
     let app: Value =
         serde_json::from_str(&run_in(&cli, &slow, &["apps", "info", "--json"])).expect("JSON");
     server.stop(nix::sys::signal::Signal::SIGKILL);
@@ -1225,8 +1209,8 @@ fn a_daemon_killed_mid_build_cleans_up_on_restart() {
     server.restart();
     assert!(!quarantine.exists(), "the quarantine is removed at start");
     assert_eq!(
-        containers(&server),
-        "",
+        server.build_containers(),
+        Vec::<String>::new(),
         "the orphaned build container is removed at start"
     );
     let builds = builds(&cli, &slow);

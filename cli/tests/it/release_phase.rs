@@ -208,14 +208,7 @@ fn a_push_stopped_during_its_release_phase_lets_the_release_run_to_its_end() {
     // Its dynos are the ones `ps` shows, and the only ones that run.
     let dynos: Vec<Value> =
         serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
-    let runc = std::process::Command::new("runc")
-        .arg("--root")
-        .arg(server.data_dir().join("run/runc-dynos"))
-        .args(["list", "-q"])
-        .output()
-        .expect("runc list");
-    let containers = String::from_utf8_lossy(&runc.stdout).lines().count();
-    assert_eq!(containers, dynos.len(), "{dynos:?}");
+    assert_eq!(server.dyno_containers().len(), dynos.len(), "{dynos:?}");
 }
 
 /// Destroying an app whose release phase hangs: the destroy does not wait for it, the release
@@ -273,13 +266,7 @@ fn destroying_an_app_stops_its_release_phase_and_its_queued_releases() {
         transcript(&queued)
     );
     // Nothing of it runs, and a new app of its name has no releases and no dynos.
-    let runc = std::process::Command::new("runc")
-        .arg("--root")
-        .arg(server.data_dir().join("run/runc-dynos"))
-        .args(["list", "-q"])
-        .output()
-        .expect("runc list");
-    assert_eq!(String::from_utf8_lossy(&runc.stdout).trim(), "");
+    assert_eq!(server.dyno_containers(), Vec::<String>::new());
     ok(&cli, &repo, &["create", "hung"]);
     std::thread::sleep(std::time::Duration::from_secs(1));
     let releases: Vec<Value> =

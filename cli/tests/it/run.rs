@@ -527,12 +527,12 @@ fn destroy_and_restart_leave_nothing_behind() {
 
     let dynos: Vec<Value> =
         serde_json::from_str(&ok(&cli, &repo, &["ps", "--json"])).expect("JSON");
-    let containers = runc_containers(&server);
+    let containers = server.dyno_containers();
     assert_eq!(containers.len(), 1, "{containers:?}");
     ok(&cli, &repo, &["destroy", "--confirm", "transient"]);
     assert_eq!(get(&server, "transient").0, 404);
     assert_eq!(mounts(&server), 0, "no overlay left mounted after destroy");
-    assert!(runc_containers(&server).is_empty(), "no container left");
+    assert!(server.dyno_containers().is_empty(), "no container left");
     for id in &containers {
         for cgroup in [
             format!("/sys/fs/cgroup/memory/paas/{id}"),
@@ -556,20 +556,6 @@ fn destroy_and_restart_leave_nothing_behind() {
     assert_eq!(entries("layers"), 0, "no unpacked layer left");
     assert_eq!(entries("cache"), 0, "no build cache left");
     assert_eq!(entries("repos"), 0, "no repository left");
-}
-
-/// The ids of the server's dyno containers, as runc lists them.
-fn runc_containers(server: &TestServer) -> Vec<String> {
-    let output = std::process::Command::new("runc")
-        .arg("--root")
-        .arg(server.data_dir().join("run/runc-dynos"))
-        .args(["list", "-q"])
-        .output()
-        .expect("runc");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 #[test]
@@ -732,7 +718,7 @@ fn a_daemon_killed_with_sigkill_comes_back_to_its_formation_with_nothing_orphane
     ok(&cli, &repo, &["create", "survivor"]);
     assert!(push(&cli, &repo).status.success());
     ok(&cli, &repo, &["scale", "web=2"]);
-    let before = runc_containers(&server);
+    let before = server.dyno_containers();
     assert_eq!(before.len(), 2, "{before:?}");
     let before_pids: Vec<(String, i64)> = before
         .iter()
@@ -750,7 +736,7 @@ fn a_daemon_killed_with_sigkill_comes_back_to_its_formation_with_nothing_orphane
 
     server.stop(Signal::SIGKILL);
     server.restart();
-    let after = runc_containers(&server);
+    let after = server.dyno_containers();
     assert_eq!(after.len(), 2, "the formation again: {after:?}");
     for (id, pid) in &before_pids {
         assert!(

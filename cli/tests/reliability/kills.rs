@@ -150,22 +150,13 @@ fn a_daemon_killed_in_a_push_or_a_storm_comes_back_consistent() {
             );
             // No container the server does not account for: no build left running, and the dynos
             // `ps` shows.
-            let containers = |root: &str| {
-                let listed = Command::new("runc")
-                    .arg("--root")
-                    .arg(server.data_dir().join(root))
-                    .args(["list", "-q"])
-                    .output()
-                    .expect("runc list");
-                String::from_utf8_lossy(&listed.stdout).lines().count()
-            };
             assert_eq!(
-                containers("run/runc"),
-                0,
+                server.build_containers(),
+                Vec::<String>::new(),
                 "round {round}: a build container is left"
             );
             assert_eq!(
-                containers("run/runc-dynos"),
+                server.dyno_containers().len(),
                 dynos.as_array().map_or(0, Vec::len),
                 "round {round}: {dynos}"
             );
