@@ -75,8 +75,11 @@ impl Isolation {
     pub fn install() -> anyhow::Result<Self> {
         let table = format!("{TABLE_PREFIX}{}", std::process::id());
         let mut script = String::new();
+        // `table` then `delete table`: one transaction that succeeds also when another server
+        // starting at the same time removed the table first.
         for pid in leftover_tables()? {
-            script.push_str(&format!("delete table inet {TABLE_PREFIX}{pid}\n"));
+            let gone = format!("{TABLE_PREFIX}{pid}");
+            script.push_str(&format!("table inet {gone}\ndelete table inet {gone}\n"));
         }
         script.push_str(&format!(
             "table inet {table}\ndelete table inet {table}\n\
