@@ -110,6 +110,7 @@ impl crate::scheduler::Scheduler for Accepting {
     ) -> anyhow::Result<crate::container::Outcome> {
         anyhow::bail!("these tests run no services")
     }
+    fn destroying(&self, _: &str) {}
     async fn destroy(&self, _: &AppRef) {}
     async fn shutdown(&self) {}
 }

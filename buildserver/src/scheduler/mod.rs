@@ -148,10 +148,10 @@ pub trait Scheduler: Send + Sync {
     ) -> anyhow::Result<()>;
 
     /// The app is being destroyed (before [`Self::destroy`], which waits for the operation in
-    /// progress): a deploy or restart waiting for its new dynos to come up stops waiting, stops
-    /// those dynos and fails, so that a destroy does not wait out a boot. Later operations on the
-    /// app fail the same way. Without it (the default), they end as they would have.
-    fn destroying(&self, _app_id: &str) {}
+    /// progress): a deploy or restart waiting for its new dynos (or rollout) stops waiting and
+    /// fails, so that a destroy does not wait out a boot or a progress deadline. Later
+    /// operations on the app fail the same way ([`Destroying`]).
+    fn destroying(&self, app_id: &str);
 
     /// Stops every dyno of the app and removes its routes (the app is being destroyed).
     async fn destroy(&self, app: &AppRef);
@@ -308,6 +308,51 @@ impl AppLocks {
                 .or_default(),
         );
         lock.lock_owned().await
+    }
+}
+
+/// Per app, a token cancelled once the app is being destroyed ([`Scheduler::destroying`]) until
+/// its destroy ends: what a scheduler's long waits (dynos coming up, a rollout) stop for.
+#[derive(Default)]
+pub struct Destroying {
+    tokens:
+        std::sync::Mutex<std::collections::HashMap<String, tokio_util::sync::CancellationToken>>,
+}
+
+impl Destroying {
+    /// The app is being destroyed: its waits end, and later ones end at once.
+    pub fn begin(&self, app_id: &str) {
+        self.token(app_id).cancel();
+    }
+
+    /// Its destroy has ended.
+    pub fn end(&self, app_id: &str) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(app_id);
+    }
+
+    /// `wait`, unless the app is being destroyed first (`None`; `wait` is dropped).
+    pub async fn unless<T>(
+        &self,
+        app_id: &str,
+        wait: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        let destroyed = self.token(app_id);
+        tokio::select! {
+            out = wait => Some(out),
+            () = destroyed.cancelled() => None,
+        }
+    }
+
+    fn token(&self, app_id: &str) -> tokio_util::sync::CancellationToken {
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(app_id.to_owned())
+            .or_default()
+            .clone()
     }
 }
 

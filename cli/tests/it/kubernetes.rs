@@ -731,6 +731,54 @@ fn a_release_that_never_gets_ready_or_crashes_fails_and_the_previous_one_is_appl
         "{stderr}"
     );
     assert_pages(&kube, "stuck", "", 1);
+
+    // Destroyed while a release that never gets ready rolls out: the destroy does not wait for
+    // the progress deadline, and the push says the release was not deployed (not that it
+    // failed to start).
+    std::fs::write(
+        repo.join("Procfile"),
+        "web: echo never listening; sleep 600\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "never ready again");
+    let (git, said, output) = push_watched(cli, &repo);
+    while let Ok(line) = said.recv() {
+        if line.contains("stuck-web: ") {
+            break;
+        }
+    }
+    // The push ends as the destroy begins, not at the rollout's 40 s deadline (the destroy
+    // itself then waits for the namespace to go).
+    let started = Instant::now();
+    let destroy = cli
+        .command(&["destroy", "--confirm", "stuck"])
+        .current_dir(&repo)
+        .spawn()
+        .expect("paas destroy");
+    let mut git = git;
+    assert!(!git.wait().expect("git push").success());
+    let push_ended = started.elapsed();
+    let stderr = output.join().expect("output");
+    assert!(
+        stderr.contains("was not deployed: the app was destroyed meanwhile.")
+            && !stderr.contains("progress deadline exceeded"),
+        "{stderr}"
+    );
+    assert!(
+        push_ended < Duration::from_secs(20),
+        "the push ended {push_ended:?} after the destroy began"
+    );
+    assert!(
+        destroy
+            .wait_with_output()
+            .expect("destroy")
+            .status
+            .success()
+    );
+    assert!(
+        cluster.get("/api/v1/namespaces/paas-stuck").is_none(),
+        "the namespace is gone"
+    );
 }
 
 #[test]

@@ -118,6 +118,7 @@ pub struct KubernetesScheduler {
     /// The last deployment that rolled out per app id: what a failed rollout goes back to.
     deployed: Mutex<HashMap<String, Deployment>>,
     operations: super::AppLocks,
+    destroying: super::Destroying,
     /// Per app id, the task that follows its pods' logs into the app's log.
     log_followers: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     /// Per app id, the edge it was last given: its Ingress's domains and TLS.
@@ -170,6 +171,7 @@ impl KubernetesScheduler {
             autoscaling: Mutex::new(HashMap::new()),
             autoscaling_api: tokio::sync::OnceCell::new(),
             operations: super::AppLocks::default(),
+            destroying: super::Destroying::default(),
             router_edge: routes.map(edge::RouterEdge::new),
         })
     }
@@ -520,8 +522,21 @@ impl KubernetesScheduler {
     /// rollout began that cannot start for good ([`PodFaults::judge`]: its image pull fails again
     /// after a back-off, it crashes as it starts) fails the rollout at once, naming the pod and the node's reason; a
     /// rollout past its deadline says what its newest pod was waiting for. `began` is from
-    /// [`rollout_began`], taken before the rollout's objects were applied.
+    /// [`rollout_began`], taken before the rollout's objects were applied. It fails at once when
+    /// the app is being destroyed ([`super::Destroying`]): its namespace goes anyway.
     async fn await_rollouts(
+        &self,
+        deployment: &Deployment,
+        began: k8s_openapi::jiff::Timestamp,
+    ) -> anyhow::Result<()> {
+        let watched = self.watch_rollouts(deployment, began);
+        match self.destroying.unless(&deployment.app.id, watched).await {
+            Some(rolled_out) => rolled_out,
+            None => bail!("the app is being destroyed"),
+        }
+    }
+
+    async fn watch_rollouts(
         &self,
         deployment: &Deployment,
         began: k8s_openapi::jiff::Timestamp,
@@ -1258,6 +1273,7 @@ impl Scheduler for KubernetesScheduler {
     async fn destroy(&self, app: &AppRef) {
         let app_id = app.id.as_str();
         let _one_at_a_time = self.operations.lock(app_id).await;
+        self.destroying.end(app_id);
         self.edges
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -1317,6 +1333,10 @@ impl Scheduler for KubernetesScheduler {
         {
             tracing::warn!(namespace = %name, "the app's namespace is still terminating");
         }
+    }
+
+    fn destroying(&self, app_id: &str) {
+        self.destroying.begin(app_id);
     }
 
     async fn shutdown(&self) {

@@ -25,7 +25,6 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use paas_share::AppName;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::{AppLocks, CANARY_TYPE, Deployment, OneOff, OneOffSpec, OneOffStreams, Scheduler};
 use crate::app::AppRef;
@@ -169,8 +168,7 @@ pub struct LocalScheduler {
     services: Mutex<HashMap<String, services::Service>>,
     /// Keeps apps from each other's dynos.
     isolation: Isolation,
-    /// Per app, cancelled once it is being destroyed (until its destroy ends).
-    destroyed: Mutex<HashMap<String, CancellationToken>>,
+    destroying: super::Destroying,
 }
 
 impl LocalScheduler {
@@ -208,7 +206,7 @@ impl LocalScheduler {
             services: Mutex::default(),
             metrics,
             isolation,
-            destroyed: Mutex::default(),
+            destroying: super::Destroying::default(),
         })
     }
 
@@ -381,29 +379,6 @@ impl LocalScheduler {
         self.routes.set(app, backends);
     }
 
-    /// Cancelled once the app is being destroyed.
-    fn destroyed_token(&self, app_id: &str) -> CancellationToken {
-        self.destroyed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(app_id.to_owned())
-            .or_default()
-            .clone()
-    }
-
-    /// `wait`, unless the app is being destroyed first (`None`).
-    async fn unless_destroyed<T>(
-        &self,
-        app_id: &str,
-        wait: impl std::future::Future<Output = T>,
-    ) -> Option<T> {
-        let destroyed = self.destroyed_token(app_id);
-        tokio::select! {
-            out = wait => Some(out),
-            () = destroyed.cancelled() => None,
-        }
-    }
-
     fn running_release(&self, app_id: &str) -> Option<u32> {
         self.apps().get(app_id).map(|r| r.release)
     }
@@ -467,7 +442,8 @@ impl LocalScheduler {
             .insert(deployment.app.id.clone(), incoming);
         let waits = serving.iter().map(|d| d.supervision.wait_up());
         let Some(results) = self
-            .unless_destroyed(&deployment.app.id, join_all(waits))
+            .destroying
+            .unless(&deployment.app.id, join_all(waits))
             .await
         else {
             self.incoming_dynos().remove(&deployment.app.id);
@@ -613,7 +589,8 @@ impl LocalScheduler {
                 self.incoming_dynos()
                     .insert(deployment.app.id.clone(), vec![IncomingDyno::of(&fresh)]);
                 let up = self
-                    .unless_destroyed(&deployment.app.id, fresh.supervision.wait_up())
+                    .destroying
+                    .unless(&deployment.app.id, fresh.supervision.wait_up())
                     .await;
                 self.incoming_dynos().remove(&deployment.app.id);
                 let Some(up) = up else {
@@ -1189,6 +1166,7 @@ impl Scheduler for LocalScheduler {
 
     async fn destroy(&self, app: &AppRef) {
         let _one_at_a_time = self.operations.lock(&app.id).await;
+        self.destroying.end(&app.id);
         self.routes.remove(&app.id);
         let canary = self
             .canaries
@@ -1202,14 +1180,10 @@ impl Scheduler for LocalScheduler {
         }
         // Its layers go too, unless other dynos use them.
         self.layers.collect(Duration::ZERO).await;
-        self.destroyed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&app.id);
     }
 
     fn destroying(&self, app_id: &str) {
-        self.destroyed_token(app_id).cancel();
+        self.destroying.begin(app_id);
     }
 
     async fn shutdown(&self) {
