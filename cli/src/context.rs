@@ -29,13 +29,13 @@ impl Ctx {
 
     /// The server: `PAAS_HOST`, then the stored login, then [`DEFAULT_HOST`].
     pub fn host(&self) -> anyhow::Result<String> {
-        Ok(host_from(credentials::load()?.as_ref()))
+        host_from(credentials::load()?.as_ref())
     }
 
     /// An API client with the token from `PAAS_API_TOKEN`, then the stored login.
     pub fn client(&self) -> anyhow::Result<ApiClient> {
         let stored = credentials::load()?;
-        let host = host_from(stored.as_ref());
+        let host = host_from(stored.as_ref())?;
         let token = env_vars::get(env_vars::PAAS_API_TOKEN)
             .or(stored.map(|c| c.token))
             .ok_or_else(|| {
@@ -189,11 +189,46 @@ fn dyno_states(dynos: &[Dyno]) -> String {
     }
 }
 
-fn host_from(stored: Option<&Credentials>) -> String {
+fn host_from(stored: Option<&Credentials>) -> anyhow::Result<String> {
     match env_vars::get(env_vars::PAAS_HOST) {
-        Some(host) => normalize_host(&host),
-        None => stored.map_or_else(|| DEFAULT_HOST.to_owned(), |c| c.host.clone()),
+        Some(host) => checked_host(&host).map_err(|why| {
+            CliError::usage(format!("invalid {} {host:?}: {why}", env_vars::PAAS_HOST))
+                .hint(HOST_EXAMPLES)
+                .into()
+        }),
+        None => Ok(stored.map_or_else(|| DEFAULT_HOST.to_owned(), |c| c.host.clone())),
     }
+}
+
+/// What a host may look like, for usage errors.
+pub const HOST_EXAMPLES: &str =
+    "give the server's address, such as http://paas.example.com:5500 or paas.example.com:5500";
+
+/// `host` ([`normalize_host`]) as the API's base URL, or why it cannot be one: an `http` or
+/// `https` URL with a host, no credentials (the token authenticates) and a port other than 0;
+/// `http:/host` and `http:host` are refused rather than read as a host named `http`.
+pub fn checked_host(host: &str) -> Result<String, String> {
+    let lower = host.trim().to_ascii_lowercase();
+    if ["http:", "https:"]
+        .iter()
+        .any(|s| lower.starts_with(s) && !lower[s.len()..].starts_with("//"))
+    {
+        return Err("a URL's scheme is followed by `//`".to_owned());
+    }
+    let url = normalize_host(host);
+    let parsed = reqwest::Url::parse(&url).map_err(|e| e.to_string())?;
+    if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
+        return Err("not an http(s) URL".to_owned());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(
+            "a user or password does not go in the address (the token says who you are)".to_owned(),
+        );
+    }
+    if parsed.port() == Some(0) {
+        return Err("port 0 cannot be connected to".to_owned());
+    }
+    Ok(url)
 }
 
 /// `example.com:5500` → `http://example.com:5500`; no trailing slash (but `http://` stays as
@@ -216,6 +251,26 @@ pub fn normalize_host(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_are_checked() {
+        assert_eq!(
+            checked_host("example.com:5500").as_deref(),
+            Ok("http://example.com:5500")
+        );
+        for bad in [
+            "http://",
+            "http:/127.0.0.1:5500",
+            "http:127.0.0.1:5500",
+            "HTTPS:/example.com",
+            "ftp://example.com",
+            "http://u:p@127.0.0.1:5500",
+            "http://127.0.0.1:0",
+            "",
+        ] {
+            assert!(checked_host(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn hosts_become_urls() {

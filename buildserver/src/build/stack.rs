@@ -93,7 +93,7 @@ impl Recipe {
     /// What this recipe makes, as a digest: its name, the way it is made (raise
     /// `REVISION` when `debian` or `busybox` changes what they make) and its package lists.
     fn digest(self) -> String {
-        const REVISION: &str = "2";
+        const REVISION: &str = "3";
         let mut hasher = sha2::Sha256::new();
         // The app stacks' lists, or the services' (whose list changing leaves them alone).
         let packages = match self {
@@ -733,8 +733,10 @@ fn install(data: &DataDir, work: &Path, name: &str, meta: &Meta) -> anyhow::Resu
         }
         std::fs::set_permissions(rootfs.join("app"), std::fs::Permissions::from_mode(0o755))?;
         std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777))?;
-        if !rootfs.join("etc/resolv.conf").exists() {
-            std::fs::write(rootfs.join("etc/resolv.conf"), "")?;
+        for file in ["etc/resolv.conf", "etc/hosts"] {
+            if !rootfs.join(file).exists() {
+                std::fs::write(rootfs.join(file), "")?;
+            }
         }
     }
     std::fs::write(work.join("stack.json"), serde_json::to_string(meta)?)?;

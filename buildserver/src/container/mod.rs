@@ -92,8 +92,9 @@ pub enum ContainerError {
 }
 
 impl Spec {
-    /// The OCI runtime config: host network, fresh pid/ipc/uts/mount namespaces, no capabilities,
-    /// no new privileges, a read-only root, and memory and pids limits.
+    /// The OCI runtime config: host network (the host's `/etc/resolv.conf` and `/etc/hosts`),
+    /// fresh pid/ipc/uts/mount namespaces, no capabilities, no new privileges, a read-only root,
+    /// and memory and pids limits.
     pub fn config_json(&self) -> serde_json::Value {
         let mut mounts = vec![
             serde_json::json!({"destination": "/proc", "type": "proc", "source": "proc"}),
@@ -110,6 +111,15 @@ impl Spec {
             serde_json::json!({"destination": "/etc/resolv.conf", "type": "bind", "source": "/etc/resolv.conf",
                 "options": ["rbind", "ro"]}),
         ];
+        // `localhost` resolves (host network, as /etc/resolv.conf). A read-only root needs its
+        // mount point (stacks built by this paas have one; older ones go without).
+        let hosts = std::path::Path::new("/etc/hosts").exists();
+        if hosts && (!self.readonly_root || self.rootfs.join("etc/hosts").exists()) {
+            mounts.push(
+                serde_json::json!({"destination": "/etc/hosts", "type": "bind",
+                "source": "/etc/hosts", "options": ["rbind", "ro"]}),
+            );
+        }
         for m in &self.mounts {
             let mode = if m.read_only { "ro" } else { "rw" };
             mounts.push(

@@ -5,7 +5,7 @@ use std::io::Read;
 use paas_share::models::Account;
 
 use crate::api_client::ApiClient;
-use crate::context::{Ctx, normalize_host};
+use crate::context::{Ctx, HOST_EXAMPLES, checked_host};
 use crate::credentials::{self, Credentials};
 use crate::env_vars;
 use crate::error::CliError;
@@ -30,20 +30,10 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let host = match &args.host {
-        Some(given) => {
-            let host = normalize_host(given);
-            // Checked here, before a token is asked for, rather than met as "cannot reach".
-            match reqwest::Url::parse(&host) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => host,
-                parsed => {
-                    let why =
-                        parsed.map_or_else(|e| e.to_string(), |_| "not an http(s) URL".to_owned());
-                    return Err(CliError::usage(format!("invalid --host {given:?}: {why}"))
-                        .hint("give the server's address, such as http://paas.example.com:5500 or paas.example.com:5500")
-                        .into());
-                }
-            }
-        }
+        // Checked here, before a token is asked for, rather than met as "cannot reach".
+        Some(given) => checked_host(given).map_err(|why| {
+            CliError::usage(format!("invalid --host {given:?}: {why}")).hint(HOST_EXAMPLES)
+        })?,
         None => ctx.host()?,
     };
     let token = if args.token_stdin {

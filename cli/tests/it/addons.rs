@@ -125,6 +125,32 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
     let output = paas_with_stdin(&cli, &repo, &["redis:cli"], b"GET notes:added\n");
     assert!(output.status.success(), "{}", transcript(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "2");
+    // An add-on cannot reach a dyno (its service runs as the services' user, which the server's
+    // isolation refuses as it refuses other apps): a Redis told to replicate from the web dyno's
+    // port gets "Connection refused", never the dyno's answer.
+    let dynos = json(&ok(&cli, &repo, &["ps", "--json"]));
+    let port = dynos
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["type"] == "web"))
+        .and_then(|web| web["port"].as_u64())
+        .expect("the web dyno's port");
+    let replicate = format!("REPLICAOF 127.0.0.1 {port}\n");
+    let output = paas_with_stdin(&cli, &repo, &["redis:cli"], replicate.as_bytes());
+    assert!(output.status.success(), "{}", transcript(&output));
+    let started = std::time::Instant::now();
+    let refused = loop {
+        let logs = ok(&cli, &repo, &["logs", "-n", "500"]);
+        if logs.contains("Connection refused") || started.elapsed().as_secs() > 20 {
+            break logs;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    assert!(
+        refused.contains("Connection refused") && !refused.contains("Error reply to PING"),
+        "{refused}"
+    );
+    let output = paas_with_stdin(&cli, &repo, &["redis:cli"], b"REPLICAOF NO ONE\n");
+    assert!(output.status.success(), "{}", transcript(&output));
 
     // On a terminal, psql is interactive: its prompt, a query, \q.
     let (mut screen, mut child) = super::one_off::on_terminal(&cli, &repo, &["pg:psql"], 100, 30);

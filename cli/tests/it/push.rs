@@ -613,6 +613,22 @@ fn python_and_node_apps_build_on_the_debian_stack() {
         run_in(&cli, &python, &["run", "--", "printenv", "PATH"]).trim_end(),
         "/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     );
+    // `localhost` resolves in a dyno (apps connect to `localhost:$PORT`, `redis://localhost`).
+    assert_eq!(
+        run_in(
+            &cli,
+            &python,
+            &[
+                "run",
+                "--",
+                "python3",
+                "-c",
+                "import socket; print(socket.gethostbyname('localhost'))"
+            ]
+        )
+        .trim_end(),
+        "127.0.0.1"
+    );
 
     let node = cli.app_repo("nodejs");
     run_in(&cli, &node, &["create", "node"]);

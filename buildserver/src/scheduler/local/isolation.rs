@@ -4,17 +4,18 @@
 //! log and TLS. Each app's containers run with a group of their own (a primary gid from
 //! [`FIRST_GID`] up, given out in order while the server runs), and an nftables table of this
 //! server (`inet paas_dynos_<pid>`) refuses, with a TCP reset, a connection that a process of
-//! [`BUILD_UID`] (dynos and builds) opens over loopback to a dyno's port unless its group is the
+//! [`BUILD_UID`] (dynos and builds) or [`SERVICE_UID`] (add-on services: a Redis told to
+//! replicate from a dyno's port) opens over loopback to a dyno's port unless its group is the
 //! app's that owns the port:
 //!
 //! ```text
-//! meta skuid 2000 oif "lo" tcp flags syn / syn,ack tcp dport @ports
+//! meta skuid { 2000, 2100 } oif "lo" tcp flags syn / syn,ack tcp dport @ports
 //!     tcp dport . meta skgid != @owned reject with tcp reset
 //! ```
 //!
 //! The router, health checks and everything else the server runs are other users and pass; so
-//! does a dyno calling its own app's dynos (a process calling its own `$PORT`). Builds run with
-//! [`BUILD_UID`]'s own group and reach no dyno. The rule matches SYNs only, with no connection
+//! does a dyno calling its own app's dynos (a process calling its own `$PORT`). Builds and
+//! add-on services run with groups of their own and reach no dyno. The rule matches SYNs only, with no connection
 //! tracking, so traffic that is allowed costs nothing more than three comparisons per packet.
 //! A dyno cannot change its group (no capabilities, no new privileges).
 //!
@@ -30,6 +31,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::Context;
 
 use crate::build::BUILD_UID;
+use crate::build::stack::SERVICE_UID;
 
 /// The first app group: far above the groups a Debian host gives out (and its subgid ranges).
 pub const FIRST_GID: u32 = 1_000_000_000;
@@ -88,7 +90,7 @@ impl Isolation {
                set owned {{ type inet_service . gid; }}\n\
                chain output {{\n\
                  type filter hook output priority 0; policy accept;\n\
-                 meta skuid {BUILD_UID} oif \"lo\" tcp flags & (syn | ack) == syn tcp dport @ports \
+                 meta skuid {{ {BUILD_UID}, {SERVICE_UID} }} oif \"lo\" tcp flags & (syn | ack) == syn tcp dport @ports \
                    tcp dport . meta skgid != @owned reject with tcp reset\n\
                }}\n\
              }}\n"

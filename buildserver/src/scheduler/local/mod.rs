@@ -794,7 +794,13 @@ impl LocalScheduler {
 
     async fn stop(&self, app_id: &str, dyno: Dyno) {
         let in_time = self
-            .end(&dyno.container, &dyno.supervision, dyno.task, dyno.dir)
+            .end(
+                &dyno.container,
+                &dyno.supervision,
+                dyno.task,
+                dyno.dir,
+                true,
+            )
             .await;
         if !in_time {
             // Heroku's words for it.
@@ -819,14 +825,16 @@ impl LocalScheduler {
     }
 
     /// Ends a supervised container (a dyno or a service): SIGTERM, SIGKILL after the stop grace
-    /// (at once if it has crashed), then its directory goes. Returns whether it ended before the
-    /// grace ran out.
+    /// (at once if it has crashed, or, with `never_up`, if it has not come up yet: a dyno that
+    /// served nothing), then its directory goes. Returns whether it ended before the grace ran
+    /// out.
     async fn end(
         &self,
         container: &str,
         supervision: &Supervision,
         mut task: tokio::task::JoinHandle<()>,
         dir: PathBuf,
+        never_up: bool,
     ) -> bool {
         supervision.stopping.store(true, Ordering::SeqCst);
         let signal = |signal: &'static str| {
@@ -834,7 +842,9 @@ impl LocalScheduler {
             tokio::task::spawn_blocking(move || runtime.signal(&container, signal))
         };
         let _ = signal("TERM").await;
-        let grace = if supervision.state() == State::Crashed {
+        let grace = if supervision.state() == State::Crashed
+            || (never_up && supervision.state() == State::Starting)
+        {
             Duration::ZERO
         } else {
             self.settings.stop_grace
@@ -1218,7 +1228,7 @@ fn not_running(deployment: &Deployment, running: u32) -> anyhow::Error {
 /// (`net.ipv4.ip_local_port_range`): outgoing connections and `bind(0)` take their ports from
 /// that range, so a port found free there could be taken by any connection before the dyno binds
 /// it (`Address already in use`, seen under load). Checked on the wildcard address, which is what
-/// apps listen on.
+/// apps listen on. An error when the range is full.
 pub fn free_port() -> std::io::Result<u16> {
     let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
@@ -1236,9 +1246,12 @@ pub fn free_port() -> std::io::Result<u16> {
             return Ok(port);
         }
     }
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    // Never one outside the range: the firewall of README's "Firewall the dyno ports" covers
+    // only the range.
+    Err(std::io::Error::other(format!(
+        "no free port for a dyno in {low}-{}: 500 tries found each one taken",
+        high - 1
+    )))
 }
 
 fn unique() -> u64 {

@@ -188,6 +188,7 @@ impl LocalScheduler {
             &service.supervision,
             service.task,
             service.dir,
+            false,
         )
         .await;
     }
