@@ -800,14 +800,15 @@ fn destroying_an_app_while_its_push_uploads_says_so() {
 }
 
 /// A destroy does not wait out the boot of the dynos a push starts (a web dyno that would listen
-/// only after 10 minutes): they stop, and the push says the release was not deployed.
+/// only after 10 minutes, and ignores SIGTERM): they are killed at once (they served nothing),
+/// and the push says the release was not deployed.
 #[test]
 fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
     let (server, cli) = super::run::serving();
     let slow = cli.app_repo("envpage");
     std::fs::write(
         slow.join("Procfile"),
-        "web: sleep 600; exec busybox httpd -f -p $PORT -h /app\n",
+        "web: trap '' TERM; sleep 600; exec busybox httpd -f -p $PORT -h /app\n",
     )
     .expect("write");
     cli.commit_all(&slow, "slow to boot");
