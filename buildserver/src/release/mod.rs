@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use paas_share::models::{ConfigPatch, Release, ReleaseStatus};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::app::AppRef;
 use crate::build::{Built, Failure, Push};
@@ -62,9 +61,9 @@ pub struct Controller {
     /// Where the router counts canaries' requests.
     metrics: crate::metrics::Metrics,
     turns: AppLocks,
-    /// Per app with a deploy in flight or waiting for its turn: cancelled when the app is
-    /// destroyed (see [`Controller::destroying`]).
-    destroyed: std::sync::Mutex<std::collections::HashMap<String, CancellationToken>>,
+    /// Per app, cancelled from when the app is being destroyed until its deploys are over (see
+    /// [`Controller::destroying`]).
+    destroyed: crate::scheduler::Destroying,
 }
 
 /// The controller's bounds, from the server's flags.
@@ -164,7 +163,7 @@ impl Controller {
             alerts,
             metrics,
             turns: AppLocks::default(),
-            destroyed: std::sync::Mutex::default(),
+            destroyed: crate::scheduler::Destroying::default(),
         }
     }
 
@@ -175,25 +174,10 @@ impl Controller {
     /// app.
     pub async fn destroying(&self, app_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
         self.scheduler.destroying(app_id);
-        if let Some(token) = self
-            .destroyed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(app_id)
-        {
-            token.cancel();
-        }
-        self.turns.lock(app_id).await
-    }
-
-    /// Cancelled when the app is destroyed.
-    fn destroyed_token(&self, app_id: &str) -> CancellationToken {
-        self.destroyed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(app_id.to_owned())
-            .or_default()
-            .clone()
+        self.destroyed.begin(app_id);
+        let turn = self.turns.lock(app_id).await;
+        self.destroyed.end(app_id);
+        turn
     }
 
     /// Runs `release` of `app` with the app's formation: its release phase
@@ -208,7 +192,7 @@ impl Controller {
         progress: Option<&mpsc::Sender<String>>,
     ) -> Result<Deployed, DeployError> {
         let app_id = app.id.as_str();
-        let destroyed = self.destroyed_token(app_id);
+        let destroyed = self.destroyed.token(app_id);
         let turn = tokio::time::timeout(Duration::from_secs(1), self.turns.lock(app_id)).await;
         let _turn = match (turn, progress) {
             (Ok(turn), _) => turn,

@@ -346,7 +346,8 @@ impl Destroying {
         }
     }
 
-    fn token(&self, app_id: &str) -> tokio_util::sync::CancellationToken {
+    /// The app's token: cancelled once it is being destroyed.
+    pub fn token(&self, app_id: &str) -> tokio_util::sync::CancellationToken {
         self.tokens
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
