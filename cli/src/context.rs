@@ -205,7 +205,8 @@ pub const HOST_EXAMPLES: &str =
     "give the server's address, such as http://paas.example.com:5500 or paas.example.com:5500";
 
 /// `host` ([`normalize_host`]) as the API's base URL, or why it cannot be one: an `http` or
-/// `https` URL with a host, no credentials (the token authenticates) and a port other than 0;
+/// `https` URL with a host, no credentials (the token authenticates), no query or fragment,
+/// and a port other than 0 (or none, not an empty one);
 /// `http:/host` and `http:host` are refused rather than read as a host named `http`.
 pub fn checked_host(host: &str) -> Result<String, String> {
     let lower = host.trim().to_ascii_lowercase();
@@ -227,6 +228,19 @@ pub fn checked_host(host: &str) -> Result<String, String> {
     }
     if parsed.port() == Some(0) {
         return Err("port 0 cannot be connected to".to_owned());
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(
+            "the address has a query or fragment (`?`, `#`): give scheme, host and port".to_owned(),
+        );
+    }
+    let authority = url.split_once("://").map_or("", |(_, rest)| rest);
+    if authority
+        .split('/')
+        .next()
+        .is_some_and(|a| a.ends_with(':'))
+    {
+        return Err("a `:` with no port after it".to_owned());
     }
     Ok(url)
 }
@@ -266,6 +280,10 @@ mod tests {
             "ftp://example.com",
             "http://u:p@127.0.0.1:5500",
             "http://127.0.0.1:0",
+            "http://127.0.0.1:5500#frag",
+            "http://127.0.0.1:5500?x",
+            "http://127.0.0.1:",
+            "http://127.0.0.1:/",
             "",
         ] {
             assert!(checked_host(bad).is_err(), "{bad}");
