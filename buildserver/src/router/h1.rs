@@ -523,7 +523,7 @@ impl Connection {
         wire::put_header(out, "x-forwarded-port", self.client.port.as_bytes());
         {
             use std::io::Write;
-            let _ = write!(out, "x-request-start: t={}\r\n", super::request_start());
+            let _ = write!(out, "x-request-start: t={}\r\n", super::routes::now_ms());
         }
 
         let parsed = Parsed {

@@ -420,15 +420,6 @@ enum RouteFailure {
     BodyIdle,
 }
 
-/// When the router took a request, as Heroku's `X-Request-Start: t=<ms>` gives it: milliseconds
-/// since the Unix epoch (APM agents subtract it from their own clock to tell the time a request
-/// waited before the app took it).
-fn request_start() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis())
-}
-
 /// A client connection, as the router decides on its requests.
 struct Client {
     router: Arc<Router>,
@@ -977,7 +968,7 @@ impl ClientConnection {
             HeaderValue::from_static(if client.https { "https" } else { "http" }),
         );
         headers.insert(X_FORWARDED_PORT, client.port.clone());
-        if let Ok(start) = HeaderValue::try_from(format!("t={}", request_start())) {
+        if let Ok(start) = HeaderValue::try_from(format!("t={}", routes::now_ms())) {
             headers.insert(X_REQUEST_START, start);
         }
         if let Ok(request_id) = HeaderValue::from_str(&forward.ticket.request_id) {

@@ -104,7 +104,10 @@ impl Health {
     }
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch: when a dyno is back in rotation, and Heroku's
+/// `X-Request-Start: t=<ms>` (APM agents subtract it from their own clock to tell the time a
+/// request waited before the app took it).
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
