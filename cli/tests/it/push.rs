@@ -841,6 +841,37 @@ fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
     );
 }
 
+/// Destroying an app does not wait out the stop grace (30 s) of a serving dyno that ignores
+/// SIGTERM: nothing waits on a destroyed app's dynos, so they are killed at once.
+#[test]
+fn destroying_an_app_kills_its_dynos_at_once() {
+    let (server, cli) = super::run::serving();
+    let repo = cli.app_repo("envpage");
+    std::fs::write(
+        repo.join("Procfile"),
+        // The shell stays, ignoring SIGTERM, whatever the server does with it.
+        "web: trap '' TERM; busybox httpd -f -p $PORT -h /app; sleep 600\n",
+    )
+    .expect("write");
+    cli.commit_all(&repo, "ignores SIGTERM");
+    run_in(&cli, &repo, &["create", "stubborn"]);
+    let output = push(&cli, &repo, &["main"]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert_eq!(server.dyno_containers().len(), 1, "web.1 serves");
+    let started = std::time::Instant::now();
+    run_in(&cli, &repo, &["destroy", "--confirm", "stubborn"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the destroy took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        server.dyno_containers(),
+        Vec::<String>::new(),
+        "no dyno is left"
+    );
+}
+
 #[test]
 fn a_client_killed_mid_build_leaves_nothing_behind() {
     let (server, cli) = debian_server(&[]);

@@ -56,6 +56,18 @@ pub struct Settings {
     pub stop_grace: Duration,
 }
 
+/// How long a container gets between SIGTERM and SIGKILL when it ends (a crashed one: none).
+#[derive(Clone, Copy)]
+enum Grace {
+    /// The stop grace (`[dynos] stop-grace`): services, which flush their data on SIGTERM.
+    Full,
+    /// The stop grace, unless the dyno has not come up yet (it served nothing): Heroku's
+    /// SIGTERM, then SIGKILL after 30 s, for a dyno that is serving.
+    UnlessStarting,
+    /// None: a destroyed app's dynos.
+    None,
+}
+
 struct Dyno {
     process_type: String,
     index: u32,
@@ -789,17 +801,29 @@ impl LocalScheduler {
     }
 
     async fn stop_all(&self, app_id: &str, dynos: Vec<Dyno>) {
-        join_all(dynos.into_iter().map(|d| self.stop(app_id, d))).await;
+        join_all(
+            dynos
+                .into_iter()
+                .map(|d| self.stop(app_id, d, Grace::UnlessStarting)),
+        )
+        .await;
     }
 
-    async fn stop(&self, app_id: &str, dyno: Dyno) {
+    /// Stops a destroyed app's dynos: SIGTERM then SIGKILL at once. Nothing waits on them any
+    /// more (their routes, logs and add-ons go with the app), so a dyno that ignores SIGTERM
+    /// does not hold the destroy for the stop grace.
+    async fn kill_all(&self, app_id: &str, dynos: Vec<Dyno>) {
+        join_all(dynos.into_iter().map(|d| self.stop(app_id, d, Grace::None))).await;
+    }
+
+    async fn stop(&self, app_id: &str, dyno: Dyno, grace: Grace) {
         let in_time = self
             .end(
                 &dyno.container,
                 &dyno.supervision,
                 dyno.task,
                 dyno.dir,
-                true,
+                grace,
             )
             .await;
         if !in_time {
@@ -824,17 +848,16 @@ impl LocalScheduler {
         );
     }
 
-    /// Ends a supervised container (a dyno or a service): SIGTERM, SIGKILL after the stop grace
-    /// (at once if it has crashed, or, with `never_up`, if it has not come up yet: a dyno that
-    /// served nothing), then its directory goes. Returns whether it ended before the grace ran
-    /// out.
+    /// Ends a supervised container (a dyno or a service): SIGTERM, SIGKILL after `grace` (at
+    /// once if it has crashed), then its directory goes. Returns whether it ended before the
+    /// grace ran out.
     async fn end(
         &self,
         container: &str,
         supervision: &Supervision,
         mut task: tokio::task::JoinHandle<()>,
         dir: PathBuf,
-        never_up: bool,
+        grace: Grace,
     ) -> bool {
         supervision.stopping.store(true, Ordering::SeqCst);
         let signal = |signal: &'static str| {
@@ -842,12 +865,11 @@ impl LocalScheduler {
             tokio::task::spawn_blocking(move || runtime.signal(&container, signal))
         };
         let _ = signal("TERM").await;
-        let grace = if supervision.state() == State::Crashed
-            || (never_up && supervision.state() == State::Starting)
-        {
-            Duration::ZERO
-        } else {
-            self.settings.stop_grace
+        let grace = match (grace, supervision.state()) {
+            (_, State::Crashed) | (Grace::None, _) | (Grace::UnlessStarting, State::Starting) => {
+                Duration::ZERO
+            }
+            _ => self.settings.stop_grace,
         };
         // SIGTERM again each second of the grace: one sent before the dyno's shell set its trap
         // (a dyno stopped as it starts) is lost, and the shell forwards only the first it gets.
@@ -1186,7 +1208,7 @@ impl Scheduler for LocalScheduler {
         let running = self.apps().remove(&app.id);
         for running in running.into_iter().chain(canary) {
             // Its layers stay held until its dynos are gone.
-            self.stop_all(&app.id, running.dynos).await;
+            self.kill_all(&app.id, running.dynos).await;
         }
         // Its layers go too, unless other dynos use them.
         self.layers.collect(Duration::ZERO).await;

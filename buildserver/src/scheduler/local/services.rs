@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::layers::LayerHold;
 use super::supervisor::{FirstBoot, Readiness, Supervision, Supervisor};
-use super::{LocalScheduler, unique, unmount_and_remove};
+use super::{Grace, LocalScheduler, unique, unmount_and_remove};
 use crate::build::stack::SERVICE_UID;
 use crate::container::{Mount, Spec};
 use crate::scheduler::{SERVICE_BACKUPS, SERVICE_VOLUME, ServiceReadiness, ServiceSpec};
@@ -188,7 +188,7 @@ impl LocalScheduler {
             &service.supervision,
             service.task,
             service.dir,
-            false,
+            Grace::Full,
         )
         .await;
     }
