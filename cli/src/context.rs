@@ -217,6 +217,11 @@ pub fn checked_host(host: &str) -> Result<String, String> {
         return Err("a URL's scheme is followed by `//`".to_owned());
     }
     let url = normalize_host(host);
+    let authority = url.split_once("://").map_or("", |(_, rest)| rest);
+    // `https:///x` is `https://x/` to a WHATWG parser: a typo, not a host.
+    if authority.is_empty() || authority.starts_with(['/', '\\']) {
+        return Err("empty host".to_owned());
+    }
     let parsed = reqwest::Url::parse(&url).map_err(|e| e.to_string())?;
     if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
         return Err("not an http(s) URL".to_owned());
@@ -234,7 +239,6 @@ pub fn checked_host(host: &str) -> Result<String, String> {
             "the address has a query or fragment (`?`, `#`): give scheme, host and port".to_owned(),
         );
     }
-    let authority = url.split_once("://").map_or("", |(_, rest)| rest);
     if authority
         .split('/')
         .next()
@@ -284,6 +288,8 @@ mod tests {
             "http://127.0.0.1:5500?x",
             "http://127.0.0.1:",
             "http://127.0.0.1:/",
+            "https:///example.com",
+            "http://\\example.com",
             "",
         ] {
             assert!(checked_host(bad).is_err(), "{bad}");
