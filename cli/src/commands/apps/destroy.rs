@@ -35,13 +35,26 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             ),
         },
     )?;
-    let app: App = ctx.client()?.delete(&format!("/apps/{name}"))?;
+    let client = ctx.client()?;
+    let app: App = client.delete(&format!("/apps/{name}"))?;
     ctx.printer.done("Destroyed", format_args!("app {name}"));
     if let Some(repo) = git_remote::current_repo() {
-        for remote in git_remote::remotes_for(&repo, &name) {
-            repo.remote_delete(&remote)?;
-            ctx.printer
-                .done("Removed", format_args!("git remote {remote}"));
+        let remotes = git_remote::remotes_for(&repo, &name);
+        // A remote names its app, not the app's id: one created again under the same name while
+        // this destroy ran (its dynos' stop grace) is the new app's remote now.
+        let again =
+            || matches!(client.get::<App>(&format!("/apps/{name}")), Ok(new) if new.id != app.id);
+        if !remotes.is_empty() && again() {
+            ctx.printer.warn(format_args!(
+                "kept git remote {}: a new app named {name} was created meanwhile",
+                remotes.join(", ")
+            ));
+        } else {
+            for remote in remotes {
+                repo.remote_delete(&remote)?;
+                ctx.printer
+                    .done("Removed", format_args!("git remote {remote}"));
+            }
         }
     }
     ctx.printer.print(&app, |_, _| Ok(()))
