@@ -775,9 +775,64 @@ fn a_release_that_never_gets_ready_or_crashes_fails_and_the_previous_one_is_appl
             .status
             .success()
     );
+    // Its pods are killed at once: the destroy took 83 s when they had their termination grace.
+    let destroyed = started.elapsed();
+    eprintln!("the destroy took {destroyed:?}");
+    assert!(
+        destroyed < Duration::from_secs(45),
+        "the destroy took {destroyed:?}"
+    );
     assert!(
         cluster.get("/api/v1/namespaces/paas-stuck").is_none(),
         "the namespace is gone"
+    );
+
+    // An app created again under the same name while a destroy waits for its namespace (held
+    // here by a finalizer) keeps the repository's `paas` remote: the destroy leaves it alone.
+    ok(cli, &repo, &["create", "stuck"]);
+    cluster.post(
+        "/api/v1/namespaces",
+        &json!({ "metadata": { "name": "paas-stuck",
+            "labels": { "app.kubernetes.io/managed-by": "paas" } } }),
+    );
+    let held = "/api/v1/namespaces/paas-stuck/configmaps/held";
+    cluster.post(
+        "/api/v1/namespaces/paas-stuck/configmaps",
+        &json!({ "metadata": { "name": "held", "finalizers": ["paas.test/held"] } }),
+    );
+    let destroy = cli
+        .command(&["destroy", "--confirm", "stuck"])
+        .current_dir(&repo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("paas destroy");
+    let again = Instant::now();
+    while !paas(cli, &repo, &["create", "stuck"]).status.success() {
+        assert!(
+            again.elapsed() < Duration::from_secs(20),
+            "the name stays taken"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(cluster.get(held).is_some(), "the destroy is still waiting");
+    cluster.merge_patch(held, &json!({ "metadata": { "finalizers": null } }));
+    let destroy = destroy.wait_with_output().expect("destroy");
+    let said = transcript(&destroy);
+    assert!(destroy.status.success(), "{said}");
+    assert!(
+        said.contains("kept git remote paas: a new app named stuck was created meanwhile")
+            && !said.contains("Removed git remote"),
+        "{said}"
+    );
+    assert_eq!(
+        cli.git(&repo, &["remote", "get-url", "paas"])
+            .output()
+            .expect("git")
+            .status
+            .code(),
+        Some(0),
+        "the new app's remote is kept"
     );
 }
 
@@ -1047,14 +1102,20 @@ fn a_run_is_a_pod_attached_through_the_api_server() {
     assert_eq!(
         container["env"],
         json!([
-            { "name": "DEBUG", "value": "1" },
             { "name": "DYNO", "value": "run.1" },
             { "name": "PS", "value": "run.1" },
         ])
     );
+    // `--env` values are in the run's own Secret, after the release's (they win), never in the
+    // pod's spec.
+    let pod_name = pod["metadata"]["name"].as_str().expect("name");
+    let own = format!("/api/v1/namespaces/paas-runner/secrets/{pod_name}-env");
     assert_eq!(
-        container["envFrom"][0]["secretRef"]["name"],
-        "runner-env-v1"
+        container["envFrom"],
+        json!([
+            { "secretRef": { "name": "runner-env-v1" } },
+            { "secretRef": { "name": format!("{pod_name}-env") } },
+        ])
     );
     let said = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success());
@@ -1063,6 +1124,7 @@ fn a_run_is_a_pod_attached_through_the_api_server() {
         "{said}"
     );
     eventually("the pod is deleted", || run_pods().is_empty());
+    eventually("its Secret goes with it", || cluster.get(&own).is_none());
 
     // A pod the fake kubelet marks running: attaching needs a real kubelet (the API server
     // proxies the stream to the node's), which the fixture cluster has not, so the attach is
@@ -1187,11 +1249,21 @@ fn an_add_on_is_a_stateful_set_with_its_own_claim_and_its_url_lands_in_the_relea
         "{}",
         transcript(&session)
     );
+    // Its password is in a Secret of its own, owned by the pod (gone with it), never in the
+    // pod's spec, which anyone who may read pods sees.
     let env = pod["spec"]["containers"][0]["env"].to_string();
-    assert!(
-        env.contains("PGPASSWORD") && env.contains("\"kdb-db.paas-kdb.svc\""),
-        "{env}"
+    assert!(!env.contains("PGPASSWORD") && !env.contains("svc"), "{env}");
+    let pod_name = pod["metadata"]["name"].as_str().expect("name");
+    let own = format!("{pod_name}-env");
+    assert_eq!(
+        pod["spec"]["containers"][0]["envFrom"][1]["secretRef"]["name"],
+        own.as_str()
     );
+    eventually("the session's Secret goes with its pod", || {
+        cluster
+            .get(&format!("/api/v1/namespaces/paas-kdb/secrets/{own}"))
+            .is_none()
+    });
 
     // What needs the data on this machine says so.
     let output = paas(cli, &repo, &["pg:backups:capture"]);
@@ -1420,11 +1492,19 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
         std::thread::sleep(Duration::from_millis(500));
     }
     // `paas run` attaches to a real pod before its command starts: a quick command's output and
-    // exit status arrive whole.
+    // exit status arrive whole. `--env` reaches it from the run's own Secret.
     let ran = paas(
         cli,
         &repo,
-        &["run", "--", "sh", "-c", "echo from-the-pod; exit 3"],
+        &[
+            "run",
+            "--env",
+            "GREETING=from-the-run",
+            "--",
+            "sh",
+            "-c",
+            "echo from-the-pod $GREETING; exit 3",
+        ],
     );
     assert_eq!(
         ran.status.code(),
@@ -1434,7 +1514,7 @@ fn a_pushed_app_runs_and_serves_on_a_real_node() {
         kube.logs()
     );
     assert!(
-        String::from_utf8_lossy(&ran.stdout).contains("from-the-pod"),
+        String::from_utf8_lossy(&ran.stdout).contains("from-the-pod from-the-run"),
         "{}",
         transcript(&ran)
     );

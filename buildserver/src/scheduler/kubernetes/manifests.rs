@@ -5,6 +5,8 @@
 //! headless Service and a Secret. Pure functions of the deployment and the cluster settings, so
 //! that what we ask the cluster for is checked field by field without one.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use crate::build::remote::BuildJob;
@@ -393,9 +395,36 @@ pub fn build_job_object(job: &BuildJob, settings: &ClusterSettings, name: &str) 
     })
 }
 
+/// The Secret of one-off pod `pod`'s own variables (`paas run --env`, an add-on client's
+/// password): in a Secret, not the pod's spec, which anyone who may read pods sees. Owned by the
+/// pod once it exists (see [`owned_by_pod`]), so it goes with it.
+pub fn one_off_env_secret(app: &str, pod: &str, env: &BTreeMap<String, String>) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": { "name": one_off_env_secret_name(pod), "namespace": namespace(app), "labels": labels(app) },
+        "type": "Opaque",
+        "immutable": true,
+        "stringData": env,
+    })
+}
+
+pub fn one_off_env_secret_name(pod: &str) -> String {
+    format!("{pod}-env")
+}
+
+/// A merge patch that makes pod `pod` (its `uid`) the owner of an object: the garbage collector
+/// deletes the object with the pod.
+pub fn owned_by_pod(pod: &str, uid: &str) -> Value {
+    json!({ "metadata": { "ownerReferences": [
+        { "apiVersion": "v1", "kind": "Pod", "name": pod, "uid": uid },
+    ] } })
+}
+
 /// The pod of one-off dyno `spec.name` (`paas run`): the release's image by digest and config
-/// Secret, `spec.env` over them, `DYNO=run.N`, no `PORT`, stdin open for one attach (and a
-/// terminal if asked), never restarted, stopped by the cluster after the run's timeout.
+/// Secret, then `spec.env` over them from the run's own Secret ([`one_off_env_secret`], when
+/// there are any), `DYNO=run.N`, no `PORT`, stdin open for one attach (and a terminal if asked),
+/// never restarted, stopped by the cluster after the run's timeout.
 pub fn one_off_pod_object(
     deployment: &Deployment,
     settings: &ClusterSettings,
@@ -405,16 +434,17 @@ pub fn one_off_pod_object(
     let app = deployment.app.name();
     let mut container = container(deployment, settings, "run", &spec.command);
     container["command"] = literal_args(crate::scheduler::one_off_args(&spec.command, true));
-    let mut env: Vec<Value> = spec
-        .env
-        .iter()
-        .map(|(name, value)| json!({ "name": name, "value": value }))
-        .collect();
-    env.extend([
-        json!({ "name": "DYNO", "value": spec.name }),
-        json!({ "name": "PS", "value": spec.name }),
+    container["env"] = json!([
+        { "name": "DYNO", "value": spec.name },
+        { "name": "PS", "value": spec.name },
     ]);
-    container["env"] = json!(env);
+    if !spec.env.is_empty() {
+        // A later source wins over an earlier one for the same name.
+        container["envFrom"]
+            .as_array_mut()
+            .expect("the release's Secret")
+            .push(json!({ "secretRef": { "name": one_off_env_secret_name(pod) } }));
+    }
     container["stdin"] = json!(true);
     container["stdinOnce"] = json!(true);
     container["tty"] = json!(spec.terminal.is_some());
@@ -928,14 +958,21 @@ mod tests {
             (json!(true), json!(true), json!(true))
         );
         assert_eq!(container["command"][4], "python manage.py shell");
+        // `DEBUG` is in the run's own Secret, after the release's: not in the pod's spec.
         assert_eq!(
             container["env"],
             json!([
-                { "name": "DEBUG", "value": "1" },
                 { "name": "DYNO", "value": "run.2" },
                 { "name": "PS", "value": "run.2" },
             ])
         );
         assert_eq!(container["envFrom"][0]["secretRef"]["name"], "shop-env-v7");
+        assert_eq!(
+            container["envFrom"][1]["secretRef"]["name"],
+            "run-2-abc-env"
+        );
+        let secret = one_off_env_secret("shop", "run-2-abc", &spec.env);
+        assert_eq!(secret["metadata"]["name"], "run-2-abc-env");
+        assert_eq!(secret["stringData"]["DEBUG"], "1");
     }
 }

@@ -884,13 +884,36 @@ impl Scheduler for KubernetesScheduler {
             .map_or(0, |d| d.subsec_nanos());
         let name = format!("{}-{nanos:08x}", manifests::job_name(&spec.name));
         let object = manifests::one_off_pod_object(deployment, &self.settings, spec, &name);
-        pods.create(&PostParams::default(), &serde_json::from_value(object)?)
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
+        // Before the pod, which needs it to start; then owned by the pod, it goes with it.
+        let env = (!spec.env.is_empty()).then(|| DeleteOnDrop {
+            api: secrets.clone(),
+            name: manifests::one_off_env_secret_name(&name),
+        });
+        if let Some(env) = &env {
+            let secret = manifests::one_off_env_secret(deployment.app.name(), &name, &spec.env);
+            secrets
+                .create(&PostParams::default(), &serde_json::from_value(secret)?)
+                .await
+                .with_context(|| format!("cannot create secret {}", env.name))?;
+        }
+        let created = pods
+            .create(&PostParams::default(), &serde_json::from_value(object)?)
             .await
             .with_context(|| format!("cannot create pod {name}"))?;
         let pod = DeleteOnDrop {
             api: pods.clone(),
             name: name.clone(),
         };
+        if let Some(env) = env {
+            let uid = created.metadata.uid.unwrap_or_default();
+            let owned = manifests::owned_by_pod(&name, &uid);
+            secrets
+                .patch(&env.name, &PatchParams::default(), &Patch::Merge(&owned))
+                .await
+                .with_context(|| format!("cannot give secret {} to pod {name}", env.name))?;
+            env.keep();
+        }
         self.logs.emit(
             &deployment.app.id,
             "paas",
@@ -1322,6 +1345,24 @@ impl Scheduler for KubernetesScheduler {
             tracing::warn!(namespace = %name, error = %e, "cannot delete the app's namespace");
             return;
         }
+        // Its pods are killed at once, as a local destroy kills its dynos (nothing waits on them
+        // any more). Left to the namespace's deletion, they go after their owners, through the
+        // garbage collector, each with its termination grace: 83 s in the tests' cluster for
+        // pods with a 3 s grace. A terminating namespace takes no new pods, so none come back.
+        // One second, not zero: zero deletes the pod objects before the kubelet has killed their
+        // containers. One by one: the grant has `delete` on pods, not `deletecollection`.
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &name);
+        let listed = pods.list_metadata(&ListParams::default()).await;
+        let kill = DeleteParams::default().grace_period(1);
+        let names = listed
+            .into_iter()
+            .flat_map(|l| l.items)
+            .filter_map(|p| p.metadata.name);
+        for pod in names {
+            if let Err(e) = pods.delete(&pod, &kill).await {
+                tracing::warn!(namespace = %name, %pod, error = %e, "cannot kill the app's pod");
+            }
+        }
         let gone = async {
             while namespaces.get_opt(&name).await.is_ok_and(|n| n.is_some()) {
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1449,12 +1490,26 @@ where
     name: String,
 }
 
+impl<K> DeleteOnDrop<K>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    /// Leaves the object be: something else deletes it now (its owner, through the garbage
+    /// collector).
+    fn keep(mut self) {
+        self.name.clear();
+    }
+}
+
 impl<K> Drop for DeleteOnDrop<K>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
     fn drop(&mut self) {
         let (api, name) = (self.api.clone(), std::mem::take(&mut self.name));
+        if name.is_empty() {
+            return;
+        }
         tokio::spawn(async move {
             if let Err(e) = api.delete(&name, &DeleteParams::background()).await {
                 tracing::warn!(object = %name, error = %e, "cannot delete a finished run's object");
