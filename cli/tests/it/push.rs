@@ -805,14 +805,11 @@ fn destroying_an_app_while_its_push_uploads_says_so() {
 #[test]
 fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
     let (server, cli) = super::run::serving();
-    let slow = cli.app_repo("envpage");
-    std::fs::write(
-        slow.join("Procfile"),
-        "web: trap '' TERM; sleep 600; exec busybox httpd -f -p $PORT -h /app\n",
-    )
-    .expect("write");
-    cli.commit_all(&slow, "slow to boot");
-    run_in(&cli, &slow, &["create", "doomed"]);
+    let slow = app_with_web(
+        &cli,
+        "doomed",
+        "trap '' TERM; sleep 600; exec busybox httpd -f -p $PORT -h /app",
+    );
     let (git, said, output) = push_watched(&cli, &slow);
     while let Ok(line) = said.recv() {
         if line.contains("Starting web.1") {
@@ -821,16 +818,7 @@ fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
     }
     let started = std::time::Instant::now();
     let stderr = destroyed_during_push(&cli, &slow, "doomed", git, output);
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "the destroy took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(
-        server.dyno_containers(),
-        Vec::<String>::new(),
-        "no dyno is left"
-    );
+    assert_gone_within(&server, started, 20);
     assert!(
         stderr.contains(
             "remote:  !     Push rejected: v1 was not deployed: the app was destroyed meanwhile."
@@ -846,22 +834,33 @@ fn destroying_an_app_while_its_dynos_start_is_no_successful_push() {
 #[test]
 fn destroying_an_app_kills_its_dynos_at_once() {
     let (server, cli) = super::run::serving();
-    let repo = cli.app_repo("envpage");
-    std::fs::write(
-        repo.join("Procfile"),
-        // The shell stays, ignoring SIGTERM, whatever the server does with it.
-        "web: trap '' TERM; busybox httpd -f -p $PORT -h /app; sleep 600\n",
-    )
-    .expect("write");
-    cli.commit_all(&repo, "ignores SIGTERM");
-    run_in(&cli, &repo, &["create", "stubborn"]);
+    // The shell stays, ignoring SIGTERM, whatever the server does with it.
+    let repo = app_with_web(
+        &cli,
+        "stubborn",
+        "trap '' TERM; busybox httpd -f -p $PORT -h /app; sleep 600",
+    );
     let output = push(&cli, &repo, &["main"]);
     assert!(output.status.success(), "{}", stderr_of(&output));
     assert_eq!(server.dyno_containers().len(), 1, "web.1 serves");
     let started = std::time::Instant::now();
     run_in(&cli, &repo, &["destroy", "--confirm", "stubborn"]);
+    assert_gone_within(&server, started, 10);
+}
+
+/// App `name`, created, from a repository whose Procfile has only `web: <command>`.
+fn app_with_web(cli: &CliEnv, name: &str, command: &str) -> std::path::PathBuf {
+    let repo = cli.app_repo("envpage");
+    std::fs::write(repo.join("Procfile"), format!("web: {command}\n")).expect("write");
+    cli.commit_all(&repo, "its own web command");
+    run_in(cli, &repo, &["create", name]);
+    repo
+}
+
+/// A destroy begun at `started` ended within `seconds`, and left no dyno container.
+fn assert_gone_within(server: &TestServer, started: std::time::Instant, seconds: u64) {
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(10),
+        started.elapsed() < std::time::Duration::from_secs(seconds),
         "the destroy took {:?}",
         started.elapsed()
     );

@@ -395,12 +395,18 @@ impl Supervisor {
 mod tests {
     use super::*;
 
-    /// Answers one startup message with `answer` and says whether the probe took it as ready.
-    async fn probed(answer: &'static [u8]) -> bool {
+    /// A listener on a free port of 127.0.0.1, and the port.
+    async fn listening() -> (tokio::net::TcpListener, u16) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let port = listener.local_addr().expect("address").port();
+        (listener, port)
+    }
+
+    /// Answers one startup message with `answer` and says whether the probe took it as ready.
+    async fn probed(answer: &'static [u8]) -> bool {
+        let (listener, port) = listening().await;
         let server = tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.expect("accept");
             let mut startup = [0u8; 8];
@@ -453,10 +459,7 @@ mod tests {
         delay: Duration,
         limit: Duration,
     ) -> bool {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("address").port();
+        let (listener, port) = listening().await;
         let server = tokio::spawn(async move {
             let mut held = Vec::new();
             loop {
@@ -515,10 +518,7 @@ mod tests {
     /// sees an orderly close, not a reset (which it would log as an error).
     #[tokio::test]
     async fn the_probe_reads_the_answer_to_its_end() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("address").port();
+        let (listener, port) = listening().await;
         let server = tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.expect("accept");
             let mut request = [0u8; 16];
