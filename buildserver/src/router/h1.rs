@@ -470,6 +470,7 @@ impl Connection {
                 || name.eq_ignore_ascii_case("x-forwarded-proto")
                 || name.eq_ignore_ascii_case("x-forwarded-port")
                 || name.eq_ignore_ascii_case("x-request-start")
+                || wire::imitates_router_field(name)
                 || (name.eq_ignore_ascii_case("host") && authority.is_some())
                 || (name.eq_ignore_ascii_case("expect") && expect_continue)
             {

@@ -936,6 +936,14 @@ impl ClientConnection {
         *request.version_mut() = Version::HTTP_11;
         let headers = request.headers_mut();
         remove_hop_by_hop(headers);
+        let imitations: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| wire::imitates_router_field(name.as_str()))
+            .cloned()
+            .collect();
+        for name in imitations {
+            headers.remove(name);
+        }
         // The dyno is told the host it was routed by (RFC 9112 §3.2.2: a proxy replaces Host).
         if (absolute_form || !headers.contains_key(header::HOST))
             && let Ok(value) = HeaderValue::from_str(&forward.ticket.host)

@@ -481,6 +481,31 @@ pub fn is_empty_list(value: &[u8]) -> bool {
     value.iter().all(|b| matches!(b, b',' | b' ' | b'\t'))
 }
 
+/// The fields the router sets (or checks) on every request it forwards.
+const SET_BY_THE_ROUTER: [&str; 5] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-request-start",
+    "x-request-id",
+];
+
+/// Whether a client's field `name` spells one the router sets with underscores for dashes
+/// (`X_Forwarded_For`): CGI-style servers (WSGI, Rack, PHP, busybox httpd) turn both into the
+/// same `HTTP_X_FORWARDED_FOR`, so the client's value could pass for the router's. Such fields
+/// are dropped, as nginx drops every name with an underscore (`underscores_in_headers off`);
+/// other names with underscores pass, as on Heroku.
+pub fn imitates_router_field(name: &str) -> bool {
+    name.contains('_')
+        && SET_BY_THE_ROUTER.iter().any(|set| {
+            set.len() == name.len()
+                && set
+                    .bytes()
+                    .zip(name.bytes())
+                    .all(|(s, n)| s == n.to_ascii_lowercase() || (s == b'-' && n == b'_'))
+        })
+}
+
 /// Appends a header line `name: value`.
 pub fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
@@ -492,6 +517,28 @@ pub fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn underscore_spellings_of_the_router_s_fields_are_told_apart() {
+        for name in [
+            "X_Forwarded_For",
+            "x_forwarded-proto",
+            "X-FORWARDED_PORT",
+            "x_request_start",
+            "X_Request_Id",
+        ] {
+            assert!(imitates_router_field(name), "{name}");
+        }
+        for name in [
+            "X-Forwarded-For",
+            "x-request-start",
+            "X_Custom_Thing",
+            "X_Forwarded_Forx",
+            "x_forwarded",
+        ] {
+            assert!(!imitates_router_field(name), "{name}");
+        }
+    }
 
     fn headers(lines: &[(&'static str, &'static str)]) -> Vec<httparse::Header<'static>> {
         lines
