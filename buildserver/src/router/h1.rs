@@ -462,6 +462,7 @@ impl Connection {
         out.extend_from_slice(path_and_query.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
         let mut forwarded_for: Vec<&[u8]> = Vec::new();
+        let mut forwarded: Vec<&[u8]> = Vec::new();
         let mut request_id = None;
         for field in fields {
             let name = field.name;
@@ -484,6 +485,10 @@ impl Connection {
             }
             if name.eq_ignore_ascii_case("x-request-id") {
                 request_id.get_or_insert(field.value);
+                continue;
+            }
+            if name.eq_ignore_ascii_case("forwarded") {
+                forwarded.push(field.value);
                 continue;
             }
             wire::put_header(out, name, field.value);
@@ -522,6 +527,16 @@ impl Connection {
         let proto: &[u8] = if self.client.https { b"https" } else { b"http" };
         wire::put_header(out, "x-forwarded-proto", proto);
         wire::put_header(out, "x-forwarded-port", self.client.port.as_bytes());
+        if !forwarded.is_empty() {
+            out.extend_from_slice(b"forwarded: ");
+            for previous in forwarded {
+                out.extend_from_slice(previous);
+                out.extend_from_slice(b", ");
+            }
+            let ours = wire::forwarded_element(self.client.peer, self.client.https);
+            out.extend_from_slice(ours.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
         {
             use std::io::Write;
             let _ = write!(out, "x-request-start: t={}\r\n", super::routes::now_ms());

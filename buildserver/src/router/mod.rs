@@ -976,6 +976,17 @@ impl ClientConnection {
             HeaderValue::from_static(if client.https { "https" } else { "http" }),
         );
         headers.insert(X_FORWARDED_PORT, client.port.clone());
+        if headers.contains_key(header::FORWARDED) {
+            let mut list = Vec::new();
+            for previous in headers.get_all(header::FORWARDED) {
+                list.extend_from_slice(previous.as_bytes());
+                list.extend_from_slice(b", ");
+            }
+            list.extend_from_slice(wire::forwarded_element(client.peer, client.https).as_bytes());
+            if let Ok(value) = HeaderValue::from_bytes(&list) {
+                headers.insert(header::FORWARDED, value);
+            }
+        }
         if let Ok(start) = HeaderValue::try_from(format!("t={}", routes::now_ms())) {
             headers.insert(X_REQUEST_START, start);
         }

@@ -481,6 +481,18 @@ pub fn is_empty_list(value: &[u8]) -> bool {
     value.iter().all(|b| matches!(b, b',' | b' ' | b'\t'))
 }
 
+/// The router's element of a `Forwarded` field (RFC 7239 §4): `for=203.0.113.7;proto=https`, an
+/// IPv6 address quoted in brackets (`for="[2001:db8::7]"`, §6). Appended to the elements a
+/// client sent, so that the last one, which an app that trusts the router reads, is the
+/// router's; without any from the client the router adds none (X-Forwarded-For says the same).
+pub fn forwarded_element(peer: std::net::IpAddr, https: bool) -> String {
+    let proto = if https { "https" } else { "http" };
+    match peer {
+        std::net::IpAddr::V4(ip) => format!("for={ip};proto={proto}"),
+        std::net::IpAddr::V6(ip) => format!("for=\"[{ip}]\";proto={proto}"),
+    }
+}
+
 /// The fields the router sets (or checks) on every request it forwards.
 const SET_BY_THE_ROUTER: [&str; 5] = [
     "x-forwarded-for",
@@ -517,6 +529,19 @@ pub fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_router_s_forwarded_element() {
+        let ip = |s: &str| s.parse().expect("an address");
+        assert_eq!(
+            forwarded_element(ip("203.0.113.7"), true),
+            "for=203.0.113.7;proto=https"
+        );
+        assert_eq!(
+            forwarded_element(ip("2001:db8::7"), false),
+            "for=\"[2001:db8::7]\";proto=http"
+        );
+    }
 
     #[test]
     fn underscore_spellings_of_the_router_s_fields_are_told_apart() {

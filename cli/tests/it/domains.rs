@@ -16,9 +16,9 @@ use serde_json::Value;
 use super::push::stderr_of;
 use super::run::{ok, paas, push, refused, serving, serving_with};
 
-/// A busybox app whose `/cgi-bin/proto` prints the `X-Forwarded-Proto`, `-Port` and
-/// `X-Request-Start` it got, and whose `/cgi-bin/slow` takes 5 s to answer.
-const PROTO_APP: &str = "web: mkdir -p /tmp/www/cgi-bin && echo hello > /tmp/www/index.html && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho proto=$HTTP_X_FORWARDED_PROTO port=$HTTP_X_FORWARDED_PORT start=$HTTP_X_REQUEST_START\\n' > /tmp/www/cgi-bin/proto && printf '#!/bin/sh\\nsleep 5\\necho\\n' > /tmp/www/cgi-bin/slow && chmod +x /tmp/www/cgi-bin/proto /tmp/www/cgi-bin/slow && exec busybox httpd -f -p $PORT -h /tmp/www\n";
+/// A busybox app whose `/cgi-bin/proto` prints the `X-Forwarded-Proto`, `-Port`,
+/// `X-Request-Start` and `Forwarded` it got, and whose `/cgi-bin/slow` takes 5 s to answer.
+const PROTO_APP: &str = "web: mkdir -p /tmp/www/cgi-bin && echo hello > /tmp/www/index.html && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho proto=$HTTP_X_FORWARDED_PROTO port=$HTTP_X_FORWARDED_PORT start=$HTTP_X_REQUEST_START fwd=$HTTP_FORWARDED\\n' > /tmp/www/cgi-bin/proto && printf '#!/bin/sh\\nsleep 5\\necho\\n' > /tmp/www/cgi-bin/slow && chmod +x /tmp/www/cgi-bin/proto /tmp/www/cgi-bin/slow && exec busybox httpd -f -p $PORT -h /tmp/www\n";
 
 /// `curl ARGS` (no proxy): (exit code, `%{http_code} %{http_version}` then the body).
 /// curl with the tests' common arguments: no proxy, a 20 s limit, the status and HTTP version
@@ -311,10 +311,15 @@ fn custom_domains_serve_https_and_the_edge_settings_hold() {
         &root,
         "www.shop.test",
         "/cgi-bin/proto",
-        &["--http2"],
+        &["--http2", "-H", "Forwarded: for=6.6.6.6"],
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.ends_with("200 2"), "{out}");
+    // A client's `Forwarded` gets the router's element last (RFC 7239).
+    assert!(
+        out.contains(" fwd=for=6.6.6.6, for=127.0.0.1;proto=https\n"),
+        "{out}"
+    );
     let port = |address: &str| address.rsplit_once(':').expect("a port").1.to_owned();
     assert!(
         out.contains(&format!(

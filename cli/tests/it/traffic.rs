@@ -392,14 +392,14 @@ fn node_app(
 
 /// A Node app named `name` whose `/echo` answers `METHOD LENGTH BODY` (with its
 /// `Content-Length`), `/stream` a chunked body (`one`, `two`, `three`) and `/headers` its
-/// `X-Forwarded-For|X-Request-Id|X-Forwarded-Port|X-Request-Start|` and the names of the fields it
-/// got with an underscore.
+/// `X-Forwarded-For|X-Request-Id|X-Forwarded-Port|X-Request-Start|Forwarded|` and the names of the
+/// fields it got with an underscore.
 fn node_echo(name: &str) -> (paas_tests::TestServer, paas_tests::CliEnv) {
     let (server, cli, _) = node_app(
         name,
         "require('http').createServer((req, res) => {\n\
          if (req.url === '/stream') { res.write('one'); res.write('two'); return res.end('three'); }\n\
-         if (req.url === '/headers') return res.end(['x-forwarded-for', 'x-request-id', 'x-forwarded-port', 'x-request-start'].map((h) => req.headers[h]).concat([Object.keys(req.headers).filter((h) => h.includes('_')).join(',')]).join('|'));\n\
+         if (req.url === '/headers') return res.end(['x-forwarded-for', 'x-request-id', 'x-forwarded-port', 'x-request-start', 'forwarded'].map((h) => req.headers[h]).concat([Object.keys(req.headers).filter((h) => h.includes('_')).join(',')]).join('|'));\n\
          let body = '';\n\
          req.on('data', (d) => body += d);\n\
          req.on('end', () => {\n\
@@ -623,7 +623,7 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
             "GET /headers HTTP/1.1\r\n{host}X-Forwarded-For: 6.6.6.6\r\nX-Request-Id: trace-0123456789abcdef\r\n\
              X-Forwarded-For: 7.7.7.7, 8.8.8.8\r\nX-Forwarded-Port: 1\r\nX-Request-Start: t=1\r\n\
              X_Forwarded_For: 9.9.9.9\r\nx_forwarded_proto: https\r\nX_Request_Start: t=2\r\n\
-             X_Custom_Thing: kept\r\nConnection: close\r\n\r\n"
+             X_Custom_Thing: kept\r\nForwarded: for=6.6.6.6;proto=https\r\nConnection: close\r\n\r\n"
         ),
         wait,
     );
@@ -637,7 +637,14 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
     );
     // Underscore spellings of the router's fields, which CGI-style servers read as the router's
     // own, are dropped; other names with underscores pass.
-    let (start, underscored) = start.split_once('|').expect("the underscored names");
+    // A client's `Forwarded` gets the router's element last (RFC 7239), the one an app that
+    // trusts the router reads.
+    let (start, rest) = start.split_once('|').expect("Forwarded");
+    let (forwarded, underscored) = rest.split_once('|').expect("the underscored names");
+    assert_eq!(
+        forwarded, "for=6.6.6.6;proto=https, for=127.0.0.1;proto=http",
+        "{answer}"
+    );
     assert_eq!(underscored, "x_custom_thing", "{answer}");
     let start: u128 = start.parse().expect("milliseconds");
     assert!(
