@@ -9,7 +9,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use paas_share::models::Backup;
 
 use super::{AddonError, Addons, BACKUP_TIMEOUT, INTERRUPTED, provider_of, refused, secrets_of};
-use crate::scheduler::SERVICE_BACKUPS;
+use crate::scheduler::{BackupFile, SERVICE_BACKUPS};
 use crate::store::{AddonRecord, StoreError};
 
 impl Addons {
@@ -33,7 +33,9 @@ impl Addons {
             format!("{SERVICE_BACKUPS}/{}", backup_file(number)),
         )]
         .into();
-        let outcome = self.task(&spec, script, env, BACKUP_TIMEOUT).await;
+        let outcome = self
+            .task(&spec, script, env, BackupFile::Written, BACKUP_TIMEOUT)
+            .await;
         let file = self
             .data
             .addon(&record.id)
@@ -146,7 +148,7 @@ impl Addons {
             format!("{SERVICE_BACKUPS}/{}", backup_file(number)),
         )]
         .into();
-        self.task(&spec, script, env, BACKUP_TIMEOUT)
+        self.task(&spec, script, env, BackupFile::Read, BACKUP_TIMEOUT)
             .await
             .map_err(|why| {
                 AddonError::Failed(format!("the restore failed and changed nothing: {why}"))

@@ -34,7 +34,7 @@ use crate::logs::Logs;
 use crate::oci::Layout;
 use crate::registry::Registry;
 use crate::release::{Controller, ReleaseError};
-use crate::scheduler::{AppLocks, Deployment, Scheduler, ServiceSpec};
+use crate::scheduler::{AppLocks, BackupFile, Deployment, Scheduler, ServiceSpec};
 use crate::store::{AddonRecord, AppRecord, NewAddon, Store, StoreError, User};
 use provider::{Provider, Secrets, task_env};
 
@@ -727,7 +727,7 @@ impl Addons {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect();
-                self.task(&spec, script, env, TASK_TIMEOUT)
+                self.task(&spec, script, env, BackupFile::None, TASK_TIMEOUT)
                     .await
                     .map_err(|why| {
                         AddonError::Failed(format!("the credentials were not changed: {why}"))
@@ -965,14 +965,19 @@ impl Addons {
         spec: &ServiceSpec,
         script: &'static str,
         env: BTreeMap<String, String>,
+        backup: crate::scheduler::BackupFile,
         timeout: Duration,
     ) -> Result<(), String> {
         let mut spec = spec.clone();
         spec.env.extend(env);
         let (tx, mut rx) = mpsc::channel::<String>(256);
-        let run =
-            self.scheduler
-                .run_service_task(&spec, provider::script_args(script), timeout, tx);
+        let run = self.scheduler.run_service_task(
+            &spec,
+            provider::script_args(script),
+            backup,
+            timeout,
+            tx,
+        );
         tokio::pin!(run);
         let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         let keep = |last: &mut std::collections::VecDeque<String>, line: String| {

@@ -105,6 +105,7 @@ impl crate::scheduler::Scheduler for Accepting {
         &self,
         _: &crate::scheduler::ServiceSpec,
         _: Vec<String>,
+        _: crate::scheduler::BackupFile,
         _: std::time::Duration,
         _: tokio::sync::mpsc::Sender<String>,
     ) -> anyhow::Result<crate::container::Outcome> {

@@ -215,7 +215,7 @@ impl<W: Write> Base64Writer<W> {
         let whole = self.pending.len() / 4 * 4;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&self.pending[..whole])
-            .context("the build's output is not base64")?;
+            .context("the output is not base64")?;
         self.to.write_all(&bytes)?;
         self.pending.drain(..whole);
         Ok(())
@@ -224,7 +224,7 @@ impl<W: Write> Base64Writer<W> {
     /// The writer, once all the text has come.
     pub fn finish(mut self) -> anyhow::Result<W> {
         if !self.pending.is_empty() {
-            bail!("the build's output ended in the middle");
+            bail!("the output ended in the middle");
         }
         self.to.flush()?;
         Ok(self.to)

@@ -97,13 +97,17 @@ pub trait Scheduler: Send + Sync {
     /// The host apps reach add-on service `name` of `app` at (`127.0.0.1` on this host).
     fn service_host(&self, app: &AppRef, name: &str) -> String;
 
-    /// Runs `args` once, to its end, in a container of `spec`'s image with its volume and backups
-    /// folder (`initdb`, `pg_dump`), next to the running service if there is one. Output lines go
-    /// to `lines`; it is killed after `timeout`.
+    /// Runs `args` once, to its end, in a container of `spec`'s image with its backups folder
+    /// (`pg_dump`, `pg_restore`, a password change), reaching the running service at
+    /// `$PAAS_HOST:$PAAS_PORT`. `backup` says whether it writes or reads the file `$PAAS_BACKUP`
+    /// names there (a scheduler whose containers do not share this host's disk copies that file
+    /// out after the task, or in before it). Output lines go to `lines`; it is killed after
+    /// `timeout`.
     async fn run_service_task(
         &self,
         spec: &ServiceSpec,
         args: Vec<String>,
+        backup: BackupFile,
         timeout: std::time::Duration,
         lines: tokio::sync::mpsc::Sender<String>,
     ) -> anyhow::Result<crate::container::Outcome>;
@@ -234,6 +238,17 @@ pub struct ServiceSpec {
     pub backups: std::path::PathBuf,
     /// When the service counts as up.
     pub readiness: ServiceReadiness,
+}
+
+/// What a service task does with the backup file `$PAAS_BACKUP` names (in [`SERVICE_BACKUPS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupFile {
+    /// Nothing (a password change).
+    None,
+    /// Writes it (`pg_dump`): whole once the task has succeeded.
+    Written,
+    /// Reads it (`pg_restore`).
+    Read,
 }
 
 /// When an add-on's service counts as up (and apps may use it).

@@ -1265,13 +1265,52 @@ fn an_add_on_is_a_stateful_set_with_its_own_claim_and_its_url_lands_in_the_relea
             .is_none()
     });
 
-    // What needs the data on this machine says so.
+    // A backup is a task pod next to the add-on's, which it reaches by its pod's address: the
+    // fixture's pods have none, which the failed backup says (the real node runs one:
+    // `an_add_on_on_a_real_node_is_backed_up_restored_and_rotated`).
     let output = paas(cli, &repo, &["pg:backups:capture"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        transcript(&output).contains("backups and credential rotation are not supported yet"),
+        transcript(&output).contains("add-on kdb-db is not running (pod kdb-db-0 has no address)"),
         "{}",
         transcript(&output)
+    );
+
+    // A Redis add-on's new password is a new pod template (the digest of its environment), so
+    // its pod starts again with it before the apps get the new URL.
+    ok(
+        cli,
+        &repo,
+        &["addons:create", "redis", "--name", "kdb-cache"],
+    );
+    let path = "/apis/apps/v1/namespaces/paas-kdb/statefulsets/kdb-cache";
+    let digest = || {
+        cluster.get(path).expect("the StatefulSet")["spec"]["template"]["metadata"]["annotations"]
+            ["paas/service-env"]
+            .as_str()
+            .expect("the digest")
+            .to_owned()
+    };
+    let before = digest();
+    let url = ok(cli, &repo, &["config", "get", "REDIS_URL"]);
+    ok(cli, &repo, &["addons:credentials:rotate", "kdb-cache"]);
+    assert_ne!(digest(), before, "a new template");
+    let set = cluster.get(path).expect("the StatefulSet");
+    assert_eq!(
+        set["status"]["currentRevision"], set["status"]["updateRevision"],
+        "rolled out before the apps got the URL: {set}"
+    );
+    assert_ne!(ok(cli, &repo, &["config", "get", "REDIS_URL"]), url);
+    ok(
+        cli,
+        &repo,
+        &[
+            "addons:destroy",
+            "kdb-cache",
+            "--confirm",
+            "kdb-cache",
+            "--force",
+        ],
     );
 
     // Destroyed: its objects go, and its claim (its data) with them.

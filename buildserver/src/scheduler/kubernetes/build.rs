@@ -50,7 +50,16 @@ impl BuildJobs for KubernetesScheduler {
         let built = async {
             let pod = job_pod(&pods, &job.id, within).await?;
             await_running(&pods, &pod, within).await?;
-            attached(&pods, &pod, within, job.timeout, (input, output), lines).await
+            attached(
+                &pods,
+                &pod,
+                "build",
+                within,
+                job.timeout,
+                (input, output),
+                lines,
+            )
+            .await
         };
         // The Job's deletion (the app's `destroy` stops its push first; its namespace or Job
         // deleted by hand) ends the build at once: its pod would take its grace period to go,
@@ -77,20 +86,22 @@ async fn deleting(jobs: &Api<Job>, name: &str) {
     }
 }
 
-/// Runs the build in its running pod `pod` through a gated attach: `input` (the packed
-/// directories) in, the output tar (base64 on stdout) decoded into `output`, stderr's lines to
-/// `lines`; the pod's exit is the outcome, or [`Exit::TimedOut`] a minute past `timeout`.
-async fn attached(
+/// Runs the gated command of running pod `pod` (its container `container`) through an attach:
+/// `input` in (a build's packed directories, a backup to restore), its output (base64 on
+/// stdout: a build's tar, a backup) decoded into `output`, stderr's lines to `lines`; the pod's
+/// exit is the outcome, or [`Exit::TimedOut`] a minute past `timeout`.
+pub(super) async fn attached(
     pods: &Api<Pod>,
     pod: &str,
+    container: &str,
     within: Duration,
     timeout: Duration,
     (input, output): (tokio::fs::File, tokio::fs::File),
     lines: mpsc::Sender<String>,
 ) -> anyhow::Result<Outcome> {
-    let (_attached, streams) = attach_gated(pods, pod, "build", false, within).await?;
+    let (_attached, streams) = attach_gated(pods, pod, container, false, within).await?;
     let (mut stdin, mut stdout, _tasks) = (streams.stdin, streams.stdout, streams.tasks);
-    let stderr = streams.stderr.context("the build's attach has no stderr")?;
+    let stderr = streams.stderr.context("the pod's attach has no stderr")?;
     let feed = async move {
         let mut input = input;
         tokio::io::copy(&mut input, &mut stdin).await?;
@@ -118,8 +129,8 @@ async fn attached(
     };
     let streamed = async {
         let (fed, read, ()) = tokio::join!(feed, read, say);
-        let _stdin = fed.context("cannot send the build its input")?;
-        read.context("cannot read the build's output")
+        let _stdin = fed.with_context(|| format!("cannot send pod {pod} its input"))?;
+        read.with_context(|| format!("cannot read pod {pod}'s output"))
     };
     // The pod may end without its output (killed, deleted with its namespace, its node gone),
     // and its attach may stay open: its end (or deletion) ends the build then.
@@ -133,12 +144,13 @@ async fn attached(
                 ended.await
             }
             ended = &mut ended => {
-                let outcome = ended.context("the build's pod went away before it ended")?;
+                let outcome =
+                    ended.with_context(|| format!("pod {pod} went away before it ended"))?;
                 // Its last output may trail its end a little.
                 match tokio::time::timeout(Duration::from_secs(10), streamed).await {
                     Ok(streamed) => streamed.map(|()| outcome),
                     Err(_) if outcome.exit != Exit::Code(0) => Ok(outcome),
-                    Err(_) => bail!("the build's pod ended before all its output arrived"),
+                    Err(_) => bail!("pod {pod} ended before all its output arrived"),
                 }
             }
         }

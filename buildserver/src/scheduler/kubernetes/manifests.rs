@@ -33,6 +33,8 @@ pub const CONTAINER_PORT: u16 = 5000;
 pub const PULL_SECRET: &str = "paas-registry";
 /// On an add-on's StatefulSet, Service, Secret and pod: the add-on's name.
 pub const ADDON: &str = "paas/addon";
+/// The annotation on an add-on's pod template with the digest of its environment.
+pub const SERVICE_ENV: &str = "paas/service-env";
 /// What each add-on's volume claim asks for.
 pub const ADDON_STORAGE: &str = "1Gi";
 
@@ -588,8 +590,6 @@ pub fn tls_secret(app: &str, cert: &EdgeCert) -> Value {
 /// The Secret `<addon>-service` an add-on's pod takes its environment from: its port, secrets and
 /// listening address (every address of the pod).
 pub fn addon_secret(spec: &ServiceSpec) -> Value {
-    let mut env = spec.env.clone();
-    env.insert("PAAS_LISTEN".to_owned(), "0.0.0.0".to_owned());
     json!({
         "apiVersion": "v1",
         "kind": "Secret",
@@ -599,7 +599,92 @@ pub fn addon_secret(spec: &ServiceSpec) -> Value {
             "labels": addon_labels(spec),
         },
         "type": "Opaque",
-        "stringData": env,
+        "stringData": addon_env(spec),
+    })
+}
+
+/// The environment of an add-on's service: its port, its secrets, and its listening address
+/// (every address of the pod).
+fn addon_env(spec: &ServiceSpec) -> BTreeMap<String, String> {
+    let mut env = spec.env.clone();
+    env.insert("PAAS_LISTEN".to_owned(), "0.0.0.0".to_owned());
+    env
+}
+
+/// The SHA-256 of an environment, in hex: what changes a template when the environment changes,
+/// without saying anything of its secrets.
+fn env_digest(env: &BTreeMap<String, String>) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for (name, value) in env {
+        // Lengths first: no two environments hash the same bytes.
+        hash.update((name.len() as u64).to_be_bytes());
+        hash.update(name);
+        hash.update((value.len() as u64).to_be_bytes());
+        hash.update(value);
+    }
+    format!("{:x}", hash.finalize())
+}
+
+/// A container of the services image as the services user, running `args`, its environment from
+/// Secret `secret`.
+fn services_container(
+    spec: &ServiceSpec,
+    settings: &ClusterSettings,
+    name: &str,
+    args: Vec<String>,
+    secret: &str,
+) -> Value {
+    let uid = crate::build::stack::SERVICE_UID;
+    json!({
+        "name": name,
+        "image": format!(
+            "{}/{}@{}",
+            settings.registry,
+            crate::scheduler::SERVICES_REPOSITORY,
+            spec.image
+        ),
+        "command": literal_args(args),
+        "envFrom": [{ "secretRef": { "name": secret } }],
+        "securityContext": {
+            "runAsUser": uid,
+            "runAsGroup": uid,
+            "runAsNonRoot": true,
+            "allowPrivilegeEscalation": false,
+        },
+    })
+}
+
+/// The pod `pod` of a task of add-on `spec` (a backup, a restore, a password change): the
+/// services image running `command` behind the attach gate (as a one-off does), its environment
+/// from its own Secret ([`one_off_env_secret`]), an empty `SERVICE_BACKUPS` folder for the file
+/// it writes or reads, stdin open for one attach, never restarted, stopped by the cluster after
+/// `timeout`.
+pub fn service_task_pod(
+    spec: &ServiceSpec,
+    settings: &ClusterSettings,
+    pod: &str,
+    command: &str,
+    timeout: std::time::Duration,
+) -> Value {
+    let args = crate::scheduler::one_off_args(command, true);
+    let mut container =
+        services_container(spec, settings, "task", args, &one_off_env_secret_name(pod));
+    container["volumeMounts"] =
+        json!([{ "name": "backups", "mountPath": crate::scheduler::SERVICE_BACKUPS }]);
+    container["stdin"] = json!(true);
+    container["stdinOnce"] = json!(true);
+    let mut pod_spec = pod_spec(container, settings);
+    pod_spec["restartPolicy"] = json!("Never");
+    pod_spec["activeDeadlineSeconds"] = json!(timeout.as_secs().max(1));
+    pod_spec["volumes"] = json!([{ "name": "backups", "emptyDir": {} }]);
+    let mut labels = addon_labels(spec);
+    labels[RUN] = json!(pod);
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": { "name": pod, "namespace": namespace(spec.app.name()), "labels": labels },
+        "spec": pod_spec,
     })
 }
 
@@ -633,24 +718,11 @@ pub fn addon_service(spec: &ServiceSpec) -> Value {
 pub fn addon_statefulset(spec: &ServiceSpec, settings: &ClusterSettings) -> Value {
     let uid = crate::build::stack::SERVICE_UID;
     let container = |name: &str, args: &[String]| {
-        json!({
-            "name": name,
-            "image": format!(
-                "{}/{}@{}",
-                settings.registry,
-                crate::scheduler::SERVICES_REPOSITORY,
-                spec.image
-            ),
-            "command": literal_args(args.to_vec()),
-            "envFrom": [{ "secretRef": { "name": format!("{}-service", spec.name) } }],
-            "volumeMounts": [{ "name": "data", "mountPath": crate::scheduler::SERVICE_VOLUME }],
-            "securityContext": {
-                "runAsUser": uid,
-                "runAsGroup": uid,
-                "runAsNonRoot": true,
-                "allowPrivilegeEscalation": false,
-            },
-        })
+        let secret = format!("{}-service", spec.name);
+        let mut container = services_container(spec, settings, name, args.to_vec(), &secret);
+        container["volumeMounts"] =
+            json!([{ "name": "data", "mountPath": crate::scheduler::SERVICE_VOLUME }]);
+        container
     };
     let mut service = container("service", &spec.args);
     service["ports"] = json!([{ "name": "service", "containerPort": spec.port }]);
@@ -663,6 +735,9 @@ pub fn addon_statefulset(spec: &ServiceSpec, settings: &ClusterSettings) -> Valu
     };
     let mut pod = pod_spec(service, settings);
     pod["securityContext"] = json!({ "fsGroup": uid });
+    // A new environment (rotated passwords) is a new template: the pod starts again with it.
+    let mut template = json!({ "metadata": { "labels": addon_labels(spec) } });
+    template["metadata"]["annotations"] = json!({ SERVICE_ENV: env_digest(&addon_env(spec)) });
     if let Some(init) = &spec.init {
         pod["initContainers"] = json!([container("init", init)]);
     }
@@ -688,7 +763,7 @@ pub fn addon_statefulset(spec: &ServiceSpec, settings: &ClusterSettings) -> Valu
             "serviceName": spec.name,
             "replicas": 1,
             "selector": { "matchLabels": { ADDON: spec.name } },
-            "template": { "metadata": { "labels": addon_labels(spec) }, "spec": pod },
+            "template": { "metadata": template["metadata"], "spec": pod },
             "volumeClaimTemplates": [claim],
         },
     })

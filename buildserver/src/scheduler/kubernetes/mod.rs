@@ -14,6 +14,7 @@ mod attach;
 mod build;
 pub mod edge;
 pub mod manifests;
+mod service_task;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -1065,12 +1066,16 @@ impl Scheduler for KubernetesScheduler {
                 .get_opt(&spec.name)
                 .await
                 .with_context(|| format!("cannot read StatefulSet {}", spec.name))?;
-            let ready = set
-                .as_ref()
-                .and_then(|s| s.status.as_ref())
-                .and_then(|s| s.ready_replicas)
-                .unwrap_or(0);
-            if ready >= 1 {
+            // Its pod of this template (new passwords start it again) is ready.
+            let rolled_out = set.as_ref().is_some_and(|set| {
+                let Some(status) = &set.status else {
+                    return false;
+                };
+                status.observed_generation >= set.metadata.generation
+                    && status.current_revision == status.update_revision
+                    && status.ready_replicas.unwrap_or(0) >= 1
+            });
+            if rolled_out {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
@@ -1140,14 +1145,13 @@ impl Scheduler for KubernetesScheduler {
     async fn run_service_task(
         &self,
         spec: &crate::scheduler::ServiceSpec,
-        _args: Vec<String>,
-        _timeout: Duration,
-        _lines: tokio::sync::mpsc::Sender<String>,
+        args: Vec<String>,
+        backup: crate::scheduler::BackupFile,
+        timeout: Duration,
+        lines: tokio::sync::mpsc::Sender<String>,
     ) -> anyhow::Result<crate::container::Outcome> {
-        anyhow::bail!(
-            "add-on {} runs on Kubernetes, where backups and credential rotation are not supported yet",
-            spec.name
-        )
+        self.run_service_task_now(spec, args, backup, timeout, lines)
+            .await
     }
 
     fn routes_web(&self) -> bool {

@@ -1103,10 +1103,12 @@ impl Scheduler for LocalScheduler {
         "127.0.0.1".to_owned()
     }
 
+    /// The backups folder is mounted: the file is where the task leaves or finds it.
     async fn run_service_task(
         &self,
         spec: &super::ServiceSpec,
         args: Vec<String>,
+        _backup: super::BackupFile,
         timeout: Duration,
         lines: mpsc::Sender<String>,
     ) -> anyhow::Result<crate::container::Outcome> {
