@@ -9,20 +9,27 @@ use super::provider::{Provider, Secrets};
 pub struct Postgres;
 
 /// Once per volume (a marker says it is made; a cut-short one is made again from scratch): initdb
-/// with the admin password (from a 0600 file on the container's tmpfs, never an argument), then
+/// with the admin password (from a 0600 file on the container's tmpfs, never an argument), TCP
+/// logins by password from any address (a pod's clients are other pods; locally the server
+/// listens on loopback only; a volume made before this line gets it at its next start), then
 /// the app's role and database, made over the unix socket on a server that listens on no TCP
 /// port yet. psql reads the names and password from the environment (`\getenv`), so none of them
 /// is in a command line.
 const INIT: &str = r#"set -eu
 umask 077
 made=/var/lib/paas-service/.paas-made
-[ -e "$made" ] && exit 0
 data=/var/lib/paas-service/data
+hba='host all all all scram-sha-256'
+if [ -e "$made" ]; then
+  grep -qxF "$hba" "$data/pg_hba.conf" || printf '%s\n' "$hba" >> "$data/pg_hba.conf"
+  exit 0
+fi
 rm -rf "$data"
 printf '%s\n' "$PAAS_ADMIN_PASSWORD" > /tmp/admin-password
 initdb --pgdata="$data" --username=postgres --pwfile=/tmp/admin-password \
   --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 > /dev/null
 rm /tmp/admin-password
+printf '%s\n' "$hba" >> "$data/pg_hba.conf"
 pg_ctl --pgdata="$data" --options="-c listen_addresses= -k /tmp" --wait --silent start
 export PGPASSWORD="$PAAS_ADMIN_PASSWORD"
 psql --quiet --no-psqlrc --host=/tmp --username=postgres --dbname=postgres \

@@ -205,6 +205,18 @@ impl std::fmt::Debug for EdgeCert {
 /// scheduler on other machines pulls it from.
 pub const SERVICES_REPOSITORY: &str = "paas-services";
 
+/// The environment every container of the services image starts with, before the add-on's own:
+/// PostgreSQL's programs on the `PATH` (Debian keeps `initdb` and `postgres` out of `/usr/bin`),
+/// a writable `HOME`, a UTF-8 locale.
+pub const SERVICES_ENV: [(&str, &str); 3] = [
+    (
+        "PATH",
+        "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ),
+    ("HOME", "/tmp"),
+    ("LANG", "C.UTF-8"),
+];
+
 /// Where an add-on service's data is, inside its container (a host folder of its own, 0700, on
 /// this host; its volume claim on Kubernetes).
 pub const SERVICE_VOLUME: &str = "/var/lib/paas-service";

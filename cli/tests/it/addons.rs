@@ -510,7 +510,10 @@ fn stub_services(server: &TestServer) {
     let bin = services.join("rootfs/usr/lib/postgresql/15/bin");
     std::fs::create_dir_all(&bin).expect("dir");
     for (path, script) in [
-        ("usr/lib/postgresql/15/bin/initdb", "echo stub initdb"),
+        (
+            "usr/lib/postgresql/15/bin/initdb",
+            "for a; do case $a in --pgdata=*) mkdir -p \"${a#--pgdata=}\";; esac; done; echo stub initdb",
+        ),
         ("usr/lib/postgresql/15/bin/pg_ctl", "true"),
         (
             "usr/lib/postgresql/15/bin/postgres",

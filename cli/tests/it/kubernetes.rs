@@ -1334,6 +1334,112 @@ fn an_add_on_is_a_stateful_set_with_its_own_claim_and_its_url_lands_in_the_relea
     });
 }
 
+/// On a real node: a PostgreSQL add-on (its data on a volume the test provides, as a cluster's
+/// storage class would) is backed up by a task pod that reaches it by its pod's address, the dump
+/// coming back to the server through the attach; the backup is restored, and the passwords are
+/// rotated (the next backup uses the new ones). Prints how long each took.
+#[test]
+#[allow(clippy::print_stdout)]
+fn an_add_on_on_a_real_node_is_backed_up_restored_and_rotated() {
+    let kube = real_node(90, None, &["--storage-class", "paas-test-local"]);
+    kube.server.install_stack(Stack::Services);
+    let (cli, cluster) = (&kube.cli, &kube.cluster);
+    // A volume of the storage class for the add-on's claim, on the node's disk, the services
+    // user's (a hostPath volume takes no fsGroup).
+    let volume = tempfile::tempdir().expect("temp dir");
+    std::os::unix::fs::chown(volume.path(), Some(2100), Some(2100)).expect("chown");
+    cluster.post(
+        "/api/v1/persistentvolumes",
+        &json!({
+            "metadata": { "name": "paas-test-pg" },
+            "spec": {
+                "storageClassName": "paas-test-local",
+                "capacity": { "storage": "1Gi" },
+                "accessModes": ["ReadWriteOnce"],
+                "hostPath": { "path": volume.path(), "type": "Directory" },
+            },
+        }),
+    );
+    let repo = cli.app_repo("procfile");
+    ok(cli, &repo, &["create", "kpg"]);
+    let started = Instant::now();
+    let output = paas(
+        cli,
+        &repo,
+        &["addons:create", "postgresql", "--name", "kpg-db"],
+    );
+    assert!(
+        output.status.success(),
+        "{}\n{}\n{}",
+        transcript(&output),
+        ok(cli, &repo, &["logs", "-n", "100"]),
+        kube.logs()
+    );
+    println!(
+        "PostgreSQL add-on up on the real node in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let timed = |what: &str, args: &[&str]| {
+        let started = Instant::now();
+        let output = paas(cli, &repo, args);
+        assert!(
+            output.status.success(),
+            "{what}: {}\n{}",
+            transcript(&output),
+            kube.logs()
+        );
+        println!("{what} in {:.1} s", started.elapsed().as_secs_f64());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let backup_file = |id: &str| {
+        let file = volume.path().join(format!("{id}.download"));
+        timed(
+            "download",
+            &[
+                "pg:backups:download",
+                id,
+                "-o",
+                file.to_str().expect("utf-8"),
+            ],
+        );
+        std::fs::read(&file).expect("the downloaded backup")
+    };
+    timed("backup", &["pg:backups:capture"]);
+    let dump = backup_file("b001");
+    assert!(dump.starts_with(b"PGDMP"), "a pg_dump custom-format file");
+    timed(
+        "restore",
+        &["pg:backups:restore", "b001", "--confirm", "kpg"],
+    );
+    let url = ok(cli, &repo, &["config", "get", "DATABASE_URL"]);
+    timed("rotation", &["addons:credentials:rotate", "kpg-db"]);
+    assert_ne!(ok(cli, &repo, &["config", "get", "DATABASE_URL"]), url);
+    // The server's new admin password is the one the next task uses.
+    timed("backup after the rotation", &["pg:backups:capture"]);
+    assert!(backup_file("b002").starts_with(b"PGDMP"));
+    let listed: Vec<Value> =
+        serde_json::from_str(&ok(cli, &repo, &["pg:backups", "--json"])).expect("JSON");
+    assert!(
+        listed.iter().all(|b| b["status"] == "succeeded"),
+        "{listed:?}"
+    );
+    // The tasks' pods and Secrets went.
+    eventually("no task pod or Secret is left", || {
+        let names = |kind: &str| {
+            cluster
+                .get(&format!("/api/v1/namespaces/paas-kpg/{kind}"))
+                .and_then(|l| l["items"].as_array().cloned())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_owned))
+                .filter(|n| n.contains("-task-"))
+                .count()
+        };
+        names("pods") == 0 && names("secrets") == 0
+    });
+}
+
 #[test]
 fn a_canary_is_a_second_deployment_behind_an_ingress_nginx_canary_ingress() {
     let kube = on_kubernetes();

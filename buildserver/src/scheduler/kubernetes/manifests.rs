@@ -645,6 +645,8 @@ fn services_container(
             spec.image
         ),
         "command": literal_args(args),
+        "env": crate::scheduler::SERVICES_ENV
+            .map(|(name, value)| json!({ "name": name, "value": value })),
         "envFrom": [{ "secretRef": { "name": secret } }],
         "securityContext": {
             "runAsUser": uid,

@@ -46,14 +46,12 @@ impl LocalScheduler {
             unique()
         );
         let (dir, rootfs) = self.overlay(&container, layers)?;
-        let mut env = vec![
-            "PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                .to_owned(),
-            "HOME=/tmp".to_owned(),
-            "LANG=C.UTF-8".to_owned(),
-            // The host's loopback only: dynos share the host's network, nothing else reaches it.
-            "PAAS_LISTEN=127.0.0.1".to_owned(),
-        ];
+        let mut env: Vec<String> = crate::scheduler::SERVICES_ENV
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        // The host's loopback only: dynos share the host's network, nothing else reaches it.
+        env.push("PAAS_LISTEN=127.0.0.1".to_owned());
         env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
         let runc = Spec {
             id: container.clone(),
