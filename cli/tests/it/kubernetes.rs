@@ -1341,13 +1341,13 @@ fn an_add_on_is_a_stateful_set_with_its_own_claim_and_its_url_lands_in_the_relea
 #[test]
 #[allow(clippy::print_stdout)]
 fn an_add_on_on_a_real_node_is_backed_up_restored_and_rotated() {
+    // A volume of the storage class for the add-on's claim, on the node's disk, the services
+    // user's (a hostPath volume takes no fsGroup); made first, so removed once the node is gone.
+    let volume = tempfile::tempdir().expect("temp dir");
+    std::os::unix::fs::chown(volume.path(), Some(2100), Some(2100)).expect("chown");
     let kube = real_node(90, None, &["--storage-class", "paas-test-local"]);
     kube.server.install_stack(Stack::Services);
     let (cli, cluster) = (&kube.cli, &kube.cluster);
-    // A volume of the storage class for the add-on's claim, on the node's disk, the services
-    // user's (a hostPath volume takes no fsGroup).
-    let volume = tempfile::tempdir().expect("temp dir");
-    std::os::unix::fs::chown(volume.path(), Some(2100), Some(2100)).expect("chown");
     cluster.post(
         "/api/v1/persistentvolumes",
         &json!({
