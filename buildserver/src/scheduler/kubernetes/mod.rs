@@ -877,44 +877,12 @@ impl Scheduler for KubernetesScheduler {
             let _one_at_a_time = self.operations.lock(&deployment.app.id).await;
             self.apply_config(deployment).await?;
         }
-        let namespace = manifests::namespace(deployment.app.name());
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        let app = deployment.app.name();
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &manifests::namespace(app));
         // Unique across the daemon's runs: `run.N` counts from 1 at each start.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!("{}-{nanos:08x}", manifests::job_name(&spec.name));
+        let name = unique_pod_name(&manifests::job_name(&spec.name));
         let object = manifests::one_off_pod_object(deployment, &self.settings, spec, &name);
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
-        // Before the pod, which needs it to start; then owned by the pod, it goes with it.
-        let env = (!spec.env.is_empty()).then(|| DeleteOnDrop {
-            api: secrets.clone(),
-            name: manifests::one_off_env_secret_name(&name),
-        });
-        if let Some(env) = &env {
-            let secret = manifests::one_off_env_secret(deployment.app.name(), &name, &spec.env);
-            secrets
-                .create(&PostParams::default(), &serde_json::from_value(secret)?)
-                .await
-                .with_context(|| format!("cannot create secret {}", env.name))?;
-        }
-        let created = pods
-            .create(&PostParams::default(), &serde_json::from_value(object)?)
-            .await
-            .with_context(|| format!("cannot create pod {name}"))?;
-        let pod = DeleteOnDrop {
-            api: pods.clone(),
-            name: name.clone(),
-        };
-        if let Some(env) = env {
-            let uid = created.metadata.uid.unwrap_or_default();
-            let owned = manifests::owned_by_pod(&name, &uid);
-            secrets
-                .patch(&env.name, &PatchParams::default(), &Patch::Merge(&owned))
-                .await
-                .with_context(|| format!("cannot give secret {} to pod {name}", env.name))?;
-            env.keep();
-        }
+        let pod = self.create_pod(app, &name, &object, &spec.env).await?;
         self.logs.emit(
             &deployment.app.id,
             "paas",
@@ -1520,6 +1488,65 @@ where
             }
         });
     }
+}
+
+impl KubernetesScheduler {
+    /// Creates pod `name` of `app` from `object`, with its own variables `env` (none: no Secret)
+    /// in Secret `<name>-env` ([`manifests::one_off_env_secret`]): made first, as the pod needs it
+    /// to start, then owned by the pod, so that it goes with it. The returned guard deletes the
+    /// pod when dropped.
+    async fn create_pod(
+        &self,
+        app: &str,
+        name: &str,
+        object: &Value,
+        env: &BTreeMap<String, String>,
+    ) -> anyhow::Result<DeleteOnDrop<Pod>> {
+        let namespace = manifests::namespace(app);
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
+        let secret = (!env.is_empty()).then(|| DeleteOnDrop {
+            api: secrets.clone(),
+            name: manifests::one_off_env_secret_name(name),
+        });
+        if let Some(secret) = &secret {
+            let object = manifests::one_off_env_secret(app, name, env);
+            secrets
+                .create(&PostParams::default(), &serde_json::from_value(object)?)
+                .await
+                .with_context(|| format!("cannot create secret {}", secret.name))?;
+        }
+        let created = pods
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(object.clone())?,
+            )
+            .await
+            .with_context(|| format!("cannot create pod {name}"))?;
+        let pod = DeleteOnDrop {
+            api: pods,
+            name: name.to_owned(),
+        };
+        if let Some(secret) = secret {
+            let uid = created.metadata.uid.unwrap_or_default();
+            let owned = manifests::owned_by_pod(name, &uid);
+            secrets
+                .patch(&secret.name, &PatchParams::default(), &Patch::Merge(&owned))
+                .await
+                .with_context(|| format!("cannot give secret {} to pod {name}", secret.name))?;
+            secret.keep();
+        }
+        Ok(pod)
+    }
+}
+
+/// `<prefix>-<8 hex digits>`, from the clock's nanoseconds: a pod name unique enough across the
+/// daemon's runs.
+fn unique_pod_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{prefix}-{nanos:08x}")
 }
 
 /// Why a pod is not ready, from its status: its phase, and why it waits (see [`waiting_reason`]).

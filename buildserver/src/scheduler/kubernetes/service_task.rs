@@ -10,12 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
 use tokio::sync::mpsc;
 
-use super::{DeleteOnDrop, KubernetesScheduler, await_running, build::attached, manifests};
+use super::{KubernetesScheduler, await_running, build::attached, manifests};
 use crate::container::{Exit, Outcome};
 use crate::scheduler::{BackupFile, ServiceSpec};
 
@@ -31,7 +30,6 @@ impl KubernetesScheduler {
     ) -> anyhow::Result<Outcome> {
         let namespace = manifests::namespace(spec.app.name());
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
         let service_pod = format!("{}-0", spec.name);
         let address = pods
             .get_opt(&service_pod)
@@ -44,34 +42,11 @@ impl KubernetesScheduler {
         let (file, input, output) = transfer(spec, backup)?;
         let command = task_command(&args, backup)?;
 
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!("{}-task-{nanos:08x}", spec.name);
-        let secret = DeleteOnDrop {
-            api: secrets.clone(),
-            name: manifests::one_off_env_secret_name(&name),
-        };
-        let object = manifests::one_off_env_secret(spec.app.name(), &name, &env);
-        secrets
-            .create(&PostParams::default(), &serde_json::from_value(object)?)
-            .await
-            .with_context(|| format!("cannot create secret {}", secret.name))?;
+        let name = super::unique_pod_name(&format!("{}-task", spec.name));
         let object = manifests::service_task_pod(spec, &self.settings, &name, &command, timeout);
-        let created = pods
-            .create(&PostParams::default(), &serde_json::from_value(object)?)
-            .await
-            .with_context(|| format!("cannot create pod {name}"))?;
-        let _pod = DeleteOnDrop {
-            api: pods.clone(),
-            name: name.clone(),
-        };
-        let owned = manifests::owned_by_pod(&name, &created.metadata.uid.unwrap_or_default());
-        secrets
-            .patch(&secret.name, &PatchParams::default(), &Patch::Merge(&owned))
-            .await
-            .with_context(|| format!("cannot give secret {} to pod {name}", secret.name))?;
-        secret.keep();
+        let _pod = self
+            .create_pod(spec.app.name(), &name, &object, &env)
+            .await?;
         self.logs.emit(
             &spec.app.id,
             "paas",
@@ -80,39 +55,44 @@ impl KubernetesScheduler {
         );
         let within = Duration::from_secs(self.settings.progress_deadline_seconds.into());
         await_running(&pods, &name, within.min(timeout)).await?;
-        let outcome = attached(
-            &pods,
-            &name,
-            "task",
-            within,
-            timeout,
-            (input, output.file),
-            lines,
-        )
-        .await;
+        let Output { file: out, partial } = output;
+        let outcome = attached(&pods, &name, "task", within, timeout, (input, out), lines).await;
         // The file is this host's once the task has written it whole.
-        match (&outcome, file) {
-            (Ok(outcome), Some(file)) if outcome.exit == Exit::Code(0) => {
-                if let Some(partial) = output.partial {
-                    std::fs::rename(&partial, &file)
-                        .with_context(|| format!("cannot move {} into place", partial.display()))?;
-                }
-            }
-            _ => {
-                if let Some(partial) = output.partial {
-                    let _ = std::fs::remove_file(partial);
-                }
-            }
+        if let (Ok(outcome), Some(file)) = (&outcome, file)
+            && outcome.exit == Exit::Code(0)
+        {
+            partial.keep_as(&file)?;
         }
         outcome
     }
 }
 
-/// Where a task's output goes: the backup being written (`partial`, renamed into place once the
-/// task has succeeded), or nowhere.
+/// Where a task's output goes: the backup being written (`partial`), or nowhere.
 struct Output {
     file: tokio::fs::File,
-    partial: Option<PathBuf>,
+    partial: Partial,
+}
+
+/// A backup being written beside its file: removed when dropped, unless kept.
+struct Partial(Option<PathBuf>);
+
+impl Partial {
+    /// Renames it to `file`: it is whole.
+    fn keep_as(mut self, file: &Path) -> anyhow::Result<()> {
+        if let Some(partial) = self.0.take() {
+            std::fs::rename(&partial, file)
+                .with_context(|| format!("cannot move {} into place", partial.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Some(partial) = self.0.take() {
+            let _ = std::fs::remove_file(partial);
+        }
+    }
 }
 
 /// The host file of the backup `$PAAS_BACKUP` names, what the task reads (the backup, for a
@@ -145,7 +125,7 @@ fn transfer(
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let output = Output {
                 file: discard()?.into(),
-                partial: None,
+                partial: Partial(None),
             };
             (input, output)
         }
@@ -162,14 +142,14 @@ fn transfer(
                 .with_context(|| format!("cannot create {}", partial.display()))?;
             let output = Output {
                 file: written.into(),
-                partial: Some(partial),
+                partial: Partial(Some(partial)),
             };
             (nothing()?, output)
         }
         _ => {
             let output = Output {
                 file: discard()?.into(),
-                partial: None,
+                partial: Partial(None),
             };
             (nothing()?, output)
         }
