@@ -83,7 +83,8 @@ mv "$PAAS_BACKUP.partial" "$PAAS_BACKUP"
 "#;
 
 /// Into the same database, replacing what the backup has, in one transaction (all or nothing),
-/// with the app's role owning what it makes.
+/// with the app's role owning what it makes. It waits for the locks the app's open transactions
+/// hold (pg_restore sets its own `lock_timeout` to 0, so none can be set for it).
 const RESTORE: &str = r#"set -eu
 export PGPASSWORD="$PAAS_ADMIN_PASSWORD"
 pg_restore --host="$PAAS_HOST" --port="$PAAS_PORT" --username=postgres --dbname="$PAAS_DATABASE" \

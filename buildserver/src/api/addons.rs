@@ -6,6 +6,8 @@
 //! an app it is attached to may see it and detach it from their app ([`Access`]); to others it
 //! does not exist. No route ever answers with its credentials.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -123,8 +125,9 @@ pub async fn rotate(
     Path(addon): Path<String>,
 ) -> ApiResult<Json<Vec<Release>>> {
     let record = find(&state, &user, &addon, Access::Owner).await?;
+    let addons = Arc::clone(&state.addons);
     Ok(Json(
-        state.addons.rotate(&record, &user).await.map_err(failure)?,
+        to_the_end(async move { addons.rotate(&record, &user).await }).await?,
     ))
 }
 
@@ -143,7 +146,8 @@ pub async fn capture(
     Path(addon): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Backup>)> {
     let record = find(&state, &user, &addon, Access::Owner).await?;
-    let backup = state.addons.capture(&record).await.map_err(failure)?;
+    let addons = Arc::clone(&state.addons);
+    let backup = to_the_end(async move { addons.capture(&record).await }).await?;
     Ok((StatusCode::CREATED, Json(backup)))
 }
 
@@ -181,11 +185,8 @@ pub async fn restore(
     Path((addon, backup)): Path<(String, String)>,
 ) -> ApiResult<Json<Backup>> {
     let record = find(&state, &user, &addon, Access::Owner).await?;
-    state
-        .addons
-        .restore(&record, &backup)
-        .await
-        .map_err(failure)?;
+    let (addons, restoring, id) = (Arc::clone(&state.addons), record.clone(), backup.clone());
+    to_the_end(async move { addons.restore(&restoring, &id).await }).await?;
     let backups = state.addons.backups(&record).await.map_err(failure)?;
     let restored = backups
         .into_iter()
@@ -229,6 +230,18 @@ pub async fn session(
     ));
     tracing::info!(addon = %record.name, dyno = %dyno.name, user = %user.name, "add-on client session created");
     Ok((StatusCode::CREATED, Json(dyno)))
+}
+
+/// Runs `operation` (a backup, a restore, a rotation) to its end in a task of its own: a client
+/// that goes away (a closed laptop, a `timeout`) does not cut it short, which would leave it half
+/// done (a restore rolled back, a backup left running) and unrecorded in the app's log.
+async fn to_the_end<T: Send + 'static>(
+    operation: impl Future<Output = Result<T, AddonError>> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::spawn(operation)
+        .await
+        .map_err(|e| ApiFailure::internal(&anyhow::Error::new(e), "an add-on operation"))?
+        .map_err(failure)
 }
 
 async fn find(

@@ -188,6 +188,56 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
         notes(&server, "notes"),
         (200, r#"["first", "second"]"#.to_owned())
     );
+    // A restore runs to its end when its client goes away (here it waits for a lock that an open
+    // transaction holds for 5 s), and says so in the app's log.
+    let hold = |seconds: u32| {
+        let sql = format!(
+            "BEGIN; LOCK TABLE notes IN ACCESS SHARE MODE; SELECT pg_sleep({seconds}); COMMIT;\n"
+        );
+        paas_with_stdin(&cli, &repo, &["pg:psql", &db], sql.as_bytes())
+    };
+    // Until the other session holds its lock.
+    let locked = || {
+        let query = b"SELECT 'held:' || count(*) FROM pg_locks WHERE relation = 'notes'::regclass AND granted AND pid <> pg_backend_pid();\n";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let output = paas_with_stdin(&cli, &repo, &["pg:psql", &db], query);
+            if String::from_utf8_lossy(&output.stdout).contains("held:1") {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lock was not taken"
+            );
+        }
+    };
+    let restore = || {
+        let mut command = cli.command(&["pg:backups:restore", "b001", "--confirm", "notes"]);
+        command.current_dir(&repo);
+        command
+    };
+    std::thread::scope(|scope| {
+        let holder = scope.spawn(|| hold(5));
+        locked();
+        let mut client = restore().spawn().expect("paas");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        client.kill().expect("kill");
+        let _ = client.wait();
+        assert!(holder.join().expect("holder").status.success());
+    });
+    let restored = format!("Add-on {db} restored from backup b001");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ok(&cli, &repo, &["logs"]).contains(&restored) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restore did not end"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(
+        notes(&server, "notes"),
+        (200, r#"["first", "second"]"#.to_owned())
+    );
     let listed = json(&ok(&cli, &repo, &["pg:backups", "--json"]));
     assert_eq!(listed[0]["id"], "b001");
     assert_eq!(listed[0]["status"], "succeeded");

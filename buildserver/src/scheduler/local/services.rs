@@ -206,11 +206,14 @@ impl LocalScheduler {
     ) -> anyhow::Result<crate::container::Outcome> {
         let layers = self.layers.hold(&spec.image).await?;
         let (_, dir, runc) = self.service_container(spec, layers.dirs(), args)?;
+        // Also when this is dropped (a restore whose client went away): its container goes with
+        // the run, its overlay with this.
+        let overlay = Overlay(dir);
         let outcome = self
             .runtime
-            .run(&runc, &dir.join("bundle"), timeout, lines)
+            .run(&runc, &overlay.0.join("bundle"), timeout, lines)
             .await;
-        tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await?;
+        drop(overlay);
         drop(layers);
         Ok(outcome?)
     }
@@ -224,5 +227,14 @@ impl LocalScheduler {
     /// The ports services hold: dynos never get them.
     pub(super) fn service_ports(&self) -> Vec<u16> {
         self.services().values().map(|s| s.port).collect()
+    }
+}
+
+/// A task container's overlay mount and its dirs, removed when dropped.
+struct Overlay(PathBuf);
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        unmount_and_remove(&self.0);
     }
 }
