@@ -848,6 +848,44 @@ fn destroying_an_app_kills_its_dynos_at_once() {
     assert_gone_within(&server, started, 10);
 }
 
+/// A deploy or a restart does not wait out the stop grace (30 s) of the dynos it replaced: they
+/// end in the background, as Heroku's do, and a destroy meanwhile kills them at once.
+#[test]
+fn replaced_dynos_end_in_the_background_and_a_destroy_kills_them() {
+    let (server, cli) = super::run::serving();
+    let repo = app_with_web(
+        &cli,
+        "drains",
+        "trap '' TERM; busybox httpd -f -p $PORT -h /app; sleep 600",
+    );
+    let output = push(&cli, &repo, &["main"]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    for change in [&["config:set", "A=1"][..], &["restart"]] {
+        let started = std::time::Instant::now();
+        run_in(&cli, &repo, change);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{change:?} took {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(
+        server.dyno_containers().len(),
+        3,
+        "the new web.1 and the two it replaced, still draining"
+    );
+    let started = std::time::Instant::now();
+    run_in(&cli, &repo, &["destroy", "--confirm", "drains"]);
+    eventually("the draining dynos are killed", || {
+        server.dyno_containers().is_empty()
+    });
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "they were killed {:?} after the destroy began",
+        started.elapsed()
+    );
+}
+
 /// App `name`, created, from a repository whose Procfile has only `web: <command>`.
 fn app_with_web(cli: &CliEnv, name: &str, command: &str) -> std::path::PathBuf {
     let repo = cli.app_repo("envpage");

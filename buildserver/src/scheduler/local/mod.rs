@@ -68,6 +68,115 @@ enum Grace {
     None,
 }
 
+/// How long a deploy, restart or scale waits for the dynos it replaced or removed to end before
+/// going on (see [`LocalScheduler::retire`]).
+const RETIRE_WAIT: Duration = Duration::from_secs(2);
+
+/// What stops dynos and services: owned parts of the scheduler, so that a stop can go on in a
+/// task of its own.
+#[derive(Clone)]
+struct Ending {
+    runtime: Arc<Runtime>,
+    logs: Logs,
+    /// Between SIGTERM and SIGKILL ([`Settings::stop_grace`]).
+    stop_grace: Duration,
+}
+
+impl Ending {
+    /// Stops `dyno` of `app_id` (see [`Self::end`]), logging it as Heroku does.
+    async fn stop(
+        &self,
+        app_id: &str,
+        dyno: Dyno,
+        grace: Grace,
+        destroyed: &tokio_util::sync::CancellationToken,
+    ) {
+        let in_time = self
+            .end(
+                &dyno.container,
+                &dyno.supervision,
+                dyno.task,
+                dyno.dir,
+                grace,
+                destroyed,
+            )
+            .await;
+        if !in_time {
+            // Heroku's words for it.
+            self.logs.emit(
+                app_id,
+                "paas",
+                "scheduler",
+                format!(
+                    "{}.{}: Error R12 (Exit timeout) -> At least one process failed to exit within {} seconds of SIGTERM; stopping remaining processes with SIGKILL",
+                    dyno.process_type,
+                    dyno.index,
+                    self.stop_grace.as_secs()
+                ),
+            );
+        }
+        self.logs.emit(
+            app_id,
+            "paas",
+            "scheduler",
+            format!("Stopped {}.{}", dyno.process_type, dyno.index),
+        );
+    }
+
+    /// Ends a supervised container (a dyno or a service): SIGTERM, SIGKILL after `grace` (at
+    /// once if it has crashed, or once `destroyed` is cancelled: its app is being destroyed),
+    /// then its directory goes. Returns whether it ended before the grace ran out.
+    async fn end(
+        &self,
+        container: &str,
+        supervision: &Supervision,
+        mut task: tokio::task::JoinHandle<()>,
+        dir: PathBuf,
+        grace: Grace,
+        destroyed: &tokio_util::sync::CancellationToken,
+    ) -> bool {
+        supervision.stopping.store(true, Ordering::SeqCst);
+        let signal = |signal: &'static str| {
+            let (runtime, container) = (Arc::clone(&self.runtime), container.to_owned());
+            tokio::task::spawn_blocking(move || runtime.signal(&container, signal))
+        };
+        let _ = signal("TERM").await;
+        let grace = match (grace, supervision.state()) {
+            (_, State::Crashed) | (Grace::None, _) | (Grace::UnlessStarting, State::Starting) => {
+                Duration::ZERO
+            }
+            _ => self.stop_grace,
+        };
+        // SIGTERM again each second of the grace: one sent before the dyno's shell set its trap
+        // (a dyno stopped as it starts) is lost, and the shell forwards only the first it gets.
+        let deadline = tokio::time::Instant::now() + grace;
+        let ended = loop {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                break false;
+            }
+            let wait = (deadline - now).min(Duration::from_secs(1));
+            tokio::select! {
+                waited = tokio::time::timeout(wait, &mut task) => {
+                    if waited.is_ok() {
+                        break true;
+                    }
+                }
+                () = destroyed.cancelled() => break false,
+            }
+            let _ = signal("TERM").await;
+        };
+        if !ended {
+            // Aborting drops the run, which kills and deletes the container.
+            task.abort();
+            let _ = task.await;
+        }
+        supervision.set(State::Down);
+        let _ = tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await;
+        ended || grace.is_zero()
+    }
+}
+
 struct Dyno {
     process_type: String,
     index: u32,
@@ -152,7 +261,7 @@ fn live(view: paas_share::models::Dyno, supervision: &Supervision) -> paas_share
 struct Running {
     release: u32,
     /// The unpacked image layers under the dynos' overlays, held while they run.
-    _layers: LayerHold,
+    layers: LayerHold,
     dynos: Vec<Dyno>,
 }
 
@@ -181,6 +290,9 @@ pub struct LocalScheduler {
     /// Keeps apps from each other's dynos.
     isolation: Isolation,
     destroying: super::Destroying,
+    ending: Ending,
+    /// Stops going on in the background (see [`Self::retire`]); the daemon's stop waits for them.
+    retiring: tokio_util::task::TaskTracker,
 }
 
 impl LocalScheduler {
@@ -204,12 +316,19 @@ impl LocalScheduler {
                 unmount_and_remove(&entry.path());
             }
         }
+        let ending = Ending {
+            runtime: Arc::clone(&runtime),
+            logs: logs.clone(),
+            stop_grace: settings.stop_grace,
+        };
         Ok(Self {
             layers: LayerCache::new(data.clone(), layout),
             data,
             logs,
             runtime,
             settings,
+            ending,
+            retiring: tokio_util::task::TaskTracker::new(),
             routes: Routes::default(),
             apps: Mutex::new(HashMap::new()),
             canaries: Mutex::default(),
@@ -401,7 +520,7 @@ impl LocalScheduler {
             deployment.app.id.clone(),
             Running {
                 release: deployment.release,
-                _layers: layers,
+                layers,
                 dynos: started,
             },
         );
@@ -414,7 +533,8 @@ impl LocalScheduler {
         );
         if let Some(old) = old {
             // Its layers stay held until its dynos are gone.
-            self.stop_all(&deployment.app.id, old.dynos).await;
+            self.retire(&deployment.app.id, old.dynos, Some(old.layers))
+                .await;
         }
         let layers = self.layers.clone();
         tokio::spawn(async move { layers.collect(layers::IDLE_GRACE).await });
@@ -565,7 +685,7 @@ impl LocalScheduler {
                 .sort_by(|a, b| (&a.process_type, a.index).cmp(&(&b.process_type, b.index)));
         }
         self.publish(&deployment.app);
-        self.stop_all(&deployment.app.id, stopping).await;
+        self.retire(&deployment.app.id, stopping, None).await;
         failure.map_or(Ok(()), Err)
     }
 
@@ -634,7 +754,7 @@ impl LocalScheduler {
                 std::mem::replace(&mut running.dynos[at], fresh)
             };
             self.publish(&deployment.app);
-            self.stop_all(&deployment.app.id, vec![old]).await;
+            self.retire(&deployment.app.id, vec![old], None).await;
         }
         Ok(())
     }
@@ -801,98 +921,43 @@ impl LocalScheduler {
     }
 
     async fn stop_all(&self, app_id: &str, dynos: Vec<Dyno>) {
-        join_all(
-            dynos
-                .into_iter()
-                .map(|d| self.stop(app_id, d, Grace::UnlessStarting)),
-        )
+        let destroyed = self.destroying.token(app_id);
+        join_all(dynos.into_iter().map(|d| {
+            self.ending
+                .stop(app_id, d, Grace::UnlessStarting, &destroyed)
+        }))
         .await;
+    }
+
+    /// Stops dynos a deploy, restart or scale replaced or removed, as [`Self::stop_all`], without
+    /// holding the operation up for long: it returns once they have ended or after
+    /// [`RETIRE_WAIT`]; slower ones (an app draining on SIGTERM) end in the background, within
+    /// their stop grace (at once if their app is destroyed meanwhile), as Heroku's old dynos do
+    /// after a deploy. `held` (the replaced release's layers) is let go once they have ended.
+    async fn retire(&self, app_id: &str, dynos: Vec<Dyno>, held: Option<LayerHold>) {
+        let (ending, app) = (self.ending.clone(), app_id.to_owned());
+        let destroyed = self.destroying.token(app_id);
+        let mut stopping = self.retiring.spawn(async move {
+            let stops = dynos
+                .into_iter()
+                .map(|d| ending.stop(&app, d, Grace::UnlessStarting, &destroyed));
+            join_all(stops).await;
+            drop(held);
+        });
+        let _ = tokio::time::timeout(RETIRE_WAIT, &mut stopping).await;
     }
 
     /// Stops a destroyed app's dynos: SIGTERM then SIGKILL at once. Nothing waits on them any
     /// more (their routes, logs and add-ons go with the app), so a dyno that ignores SIGTERM
     /// does not hold the destroy for the stop grace.
     async fn kill_all(&self, app_id: &str, dynos: Vec<Dyno>) {
-        join_all(dynos.into_iter().map(|d| self.stop(app_id, d, Grace::None))).await;
-    }
-
-    async fn stop(&self, app_id: &str, dyno: Dyno, grace: Grace) {
-        let in_time = self
-            .end(
-                &dyno.container,
-                &dyno.supervision,
-                dyno.task,
-                dyno.dir,
-                grace,
-            )
-            .await;
-        if !in_time {
-            // Heroku's words for it.
-            self.logs.emit(
-                app_id,
-                "paas",
-                "scheduler",
-                format!(
-                    "{}.{}: Error R12 (Exit timeout) -> At least one process failed to exit within {} seconds of SIGTERM; stopping remaining processes with SIGKILL",
-                    dyno.process_type,
-                    dyno.index,
-                    self.settings.stop_grace.as_secs()
-                ),
-            );
-        }
-        self.logs.emit(
-            app_id,
-            "paas",
-            "scheduler",
-            format!("Stopped {}.{}", dyno.process_type, dyno.index),
-        );
-    }
-
-    /// Ends a supervised container (a dyno or a service): SIGTERM, SIGKILL after `grace` (at
-    /// once if it has crashed), then its directory goes. Returns whether it ended before the
-    /// grace ran out.
-    async fn end(
-        &self,
-        container: &str,
-        supervision: &Supervision,
-        mut task: tokio::task::JoinHandle<()>,
-        dir: PathBuf,
-        grace: Grace,
-    ) -> bool {
-        supervision.stopping.store(true, Ordering::SeqCst);
-        let signal = |signal: &'static str| {
-            let (runtime, container) = (Arc::clone(&self.runtime), container.to_owned());
-            tokio::task::spawn_blocking(move || runtime.signal(&container, signal))
-        };
-        let _ = signal("TERM").await;
-        let grace = match (grace, supervision.state()) {
-            (_, State::Crashed) | (Grace::None, _) | (Grace::UnlessStarting, State::Starting) => {
-                Duration::ZERO
-            }
-            _ => self.settings.stop_grace,
-        };
-        // SIGTERM again each second of the grace: one sent before the dyno's shell set its trap
-        // (a dyno stopped as it starts) is lost, and the shell forwards only the first it gets.
-        let deadline = tokio::time::Instant::now() + grace;
-        let ended = loop {
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                break false;
-            }
-            let wait = (deadline - now).min(Duration::from_secs(1));
-            if tokio::time::timeout(wait, &mut task).await.is_ok() {
-                break true;
-            }
-            let _ = signal("TERM").await;
-        };
-        if !ended {
-            // Aborting drops the run, which kills and deletes the container.
-            task.abort();
-            let _ = task.await;
-        }
-        supervision.set(State::Down);
-        let _ = tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await;
-        ended || grace.is_zero()
+        let destroyed = self.destroying.token(app_id);
+        join_all(
+            dynos
+                .into_iter()
+                .map(|d| self.ending.stop(app_id, d, Grace::None, &destroyed)),
+        )
+        .await;
     }
 
     /// The sequence number of the app's newest log line: where an operation's own lines begin.
@@ -1150,7 +1215,7 @@ impl Scheduler for LocalScheduler {
                 app.id.clone(),
                 Running {
                     release: deployment.release,
-                    _layers: layers,
+                    layers,
                     dynos,
                 },
             );
@@ -1234,6 +1299,8 @@ impl Scheduler for LocalScheduler {
             }),
         )
         .await;
+        self.retiring.close();
+        self.retiring.wait().await;
         // After the dynos: apps close their connections to their databases first.
         self.stop_services().await;
         self.isolation.remove();

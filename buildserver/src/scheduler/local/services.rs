@@ -181,14 +181,18 @@ impl LocalScheduler {
         let Some(service) = self.services().remove(id) else {
             return;
         };
-        self.end(
-            &service.container,
-            &service.supervision,
-            service.task,
-            service.dir,
-            Grace::Full,
-        )
-        .await;
+        // Never cut short: services flush their data on SIGTERM.
+        let never = tokio_util::sync::CancellationToken::new();
+        self.ending
+            .end(
+                &service.container,
+                &service.supervision,
+                service.task,
+                service.dir,
+                Grace::Full,
+                &never,
+            )
+            .await;
     }
 
     pub(super) fn service_state_now(&self, id: &str) -> Option<String> {
