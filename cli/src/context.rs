@@ -36,12 +36,13 @@ impl Ctx {
     pub fn client(&self) -> anyhow::Result<ApiClient> {
         let stored = credentials::load()?;
         let host = host_from(stored.as_ref())?;
-        let token = env_vars::get(env_vars::PAAS_API_TOKEN)
-            .or(stored.map(|c| c.token))
-            .ok_or_else(|| {
-                CliError::new("not_logged_in", "not logged in")
-                    .hint("run `paas login` (or set PAAS_API_TOKEN)")
-            })?;
+        let given = std::env::var_os(env_vars::PAAS_API_TOKEN)
+            .map(|t| checked_token(&t.to_string_lossy()))
+            .transpose()?;
+        let token = given.or(stored.map(|c| c.token)).ok_or_else(|| {
+            CliError::new("not_logged_in", "not logged in")
+                .hint("run `paas login` (or set PAAS_API_TOKEN)")
+        })?;
         ApiClient::new(host, Some(token))
     }
 
@@ -249,6 +250,25 @@ pub fn checked_host(host: &str) -> Result<String, String> {
     Ok(url)
 }
 
+/// `PAAS_API_TOKEN`'s value, if it can be a token: one set but empty, or with a character no
+/// token has (a space, a newline from `echo` into a secret), is a usage error, never a fall back
+/// to the stored login (a CI job whose secret did not arrive must not act as whoever is logged in
+/// on its machine) nor a request the HTTP client refuses as a "network" failure.
+fn checked_token(token: &str) -> Result<String, CliError> {
+    let hint =
+        "set it to a token (`paas authorizations:create`), or unset it to use your `paas login`";
+    if token.is_empty() {
+        return Err(CliError::usage("PAAS_API_TOKEN is set but empty").hint(hint));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(CliError::usage(
+            "PAAS_API_TOKEN has a character no token has (a space or a line break?)",
+        )
+        .hint(hint));
+    }
+    Ok(token.to_owned())
+}
+
 /// `example.com:5500` → `http://example.com:5500`; no trailing slash (but `http://` stays as
 /// it is: a URL without a host, not a host named `http`).
 pub fn normalize_host(host: &str) -> String {
@@ -293,6 +313,17 @@ mod tests {
             "",
         ] {
             assert!(checked_host(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_checked() {
+        assert_eq!(
+            checked_token("paas_0123abcd").map_err(|e| e.to_string()),
+            Ok("paas_0123abcd".to_owned())
+        );
+        for bad in ["", "a\nb", "abc ", "\tabc"] {
+            assert!(checked_token(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -61,6 +61,24 @@ fn not_logged_in_and_bad_tokens() {
         .output()
         .expect("run");
     insta::assert_snapshot!("invalid_token", paas_tests::transcript(&output));
+    // A PAAS_API_TOKEN set but empty, or with a line break, is a usage error: never the stored
+    // login (`cli` has one), never a "cannot reach the server".
+    for (token, says) in [
+        ("", "PAAS_API_TOKEN is set but empty"),
+        ("paas_a\nb", "PAAS_API_TOKEN has a character no token has"),
+    ] {
+        let output = cli
+            .command(&["apps"])
+            .env("PAAS_API_TOKEN", token)
+            .output()
+            .expect("run");
+        let said = paas_tests::transcript(&output);
+        assert_eq!(output.status.code(), Some(2), "{said}");
+        assert!(
+            said.contains(says) && !said.contains("cannot reach"),
+            "{said}"
+        );
+    }
     let mut login = fresh.command(&["login", "--token-stdin"]);
     let mut child = login
         .stdin(Stdio::piped())

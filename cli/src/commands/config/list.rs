@@ -24,8 +24,16 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     ctx.printer.print(&vars, |p, out| {
         if args.shell {
+            // Exact for `eval` and .env files; on a terminal, a value's control characters show
+            // as `�` (they could retitle or rewrite it), as in every other listing.
+            let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
             for (key, value) in &vars {
-                writeln!(out, "{key}={}", shell_quote(value))?;
+                let line = format!("{key}={}", shell_quote(value));
+                if on_terminal {
+                    writeln!(out, "{}", paas_share::terminal::terminal_safe(&line, false))?;
+                } else {
+                    writeln!(out, "{line}")?;
+                }
             }
             return Ok(());
         }
