@@ -48,7 +48,12 @@ pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 d.name.clone(),
                 d.state.clone(),
                 since(&d.since),
-                format!("v{}", d.release),
+                // Release 0: an add-on session (`pg:psql`), of the services image, no release.
+                if d.release == 0 {
+                    "-".to_owned()
+                } else {
+                    format!("v{}", d.release)
+                },
                 d.restarts.to_string(),
             ];
             if pods {

@@ -165,6 +165,13 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
         .filter(|c| c.contains(password))
         .collect();
     assert!(shown.is_empty(), "{shown:?}");
+    // `ps` lists the session with no release (it runs the services image).
+    let ps = ok(&cli, &repo, &["ps"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.starts_with("run ") && l.contains(" - ") && l.contains("exec psql")),
+        "{ps}"
+    );
     std::io::Write::write_all(&mut screen, b"SELECT 6 * 7 AS answer;\r").expect("type");
     super::one_off::read_until(&mut screen, &mut seen, "42");
     std::io::Write::write_all(&mut screen, b"\\q\r").expect("type");
