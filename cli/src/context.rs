@@ -190,8 +190,11 @@ fn dyno_states(dynos: &[Dyno]) -> String {
     }
 }
 
+/// The server: `PAAS_HOST` (set but empty is a usage error, as for `PAAS_API_TOKEN`: a CI token
+/// must not go to the machine's stored host), then the stored login's, then [`DEFAULT_HOST`].
 fn host_from(stored: Option<&Credentials>) -> anyhow::Result<String> {
-    match env_vars::get(env_vars::PAAS_HOST) {
+    let given = std::env::var_os(env_vars::PAAS_HOST).map(|h| h.to_string_lossy().into_owned());
+    match given {
         Some(host) => checked_host(&host).map_err(|why| {
             CliError::usage(format!("invalid {} {host:?}: {why}", env_vars::PAAS_HOST))
                 .hint(HOST_EXAMPLES)

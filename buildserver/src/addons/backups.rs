@@ -47,6 +47,24 @@ impl Addons {
             }
             Err(why) => Err(why),
         };
+        self.logs.emit(
+            &record.app_id,
+            "paas",
+            "api",
+            match &ended {
+                Ok(size) => format!(
+                    "Add-on {} backup {} captured ({size} bytes)",
+                    record.name,
+                    backup_id(number)
+                ),
+                Err(why) => format!(
+                    "Add-on {} backup {} failed: {}",
+                    record.name,
+                    backup_id(number),
+                    why.lines().next().unwrap_or_default()
+                ),
+            },
+        );
         let (id, kept) = (record.id.clone(), self.settings.backups_kept);
         let failure = ended.as_ref().err().cloned();
         let pruned = self

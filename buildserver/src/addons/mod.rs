@@ -145,6 +145,9 @@ pub struct Addons {
     /// (pushed again only when the stack changed).
     image: tokio::sync::Mutex<Option<String>>,
     turns: AppLocks,
+    /// Add-ons being destroyed, by id: their running task (a restore waiting for a lock, a long
+    /// backup) is stopped rather than waited for.
+    destroying: crate::scheduler::Destroying,
 }
 
 impl Addons {
@@ -170,6 +173,7 @@ impl Addons {
             settings,
             image: tokio::sync::Mutex::new(None),
             turns: AppLocks::default(),
+            destroying: crate::scheduler::Destroying::default(),
         }
     }
 
@@ -698,8 +702,12 @@ impl Addons {
             }
         }
         for record in &owned {
+            self.destroying.begin(&record.id);
+        }
+        for record in &owned {
             let _turn = self.turns.lock(&record.id).await;
             self.remove(record).await;
+            self.destroying.end(&record.id);
         }
         Ok(())
     }
@@ -978,6 +986,8 @@ impl Addons {
             timeout,
             tx,
         );
+        // Stopped (its container killed) when the add-on is destroyed meanwhile.
+        let run = self.destroying.unless(&spec.id, run);
         tokio::pin!(run);
         let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         let keep = |last: &mut std::collections::VecDeque<String>, line: String| {
@@ -1002,14 +1012,15 @@ impl Addons {
             format!("\n{}", Vec::from(last).join("\n"))
         };
         match outcome {
-            Ok(o) if o.exit == Exit::Code(0) => Ok(()),
-            Ok(o) if o.oom_killed => Err(format!("it ran out of memory{lines}")),
-            Ok(o) => Err(match o.exit {
+            Some(Ok(o)) if o.exit == Exit::Code(0) => Ok(()),
+            Some(Ok(o)) if o.oom_killed => Err(format!("it ran out of memory{lines}")),
+            Some(Ok(o)) => Err(match o.exit {
                 Exit::Code(code) => format!("it exited with status {code}{lines}"),
                 Exit::Signal(signal) => format!("it was killed by signal {signal}{lines}"),
                 Exit::TimedOut => format!("it ran longer than {}s{lines}", timeout.as_secs()),
             }),
-            Err(e) => Err(format!("{e:#}")),
+            Some(Err(e)) => Err(format!("{e:#}")),
+            None => Err("the add-on is being destroyed".to_owned()),
         }
     }
 

@@ -463,6 +463,7 @@ impl Connection {
         out.extend_from_slice(b" HTTP/1.1\r\n");
         let mut forwarded_for: Vec<&[u8]> = Vec::new();
         let mut forwarded: Vec<&[u8]> = Vec::new();
+        let mut client_forwarded = false;
         let mut request_id = None;
         for field in fields {
             let name = field.name;
@@ -488,7 +489,10 @@ impl Connection {
                 continue;
             }
             if name.eq_ignore_ascii_case("forwarded") {
-                forwarded.push(field.value);
+                client_forwarded = true;
+                if wire::quotes_closed(field.value) {
+                    forwarded.push(field.value);
+                }
                 continue;
             }
             wire::put_header(out, name, field.value);
@@ -527,7 +531,7 @@ impl Connection {
         let proto: &[u8] = if self.client.https { b"https" } else { b"http" };
         wire::put_header(out, "x-forwarded-proto", proto);
         wire::put_header(out, "x-forwarded-port", self.client.port.as_bytes());
-        if !forwarded.is_empty() {
+        if client_forwarded {
             out.extend_from_slice(b"forwarded: ");
             for previous in forwarded {
                 out.extend_from_slice(previous);

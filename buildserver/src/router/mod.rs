@@ -978,7 +978,11 @@ impl ClientConnection {
         headers.insert(X_FORWARDED_PORT, client.port.clone());
         if headers.contains_key(header::FORWARDED) {
             let mut list = Vec::new();
-            for previous in headers.get_all(header::FORWARDED) {
+            let previous = headers.get_all(header::FORWARDED);
+            for previous in previous
+                .iter()
+                .filter(|v| wire::quotes_closed(v.as_bytes()))
+            {
                 list.extend_from_slice(previous.as_bytes());
                 list.extend_from_slice(b", ");
             }

@@ -493,6 +493,23 @@ pub fn forwarded_element(peer: std::net::IpAddr, https: bool) -> String {
     }
 }
 
+/// Whether every quoted string of a `Forwarded` value ends (RFC 7239 §4; RFC 9110 §5.6.4: `\`
+/// escapes the next character in one). A client's value with one left open would swallow the
+/// router's element appended after it: such a value is dropped.
+pub fn quotes_closed(value: &[u8]) -> bool {
+    let (mut quoted, mut escaped) = (false, false);
+    for &b in value {
+        if escaped {
+            escaped = false;
+        } else if quoted && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            quoted = !quoted;
+        }
+    }
+    !quoted
+}
+
 /// The fields the router sets (or checks) on every request it forwards.
 const SET_BY_THE_ROUTER: [&str; 5] = [
     "x-forwarded-for",
@@ -529,6 +546,20 @@ pub fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_values_with_an_open_quote_are_told() {
+        for closed in [
+            &b"for=1.2.3.4"[..],
+            b"for=\"[::1]\";proto=https",
+            b"x=\"a\\\"b\", for=1",
+        ] {
+            assert!(quotes_closed(closed), "{}", String::from_utf8_lossy(closed));
+        }
+        for open in [&b"for=\"1.2.3.4"[..], b"x=\"", b"x=\"a\\\""] {
+            assert!(!quotes_closed(open), "{}", String::from_utf8_lossy(open));
+        }
+    }
 
     #[test]
     fn the_router_s_forwarded_element() {

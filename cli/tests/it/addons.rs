@@ -621,6 +621,45 @@ fn a_service_that_never_comes_up_fails_its_provisioning_and_leaves_nothing() {
     assert_eq!(server.dyno_containers(), Vec::<String>::new());
 }
 
+/// Destroying an app does not wait for its add-on's task in flight (a backup that would take 10
+/// minutes here; a restore waiting for a lock the app's own dyno holds would never end): the task
+/// is stopped, says why, and nothing is left.
+#[test]
+fn destroying_an_app_stops_its_add_on_s_backup() {
+    let server = TestServer::start_with(&super::server_bin(), &["--stop-grace", "1"], &[]);
+    stub_services(&server);
+    let cli = CliEnv::pusher(super::paas_bin(), &server);
+    let repo = cli.app_repo("static");
+    ok(&cli, &repo, &["create", "shop"]);
+    ok(&cli, &repo, &["addons:create", "postgresql"]);
+    let capture = cli
+        .command(&["pg:backups:capture"])
+        .current_dir(&repo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("paas");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ok(&cli, &repo, &["logs"]).contains("dumping slowly") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the backup did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let started = std::time::Instant::now();
+    ok(&cli, &repo, &["destroy", "shop", "--confirm", "shop"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "the destroy took {:?}",
+        started.elapsed()
+    );
+    let said = transcript(&capture.wait_with_output().expect("capture"));
+    assert!(said.contains("the add-on is being destroyed"), "{said}");
+    assert_eq!(addon_folders(&server), 0);
+    assert_eq!(server.dyno_containers(), Vec::<String>::new());
+}
+
 #[test]
 fn a_daemon_killed_while_provisioning_or_backing_up_leaves_whole_states() {
     // The stubs ignore the SIGINT that stops PostgreSQL: stopped after a short grace.

@@ -79,6 +79,18 @@ fn not_logged_in_and_bad_tokens() {
             "{said}"
         );
     }
+    // So is an empty PAAS_HOST: the token must not go to the stored login's host.
+    let output = cli
+        .command(&["apps"])
+        .env("PAAS_HOST", "")
+        .output()
+        .expect("run");
+    let said = paas_tests::transcript(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("invalid PAAS_HOST \"\": empty host"),
+        "{said}"
+    );
     let mut login = fresh.command(&["login", "--token-stdin"]);
     let mut child = login
         .stdin(Stdio::piped())

@@ -654,10 +654,14 @@ fn the_router_frames_bodies_itself_and_refuses_ambiguous_ones() {
     let answer = exchange(
         &server.router,
         &format!(
-            "GET /headers HTTP/1.1\r\n{host}X-Request-Id: short\r\nX-Forwarded-For:\r\nX-Forwarded-For: , ,\r\nConnection: close\r\n\r\n"
+            "GET /headers HTTP/1.1\r\n{host}X-Request-Id: short\r\nX-Forwarded-For:\r\nX-Forwarded-For: , ,\r\n\
+             Forwarded: for=\"6.6.6.6\r\nConnection: close\r\n\r\n"
         ),
         wait,
     );
+    // A client's `Forwarded` with a quote left open (which would swallow the router's element)
+    // is dropped: the router's element is all the dyno gets.
+    assert!(answer.contains("|for=127.0.0.1;proto=http|"), "{answer}");
     // An empty X-Forwarded-For (or one of commas) adds nothing before the client.
     let (_, id) = answer
         .rsplit_once("\r\n\r\n127.0.0.1|")
