@@ -428,6 +428,16 @@ impl Deployment {
         })
     }
 
+    /// What its dynos run, for log lines: `v3`, or `the services image` for an add-on's client
+    /// session (release 0, [`crate::addons::Addons::client`]).
+    pub fn label(&self) -> String {
+        if self.release == 0 {
+            "the services image".to_owned()
+        } else {
+            format!("v{}", self.release)
+        }
+    }
+
     /// The registry repository of its image: the app's, unless [`Deployment::image_repository`]
     /// names another.
     pub fn repository(&self) -> &str {

@@ -165,7 +165,9 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
         .filter(|c| c.contains(password))
         .collect();
     assert!(shown.is_empty(), "{shown:?}");
-    // `ps` lists the session with no release (it runs the services image).
+    // `ps` lists the session with no release (it runs the services image), and so does its log.
+    let logs = ok(&cli, &repo, &["logs"]);
+    assert!(logs.contains(" (the services image): exec psql"), "{logs}");
     let ps = ok(&cli, &repo, &["ps"]);
     assert!(
         ps.lines()

@@ -888,8 +888,10 @@ impl Scheduler for KubernetesScheduler {
             "paas",
             "scheduler",
             format!(
-                "Starting {} (v{}) as pod {name}: {}",
-                spec.name, deployment.release, spec.command
+                "Starting {} ({}) as pod {name}: {}",
+                spec.name,
+                deployment.label(),
+                spec.command
             ),
         );
         let start_within =

@@ -1105,8 +1105,10 @@ impl Scheduler for LocalScheduler {
             "paas",
             "scheduler",
             format!(
-                "Starting {} (v{}): {}",
-                one_off.name, deployment.release, one_off.command
+                "Starting {} ({}): {}",
+                one_off.name,
+                deployment.label(),
+                one_off.command
             ),
         );
         let mut started = match self.runtime.start(&spec, &dir.join("bundle")) {
