@@ -429,7 +429,7 @@ impl Deployment {
     }
 
     /// What its dynos run, for log lines: `v3`, or `the services image` for an add-on's client
-    /// session (release 0, [`crate::addons::Addons::client`]).
+    /// session (release 0: the add-ons' `client`).
     pub fn label(&self) -> String {
         if self.release == 0 {
             "the services image".to_owned()
