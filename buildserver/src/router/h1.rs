@@ -463,7 +463,6 @@ impl Connection {
         out.extend_from_slice(b" HTTP/1.1\r\n");
         let mut forwarded_for: Vec<&[u8]> = Vec::new();
         let mut forwarded: Vec<&[u8]> = Vec::new();
-        let mut client_forwarded = false;
         let mut request_id = None;
         for field in fields {
             let name = field.name;
@@ -489,10 +488,7 @@ impl Connection {
                 continue;
             }
             if name.eq_ignore_ascii_case("forwarded") {
-                client_forwarded = true;
-                if wire::quotes_closed(field.value) {
-                    forwarded.push(field.value);
-                }
+                forwarded.push(field.value);
                 continue;
             }
             wire::put_header(out, name, field.value);
@@ -531,14 +527,10 @@ impl Connection {
         let proto: &[u8] = if self.client.https { b"https" } else { b"http" };
         wire::put_header(out, "x-forwarded-proto", proto);
         wire::put_header(out, "x-forwarded-port", self.client.port.as_bytes());
-        if client_forwarded {
+        if !forwarded.is_empty() {
             out.extend_from_slice(b"forwarded: ");
-            for previous in forwarded {
-                out.extend_from_slice(previous);
-                out.extend_from_slice(b", ");
-            }
-            let ours = wire::forwarded_element(self.client.peer, self.client.https);
-            out.extend_from_slice(ours.as_bytes());
+            let (peer, https) = (self.client.peer, self.client.https);
+            wire::put_forwarded(out, forwarded.into_iter(), peer, https);
             out.extend_from_slice(b"\r\n");
         }
         {

@@ -979,14 +979,8 @@ impl ClientConnection {
         if headers.contains_key(header::FORWARDED) {
             let mut list = Vec::new();
             let previous = headers.get_all(header::FORWARDED);
-            for previous in previous
-                .iter()
-                .filter(|v| wire::quotes_closed(v.as_bytes()))
-            {
-                list.extend_from_slice(previous.as_bytes());
-                list.extend_from_slice(b", ");
-            }
-            list.extend_from_slice(wire::forwarded_element(client.peer, client.https).as_bytes());
+            let previous = previous.iter().map(HeaderValue::as_bytes);
+            wire::put_forwarded(&mut list, previous, client.peer, client.https);
             if let Ok(value) = HeaderValue::from_bytes(&list) {
                 headers.insert(header::FORWARDED, value);
             }

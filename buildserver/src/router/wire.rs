@@ -481,11 +481,27 @@ pub fn is_empty_list(value: &[u8]) -> bool {
     value.iter().all(|b| matches!(b, b',' | b' ' | b'\t'))
 }
 
+/// Appends the value of the `Forwarded` field (RFC 7239) the dyno gets for a client that sent
+/// `previous` ones: each of those whose quoted strings all end ([`quotes_closed`]), then the
+/// router's element ([`forwarded_element`]), so that the last one, which an app that trusts the
+/// router reads, is the router's. Called only when the client sent one: without, the router adds
+/// none (X-Forwarded-For says the same).
+pub fn put_forwarded<'a>(
+    out: &mut Vec<u8>,
+    previous: impl Iterator<Item = &'a [u8]>,
+    peer: std::net::IpAddr,
+    https: bool,
+) {
+    for value in previous.filter(|v| quotes_closed(v)) {
+        out.extend_from_slice(value);
+        out.extend_from_slice(b", ");
+    }
+    out.extend_from_slice(forwarded_element(peer, https).as_bytes());
+}
+
 /// The router's element of a `Forwarded` field (RFC 7239 §4): `for=203.0.113.7;proto=https`, an
-/// IPv6 address quoted in brackets (`for="[2001:db8::7]"`, §6). Appended to the elements a
-/// client sent, so that the last one, which an app that trusts the router reads, is the
-/// router's; without any from the client the router adds none (X-Forwarded-For says the same).
-pub fn forwarded_element(peer: std::net::IpAddr, https: bool) -> String {
+/// IPv6 address quoted in brackets (`for="[2001:db8::7]"`, §6).
+fn forwarded_element(peer: std::net::IpAddr, https: bool) -> String {
     let proto = if https { "https" } else { "http" };
     match peer {
         std::net::IpAddr::V4(ip) => format!("for={ip};proto={proto}"),
@@ -496,7 +512,7 @@ pub fn forwarded_element(peer: std::net::IpAddr, https: bool) -> String {
 /// Whether every quoted string of a `Forwarded` value ends (RFC 7239 §4; RFC 9110 §5.6.4: `\`
 /// escapes the next character in one). A client's value with one left open would swallow the
 /// router's element appended after it: such a value is dropped.
-pub fn quotes_closed(value: &[u8]) -> bool {
+fn quotes_closed(value: &[u8]) -> bool {
     let (mut quoted, mut escaped) = (false, false);
     for &b in value {
         if escaped {

@@ -338,8 +338,9 @@ impl AppLocks {
     }
 }
 
-/// Per app, a token cancelled once the app is being destroyed ([`Scheduler::destroying`]) until
-/// its destroy ends: what a scheduler's long waits (dynos coming up, a rollout) stop for.
+/// Per app (or add-on), a token cancelled once it is being destroyed ([`Scheduler::destroying`])
+/// until its destroy ends: what long waits (dynos coming up, a rollout, an add-on's task) stop
+/// for.
 #[derive(Default)]
 pub struct Destroying {
     tokens:

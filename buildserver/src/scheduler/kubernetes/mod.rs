@@ -1326,7 +1326,12 @@ impl Scheduler for KubernetesScheduler {
         // One second, not zero: zero deletes the pod objects before the kubelet has killed their
         // containers. One by one: the grant has `delete` on pods, not `deletecollection`.
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &name);
-        let listed = pods.list_metadata(&ListParams::default()).await;
+        let listed = pods
+            .list_metadata(&ListParams::default())
+            .await
+            .inspect_err(|e| {
+                tracing::warn!(namespace = %name, error = %e, "cannot list the app's pods to kill them");
+            });
         let kill = DeleteParams::default().grace_period(1);
         let names = listed
             .into_iter()

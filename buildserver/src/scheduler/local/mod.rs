@@ -83,6 +83,22 @@ struct Ending {
 }
 
 impl Ending {
+    /// Stops `dynos` of `app_id` together (see [`Self::stop`]).
+    async fn stop_all(
+        &self,
+        app_id: &str,
+        dynos: Vec<Dyno>,
+        grace: Grace,
+        destroyed: &tokio_util::sync::CancellationToken,
+    ) {
+        join_all(
+            dynos
+                .into_iter()
+                .map(|d| self.stop(app_id, d, grace, destroyed)),
+        )
+        .await;
+    }
+
     /// Stops `dyno` of `app_id` (see [`Self::end`]), logging it as Heroku does.
     async fn stop(
         &self,
@@ -125,7 +141,8 @@ impl Ending {
 
     /// Ends a supervised container (a dyno or a service): SIGTERM, SIGKILL after `grace` (at
     /// once if it has crashed, or once `destroyed` is cancelled: its app is being destroyed),
-    /// then its directory goes. Returns whether it ended before the grace ran out.
+    /// then its directory goes. Returns whether it ended before the grace ran out (or was
+    /// killed at once on purpose).
     async fn end(
         &self,
         container: &str,
@@ -173,7 +190,8 @@ impl Ending {
         }
         supervision.set(State::Down);
         let _ = tokio::task::spawn_blocking(move || unmount_and_remove(&dir)).await;
-        ended || grace.is_zero()
+        // Killed at once (by its grace or its app's destroy) is no exit timeout.
+        ended || grace.is_zero() || destroyed.is_cancelled()
     }
 }
 
@@ -922,11 +940,9 @@ impl LocalScheduler {
 
     async fn stop_all(&self, app_id: &str, dynos: Vec<Dyno>) {
         let destroyed = self.destroying.token(app_id);
-        join_all(dynos.into_iter().map(|d| {
-            self.ending
-                .stop(app_id, d, Grace::UnlessStarting, &destroyed)
-        }))
-        .await;
+        self.ending
+            .stop_all(app_id, dynos, Grace::UnlessStarting, &destroyed)
+            .await;
     }
 
     /// Stops dynos a deploy, restart or scale replaced or removed, as [`Self::stop_all`], without
@@ -938,10 +954,9 @@ impl LocalScheduler {
         let (ending, app) = (self.ending.clone(), app_id.to_owned());
         let destroyed = self.destroying.token(app_id);
         let mut stopping = self.retiring.spawn(async move {
-            let stops = dynos
-                .into_iter()
-                .map(|d| ending.stop(&app, d, Grace::UnlessStarting, &destroyed));
-            join_all(stops).await;
+            ending
+                .stop_all(&app, dynos, Grace::UnlessStarting, &destroyed)
+                .await;
             drop(held);
         });
         let _ = tokio::time::timeout(RETIRE_WAIT, &mut stopping).await;
@@ -952,12 +967,9 @@ impl LocalScheduler {
     /// does not hold the destroy for the stop grace.
     async fn kill_all(&self, app_id: &str, dynos: Vec<Dyno>) {
         let destroyed = self.destroying.token(app_id);
-        join_all(
-            dynos
-                .into_iter()
-                .map(|d| self.ending.stop(app_id, d, Grace::None, &destroyed)),
-        )
-        .await;
+        self.ending
+            .stop_all(app_id, dynos, Grace::None, &destroyed)
+            .await;
     }
 
     /// The sequence number of the app's newest log line: where an operation's own lines begin.
