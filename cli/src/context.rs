@@ -36,8 +36,8 @@ impl Ctx {
     pub fn client(&self) -> anyhow::Result<ApiClient> {
         let stored = credentials::load()?;
         let host = host_from(stored.as_ref())?;
-        let given = std::env::var_os(env_vars::PAAS_API_TOKEN)
-            .map(|t| checked_token(&t.to_string_lossy()))
+        let given = env_vars::set(env_vars::PAAS_API_TOKEN)
+            .map(|t| checked_token(&t))
             .transpose()?;
         let token = given.or(stored.map(|c| c.token)).ok_or_else(|| {
             CliError::new("not_logged_in", "not logged in")
@@ -193,8 +193,7 @@ fn dyno_states(dynos: &[Dyno]) -> String {
 /// The server: `PAAS_HOST` (set but empty is a usage error, as for `PAAS_API_TOKEN`: a CI token
 /// must not go to the machine's stored host), then the stored login's, then [`DEFAULT_HOST`].
 fn host_from(stored: Option<&Credentials>) -> anyhow::Result<String> {
-    let given = std::env::var_os(env_vars::PAAS_HOST).map(|h| h.to_string_lossy().into_owned());
-    match given {
+    match env_vars::set(env_vars::PAAS_HOST) {
         Some(host) => checked_host(&host).map_err(|why| {
             CliError::usage(format!("invalid {} {host:?}: {why}", env_vars::PAAS_HOST))
                 .hint(HOST_EXAMPLES)

@@ -20,6 +20,12 @@ pub const DISPLAY: &str = "DISPLAY";
 /// Set on a Wayland desktop: `paas open` starts a browser.
 pub const WAYLAND_DISPLAY: &str = "WAYLAND_DISPLAY";
 
+/// A variable's value as set, an empty one included (for the server and token, where a set but
+/// empty value is a mistake to report, not an absence).
+pub fn set(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}
+
 /// A variable's value, treating an empty value as unset.
 pub fn get(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
