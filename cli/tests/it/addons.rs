@@ -594,6 +594,16 @@ fn stub_services(server: &TestServer) {
     std::fs::write(services.join("stack.json"), r#"{"recipe":"busybox"}"#).expect("write");
 }
 
+/// Stub services on `server` (see [`stub_services`]), a CLI that can push to it, and app `shop`
+/// created from the `static` fixture.
+fn stub_shop(server: &TestServer) -> (CliEnv, std::path::PathBuf) {
+    stub_services(server);
+    let cli = CliEnv::pusher(super::paas_bin(), server);
+    let repo = cli.app_repo("static");
+    ok(&cli, &repo, &["create", "shop"]);
+    (cli, repo)
+}
+
 fn addon_folders(server: &TestServer) -> usize {
     std::fs::read_dir(server.data_dir().join("addons")).map_or(0, |d| d.count())
 }
@@ -605,10 +615,7 @@ fn a_service_that_never_comes_up_fails_its_provisioning_and_leaves_nothing() {
         &["--boot-timeout", "2", "--stop-grace", "1"],
         &[],
     );
-    stub_services(&server);
-    let cli = CliEnv::pusher(super::paas_bin(), &server);
-    let repo = cli.app_repo("static");
-    ok(&cli, &repo, &["create", "shop"]);
+    let (cli, repo) = stub_shop(&server);
     let output = paas(&cli, &repo, &["addons:create", "redis"]);
     assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
     let stderr = stderr_of(&output);
@@ -629,10 +636,7 @@ fn a_service_that_never_comes_up_fails_its_provisioning_and_leaves_nothing() {
 #[test]
 fn destroying_an_app_stops_its_add_on_s_backup() {
     let server = TestServer::start_with(&super::server_bin(), &["--stop-grace", "1"], &[]);
-    stub_services(&server);
-    let cli = CliEnv::pusher(super::paas_bin(), &server);
-    let repo = cli.app_repo("static");
-    ok(&cli, &repo, &["create", "shop"]);
+    let (cli, repo) = stub_shop(&server);
     ok(&cli, &repo, &["addons:create", "postgresql"]);
     let capture = cli
         .command(&["pg:backups:capture"])
@@ -666,10 +670,7 @@ fn destroying_an_app_stops_its_add_on_s_backup() {
 fn a_daemon_killed_while_provisioning_or_backing_up_leaves_whole_states() {
     // The stubs ignore the SIGINT that stops PostgreSQL: stopped after a short grace.
     let mut server = TestServer::start_with(&super::server_bin(), &["--stop-grace", "1"], &[]);
-    stub_services(&server);
-    let cli = CliEnv::pusher(super::paas_bin(), &server);
-    let repo = cli.app_repo("static");
-    ok(&cli, &repo, &["create", "shop"]);
+    let (cli, repo) = stub_shop(&server);
 
     // Killed while the service is on its way up: after the restart, the add-on is cleanly absent.
     let mut creating = cli
