@@ -698,10 +698,13 @@ state = "{state}"
                     format!("--cert-dir={}", path("kubelet/pki")),
                     format!("--volume-plugin-dir={}", path("kubelet/volume-plugins")),
                     "--make-iptables-util-chains=false".into(),
-                    // The test machines' disks can be 85 % full: the default thresholds (15 %
-                    // free for images) would refuse every pod for DiskPressure and collect the
-                    // sandbox image. A test node evicts nothing and collects no image.
-                    "--eviction-hard=memory.available<1Mi,nodefs.available<1%,nodefs.inodesFree<1%,imagefs.available<1%".into(),
+                    // The test machines' disks are shared and can be 85 % full: the default
+                    // thresholds (15 % free for images) refuse every pod for DiskPressure and
+                    // collect the sandbox image, and even 1 % thresholds once tainted the node
+                    // mid-run in CI (a StatefulSet's pod evicted, then Pending on the taint).
+                    // A test node has no disk thresholds at all ("0%" disables a signal, as the
+                    // kubelet's eviction parser documents) and collects no image.
+                    "--eviction-hard=memory.available<1Mi,nodefs.available<0%,nodefs.inodesFree<0%,imagefs.available<0%,imagefs.inodesFree<0%".into(),
                     "--image-gc-high-threshold=100".into(),
                     "--image-gc-low-threshold=99".into(),
                     "--node-status-update-frequency=1s".into(),
@@ -791,19 +794,35 @@ state = "{state}"
 
     /// The tails of containerd's, the scheduler's and the kubelet's logs, for failure messages.
     pub fn logs(&self) -> String {
-        ["containerd.log", "kube-scheduler.log", "kubelet.log"]
+        let read = |f: &str| {
+            std::fs::read_to_string(self.dir.path().join("logs").join(f)).unwrap_or_default()
+        };
+        let mut logs: Vec<String> = ["containerd.log", "kube-scheduler.log", "kubelet.log"]
             .iter()
             .map(|f| {
-                let text = std::fs::read_to_string(self.dir.path().join("logs").join(f))
-                    .unwrap_or_default();
+                let text = read(f);
                 let tail: Vec<&str> = text.lines().rev().take(30).collect();
                 format!(
                     "--- {f}\n{}",
                     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 )
             })
-            .collect::<Vec<_>>()
-            .join("\n")
+            .collect();
+        // What the eviction manager saw is what explains a pod evicted or a node tainted, and it
+        // is rarely in the last lines.
+        let kubelet = read("kubelet.log");
+        let evictions: Vec<&str> = kubelet
+            .lines()
+            .filter(|l| l.contains("eviction"))
+            .take(20)
+            .collect();
+        if !evictions.is_empty() {
+            logs.push(format!(
+                "--- kubelet.log (eviction)\n{}",
+                evictions.join("\n")
+            ));
+        }
+        logs.join("\n")
     }
 
     /// The UIDs of the pods the node has (their log directories are named after them).
