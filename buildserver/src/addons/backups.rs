@@ -8,14 +8,16 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use paas_share::models::Backup;
 
-use super::{AddonError, Addons, BACKUP_TIMEOUT, INTERRUPTED, provider_of, refused, secrets_of};
+use super::{
+    AddonError, Addons, BACKUP_TIMEOUT, INTERRUPTED, Kind, provider_of, refused, secrets_of,
+};
 use crate::scheduler::{BackupFile, SERVICE_BACKUPS};
 use crate::store::{AddonRecord, StoreError};
 
 impl Addons {
     /// Captures a backup of add-on `record` now; returns it once it has ended (failed or not).
     pub async fn capture(&self, record: &AddonRecord) -> Result<Backup, AddonError> {
-        let (_turn, record) = self.turn(record).await?;
+        let (_turn, record) = self.turn(record, Kind::Long("a backup")).await?;
         let record = &record;
         let provider = provider_of(record)?;
         let Some((script, _)) = provider.backup() else {
@@ -149,7 +151,7 @@ impl Addons {
 
     /// Restores backup `backup` into add-on `record`, replacing what it has, all or nothing.
     pub async fn restore(&self, record: &AddonRecord, backup: &str) -> Result<(), AddonError> {
-        let (_turn, record) = self.turn(record).await?;
+        let (_turn, record) = self.turn(record, Kind::Long("a restore")).await?;
         let record = &record;
         let provider = provider_of(record)?;
         let Some((_, script)) = provider.backup() else {

@@ -16,6 +16,7 @@ pub mod provider;
 mod backups;
 mod postgres;
 mod redis;
+mod turns;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -34,9 +35,11 @@ use crate::logs::Logs;
 use crate::oci::Layout;
 use crate::registry::Registry;
 use crate::release::{Controller, ReleaseError};
-use crate::scheduler::{AppLocks, BackupFile, Deployment, Scheduler, ServiceSpec};
+use crate::scheduler::{BackupFile, Deployment, Scheduler, ServiceSpec};
 use crate::store::{AddonRecord, AppRecord, NewAddon, Store, StoreError, User};
 use provider::{Provider, Secrets, task_env};
+pub use turns::Busy;
+use turns::{Kind, Turns};
 
 /// How long a one-shot task (initdb, a rotation) may run.
 const TASK_TIMEOUT: Duration = Duration::from_secs(300);
@@ -100,6 +103,9 @@ pub enum AddonError {
     /// The app has an attachment of that name (another add-on's).
     #[error("{0}")]
     NameTaken(String),
+    /// Another operation holds the add-on (a backup, a restore): this one was not started.
+    #[error("{addon} is busy with {}", busy.what)]
+    Busy { addon: String, busy: Busy },
     /// Part of what was asked happened and part did not: a release it needed failed (the
     /// message says what was kept or left).
     #[error("{message}")]
@@ -129,7 +135,7 @@ pub enum Access {
     Attached,
 }
 
-/// Every add-on of the server. One operation at a time per add-on.
+/// Every add-on of the server. One operation at a time per add-on ([`turns`]).
 pub struct Addons {
     store: Store,
     data: DataDir,
@@ -144,7 +150,7 @@ pub struct Addons {
     /// One making of the services image at a time, and the digest last pushed to the registry
     /// (pushed again only when the stack changed).
     image: tokio::sync::Mutex<Option<String>>,
-    turns: AppLocks,
+    turns: Turns,
     /// Add-ons being destroyed, by id: their running task (a restore waiting for a lock, a long
     /// backup) is stopped rather than waited for.
     destroying: crate::scheduler::Destroying,
@@ -172,7 +178,7 @@ impl Addons {
             logs,
             settings,
             image: tokio::sync::Mutex::new(None),
-            turns: AppLocks::default(),
+            turns: Turns::default(),
             destroying: crate::scheduler::Destroying::default(),
         }
     }
@@ -337,7 +343,14 @@ impl Addons {
                 unreachable!("the loop returns")
             })
             .await?;
-        let _turn = self.turns.lock(&record.id).await;
+        let _turn = self
+            .turns
+            .take(&record.id, Kind::Long("its provisioning"))
+            .await
+            .map_err(|busy| AddonError::Busy {
+                addon: record.name.clone(),
+                busy,
+            })?;
         self.logs.emit(
             &app.id,
             "paas",
@@ -445,7 +458,7 @@ impl Addons {
         user: &User,
         name: Option<&str>,
     ) -> Result<(AddonAttachment, Release), AddonError> {
-        let (_turn, record) = self.turn(record).await?;
+        let (_turn, record) = self.turn(record, Kind::Short).await?;
         let record = &record;
         let id = record.id.clone();
         let attached = self.store.call(move |db| db.attachments(&id)).await?;
@@ -541,7 +554,7 @@ impl Addons {
         app: &AppRecord,
         user: &User,
     ) -> Result<Release, AddonError> {
-        let (_turn, record) = self.turn(record).await?;
+        let (_turn, record) = self.turn(record, Kind::Short).await?;
         let record = &record;
         self.detach_now(record, app, user).await
     }
@@ -590,15 +603,27 @@ impl Addons {
 
     /// Destroys add-on `record`: its service, volume, backups and row. Refused while it is
     /// attached to an app other than its owner, unless `force` (it is detached first, one release
-    /// per app).
+    /// per app). A task it runs (a backup, a restore) is stopped rather than waited for.
     pub async fn destroy(
         &self,
         record: &AddonRecord,
         user: &User,
         force: bool,
     ) -> Result<(), AddonError> {
-        let (_turn, record) = self.turn(record).await?;
-        let record = &record;
+        // Refused before its running task is stopped for nothing.
+        self.attachments_unless_forced(record, force).await?;
+        self.destroying.begin(&record.id);
+        let destroyed = self.destroy_now(record, user, force).await;
+        self.destroying.end(&record.id);
+        destroyed
+    }
+
+    /// The apps `record` is attached to; refused when there are some and not `force`.
+    async fn attachments_unless_forced(
+        &self,
+        record: &AddonRecord,
+        force: bool,
+    ) -> Result<Vec<crate::store::Attached>, AddonError> {
         let id = record.id.clone();
         let attachments = self.store.call(move |db| db.attachments(&id)).await?;
         if !attachments.is_empty() && !force {
@@ -614,7 +639,18 @@ impl Addons {
                 ),
             ));
         }
-        for attachment in attachments {
+        Ok(attachments)
+    }
+
+    async fn destroy_now(
+        &self,
+        record: &AddonRecord,
+        user: &User,
+        force: bool,
+    ) -> Result<(), AddonError> {
+        let (_turn, record) = self.turn(record, Kind::Last).await?;
+        let record = &record;
+        for attachment in self.attachments_unless_forced(record, force).await? {
             let (who, app_name) = (user.clone(), attachment.app.clone());
             let app = self
                 .store
@@ -705,7 +741,7 @@ impl Addons {
             self.destroying.begin(&record.id);
         }
         for record in &owned {
-            let _turn = self.turns.lock(&record.id).await;
+            let _turn = self.turns.take(&record.id, Kind::Last).await;
             self.remove(record).await;
             self.destroying.end(&record.id);
         }
@@ -719,7 +755,9 @@ impl Addons {
         record: &AddonRecord,
         user: &User,
     ) -> Result<Vec<Release>, AddonError> {
-        let (_turn, record) = self.turn(record).await?;
+        let (_turn, record) = self
+            .turn(record, Kind::Long("a credential rotation"))
+            .await?;
         let record = &record;
         let provider = provider_of(record)?;
         let old = secrets_of(record)?;
@@ -1079,13 +1117,22 @@ impl Addons {
             })
     }
 
-    /// Waits for the add-on's turn and reads it again: what an operation acts on is the add-on
-    /// as the one before it left it (its new credentials after a rotation).
+    /// Waits for the add-on's turn for an operation of `kind` (refused while another holds it
+    /// for long) and reads it again: what an operation acts on is the add-on as the one before it
+    /// left it (its new credentials after a rotation).
     async fn turn(
         &self,
         record: &AddonRecord,
-    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, AddonRecord), AddonError> {
-        let turn = self.turns.lock(&record.id).await;
+        kind: Kind,
+    ) -> Result<(turns::Turn, AddonRecord), AddonError> {
+        let turn = self
+            .turns
+            .take(&record.id, kind)
+            .await
+            .map_err(|busy| AddonError::Busy {
+                addon: record.name.clone(),
+                busy,
+            })?;
         Ok((turn, self.reload(record).await?))
     }
 

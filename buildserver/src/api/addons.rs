@@ -75,11 +75,8 @@ pub async fn destroy(
 ) -> ApiResult<Json<Addon>> {
     let record = find(&state, &user, &addon, Access::Owner).await?;
     let view = state.addons.view(&record).await.map_err(failure)?;
-    state
-        .addons
-        .destroy(&record, &user, query.force)
-        .await
-        .map_err(failure)?;
+    let addons = Arc::clone(&state.addons);
+    to_the_end(async move { addons.destroy(&record, &user, query.force).await }).await?;
     Ok(Json(Addon {
         state: "destroyed".to_owned(),
         attachments: Vec::new(),
@@ -232,7 +229,7 @@ pub async fn session(
     Ok((StatusCode::CREATED, Json(dyno)))
 }
 
-/// Runs `operation` (a backup, a restore, a rotation) to its end in a task of its own: a client
+/// Runs `operation` (a backup, a restore, a rotation, a destroy) to its end in a task of its own: a client
 /// that goes away (a closed laptop, a `timeout`) does not cut it short, which would leave it half
 /// done (a restore rolled back, a backup left running) and unrecorded in the app's log.
 async fn to_the_end<T: Send + 'static>(
@@ -273,6 +270,16 @@ pub(super) fn failure(e: AddonError) -> ApiFailure {
         AddonError::Refused { message, hint } => ApiFailure::invalid(message).hint(hint),
         AddonError::NameTaken(message) => ApiFailure::invalid(message)
             .hint("give another name with --as, or detach the add-on that has it first"),
+        AddonError::Busy { addon, busy } => ApiFailure::new(
+            StatusCode::CONFLICT,
+            "addon_busy",
+            format!(
+                "{addon} is busy with {} (running for {} s): nothing was started",
+                busy.what,
+                busy.running_for.as_secs()
+            ),
+        )
+        .hint("run this again once it has ended (`paas logs` shows how it goes; `paas addons:destroy` stops it)"),
         AddonError::Incomplete { message, hint } => {
             ApiFailure::new(StatusCode::UNPROCESSABLE_ENTITY, "release_failed", message).hint(hint)
         }

@@ -657,6 +657,8 @@ fn scale_failure(e: crate::release::ScaleError) -> ApiFailure {
             }
         }
         ScaleError::Scheduler { what, error } => scheduler_failure(what, &error),
+        ScaleError::Destroyed => ApiFailure::not_found("the app was destroyed meanwhile")
+            .hint("run `paas apps` to list your apps"),
         ScaleError::Store(e) => e.into(),
     }
 }

@@ -36,6 +36,9 @@ pub enum ScaleError {
         what: &'static str,
         error: anyhow::Error,
     },
+    /// The app was destroyed while its dynos changed (what was running is gone too).
+    #[error("the app was destroyed meanwhile")]
+    Destroyed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -220,6 +223,7 @@ impl Controller {
     ) -> Result<bool, ScaleError> {
         let (controller, app) = (Arc::clone(self), app.clone());
         tokio::spawn(async move {
+            let destroyed = controller.destroyed.token(&app.id);
             let _turn = controller.turn(&app.id).await;
             let Some(deployment) = controller.running_deployment(&app).await? else {
                 return Ok(false);
@@ -237,8 +241,12 @@ impl Controller {
                     "the restart did not complete",
                 ),
             };
-            done.map_err(|error| ScaleError::Scheduler { what, error })?;
-            Ok(true)
+            match done {
+                Ok(()) => Ok(true),
+                // Cut short by a destroy: not "what ran keeps running".
+                Err(_) if destroyed.is_cancelled() => Err(ScaleError::Destroyed),
+                Err(error) => Err(ScaleError::Scheduler { what, error }),
+            }
         })
         .await
         .map_err(|e| ScaleError::Scheduler {

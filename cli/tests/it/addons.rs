@@ -630,29 +630,97 @@ fn a_service_that_never_comes_up_fails_its_provisioning_and_leaves_nothing() {
     assert_eq!(server.dyno_containers(), Vec::<String>::new());
 }
 
-/// Destroying an app does not wait for its add-on's task in flight (a backup that would take 10
-/// minutes here; a restore waiting for a lock the app's own dyno holds would never end): the task
-/// is stopped, says why, and nothing is left.
+/// An add-on busy with a long task (a backup that would take 10 minutes here) refuses other
+/// operations at once, saying what runs, rather than queuing them where nothing shows them. A
+/// destroy of the add-on, or of its app, does not wait for the task (a restore waiting for a lock
+/// the app's own dyno holds would never end): the task is stopped, says why, nothing is left.
 #[test]
-fn destroying_an_app_stops_its_add_on_s_backup() {
+fn a_busy_add_on_refuses_other_operations_and_a_destroy_stops_its_task() {
     let server = TestServer::start_with(&super::server_bin(), &["--stop-grace", "1"], &[]);
     let (cli, repo) = stub_shop(&server);
-    ok(&cli, &repo, &["addons:create", "postgresql"]);
-    let capture = cli
-        .command(&["pg:backups:capture"])
-        .current_dir(&repo)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("paas");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !ok(&cli, &repo, &["logs"]).contains("dumping slowly") {
+    let dumps = || ok(&cli, &repo, &["logs"]).matches("dumping slowly").count();
+    let slow_capture = || {
+        let before = dumps();
+        let capture = cli
+            .command(&["pg:backups:capture"])
+            .current_dir(&repo)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("paas");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while dumps() == before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the backup did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        capture
+    };
+
+    // Busy: every other operation on it is refused at once, and nothing of it starts.
+    ok(
+        &cli,
+        &repo,
+        &["addons:create", "postgresql", "--name", "first-db"],
+    );
+    let capture = slow_capture();
+    let reports = cli.app_repo_in("static", "reports");
+    ok(&cli, &reports, &["create", "reports"]);
+    for args in [
+        &["pg:backups:capture"][..],
+        &["addons:credentials:rotate", "first-db"],
+        &["addons:attach", "first-db", "-a", "reports"],
+        &["addons:detach", "first-db"],
+    ] {
+        let started = std::time::Instant::now();
+        let output = paas(&cli, &repo, args);
+        let said = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {said}");
         assert!(
-            std::time::Instant::now() < deadline,
-            "the backup did not start"
+            said.contains("first-db is busy with a backup (running for")
+                && said.contains("nothing was started")
+                && said.contains("run this again once it has ended"),
+            "{args:?}: {said}"
         );
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
     }
+    let backups = ok(&cli, &repo, &["pg:backups", "--json"]);
+    assert_eq!(
+        backups.matches("\"id\"").count(),
+        1,
+        "one backup: {backups}"
+    );
+    assert!(ok(&cli, &repo, &["config"]).contains("DATABASE_URL"));
+
+    // The add-on's own destroy stops its backup.
+    let started = std::time::Instant::now();
+    ok(
+        &cli,
+        &repo,
+        &["addons:destroy", "first-db", "--confirm", "first-db"],
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "the destroy took {:?}",
+        started.elapsed()
+    );
+    let said = transcript(&capture.wait_with_output().expect("capture"));
+    assert!(said.contains("the add-on is being destroyed"), "{said}");
+    assert_eq!(addon_folders(&server), 0);
+
+    // The app's destroy stops its add-on's backup.
+    ok(
+        &cli,
+        &repo,
+        &["addons:create", "postgresql", "--name", "second-db"],
+    );
+    let capture = slow_capture();
     let started = std::time::Instant::now();
     ok(&cli, &repo, &["destroy", "shop", "--confirm", "shop"]);
     assert!(

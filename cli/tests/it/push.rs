@@ -886,6 +886,36 @@ fn replaced_dynos_end_in_the_background_and_a_destroy_kills_them() {
     );
 }
 
+/// A scale (or restart) that a destroy cuts short while its new dyno boots says the app is gone,
+/// not that the dynos that were running keep running.
+#[test]
+fn a_scale_cut_short_by_a_destroy_says_the_app_is_gone() {
+    let (server, cli) = super::run::serving();
+    let repo = app_with_web(
+        &cli,
+        "cut",
+        "case $DYNO in web.1) exec busybox httpd -f -p $PORT -h /app;; *) exec sleep 600;; esac",
+    );
+    let output = push(&cli, &repo, &["main"]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let scale = cli
+        .command(&["scale", "web=2"])
+        .current_dir(&repo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("paas");
+    eventually("web.2 is booting", || server.dyno_containers().len() == 2);
+    run_in(&cli, &repo, &["destroy", "--confirm", "cut"]);
+    let output = scale.wait_with_output().expect("scale");
+    let said = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("the app was destroyed meanwhile") && !said.contains("keep running"),
+        "{said}"
+    );
+}
+
 /// App `name`, created, from a repository whose Procfile has only `web: <command>`.
 fn app_with_web(cli: &CliEnv, name: &str, command: &str) -> std::path::PathBuf {
     let repo = cli.app_repo("envpage");
