@@ -6,8 +6,6 @@
 //! an app it is attached to may see it and detach it from their app ([`Access`]); to others it
 //! does not exist. No route ever answers with its credentials.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -75,8 +73,11 @@ pub async fn destroy(
 ) -> ApiResult<Json<Addon>> {
     let record = find(&state, &user, &addon, Access::Owner).await?;
     let view = state.addons.view(&record).await.map_err(failure)?;
-    let addons = Arc::clone(&state.addons);
-    to_the_end(async move { addons.destroy(&record, &user, query.force).await }).await?;
+    state
+        .addons
+        .destroy(&record, &user, query.force)
+        .await
+        .map_err(failure)?;
     Ok(Json(Addon {
         state: "destroyed".to_owned(),
         attachments: Vec::new(),
@@ -122,9 +123,8 @@ pub async fn rotate(
     Path(addon): Path<String>,
 ) -> ApiResult<Json<Vec<Release>>> {
     let record = find(&state, &user, &addon, Access::Owner).await?;
-    let addons = Arc::clone(&state.addons);
     Ok(Json(
-        to_the_end(async move { addons.rotate(&record, &user).await }).await?,
+        state.addons.rotate(&record, &user).await.map_err(failure)?,
     ))
 }
 
@@ -143,8 +143,7 @@ pub async fn capture(
     Path(addon): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Backup>)> {
     let record = find(&state, &user, &addon, Access::Owner).await?;
-    let addons = Arc::clone(&state.addons);
-    let backup = to_the_end(async move { addons.capture(&record).await }).await?;
+    let backup = state.addons.capture(&record).await.map_err(failure)?;
     Ok((StatusCode::CREATED, Json(backup)))
 }
 
@@ -182,8 +181,11 @@ pub async fn restore(
     Path((addon, backup)): Path<(String, String)>,
 ) -> ApiResult<Json<Backup>> {
     let record = find(&state, &user, &addon, Access::Owner).await?;
-    let (addons, restoring, id) = (Arc::clone(&state.addons), record.clone(), backup.clone());
-    to_the_end(async move { addons.restore(&restoring, &id).await }).await?;
+    state
+        .addons
+        .restore(&record, &backup)
+        .await
+        .map_err(failure)?;
     let backups = state.addons.backups(&record).await.map_err(failure)?;
     let restored = backups
         .into_iter()
@@ -227,18 +229,6 @@ pub async fn session(
     ));
     tracing::info!(addon = %record.name, dyno = %dyno.name, user = %user.name, "add-on client session created");
     Ok((StatusCode::CREATED, Json(dyno)))
-}
-
-/// Runs `operation` (a backup, a restore, a rotation, a destroy) to its end in a task of its own: a client
-/// that goes away (a closed laptop, a `timeout`) does not cut it short, which would leave it half
-/// done (a restore rolled back, a backup left running) and unrecorded in the app's log.
-async fn to_the_end<T: Send + 'static>(
-    operation: impl Future<Output = Result<T, AddonError>> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::spawn(operation)
-        .await
-        .map_err(|e| ApiFailure::internal(&anyhow::Error::new(e), "an add-on operation"))?
-        .map_err(failure)
 }
 
 async fn find(

@@ -1,7 +1,8 @@
 //! Who may do what (DESIGN §5 "access"), in one place: every route declares a [`Rule`] in the
 //! route table, and [`guard`] runs before its handler. It authenticates the bearer token, checks
 //! the caller's role on the app (or add-on) the path names, answers 401, 403 or 404 itself, and
-//! appends every change (any method but GET), allowed or not, to the audit log.
+//! appends every change (any method but GET), allowed or not, to the audit log. A change runs to
+//! its end (and is recorded) also when its client goes away meanwhile.
 //!
 //! Apps the caller may not see answer 404, as if they did not exist (GitHub's rule); apps they
 //! may see but not change answer 403 with the role they have and the role it needs.
@@ -194,19 +195,30 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let note = AuditNote::default();
     let checked = check(&state, &user, rule.need, &params, &note).await;
     let denied = checked.is_err();
-    let response = match checked {
-        Ok(granted) => {
-            parts.extensions.insert(user.clone());
-            parts.extensions.insert(SessionCsrf(csrf));
-            parts.extensions.insert(note.clone());
-            if let Some(role) = granted {
-                parts.extensions.insert(Granted(role));
+    let handled = {
+        let (user, note) = (user.clone(), note.clone());
+        async move {
+            match checked {
+                Ok(granted) => {
+                    parts.extensions.insert(user);
+                    parts.extensions.insert(SessionCsrf(csrf));
+                    parts.extensions.insert(note);
+                    if let Some(role) = granted {
+                        parts.extensions.insert(Granted(role));
+                    }
+                    next.run(Request::from_parts(parts, body)).await
+                }
+                Err(refused) => refused.into_response(),
             }
-            next.run(Request::from_parts(parts, body)).await
         }
-        Err(refused) => refused.into_response(),
     };
-    if let Some(action) = rule.action {
+    let Some(action) = rule.action else {
+        return handled.await;
+    };
+    // A change runs to its end and is recorded also when its client goes away meanwhile (a
+    // Ctrl-C, a closed laptop): dropped with the connection, it would stop half way, unrecorded.
+    let recorded = tokio::spawn(async move {
+        let response = handled.await;
         let status = response.status();
         let outcome = match status.as_u16() {
             200..=399 => "success",
@@ -243,8 +255,11 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                 status: Some(status.as_u16()),
             })
             .await;
-    }
-    response
+        response
+    });
+    recorded.await.unwrap_or_else(|e| {
+        ApiFailure::internal(&anyhow::Error::new(e), "a change to the server").into_response()
+    })
 }
 
 /// The client's address, as audit entries name it.

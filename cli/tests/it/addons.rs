@@ -235,11 +235,19 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
         assert!(holder.join().expect("holder").status.success());
     });
     let restored = format!("Add-on {db} restored from backup b001");
+    // Its end is in the app's log and in the audit log, with its outcome.
+    let audited = || {
+        json(&ok(&cli, &repo, &["audit", "--json"]))
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["action"] == "backup.restore" && e["outcome"] == "success")
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !ok(&cli, &repo, &["logs"]).contains(&restored) {
+    while !ok(&cli, &repo, &["logs"]).contains(&restored) || !audited() {
         assert!(
             std::time::Instant::now() < deadline,
-            "the restore did not end"
+            "the restore did not end, or its audit entry is missing"
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
