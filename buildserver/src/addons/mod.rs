@@ -602,8 +602,8 @@ impl Addons {
     }
 
     /// Destroys add-on `record`: its service, volume, backups and row. Refused while it is
-    /// attached to an app other than its owner, unless `force` (it is detached first, one release
-    /// per app). A task it runs (a backup, a restore) is stopped rather than waited for.
+    /// attached to an app (its owner too), unless `force` (it is detached first, one release per
+    /// app). A task it runs (a backup, a restore) is stopped rather than waited for.
     pub async fn destroy(
         &self,
         record: &AddonRecord,

@@ -711,7 +711,7 @@ fn a_busy_add_on_refuses_other_operations_and_a_destroy_stops_its_task() {
     ok(
         &cli,
         &repo,
-        &["addons:destroy", "first-db", "--confirm", "first-db"],
+        &["addons:destroy", "first-db", "--force", "--confirm", "first-db"],
     );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),

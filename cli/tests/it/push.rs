@@ -886,28 +886,30 @@ fn replaced_dynos_end_in_the_background_and_a_destroy_kills_them() {
     );
 }
 
-/// A scale (or restart) that a destroy cuts short while its new dyno boots says the app is gone,
-/// not that the dynos that were running keep running.
+/// A restart that a destroy cuts short while its new dyno boots says the app is gone, not that
+/// the dynos that were running keep running.
 #[test]
-fn a_scale_cut_short_by_a_destroy_says_the_app_is_gone() {
+fn a_restart_cut_short_by_a_destroy_says_the_app_is_gone() {
     let (server, cli) = super::run::serving();
     let repo = app_with_web(
         &cli,
         "cut",
-        "case $DYNO in web.1) exec busybox httpd -f -p $PORT -h /app;; *) exec sleep 600;; esac",
+        "sleep 5; exec busybox httpd -f -p $PORT -h /app",
     );
     let output = push(&cli, &repo, &["main"]);
     assert!(output.status.success(), "{}", stderr_of(&output));
-    let scale = cli
-        .command(&["scale", "web=2"])
+    let restart = cli
+        .command(&["restart"])
         .current_dir(&repo)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("paas");
-    eventually("web.2 is booting", || server.dyno_containers().len() == 2);
+    eventually("the new web.1 is booting", || {
+        server.dyno_containers().len() == 2
+    });
     run_in(&cli, &repo, &["destroy", "--confirm", "cut"]);
-    let output = scale.wait_with_output().expect("scale");
+    let output = restart.wait_with_output().expect("restart");
     let said = stderr_of(&output);
     assert_eq!(output.status.code(), Some(1), "{said}");
     assert!(
