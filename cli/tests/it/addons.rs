@@ -706,39 +706,39 @@ fn a_busy_add_on_refuses_other_operations_and_a_destroy_stops_its_task() {
     );
     assert!(ok(&cli, &repo, &["config"]).contains("DATABASE_URL"));
 
-    // The add-on's own destroy stops its backup.
-    let started = std::time::Instant::now();
-    ok(
-        &cli,
-        &repo,
-        &["addons:destroy", "first-db", "--force", "--confirm", "first-db"],
-    );
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(15),
-        "the destroy took {:?}",
-        started.elapsed()
-    );
-    let said = transcript(&capture.wait_with_output().expect("capture"));
-    assert!(said.contains("the add-on is being destroyed"), "{said}");
-    assert_eq!(addon_folders(&server), 0);
-
-    // The app's destroy stops its add-on's backup.
-    ok(
-        &cli,
-        &repo,
-        &["addons:create", "postgresql", "--name", "second-db"],
-    );
-    let capture = slow_capture();
-    let started = std::time::Instant::now();
-    ok(&cli, &repo, &["destroy", "shop", "--confirm", "shop"]);
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(15),
-        "the destroy took {:?}",
-        started.elapsed()
-    );
-    let said = transcript(&capture.wait_with_output().expect("capture"));
-    assert!(said.contains("the add-on is being destroyed"), "{said}");
-    assert_eq!(addon_folders(&server), 0);
+    // The add-on's own destroy stops its backup, and so does the app's destroy (of a new add-on).
+    let mut capture = capture;
+    for (destroy, next) in [
+        (
+            &[
+                "addons:destroy",
+                "first-db",
+                "--force",
+                "--confirm",
+                "first-db",
+            ][..],
+            Some("second-db"),
+        ),
+        (&["destroy", "shop", "--confirm", "shop"], None),
+    ] {
+        let started = std::time::Instant::now();
+        ok(&cli, &repo, destroy);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "{destroy:?} took {:?}",
+            started.elapsed()
+        );
+        let said = transcript(&capture.wait_with_output().expect("capture"));
+        assert!(said.contains("the add-on is being destroyed"), "{said}");
+        assert_eq!(addon_folders(&server), 0);
+        let Some(next) = next else { break };
+        ok(
+            &cli,
+            &repo,
+            &["addons:create", "postgresql", "--name", next],
+        );
+        capture = slow_capture();
+    }
     assert_eq!(server.dyno_containers(), Vec::<String>::new());
 }
 
