@@ -84,6 +84,9 @@ impl Addons {
             let _ = std::fs::remove_file(backups.join(backup_file(old)));
             let _ = std::fs::remove_file(backups.join(format!("{}.partial", backup_file(old))));
         }
+        if failure.is_some() && self.destroying.began(&record.id) {
+            return Err(AddonError::Destroyed(record.name.clone()));
+        }
         let id = record.id.clone();
         let backup = self
             .store
@@ -171,7 +174,10 @@ impl Addons {
         self.task(&spec, script, env, BackupFile::Read, BACKUP_TIMEOUT)
             .await
             .map_err(|why| {
-                AddonError::Failed(format!("the restore failed and changed nothing: {why}"))
+                self.unless_destroyed(
+                    record,
+                    AddonError::Failed(format!("the restore failed and changed nothing: {why}")),
+                )
             })?;
         self.logs.emit(
             &record.app_id,

@@ -106,6 +106,9 @@ pub enum AddonError {
     /// Another operation holds the add-on (a backup, a restore): this one was not started.
     #[error("{addon} is busy with {}", busy.what)]
     Busy { addon: String, busy: Busy },
+    /// The add-on (or its app) was destroyed while this operation ran: its task was stopped.
+    #[error("add-on {0} was destroyed meanwhile")]
+    Destroyed(String),
     /// Part of what was asked happened and part did not: a release it needed failed (the
     /// message says what was kept or left).
     #[error("{message}")]
@@ -725,13 +728,19 @@ impl Addons {
                 .filter(|a| a.app != app.name.as_str())
                 .collect();
             if let Some(other) = elsewhere.first() {
+                let first = match self.turns.busy(&record.id) {
+                    Some(busy) => {
+                        format!("wait for {} on it to end, then detach it there", busy.what)
+                    }
+                    None => "detach it there first".to_owned(),
+                };
                 return Err(refused(
                     format!(
                         "add-on {} of {} is attached to {} too",
                         record.name, app.name, other.app
                     ),
                     format!(
-                        "detach it there first: paas addons:detach {} -a {}",
+                        "{first}: paas addons:detach {} -a {}",
                         record.name, other.app
                     ),
                 ));
@@ -776,7 +785,10 @@ impl Addons {
                 self.task(&spec, script, env, BackupFile::None, TASK_TIMEOUT)
                     .await
                     .map_err(|why| {
-                        AddonError::Failed(format!("the credentials were not changed: {why}"))
+                        self.unless_destroyed(
+                            record,
+                            AddonError::Failed(format!("the credentials were not changed: {why}")),
+                        )
                     })?;
             }
             None => {
@@ -1115,6 +1127,15 @@ impl Addons {
                     "name it with --as",
                 )
             })
+    }
+
+    /// `failed`, unless the add-on is being destroyed: that is then why its task stopped.
+    fn unless_destroyed(&self, record: &AddonRecord, failed: AddonError) -> AddonError {
+        if self.destroying.began(&record.id) {
+            AddonError::Destroyed(record.name.clone())
+        } else {
+            failed
+        }
     }
 
     /// Waits for the add-on's turn for an operation of `kind` (refused while another holds it

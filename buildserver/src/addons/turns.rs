@@ -65,6 +65,11 @@ fn lock(running: &Running) -> std::sync::MutexGuard<'_, HashMap<String, (&'stati
 }
 
 impl Turns {
+    /// The long operation add-on `id` has now, if any.
+    pub(super) fn busy(&self, id: &str) -> Option<Busy> {
+        busy(&lock(&self.running), id)
+    }
+
     /// Add-on `id`'s turn for an operation of `kind`; `Err` when a long one runs and `kind` may
     /// not wait for it.
     pub(super) async fn take(&self, id: &str, kind: Kind) -> Result<Turn, Busy> {
@@ -96,7 +101,7 @@ impl Turns {
                 tokio::pin!(claimed);
                 // Registered before the check: a claim made after it wakes this wait.
                 claimed.as_mut().enable();
-                if let Some(busy) = busy(&lock(&self.running), id) {
+                if let Some(busy) = self.busy(id) {
                     return Err(busy);
                 }
                 tokio::select! {

@@ -269,7 +269,10 @@ pub(super) fn failure(e: AddonError) -> ApiFailure {
                 busy.running_for.as_secs()
             ),
         )
-        .hint("run this again once it has ended (`paas logs` shows how it goes; `paas addons:destroy` stops it)"),
+        .hint("run this again once it has ended (`paas logs` shows how it goes)"),
+        AddonError::Destroyed(name) => ApiFailure::not_found(format!(
+            "add-on {name} was destroyed while this ran: its task was stopped, and its data and backups are gone"
+        )),
         AddonError::Incomplete { message, hint } => {
             ApiFailure::new(StatusCode::UNPROCESSABLE_ENTITY, "release_failed", message).hint(hint)
         }

@@ -353,6 +353,15 @@ impl Destroying {
         self.token(app_id).cancel();
     }
 
+    /// Whether its destroy has begun and not ended.
+    pub fn began(&self, app_id: &str) -> bool {
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(app_id)
+            .is_some_and(tokio_util::sync::CancellationToken::is_cancelled)
+    }
+
     /// Its destroy has ended.
     pub fn end(&self, app_id: &str) {
         self.tokens

@@ -673,14 +673,15 @@ fn a_busy_add_on_refuses_other_operations_and_a_destroy_stops_its_task() {
         &repo,
         &["addons:create", "postgresql", "--name", "first-db"],
     );
-    let capture = slow_capture();
     let reports = cli.app_repo_in("static", "reports");
     ok(&cli, &reports, &["create", "reports"]);
+    ok(&cli, &repo, &["addons:attach", "first-db", "-a", "reports"]);
+    let capture = slow_capture();
     for args in [
         &["pg:backups:capture"][..],
         &["addons:credentials:rotate", "first-db"],
-        &["addons:attach", "first-db", "-a", "reports"],
-        &["addons:detach", "first-db"],
+        &["addons:attach", "first-db", "-a", "reports", "--as", "MORE"],
+        &["addons:detach", "first-db", "-a", "reports"],
     ] {
         let started = std::time::Instant::now();
         let output = paas(&cli, &repo, args);
@@ -705,6 +706,16 @@ fn a_busy_add_on_refuses_other_operations_and_a_destroy_stops_its_task() {
         "one backup: {backups}"
     );
     assert!(ok(&cli, &repo, &["config"]).contains("DATABASE_URL"));
+    // The app's destroy is refused (the add-on is attached elsewhere), saying when to detach it.
+    let output = paas(&cli, &repo, &["destroy", "shop", "--confirm", "shop"]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(
+        stderr_of(&output).contains(
+            "wait for a backup on it to end, then detach it there: paas addons:detach first-db -a reports"
+        ),
+        "{}",
+        transcript(&output)
+    );
 
     // The add-on's own destroy stops its backup, and so does the app's destroy (of a new add-on).
     let mut capture = capture;
@@ -729,7 +740,11 @@ fn a_busy_add_on_refuses_other_operations_and_a_destroy_stops_its_task() {
             started.elapsed()
         );
         let said = transcript(&capture.wait_with_output().expect("capture"));
-        assert!(said.contains("the add-on is being destroyed"), "{said}");
+        assert!(
+            said.contains("was destroyed while this ran: its task was stopped")
+                && !said.contains("paas logs"),
+            "{said}"
+        );
         assert_eq!(addon_folders(&server), 0);
         let Some(next) = next else { break };
         ok(

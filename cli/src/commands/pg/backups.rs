@@ -228,10 +228,17 @@ fn download(
     ))?;
     let total = body.content_length().unwrap_or(0);
     if output == std::path::Path::new("-") {
-        let written = std::io::copy(&mut body, &mut std::io::stdout().lock()).map_err(|e| {
-            CliError::new("connection_lost", format!("the download stopped: {e}"))
-                .hint("download it again")
-        })?;
+        let written = std::io::copy(&mut body, &mut std::io::stdout().lock()).map_err(
+            |e| -> anyhow::Error {
+                // A closed stdout (`| head -c 5`) ends it quietly, as it does every command.
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return e.into();
+                }
+                CliError::new("connection_lost", format!("the download stopped: {e}"))
+                    .hint("download it again")
+                    .into()
+            },
+        )?;
         if total != 0 && written != total {
             return Err(CliError::new(
                 "connection_lost",
