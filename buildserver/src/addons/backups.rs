@@ -84,8 +84,10 @@ impl Addons {
             let _ = std::fs::remove_file(backups.join(backup_file(old)));
             let _ = std::fs::remove_file(backups.join(format!("{}.partial", backup_file(old))));
         }
-        if failure.is_some() && self.destroying.began(&record.id) {
-            return Err(AddonError::Destroyed(record.name.clone()));
+        if failure.is_some()
+            && let Some(destroyed) = self.destroyed(record)
+        {
+            return Err(destroyed);
         }
         let id = record.id.clone();
         let backup = self
@@ -174,10 +176,9 @@ impl Addons {
         self.task(&spec, script, env, BackupFile::Read, BACKUP_TIMEOUT)
             .await
             .map_err(|why| {
-                self.unless_destroyed(
-                    record,
-                    AddonError::Failed(format!("the restore failed and changed nothing: {why}")),
-                )
+                self.destroyed(record).unwrap_or_else(|| {
+                    AddonError::Failed(format!("the restore failed and changed nothing: {why}"))
+                })
             })?;
         self.logs.emit(
             &record.app_id,

@@ -785,10 +785,9 @@ impl Addons {
                 self.task(&spec, script, env, BackupFile::None, TASK_TIMEOUT)
                     .await
                     .map_err(|why| {
-                        self.unless_destroyed(
-                            record,
-                            AddonError::Failed(format!("the credentials were not changed: {why}")),
-                        )
+                        self.destroyed(record).unwrap_or_else(|| {
+                            AddonError::Failed(format!("the credentials were not changed: {why}"))
+                        })
                     })?;
             }
             None => {
@@ -1129,13 +1128,12 @@ impl Addons {
             })
     }
 
-    /// `failed`, unless the add-on is being destroyed: that is then why its task stopped.
-    fn unless_destroyed(&self, record: &AddonRecord, failed: AddonError) -> AddonError {
-        if self.destroying.began(&record.id) {
-            AddonError::Destroyed(record.name.clone())
-        } else {
-            failed
-        }
+    /// [`AddonError::Destroyed`] while the add-on is being destroyed: then that is why its
+    /// task stopped, whatever the task said.
+    fn destroyed(&self, record: &AddonRecord) -> Option<AddonError> {
+        self.destroying
+            .began(&record.id)
+            .then(|| AddonError::Destroyed(record.name.clone()))
     }
 
     /// Waits for the add-on's turn for an operation of `kind` (refused while another holds it
