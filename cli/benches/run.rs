@@ -4,7 +4,7 @@
 //! - the router: requests/s and p99 latency with `wrk` (64 connections, keep-alive, 2 threads,
 //!   5 s) to a Node web dyno directly, through our router, and through nginx configured as a
 //!   keep-alive reverse proxy to the same dyno, in the same run: five rounds of the three, the
-//!   median round of each;
+//!   median of each figure (req/s, p99) of each;
 //! - HTTPS through the router (a certificate for `bench.localhost` uploaded): requests/s with
 //!   `h2load` (64 connections, keep-alive, HTTP/1.1 and HTTP/2, 5 s) against plain HTTP through
 //!   the router and against nginx terminating TLS with the same certificate and key in front of the
@@ -57,10 +57,22 @@ fn timed(cli: &CliEnv, repo: &Path, args: &[&str]) -> Duration {
     elapsed
 }
 
-/// What `wrk` measured: requests per second and the 99th percentile latency.
+/// What `wrk` measured: requests per second and the 99th percentile latency, in ms.
 struct Load {
     requests_per_s: f64,
-    p99: String,
+    p99: f64,
+}
+
+/// A latency as wrk prints it (`850.00us`, `6.98ms`, `1.02s`), in ms.
+fn latency_ms(text: &str) -> Option<f64> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else {
+        (text.strip_suffix('s')?, 1000.0)
+    };
+    Some(number.parse::<f64>().ok()? * scale)
 }
 
 fn wrk(url: &str, host: &str) -> Option<Load> {
@@ -77,11 +89,11 @@ fn wrk(url: &str, host: &str) -> Option<Load> {
         .trim()
         .parse()
         .ok()?;
-    let p99 = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))?
-        .trim()
-        .to_owned();
+    let p99 = latency_ms(
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("99%"))?
+            .trim(),
+    )?;
     Some(Load {
         requests_per_s,
         p99,
@@ -457,7 +469,7 @@ fn flow_overhead(cli: &CliEnv, repo: &Path, server: &TestServer) {
     );
 }
 
-/// Rounds of (direct, router, nginx) `wrk` runs; each one's median round is reported.
+/// Rounds of (direct, router, nginx) `wrk` runs; the median of each figure is reported.
 const ROUTER_ROUNDS: usize = 5;
 
 fn main() {
@@ -541,7 +553,7 @@ fn main() {
     wrk(&format!("http://{}/", server.router), "bench.localhost");
     let dyno = u16::try_from(port).expect("a port");
     let nginx = Nginx::start(dir.path(), dyno, None);
-    // Five rounds of the three, one after the other, and each one's median round: one 5 s
+    // Five rounds of the three, one after the other, and each one's medians: one 5 s
     // run on 2 busy cores varies by ±5 %, and a slow moment then falls on all three alike.
     let urls = [
         Some(format!("http://127.0.0.1:{port}/")),
@@ -561,30 +573,37 @@ fn main() {
     for (name, loads) in ["direct", "router", "nginx"].iter().zip(&rounds) {
         let each: Vec<String> = loads
             .iter()
-            .map(|l| format!("{:.0}", l.requests_per_s))
+            .map(|l| format!("{:.0} ({:.2}ms)", l.requests_per_s, l.p99))
             .collect();
-        println!("  router rounds, {name:<6} req/s: {}", each.join(" "));
+        println!("  router rounds, {name:<6} req/s (p99): {}", each.join(" "));
     }
-    let [direct, routed, proxied] = rounds.map(|mut loads| {
-        loads.sort_by(|a, b| a.requests_per_s.total_cmp(&b.requests_per_s));
-        let middle = loads.len() / 2;
-        (!loads.is_empty()).then(|| loads.swap_remove(middle))
+    // Each figure's own median: the p99 of the round of median throughput is one sample of a
+    // figure that varies more than the throughput does.
+    let [direct, routed, proxied] = rounds.map(|loads| {
+        let middle = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        (!loads.is_empty()).then(|| Load {
+            requests_per_s: middle(loads.iter().map(|l| l.requests_per_s).collect()),
+            p99: middle(loads.iter().map(|l| l.p99).collect()),
+        })
     });
     match (direct, routed) {
         (Some(direct), Some(routed)) => {
             println!(
-                "  router, wrk 64 connections: direct to the dyno {:>9.0} req/s  p99 {}",
+                "  router, wrk 64 connections: direct to the dyno {:>9.0} req/s  p99 {:.2}ms",
                 direct.requests_per_s, direct.p99
             );
             println!(
-                "                              through paas router {:>9.0} req/s  p99 {}  ratio {:.2} (target >= 0.9)",
+                "                              through paas router {:>9.0} req/s  p99 {:.2}ms  ratio {:.2} (target >= 0.9)",
                 routed.requests_per_s,
                 routed.p99,
                 routed.requests_per_s / direct.requests_per_s
             );
             match &proxied {
                 Some(nginx) => println!(
-                    "                              through nginx       {:>9.0} req/s  p99 {}  paas/nginx {:.2}",
+                    "                              through nginx       {:>9.0} req/s  p99 {:.2}ms  paas/nginx {:.2}",
                     nginx.requests_per_s,
                     nginx.p99,
                     routed.requests_per_s / nginx.requests_per_s
@@ -595,16 +614,19 @@ fn main() {
                 &format!(
                     "router, Node dyno, `wrk -c64` keep-alive, median of {ROUTER_ROUNDS} rounds"
                 ),
-                &format!("{:.0} req/s, p99 {}", routed.requests_per_s, routed.p99),
                 &format!(
-                    "direct {:.0} req/s (p99 {}): {:.2} (target ≥ 0.9); {}",
+                    "{:.0} req/s, p99 {:.2} ms",
+                    routed.requests_per_s, routed.p99
+                ),
+                &format!(
+                    "direct {:.0} req/s (p99 {:.2} ms): {:.2} (target ≥ 0.9); {}",
                     direct.requests_per_s,
                     direct.p99,
                     routed.requests_per_s / direct.requests_per_s,
                     proxied
                         .as_ref()
                         .map_or("nginx not installed".to_owned(), |nginx| format!(
-                            "nginx {:.0} req/s (p99 {}): {:.2} (target ≥ 1.0)",
+                            "nginx {:.0} req/s (p99 {:.2} ms): {:.2} (target ≥ 1.0, p99 no worse)",
                             nginx.requests_per_s,
                             nginx.p99,
                             routed.requests_per_s / nginx.requests_per_s
