@@ -64,6 +64,19 @@ impl Dyno {
     }
 }
 
+/// How often the idle connections to every dyno are checked for being closed (those to dynos
+/// that stopped go, with their entries): not at every [`Router::keep_dyno`], which a client
+/// moving between dynos calls at every request.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The HTTP/1.1 proxy loop's idle connections to dynos, by the dyno's address.
+#[derive(Default)]
+pub(super) struct IdleDynos {
+    kept: std::collections::HashMap<SocketAddr, Vec<Dyno>>,
+    /// When every kept connection was last checked.
+    swept: Option<std::time::Instant>,
+}
+
 impl Router {
     /// An idle connection to the dyno at `addr` that is still open, if there is one.
     fn idle_dyno(&self, addr: SocketAddr) -> Option<Dyno> {
@@ -71,7 +84,7 @@ impl Router {
             .idle_dynos
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let kept = idle.get_mut(&addr)?;
+        let kept = idle.kept.get_mut(&addr)?;
         std::iter::from_fn(|| kept.pop()).find(Dyno::open)
     }
 
@@ -85,11 +98,15 @@ impl Router {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Connections to dynos that stopped are closed: they go, and their dynos' entries too.
-        idle.retain(|_, kept| {
-            kept.retain(Dyno::open);
-            !kept.is_empty()
-        });
-        let kept = idle.entry(dyno.addr).or_default();
+        let now = std::time::Instant::now();
+        if idle.swept.is_none_or(|at| now.duration_since(at) >= SWEEP_EVERY) {
+            idle.kept.retain(|_, kept| {
+                kept.retain(Dyno::open);
+                !kept.is_empty()
+            });
+            idle.swept = Some(now);
+        }
+        let kept = idle.kept.entry(dyno.addr).or_default();
         if kept.len() < IDLE_PER_DYNO {
             kept.push(dyno);
         }

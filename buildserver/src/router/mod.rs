@@ -61,7 +61,7 @@ struct Router {
     /// address: a client connection's first request takes one before it opens a new one.
     idle: Mutex<HashMap<SocketAddr, Vec<SendRequest<Body>>>>,
     /// The same for the HTTP/1.1 proxy loop's connections.
-    idle_dynos: Mutex<HashMap<SocketAddr, Vec<h1::Dyno>>>,
+    idle_dynos: Mutex<h1::IdleDynos>,
     /// How long a dyno has to begin its response, unless the app says otherwise.
     timeout: std::time::Duration,
     /// How long a client may send nothing of a request's body (`--header-timeout`).

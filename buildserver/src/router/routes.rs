@@ -258,7 +258,19 @@ impl Routes {
         let table = self.lock();
         let app_id = table.app_for(host, suffix)?;
         let route = table.routes.get(app_id);
-        let placed = route.and_then(|r| r.place(cookie));
+        // The side this connection's dyno is on: a client without the cookie keeps its side
+        // on its connection.
+        let kept_side = route.and_then(|r| {
+            let addr = keep?;
+            let on = |backends: &[Arc<Backend>]| backends.iter().any(|b| b.addr == addr);
+            let canary = r.canary.as_ref()?;
+            if on(&canary.backends) {
+                Some(true)
+            } else {
+                on(&r.backends).then_some(false)
+            }
+        });
+        let placed = route.and_then(|r| r.place(cookie, kept_side));
         let backend = route.and_then(|route| {
             let (backends, next) = match (&route.canary, placed) {
                 (Some(canary), Some(p)) if p.to_canary => (&canary.backends, &canary.next),
@@ -466,9 +478,11 @@ fn pick(backends: &[Arc<Backend>], next: &AtomicUsize) -> Option<Arc<Backend>> {
 
 impl Route {
     /// The side of the canary split a client goes to, while a canary runs: the one its cookie
-    /// (`v5.1`) names for this canary, else one by the weight, spread evenly over clients
-    /// (the n-th goes to the canary when ⌊n·w/100⌋ grows). A canary with no dyno up gets none.
-    fn place(&self, cookie: Option<&str>) -> Option<Placed> {
+    /// (`v5.1`) names for this canary, else the one its connection's dyno is on (`kept_side`:
+    /// a keep-alive client that ignores the cookie is still one client), else one by the
+    /// weight, spread evenly over clients (the n-th goes to the canary when ⌊n·w/100⌋ grows).
+    /// A canary with no dyno up gets none.
+    fn place(&self, cookie: Option<&str>, kept_side: Option<bool>) -> Option<Placed> {
         let canary = self.canary.as_ref()?;
         let known = cookie
             .and_then(|c| c.strip_prefix('v')?.split_once('.'))
@@ -478,7 +492,7 @@ impl Route {
                 "0" => Some(false),
                 _ => None,
             });
-        let to_canary = known.unwrap_or_else(|| {
+        let to_canary = known.or(kept_side).unwrap_or_else(|| {
             let n = canary.placed.fetch_add(1, Ordering::Relaxed);
             let weight = usize::from(canary.weight);
             (n + 1) * weight / 100 > n * weight / 100
@@ -678,6 +692,28 @@ mod tests {
             .route("shop.apps.test", SUFFIX, None, Some("v4.1"))
             .expect("routed");
         assert!(old.placed.is_some_and(|p| p.fresh));
+        // A client without the cookie stays on the side of its connection's dyno (and is told
+        // its side again), without taking a turn of the split: 101 were placed (the 100 new
+        // clients and the one with another canary's cookie).
+        for (kept, port) in [(9, 9), (1, 1)] {
+            for _ in 0..10 {
+                let again = routes
+                    .route("shop.apps.test", SUFFIX, Some(local(kept)), None)
+                    .expect("routed");
+                assert_eq!(
+                    again.placed.map(|p| (p.to_canary, p.fresh)),
+                    Some((port == 9, true))
+                );
+                assert_eq!(again.backend.map(|b| b.addr.port()), Some(port));
+            }
+        }
+        let placed = routes.lock().routes["id-1"]
+            .canary
+            .as_ref()
+            .expect("a canary")
+            .placed
+            .load(Ordering::Relaxed);
+        assert_eq!(placed, 101);
         // A republished baseline keeps the canary; a canary with no dyno up gets nothing.
         routes.set(&app, vec![Backend::new("web.1".to_owned(), local(1), up())]);
         canary_up.store(false, Ordering::Release);
