@@ -99,7 +99,10 @@ impl Router {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Connections to dynos that stopped are closed: they go, and their dynos' entries too.
         let now = std::time::Instant::now();
-        if idle.swept.is_none_or(|at| now.duration_since(at) >= SWEEP_EVERY) {
+        if idle
+            .swept
+            .is_none_or(|at| now.duration_since(at) >= SWEEP_EVERY)
+        {
             idle.kept.retain(|_, kept| {
                 kept.retain(Dyno::open);
                 !kept.is_empty()

@@ -16,7 +16,8 @@ use crate::error::CliError;
 )]
 pub struct Args {
     /// How many recent lines to show first
-    #[arg(short = 'n', long = "num", default_value_t = 100, value_name = "N")]
+    #[arg(short = 'n', long = "num", default_value_t = 100, value_name = "N",
+          allow_negative_numbers = true, value_parser = line_count)]
     lines: usize,
     /// Keep printing new lines as they come
     #[arg(short, long)]
@@ -98,4 +99,12 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         reconnecting = true;
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// `-n`'s value: a whole number from 0 (a negative one gets this message rather than clap's
+/// "unexpected argument").
+fn line_count(value: &str) -> Result<usize, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a line count (a whole number from 0)"))
 }

@@ -230,6 +230,8 @@ fn a_gunicorn_app_that_cannot_load_never_replaces_the_running_release() {
         ],
     );
     assert_eq!(user, "dyno\n");
+    // Two dynos that fail alike: the error shows one's lines, not both interleaved.
+    ok(&cli, &repo, &["scale", "web=2"]);
     let wsgi = repo.join("mysite/wsgi.py");
     let mut text = std::fs::read_to_string(&wsgi).expect("read");
     text.push_str("\nraise SystemExit(\"boom at import\")\n");
@@ -240,6 +242,12 @@ fn a_gunicorn_app_that_cannot_load_never_replaces_the_running_release() {
         stderr.contains(
             "web.1 did not come up: a web dyno must answer HTTP requests (GET /, any status) on $PORT within 10s"
         ) && stderr.contains("keeps serving."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Last log lines of web.1:")
+            && stderr.contains("app[web.1]: ")
+            && !stderr.contains("app[web.2]: "),
         "{stderr}"
     );
     assert_eq!(get(&server, "dj"), (status, page));

@@ -613,8 +613,7 @@ impl LocalScheduler {
                 .iter()
                 .map(|d| format!("{} {}", d.name(), d.supervision.why_not_up(&requirement)))
                 .collect();
-            let names: Vec<String> = failed.iter().map(|d| d.name()).collect();
-            let last = self.last_lines(&deployment.app.id, &names, since);
+            let last = self.last_lines(&deployment.app.id, &failed[0].name(), since);
             self.stop_all(&deployment.app.id, started).await;
             anyhow::bail!("{}{last}", why.join("; "));
         }
@@ -755,7 +754,7 @@ impl LocalScheduler {
                 let why = fresh
                     .supervision
                     .why_not_up(&self.boot_requirement(deployment));
-                let last = self.last_lines(&deployment.app.id, std::slice::from_ref(&name), since);
+                let last = self.last_lines(&deployment.app.id, &name, since);
                 self.stop_all(&deployment.app.id, vec![fresh]).await;
                 anyhow::bail!("the new {name} {why}; the old one keeps running{last}");
             }
@@ -978,8 +977,10 @@ impl LocalScheduler {
         lines.last().map(|l| l.seq)
     }
 
-    /// The last log lines of `dynos` and the scheduler since `after`, for an error message.
-    fn last_lines(&self, app_id: &str, dynos: &[String], after: Option<u64>) -> String {
+    /// The last log lines of `dyno` since `after`, its own and the scheduler's about it, for an
+    /// error message. One dyno's: those of several that failed alike interleave, and their
+    /// shutdown lines push out the one that says why (a traceback's last line).
+    fn last_lines(&self, app_id: &str, dyno: &str, after: Option<u64>) -> String {
         let since = crate::logs::Filter {
             after,
             ..crate::logs::Filter::default()
@@ -987,16 +988,21 @@ impl LocalScheduler {
         // All the app's lines since then, filtered here: a busy app's router lines would push
         // the dynos' out of any fixed number read first.
         let (lines, _) = self.logs.read(app_id, usize::MAX, &since);
+        let about_it = |message: &str| {
+            message
+                .strip_prefix(dyno)
+                .is_some_and(|rest| rest.starts_with([':', ' ']))
+        };
         let mine: Vec<String> = lines
             .iter()
-            .filter(|l| dynos.contains(&l.process) || l.process == "scheduler")
+            .filter(|l| l.process == dyno || (l.process == "scheduler" && about_it(&l.message)))
             .map(|l| format!("\n  {}[{}]: {}", l.source, l.process, l.message))
             .collect();
-        let tail = &mine[mine.len().saturating_sub(8)..];
+        let tail = &mine[mine.len().saturating_sub(12)..];
         if tail.is_empty() {
             String::new()
         } else {
-            format!("\nLast log lines:{}", tail.concat())
+            format!("\nLast log lines of {dyno}:{}", tail.concat())
         }
     }
 }

@@ -140,8 +140,7 @@ impl LocalScheduler {
                     ),
                 };
                 self.stop_service_now(&spec.id).await;
-                let lines =
-                    self.last_lines(&spec.app.id, std::slice::from_ref(&spec.name), position);
+                let lines = self.last_lines(&spec.app.id, &spec.name, position);
                 anyhow::bail!("add-on {} {why}{lines}", spec.name)
             }
         }
@@ -162,7 +161,7 @@ impl LocalScheduler {
             .run_service_task_now(spec, init, INIT_TIMEOUT, tx)
             .await;
         let _ = forward.await;
-        let lines = self.last_lines(&spec.app.id, std::slice::from_ref(&spec.name), position);
+        let lines = self.last_lines(&spec.app.id, &spec.name, position);
         match outcome? {
             o if o.exit == crate::container::Exit::Code(0) => Ok(()),
             o if o.oom_killed => anyhow::bail!(
