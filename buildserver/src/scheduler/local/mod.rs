@@ -988,11 +988,8 @@ impl LocalScheduler {
         // All the app's lines since then, filtered here: a busy app's router lines would push
         // the dynos' out of any fixed number read first.
         let (lines, _) = self.logs.read(app_id, usize::MAX, &since);
-        let about_it = |message: &str| {
-            message
-                .strip_prefix(dyno)
-                .is_some_and(|rest| rest.starts_with([':', ' ']))
-        };
+        // The scheduler's lines that name it: `web.1: state changed …`, `Starting web.1 (v9) …`.
+        let about_it = |message: &str| message.split(' ').any(|w| w.trim_end_matches(':') == dyno);
         let mine: Vec<String> = lines
             .iter()
             .filter(|l| l.process == dyno || (l.process == "scheduler" && about_it(&l.message)))
