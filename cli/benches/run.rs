@@ -3,8 +3,9 @@
 //!   then), median of 5 each;
 //! - the router: requests/s and p99 latency with `wrk` (64 connections, keep-alive, 2 threads,
 //!   5 s) to a Node web dyno directly, through our router, and through nginx configured as a
-//!   keep-alive reverse proxy to the same dyno, in the same run: five rounds of the three, the
-//!   median of each figure (req/s, p99) of each;
+//!   keep-alive reverse proxy to the same dyno, in the same run: seven rounds of the three, the
+//!   median of each figure (req/s, p99, the proxy's CPU time per request) and of each round's
+//!   ratios (with their range);
 //! - HTTPS through the router (a certificate for `bench.localhost` uploaded): requests/s with
 //!   `h2load` (64 connections, keep-alive, HTTP/1.1 and HTTP/2, 5 s) against plain HTTP through
 //!   the router and against nginx terminating TLS with the same certificate and key in front of the
@@ -36,9 +37,10 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 use paas_tests::{CliEnv, Stack, TestServer, bin_next_to};
 
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
+/// The median of `values` (not empty).
+fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).expect("comparable values"));
+    values[values.len() / 2]
 }
 
 fn ms(d: Duration) -> String {
@@ -57,10 +59,12 @@ fn timed(cli: &CliEnv, repo: &Path, args: &[&str]) -> Duration {
     elapsed
 }
 
-/// What `wrk` measured: requests per second and the 99th percentile latency, in ms.
+/// What `wrk` measured: requests per second, the 99th percentile latency in ms, and how many
+/// requests were answered.
 struct Load {
     requests_per_s: f64,
     p99: f64,
+    requests: u64,
 }
 
 /// A latency as wrk prints it (`850.00us`, `6.98ms`, `1.02s`), in ms.
@@ -94,9 +98,16 @@ fn wrk(url: &str, host: &str) -> Option<Load> {
             .find_map(|l| l.trim().strip_prefix("99%"))?
             .trim(),
     )?;
+    let requests = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))?
+        .0
+        .parse()
+        .ok()?;
     Some(Load {
         requests_per_s,
         p99,
+        requests,
     })
 }
 
@@ -470,7 +481,149 @@ fn flow_overhead(cli: &CliEnv, repo: &Path, server: &TestServer) {
 }
 
 /// Rounds of (direct, router, nginx) `wrk` runs; the median of each figure is reported.
-const ROUTER_ROUNDS: usize = 5;
+const ROUTER_ROUNDS: usize = 7;
+
+/// The CPU time the threads of the processes `pids` have run, from the scheduler's own count
+/// (`/proc/PID/task/TID/schedstat`, its first field: nanoseconds; the tick-based `stat` times
+/// are 10 ms coarse).
+fn cpu_time(pids: &[u32]) -> Duration {
+    let nanos = pids
+        .iter()
+        .filter_map(|pid| std::fs::read_dir(format!("/proc/{pid}/task")).ok())
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split(' ').next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
+/// The router against the dyno served directly and against nginx in front of it, in
+/// [`ROUTER_ROUNDS`] rounds of one `wrk` run each, one right after the other (in reverse order
+/// every other round, so that neither proxy always follows the dyno alone). Each ratio is the
+/// median of the rounds' own ratios: the machine's speed drifts by ±15 % over minutes (other
+/// tenants), and a ratio within one round sees the same machine. Each proxy's CPU time per
+/// request (its whole process: the paas server's every thread, nginx's master and workers)
+/// does not depend on how fast the machine is at the moment.
+fn router_vs_nginx(server: &TestServer, dir: &Path, port: u16) {
+    let nginx = Nginx::start(dir, port, None);
+    let server_pid = vec![u32::try_from(server.pid().as_raw()).expect("a pid")];
+    let nginx_pids = nginx.as_ref().map(|nginx| {
+        let master = nginx.child.id();
+        let workers = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
+            .unwrap_or_default();
+        let mut pids: Vec<u32> = workers
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        pids.push(master);
+        pids
+    });
+    // (name, URL, the processes that serve it besides the dyno)
+    let targets = [
+        Some(("direct", format!("http://127.0.0.1:{port}/"), Vec::new())),
+        Some(("router", format!("http://{}/", server.router), server_pid)),
+        nginx
+            .as_ref()
+            .zip(nginx_pids)
+            .map(|(n, pids)| ("nginx", format!("http://127.0.0.1:{}/", n.port), pids)),
+    ];
+    let targets: Vec<_> = targets.into_iter().flatten().collect();
+    // Per target: each round's load and the CPU time its proxy spent per request, in µs.
+    let mut rounds: Vec<Vec<(Load, f64)>> = targets.iter().map(|_| Vec::new()).collect();
+    for round in 0..ROUTER_ROUNDS {
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            let (_, url, pids) = &targets[index];
+            let before = cpu_time(pids);
+            let Some(load) = wrk(url, "bench.localhost") else {
+                println!("  (wrk not installed: apt-get install wrk)");
+                return;
+            };
+            let per_request =
+                (cpu_time(pids) - before).as_secs_f64() * 1e6 / load.requests.max(1) as f64;
+            rounds[index].push((load, per_request));
+        }
+    }
+    for ((name, ..), loads) in targets.iter().zip(&rounds) {
+        let each: Vec<String> = loads
+            .iter()
+            .map(|(l, _)| format!("{:.0} ({:.2}ms)", l.requests_per_s, l.p99))
+            .collect();
+        println!("  router rounds, {name:<6} req/s (p99): {}", each.join(" "));
+    }
+    let of = |index: usize, figure: fn(&(Load, f64)) -> f64| {
+        median(rounds[index].iter().map(figure).collect())
+    };
+    // The median of the rounds' ratios, and their range.
+    let ratio = |a: usize, b: usize, figure: fn(&(Load, f64)) -> f64| {
+        let ratios: Vec<f64> = rounds[a]
+            .iter()
+            .zip(&rounds[b])
+            .map(|(x, y)| figure(x) / figure(y))
+            .collect();
+        let (low, high) = ratios
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
+        format!("{:.2} ({low:.2}–{high:.2})", median(ratios))
+    };
+    let throughput = |(l, _): &(Load, f64)| l.requests_per_s;
+    let p99 = |(l, _): &(Load, f64)| l.p99;
+    let cpu = |(_, c): &(Load, f64)| *c;
+    println!(
+        "  router, wrk 64 connections: direct to the dyno {:>9.0} req/s  p99 {:.2}ms",
+        of(0, throughput),
+        of(0, p99)
+    );
+    println!(
+        "                              through paas router {:>9.0} req/s  p99 {:.2}ms  {:.1} µs CPU/request  router/direct {} (target >= 0.9)",
+        of(1, throughput),
+        of(1, p99),
+        of(1, cpu),
+        ratio(1, 0, throughput)
+    );
+    let against_nginx = (targets.len() == 3).then(|| {
+        println!(
+            "                              through nginx       {:>9.0} req/s  p99 {:.2}ms  {:.1} µs CPU/request  router/nginx {}, p99 {}, CPU {}",
+            of(2, throughput),
+            of(2, p99),
+            of(2, cpu),
+            ratio(1, 2, throughput),
+            ratio(1, 2, p99),
+            ratio(1, 2, cpu)
+        );
+        format!(
+            "nginx {:.0} req/s (p99 {:.2} ms, {:.1} µs CPU/request): {} (target ≥ 1.0), p99 {} (target ≤ 1.0), CPU {}",
+            of(2, throughput),
+            of(2, p99),
+            of(2, cpu),
+            ratio(1, 2, throughput),
+            ratio(1, 2, p99),
+            ratio(1, 2, cpu)
+        )
+    });
+    if against_nginx.is_none() {
+        println!("  (nginx not installed: apt-get install nginx-light)");
+    }
+    paas_tests::bench::figure(
+        &format!("router, Node dyno, `wrk -c64` keep-alive, medians of {ROUTER_ROUNDS} rounds"),
+        &format!(
+            "{:.0} req/s, p99 {:.2} ms, {:.1} µs CPU/request",
+            of(1, throughput),
+            of(1, p99),
+            of(1, cpu)
+        ),
+        &format!(
+            "direct {:.0} req/s (p99 {:.2} ms): {} (target ≥ 0.9); {}",
+            of(0, throughput),
+            of(0, p99),
+            ratio(1, 0, throughput),
+            against_nginx.unwrap_or_else(|| "nginx not installed".to_owned())
+        ),
+    );
+}
 
 fn main() {
     let paas = Path::new(env!("CARGO_BIN_EXE_paas"));
@@ -552,91 +705,7 @@ fn main() {
     wrk(&format!("http://127.0.0.1:{port}/"), "bench.localhost");
     wrk(&format!("http://{}/", server.router), "bench.localhost");
     let dyno = u16::try_from(port).expect("a port");
-    let nginx = Nginx::start(dir.path(), dyno, None);
-    // Five rounds of the three, one after the other, and each one's medians: one 5 s
-    // run on 2 busy cores varies by ±5 %, and a slow moment then falls on all three alike.
-    let urls = [
-        Some(format!("http://127.0.0.1:{port}/")),
-        Some(format!("http://{}/", server.router)),
-        nginx
-            .as_ref()
-            .map(|n| format!("http://127.0.0.1:{}/", n.port)),
-    ];
-    let mut rounds: [Vec<Load>; 3] = Default::default();
-    for _ in 0..ROUTER_ROUNDS {
-        for (url, loads) in urls.iter().zip(&mut rounds) {
-            if let Some(load) = url.as_ref().and_then(|url| wrk(url, "bench.localhost")) {
-                loads.push(load);
-            }
-        }
-    }
-    for (name, loads) in ["direct", "router", "nginx"].iter().zip(&rounds) {
-        let each: Vec<String> = loads
-            .iter()
-            .map(|l| format!("{:.0} ({:.2}ms)", l.requests_per_s, l.p99))
-            .collect();
-        println!("  router rounds, {name:<6} req/s (p99): {}", each.join(" "));
-    }
-    // Each figure's own median: the p99 of the round of median throughput is one sample of a
-    // figure that varies more than the throughput does.
-    let [direct, routed, proxied] = rounds.map(|loads| {
-        let middle = |mut values: Vec<f64>| {
-            values.sort_by(f64::total_cmp);
-            values[values.len() / 2]
-        };
-        (!loads.is_empty()).then(|| Load {
-            requests_per_s: middle(loads.iter().map(|l| l.requests_per_s).collect()),
-            p99: middle(loads.iter().map(|l| l.p99).collect()),
-        })
-    });
-    match (direct, routed) {
-        (Some(direct), Some(routed)) => {
-            println!(
-                "  router, wrk 64 connections: direct to the dyno {:>9.0} req/s  p99 {:.2}ms",
-                direct.requests_per_s, direct.p99
-            );
-            println!(
-                "                              through paas router {:>9.0} req/s  p99 {:.2}ms  ratio {:.2} (target >= 0.9)",
-                routed.requests_per_s,
-                routed.p99,
-                routed.requests_per_s / direct.requests_per_s
-            );
-            match &proxied {
-                Some(nginx) => println!(
-                    "                              through nginx       {:>9.0} req/s  p99 {:.2}ms  paas/nginx {:.2}",
-                    nginx.requests_per_s,
-                    nginx.p99,
-                    routed.requests_per_s / nginx.requests_per_s
-                ),
-                None => println!("  (nginx not installed: apt-get install nginx-light)"),
-            }
-            paas_tests::bench::figure(
-                &format!(
-                    "router, Node dyno, `wrk -c64` keep-alive, median of {ROUTER_ROUNDS} rounds"
-                ),
-                &format!(
-                    "{:.0} req/s, p99 {:.2} ms",
-                    routed.requests_per_s, routed.p99
-                ),
-                &format!(
-                    "direct {:.0} req/s (p99 {:.2} ms): {:.2} (target ≥ 0.9); {}",
-                    direct.requests_per_s,
-                    direct.p99,
-                    routed.requests_per_s / direct.requests_per_s,
-                    proxied
-                        .as_ref()
-                        .map_or("nginx not installed".to_owned(), |nginx| format!(
-                            "nginx {:.0} req/s (p99 {:.2} ms): {:.2} (target ≥ 1.0, p99 no worse)",
-                            nginx.requests_per_s,
-                            nginx.p99,
-                            routed.requests_per_s / nginx.requests_per_s
-                        ))
-                ),
-            );
-        }
-        _ => println!("  (wrk not installed: apt-get install wrk)"),
-    }
-    drop(nginx);
+    router_vs_nginx(&server, dir.path(), dyno);
     metrics_overhead(paas, &server);
     https(&cli, &repo, &server, dir.path(), dyno);
     // Last of the router's figures: promoting the canary replaces web.1 (and its port).

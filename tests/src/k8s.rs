@@ -908,11 +908,7 @@ impl Drop for RealNode {
             crate::stop_child(child, Duration::from_secs(10));
         }
         kill_shims(&self.dir.path().join("containerd/containerd.sock"));
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path().join("kubelet"))
-            .stderr(Stdio::null())
-            .status();
+        unmount_under(self.dir.path());
         sweep(&self.name);
         for uid in pods {
             remove_pod_logs(&uid);
@@ -1064,6 +1060,24 @@ fn push_pause_image(bin: &Path, dir: &Path, registry: &str) -> String {
         ],
     );
     reference
+}
+
+/// Unmounts (lazily, deepest first) what is mounted under `dir`: the kubelet's root and pod
+/// volumes, and containerd's sandbox network namespaces and `/dev/shm` mounts, which outlive the
+/// processes (each left behind kept a network namespace alive and the temp dir undeletable).
+fn unmount_under(dir: &Path) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    // Field 5 is the mount point (`\040` stands for a space; temp dirs have none).
+    let mut points: Vec<&Path> = mounts
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(Path::new)
+        .filter(|point| point.starts_with(dir))
+        .collect();
+    points.sort_by_key(|point| std::cmp::Reverse(point.components().count()));
+    for point in points {
+        let _ = nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH);
+    }
 }
 
 /// Kills the containerd shims of the containerd at `socket` (they outlive it), found by their
