@@ -225,12 +225,18 @@ impl Builder {
     }
 
     /// Records a build that did not run to its end: the checkout failed, or the pusher went away
-    /// (dropping `run`, which stops the sandbox).
+    /// (dropping `run`, which stops the sandbox). Its output so far and the buildpack it was
+    /// detected as, if it got that far, are kept.
     pub async fn abandon(&self, build: &BuildDir, reason: &str) {
-        self.live.finish(&build.id);
+        let mut output = self.live.finish(&build.id).join("\n");
+        if !output.is_empty() {
+            output.push('\n');
+        }
         let id = build.id.clone();
         let end = BuildEnd {
             failure: Some(reason.to_owned()),
+            output,
+            buildpack: reported(&build.dir.join("out"), "buildpack"),
             ..BuildEnd::default()
         };
         if let Err(e) = self.store.call(move |db| db.finish_build(&id, &end)).await {
@@ -249,9 +255,10 @@ impl Builder {
         submodules: &[String],
         live: mpsc::Sender<String>,
     ) -> Result<Built, Failure> {
-        let _finished = LiveGuard {
+        let mut live_stream = LiveGuard {
             live: &self.live,
             id: &build.id,
+            recorded: false,
         };
         let mut out = Output {
             id: &build.id,
@@ -324,6 +331,7 @@ impl Builder {
             }
         }
         end.output = std::mem::take(&mut out.all);
+        live_stream.recorded = true;
         let (id, first) = (build.id.clone(), end.clone());
         if let Err(e) = self
             .store
@@ -683,13 +691,7 @@ impl Builder {
                 format!("the build sandbox could not start: {e:#}"),
             )
         })?;
-        // What the driver reports, written by code the app controls: never followed, capped.
-        let read = |name: &str| {
-            untrusted::read(&out_dir, name, APP_FILE_LIMIT)
-                .ok()
-                .flatten()
-                .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
-        };
+        let read = |name: &str| reported(&out_dir, name);
         let step = || read("failed").unwrap_or_else(|| "compile".to_owned());
         let failed = |step: &str, message: String| {
             Failure::new(step, message).with_buildpack(read("buildpack"))
@@ -1075,15 +1077,30 @@ fn cache_stack(cache: &Path, stack: &str) -> std::io::Result<Option<String>> {
     Ok(moved)
 }
 
-/// Ends a build's live stream however `run` ends, cancellation included.
+/// What the build driver reported in `out_dir` as `name` (`buildpack`, `failed`, …), trimmed:
+/// written by code the app controls, so never followed and capped.
+fn reported(out_dir: &Path, name: &str) -> Option<String> {
+    untrusted::read(out_dir, name, APP_FILE_LIMIT)
+        .ok()
+        .flatten()
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+}
+
+/// Ends a build's live stream however `run` ends: once it is recorded, its lines go; cancelled
+/// before (the pusher went away), they wait for [`Builder::abandon`] to record them.
 struct LiveGuard<'a> {
     live: &'a LiveBuilds,
     id: &'a str,
+    recorded: bool,
 }
 
 impl Drop for LiveGuard<'_> {
     fn drop(&mut self) {
-        self.live.finish(self.id);
+        if self.recorded {
+            self.live.finish(self.id);
+        } else {
+            self.live.stop(self.id);
+        }
     }
 }
 

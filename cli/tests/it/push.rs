@@ -969,6 +969,11 @@ fn a_client_killed_mid_build_leaves_nothing_behind() {
         builds[0]["failure"],
         "interrupted: the client disconnected before the build finished"
     );
+    // What it did before it stopped is kept: the buildpack it was detected as, its output.
+    assert_eq!(builds[0]["buildpack"], "nodejs");
+    let id = builds[0]["id"].as_str().expect("an id");
+    let output = run_in(&cli, &slow, &["builds", "output", id]);
+    assert!(output.contains("installing slowly"), "{output}");
 }
 
 // ---- images ----
