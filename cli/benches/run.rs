@@ -585,16 +585,7 @@ fn router_vs_nginx(server: &TestServer, dir: &Path, port: u16) {
         ratio(1, 0, throughput)
     );
     let against_nginx = (targets.len() == 3).then(|| {
-        println!(
-            "                              through nginx       {:>9.0} req/s  p99 {:.2}ms  {:.1} µs CPU/request  router/nginx {}, p99 {}, CPU {}",
-            of(2, throughput),
-            of(2, p99),
-            of(2, cpu),
-            ratio(1, 2, throughput),
-            ratio(1, 2, p99),
-            ratio(1, 2, cpu)
-        );
-        format!(
+        let compared = format!(
             "nginx {:.0} req/s (p99 {:.2} ms, {:.1} µs CPU/request): {} (target ≥ 1.0), p99 {} (target ≤ 1.0), CPU {}",
             of(2, throughput),
             of(2, p99),
@@ -602,7 +593,9 @@ fn router_vs_nginx(server: &TestServer, dir: &Path, port: u16) {
             ratio(1, 2, throughput),
             ratio(1, 2, p99),
             ratio(1, 2, cpu)
-        )
+        );
+        println!("                              against {compared}");
+        compared
     });
     if against_nginx.is_none() {
         println!("  (nginx not installed: apt-get install nginx-light)");
