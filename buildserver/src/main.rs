@@ -935,7 +935,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     restore_releases(&store_for_restore, scheduler.as_ref()).await;
 
-    tracing::info!(api = %api_addr, ssh = %ssh_addr, router = %router_addr, router_tls = ?router_tls_addr, metrics = ?metrics_addr, data_dir = %data.root().display(), ssh_host_key = %host_key_fingerprint, "paas-buildserver listening");
+    tracing::info!(api = %api_addr, ssh = %ssh_addr, router = %router_addr, router_tls = %router_tls_addr.map_or("off".to_owned(), |a| a.to_string()), metrics = %metrics_addr.map_or("off".to_owned(), |a| a.to_string()), data_dir = %data.root().display(), ssh_host_key = %host_key_fingerprint, "paas-buildserver listening");
     if let Some(path) = &config.ready_file {
         let ready = serde_json::json!({
             "api": api_addr.to_string(),

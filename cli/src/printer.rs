@@ -181,6 +181,23 @@ impl Printer {
         }
     }
 
+    /// A streamed output (a build's, a release phase's): [`Printer::copy_live`], or with
+    /// `--json` the whole of it once it ends, as `{name: id, "output": "…"}`.
+    pub fn output(
+        &self,
+        mut body: impl io::Read,
+        name: &str,
+        id: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        if !self.json {
+            return Ok(self.copy_live(body)?);
+        }
+        let mut output = String::new();
+        body.read_to_string(&mut output)?;
+        let value = serde_json::json!({ name: id, "output": output });
+        self.print(&value, |_, _| Ok(()))
+    }
+
     /// A `=== title` heading, as Heroku prints before a section.
     pub fn heading(&self, out: &mut dyn Write, title: &str) -> io::Result<()> {
         writeln!(

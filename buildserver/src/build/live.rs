@@ -15,12 +15,26 @@ pub struct LiveBuilds {
 #[derive(Default)]
 struct Table {
     running: HashMap<String, Live>,
-    /// The lines of builds stopped before their end (the pusher went away), until the build is
-    /// recorded as abandoned with them; the last [`STOPPED_KEPT`] only.
-    stopped: VecDeque<(String, Vec<String>)>,
+    /// Builds stopped before their end (the pusher went away), until they are recorded as
+    /// abandoned, with a last line saying so for their readers; the last [`STOPPED_KEPT`] only
+    /// (dropping one ends its readers' stream).
+    stopped: VecDeque<(String, Live)>,
 }
 
-/// How many stopped builds' lines wait to be recorded.
+impl Table {
+    fn get(&mut self, id: &str) -> Option<&mut Live> {
+        match self.running.get_mut(id) {
+            Some(live) => Some(live),
+            None => self
+                .stopped
+                .iter_mut()
+                .find(|(stopped, _)| stopped == id)
+                .map(|(_, live)| live),
+        }
+    }
+}
+
+/// How many stopped builds wait to be recorded.
 const STOPPED_KEPT: usize = 16;
 
 struct Live {
@@ -44,14 +58,15 @@ impl LiveBuilds {
         );
     }
 
+    /// Adds a line to the build's output and sends it to its readers.
     pub fn line(&self, id: &str, line: &str) {
-        if let Some(live) = self.table().running.get_mut(id) {
+        if let Some(live) = self.table().get(id) {
             live.lines.push(line.to_owned());
             let _ = live.tx.send(line.to_owned());
         }
     }
 
-    /// Ends the build's stream (subscribers see the channel close) and gives its lines, those of
+    /// Ends the build's stream (its readers see the channel close) and gives its lines, those of
     /// a build [`stop`](Self::stop)ped before its end too.
     pub fn finish(&self, id: &str) -> Vec<String> {
         let mut table = self.table();
@@ -62,28 +77,27 @@ impl LiveBuilds {
             Some(at) => table
                 .stopped
                 .remove(at)
-                .map(|(_, lines)| lines)
+                .map(|(_, live)| live.lines)
                 .unwrap_or_default(),
             None => Vec::new(),
         }
     }
 
-    /// Ends the stream of a build stopped before its end, keeping its lines for
-    /// [`finish`](Self::finish) (which records it as abandoned).
+    /// Sets aside a build stopped before its end, its stream still open, for the last
+    /// [`line`](Self::line) and [`finish`](Self::finish) of recording it as abandoned.
     pub fn stop(&self, id: &str) {
         let mut table = self.table();
         if let Some(live) = table.running.remove(id) {
             if table.stopped.len() == STOPPED_KEPT {
                 table.stopped.pop_front();
             }
-            table.stopped.push_back((id.to_owned(), live.lines));
+            table.stopped.push_back((id.to_owned(), live));
         }
     }
 
-    /// The lines so far and a receiver of the next ones, if the build is running.
+    /// The lines so far and a receiver of the next ones, if the build is not recorded yet.
     pub fn subscribe(&self, id: &str) -> Option<(Vec<String>, broadcast::Receiver<String>)> {
         self.table()
-            .running
             .get(id)
             .map(|live| (live.lines.clone(), live.tx.subscribe()))
     }
@@ -109,23 +123,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stopped_build_keeps_its_lines_until_finished() {
+    async fn a_stopped_build_keeps_its_lines_and_readers_until_finished() {
         let live = LiveBuilds::default();
         live.start("b");
         live.line("b", "-----> Python app detected");
         let (_, mut rx) = live.subscribe("b").expect("running");
         live.stop("b");
-        assert!(rx.recv().await.is_err(), "closed once stopped");
+        live.line("b", " !     Build failed: interrupted");
+        assert_eq!(
+            live.finish("b"),
+            vec![
+                "-----> Python app detected",
+                " !     Build failed: interrupted"
+            ]
+        );
+        assert_eq!(
+            rx.recv().await.ok().as_deref(),
+            Some(" !     Build failed: interrupted")
+        );
+        assert!(rx.recv().await.is_err(), "closed once finished");
         assert!(live.subscribe("b").is_none());
-        assert_eq!(live.finish("b"), vec!["-----> Python app detected"]);
         assert!(live.finish("b").is_empty());
-        // Only the last few wait.
-        for id in 0..=STOPPED_KEPT {
+        // Only the last few wait; a dropped one's readers see its end.
+        live.start("first");
+        let (_, mut first) = live.subscribe("first").expect("running");
+        live.stop("first");
+        for id in 0..STOPPED_KEPT {
             live.start(&id.to_string());
             live.line(&id.to_string(), "line");
             live.stop(&id.to_string());
         }
-        assert!(live.finish("0").is_empty());
-        assert_eq!(live.finish(&STOPPED_KEPT.to_string()), vec!["line"]);
+        assert!(first.recv().await.is_err(), "closed once dropped");
+        assert!(live.finish("first").is_empty());
+        assert_eq!(live.finish(&(STOPPED_KEPT - 1).to_string()), vec!["line"]);
     }
 }

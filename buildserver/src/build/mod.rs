@@ -225,9 +225,13 @@ impl Builder {
     }
 
     /// Records a build that did not run to its end: the checkout failed, or the pusher went away
-    /// (dropping `run`, which stops the sandbox). Its output so far and the buildpack it was
-    /// detected as, if it got that far, are kept.
-    pub async fn abandon(&self, build: &BuildDir, reason: &str) {
+    /// (dropping `run`, which stops the sandbox). Its output so far, ended by a line giving
+    /// `reason`, and the buildpack it was detected as, if it got that far, are kept.
+    pub async fn abandon(&self, app_id: &str, build: &BuildDir, reason: &str) {
+        // The output's last line says so, to its readers and in the app's log too.
+        let last = format!(" !     Build failed: {reason}");
+        self.live.line(&build.id, &last);
+        self.logs.emit(app_id, "paas", "build", &last);
         let mut output = self.live.finish(&build.id).join("\n");
         if !output.is_empty() {
             output.push('\n');

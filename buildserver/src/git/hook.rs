@@ -258,7 +258,7 @@ async fn handle(
     )
     .await
     {
-        builder.abandon(&build, &reason).await;
+        builder.abandon(&push.app.id, &build, &reason).await;
     }
     Ok(())
 }

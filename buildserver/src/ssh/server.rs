@@ -436,7 +436,10 @@ impl Connection {
                         return Self::refuse_git(
                             session,
                             channel,
-                            &format!("another push to '{name}' is in progress"),
+                            &format!(
+                                "another push to '{name}' is in progress (follow it with \
+                                 `paas builds output -a {name}`, then push again)"
+                            ),
                         );
                     }
                 }

@@ -973,7 +973,20 @@ fn a_client_killed_mid_build_leaves_nothing_behind() {
     assert_eq!(builds[0]["buildpack"], "nodejs");
     let id = builds[0]["id"].as_str().expect("an id");
     let output = run_in(&cli, &slow, &["builds", "output", id]);
-    assert!(output.contains("installing slowly"), "{output}");
+    assert!(
+        output.contains("installing slowly")
+            && output.ends_with(
+                " !     Build failed: interrupted: the client disconnected before the build finished\n"
+            ),
+        "{output}"
+    );
+    let json: Value =
+        serde_json::from_str(&run_in(&cli, &slow, &["builds", "output", id, "--json"]))
+            .expect("JSON");
+    assert_eq!(
+        (&json["id"], &json["output"]),
+        (&builds[0]["id"], &Value::from(output))
+    );
 }
 
 // ---- images ----

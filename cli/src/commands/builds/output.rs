@@ -7,6 +7,9 @@ use crate::context::Ctx;
 use crate::error::CliError;
 
 /// Print a build's output (the latest build by default)
+///
+/// While the build runs, this follows it until it ends. With --json, it waits for the end and
+/// prints {"id": "…", "output": "…"}.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The build's id [default: the latest build]
@@ -27,5 +30,5 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
     };
     let body = client.stream(&format!("/apps/{app}/builds/{}/output", path_segment(&id)))?;
-    Ok(ctx.printer.copy_live(body)?)
+    ctx.printer.output(body, "id", id.into())
 }

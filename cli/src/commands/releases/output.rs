@@ -34,12 +34,6 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         ));
         return Ok(());
     }
-    let mut body = client.stream(&format!("/apps/{app}/releases/{version}/output"))?;
-    if ctx.printer.json() {
-        let mut output = String::new();
-        std::io::Read::read_to_string(&mut body, &mut output)?;
-        let value = serde_json::json!({ "version": version, "output": output });
-        return ctx.printer.print(&value, |_, _| Ok(()));
-    }
-    Ok(ctx.printer.copy_live(body)?)
+    let body = client.stream(&format!("/apps/{app}/releases/{version}/output"))?;
+    ctx.printer.output(body, "version", version.into())
 }
