@@ -309,7 +309,7 @@ complete -c paas -n "__fish_paas_using_subcommand builds; and __fish_seen_subcom
 always\t''
 never\t''"
 complete -c paas -n "__fish_paas_using_subcommand builds; and __fish_seen_subcommand_from output" -l json -d 'Print machine-readable JSON on stdout'
-complete -c paas -n "__fish_paas_using_subcommand builds; and __fish_seen_subcommand_from output" -s h -l help -d 'Print help'
+complete -c paas -n "__fish_paas_using_subcommand builds; and __fish_seen_subcommand_from output" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c paas -n "__fish_paas_using_subcommand builds; and __fish_seen_subcommand_from help" -f -a "list" -d 'List an app\'s builds, newest first'
 complete -c paas -n "__fish_paas_using_subcommand builds; and __fish_seen_subcommand_from help" -f -a "info" -d 'Show one build'
 complete -c paas -n "__fish_paas_using_subcommand builds; and __fish_seen_subcommand_from help" -f -a "output" -d 'Print a build\'s output (the latest build by default)'
