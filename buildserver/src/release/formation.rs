@@ -228,6 +228,15 @@ impl Controller {
             let Some(deployment) = controller.running_deployment(&app).await? else {
                 return Ok(false);
             };
+            // (A named dyno or type that does not run is refused before, by the API.)
+            if matches!(change, DynoChange::Restart(None))
+                && deployment.formation.values().all(|count| *count == 0)
+            {
+                return Err(refused(
+                    format!("{} runs no dynos: there is nothing to restart", app.name),
+                    Some("scale it up first: paas scale web=1"),
+                ));
+            }
             let (done, what) = match &change {
                 DynoChange::Scale => (
                     controller.scheduler.scale(&deployment).await,

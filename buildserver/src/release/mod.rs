@@ -578,7 +578,15 @@ impl Controller {
                 let releases = db.releases(&app_id)?;
                 let Some(newest) = releases.first().filter(|r| r.image.is_some()).cloned() else {
                     return Err(ReleaseError::Refused {
-                        message: "there is no build to retry".to_owned(),
+                        message: match releases.first() {
+                            // Config changes before any deploy succeeded: no build to run.
+                            Some(newest) => format!(
+                                "the newest release, v{}, has no build: no push has been \
+                                 released yet, so there is no build to retry",
+                                newest.version
+                            ),
+                            None => "there is no build to retry".to_owned(),
+                        },
                         hint: "push code first: git push paas main",
                     });
                 };

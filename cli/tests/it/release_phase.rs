@@ -181,6 +181,22 @@ fn a_failing_release_command_keeps_the_running_release_and_can_be_retried() {
 }
 
 #[test]
+fn retry_before_any_release_ran_says_there_is_no_build() {
+    let (_server, cli) = serving();
+    let repo = cli.app_repo("envpage");
+    ok(&cli, &repo, &["create", "unbuilt"]);
+    ok(&cli, &repo, &["config:set", "A=1"]);
+    let output = paas(&cli, &repo, &["releases:retry"]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(
+        stderr_of(&output).contains("has no build: no push has been released yet")
+            && stderr_of(&output).contains("git push paas main"),
+        "{}",
+        transcript(&output)
+    );
+}
+
+#[test]
 fn a_push_stopped_during_its_release_phase_lets_the_release_run_to_its_end() {
     let (server, cli) = serving();
     let repo = app_with_procfile(

@@ -663,6 +663,14 @@ fn scale_ps_and_restart() {
     }
     assert_eq!(ok(&cli, &repo, &["scale"]), "web=2\n", "nothing changed");
     assert_eq!(ps(&cli).len(), 2);
+    ok(&cli, &repo, &["scale", "web=0"]);
+    refused(
+        &cli,
+        &repo,
+        &["restart"],
+        1,
+        "runs no dynos: there is nothing to restart",
+    );
 }
 
 #[test]
