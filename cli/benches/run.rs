@@ -500,10 +500,10 @@ fn cpu_time(pids: &[u32]) -> Duration {
 /// The router against the dyno served directly and against nginx in front of it, in
 /// [`ROUTER_ROUNDS`] rounds of one `wrk` run each, one right after the other (in reverse order
 /// every other round, so that neither proxy always follows the dyno alone). Each ratio is the
-/// median of the rounds' own ratios: the machine's speed drifts by ±15 % over minutes (other
-/// tenants), and a ratio within one round sees the same machine. Each proxy's CPU time per
-/// request (its whole process: the paas server's every thread, nginx's master and workers)
-/// does not depend on how fast the machine is at the moment.
+/// median of the rounds' own ratios: one 5-s round's throughput varies by up to ±25 % here (two
+/// runs of the same proxy differ that much), and a ratio within one round sees the same
+/// machine. Each proxy's CPU time per request (its whole process: the paas server's every
+/// thread, nginx's master and workers) depends far less on how fast the machine is then.
 fn router_vs_nginx(server: &TestServer, dir: &Path, port: u16) {
     let nginx = Nginx::start(dir, port, None);
     let server_pid = vec![u32::try_from(server.pid().as_raw()).expect("a pid")];

@@ -70,17 +70,14 @@ impl LiveBuilds {
     /// a build [`stop`](Self::stop)ped before its end too.
     pub fn finish(&self, id: &str) -> Vec<String> {
         let mut table = self.table();
-        if let Some(live) = table.running.remove(id) {
-            return live.lines;
-        }
-        match table.stopped.iter().position(|(stopped, _)| stopped == id) {
-            Some(at) => table
+        let live = table.running.remove(id).or_else(|| {
+            let at = table
                 .stopped
-                .remove(at)
-                .map(|(_, live)| live.lines)
-                .unwrap_or_default(),
-            None => Vec::new(),
-        }
+                .iter()
+                .position(|(stopped, _)| stopped == id)?;
+            table.stopped.remove(at).map(|(_, live)| live)
+        });
+        live.map(|live| live.lines).unwrap_or_default()
     }
 
     /// Sets aside a build stopped before its end, its stream still open, for the last

@@ -232,10 +232,13 @@ impl Builder {
         let last = format!(" !     Build failed: {reason}");
         self.live.line(&build.id, &last);
         self.logs.emit(app_id, "paas", "build", &last);
-        let mut output = self.live.finish(&build.id).join("\n");
-        if !output.is_empty() {
-            output.push('\n');
-        }
+        // Each line ends with a newline, as in a build's recorded output.
+        let output: String = self
+            .live
+            .finish(&build.id)
+            .into_iter()
+            .map(|line| line + "\n")
+            .collect();
         let id = build.id.clone();
         let end = BuildEnd {
             failure: Some(reason.to_owned()),
