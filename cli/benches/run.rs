@@ -79,9 +79,11 @@ fn latency_ms(text: &str) -> Option<f64> {
     Some(number.parse::<f64>().ok()? * scale)
 }
 
-fn wrk(url: &str, host: &str) -> Option<Load> {
+/// `wrk` with 2 threads and 64 keep-alive connections on `url` for `seconds`, sending `Host:
+/// host`; `None` when wrk is not installed or printed no figures.
+fn wrk(url: &str, host: &str, seconds: u32) -> Option<Load> {
     let output = Command::new("wrk")
-        .args(["-t2", "-c64", "-d5s", "--latency", "-H"])
+        .args(["-t2", "-c64", &format!("-d{seconds}s"), "--latency", "-H"])
         .arg(format!("Host: {host}"))
         .arg(url)
         .output()
@@ -400,12 +402,12 @@ fn metrics_overhead(paas: &Path, server: &TestServer) {
     let repo = cli.app_repo("nodejs");
     create_and_push(&cli, &repo);
     let url = |s: &TestServer| format!("http://{}/", s.router);
-    wrk(&url(&off), "bench.localhost"); // warm-up
+    wrk(&url(&off), "bench.localhost", 5); // warm-up
     let (mut with, mut without) = (0.0f64, 0.0f64);
     for _ in 0..3 {
         let (Some(on), Some(no)) = (
-            wrk(&url(server), "bench.localhost"),
-            wrk(&url(&off), "bench.localhost"),
+            wrk(&url(server), "bench.localhost", 5),
+            wrk(&url(&off), "bench.localhost", 5),
         ) else {
             return;
         };
@@ -434,7 +436,7 @@ fn flow_overhead(cli: &CliEnv, repo: &Path, server: &TestServer) {
     let url = format!("http://{}/", server.router);
     let best = || {
         (0..3)
-            .filter_map(|_| wrk(&url, "bench.localhost"))
+            .filter_map(|_| wrk(&url, "bench.localhost", 5))
             .map(|load| load.requests_per_s)
             .fold(0.0f64, f64::max)
     };
@@ -480,8 +482,10 @@ fn flow_overhead(cli: &CliEnv, repo: &Path, server: &TestServer) {
     );
 }
 
-/// Rounds of (direct, router, nginx) `wrk` runs; the median of each figure is reported.
-const ROUTER_ROUNDS: usize = 7;
+/// Rounds of (direct, router, nginx) `wrk` runs, each [`ROUTER_ROUND_SECONDS`] long; the median
+/// of each figure is reported.
+const ROUTER_ROUNDS: usize = 35;
+const ROUTER_ROUND_SECONDS: u32 = 1;
 
 /// The CPU time the threads of the processes `pids` have run, from the scheduler's own count
 /// (`/proc/PID/task/TID/schedstat`, its first field: nanoseconds; the tick-based `stat` times
@@ -500,10 +504,13 @@ fn cpu_time(pids: &[u32]) -> Duration {
 /// The router against the dyno served directly and against nginx in front of it, in
 /// [`ROUTER_ROUNDS`] rounds of one `wrk` run each, one right after the other (in reverse order
 /// every other round, so that neither proxy always follows the dyno alone). Each ratio is the
-/// median of the rounds' own ratios: one 5-s round's throughput varies by up to ±25 % here (two
+/// median of the rounds' own ratios: one round's throughput varies by up to ±25 % here (two
 /// runs of the same proxy differ that much), and a ratio within one round sees the same
-/// machine. Each proxy's CPU time per request (its whole process: the paas server's every
-/// thread, nginx's master and workers) depends far less on how fast the machine is then.
+/// machine. Many short rounds rather than a few long ones: in 4 runs each of 35 × 1 s and 7 × 5 s
+/// (the same 105 s per target), the median router/nginx ratio spread 1.12–1.14 against
+/// 1.09–1.15, and the p99 ratio 0.87–0.88 against 0.81–0.98. Each proxy's CPU time per request
+/// (its whole process: the paas server's every thread, nginx's master and workers) depends far
+/// less on how fast the machine is then.
 fn router_vs_nginx(server: &TestServer, dir: &Path, port: u16) {
     let nginx = Nginx::start(dir, port, None);
     let server_pid = vec![u32::try_from(server.pid().as_raw()).expect("a pid")];
@@ -538,7 +545,7 @@ fn router_vs_nginx(server: &TestServer, dir: &Path, port: u16) {
         for index in order {
             let (_, url, pids) = &targets[index];
             let before = cpu_time(pids);
-            let Some(load) = wrk(url, "bench.localhost") else {
+            let Some(load) = wrk(url, "bench.localhost", ROUTER_ROUND_SECONDS) else {
                 println!("  (wrk not installed: apt-get install wrk)");
                 return;
             };
@@ -695,8 +702,8 @@ fn main() {
         .expect("web.1's port");
     let dir = tempfile::tempdir().expect("temp dir");
     // Warm-up: Node's JIT and the router's connection pool.
-    wrk(&format!("http://127.0.0.1:{port}/"), "bench.localhost");
-    wrk(&format!("http://{}/", server.router), "bench.localhost");
+    wrk(&format!("http://127.0.0.1:{port}/"), "bench.localhost", 5);
+    wrk(&format!("http://{}/", server.router), "bench.localhost", 5);
     let dyno = u16::try_from(port).expect("a port");
     router_vs_nginx(&server, dir.path(), dyno);
     metrics_overhead(paas, &server);
