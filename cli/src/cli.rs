@@ -186,6 +186,34 @@ mod tests {
         );
     }
 
+    /// -a/--app, --json and --color are global: they go before or after a noun's subcommand.
+    /// clap's `args_conflicts_with_subcommands` counts a global given before the subcommand as
+    /// the noun's own argument and refuses the pair, so no command may set it.
+    #[test]
+    fn global_flags_go_anywhere() {
+        use clap::{CommandFactory, Parser};
+        fn walk(command: &clap::Command) {
+            assert!(
+                !command.is_args_conflicts_with_subcommands_set(),
+                "{} refuses global flags before its subcommand",
+                command.get_name()
+            );
+            command.get_subcommands().for_each(walk);
+        }
+        walk(&Cli::command());
+        for line in [
+            "paas releases -a demo info v3",
+            "paas config -a demo --json get K",
+            "paas pg:backups -a demo capture",
+            "paas domains --color never -a demo add www.example.com",
+        ] {
+            let words = expand_colon_command(line.split(' ').map(Into::into).collect());
+            if let Err(e) = Cli::try_parse_from(words) {
+                panic!("{line}: {e}");
+            }
+        }
+    }
+
     #[test]
     fn definition_is_consistent() {
         use clap::CommandFactory;

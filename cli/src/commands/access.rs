@@ -15,15 +15,12 @@ use crate::error::CliError;
 /// manages access, domains, certificates, add-ons, drains, alerts and router settings, renames
 /// and destroys the app. The app's owner is an admin who cannot be removed.
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   paas access                              # who may use the app, and as what
   paas access:add alice --role deployer
   paas access:update alice --role viewer
-  paas access:remove alice"
-)]
+  paas access:remove alice")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

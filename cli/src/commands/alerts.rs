@@ -14,9 +14,7 @@ use crate::context::Ctx;
 /// alert's secret, which `alerts:add` shows once. A delivery is tried up to 5 times (1, 2, 4 and
 /// 8 s apart); `paas alerts` shows how the last one went.
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   paas alerts:add --on crash --webhook https://hooks.example.com/paas
   paas alerts:add --on deploy-failed --webhook https://hooks.example.com/paas
@@ -26,8 +24,7 @@ Examples:
   paas alerts:remove 6f1c9a0e-…
 
 Check a delivery in a receiver (shell):
-  printf '%s.%s' \"$t\" \"$body\" | openssl dgst -sha256 -hmac \"$secret\"   # = v1"
-)]
+  printf '%s.%s' \"$t\" \"$body\" | openssl dgst -sha256 -hmac \"$secret\"   # = v1")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

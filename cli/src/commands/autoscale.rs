@@ -18,15 +18,12 @@ use crate::context::Ctx;
 /// listed here. While a type is autoscaled, `paas scale` refuses it. On Kubernetes, a
 /// HorizontalPodAutoscaler follows CPU targets; p95 targets need the local scheduler's router.
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   paas autoscale:enable web --min 1 --max 8 --p95 300ms
   paas autoscale:enable worker --min 2 --max 4 --cpu 70%
   paas autoscale                      # settings and the last decisions
-  paas autoscale:disable web          # its count stays where it is"
-)]
+  paas autoscale:disable web          # its count stays where it is")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

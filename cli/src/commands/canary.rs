@@ -24,9 +24,7 @@ use crate::error::CliError;
 /// promoted when the duration is over. Another release (a push without a canary, a config
 /// change) replaces a canary; a server restart aborts it.
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   git push -o canary=20 paas main   # 20 % of clients to the new release
   paas canary                       # both releases side by side
@@ -34,8 +32,7 @@ Examples:
   paas canary:promote
   paas canary:abort
   paas canary:config --duration 10m --max-5xx 1 --max-p95 2
-  paas canary:config --weight 10    # every push a canary (git push -o canary=off to skip)"
-)]
+  paas canary:config --weight 10    # every push a canary (git push -o canary=off to skip)")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

@@ -15,15 +15,12 @@ use crate::error::CliError;
 /// Let's Encrypt (`certs:auto:enable`; renewed before it expires), or one you upload
 /// (`certs:add`), which is served first. Private keys are never shown.
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   paas certs:auto:enable                    # certificates for every custom domain, renewed
   paas certs                                # issuer, expiry and state of each
   paas certs:add fullchain.pem privkey.pem  # or your own (chain leaf first, and its key)
-  paas certs:remove cert-3f9a1c2b --confirm cert-3f9a1c2b"
-)]
+  paas certs:remove cert-3f9a1c2b --confirm cert-3f9a1c2b")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,
@@ -63,7 +60,6 @@ struct RemoveArgs {
 
 /// Automated Certificate Management: status (without a subcommand), enable, disable
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
 struct AutoArgs {
     #[command(subcommand)]
     command: Option<AutoCommand>,

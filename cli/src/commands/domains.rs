@@ -16,16 +16,13 @@ use crate::error::CliError;
 /// at a zone's apex, or an A record with this server's address). With `paas certs:auto:enable`
 /// the server gets and renews its certificate from Let's Encrypt (ACME).
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   paas domains:add www.example.com    # then: CNAME www.example.com -> the DNS target shown
   paas certs:auto:enable              # HTTPS with certificates from Let's Encrypt
   paas domains:wait www.example.com   # until its certificate is issued
   paas domains:redirect-https on      # HTTP requests get a 301 to https://
-  paas domains:remove www.example.com"
-)]
+  paas domains:remove www.example.com")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

@@ -15,15 +15,12 @@ use crate::context::Ctx;
 /// never slows the app: it holds up to 4096 lines, then drops and counts them, and reconnects with
 /// backoff.
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   paas drains:add syslog+tls://logs.example.com:6514
   paas drains:add https://user:token@logs.example.com/drain
   paas drains                     # state, lines sent and dropped
-  paas drains:remove syslog+tls://logs.example.com:6514"
-)]
+  paas drains:remove syslog+tls://logs.example.com:6514")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

@@ -16,15 +16,12 @@ use crate::error::CliError;
 /// 5 s, or the router timeout), and beyond it get 503 with `Retry-After: 1` at once (shed,
 /// Heroku's H11) instead of piling up. Refusals show in `paas metrics` and the app's log.
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   paas limits:set rate=100/s burst=200 concurrency=50 per-ip=20/s
   paas limits
   paas limits:unset per-ip
-  paas limits:unset --all"
-)]
+  paas limits:unset --all")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

@@ -12,7 +12,6 @@ use crate::context::Ctx;
 /// `paas run` meanwhile).
 #[derive(Debug, clap::Args)]
 #[command(
-    args_conflicts_with_subcommands = true,
     after_help = "Examples:\n  paas maintenance:on\n  paas run -- ./manage.py migrate\n  paas maintenance:off"
 )]
 pub struct Args {

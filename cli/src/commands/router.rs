@@ -9,16 +9,13 @@ use crate::error::CliError;
 /// The router's settings for the app: show them (without a subcommand), or change the request
 /// timeout or the largest request body
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   paas router
   paas router:timeout 60          # dynos get 60 s to begin a response (504 after)
   paas router:timeout default     # the server's --router-timeout (30 s unless set)
   paas router:max-body-size 10MB  # larger request bodies get 413
-  paas router:max-body-size none"
-)]
+  paas router:max-body-size none")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

@@ -12,7 +12,6 @@ use crate::context::Ctx;
 /// versions. The * marks the stack the app's next build runs on; `paas stack:set NAME` moves the
 /// app to another, from its next build.
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

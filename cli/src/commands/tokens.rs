@@ -13,15 +13,12 @@ use crate::error::CliError;
 /// may use, with --all-apps), never for more than its role or more than you may do, and never to
 /// manage keys or tokens or to create apps. Give one to CI as PAAS_API_TOKEN.
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   paas tokens
   paas tokens:create --description \"GitHub Actions\" -a my-app --role deployer --expires 90d
   paas tokens:create --description CI -a my-app --json   # {\"id\": …, \"token\": …, …}
-  paas tokens:revoke 0123456789abcdef"
-)]
+  paas tokens:revoke 0123456789abcdef")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

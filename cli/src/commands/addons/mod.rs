@@ -13,9 +13,7 @@ use crate::context::Ctx;
 
 /// Add-ons: PostgreSQL and Redis, attached by config var (lists them without a subcommand)
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   paas addons:create postgresql          # the app gets DATABASE_URL (a new release)
   paas addons:create redis --as CACHE    # CACHE_URL
@@ -23,8 +21,7 @@ Examples:
   paas addons:attach postgresql-shaped-12345 -a other-app
   paas pg:psql                           # a psql session on the app's database
   paas pg:backups:capture
-  paas addons:destroy postgresql-shaped-12345 --confirm postgresql-shaped-12345"
-)]
+  paas addons:destroy postgresql-shaped-12345 --confirm postgresql-shaped-12345")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

@@ -8,7 +8,6 @@ use crate::context::Ctx;
 
 /// Show an app's builds (lists them without a subcommand)
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,

@@ -11,7 +11,7 @@ use crate::context::Ctx;
 pub struct Args {
     /// Print KEY='value' lines that a POSIX shell can `eval` or a .env file can hold
     #[arg(long, conflicts_with = "json")]
-    shell: bool,
+    pub(super) shell: bool,
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {

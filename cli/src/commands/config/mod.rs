@@ -8,10 +8,10 @@ pub mod unset;
 use paas_share::models::{ConfigPatch, Release};
 
 use crate::context::Ctx;
+use crate::error::CliError;
 
 /// Show and change an app's config vars (lists them without a subcommand)
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
     #[command(flatten)]
     list: list::Args,
@@ -30,7 +30,13 @@ enum Command {
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     match args.command {
         None => list::run(args.list, ctx),
-        Some(Command::List(args)) => list::run(args, ctx),
+        // Not clap's `args_conflicts_with_subcommands`: it would refuse the global -a/--json too.
+        Some(_) if args.list.shell => Err(CliError::usage(
+            "--shell goes with the listing, not with a subcommand",
+        )
+        .hint("paas config --shell")
+        .into()),
+        Some(Command::List(list)) => list::run(list, ctx),
         Some(Command::Get(args)) => get::run(args, ctx),
         Some(Command::Set(args)) => set::run(args, ctx),
         Some(Command::Unset(args)) => unset::run(args, ctx),

@@ -12,15 +12,12 @@ use crate::error::CliError;
 
 /// PostgreSQL backups (pg_dump custom format): list, capture, download, restore
 #[derive(Debug, clap::Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    after_help = "\
+#[command(after_help = "\
 Examples:
   paas pg:backups
   paas pg:backups:capture
   paas pg:backups:download b003 -o shop.dump      # then: pg_restore -d mydb shop.dump
-  paas pg:backups:restore b003 --confirm my-app"
-)]
+  paas pg:backups:restore b003 --confirm my-app")]
 pub struct Args {
     /// The add-on [default: the app's DATABASE, else its only PostgreSQL add-on]
     #[arg(value_name = "NAME")]
@@ -70,6 +67,16 @@ enum Command {
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    // Not clap's `args_conflicts_with_subcommands`: it would refuse the global -a/--json too.
+    if let (Some(name), Some(_)) = (&args.name, &args.command) {
+        return Err(CliError::usage(format!(
+            "the add-on {name:?} goes after the subcommand, not before it"
+        ))
+        .hint(format!(
+            "paas pg:backups:capture {name}  (download takes it as --addon {name})"
+        ))
+        .into());
+    }
     let client = ctx.client()?;
     match args.command.unwrap_or(Command::List { name: args.name }) {
         Command::List { name } => {

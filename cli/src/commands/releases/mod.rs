@@ -13,7 +13,6 @@ use crate::error::CliError;
 
 /// Show an app's releases and roll back (lists them without a subcommand)
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,
