@@ -389,8 +389,7 @@ fn git_push(cli: &CliEnv, repo: &Path, options: &[&str]) {
 }
 
 /// The router's throughput with metrics recorded (`server`, the bench app) and with `--metrics
-/// off` (a second server running the same Node app): `wrk` on each in turn, three times, the best
-/// of each.
+/// off` (a second server running the same Node app), in [`paired_rounds`].
 fn metrics_overhead(paas: &Path, server: &TestServer) {
     let off = TestServer::start_with(
         &bin_next_to(env!("CARGO_BIN_EXE_paas"), "paas-buildserver"),
@@ -401,30 +400,33 @@ fn metrics_overhead(paas: &Path, server: &TestServer) {
     let cli = CliEnv::pusher(paas, &off);
     let repo = cli.app_repo("nodejs");
     create_and_push(&cli, &repo);
-    let url = |s: &TestServer| format!("http://{}/", s.router);
-    wrk(&url(&off), "bench.localhost", 5); // warm-up
-    let (mut with, mut without) = (0.0f64, 0.0f64);
-    for _ in 0..3 {
-        let (Some(on), Some(no)) = (
-            wrk(&url(server), "bench.localhost", 5),
-            wrk(&url(&off), "bench.localhost", 5),
-        ) else {
-            return;
-        };
-        with = with.max(on.requests_per_s);
-        without = without.max(no.requests_per_s);
-    }
-    println!(
-        "  router with metrics {with:>9.0} req/s, --metrics off {without:>9.0} req/s: overhead {:.1} % (target < 3 %)",
-        (1.0 - with / without) * 100.0
+    let target = |s: &TestServer| (format!("http://{}/", s.router), vec![server_pid(s)]);
+    wrk(&target(&off).0, "bench.localhost", 5); // warm-up
+    let Some(rounds) = paired_rounds(&[target(server), target(&off)]) else {
+        return;
+    };
+    let (ratio, low, high) = paired_ratio(&rounds[0], &rounds[1], throughput);
+    let (with, without) = (
+        median(rounds[0].iter().map(throughput).collect()),
+        median(rounds[1].iter().map(throughput).collect()),
     );
+    let (cpu_with, cpu_without) = (
+        median(rounds[0].iter().map(cpu).collect()),
+        median(rounds[1].iter().map(cpu).collect()),
+    );
+    let compared = format!(
+        "--metrics off {without:.0} req/s ({cpu_without:.1} µs CPU/request): overhead {:.1} % (rounds {:.1} to {:.1} %; target < 3 %)",
+        (1.0 - ratio) * 100.0,
+        (1.0 - high) * 100.0,
+        (1.0 - low) * 100.0
+    );
+    println!("  router with metrics {with:>9.0} req/s ({cpu_with:.1} µs CPU/request), {compared}");
     paas_tests::bench::figure(
-        "router throughput with metrics recorded, `wrk -c64`",
-        &format!("{with:.0} req/s"),
         &format!(
-            "--metrics off {without:.0} req/s: overhead {:.1} % (target < 3 %)",
-            (1.0 - with / without) * 100.0
+            "router throughput with metrics recorded, `wrk -c64`, medians of {ROUTER_ROUNDS} rounds"
         ),
+        &format!("{with:.0} req/s, {cpu_with:.1} µs CPU/request"),
+        &compared,
     );
 }
 
@@ -487,6 +489,11 @@ fn flow_overhead(cli: &CliEnv, repo: &Path, server: &TestServer) {
 const ROUTER_ROUNDS: usize = 35;
 const ROUTER_ROUND_SECONDS: u32 = 1;
 
+/// The paas server's process id.
+fn server_pid(server: &TestServer) -> u32 {
+    u32::try_from(server.pid().as_raw()).expect("a pid")
+}
+
 /// The CPU time the threads of the processes `pids` have run, from the scheduler's own count
 /// (`/proc/PID/task/TID/schedstat`, its first field: nanoseconds; the tick-based `stat` times
 /// are 10 ms coarse).
@@ -501,19 +508,72 @@ fn cpu_time(pids: &[u32]) -> Duration {
     Duration::from_nanos(nanos)
 }
 
-/// The router against the dyno served directly and against nginx in front of it, in
-/// [`ROUTER_ROUNDS`] rounds of one `wrk` run each, one right after the other (in reverse order
-/// every other round, so that neither proxy always follows the dyno alone). Each ratio is the
-/// median of the rounds' own ratios: one round's throughput varies by up to ±25 % here (two
-/// runs of the same proxy differ that much), and a ratio within one round sees the same
-/// machine. Many short rounds rather than a few long ones: in 4 runs each of 35 × 1 s and 7 × 5 s
-/// (the same 105 s per target), the median router/nginx ratio spread 1.12–1.14 against
-/// 1.09–1.15, and the p99 ratio 0.87–0.88 against 0.81–0.98. Each proxy's CPU time per request
-/// (its whole process: the paas server's every thread, nginx's master and workers) depends far
-/// less on how fast the machine is then.
+/// What one target measured in each of [`ROUTER_ROUNDS`] paired rounds: the load, and the CPU
+/// time the target's processes (besides the dyno) spent per request, in µs.
+type Rounds = Vec<(Load, f64)>;
+
+/// [`ROUTER_ROUNDS`] rounds of one [`ROUTER_ROUND_SECONDS`] `wrk` run on each target (its URL and
+/// the processes that serve it besides the dyno), one right after the other, in reverse order
+/// every other round so that no target always runs first. Compare two targets with
+/// [`paired_ratio`]: one round's throughput varies by up to ±25 % here (two runs of the same
+/// proxy differ that much), and a ratio within one round sees the same machine. Many short
+/// rounds rather than a few long ones: in 4 runs each of 35 × 1 s and 7 × 5 s (the same 105 s
+/// per target), the median router/nginx ratio spread 1.12–1.14 against 1.09–1.15, and the p99
+/// ratio 0.87–0.88 against 0.81–0.98. Each target's CPU time per request depends far less on
+/// how fast the machine is then. `None` when wrk is not installed.
+fn paired_rounds(targets: &[(String, Vec<u32>)]) -> Option<Vec<Rounds>> {
+    let mut rounds: Vec<Rounds> = targets.iter().map(|_| Vec::new()).collect();
+    for round in 0..ROUTER_ROUNDS {
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            let (url, pids) = &targets[index];
+            let before = cpu_time(pids);
+            let Some(load) = wrk(url, "bench.localhost", ROUTER_ROUND_SECONDS) else {
+                println!("  (wrk not installed: apt-get install wrk)");
+                return None;
+            };
+            let per_request =
+                (cpu_time(pids) - before).as_secs_f64() * 1e6 / load.requests.max(1) as f64;
+            rounds[index].push((load, per_request));
+        }
+    }
+    Some(rounds)
+}
+
+/// The median over [`paired_rounds`] of `figure(a) / figure(b)` within each round, and the
+/// lowest and highest of those ratios.
+fn paired_ratio(a: &Rounds, b: &Rounds, figure: fn(&(Load, f64)) -> f64) -> (f64, f64, f64) {
+    let ratios: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| figure(x) / figure(y))
+        .collect();
+    let (low, high) = ratios
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
+    (median(ratios), low, high)
+}
+
+fn throughput((load, _): &(Load, f64)) -> f64 {
+    load.requests_per_s
+}
+
+fn p99((load, _): &(Load, f64)) -> f64 {
+    load.p99
+}
+
+fn cpu((_, per_request): &(Load, f64)) -> f64 {
+    *per_request
+}
+
+/// The router against the dyno served directly and against nginx in front of it (its master and
+/// workers are nginx's processes; the paas server's every thread the router's), in
+/// [`paired_rounds`].
 fn router_vs_nginx(server: &TestServer, dir: &Path, port: u16) {
     let nginx = Nginx::start(dir, port, None);
-    let server_pid = vec![u32::try_from(server.pid().as_raw()).expect("a pid")];
     let nginx_pids = nginx.as_ref().map(|nginx| {
         let master = nginx.child.id();
         let workers = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
@@ -525,36 +585,22 @@ fn router_vs_nginx(server: &TestServer, dir: &Path, port: u16) {
         pids.push(master);
         pids
     });
-    // (name, URL, the processes that serve it besides the dyno)
-    let targets = [
-        Some(("direct", format!("http://127.0.0.1:{port}/"), Vec::new())),
-        Some(("router", format!("http://{}/", server.router), server_pid)),
-        nginx
-            .as_ref()
-            .zip(nginx_pids)
-            .map(|(n, pids)| ("nginx", format!("http://127.0.0.1:{}/", n.port), pids)),
+    let mut names = vec!["direct", "router"];
+    let mut targets = vec![
+        (format!("http://127.0.0.1:{port}/"), Vec::new()),
+        (
+            format!("http://{}/", server.router),
+            vec![server_pid(server)],
+        ),
     ];
-    let targets: Vec<_> = targets.into_iter().flatten().collect();
-    // Per target: each round's load and the CPU time its proxy spent per request, in µs.
-    let mut rounds: Vec<Vec<(Load, f64)>> = targets.iter().map(|_| Vec::new()).collect();
-    for round in 0..ROUTER_ROUNDS {
-        let mut order: Vec<usize> = (0..targets.len()).collect();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for index in order {
-            let (_, url, pids) = &targets[index];
-            let before = cpu_time(pids);
-            let Some(load) = wrk(url, "bench.localhost", ROUTER_ROUND_SECONDS) else {
-                println!("  (wrk not installed: apt-get install wrk)");
-                return;
-            };
-            let per_request =
-                (cpu_time(pids) - before).as_secs_f64() * 1e6 / load.requests.max(1) as f64;
-            rounds[index].push((load, per_request));
-        }
+    if let Some((nginx, pids)) = nginx.as_ref().zip(nginx_pids) {
+        names.push("nginx");
+        targets.push((format!("http://127.0.0.1:{}/", nginx.port), pids));
     }
-    for ((name, ..), loads) in targets.iter().zip(&rounds) {
+    let Some(rounds) = paired_rounds(&targets) else {
+        return;
+    };
+    for (name, loads) in names.iter().zip(&rounds) {
         let each: Vec<String> = loads
             .iter()
             .map(|(l, _)| format!("{:.0} ({:.2}ms)", l.requests_per_s, l.p99))
@@ -564,21 +610,10 @@ fn router_vs_nginx(server: &TestServer, dir: &Path, port: u16) {
     let of = |index: usize, figure: fn(&(Load, f64)) -> f64| {
         median(rounds[index].iter().map(figure).collect())
     };
-    // The median of the rounds' ratios, and their range.
     let ratio = |a: usize, b: usize, figure: fn(&(Load, f64)) -> f64| {
-        let ratios: Vec<f64> = rounds[a]
-            .iter()
-            .zip(&rounds[b])
-            .map(|(x, y)| figure(x) / figure(y))
-            .collect();
-        let (low, high) = ratios
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
-        format!("{:.2} ({low:.2}–{high:.2})", median(ratios))
+        let (ratio, low, high) = paired_ratio(&rounds[a], &rounds[b], figure);
+        format!("{ratio:.2} ({low:.2}–{high:.2})")
     };
-    let throughput = |(l, _): &(Load, f64)| l.requests_per_s;
-    let p99 = |(l, _): &(Load, f64)| l.p99;
-    let cpu = |(_, c): &(Load, f64)| *c;
     println!(
         "  router, wrk 64 connections: direct to the dyno {:>9.0} req/s  p99 {:.2}ms",
         of(0, throughput),
@@ -591,7 +626,7 @@ fn router_vs_nginx(server: &TestServer, dir: &Path, port: u16) {
         of(1, cpu),
         ratio(1, 0, throughput)
     );
-    let against_nginx = (targets.len() == 3).then(|| {
+    let against_nginx = (rounds.len() == 3).then(|| {
         let compared = format!(
             "nginx {:.0} req/s (p99 {:.2} ms, {:.1} µs CPU/request): {} (target ≥ 1.0), p99 {} (target ≤ 1.0), CPU {}",
             of(2, throughput),
