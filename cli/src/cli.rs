@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, clap::Args)]
 pub struct GlobalArgs {
     /// App to act on [default: $PAAS_APP, then the `paas` git remote]
-    #[arg(short, long, global = true, value_name = "APP")]
+    #[arg(short, long, global = true, value_name = "APP", value_parser = app_flag)]
     pub app: Option<String>,
     /// Print machine-readable JSON on stdout
     #[arg(long, global = true)]
@@ -48,6 +48,37 @@ pub struct GlobalArgs {
     /// When to use colour
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+thread_local! {
+    /// Every -a/--app value clap parsed, in order (see [`parse`]).
+    static APP_FLAGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// clap's parser for -a/--app: notes each value as given.
+fn app_flag(value: &str) -> Result<String, String> {
+    APP_FLAGS.with(|flags| flags.borrow_mut().push(value.to_owned()));
+    Ok(value.to_owned())
+}
+
+/// Parses a command line (as [`expand_colon_command`] left it). Errors: clap's, and an argument
+/// conflict when -a/--app names two different apps: given once before and once after a
+/// subcommand, clap keeps the last one without a word (clap-rs/clap#3938), and a change made
+/// to the wrong app is worse than a refusal.
+pub fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
+    use clap::CommandFactory;
+    APP_FLAGS.with(|flags| flags.borrow_mut().clear());
+    let cli = Cli::try_parse_from(args)?;
+    // In name order: clap parses a subcommand's values before its parent's.
+    let apps: std::collections::BTreeSet<String> =
+        APP_FLAGS.with(|flags| flags.take()).into_iter().collect();
+    if let [first, second, ..] = Vec::from_iter(&apps)[..] {
+        return Err(Cli::command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!("-a/--app names two apps, {first:?} and {second:?}: name one"),
+        ));
+    }
+    Ok(cli)
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,7 +222,7 @@ mod tests {
     /// the noun's own argument and refuses the pair, so no command may set it.
     #[test]
     fn global_flags_go_anywhere() {
-        use clap::{CommandFactory, Parser};
+        use clap::CommandFactory;
         fn walk(command: &clap::Command) {
             assert!(
                 !command.is_args_conflicts_with_subcommands_set(),
@@ -208,10 +239,27 @@ mod tests {
             "paas domains --color never -a demo add www.example.com",
         ] {
             let words = expand_colon_command(line.split(' ').map(Into::into).collect());
-            if let Err(e) = Cli::try_parse_from(words) {
+            if let Err(e) = parse(&words) {
                 panic!("{line}: {e}");
             }
         }
+    }
+
+    #[test]
+    fn two_apps_are_refused_wherever_the_flags_are() {
+        let parse = |line: &str| parse(&line.split(' ').map(OsString::from).collect::<Vec<_>>());
+        for line in [
+            "paas -a one config set A=1 -a two",
+            "paas config -a one set A=1 --app=two",
+            "paas -a one releases info v1 -a two",
+        ] {
+            let e = parse(line).expect_err(line);
+            assert!(e.to_string().contains("\"one\" and \"two\""), "{line}: {e}");
+        }
+        let cli = parse("paas -a one config set A=1 -a one").expect("the same app twice");
+        assert_eq!(cli.global.app.as_deref(), Some("one"));
+        let cli = parse("paas -a one run ls -a").expect("run's own -a");
+        assert_eq!(cli.global.app.as_deref(), Some("one"));
     }
 
     #[test]

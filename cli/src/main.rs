@@ -16,9 +16,7 @@ mod printer;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use crate::cli::{Cli, Command};
+use crate::cli::Command;
 use crate::commands::{
     access, alerts, apps, audit, autoscale, builds, canary, certs, completions, config, domains,
     drains, git, keys, limits, login, logout, logs, maintenance, metrics, open, pg, ps, redis,
@@ -30,7 +28,7 @@ use crate::printer::Printer;
 
 fn main() -> ExitCode {
     let args = cli::expand_colon_command(std::env::args_os().collect());
-    let cli = match Cli::try_parse_from(&args) {
+    let cli = match cli::parse(&args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e, &args),
     };
