@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use paas_share::AppName;
+use paas_share::models::LogLine;
 use tokio::sync::mpsc;
 
 use super::{AppLocks, CANARY_TYPE, Deployment, OneOff, OneOffSpec, OneOffStreams, Scheduler};
@@ -977,9 +978,11 @@ impl LocalScheduler {
         lines.last().map(|l| l.seq)
     }
 
-    /// The last log lines of `dyno` since `after`, its own and the scheduler's about it, for an
-    /// error message. One dyno's: those of several that failed alike interleave, and their
-    /// shutdown lines push out the one that says why (a traceback's last line).
+    /// The log lines of `dyno`'s last run since `after`, its own and the scheduler's about it,
+    /// for an error message. One dyno's: those of several that failed alike interleave, and
+    /// their shutdown lines push out the one that says why. A run of more than
+    /// [`LAST_RUN_LINES`] shows its first lines and its last, with how many were left out: Node
+    /// and Ruby print the error first and a long stack after it, Python's traceback ends with it.
     fn last_lines(&self, app_id: &str, dyno: &str, after: Option<u64>) -> String {
         let since = crate::logs::Filter {
             after,
@@ -990,19 +993,43 @@ impl LocalScheduler {
         let (lines, _) = self.logs.read(app_id, usize::MAX, &since);
         // The scheduler's lines that name it: `web.1: state changed …`, `Starting web.1 (v9) …`.
         let about_it = |message: &str| message.split(' ').any(|w| w.trim_end_matches(':') == dyno);
-        let mine: Vec<String> = lines
+        let mine: Vec<&LogLine> = lines
             .iter()
+            .map(|l| &**l)
             .filter(|l| l.process == dyno || (l.process == "scheduler" && about_it(&l.message)))
-            .map(|l| format!("\n  {}[{}]: {}", l.source, l.process, l.message))
             .collect();
-        let tail = &mine[mine.len().saturating_sub(12)..];
-        if tail.is_empty() {
+        // Its last run begins where the scheduler last started it (or restarted it).
+        let run = mine
+            .iter()
+            .rposition(|l| {
+                l.process == "scheduler"
+                    && (l.message.starts_with("Starting ") || l.message.ends_with(" to starting"))
+            })
+            .map_or(&mine[..], |start| &mine[start..]);
+        let show = |lines: &[&LogLine]| -> String {
+            lines
+                .iter()
+                .map(|l| format!("\n  {}[{}]: {}", l.source, l.process, l.message))
+                .collect()
+        };
+        if run.is_empty() {
             String::new()
+        } else if run.len() <= LAST_RUN_LINES {
+            format!("\nLast log lines of {dyno}:{}", show(run))
         } else {
-            format!("\nLast log lines of {dyno}:{}", tail.concat())
+            let (head, tail) = (LAST_RUN_LINES / 3, LAST_RUN_LINES - LAST_RUN_LINES / 3);
+            format!(
+                "\nLast log lines of {dyno}:{}\n  … {} lines more (paas logs --ps {dyno} shows them) …{}",
+                show(&run[..head]),
+                run.len() - head - tail,
+                show(&run[run.len() - tail..])
+            )
         }
     }
 }
+
+/// The most log lines of a failed dyno's last run an error message quotes.
+const LAST_RUN_LINES: usize = 30;
 
 #[async_trait::async_trait]
 impl Scheduler for LocalScheduler {
