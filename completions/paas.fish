@@ -495,6 +495,7 @@ complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcom
 complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set config vars (one new release for all of them)'
 complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "unset" -d 'Remove config vars (one new release for all of them)'
 complete -c paas -n "__fish_paas_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -s n -l num -d 'Only the newest NUM releases [default: all]' -r
 complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
 complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
@@ -507,6 +508,7 @@ complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_
 complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -f -a "rollback" -d 'Roll back to an earlier release (the one before the current by default)'
 complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -f -a "retry" -d 'Retry the newest release when it failed: a new release with its build and config vars'
 complete -c paas -n "__fish_paas_using_subcommand releases; and not __fish_seen_subcommand_from list info output rollback retry help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from list" -s n -l num -d 'Only the newest NUM releases [default: all]' -r
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from list" -s a -l app -d 'App to act on [default: $PAAS_APP, then the `paas` git remote]' -r
 complete -c paas -n "__fish_paas_using_subcommand releases; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''

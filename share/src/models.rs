@@ -247,13 +247,16 @@ impl LogLine {
 }
 
 impl std::fmt::Display for LogLine {
-    /// `2026-11-26T02:10:06.123456Z app[web.1]: message`
+    /// `2026-11-26T02:10:06.123456Z app[web.1]: message`; each line of a message of several
+    /// (a platform message quoting a dyno's output) gets the prefix, as Heroku's log lines all do.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}[{}]: {}",
-            self.time, self.source, self.process, self.message
-        )
+        for (i, line) in self.message.split('\n').enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{} {}[{}]: {line}", self.time, self.source, self.process)?;
+        }
+        Ok(())
     }
 }
 
@@ -686,6 +689,22 @@ mod tests {
         refuses::<UpdateCollaborator>();
         refuses::<CreateToken>();
         refuses::<CreateSession>();
+    }
+
+    #[test]
+    fn a_log_line_of_several_lines_prefixes_each() {
+        let line = LogLine {
+            seq: 1,
+            time: "2026-12-05T10:00:00.000000Z".into(),
+            source: "paas".into(),
+            process: "api".into(),
+            message: "Release v3 failed:\n  app[web.1]: boom".into(),
+        };
+        assert_eq!(
+            line.to_string(),
+            "2026-12-05T10:00:00.000000Z paas[api]: Release v3 failed:\n\
+             2026-12-05T10:00:00.000000Z paas[api]:   app[web.1]: boom"
+        );
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub fn check_updates(updates: &[RefUpdate]) -> Result<&RefUpdate, String> {
         name => {
             let branch = name.strip_prefix("refs/heads/").unwrap_or(name);
             return Err(format!(
-                "only main (or master) deploys; to deploy {branch}: git push paas {branch}:main"
+                "only main (or master) deploys, and this push went to {branch}; to deploy a branch, push it to main: git push paas BRANCH:main"
             ));
         }
     }
@@ -544,7 +544,7 @@ mod tests {
         assert_eq!(
             check_updates(&[update("refs/heads/feature", &commit)]).map(|_| ()),
             Err(
-                "only main (or master) deploys; to deploy feature: git push paas feature:main"
+                "only main (or master) deploys, and this push went to feature; to deploy a branch, push it to main: git push paas BRANCH:main"
                     .to_owned()
             )
         );

@@ -124,6 +124,10 @@ fn apps_config_releases_rollback() {
             "Set GREETING, URL config vars"
         ]
     );
+    // Heroku's `releases -n`, with the app named before the subcommand-less listing.
+    let newest = json(&cli, &["releases", "-a", "demo", "-n", "1", "--json"]);
+    assert_eq!(newest.as_array().map(|r| r[..].len()), Some(1), "{newest}");
+    assert_eq!(newest[0]["description"], "Remove GREETING config vars");
     assert_eq!(
         json(&cli, &["config", "--json", "-a", "demo"]),
         serde_json::json!({"URL": "postgres://u:p@h/db?a=b"})

@@ -7,7 +7,7 @@ use crate::error::CliError;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Release version, such as v3 [default: the running release]
-    #[arg(value_parser = super::version_arg)]
+    #[arg(value_parser = super::version_arg, allow_negative_numbers = true)]
     version: Option<u32>,
 }
 

@@ -6,11 +6,18 @@ use crate::context::Ctx;
 
 /// List an app's releases, newest first
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+// Also flattened into `paas releases`: no group of its own to clash with that command's.
+#[group(skip)]
+pub struct Args {
+    /// Only the newest NUM releases [default: all]
+    #[arg(short, long, value_name = "NUM")]
+    pub(super) num: Option<usize>,
+}
 
-pub fn run(_: Args, ctx: &Ctx) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let app = ctx.app()?;
-    let releases: Vec<Release> = ctx.client()?.get(&format!("/apps/{app}/releases"))?;
+    let mut releases: Vec<Release> = ctx.client()?.get(&format!("/apps/{app}/releases"))?;
+    releases.truncate(args.num.unwrap_or(usize::MAX));
     if releases.is_empty() && !ctx.printer.json() {
         ctx.printer.status(format_args!(
             "{app} has no releases yet. Push code or set config to make one."

@@ -14,6 +14,8 @@ use crate::error::CliError;
 /// Show an app's releases and roll back (lists them without a subcommand)
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    list: list::Args,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -28,12 +30,19 @@ enum Command {
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    match args.command.unwrap_or(Command::List(list::Args {})) {
-        Command::List(args) => list::run(args, ctx),
-        Command::Info(args) => info::run(args, ctx),
-        Command::Output(args) => output::run(args, ctx),
-        Command::Rollback(args) => rollback::run(args, ctx),
-        Command::Retry(args) => retry::run(args, ctx),
+    match args.command {
+        // Not clap's `args_conflicts_with_subcommands`: it would refuse the global -a/--json too.
+        Some(_) if args.list.num.is_some() => Err(CliError::usage(
+            "-n/--num goes with the listing, not with a subcommand",
+        )
+        .hint("paas releases -n 5")
+        .into()),
+        None => list::run(args.list, ctx),
+        Some(Command::List(args)) => list::run(args, ctx),
+        Some(Command::Info(args)) => info::run(args, ctx),
+        Some(Command::Output(args)) => output::run(args, ctx),
+        Some(Command::Rollback(args)) => rollback::run(args, ctx),
+        Some(Command::Retry(args)) => retry::run(args, ctx),
     }
 }
 
@@ -62,8 +71,16 @@ fn release_or(
 /// clap parser for `v3` / `3`.
 fn version_arg(s: &str) -> Result<u32, String> {
     parse_release_version(s).ok_or_else(|| {
+        let digits = s.strip_prefix('v').unwrap_or(s);
+        let lowest = if (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            || digits.starts_with('-')
+        {
+            "; versions start at v1"
+        } else {
+            ""
+        };
         format!(
-            "expected a release version such as v3, got {:?}",
+            "expected a release version such as v3, got {:?}{lowest}",
             paas_share::names::excerpt(s)
         )
     })

@@ -12,7 +12,7 @@ use crate::error::CliError;
 #[command(after_help = "Examples:\n  paas releases:output\n  paas releases output v12")]
 pub struct Args {
     /// Release version, such as v3 [default: the newest release]
-    #[arg(value_parser = super::version_arg)]
+    #[arg(value_parser = super::version_arg, allow_negative_numbers = true)]
     version: Option<u32>,
 }
 

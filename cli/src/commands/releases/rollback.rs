@@ -14,7 +14,7 @@ use crate::error::CliError;
 #[command(after_help = "Examples:\n  paas rollback\n  paas rollback v3")]
 pub struct Args {
     /// Release to roll back to, such as v3 [default: the newest succeeded release before the running one]
-    #[arg(value_parser = super::version_arg)]
+    #[arg(value_parser = super::version_arg, allow_negative_numbers = true)]
     version: Option<u32>,
 }
 
