@@ -745,6 +745,9 @@ _paas() {
             paas__subcmd__help__subcmd__pg__subcmd__backups,download)
                 cmd="paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__download"
                 ;;
+            paas__subcmd__help__subcmd__pg__subcmd__backups,info)
+                cmd="paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__info"
+                ;;
             paas__subcmd__help__subcmd__pg__subcmd__backups,list)
                 cmd="paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__list"
                 ;;
@@ -862,6 +865,9 @@ _paas() {
             paas__subcmd__pg__subcmd__backups,help)
                 cmd="paas__subcmd__pg__subcmd__backups__subcmd__help"
                 ;;
+            paas__subcmd__pg__subcmd__backups,info)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__info"
+                ;;
             paas__subcmd__pg__subcmd__backups,list)
                 cmd="paas__subcmd__pg__subcmd__backups__subcmd__list"
                 ;;
@@ -876,6 +882,9 @@ _paas() {
                 ;;
             paas__subcmd__pg__subcmd__backups__subcmd__help,help)
                 cmd="paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__help"
+                ;;
+            paas__subcmd__pg__subcmd__backups__subcmd__help,info)
+                cmd="paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__info"
                 ;;
             paas__subcmd__pg__subcmd__backups__subcmd__help,list)
                 cmd="paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__list"
@@ -897,6 +906,9 @@ _paas() {
                 ;;
             paas__subcmd__pg__subcmd__help__subcmd__backups,download)
                 cmd="paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__download"
+                ;;
+            paas__subcmd__pg__subcmd__help__subcmd__backups,info)
+                cmd="paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__info"
                 ;;
             paas__subcmd__pg__subcmd__help__subcmd__backups,list)
                 cmd="paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__list"
@@ -4731,7 +4743,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help__subcmd__pg__subcmd__backups)
-            opts="list capture download restore"
+            opts="list info capture download restore"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4759,6 +4771,20 @@ _paas() {
             return 0
             ;;
         paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__download)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__help__subcmd__pg__subcmd__backups__subcmd__info)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5789,7 +5815,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__pg__subcmd__backups)
-            opts="-a -h --app --json --color --help list capture download restore help"
+            opts="-a -h --app --json --color --help list info capture download restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5879,7 +5905,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__pg__subcmd__backups__subcmd__help)
-            opts="list capture download restore help"
+            opts="list info capture download restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5934,6 +5960,20 @@ _paas() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         paas__subcmd__pg__subcmd__backups__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
@@ -5955,6 +5995,32 @@ _paas() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__backups__subcmd__info)
+            opts="-a -h --app --json --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -6033,7 +6099,7 @@ _paas() {
             return 0
             ;;
         paas__subcmd__pg__subcmd__help__subcmd__backups)
-            opts="list capture download restore"
+            opts="list info capture download restore"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6061,6 +6127,20 @@ _paas() {
             return 0
             ;;
         paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__download)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        paas__subcmd__pg__subcmd__help__subcmd__backups__subcmd__info)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -858,6 +858,7 @@ never\t''"
 complete -c paas -n "__fish_paas_using_subcommand pg; and __fish_seen_subcommand_from backups" -l json -d 'Print machine-readable JSON on stdout'
 complete -c paas -n "__fish_paas_using_subcommand pg; and __fish_seen_subcommand_from backups" -s h -l help -d 'Print help'
 complete -c paas -n "__fish_paas_using_subcommand pg; and __fish_seen_subcommand_from backups" -a "list" -d 'List the backups, newest first'
+complete -c paas -n "__fish_paas_using_subcommand pg; and __fish_seen_subcommand_from backups" -a "info" -d 'Show one backup: its state, size, times, and the whole of why it failed if it did'
 complete -c paas -n "__fish_paas_using_subcommand pg; and __fish_seen_subcommand_from backups" -a "capture" -d 'Capture a backup now'
 complete -c paas -n "__fish_paas_using_subcommand pg; and __fish_seen_subcommand_from backups" -a "download" -d 'Download a backup [default: the newest that succeeded] to a file [default: latest.dump]'
 complete -c paas -n "__fish_paas_using_subcommand pg; and __fish_seen_subcommand_from backups" -a "restore" -d 'Restore a backup into the add-on, replacing its data (all or nothing)'

@@ -152,6 +152,7 @@ const COLON_ALIASES: &[(&str, &[&str])] = &[
     ("certs:auto:enable", &["certs", "auto", "enable"]),
     ("certs:auto:disable", &["certs", "auto", "disable"]),
     ("pg:backups:capture", &["pg", "backups", "capture"]),
+    ("pg:backups:info", &["pg", "backups", "info"]),
     ("pg:backups:download", &["pg", "backups", "download"]),
     ("pg:backups:restore", &["pg", "backups", "restore"]),
 ];

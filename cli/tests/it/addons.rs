@@ -182,6 +182,17 @@ fn an_app_uses_postgres_and_redis_through_backups_restarts_and_rollbacks() {
     // Backup, drop the table, restore: the rows are back.
     let backup = ok(&cli, &repo, &["pg:backups:capture"]);
     assert_eq!(backup.trim(), "b001");
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(&cli, &repo, &["pg:backups:info", "b001", "--json"]))
+            .expect("JSON");
+    assert_eq!(info["status"], "succeeded", "{info}");
+    assert!(info["size"].as_u64().is_some_and(|b| b > 0), "{info}");
+    let output = paas(&cli, &repo, &["pg:backups:info", "b009"]);
+    assert!(
+        stderr_of(&output).contains("has no backup \"b009\""),
+        "{}",
+        transcript(&output)
+    );
     let output = paas_with_stdin(&cli, &repo, &["pg:psql", &db], b"DROP TABLE notes;\n");
     assert!(output.status.success(), "{}", transcript(&output));
     assert_eq!(notes(&server, "notes").0, 500, "the table is gone");

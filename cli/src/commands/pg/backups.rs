@@ -16,6 +16,7 @@ use crate::error::CliError;
 Examples:
   paas pg:backups
   paas pg:backups:capture
+  paas pg:backups:info b003
   paas pg:backups:download b003 -o shop.dump      # then: pg_restore -d mydb shop.dump
   paas pg:backups:restore b003 --confirm my-app")]
 pub struct Args {
@@ -30,6 +31,15 @@ pub struct Args {
 enum Command {
     /// List the backups, newest first
     List {
+        /// The add-on [default: the app's DATABASE, else its only PostgreSQL add-on]
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Show one backup: its state, size, times, and the whole of why it failed if it did
+    Info {
+        /// `b003`
+        #[arg(value_name = "BACKUP", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        backup: String,
         /// The add-on [default: the app's DATABASE, else its only PostgreSQL add-on]
         #[arg(value_name = "NAME")]
         name: Option<String>,
@@ -112,6 +122,42 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             ctx.printer.print(&backups, |p, out| {
                 p.heading(out, &format!("{} backups", addon.name))?;
                 p.table(out, &["ID", "CREATED", "STATUS"], &rows)
+            })
+        }
+        Command::Info { backup, name } => {
+            let addon = super::database(ctx, &client, name.as_deref())?;
+            let backups: Vec<Backup> =
+                client.get(&format!("/addons/{}/backups", path_segment(&addon.name)))?;
+            let Some(found) = backups.iter().find(|b| b.id == backup) else {
+                return Err(CliError::new(
+                    "not_found",
+                    format!(
+                        "{} has no backup {:?}",
+                        addon.name,
+                        paas_share::names::excerpt(&backup)
+                    ),
+                )
+                .hint("`paas pg:backups` lists them")
+                .into());
+            };
+            ctx.printer.print(found, |p, out| {
+                p.heading(out, &format!("Backup {} of {}", found.id, addon.name))?;
+                let none = || "-".to_owned();
+                p.fields(
+                    out,
+                    &[
+                        ("Status", found.status.clone()),
+                        (
+                            "Size",
+                            found
+                                .size
+                                .map_or_else(none, |b| indicatif::HumanBytes(b).to_string()),
+                        ),
+                        ("Created", found.created_at.clone()),
+                        ("Finished", found.finished_at.clone().unwrap_or_else(none)),
+                        ("Failure", found.failure.clone().unwrap_or_else(none)),
+                    ],
+                )
             })
         }
         Command::Capture { name } => {
