@@ -19,3 +19,10 @@ pub fn figure(figure: &str, paas: &str, comparison: &str) {
         .expect("open the benchmark report");
     writeln!(file, "{line}").expect("write the benchmark report");
 }
+
+/// The median of `values` (the upper one of an even count). Panics when `values` is empty or
+/// holds a value that does not compare (NaN).
+pub fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).expect("comparable values"));
+    values[values.len() / 2]
+}
