@@ -153,6 +153,7 @@ const COLON_ALIASES: &[(&str, &[&str])] = &[
     ("certs:auto:disable", &["certs", "auto", "disable"]),
     ("pg:backups:capture", &["pg", "backups", "capture"]),
     ("pg:backups:info", &["pg", "backups", "info"]),
+    ("pg:backups:list", &["pg", "backups", "list"]),
     ("pg:backups:download", &["pg", "backups", "download"]),
     ("pg:backups:restore", &["pg", "backups", "restore"]),
 ];

@@ -116,13 +116,25 @@ fn usage_error(mut e: clap::Error, args: &[std::ffi::OsString]) -> ExitCode {
         e.exit();
     }
     let rendered = e.render().to_string();
-    let message = rendered
+    // The message with the lines that name what is missing, and clap's tip as the hint; not
+    // the usage and help lines.
+    let lines: Vec<&str> = rendered
         .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("error: ");
-    let failure = crate::error::CliError::usage(message.to_owned())
-        .hint("run the command with --help to see its arguments");
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let (tips, message): (Vec<&str>, Vec<&str>) = lines
+        .into_iter()
+        .partition(|line| line.starts_with("tip: "));
+    let message = message.join(" ");
+    let hint = tips
+        .first()
+        .map_or("run the command with --help to see its arguments", |tip| {
+            tip.trim_start_matches("tip: ")
+        });
+    let failure = crate::error::CliError::usage(message.trim_start_matches("error: ").to_owned())
+        .hint(hint.to_owned());
     Printer::new(true, crate::printer::ColorChoice::Never)
         .error(&failure.into())
         .into()

@@ -41,6 +41,23 @@ fn usage_errors_are_json_with_json() {
             .is_some_and(|e| e.contains("expected a release version such as v3")),
         "{error}"
     );
+    // The argument that is missing is named; clap's tip becomes the hint.
+    let json_error = |args: &[&str]| -> serde_json::Value {
+        let output = cli.command(args).output().expect("run");
+        assert_eq!(output.status.code(), Some(2));
+        serde_json::from_slice(&output.stderr).expect("one JSON object")
+    };
+    let error = json_error(&["pg:backups:info", "-a", "x", "--json"]);
+    assert_eq!(
+        error["error"], "the following required arguments were not provided: <BACKUP>",
+        "{error}"
+    );
+    let error = json_error(&["confg", "--json"]);
+    assert_eq!(error["error"], "unrecognized subcommand 'confg'", "{error}");
+    assert_eq!(
+        error["hint"], "a similar subcommand exists: 'config'",
+        "{error}"
+    );
     // Help is help, --json or not.
     let output = cli
         .command(&["rollback", "--help", "--json"])

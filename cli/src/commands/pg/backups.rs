@@ -78,13 +78,21 @@ enum Command {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     // Not clap's `args_conflicts_with_subcommands`: it would refuse the global -a/--json too.
-    if let (Some(name), Some(_)) = (&args.name, &args.command) {
+    if let (Some(name), Some(command)) = (&args.name, &args.command) {
+        let after = match command {
+            Command::List { .. } => format!("paas pg:backups:list {name}"),
+            Command::Info { backup, .. } => format!("paas pg:backups:info {backup} {name}"),
+            Command::Capture { .. } => format!("paas pg:backups:capture {name}"),
+            Command::Download { backup, .. } => match backup {
+                Some(backup) => format!("paas pg:backups:download {backup} --addon {name}"),
+                None => format!("paas pg:backups:download --addon {name}"),
+            },
+            Command::Restore { backup, .. } => format!("paas pg:backups:restore {backup} {name}"),
+        };
         return Err(CliError::usage(format!(
             "the add-on {name:?} goes after the subcommand, not before it"
         ))
-        .hint(format!(
-            "paas pg:backups:capture {name}  (download takes it as --addon {name})"
-        ))
+        .hint(after)
         .into());
     }
     let client = ctx.client()?;

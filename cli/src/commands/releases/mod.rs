@@ -72,12 +72,13 @@ fn release_or(
 fn version_arg(s: &str) -> Result<u32, String> {
     parse_release_version(s).ok_or_else(|| {
         let digits = s.strip_prefix('v').unwrap_or(s);
-        let lowest = if (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-            || digits.starts_with('-')
-        {
-            "; versions start at v1"
-        } else {
-            ""
+        let lowest = match digits.parse::<i64>() {
+            Ok(n) if n <= 0 => "; versions start at v1",
+            Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                "; that is too large"
+            }
+            Ok(n) if n > i64::from(u32::MAX) => "; that is too large",
+            _ => "",
         };
         format!(
             "expected a release version such as v3, got {:?}{lowest}",
