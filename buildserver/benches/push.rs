@@ -224,10 +224,7 @@ fn main() {
             .iter()
             .map(|(ours, peer)| peer.as_secs_f64() / ours.as_secs_f64())
             .collect();
-        let (low, high) = ratios
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
-        let ratio = format!("{:.2} ({low:.2}–{high:.2})", median(ratios));
+        let ratio = paas_tests::bench::ratio_with_range(ratios);
         println!(
             "  {BLOB_MB} MB push, OpenSSH sshd + git-shell  {:>8}  {:>6.1} MB/s",
             ms(peer),

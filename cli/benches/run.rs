@@ -35,7 +35,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
-use paas_tests::bench::median;
+use paas_tests::bench::{median, ratio_with_range};
 use paas_tests::{CliEnv, Stack, TestServer, bin_next_to};
 
 fn ms(d: Duration) -> String {
@@ -400,7 +400,11 @@ fn metrics_overhead(paas: &Path, server: &TestServer) {
     let Some(rounds) = paired_rounds(&[target(server), target(&off)]) else {
         return;
     };
-    let (ratio, low, high) = paired_ratio(&rounds[0], &rounds[1], throughput);
+    // In % of the throughput without metrics, per round.
+    let overheads = paired_ratios(&rounds[0], &rounds[1], throughput)
+        .into_iter()
+        .map(|ratio| (1.0 - ratio) * 100.0)
+        .collect();
     let (with, without) = (
         median(rounds[0].iter().map(throughput).collect()),
         median(rounds[1].iter().map(throughput).collect()),
@@ -410,10 +414,8 @@ fn metrics_overhead(paas: &Path, server: &TestServer) {
         median(rounds[1].iter().map(cpu).collect()),
     );
     let compared = format!(
-        "--metrics off {without:.0} req/s ({cpu_without:.1} µs CPU/request): overhead {:.1} % (rounds {:.1} to {:.1} %; target < 3 %)",
-        (1.0 - ratio) * 100.0,
-        (1.0 - high) * 100.0,
-        (1.0 - low) * 100.0
+        "--metrics off {without:.0} req/s ({cpu_without:.1} µs CPU/request): overhead {} % (target < 3 %)",
+        ratio_with_range(overheads)
     );
     println!("  router with metrics {with:>9.0} req/s ({cpu_with:.1} µs CPU/request), {compared}");
     paas_tests::bench::figure(
@@ -510,7 +512,7 @@ type Rounds = Vec<(Load, f64)>;
 /// [`ROUTER_ROUNDS`] rounds of one [`ROUTER_ROUND_SECONDS`] `wrk` run on each target (its URL and
 /// the processes that serve it besides the dyno), one right after the other, in reverse order
 /// every other round so that no target always runs first. Compare two targets with
-/// [`paired_ratio`]: one round's throughput varies by up to ±25 % here (two runs of the same
+/// [`paired_ratios`]: one round's throughput varies by up to ±25 % here (two runs of the same
 /// proxy differ that much), and a ratio within one round sees the same machine. Many short
 /// rounds rather than a few long ones: in 4 runs each of 35 × 1 s and 7 × 5 s (the same 105 s
 /// per target), the median router/nginx ratio spread 1.12–1.14 against 1.09–1.15, and the p99
@@ -538,18 +540,12 @@ fn paired_rounds(targets: &[(String, Vec<u32>)]) -> Option<Vec<Rounds>> {
     Some(rounds)
 }
 
-/// The median over [`paired_rounds`] of `figure(a) / figure(b)` within each round, and the
-/// lowest and highest of those ratios.
-fn paired_ratio(a: &Rounds, b: &Rounds, figure: fn(&(Load, f64)) -> f64) -> (f64, f64, f64) {
-    let ratios: Vec<f64> = a
-        .iter()
+/// `figure(a) / figure(b)` within each of the [`paired_rounds`].
+fn paired_ratios(a: &Rounds, b: &Rounds, figure: fn(&(Load, f64)) -> f64) -> Vec<f64> {
+    a.iter()
         .zip(b)
         .map(|(x, y)| figure(x) / figure(y))
-        .collect();
-    let (low, high) = ratios
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
-    (median(ratios), low, high)
+        .collect()
 }
 
 fn throughput((load, _): &(Load, f64)) -> f64 {
@@ -606,8 +602,7 @@ fn router_vs_nginx(server: &TestServer, dir: &Path, port: u16) {
         median(rounds[index].iter().map(figure).collect())
     };
     let ratio = |a: usize, b: usize, figure: fn(&(Load, f64)) -> f64| {
-        let (ratio, low, high) = paired_ratio(&rounds[a], &rounds[b], figure);
-        format!("{ratio:.2} ({low:.2}–{high:.2})")
+        ratio_with_range(paired_ratios(&rounds[a], &rounds[b], figure))
     };
     println!(
         "  router, wrk 64 connections: direct to the dyno {:>9.0} req/s  p99 {:.2}ms",

@@ -20,6 +20,15 @@ pub fn figure(figure: &str, paas: &str, comparison: &str) {
     writeln!(file, "{line}").expect("write the benchmark report");
 }
 
+/// The median of `ratios` and their range, as `1.08 (0.88–1.16)`: how the benchmarks print a
+/// figure of paired rounds.
+pub fn ratio_with_range(ratios: Vec<f64>) -> String {
+    let (low, high) = ratios
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
+    format!("{:.2} ({low:.2}–{high:.2})", median(ratios))
+}
+
 /// The median of `values` (the upper one of an even count). Panics when `values` is empty or
 /// holds a value that does not compare (NaN).
 pub fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {

@@ -35,3 +35,15 @@ pub mod stack;
 pub mod stop;
 pub mod tokens;
 pub mod whoami;
+
+/// The refusal of a listing's own flag given with a subcommand (`paas config --shell get K`):
+/// a noun that lists without a subcommand takes its listing's flags, and checks them here rather
+/// than with clap's `args_conflicts_with_subcommands`, which would refuse the global -a/--json
+/// before a subcommand too. `example` is the listing with the flag.
+pub fn listing_flag_with_subcommand(flag: &str, example: &str) -> anyhow::Error {
+    crate::error::CliError::usage(format!(
+        "{flag} goes with the listing, not with a subcommand"
+    ))
+    .hint(example)
+    .into()
+}

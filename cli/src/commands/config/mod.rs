@@ -8,7 +8,6 @@ pub mod unset;
 use paas_share::models::{ConfigPatch, Release};
 
 use crate::context::Ctx;
-use crate::error::CliError;
 
 /// Show and change an app's config vars (lists them without a subcommand)
 #[derive(Debug, clap::Args)]
@@ -30,12 +29,10 @@ enum Command {
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     match args.command {
         None => list::run(args.list, ctx),
-        // Not clap's `args_conflicts_with_subcommands`: it would refuse the global -a/--json too.
-        Some(_) if args.list.shell => Err(CliError::usage(
-            "--shell goes with the listing, not with a subcommand",
-        )
-        .hint("paas config --shell")
-        .into()),
+        Some(_) if args.list.shell => Err(super::listing_flag_with_subcommand(
+            "--shell",
+            "paas config --shell",
+        )),
         Some(Command::List(list)) => list::run(list, ctx),
         Some(Command::Get(args)) => get::run(args, ctx),
         Some(Command::Set(args)) => set::run(args, ctx),

@@ -31,12 +31,10 @@ enum Command {
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     match args.command {
-        // Not clap's `args_conflicts_with_subcommands`: it would refuse the global -a/--json too.
-        Some(_) if args.list.num.is_some() => Err(CliError::usage(
-            "-n/--num goes with the listing, not with a subcommand",
-        )
-        .hint("paas releases -n 5")
-        .into()),
+        Some(_) if args.list.num.is_some() => Err(super::listing_flag_with_subcommand(
+            "-n/--num",
+            "paas releases -n 5",
+        )),
         None => list::run(args.list, ctx),
         Some(Command::List(args)) => list::run(args, ctx),
         Some(Command::Info(args)) => info::run(args, ctx),
